@@ -1,0 +1,1 @@
+"""Loop IR and native backends of graphjit."""

@@ -1,0 +1,96 @@
+"""graphjit: TensorFlow-1-style computation graphs, compiled to native code.
+
+Define a graph (`Graph`, `placeholder`, `constant`, ops), then run it
+(`Session.run`, or `compile(graph)`). `import graphjit as tf` runs most TF1
+graph code unchanged.
+"""
+
+from graphjit import dtypes
+from graphjit.dtypes import (
+    DType,
+    as_dtype,
+    bool_,
+    double,
+    float16,
+    float32,
+    float64,
+    half,
+    int8,
+    int16,
+    int32,
+    int64,
+    uint8,
+)
+from graphjit.errors import (
+    CompileError,
+    DTypeError,
+    Error,
+    FeedError,
+    GraphError,
+    GraphMismatchError,
+    NotFoundError,
+    SessionClosedError,
+    ShapeError,
+    UnsupportedError,
+)
+from graphjit.graph import (
+    Graph,
+    Operation,
+    Tensor,
+    TensorShape,
+    control_dependencies,
+    get_default_graph,
+    name_scope,
+    reset_default_graph,
+)
+from graphjit.ops.core import constant, identity, placeholder, stop_gradient
+from graphjit.ops.elementwise import (
+    abs,
+    add,
+    cast,
+    ceil,
+    cos,
+    divide,
+    equal,
+    erf,
+    exp,
+    expm1,
+    floor,
+    floordiv,
+    floormod,
+    greater,
+    greater_equal,
+    less,
+    less_equal,
+    log,
+    log1p,
+    logical_and,
+    logical_not,
+    logical_or,
+    maximum,
+    minimum,
+    mod,
+    multiply,
+    negative,
+    not_equal,
+    pow,
+    realdiv,
+    reciprocal,
+    round,
+    rsqrt,
+    sigmoid,
+    sign,
+    sin,
+    sqrt,
+    square,
+    subtract,
+    tanh,
+    to_float,
+    truediv,
+    where,
+)
+from graphjit.session import InteractiveSession, Session, get_default_session
+
+bool = bool_  # noqa: A001 - TF spells it tf.bool
+
+__version__ = "0.1.0"

@@ -1,0 +1,123 @@
+"""graphjit's dtypes: TensorFlow-style names over NumPy dtypes.
+
+`graphjit.float32` etc. compare equal to each other, convert to NumPy with
+`.as_numpy_dtype`, and `as_dtype` accepts a DType, a NumPy dtype or type, or a
+name, so user code can pass whichever it has.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from graphjit.errors import DTypeError
+
+
+class DType:
+    """A tensor element type (immutable, one instance per type)."""
+
+    __slots__ = ("name", "_np")
+
+    def __init__(self, name: str, np_dtype: np.dtype):
+        self.name = name
+        self._np = np.dtype(np_dtype)
+
+    @property
+    def as_numpy_dtype(self) -> type:
+        return self._np.type
+
+    @property
+    def np(self) -> np.dtype:
+        """The NumPy dtype object (what arrays of this dtype have)."""
+        return self._np
+
+    @property
+    def is_floating(self) -> bool:
+        return self._np.kind == "f"
+
+    @property
+    def is_integer(self) -> bool:
+        return self._np.kind in "iu"
+
+    @property
+    def is_unsigned(self) -> bool:
+        return self._np.kind == "u"
+
+    @property
+    def is_bool(self) -> bool:
+        return self._np.kind == "b"
+
+    @property
+    def is_numeric(self) -> bool:
+        return self._np.kind in "iuf"
+
+    @property
+    def size(self) -> int:
+        return self._np.itemsize
+
+    @property
+    def min(self):
+        return np.finfo(self._np).min if self.is_floating else np.iinfo(self._np).min
+
+    @property
+    def max(self):
+        return np.finfo(self._np).max if self.is_floating else np.iinfo(self._np).max
+
+    def __eq__(self, other) -> bool:
+        if isinstance(other, DType):
+            return self is other
+        try:
+            return self is as_dtype(other)
+        except (DTypeError, TypeError):
+            return False
+
+    def __hash__(self) -> int:
+        return hash(self.name)
+
+    def __repr__(self) -> str:
+        return f"graphjit.{self.name}"
+
+    def __str__(self) -> str:
+        return self.name
+
+    def __reduce__(self):
+        return as_dtype, (self.name,)
+
+
+float16 = DType("float16", np.float16)
+float32 = DType("float32", np.float32)
+float64 = DType("float64", np.float64)
+int8 = DType("int8", np.int8)
+int16 = DType("int16", np.int16)
+int32 = DType("int32", np.int32)
+int64 = DType("int64", np.int64)
+uint8 = DType("uint8", np.uint8)
+bool_ = DType("bool", np.bool_)
+
+half = float16
+double = float64
+
+ALL = (float16, float32, float64, int8, int16, int32, int64, uint8, bool_)
+_BY_NAME = {d.name: d for d in ALL} | {"half": float16, "double": float64}
+_BY_NP = {d.np: d for d in ALL}
+
+
+def as_dtype(value) -> DType:
+    """Convert a DType, NumPy dtype/type or name into a graphjit DType."""
+    if isinstance(value, DType):
+        return value
+    if isinstance(value, str) and value in _BY_NAME:
+        return _BY_NAME[value]
+    if value is float:
+        return float32  # TF: Python floats default to float32
+    if value is int:
+        return int32
+    if value is bool:
+        return bool_
+    try:
+        npd = np.dtype(value)
+    except TypeError as exc:
+        raise DTypeError(f"cannot interpret {value!r} as a dtype") from exc
+    if npd not in _BY_NP:
+        raise DTypeError(f"dtype {npd} is not supported by graphjit "
+                         f"(supported: {', '.join(d.name for d in ALL)})")
+    return _BY_NP[npd]

@@ -1,0 +1,89 @@
+"""Error types of graphjit and the capture of the user's source line.
+
+Every error derives from `Error`, so `except graphjit.Error` catches all of them;
+each also derives from the builtin a Python user would expect (ValueError,
+TypeError, KeyError), as TensorFlow's do.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+
+# Frames from these folders are graphjit's own; the first frame outside them
+# is the user's line.
+_PACKAGE_DIRS = tuple(
+    os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), name) + os.sep
+    for name in ("graphjit", "codegen", "runtime")
+)
+_SKIPPED_FILES = ("contextlib.py",)
+
+
+class Error(Exception):
+    """Base class of every error graphjit raises."""
+
+
+class GraphError(Error):
+    """A graph could not be built as asked (build time)."""
+
+
+class ShapeError(GraphError, ValueError):
+    """Shapes are incompatible: broadcasting, axes, perms, reshape sizes."""
+
+
+class DTypeError(GraphError, TypeError):
+    """An op got a dtype it does not accept, or two operands disagree."""
+
+
+class GraphMismatchError(GraphError, ValueError):
+    """Tensors from two different graphs were mixed."""
+
+
+class NotFoundError(GraphError, KeyError):
+    """A tensor or operation name does not exist in the graph."""
+
+    def __str__(self) -> str:  # KeyError would repr() the message
+        return str(self.args[0]) if self.args else ""
+
+
+class UnsupportedError(GraphError, NotImplementedError):
+    """A feature graphjit does not provide (yet)."""
+
+
+class FeedError(Error, ValueError):
+    """A run-time feed is missing or does not fit its tensor."""
+
+
+class SessionClosedError(Error, RuntimeError):
+    """A closed Session was used."""
+
+
+class InternalError(Error):
+    """graphjit broke one of its own invariants: a bug to report, not a user mistake."""
+
+
+class CompileError(Error):
+    """Lowering or native compilation of a kernel failed."""
+
+
+@dataclass(frozen=True)
+class SourceLine:
+    """Where the user created an op: shown in every error about it."""
+
+    filename: str
+    lineno: int
+
+    def __str__(self) -> str:
+        return f"{self.filename}:{self.lineno}"
+
+
+def user_source_line() -> SourceLine | None:
+    """The innermost stack frame that is not inside graphjit (the user's line)."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        if not filename.startswith(_PACKAGE_DIRS) and not filename.endswith(_SKIPPED_FILES):
+            return SourceLine(filename, frame.f_lineno)
+        frame = frame.f_back
+    return None

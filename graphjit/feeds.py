@@ -1,0 +1,95 @@
+"""Fetch structures and feed validation, shared by Session.run and compiled functions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from graphjit.errors import FeedError, GraphError
+from graphjit.graph import Graph, Operation, Tensor, format_spec
+
+
+def flatten_fetches(graph: Graph, fetches) -> tuple[list, Callable[[list], object]]:
+    """Leaves (Tensors/Operations) of a nested fetch structure, and a function that
+    rebuilds the structure from a list of leaf values."""
+    leaves: list = []
+
+    def walk(item):
+        if isinstance(item, dict):
+            keys = list(item)
+            builders = [walk(item[k]) for k in keys]
+            return lambda vals: type(item)(zip(keys, (b(vals) for b in builders)))
+        if isinstance(item, (list, tuple)):
+            builders = [walk(x) for x in item]
+            if hasattr(item, "_fields"):  # namedtuple
+                return lambda vals: type(item)(*(b(vals) for b in builders))
+            return lambda vals: type(item)(b(vals) for b in builders)
+        if item is None:
+            raise GraphError("None is not a valid fetch")
+        leaves.append(graph.as_graph_element(item))
+        index = len(leaves) - 1
+        return lambda vals: vals[index]
+
+    return leaves, walk(fetches)
+
+
+def _resolve_feed_key(graph: Graph, key) -> Tensor:
+    if isinstance(key, str):
+        element = graph.as_graph_element(key)
+        if isinstance(element, Operation):
+            if len(element.outputs) != 1:
+                raise FeedError(f"feed key '{key}' names an operation; use a tensor name "
+                                f"like '{key}:0'")
+            element = element.outputs[0]
+        return element
+    if isinstance(key, Tensor):
+        if key.graph is not graph:
+            raise FeedError(f"cannot feed tensor '{key.name}': it belongs to another graph "
+                            "than the one this session runs")
+        return key
+    raise FeedError(f"feed_dict keys must be Tensors or tensor names, got {type(key).__name__}")
+
+
+def convert_feed(tensor: Tensor, value) -> np.ndarray:
+    """Check a fed value against its tensor and return it as a fresh array of its dtype.
+
+    Safe conversions are done (Python floats into float32, ints into floats);
+    floats into ints, wrong ranks and wrong known dimensions are errors.
+    """
+    what = f"'{tensor.name}' ({format_spec(tensor.shape, tensor.dtype)})"
+    if isinstance(value, Tensor):
+        raise FeedError(f"the value fed for {what} is a Tensor; feed a NumPy array or number")
+    try:
+        array = np.asarray(value)
+    except Exception as exc:
+        raise FeedError(f"cannot convert the value fed for {what} to an array: {exc}") from None
+    target = tensor.dtype.np
+    src = array.dtype
+    ok = (src == target or (target.kind == "f" and src.kind in "iuf")
+          or (target.kind in "iu" and src.kind in "iu") or (target.kind == "b" and src.kind == "b"))
+    if not ok:
+        raise FeedError(f"cannot feed a {src} value for {what}: expected {tensor.dtype}")
+    converted = np.array(array, dtype=target, copy=True)  # the user's array is never touched
+    if target.kind in "iu" and src != target and not np.array_equal(converted, array):
+        raise FeedError(f"values fed for {what} do not fit in {tensor.dtype}")
+    if not tensor.shape.is_compatible_with(converted.shape):
+        raise FeedError(f"cannot feed a value of shape {list(converted.shape)} for {what}: "
+                        f"expected shape {tensor.shape.as_list()} (None = any size)")
+    return converted
+
+
+def prepare_feeds(graph: Graph, feed_dict) -> dict[Tensor, np.ndarray]:
+    """Resolve feed_dict keys to tensors of `graph` and validate every value."""
+    feeds: dict[Tensor, np.ndarray] = {}
+    for key, value in (feed_dict or {}).items():
+        tensor = _resolve_feed_key(graph, key)
+        feeds[tensor] = convert_feed(tensor, value)
+    return feeds
+
+
+def as_result(value: np.ndarray | None):
+    """What a fetch returns: an array, a NumPy scalar for 0-d, None for operations."""
+    if value is None:
+        return None
+    return value[()] if value.ndim == 0 else value

@@ -1,0 +1,386 @@
+"""The define phase: Graph, Operation, Tensor and TensorFlow-1-style name scopes.
+
+A Graph owns its operations in creation order (always a topological order,
+since an op's inputs exist before it). Names follow TensorFlow's rules so code
+that fetches tensors by name keeps working: `add`, `add_1`, `layer1/MatMul`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator
+
+from graphjit import dtypes
+from graphjit.errors import (
+    Error,
+    GraphError,
+    GraphMismatchError,
+    NotFoundError,
+    SourceLine,
+    user_source_line,
+)
+
+
+class TensorShape(tuple):
+    """A static shape: a tuple of ints, with None for a dimension unknown until run time."""
+
+    def __new__(cls, dims=()):
+        if dims is None:
+            raise GraphError("graphjit needs the rank of every tensor; shape=None is not supported")
+        return super().__new__(cls, tuple(None if d is None or d == -1 else int(d) for d in dims))
+
+    @property
+    def rank(self) -> int:
+        return len(self)
+
+    ndims = rank
+
+    def as_list(self) -> list:
+        return list(self)
+
+    def is_fully_defined(self) -> bool:
+        return all(d is not None for d in self)
+
+    def num_elements(self) -> int | None:
+        if not self.is_fully_defined():
+            return None
+        n = 1
+        for d in self:
+            n *= d
+        return n
+
+    def is_compatible_with(self, other) -> bool:
+        other = TensorShape(other)
+        return len(self) == len(other) and all(
+            a is None or b is None or a == b for a, b in zip(self, other))
+
+    def __eq__(self, other) -> bool:
+        if isinstance(other, list):
+            other = tuple(other)
+        return tuple.__eq__(self, other)
+
+    def __ne__(self, other) -> bool:
+        return not self == other
+
+    __hash__ = tuple.__hash__
+
+    def __getitem__(self, item):
+        result = tuple.__getitem__(self, item)
+        return TensorShape(result) if isinstance(item, slice) else result
+
+    def __repr__(self) -> str:
+        return f"TensorShape({list(self)})"
+
+    def __str__(self) -> str:
+        return "(" + ", ".join("?" if d is None else str(d) for d in self) + \
+            ("," if len(self) == 1 else "") + ")"
+
+
+def format_spec(shape, dtype) -> str:
+    """`float32[?,784]`: the compact form errors and dumps use."""
+    return f"{dtype}[{','.join('?' if d is None else str(d) for d in shape)}]"
+
+
+class Tensor:
+    """An edge of the graph: the value_index-th output of an operation."""
+
+    __slots__ = ("op", "value_index", "shape", "dtype")
+    __array_priority__ = 100  # so numpy_array + tensor calls Tensor.__radd__
+
+    def __init__(self, op: Operation, value_index: int, shape: TensorShape, dtype: dtypes.DType):
+        self.op = op
+        self.value_index = value_index
+        self.shape = shape
+        self.dtype = dtype
+
+    @property
+    def name(self) -> str:
+        return f"{self.op.name}:{self.value_index}"
+
+    @property
+    def graph(self) -> Graph:
+        return self.op.graph
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    def get_shape(self) -> TensorShape:
+        return self.shape
+
+    def consumers(self) -> list[Operation]:
+        return [op for op in self.graph._ops if any(t is self for t in op.inputs)]
+
+    def eval(self, feed_dict=None, session=None):
+        """Run this tensor in `session` (or the default session), as TF1's Tensor.eval."""
+        from graphjit.session import get_default_session
+        session = session or get_default_session()
+        return session.run(self, feed_dict)
+
+    def __repr__(self) -> str:
+        return f"<graphjit.Tensor '{self.name}' shape={self.shape} dtype={self.dtype}>"
+
+    def __bool__(self):
+        raise TypeError(
+            f"using graphjit.Tensor '{self.name}' as a Python bool is not allowed: its value "
+            "is only known when the graph runs; use graphjit.where / logical ops instead")
+
+    def __iter__(self):
+        if not self.shape or self.shape[0] is None:
+            raise TypeError(f"cannot iterate over tensor '{self.name}' of shape {self.shape}")
+        return (self[i] for i in range(self.shape[0]))
+
+    def __len__(self):
+        if not self.shape or self.shape[0] is None:
+            raise TypeError(f"len() of tensor '{self.name}' of shape {self.shape} is unknown")
+        return self.shape[0]
+
+    # Identity semantics (as in TF1): == is not elementwise, use graphjit.equal.
+    __hash__ = object.__hash__
+
+
+class Operation:
+    """A node of the graph: an op type from the registry applied to input tensors."""
+
+    __slots__ = ("graph", "name", "type", "inputs", "attrs", "outputs", "source",
+                 "control_inputs")
+
+    def __init__(self, graph: Graph, name: str, op_type: str, inputs: tuple[Tensor, ...],
+                 attrs: dict, source: SourceLine | None, control_inputs=()):
+        self.graph = graph
+        self.name = name
+        self.type = op_type
+        self.inputs = inputs
+        self.attrs = attrs
+        self.source = source
+        self.outputs: tuple[Tensor, ...] = ()
+        self.control_inputs = tuple(control_inputs)
+
+    def values(self) -> tuple[Tensor, ...]:
+        return self.outputs
+
+    def get_attr(self, name: str):
+        return self.attrs[name]
+
+    def describe(self) -> str:
+        """`Add 'c' (float32[2], float32[2])`: how errors name this op."""
+        ins = ", ".join(format_spec(t.shape, t.dtype) for t in self.inputs)
+        return f"{self.type} '{self.name}' ({ins})"
+
+    def __repr__(self) -> str:
+        return f"<graphjit.Operation '{self.name}' type={self.type}>"
+
+
+_default_graph_stack = threading.local()
+
+
+def _graph_stack() -> list[Graph]:
+    if not hasattr(_default_graph_stack, "stack"):
+        _default_graph_stack.stack = []
+    return _default_graph_stack.stack
+
+
+_global_default_graph: Graph | None = None
+
+
+class Graph:
+    """A dataflow graph: the define phase builds it, a Session or `compile` runs it."""
+
+    def __init__(self):
+        self._ops: list[Operation] = []
+        self._by_name: dict[str, Operation] = {}
+        self._names_in_use: dict[str, int] = {}
+        self._name_stack = ""
+        self._control_stack: list[list[Operation]] = []
+        self.version = 0  # bumped on every new op; sessions cache plans per version
+        self.collections: dict[str, list] = {}
+
+    # -- naming ------------------------------------------------------------
+    def unique_name(self, name: str, mark_as_used: bool = True) -> str:
+        """TF's uniquifying: `name`, then `name_1`, `name_2`, ... (case-insensitive)."""
+        if self._name_stack:
+            name = self._name_stack + "/" + name
+        key = name.lower()
+        i = self._names_in_use.get(key, 0)
+        if mark_as_used:
+            self._names_in_use[key] = i + 1
+        if i > 0:
+            base = key
+            while key in self._names_in_use:
+                key = f"{base}_{i}"
+                i += 1
+            if mark_as_used:
+                self._names_in_use[key] = 1
+            name = f"{name}_{i - 1}"
+        return name
+
+    def get_name_scope(self) -> str:
+        return self._name_stack
+
+    @contextlib.contextmanager
+    def name_scope(self, name: str | None) -> Iterator[str]:
+        """Open a scope; yields its prefix ("layer1/"). A name ending in "/" re-enters it."""
+        old = self._name_stack
+        if not name:
+            new = ""
+        elif name.endswith("/"):
+            new = name[:-1]
+        else:
+            new = self.unique_name(name)
+        self._name_stack = new
+        try:
+            yield new + "/" if new else ""
+        finally:
+            self._name_stack = old
+
+    def _op_name(self, name: str | None, default: str) -> str:
+        if name and name.endswith("/"):
+            full = name[:-1]  # TF: a scope string names the op exactly (composite ops)
+            self._names_in_use.setdefault(full.lower(), 1)
+        else:
+            if name is not None and not isinstance(name, str):
+                raise GraphError(f"op name must be a string, got {name!r}")
+            full = self.unique_name(name or default)
+        if full in self._by_name:
+            raise GraphError(f"an operation named '{full}' already exists in the graph")
+        return full
+
+    # -- building ----------------------------------------------------------
+    def create_op(self, op_type: str, inputs, attrs: dict | None = None,
+                  name: str | None = None, default_name: str | None = None) -> Operation:
+        """Add an op of a registered type; shapes and dtypes are inferred (and checked) now."""
+        from graphjit.ops.registry import get_op_def
+
+        op_def = get_op_def(op_type)
+        inputs = tuple(inputs)
+        attrs = dict(attrs or {})
+        for t in inputs:
+            if not isinstance(t, Tensor):
+                raise GraphError(f"{op_type}: inputs must be Tensors, got {type(t).__name__}")
+            if t.graph is not self:
+                raise GraphMismatchError(
+                    f"{op_type} '{name or default_name or op_type}' at {user_source_line()}: "
+                    f"input '{t.name}' belongs to another graph; tensors of two graphs "
+                    "cannot be mixed (create them under the same `with graph.as_default():`)")
+        full_name = self._op_name(name, default_name or op_type)
+        control = [op for deps in self._control_stack for op in deps]
+        op = Operation(self, full_name, op_type, inputs, attrs, user_source_line(), control)
+        try:
+            specs = op_def.infer([(t.shape, t.dtype) for t in inputs], attrs)
+        except Error as exc:
+            raise type(exc)(f"{op.describe()} at {op.source}: {exc}") from None
+        if isinstance(specs, tuple) and len(specs) == 2 and isinstance(specs[1], dtypes.DType):
+            specs = [specs]
+        op.outputs = tuple(Tensor(op, i, TensorShape(shape), dtype)
+                           for i, (shape, dtype) in enumerate(specs))
+        self._ops.append(op)
+        self._by_name[full_name] = op
+        self.version += 1
+        return op
+
+    @contextlib.contextmanager
+    def control_dependencies(self, control_inputs) -> Iterator[None]:
+        """Ops created inside run after `control_inputs` (used by training updates)."""
+        ops = [c.op if isinstance(c, Tensor) else c for c in (control_inputs or [])]
+        self._control_stack.append(ops)
+        try:
+            yield
+        finally:
+            self._control_stack.pop()
+
+    # -- lookup ------------------------------------------------------------
+    def get_operations(self) -> list[Operation]:
+        return list(self._ops)
+
+    def get_operation_by_name(self, name: str) -> Operation:
+        if not isinstance(name, str):
+            raise TypeError(f"operation name must be a string, got {type(name).__name__}")
+        try:
+            return self._by_name[name]
+        except KeyError:
+            raise NotFoundError(
+                f"the graph has no operation named '{name}'{self._similar(name)}") from None
+
+    def get_tensor_by_name(self, name: str) -> Tensor:
+        if not isinstance(name, str) or ":" not in name:
+            raise NotFoundError(
+                f"'{name}' is not a tensor name: tensor names look like 'op_name:0'")
+        op_name, _, index = name.rpartition(":")
+        op = self.get_operation_by_name(op_name)
+        if not index.isdigit() or int(index) >= len(op.outputs):
+            raise NotFoundError(f"operation '{op_name}' has {len(op.outputs)} output(s); "
+                                f"'{name}' does not exist")
+        return op.outputs[int(index)]
+
+    def as_graph_element(self, obj, allow_tensor=True, allow_operation=True):
+        """Resolve a Tensor, Operation or name to an element of this graph."""
+        if isinstance(obj, str):
+            if ":" in obj and allow_tensor:
+                return self.get_tensor_by_name(obj)
+            if allow_operation:
+                return self.get_operation_by_name(obj)
+            op = self.get_operation_by_name(obj)
+            if len(op.outputs) == 1:
+                return op.outputs[0]
+            raise NotFoundError(f"'{obj}' names an operation, not a tensor; use '{obj}:0'")
+        if isinstance(obj, (Tensor, Operation)):
+            if obj.graph is not self:
+                raise GraphMismatchError(f"{obj!r} belongs to another graph")
+            if isinstance(obj, Tensor) and not allow_tensor:
+                return obj.op
+            return obj
+        raise TypeError(f"cannot interpret {type(obj).__name__} {obj!r} as a graph element "
+                        "(expected a Tensor, an Operation or a name)")
+
+    def _similar(self, name: str) -> str:
+        import difflib
+        close = difflib.get_close_matches(name, list(self._by_name), n=3)
+        return f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else ""
+
+    # -- default graph -----------------------------------------------------
+    @contextlib.contextmanager
+    def as_default(self) -> Iterator[Graph]:
+        stack = _graph_stack()
+        stack.append(self)
+        try:
+            yield self
+        finally:
+            stack.pop()
+
+    def add_to_collection(self, name: str, value) -> None:
+        self.collections.setdefault(name, []).append(value)
+
+    def get_collection(self, name: str) -> list:
+        return list(self.collections.get(name, []))
+
+    def __repr__(self) -> str:
+        return f"<graphjit.Graph with {len(self._ops)} ops>"
+
+
+def get_default_graph() -> Graph:
+    """The innermost graph of `with g.as_default():`, else the global default graph."""
+    stack = _graph_stack()
+    if stack:
+        return stack[-1]
+    global _global_default_graph
+    if _global_default_graph is None:
+        _global_default_graph = Graph()
+    return _global_default_graph
+
+
+def reset_default_graph() -> None:
+    """Replace the global default graph with a new empty one (TF1's reset_default_graph)."""
+    if _graph_stack():
+        raise GraphError("reset_default_graph() called inside a `with graph.as_default():` block")
+    global _global_default_graph
+    _global_default_graph = Graph()
+
+
+def name_scope(name: str | None):
+    """`with graphjit.name_scope("layer1"):` on the default graph."""
+    return get_default_graph().name_scope(name)
+
+
+def control_dependencies(control_inputs):
+    return get_default_graph().control_dependencies(control_inputs)

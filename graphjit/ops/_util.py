@@ -1,0 +1,178 @@
+"""Helpers shared by the op modules: converting values to tensors, broadcasting
+static shapes, normalizing axes, and creating ops on the right graph."""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from graphjit import dtypes
+from graphjit.errors import DTypeError, GraphError, ShapeError
+from graphjit.graph import Graph, Operation, Tensor, get_default_graph
+
+FLOAT = frozenset(d for d in dtypes.ALL if d.is_floating)
+INT = frozenset(d for d in dtypes.ALL if d.is_integer)
+SIGNED = frozenset(d for d in INT if not d.is_unsigned)
+NUMERIC = FLOAT | INT
+ALL = frozenset(dtypes.ALL)
+BOOL = frozenset({dtypes.bool_})
+
+
+def graph_of(*values) -> Graph:
+    """The graph of the first Tensor among `values` (nested lists looked into), else the default."""
+    for v in values:
+        if isinstance(v, Tensor):
+            return v.graph
+        if isinstance(v, (list, tuple)):
+            for item in v:
+                if isinstance(item, Tensor):
+                    return item.graph
+    return get_default_graph()
+
+
+def _is_weak(value) -> bool:
+    """Python scalars and lists of them take the dtype of the tensor they meet (TF/JAX rule)."""
+    if isinstance(value, (bool, numbers.Number)) and not isinstance(value, np.generic):
+        return True
+    if isinstance(value, (list, tuple)):
+        return all(_is_weak(v) for v in value)
+    return False
+
+
+def _default_dtype(array: np.ndarray) -> dtypes.DType:
+    # TF: Python floats become float32 and ints int32 unless a dtype is given.
+    if array.dtype == np.float64:
+        return dtypes.float32
+    if array.dtype == np.int64:
+        return dtypes.int32
+    return dtypes.as_dtype(array.dtype)
+
+
+def _cast_value(value, array: np.ndarray, dtype: dtypes.DType) -> np.ndarray:
+    src = array.dtype
+    ok = (src == dtype.np
+          or (dtype.is_floating and src.kind in "iuf")
+          or (dtype.is_integer and src.kind in "iu")
+          or (dtype.is_bool and src.kind == "b"))
+    if not ok:
+        raise DTypeError(f"cannot convert {value!r} ({src}) to {dtype}")
+    converted = array.astype(dtype.np)
+    if dtype.is_integer and src.kind in "iu" and not np.array_equal(converted, array):
+        raise DTypeError(f"value {value!r} does not fit in {dtype}")
+    return converted
+
+
+def constant_array(value, dtype=None) -> tuple[np.ndarray, dtypes.DType]:
+    """A NumPy array for a constant, with TF's default dtypes (float32, int32)."""
+    if isinstance(value, Tensor):
+        raise GraphError("constant() takes a Python or NumPy value, not a Tensor")
+    array = np.asarray(value)
+    if array.dtype == object:
+        raise DTypeError(f"cannot make a constant from {value!r}: ragged or non-numeric")
+    if dtype is None:
+        if isinstance(value, (np.ndarray, np.generic)):
+            dtype = dtypes.as_dtype(array.dtype)  # NumPy values keep their dtype, as in TF
+        else:
+            dtype = _default_dtype(array)
+            if dtype == dtypes.int32 and array.size and (array.max() > 2**31 - 1
+                                                         or array.min() < -2**31):
+                dtype = dtypes.int64
+        return array.astype(dtype.np), dtype
+    dtype = dtypes.as_dtype(dtype)
+    return _cast_value(value, array, dtype), dtype
+
+
+def convert_to_tensor(value, dtype=None, name=None, graph: Graph | None = None) -> Tensor:
+    """A Tensor for `value`; Python and NumPy values become constants of `dtype`."""
+    if isinstance(value, Tensor):
+        if dtype is not None and value.dtype != dtypes.as_dtype(dtype):
+            raise DTypeError(f"tensor '{value.name}' has dtype {value.dtype}, expected {dtype}")
+        return value
+    if isinstance(value, Operation):
+        raise GraphError(f"expected a Tensor, got the operation '{value.name}' "
+                         "(use op.outputs[0])")
+    from graphjit.ops.core import constant
+    graph = graph or get_default_graph()
+    with graph.as_default():
+        return constant(value, dtype=dtype, name=name)
+
+
+def convert_operands(values, graph: Graph | None = None) -> list[Tensor]:
+    """Convert the operands of an elementwise op: non-Tensors adopt the dtype of the Tensors."""
+    graph = graph or graph_of(*values)
+    anchor = next((v for v in values if isinstance(v, Tensor)), None)
+    out = []
+    for v in values:
+        if isinstance(v, Tensor) or anchor is None:
+            out.append(convert_to_tensor(v, graph=graph))
+        else:
+            out.append(convert_to_tensor(v, dtype=anchor.dtype, graph=graph))
+    return out
+
+
+def broadcast_shapes(*shapes) -> tuple:
+    """NumPy broadcasting of static shapes; None (unknown) stays None unless the other dim decides."""
+    rank = max((len(s) for s in shapes), default=0)
+    result = []
+    for i in range(rank):
+        dims = [s[len(s) - rank + i] for s in shapes if len(s) - rank + i >= 0]
+        known = {d for d in dims if d is not None and d != 1}
+        if len(known) > 1:
+            raise ShapeError("incompatible shapes for broadcasting: " +
+                             " vs ".join(_fmt(s) for s in shapes))
+        if known:
+            result.append(known.pop())
+        elif any(d is None for d in dims):
+            result.append(None)
+        else:
+            result.append(1)
+    return tuple(result)
+
+
+def _fmt(shape) -> str:
+    return "[" + ",".join("?" if d is None else str(d) for d in shape) + "]"
+
+
+def normalize_axis(axis: int, rank: int, what: str = "axis") -> int:
+    if not isinstance(axis, (int, np.integer)) or isinstance(axis, bool):
+        raise ShapeError(f"{what} must be an int, got {axis!r}")
+    if not -rank <= axis < max(rank, 1):
+        raise ShapeError(f"{what} {axis} is out of range for a tensor of rank {rank}")
+    return int(axis) % max(rank, 1)
+
+
+def normalize_axes(axis, rank: int) -> tuple[int, ...]:
+    """None -> all axes; an int or a list -> sorted unique non-negative axes."""
+    if axis is None:
+        return tuple(range(rank))
+    if isinstance(axis, Tensor):
+        raise GraphError("axis must be a Python int or list, not a Tensor")
+    axes = [axis] if isinstance(axis, (int, np.integer)) else list(np.ravel(axis))
+    out = sorted({normalize_axis(a, rank) for a in axes})
+    if len(out) != len(axes):
+        raise ShapeError(f"axis {axis} repeats an axis")
+    return tuple(out)
+
+
+def check_dtype(dtype, allowed, what: str = "input") -> None:
+    if dtype not in allowed:
+        names = ", ".join(sorted(d.name for d in allowed))
+        raise DTypeError(f"{what} has dtype {dtype}; this op accepts {names}")
+
+
+def same_dtype(specs, what="inputs"):
+    first = specs[0][1]
+    for _, d in specs[1:]:
+        if d != first:
+            raise DTypeError(f"{what} must have the same dtype, got " +
+                             " and ".join(str(s[1]) for s in specs) +
+                             " (use graphjit.cast to convert)")
+    return first
+
+
+def make(op_type: str, inputs, attrs=None, name=None, default_name=None) -> Tensor:
+    """Create a single-output op on the inputs' graph and return its tensor."""
+    graph = graph_of(*inputs)
+    return graph.create_op(op_type, inputs, attrs, name=name,
+                           default_name=default_name).outputs[0]

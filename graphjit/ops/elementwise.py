@@ -1,0 +1,240 @@
+"""Elementwise ops: unary math, binary arithmetic with broadcasting, comparisons,
+logical ops, select (where) and cast.
+
+Each primitive is one row of a table: its type, the dtypes it accepts, its NumPy
+reference and the scalar function the compiler emits for it.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from graphjit import dtypes
+from graphjit.graph import Tensor
+from graphjit.ops._util import (
+    ALL,
+    BOOL,
+    FLOAT,
+    NUMERIC,
+    SIGNED,
+    broadcast_shapes,
+    check_dtype,
+    convert_operands,
+    make,
+    same_dtype,
+)
+from graphjit.ops.registry import OpDef, register
+
+_erf = np.vectorize(math.erf, otypes=[np.float64])
+
+
+def _erf_reference(x):
+    return _erf(x).astype(x.dtype)
+
+
+def _sigmoid_reference(x):
+    # Stable on both sides: exp of a non-positive number only.
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype)
+
+
+# (type, accepted dtypes, NumPy reference, differentiable)
+_UNARY = [
+    ("Neg", NUMERIC, np.negative, True),
+    ("Abs", NUMERIC, np.abs, True),
+    ("Sign", NUMERIC, np.sign, False),
+    ("Exp", FLOAT, np.exp, True),
+    ("Log", FLOAT, np.log, True),
+    ("Log1p", FLOAT, np.log1p, True),
+    ("Expm1", FLOAT, np.expm1, True),
+    ("Sqrt", FLOAT, np.sqrt, True),
+    ("Rsqrt", FLOAT, lambda x: (1 / np.sqrt(x)).astype(x.dtype), True),
+    ("Square", NUMERIC, np.square, True),
+    ("Reciprocal", FLOAT, lambda x: (1 / x).astype(x.dtype), True),
+    ("Sin", FLOAT, np.sin, True),
+    ("Cos", FLOAT, np.cos, True),
+    ("Tanh", FLOAT, np.tanh, True),
+    ("Sigmoid", FLOAT, _sigmoid_reference, True),
+    ("Erf", FLOAT, _erf_reference, True),
+    ("Floor", FLOAT, np.floor, False),
+    ("Ceil", FLOAT, np.ceil, False),
+    ("Round", FLOAT, np.round, False),  # half to even, as TF's Round
+    ("Relu", NUMERIC, lambda x: np.maximum(x, np.zeros((), x.dtype)), True),
+    ("LogicalNot", BOOL, np.logical_not, False),
+]
+
+# (type, accepted dtypes, NumPy reference, result is bool, differentiable)
+_BINARY = [
+    ("Add", NUMERIC, np.add, False, True),
+    ("Sub", NUMERIC, np.subtract, False, True),
+    ("Mul", NUMERIC, np.multiply, False, True),
+    ("RealDiv", FLOAT, np.true_divide, False, True),
+    ("FloorDiv", NUMERIC, np.floor_divide, False, False),
+    ("FloorMod", NUMERIC, np.mod, False, False),
+    ("Pow", NUMERIC, np.power, False, True),
+    ("Maximum", NUMERIC, np.maximum, False, True),
+    ("Minimum", NUMERIC, np.minimum, False, True),
+    ("Equal", ALL, np.equal, True, False),
+    ("NotEqual", ALL, np.not_equal, True, False),
+    ("Less", NUMERIC, np.less, True, False),
+    ("LessEqual", NUMERIC, np.less_equal, True, False),
+    ("Greater", NUMERIC, np.greater, True, False),
+    ("GreaterEqual", NUMERIC, np.greater_equal, True, False),
+    ("LogicalAnd", BOOL, np.logical_and, True, False),
+    ("LogicalOr", BOOL, np.logical_or, True, False),
+]
+
+
+def _unary_infer(allowed):
+    def infer(specs, attrs):
+        (shape, dtype), = specs
+        check_dtype(dtype, allowed)
+        return shape, dtype
+    return infer
+
+
+def _binary_infer(allowed, boolean):
+    def infer(specs, attrs):
+        dtype = same_dtype(specs)
+        check_dtype(dtype, allowed, "inputs")
+        return broadcast_shapes(specs[0][0], specs[1][0]), dtypes.bool_ if boolean else dtype
+    return infer
+
+
+def _typed(fn):
+    """Run a NumPy ufunc and keep the input dtype (NumPy may widen small ints)."""
+    def reference(*arrays):
+        out = fn(*arrays)
+        return out if out.dtype == np.bool_ else out.astype(arrays[0].dtype, copy=False)
+    return reference
+
+
+for _type, _allowed, _ref, _diff in _UNARY:
+    register(OpDef(_type, _unary_infer(_allowed), _typed(_ref), kind="elementwise",
+                   differentiable=_diff, scalar=_type.lower()))
+
+for _type, _allowed, _ref, _bool, _diff in _BINARY:
+    register(OpDef(_type, _binary_infer(_allowed, _bool), _typed(_ref), kind="elementwise",
+                   differentiable=_diff, scalar=_type.lower()))
+
+
+def _select_infer(specs, attrs):
+    (cshape, cdtype), x, y = specs
+    check_dtype(cdtype, BOOL, "condition")
+    dtype = same_dtype([x, y], "x and y")
+    return broadcast_shapes(cshape, x[0], y[0]), dtype
+
+
+def _cast_infer(specs, attrs):
+    (shape, _), = specs
+    return shape, attrs["dtype"]
+
+
+register(OpDef("Select", _select_infer, lambda c, x, y: np.where(c, x, y), kind="elementwise",
+               scalar="select"))
+register(OpDef("Cast", _cast_infer, lambda x, *, dtype: x.astype(dtype.np),
+               kind="elementwise", scalar="cast"))
+
+
+# -- public functions ------------------------------------------------------
+
+def _unary(op_type, default_name=None):
+    def fn(x, name=None):
+        (x,) = convert_operands([x])
+        return make(op_type, [x], name=name, default_name=default_name or op_type)
+    fn.__name__ = op_type
+    fn.__doc__ = f"Elementwise {op_type} (TF's tf.math op of that name)."
+    return fn
+
+
+def _binary(op_type, default_name=None):
+    def fn(x, y, name=None):
+        x, y = convert_operands([x, y])
+        return make(op_type, [x, y], name=name, default_name=default_name or op_type)
+    fn.__name__ = op_type
+    fn.__doc__ = f"Elementwise {op_type} with NumPy broadcasting."
+    return fn
+
+
+negative = _unary("Neg")
+abs = _unary("Abs")  # noqa: A001 - TF's name
+sign = _unary("Sign")
+exp = _unary("Exp")
+log = _unary("Log")
+log1p = _unary("Log1p")
+expm1 = _unary("Expm1")
+sqrt = _unary("Sqrt")
+rsqrt = _unary("Rsqrt")
+square = _unary("Square")
+reciprocal = _unary("Reciprocal")
+sin = _unary("Sin")
+cos = _unary("Cos")
+tanh = _unary("Tanh")
+sigmoid = _unary("Sigmoid")
+erf = _unary("Erf")
+floor = _unary("Floor")
+ceil = _unary("Ceil")
+round = _unary("Round")  # noqa: A001 - TF's name
+logical_not = _unary("LogicalNot")
+
+add = _binary("Add")
+subtract = _binary("Sub")
+multiply = _binary("Mul")
+realdiv = _binary("RealDiv")
+floordiv = _binary("FloorDiv", "floordiv")
+floormod = _binary("FloorMod")
+mod = floormod
+pow = _binary("Pow")  # noqa: A001 - TF's name
+maximum = _binary("Maximum")
+minimum = _binary("Minimum")
+equal = _binary("Equal")
+not_equal = _binary("NotEqual")
+less = _binary("Less")
+less_equal = _binary("LessEqual")
+greater = _binary("Greater")
+greater_equal = _binary("GreaterEqual")
+logical_and = _binary("LogicalAnd")
+logical_or = _binary("LogicalOr")
+
+
+def divide(x, y, name=None) -> Tensor:
+    """True division; integer inputs are cast to float64 first (TF's truediv)."""
+    x, y = convert_operands([x, y])
+    if x.dtype == y.dtype and not x.dtype.is_floating:
+        x, y = cast(x, dtypes.float64), cast(y, dtypes.float64)
+    return make("RealDiv", [x, y], name=name, default_name="truediv")
+
+
+truediv = divide
+
+
+def where(condition, x=None, y=None, name=None) -> Tensor:
+    """Elements of x where condition holds, else of y (broadcasting, as TF2's where)."""
+    if x is None or y is None:
+        from graphjit.errors import UnsupportedError
+        raise UnsupportedError("where(condition) without x and y returns a data-dependent "
+                               "shape, which graphjit does not support; pass x and y")
+    x, y = convert_operands([x, y])
+    (condition,) = convert_operands([condition])
+    return make("Select", [condition, x, y], name=name, default_name="SelectV2")
+
+
+def cast(x, dtype, name=None) -> Tensor:
+    """Convert to `dtype` (floats to ints truncate toward zero, as TF and NumPy)."""
+    (x,) = convert_operands([x])
+    dtype = dtypes.as_dtype(dtype)
+    if x.dtype == dtype:
+        return x
+    return make("Cast", [x], {"dtype": dtype}, name=name, default_name="Cast")
+
+
+def to_float(x, name="ToFloat") -> Tensor:
+    return cast(x, dtypes.float32, name=name)
+
+
+__all__ = [n for n in dir() if not n.startswith("_") and n not in (
+    "annotations", "math", "np", "dtypes", "Tensor", "OpDef", "register", "make", "ALL",
+    "BOOL", "FLOAT", "NUMERIC", "SIGNED", "broadcast_shapes", "check_dtype",
+    "convert_operands", "same_dtype")]

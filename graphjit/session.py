@@ -1,0 +1,91 @@
+"""The execute phase: a Session runs fetches of one graph with a feed_dict (TF1 semantics)."""
+
+from __future__ import annotations
+
+import threading
+
+from graphjit import interpreter
+from graphjit.errors import SessionClosedError
+from graphjit.feeds import as_result, flatten_fetches, prepare_feeds
+from graphjit.graph import Graph, Tensor, get_default_graph
+
+_default_sessions = threading.local()
+
+
+class Session:
+    """Runs parts of a graph; holds per-session state such as variable values.
+
+    Usable as a context manager (closed on exit) or a plain object with close().
+    """
+
+    def __init__(self, target: str = "", graph: Graph | None = None, config=None):
+        self.graph = graph if graph is not None else get_default_graph()
+        self._closed = False
+        self.state: dict = {}  # per-session values of stateful ops (variables)
+
+    def run(self, fetches, feed_dict=None, options=None, run_metadata=None):
+        """Evaluate `fetches` (a tensor, op, name, or nested list/tuple/dict of them)."""
+        if self._closed:
+            raise SessionClosedError("attempted to use a closed Session")
+        leaves, rebuild = flatten_fetches(self.graph, fetches)
+        feeds = prepare_feeds(self.graph, feed_dict)
+        values = interpreter.evaluate(leaves, feeds, self.state)
+        results = []
+        for leaf, value in zip(leaves, values):
+            if isinstance(leaf, Tensor) and leaf in feeds:
+                value = value.copy()  # a fed tensor fetched back is not the fed buffer
+            results.append(as_result(value))
+        return rebuild(results)
+
+    def close(self) -> None:
+        self._closed = True
+        self.state.clear()
+
+    def as_default(self):
+        return _DefaultSession(self)
+
+    def __enter__(self) -> Session:
+        if self._closed:
+            raise SessionClosedError("attempted to use a closed Session")
+        self._default = _DefaultSession(self)
+        self._default.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._default.__exit__(*exc)
+        self.close()
+
+    def __del__(self):
+        self._closed = True
+
+
+class _DefaultSession:
+    def __init__(self, session: Session):
+        self.session = session
+
+    def __enter__(self):
+        stack = _stack()
+        stack.append(self.session)
+        self._graph_ctx = self.session.graph.as_default()
+        self._graph_ctx.__enter__()
+        return self.session
+
+    def __exit__(self, *exc):
+        self._graph_ctx.__exit__(*exc)
+        _stack().pop()
+
+
+def _stack() -> list:
+    if not hasattr(_default_sessions, "stack"):
+        _default_sessions.stack = []
+    return _default_sessions.stack
+
+
+def get_default_session() -> Session:
+    stack = _stack()
+    if not stack:
+        raise SessionClosedError("no default session: use `with graphjit.Session() as sess:`")
+    return stack[-1]
+
+
+InteractiveSession = Session

@@ -1,0 +1,1 @@
+"""Execution plans, buffers, the executor and the profiler of graphjit."""
