@@ -5,7 +5,7 @@ Define a graph (`Graph`, `placeholder`, `constant`, ops), then run it
 graph code unchanged.
 """
 
-from graphjit import dtypes
+from graphjit import dtypes, nn
 from graphjit.dtypes import (
     DType,
     as_dtype,
@@ -89,6 +89,9 @@ from graphjit.ops.elementwise import (
     truediv,
     where,
 )
+from graphjit.ops.linalg import *  # noqa: F403
+from graphjit.ops.reductions import *  # noqa: F403
+from graphjit.ops.shape_ops import *  # noqa: F403
 from graphjit.session import InteractiveSession, Session, get_default_session
 
 bool = bool_  # noqa: A001 - TF spells it tf.bool

@@ -1,3 +1,12 @@
 """graphjit's op library: importing this package registers every primitive op."""
 
-from graphjit.ops import core, elementwise, overloads  # noqa: F401  (registration)
+from graphjit.ops import (  # noqa: F401  (registration)
+    conv,
+    core,
+    elementwise,
+    linalg,
+    nn,
+    overloads,
+    reductions,
+    shape_ops,
+)

@@ -18,7 +18,6 @@ from graphjit.ops._util import (
     BOOL,
     FLOAT,
     NUMERIC,
-    SIGNED,
     broadcast_shapes,
     check_dtype,
     convert_operands,
