@@ -112,7 +112,7 @@ def convert_operands(values, graph: Graph | None = None) -> list[Tensor]:
 
 
 def broadcast_shapes(*shapes) -> tuple:
-    """NumPy broadcasting of static shapes; None (unknown) stays None unless the other dim decides."""
+    """NumPy broadcasting of static shapes; an unknown dim (None) stays None unless known."""
     rank = max((len(s) for s in shapes), default=0)
     result = []
     for i in range(rank):
