@@ -261,8 +261,10 @@ class Graph:
             if t.graph is not self:
                 raise GraphMismatchError(
                     f"{op_type} '{name or default_name or op_type}' at {user_source_line()}: "
-                    f"input '{t.name}' belongs to another graph; tensors of two graphs "
-                    "cannot be mixed (create them under the same `with graph.as_default():`)")
+                    f"input '{t.name}' belongs to another graph than "
+                    f"{', '.join(repr(u.name) for u in inputs if u.graph is self) or 'this one'}"
+                    "; tensors of two graphs cannot be mixed (create them under the same "
+                    "`with graph.as_default():`)")
         full_name = self._op_name(name, default_name or op_type)
         control = [op for deps in self._control_stack for op in deps]
         op = Operation(self, full_name, op_type, inputs, attrs, user_source_line(), control)

@@ -14,10 +14,7 @@ from graphjit.ops._util import convert_operands, make
 def _binary_operator(op_type: str, default_name: str, reverse: bool = False):
     def method(self, other):
         x, y = (other, self) if reverse else (self, other)
-        try:
-            x, y = convert_operands([x, y], graph=self.graph)
-        except TypeError:
-            return NotImplemented
+        x, y = convert_operands([x, y], graph=self.graph)
         return make(op_type, [x, y], default_name=default_name)
     return method
 
