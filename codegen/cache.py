@@ -1,0 +1,134 @@
+"""The on-disk kernel cache: generated sources in content-addressed files.
+
+A kernel's file name is a hash of its structure, of the graphjit, Numba and
+llvmlite versions and of the CPU, so a file is only ever reused for exactly the
+code it holds; Numba's `cache=True` then keeps the machine code beside it.
+Writes are atomic (write to a temporary file, then rename), so concurrent
+processes never see half a file. A cache that cannot be written falls back to a
+private temporary folder with a warning; a file whose content is not what its
+name promises is rewritten.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+import warnings
+
+import llvmlite
+import numba
+
+_FORMAT = "1"  # bump when the generated source format changes
+_fallback_dir: str | None = None
+
+
+def cache_dir() -> str:
+    """GRAPHJIT_CACHE_DIR, else $XDG_CACHE_HOME/graphjit, else ~/.cache/graphjit."""
+    explicit = os.environ.get("GRAPHJIT_CACHE_DIR")
+    if explicit:
+        return explicit
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "graphjit")
+
+
+def caching_disabled() -> bool:
+    return os.environ.get("GRAPHJIT_NO_CACHE", "") not in ("", "0")
+
+
+def _environment_key() -> str:
+    from llvmlite import binding
+    try:
+        cpu = binding.get_host_cpu_name() + binding.get_host_cpu_features().flatten()
+    except Exception:  # pragma: no cover - very old llvmlite
+        cpu = "unknown"
+    return f"{_FORMAT}|{numba.__version__}|{llvmlite.__version__}|{cpu}"
+
+
+_ENV_KEY = None
+
+
+def file_key(kernel_hash: str) -> str:
+    global _ENV_KEY
+    if _ENV_KEY is None:
+        _ENV_KEY = _environment_key()
+    return "k" + hashlib.sha256(f"{kernel_hash}|{_ENV_KEY}".encode()).hexdigest()[:32]
+
+
+def _private_dir() -> str:
+    global _fallback_dir
+    if _fallback_dir is None:
+        _fallback_dir = tempfile.mkdtemp(prefix="graphjit-cache-")
+    return _fallback_dir
+
+
+def _atomic_write(path: str, text: str) -> None:
+    directory = os.path.dirname(path)
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".py")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def write_source(kernel_hash: str, source: str) -> str:
+    """The path of a file holding exactly `source`, writing it if needed."""
+    name = file_key(kernel_hash) + ".py"
+    if caching_disabled():
+        directory = _private_dir()
+    else:
+        directory = os.path.join(cache_dir(), "kernels")
+        try:
+            os.makedirs(directory, exist_ok=True)
+            if not os.access(directory, os.W_OK):
+                raise PermissionError(directory)
+        except OSError as exc:
+            warnings.warn(f"graphjit: kernel cache {directory} is not writable ({exc}); "
+                          "compiling into a temporary folder instead", stacklevel=3)
+            directory = _private_dir()
+    path = os.path.join(directory, name)
+    try:
+        with open(path) as f:
+            if f.read() == source:
+                return path
+        warnings.warn(f"graphjit: cached kernel {path} was corrupt; rewriting it", stacklevel=3)
+        _drop_numba_cache(path)
+    except FileNotFoundError:
+        pass
+    except (OSError, UnicodeDecodeError):
+        _drop_numba_cache(path)
+    try:
+        _atomic_write(path, source)
+    except OSError as exc:
+        warnings.warn(f"graphjit: cannot write {path} ({exc}); using a temporary folder",
+                      stacklevel=3)
+        path = os.path.join(_private_dir(), name)
+        _atomic_write(path, source)
+    return path
+
+
+def _drop_numba_cache(path: str) -> None:
+    """Remove Numba's index/data files for `path` (they may belong to a corrupt source)."""
+    pycache = os.path.join(os.path.dirname(path), "__pycache__")
+    stem = os.path.splitext(os.path.basename(path))[0]
+    if os.path.isdir(pycache):
+        for entry in os.listdir(pycache):
+            if entry.startswith(stem + "."):
+                try:
+                    os.unlink(os.path.join(pycache, entry))
+                except OSError:
+                    pass
+
+
+def drop_numba_cache(path: str) -> None:
+    _drop_numba_cache(path)
+
+
+def clear() -> None:
+    """Delete the whole kernel cache (e.g. after upgrading a compiler by hand)."""
+    shutil.rmtree(os.path.join(cache_dir(), "kernels"), ignore_errors=True)

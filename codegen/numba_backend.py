@@ -1,0 +1,251 @@
+"""The Numba backend: a loop-IR Kernel becomes readable Python loop source, which is
+written to a content-addressed file, imported, and compiled with `numba.njit`.
+
+Writing real files (rather than exec'ing strings) lets Numba's `cache=True` keep
+the machine code on disk between processes and gives tracebacks a source line.
+Transcendental functions come from `codegen.vecmath`, whose polynomial forms
+LLVM can vectorize; libm calls would keep the loops scalar.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+import threading
+from dataclasses import dataclass
+
+import numba  # noqa: F401  (the generated modules need it importable)
+
+from codegen import cache
+from codegen.loopir import (
+    PARALLEL,
+    Assign,
+    Call,
+    Const,
+    Dim,
+    Kernel,
+    Load,
+    Loop,
+    Store,
+    Var,
+    kernel_hash,
+)
+
+try:  # vectorizable math; optional so the backend also works without it
+    from codegen import vecmath
+    _VECMATH = getattr(vecmath, "VECMATH", {})
+    KERNEL_FASTMATH = getattr(vecmath, "KERNEL_FASTMATH", {"nsz", "arcp", "contract"})
+except ImportError:  # pragma: no cover
+    _VECMATH = {}
+    KERNEL_FASTMATH = {"nsz", "arcp", "contract"}
+
+
+class BackendError(Exception):
+    """A kernel failed to compile; carries the generated source."""
+
+    def __init__(self, message: str, source: str):
+        super().__init__(message)
+        self.source = source
+
+
+_INFIX = {"add": "+", "sub": "-", "mul": "*", "realdiv": "/", "equal": "==",
+          "notequal": "!=", "less": "<", "lessequal": "<=", "greater": ">",
+          "greaterequal": ">=", "logicaland": "&", "logicalor": "|"}
+
+# NumPy spellings that Numba lowers to LLVM intrinsics (vectorizable) or cheap code.
+_NP_UNARY = {"sqrt": "np.sqrt", "floor": "np.floor", "ceil": "np.ceil", "round": "np.rint",
+             "sign": "np.sign", "exp": "np.exp", "log": "np.log", "log1p": "np.log1p",
+             "expm1": "np.expm1", "sin": "np.sin", "cos": "np.cos", "tanh": "np.tanh",
+             "abs": "abs"}
+_VECMATH_FNS = ("exp", "log", "log1p", "expm1", "tanh", "sigmoid", "erf", "sin", "cos")
+
+
+class _Emitter:
+    """Turns expressions and statements into Python source lines."""
+
+    def __init__(self):
+        self.imports: set[str] = set()
+
+    def const(self, c: Const) -> str:
+        if c.dtype == "bool":
+            return "True" if c.value else "False"
+        value = repr(float(c.value)) if c.dtype.startswith("float") else repr(int(c.value))
+        if value in ("inf", "-inf", "nan"):
+            value = f"np.{value.lstrip('-')}" if value[0] != "-" else "-np.inf"
+        return f"np.{c.dtype}({value})"
+
+    def expr(self, e) -> str:
+        if isinstance(e, Var):
+            return e.name
+        if isinstance(e, Const):
+            return self.const(e)
+        if isinstance(e, int):
+            return str(e)
+        if isinstance(e, Dim):
+            return f"{e.param}.shape[{e.axis}]"
+        if isinstance(e, Load):
+            return f"{e.param}[{self.index(e.index)}]"
+        if isinstance(e, Call):
+            return self.call(e)
+        raise TypeError(f"cannot emit {e!r}")
+
+    def index(self, index: tuple) -> str:
+        return ", ".join(self.expr(i) for i in index) if index else "()"
+
+    def call(self, c: Call) -> str:
+        a = [self.expr(x) for x in c.args]
+        fn, dt = c.fn, c.dtype
+        if fn in _INFIX:
+            return f"({a[0]} {_INFIX[fn]} {a[1]})"
+        if fn == "identity":
+            return a[0]
+        if fn == "neg":
+            return f"(-{a[0]})"
+        if fn == "logicalnot":
+            return f"(not {a[0]})"
+        if fn == "square":
+            return f"({a[0]} * {a[0]})"
+        if fn == "reciprocal":
+            return f"(np.{dt}(1) / {a[0]})"
+        if fn == "rsqrt":
+            return f"(np.{dt}(1) / np.sqrt({a[0]}))"
+        if fn in ("maximum", "minimum"):
+            op = ">" if fn == "maximum" else "<"  # NaN in either operand propagates, as NumPy
+            return f"({a[0]} if ({a[0]} {op} {a[1]} or {a[0]} != {a[0]}) else {a[1]})"
+        if fn == "relu":
+            return f"({a[0]} if ({a[0]} > 0 or {a[0]} != {a[0]}) else np.{dt}(0))"
+        if fn == "select":
+            return f"({a[1]} if {a[0]} else {a[2]})"
+        if fn == "cast":
+            return f"({a[0]} != 0)" if dt == "bool" else f"np.{dt}({a[0]})"
+        if fn == "floordiv":
+            if dt.startswith("float"):
+                return f"np.floor({a[0]} / {a[1]})"
+            return f"({a[0]} // {a[1]})"
+        if fn == "floormod":
+            return f"({a[0]} % {a[1]})"
+        if fn == "pow":
+            return f"({a[0]} ** {a[1]})"
+        if fn in _VECMATH_FNS and (fn, dt) in _VECMATH:
+            name = f"{fn}_{'f32' if dt == 'float32' else 'f64'}"
+            self.imports.add(name)
+            return f"{name}({a[0]})"
+        if fn == "sigmoid":
+            return f"(np.{dt}(1) / (np.{dt}(1) + np.exp(-{a[0]})))"
+        if fn == "erf":
+            self.imports.add("math")
+            return f"np.{dt}(math.erf({a[0]}))"
+        if fn in _NP_UNARY:
+            return f"{_NP_UNARY[fn]}({a[0]})"
+        raise TypeError(f"the Numba backend has no scalar function '{fn}'")
+
+    def stmts(self, body, indent: int, lines: list[str]) -> None:
+        pad = "    " * indent
+        for s in body:
+            if isinstance(s, Loop):
+                rng = "prange" if s.kind == PARALLEL else "range"
+                lines.append(f"{pad}for {s.var} in {rng}({self.expr(s.start)}, "
+                             f"{self.expr(s.stop)}):")
+                self.stmts(s.body, indent + 1, lines)
+            elif isinstance(s, Assign):
+                lines.append(f"{pad}{s.target} = {self.expr(s.value)}")
+            elif isinstance(s, Store):
+                lines.append(f"{pad}{s.param}[{self.index(s.index)}] = {self.expr(s.value)}")
+            else:
+                raise TypeError(f"cannot emit {s!r}")
+
+
+def _has_parallel(body) -> bool:
+    return any(isinstance(s, Loop) and (s.kind == PARALLEL or _has_parallel(s.body))
+               for s in body)
+
+
+def kernel_source(kernel: Kernel) -> str:
+    """The Python source of a kernel: a module defining it, runnable on its own."""
+    em = _Emitter()
+    lines: list[str] = []
+    em.stmts(kernel.body, 1, lines)
+    if not lines:
+        lines.append("    pass")
+    params = ", ".join(p.name for p in kernel.params)
+    header = [f'"""graphjit kernel {kernel.name} (structural hash {kernel_hash(kernel)})."""',
+              "import math  # noqa: F401", "", "import numba", "import numpy as np",
+              "from numba import prange  # noqa: F401"]
+    vec = sorted(i for i in em.imports if i != "math")
+    if vec:
+        header.append(f"from codegen.vecmath import {', '.join(vec)}")
+    parallel = _has_parallel(kernel.body)
+    fastmath = "{" + ", ".join(repr(f) for f in sorted(KERNEL_FASTMATH)) + "}"
+    flags = (f"parallel={parallel}, fastmath={fastmath}, "
+             "error_model='numpy', cache=True, nogil=True")
+    return "\n".join(header + ["", "", f"@numba.njit({_signature(kernel)!r}, {flags})",
+                               f"def {kernel.name}({params}):", *lines, "",
+                               "", f"kernel = {kernel.name}", ""])
+
+
+def _signature(kernel: Kernel) -> str:
+    def array(p):
+        dims = ", ".join([":"] * (p.rank - 1) + ["::1"]) if p.rank else ""
+        return f"{p.dtype if p.dtype != 'bool' else 'boolean'}[{dims}]" if p.rank else \
+            f"Array({'boolean' if p.dtype == 'bool' else p.dtype}, 0, 'C')"
+    return f"void({', '.join(array(p) for p in kernel.params)})"
+
+
+@dataclass
+class CompiledKernel:
+    """A native kernel and what it came from."""
+
+    kernel: Kernel
+    source: str
+    path: str
+    fn: object  # the numba dispatcher
+
+    def llvm(self) -> str:
+        return "\n".join(self.fn.inspect_llvm().values())
+
+    def asm(self) -> str:
+        return "\n".join(self.fn.inspect_asm().values())
+
+
+_compiled: dict[str, CompiledKernel] = {}
+_lock = threading.Lock()
+compile_count = 0  # native compiles in this process (tests count them)
+
+
+def compile_kernel(kernel: Kernel) -> CompiledKernel:
+    """Compile (or fetch from memory / disk cache) the native function of a kernel."""
+    global compile_count
+    key = kernel_hash(kernel)
+    with _lock:
+        hit = _compiled.get(key)
+        if hit is not None:
+            return hit
+        source = kernel_source(kernel)
+        path = cache.write_source(key, source)
+        try:
+            fn = _import_file(path, f"graphjit_kernel_{key}").kernel
+        except Exception:
+            # A corrupt Numba cache entry must not be fatal: drop it and compile afresh.
+            cache.drop_numba_cache(path)
+            try:
+                fn = _import_file(path, f"graphjit_kernel_{key}").kernel
+            except Exception as exc:
+                raise BackendError(f"Numba failed to compile kernel {kernel.name}: "
+                                   f"{type(exc).__name__}: {exc}", source) from exc
+        if not fn.stats.cache_hits:
+            compile_count += 1
+        compiled = CompiledKernel(kernel, source, path, fn)
+        _compiled[key] = compiled
+        return compiled
+
+
+def _import_file(path: str, module_name: str):
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception:
+        sys.modules.pop(module_name, None)
+        raise
+    return module
