@@ -65,6 +65,7 @@ class _Emitter:
 
     def __init__(self):
         self.imports: set[str] = set()
+        self.unsafe_afn = False  # Numba 0.68 crashes at run time on integer ** with 'afn'
 
     def const(self, c: Const) -> str:
         if c.dtype == "bool":
@@ -125,6 +126,8 @@ class _Emitter:
         if fn == "floormod":
             return f"({a[0]} % {a[1]})"
         if fn == "pow":
+            if not dt.startswith("float"):
+                self.unsafe_afn = True
             return f"({a[0]} ** {a[1]})"
         if fn in _VECMATH_FNS and (fn, dt) in _VECMATH:
             name = f"{fn}_{'f32' if dt == 'float32' else 'f64'}"
@@ -175,7 +178,8 @@ def kernel_source(kernel: Kernel) -> str:
     if vec:
         header.append(f"from codegen.vecmath import {', '.join(vec)}")
     parallel = _has_parallel(kernel.body)
-    fastmath = "{" + ", ".join(repr(f) for f in sorted(KERNEL_FASTMATH)) + "}"
+    flags_set = KERNEL_FASTMATH - {"afn"} if em.unsafe_afn else KERNEL_FASTMATH
+    fastmath = "{" + ", ".join(repr(f) for f in sorted(flags_set)) + "}"
     flags = (f"parallel={parallel}, fastmath={fastmath}, "
              "error_model='numpy', cache=True, nogil=True")
     return "\n".join(header + ["", "", f"@numba.njit({_signature(kernel)!r}, {flags})",

@@ -21,6 +21,7 @@ from graphjit.dtypes import (
     int64,
     uint8,
 )
+from graphjit.api import CompiledFunction, compile
 from graphjit.errors import (
     CompileError,
     DTypeError,

@@ -250,7 +250,7 @@ class Graph:
     def create_op(self, op_type: str, inputs, attrs: dict | None = None,
                   name: str | None = None, default_name: str | None = None) -> Operation:
         """Add an op of a registered type; shapes and dtypes are inferred (and checked) now."""
-        from graphjit.ops.registry import get_op_def
+        from graphjit.ops.registry import get_op_def, infer_specs
 
         op_def = get_op_def(op_type)
         inputs = tuple(inputs)
@@ -269,11 +269,9 @@ class Graph:
         control = [op for deps in self._control_stack for op in deps]
         op = Operation(self, full_name, op_type, inputs, attrs, user_source_line(), control)
         try:
-            specs = op_def.infer([(t.shape, t.dtype) for t in inputs], attrs)
+            specs = infer_specs(op_def, [(t.shape, t.dtype) for t in inputs], attrs)
         except Error as exc:
             raise type(exc)(f"{op.describe()} at {op.source}: {exc}") from None
-        if isinstance(specs, tuple) and len(specs) == 2 and isinstance(specs[1], dtypes.DType):
-            specs = [specs]
         op.outputs = tuple(Tensor(op, i, TensorShape(shape), dtype)
                            for i, (shape, dtype) in enumerate(specs))
         self._ops.append(op)
@@ -350,6 +348,26 @@ class Graph:
         finally:
             stack.pop()
 
+    def as_text(self, fetches=None) -> str:
+        """One line per op: name, type, inputs, output dtype[shape] (the form dumps use).
+
+        With `fetches`, only the ops they need are listed.
+        """
+        ops = self._ops
+        if fetches is not None:
+            from graphjit.interpreter import ops_needed
+            ops = ops_needed([f.op if isinstance(f, Tensor) else f for f in fetches], set())
+        lines = []
+        for op in ops:
+            ins = ", ".join(t.name if t.value_index else t.op.name for t in op.inputs)
+            outs = ", ".join(format_spec(t.shape, t.dtype) for t in op.outputs)
+            attrs = _format_attrs(op)
+            lines.append(f"{op.name} = {op.type}({ins}) -> {outs}{attrs}")
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.as_text()
+
     def add_to_collection(self, name: str, value) -> None:
         self.collections.setdefault(name, []).append(value)
 
@@ -358,6 +376,17 @@ class Graph:
 
     def __repr__(self) -> str:
         return f"<graphjit.Graph with {len(self._ops)} ops>"
+
+
+def _format_attrs(op: Operation) -> str:
+    parts = []
+    for key, value in op.attrs.items():
+        if key in ("dtype", "shape") and op.type == "Placeholder":
+            continue
+        if hasattr(value, "shape") and hasattr(value, "dtype"):  # constant arrays
+            value = value.item() if value.size == 1 else f"<{value.dtype}{list(value.shape)}>"
+        parts.append(f"{key}={value}")
+    return f"  {{{', '.join(parts)}}}" if parts else ""
 
 
 def get_default_graph() -> Graph:

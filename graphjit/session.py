@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import threading
 
+import numpy as np
+
 from graphjit import interpreter
 from graphjit.errors import SessionClosedError
 from graphjit.feeds import as_result, flatten_fetches, prepare_feeds
@@ -18,10 +20,16 @@ class Session:
     Usable as a context manager (closed on exit) or a plain object with close().
     """
 
-    def __init__(self, target: str = "", graph: Graph | None = None, config=None):
+    def __init__(self, target: str = "", graph: Graph | None = None, config=None,
+                 engine: str = "compiled"):
+        if engine not in ("compiled", "reference"):
+            raise ValueError("engine must be 'compiled' (native kernels) or 'reference' "
+                             "(the NumPy interpreter)")
         self.graph = graph if graph is not None else get_default_graph()
+        self.engine = engine
         self._closed = False
         self.state: dict = {}  # per-session values of stateful ops (variables)
+        self._compiled: dict[tuple, object] = {}
 
     def run(self, fetches, feed_dict=None, options=None, run_metadata=None):
         """Evaluate `fetches` (a tensor, op, name, or nested list/tuple/dict of them)."""
@@ -29,13 +37,27 @@ class Session:
             raise SessionClosedError("attempted to use a closed Session")
         leaves, rebuild = flatten_fetches(self.graph, fetches)
         feeds = prepare_feeds(self.graph, feed_dict)
-        values = interpreter.evaluate(leaves, feeds, self.state)
+        if self.engine == "reference":
+            values = interpreter.evaluate(leaves, feeds, self.state)
+        else:
+            values = self._run_compiled(leaves, feeds)
         results = []
         for leaf, value in zip(leaves, values):
-            if isinstance(leaf, Tensor) and leaf in feeds:
+            if isinstance(leaf, Tensor) and leaf in feeds and self.engine == "reference":
                 value = value.copy()  # a fed tensor fetched back is not the fed buffer
             results.append(as_result(value))
         return rebuild(results)
+
+    def _run_compiled(self, leaves, feeds):
+        """Compile once per (fetches, fed tensors) and run natively."""
+        from graphjit.api import CompiledFunction
+        fed = tuple(feeds)
+        key = (tuple(leaves), fed)
+        fn = self._compiled.get(key)
+        if fn is None:
+            fn = self._compiled[key] = CompiledFunction(self.graph, list(leaves), list(fed))
+        arrays = [np.ascontiguousarray(feeds[t]) for t in fed]
+        return fn.run_arrays(arrays)
 
     def close(self) -> None:
         self._closed = True

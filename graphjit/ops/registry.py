@@ -54,3 +54,12 @@ def get_op_def(op_type: str) -> OpDef:
 def all_op_defs() -> dict[str, OpDef]:
     """Every registered op type (importing graphjit registers them all)."""
     return dict(_REGISTRY)
+
+
+def infer_specs(op_def: OpDef, input_specs: list[Spec], attrs: dict) -> list[Spec]:
+    """Run an op's inference; always a list of (shape, dtype), one per output."""
+    from graphjit.dtypes import DType
+    specs = op_def.infer(input_specs, attrs)
+    if isinstance(specs, tuple) and len(specs) == 2 and isinstance(specs[1], DType):
+        return [specs]
+    return list(specs)

@@ -1,0 +1,216 @@
+"""`graphjit.compile(graph)`: a graph becomes a Python callable running native kernels.
+
+A CompiledFunction plans once per input-shape signature (shape propagation,
+fusion, kernel compilation, buffer planning) and then each call only checks its
+inputs, runs the plan's steps and returns fresh output arrays.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+
+import numpy as np
+
+from codegen.loopir import format_kernel
+from graphjit.errors import Error, FeedError, GraphError
+from graphjit.feeds import as_result, convert_feed, flatten_fetches, prepare_feeds
+from graphjit.graph import Graph, Operation, Tensor
+from graphjit.interpreter import ops_needed
+from graphjit.lower.planner import build_plan
+from runtime.executor import Executor
+from runtime.profiler import profile_plan
+
+STAGES = ("graph", "loops", "python", "llvm", "asm")
+
+
+def graph_outputs(graph: Graph) -> list[Tensor]:
+    """Tensors no op consumes (placeholders excluded): what `compile(graph)` returns."""
+    consumed = {t for op in graph.get_operations() for t in op.inputs}
+    return [t for op in graph.get_operations() if op.type != "Placeholder"
+            for t in op.outputs if t not in consumed]
+
+
+def _resolve(graph_or_fetches, fetches):
+    if isinstance(graph_or_fetches, Graph):
+        graph = graph_or_fetches
+        if fetches is None:
+            fetches = graph_outputs(graph)
+            if len(fetches) == 1:
+                fetches = fetches[0]
+        return graph, fetches
+    if fetches is not None:
+        raise GraphError("pass either a graph with fetches=..., or the fetches themselves")
+    leaves, _ = flatten_fetches(_any_graph(graph_or_fetches), graph_or_fetches)
+    return leaves[0].graph, graph_or_fetches
+
+
+def _any_graph(structure) -> Graph:
+    if isinstance(structure, (Tensor, Operation)):
+        return structure.graph
+    items = structure.values() if isinstance(structure, dict) else structure
+    for item in items:
+        if isinstance(item, (Tensor, Operation, list, tuple, dict)):
+            return _any_graph(item)
+    raise GraphError("compile() needs a Graph, a Tensor, or a structure of Tensors")
+
+
+class CompiledFunction:
+    """A graph compiled for fixed fetches and feeds; call it with the feed values."""
+
+    def __init__(self, graph: Graph, fetches, feeds=None):
+        self.graph = graph
+        self.leaves, self._rebuild = flatten_fetches(graph, fetches)
+        fetch_ops = [f.op if isinstance(f, Tensor) else f for f in self.leaves]
+        if feeds is None:
+            needed = ops_needed(fetch_ops, set())
+            feeds = [op.outputs[0] for op in needed if op.type == "Placeholder"]
+        self.feeds: list[Tensor] = [graph.as_graph_element(f, allow_operation=False)
+                                    if isinstance(f, str) else f for f in feeds]
+        self._by_name = {t.op.name: t for t in self.feeds}
+        self._dtypes = [t.dtype.np for t in self.feeds]
+        self._executors: dict[tuple, tuple] = {}
+        self._lock = threading.Lock()
+        self._last = None
+
+    # -- calling -----------------------------------------------------------
+    def __call__(self, *args, **kwargs):
+        arrays = self._arrays(args, kwargs)
+        signature = tuple(a.shape for a in arrays)
+        entry = self._executors.get(signature)
+        if entry is None:
+            entry = self._plan(arrays, signature)
+        values = entry[0].run(arrays)
+        return self._results(values)
+
+    def run_arrays(self, arrays: list[np.ndarray]) -> list:
+        """Run on already validated, contiguous arrays (one per feed); a value per leaf
+        (None for operations)."""
+        signature = tuple(a.shape for a in arrays)
+        entry = self._executors.get(signature) or self._plan(arrays, signature)
+        it = iter(entry[0].run(arrays))
+        return [next(it) if isinstance(leaf, Tensor) else None for leaf in self.leaves]
+
+    def _arrays(self, args, kwargs) -> list[np.ndarray]:
+        if len(args) == 1 and isinstance(args[0], dict) and not kwargs:
+            by_tensor = prepare_feeds(self.graph, args[0])
+            missing = [t for t in self.feeds if t not in by_tensor]
+            if missing:
+                raise FeedError(f"missing feed for {missing[0].name} (this function takes "
+                                f"{', '.join(t.op.name for t in self.feeds)})")
+            return [by_tensor[t] for t in self.feeds]
+        if len(args) > len(self.feeds):
+            raise FeedError(f"got {len(args)} positional inputs; this function takes "
+                            f"{len(self.feeds)}: {', '.join(t.op.name for t in self.feeds)}")
+        values = list(args) + [None] * (len(self.feeds) - len(args))
+        for name, value in kwargs.items():
+            tensor = self._by_name.get(name)
+            if tensor is None:
+                raise FeedError(f"unknown input '{name}'; this function takes "
+                                f"{', '.join(self._by_name)}")
+            values[self.feeds.index(tensor)] = value
+        arrays = []
+        for tensor, dtype, value in zip(self.feeds, self._dtypes, values):
+            if value is None:
+                raise FeedError(f"missing input '{tensor.op.name}' ({tensor.dtype}, shape "
+                                f"{tensor.shape.as_list()})")
+            if type(value) is np.ndarray and value.dtype is dtype and value.flags.c_contiguous:
+                arrays.append(value)  # kernels never write their inputs: no copy needed
+            else:
+                arrays.append(np.ascontiguousarray(convert_feed(tensor, value)))
+        return arrays
+
+    def _results(self, values):
+        it = iter(values)
+        leaves = [as_result(next(it)) if isinstance(leaf, Tensor) else None
+                  for leaf in self.leaves]
+        return self._rebuild(leaves)
+
+    def _plan(self, arrays, signature):
+        with self._lock:
+            entry = self._executors.get(signature)
+            if entry is not None:
+                return entry
+            for tensor, array in zip(self.feeds, arrays):
+                if not tensor.shape.is_compatible_with(array.shape):
+                    convert_feed(tensor, array)  # raises the FeedError that explains it
+            plan, lowered = build_plan(self.leaves, self.feeds, list(signature))
+            entry = (Executor(plan), plan, lowered)
+            self._executors[signature] = entry
+            self._last = entry
+            _dump(self, entry)
+            return entry
+
+    # -- inspection ----------------------------------------------------------
+    def _entry(self):
+        if self._last is not None:
+            return self._last
+        if all(t.shape.is_fully_defined() for t in self.feeds):
+            arrays = [np.zeros(tuple(t.shape), t.dtype.np) for t in self.feeds]
+            return self._plan(arrays, tuple(a.shape for a in arrays))
+        raise Error("this function has inputs of unknown shape: call it once (or profile it) "
+                    "before asking for its IR, kernels or memory")
+
+    @property
+    def kernels(self) -> list:
+        """The steps of the latest plan: name, kind (kernel/extern/view/host), fused graph ops."""
+        return list(self._entry()[2])
+
+    def ir(self, stage: str = "loops") -> str:
+        """The text of one stage: graph, loops, python, llvm or asm."""
+        if stage not in STAGES:
+            raise ValueError(f"unknown stage {stage!r}; choose one of {', '.join(STAGES)}")
+        if stage == "graph":
+            return self.graph.as_text(self.leaves)
+        lowered = self._entry()[2]
+        parts = []
+        for step in lowered:
+            if step.kernel is None:
+                parts.append(f"# {step.kind} step {step.name}: {', '.join(step.ops)}")
+            elif stage == "loops":
+                parts.append(format_kernel(step.kernel))
+            elif stage == "python":
+                parts.append(step.compiled.source)
+            elif stage == "llvm":
+                parts.append(step.compiled.llvm())
+            else:
+                parts.append(step.compiled.asm())
+        return "\n\n".join(parts)
+
+    def memory(self) -> dict:
+        """Planned bytes: shared intermediate buffers vs all intermediates unshared."""
+        plan = self._entry()[1]
+        return {"planned_peak_bytes": plan.peak_bytes(),
+                "intermediate_bytes": plan.intermediate_bytes(),
+                "output_bytes": plan.output_bytes()}
+
+    def profile(self, *args, repeat: int = 10, **kwargs):
+        """Run `repeat` times, timing every step; returns a printable ProfileReport."""
+        arrays = self._arrays(args, kwargs)
+        signature = tuple(a.shape for a in arrays)
+        entry = self._executors.get(signature) or self._plan(arrays, signature)
+        return profile_plan(entry[0], arrays, repeat)
+
+
+def compile(graph_or_fetches, fetches=None, feeds=None, passes=None) -> CompiledFunction:
+    """Compile a graph (or the fetches of one) into a callable running native kernels.
+
+    Fetches default to the graph's outputs (tensors no op consumes); inputs to the
+    placeholders they need, in graph order. Call the result with the inputs
+    positionally, by placeholder name, or with a feed_dict.
+    """
+    graph, fetches = _resolve(graph_or_fetches, fetches)
+    return CompiledFunction(graph, fetches, feeds)
+
+
+def _dump(fn: CompiledFunction, entry) -> None:
+    stages = [s.strip() for s in os.environ.get("GRAPHJIT_DUMP", "").split(",") if s.strip()]
+    if not stages:
+        return
+    directory = os.environ.get("GRAPHJIT_DUMP_DIR", "graphjit-dump")
+    os.makedirs(directory, exist_ok=True)
+    base = f"plan{id(entry[1]) & 0xffffff:06x}"
+    for stage in stages:
+        if stage in STAGES:
+            with open(os.path.join(directory, f"{base}.{stage}.txt"), "w") as f:
+                f.write(fn.ir(stage))

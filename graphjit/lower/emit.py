@@ -1,0 +1,281 @@
+"""Emit loop IR for a fused region.
+
+Every tensor of a region is an expression of the loop indices: `value(t, idx)`
+builds it, reading region inputs with index expressions (broadcasts, transposes,
+slices and pads are just index arithmetic) and assigning each intermediate to a
+scalar temporary once per loop body. Row regions add per-row accumulators: each
+reduction gets its own inner loop that recomputes its producers, so no
+full-size intermediate is ever written to memory.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from codegen.loopir import PARALLEL, Assign, Call, Const, Dim, Kernel, Load, Loop, Param, Store, Var
+from graphjit.graph import Tensor
+from graphjit.lower.partition import Region, row_scalar_shapes
+
+PARALLEL_MIN_ELEMENTS = 1 << 15  # below this, threads cost more than they save
+
+_REDUCE_COMBINE = {"Sum": "add", "Mean": "add", "Prod": "mul", "Max": "maximum",
+                   "Min": "minimum", "Any": "logicalor", "All": "logicaland"}
+
+
+def reduce_init(op_type: str, dtype: np.dtype):
+    if op_type in ("Sum", "Mean"):
+        return 0
+    if op_type == "Prod":
+        return 1
+    if op_type == "Any":
+        return False
+    if op_type == "All":
+        return True
+    big = np.inf if dtype.kind == "f" else np.iinfo(dtype).max
+    return -big if op_type == "Max" else big
+
+
+def const(value, dtype: str) -> Const:
+    if dtype == "bool":
+        return Const(bool(value), dtype)
+    return Const(float(value) if dtype.startswith("float") else int(value), dtype)
+
+
+def int_add(a, b):
+    if isinstance(a, int) and isinstance(b, int):
+        return a + b
+    if b == 0:
+        return a
+    return Call("add", (a, b), "int64")
+
+
+def int_mul(a, b):
+    if isinstance(a, int) and isinstance(b, int):
+        return a * b
+    if b == 1:
+        return a
+    return Call("mul", (a, b), "int64")
+
+
+def broadcast_index(in_shape: tuple, out_shape: tuple, idx: tuple) -> tuple:
+    """Index into an input that NumPy-broadcasts to out_shape (size-1 dims read index 0)."""
+    offset = len(out_shape) - len(in_shape)
+    return tuple(idx[offset + j] if d == out_shape[offset + j] else 0
+                 for j, d in enumerate(in_shape))
+
+
+def unit_reshape_index(in_shape: tuple, out_shape: tuple, idx: tuple) -> tuple:
+    """Index remap for a reshape that only inserts or removes size-1 dims."""
+    real = iter([i for i, d in zip(idx, out_shape) if d != 1])
+    return tuple(0 if d == 1 else next(real) for d in in_shape)
+
+
+class _Block:
+    def __init__(self):
+        self.stmts: list = []
+        self.memo: dict = {}
+
+
+class RegionEmitter:
+    """Builds one Kernel for a fused region."""
+
+    def __init__(self, region: Region, shapes: dict[Tensor, tuple], inputs: list[Tensor],
+                 outputs: list[Tensor], const_values: dict[Tensor, np.ndarray]):
+        self.region = region
+        self.shapes = shapes
+        self.members = {t for op in region.ops for t in op.outputs}
+        self.const_values = const_values
+        self.param_of: dict[Tensor, str] = {}
+        params = []
+        for i, t in enumerate(inputs):
+            self.param_of[t] = f"in{i}"
+            params.append(Param(f"in{i}", t.dtype.name, len(shapes[t]), False))
+        self.outputs = outputs
+        for i, t in enumerate(outputs):
+            params.append(Param(f"out{i}", t.dtype.name, len(shapes[t]), True))
+        self.params = tuple(params)
+        self.shape_of_param = {f"in{i}": shapes[t] for i, t in enumerate(inputs)}
+        self.shape_of_param |= {f"out{i}": shapes[t] for i, t in enumerate(outputs)}
+        self.counter = 0
+        self.block = _Block()
+        self.row_block = self.block
+
+    # -- helpers -----------------------------------------------------------
+    def fresh(self, prefix: str) -> str:
+        self.counter += 1
+        return f"{prefix}{self.counter}"
+
+    def domain_extent(self, axis: int):
+        src = self._dim_source(axis)
+        return src if src is not None else self.region.domain[axis]
+
+    def _dim_source(self, axis: int):
+        domain = self.region.domain
+        size = domain[axis]
+        for name, shape in self.shape_of_param.items():
+            offset = len(domain) - len(shape)
+            j = axis - offset
+            if len(shape) == len(domain) and shape[j] == size:
+                return Dim(name, j)
+        for name, shape in self.shape_of_param.items():
+            offset = len(domain) - len(shape)
+            j = axis - offset
+            if 0 <= j < len(shape) and shape[j] == size and size != 1:
+                return Dim(name, j)
+        return None
+
+    def is_row_value(self, t: Tensor) -> bool:
+        r = self.region
+        return r.is_row and t in self.members and \
+            self.shapes[t] in row_scalar_shapes(r.domain, r.split) and \
+            self.shapes[t] != r.domain
+
+    def row_index(self, t: Tensor) -> tuple:
+        lead = self.row_vars
+        return tuple(lead) + (0,) * (len(self.shapes[t]) - len(lead))
+
+    # -- values ------------------------------------------------------------
+    def value(self, t: Tensor, idx: tuple):
+        if t in self.param_of:
+            return Load(self.param_of[t], tuple(idx))
+        if t in self.const_values:  # size-1 constants become literals
+            return const(self.const_values[t].reshape(()).item(), t.dtype.name)
+        if self.is_row_value(t):
+            return self.row_value(t)
+        key = (t, tuple(idx))
+        block = self.block
+        if key in block.memo:
+            return block.memo[key]
+        expr = self.lower_op(t, tuple(idx))
+        if isinstance(expr, (Var, Const, Load)):
+            block.memo[key] = expr
+            return expr
+        name = self.fresh("t")
+        block.stmts.append(Assign(name, expr, t.dtype.name))
+        block.memo[key] = Var(name)
+        return Var(name)
+
+    def row_value(self, t: Tensor):
+        memo = self.row_block.memo
+        if t in memo:
+            return memo[t]
+        if t.op.type in _REDUCE_COMBINE:
+            result = self.emit_row_reduction(t)
+        else:
+            saved, self.block = self.block, self.row_block
+            expr = self.lower_op(t, self.row_index(t))
+            self.block = saved
+            name = self.fresh("r")
+            self.row_block.stmts.append(Assign(name, expr, t.dtype.name))
+            result = Var(name)
+        memo[t] = result
+        return result
+
+    def emit_row_reduction(self, t: Tensor) -> Var:
+        op = t.op
+        x = op.inputs[0]
+        dtype = t.dtype.name
+        acc = self.fresh("acc")
+        self.row_block.stmts.append(
+            Assign(acc, const(reduce_init(op.type, t.dtype.np), dtype), dtype))
+        inner = _Block()
+        saved, self.block = self.block, inner
+        split = self.region.split
+        inner_vars = [Var(f"j{a}") for a in range(split, len(self.region.domain))]
+        v = self.value(x, tuple(self.row_vars) + tuple(inner_vars))
+        inner.stmts.append(Assign(acc, Call(_REDUCE_COMBINE[op.type], (Var(acc), v), dtype),
+                                  dtype))
+        self.block = saved
+        body = tuple(inner.stmts)
+        for axis in reversed(range(split, len(self.region.domain))):
+            body = (Loop(f"j{axis}", 0, self.domain_extent(axis), body),)
+        self.row_block.stmts.extend(body)
+        if op.type == "Mean":
+            count = 1
+            for axis in range(split, len(self.region.domain)):
+                count = int_mul(count, self.domain_extent(axis))
+            mean = self.fresh("mean")
+            self.row_block.stmts.append(Assign(mean, Call("realdiv", (
+                Var(acc), Call("cast", (count,), dtype)), dtype), dtype))
+            return Var(mean)
+        return Var(acc)
+
+    def lower_op(self, t: Tensor, idx: tuple):
+        from graphjit.lower.rules import lower_elementwise
+        return lower_elementwise(self, t, idx)
+
+    # -- kernels -------------------------------------------------------------
+    def kernel(self, name: str) -> Kernel:
+        r = self.region
+        domain = r.domain
+        size = int(np.prod(domain)) if domain else 1
+        split = r.split if r.is_row else len(domain)
+        outer_vars = [Var(f"i{a}") for a in range(split)]
+        self.row_vars = outer_vars
+        top = _Block()
+        self.row_block = self.block = top
+        full = [t for t in self.outputs if not self.is_row_value(t)]
+        rows = [t for t in self.outputs if self.is_row_value(t)]
+        if r.is_row:
+            for t in rows:  # reductions and per-row values first, in graph order
+                self.row_value(t)
+            if full:
+                inner = _Block()
+                self.block = inner
+                full_idx = tuple(outer_vars) + tuple(
+                    Var(f"j{a}") for a in range(split, len(domain)))
+                for t in full:
+                    inner.stmts.append(Store(self.param_of_out(t), full_idx,
+                                             self.value(t, full_idx)))
+                body = tuple(inner.stmts)
+                for axis in reversed(range(split, len(domain))):
+                    body = (Loop(f"j{axis}", 0, self.domain_extent(axis), body),)
+                top.stmts.extend(body)
+            for t in rows:
+                top.stmts.append(Store(self.param_of_out(t), self.row_index(t),
+                                       self.row_value(t)))
+        else:
+            for t in full:
+                top.stmts.append(Store(self.param_of_out(t), tuple(outer_vars),
+                                       self.value(t, tuple(outer_vars))))
+        body = tuple(top.stmts)
+        parallel = size >= PARALLEL_MIN_ELEMENTS
+        for axis in reversed(range(split)):
+            kind = PARALLEL if parallel and axis == 0 and domain[0] > 1 else "serial"
+            body = (Loop(f"i{axis}", 0, self.domain_extent(axis), body, kind),)
+        return Kernel(name, self.params, body)
+
+    def param_of_out(self, t: Tensor) -> str:
+        return f"out{self.outputs.index(t)}"
+
+
+def reduce_kernel(name: str, op, shapes, inputs, outputs) -> Kernel:
+    """A reduction over any axes: accumulate into the output in the input's memory order."""
+    x, out = op.inputs[0], outputs[0]
+    dtype = out.dtype.name
+    in_rank, out_rank = len(shapes[x]), len(shapes[out])
+    axes = set(op.attrs["axes"])
+    keepdims = out_rank == in_rank
+    params = (Param("in0", x.dtype.name, in_rank, False), Param("out0", dtype, out_rank, True))
+
+    def nest(prefix, param, rank, body):
+        for a in reversed(range(rank)):
+            body = (Loop(f"{prefix}{a}", 0, Dim(param, a), body),)
+        return body
+
+    out_idx_init = tuple(Var(f"o{a}") for a in range(out_rank))
+    init = nest("o", "out0", out_rank, (Store("out0", out_idx_init, const(
+        reduce_init(op.type, out.dtype.np), dtype)),))
+    in_idx = tuple(Var(f"i{a}") for a in range(in_rank))
+    out_idx = tuple((0 if a in axes else in_idx[a]) for a in range(in_rank)) if keepdims \
+        else tuple(in_idx[a] for a in range(in_rank) if a not in axes)
+    combine = Call(_REDUCE_COMBINE[op.type], (Load("out0", out_idx), Load("in0", in_idx)), dtype)
+    body = init + nest("i", "in0", in_rank, (Store("out0", out_idx, combine),))
+    if op.type == "Mean":
+        count = 1
+        for a in sorted(axes):
+            count = int_mul(count, Dim("in0", a))
+        scaled = Call("realdiv", (Load("out0", out_idx_init), Call("cast", (count,), dtype)),
+                      dtype)
+        body += nest("o", "out0", out_rank, (Store("out0", out_idx_init, scaled),))
+    return Kernel(name, params, body)

@@ -1,0 +1,220 @@
+"""Fusion: partition the ops of a graph into regions, each one future kernel.
+
+Rules, applied greedily in graph order:
+- Elementwise and index ops (broadcasts, transposes, slices, pads, gathers...)
+  join a producer's region when their output has the region's domain shape:
+  N elementwise ops over one shape become one loop nest.
+- A reduction over the trailing axes turns its region into a *row* region: an
+  outer loop over rows, an accumulator loop per reduction, and one last loop
+  for the full-size results. Elementwise ops on the per-row results (shape
+  `domain[:split]` padded with 1s) join at row level, so softmax, log-softmax
+  and layer norm each become one kernel that writes no full-size intermediate.
+- A merge that would create a cycle (a path leaving the region and coming back)
+  is refused.
+- Matmul runs as a BLAS call; reshapes of materialized buffers are views;
+  everything else gets a region of its own.
+
+All shapes here are concrete: plans are built per input-shape signature.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from graphjit.graph import Operation, Tensor
+from graphjit.ops.registry import get_op_def
+
+ROW_REDUCTIONS = {"Sum", "Mean", "Max", "Min", "Prod", "Any", "All"}
+# Ops whose output element is a function of input elements at computable indices.
+INDEX_OPS = {"Transpose", "BroadcastTo", "StridedSlice", "Pad", "ConcatV2", "Tile",
+             "GatherV2", "Range", "Fill", "FillLike", "Reshape", "ExpandDims", "Squeeze"}
+VIEW_OPS = {"Reshape", "ExpandDims", "Squeeze", "Identity", "StopGradient"}
+EXTERN_OPS = {"MatMul"}
+
+
+@dataclass
+class Region:
+    """A set of ops lowered together. kind: fused | reduce | extern | view | host."""
+
+    id: int
+    kind: str
+    ops: list[Operation] = field(default_factory=list)
+    domain: tuple = ()
+    split: int | None = None  # row regions: reductions cover domain[split:]
+
+    @property
+    def is_row(self) -> bool:
+        return self.split is not None
+
+
+def only_unit_dims_change(src: tuple, dst: tuple) -> bool:
+    """True when a reshape only inserts or removes size-1 dims (a pure index remap)."""
+    return tuple(d for d in src if d != 1) == tuple(d for d in dst if d != 1)
+
+
+def row_scalar_shapes(domain: tuple, split: int) -> set[tuple]:
+    """Shapes of per-row values in a row region: with or without the kept 1-dims."""
+    lead = tuple(domain[:split])
+    return {lead, lead + (1,) * (len(domain) - split)}
+
+
+class Partitioner:
+    def __init__(self, ops: list[Operation], shapes: dict[Tensor, tuple], fed: set[Tensor],
+                 fetched: set[Tensor]):
+        self.ops = ops
+        self.shapes = shapes
+        self.fed = fed
+        self.fetched = fetched
+        self.region_of: dict[Operation, Region] = {}
+        self.regions: list[Region] = []
+        self._ancestors: dict[Operation, frozenset] = {}
+
+    # -- graph helpers -----------------------------------------------------
+    def producer(self, t: Tensor) -> Operation | None:
+        if t in self.fed or t.op not in self.region_of:
+            return None
+        return t.op
+
+    def ancestors(self, op: Operation) -> frozenset:
+        """Ops (in this plan) that `op` depends on."""
+        cached = self._ancestors.get(op)
+        if cached is None:
+            result = set()
+            for t in op.inputs:
+                p = self.producer(t)
+                if p is not None:
+                    result.add(p)
+                    result |= self.ancestors(p)
+            cached = self._ancestors[op] = frozenset(result)
+        return cached
+
+    def creates_cycle(self, region: Region, op: Operation) -> bool:
+        """Would adding `op` to `region` create a path region -> outside -> region?"""
+        members = set(region.ops)
+        for t in op.inputs:
+            p = self.producer(t)
+            if p is None or p in members:
+                continue
+            if self.ancestors(p) & members:
+                return True
+        return False
+
+    def new_region(self, kind: str, op: Operation, domain=(), split=None) -> Region:
+        region = Region(len(self.regions), kind, [op], tuple(domain), split)
+        self.regions.append(region)
+        self.region_of[op] = region
+        return region
+
+    def add(self, region: Region, op: Operation) -> None:
+        region.ops.append(op)
+        self.region_of[op] = region
+
+    # -- the rules -----------------------------------------------------------
+    def run(self) -> list[Region]:
+        for op in self.ops:
+            self.place(op)
+        return [r for r in self.regions if r.ops]
+
+    def fusable_kind(self, op: Operation) -> str:
+        if op.type in EXTERN_OPS:
+            return "extern"
+        if op.type in ROW_REDUCTIONS:
+            return "reduction"
+        if get_op_def(op.type).kind == "elementwise" or op.type in INDEX_OPS:
+            return "elementwise"
+        return "host"
+
+    def place(self, op: Operation) -> None:
+        kind = self.fusable_kind(op)
+        out_shape = self.shapes[op.outputs[0]]
+        if kind == "extern":
+            self.new_region("extern", op, out_shape)
+            return
+        if kind == "host":
+            self.new_region("host", op, out_shape)
+            return
+        candidates = []
+        for t in op.inputs:
+            p = self.producer(t)
+            if p is not None:
+                r = self.region_of[p]
+                if r.kind == "fused" and r not in candidates:
+                    candidates.append(r)
+        if kind == "reduction":
+            self.place_reduction(op, candidates)
+            return
+        for region in candidates:
+            if self.fits(region, op, out_shape) and not self.creates_cycle(region, op):
+                self.add(region, op)
+                return
+        if op.type in VIEW_OPS:
+            self.new_region("view", op, out_shape)  # a reshape of a contiguous buffer
+            return
+        self.new_region("fused", op, out_shape)
+
+    def fits(self, region: Region, op: Operation, out_shape: tuple) -> bool:
+        unit_reshape = op.type in ("Reshape", "ExpandDims", "Squeeze")
+        if unit_reshape and not only_unit_dims_change(self.shapes[op.inputs[0]], out_shape):
+            return False
+        if not region.is_row:
+            return out_shape == region.domain
+        if op.type not in INDEX_OPS or unit_reshape:
+            if out_shape == region.domain:
+                return True
+            if out_shape in row_scalar_shapes(region.domain, region.split):
+                # a per-row value may only depend on per-row values of the region
+                return all(self.shapes[t] in row_scalar_shapes(region.domain, region.split)
+                           or self.producer(t) is None or self.region_of[t.op] is not region
+                           for t in op.inputs if t.op in self.region_of)
+        return False
+
+    def place_reduction(self, op: Operation, candidates: list[Region]) -> None:
+        in_shape = self.shapes[op.inputs[0]]
+        axes = op.attrs["axes"]
+        rank = len(in_shape)
+        trailing = tuple(range(rank - len(axes), rank)) == tuple(axes)
+        if not trailing or not axes:
+            self.new_region("reduce", op, in_shape)
+            return
+        split = rank - len(axes)
+        for region in candidates:
+            if region.domain != in_shape or self.creates_cycle(region, op):
+                continue
+            if region.is_row and region.split != split:
+                continue
+            if not region.is_row:
+                # every op already there must be full-size for the region to become a row region
+                if any(self.shapes[o.outputs[0]] != in_shape for o in region.ops):
+                    continue
+                region.split = split
+            self.add(region, op)
+            return
+        self.new_region("fused", op, in_shape, split)
+
+
+def partition(ops: list[Operation], shapes: dict[Tensor, tuple], fed: set[Tensor],
+              fetched: set[Tensor]) -> list[Region]:
+    """Regions in an order that respects dependencies between them."""
+    regions = Partitioner(ops, shapes, fed, fetched).run()
+    return _topological(regions, shapes, fed)
+
+
+def _topological(regions: list[Region], shapes, fed) -> list[Region]:
+    region_of = {op: r for r in regions for op in r.ops}
+    deps = {r.id: {region_of[t.op].id for op in r.ops for t in op.inputs
+                   if t not in fed and t.op in region_of and region_of[t.op] is not r}
+            for r in regions}
+    order, done = [], set()
+    by_id = {r.id: r for r in regions}
+
+    def visit(rid):
+        if rid in done:
+            return
+        done.add(rid)
+        for d in sorted(deps[rid]):
+            visit(d)
+        order.append(by_id[rid])
+
+    for r in regions:
+        visit(r.id)
+    return order

@@ -1,0 +1,197 @@
+"""From a graph, its fetches and the concrete shapes of its feeds to a runtime Plan.
+
+Shapes are propagated with each op's own inference rule, the ops are partitioned
+into regions, each fused region becomes a loop-IR Kernel compiled by the Numba
+backend (identical kernels compile once), and the slots of the plan get buffers
+shared by liveness.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from codegen.loopir import Kernel, format_kernel
+from codegen.numba_backend import BackendError, CompiledKernel, compile_kernel
+from graphjit.errors import CompileError, FeedError
+from graphjit.graph import Operation, Tensor
+from graphjit.interpreter import ops_needed, run_op
+from graphjit.lower.emit import RegionEmitter, reduce_kernel
+from graphjit.lower.partition import Region, partition
+from graphjit.ops.registry import get_op_def, infer_specs
+from runtime.plan import EXTERN, HOST, KERNEL, VIEW, Plan, SlotSpec, Step, assign_buffers
+
+
+@dataclass(repr=False)
+class LoweredStep:
+    """What lowering made of a region: for `fn.kernels`, `ir()` and the profiler."""
+
+    name: str
+    kind: str
+    ops: tuple[str, ...]
+    kernel: Kernel | None = None
+    compiled: CompiledKernel | None = None
+
+    def __repr__(self) -> str:
+        return f"<{self.kind} {self.name}: {', '.join(self.ops)}>"
+
+
+def propagate_shapes(ops: list[Operation], fed_shapes: dict[Tensor, tuple]) -> dict:
+    shapes: dict[Tensor, tuple] = dict(fed_shapes)
+    for op in ops:
+        if all(t in shapes for t in op.outputs):
+            continue
+        if op.type == "Placeholder":
+            t = op.outputs[0]
+            raise FeedError(f"placeholder '{op.name}' ({t.dtype}, shape {t.shape}) must be fed "
+                            f"(created at {op.source})")
+        specs = infer_specs(get_op_def(op.type), [(shapes[t], t.dtype) for t in op.inputs],
+                            op.attrs)
+        for t, (shape, _) in zip(op.outputs, specs):
+            shapes[t] = tuple(shape)
+    return shapes
+
+
+def _kernel_name(region: Region) -> str:
+    types = []
+    for op in region.ops:
+        name = op.type.lower()
+        if name not in types:
+            types.append(name)
+    prefix = "fused_" if region.kind == "fused" else f"{region.kind}_"
+    name = prefix + "_".join(types)
+    return name[:60].rstrip("_")
+
+
+class PlanBuilder:
+    def __init__(self, fetches: list[Tensor | Operation], feeds: list[Tensor],
+                 feed_shapes: list[tuple]):
+        self.fetch_tensors = [f for f in fetches if isinstance(f, Tensor)]
+        fetch_ops = [f.op if isinstance(f, Tensor) else f for f in fetches]
+        fed = set(feeds)
+        self.feeds = feeds
+        self.ops = [op for op in ops_needed(
+            [op for op, f in zip(fetch_ops, fetches) if not (isinstance(f, Tensor) and f in fed)],
+            fed)]
+        self.shapes = propagate_shapes(self.ops, dict(zip(feeds, feed_shapes)))
+        self.slots: list[SlotSpec] = []
+        self.slot_of: dict[Tensor, int] = {}
+        self.steps: list[Step] = []
+        self.lowered: list[LoweredStep] = []
+        self.const_values = {op.outputs[0]: np.array(op.attrs["value"])
+                             for op in self.ops if op.type == "Const"}
+
+    def slot(self, t: Tensor, role: str, value=None, base=None) -> int:
+        if t not in self.slot_of:
+            self.slot_of[t] = len(self.slots)
+            self.slots.append(SlotSpec(self.shapes[t], t.dtype.np, role, value, base))
+        return self.slot_of[t]
+
+    def build(self) -> tuple[Plan, list[LoweredStep]]:
+        input_slots = tuple(self.slot(t, "input") for t in self.feeds)
+        compute = [op for op in self.ops if op.type not in ("Const", "Placeholder")]
+        fetched = set(self.fetch_tensors)
+        regions = partition(compute, self.shapes, set(self.feeds), fetched)
+        region_of = {op: r for r in regions for op in r.ops}
+        used_outside = {t for op in compute for t in op.inputs
+                        if t.op in region_of and region_of[t.op] is not region_of[op]}
+        for region in regions:
+            members = [t for op in region.ops for t in op.outputs]
+            outputs = [t for t in members if t in fetched or t in used_outside]
+            if outputs:  # else nothing of it is needed
+                self.lower_region(region, set(members), outputs, fetched)
+        fetch_slots = tuple(self.input_or_const_slot(t) for t in self.fetch_tensors)
+        plan = Plan(self.slots, self.steps, input_slots, fetch_slots)
+        assign_buffers(plan)
+        return plan, self.lowered
+
+    def input_or_const_slot(self, t: Tensor) -> int:
+        if t in self.slot_of:
+            return self.slot_of[t]
+        if t in self.const_values:
+            value = np.array(self.const_values[t])  # writeable copy owned by the plan
+            return self.slot(t, "const", value)
+        raise CompileError(f"tensor '{t.name}' has no value in the plan")
+
+    def external_inputs(self, region: Region, members: set) -> list[Tensor]:
+        seen = []
+        for op in region.ops:
+            for t in op.inputs:
+                if t in members or t in seen:
+                    continue
+                if region.kind == "fused" and t in self.const_values \
+                        and self.const_values[t].size == 1:
+                    continue  # becomes a literal in the kernel
+                seen.append(t)
+        return seen
+
+    def lower_region(self, region: Region, members: set, outputs: list[Tensor],
+                     fetched: set) -> None:
+        inputs = self.external_inputs(region, members)
+        in_slots = tuple(self.input_or_const_slot(t) for t in inputs)
+        names = tuple(op.name for op in region.ops)
+        op = region.ops[0]
+        if region.kind == "view":
+            out = outputs[0]
+            out_slot = self.slot(out, "view", base=in_slots[0])
+            self.steps.append(Step(op.name, VIEW, None, in_slots, (out_slot,), names))
+            self.lowered.append(LoweredStep(op.name, VIEW, names))
+            return
+        role = lambda t: "output" if t in fetched else "buffer"  # noqa: E731
+        if region.kind == "host":
+            out_slots = tuple(self.slot(t, "host") for t in outputs)
+            self.steps.append(Step(op.name, HOST, _host_fn(op), in_slots, out_slots, names))
+            self.lowered.append(LoweredStep(op.name, HOST, names))
+            return
+        out_slots = tuple(self.slot(t, role(t)) for t in outputs)
+        if region.kind == "extern":
+            self.steps.append(Step(op.name, EXTERN, _matmul_fn(op, self.shapes), in_slots,
+                                   out_slots, names, flops=self.matmul_flops(op),
+                                   bytes=self.bytes_of(inputs, outputs)))
+            self.lowered.append(LoweredStep(f"matmul_{op.name}", EXTERN, names))
+            return
+        name = _kernel_name(region)
+        if region.kind == "reduce":
+            kernel = reduce_kernel(name, op, self.shapes, inputs, outputs)
+        else:
+            kernel = RegionEmitter(region, self.shapes, inputs, outputs,
+                                   self.const_values).kernel(name)
+        try:
+            compiled = compile_kernel(kernel)
+        except BackendError as exc:
+            raise CompileError(f"{exc}\nfused graph ops: {', '.join(names)}\n"
+                               f"loop IR:\n{format_kernel(kernel)}\n"
+                               f"generated source:\n{exc.source}") from exc
+        flops = sum(int(np.prod(self.shapes[o.outputs[0]], dtype=np.int64)) for o in region.ops)
+        self.steps.append(Step(name, KERNEL, compiled.fn, in_slots, out_slots, names,
+                               flops=flops, bytes=self.bytes_of(inputs, outputs)))
+        self.lowered.append(LoweredStep(name, KERNEL, names, kernel, compiled))
+
+    def bytes_of(self, inputs, outputs) -> int:
+        return sum(int(np.prod(self.shapes[t], dtype=np.int64)) * t.dtype.size
+                   for t in list(inputs) + list(outputs))
+
+    def matmul_flops(self, op: Operation) -> int:
+        a = self.shapes[op.inputs[0]]
+        k = a[-2] if op.attrs.get("transpose_a") else a[-1]
+        return 2 * int(np.prod(self.shapes[op.outputs[0]], dtype=np.int64)) * k
+
+
+def _matmul_fn(op: Operation, shapes):
+    ta, tb = op.attrs.get("transpose_a", False), op.attrs.get("transpose_b", False)
+
+    def matmul(a, b, out):
+        np.matmul(a.swapaxes(-1, -2) if ta else a, b.swapaxes(-1, -2) if tb else b, out=out)
+    return matmul
+
+
+def _host_fn(op: Operation):
+    """Ops without a native lowering yet run their NumPy reference (listed as 'host')."""
+    def host(*arrays):
+        return run_op(op, list(arrays))
+    return host
+
+
+def build_plan(fetches, feeds, feed_shapes) -> tuple[Plan, list[LoweredStep]]:
+    return PlanBuilder(fetches, feeds, feed_shapes).build()

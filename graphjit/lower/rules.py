@@ -1,0 +1,163 @@
+"""Lowering rules: the scalar expression of one element of an op's output.
+
+`lower_elementwise(em, t, idx)` returns the loop-IR expression for element `idx`
+of tensor `t`, asking `em.value(input, input_idx)` for the input elements it
+needs. Elementwise ops use the registry's `scalar` name; index ops (transpose,
+slices, pads, concat, tile, gather, ...) are index arithmetic on their inputs.
+"""
+
+from __future__ import annotations
+
+from codegen.loopir import Call
+from graphjit.errors import CompileError
+from graphjit.lower.emit import broadcast_index, const, int_add, int_mul, unit_reshape_index
+from graphjit.ops.registry import get_op_def
+
+
+def _int(fn, *args):
+    return Call(fn, tuple(args), "int64")
+
+
+def _clamp(i, n: int):
+    return _int("minimum", _int("maximum", i, 0), n - 1)
+
+
+def _const_scalar(em, t):
+    """The value of a size-1 constant input, or None."""
+    value = em.const_values.get(t)
+    if value is not None and value.size == 1:
+        return value.reshape(()).item()
+    return None
+
+
+def _pow(em, op, out_shape, idx, dtype):
+    x, y = op.inputs
+    xv = em.value(x, broadcast_index(em.shapes[x], out_shape, idx))
+    exponent = _const_scalar(em, y)
+    if exponent == 2:
+        return Call("mul", (xv, xv), dtype)
+    if exponent == 3:
+        return Call("mul", (Call("mul", (xv, xv), dtype), xv), dtype)
+    if exponent == 1:
+        return xv
+    if exponent == 0.5 and dtype.startswith("float"):
+        return Call("sqrt", (xv,), dtype)
+    if exponent == -1 and dtype.startswith("float"):
+        return Call("reciprocal", (xv,), dtype)
+    yv = em.value(y, broadcast_index(em.shapes[y], out_shape, idx))
+    return Call("pow", (xv, yv), dtype)
+
+
+def lower_elementwise(em, t, idx: tuple):
+    op = t.op
+    dtype = t.dtype.name
+    out_shape = em.shapes[t]
+    kind = op.type
+
+    if kind in ("Fill", "FillLike"):
+        return const(op.attrs["value"], dtype)
+    if kind == "Const":
+        return const(em.const_values[t].reshape(()).item(), dtype)
+    if kind == "Pow":
+        return _pow(em, op, out_shape, idx, dtype)
+    if kind == "Cast":
+        x = op.inputs[0]
+        return Call("cast", (em.value(x, idx),), dtype)
+    if kind == "Transpose":
+        perm = op.attrs["perm"]
+        in_idx = [None] * len(perm)
+        for j, p in enumerate(perm):
+            in_idx[p] = idx[j]
+        return em.value(op.inputs[0], tuple(in_idx))
+    if kind == "BroadcastTo":
+        x = op.inputs[0]
+        return em.value(x, broadcast_index(em.shapes[x], out_shape, idx))
+    if kind in ("Reshape", "ExpandDims", "Squeeze"):
+        x = op.inputs[0]
+        return em.value(x, unit_reshape_index(em.shapes[x], out_shape, idx))
+    if kind == "StridedSlice":
+        x = op.inputs[0]
+        in_idx = []
+        for i, s, n in zip(idx, op.attrs["slices"], em.shapes[x]):
+            start, _, step = slice(*s).indices(n)
+            in_idx.append(int_add(int_mul(i, step), start))
+        return em.value(x, tuple(in_idx))
+    if kind == "Tile":
+        x = op.inputs[0]
+        return em.value(x, tuple(i if n == m else _int("floormod", i, n)
+                                 for i, n, m in zip(idx, em.shapes[x], out_shape)))
+    if kind == "Range":
+        start, delta = op.attrs["start"], op.attrs["delta"]
+        i = Call("cast", (idx[0],), dtype)
+        return Call("add", (const(start, dtype), Call("mul", (i, const(delta, dtype)), dtype)),
+                    dtype)
+    if kind == "ConcatV2":
+        return _concat(em, op, idx, dtype)
+    if kind == "Pad":
+        return _pad(em, op, idx, dtype)
+    if kind == "GatherV2":
+        return _gather(em, op, idx)
+
+    op_def = get_op_def(kind)
+    if op_def.scalar is None:
+        raise CompileError(f"{op.describe()}: no lowering rule for op type {kind}")
+    args = tuple(em.value(x, broadcast_index(em.shapes[x], out_shape, idx)) for x in op.inputs)
+    return Call(op_def.scalar, args, dtype)
+
+
+def _concat(em, op, idx, dtype):
+    axis = op.attrs["axis"]
+    pieces = []
+    offset = 0
+    for x in op.inputs:
+        n = em.shapes[x][axis]
+        if n:
+            pieces.append((offset, n, x))
+        offset += n
+    i = idx[axis]
+    # Last piece first, then select backwards: each load uses a clamped, in-bounds index.
+    result = None
+    for start, n, x in reversed(pieces):
+        local = list(idx)
+        local[axis] = _clamp(int_add(i, -start), n)
+        v = em.value(x, tuple(local))
+        result = v if result is None else Call(
+            "select", (_int("less", i, start + n), v, result), dtype)
+    return result
+
+
+def _pad(em, op, idx, dtype):
+    x = op.inputs[0]
+    shape = em.shapes[x]
+    mode = op.attrs["mode"].upper()
+    inside = None
+    in_idx = []
+    for i, (before, _), n in zip(idx, op.attrs["paddings"], shape):
+        src = int_add(i, -before)
+        if mode == "CONSTANT":
+            ok = Call("logicaland", (_int("greaterequal", src, 0), _int("less", src, n)), "bool")
+            inside = ok if inside is None else Call("logicaland", (inside, ok), "bool")
+            in_idx.append(_clamp(src, n))
+        else:
+            low = _int("neg", src) if mode == "REFLECT" else _int("sub", _int("neg", src), 1)
+            high_base = 2 * (n - 1) if mode == "REFLECT" else 2 * n - 1
+            high = _int("sub", high_base, src)
+            src = _int("select", _int("less", src, 0), low, src)
+            src = Call("select", (_int("greaterequal", src, n), high, src), "int64")
+            in_idx.append(_clamp(src, n))
+    v = em.value(x, tuple(in_idx))
+    if inside is None:
+        return v
+    return Call("select", (inside, v, const(op.attrs["constant_value"], dtype)), dtype)
+
+
+def _gather(em, op, idx):
+    params, indices = op.inputs
+    axis = op.attrs["axis"]
+    rank_i = len(em.shapes[indices])
+    n = em.shapes[params][axis]
+    where = em.value(indices, tuple(idx[axis:axis + rank_i]))
+    # Out-of-range indices are clamped (never an out-of-bounds read); the planner
+    # checks them before the call when they are fed.
+    position = _clamp(Call("cast", (where,), "int64"), n)
+    return em.value(params, tuple(idx[:axis]) + (position,) + tuple(idx[axis + rank_i:]))

@@ -1,0 +1,125 @@
+"""Execution plans: ordered steps over numbered value slots, with buffers planned once.
+
+A slot holds one array during a call. Inputs are the caller's arrays; constants
+belong to the plan; outputs are allocated fresh on every call (so a result the
+user holds is never overwritten); intermediates live in buffers shared by
+liveness: two intermediates whose lifetimes do not overlap use the same bytes.
+Views (reshapes) alias the slot they view.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+KERNEL, EXTERN, VIEW, HOST = "kernel", "extern", "view", "host"
+
+
+@dataclass
+class SlotSpec:
+    """What a slot holds: its concrete shape and dtype, and where its array comes from."""
+
+    shape: tuple
+    dtype: np.dtype
+    role: str  # "input", "const", "output", "buffer", "view"
+    value: np.ndarray | None = None  # constants
+    base: int | None = None  # views: the viewed slot
+
+    @property
+    def nbytes(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64)) * self.dtype.itemsize
+
+
+@dataclass
+class Step:
+    """One call of the plan: a native kernel, a library call, a view or a host function."""
+
+    name: str
+    kind: str
+    fn: Callable | None
+    inputs: tuple[int, ...]
+    outputs: tuple[int, ...]
+    ops: tuple[str, ...] = ()  # graph ops this step computes (for reports)
+    flops: int = 0
+    bytes: int = 0
+    info: dict = field(default_factory=dict)
+
+
+@dataclass
+class Plan:
+    slots: list[SlotSpec]
+    steps: list[Step]
+    input_slots: tuple[int, ...]
+    fetch_slots: tuple[int, ...]  # None-free; one per fetched tensor
+    buffer_of: dict[int, tuple[int, int]] = field(default_factory=dict)  # slot -> (buf, bytes)
+    buffer_sizes: list[int] = field(default_factory=list)
+
+    def peak_bytes(self) -> int:
+        """Bytes of intermediate buffers the plan holds (after sharing by liveness)."""
+        return sum(self.buffer_sizes)
+
+    def intermediate_bytes(self) -> int:
+        """Bytes all intermediates would take without sharing."""
+        return sum(self.slots[s].nbytes for s in self.buffer_of)
+
+    def output_bytes(self) -> int:
+        return sum(s.nbytes for s in self.slots if s.role == "output")
+
+
+def assign_buffers(plan: Plan) -> None:
+    """Share intermediate buffers between slots whose lifetimes do not overlap."""
+    last_use: dict[int, int] = {}
+    root = {}
+    for i, spec in enumerate(plan.slots):
+        r = i
+        while plan.slots[r].role == "view":
+            r = plan.slots[r].base
+        root[i] = r
+    for step_index, step in enumerate(plan.steps):
+        for s in step.inputs + step.outputs:
+            last_use[root[s]] = step_index
+    for s in plan.fetch_slots:
+        last_use[root[s]] = len(plan.steps)  # fetched values live to the end
+    free: list[int] = []
+    sizes: list[int] = []
+    plan.buffer_of = {}
+    for step_index, step in enumerate(plan.steps):
+        for s in step.outputs:
+            if plan.slots[s].role != "buffer" or s in plan.buffer_of:
+                continue
+            need = plan.slots[s].nbytes
+            # best fit among free buffers, else a new one
+            candidates = [b for b in free if sizes[b] >= need]
+            if candidates:
+                b = min(candidates, key=lambda b: sizes[b])
+                free.remove(b)
+            elif free:
+                b = max(free, key=lambda b: sizes[b])
+                free.remove(b)
+                sizes[b] = need
+            else:
+                b = len(sizes)
+                sizes.append(need)
+            plan.buffer_of[s] = (b, need)
+        for s, (b, _) in list(plan.buffer_of.items()):
+            if last_use.get(s, -1) == step_index and b not in free:
+                free.append(b)
+    plan.buffer_sizes = sizes
+
+
+def materialize(plan: Plan) -> list:
+    """A fresh set of slot arrays for one concurrent caller: constants and buffers filled."""
+    arrays: list = [None] * len(plan.slots)
+    raw = [np.empty(max(size, 1), dtype=np.uint8) for size in plan.buffer_sizes]
+    for i, spec in enumerate(plan.slots):
+        if spec.role == "const":
+            arrays[i] = spec.value
+        elif spec.role == "buffer":
+            b, nbytes = plan.buffer_of[i]
+            arrays[i] = raw[b][:nbytes].view(spec.dtype).reshape(spec.shape)
+    for i, spec in enumerate(plan.slots):  # views of constants/buffers are fixed too
+        if spec.role == "view" and arrays[spec.base] is not None:
+            arrays[i] = arrays[spec.base].reshape(spec.shape)
+    return arrays

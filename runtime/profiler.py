@@ -1,0 +1,89 @@
+"""The profiler: times every step of a plan over repeated runs and reports per kernel
+time, share, bytes moved, FLOPs and achieved bandwidth, plus the runtime's own
+overhead per call."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from runtime.executor import run_step
+
+
+@dataclass
+class KernelStats:
+    name: str
+    kind: str
+    ops: tuple
+    calls: int = 0
+    total_s: float = 0.0
+    bytes: int = 0
+    flops: int = 0
+
+    @property
+    def mean_s(self) -> float:
+        return self.total_s / self.calls if self.calls else 0.0
+
+    @property
+    def gbytes_per_s(self) -> float:
+        return self.bytes / self.mean_s / 1e9 if self.mean_s else 0.0
+
+    @property
+    def gflops_per_s(self) -> float:
+        return self.flops / self.mean_s / 1e9 if self.mean_s else 0.0
+
+
+@dataclass
+class ProfileReport:
+    kernels: list[KernelStats]
+    calls: int
+    wall_s: float  # total wall time of all calls
+    overhead_per_call_s: float = 0.0
+
+    def as_dicts(self) -> list[dict]:
+        total = sum(k.total_s for k in self.kernels) or 1.0
+        return [{"name": k.name, "kind": k.kind, "ops": list(k.ops), "calls": k.calls,
+                 "total_s": k.total_s, "mean_s": k.mean_s, "share": k.total_s / total,
+                 "bytes": k.bytes, "flops": k.flops, "GB/s": k.gbytes_per_s,
+                 "GFLOP/s": k.gflops_per_s} for k in self.kernels]
+
+    def __str__(self) -> str:
+        head = (f"{'kernel':<40} {'kind':<7} {'calls':>5} {'mean us':>10} {'share':>6} "
+                f"{'MB':>8} {'GB/s':>7} {'GFLOP/s':>8}  fused ops")
+        lines = [head, "-" * len(head)]
+        for row in self.as_dicts():
+            ops = ", ".join(row["ops"])
+            lines.append(f"{row['name'][:40]:<40} {row['kind']:<7} {row['calls']:>5} "
+                         f"{row['mean_s'] * 1e6:>10.1f} {row['share']:>6.1%} "
+                         f"{row['bytes'] / 1e6:>8.2f} {row['GB/s']:>7.2f} "
+                         f"{row['GFLOP/s']:>8.2f}  {ops[:60]}")
+        lines.append(f"{self.calls} calls, {self.wall_s / self.calls * 1e6:.1f} us per call, "
+                     f"runtime overhead {self.overhead_per_call_s * 1e6:.1f} us per call")
+        return "\n".join(lines)
+
+
+
+class _StepTimer:
+    def __init__(self, plan):
+        self.stats = [KernelStats(s.name, s.kind, s.ops, bytes=s.bytes, flops=s.flops)
+                      for s in plan.steps]
+
+    def run(self, plan, program, arrays) -> None:
+        clock = time.perf_counter
+        for stats, (kind, fn, ins, outs, view_shape) in zip(self.stats, program):
+            start = clock()
+            run_step(kind, fn, ins, outs, view_shape, arrays)
+            stats.total_s += clock() - start
+            stats.calls += 1
+
+
+def profile_plan(executor, inputs, repeat: int) -> ProfileReport:
+    """Time `repeat` runs of the executor's plan; the first (warm-up) run is not counted."""
+    executor.run(inputs)
+    timer = _StepTimer(executor.plan)
+    start = time.perf_counter()
+    for _ in range(repeat):
+        executor.run(inputs, timer=timer)
+    wall = time.perf_counter() - start
+    in_steps = sum(k.total_s for k in timer.stats)
+    return ProfileReport(timer.stats, repeat, wall, max(wall - in_steps, 0.0) / repeat)
