@@ -14,7 +14,7 @@ import sys
 import threading
 from dataclasses import dataclass
 
-import numba  # noqa: F401  (the generated modules need it importable)
+import numba
 
 from codegen import cache
 from codegen.loopir import (
@@ -204,11 +204,19 @@ class CompiledKernel:
     path: str
     fn: object  # the numba dispatcher
 
+    def _inspectable(self):
+        """Numba cannot inspect code loaded from its cache: compile a private copy."""
+        if not self.fn.stats.cache_hits:
+            return self.fn
+        options = {k: v for k, v in self.fn.targetoptions.items()
+                   if k not in ("cache", "nopython")}
+        return numba.njit(list(self.fn.signatures), **options)(self.fn.py_func)
+
     def llvm(self) -> str:
-        return "\n".join(self.fn.inspect_llvm().values())
+        return "\n".join(self._inspectable().inspect_llvm().values())
 
     def asm(self) -> str:
-        return "\n".join(self.fn.inspect_asm().values())
+        return "\n".join(self._inspectable().inspect_asm().values())
 
 
 _compiled: dict[str, CompiledKernel] = {}

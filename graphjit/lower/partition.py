@@ -88,16 +88,23 @@ class Partitioner:
             cached = self._ancestors[op] = frozenset(result)
         return cached
 
-    def creates_cycle(self, region: Region, op: Operation) -> bool:
-        """Would adding `op` to `region` create a path region -> outside -> region?"""
-        members = set(region.ops)
-        for t in op.inputs:
-            p = self.producer(t)
-            if p is None or p in members:
-                continue
-            if self.ancestors(p) & members:
-                return True
+    def creates_cycle(self, region: Region, op: Operation, also=()) -> bool:
+        """Would adding `op` (and the regions `also`) to `region` create a path
+        region -> outside -> region?"""
+        members = set(region.ops).union(*(r.ops for r in also), [op])
+        for m in members:
+            for t in m.inputs:
+                p = self.producer(t)
+                if p is not None and p not in members and self.ancestors(p) & members:
+                    return True
         return False
+
+    def merge(self, target: Region, other: Region) -> None:
+        position = {op: i for i, op in enumerate(self.ops)}
+        for op in other.ops:
+            self.region_of[op] = target
+        target.ops = sorted(target.ops + other.ops, key=position.__getitem__)
+        other.ops = []
 
     def new_region(self, kind: str, op: Operation, domain=(), split=None) -> Region:
         region = Region(len(self.regions), kind, [op], tuple(domain), split)
@@ -145,6 +152,12 @@ class Partitioner:
             return
         for region in candidates:
             if self.fits(region, op, out_shape) and not self.creates_cycle(region, op):
+                # sibling regions over the same domain that feed this op merge in too
+                siblings = [r for r in candidates if r is not region and not r.is_row
+                            and r.domain == out_shape]
+                if siblings and not self.creates_cycle(region, op, siblings):
+                    for r in siblings:
+                        self.merge(region, r)
                 self.add(region, op)
                 return
         if op.type in VIEW_OPS:

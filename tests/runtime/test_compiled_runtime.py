@@ -1,0 +1,162 @@
+"""Run-time behaviour of compiled functions: fusion, no recompiles across batch sizes,
+buffer reuse, fresh outputs, thread safety, profiling and errors."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+import graphjit as tf
+from codegen import numba_backend
+
+
+def _softmax_graph(width=16):
+    graph = tf.Graph()
+    with graph.as_default():
+        x = tf.placeholder(tf.float32, [None, width], name="x")
+        tf.nn.softmax(x * 2.0 - 1.0, name="probs")
+    return graph
+
+
+def _softmax(x):
+    x = x.astype(np.float64) * 2 - 1
+    e = np.exp(x - x.max(-1, keepdims=True))
+    return e / e.sum(-1, keepdims=True)
+
+
+def test_softmax_is_one_kernel_without_full_size_intermediates():
+    fn = tf.compile(_softmax_graph())
+    x = np.random.default_rng(0).normal(size=(5, 16)).astype(np.float32)
+    np.testing.assert_allclose(fn(x), _softmax(x), rtol=1e-5, atol=1e-7)
+    kernels = [s for s in fn.kernels if s.kind == "kernel"]
+    assert len(kernels) == 1 and len(fn.kernels) == 1
+    assert fn.memory()["intermediate_bytes"] == 0  # nothing but the output is written
+
+
+def test_gelu_chain_is_one_kernel():
+    graph = tf.Graph()
+    with graph.as_default():
+        x = tf.placeholder(tf.float32, [None], name="x")
+        tf.nn.gelu(x, approximate=True)
+    fn = tf.compile(graph)
+    v = np.linspace(-5, 5, 101).astype(np.float32)
+    expected = 0.5 * v * (1 + np.tanh(0.7978845608 * (v + 0.044715 * v ** 3)))
+    np.testing.assert_allclose(fn(v), expected, rtol=1e-5, atol=1e-6)
+    assert [s.kind for s in fn.kernels] == ["kernel"]
+
+
+def test_new_batch_size_compiles_nothing():
+    fn = tf.compile(_softmax_graph(width=12))
+    fn(np.ones((3, 12), np.float32))
+    before = numba_backend.compile_count
+    for batch in (1, 7, 64):
+        x = np.random.default_rng(batch).normal(size=(batch, 12)).astype(np.float32)
+        np.testing.assert_allclose(fn(x), _softmax(x), rtol=1e-5, atol=1e-7)
+    assert numba_backend.compile_count == before
+
+
+def test_outputs_are_fresh_and_inputs_untouched():
+    fn = tf.compile(_softmax_graph())
+    x = np.random.default_rng(1).normal(size=(4, 16)).astype(np.float32)
+    keep = x.copy()
+    first = fn(x)
+    second = fn(x + 1)
+    assert not np.shares_memory(first, second)
+    np.testing.assert_allclose(first, _softmax(keep), rtol=1e-5, atol=1e-7)
+    np.testing.assert_array_equal(x, keep)
+
+
+def test_intermediate_buffers_are_allocated_once_and_shared():
+    graph = tf.Graph()
+    with graph.as_default():
+        x = tf.placeholder(tf.float32, [None, 8], name="x")
+        w = tf.constant(np.eye(8, dtype=np.float32))
+        h = tf.nn.relu(tf.matmul(x, w) + 1.0)
+        tf.reduce_sum(tf.matmul(h, w), axis=0, name="out")
+    fn = tf.compile(graph)
+    x = np.arange(16, dtype=np.float32).reshape(2, 8)
+    expected = (np.maximum(x + 1, 0)).sum(0)
+    np.testing.assert_allclose(fn(x), expected)
+    executor = fn._executors[((2, 8),)][0]
+    pooled = executor._pool[0]
+    buffer_slots = [i for i, s in enumerate(executor.plan.slots) if s.role == "buffer"]
+    assert buffer_slots  # the matmul results live in planned buffers
+    before = [id(pooled[i]) for i in buffer_slots]
+    np.testing.assert_allclose(fn(x), expected)
+    assert executor._pool == [pooled]  # the same buffer set, reused
+    assert [id(pooled[i]) for i in buffer_slots] == before
+    memory = fn.memory()
+    assert memory["planned_peak_bytes"] <= memory["intermediate_bytes"]
+
+
+def test_calls_from_several_threads():
+    fn = tf.compile(_softmax_graph())
+    inputs = [np.random.default_rng(i).normal(size=(50, 16)).astype(np.float32)
+              for i in range(8)]
+    results = [None] * 8
+
+    def work(i):
+        for _ in range(20):
+            results[i] = fn(inputs[i])
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for x, r in zip(inputs, results):
+        np.testing.assert_allclose(r, _softmax(x), rtol=1e-5, atol=1e-7)
+
+
+def test_call_styles_and_feed_errors():
+    graph = tf.Graph()
+    with graph.as_default():
+        x = tf.placeholder(tf.float32, [None, 2], name="x")
+        y = tf.placeholder(tf.float32, [2], name="y")
+        z = tf.add(x, y, name="z")
+    fn = tf.compile(graph)
+    xv, yv = np.ones((3, 2), np.float32), np.arange(2, dtype=np.float32)
+    for out in (fn(xv, yv), fn(x=xv, y=yv), fn({x: xv, "y:0": yv})):
+        np.testing.assert_array_equal(out, xv + yv)
+    assert fn.leaves == [z]
+    with pytest.raises(tf.FeedError, match="missing input 'y'"):
+        fn(xv)
+    with pytest.raises(tf.FeedError, match=r"shape \[3, 3\].*x:0"):
+        fn(np.ones((3, 3), np.float32), yv)
+    with pytest.raises(tf.FeedError, match="unknown input 'w'"):
+        fn(x=xv, w=yv)
+
+
+def test_profile_report_has_every_kernel():
+    fn = tf.compile(_softmax_graph())
+    report = fn.profile(np.ones((64, 16), np.float32), repeat=5)
+    rows = report.as_dicts()
+    assert len(rows) == 1 and rows[0]["calls"] == 5 and rows[0]["bytes"] == 2 * 64 * 16 * 4
+    assert rows[0]["mean_s"] > 0 and "probs" in rows[0]["ops"]
+    text = str(report)
+    assert "per call" in text and rows[0]["name"][:40] in text
+
+
+def test_inspection_stages():
+    fn = tf.compile(_softmax_graph())
+    fn(np.ones((2, 16), np.float32))
+    assert "probs = RealDiv" in fn.ir("graph")
+    loops = fn.ir("loops")
+    assert loops.startswith("kernel fused_") and "for j1" in loops
+    assert "@numba.njit" in fn.ir("python")
+    assert "define" in fn.ir("llvm")
+    with pytest.raises(ValueError, match="unknown stage"):
+        fn.ir("bytecode")
+
+
+def test_large_inputs_use_a_parallel_kernel():
+    graph = tf.Graph()
+    with graph.as_default():
+        x = tf.placeholder(tf.float32, [None], name="x")
+        tf.tanh(x) * 2.0 + tf.exp(-x)
+    fn = tf.compile(graph)
+    v = np.linspace(-3, 3, 100_000).astype(np.float32)
+    np.testing.assert_allclose(fn(v), np.tanh(v) * 2 + np.exp(-v), rtol=1e-5, atol=1e-6)
+    assert "prange" in fn.ir("python")
