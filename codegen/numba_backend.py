@@ -10,6 +10,7 @@ LLVM can vectorize; libm calls would keep the loops scalar.
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
 import threading
 from dataclasses import dataclass
@@ -30,6 +31,32 @@ from codegen.loopir import (
     Var,
     kernel_hash,
 )
+
+# One threading runtime: OpenMP's spin-waiting threads fight OpenBLAS's for the
+# same cores (measured ~10x slower on an MLP), so prefer Numba's workqueue layer
+# unless the user chose a layer. workqueue is not re-entrant, hence the lock below.
+if "NUMBA_THREADING_LAYER" not in os.environ:
+    numba.config.THREADING_LAYER = "workqueue"
+_parallel_lock = threading.Lock()
+
+
+def _num_threads() -> int | None:
+    value = os.environ.get("GRAPHJIT_NUM_THREADS")
+    return max(1, min(int(value), numba.config.NUMBA_NUM_THREADS)) if value else None
+
+
+def _serialized(fn):
+    """Parallel kernels run one at a time (workqueue), with GRAPHJIT_NUM_THREADS threads."""
+    threads = _num_threads()
+
+    def call(*arrays):
+        with _parallel_lock:
+            if threads:
+                numba.set_num_threads(threads)
+            fn(*arrays)
+    call.dispatcher = fn
+    return call
+
 
 try:  # vectorizable math; optional so the backend also works without it
     from codegen import vecmath
@@ -203,6 +230,7 @@ class CompiledKernel:
     source: str
     path: str
     fn: object  # the numba dispatcher
+    call: object = None  # what the runtime calls: fn itself, or fn under the parallel lock
 
     def _inspectable(self):
         """Numba cannot inspect code loaded from its cache: compile a private copy."""
@@ -246,7 +274,8 @@ def compile_kernel(kernel: Kernel) -> CompiledKernel:
                                    f"{type(exc).__name__}: {exc}", source) from exc
         if not fn.stats.cache_hits:
             compile_count += 1
-        compiled = CompiledKernel(kernel, source, path, fn)
+        call = _serialized(fn) if _has_parallel(kernel.body) else fn
+        compiled = CompiledKernel(kernel, source, path, fn, call)
         _compiled[key] = compiled
         return compiled
 

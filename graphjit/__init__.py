@@ -6,6 +6,7 @@ graph code unchanged.
 """
 
 from graphjit import dtypes, nn
+from graphjit.api import CompiledFunction, compile, jit
 from graphjit.dtypes import (
     DType,
     as_dtype,
@@ -21,7 +22,6 @@ from graphjit.dtypes import (
     int64,
     uint8,
 )
-from graphjit.api import CompiledFunction, compile
 from graphjit.errors import (
     CompileError,
     DTypeError,

@@ -117,7 +117,7 @@ class CompiledFunction:
             if type(value) is np.ndarray and value.dtype is dtype and value.flags.c_contiguous:
                 arrays.append(value)  # kernels never write their inputs: no copy needed
             else:
-                arrays.append(np.ascontiguousarray(convert_feed(tensor, value)))
+                arrays.append(convert_feed(tensor, value))  # a fresh C-ordered copy
         return arrays
 
     def _results(self, values):
@@ -214,3 +214,57 @@ def _dump(fn: CompiledFunction, entry) -> None:
         if stage in STAGES:
             with open(os.path.join(directory, f"{base}.{stage}.txt"), "w") as f:
                 f.write(fn.ir(stage))
+
+
+def jit(fn=None):
+    """Trace a Python function of tensors into a graph and compile it.
+
+    Each array argument becomes a placeholder with unknown dims, so the function
+    compiles once per (dtype, rank) signature; Python scalars and other non-array
+    arguments are baked into the trace (a new value traces again).
+
+        @graphjit.jit
+        def gelu(x):
+            return 0.5 * x * (1 + graphjit.tanh(0.79788456 * (x + 0.044715 * x ** 3)))
+    """
+    if fn is None:
+        return jit
+    import functools
+    import inspect
+
+    from graphjit.graph import Graph
+    from graphjit.ops.core import placeholder
+
+    try:
+        names = list(inspect.signature(fn).parameters)
+    except (TypeError, ValueError):  # pragma: no cover - builtins
+        names = []
+    traces: dict[tuple, CompiledFunction] = {}
+
+    def is_array(value) -> bool:
+        return isinstance(value, (np.ndarray, np.generic, list))
+
+    @functools.wraps(fn)
+    def wrapper(*args):
+        key = tuple((np.asarray(a).dtype.str, np.ndim(a)) if is_array(a) else ("static", a)
+                    for a in args)
+        compiled = traces.get(key)
+        if compiled is None:
+            graph = Graph()
+            placeholders = []
+            with graph.as_default():
+                traced_args = []
+                for i, a in enumerate(args):
+                    if is_array(a):
+                        name = names[i] if i < len(names) else f"arg{i}"
+                        p = placeholder(np.asarray(a).dtype, [None] * np.ndim(a), name=name)
+                        placeholders.append(p)
+                        traced_args.append(p)
+                    else:
+                        traced_args.append(a)
+                outputs = fn(*traced_args)
+            compiled = traces[key] = CompiledFunction(graph, outputs, placeholders)
+        return compiled(*[a for a in args if is_array(a)])
+
+    wrapper.traces = traces
+    return wrapper

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import threading
 
-import numpy as np
-
 from graphjit import interpreter
 from graphjit.errors import SessionClosedError
 from graphjit.feeds import as_result, flatten_fetches, prepare_feeds
@@ -56,7 +54,7 @@ class Session:
         fn = self._compiled.get(key)
         if fn is None:
             fn = self._compiled[key] = CompiledFunction(self.graph, list(leaves), list(fed))
-        arrays = [np.ascontiguousarray(feeds[t]) for t in fed]
+        arrays = [feeds[t] for t in fed]  # fresh C-ordered copies (prepare_feeds)
         return fn.run_arrays(arrays)
 
     def close(self) -> None:

@@ -72,7 +72,7 @@ def assign_buffers(plan: Plan) -> None:
     """Share intermediate buffers between slots whose lifetimes do not overlap."""
     last_use: dict[int, int] = {}
     root = {}
-    for i, spec in enumerate(plan.slots):
+    for i in range(len(plan.slots)):
         r = i
         while plan.slots[r].role == "view":
             r = plan.slots[r].base
@@ -116,6 +116,8 @@ def materialize(plan: Plan) -> list:
     for i, spec in enumerate(plan.slots):
         if spec.role == "const":
             arrays[i] = spec.value
+        elif spec.role == "buffer" and i not in plan.buffer_of:
+            arrays[i] = np.empty(spec.shape, spec.dtype)  # empty: no step writes it
         elif spec.role == "buffer":
             b, nbytes = plan.buffer_of[i]
             arrays[i] = raw[b][:nbytes].view(spec.dtype).reshape(spec.shape)

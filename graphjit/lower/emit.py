@@ -125,10 +125,18 @@ class RegionEmitter:
         return None
 
     def is_row_value(self, t: Tensor) -> bool:
+        """Computed once per row (reductions and what depends only on them)?"""
         r = self.region
-        return r.is_row and t in self.members and \
-            self.shapes[t] in row_scalar_shapes(r.domain, r.split) and \
-            self.shapes[t] != r.domain
+        if not (r.is_row and t in self.members):
+            return False
+        if t.op.type in _REDUCE_COMBINE:
+            return True
+        shape = self.shapes[t]
+        if shape not in row_scalar_shapes(r.domain, r.split):
+            return False
+        # when every reduced dim has size 1 the shapes cannot tell: follow the inputs
+        return shape != r.domain or all(
+            self.is_row_value(i) for i in t.op.inputs if i in self.members)
 
     def row_index(self, t: Tensor) -> tuple:
         lead = self.row_vars
@@ -248,34 +256,3 @@ class RegionEmitter:
     def param_of_out(self, t: Tensor) -> str:
         return f"out{self.outputs.index(t)}"
 
-
-def reduce_kernel(name: str, op, shapes, inputs, outputs) -> Kernel:
-    """A reduction over any axes: accumulate into the output in the input's memory order."""
-    x, out = op.inputs[0], outputs[0]
-    dtype = out.dtype.name
-    in_rank, out_rank = len(shapes[x]), len(shapes[out])
-    axes = set(op.attrs["axes"])
-    keepdims = out_rank == in_rank
-    params = (Param("in0", x.dtype.name, in_rank, False), Param("out0", dtype, out_rank, True))
-
-    def nest(prefix, param, rank, body):
-        for a in reversed(range(rank)):
-            body = (Loop(f"{prefix}{a}", 0, Dim(param, a), body),)
-        return body
-
-    out_idx_init = tuple(Var(f"o{a}") for a in range(out_rank))
-    init = nest("o", "out0", out_rank, (Store("out0", out_idx_init, const(
-        reduce_init(op.type, out.dtype.np), dtype)),))
-    in_idx = tuple(Var(f"i{a}") for a in range(in_rank))
-    out_idx = tuple((0 if a in axes else in_idx[a]) for a in range(in_rank)) if keepdims \
-        else tuple(in_idx[a] for a in range(in_rank) if a not in axes)
-    combine = Call(_REDUCE_COMBINE[op.type], (Load("out0", out_idx), Load("in0", in_idx)), dtype)
-    body = init + nest("i", "in0", in_rank, (Store("out0", out_idx, combine),))
-    if op.type == "Mean":
-        count = 1
-        for a in sorted(axes):
-            count = int_mul(count, Dim("in0", a))
-        scaled = Call("realdiv", (Load("out0", out_idx_init), Call("cast", (count,), dtype)),
-                      dtype)
-        body += nest("o", "out0", out_rank, (Store("out0", out_idx_init, scaled),))
-    return Kernel(name, params, body)

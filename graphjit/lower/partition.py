@@ -30,11 +30,17 @@ INDEX_OPS = {"Transpose", "BroadcastTo", "StridedSlice", "Pad", "ConcatV2", "Til
              "GatherV2", "Range", "Fill", "FillLike", "Reshape", "ExpandDims", "Squeeze"}
 VIEW_OPS = {"Reshape", "ExpandDims", "Squeeze", "Identity", "StopGradient"}
 EXTERN_OPS = {"MatMul"}
+# Ops lowered to a kernel of their own (or a plan-time constant, for Shape).
+STANDALONE = {"ArgMax": "argreduce", "ArgMin": "argreduce", "MaxPool": "pool",
+              "AvgPool": "pool", "Conv2D": "conv", "Shape": "shape"}
 
 
 @dataclass
 class Region:
-    """A set of ops lowered together. kind: fused | reduce | extern | view | host."""
+    """A set of ops lowered together.
+
+    kind: fused | reduce | argreduce | pool | conv | shape | extern | view | host.
+    """
 
     id: int
     kind: str
@@ -123,6 +129,8 @@ class Partitioner:
         return [r for r in self.regions if r.ops]
 
     def fusable_kind(self, op: Operation) -> str:
+        if op.type in STANDALONE:
+            return STANDALONE[op.type]
         if op.type in EXTERN_OPS:
             return "extern"
         if op.type in ROW_REDUCTIONS:
@@ -134,11 +142,8 @@ class Partitioner:
     def place(self, op: Operation) -> None:
         kind = self.fusable_kind(op)
         out_shape = self.shapes[op.outputs[0]]
-        if kind == "extern":
-            self.new_region("extern", op, out_shape)
-            return
-        if kind == "host":
-            self.new_region("host", op, out_shape)
+        if kind not in ("elementwise", "reduction"):
+            self.new_region(kind, op, out_shape)
             return
         candidates = []
         for t in op.inputs:

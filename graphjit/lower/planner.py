@@ -17,7 +17,8 @@ from codegen.numba_backend import BackendError, CompiledKernel, compile_kernel
 from graphjit.errors import CompileError, FeedError
 from graphjit.graph import Operation, Tensor
 from graphjit.interpreter import ops_needed, run_op
-from graphjit.lower.emit import RegionEmitter, reduce_kernel
+from graphjit.lower.emit import RegionEmitter
+from graphjit.lower.kernels import argminmax_kernel, im2col_kernel, pool_kernel, reduce_kernel
 from graphjit.lower.partition import Region, partition
 from graphjit.ops.registry import get_op_def, infer_specs
 from runtime.plan import EXTERN, HOST, KERNEL, VIEW, Plan, SlotSpec, Step, assign_buffers
@@ -144,7 +145,17 @@ class PlanBuilder:
             self.steps.append(Step(op.name, HOST, _host_fn(op), in_slots, out_slots, names))
             self.lowered.append(LoweredStep(op.name, HOST, names))
             return
+        if region.kind == "shape":
+            out = outputs[0]
+            self.const_values[out] = np.array(self.shapes[op.inputs[0]], out.dtype.np)
+            self.slot(out, "const", self.const_values[out])
+            return
         out_slots = tuple(self.slot(t, role(t)) for t in outputs)
+        if all(0 in self.shapes[t] for t in outputs):
+            return  # empty results: nothing to compute
+        if region.kind == "conv":
+            self.lower_conv(op, inputs, in_slots, outputs, out_slots, names)
+            return
         if region.kind == "extern":
             self.steps.append(Step(op.name, EXTERN, _matmul_fn(op, self.shapes), in_slots,
                                    out_slots, names, flops=self.matmul_flops(op),
@@ -154,19 +165,50 @@ class PlanBuilder:
         name = _kernel_name(region)
         if region.kind == "reduce":
             kernel = reduce_kernel(name, op, self.shapes, inputs, outputs)
+        elif region.kind == "argreduce":
+            kernel = argminmax_kernel(name, op, self.shapes, outputs)
+        elif region.kind == "pool":
+            kernel = pool_kernel(name, op, self.shapes, outputs)
         else:
             kernel = RegionEmitter(region, self.shapes, inputs, outputs,
                                    self.const_values).kernel(name)
+        flops = sum(int(np.prod(self.shapes[o.outputs[0]], dtype=np.int64)) for o in region.ops)
+        self.add_kernel(kernel, in_slots, out_slots, names, flops,
+                        self.bytes_of(inputs, outputs))
+
+    def add_kernel(self, kernel: Kernel, in_slots, out_slots, names, flops, nbytes) -> None:
         try:
             compiled = compile_kernel(kernel)
         except BackendError as exc:
             raise CompileError(f"{exc}\nfused graph ops: {', '.join(names)}\n"
                                f"loop IR:\n{format_kernel(kernel)}\n"
                                f"generated source:\n{exc.source}") from exc
-        flops = sum(int(np.prod(self.shapes[o.outputs[0]], dtype=np.int64)) for o in region.ops)
-        self.steps.append(Step(name, KERNEL, compiled.fn, in_slots, out_slots, names,
-                               flops=flops, bytes=self.bytes_of(inputs, outputs)))
-        self.lowered.append(LoweredStep(name, KERNEL, names, kernel, compiled))
+        self.steps.append(Step(kernel.name, KERNEL, compiled.call, in_slots, out_slots, names,
+                               flops=flops, bytes=nbytes))
+        self.lowered.append(LoweredStep(kernel.name, KERNEL, names, kernel, compiled))
+
+    def lower_conv(self, op, inputs, in_slots, outputs, out_slots, names) -> None:
+        """Conv2D = a native im2col kernel into a planned buffer, then one BLAS GEMM."""
+        x, f = op.inputs
+        n, oh, ow, cout = self.shapes[outputs[0]]
+        kh, kw, cin, _ = self.shapes[f]
+        cols_shape = (n, oh, ow, kh, kw, cin)
+        cols = len(self.slots)
+        self.slots.append(SlotSpec(cols_shape, x.dtype.np, "buffer"))
+        x_slot, f_slot = (self.input_or_const_slot(t) for t in (x, f))
+        cols_bytes = int(np.prod(cols_shape)) * x.dtype.size
+        self.add_kernel(im2col_kernel(f"im2col_{op.name.replace('/', '_')}", op, self.shapes,
+                                      cols_shape),
+                        (x_slot,), (cols,), names, 0, cols_bytes)
+        rows, depth = n * oh * ow, kh * kw * cin
+
+        def gemm(cols_array, filters, out):
+            np.matmul(cols_array.reshape(rows, depth), filters.reshape(depth, cout),
+                      out=out.reshape(rows, cout))
+        self.steps.append(Step(f"gemm_{op.name}", EXTERN, gemm, (cols, f_slot), out_slots,
+                               names, flops=2 * rows * depth * cout,
+                               bytes=cols_bytes + self.bytes_of([f], outputs)))
+        self.lowered.append(LoweredStep(f"gemm_{op.name}", EXTERN, names))
 
     def bytes_of(self, inputs, outputs) -> int:
         return sum(int(np.prod(self.shapes[t], dtype=np.int64)) * t.dtype.size
