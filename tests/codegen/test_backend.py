@@ -1,0 +1,114 @@
+"""The loop IR, the Numba backend and the on-disk kernel cache (no graphjit imports)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from codegen import cache, numba_backend
+from codegen.loopir import (
+    PARALLEL,
+    Call,
+    Const,
+    Dim,
+    Kernel,
+    Load,
+    Loop,
+    Param,
+    Store,
+    Var,
+    format_kernel,
+    kernel_hash,
+)
+
+
+def add_exp_kernel(name="add_exp", constant=1.0):
+    i0, i1 = Var("i0"), Var("i1")
+    value = Call("exp", (Call("add", (Load("in0", (i0, i1)), Load("in1", (i1,))), "float32"),),
+                 "float32")
+    value = Call("mul", (value, Const(constant, "float32")), "float32")
+    body = (Loop("i0", 0, Dim("out0", 0), (
+        Loop("i1", 0, Dim("out0", 1), (Store("out0", (i0, i1), value),)),), PARALLEL),)
+    params = (Param("in0", "float32", 2, False), Param("in1", "float32", 1, False),
+              Param("out0", "float32", 2, True))
+    return Kernel(name, params, body)
+
+
+def test_printer_is_readable():
+    text = format_kernel(add_exp_kernel())
+    assert text.splitlines()[0] == ("kernel add_exp(in0: float32[2d], in1: float32[1d], "
+                                    "out out0: float32[2d]):")
+    assert "parallel for i0 in [0, out0.shape[0]):" in text
+    assert "out0[i0, i1] = mul(exp(add(in0[i0, i1], in1[i1])), 1.0:float32)" in text
+
+
+def test_structural_hash_ignores_the_name_but_not_the_structure():
+    assert kernel_hash(add_exp_kernel("a")) == kernel_hash(add_exp_kernel("b"))
+    assert kernel_hash(add_exp_kernel(constant=1.0)) != kernel_hash(add_exp_kernel(constant=2.0))
+
+
+def test_compiled_kernel_runs_and_is_reused(tmp_path, monkeypatch):
+    monkeypatch.setenv("GRAPHJIT_CACHE_DIR", str(tmp_path))
+    compiled = numba_backend.compile_kernel(add_exp_kernel("first", constant=3.0))
+    again = numba_backend.compile_kernel(add_exp_kernel("second", constant=3.0))
+    assert again is compiled  # same structure: compiled once
+    x = np.random.default_rng(0).normal(size=(3, 5)).astype(np.float32)
+    b = np.arange(5, dtype=np.float32) / 5
+    out = np.empty_like(x)
+    compiled.call(x, b, out)
+    np.testing.assert_allclose(out, 3 * np.exp(x + b), rtol=1e-6)
+    assert compiled.path.startswith(str(tmp_path))
+    assert "prange" in compiled.source and "def first(" in compiled.source
+
+
+def test_numba_failure_carries_the_source():
+    bad = Kernel("bad", (Param("in0", "float32", 1, False), Param("out0", "float32", 1, True)),
+                 (Loop("i0", 0, Dim("out0", 0), (
+                     Store("out0", (Var("i0"),), Load("in0", (Var("i0"), Var("i0")))),)),))
+    with pytest.raises(numba_backend.BackendError) as info:
+        numba_backend.compile_kernel(bad)
+    assert "def bad(in0, out0)" in info.value.source
+
+
+def test_corrupt_cache_file_is_rewritten(tmp_path, monkeypatch):
+    monkeypatch.setenv("GRAPHJIT_CACHE_DIR", str(tmp_path))
+    source = "x = 1\n"
+    path = cache.write_source("abc", source)
+    with open(path, "w") as f:
+        f.write("garbage that is not the promised source")
+    with pytest.warns(UserWarning, match="corrupt"):
+        again = cache.write_source("abc", source)
+    assert again == path and open(path).read() == source
+
+
+def test_unwritable_cache_falls_back_with_a_warning(tmp_path, monkeypatch):
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file where the cache folder should be")
+    monkeypatch.setenv("GRAPHJIT_CACHE_DIR", str(blocker))
+    with pytest.warns(UserWarning, match="not writable"):
+        path = cache.write_source("def", "y = 2\n")
+    assert os.path.exists(path) and not path.startswith(str(blocker))
+
+
+def test_second_process_loads_kernels_from_the_disk_cache(tmp_path):
+    script = textwrap.dedent("""
+        import time, numpy as np
+        from codegen import numba_backend
+        from tests.codegen.test_backend import add_exp_kernel
+        start = time.perf_counter()
+        compiled = numba_backend.compile_kernel(add_exp_kernel("proc", constant=7.0))
+        x = np.ones((2, 3), np.float32); out = np.empty_like(x)
+        compiled.call(x, np.zeros(3, np.float32), out)
+        print(numba_backend.compile_count, round(out[0, 0]))
+    """)
+    env = dict(os.environ, GRAPHJIT_CACHE_DIR=str(tmp_path))
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    runs = [subprocess.run([sys.executable, "-c", script], env=env, cwd=root, text=True,
+                           capture_output=True, check=True).stdout.split() for _ in range(2)]
+    assert runs[0] == ["1", str(round(7 * np.e))]  # first process compiles
+    assert runs[1] == ["0", str(round(7 * np.e))]  # second one loads machine code from disk
