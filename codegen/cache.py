@@ -1,6 +1,6 @@
 """The on-disk kernel cache: generated sources in content-addressed files.
 
-A kernel's file name is a hash of its structure, of the graphjit, Numba and
+A kernel's file name is a hash of its generated source, of the Numba and
 llvmlite versions and of the CPU, so a file is only ever reused for exactly the
 code it holds; Numba's `cache=True` then keeps the machine code beside it.
 Writes are atomic (write to a temporary file, then rename), so concurrent
@@ -49,11 +49,11 @@ def _environment_key() -> str:
 _ENV_KEY = None
 
 
-def file_key(kernel_hash: str) -> str:
+def file_key(source_hash: str) -> str:
     global _ENV_KEY
     if _ENV_KEY is None:
         _ENV_KEY = _environment_key()
-    return "k" + hashlib.sha256(f"{kernel_hash}|{_ENV_KEY}".encode()).hexdigest()[:32]
+    return "k" + hashlib.sha256(f"{source_hash}|{_ENV_KEY}".encode()).hexdigest()[:32]
 
 
 def _private_dir() -> str:
@@ -76,9 +76,13 @@ def _atomic_write(path: str, text: str) -> None:
         raise
 
 
-def write_source(kernel_hash: str, source: str) -> str:
-    """The path of a file holding exactly `source`, writing it if needed."""
-    name = file_key(kernel_hash) + ".py"
+def write_source(source: str) -> str:
+    """The path of a file holding exactly `source`, writing it if needed.
+
+    The name hashes the source itself (and the compiler versions and CPU), so a
+    file whose content differs from its name's promise is corrupt.
+    """
+    name = file_key(hashlib.sha256(source.encode()).hexdigest()) + ".py"
     if caching_disabled():
         directory = _private_dir()
     else:

@@ -139,9 +139,10 @@ class _Emitter:
             return f"(np.{dt}(1) / np.sqrt({a[0]}))"
         if fn in ("maximum", "minimum"):
             op = ">" if fn == "maximum" else "<"  # NaN in either operand propagates, as NumPy
-            return f"({a[0]} if ({a[0]} {op} {a[1]} or {a[0]} != {a[0]}) else {a[1]})"
+            # `|`, not `or`: a short-circuit branch would keep the loop from vectorizing
+            return f"({a[0]} if (({a[0]} {op} {a[1]}) | ({a[0]} != {a[0]})) else {a[1]})"
         if fn == "relu":
-            return f"({a[0]} if ({a[0]} > 0 or {a[0]} != {a[0]}) else np.{dt}(0))"
+            return f"({a[0]} if (({a[0]} > 0) | ({a[0]} != {a[0]})) else np.{dt}(0))"
         if fn == "select":
             return f"({a[1]} if {a[0]} else {a[2]})"
         if fn == "cast":
@@ -261,14 +262,14 @@ def compile_kernel(kernel: Kernel) -> CompiledKernel:
         if hit is not None:
             return hit
         source = kernel_source(kernel)
-        path = cache.write_source(key, source)
+        path = cache.write_source(source)
         try:
-            fn = _import_file(path, f"graphjit_kernel_{key}").kernel
+            fn = _import_file(path, _module_name(path)).kernel
         except Exception:
             # A corrupt Numba cache entry must not be fatal: drop it and compile afresh.
             cache.drop_numba_cache(path)
             try:
-                fn = _import_file(path, f"graphjit_kernel_{key}").kernel
+                fn = _import_file(path, _module_name(path)).kernel
             except Exception as exc:
                 raise BackendError(f"Numba failed to compile kernel {kernel.name}: "
                                    f"{type(exc).__name__}: {exc}", source) from exc
@@ -278,6 +279,10 @@ def compile_kernel(kernel: Kernel) -> CompiledKernel:
         compiled = CompiledKernel(kernel, source, path, fn, call)
         _compiled[key] = compiled
         return compiled
+
+
+def _module_name(path: str) -> str:
+    return "graphjit_kernels." + os.path.splitext(os.path.basename(path))[0]
 
 
 def _import_file(path: str, module_name: str):

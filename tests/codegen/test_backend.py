@@ -78,11 +78,11 @@ def test_numba_failure_carries_the_source():
 def test_corrupt_cache_file_is_rewritten(tmp_path, monkeypatch):
     monkeypatch.setenv("GRAPHJIT_CACHE_DIR", str(tmp_path))
     source = "x = 1\n"
-    path = cache.write_source("abc", source)
+    path = cache.write_source(source)
     with open(path, "w") as f:
         f.write("garbage that is not the promised source")
     with pytest.warns(UserWarning, match="corrupt"):
-        again = cache.write_source("abc", source)
+        again = cache.write_source(source)
     assert again == path and open(path).read() == source
 
 
@@ -91,7 +91,7 @@ def test_unwritable_cache_falls_back_with_a_warning(tmp_path, monkeypatch):
     blocker.write_text("a file where the cache folder should be")
     monkeypatch.setenv("GRAPHJIT_CACHE_DIR", str(blocker))
     with pytest.warns(UserWarning, match="not writable"):
-        path = cache.write_source("def", "y = 2\n")
+        path = cache.write_source("y = 2\n")
     assert os.path.exists(path) and not path.startswith(str(blocker))
 
 
