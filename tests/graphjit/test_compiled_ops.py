@@ -42,7 +42,7 @@ def test_compiled_default_shapes(case, dtype):
 
 @pytest.mark.parametrize("case", [c for c in ALL_CASES if c.shapes is not None],
                          ids=lambda c: c.name)
-@settings(max_examples=4)
+@settings(max_examples=2)
 @given(data=st.data())
 def test_compiled_hypothesis_shapes(case, data):
     shapes = data.draw(case.shape_strategy(), label="shapes")
