@@ -69,19 +69,33 @@ class CompiledFunction:
                                     if isinstance(f, str) else f for f in feeds]
         self._by_name = {t.op.name: t for t in self.feeds}
         self._dtypes = [t.dtype.np for t in self.feeds]
+        self._single = isinstance(fetches, Tensor)  # a lone tensor fetch: skip rebuilding
         self._executors: dict[tuple, tuple] = {}
         self._lock = threading.Lock()
         self._last = None
 
     # -- calling -----------------------------------------------------------
     def __call__(self, *args, **kwargs):
-        arrays = self._arrays(args, kwargs)
-        signature = tuple(a.shape for a in arrays)
+        arrays = args if not kwargs and self._fast(args) else self._arrays(args, kwargs)
+        signature = tuple([a.shape for a in arrays])
         entry = self._executors.get(signature)
         if entry is None:
             entry = self._plan(arrays, signature)
         values = entry[0].run(arrays)
+        if self._single:
+            value = values[0]
+            return value[()] if value.ndim == 0 else value
         return self._results(values)
+
+    def _fast(self, args) -> bool:
+        """Positional arrays of the right dtypes, C-contiguous: used as they are."""
+        if len(args) != len(self._dtypes):
+            return False
+        for value, dtype in zip(args, self._dtypes):
+            if type(value) is not np.ndarray or value.dtype is not dtype \
+                    or not value.flags.c_contiguous:
+                return False
+        return True
 
     def run_arrays(self, arrays: list[np.ndarray]) -> list:
         """Run on already validated, contiguous arrays (one per feed); a value per leaf

@@ -70,9 +70,9 @@ class _StepTimer:
 
     def run(self, plan, program, arrays) -> None:
         clock = time.perf_counter
-        for stats, (kind, fn, ins, outs, view_shape) in zip(self.stats, program):
+        for stats, (kind, fn, args, outs, view_shape) in zip(self.stats, program):
             start = clock()
-            run_step(kind, fn, ins, outs, view_shape, arrays)
+            run_step(kind, fn, args, outs, view_shape, arrays)
             stats.total_s += clock() - start
             stats.calls += 1
 
