@@ -43,7 +43,8 @@ def _environment_key() -> str:
         cpu = binding.get_host_cpu_name() + binding.get_host_cpu_features().flatten()
     except Exception:  # pragma: no cover - very old llvmlite
         cpu = "unknown"
-    return f"{_FORMAT}|{numba.__version__}|{llvmlite.__version__}|{cpu}"
+    from codegen import vecmath  # inlined into kernels: its changes must invalidate them
+    return f"{_FORMAT}|{numba.__version__}|{llvmlite.__version__}|{cpu}|{vecmath.source_hash()}"
 
 
 _ENV_KEY = None

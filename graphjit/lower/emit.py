@@ -18,6 +18,7 @@ from graphjit.lower.partition import Region, row_scalar_shapes
 
 PARALLEL_MIN_ELEMENTS = 1 << 15  # below this, threads cost more than they save
 
+_EXPENSIVE = {"Exp", "Log", "Log1p", "Expm1", "Tanh", "Sigmoid", "Erf", "Sin", "Cos", "Pow"}
 _REDUCE_COMBINE = {"Sum": "add", "Mean": "add", "Prod": "mul", "Max": "maximum",
                    "Min": "minimum", "Any": "logicalor", "All": "logicaland"}
 
@@ -190,9 +191,14 @@ class RegionEmitter:
         saved, self.block = self.block, inner
         split = self.region.split
         inner_vars = [Var(f"j{a}") for a in range(split, len(self.region.domain))]
-        v = self.value(x, tuple(self.row_vars) + tuple(inner_vars))
+        full_idx = tuple(self.row_vars) + tuple(inner_vars)
+        v = self.value(x, full_idx)
         inner.stmts.append(Assign(acc, Call(_REDUCE_COMBINE[op.type], (Var(acc), v), dtype),
                                   dtype))
+        holder = self.scratch.get(x)
+        if holder is not None and x not in self.scratch_written:
+            inner.stmts.append(Store(self.param_of_out(holder), full_idx, v))
+            self.scratch_written.add(x)
         self.block = saved
         body = tuple(inner.stmts)
         for axis in reversed(range(split, len(self.region.domain))):
@@ -224,6 +230,8 @@ class RegionEmitter:
         self.row_block = self.block = top
         full = [t for t in self.outputs if not self.is_row_value(t)]
         rows = [t for t in self.outputs if self.is_row_value(t)]
+        self.scratch = self.scratch_outputs(full)
+        self.scratch_written = set()
         if r.is_row:
             for t in rows:  # reductions and per-row values first, in graph order
                 self.row_value(t)
@@ -232,6 +240,8 @@ class RegionEmitter:
                 self.block = inner
                 full_idx = tuple(outer_vars) + tuple(
                     Var(f"j{a}") for a in range(split, len(domain)))
+                for e, holder in self.scratch.items():
+                    inner.memo[(e, full_idx)] = Load(self.param_of_out(holder), full_idx)
                 for t in full:
                     inner.stmts.append(Store(self.param_of_out(t), full_idx,
                                              self.value(t, full_idx)))
@@ -252,6 +262,43 @@ class RegionEmitter:
             kind = PARALLEL if parallel and axis == 0 and domain[0] > 1 else "serial"
             body = (Loop(f"i{axis}", 0, self.domain_extent(axis), body, kind),)
         return Kernel(name, self.params, body)
+
+    def scratch_outputs(self, full: list[Tensor]) -> dict:
+        """Reduction inputs worth keeping between passes, and the output that holds them.
+
+        Softmax reads exp(x - max) in its sum pass and again in its final pass;
+        writing it into the output during the sum pass and reading it back is
+        cheaper than evaluating exp twice (the final pass then reads what it
+        overwrites, element by element).
+        """
+        r = self.region
+        if not r.is_row:
+            return {}
+        reduced = [op.inputs[0] for op in r.ops if op.type in _REDUCE_COMBINE]
+        plan: dict[Tensor, Tensor] = {}
+        for y in full:
+            if self.shapes[y] != r.domain or y in plan.values():
+                continue
+            for e in reduced:
+                if e not in plan and e in self.members and e.dtype == y.dtype \
+                        and self.shapes[e] == r.domain and not self.is_row_value(e) \
+                        and self._expensive(e) and self._feeds(e, y):
+                    plan[e] = y
+                    break
+        return plan
+
+    def _expensive(self, t: Tensor) -> bool:
+        if t not in self.members or self.is_row_value(t):
+            return False
+        return t.op.type in _EXPENSIVE or any(self._expensive(i) for i in t.op.inputs)
+
+    def _feeds(self, e: Tensor, y: Tensor) -> bool:
+        """Does y (at full level, same index) use e?"""
+        if y is e:
+            return True
+        if y not in self.members or self.is_row_value(y):
+            return False
+        return any(self._feeds(e, i) for i in y.op.inputs)
 
     def param_of_out(self, t: Tensor) -> str:
         return f"out{self.outputs.index(t)}"
