@@ -1,8 +1,9 @@
 """The on-disk kernel cache: generated sources in content-addressed files.
 
-A kernel's file name is a hash of its generated source, of the Numba and
-llvmlite versions and of the CPU, so a file is only ever reused for exactly the
-code it holds; Numba's `cache=True` then keeps the machine code beside it.
+A kernel's file name is a hash of its generated source, of the graphjit, Numba
+and llvmlite versions, of the vectorized math it inlines and of the CPU, so a
+file is only ever reused for exactly the code it holds; Numba's `cache=True`
+then keeps the machine code beside it.
 Writes are atomic (write to a temporary file, then rename), so concurrent
 processes never see half a file. A cache that cannot be written falls back to a
 private temporary folder with a warning; a file whose content is not what its
@@ -12,6 +13,7 @@ name promises is rewritten.
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import os
 import shutil
 import tempfile
@@ -44,7 +46,12 @@ def _environment_key() -> str:
     except Exception:  # pragma: no cover - very old llvmlite
         cpu = "unknown"
     from codegen import vecmath  # inlined into kernels: its changes must invalidate them
-    return f"{_FORMAT}|{numba.__version__}|{llvmlite.__version__}|{cpu}|{vecmath.source_hash()}"
+    try:  # the distribution shipping codegen (and graphjit, runtime)
+        ours = importlib.metadata.version("graphjit")
+    except importlib.metadata.PackageNotFoundError:  # pragma: no cover - source checkout
+        ours = "unknown"
+    return (f"{_FORMAT}|{ours}|{numba.__version__}|{llvmlite.__version__}|{cpu}|"
+            f"{vecmath.source_hash()}")
 
 
 _ENV_KEY = None

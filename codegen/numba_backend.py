@@ -92,6 +92,7 @@ class _Emitter:
 
     def __init__(self):
         self.imports: set[str] = set()
+        self.intrinsics: set[str] = set()
         self.unsafe_afn = False  # Numba 0.68 crashes at run time on integer ** with 'afn'
 
     def const(self, c: Const) -> str:
@@ -137,12 +138,17 @@ class _Emitter:
             return f"(np.{dt}(1) / {a[0]})"
         if fn == "rsqrt":
             return f"(np.{dt}(1) / np.sqrt({a[0]}))"
-        if fn in ("maximum", "minimum"):
-            op = ">" if fn == "maximum" else "<"  # NaN in either operand propagates, as NumPy
-            # `|`, not `or`: a short-circuit branch would keep the loop from vectorizing
-            return f"({a[0]} if (({a[0]} {op} {a[1]}) | ({a[0]} != {a[0]})) else {a[1]})"
+        if fn in ("maximum", "minimum") and not dt.startswith("float"):
+            return f"{fn[:3]}({a[0]}, {a[1]})"  # integers have no NaN to propagate
+        if fn in ("maximum", "minimum"):  # NaN-propagating, as NumPy; vectorizes
+            name = "f" + fn
+            self.intrinsics.add(name)
+            return f"{name}({a[0]}, {a[1]})"
         if fn == "relu":
-            return f"({a[0]} if (({a[0]} > 0) | ({a[0]} != {a[0]})) else np.{dt}(0))"
+            if not dt.startswith("float"):
+                return f"max({a[0]}, 0)"
+            self.intrinsics.add("fmaximum")
+            return f"fmaximum({a[0]}, np.{dt}(0))"
         if fn == "select":
             return f"({a[1]} if {a[0]} else {a[2]})"
         if fn == "cast":
@@ -207,6 +213,8 @@ def kernel_source(kernel: Kernel) -> str:
     vec = sorted(i for i in em.imports if i != "math")
     if vec:
         header.append(f"from codegen.vecmath import {', '.join(vec)}")
+    if em.intrinsics:
+        header.append(f"from codegen._bitcast import {', '.join(sorted(em.intrinsics))}")
     parallel = _has_parallel(kernel.body)
     flags_set = KERNEL_FASTMATH - {"afn"} if em.unsafe_afn else KERNEL_FASTMATH
     fastmath = "{" + ", ".join(repr(f) for f in sorted(flags_set)) + "}"

@@ -5,8 +5,9 @@ Define a graph (`Graph`, `placeholder`, `constant`, ops), then run it
 graph code unchanged.
 """
 
-from graphjit import dtypes, nn
+from graphjit import dtypes, graph_util, nn, train
 from graphjit.api import CompiledFunction, compile, jit
+from graphjit.autodiff import gradients
 from graphjit.dtypes import (
     DType,
     as_dtype,
@@ -26,9 +27,11 @@ from graphjit.errors import (
     CompileError,
     DTypeError,
     Error,
+    FailedPreconditionError,
     FeedError,
     GraphError,
     GraphMismatchError,
+    NotDifferentiableError,
     NotFoundError,
     SessionClosedError,
     ShapeError,
@@ -44,6 +47,7 @@ from graphjit.graph import (
     name_scope,
     reset_default_graph,
 )
+from graphjit.graph_util import freeze
 from graphjit.ops.core import constant, identity, placeholder, stop_gradient
 from graphjit.ops.elementwise import (
     abs,
@@ -93,7 +97,21 @@ from graphjit.ops.elementwise import (
 from graphjit.ops.linalg import *  # noqa: F403
 from graphjit.ops.reductions import *  # noqa: F403
 from graphjit.ops.shape_ops import *  # noqa: F403
+from graphjit.ops.state_ops import (
+    assign,
+    assign_add,
+    assign_sub,
+    get_seed,
+    group,
+    no_op,
+    random_normal,
+    random_uniform,
+    set_random_seed,
+    truncated_normal,
+)
+from graphjit.passes import optimize
 from graphjit.session import InteractiveSession, Session, get_default_session
+from graphjit.variables import *  # noqa: F403
 
 bool = bool_  # noqa: A001 - TF spells it tf.bool
 

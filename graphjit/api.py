@@ -3,6 +3,12 @@
 A CompiledFunction plans once per input-shape signature (shape propagation,
 fusion, kernel compilation, buffer planning) and then each call only checks its
 inputs, runs the plan's steps and returns fresh output arrays.
+
+State (variables, random generators) stays out of plans: a plan is a pure
+function of arrays. The variables a call reads and the random values it draws
+are extra plan inputs taken from the state dict before the run; the values its
+Assign ops compute (in ordinary fused kernels) are extra plan outputs stored
+into the state after it.
 """
 
 from __future__ import annotations
@@ -18,17 +24,12 @@ from graphjit.feeds import as_result, convert_feed, flatten_fetches, prepare_fee
 from graphjit.graph import Graph, Operation, Tensor
 from graphjit.interpreter import ops_needed
 from graphjit.lower.planner import build_plan
+from graphjit.ops.registry import get_op_def
+from graphjit.passes import graph_outputs, optimize
 from runtime.executor import Executor
 from runtime.profiler import profile_plan
 
 STAGES = ("graph", "loops", "python", "llvm", "asm")
-
-
-def graph_outputs(graph: Graph) -> list[Tensor]:
-    """Tensors no op consumes (placeholders excluded): what `compile(graph)` returns."""
-    consumed = {t for op in graph.get_operations() for t in op.inputs}
-    return [t for op in graph.get_operations() if op.type != "Placeholder"
-            for t in op.outputs if t not in consumed]
 
 
 def _resolve(graph_or_fetches, fetches):
@@ -58,8 +59,8 @@ def _any_graph(structure) -> Graph:
 class CompiledFunction:
     """A graph compiled for fixed fetches and feeds; call it with the feed values."""
 
-    def __init__(self, graph: Graph, fetches, feeds=None):
-        self.graph = graph
+    def __init__(self, graph: Graph, fetches, feeds=None, passes=None, state: dict | None = None):
+        self.source_graph = graph
         self.leaves, self._rebuild = flatten_fetches(graph, fetches)
         fetch_ops = [f.op if isinstance(f, Tensor) else f for f in self.leaves]
         if feeds is None:
@@ -68,24 +69,85 @@ class CompiledFunction:
         self.feeds: list[Tensor] = [graph.as_graph_element(f, allow_operation=False)
                                     if isinstance(f, str) else f for f in feeds]
         self._by_name = {t.op.name: t for t in self.feeds}
+        # Plans are built from the optimized graph; the caller keeps speaking of the
+        # original one (its tensors, names and feed_dict keys).
+        self.graph, self.optimize_report = optimize(graph, self.leaves, passes,
+                                                    keep=self.feeds)
+        self._plan_leaves = [self.optimize_report.fetch_map[f] for f in self.leaves]
+        self._plan_feeds = [self.optimize_report.lookup(t) for t in self.feeds]
         self._dtypes = [t.dtype.np for t in self.feeds]
         self._single = isinstance(fetches, Tensor)  # a lone tensor fetch: skip rebuilding
+        self.state: dict = {} if state is None else state  # variables, when not a Session's
+        self._find_state()
         self._executors: dict[tuple, tuple] = {}
         self._lock = threading.Lock()
         self._last = None
 
+    def _find_state(self) -> None:
+        """The state ops a call runs: reads (variables, random draws) become extra plan
+        feeds, Assign ops extra plan fetches (see the module docstring)."""
+        fed = set(self._plan_feeds)
+        needed = ops_needed([f.op if isinstance(f, Tensor) else f for f in self._plan_leaves],
+                            fed)
+        extras = [(op, get_op_def(op.type).extra) for op in needed]
+        self._reads = [(op, extra["read_state"]) for op, extra in extras
+                       if "read_state" in extra and op.outputs[0] not in fed]
+        self._writes = [(op, extra["write_state"]) for op, extra in extras
+                        if "write_state" in extra]
+        self._all_feeds = self._plan_feeds + [op.outputs[0] for op, _ in self._reads]
+        self._all_fetches = self._plan_leaves + [op.outputs[0] for op, _ in self._writes]
+        self._state_shapes = [tuple(op.outputs[0].shape) for op, _ in self._reads]
+        # A written value also fetched by the caller is copied: the state must not share it.
+        self._write_copies = [op.outputs[0] in set(self._plan_leaves) for op, _ in self._writes]
+
+    def _execute(self, entry, arrays, state: dict | None, out=None) -> list:
+        """Run a plan on the caller's arrays, reading and writing `state` around it."""
+        if not (self._reads or self._writes):
+            return entry[0].run(arrays, out=out) if out else entry[0].run(arrays)
+        state = self.state if state is None else state
+        arrays = list(arrays) + [read(state, op) for op, read in self._reads]
+        values = entry[0].run(arrays, out=out) if out else entry[0].run(arrays)
+        if not self._writes:
+            return values
+        n = len(values) - len(self._writes)
+        for (op, write), value, copy in zip(self._writes, values[n:], self._write_copies):
+            write(state, op, value.copy() if copy else value)
+        return values[:n]
+
     # -- calling -----------------------------------------------------------
-    def __call__(self, *args, **kwargs):
+    def __call__(self, *args, out=None, **kwargs):
+        """Run on the inputs; `out=` (an array, or a list with None where not wanted)
+        receives the fetched tensors' values instead of fresh arrays."""
         arrays = args if not kwargs and self._fast(args) else self._arrays(args, kwargs)
         signature = tuple([a.shape for a in arrays])
         entry = self._executors.get(signature)
         if entry is None:
             entry = self._plan(arrays, signature)
-        values = entry[0].run(arrays)
+        values = self._execute(entry, arrays, None,
+                               None if out is None else self._out_buffers(entry[1], out))
         if self._single:
             value = values[0]
             return value[()] if value.ndim == 0 else value
         return self._results(values)
+
+    def _out_buffers(self, plan, out) -> dict:
+        tensors = [leaf for leaf in self.leaves if isinstance(leaf, Tensor)]
+        buffers = [out] if isinstance(out, np.ndarray) else list(out)
+        if len(buffers) != len(tensors):
+            raise FeedError(f"out= needs {len(tensors)} array(s), one per fetched tensor "
+                            f"(None to skip one); got {len(buffers)}")
+        checked = {}
+        for position, (tensor, array) in enumerate(zip(tensors, buffers)):
+            if array is None:
+                continue
+            spec = plan.slots[plan.fetch_slots[position]]
+            if not isinstance(array, np.ndarray) or array.shape != spec.shape \
+                    or array.dtype != spec.dtype or not array.flags.c_contiguous \
+                    or not array.flags.writeable:
+                raise FeedError(f"out= array for '{tensor.name}' must be a writeable "
+                                f"C-contiguous {spec.dtype} array of shape {list(spec.shape)}")
+            checked[position] = array
+        return checked
 
     def _fast(self, args) -> bool:
         """Positional arrays of the right dtypes, C-contiguous: used as they are."""
@@ -97,17 +159,17 @@ class CompiledFunction:
                 return False
         return True
 
-    def run_arrays(self, arrays: list[np.ndarray]) -> list:
+    def run_arrays(self, arrays: list[np.ndarray], state: dict | None = None) -> list:
         """Run on already validated, contiguous arrays (one per feed); a value per leaf
-        (None for operations)."""
+        (None for operations). Variables live in `state` (default: this function's)."""
         signature = tuple(a.shape for a in arrays)
         entry = self._executors.get(signature) or self._plan(arrays, signature)
-        it = iter(entry[0].run(arrays))
+        it = iter(self._execute(entry, arrays, state))
         return [next(it) if isinstance(leaf, Tensor) else None for leaf in self.leaves]
 
     def _arrays(self, args, kwargs) -> list[np.ndarray]:
         if len(args) == 1 and isinstance(args[0], dict) and not kwargs:
-            by_tensor = prepare_feeds(self.graph, args[0])
+            by_tensor = prepare_feeds(self.source_graph, args[0])
             missing = [t for t in self.feeds if t not in by_tensor]
             if missing:
                 raise FeedError(f"missing feed for {missing[0].name} (this function takes "
@@ -148,7 +210,8 @@ class CompiledFunction:
             for tensor, array in zip(self.feeds, arrays):
                 if not tensor.shape.is_compatible_with(array.shape):
                     convert_feed(tensor, array)  # raises the FeedError that explains it
-            plan, lowered = build_plan(self.leaves, self.feeds, list(signature))
+            plan, lowered = build_plan(self._all_fetches, self._all_feeds,
+                                       list(signature) + self._state_shapes)
             entry = (Executor(plan), plan, lowered)
             self._executors[signature] = entry
             self._last = entry
@@ -175,7 +238,7 @@ class CompiledFunction:
         if stage not in STAGES:
             raise ValueError(f"unknown stage {stage!r}; choose one of {', '.join(STAGES)}")
         if stage == "graph":
-            return self.graph.as_text(self.leaves)
+            return self.graph.as_text(self._plan_leaves)
         lowered = self._entry()[2]
         parts = []
         for step in lowered:
@@ -203,18 +266,24 @@ class CompiledFunction:
         arrays = self._arrays(args, kwargs)
         signature = tuple(a.shape for a in arrays)
         entry = self._executors.get(signature) or self._plan(arrays, signature)
-        return profile_plan(entry[0], arrays, repeat)
+        arrays = list(arrays) + [read(self.state, op) for op, read in self._reads]
+        return profile_plan(entry[0], arrays, repeat)  # (assignments are not stored)
 
 
-def compile(graph_or_fetches, fetches=None, feeds=None, passes=None) -> CompiledFunction:
+def compile(graph_or_fetches, fetches=None, feeds=None, passes=None,
+            state: dict | None = None) -> CompiledFunction:
     """Compile a graph (or the fetches of one) into a callable running native kernels.
 
     Fetches default to the graph's outputs (tensors no op consumes); inputs to the
     placeholders they need, in graph order. Call the result with the inputs
-    positionally, by placeholder name, or with a feed_dict.
+    positionally, by placeholder name, or with a feed_dict. `passes` chooses the
+    graph optimizations run first (default pipeline: graphjit.passes.DEFAULT_PASSES;
+    "none" to skip them). Variables are read from and assigned into `state`
+    (pass `session.state` to share a Session's variables; default: a dict of the
+    function's own, `fn.state`).
     """
     graph, fetches = _resolve(graph_or_fetches, fetches)
-    return CompiledFunction(graph, fetches, feeds)
+    return CompiledFunction(graph, fetches, feeds, passes, state)
 
 
 def _dump(fn: CompiledFunction, entry) -> None:

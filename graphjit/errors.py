@@ -51,12 +51,21 @@ class UnsupportedError(GraphError, NotImplementedError):
     """A feature graphjit does not provide (yet)."""
 
 
+class NotDifferentiableError(GraphError, ValueError):
+    """`gradients` was asked for a gradient whose only paths pass through an op that
+    has none (a comparison, argmax, a cast to an integer, ...); the message names it."""
+
+
 class FeedError(Error, ValueError):
     """A run-time feed is missing or does not fit its tensor."""
 
 
 class SessionClosedError(Error, RuntimeError):
     """A closed Session was used."""
+
+
+class FailedPreconditionError(Error, RuntimeError):
+    """An op ran on state that is not ready, e.g. it read a variable never initialized."""
 
 
 class InternalError(Error):

@@ -195,6 +195,7 @@ class Graph:
         self._control_stack: list[list[Operation]] = []
         self.version = 0  # bumped on every new op; sessions cache plans per version
         self.collections: dict[str, list] = {}
+        self.seed: int | None = None  # graph-level random seed (set_random_seed)
 
     # -- naming ------------------------------------------------------------
     def unique_name(self, name: str, mark_as_used: bool = True) -> str:

@@ -13,10 +13,22 @@ from graphjit.graph import Operation, Tensor
 from graphjit.ops.registry import get_op_def
 
 
+def ref_inputs(op: Operation) -> tuple[int, ...]:
+    """Positions of inputs `op` writes rather than reads (an Assign's variable)."""
+    return get_op_def(op.type).extra.get("ref_inputs", ())
+
+
+def read_inputs(op: Operation) -> list[Tensor]:
+    """The inputs whose values `op` reads: all of them but its ref inputs."""
+    refs = ref_inputs(op)
+    return [t for i, t in enumerate(op.inputs) if i not in refs] if refs else list(op.inputs)
+
+
 def ops_needed(fetch_ops: list[Operation], fed: set[Tensor]) -> list[Operation]:
     """The ops that must run to compute `fetch_ops`, in graph (topological) order.
 
-    Fed tensors cut the graph: what only feeds them is not run.
+    Fed tensors cut the graph: what only feeds them is not run; neither is the
+    variable behind a ref input (assigning it does not read it).
     """
     needed: set[Operation] = set()
     stack = list(fetch_ops)
@@ -25,7 +37,7 @@ def ops_needed(fetch_ops: list[Operation], fed: set[Tensor]) -> list[Operation]:
         if op in needed:
             continue
         needed.add(op)
-        stack.extend(t.op for t in op.inputs if t not in fed)
+        stack.extend(t.op for t in read_inputs(op) if t not in fed)
         stack.extend(op.control_inputs)
     graph_order = fetch_ops[0].graph._ops if fetch_ops else []
     return [op for op in graph_order if op in needed]
@@ -65,7 +77,8 @@ def evaluate(fetches: list[Tensor | Operation], feeds: dict[Tensor, np.ndarray],
             raise FeedError(
                 f"placeholder '{op.name}' ({t.dtype}, shape {t.shape}) must be fed: "
                 f"pass feed_dict={{{op.name}: value}} (created at {op.source})")
-        inputs = [values[t] for t in op.inputs]
+        refs = ref_inputs(op)
+        inputs = [None if i in refs else values[t] for i, t in enumerate(op.inputs)]
         for tensor, value in zip(op.outputs, run_op(op, inputs, state)):
             values[tensor] = value
     return [values[f] if isinstance(f, Tensor) else None for f in fetches]

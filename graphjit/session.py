@@ -55,7 +55,7 @@ class Session:
         if fn is None:
             fn = self._compiled[key] = CompiledFunction(self.graph, list(leaves), list(fed))
         arrays = [feeds[t] for t in fed]  # fresh C-ordered copies (prepare_feeds)
-        return fn.run_arrays(arrays)
+        return fn.run_arrays(arrays, self.state)
 
     def close(self) -> None:
         self._closed = True

@@ -1,6 +1,12 @@
 """Loop IR for ops that are kernels of their own rather than members of a fused
 region: reductions over arbitrary axes, argmax/argmin, pooling, and the im2col
-half of convolution (whose GEMM half is a BLAS call).
+half of convolution (whose GEMM half is a BLAS call); for gradients, the
+scatter-add of a gather, the pooling gradients and col2im (the half of a
+convolution's input gradient after its GEMM).
+
+Kernels that add into their output (scatter, pooling gradients) first zero it
+and run their loop nest serially within an image: only the batch loop, whose
+iterations write disjoint parts of the output, may run in parallel.
 
 Spatial sizes and paddings are baked into the pooling and im2col kernels; batch
 and channel extents come from the arrays, so a new batch size compiles nothing.
@@ -18,6 +24,7 @@ from graphjit.lower.emit import (
     reduce_init,
 )
 from graphjit.ops.conv import _pad_amounts
+from graphjit.ops.reductions import sum_to_axes
 
 
 def _int(fn, *args):
@@ -39,24 +46,32 @@ def _size(shape) -> int:
 
 
 def reduce_kernel(name: str, op, shapes, inputs, outputs) -> Kernel:
-    """A reduction over any axes: accumulate into the output in the input's memory order."""
+    """A reduction over any axes: accumulate into the output in the input's memory order.
+
+    SumToShapeOf (a gradient's sum back to a broadcast input's shape) is a Sum whose
+    axes are resolved here, from the plan's concrete shapes: its leading axes are
+    dropped, the others kept as size-1 dims.
+    """
     x, out = op.inputs[0], outputs[0]
     dtype = out.dtype.name
     in_rank, out_rank = len(shapes[x]), len(shapes[out])
-    axes = set(op.attrs["axes"])
-    keepdims = out_rank == in_rank
+    if op.type == "SumToShapeOf":
+        summed, lead = sum_to_axes(shapes[x], shapes[out])
+        op_type, axes, dropped = "Sum", set(summed), set(range(lead))
+    else:
+        op_type, axes = op.type, set(op.attrs["axes"])
+        dropped = set() if out_rank == in_rank else axes
     params = (Param("in0", x.dtype.name, in_rank, False), Param("out0", dtype, out_rank, True))
     out_idx_init = tuple(Var(f"o{a}") for a in range(out_rank))
     out_dims = [Dim("out0", a) for a in range(out_rank)]
     init = _nest("o", out_dims, (Store("out0", out_idx_init, const(
-        reduce_init(op.type, out.dtype.np), dtype)),))
+        reduce_init(op_type, out.dtype.np), dtype)),))
     in_idx = tuple(Var(f"i{a}") for a in range(in_rank))
-    out_idx = tuple((0 if a in axes else in_idx[a]) for a in range(in_rank)) if keepdims \
-        else tuple(in_idx[a] for a in range(in_rank) if a not in axes)
-    combine = Call(_REDUCE_COMBINE[op.type], (Load("out0", out_idx), Load("in0", in_idx)), dtype)
+    out_idx = tuple((0 if a in axes else in_idx[a]) for a in range(in_rank) if a not in dropped)
+    combine = Call(_REDUCE_COMBINE[op_type], (Load("out0", out_idx), Load("in0", in_idx)), dtype)
     body = init + _nest("i", [Dim("in0", a) for a in range(in_rank)],
                         (Store("out0", out_idx, combine),))
-    if op.type == "Mean":
+    if op_type == "Mean":
         count = 1
         for a in sorted(axes):
             count = int_mul(count, Dim("in0", a))
@@ -175,3 +190,149 @@ def im2col_kernel(name: str, op, shapes, cols_shape: tuple) -> Kernel:
     params = (Param("in0", dtype, 4, False), Param("out0", dtype, 6, True))
     big = _size(cols_shape) >= PARALLEL_MIN_ELEMENTS
     return Kernel(name, params, _nest("o", [Dim("out0", a) for a in range(6)], inner, big))
+
+
+def _zero(out_rank: int, dtype: str, parallel: bool = False):
+    idx = tuple(Var(f"z{a}") for a in range(out_rank))
+    return _nest("z", [Dim("out0", a) for a in range(out_rank)],
+                 (Store("out0", idx, const(0, dtype)),), parallel)
+
+
+def _clamp_dim(i, dim):
+    """i clamped to [0, dim) for a run-time extent."""
+    return _int("minimum", _int("maximum", i, 0), int_add(dim, -1))
+
+
+def _accumulate(param: str, index: tuple, value, dtype: str):
+    return Store(param, index, Call("add", (Load(param, index), value), dtype))
+
+
+def scatter_add_kernel(name: str, op, shapes, outputs) -> Kernel:
+    """ScatterAddLike: out = 0, then out[..., indices[j], ...] += updates[..., j, ...].
+
+    Out-of-range indices are clamped, the cell GatherV2's clamped read came from.
+    """
+    updates, indices, _ = op.inputs
+    out = outputs[0]
+    axis = op.attrs["axis"]
+    ur, ir, orank = len(shapes[updates]), len(shapes[indices]), len(shapes[out])
+    dtype = out.dtype.name
+    params = (Param("in0", dtype, ur, False), Param("in1", indices.dtype.name, ir, False),
+              Param("out0", dtype, orank, True))
+    u = tuple(Var(f"u{a}") for a in range(ur))
+    position = _clamp_dim(Call("cast", (Load("in1", u[axis:axis + ir]),), "int64"),
+                          Dim("out0", axis))
+    target = u[:axis] + (Var("p"),) + u[axis + ir:]
+    body = (Assign("p", position, "int64"),
+            _accumulate("out0", target, Load("in0", u), dtype))
+    return Kernel(name, params, _zero(orank, dtype) + _nest(
+        "u", [Dim("in0", a) for a in range(ur)], body))
+
+
+def _pool_geometry(op, shapes):
+    x = op.inputs[0]
+    _, h, w, _ = shapes[x]
+    (_, kh, kw, _), (_, sh, sw, _) = op.attrs["ksize"], op.attrs["strides"]
+    _, top, _ = _pad_amounts(h, kh, sh, op.attrs["padding"])
+    _, left, _ = _pad_amounts(w, kw, sw, op.attrs["padding"])
+    return h, w, kh, kw, sh, sw, top, left
+
+
+def pool_grad_kernel(name: str, op, shapes, outputs) -> Kernel:
+    """MaxPoolGrad / AvgPoolGrad over NHWC: each output cell's gradient dy (in1) is sent
+    back to its window: all of it to the first largest real cell of x (in0) for max
+    pooling, an equal share to every real cell for average pooling."""
+    x, dy = op.inputs
+    h, w, kh, kw, sh, sw, top, left = _pool_geometry(op, shapes)
+    dtype = x.dtype.name
+    n, oh, ow, c = (Var(f"o{a}") for a in range(4))
+    row0 = int_add(int_mul(oh, sh), -top)
+    col0 = int_add(int_mul(ow, sw), -left)
+    ih, iw = Var("ih"), Var("iw")
+    window_index = (Assign("ih", int_add(Var("rs"), Var("kh")), "int64"),)
+    ok = Call("logicaland", (_inside(ih, h), _inside(iw, w)), "bool")
+    cell = (n, _clamp(ih, h), _clamp(iw, w), c)
+    g = Load("in1", (n, oh, ow, c))
+    start = (Assign("rs", row0, "int64"), Assign("cs", col0, "int64"))
+    if op.type == "MaxPoolGrad":
+        v, best, better = Var("v"), Var("best"), Var("better")
+        inner = (
+            Assign("iw", int_add(Var("cs"), Var("kw")), "int64"),
+            Assign("v", Load("in0", cell), dtype),
+            # NaN never wins; with no larger value, the first real cell keeps it
+            Assign("better", Call("logicaland", (ok, Call("greater", (v, best), "bool")),
+                                  "bool"), "bool"),
+            Assign("best", Call("select", (better, v, best), dtype), dtype),
+            Assign("bi", Call("select", (better, ih, Var("bi")), "int64"), "int64"),
+            Assign("bj", Call("select", (better, iw, Var("bj")), "int64"), "int64"),
+        )
+        body = start + (
+            Assign("best", const(-float("inf"), dtype), dtype),
+            Assign("bi", _int("maximum", Var("rs"), 0), "int64"),
+            Assign("bj", _int("maximum", Var("cs"), 0), "int64"),
+            Loop("kh", 0, kh, window_index + (Loop("kw", 0, kw, inner),)),
+            _accumulate("out0", (n, Var("bi"), Var("bj"), c), g, dtype),
+        )
+    else:
+        rows = _int("sub", _int("minimum", int_add(Var("rs"), kh), h),
+                    _int("maximum", Var("rs"), 0))
+        cols = _int("sub", _int("minimum", int_add(Var("cs"), kw), w),
+                    _int("maximum", Var("cs"), 0))
+        share = Call("realdiv", (g, Call("cast", (_int("mul", rows, cols),), dtype)), dtype)
+        inner = (
+            Assign("iw", int_add(Var("cs"), Var("kw")), "int64"),
+            _accumulate("out0", cell, Call("select", (ok, Var("share"), const(0, dtype)),
+                                           dtype), dtype),
+        )
+        body = start + (
+            Assign("share", share, dtype),
+            Loop("kh", 0, kh, window_index + (Loop("kw", 0, kw, inner),)),
+        )
+    params = (Param("in0", dtype, 4, False), Param("in1", dtype, 4, False),
+              Param("out0", dtype, 4, True))
+    big = _size(shapes[dy]) * kh * kw >= PARALLEL_MIN_ELEMENTS
+    return Kernel(name, params, _zero(4, dtype, big) + _nest(
+        "o", [Dim("in1", a) for a in range(4)], body, big))
+
+
+def col2im_kernel(name: str, op, shapes, cols_shape: tuple) -> Kernel:
+    """dx[n, ih, iw, ci] = the sum of cols[n, oh, ow, kh, kw, ci] over the filter taps
+    (kh, kw) that read input cell (ih, iw) from output cell (oh, ow): the adjoint of
+    im2col, as a gather so every output cell is written once (parallel-safe)."""
+    x = op.inputs[0]
+    _, h, w, _ = shapes[x]
+    _, oh_n, ow_n, kh, kw, _ = cols_shape
+    (_, sh, sw, _), (_, dh, dw, _) = op.attrs["strides"], op.attrs["dilations"]
+    _, top, _ = _pad_amounts(h, (kh - 1) * dh + 1, sh, op.attrs["padding"])
+    _, left, _ = _pad_amounts(w, (kw - 1) * dw + 1, sw, op.attrs["padding"])
+    dtype = x.dtype.name
+    n, ih, iw, ci = (Var(f"o{a}") for a in range(4))
+
+    def tap(t, o, stride, extent, position, offset):
+        """(assignments, validity) of output index o = t / stride, t = position - offset,
+        whose window reads `position` through the tap at `offset`."""
+        stmts = (Assign(t, _int("sub", position, offset), "int64"),
+                 Assign(o, _int("floordiv", Var(t), stride) if stride != 1 else Var(t),
+                        "int64"))
+        ok = Call("logicaland", (_int("greaterequal", Var(t), 0),
+                                 _int("less", Var(o), extent)), "bool")
+        if stride != 1:
+            ok = Call("logicaland", (ok, _int("equal", _int("floormod", Var(t), stride), 0)),
+                      "bool")
+        return stmts, ok
+
+    rows, ok_rows = tap("th", "oi", sh, oh_n, int_add(ih, top), int_mul(Var("a"), dh))
+    cols, ok_cols = tap("tw", "oj", sw, ow_n, int_add(iw, left), int_mul(Var("b"), dw))
+    value = Load("in0", (n, _clamp(Var("oi"), oh_n), _clamp(Var("oj"), ow_n), Var("a"),
+                         Var("b"), ci))
+    inner = cols + (Assign("acc", Call("add", (Var("acc"), Call(
+        "select", (Call("logicaland", (Var("okr"), ok_cols), "bool"), value, const(0, dtype)),
+        dtype)), dtype), dtype),)
+    body = (
+        Assign("acc", const(0, dtype), dtype),
+        Loop("a", 0, kh, rows + (Assign("okr", ok_rows, "bool"), Loop("b", 0, kw, inner))),
+        Store("out0", (n, ih, iw, ci), Var("acc")),
+    )
+    params = (Param("in0", dtype, 6, False), Param("out0", dtype, 4, True))
+    big = _size(cols_shape) >= PARALLEL_MIN_ELEMENTS
+    return Kernel(name, params, _nest("o", [Dim("out0", a) for a in range(4)], body, big))

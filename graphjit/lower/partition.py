@@ -13,6 +13,9 @@ Rules, applied greedily in graph order:
   is refused.
 - Matmul runs as a BLAS call; reshapes of materialized buffers are views;
   everything else gets a region of its own.
+- SumToShapeOf (a gradient summed back to a broadcast input) is decided here,
+  from the concrete shapes: an identity when nothing was broadcast (it fuses
+  or is a view), else a reduction kernel of its own.
 
 All shapes here are concrete: plans are built per input-shape signature.
 """
@@ -27,19 +30,29 @@ from graphjit.ops.registry import get_op_def
 ROW_REDUCTIONS = {"Sum", "Mean", "Max", "Min", "Prod", "Any", "All"}
 # Ops whose output element is a function of input elements at computable indices.
 INDEX_OPS = {"Transpose", "BroadcastTo", "StridedSlice", "Pad", "ConcatV2", "Tile",
-             "GatherV2", "Range", "Fill", "FillLike", "Reshape", "ExpandDims", "Squeeze"}
-VIEW_OPS = {"Reshape", "ExpandDims", "Squeeze", "Identity", "StopGradient"}
+             "GatherV2", "Range", "Fill", "FillLike", "Reshape", "ExpandDims", "Squeeze",
+             "StridedSliceGrad", "ReshapeLike"}
+UNIT_RESHAPES = ("Reshape", "ExpandDims", "Squeeze", "ReshapeLike")
+# SumToShapeOf is one when the plan's shapes show nothing was broadcast (fusable_kind).
+VIEW_OPS = {"Reshape", "ExpandDims", "Squeeze", "Identity", "StopGradient", "Assign",
+            "ReshapeLike", "SumToShapeOf"}
+# Ops whose output is one of their inputs: an Assign's output is the value it stores.
+ALIAS_OPS = {"Assign"}
 EXTERN_OPS = {"MatMul"}
 # Ops lowered to a kernel of their own (or a plan-time constant, for Shape).
 STANDALONE = {"ArgMax": "argreduce", "ArgMin": "argreduce", "MaxPool": "pool",
-              "AvgPool": "pool", "Conv2D": "conv", "Shape": "shape"}
+              "AvgPool": "pool", "Conv2D": "conv", "Shape": "shape",
+              "MaxPoolGrad": "pool_grad", "AvgPoolGrad": "pool_grad",
+              "Conv2DBackpropInput": "conv_input_grad",
+              "Conv2DBackpropFilter": "conv_filter_grad", "ScatterAddLike": "scatter"}
 
 
 @dataclass
 class Region:
     """A set of ops lowered together.
 
-    kind: fused | reduce | argreduce | pool | conv | shape | extern | view | host.
+    kind: fused | reduce | argreduce | pool | conv | shape | extern | view | host, and for
+    gradients sum_to | scatter | pool_grad | conv_input_grad | conv_filter_grad.
     """
 
     id: int
@@ -129,13 +142,17 @@ class Partitioner:
         return [r for r in self.regions if r.ops]
 
     def fusable_kind(self, op: Operation) -> str:
+        if op.type == "SumToShapeOf":  # its axes are known now: none is an identity
+            same = self.shapes[op.inputs[0]] == self.shapes[op.outputs[0]]
+            return "elementwise" if same else "sum_to"
         if op.type in STANDALONE:
             return STANDALONE[op.type]
         if op.type in EXTERN_OPS:
             return "extern"
         if op.type in ROW_REDUCTIONS:
             return "reduction"
-        if get_op_def(op.type).kind == "elementwise" or op.type in INDEX_OPS:
+        if get_op_def(op.type).kind == "elementwise" or op.type in INDEX_OPS \
+                or op.type in ALIAS_OPS:
             return "elementwise"
         return "host"
 
@@ -171,7 +188,7 @@ class Partitioner:
         self.new_region("fused", op, out_shape)
 
     def fits(self, region: Region, op: Operation, out_shape: tuple) -> bool:
-        unit_reshape = op.type in ("Reshape", "ExpandDims", "Squeeze")
+        unit_reshape = op.type in UNIT_RESHAPES
         if unit_reshape and not only_unit_dims_change(self.shapes[op.inputs[0]], out_shape):
             return False
         if not region.is_row:

@@ -16,9 +16,17 @@ from codegen.loopir import Kernel, format_kernel
 from codegen.numba_backend import BackendError, CompiledKernel, compile_kernel
 from graphjit.errors import CompileError, FeedError
 from graphjit.graph import Operation, Tensor
-from graphjit.interpreter import ops_needed, run_op
+from graphjit.interpreter import ops_needed, read_inputs, ref_inputs, run_op
 from graphjit.lower.emit import RegionEmitter
-from graphjit.lower.kernels import argminmax_kernel, im2col_kernel, pool_kernel, reduce_kernel
+from graphjit.lower.kernels import (
+    argminmax_kernel,
+    col2im_kernel,
+    im2col_kernel,
+    pool_grad_kernel,
+    pool_kernel,
+    reduce_kernel,
+    scatter_add_kernel,
+)
 from graphjit.lower.partition import Region, partition
 from graphjit.ops.registry import get_op_def, infer_specs
 from runtime.plan import EXTERN, HOST, KERNEL, VIEW, Plan, SlotSpec, Step, assign_buffers
@@ -47,8 +55,10 @@ def propagate_shapes(ops: list[Operation], fed_shapes: dict[Tensor, tuple]) -> d
             t = op.outputs[0]
             raise FeedError(f"placeholder '{op.name}' ({t.dtype}, shape {t.shape}) must be fed "
                             f"(created at {op.source})")
-        specs = infer_specs(get_op_def(op.type), [(shapes[t], t.dtype) for t in op.inputs],
-                            op.attrs)
+        refs = ref_inputs(op)  # a variable only assigned has its static shape
+        specs = infer_specs(get_op_def(op.type), [
+            (tuple(t.shape) if i in refs else shapes[t], t.dtype)
+            for i, t in enumerate(op.inputs)], op.attrs)
         for t, (shape, _) in zip(op.outputs, specs):
             shapes[t] = tuple(shape)
     return shapes
@@ -91,7 +101,8 @@ class PlanBuilder:
 
     def build(self) -> tuple[Plan, list[LoweredStep]]:
         input_slots = tuple(self.slot(t, "input") for t in self.feeds)
-        compute = [op for op in self.ops if op.type not in ("Const", "Placeholder")]
+        compute = [op for op in self.ops  # (ops without outputs, NoOp, only order others)
+                   if op.outputs and op.type not in ("Const", "Placeholder")]
         fetched = set(self.fetch_tensors)
         regions = partition(compute, self.shapes, set(self.feeds), fetched)
         region_of = {op: r for r in regions for op in r.ops}
@@ -118,7 +129,7 @@ class PlanBuilder:
     def external_inputs(self, region: Region, members: set) -> list[Tensor]:
         seen = []
         for op in region.ops:
-            for t in op.inputs:
+            for t in read_inputs(op):
                 if t in members or t in seen:
                     continue
                 if region.kind == "fused" and t in self.const_values \
@@ -156,6 +167,12 @@ class PlanBuilder:
         if region.kind == "conv":
             self.lower_conv(op, inputs, in_slots, outputs, out_slots, names)
             return
+        if region.kind == "conv_input_grad":
+            self.lower_conv_input_grad(op, outputs, out_slots, names)
+            return
+        if region.kind == "conv_filter_grad":
+            self.lower_conv_filter_grad(op, outputs, out_slots, names)
+            return
         if region.kind == "extern":
             self.steps.append(Step(op.name, EXTERN, _matmul_fn(op, self.shapes), in_slots,
                                    out_slots, names, flops=self.matmul_flops(op),
@@ -163,8 +180,19 @@ class PlanBuilder:
             self.lowered.append(LoweredStep(f"matmul_{op.name}", EXTERN, names))
             return
         name = _kernel_name(region)
-        if region.kind == "reduce":
+        if region.kind in ("reduce", "sum_to"):
             kernel = reduce_kernel(name, op, self.shapes, inputs, outputs)
+            if region.kind == "sum_to":  # its second input is read for its shape only
+                inputs = [op.inputs[0]]
+                in_slots = (self.input_or_const_slot(op.inputs[0]),)
+        elif region.kind == "scatter":  # (updates, indices); the third is shape-only
+            kernel = scatter_add_kernel(name, op, self.shapes, outputs)
+            inputs = list(op.inputs[:2])
+            in_slots = tuple(self.input_or_const_slot(t) for t in inputs)
+        elif region.kind == "pool_grad":
+            kernel = pool_grad_kernel(name, op, self.shapes, outputs)
+            inputs = list(op.inputs)
+            in_slots = tuple(self.input_or_const_slot(t) for t in inputs)
         elif region.kind == "argreduce":
             kernel = argminmax_kernel(name, op, self.shapes, outputs)
         elif region.kind == "pool":
@@ -210,6 +238,52 @@ class PlanBuilder:
                                bytes=cols_bytes + self.bytes_of([f], outputs)))
         self.lowered.append(LoweredStep(f"gemm_{op.name}", EXTERN, names))
 
+    def conv_columns(self, op) -> tuple[int, tuple, int, int, int]:
+        """A planned buffer for the (N, OH, OW, KH, KW, Cin) columns of a convolution's
+        gradient: (slot, shape, rows, depth, cout) with rows x depth the GEMM view."""
+        x, f, dy = op.inputs
+        n, oh, ow, cout = self.shapes[dy]
+        kh, kw, cin, _ = self.shapes[f]
+        cols_shape = (n, oh, ow, kh, kw, cin)
+        self.slots.append(SlotSpec(cols_shape, x.dtype.np, "buffer"))
+        return len(self.slots) - 1, cols_shape, n * oh * ow, kh * kw * cin, cout
+
+    def lower_conv_input_grad(self, op, outputs, out_slots, names) -> None:
+        """Conv2DBackpropInput = one BLAS GEMM (dy times the filter's transpose) into a
+        columns buffer, then a native col2im kernel summing each input cell's taps."""
+        x, f, dy = op.inputs
+        cols, cols_shape, rows, depth, cout = self.conv_columns(op)
+        f_slot, dy_slot = (self.input_or_const_slot(t) for t in (f, dy))
+        cols_bytes = int(np.prod(cols_shape)) * x.dtype.size
+
+        def gemm(grad, filters, out):
+            np.matmul(grad.reshape(rows, cout), filters.reshape(depth, cout).T,
+                      out=out.reshape(rows, depth))
+        self.steps.append(Step(f"gemm_{op.name}", EXTERN, gemm, (dy_slot, f_slot), (cols,),
+                               names, flops=2 * rows * depth * cout,
+                               bytes=cols_bytes + self.bytes_of([f, dy], [])))
+        self.lowered.append(LoweredStep(f"gemm_{op.name}", EXTERN, names))
+        self.add_kernel(col2im_kernel(_identifier("col2im", op), op, self.shapes, cols_shape),
+                        (cols,), out_slots, names, 0, cols_bytes + self.bytes_of([], outputs))
+
+    def lower_conv_filter_grad(self, op, outputs, out_slots, names) -> None:
+        """Conv2DBackpropFilter = the forward's native im2col kernel, then one BLAS GEMM
+        (the columns' transpose times dy)."""
+        x, f, dy = op.inputs
+        cols, cols_shape, rows, depth, cout = self.conv_columns(op)
+        x_slot, dy_slot = (self.input_or_const_slot(t) for t in (x, dy))
+        cols_bytes = int(np.prod(cols_shape)) * x.dtype.size
+        self.add_kernel(im2col_kernel(_identifier("im2col", op), op, self.shapes, cols_shape),
+                        (x_slot,), (cols,), names, 0, cols_bytes)
+
+        def gemm(cols_array, grad, out):
+            np.matmul(cols_array.reshape(rows, depth).T, grad.reshape(rows, cout),
+                      out=out.reshape(depth, cout))
+        self.steps.append(Step(f"gemm_{op.name}", EXTERN, gemm, (cols, dy_slot), out_slots,
+                               names, flops=2 * rows * depth * cout,
+                               bytes=cols_bytes + self.bytes_of([dy], outputs)))
+        self.lowered.append(LoweredStep(f"gemm_{op.name}", EXTERN, names))
+
     def bytes_of(self, inputs, outputs) -> int:
         return sum(int(np.prod(self.shapes[t], dtype=np.int64)) * t.dtype.size
                    for t in list(inputs) + list(outputs))
@@ -226,6 +300,11 @@ def _matmul_fn(op: Operation, shapes):
     def matmul(a, b, out):
         np.matmul(a.swapaxes(-1, -2) if ta else a, b.swapaxes(-1, -2) if tb else b, out=out)
     return matmul
+
+
+def _identifier(prefix: str, op: Operation) -> str:
+    """A kernel name from an op name (which may hold '/', '.' or '-')."""
+    return prefix + "_" + "".join(c if c.isalnum() else "_" for c in op.name)
 
 
 def _host_fn(op: Operation):

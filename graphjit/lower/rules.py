@@ -58,8 +58,16 @@ def lower_elementwise(em, t, idx: tuple):
         return const(op.attrs["value"], dtype)
     if kind == "Const":
         return const(em.const_values[t].reshape(()).item(), dtype)
+    if kind == "Assign":  # the value stored (written to the variable after the run)
+        return em.value(op.inputs[1], idx)
     if kind == "Pow":
         return _pow(em, op, out_shape, idx, dtype)
+    if kind == "RealDiv" and em.is_row_value(op.inputs[1]) and not em.is_row_value(t):
+        # x / row_sum: one reciprocal per row, a multiply per element (softmax, norms)
+        x = op.inputs[0]
+        inverse = em.row_temp(Call("reciprocal", (em.row_value(op.inputs[1]),), dtype), dtype)
+        return Call("mul", (em.value(x, broadcast_index(em.shapes[x], out_shape, idx)),
+                            inverse), dtype)
     if kind == "Cast":
         x = op.inputs[0]
         return Call("cast", (em.value(x, idx),), dtype)
@@ -72,9 +80,13 @@ def lower_elementwise(em, t, idx: tuple):
     if kind == "BroadcastTo":
         x = op.inputs[0]
         return em.value(x, broadcast_index(em.shapes[x], out_shape, idx))
-    if kind in ("Reshape", "ExpandDims", "Squeeze"):
+    if kind in ("Reshape", "ExpandDims", "Squeeze", "ReshapeLike"):
         x = op.inputs[0]
         return em.value(x, unit_reshape_index(em.shapes[x], out_shape, idx))
+    if kind == "SumToShapeOf":  # fused only when the plan's shapes broadcast nothing
+        return em.value(op.inputs[0], idx)
+    if kind == "StridedSliceGrad":
+        return _strided_slice_grad(em, op, idx, dtype)
     if kind == "StridedSlice":
         x = op.inputs[0]
         in_idx = []
@@ -114,12 +126,14 @@ def _concat(em, op, idx, dtype):
         if n:
             pieces.append((offset, n, x))
         offset += n
+    if not pieces:  # every input is empty: so is the loop that would read this
+        return const(0, dtype)
     i = idx[axis]
     # Last piece first, then select backwards: each load uses a clamped, in-bounds index.
     result = None
     for start, n, x in reversed(pieces):
         local = list(idx)
-        local[axis] = _clamp(int_add(i, -start), n)
+        local[axis] = em.temp(_clamp(int_add(i, -start), n))
         v = em.value(x, tuple(local))
         result = v if result is None else Call(
             "select", (_int("less", i, start + n), v, result), dtype)
@@ -133,22 +147,51 @@ def _pad(em, op, idx, dtype):
     inside = None
     in_idx = []
     for i, (before, _), n in zip(idx, op.attrs["paddings"], shape):
-        src = int_add(i, -before)
+        src = em.temp(int_add(i, -before))
         if mode == "CONSTANT":
             ok = Call("logicaland", (_int("greaterequal", src, 0), _int("less", src, n)), "bool")
             inside = ok if inside is None else Call("logicaland", (inside, ok), "bool")
-            in_idx.append(_clamp(src, n))
+            in_idx.append(em.temp(_clamp(src, n)))
         else:
             low = _int("neg", src) if mode == "REFLECT" else _int("sub", _int("neg", src), 1)
             high_base = 2 * (n - 1) if mode == "REFLECT" else 2 * n - 1
+            src = em.temp(_int("select", _int("less", src, 0), low, src))
             high = _int("sub", high_base, src)
-            src = _int("select", _int("less", src, 0), low, src)
-            src = Call("select", (_int("greaterequal", src, n), high, src), "int64")
-            in_idx.append(_clamp(src, n))
+            src = em.temp(Call("select", (_int("greaterequal", src, n), high, src), "int64"))
+            in_idx.append(em.temp(_clamp(src, n)))
     v = em.value(x, tuple(in_idx))
     if inside is None:
         return v
     return Call("select", (inside, v, const(op.attrs["constant_value"], dtype)), dtype)
+
+
+def _strided_slice_grad(em, op, idx, dtype):
+    """Zeros, with dy where the output index lies on the slice (start + k * step)."""
+    dy, like = op.inputs
+    dshape = em.shapes[dy]
+    if 0 in dshape:
+        return const(0, dtype)
+    inside, dy_idx = None, []
+    for i, s, n, m in zip(idx, op.attrs["slices"], em.shapes[like], dshape):
+        start, _, step = slice(*s).indices(n)
+        rel = int_add(i, -start)
+        if step == 1:
+            position = rel
+            ok = None if (start == 0 and m == n) else Call("logicaland", (
+                _int("greaterequal", rel, 0), _int("less", rel, m)), "bool")
+        else:
+            position = _int("floordiv", rel, step)
+            ok = Call("logicaland", (
+                _int("equal", _int("floormod", rel, step), 0),
+                Call("logicaland", (_int("greaterequal", position, 0),
+                                    _int("less", position, m)), "bool")), "bool")
+        if ok is not None:
+            inside = ok if inside is None else Call("logicaland", (inside, ok), "bool")
+        dy_idx.append(position if ok is None else _clamp(position, m))
+    v = em.value(dy, tuple(dy_idx))
+    if inside is None:
+        return v
+    return Call("select", (inside, v, const(0, dtype)), dtype)
 
 
 def _gather(em, op, idx):
@@ -159,5 +202,5 @@ def _gather(em, op, idx):
     where = em.value(indices, tuple(idx[axis:axis + rank_i]))
     # Out-of-range indices are clamped (never an out-of-bounds read); the planner
     # checks them before the call when they are fed.
-    position = _clamp(Call("cast", (where,), "int64"), n)
+    position = em.temp(_clamp(Call("cast", (where,), "int64"), n))
     return em.value(params, tuple(idx[:axis]) + (position,) + tuple(idx[axis + rank_i:]))

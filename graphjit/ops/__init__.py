@@ -4,9 +4,11 @@ from graphjit.ops import (  # noqa: F401  (registration)
     conv,
     core,
     elementwise,
+    indexing,
     linalg,
     nn,
     overloads,
     reductions,
     shape_ops,
+    state_ops,
 )

@@ -3,13 +3,22 @@ static shapes, normalizing axes, and creating ops on the right graph."""
 
 from __future__ import annotations
 
+import contextlib
 import numbers
+from collections.abc import Iterator
 
 import numpy as np
 
 from graphjit import dtypes
-from graphjit.errors import DTypeError, GraphError, ShapeError
-from graphjit.graph import Graph, Operation, Tensor, get_default_graph
+from graphjit.errors import (
+    DTypeError,
+    Error,
+    GraphError,
+    ShapeError,
+    UnsupportedError,
+    user_source_line,
+)
+from graphjit.graph import Graph, Operation, Tensor, format_spec, get_default_graph
 
 FLOAT = frozenset(d for d in dtypes.ALL if d.is_floating)
 INT = frozenset(d for d in dtypes.ALL if d.is_integer)
@@ -176,3 +185,49 @@ def make(op_type: str, inputs, attrs=None, name=None, default_name=None) -> Tens
     graph = graph_of(*inputs)
     return graph.create_op(op_type, inputs, attrs, name=name,
                            default_name=default_name).outputs[0]
+
+
+# -- build-time arguments and their errors ------------------------------------
+
+def op_error(cls, op_type: str, name: str | None, default_name: str, inputs, message: str):
+    """An error found before the op exists, worded as graph.create_op words infer errors:
+    the op type, the name the op would get, its input specs and the user's line."""
+    inputs = [t for t in inputs if isinstance(t, Tensor)]
+    graph = graph_of(*inputs)
+    if name and name.endswith("/"):
+        full = name[:-1]
+    else:
+        full = graph.unique_name(name or default_name, mark_as_used=False)
+    specs = ", ".join(format_spec(t.shape, t.dtype) for t in inputs)
+    return cls(f"{op_type} '{full}' ({specs}) at {user_source_line()}: {message}")
+
+
+def static_value(value, what: str) -> np.ndarray:
+    """The build-time value of a shape-like argument: a Python/NumPy value or a constant.
+
+    Buffers are planned from static shapes, so graphjit does not support shapes,
+    axes or slice bounds computed at run time; a Const tensor is read from its attr.
+    """
+    if isinstance(value, Tensor):
+        op = value.op
+        if op.type == "Const":
+            return np.asarray(op.attrs["value"])
+        if op.type == "Shape" and op.inputs[0].shape.is_fully_defined():
+            return np.array(op.inputs[0].shape, dtype=np.int64)
+        raise UnsupportedError(
+            f"{what} must be known when the graph is built (a Python value, NumPy array or "
+            f"constant), but tensor '{value.name}' is computed at run time (at "
+            f"{user_source_line()}); graphjit does not support dynamic {what} arguments")
+    if isinstance(value, (list, tuple)) and any(isinstance(v, Tensor) for v in value):
+        return np.array([static_value(v, what) for v in value])
+    return np.asarray(value)
+
+
+@contextlib.contextmanager
+def op_errors(op_type: str, name: str | None, default_name: str, inputs) -> Iterator[None]:
+    """Argument checks done before an op exists fail like infer does: naming the op
+    type, the name the op would get, its input specs and the user's line."""
+    try:
+        yield
+    except Error as exc:
+        raise op_error(type(exc), op_type, name, default_name, inputs, str(exc)) from None

@@ -13,8 +13,8 @@ import numbers
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from graphjit.errors import GraphError, ShapeError, UnsupportedError, user_source_line
-from graphjit.graph import Tensor
+from graphjit.errors import DTypeError, GraphError, ShapeError, UnsupportedError, user_source_line
+from graphjit.graph import Tensor, TensorShape
 from graphjit.ops._util import FLOAT, check_dtype, convert_operands, make, same_dtype
 from graphjit.ops.registry import OpDef, register
 
@@ -120,7 +120,6 @@ def _conv2d_reference(x, f, *, strides, padding, dilations):
     return np.tensordot(win, f, axes=([4, 5, 3], [0, 1, 2])).astype(x.dtype, copy=False)
 
 
-register(OpDef("Conv2D", _conv2d_infer, _conv2d_reference, kind="conv"))
 
 
 # -- pooling --------------------------------------------------------------------------
@@ -169,8 +168,156 @@ def _pool_shape(x, ksize, strides, padding):
     return (x.shape[0], oh, ow, x.shape[3])
 
 
-register(OpDef("MaxPool", _pool_infer, _max_pool_reference, kind="conv"))
-register(OpDef("AvgPool", _pool_infer, _avg_pool_reference, kind="conv"))
+# -- gradients: Conv2DBackpropInput/Filter, MaxPoolGrad, AvgPoolGrad -------------------
+# Each takes the forward op's inputs (the image x, read for its shape only where the
+# gradient does not depend on it) and the output's gradient dy, with the forward attrs.
+
+def _backprop_infer(infer, result: int):
+    """The forward infer validates x (and the filter); dy must match the forward output;
+    the result has the shape of forward input `result`."""
+    def backprop_infer(specs, attrs):
+        forward, grad = specs[:-1], specs[-1]
+        out_shape, dtype = infer(forward, attrs)
+        if grad[1] != dtype:
+            raise DTypeError(f"the gradient has dtype {grad[1]}, the forward output {dtype}")
+        if not TensorShape(grad[0]).is_compatible_with(out_shape):
+            raise ShapeError(f"the gradient has shape {list(grad[0])}, the forward output "
+                             f"{list(out_shape)}")
+        return tuple(specs[result][0]), dtype
+    return backprop_infer
+
+
+def _conv_geometry(x_shape, f_shape, strides, padding, dilations):
+    (_, h, w, _), (kh, kw, _, _) = x_shape, f_shape
+    (_, sh, sw, _), (_, dh, dw, _) = strides, dilations
+    oh, top, bottom = _pad_amounts(h, (kh - 1) * dh + 1, sh, padding)
+    ow, left, right = _pad_amounts(w, (kw - 1) * dw + 1, sw, padding)
+    return (oh, ow), (top, bottom, left, right)
+
+
+def _scatter_windows(values, x_shape, k, strides, dilations, out, pads):
+    """The adjoint of `_windows`: values (N, OH, OW, KH, KW, C) added into the image
+    cells each window tap read, padding cropped."""
+    (n, h, w, c), (kh, kw), (sh, sw), (dh, dw), (oh, ow) = x_shape, k, strides, dilations, out
+    top, bottom, left, right = pads
+    padded = np.zeros((n, h + top + bottom, w + left + right, c), values.dtype)
+    if values.size:
+        for a in range(kh):
+            for b in range(kw):
+                padded[:, a * dh: a * dh + (oh - 1) * sh + 1: sh,
+                       b * dw: b * dw + (ow - 1) * sw + 1: sw, :] += values[:, :, :, a, b, :]
+    return padded[:, top: top + h, left: left + w, :]
+
+
+def _conv2d_backprop_input_reference(x, f, dy, *, strides, padding, dilations):
+    (oh, ow), pads = _conv_geometry(x.shape, f.shape, strides, padding, dilations)
+    taps = np.einsum("nijo,abco->nijabc", dy, f)  # what each filter tap sends back
+    return _scatter_windows(taps, x.shape, f.shape[:2], strides[1:3], dilations[1:3],
+                            (oh, ow), pads).astype(x.dtype, copy=False)
+
+
+def _conv2d_backprop_filter_reference(x, f, dy, *, strides, padding, dilations):
+    (oh, ow), (top, bottom, left, right) = _conv_geometry(x.shape, f.shape, strides, padding,
+                                                          dilations)
+    if min(oh, ow) == 0 or x.size == 0 or dy.size == 0:
+        return np.zeros(f.shape, x.dtype)
+    padded = np.pad(x, ((0, 0), (top, bottom), (left, right), (0, 0)))
+    win = _windows(padded, f.shape[:2], strides[1:3], dilations[1:3], (oh, ow))
+    return np.einsum("nijcab,nijo->abco", win, dy).astype(x.dtype, copy=False)
+
+
+def _max_pool_grad_reference(x, dy, *, ksize, strides, padding):
+    """Each window's gradient goes to its first largest real cell (NaN never wins;
+    a window of -inf and NaN gives it to its first real cell)."""
+    dx = np.zeros(x.shape, x.dtype)
+    if x.size == 0 or dy.size == 0:
+        return dx
+    (n, h, w, c), (_, kh, kw, _), (_, sh, sw, _) = x.shape, ksize, strides
+    _, top, _ = _pad_amounts(h, kh, sh, padding)
+    _, left, _ = _pad_amounts(w, kw, sw, padding)
+    oh, ow = dy.shape[1:3]
+    values = _pool_windows(np.where(np.isnan(x), -np.inf, x), ksize, strides, padding, -np.inf)
+    real = _pool_windows(np.ones((1, h, w, 1), x.dtype), ksize, strides, padding, 0) > 0
+    values = values.reshape(n, oh, ow, c, kh * kw)
+    real = real.reshape(1, oh, ow, 1, kh * kw)
+    best = np.max(np.where(real, values, -np.inf), axis=-1, keepdims=True)
+    tap = np.argmax(real & (values == best), axis=-1)
+    rows = np.arange(oh)[None, :, None, None] * sh - top + tap // kw
+    cols = np.arange(ow)[None, None, :, None] * sw - left + tap % kw
+    np.add.at(dx, (np.arange(n)[:, None, None, None], rows, cols,
+                   np.arange(c)[None, None, None, :]), dy)
+    return dx
+
+
+def _avg_pool_grad_reference(x, dy, *, ksize, strides, padding):
+    (n, h, w, c), (_, kh, kw, _), (_, sh, sw, _) = x.shape, ksize, strides
+    oh, top, bottom = _pad_amounts(h, kh, sh, padding)
+    ow, left, right = _pad_amounts(w, kw, sw, padding)
+    if x.size == 0 or dy.size == 0:
+        return np.zeros(x.shape, x.dtype)
+    ones = np.ones((1, h, w, 1), x.dtype)
+    count = _pool_windows(ones, ksize, strides, padding, 0).sum(axis=(4, 5))
+    share = np.broadcast_to((dy / count)[:, :, :, None, None, :], (n, oh, ow, kh, kw, c))
+    return _scatter_windows(share, x.shape, (kh, kw), (sh, sw), (1, 1), (oh, ow),
+                            (top, bottom, left, right)).astype(x.dtype, copy=False)
+
+
+def _conv_attrs(op):
+    return {k: op.attrs[k] for k in ("strides", "padding", "dilations")}
+
+
+def _pool_attrs(op):
+    return {k: op.attrs[k] for k in ("ksize", "strides", "padding")}
+
+
+def _conv2d_grad(op, grads):
+    x, f = op.inputs
+    return [make("Conv2DBackpropInput", [x, f, grads[0]], _conv_attrs(op)),
+            make("Conv2DBackpropFilter", [x, f, grads[0]], _conv_attrs(op))]
+
+
+def _conv2d_backprop_input_grad(op, grads):
+    # Linear in the filter and dy: <u, BackpropInput(f, dy)> = <f, BackpropFilter(u, dy)>
+    # = <dy, conv2d(u, f)>.
+    x, f, dy = op.inputs
+    u = grads[0]
+    return [None, make("Conv2DBackpropFilter", [u, f, dy], _conv_attrs(op)),
+            make("Conv2D", [u, f], _conv_attrs(op))]
+
+
+def _conv2d_backprop_filter_grad(op, grads):
+    x, f, dy = op.inputs
+    u = grads[0]
+    return [make("Conv2DBackpropInput", [x, u, dy], _conv_attrs(op)), None,
+            make("Conv2D", [x, u], _conv_attrs(op))]
+
+
+def _max_pool_grad(op, grads):
+    return [make("MaxPoolGrad", [op.inputs[0], grads[0]], _pool_attrs(op))]
+
+
+def _avg_pool_grad(op, grads):
+    return [make("AvgPoolGrad", [op.inputs[0], grads[0]], _pool_attrs(op))]
+
+
+def _avg_pool_grad_grad(op, grads):
+    return [None, make("AvgPool", [grads[0]], _pool_attrs(op))]
+
+
+register(OpDef("Conv2D", _conv2d_infer, _conv2d_reference, kind="conv", grad=_conv2d_grad))
+register(OpDef("MaxPool", _pool_infer, _max_pool_reference, kind="conv", grad=_max_pool_grad))
+register(OpDef("AvgPool", _pool_infer, _avg_pool_reference, kind="conv", grad=_avg_pool_grad))
+register(OpDef("Conv2DBackpropInput", _backprop_infer(_conv2d_infer, 0),
+               _conv2d_backprop_input_reference, kind="conv",
+               grad=_conv2d_backprop_input_grad))
+register(OpDef("Conv2DBackpropFilter", _backprop_infer(_conv2d_infer, 1),
+               _conv2d_backprop_filter_reference, kind="conv",
+               grad=_conv2d_backprop_filter_grad))
+# Second derivatives of max pooling are not provided.
+register(OpDef("MaxPoolGrad", _backprop_infer(_pool_infer, 0), _max_pool_grad_reference,
+               kind="conv", differentiable=False))
+register(OpDef("AvgPoolGrad", _backprop_infer(_pool_infer, 0), _avg_pool_grad_reference,
+               kind="conv", grad=_avg_pool_grad_grad))
 
 
 # -- public functions -----------------------------------------------------------------

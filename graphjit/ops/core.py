@@ -35,7 +35,10 @@ def _identity_infer(specs, attrs):
 register(OpDef("Const", _const_infer, _const_reference, kind="source", differentiable=False))
 register(OpDef("Placeholder", _placeholder_infer, _placeholder_reference, kind="source",
                differentiable=False))
-register(OpDef("Identity", _identity_infer, lambda x: x, kind="elementwise", scalar="identity"))
+register(OpDef("Identity", _identity_infer, lambda x: x, kind="elementwise", scalar="identity",
+               grad=lambda op, grads: [grads[0]]))
+# Not differentiable by design: graphjit.autodiff stops there without an error
+# (the gradient of stop_gradient(x) with respect to x is None, as in TF).
 register(OpDef("StopGradient", _identity_infer, lambda x: x, kind="elementwise",
                differentiable=False, scalar="identity"))
 

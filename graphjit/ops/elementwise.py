@@ -13,6 +13,7 @@ import numpy as np
 
 from graphjit import dtypes
 from graphjit.graph import Tensor
+from graphjit.ops import _grad
 from graphjit.ops._util import (
     ALL,
     BOOL,
@@ -110,13 +111,107 @@ def _typed(fn):
     return reference
 
 
+# -- gradient rules: grad(op, [dy]) -> one gradient (or None) per input ----------
+# Rules are called only for floating outputs; `y` is the op's output, `dy` its gradient.
+
+def _unary_grad(fn):
+    def grad(op, grads):
+        return [fn(op.inputs[0], op.outputs[0], grads[0])]
+    return grad
+
+
+def _zero_grad(op, grads):
+    """TF's rule for Floor, Ceil and Round: no gradient (zero almost everywhere)."""
+    return [None]
+
+
+def _sign_grad(op, grads):
+    """TF's rule for Sign: zeros."""
+    from graphjit.ops.shape_ops import zeros_like
+    return [zeros_like(op.inputs[0])]
+
+
+def _erf_grad(x, y, dy):
+    return dy * (exp(-square(x)) * (2 / math.sqrt(math.pi)))
+
+
+_UNARY_GRADS = {
+    "Neg": lambda x, y, dy: negative(dy),
+    "Abs": lambda x, y, dy: dy * sign(x),
+    "Exp": lambda x, y, dy: dy * y,
+    "Log": lambda x, y, dy: dy / x,
+    "Log1p": lambda x, y, dy: dy / (x + 1),
+    "Expm1": lambda x, y, dy: dy * (y + 1),
+    "Sqrt": lambda x, y, dy: dy / (y * 2),
+    "Rsqrt": lambda x, y, dy: dy * (y * y * y) * -0.5,
+    "Square": lambda x, y, dy: dy * (x * 2),
+    "Reciprocal": lambda x, y, dy: -(dy * (y * y)),
+    "Sin": lambda x, y, dy: dy * cos(x),
+    "Cos": lambda x, y, dy: -(dy * sin(x)),
+    "Tanh": lambda x, y, dy: dy * (1 - y * y),
+    "Sigmoid": lambda x, y, dy: dy * (y * (1 - y)),
+    "Erf": _erf_grad,
+    "Relu": lambda x, y, dy: where(x > 0, dy, 0),
+}
+_GRADS = {name: _unary_grad(fn) for name, fn in _UNARY_GRADS.items()}
+_GRADS.update(Sign=_sign_grad, Floor=_zero_grad, Ceil=_zero_grad, Round=_zero_grad)
+
+
+def _binary_grad(fn):
+    """A binary rule on full-size gradients; each is then summed back to its input's
+    shape (the inverse of broadcasting)."""
+    def grad(op, grads):
+        x, y = op.inputs
+        gx, gy = fn(x, y, op.outputs[0], grads[0])
+        # x * x broadcasts nothing, whatever its unknown dims
+        return [None if gx is None else _grad.sum_to(gx, x, [] if x is y else [y.shape]),
+                None if gy is None else _grad.sum_to(gy, y, [] if x is y else [x.shape])]
+    return grad
+
+
+def _pow_grad(x, y, z, dy):
+    # d/dy x**y = x**y log x, taken as 0 where x <= 0 (as TF: no NaN from log of x <= 0).
+    safe_log = where(x > 0, log(where(x > 0, x, 1)), 0)
+    return dy * y * pow(x, y - 1), dy * z * safe_log
+
+
+_GRADS.update({
+    "Add": _binary_grad(lambda x, y, z, dy: (dy, dy)),
+    "Sub": _binary_grad(lambda x, y, z, dy: (dy, negative(dy))),
+    "Mul": _binary_grad(lambda x, y, z, dy: (dy * y, dy * x)),
+    "RealDiv": _binary_grad(lambda x, y, z, dy: (dy / y, negative(dy * z / y))),
+    "Pow": _binary_grad(_pow_grad),
+    # Ties send the gradient to x, as TF's (x >= y for Maximum, x <= y for Minimum).
+    "Maximum": _binary_grad(lambda x, y, z, dy: (where(x >= y, dy, 0), where(x >= y, 0, dy))),
+    "Minimum": _binary_grad(lambda x, y, z, dy: (where(x <= y, dy, 0), where(x <= y, 0, dy))),
+    "FloorMod": _binary_grad(lambda x, y, z, dy: (dy, negative(dy * floordiv(x, y)))),
+})
+
+
+def _select_grad(op, grads):
+    c, x, y = op.inputs
+    dy = grads[0]
+    return [None,
+            _grad.sum_to(where(c, dy, 0), x, [c.shape, y.shape]),
+            _grad.sum_to(where(c, 0, dy), y, [c.shape, x.shape])]
+
+
+def _cast_grad(op, grads):
+    x = op.inputs[0]
+    if not (x.dtype.is_floating and op.outputs[0].dtype.is_floating):
+        return [None]
+    return [cast(grads[0], x.dtype)]
+
+
 for _type, _allowed, _ref, _diff in _UNARY:
     register(OpDef(_type, _unary_infer(_allowed), _typed(_ref), kind="elementwise",
-                   differentiable=_diff, scalar=_type.lower()))
+                   differentiable=_diff or _type in _GRADS, scalar=_type.lower(),
+                   grad=_GRADS.get(_type)))
 
 for _type, _allowed, _ref, _bool, _diff in _BINARY:
     register(OpDef(_type, _binary_infer(_allowed, _bool), _typed(_ref), kind="elementwise",
-                   differentiable=_diff, scalar=_type.lower()))
+                   differentiable=_diff or _type in _GRADS, scalar=_type.lower(),
+                   grad=_GRADS.get(_type)))
 
 
 def _select_infer(specs, attrs):
@@ -132,9 +227,11 @@ def _cast_infer(specs, attrs):
 
 
 register(OpDef("Select", _select_infer, lambda c, x, y: np.where(c, x, y), kind="elementwise",
-               scalar="select"))
+               scalar="select", grad=_select_grad))
+# Cast's rule passes gradients between float dtypes only; a cast to an integer or
+# bool has no floating output, which is what blocks gradients (graphjit.autodiff).
 register(OpDef("Cast", _cast_infer, lambda x, *, dtype: x.astype(dtype.np),
-               kind="elementwise", scalar="cast"))
+               kind="elementwise", scalar="cast", grad=_cast_grad))
 
 
 # -- public functions ------------------------------------------------------

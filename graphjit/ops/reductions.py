@@ -1,3 +1,255 @@
-"""(being written)"""
+"""Reductions over axes (sum, mean, max, min, prod, any, all) and argmax/argmin.
 
-__all__: list[str] = []
+Each reduction is a primitive with the reduced axes as a sorted tuple of
+non-negative ints, so later stages never re-normalize user axes. The public
+functions take TF1's arguments, aliases included (reduction_indices, keep_dims).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from graphjit import dtypes
+from graphjit.errors import GraphError, ShapeError
+from graphjit.graph import Tensor
+from graphjit.ops import _grad
+from graphjit.ops._util import (
+    BOOL,
+    NUMERIC,
+    check_dtype,
+    convert_operands,
+    make,
+    normalize_axes,
+    normalize_axis,
+    op_errors,
+    static_value,
+)
+from graphjit.ops.registry import OpDef, register
+
+
+def _reduced_shape(shape, axes, keepdims) -> tuple:
+    if keepdims:
+        return tuple(1 if i in axes else d for i, d in enumerate(shape))
+    return tuple(d for i, d in enumerate(shape) if i not in axes)
+
+
+def _reduction_infer(allowed):
+    def infer(specs, attrs):
+        (shape, dtype), = specs
+        check_dtype(dtype, allowed)
+        axes = attrs["axes"]
+        if any(not 0 <= a < len(shape) for a in axes):
+            raise ShapeError(f"axes {list(axes)} out of range for a tensor of rank {len(shape)}")
+        return _reduced_shape(shape, axes, attrs["keepdims"]), dtype
+    return infer
+
+
+def _lowest(dtype: np.dtype):
+    return -np.inf if dtype.kind == "f" else np.iinfo(dtype).min
+
+
+def _highest(dtype: np.dtype):
+    return np.inf if dtype.kind == "f" else np.iinfo(dtype).max
+
+
+def _int_mean(x, axes, keepdims):
+    """TF's integer mean: the sum (in the input dtype) divided by the count, truncated."""
+    total = np.sum(x, axis=axes, keepdims=keepdims, dtype=x.dtype)
+    count = int(np.prod([x.shape[a] for a in axes]))
+    if count == 0:
+        return np.zeros_like(total)
+    return (np.sign(total) * (np.abs(total) // count)).astype(x.dtype)
+
+
+def _mean(x, *, axes, keepdims):
+    if x.dtype.kind != "f":
+        return _int_mean(x, axes, keepdims)
+    return np.mean(x, axis=axes, keepdims=keepdims, dtype=x.dtype)
+
+
+# (type, accepted dtypes, reference(x, axes, keepdims); empty reductions give TF's identities)
+_REDUCTIONS = [
+    ("Sum", NUMERIC, lambda x, a, k: np.sum(x, axis=a, keepdims=k, dtype=x.dtype)),
+    ("Mean", NUMERIC, lambda x, a, k: _mean(x, axes=a, keepdims=k)),
+    ("Prod", NUMERIC, lambda x, a, k: np.prod(x, axis=a, keepdims=k, dtype=x.dtype)),
+    ("Max", NUMERIC, lambda x, a, k: np.max(x, axis=a, keepdims=k, initial=_lowest(x.dtype))),
+    ("Min", NUMERIC, lambda x, a, k: np.min(x, axis=a, keepdims=k, initial=_highest(x.dtype))),
+    ("Any", BOOL, lambda x, a, k: np.any(x, axis=a, keepdims=k)),
+    ("All", BOOL, lambda x, a, k: np.all(x, axis=a, keepdims=k)),
+]
+
+# -- gradient rules ---------------------------------------------------------------
+
+def _sum_grad(op, grads):
+    axes, keepdims = op.attrs["axes"], op.attrs["keepdims"]
+    return [_grad.broadcast_like(_grad.unreduce(grads[0], axes, keepdims), op.inputs[0])]
+
+
+def _mean_grad(op, grads):
+    x, axes, keepdims = op.inputs[0], op.attrs["axes"], op.attrs["keepdims"]
+    dy = _grad.unreduce(grads[0], axes, keepdims) / _grad.count(x, axes, x.dtype)
+    return [_grad.broadcast_like(dy, x)]
+
+
+def _extremum_grad(op, grads):
+    """Max/Min: the gradient goes to the elements equal to the result, shared equally
+    between ties (as TF)."""
+    from graphjit.ops import elementwise as ew
+    x, axes, keepdims = op.inputs[0], op.attrs["axes"], op.attrs["keepdims"]
+    y = _grad.unreduce(op.outputs[0], axes, keepdims)
+    dy = _grad.unreduce(grads[0], axes, keepdims)
+    hit = ew.cast(ew.equal(x, y), x.dtype)
+    return [hit * (dy / reduce_sum(hit, axes, keepdims=True))]
+
+
+def _prod_grad(op, grads):
+    """d prod / d x_i = the product of the other elements, exact with zeros: with no
+    zero it is prod / x_i; with one zero, the product of the non-zeros at the zero
+    and 0 elsewhere; with more, 0 everywhere."""
+    from graphjit.ops import elementwise as ew
+    x, axes, keepdims = op.inputs[0], op.attrs["axes"], op.attrs["keepdims"]
+    dy = _grad.unreduce(grads[0], axes, keepdims)
+    zero = ew.equal(x, 0)
+    nonzero = ew.where(zero, 1, x)
+    others = reduce_prod(nonzero, axes, keepdims=True)
+    zeros = reduce_sum(ew.cast(zero, x.dtype), axes, keepdims=True)
+    factor = ew.where(ew.equal(zeros, 0), others / nonzero,
+                      ew.where(ew.logical_and(zero, ew.equal(zeros, 1)), others, 0))
+    return [factor * dy]
+
+
+_GRADS = {"Sum": _sum_grad, "Mean": _mean_grad, "Max": _extremum_grad,
+          "Min": _extremum_grad, "Prod": _prod_grad}
+
+for _type, _allowed, _ref in _REDUCTIONS:
+    register(OpDef(_type, _reduction_infer(_allowed),
+                   (lambda ref: lambda x, *, axes, keepdims: ref(x, axes, keepdims))(_ref),
+                   kind="reduction", differentiable=_type in _GRADS, grad=_GRADS.get(_type)))
+
+
+# -- SumToShapeOf: the inverse of broadcasting, for gradients -------------------------
+
+def sum_to_axes(shape, like_shape) -> tuple[tuple[int, ...], int]:
+    """(summed axes, leading axes dropped) that reduce `shape` to `like_shape`, which
+    broadcasts to it; with concrete shapes (plan time) or static ones (None: unknown)."""
+    lead = len(shape) - len(like_shape)
+    axes = list(range(lead))
+    for j, d in enumerate(like_shape):
+        if d == 1 and shape[lead + j] != 1:
+            axes.append(lead + j)
+    return tuple(axes), lead
+
+
+def _sum_to_shape_of_infer(specs, attrs):
+    (gshape, dtype), (lshape, _) = specs
+    check_dtype(dtype, NUMERIC)
+    lead = len(gshape) - len(lshape)
+    if lead < 0 or any(d is not None and g is not None and d != 1 and d != g
+                       for d, g in zip(lshape, gshape[lead:])):
+        raise ShapeError(f"shape {list(lshape)} does not broadcast to {list(gshape)}")
+    return tuple(lshape), dtype
+
+
+def _sum_to_shape_of_reference(g, like):
+    _sum_to_shape_of_infer([(g.shape, _dt(g)), (like.shape, _dt(like))], {})
+    axes, _ = sum_to_axes(g.shape, like.shape)
+    return np.sum(g, axis=axes, keepdims=True, dtype=g.dtype).reshape(like.shape)
+
+
+def _dt(array):
+    return dtypes.as_dtype(array.dtype)
+
+
+def _sum_to_shape_of_grad(op, grads):
+    return [_grad.broadcast_like(grads[0], op.inputs[0]), None]
+
+
+# Reduces the gradient of a broadcast input back to that input's run-time shape when
+# static shapes cannot tell which axes were broadcast (graphjit.ops._grad.sum_to).
+# Inputs: the gradient and the input itself (read for its shape only).
+register(OpDef("SumToShapeOf", _sum_to_shape_of_infer, _sum_to_shape_of_reference,
+               kind="reduction", grad=_sum_to_shape_of_grad))
+
+
+def _arg_infer(specs, attrs):
+    (shape, dtype), = specs
+    check_dtype(dtype, NUMERIC)
+    axis = attrs["axis"]
+    if not 0 <= axis < len(shape):
+        raise ShapeError(f"axis {axis} out of range for a tensor of rank {len(shape)}")
+    if shape[axis] == 0:
+        raise ShapeError(f"cannot take the index of an extremum over an empty axis {axis}")
+    check_dtype(attrs["output_type"], {dtypes.int32, dtypes.int64}, "output_type")
+    return tuple(d for i, d in enumerate(shape) if i != axis), attrs["output_type"]
+
+
+def _arg_reference(fn):
+    def reference(x, *, axis, output_type):
+        return fn(x, axis=axis).astype(output_type.np)
+    return reference
+
+
+register(OpDef("ArgMax", _arg_infer, _arg_reference(np.argmax), kind="reduction",
+               differentiable=False))
+register(OpDef("ArgMin", _arg_infer, _arg_reference(np.argmin), kind="reduction",
+               differentiable=False))
+
+
+# -- public functions ------------------------------------------------------
+
+def _pick(what: str, value, alias_name: str, alias):
+    if value is not None and alias is not None:
+        raise GraphError(f"give either {what} or {alias_name}, not both")
+    return value if value is not None else alias
+
+
+def _reduction(op_type: str, doc: str):
+    def fn(input_tensor, axis=None, keepdims=None, name=None, reduction_indices=None,
+           keep_dims=None) -> Tensor:
+        (x,) = convert_operands([input_tensor])
+        with op_errors(op_type, name, op_type, [x]):
+            axis = _pick("axis", axis, "reduction_indices", reduction_indices)
+            keepdims = bool(_pick("keepdims", keepdims, "keep_dims", keep_dims))
+            if isinstance(axis, Tensor):  # a constant axis tensor, read at build time
+                axis = static_value(axis, "axis").tolist()
+            axes = normalize_axes(axis, x.ndim)
+        if not axes:  # TF returns the input unchanged; an Identity keeps the name
+            return make("Identity", [x], name=name, default_name=op_type)
+        return make(op_type, [x], {"axes": axes, "keepdims": keepdims}, name=name,
+                    default_name=op_type)
+    fn.__name__ = "reduce_" + op_type.lower()
+    fn.__doc__ = doc + " over `axis` (None: all axes), as TF1's tf." + fn.__name__ + "."
+    return fn
+
+
+reduce_sum = _reduction("Sum", "Sum")
+reduce_mean = _reduction("Mean", "Mean (integer inputs: truncated, as in TF)")
+reduce_prod = _reduction("Prod", "Product")
+reduce_max = _reduction("Max", "Maximum")
+reduce_min = _reduction("Min", "Minimum")
+reduce_any = _reduction("Any", "Logical or")
+reduce_all = _reduction("All", "Logical and")
+
+
+def _arg(op_type: str):
+    def fn(input, axis=None, name=None, dimension=None, output_type=dtypes.int64) -> Tensor:
+        (x,) = convert_operands([input])
+        with op_errors(op_type, name, op_type, [x]):
+            axis = _pick("axis", axis, "dimension", dimension)
+            if x.ndim == 0:
+                raise ShapeError("needs a tensor of rank >= 1, got a scalar")
+            axis = normalize_axis(0 if axis is None else axis, x.ndim)
+            output_type = dtypes.as_dtype(output_type)
+        return make(op_type, [x], {"axis": axis, "output_type": output_type}, name=name,
+                    default_name=op_type)
+    fn.__name__ = op_type.lower()
+    fn.__doc__ = (f"Index of the {op_type[3:].lower()}imum along `axis` (default 0, as TF1); "
+                  "ties give the first index.")
+    return fn
+
+
+argmax = _arg("ArgMax")
+argmin = _arg("ArgMin")
+
+__all__ = ["reduce_sum", "reduce_mean", "reduce_prod", "reduce_max", "reduce_min",
+           "reduce_any", "reduce_all", "argmax", "argmin"]

@@ -27,9 +27,13 @@ class OpDef:
     infer: Callable[[list[Spec], dict], Spec | list[Spec]]
     reference: Callable[..., np.ndarray | tuple]  # reference(*arrays, **attrs)
     kind: str  # "source", "elementwise", "reduction", "shape", "linalg", "conv"
+    # differentiable: gradients pass through the op by its `grad` rule; an op marked
+    # False blocks them (graphjit.autodiff names it when it is the only way through).
     differentiable: bool = True
     stateful: bool = False  # never folded, merged or removed when its output is unused
-    grad: Callable | None = None  # set by graphjit.autodiff
+    # grad(op, grad_outputs) -> one gradient Tensor (or None) per input, built with the
+    # public API; called by graphjit.gradients when an output received a gradient.
+    grad: Callable | None = None
     scalar: str | None = None  # elementwise ops: the scalar function the compiler emits
     extra: dict = field(default_factory=dict)
 

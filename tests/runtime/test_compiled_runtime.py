@@ -160,3 +160,64 @@ def test_large_inputs_use_a_parallel_kernel():
     v = np.linspace(-3, 3, 100_000).astype(np.float32)
     np.testing.assert_allclose(fn(v), np.tanh(v) * 2 + np.exp(-v), rtol=1e-5, atol=1e-6)
     assert "prange" in fn.ir("python")
+
+
+def test_out_buffer_receives_the_result():
+    fn = tf.compile(_softmax_graph())
+    x = np.random.default_rng(3).normal(size=(6, 16)).astype(np.float32)
+    buffer = np.empty((6, 16), np.float32)
+    result = fn(x, out=buffer)
+    assert result is buffer
+    np.testing.assert_allclose(buffer, _softmax(x), rtol=1e-5, atol=1e-7)
+    with pytest.raises(tf.FeedError, match="out= array"):
+        fn(x, out=np.empty((6, 15), np.float32))
+
+
+def test_layer_norm_and_log_softmax_are_one_kernel_each():
+    graph = tf.Graph()
+    with graph.as_default():
+        x = tf.placeholder(tf.float32, [None, 32], name="x")
+        gamma = tf.constant(np.linspace(0.5, 1.5, 32).astype(np.float32))
+        beta = tf.constant(np.linspace(-1, 1, 32).astype(np.float32))
+        norm = tf.nn.layer_normalization(x, gamma, beta, epsilon=1e-5)
+        logp = tf.nn.log_softmax(x)
+    v = np.random.default_rng(4).normal(size=(5, 32)).astype(np.float32)
+    for fetch, expected in ((norm, None), (logp, None)):
+        fn = tf.compile(fetch, feeds=[x])
+        result = fn(v)
+        with tf.Session(graph=graph, engine="reference") as sess:
+            expected = sess.run(fetch, {x: v})
+        np.testing.assert_allclose(result, expected, rtol=1e-5, atol=1e-5)
+        assert [s.kind for s in fn.kernels] == ["kernel"], fn.kernels
+        assert fn.memory()["intermediate_bytes"] == 0
+
+
+def test_mlp_layer_is_a_gemm_and_one_fused_epilogue():
+    graph = tf.Graph()
+    with graph.as_default():
+        x = tf.placeholder(tf.float32, [None, 20], name="x")
+        w = tf.constant(np.random.default_rng(5).normal(size=(20, 8)).astype(np.float32))
+        b = tf.constant(np.arange(8, dtype=np.float32) / 8)
+        tf.nn.relu(tf.nn.bias_add(tf.matmul(x, w), b), name="h")
+    fn = tf.compile(graph)
+    v = np.random.default_rng(6).normal(size=(4, 20)).astype(np.float32)
+    expected = np.maximum(v @ np.asarray(w.op.attrs["value"]) + np.arange(8) / 8, 0)
+    np.testing.assert_allclose(fn(v), expected, rtol=1e-5, atol=1e-5)
+    assert [s.kind for s in fn.kernels] == ["extern", "kernel"]
+    assert fn.kernels[1].ops[-1] == "h"
+
+
+def test_nan_and_signed_zero_follow_numpy_in_max_min_relu():
+    graph = tf.Graph()
+    with graph.as_default():
+        x = tf.placeholder(tf.float32, [None, 4], name="x")
+        y = tf.placeholder(tf.float32, [None, 4], name="y")
+        outs = [tf.maximum(x, y), tf.minimum(x, y), tf.nn.relu(x),
+                tf.reduce_max(x, axis=1), tf.reduce_min(x, axis=0), tf.nn.softmax(x)]
+    xv = np.array([[np.nan, 1, -0.0, 2], [3, -np.inf, 0.0, np.inf]], np.float32)
+    yv = np.array([[0, np.nan, 0.0, 1], [np.inf, 2, -0.0, -1]], np.float32)
+    compiled = tf.compile(outs, feeds=[x, y])(xv, yv)
+    with tf.Session(graph=graph, engine="reference") as sess:
+        expected = sess.run(outs, {x: xv, y: yv})
+    for c, e in zip(compiled, expected):
+        np.testing.assert_array_equal(c, e)

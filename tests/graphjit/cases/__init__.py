@@ -6,6 +6,14 @@ that the cases together cover every registered op type.
 """
 
 from tests.graphjit.cases.base import Case  # noqa: F401
+from tests.graphjit.cases.conv import CASES as _CONV
 from tests.graphjit.cases.elementwise import CASES as _ELEMENTWISE
+from tests.graphjit.cases.gradients import CASES as _GRADIENTS
+from tests.graphjit.cases.linalg import CASES as _LINALG
+from tests.graphjit.cases.nn import CASES as _NN
+from tests.graphjit.cases.reductions import CASES as _REDUCTIONS
+from tests.graphjit.cases.shape_ops import CASES as _SHAPE_OPS
+from tests.graphjit.cases.state_ops import CASES as _STATE_OPS
 
-ALL_CASES = [*_ELEMENTWISE]
+ALL_CASES = [*_ELEMENTWISE, *_CONV, *_REDUCTIONS, *_LINALG, *_NN, *_SHAPE_OPS,
+             *_STATE_OPS, *_GRADIENTS]

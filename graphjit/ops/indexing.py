@@ -1,0 +1,424 @@
+"""Indexing: `Tensor.__getitem__`, strided_slice, slice, split, unstack and gather.
+
+Every slice is one StridedSlice whose attrs are Python slices, so a dimension
+unknown at build time is resolved by the slice at run time; integer indices
+and newaxis become a Squeeze and ExpandDims after it. Also home of the helpers
+that read shape-like arguments at build time, shared with shape_ops.
+"""
+
+from __future__ import annotations
+
+import builtins
+import numbers
+
+import numpy as np
+
+from graphjit import dtypes
+from graphjit.errors import DTypeError, Error, ShapeError, UnsupportedError, user_source_line
+from graphjit.graph import Tensor, TensorShape
+from graphjit.ops._util import (
+    convert_to_tensor,
+    graph_of,
+    make,
+    normalize_axis,
+    op_error,
+    static_value,
+)
+from graphjit.ops.registry import OpDef, register
+
+INDEX_DTYPES = frozenset({dtypes.int32, dtypes.int64})
+
+
+# -- build-time arguments ------------------------------------------------------
+
+def static_ints(value, what: str) -> tuple[int, ...]:
+    """A shape-like argument as a tuple of Python ints (a scalar becomes a 1-tuple)."""
+    array = static_value(value, what)
+    if array.size == 0:
+        return ()
+    if array.dtype.kind not in "iu":
+        raise DTypeError(f"{what} must be integers, got {value!r} (at {user_source_line()})")
+    if array.ndim > 1:
+        raise ShapeError(f"{what} must be a scalar or a vector, got shape {list(array.shape)} "
+                         f"(at {user_source_line()})")
+    return tuple(int(v) for v in array.ravel())
+
+
+def static_int(value, what: str) -> int:
+    array = static_value(value, what)
+    if array.ndim != 0 or array.dtype.kind not in "iu":
+        raise DTypeError(f"{what} must be a Python int, got {value!r} (at {user_source_line()})")
+    return int(array)
+
+
+def canonical_axis(axis: int, rank: int) -> int:
+    """A negative axis made non-negative; an out-of-range one is kept for infer to report."""
+    return axis + rank if -rank <= axis < 0 else axis
+
+
+def check_axis(axis: int, rank: int, what: str = "axis") -> int:
+    if rank == 0:
+        raise ShapeError(f"{what} {axis} is out of range for a scalar (rank 0)")
+    return normalize_axis(axis, rank, what)
+
+
+def copy(array: np.ndarray) -> np.ndarray:
+    """References return fresh arrays: a view would alias a fed array with a fetched one."""
+    return np.array(array, copy=True)
+
+
+# -- primitives ----------------------------------------------------------------
+
+def _slice_length(s: tuple, n: int) -> int:
+    return len(builtins.range(*builtins.slice(*s).indices(n)))
+
+
+def _strided_slice_infer(specs, attrs):
+    (shape, dtype), = specs
+    slices = attrs["slices"]
+    if len(slices) != len(shape):
+        raise ShapeError(f"{len(slices)} slices given for a tensor of rank {len(shape)}")
+    for s in slices:
+        if len(s) != 3 or s[2] == 0:
+            raise ShapeError(f"each slice is (start, stop, step) with a non-zero step, got {s}")
+    return tuple(None if n is None else _slice_length(s, n) for s, n in zip(slices, shape)), dtype
+
+
+def _strided_slice_reference(x, *, slices):
+    return copy(x[tuple(builtins.slice(*s) for s in slices)])
+
+
+def _gather_infer(specs, attrs):
+    (pshape, pdtype), (ishape, idtype) = specs
+    if idtype not in INDEX_DTYPES:
+        raise DTypeError(f"indices have dtype {idtype}; gather takes int32 or int64 indices")
+    axis = check_axis(attrs["axis"], len(pshape))
+    return tuple(pshape[:axis]) + tuple(ishape) + tuple(pshape[axis + 1:]), pdtype
+
+
+def _gather_reference(params, indices, *, axis):
+    n = params.shape[axis]
+    bad = indices[(indices < 0) | (indices >= n)]
+    if bad.size:  # TF rejects these instead of wrapping as NumPy does
+        raise ShapeError(f"GatherV2: index {bad.ravel()[0]} is out of range [0, {n}) "
+                         f"for axis {axis} at run time")
+    return np.take(params, indices, axis=axis)
+
+
+def _strided_slice_grad_infer(specs, attrs):
+    (dshape, dtype), (like, _) = specs
+    sliced, _ = _strided_slice_infer([(like, dtype)], attrs)
+    if not TensorShape(dshape).is_compatible_with(sliced):
+        raise ShapeError(f"gradient of shape {list(dshape)} does not match the slice "
+                         f"{list(sliced)} of shape {list(like)}")
+    return tuple(like), dtype
+
+
+def _strided_slice_grad_reference(dy, like, *, slices):
+    out = np.zeros(like.shape, dy.dtype)
+    out[tuple(builtins.slice(*s) for s in slices)] = dy
+    return out
+
+
+def _scatter_add_like_infer(specs, attrs):
+    (ushape, dtype), (ishape, idtype), (like, _) = specs
+    if idtype not in INDEX_DTYPES:
+        raise DTypeError(f"indices have dtype {idtype}; expected int32 or int64")
+    axis = check_axis(attrs["axis"], len(like))
+    expected = tuple(like[:axis]) + tuple(ishape) + tuple(like[axis + 1:])
+    if not TensorShape(ushape).is_compatible_with(expected):
+        raise ShapeError(f"updates of shape {list(ushape)} do not match {list(expected)}, "
+                         f"the gather of indices {list(ishape)} from {list(like)} on axis {axis}")
+    return tuple(like), dtype
+
+
+def _scatter_add_like_reference(updates, indices, like, *, axis):
+    n = like.shape[axis]
+    bad = indices[(indices < 0) | (indices >= n)]
+    if bad.size:
+        raise ShapeError(f"ScatterAddLike: index {bad.ravel()[0]} is out of range [0, {n}) "
+                         f"for axis {axis} at run time")
+    out = np.zeros(like.shape, updates.dtype)
+    np.add.at(out, (builtins.slice(None),) * axis + (indices,), updates)
+    return out
+
+
+# -- gradient rules ------------------------------------------------------------
+
+def _strided_slice_grad(op, grads):
+    return [make("StridedSliceGrad", [grads[0], op.inputs[0]], {"slices": op.attrs["slices"]})]
+
+
+def _strided_slice_grad_grad(op, grads):
+    return [make("StridedSlice", [grads[0]], {"slices": op.attrs["slices"]}), None]
+
+
+def _gather_grad(op, grads):
+    params, indices = op.inputs
+    return [make("ScatterAddLike", [grads[0], indices, params], {"axis": op.attrs["axis"]}),
+            None]
+
+
+def _scatter_add_like_grad(op, grads):
+    _, indices, _ = op.inputs
+    return [gather(grads[0], indices, axis=op.attrs["axis"]), None, None]
+
+
+register(OpDef("StridedSlice", _strided_slice_infer, _strided_slice_reference, kind="shape",
+               grad=_strided_slice_grad))
+register(OpDef("GatherV2", _gather_infer, _gather_reference, kind="shape", grad=_gather_grad))
+# The gradients of StridedSlice and GatherV2: zeros shaped like `like` (the sliced or
+# gathered tensor, read for its shape only) with the gradient put back at the slice,
+# or added at the gathered indices (repeated indices accumulate).
+register(OpDef("StridedSliceGrad", _strided_slice_grad_infer, _strided_slice_grad_reference,
+               kind="shape", grad=_strided_slice_grad_grad))
+register(OpDef("ScatterAddLike", _scatter_add_like_infer, _scatter_add_like_reference,
+               kind="shape", grad=_scatter_add_like_grad))
+
+
+# -- getitem and strided_slice -------------------------------------------------
+
+def _chain(x: Tensor, steps, name, default_name) -> Tensor:
+    """Apply single-input ops in turn; the last carries the composite's name exactly."""
+    if len(steps) == 1:
+        (op_type, attrs), = steps
+        return make(op_type, [x], attrs, name=name, default_name=default_name)
+    with x.graph.name_scope(name or default_name) as scope:
+        for i, (op_type, attrs) in enumerate(steps):
+            x = make(op_type, [x], attrs, name=scope if i == len(steps) - 1 else None)
+    return x
+
+
+def _index(value) -> int | None:
+    """One bound of a slice, or an integer index: a static int."""
+    if value is None:
+        return None
+    if isinstance(value, Tensor):
+        return static_int(value, "an index")
+    if isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_)):
+        return int(value)
+    raise TypeError(value)
+
+
+def _getitem(x: Tensor, key, name, default_name) -> Tensor:
+    def fail(cls, message):
+        return op_error(cls, "StridedSlice", name, default_name, [x], message)
+
+    items = []  # None, Ellipsis, ("int", i) or ("slice", (start, stop, step))
+    for k in key if isinstance(key, tuple) else (key,):
+        try:
+            if k is None or k is Ellipsis:
+                items.append(k)
+            elif isinstance(k, builtins.slice):
+                step = _index(k.step)
+                step = 1 if step is None else step
+                items.append(("slice", (_index(k.start), _index(k.stop), step)))
+            else:
+                items.append(("int", _index(k)))
+        except UnsupportedError:
+            raise fail(UnsupportedError, f"index {k!r} is computed at run time; graphjit "
+                       "indexes with static ints and slices only (use gather for tensor "
+                       "indices)") from None
+        except (TypeError, Error):
+            raise fail(UnsupportedError, f"cannot index with {k!r}: graphjit supports ints, "
+                       "slices, None (newaxis) and ... (use gather for lists of indices)") from None
+
+    rank = x.ndim
+    consumed = sum(1 for it in items if it is not None and it is not Ellipsis)
+    if sum(1 for it in items if it is Ellipsis) > 1:
+        raise fail(ShapeError, "an index can have only one ellipsis ('...')")
+    if consumed > rank:
+        raise fail(ShapeError, f"too many indices: {consumed} for a tensor of rank {rank}")
+    fill = [("slice", (None, None, 1))] * (rank - consumed)
+    if Ellipsis in items:
+        at = items.index(Ellipsis)
+        items[at:at + 1] = fill
+    else:
+        items += fill
+
+    slices, squeeze, new_axes, out_pos = [], [], [], 0
+    for it in items:
+        if it is None:
+            new_axes.append(out_pos)
+            out_pos += 1
+            continue
+        kind, value = it
+        dim, n = len(slices), x.shape[len(slices)]
+        if kind == "int":
+            if n is not None and not -n <= value < n:
+                raise fail(ShapeError, f"index {value} is out of range for axis {dim} "
+                           f"with size {n}")
+            slices.append((value, None if value == -1 else value + 1, 1))
+            squeeze.append(dim)
+        else:
+            if value[2] == 0:
+                raise fail(ShapeError, f"slice step cannot be zero (axis {dim})")
+            slices.append(value)
+            out_pos += 1
+
+    steps = []
+    if any(s != (None, None, 1) for s in slices) or not (squeeze or new_axes):
+        steps.append(("StridedSlice", {"slices": tuple(slices)}))
+    if squeeze:
+        steps.append(("Squeeze", {"axes": tuple(squeeze)}))
+    steps += [("ExpandDims", {"axis": p}) for p in new_axes]
+    return _chain(x, steps, name, default_name)
+
+
+def getitem(tensor, key, name: str | None = None) -> Tensor:
+    """`tensor[key]` with NumPy basic indexing: ints, slices, None/newaxis and `...`."""
+    return _getitem(convert_to_tensor(tensor), key, name, "strided_slice")
+
+
+def strided_slice(input_, begin, end, strides=None, begin_mask=0, end_mask=0,
+                  ellipsis_mask=0, new_axis_mask=0, shrink_axis_mask=0,
+                  name: str | None = None) -> Tensor:
+    """TF's strided_slice, translated bit by bit into the getitem key it stands for."""
+    x = convert_to_tensor(input_)
+    begin, end = static_ints(begin, "begin"), static_ints(end, "end")
+    strides = (1,) * len(begin) if strides is None else static_ints(strides, "strides")
+    if not len(begin) == len(end) == len(strides):
+        raise op_error(ShapeError, "StridedSlice", name, "StridedSlice", [x],
+                       f"begin, end and strides must have the same length, got "
+                       f"{list(begin)}, {list(end)} and {list(strides)}")
+    key = []
+    for i, (b, e, s) in enumerate(zip(begin, end, strides)):
+        bit = 1 << i
+        if ellipsis_mask & bit:
+            key.append(Ellipsis)
+        elif new_axis_mask & bit:
+            key.append(None)
+        elif shrink_axis_mask & bit:
+            key.append(b)
+        else:
+            key.append(builtins.slice(None if begin_mask & bit else b,
+                                      None if end_mask & bit else e, s))
+    return _getitem(x, tuple(key), name, "StridedSlice")
+
+
+def slice(input_, begin, size, name: str | None = None) -> Tensor:  # noqa: A001 - TF's name
+    """`size[i]` elements from `begin[i]` on each axis; a size of -1 takes the rest."""
+    x = convert_to_tensor(input_)
+    begin, size = static_ints(begin, "begin"), static_ints(size, "size")
+
+    def fail(message):
+        return op_error(ShapeError, "StridedSlice", name, "Slice", [x], message)
+
+    if not len(begin) == len(size) == x.ndim:
+        raise fail(f"begin {list(begin)} and size {list(size)} need one entry per dimension "
+                   f"of the input (rank {x.ndim})")
+    slices = []
+    for axis, (b, s, n) in enumerate(zip(begin, size, x.shape)):
+        if b < 0 or s < -1 or (n is not None and (b > n or (s != -1 and b + s > n))):
+            raise fail(f"slice of size {s} from {b} does not fit axis {axis} of size "
+                       f"{'?' if n is None else n}")
+        slices.append((b, None if s == -1 else b + s, 1))
+    return make("StridedSlice", [x], {"slices": tuple(slices)}, name=name, default_name="Slice")
+
+
+def _split_bounds(sizes: list[int]) -> list[tuple[int | None, int | None]]:
+    """(start, stop) of each piece; pieces after a -1 count from the end, so the size of
+    the axis may stay unknown until run time."""
+    bounds, start = [], 0
+    if -1 in sizes:
+        j = sizes.index(-1)
+        head = sizes[:j]
+        for s in head:
+            bounds.append((start, start + s))
+            start += s
+        tail = sum(sizes[j + 1:])
+        bounds.append((start, -tail if tail else None))
+        for k in builtins.range(j + 1, len(sizes)):
+            rest = sum(sizes[k + 1:])
+            if sizes[k] == 0:
+                bounds.append((0, 0))  # -0 would mean the start
+            else:
+                bounds.append((-(sizes[k] + rest), -rest if rest else None))
+        return bounds
+    for s in sizes:
+        bounds.append((start, start + s))
+        start += s
+    return bounds
+
+
+def split(value, num_or_size_splits, axis=0, num=None, name: str | None = "split") -> list[Tensor]:
+    """Pieces along `axis`: N equal ones, or the given sizes (one may be -1)."""
+    x = convert_to_tensor(value)
+    graph, default = x.graph, "split"
+
+    def fail(cls, message):
+        return op_error(cls, "StridedSlice", name, default, [x], message)
+
+    try:
+        axis = check_axis(canonical_axis(static_int(axis, "axis"), x.ndim), x.ndim)
+    except ShapeError as exc:
+        raise fail(ShapeError, str(exc)) from None
+    n = x.shape[axis]
+    splits = static_value(num_or_size_splits, "num_or_size_splits")
+    if splits.ndim == 0:
+        k = int(splits)
+        if k <= 0:
+            raise fail(ShapeError, f"num_or_size_splits must be positive, got {k}")
+        if n is None:
+            raise fail(UnsupportedError, f"splitting into {k} equal pieces needs the size of "
+                       f"axis {axis} at build time; pass the list of sizes instead")
+        if n % k:
+            raise fail(ShapeError, f"axis {axis} of size {n} cannot be split into {k} "
+                       "equal pieces")
+        sizes = [n // k] * k
+    else:
+        sizes = list(static_ints(splits, "num_or_size_splits"))
+        if sizes.count(-1) > 1 or any(s < -1 for s in sizes):
+            raise fail(ShapeError, f"sizes {sizes} may hold a single -1 and no other negative")
+        known = sum(s for s in sizes if s != -1)
+        if n is not None and -1 in sizes and known <= n:
+            sizes[sizes.index(-1)] = n - known
+        if n is not None and sum(sizes) != n:
+            raise fail(ShapeError, f"sizes {sizes} do not add up to {n}, the size of axis {axis}")
+    if num is not None and num != len(sizes):
+        raise fail(ShapeError, f"num={num} but num_or_size_splits gives {len(sizes)} pieces")
+    full = [(None, None, 1)] * x.ndim
+    with graph.name_scope(name or default):
+        return [make("StridedSlice", [x], {"slices": tuple(
+            full[:axis] + [(start, stop, 1)] + full[axis + 1:])})
+            for start, stop in _split_bounds(sizes)]
+
+
+def unstack(value, num=None, axis=0, name: str | None = "unstack") -> list[Tensor]:
+    """The slices of `value` along `axis`, that axis removed (the inverse of stack)."""
+    x = convert_to_tensor(value)
+
+    def fail(message):
+        return op_error(ShapeError, "StridedSlice", name, "unstack", [x], message)
+
+    try:
+        axis = check_axis(canonical_axis(static_int(axis, "axis"), x.ndim), x.ndim)
+    except ShapeError as exc:
+        raise fail(str(exc)) from None
+    n = x.shape[axis]
+    if num is None:
+        if n is None:
+            raise fail(f"cannot infer num: axis {axis} has unknown size; pass num")
+        num = n
+    elif n is not None and num != n:
+        raise fail(f"num={num} but axis {axis} has size {n}")
+    with x.graph.name_scope(name or "unstack"):
+        lead = (builtins.slice(None),) * axis
+        return [getitem(x, lead + (i,)) for i in builtins.range(num)]
+
+
+def gather(params, indices, validate_indices=None, name: str | None = None, axis=None,
+           batch_dims=0) -> Tensor:
+    """Slices of `params` along `axis` at `indices` (int32/int64, in range)."""
+    graph = graph_of(params, indices)
+    params = convert_to_tensor(params, graph=graph)
+    indices = convert_to_tensor(indices, graph=graph)
+    if batch_dims != 0:
+        raise op_error(UnsupportedError, "GatherV2", name, "GatherV2", [params, indices],
+                       "batch_dims other than 0 is not supported")
+    axis = canonical_axis(0 if axis is None else static_int(axis, "axis"), params.ndim)
+    return make("GatherV2", [params, indices], {"axis": axis}, name=name,
+                default_name="GatherV2")
+
+
+__all__ = ["getitem", "strided_slice", "slice", "split", "unstack", "gather"]

@@ -1,0 +1,17 @@
+"""TF1's tf.train: optimizers that build update ops, and the global step.
+
+`opt.minimize(loss)` = `compute_gradients` (graphjit.gradients, an ordinary
+backward graph) + `apply_gradients` (one Assign per variable and slot, whose
+update math the compiler fuses into one kernel per variable).
+"""
+
+from graphjit.train.optimizer import (
+    AdamOptimizer,
+    GradientDescentOptimizer,
+    MomentumOptimizer,
+    Optimizer,
+)
+from graphjit.train.step import create_global_step, get_global_step, get_or_create_global_step
+
+__all__ = ["Optimizer", "GradientDescentOptimizer", "MomentumOptimizer", "AdamOptimizer",
+           "create_global_step", "get_global_step", "get_or_create_global_step"]
