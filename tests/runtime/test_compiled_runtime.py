@@ -221,3 +221,19 @@ def test_nan_and_signed_zero_follow_numpy_in_max_min_relu():
         expected = sess.run(outs, {x: xv, y: yv})
     for c, e in zip(compiled, expected):
         np.testing.assert_array_equal(c, e)
+
+
+def test_results_the_caller_holds_are_never_recycled():
+    fn = tf.compile(_softmax_graph())
+    rng = np.random.default_rng(7)
+    inputs = [rng.normal(size=(3, 16)).astype(np.float32) for _ in range(4)]
+    held = [fn(x) for x in inputs]  # every result kept: each must stay intact
+    view = fn(inputs[0])[1:]  # only a view kept: its base must not be reused either
+    fn(inputs[1])
+    for x, result in zip(inputs, held):
+        np.testing.assert_allclose(result, _softmax(x), rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(view, _softmax(inputs[0])[1:], rtol=1e-5, atol=1e-7)
+    dropped_address = fn(inputs[2]).__array_interface__["data"][0]
+    reused = fn(inputs[3])  # the previous result was dropped: its memory may be reused
+    assert reused.__array_interface__["data"][0] == dropped_address
+    np.testing.assert_allclose(reused, _softmax(inputs[3]), rtol=1e-5, atol=1e-7)
