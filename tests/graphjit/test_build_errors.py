@@ -2,26 +2,12 @@
 
 from __future__ import annotations
 
-import inspect
-import os
-
 import numpy as np
 import pytest
 
 import graphjit as tf
-
-HERE = os.path.basename(__file__)
-
-
-def _line() -> int:
-    return inspect.currentframe().f_back.f_lineno
-
-
-def assert_points_here(exc_info, *fragments, line: int):
-    message = str(exc_info.value)
-    assert f"{HERE}:{line}" in message, message
-    for fragment in fragments:
-        assert fragment in message, f"{fragment!r} not in {message!r}"
+from tests.graphjit.error_check import assert_points_here
+from tests.graphjit.error_check import caller_line as _line
 
 
 def test_incompatible_shapes():
