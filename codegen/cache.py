@@ -109,11 +109,11 @@ def write_source(source: str) -> str:
             if f.read() == source:
                 return path
         warnings.warn(f"graphjit: cached kernel {path} was corrupt; rewriting it", stacklevel=3)
-        _drop_numba_cache(path)
+        drop_numba_cache(path)
     except FileNotFoundError:
         pass
     except (OSError, UnicodeDecodeError):
-        _drop_numba_cache(path)
+        drop_numba_cache(path)
     try:
         _atomic_write(path, source)
     except OSError as exc:
@@ -124,7 +124,7 @@ def write_source(source: str) -> str:
     return path
 
 
-def _drop_numba_cache(path: str) -> None:
+def drop_numba_cache(path: str) -> None:
     """Remove Numba's index/data files for `path` (they may belong to a corrupt source)."""
     pycache = os.path.join(os.path.dirname(path), "__pycache__")
     stem = os.path.splitext(os.path.basename(path))[0]
@@ -135,10 +135,6 @@ def _drop_numba_cache(path: str) -> None:
                     os.unlink(os.path.join(pycache, entry))
                 except OSError:
                     pass
-
-
-def drop_numba_cache(path: str) -> None:
-    _drop_numba_cache(path)
 
 
 def clear() -> None:

@@ -24,6 +24,14 @@ def read_inputs(op: Operation) -> list[Tensor]:
     return [t for i, t in enumerate(op.inputs) if i not in refs] if refs else list(op.inputs)
 
 
+def missing_feed(placeholder: Operation) -> FeedError:
+    """The error for a placeholder a run needs but nobody fed (both engines raise it)."""
+    t = placeholder.outputs[0]
+    return FeedError(f"placeholder '{placeholder.name}' ({t.dtype}, shape {t.shape}) must be "
+                     f"fed: pass feed_dict={{{placeholder.name}: value}} "
+                     f"(created at {placeholder.source})")
+
+
 def ops_needed(fetch_ops: list[Operation], fed: set[Tensor]) -> list[Operation]:
     """The ops that must run to compute `fetch_ops`, in graph (topological) order.
 
@@ -73,10 +81,7 @@ def evaluate(fetches: list[Tensor | Operation], feeds: dict[Tensor, np.ndarray],
     values: dict[Tensor, np.ndarray] = dict(feeds)
     for op in ops_needed(fetch_ops, set(feeds)):
         if op.type == "Placeholder":
-            t = op.outputs[0]
-            raise FeedError(
-                f"placeholder '{op.name}' ({t.dtype}, shape {t.shape}) must be fed: "
-                f"pass feed_dict={{{op.name}: value}} (created at {op.source})")
+            raise missing_feed(op)
         refs = ref_inputs(op)
         inputs = [None if i in refs else values[t] for i, t in enumerate(op.inputs)]
         for tensor, value in zip(op.outputs, run_op(op, inputs, state)):

@@ -14,9 +14,9 @@ import numpy as np
 
 from codegen.loopir import Kernel, format_kernel
 from codegen.numba_backend import BackendError, CompiledKernel, compile_kernel
-from graphjit.errors import CompileError, FeedError
+from graphjit.errors import CompileError
 from graphjit.graph import Operation, Tensor
-from graphjit.interpreter import ops_needed, read_inputs, ref_inputs, run_op
+from graphjit.interpreter import missing_feed, ops_needed, read_inputs, ref_inputs, run_op
 from graphjit.lower.emit import RegionEmitter
 from graphjit.lower.kernels import (
     argminmax_kernel,
@@ -52,9 +52,7 @@ def propagate_shapes(ops: list[Operation], fed_shapes: dict[Tensor, tuple]) -> d
         if all(t in shapes for t in op.outputs):
             continue
         if op.type == "Placeholder":
-            t = op.outputs[0]
-            raise FeedError(f"placeholder '{op.name}' ({t.dtype}, shape {t.shape}) must be fed "
-                            f"(created at {op.source})")
+            raise missing_feed(op)
         refs = ref_inputs(op)  # a variable only assigned has its static shape
         specs = infer_specs(get_op_def(op.type), [
             (tuple(t.shape) if i in refs else shapes[t], t.dtype)
@@ -174,7 +172,7 @@ class PlanBuilder:
             self.lower_conv_filter_grad(op, outputs, out_slots, names)
             return
         if region.kind == "extern":
-            self.steps.append(Step(op.name, EXTERN, _matmul_fn(op, self.shapes), in_slots,
+            self.steps.append(Step(op.name, EXTERN, _matmul_fn(op), in_slots,
                                    out_slots, names, flops=self.matmul_flops(op),
                                    bytes=self.bytes_of(inputs, outputs)))
             self.lowered.append(LoweredStep(f"matmul_{op.name}", EXTERN, names))
@@ -294,7 +292,7 @@ class PlanBuilder:
         return 2 * int(np.prod(self.shapes[op.outputs[0]], dtype=np.int64)) * k
 
 
-def _matmul_fn(op: Operation, shapes):
+def _matmul_fn(op: Operation):
     ta, tb = op.attrs.get("transpose_a", False), op.attrs.get("transpose_b", False)
 
     def matmul(a, b, out):
