@@ -40,10 +40,10 @@ def caching_disabled() -> bool:
 
 
 def _environment_key() -> str:
-    from llvmlite import binding
+    from codegen.target import cpu_key
     try:
-        cpu = binding.get_host_cpu_name() + binding.get_host_cpu_features().flatten()
-    except Exception:  # pragma: no cover - very old llvmlite
+        cpu = cpu_key()
+    except Exception:  # pragma: no cover - hosts LLVM cannot describe
         cpu = "unknown"
     from codegen import vecmath  # inlined into kernels: its changes must invalidate them
     try:  # the distribution shipping codegen (and graphjit, runtime)

@@ -92,7 +92,32 @@ class Loop:
     kind: str = SERIAL
 
 
-Stmt = Assign | Store | Loop
+@dataclass(frozen=True)
+class ArrayView:
+    """Array parameter `param` seen with shape `shape` (a reshape of the C-contiguous
+    array; None keeps its shape), its last two axes swapped when `transposed`."""
+
+    param: str
+    shape: tuple | None = None
+    transposed: bool = False
+
+
+@dataclass(frozen=True)
+class ExternCall:
+    """out = fn(*args) over whole arrays: a library routine instead of a loop nest.
+
+    Matrix products go to BLAS (`matmul`): no loop nest we emit comes near a tuned
+    GEMM, and the views let a convolution's im2col columns feed it without a copy.
+    """
+
+    fn: str
+    args: tuple  # ArrayView inputs
+    out: ArrayView
+
+
+EXTERN_FUNCTIONS = ("matmul",)
+
+Stmt = Assign | Store | Loop | ExternCall
 
 
 @dataclass(frozen=True)
@@ -131,9 +156,19 @@ def format_expr(e) -> str:
     raise TypeError(f"not a loop IR expression: {e!r}")
 
 
+def format_view(v: ArrayView) -> str:
+    text = v.param
+    if v.shape is not None:
+        text = f"reshape({text}, ({', '.join(format_expr(d) for d in v.shape)}))"
+    return f"transpose({text})" if v.transposed else text
+
+
 def _format_stmt(s, indent: int, lines: list[str]) -> None:
     pad = "  " * indent
-    if isinstance(s, Loop):
+    if isinstance(s, ExternCall):
+        args = ", ".join(format_view(a) for a in s.args)
+        lines.append(f"{pad}{format_view(s.out)} = extern {s.fn}({args})")
+    elif isinstance(s, Loop):
         kw = "parallel for" if s.kind == PARALLEL else "for"
         lines.append(f"{pad}{kw} {s.var} in [{format_expr(s.start)}, {format_expr(s.stop)}):")
         for b in s.body:

@@ -19,11 +19,14 @@ import numba
 
 from codegen import cache
 from codegen.loopir import (
+    EXTERN_FUNCTIONS,
     PARALLEL,
+    ArrayView,
     Assign,
     Call,
     Const,
     Dim,
+    ExternCall,
     Kernel,
     Load,
     Loop,
@@ -194,6 +197,36 @@ class _Emitter:
                 raise TypeError(f"cannot emit {s!r}")
 
 
+def is_extern(kernel: Kernel) -> bool:
+    """A kernel of library calls: plain Python calling NumPy (BLAS), nothing to compile."""
+    return any(isinstance(s, ExternCall) for s in kernel.body)
+
+
+def _view_source(em: _Emitter, v: ArrayView) -> str:
+    text = v.param
+    if v.shape is not None:
+        dims = ", ".join(em.expr(d) for d in v.shape) + ("," if len(v.shape) == 1 else "")
+        text = f"{text}.reshape(({dims}))"
+    return f"{text}.swapaxes(-1, -2)" if v.transposed else text
+
+
+def _extern_source(kernel: Kernel) -> str:
+    em = _Emitter()
+    lines = []
+    for s in kernel.body:
+        if not isinstance(s, ExternCall) or s.fn not in EXTERN_FUNCTIONS or s.out.transposed:
+            raise TypeError(f"kernel {kernel.name}: an extern kernel holds only extern calls "
+                            f"of {', '.join(EXTERN_FUNCTIONS)} into plain outputs, got {s!r}")
+        args = ", ".join(_view_source(em, a) for a in s.args)
+        lines.append(f"    np.{s.fn}({args}, out={_view_source(em, s.out)})")
+    params = ", ".join(p.name for p in kernel.params)
+    return "\n".join([
+        f'"""graphjit kernel {kernel.name} (structural hash {kernel_hash(kernel)}).',
+        "", "Extern calls: NumPy runs them with BLAS; there is nothing for Numba to compile.",
+        '"""', "import numpy as np", "", "",
+        f"def {kernel.name}({params}):", *lines, "", "", f"kernel = {kernel.name}", ""])
+
+
 def _has_parallel(body) -> bool:
     return any(isinstance(s, Loop) and (s.kind == PARALLEL or _has_parallel(s.body))
                for s in body)
@@ -201,6 +234,8 @@ def _has_parallel(body) -> bool:
 
 def kernel_source(kernel: Kernel) -> str:
     """The Python source of a kernel: a module defining it, runnable on its own."""
+    if is_extern(kernel):
+        return _extern_source(kernel)
     em = _Emitter()
     lines: list[str] = []
     em.stmts(kernel.body, 1, lines)
@@ -240,8 +275,12 @@ class CompiledKernel:
     kernel: Kernel
     source: str
     path: str
-    fn: object  # the numba dispatcher
+    fn: object  # the numba dispatcher (a plain function for an extern kernel)
     call: object = None  # what the runtime calls: fn itself, or fn under the parallel lock
+
+    @property
+    def is_extern(self) -> bool:
+        return is_extern(self.kernel)
 
     def _inspectable(self):
         """Numba cannot inspect code loaded from its cache: compile a private copy."""
@@ -252,9 +291,13 @@ class CompiledKernel:
         return numba.njit(list(self.fn.signatures), **options)(self.fn.py_func)
 
     def llvm(self) -> str:
+        if self.is_extern:
+            return f"; {self.kernel.name}: extern calls into NumPy/BLAS, no LLVM of ours"
         return "\n".join(self._inspectable().inspect_llvm().values())
 
     def asm(self) -> str:
+        if self.is_extern:
+            return f"# {self.kernel.name}: extern calls into NumPy/BLAS, no assembly of ours"
         return "\n".join(self._inspectable().inspect_asm().values())
 
 
@@ -283,7 +326,7 @@ def compile_kernel(kernel: Kernel) -> CompiledKernel:
             except Exception as exc:
                 raise BackendError(f"Numba failed to compile kernel {kernel.name}: "
                                    f"{type(exc).__name__}: {exc}", source) from exc
-        if not fn.stats.cache_hits:
+        if not is_extern(kernel) and not fn.stats.cache_hits:
             compile_count += 1
         call = _serialized(fn) if _has_parallel(kernel.body) else fn
         compiled = CompiledKernel(kernel, source, path, fn, call)

@@ -18,6 +18,12 @@ from graphjit.errors import CompileError
 from graphjit.graph import Operation, Tensor
 from graphjit.interpreter import missing_feed, ops_needed, read_inputs, ref_inputs, run_op
 from graphjit.lower.emit import RegionEmitter
+from graphjit.lower.extern import (
+    conv_filter_grad_gemm_kernel,
+    conv_gemm_kernel,
+    conv_input_grad_gemm_kernel,
+    matmul_kernel,
+)
 from graphjit.lower.kernels import (
     argminmax_kernel,
     col2im_kernel,
@@ -172,10 +178,8 @@ class PlanBuilder:
             self.lower_conv_filter_grad(op, outputs, out_slots, names)
             return
         if region.kind == "extern":
-            self.steps.append(Step(op.name, EXTERN, _matmul_fn(op), in_slots,
-                                   out_slots, names, flops=self.matmul_flops(op),
-                                   bytes=self.bytes_of(inputs, outputs)))
-            self.lowered.append(LoweredStep(f"matmul_{op.name}", EXTERN, names))
+            self.add_kernel(matmul_kernel(_identifier("matmul", op), op), in_slots, out_slots,
+                            names, self.matmul_flops(op), self.bytes_of(inputs, outputs))
             return
         name = _kernel_name(region)
         if region.kind in ("reduce", "sum_to"):
@@ -209,9 +213,10 @@ class PlanBuilder:
             raise CompileError(f"{exc}\nfused graph ops: {', '.join(names)}\n"
                                f"loop IR:\n{format_kernel(kernel)}\n"
                                f"generated source:\n{exc.source}") from exc
-        self.steps.append(Step(kernel.name, KERNEL, compiled.call, in_slots, out_slots, names,
+        kind = EXTERN if compiled.is_extern else KERNEL
+        self.steps.append(Step(kernel.name, kind, compiled.call, in_slots, out_slots, names,
                                flops=flops, bytes=nbytes))
-        self.lowered.append(LoweredStep(kernel.name, KERNEL, names, kernel, compiled))
+        self.lowered.append(LoweredStep(kernel.name, kind, names, kernel, compiled))
 
     def lower_conv(self, op, inputs, in_slots, outputs, out_slots, names) -> None:
         """Conv2D = a native im2col kernel into a planned buffer, then one BLAS GEMM."""
@@ -223,18 +228,12 @@ class PlanBuilder:
         self.slots.append(SlotSpec(cols_shape, x.dtype.np, "buffer"))
         x_slot, f_slot = (self.input_or_const_slot(t) for t in (x, f))
         cols_bytes = int(np.prod(cols_shape)) * x.dtype.size
-        self.add_kernel(im2col_kernel(f"im2col_{op.name.replace('/', '_')}", op, self.shapes,
-                                      cols_shape),
+        self.add_kernel(im2col_kernel(_identifier("im2col", op), op, self.shapes, cols_shape),
                         (x_slot,), (cols,), names, 0, cols_bytes)
         rows, depth = n * oh * ow, kh * kw * cin
-
-        def gemm(cols_array, filters, out):
-            np.matmul(cols_array.reshape(rows, depth), filters.reshape(depth, cout),
-                      out=out.reshape(rows, cout))
-        self.steps.append(Step(f"gemm_{op.name}", EXTERN, gemm, (cols, f_slot), out_slots,
-                               names, flops=2 * rows * depth * cout,
-                               bytes=cols_bytes + self.bytes_of([f], outputs)))
-        self.lowered.append(LoweredStep(f"gemm_{op.name}", EXTERN, names))
+        self.add_kernel(conv_gemm_kernel(_identifier("gemm", op), op), (cols, f_slot),
+                        out_slots, names, 2 * rows * depth * cout,
+                        cols_bytes + self.bytes_of([f], outputs))
 
     def conv_columns(self, op) -> tuple[int, tuple, int, int, int]:
         """A planned buffer for the (N, OH, OW, KH, KW, Cin) columns of a convolution's
@@ -253,14 +252,9 @@ class PlanBuilder:
         cols, cols_shape, rows, depth, cout = self.conv_columns(op)
         f_slot, dy_slot = (self.input_or_const_slot(t) for t in (f, dy))
         cols_bytes = int(np.prod(cols_shape)) * x.dtype.size
-
-        def gemm(grad, filters, out):
-            np.matmul(grad.reshape(rows, cout), filters.reshape(depth, cout).T,
-                      out=out.reshape(rows, depth))
-        self.steps.append(Step(f"gemm_{op.name}", EXTERN, gemm, (dy_slot, f_slot), (cols,),
-                               names, flops=2 * rows * depth * cout,
-                               bytes=cols_bytes + self.bytes_of([f, dy], [])))
-        self.lowered.append(LoweredStep(f"gemm_{op.name}", EXTERN, names))
+        self.add_kernel(conv_input_grad_gemm_kernel(_identifier("gemm", op), op),
+                        (dy_slot, f_slot), (cols,), names, 2 * rows * depth * cout,
+                        cols_bytes + self.bytes_of([f, dy], []))
         self.add_kernel(col2im_kernel(_identifier("col2im", op), op, self.shapes, cols_shape),
                         (cols,), out_slots, names, 0, cols_bytes + self.bytes_of([], outputs))
 
@@ -273,14 +267,9 @@ class PlanBuilder:
         cols_bytes = int(np.prod(cols_shape)) * x.dtype.size
         self.add_kernel(im2col_kernel(_identifier("im2col", op), op, self.shapes, cols_shape),
                         (x_slot,), (cols,), names, 0, cols_bytes)
-
-        def gemm(cols_array, grad, out):
-            np.matmul(cols_array.reshape(rows, depth).T, grad.reshape(rows, cout),
-                      out=out.reshape(depth, cout))
-        self.steps.append(Step(f"gemm_{op.name}", EXTERN, gemm, (cols, dy_slot), out_slots,
-                               names, flops=2 * rows * depth * cout,
-                               bytes=cols_bytes + self.bytes_of([dy], outputs)))
-        self.lowered.append(LoweredStep(f"gemm_{op.name}", EXTERN, names))
+        self.add_kernel(conv_filter_grad_gemm_kernel(_identifier("gemm", op), op),
+                        (cols, dy_slot), out_slots, names, 2 * rows * depth * cout,
+                        cols_bytes + self.bytes_of([dy], outputs))
 
     def bytes_of(self, inputs, outputs) -> int:
         return sum(int(np.prod(self.shapes[t], dtype=np.int64)) * t.dtype.size
@@ -290,14 +279,6 @@ class PlanBuilder:
         a = self.shapes[op.inputs[0]]
         k = a[-2] if op.attrs.get("transpose_a") else a[-1]
         return 2 * int(np.prod(self.shapes[op.outputs[0]], dtype=np.int64)) * k
-
-
-def _matmul_fn(op: Operation):
-    ta, tb = op.attrs.get("transpose_a", False), op.attrs.get("transpose_b", False)
-
-    def matmul(a, b, out):
-        np.matmul(a.swapaxes(-1, -2) if ta else a, b.swapaxes(-1, -2) if tb else b, out=out)
-    return matmul
 
 
 def _identifier(prefix: str, op: Operation) -> str:

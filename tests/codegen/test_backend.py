@@ -13,9 +13,11 @@ import pytest
 from codegen import cache, numba_backend
 from codegen.loopir import (
     PARALLEL,
+    ArrayView,
     Call,
     Const,
     Dim,
+    ExternCall,
     Kernel,
     Load,
     Loop,
@@ -64,6 +66,43 @@ def test_compiled_kernel_runs_and_is_reused(tmp_path, monkeypatch):
     np.testing.assert_allclose(out, 3 * np.exp(x + b), rtol=1e-6)
     assert compiled.path.startswith(str(tmp_path))
     assert "prange" in compiled.source and "def first(" in compiled.source
+
+
+def gemm_kernel(name="gemm"):
+    """out0 (as rows x cols) = in0 (3-D, as a matrix) times the transpose of in1."""
+    rows = Call("mul", (Dim("in0", 0), Dim("in0", 1)), "int64")
+    a = ArrayView("in0", (rows, Dim("in0", 2)))
+    b = ArrayView("in1", None, transposed=True)
+    out = ArrayView("out0", (Call("mul", (Dim("out0", 0), Dim("out0", 1)), "int64"),
+                             Dim("out0", 2)))
+    params = (Param("in0", "float64", 3, False), Param("in1", "float64", 2, False),
+              Param("out0", "float64", 3, True))
+    return Kernel(name, params, (ExternCall("matmul", (a, b), out),))
+
+
+def test_extern_call_prints_runs_and_compiles_nothing(tmp_path, monkeypatch):
+    monkeypatch.setenv("GRAPHJIT_CACHE_DIR", str(tmp_path))
+    text = format_kernel(gemm_kernel())
+    assert ("reshape(out0, (mul(out0.shape[0], out0.shape[1]), out0.shape[2])) = extern "
+            "matmul(reshape(in0, (mul(in0.shape[0], in0.shape[1]), in0.shape[2])), "
+            "transpose(in1))") in text
+    before = numba_backend.compile_count
+    compiled = numba_backend.compile_kernel(gemm_kernel())
+    assert compiled.is_extern and numba_backend.compile_count == before
+    assert "np.matmul(" in compiled.source and "numba" not in compiled.source
+    rng = np.random.default_rng(3)
+    a, b = rng.normal(size=(2, 3, 4)), rng.normal(size=(5, 4))
+    out = np.empty((2, 3, 5))
+    compiled.call(a, b, out)
+    np.testing.assert_allclose(out, a @ b.T, rtol=1e-12)
+    assert "extern" in compiled.llvm() and "extern" in compiled.asm()
+
+
+def test_extern_kernel_refuses_loops_beside_its_calls():
+    kernel = gemm_kernel()
+    mixed = Kernel("mixed", kernel.params, kernel.body + add_exp_kernel().body)
+    with pytest.raises(TypeError, match="only extern calls"):
+        numba_backend.kernel_source(mixed)
 
 
 def test_numba_failure_carries_the_source():

@@ -205,6 +205,9 @@ def test_mlp_layer_is_a_gemm_and_one_fused_epilogue():
     np.testing.assert_allclose(fn(v), expected, rtol=1e-5, atol=1e-5)
     assert [s.kind for s in fn.kernels] == ["extern", "kernel"]
     assert fn.kernels[1].ops[-1] == "h"
+    loops = fn.ir("loops")
+    assert "out0 = extern matmul(in0, in1)" in loops  # the GEMM is a loop-IR extern call
+    assert "np.matmul(in0, in1, out=out0)" in fn.ir("python")
 
 
 def test_nan_and_signed_zero_follow_numpy_in_max_min_relu():
