@@ -34,6 +34,15 @@ def _erf_reference(x):
     return _erf(x).astype(x.dtype)
 
 
+def _floordiv_reference(x, y):
+    """TF's floor(x / y) for floats, as the compiled kernels: NumPy's floor_divide
+    takes the floor of the exact quotient (floordiv(1, 0.1) = 9, TF says 10, and
+    inf // 2 = nan, TF says inf). Integers divide as NumPy."""
+    if np.asarray(x).dtype.kind == "f":
+        return np.floor(np.true_divide(x, y))
+    return np.floor_divide(x, y)
+
+
 def _sigmoid_reference(x):
     # Stable on both sides: exp of a non-positive number only.
     e = np.exp(-np.abs(x))
@@ -71,7 +80,7 @@ _BINARY = [
     ("Sub", NUMERIC, np.subtract, False, True),
     ("Mul", NUMERIC, np.multiply, False, True),
     ("RealDiv", FLOAT, np.true_divide, False, True),
-    ("FloorDiv", NUMERIC, np.floor_divide, False, False),
+    ("FloorDiv", NUMERIC, _floordiv_reference, False, False),
     ("FloorMod", NUMERIC, np.mod, False, False),
     ("Pow", NUMERIC, np.power, False, True),
     ("Maximum", NUMERIC, np.maximum, False, True),

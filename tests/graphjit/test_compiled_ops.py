@@ -49,3 +49,18 @@ def test_compiled_hypothesis_shapes(case, data):
     seed = data.draw(st.integers(0, 2**32 - 1), label="seed")
     arrays = case.make_inputs(np.random.default_rng(seed), shapes, case.dtypes[0])
     check_outputs(case, arrays, run_both(case, arrays, unknown_dims=True))
+
+
+def test_float_floordiv_is_floor_of_the_quotient_in_both_engines():
+    """TF's FloorDiv on floats is floor(x / y): 1 // 0.1 = 10 (NumPy's floor_divide says
+    9) and inf // 2 = inf (NumPy: nan); the reference and the kernels must agree."""
+    graph = tf.Graph()
+    with graph.as_default():
+        x = tf.placeholder(tf.float64, [None], name="x")
+        y = tf.placeholder(tf.float64, [None], name="y")
+        q = tf.floordiv(x, y)
+    xs, ys = np.array([1.0, np.inf, -7.0, 7.5]), np.array([0.1, 2.0, 2.0, -2.5])
+    expected = [10.0, np.inf, -4.0, -3.0]
+    for engine in ("reference", "compiled"):
+        with tf.Session(graph=graph, engine=engine) as sess:
+            np.testing.assert_array_equal(sess.run(q, {x: xs, y: ys}), expected, err_msg=engine)

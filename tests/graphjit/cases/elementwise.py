@@ -13,6 +13,11 @@ from tests.graphjit.cases.base import FLOATS, INTS, Case, broadcastable, uniform
 _ALL_NUM = FLOATS + INTS
 
 
+
+def _tf_floordiv(x, y):
+    """TF's FloorDiv: floor(x / y) for floats (not NumPy's exact-quotient floor_divide)."""
+    return np.floor(x / y) if x.dtype.kind == "f" else np.floor_divide(x, y)
+
 def _f64(fn):
     """Compute in float64 whatever the input dtype (an independent oracle)."""
     return lambda *a: fn(*(x.astype(np.float64) if x.dtype.kind == "f" else x for x in a))
@@ -76,8 +81,8 @@ CASES = [
     binary("divide", tf.divide, np.divide, inputs=_nonzero),
     binary("div_operator", lambda x, y: x / y, np.divide, inputs=_nonzero),
     binary("realdiv", tf.realdiv, np.divide, FLOATS, inputs=_nonzero),
-    binary("floordiv", tf.floordiv, np.floor_divide, inputs=_nonzero),
-    binary("floordiv_operator", lambda x, y: x // y, np.floor_divide, inputs=_nonzero),
+    binary("floordiv", tf.floordiv, _tf_floordiv, inputs=_nonzero),
+    binary("floordiv_operator", lambda x, y: x // y, _tf_floordiv, inputs=_nonzero),
     binary("mod", tf.mod, np.mod, inputs=_nonzero),
     binary("mod_operator", lambda x, y: x % y, np.mod, inputs=_nonzero),
     binary("pow", tf.pow, np.power, FLOATS, inputs=(uniform(0.1, 4), uniform(-3, 3))),
