@@ -31,6 +31,7 @@ from graphjit.errors import (
     FeedError,
     GraphError,
     GraphMismatchError,
+    LoadError,
     NotDifferentiableError,
     NotFoundError,
     SessionClosedError,
@@ -48,6 +49,7 @@ from graphjit.graph import (
     reset_default_graph,
 )
 from graphjit.graph_util import freeze
+from graphjit.io import LoadedGraph, load, save
 from graphjit.ops.core import constant, identity, placeholder, stop_gradient
 from graphjit.ops.elementwise import (
     abs,

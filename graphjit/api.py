@@ -56,16 +56,21 @@ def _any_graph(structure) -> Graph:
     raise GraphError("compile() needs a Graph, a Tensor, or a structure of Tensors")
 
 
+def default_feeds(leaves: list) -> list[Tensor]:
+    """The placeholders that fetch `leaves` (Tensors/Operations) need, in graph order:
+    the inputs `compile` (and `graphjit.onnx.export`) take when none are given."""
+    fetch_ops = [f.op if isinstance(f, Tensor) else f for f in leaves]
+    return [op.outputs[0] for op in ops_needed(fetch_ops, set()) if op.type == "Placeholder"]
+
+
 class CompiledFunction:
     """A graph compiled for fixed fetches and feeds; call it with the feed values."""
 
     def __init__(self, graph: Graph, fetches, feeds=None, passes=None, state: dict | None = None):
         self.source_graph = graph
         self.leaves, self._rebuild = flatten_fetches(graph, fetches)
-        fetch_ops = [f.op if isinstance(f, Tensor) else f for f in self.leaves]
         if feeds is None:
-            needed = ops_needed(fetch_ops, set())
-            feeds = [op.outputs[0] for op in needed if op.type == "Placeholder"]
+            feeds = default_feeds(self.leaves)
         self.feeds: list[Tensor] = [graph.as_graph_element(f, allow_operation=False)
                                     if isinstance(f, str) else f for f in feeds]
         self._by_name = {t.op.name: t for t in self.feeds}

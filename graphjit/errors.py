@@ -68,6 +68,11 @@ class FailedPreconditionError(Error, RuntimeError):
     """An op ran on state that is not ready, e.g. it read a variable never initialized."""
 
 
+class LoadError(Error, ValueError):
+    """A saved graph or checkpoint cannot be used: unreadable, corrupt, newer than this
+    graphjit, or inconsistent. The message names the file and what is wrong in it."""
+
+
 class InternalError(Error):
     """graphjit broke one of its own invariants: a bug to report, not a user mistake."""
 

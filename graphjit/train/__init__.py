@@ -5,6 +5,7 @@ backward graph) + `apply_gradients` (one Assign per variable and slot, whose
 update math the compiler fuses into one kernel per variable).
 """
 
+from graphjit.io.checkpoint import Saver
 from graphjit.train.optimizer import (
     AdamOptimizer,
     GradientDescentOptimizer,
@@ -14,4 +15,4 @@ from graphjit.train.optimizer import (
 from graphjit.train.step import create_global_step, get_global_step, get_or_create_global_step
 
 __all__ = ["Optimizer", "GradientDescentOptimizer", "MomentumOptimizer", "AdamOptimizer",
-           "create_global_step", "get_global_step", "get_or_create_global_step"]
+           "create_global_step", "get_global_step", "get_or_create_global_step", "Saver"]

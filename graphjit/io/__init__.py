@@ -1,0 +1,11 @@
+"""Saving and loading graphs: graphjit's own data-only format (JSON + npz).
+
+Two forms, neither able to hold code: `save`/`load` write and read a whole graph
+(versioned JSON + an .npz of its arrays; native.py), and `Saver` (also
+graphjit.train.Saver) keeps variable values in .npz checkpoints (checkpoint.py).
+"""
+
+from graphjit.io.checkpoint import Saver
+from graphjit.io.native import FORMAT_VERSION, LoadedGraph, load, save
+
+__all__ = ["save", "load", "LoadedGraph", "Saver", "FORMAT_VERSION"]

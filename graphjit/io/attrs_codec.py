@@ -1,0 +1,203 @@
+"""Op attrs <-> JSON with explicit type tags, and the attrs each op type takes.
+
+Every value becomes a one-key object naming its type (`{"int": 3}`,
+`{"tuple": [...]}`), so a loaded attr has exactly the Python type it was saved
+with: a tuple stays a tuple, a TensorShape a TensorShape, a NumPy scalar a NumPy
+scalar. Arrays go to the npz; the JSON holds their key. Decoding builds only
+None, bools, ints, floats, strings, tuples, lists, DTypes, TensorShapes and
+arrays: nothing in a file can name code to run.
+
+The registry does not declare attr types, so `ATTR_KINDS` says what each attr
+name holds (tests check it covers every attr of the registry's case table); the
+names an op type takes come from its reference's keyword-only parameters, which
+is what every engine calls it with.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import math
+from collections.abc import Callable
+
+import numpy as np
+
+from graphjit import dtypes
+from graphjit.errors import DTypeError
+from graphjit.graph import TensorShape
+from graphjit.ops.registry import get_op_def
+
+
+class AttrError(Exception):
+    """An attr value that cannot be encoded or decoded; callers add the op, attr and file."""
+
+
+_FLOAT_WORDS = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
+_DTYPE_NAMES = {d.name: d for d in dtypes.ALL}
+
+
+def encode(value, put_array: Callable[[np.ndarray], str]):
+    """The tagged JSON form of `value`; `put_array(array) -> key` stores an array."""
+    if value is None:
+        return {"none": None}
+    if isinstance(value, dtypes.DType):
+        return {"dtype": value.name}
+    if isinstance(value, TensorShape):  # before tuple: it is one
+        return {"shape": list(value)}
+    kind = type(value)
+    if kind is bool:
+        return {"bool": value}
+    if kind is int:
+        return {"int": value}
+    if kind is float:
+        if math.isfinite(value):
+            return {"float": value}
+        return {"float": "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")}
+    if kind is str:
+        return {"str": value}
+    if kind in (tuple, list):
+        return {kind.__name__: [encode(v, put_array) for v in value]}
+    if isinstance(value, (np.ndarray, np.generic)):
+        array = np.asarray(value)
+        try:
+            dtypes.as_dtype(array.dtype)  # never an object array: those would need pickle
+        except DTypeError:
+            raise AttrError(f"holds an array of dtype {array.dtype}, which graphjit does "
+                            "not support") from None
+        tag = "array" if kind is np.ndarray else "scalar"
+        return {tag: put_array(array)}
+    raise AttrError(f"holds a {kind.__name__} ({value!r:.60}), which the format cannot store "
+                    "(it stores None, bool, int, float, str, tuple, list, DType, TensorShape "
+                    "and NumPy arrays/scalars)")
+
+
+def decode(obj, get_array: Callable[[str], np.ndarray]):
+    """The value of a tagged JSON form; AttrError says what is malformed."""
+    if not isinstance(obj, dict) or len(obj) != 1:
+        raise AttrError(f"expected an object with one type tag such as {{\"int\": 3}}, "
+                        f"got {_short(obj)}")
+    ((tag, payload),) = obj.items()
+    decoder = _DECODERS.get(tag)
+    if decoder is None:
+        raise AttrError(f"unknown type tag '{tag}' (known: {', '.join(_DECODERS)})")
+    return decoder(payload, get_array)
+
+
+def _payload(check: Callable, what: str, build: Callable = lambda p, get: p):
+    def decoder(payload, get_array):
+        if not check(payload):
+            raise AttrError(f"expected {what}, got {_short(payload)}")
+        return build(payload, get_array)
+    return decoder
+
+
+def _is_dims(p) -> bool:
+    return type(p) is list and all(d is None or (type(d) is int and d >= 0) for d in p)
+
+
+def _array(p, get_array):
+    return get_array(p)
+
+
+def _scalar(p, get_array):
+    array = get_array(p)
+    if array.ndim != 0:
+        raise AttrError(f"array '{p}' should hold a scalar, has shape {list(array.shape)}")
+    return array[()]
+
+
+_DECODERS = {
+    "none": _payload(lambda p: p is None, "null"),
+    "bool": _payload(lambda p: type(p) is bool, "true or false"),
+    "int": _payload(lambda p: type(p) is int, "an integer"),
+    "float": _payload(lambda p: type(p) is float or (type(p) is str and p in _FLOAT_WORDS),
+                      "a number with a fraction or exponent, or \"nan\", \"inf\", \"-inf\"",
+                      lambda p, get: _FLOAT_WORDS[p] if isinstance(p, str) else p),
+    "str": _payload(lambda p: type(p) is str, "a string"),
+    "tuple": _payload(lambda p: type(p) is list, "a list",
+                      lambda p, get: tuple(decode(v, get) for v in p)),
+    "list": _payload(lambda p: type(p) is list, "a list",
+                     lambda p, get: [decode(v, get) for v in p]),
+    "dtype": _payload(lambda p: type(p) is str and p in _DTYPE_NAMES,
+                      f"one of {', '.join(_DTYPE_NAMES)}",
+                      lambda p, get: _DTYPE_NAMES[p]),
+    "shape": _payload(_is_dims, "a list of dimensions (integers >= 0 or null)",
+                      lambda p, get: TensorShape(p)),
+    "array": _payload(lambda p: type(p) is str, "an npz key", _array),
+    "scalar": _payload(lambda p: type(p) is str, "an npz key", _scalar),
+}
+
+
+def _short(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+# -- what each attr holds -----------------------------------------------------------
+
+def _ints(v) -> bool:
+    return type(v) is tuple and all(type(x) is int for x in v)
+
+
+def _scalar_number(v) -> bool:
+    return type(v) in (bool, int, float) or (isinstance(v, np.generic) and v.dtype.kind in "biuf")
+
+
+KINDS: dict[str, tuple[Callable[[object], bool], str]] = {
+    "int": (lambda v: type(v) is int, "an int"),
+    "int or None": (lambda v: v is None or type(v) is int, "an int or None"),
+    "bool": (lambda v: type(v) is bool, "a bool"),
+    "str": (lambda v: type(v) is str, "a str"),
+    "dtype": (lambda v: isinstance(v, dtypes.DType), "a DType"),
+    "number": (_scalar_number, "a bool, int or float"),
+    "ints": (_ints, "a tuple of ints"),
+    "int pairs": (lambda v: type(v) is tuple and all(_ints(p) and len(p) == 2 for p in v),
+                  "a tuple of (int, int) pairs"),
+    "shape": (lambda v: isinstance(v, TensorShape) or _ints(v),
+              "a TensorShape or a tuple of ints"),
+    "slices": (lambda v: type(v) is tuple and all(
+        type(s) is tuple and all(x is None or type(x) is int for x in s) for s in v),
+        "a tuple of (start, stop, step) tuples of ints or None"),
+    "array": (lambda v: isinstance(v, np.ndarray), "a NumPy array"),
+}
+
+ATTR_KINDS: dict[str, str] = {
+    "axes": "ints", "axis": "int", "dilations": "ints", "ksize": "ints", "multiples": "ints",
+    "perm": "ints", "strides": "ints", "paddings": "int pairs", "slices": "slices",
+    "dtype": "dtype", "out_type": "dtype", "output_type": "dtype",
+    "keepdims": "bool", "transpose_a": "bool", "transpose_b": "bool",
+    "mode": "str", "padding": "str", "seed": "int or None", "seed2": "int or None",
+    "start": "number", "limit": "number", "delta": "number", "constant_value": "number",
+    "value": "number", "shape": "shape",
+}
+# Where one attr name holds different things in different op types.
+OP_ATTR_KINDS: dict[tuple[str, str], str] = {("Const", "value"): "array"}
+
+
+def attr_kind(op_type: str, name: str) -> str | None:
+    """The kind of value attr `name` of `op_type` holds (a key of KINDS), if known."""
+    return OP_ATTR_KINDS.get((op_type, name), ATTR_KINDS.get(name))
+
+
+def check_kind(op_type: str, name: str, value) -> str | None:
+    """None if `value` fits the attr, else what was expected."""
+    kind = attr_kind(op_type, name)
+    if kind is None:
+        return None  # the registry's inference still checks it when the op is rebuilt
+    fits, what = KINDS[kind]
+    return None if fits(value) else what
+
+
+@functools.cache
+def op_signature(op_type: str) -> tuple[int | None, frozenset, frozenset] | None:
+    """(number of inputs or None if variadic, required attrs, optional attrs) from the op's
+    reference; None when the reference takes **kwargs (any attrs)."""
+    params = inspect.signature(get_op_def(op_type).reference).parameters.values()
+    if any(p.kind is p.VAR_KEYWORD for p in params):
+        return None
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    variadic = any(p.kind is p.VAR_POSITIONAL for p in params)
+    attrs = [p for p in params if p.kind is p.KEYWORD_ONLY and not p.name.startswith("_")]
+    return (None if variadic else len(positional),
+            frozenset(p.name for p in attrs if p.default is p.empty),
+            frozenset(p.name for p in attrs if p.default is not p.empty))
