@@ -6,7 +6,7 @@ in a directory. `load(path)` reads either form and checks everything (JSON
 syntax, schema, version, op types, attrs, references and their order, arrays,
 then every op's shapes and dtypes by rebuilding it through the registry) before
 it returns a graph; nothing in a file can run code. The layout of graph.json is
-documented in graphjit/io/README_SECTION.md.
+documented in the README (Saving and loading).
 """
 
 from __future__ import annotations
