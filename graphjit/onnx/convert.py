@@ -1,0 +1,158 @@
+"""The table of ONNX op converters, and what a converter is given.
+
+A converter turns one ONNX node into graphjit ops. It is registered for an op
+type (default domain) with `@converter("Relu")`, receives a `NodeContext` and
+returns the graphjit tensors of the node's outputs (one Tensor or a list, in
+the node's output order). Converters run inside the importer's
+`graph.as_default()`, so they build with the public API (`graphjit.add`, ...).
+
+Values that decide shapes (Reshape's shape, Slice's starts, axes, pads, ...)
+must be known when the graph is built: `ctx.static(i)` returns input i's value
+when the importer knows it (initializers, Constant nodes, shapes computed from
+static shapes, and in the backend the run-time values it specializes on), else
+None; `ctx.require_static(i, what)` raises a clear error instead. The error is
+a `StaticValueRequired` that names the model inputs the value was computed
+from, which is how `graphjit.onnx.backend` learns what to specialize on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from graphjit.errors import UnsupportedError
+from graphjit.graph import Tensor
+
+# What a value not known at build time was computed from: (model input name, kind),
+# kind "value" (its elements) or "shape" (only its shape, through Shape or Size).
+Source = tuple[str, str]
+
+
+class StaticValueRequired(UnsupportedError):
+    """A converter needed, at build time, a value computed at run time from model inputs.
+
+    `needs` holds the (input name, "value" | "shape") pairs it was computed from:
+    importing again with those inputs' values (`static_inputs=`) or shapes
+    (`input_shapes=`) given makes it static.
+    """
+
+    def __init__(self, message: str, needs: frozenset[Source] = frozenset()):
+        super().__init__(message)
+        self.needs = needs
+
+
+@dataclass
+class NodeContext:
+    """One ONNX node as a converter sees it."""
+
+    node: object  # onnx.NodeProto
+    opset: int  # the model's opset version for the default ONNX domain
+    attrs: dict  # attribute name -> Python value (strings decoded, tensors as ndarrays)
+    inputs: list  # graphjit Tensor per input; None where an optional input is omitted ("")
+    static_values: list = field(default_factory=list)  # ndarray or None per input
+    sources: list = field(default_factory=list)  # frozenset[Source] per input (see above)
+    # Per input, an object array of ints and graphjit.onnx.symbolic.Dim where a shape
+    # vector is known in part (Shape of a tensor with free dims), else None.
+    partial_values: list = field(default_factory=list)
+
+    @property
+    def op_type(self) -> str:
+        return self.node.op_type
+
+    @property
+    def name(self) -> str:
+        """The graphjit op name to use: the node's name, else its first output's."""
+        return self.node.name or self.node.output[0]
+
+    @property
+    def num_outputs(self) -> int:
+        """How many outputs the node declares (trailing optional ones included)."""
+        return len(self.node.output)
+
+    def attr(self, name: str, default=None):
+        return self.attrs.get(name, default)
+
+    def input(self, i: int) -> Tensor | None:
+        """Input i, or None when it is omitted (absent or named "")."""
+        return self.inputs[i] if i < len(self.inputs) else None
+
+    def static(self, i: int) -> np.ndarray | None:
+        if i >= len(self.static_values):
+            return None
+        return self.static_values[i]
+
+    def partial(self, i: int) -> np.ndarray | None:
+        """Input i as an object array of ints and `Dim`s (free dims of some tensor) when
+        it is a shape vector known in part or in full, else None."""
+        from graphjit.onnx.symbolic import as_partial
+        if self.static(i) is not None:
+            return as_partial(self.static(i))
+        return self.partial_values[i] if i < len(self.partial_values) else None
+
+    def _needs(self, i: int, kind: str | None = None) -> frozenset[Source]:
+        found = self.sources[i] if i < len(self.sources) else frozenset()
+        if kind is None:
+            return found
+        return frozenset((name, kind) for name, _ in found)
+
+    def require_static(self, i: int, what: str) -> np.ndarray:
+        value = self.static(i)
+        if value is None:
+            needs = self._needs(i)
+            origin = _origin(needs)
+            raise StaticValueRequired(
+                f"ONNX {self.op_type} '{self.name}' (opset {self.opset}): input {i} ({what}) "
+                "must be known when the graph is built (an initializer, a Constant, or "
+                f"computed from static shapes){origin}; graphjit.onnx.backend specializes "
+                "on it at run time", needs)
+        return value
+
+    def static_shape(self, i: int) -> tuple | None:
+        """Input i's shape when fully known at build time, else None."""
+        t = self.input(i)
+        if t is None or not t.shape.is_fully_defined():
+            return None
+        return tuple(t.shape)
+
+    def require_shape(self, i: int, what: str) -> tuple:
+        """Input i's shape, which must be fully known at build time (else the backend
+        specializes on the shapes of the model inputs it depends on)."""
+        shape = self.static_shape(i)
+        if shape is None:
+            t = self.input(i)
+            needs = self._needs(i, "shape")
+            raise StaticValueRequired(
+                f"ONNX {self.op_type} '{self.name}' (opset {self.opset}): {what} needs the "
+                f"full shape of input {i}, which is {t.shape if t is not None else 'absent'} "
+                f"at build time{_origin(needs)}; give the model inputs static shapes "
+                "(import_model(..., input_shapes=...)); graphjit.onnx.backend does it at "
+                "run time", needs)
+        return shape
+
+    def unsupported(self, why: str) -> UnsupportedError:
+        return UnsupportedError(
+            f"ONNX {self.op_type} '{self.name}' (opset {self.opset}): {why}")
+
+
+def _origin(needs: frozenset[Source]) -> str:
+    if not needs:
+        return ""
+    parts = sorted(f"{kind} of '{name}'" for name, kind in needs)
+    return f", but it is computed at run time from the {', '.join(parts)}"
+
+
+Converter = Callable[[NodeContext], "Tensor | list[Tensor]"]
+CONVERTERS: dict[str, Converter] = {}
+
+
+def converter(*op_types: str) -> Callable[[Converter], Converter]:
+    """Register a function as the converter of the given ONNX op types."""
+    def register(fn: Converter) -> Converter:
+        for op_type in op_types:
+            if op_type in CONVERTERS:
+                raise RuntimeError(f"ONNX op {op_type} has two converters")
+            CONVERTERS[op_type] = fn
+        return fn
+    return register

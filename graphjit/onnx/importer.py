@@ -1,0 +1,366 @@
+"""ONNX model -> graphjit Graph: placeholders for the model's inputs, constants for its
+initializers, and one converter call per node (graphjit.onnx.convert).
+
+The importer tracks which values it knows at build time (initializers, Constant
+nodes, shapes of tensors whose shape is static, and whatever a node computes
+from known values only, which it evaluates with graphjit's NumPy reference
+interpreter), because graphjit takes shapes, axes and slice bounds as static
+arguments: chains such as Shape -> Gather -> Unsqueeze -> Concat -> Reshape
+become static. For a value it does not know, it records which model inputs it
+came from, so the backend can specialize on exactly those.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from graphjit import dtypes
+from graphjit.errors import Error, GraphError, UnsupportedError
+from graphjit.graph import Graph, Tensor, TensorShape
+from graphjit.onnx import (  # noqa: F401  (converters register on import)
+    ops_math,
+    ops_matrix,
+    ops_nn,
+    ops_tensor,
+    symbolic,
+)
+from graphjit.onnx.convert import CONVERTERS, NodeContext, StaticValueRequired
+from graphjit.onnx.types import np_dtype, to_dtype
+
+# Node results computed from known values are evaluated at import when this small:
+# shape arithmetic, not weights (the compiler's constant folding handles those).
+FOLD_MAX_ELEMENTS = 1 << 16
+MIN_OPSET = 13
+_DEFAULT_DOMAINS = ("", "ai.onnx")
+
+
+class OnnxGraph(Graph):
+    """A Graph imported from an ONNX model, which remembers the model's interface.
+
+    `inputs`/`outputs` are the tensors of the model's inputs and outputs in model
+    order (inputs made constant by `static_inputs`, and initializers listed as
+    inputs, are not among `inputs`); every one is also reachable by its ONNX name,
+    `graph.get_tensor_by_name("x:0")`.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.inputs: list[Tensor] = []
+        self.outputs: list[Tensor] = []
+        self.input_names: list[str] = []
+        self.output_names: list[str] = []
+        self.opset: int = 0
+
+    def compile(self, **kwargs):
+        """`graphjit.compile` with the model's outputs as fetches and inputs as feeds, in
+        model order: call the result with the inputs positionally or by ONNX name."""
+        from graphjit.api import compile as compile_graph
+        return compile_graph(self, list(self.outputs), feeds=list(self.inputs), **kwargs)
+
+
+def load(model_or_path):
+    """An onnx.ModelProto from a ModelProto, a path or serialized bytes."""
+    import onnx
+    if isinstance(model_or_path, onnx.ModelProto):
+        return model_or_path
+    if isinstance(model_or_path, (bytes, bytearray)):
+        return onnx.load_from_string(bytes(model_or_path))
+    if isinstance(model_or_path, (str, os.PathLike)):
+        return onnx.load(os.fspath(model_or_path))
+    raise TypeError(f"import_model takes an onnx.ModelProto, a path or bytes, got "
+                    f"{type(model_or_path).__name__}")
+
+
+def model_opset(model) -> int:
+    """The model's default-domain opset, checked against what graphjit imports."""
+    import onnx
+    newest = onnx.defs.onnx_opset_version()
+    versions = [o.version for o in model.opset_import if o.domain in _DEFAULT_DOMAINS]
+    if not versions:
+        raise UnsupportedError("the ONNX model imports no version of the default ONNX "
+                               "domain (opset_import has no '' or 'ai.onnx' entry)")
+    opset = int(versions[0])
+    if opset < MIN_OPSET:
+        raise UnsupportedError(
+            f"the ONNX model uses opset {opset}; graphjit imports opsets {MIN_OPSET} to "
+            f"{newest}: upgrade it with onnx.version_converter.convert_version(model, "
+            f"{MIN_OPSET})")
+    if opset > newest:
+        raise UnsupportedError(
+            f"the ONNX model uses opset {opset}, newer than the installed onnx knows "
+            f"({newest}); upgrade onnx")
+    return opset
+
+
+def import_model(model_or_path, static_inputs: dict | None = None,
+                 input_shapes: dict | None = None, check: bool = False) -> OnnxGraph:
+    """Import an ONNX model (ModelProto, path or bytes) into a new graphjit Graph.
+
+    The model's inputs become placeholders named after them (dimensions without a
+    fixed size are None) and its initializers constants; each output is an op
+    named after it. `static_inputs` ({name: array}) makes inputs constants of the
+    given values (it may also replace an initializer's value), which is what shape
+    arguments computed from inputs need; `input_shapes` ({name: shape}) fixes
+    input shapes (None for a dimension left free). Initializers that old models
+    also list as inputs are constants. `check=True` runs onnx.checker first (stricter
+    than runtimes are: it rejects outputs without a shape, for one).
+    """
+    model = load(model_or_path)
+    opset = model_opset(model)
+    if check:
+        check_model(model)
+    return _Importer(model, opset, dict(static_inputs or {}), dict(input_shapes or {})).run()
+
+
+def check_model(model) -> None:
+    import onnx
+    try:
+        onnx.checker.check_model(model)
+    except onnx.checker.ValidationError as exc:
+        raise GraphError(f"invalid ONNX model: {exc}") from None
+    except ValueError:  # over the protobuf size limit: the checker needs a path then
+        pass
+
+
+def attribute_values(node) -> dict:
+    """A node's attributes as Python values: strings decoded, tensors as arrays."""
+    from onnx import AttributeProto, helper, numpy_helper
+    out = {}
+    for a in node.attribute:
+        value = helper.get_attribute_value(a)
+        if a.type == AttributeProto.STRING:
+            value = value.decode("utf-8", "replace")
+        elif a.type == AttributeProto.STRINGS:
+            value = [v.decode("utf-8", "replace") for v in value]
+        elif a.type == AttributeProto.TENSOR:
+            value = numpy_helper.to_array(value)
+        elif a.type == AttributeProto.TENSORS:
+            value = [numpy_helper.to_array(v) for v in value]
+        out[a.name] = value
+    return out
+
+
+def unsupported_op(node, opset: int) -> UnsupportedError:
+    """The error for a node no converter handles: its type, version and name."""
+    import onnx
+    domain = node.domain or ""
+    if domain not in _DEFAULT_DOMAINS:
+        return UnsupportedError(
+            f"ONNX node '{node.name or node.output[0]}' ({node.op_type}) is in domain "
+            f"'{domain}'; graphjit imports the default ONNX domain only")
+    try:
+        since = onnx.defs.get_schema(node.op_type, opset).since_version
+        version = f"opset {opset}, {node.op_type}-{since}"
+    except Exception:  # not an ONNX op at all
+        version = f"opset {opset}"
+    return UnsupportedError(
+        f"ONNX op {node.op_type} ({version}) of node '{node.name or node.output[0]}' is "
+        "not supported by graphjit (no converter)")
+
+
+class _Importer:
+    def __init__(self, model, opset: int, static_inputs: dict, input_shapes: dict):
+        self.model = model
+        self.opset = opset
+        self.static_inputs = static_inputs
+        self.input_shapes = input_shapes
+        self.graph = OnnxGraph()
+        self.graph.opset = opset
+        self.tensors: dict[str, Tensor] = {}
+        self.static: dict[str, np.ndarray] = {}
+        self.sources: dict[str, frozenset] = {}
+        self.partial: dict[str, np.ndarray] = {}  # shape vectors known in part (symbolic.py)
+
+    def run(self) -> OnnxGraph:
+        g = self.model.graph
+        for node in g.node:
+            if node.op_type not in CONVERTERS or (node.domain or "") not in _DEFAULT_DOMAINS:
+                raise unsupported_op(node, self.opset)
+        known = {i.name for i in g.input} | {t.name for t in g.initializer}
+        unknown = sorted(set(self.static_inputs) - known)
+        unknown += sorted(set(self.input_shapes) - {i.name for i in g.input})
+        if unknown:
+            raise GraphError(f"the ONNX model has no input named '{unknown[0]}' (inputs: "
+                             f"{', '.join(i.name for i in g.input)})")
+        graph = self.graph
+        for name in [i.name for i in g.input] + [t.name for t in g.initializer] + \
+                [o.name for o in g.output]:
+            graph.unique_name(name)  # reserved: converters' ops never take these names
+        with graph.as_default():
+            self._initializers(g)
+            self._inputs(g)
+            for node in g.node:
+                self._convert(node)
+            self._outputs(g)
+        return graph
+
+    # -- sources of values ---------------------------------------------------
+    def _constant(self, name: str, value: np.ndarray) -> None:
+        from graphjit.ops.core import constant
+        value = np.asarray(value)
+        np_dtype(value.dtype, f"ONNX initializer '{name}'")
+        self.tensors[name] = constant(value, dtype=value.dtype, name=name + "/")
+        self.static[name] = self.tensors[name].op.attrs["value"]
+
+    def _initializers(self, g) -> None:
+        from onnx import numpy_helper
+        for init in g.initializer:
+            if init.name in self.static_inputs:
+                continue
+            self._constant(init.name, numpy_helper.to_array(init))
+
+    def _inputs(self, g) -> None:
+        from graphjit.ops.core import placeholder
+        initializers = {t.name for t in g.initializer}
+        for info in g.input:
+            name = info.name
+            if name in self.static_inputs:
+                dtype = self._input_type(info)
+                self._constant(name, np.asarray(self.static_inputs[name]).astype(dtype.np))
+                continue
+            if name in initializers:
+                continue  # an old-style model listing its initializers: a constant
+            dtype = self._input_type(info)
+            shape = self._input_shape(info)
+            t = placeholder(dtype, shape, name=name + "/")
+            self.tensors[name] = t
+            self.sources[name] = frozenset({(name, "value")})
+            self.graph.inputs.append(t)
+            self.graph.input_names.append(name)
+        listed = {i.name for i in g.input}
+        for init in g.initializer:  # initializers given new values (in their own dtype)
+            if init.name in self.static_inputs and init.name not in listed:
+                dtype = to_dtype(init.data_type, f"ONNX initializer '{init.name}'")
+                self._constant(init.name, np.asarray(self.static_inputs[init.name],
+                                                     dtype=dtype.np))
+
+    def _input_type(self, info):
+        if not info.type.HasField("tensor_type"):
+            raise UnsupportedError(f"ONNX input '{info.name}' is not a tensor "
+                                   f"({info.type.WhichOneof('value')}); graphjit imports "
+                                   "tensors only")
+        return to_dtype(info.type.tensor_type.elem_type, f"ONNX input '{info.name}'")
+
+    def _input_shape(self, info) -> TensorShape:
+        name = info.name
+        tt = info.type.tensor_type
+        declared = None
+        if tt.HasField("shape"):
+            declared = [d.dim_value if d.HasField("dim_value") else None for d in tt.shape.dim]
+        given = self.input_shapes.get(name)
+        if given is None:
+            if declared is None:
+                raise StaticValueRequired(
+                    f"ONNX input '{name}' has no declared rank; graphjit needs it: pass "
+                    f"input_shapes={{'{name}': [...]}} (None for a free dimension)",
+                    frozenset({(name, "shape")}))
+            return TensorShape(declared)
+        given = [None if d is None else int(d) for d in given]
+        if declared is not None and (len(given) != len(declared) or any(
+                d is not None and g is not None and d != g for d, g in zip(declared, given))):
+            raise GraphError(f"input_shapes gives '{name}' the shape {given}, but the model "
+                             f"declares {['?' if d is None else d for d in declared]}")
+        return TensorShape(given)
+
+    # -- nodes -----------------------------------------------------------------
+    def _value(self, node, name: str):
+        if not name:
+            return None
+        try:
+            return self.tensors[name]
+        except KeyError:
+            raise GraphError(f"ONNX node '{node.name or node.output[0]}' ({node.op_type}) "
+                             f"reads '{name}', which no earlier node, input or initializer "
+                             "defines (nodes must be in topological order)") from None
+
+    def _convert(self, node) -> None:
+        inputs = [self._value(node, n) for n in node.input]
+        static = [self.static.get(n) if n else None for n in node.input]
+        sources = [self.sources.get(n, frozenset()) for n in node.input]
+        partial = [self.partial.get(n) for n in node.input]
+        ctx = NodeContext(node, self.opset, attribute_values(node), inputs, static, sources,
+                          partial)
+        prefix = f"ONNX {node.op_type} '{ctx.name}' (opset {self.opset}): "
+        try:
+            result = CONVERTERS[node.op_type](ctx)
+        except StaticValueRequired:
+            raise
+        except Error as exc:
+            if str(exc).startswith("ONNX "):
+                raise
+            raise _retyped(exc, prefix + str(exc)) from None
+        outputs = [result] if isinstance(result, Tensor) else list(result)
+        named = [(i, n) for i, n in enumerate(node.output) if n]
+        if any(i >= len(outputs) or outputs[i] is None for i, _ in named):
+            raise UnsupportedError(prefix + f"the converter made {len(outputs)} output(s); "
+                                   f"the node asks for {len(node.output)}")
+        self._record(node, ctx, [(n, outputs[i]) for i, n in named], prefix)
+
+    def _record(self, node, ctx: NodeContext, outputs: list, prefix: str) -> None:
+        from graphjit.interpreter import evaluate
+        present = [(t, v) for t, v in zip(ctx.inputs, ctx.static_values) if t is not None]
+        all_static = all(v is not None for _, v in present)
+        foldable = [t for _, t in outputs if t.op.type != "Const" and all_static
+                    and t.shape.is_fully_defined()
+                    and (t.shape.num_elements() or 0) <= FOLD_MAX_ELEMENTS]
+        folded = {}
+        if foldable:
+            feeds = {t: v for t, v in present}
+            try:
+                folded = dict(zip(foldable, evaluate(foldable, feeds)))
+            except Error as exc:
+                raise _retyped(exc, prefix + f"evaluating it on its constant inputs: {exc}") \
+                    from None
+        kind_shape = node.op_type in ("Shape", "Size")
+        merged = frozenset().union(*ctx.sources) if ctx.sources else frozenset()
+        if kind_shape:
+            merged = frozenset((name, "shape") for name, _ in merged)
+        for name, t in outputs:
+            self.tensors[name] = t
+            if t.op.type == "Const":
+                self.static[name] = t.op.attrs["value"]
+            elif t in folded:
+                self.static[name] = folded[t]
+            else:
+                self.sources[name] = merged
+                self._partial(node, ctx, name, t)
+
+    def _partial(self, node, ctx: NodeContext, name: str, t: Tensor) -> None:
+        """Track a shape vector known in part; one known in full becomes static."""
+        if node.op_type not in symbolic.RULES or t.dtype not in (dtypes.int32, dtypes.int64):
+            return
+        values = [ctx.partial(i) for i in range(len(ctx.inputs))]
+        value = symbolic.evaluate(node.op_type, values, ctx.attrs, ctx.inputs, t)
+        if value is None:
+            return
+        if symbolic.is_partial(value):
+            self.partial[name] = value
+        else:
+            self.static[name] = np.array(value.tolist(), dtype=t.dtype.np).reshape(value.shape)
+
+    def _outputs(self, g) -> None:
+        from graphjit.ops.core import identity
+        for info in g.output:
+            t = self.tensors.get(info.name)
+            if t is None:
+                raise GraphError(f"ONNX output '{info.name}' is not computed by any node")
+            if t.op.name != info.name:
+                t = identity(t, name=info.name + "/")
+            self.graph.outputs.append(t)
+            self.graph.output_names.append(info.name)
+
+
+def _retyped(exc: Error, message: str) -> Error:
+    """The same kind of error with a message that names the ONNX node."""
+    try:
+        return type(exc)(message)
+    except TypeError:
+        return GraphError(message)
+
+
+def input_names(model) -> list[str]:
+    """The model's run-time inputs in order: its graph inputs that are not initializers."""
+    initializers = {t.name for t in model.graph.initializer}
+    return [i.name for i in model.graph.input if i.name not in initializers]

@@ -1,0 +1,122 @@
+"""Shape vectors known in part at build time: `Shape` of a tensor with free dims.
+
+Exporters write `x.view(x.size(0), -1)` as Shape -> Gather -> Unsqueeze -> Concat ->
+Reshape. With x's batch dim free, the target is [Dim(x, 0), -1]: not a static value,
+but enough to reshape, since Dim(x, 0) cancels against x's own free dim. The
+importer keeps such partial values (object arrays of ints and `Dim`s) through the
+few index ops shape code uses, and Reshape resolves them (`reshape_target`).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from graphjit.graph import Tensor
+
+
+class Dim:
+    """Axis `axis` of tensor `tensor`, whose size is known only at run time."""
+
+    __slots__ = ("tensor", "axis")
+
+    def __init__(self, tensor: Tensor, axis: int):
+        self.tensor, self.axis = tensor, axis
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Dim) and other.tensor is self.tensor and other.axis == self.axis
+
+    def __hash__(self) -> int:
+        return hash((id(self.tensor), self.axis))
+
+    def __repr__(self) -> str:
+        return f"Dim({self.tensor.name}, {self.axis})"
+
+
+def as_partial(value) -> np.ndarray | None:
+    """An object array of ints (and Dims) for a static integer value or a partial one."""
+    if value is None:
+        return None
+    array = np.asarray(value)
+    if array.dtype == object:
+        return array
+    if array.dtype.kind not in "iu":
+        return None
+    return np.array([int(v) for v in array.ravel()], dtype=object).reshape(array.shape)
+
+
+def _scalar(value) -> np.ndarray:
+    out = np.empty((), dtype=object)
+    out[()] = value
+    return out
+
+
+def is_partial(value) -> bool:
+    return value is not None and any(isinstance(v, Dim) for v in np.ravel(value))
+
+
+def shape_of(x: Tensor, start: int, end: int) -> np.ndarray:
+    dims = [Dim(x, i) if d is None else d for i, d in enumerate(x.shape)]
+    out = np.empty(len(dims), dtype=object)
+    out[:] = dims
+    return out[start:end]
+
+
+RULES = frozenset({"Shape", "Identity", "Cast", "Gather", "Unsqueeze", "Squeeze", "Concat",
+                   "Slice"})
+
+
+def evaluate(op_type: str, values: list, attrs: dict, inputs: list,
+             out: Tensor) -> np.ndarray | None:
+    """The partial value of a node's output `out` from its inputs' (None: unknown)."""
+    if op_type == "Shape":
+        x = inputs[0]
+        return shape_of(x, attrs.get("start", 0), attrs.get("end", x.ndim))
+    if any(v is None for v in values[:1]):
+        return None
+    data = values[0]
+    if op_type in ("Identity", "Cast"):
+        return data if op_type == "Identity" or attrs.get("to") in (6, 7) else None
+    if op_type == "Gather" and data.ndim == 1 and len(values) > 1 and values[1] is not None \
+            and not is_partial(values[1]):
+        indices = np.asarray(values[1], dtype=np.int64)
+        picked = np.take(data, np.where(indices < 0, indices + len(data), indices))
+        return picked if isinstance(picked, np.ndarray) else _scalar(picked)
+    if op_type in ("Unsqueeze", "Squeeze") and data.ndim <= 1 and out.shape.is_fully_defined():
+        return np.array(list(data.ravel()) + [None], dtype=object)[:-1].reshape(out.shape)
+    if op_type == "Concat" and all(v is not None for v in values):
+        return np.concatenate([v.reshape(-1) for v in values])
+    if op_type == "Slice" and data.ndim == 1 and all(v is not None and not is_partial(v)
+                                                     for v in values[1:]):
+        from graphjit.onnx.ops_tensor import _slice_bounds
+        starts, ends = values[1], values[2]
+        steps = values[4] if len(values) > 4 else [1] * len(starts)
+        if len(starts) != 1:
+            return None
+        return data[_slice_bounds(int(starts[0]), int(ends[0]), int(steps[0]), len(data))]
+    return None
+
+
+def reshape_target(target: np.ndarray, x: Tensor, allowzero: bool) -> list | None:
+    """A graphjit reshape target (ints, at most one -1) for a partial ONNX target, or
+    None when it has more than one dimension unknown at build time."""
+    dims = []
+    for i, d in enumerate(target.ravel()):
+        if not isinstance(d, Dim) and d == 0 and not allowzero:
+            d = x.shape[i] if i < x.ndim and x.shape[i] is not None else Dim(x, i)
+        dims.append(d)
+    free = [d for d in dims if isinstance(d, Dim)]
+    if -1 in [d for d in dims if not isinstance(d, Dim)]:
+        # -1 is known when x's free dims all appear in the target, where they cancel.
+        own = {Dim(x, i) for i, d in enumerate(x.shape) if d is None}
+        if set(free) != own or len(free) != len(set(free)):
+            return None
+        known = math.prod(d for d in x.shape if d is not None)
+        rest = math.prod(d for d in dims if not isinstance(d, Dim) and d != -1)
+        if rest == 0 or known % rest:
+            return None
+        dims = [known // rest if (not isinstance(d, Dim) and d == -1) else d for d in dims]
+    if len(free) > 1:
+        return None
+    return [-1 if isinstance(d, Dim) else int(d) for d in dims]

@@ -1,0 +1,48 @@
+"""ONNX element types <-> graphjit dtypes, with errors that name the type graphjit lacks."""
+
+from __future__ import annotations
+
+from graphjit import dtypes
+from graphjit.dtypes import DType
+from graphjit.errors import UnsupportedError
+
+# TensorProto.DataType numbers (stable in the ONNX spec) of the types graphjit has.
+_TO_DTYPE = {
+    1: dtypes.float32, 2: dtypes.uint8, 3: dtypes.int8, 5: dtypes.int16, 6: dtypes.int32,
+    7: dtypes.int64, 9: dtypes.bool_, 10: dtypes.float16, 11: dtypes.float64,
+}
+_FROM_DTYPE = {d: code for code, d in _TO_DTYPE.items()}
+
+
+def onnx_type_name(elem_type: int) -> str:
+    """`UINT16` for 4: the name ONNX gives an element type."""
+    from onnx import TensorProto
+    try:
+        return TensorProto.DataType.Name(elem_type)
+    except ValueError:
+        return f"element type {elem_type}"
+
+
+def to_dtype(elem_type: int, what: str) -> DType:
+    """The graphjit dtype of an ONNX element type; `what` names the tensor for errors."""
+    dtype = _TO_DTYPE.get(int(elem_type))
+    if dtype is None:
+        raise UnsupportedError(
+            f"{what} has ONNX type {onnx_type_name(elem_type)}, which graphjit does not "
+            f"support (graphjit dtypes: {', '.join(d.name for d in dtypes.ALL)})")
+    return dtype
+
+
+def to_onnx(dtype) -> int:
+    """The ONNX element type (TensorProto.DataType number) of a graphjit dtype."""
+    return _FROM_DTYPE[dtypes.as_dtype(dtype)]
+
+
+def np_dtype(array_dtype, what: str) -> DType:
+    """The graphjit dtype of a NumPy dtype read from ONNX data (initializers, attributes)."""
+    try:
+        return dtypes.as_dtype(array_dtype)
+    except Exception:
+        raise UnsupportedError(f"{what} has dtype {array_dtype}, which graphjit does not "
+                               f"support (graphjit dtypes: "
+                               f"{', '.join(d.name for d in dtypes.ALL)})") from None
