@@ -4,7 +4,9 @@ written to a content-addressed file, imported, and compiled with `numba.njit`.
 Writing real files (rather than exec'ing strings) lets Numba's `cache=True` keep
 the machine code on disk between processes and gives tracebacks a source line.
 Transcendental functions come from `codegen.vecmath`, whose polynomial forms
-LLVM can vectorize; libm calls would keep the loops scalar.
+LLVM can vectorize; libm calls would keep the loops scalar. A kernel's parallel
+outer loop runs in chunks on graphjit's threads (codegen.parallel); Numba's own
+`prange` remains only for kernels with several parallel loops.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from dataclasses import dataclass
 
 import numba
 
-from codegen import cache
+from codegen import cache, parallel
 from codegen.loopir import (
     EXTERN_FUNCTIONS,
     PARALLEL,
@@ -34,6 +36,8 @@ from codegen.loopir import (
     Var,
     kernel_hash,
 )
+
+CHUNK_PARAMS = ("chunk_lo", "chunk_hi")
 
 # One threading runtime: OpenMP's spin-waiting threads fight OpenBLAS's for the
 # same cores (measured ~10x slower on an MLP), so prefer Numba's workqueue layer
@@ -96,7 +100,7 @@ class _Emitter:
     def __init__(self):
         self.imports: set[str] = set()
         self.intrinsics: set[str] = set()
-        self.unsafe_afn = False  # Numba 0.68 crashes at run time on integer ** with 'afn'
+        self.unsafe_afn = False  # 'afn' would crash pow kernels: see call()
 
     def const(self, c: Const) -> str:
         if c.dtype == "bool":
@@ -163,7 +167,9 @@ class _Emitter:
         if fn == "floormod":
             return f"({a[0]} % {a[1]})"
         if fn == "pow":
-            if not dt.startswith("float"):
+            # With 'afn' LLVM turns pow(x, float(int)) into powi, whose variable-exponent
+            # form calls __powidf2, which Numba cannot link (a crash); integer pow crashes too.
+            if not dt.startswith("float") or not isinstance(c.args[1], Const):
                 self.unsafe_afn = True
             return f"({a[0]} ** {a[1]})"
         if fn in _VECMATH_FNS and (fn, dt) in _VECMATH:
@@ -232,16 +238,52 @@ def _has_parallel(body) -> bool:
                for s in body)
 
 
+def _chunkable_loop(kernel: Kernel) -> Loop | None:
+    """The kernel's one outer parallel loop when graphjit's runtime can run it in chunks
+    (codegen.parallel): a loop from 0 to an extent computable from the array shapes."""
+    if len(kernel.body) != 1:
+        return None
+    loop = kernel.body[0]
+    if not (isinstance(loop, Loop) and loop.kind == PARALLEL and loop.start == 0):
+        return None
+    return loop if _extent_fn(loop.stop, kernel) is not None else None
+
+
+def _extent_fn(e, kernel: Kernel):
+    """A function of the argument arrays giving the value of a loop bound, or None."""
+    if isinstance(e, int):
+        return lambda arrays: e
+    if isinstance(e, Dim):
+        position = [p.name for p in kernel.params].index(e.param)
+        return lambda arrays: arrays[position].shape[e.axis]
+    if isinstance(e, Call) and e.fn in ("mul", "add") and len(e.args) == 2:
+        a, b = (_extent_fn(x, kernel) for x in e.args)
+        if a is None or b is None:
+            return None
+        if e.fn == "mul":
+            return lambda arrays: a(arrays) * b(arrays)
+        return lambda arrays: a(arrays) + b(arrays)
+    return None
+
+
 def kernel_source(kernel: Kernel) -> str:
-    """The Python source of a kernel: a module defining it, runnable on its own."""
+    """The Python source of a kernel: a module defining it, runnable on its own.
+
+    A kernel whose outer loop is parallel and chunkable is compiled serially with the
+    loop bounded by two more arguments, chunk_lo and chunk_hi (see codegen.parallel).
+    """
     if is_extern(kernel):
         return _extern_source(kernel)
     em = _Emitter()
     lines: list[str] = []
-    em.stmts(kernel.body, 1, lines)
+    loop = _chunkable_loop(kernel)
+    body = kernel.body if loop is None else (
+        Loop(loop.var, Var(CHUNK_PARAMS[0]), Var(CHUNK_PARAMS[1]), loop.body),)
+    em.stmts(body, 1, lines)
     if not lines:
         lines.append("    pass")
-    params = ", ".join(p.name for p in kernel.params)
+    params = ", ".join([p.name for p in kernel.params] + ([] if loop is None else
+                                                          list(CHUNK_PARAMS)))
     header = [f'"""graphjit kernel {kernel.name} (structural hash {kernel_hash(kernel)})."""',
               "import math  # noqa: F401", "", "import numba", "import numpy as np",
               "from numba import prange  # noqa: F401"]
@@ -250,7 +292,7 @@ def kernel_source(kernel: Kernel) -> str:
         header.append(f"from codegen.vecmath import {', '.join(vec)}")
     if em.intrinsics:
         header.append(f"from codegen._bitcast import {', '.join(sorted(em.intrinsics))}")
-    parallel = _has_parallel(kernel.body)
+    parallel = _has_parallel(body)
     flags_set = KERNEL_FASTMATH - {"afn"} if em.unsafe_afn else KERNEL_FASTMATH
     fastmath = "{" + ", ".join(repr(f) for f in sorted(flags_set)) + "}"
     flags = (f"parallel={parallel}, fastmath={fastmath}, "
@@ -261,11 +303,13 @@ def kernel_source(kernel: Kernel) -> str:
 
 
 def _signature(kernel: Kernel) -> str:
+    """C-contiguous arrays; inputs typed read-only, which also accepts writeable arrays,
+    so a read-only feed (np.load's mmap, onnx.numpy_helper) runs without a copy."""
     def array(p):
-        dims = ", ".join([":"] * (p.rank - 1) + ["::1"]) if p.rank else ""
-        return f"{p.dtype if p.dtype != 'bool' else 'boolean'}[{dims}]" if p.rank else \
-            f"Array({'boolean' if p.dtype == 'bool' else p.dtype}, 0, 'C')"
-    return f"void({', '.join(array(p) for p in kernel.params)})"
+        dtype = "boolean" if p.dtype == "bool" else p.dtype
+        return f"Array({dtype}, {p.rank}, 'C'{'' if p.is_output else ', readonly=True'})"
+    chunk = ", int64, int64" if _chunkable_loop(kernel) is not None else ""
+    return f"void({', '.join(array(p) for p in kernel.params)}{chunk})"
 
 
 @dataclass
@@ -328,10 +372,24 @@ def compile_kernel(kernel: Kernel) -> CompiledKernel:
                                    f"{type(exc).__name__}: {exc}", source) from exc
         if not is_extern(kernel) and not fn.stats.cache_hits:
             compile_count += 1
-        call = _serialized(fn) if _has_parallel(kernel.body) else fn
+        call = _call_of(kernel, fn)
         compiled = CompiledKernel(kernel, source, path, fn, call)
         _compiled[key] = compiled
         return compiled
+
+
+def _call_of(kernel: Kernel, fn):
+    """What the runtime calls: the kernel in chunks on graphjit's threads, under Numba's
+    parallel lock, or as it is."""
+    loop = _chunkable_loop(kernel)
+    if loop is not None:
+        extent = _extent_fn(loop.stop, kernel)
+
+        def call(*arrays):
+            parallel.run_chunked(fn, arrays, extent(arrays))
+        call.dispatcher = fn
+        return call
+    return _serialized(fn) if _has_parallel(kernel.body) else fn
 
 
 def _module_name(path: str) -> str:

@@ -142,6 +142,9 @@ class Partitioner:
         return [r for r in self.regions if r.ops]
 
     def fusable_kind(self, op: Operation) -> str:
+        if op.type not in VIEW_OPS and op.type != "Shape" and any(
+                t.dtype.name == "float16" for t in op.inputs + op.outputs):
+            return "host"  # Numba has no float16 arithmetic: NumPy computes these ops
         if op.type == "SumToShapeOf":  # its axes are known now: none is an identity
             same = self.shapes[op.inputs[0]] == self.shapes[op.outputs[0]]
             return "elementwise" if same else "sum_to"

@@ -155,7 +155,8 @@ class PlanBuilder:
             self.lowered.append(LoweredStep(op.name, VIEW, names))
             return
         role = lambda t: "output" if t in fetched else "buffer"  # noqa: E731
-        if region.kind == "host":
+        if region.kind == "host":  # one op, given a value per input (x != x reads x twice)
+            in_slots = tuple(self.input_or_const_slot(t) for t in read_inputs(op))
             out_slots = tuple(self.slot(t, "host") for t in outputs)
             self.steps.append(Step(op.name, HOST, _host_fn(op), in_slots, out_slots, names))
             self.lowered.append(LoweredStep(op.name, HOST, names))

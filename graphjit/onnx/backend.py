@@ -111,9 +111,7 @@ class GraphjitRep(BackendRep):
         if missing:
             raise FeedError(f"missing input '{missing[0]}' (inputs: "
                             f"{', '.join(self.input_names)})")
-        # graphjit's kernels take writeable arrays only (read-only ones, such as
-        # numpy_helper.to_array returns, fail Numba's dispatch): those are copied.
-        return {name: np.require(value, requirements="W") for name, value in values.items()}
+        return values
 
     def run(self, inputs, **kwargs) -> tuple:
         """The model's outputs, in order (a namedtuple, also indexable by output name)."""

@@ -23,13 +23,6 @@ EXCLUSIONS: dict[str, str] = {
     r"test_\w*(string|STRING)\w*": "string tensors: graphjit has no string dtype",
     r"test_identity_(opt|sequence)":
         "optional and sequence values: graphjit has tensors only",
-    # -- graphjit core limitations --------------------------------------------
-    r"test_cast(like)?_(DOUBLE_to_FLOAT16|FLOAT16_to_DOUBLE|FLOAT16_to_FLOAT|FLOAT_to_FLOAT16)"
-    r"(_expanded)?|test_(isinf|isnan|max|min|mod_mixed_sign)_float16":
-        "graphjit cannot compile float16 kernels: Numba raises NotImplementedError: float16",
-    r"test_pow_types_float32_int32":
-        "graphjit codegen crash: x ** float64(int32) under fastmath 'afn' becomes LLVM's "
-        "powi, whose __powidf2 Numba does not link (LLVM ERROR, the process dies)",
     # -- ops and attributes not converted ---------------------------------------
     r"test_range_\w+_expanded": "the expanded body uses Loop (control flow): not converted",
     r"test_batchnorm_\w+_training_mode":

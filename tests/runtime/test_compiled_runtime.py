@@ -240,3 +240,25 @@ def test_results_the_caller_holds_are_never_recycled():
     reused = fn(inputs[3])  # the previous result was dropped: its memory may be reused
     assert reused.__array_interface__["data"][0] == dropped_address
     np.testing.assert_allclose(reused, _softmax(inputs[3]), rtol=1e-5, atol=1e-7)
+
+
+def test_read_only_feeds_float16_ops_and_variable_integer_exponents():
+    """Read-only arrays are valid feeds; float16 ops (no Numba arithmetic) run as NumPy
+    host steps, also when one reads an input twice; pow(x, float(int)) compiles without
+    'afn', whose powi form calls a symbol Numba cannot link (the process died)."""
+    graph = tf.Graph()
+    with graph.as_default():
+        x = tf.placeholder(tf.float16, [None, 4], name="x")
+        half = tf.nn.softmax(tf.exp(x) * 2 + 1)
+        is_nan = tf.not_equal(x, x)
+        wide = tf.cast(x, tf.float64)
+        powered = tf.pow(wide, tf.cast(tf.cast(x * 3, tf.int32), tf.float64))
+    fetches = [half, is_nan, powered]
+    fn = tf.compile(fetches)
+    value = np.array([[0.5, np.nan, -1.5, 2.0], [1.0, -0.25, 3.0, 0.0]], np.float16)
+    value.flags.writeable = False
+    expected = tf.Session(graph=graph, engine="reference").run(fetches, {x: value})
+    for got, want in zip(fn(value), expected):
+        assert got.dtype == want.dtype
+        np.testing.assert_array_equal(got, want)
+    assert any(step.kind == "host" for step in fn.kernels)

@@ -1,0 +1,70 @@
+"""codegen.parallel: chunked outer loops on graphjit's threads (no graphjit imports)."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+from codegen import numba_backend, parallel
+from tests.codegen.test_backend import add_exp_kernel
+
+
+def recorder():
+    seen, lock = [], threading.Lock()
+
+    def fn(out, lo, hi):
+        with lock:
+            seen.append((lo, hi, threading.current_thread().name))
+        out[lo:hi] += 1
+    return fn, seen
+
+
+@pytest.mark.parametrize("n", [1, 2, 7, 1000])
+def test_every_index_is_run_exactly_once(n, monkeypatch):
+    monkeypatch.setenv("GRAPHJIT_NUM_THREADS", "2")
+    fn, seen = recorder()
+    out = np.zeros(n, np.int64)
+    parallel.run_chunked(fn, (out,), n)
+    assert (out == 1).all()
+    assert len(seen) == min(n, 2 * parallel.CHUNKS_PER_THREAD)
+
+
+def test_the_caller_takes_the_chunks_of_a_helper_that_never_wakes(monkeypatch):
+    class SleepingPool:
+        class inbox:  # noqa: N801 - stands in for a queue nobody reads
+            @staticmethod
+            def put(work):
+                pass
+    monkeypatch.setenv("GRAPHJIT_NUM_THREADS", "2")
+    monkeypatch.setattr(parallel, "_get_pool", lambda helpers: SleepingPool)
+    fn, seen = recorder()
+    out = np.zeros(100, np.int64)
+    parallel.run_chunked(fn, (out,), 100)
+    assert (out == 1).all()
+    assert {name for _, _, name in seen} == {threading.current_thread().name}
+
+
+def test_an_error_in_a_chunk_reaches_the_caller(monkeypatch):
+    monkeypatch.setenv("GRAPHJIT_NUM_THREADS", "2")
+
+    def fn(lo, hi):
+        if lo == 0:
+            raise ValueError("chunk failed")
+    with pytest.raises(ValueError, match="chunk failed"):
+        parallel.run_chunked(fn, (), 50)
+
+
+def test_a_parallel_kernel_compiles_serially_and_runs_in_chunks(tmp_path, monkeypatch):
+    monkeypatch.setenv("GRAPHJIT_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("GRAPHJIT_NUM_THREADS", "2")
+    compiled = numba_backend.compile_kernel(add_exp_kernel("chunked", constant=0.5))
+    assert "parallel=False" in compiled.source
+    assert "def chunked(in0, in1, out0, chunk_lo, chunk_hi):" in compiled.source
+    assert "for i0 in range(chunk_lo, chunk_hi):" in compiled.source
+    rng = np.random.default_rng(1)
+    x, y = rng.normal(size=(37, 5)).astype(np.float32), rng.normal(size=5).astype(np.float32)
+    out = np.empty((37, 5), np.float32)
+    compiled.call(x, y, out)
+    np.testing.assert_allclose(out, np.exp(x + y) * 0.5, rtol=1e-6)
