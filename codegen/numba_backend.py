@@ -101,6 +101,10 @@ class _Emitter:
         self.imports: set[str] = set()
         self.intrinsics: set[str] = set()
         self.unsafe_afn = False  # 'afn' would crash pow kernels: see call()
+        # Loop variable -> its unsigned twin, used where it indexes an array directly:
+        # Numba wraps negative indices, and for a loop from a run-time start LLVM cannot
+        # drop that check, which cost a chunked gelu loop 13.3 ms against 8.4 ms.
+        self.unsigned: dict[str, str] = {}
 
     def const(self, c: Const) -> str:
         if c.dtype == "bool":
@@ -126,7 +130,10 @@ class _Emitter:
         raise TypeError(f"cannot emit {e!r}")
 
     def index(self, index: tuple) -> str:
-        return ", ".join(self.expr(i) for i in index) if index else "()"
+        if not index:
+            return "()"
+        return ", ".join(self.unsigned.get(i.name, i.name) if isinstance(i, Var)
+                         else self.expr(i) for i in index)
 
     def call(self, c: Call) -> str:
         a = [self.expr(x) for x in c.args]
@@ -277,8 +284,12 @@ def kernel_source(kernel: Kernel) -> str:
     em = _Emitter()
     lines: list[str] = []
     loop = _chunkable_loop(kernel)
-    body = kernel.body if loop is None else (
-        Loop(loop.var, Var(CHUNK_PARAMS[0]), Var(CHUNK_PARAMS[1]), loop.body),)
+    body = kernel.body
+    if loop is not None:
+        unsigned = em.unsigned[loop.var] = loop.var + "_u"
+        signed = Assign(loop.var, Call("cast", (Var(unsigned),), "int64"), "int64")
+        body = (Loop(unsigned, Var(CHUNK_PARAMS[0]), Var(CHUNK_PARAMS[1]),
+                     (signed,) + loop.body),)
     em.stmts(body, 1, lines)
     if not lines:
         lines.append("    pass")
@@ -308,7 +319,7 @@ def _signature(kernel: Kernel) -> str:
     def array(p):
         dtype = "boolean" if p.dtype == "bool" else p.dtype
         return f"Array({dtype}, {p.rank}, 'C'{'' if p.is_output else ', readonly=True'})"
-    chunk = ", int64, int64" if _chunkable_loop(kernel) is not None else ""
+    chunk = ", uint64, uint64" if _chunkable_loop(kernel) is not None else ""
     return f"void({', '.join(array(p) for p in kernel.params)}{chunk})"
 
 

@@ -101,5 +101,8 @@ def run_chunked(fn, arrays: tuple, n: int) -> None:
         pool.inbox.put(chunks.work)
     chunks.work()
     chunks.done.wait()
+    # A helper that wakes late still holds `chunks`: drop the arrays, or the runtime
+    # would see its output buffers as held by someone and stop reusing them.
+    chunks.fn, chunks.arrays = None, ()
     if chunks.error is not None:
         raise chunks.error

@@ -62,7 +62,8 @@ def test_a_parallel_kernel_compiles_serially_and_runs_in_chunks(tmp_path, monkey
     compiled = numba_backend.compile_kernel(add_exp_kernel("chunked", constant=0.5))
     assert "parallel=False" in compiled.source
     assert "def chunked(in0, in1, out0, chunk_lo, chunk_hi):" in compiled.source
-    assert "for i0 in range(chunk_lo, chunk_hi):" in compiled.source
+    assert "for i0_u in range(chunk_lo, chunk_hi):" in compiled.source
+    assert "out0[i0_u, i1] = " in compiled.source  # unsigned: no negative-index wrap
     rng = np.random.default_rng(1)
     x, y = rng.normal(size=(37, 5)).astype(np.float32), rng.normal(size=5).astype(np.float32)
     out = np.empty((37, 5), np.float32)
