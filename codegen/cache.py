@@ -17,6 +17,7 @@ import importlib.metadata
 import os
 import shutil
 import tempfile
+import uuid
 import warnings
 
 import llvmlite
@@ -71,16 +72,20 @@ def _private_dir() -> str:
     return _fallback_dir
 
 
-def _atomic_write(path: str, text: str) -> None:
-    directory = os.path.dirname(path)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".py")
+def atomic_write(path: str, data: bytes) -> None:
+    """Write through a temporary file in the same folder and rename it into place, so a
+    crash or a concurrent writer never leaves half a file (used for kernel sources and
+    saved graphs; opened normally, not by mkstemp, so the usual umask applies)."""
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    tmp = os.path.join(folder, f".{os.path.basename(path)}.{uuid.uuid4().hex[:12]}.tmp")
     try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
+        with open(tmp, "xb") as f:
+            f.write(data)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
-            os.unlink(tmp)
+            os.remove(tmp)
         raise
 
 
@@ -115,12 +120,12 @@ def write_source(source: str) -> str:
     except (OSError, UnicodeDecodeError):
         drop_numba_cache(path)
     try:
-        _atomic_write(path, source)
+        atomic_write(path, source.encode())
     except OSError as exc:
         warnings.warn(f"graphjit: cannot write {path} ({exc}); using a temporary folder",
                       stacklevel=3)
         path = os.path.join(_private_dir(), name)
-        _atomic_write(path, source)
+        atomic_write(path, source.encode())
     return path
 
 

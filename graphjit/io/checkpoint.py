@@ -14,9 +14,10 @@ import os
 
 import numpy as np
 
+from codegen.cache import atomic_write
 from graphjit.errors import GraphError, LoadError
 from graphjit.graph import Tensor, format_spec
-from graphjit.io.container import npz_bytes, read_npz, write_atomic
+from graphjit.io.container import npz_bytes, read_npz
 from graphjit.io.native import state_of
 from graphjit.ops.state_ops import is_variable_tensor, read_variable
 from graphjit.variables import global_variables
@@ -58,7 +59,7 @@ class Saver:
         if not path.endswith(".npz"):
             path += ".npz"
         arrays = {name: read_variable(state, var.op) for name, var in self._vars.items()}
-        write_atomic(path, npz_bytes(arrays))
+        atomic_write(path, npz_bytes(arrays))
         return path
 
     def restore(self, sess, save_path: str | os.PathLike) -> None:

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import io
 import os
-import uuid
 import zipfile
 import zlib
 
 import numpy as np
 
+from codegen.cache import atomic_write
 from graphjit import dtypes
 from graphjit.errors import DTypeError, LoadError
 
@@ -58,35 +58,19 @@ def read_npz(data: bytes, where: str) -> dict[str, np.ndarray]:
     return arrays
 
 
-def write_atomic(path: str, data: bytes) -> None:
-    """Write through a temporary file in the same folder, so a crash leaves no half file
-    (opened normally, not by mkstemp, so the file gets the usual umask permissions)."""
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    tmp = os.path.join(folder, f".{os.path.basename(path)}.{uuid.uuid4().hex[:12]}.tmp")
-    try:
-        with open(tmp, "xb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
 def write_graph_file(path: str, graph_json: bytes, arrays: dict[str, np.ndarray]) -> None:
     """The two entries, as a zip file or a directory (see is_directory_path)."""
     npz = npz_bytes(arrays)
     if is_directory_path(path):
         os.makedirs(path, exist_ok=True)
-        write_atomic(os.path.join(path, ARRAYS_ENTRY), npz)
-        write_atomic(os.path.join(path, GRAPH_ENTRY), graph_json)
+        atomic_write(os.path.join(path, ARRAYS_ENTRY), npz)
+        atomic_write(os.path.join(path, GRAPH_ENTRY), graph_json)
         return
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as zf:
         zf.writestr(GRAPH_ENTRY, graph_json, compress_type=zipfile.ZIP_DEFLATED)
         zf.writestr(ARRAYS_ENTRY, npz, compress_type=zipfile.ZIP_STORED)
-    write_atomic(path, buffer.getvalue())
+    atomic_write(path, buffer.getvalue())
 
 
 def read_graph_file(path: str) -> tuple[bytes, bytes]:
