@@ -47,19 +47,13 @@ if "NUMBA_THREADING_LAYER" not in os.environ:
 _parallel_lock = threading.Lock()
 
 
-def _num_threads() -> int | None:
-    value = os.environ.get("GRAPHJIT_NUM_THREADS")
-    return max(1, min(int(value), numba.config.NUMBA_NUM_THREADS)) if value else None
-
-
 def _serialized(fn):
     """Parallel kernels run one at a time (workqueue), with GRAPHJIT_NUM_THREADS threads."""
-    threads = _num_threads()
+    threads = min(parallel.num_threads(), numba.config.NUMBA_NUM_THREADS)
 
     def call(*arrays):
         with _parallel_lock:
-            if threads:
-                numba.set_num_threads(threads)
+            numba.set_num_threads(threads)
             fn(*arrays)
     call.dispatcher = fn
     return call
