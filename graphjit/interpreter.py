@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from graphjit.errors import FeedError, InternalError
+from graphjit.errors import FeedError, InternalError, ShapeError
 from graphjit.graph import Operation, Tensor
 from graphjit.ops.registry import get_op_def
 
@@ -58,8 +58,11 @@ def run_op(op: Operation, values: list[np.ndarray], state: dict | None = None) -
     if op_def.stateful:
         kwargs["_state"] = state if state is not None else {}
         kwargs["_op"] = op
-    with np.errstate(all="ignore"):  # NaN/inf follow IEEE, as in TF: no warnings
-        result = op_def.reference(*values, **kwargs)
+    try:
+        with np.errstate(all="ignore"):  # NaN/inf follow IEEE, as in TF: no warnings
+            result = op_def.reference(*values, **kwargs)
+    except ShapeError as exc:  # a run-time value error (an index out of range): name the op
+        raise ShapeError(f"{op.describe()} at {op.source}: {exc}") from None
     results = result if isinstance(result, (tuple, list)) else (result,)
     out = []
     for tensor, value in zip(op.outputs, results):

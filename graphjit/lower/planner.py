@@ -34,6 +34,7 @@ from graphjit.lower.kernels import (
     scatter_add_kernel,
 )
 from graphjit.lower.partition import Region, partition
+from graphjit.ops.indexing import check_gather_indices
 from graphjit.ops.registry import get_op_def, infer_specs
 from runtime.plan import EXTERN, HOST, KERNEL, VIEW, Plan, SlotSpec, Step, assign_buffers
 
@@ -144,6 +145,10 @@ class PlanBuilder:
 
     def lower_region(self, region: Region, members: set, outputs: list[Tensor],
                      fetched: set) -> None:
+        gathers = [o for o in region.ops if o.type == "GatherV2"]
+        # Gather indices are checked after the kernel (which clamps them): keep them.
+        outputs = outputs + [g.inputs[1] for g in gathers
+                             if g.inputs[1] in members and g.inputs[1] not in outputs]
         inputs = self.external_inputs(region, members)
         in_slots = tuple(self.input_or_const_slot(t) for t in inputs)
         names = tuple(op.name for op in region.ops)
@@ -206,6 +211,24 @@ class PlanBuilder:
         flops = sum(int(np.prod(self.shapes[o.outputs[0]], dtype=np.int64)) for o in region.ops)
         self.add_kernel(kernel, in_slots, out_slots, names, flops,
                         self.bytes_of(inputs, outputs))
+        for g in gathers:
+            self.check_gather_indices(g)
+
+    def check_gather_indices(self, op: Operation) -> None:
+        """Out-of-range indices are an error, as in the reference and TF, not a clamped
+        read: checked now for constants, else by a host step after the kernel."""
+        params, indices = op.inputs
+        axis = op.attrs["axis"]
+        n = self.shapes[params][axis]
+        if indices in self.const_values:
+            check_gather_indices(op, self.const_values[indices], n, axis)
+            return
+
+        def check(values):
+            check_gather_indices(op, values, n, axis)
+            return ()
+        self.steps.append(Step(f"check_{op.name}", HOST, check,
+                               (self.input_or_const_slot(indices),), (), (op.name,)))
 
     def add_kernel(self, kernel: Kernel, in_slots, out_slots, names, flops, nbytes) -> None:
         try:

@@ -201,6 +201,6 @@ def _gather(em, op, idx):
     n = em.shapes[params][axis]
     where = em.value(indices, tuple(idx[axis:axis + rank_i]))
     # Out-of-range indices are clamped (never an out-of-bounds read); the planner
-    # checks them before the call when they are fed.
+    # adds a check after the kernel that turns them into an error.
     position = em.temp(_clamp(Call("cast", (where,), "int64"), n))
     return em.value(params, tuple(idx[:axis]) + (position,) + tuple(idx[axis + rank_i:]))

@@ -96,12 +96,18 @@ def _gather_infer(specs, attrs):
     return tuple(pshape[:axis]) + tuple(ishape) + tuple(pshape[axis + 1:]), pdtype
 
 
+def check_gather_indices(op, indices: np.ndarray, n: int, axis: int) -> None:
+    """TF rejects indices outside [0, n) instead of wrapping as NumPy does; both engines
+    raise this (`op`, when given, names the op and the user's line)."""
+    if indices.size and (indices.min() < 0 or indices.max() >= n):
+        bad = indices[(indices < 0) | (indices >= n)].ravel()[0]
+        where = f"{op.describe()} at {op.source}: " if op is not None else ""
+        raise ShapeError(f"{where}index {bad} is out of range [0, {n}) for axis {axis} "
+                         "at run time")
+
+
 def _gather_reference(params, indices, *, axis):
-    n = params.shape[axis]
-    bad = indices[(indices < 0) | (indices >= n)]
-    if bad.size:  # TF rejects these instead of wrapping as NumPy does
-        raise ShapeError(f"GatherV2: index {bad.ravel()[0]} is out of range [0, {n}) "
-                         f"for axis {axis} at run time")
+    check_gather_indices(None, indices, params.shape[axis], axis)
     return np.take(params, indices, axis=axis)
 
 

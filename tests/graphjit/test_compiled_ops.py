@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 import graphjit as tf
 from graphjit import interpreter
 from tests.graphjit.cases import ALL_CASES
+from tests.graphjit.error_check import assert_points_here, caller_line
 from tests.graphjit.op_check import build_case, check_outputs
 
 PARAMS = [pytest.param(case, dtype, id=f"{case.name}-{dtype}")
@@ -64,3 +65,24 @@ def test_float_floordiv_is_floor_of_the_quotient_in_both_engines():
     for engine in ("reference", "compiled"):
         with tf.Session(graph=graph, engine=engine) as sess:
             np.testing.assert_array_equal(sess.run(q, {x: xs, y: ys}), expected, err_msg=engine)
+
+
+@pytest.mark.parametrize("engine", ["reference", "compiled"])
+@pytest.mark.parametrize("source", ["fed", "computed", "constant"])
+def test_out_of_range_gather_indices_are_an_error_naming_the_op(engine, source):
+    """The kernel clamps indices (no out-of-bounds read); the plan then checks them, so
+    the compiled engine raises what the reference raises instead of returning p[2]."""
+    graph = tf.Graph()
+    with graph.as_default():
+        p = tf.placeholder(tf.float32, [None], name="p")
+        i = tf.placeholder(tf.int32, [None], name="i")
+        indices = {"fed": i, "computed": i + 1, "constant": tf.constant([0, 3])}[source]
+        line = caller_line() + 1
+        y = tf.gather(p, indices, name="lookup") * 2
+    with tf.Session(graph=graph, engine=engine) as sess:
+        with pytest.raises(tf.ShapeError) as exc_info:
+            sess.run(y, {p: np.arange(3.0), i: [0, 3]})
+        assert_points_here(exc_info, "GatherV2 'lookup'", "out of range [0, 3)", line=line)
+        expected = {"fed": [0.0, 2.0], "computed": [2.0, 4.0], "constant": [0.0, 6.0]}
+        np.testing.assert_array_equal(sess.run(y, {p: np.arange(4.0), i: [0, 1]}),
+                                      expected[source])
