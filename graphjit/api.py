@@ -104,10 +104,11 @@ class CompiledFunction:
         self._state_shapes = [tuple(op.outputs[0].shape) for op, _ in self._reads]
         # A written value also fetched by the caller is copied: the state must not share it.
         self._write_copies = [op.outputs[0] in set(self._plan_leaves) for op, _ in self._writes]
+        self._stateless = not (self._reads or self._writes)
 
     def _execute(self, entry, arrays, state: dict | None, out=None) -> list:
         """Run a plan on the caller's arrays, reading and writing `state` around it."""
-        if not (self._reads or self._writes):
+        if self._stateless:
             return entry[0].run(arrays, out=out) if out else entry[0].run(arrays)
         state = self.state if state is None else state
         arrays = list(arrays) + [read(state, op) for op, read in self._reads]
@@ -123,8 +124,12 @@ class CompiledFunction:
     def __call__(self, *args, out=None, **kwargs):
         """Run on the inputs; `out=` (an array, or a list with None where not wanted)
         receives the fetched tensors' values instead of fresh arrays."""
-        arrays = args if not kwargs and self._fast(args) else self._arrays(args, kwargs)
-        signature = tuple([a.shape for a in arrays])
+        signature = None if kwargs else self._fast_signature(args)
+        if signature is None:
+            arrays = self._arrays(args, kwargs)
+            signature = tuple([a.shape for a in arrays])
+        else:
+            arrays = args
         entry = self._executors.get(signature)
         if entry is None:
             entry = self._plan(arrays, signature)
@@ -154,15 +159,18 @@ class CompiledFunction:
             checked[position] = array
         return checked
 
-    def _fast(self, args) -> bool:
-        """Positional arrays of the right dtypes, C-contiguous: used as they are."""
+    def _fast_signature(self, args) -> tuple | None:
+        """The shapes of positional arrays of the right dtypes, C-contiguous (used as they
+        are), or None when the arguments need converting (one loop: W6 is per-call cost)."""
         if len(args) != len(self._dtypes):
-            return False
+            return None
+        shapes = []
         for value, dtype in zip(args, self._dtypes):
             if type(value) is not np.ndarray or value.dtype is not dtype \
                     or not value.flags.c_contiguous:
-                return False
-        return True
+                return None
+            shapes.append(value.shape)
+        return tuple(shapes)
 
     def run_arrays(self, arrays: list[np.ndarray], state: dict | None = None) -> list:
         """Run on already validated, contiguous arrays (one per feed); a value per leaf
