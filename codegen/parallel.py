@@ -30,14 +30,20 @@ def num_threads() -> int:
 
 
 class _Pool:
-    """Helper threads that each run the work handed to them (daemons: never joined)."""
+    """Helper threads sharing one inbox; each runs the work items it takes (daemons,
+    never joined). The pool only grows: a call hands out as many items as it wants
+    helpers, and any idle helper takes one."""
 
-    def __init__(self, helpers: int):
+    def __init__(self):
         self.pid = os.getpid()
-        self.helpers = helpers
+        self.helpers = 0
         self.inbox: queue.SimpleQueue = queue.SimpleQueue()
-        for i in range(helpers):
-            threading.Thread(target=self._serve, name=f"graphjit-{i}", daemon=True).start()
+
+    def ensure(self, helpers: int) -> None:
+        while self.helpers < helpers:
+            threading.Thread(target=self._serve, name=f"graphjit-{self.helpers}",
+                             daemon=True).start()
+            self.helpers += 1
 
     def _serve(self) -> None:
         while True:
@@ -51,8 +57,9 @@ _pool_lock = threading.Lock()
 def _get_pool(helpers: int) -> _Pool:
     global _pool
     with _pool_lock:
-        if _pool is None or _pool.helpers != helpers or _pool.pid != os.getpid():
-            _pool = _Pool(helpers)  # (after a fork the parent's threads are gone)
+        if _pool is None or _pool.pid != os.getpid():
+            _pool = _Pool()  # (after a fork the parent's threads are gone)
+        _pool.ensure(helpers)
         return _pool
 
 

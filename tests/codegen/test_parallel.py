@@ -69,3 +69,15 @@ def test_a_parallel_kernel_compiles_serially_and_runs_in_chunks(tmp_path, monkey
     out = np.empty((37, 5), np.float32)
     compiled.call(x, y, out)
     np.testing.assert_allclose(out, np.exp(x + y) * 0.5, rtol=1e-6)
+
+
+def test_the_pool_grows_to_the_largest_thread_count_and_no_further(monkeypatch):
+    out = np.zeros(64, np.int64)
+    for threads in ("3", "2", "3", "1"):
+        monkeypatch.setenv("GRAPHJIT_NUM_THREADS", threads)
+        fn, _ = recorder()
+        parallel.run_chunked(fn, (out,), 64)
+    assert (out == 4).all()
+    helpers = parallel._get_pool(0).helpers
+    alive = [t for t in threading.enumerate() if t.name.startswith("graphjit-")]
+    assert helpers >= 2 and len(alive) == helpers  # grown for 3 threads, never replaced

@@ -91,10 +91,14 @@ def test_intermediate_buffers_are_allocated_once_and_shared():
     assert memory["planned_peak_bytes"] <= memory["intermediate_bytes"]
 
 
-def test_calls_from_several_threads():
+@pytest.mark.parametrize("rows", [50, 4096])  # 4096 x 16: chunks on graphjit's threads
+def test_calls_from_several_threads(rows, monkeypatch):
+    monkeypatch.setenv("GRAPHJIT_NUM_THREADS", "3")
     fn = tf.compile(_softmax_graph())
-    inputs = [np.random.default_rng(i).normal(size=(50, 16)).astype(np.float32)
+    inputs = [np.random.default_rng(i).normal(size=(rows, 16)).astype(np.float32)
               for i in range(8)]
+    fn(inputs[0])
+    assert ("chunk_lo" in fn.kernels[0].compiled.source) == (rows == 4096)
     results = [None] * 8
 
     def work(i):
