@@ -302,18 +302,19 @@ def kernel_source(kernel: Kernel) -> str:
     fastmath = "{" + ", ".join(repr(f) for f in sorted(flags_set)) + "}"
     flags = (f"parallel={parallel}, fastmath={fastmath}, "
              "error_model='numpy', cache=True, nogil=True")
-    return "\n".join(header + ["", "", f"@numba.njit({_signature(kernel)!r}, {flags})",
+    signature = _signature(kernel, chunked=loop is not None)
+    return "\n".join(header + ["", "", f"@numba.njit({signature!r}, {flags})",
                                f"def {kernel.name}({params}):", *lines, "",
                                "", f"kernel = {kernel.name}", ""])
 
 
-def _signature(kernel: Kernel) -> str:
+def _signature(kernel: Kernel, chunked: bool) -> str:
     """C-contiguous arrays; inputs typed read-only, which also accepts writeable arrays,
     so a read-only feed (np.load's mmap, onnx.numpy_helper) runs without a copy."""
     def array(p):
         dtype = "boolean" if p.dtype == "bool" else p.dtype
         return f"Array({dtype}, {p.rank}, 'C'{'' if p.is_output else ', readonly=True'})"
-    chunk = ", uint64, uint64" if _chunkable_loop(kernel) is not None else ""
+    chunk = ", uint64, uint64" if chunked else ""
     return f"void({', '.join(array(p) for p in kernel.params)}{chunk})"
 
 
