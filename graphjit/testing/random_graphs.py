@@ -1,0 +1,130 @@
+"""Registry-driven random graphs for differential testing (compiled vs. the reference).
+
+`generate(seed, index)` returns graph `index` of the stream `seed`, a Program: its
+placeholders and feed values, lines of public-API Python (elementwise chains with
+broadcasting, reductions over any axes, softmax/log-softmax/layer-norm/moments, matmul,
+views, slices, concat, gather, convolutions, int and float dtypes), several fetched
+intermediates, and often `tf.gradients` of a random scalar loss. Each graph has its own
+`np.random.Generator` seeded by (seed, index), so one graph regenerates alone.
+
+`BUILDERS` maps a builder to the op types it creates; `NOT_GENERATED` lists each
+registered op type no builder makes, with the reason. A test holds the two to the op
+registry, so a newly registered op fails it until it is generated or excused.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from graphjit.ops.registry import all_op_defs
+from graphjit.testing import builders_math, builders_shape  # noqa: F401  (registration)
+from graphjit.testing.gen import BUILDERS, Draft, Gen, Var
+from graphjit.testing.program import Program, prune
+
+#: Registered op types the generator never makes, and why.
+NOT_GENERATED = {
+    "Assign": "stateful: writes a variable, so a graph is no longer a function of its feeds",
+    "VariableV2": "stateful: its value lives in a session; freeze turns it into a Const",
+    "RandomStandardNormal": "random: the engines need not draw the same numbers",
+    "RandomUniform": "random: the engines need not draw the same numbers",
+    "TruncatedNormal": "random: the engines need not draw the same numbers",
+    "NoOp": "control only: it has no value to compare",
+}
+
+#: Op types only gradients create (the backward rules of the ops the builders make).
+GRADIENT_OPS = ("ReshapeLike", "SumToShapeOf", "StridedSliceGrad", "ScatterAddLike",
+                "MaxPoolGrad", "AvgPoolGrad", "Conv2DBackpropInput", "Conv2DBackpropFilter")
+
+DEFAULT_SIZE = 12  # at most this many lines (a line is one public call, 1-10 ops)
+
+
+def covered_op_types() -> set[str]:
+    """Op types some builder, the inputs (Placeholder) or the gradient step creates."""
+    made = {t for b in BUILDERS.values() for t in b.makes}
+    return made | set(GRADIENT_OPS) | {"Placeholder", "Const"}
+
+
+def uncovered_op_types() -> set[str]:
+    """Registered op types neither generated nor excused (should be empty)."""
+    return set(all_op_defs()) - covered_op_types() - set(NOT_GENERATED)
+
+
+def _base_shape(rng: np.random.Generator) -> tuple:
+    rank = int(rng.choice([0, 1, 2, 3], p=[0.05, 0.25, 0.45, 0.25]))
+    return tuple(int(d) for d in rng.integers(1, 6, size=rank))
+
+
+def _add_input(g: Gen, dtype: str) -> Var:
+    start = int(g.rng.integers(len(g.base) + 1)) if g.chance(0.3) else 0
+    shape = tuple(d if g.chance(0.75) else 1 for d in g.base[start:])
+    var = g.new_input(shape, dtype)
+    g.inputs.extend(g._pending)
+    g._pending.clear()
+    g.pool.append(var)
+    return var
+
+
+def _gradients(g: Gen) -> None:
+    """loss = a sum of reductions of some float tensors; fetch d loss / d (float inputs and
+    maybe an intermediate)."""
+    inputs = {i.name for i in g.inputs}
+    read = {a for line in g.lines for a in line.args}
+    floats = [v for v in g.pool if v.kind == "f" and v.name not in inputs]
+    leaves = [v for v in floats if v.name not in read]
+    if not floats:
+        return
+    chosen = [g.choice(leaves if leaves and g.chance(0.7) else floats)
+              for _ in range(int(g.rng.integers(1, 4)))]
+    terms = [g.choice(["tf.reduce_sum({})", "tf.reduce_mean({})", "tf.reduce_sum({0} * {0})",
+                       "tf.reduce_max({})"]).format(v.name) for v in chosen]
+    losses = g.commit(Draft(" + ".join(dict.fromkeys(terms)), chosen), "loss")
+    if not losses:
+        return
+    wrt = [v for v in g.pool if v.name in inputs and v.kind == "f"]
+    if floats and g.chance(0.3):
+        wrt.append(g.choice(floats))
+    if wrt:
+        names = ", ".join(v.name for v in wrt)
+        g.commit(Draft(f"tf.gradients({losses[0].name}, [{names}])", [losses[0], *wrt],
+                       len(wrt), unpack=True), "gradients")
+
+
+def _fetches(g: Gen) -> list[str]:
+    """Up to four unconsumed results plus a few intermediates (several fetched values)."""
+    inputs = {i.name for i in g.inputs}
+    read = {a for line in g.lines for a in line.args}
+    results = [v.name for v in g.pool if v.name not in inputs]
+    leaves = [n for n in results if n not in read]
+    inner = [n for n in results if n in read]
+    g.rng.shuffle(leaves)
+    g.rng.shuffle(inner)
+    fetches = leaves[:4] + inner[:int(g.rng.integers(0, 3))]
+    if not fetches or g.chance(0.03):
+        fetches.append(g.choice([v.name for v in g.pool]))
+    return list(dict.fromkeys(fetches))
+
+
+def generate(seed: int, index: int, size: int = DEFAULT_SIZE) -> Program:
+    """Graph `index` of stream `seed` (see the module docstring)."""
+    rng = np.random.default_rng([seed, index])
+    g = Gen(rng, fdtype=str(rng.choice(["float32", "float64"], p=[0.6, 0.4])),
+            idtype=str(rng.choice(["int32", "int64"])), base=_base_shape(rng),
+            edge=bool(rng.random() < 0.15))
+    int_graph = g.chance(0.2)
+    for k in range(int(rng.integers(1, 4))):
+        _add_input(g, g.idtype if int_graph and k == 0 or g.chance(0.15) else g.fdtype)
+    builders = list(BUILDERS.values())
+    weights = np.array([b.weight for b in builders])
+    wanted = int(rng.integers(max(2, size // 3), size + 1))
+    for _ in range(4 * wanted):
+        if len(g.lines) >= wanted:
+            break
+        b = builders[int(rng.choice(len(builders), p=weights / weights.sum()))]
+        draft = b.fn(g)
+        if draft is not None:
+            g.commit(draft, b.name)
+        g._pending.clear()  # inputs of a builder that gave up
+    if g.chance(0.45):
+        _gradients(g)
+    return prune(Program((seed, index), tuple(g.inputs), tuple(g.lines), tuple(_fetches(g)),
+                         session=g.chance(0.2)))
