@@ -42,10 +42,15 @@ class Dim:
 
 @dataclass(frozen=True)
 class Load:
-    """param[index...]: index expressions express strides, broadcasting, transposes."""
+    """param[index...]: index expressions express strides, broadcasting, transposes.
+
+    `holds` names a value parked in an output (see Store); empty, the read means the
+    parameter's own values (an input, or an output read back as an accumulator).
+    """
 
     param: str
     index: tuple
+    holds: str = ""
 
 
 @dataclass(frozen=True)
@@ -76,9 +81,14 @@ class Assign:
 
 @dataclass(frozen=True)
 class Store:
+    """param[index...] = value. A store with `holds` parks a value in an output before the
+    output's own value overwrites it (a kernel reads it back instead of recomputing it);
+    `verify` proves every read of a parked value sees that value."""
+
     param: str
     index: tuple
     value: Expr
+    holds: str = ""
 
 
 @dataclass(frozen=True)
@@ -148,7 +158,8 @@ def format_expr(e) -> str:
     if isinstance(e, Dim):
         return f"{e.param}.shape[{e.axis}]"
     if isinstance(e, Load):
-        return f"{e.param}[{', '.join(format_expr(i) for i in e.index)}]"
+        parked = f"{{{e.holds}}}" if e.holds else ""
+        return f"{e.param}{parked}[{', '.join(format_expr(i) for i in e.index)}]"
     if isinstance(e, Call):
         return f"{e.fn}({', '.join(format_expr(a) for a in e.args)})"
     if isinstance(e, int):
@@ -177,7 +188,8 @@ def _format_stmt(s, indent: int, lines: list[str]) -> None:
         lines.append(f"{pad}{s.target}: {s.dtype} = {format_expr(s.value)}")
     elif isinstance(s, Store):
         index = ", ".join(format_expr(i) for i in s.index)
-        lines.append(f"{pad}{s.param}[{index}] = {format_expr(s.value)}")
+        parked = f"{{{s.holds}}}" if s.holds else ""
+        lines.append(f"{pad}{s.param}{parked}[{index}] = {format_expr(s.value)}")
     else:
         raise TypeError(f"not a loop IR statement: {s!r}")
 
@@ -200,3 +212,189 @@ def kernel_hash(kernel: Kernel) -> str:
     params = ";".join(f"{p.name}:{p.dtype}:{p.rank}:{p.is_output}" for p in kernel.params)
     text = params + "\n" + format_body(kernel.body)
     return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+# -- verification ------------------------------------------------------------
+
+_COMPARISONS = {"equal", "notequal", "less", "lessequal", "greater", "greaterequal"}
+_LOGICAL = {"logicaland", "logicalor", "logicalnot"}
+
+
+class VerifyError(ValueError):
+    """A kernel breaks a rule of the loop IR; the message names the kernel and the rule."""
+
+
+class _Verifier:
+    """One walk over a kernel in program order (see `verify`)."""
+
+    def __init__(self, kernel: Kernel):
+        self.kernel = kernel
+        self.params = {p.name: p for p in kernel.params}
+        self.scopes: list[dict[str, str]] = [{}]  # variable -> dtype, per loop body
+        self.loops: list[Loop] = []
+        # output param -> {index key: what it holds ("" = its own values)}
+        self.contents: dict[str, dict[tuple, str]] = {}
+        # per enclosing loop: parked reads seen in its body, as (param, index key)
+        self.parked_reads: list[list[tuple]] = []
+
+    def fail(self, message: str):
+        raise VerifyError(f"kernel {self.kernel.name}: {message}")
+
+    def dtype_of_var(self, name: str) -> str:
+        for scope in reversed(self.scopes):
+            if name in scope:
+                return scope[name]
+        self.fail(f"'{name}' is read before it is defined")
+
+    def index_key(self, index: tuple) -> tuple:
+        """An index with each loop variable replaced by its loop's extent: two loops over
+        the same extents address the same elements with the same key."""
+        bounds = {loop.var: (loop.start, loop.stop) for loop in self.loops}
+        return tuple((i.name, bounds[i.name]) if isinstance(i, Var) and i.name in bounds
+                     else i for i in index)
+
+    def expr(self, e) -> str:
+        """Checks an expression; returns its dtype."""
+        if isinstance(e, bool):
+            return "bool"
+        if isinstance(e, int):
+            return "int64"
+        if isinstance(e, Var):
+            return self.dtype_of_var(e.name)
+        if isinstance(e, Const):
+            return e.dtype
+        if isinstance(e, Dim):
+            param = self.params.get(e.param)
+            if param is None or not 0 <= e.axis < param.rank:
+                self.fail(f"{format_expr(e)} names no axis of a parameter")
+            return "int64"
+        if isinstance(e, Load):
+            return self.load(e)
+        if isinstance(e, Call):
+            return self.call(e)
+        self.fail(f"not a loop IR expression: {e!r}")
+
+    def access(self, param_name: str, index: tuple, what: str):
+        param = self.params.get(param_name)
+        if param is None:
+            self.fail(f"{what} of unknown parameter '{param_name}'")
+        if len(index) != param.rank:
+            self.fail(f"{what} {param_name}[{len(index)} indices] of a rank-{param.rank} array")
+        for i in index:
+            if self.expr(i) not in ("int64", "int32"):
+                self.fail(f"{what} {param_name}: index {format_expr(i)} is not an integer")
+        return param
+
+    def load(self, e: Load) -> str:
+        param = self.access(e.param, e.index, "read")
+        if not param.is_output:
+            if e.holds:
+                self.fail(f"read of parked value {e.holds} from input {e.param}")
+            return param.dtype
+        held = self.contents.get(e.param)
+        if not held:
+            self.fail(f"{format_expr(e)} is read before anything is stored in {e.param}")
+        key = self.index_key(e.index)
+        if e.holds:
+            found = held.get(key)
+            if found != e.holds:
+                now = "nothing at that index" if found is None else (
+                    f"'{found}'" if found else f"{e.param}'s own value")
+                self.fail(f"{format_expr(e)} reads parked value '{e.holds}' but {e.param} "
+                          f"holds {now} there: a store overwrote it before this read")
+            for reads in self.parked_reads:
+                reads.append((e.param, key))
+        elif any(held.values()):
+            self.fail(f"{format_expr(e)} reads {e.param}'s own value while it holds the "
+                      f"parked value '{next(h for h in held.values() if h)}'")
+        return param.dtype
+
+    def call(self, c: Call) -> str:
+        args = [self.expr(a) for a in c.args]
+        fn, dt = c.fn, c.dtype
+        if fn == "cast":
+            return dt
+        if fn == "select":
+            if len(args) != 3 or args[0] != "bool" or args[1] != dt or args[2] != dt:
+                self.fail(f"{format_expr(c)}: select takes (bool, {dt}, {dt}), got {args}")
+            return dt
+        if fn in _COMPARISONS:
+            if dt != "bool" or len(set(args)) != 1:
+                self.fail(f"{format_expr(c)}: comparison of {args} must give bool")
+            return dt
+        if fn in _LOGICAL and dt != "bool":
+            self.fail(f"{format_expr(c)}: logical function of type {dt}")
+        if any(a != dt for a in args):
+            self.fail(f"{format_expr(c)}: arguments of types {args} in a {dt} call")
+        return dt
+
+    def stmts(self, body) -> None:
+        for s in body:
+            if isinstance(s, Assign):
+                value = self.expr(s.value)
+                if value != s.dtype:
+                    self.fail(f"{s.target}: {s.dtype} assigned a {value} value")
+                for scope in self.scopes:
+                    if scope.get(s.target, s.dtype) != s.dtype:
+                        self.fail(f"{s.target} is assigned as {scope[s.target]} and {s.dtype}")
+                self.scopes[-1][s.target] = s.dtype
+            elif isinstance(s, Store):
+                self.store(s)
+            elif isinstance(s, Loop):
+                self.loop(s)
+            elif isinstance(s, ExternCall):
+                for v in (*s.args, s.out):
+                    if v.param not in self.params:
+                        self.fail(f"extern {s.fn} names unknown parameter '{v.param}'")
+                self.contents[s.out.param] = {None: ""}
+            else:
+                self.fail(f"not a loop IR statement: {s!r}")
+
+    def store(self, s: Store) -> None:
+        param = self.access(s.param, s.index, "store")
+        if not param.is_output:
+            self.fail(f"store into input {s.param}")
+        value = self.expr(s.value)
+        if value != param.dtype:
+            self.fail(f"store of a {value} value into {s.param}: {param.dtype}")
+        key = self.index_key(s.index)
+        for reads in self.parked_reads:  # a later iteration would read what this overwrote
+            if any(p == s.param and k != key for p, k in reads):
+                self.fail(f"store into {s.param} at another index than a parked read of "
+                          f"it in the same loop")
+        held = self.contents.setdefault(s.param, {})
+        if any(k != key for k in held):  # another index may be the same element
+            held.clear()
+        held[key] = s.holds
+
+    def loop(self, s: Loop) -> None:
+        for bound in (s.start, s.stop):
+            if self.expr(bound) != "int64":
+                self.fail(f"loop {s.var}: bound {format_expr(bound)} is not an integer")
+        if s.kind not in (SERIAL, PARALLEL):
+            self.fail(f"loop {s.var}: unknown kind '{s.kind}'")
+        self.loops.append(s)
+        self.scopes.append({s.var: "int64"})
+        self.parked_reads.append([])
+        self.stmts(s.body)
+        reads = self.parked_reads.pop()
+        if self.parked_reads:
+            self.parked_reads[-1].extend(reads)
+        self.scopes.pop()
+        self.loops.pop()
+
+
+def verify(kernel: Kernel) -> None:
+    """Check a kernel before it is compiled; raise VerifyError on the first broken rule.
+
+    Rules: every variable is defined before it is read (loop bodies are scopes); indices
+    match their array's rank and are integers; dtypes agree (assignments, stores, call
+    arguments); inputs are never stored into; an output is read only after a store, and
+    every read sees what it means: a read of a parked value (`Load.holds`) finds that
+    value at that index, not one stored over it since, and a plain read of an output
+    (an accumulator) never finds a parked value.
+    """
+    names = [p.name for p in kernel.params]
+    if len(set(names)) != len(names):
+        raise VerifyError(f"kernel {kernel.name}: duplicate parameter names {names}")
+    _Verifier(kernel).stmts(kernel.body)

@@ -35,6 +35,7 @@ from codegen.loopir import (
     Store,
     Var,
     kernel_hash,
+    verify,
 )
 
 CHUNK_PARAMS = ("chunk_lo", "chunk_hi")
@@ -364,6 +365,7 @@ def compile_kernel(kernel: Kernel) -> CompiledKernel:
         hit = _compiled.get(key)
         if hit is not None:
             return hit
+        verify(kernel)
         source = kernel_source(kernel)
         path = cache.write_source(source)
         try:

@@ -249,8 +249,15 @@ class Graph:
 
     # -- building ----------------------------------------------------------
     def create_op(self, op_type: str, inputs, attrs: dict | None = None,
-                  name: str | None = None, default_name: str | None = None) -> Operation:
-        """Add an op of a registered type; shapes and dtypes are inferred (and checked) now."""
+                  name: str | None = None, default_name: str | None = None, *,
+                  source: str | None = None, like: Operation | None = None) -> Operation:
+        """Add an op of a registered type; shapes and dtypes are inferred (and checked) now.
+
+        Graph rewrites pass the user's `source` line of the op they rewrite, and `like`,
+        an op of the same type and attrs whose inputs had the same shapes and dtypes:
+        its outputs' shapes and dtypes are reused instead of inferred again (copying a
+        graph stays cheap).
+        """
         from graphjit.ops.registry import get_op_def, infer_specs
 
         op_def = get_op_def(op_type)
@@ -268,11 +275,17 @@ class Graph:
                     "`with graph.as_default():`)")
         full_name = self._op_name(name, default_name or op_type)
         control = [op for deps in self._control_stack for op in deps]
-        op = Operation(self, full_name, op_type, inputs, attrs, user_source_line(), control)
-        try:
-            specs = infer_specs(op_def, [(t.shape, t.dtype) for t in inputs], attrs)
-        except Error as exc:
-            raise type(exc)(f"{op.describe()} at {op.source}: {exc}") from None
+        op = Operation(self, full_name, op_type, inputs, attrs,
+                       user_source_line() if source is None else source, control)
+        if like is not None and like.type == op_type and len(like.inputs) == len(inputs) \
+                and all(a.dtype == b.dtype and a.shape == b.shape
+                        for a, b in zip(like.inputs, inputs)):
+            specs = [(t.shape, t.dtype) for t in like.outputs]
+        else:
+            try:
+                specs = infer_specs(op_def, [(t.shape, t.dtype) for t in inputs], attrs)
+            except Error as exc:
+                raise type(exc)(f"{op.describe()} at {op.source}: {exc}") from None
         op.outputs = tuple(Tensor(op, i, TensorShape(shape), dtype)
                            for i, (shape, dtype) in enumerate(specs))
         self._ops.append(op)

@@ -42,6 +42,14 @@ def const(value, dtype: str) -> Const:
     return Const(float(value) if dtype.startswith("float") else int(value), dtype)
 
 
+_COMPARISONS = ("equal", "notequal", "less", "lessequal", "greater", "greaterequal")
+
+
+def int_op(fn: str, *args) -> Call:
+    """Index arithmetic: int64 values, and bool for comparisons (a select's condition)."""
+    return Call(fn, tuple(args), "bool" if fn in _COMPARISONS else "int64")
+
+
 def int_add(a, b):
     if isinstance(a, int) and isinstance(b, int):
         return a + b
@@ -92,12 +100,17 @@ class RegionEmitter:
             self.param_of[t] = f"in{i}"
             params.append(Param(f"in{i}", t.dtype.name, len(shapes[t]), False))
         self.outputs = outputs
+        self._output_position = {t: i for i, t in enumerate(outputs)}
         for i, t in enumerate(outputs):
             params.append(Param(f"out{i}", t.dtype.name, len(shapes[t]), True))
         self.params = tuple(params)
         self.shape_of_param = {f"in{i}": shapes[t] for i, t in enumerate(inputs)}
         self.shape_of_param |= {f"out{i}": shapes[t] for i, t in enumerate(outputs)}
         self.counter = 0
+        # analyses memoized per tensor: compile time stays linear in the region's size
+        self._row_values: dict[Tensor, bool] = {}
+        self._expensive_memo: dict[Tensor, bool] = {}
+        self._feeds_memo: dict[tuple[Tensor, Tensor], bool] = {}
         self.block = _Block()
         self.row_block = self.block
 
@@ -127,6 +140,12 @@ class RegionEmitter:
 
     def is_row_value(self, t: Tensor) -> bool:
         """Computed once per row (reductions and what depends only on them)?"""
+        known = self._row_values.get(t)
+        if known is None:
+            known = self._row_values[t] = self._is_row_value(t)
+        return known
+
+    def _is_row_value(self, t: Tensor) -> bool:
         r = self.region
         if not (r.is_row and t in self.members):
             return False
@@ -212,12 +231,15 @@ class RegionEmitter:
         split = self.region.split
         inner_vars = [Var(f"j{a}") for a in range(split, len(self.region.domain))]
         full_idx = tuple(self.row_vars) + tuple(inner_vars)
+        for e in self.scratch_written:  # parked by an earlier pass: read, don't recompute
+            inner.memo[(e, full_idx)] = Load(self.param_of_out(self.scratch[e]), full_idx,
+                                             self.parked(e))
         v = self.value(x, full_idx)
         inner.stmts.append(Assign(acc, Call(_REDUCE_COMBINE[op.type], (Var(acc), v), dtype),
                                   dtype))
         holder = self.scratch.get(x)
         if holder is not None and x not in self.scratch_written:
-            inner.stmts.append(Store(self.param_of_out(holder), full_idx, v))
+            inner.stmts.append(Store(self.param_of_out(holder), full_idx, v, self.parked(x)))
             self.scratch_written.add(x)
         self.block = saved
         body = tuple(inner.stmts)
@@ -260,12 +282,11 @@ class RegionEmitter:
                 self.block = inner
                 full_idx = tuple(outer_vars) + tuple(
                     Var(f"j{a}") for a in range(split, len(domain)))
-                for e, holder in self.scratch.items():
-                    inner.memo[(e, full_idx)] = Load(self.param_of_out(holder), full_idx)
-                for t in full:
-                    inner.stmts.append(Store(self.param_of_out(t), full_idx,
-                                             self.value(t, full_idx)))
-                body = tuple(inner.stmts)
+                for e in self.scratch_written:
+                    inner.memo[(e, full_idx)] = Load(self.param_of_out(self.scratch[e]),
+                                                     full_idx, self.parked(e))
+                stores = [self.final_store(t, full_idx) for t in full]
+                body = tuple(inner.stmts) + tuple(stores)
                 for axis in reversed(range(split, len(domain))):
                     body = (Loop(f"j{axis}", 0, self.domain_extent(axis), body),)
                 top.stmts.extend(body)
@@ -282,6 +303,21 @@ class RegionEmitter:
             kind = PARALLEL if parallel and axis == 0 and domain[0] > 1 else "serial"
             body = (Loop(f"i{axis}", 0, self.domain_extent(axis), body, kind),)
         return Kernel(name, self.params, body)
+
+    def parked(self, e: Tensor) -> str:
+        """The name a parked value goes by in the IR (structural: its place in the plan)."""
+        return f"v{self._output_position[self.scratch[e]]}"
+
+    def final_store(self, t: Tensor, idx: tuple) -> Store:
+        """The store of a full-size output. Every one of them comes after all the loop body's
+        reads, so no output overwrites a value parked in it before that value's last read;
+        a parked value stored as it is gets a name first, for the same reason."""
+        v = self.value(t, idx)
+        if isinstance(v, Load) and v.holds:
+            name = self.fresh("t")
+            self.block.stmts.append(Assign(name, v, t.dtype.name))
+            v = Var(name)
+        return Store(self.param_of_out(t), idx, v)
 
     def scratch_outputs(self, full: list[Tensor]) -> dict:
         """Reduction inputs worth keeping between passes, and the output that holds them.
@@ -308,18 +344,24 @@ class RegionEmitter:
         return plan
 
     def _expensive(self, t: Tensor) -> bool:
-        if t not in self.members or self.is_row_value(t):
-            return False
-        return t.op.type in _EXPENSIVE or any(self._expensive(i) for i in t.op.inputs)
+        known = self._expensive_memo.get(t)
+        if known is None:
+            known = t in self.members and not self.is_row_value(t) and (
+                t.op.type in _EXPENSIVE or any(self._expensive(i) for i in t.op.inputs))
+            self._expensive_memo[t] = known
+        return known
 
     def _feeds(self, e: Tensor, y: Tensor) -> bool:
         """Does y (at full level, same index) use e?"""
         if y is e:
             return True
-        if y not in self.members or self.is_row_value(y):
-            return False
-        return any(self._feeds(e, i) for i in y.op.inputs)
+        known = self._feeds_memo.get((e, y))
+        if known is None:
+            known = y in self.members and not self.is_row_value(y) and any(
+                self._feeds(e, i) for i in y.op.inputs)
+            self._feeds_memo[(e, y)] = known
+        return known
 
     def param_of_out(self, t: Tensor) -> str:
-        return f"out{self.outputs.index(t)}"
+        return f"out{self._output_position[t]}"
 

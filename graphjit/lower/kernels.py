@@ -21,14 +21,11 @@ from graphjit.lower.emit import (
     const,
     int_add,
     int_mul,
+    int_op,
     reduce_init,
 )
 from graphjit.ops.conv import _pad_amounts
 from graphjit.ops.reductions import sum_to_axes
-
-
-def _int(fn, *args):
-    return Call(fn, tuple(args), "int64")
 
 
 def _nest(prefix: str, extents, body, parallel_first: bool = False):
@@ -120,11 +117,11 @@ def _window_index(out_var, k_var, stride: int, dilation: int, before: int):
 
 
 def _inside(i, n: int):
-    return Call("logicaland", (_int("greaterequal", i, 0), _int("less", i, n)), "bool")
+    return Call("logicaland", (int_op("greaterequal", i, 0), int_op("less", i, n)), "bool")
 
 
 def _clamp(i, n: int):
-    return _int("minimum", _int("maximum", i, 0), n - 1)
+    return int_op("minimum", int_op("maximum", i, 0), n - 1)
 
 
 def pool_kernel(name: str, op, shapes, outputs) -> Kernel:
@@ -200,7 +197,7 @@ def _zero(out_rank: int, dtype: str, parallel: bool = False):
 
 def _clamp_dim(i, dim):
     """i clamped to [0, dim) for a run-time extent."""
-    return _int("minimum", _int("maximum", i, 0), int_add(dim, -1))
+    return int_op("minimum", int_op("maximum", i, 0), int_add(dim, -1))
 
 
 def _accumulate(param: str, index: tuple, value, dtype: str):
@@ -268,17 +265,17 @@ def pool_grad_kernel(name: str, op, shapes, outputs) -> Kernel:
         )
         body = start + (
             Assign("best", const(-float("inf"), dtype), dtype),
-            Assign("bi", _int("maximum", Var("rs"), 0), "int64"),
-            Assign("bj", _int("maximum", Var("cs"), 0), "int64"),
+            Assign("bi", int_op("maximum", Var("rs"), 0), "int64"),
+            Assign("bj", int_op("maximum", Var("cs"), 0), "int64"),
             Loop("kh", 0, kh, window_index + (Loop("kw", 0, kw, inner),)),
             _accumulate("out0", (n, Var("bi"), Var("bj"), c), g, dtype),
         )
     else:
-        rows = _int("sub", _int("minimum", int_add(Var("rs"), kh), h),
-                    _int("maximum", Var("rs"), 0))
-        cols = _int("sub", _int("minimum", int_add(Var("cs"), kw), w),
-                    _int("maximum", Var("cs"), 0))
-        share = Call("realdiv", (g, Call("cast", (_int("mul", rows, cols),), dtype)), dtype)
+        rows = int_op("sub", int_op("minimum", int_add(Var("rs"), kh), h),
+                    int_op("maximum", Var("rs"), 0))
+        cols = int_op("sub", int_op("minimum", int_add(Var("cs"), kw), w),
+                    int_op("maximum", Var("cs"), 0))
+        share = Call("realdiv", (g, Call("cast", (int_op("mul", rows, cols),), dtype)), dtype)
         inner = (
             Assign("iw", int_add(Var("cs"), Var("kw")), "int64"),
             _accumulate("out0", cell, Call("select", (ok, Var("share"), const(0, dtype)),
@@ -311,13 +308,13 @@ def col2im_kernel(name: str, op, shapes, cols_shape: tuple) -> Kernel:
     def tap(t, o, stride, extent, position, offset):
         """(assignments, validity) of output index o = t / stride, t = position - offset,
         whose window reads `position` through the tap at `offset`."""
-        stmts = (Assign(t, _int("sub", position, offset), "int64"),
-                 Assign(o, _int("floordiv", Var(t), stride) if stride != 1 else Var(t),
+        stmts = (Assign(t, int_op("sub", position, offset), "int64"),
+                 Assign(o, int_op("floordiv", Var(t), stride) if stride != 1 else Var(t),
                         "int64"))
-        ok = Call("logicaland", (_int("greaterequal", Var(t), 0),
-                                 _int("less", Var(o), extent)), "bool")
+        ok = Call("logicaland", (int_op("greaterequal", Var(t), 0),
+                                 int_op("less", Var(o), extent)), "bool")
         if stride != 1:
-            ok = Call("logicaland", (ok, _int("equal", _int("floormod", Var(t), stride), 0)),
+            ok = Call("logicaland", (ok, int_op("equal", int_op("floormod", Var(t), stride), 0)),
                       "bool")
         return stmts, ok
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from codegen.loopir import Kernel, format_kernel
+from codegen.loopir import Kernel, VerifyError, format_kernel
 from codegen.numba_backend import BackendError, CompiledKernel, compile_kernel
 from graphjit.errors import CompileError
 from graphjit.graph import Operation, Tensor
@@ -233,6 +233,9 @@ class PlanBuilder:
     def add_kernel(self, kernel: Kernel, in_slots, out_slots, names, flops, nbytes) -> None:
         try:
             compiled = compile_kernel(kernel)
+        except VerifyError as exc:
+            raise CompileError(f"{exc}\nfused graph ops: {', '.join(names)}\n"
+                               f"loop IR:\n{format_kernel(kernel)}") from exc
         except BackendError as exc:
             raise CompileError(f"{exc}\nfused graph ops: {', '.join(names)}\n"
                                f"loop IR:\n{format_kernel(kernel)}\n"

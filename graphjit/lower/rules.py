@@ -10,16 +10,20 @@ from __future__ import annotations
 
 from codegen.loopir import Call
 from graphjit.errors import CompileError
-from graphjit.lower.emit import broadcast_index, const, int_add, int_mul, unit_reshape_index
+from graphjit.lower.emit import (
+    broadcast_index,
+    const,
+    int_add,
+    int_mul,
+    int_op,
+    unit_reshape_index,
+)
 from graphjit.ops.registry import get_op_def
 
 
-def _int(fn, *args):
-    return Call(fn, tuple(args), "int64")
-
 
 def _clamp(i, n: int):
-    return _int("minimum", _int("maximum", i, 0), n - 1)
+    return int_op("minimum", int_op("maximum", i, 0), n - 1)
 
 
 def _const_scalar(em, t):
@@ -96,7 +100,7 @@ def lower_elementwise(em, t, idx: tuple):
         return em.value(x, tuple(in_idx))
     if kind == "Tile":
         x = op.inputs[0]
-        return em.value(x, tuple(i if n == m else _int("floormod", i, n)
+        return em.value(x, tuple(i if n == m else int_op("floormod", i, n)
                                  for i, n, m in zip(idx, em.shapes[x], out_shape)))
     if kind == "Range":
         start, delta = op.attrs["start"], op.attrs["delta"]
@@ -136,7 +140,7 @@ def _concat(em, op, idx, dtype):
         local[axis] = em.temp(_clamp(int_add(i, -start), n))
         v = em.value(x, tuple(local))
         result = v if result is None else Call(
-            "select", (_int("less", i, start + n), v, result), dtype)
+            "select", (int_op("less", i, start + n), v, result), dtype)
     return result
 
 
@@ -149,15 +153,16 @@ def _pad(em, op, idx, dtype):
     for i, (before, _), n in zip(idx, op.attrs["paddings"], shape):
         src = em.temp(int_add(i, -before))
         if mode == "CONSTANT":
-            ok = Call("logicaland", (_int("greaterequal", src, 0), _int("less", src, n)), "bool")
+            ok = Call("logicaland", (int_op("greaterequal", src, 0), int_op("less", src, n)),
+                      "bool")
             inside = ok if inside is None else Call("logicaland", (inside, ok), "bool")
             in_idx.append(em.temp(_clamp(src, n)))
         else:
-            low = _int("neg", src) if mode == "REFLECT" else _int("sub", _int("neg", src), 1)
+            low = int_op("neg", src) if mode == "REFLECT" else int_op("sub", int_op("neg", src), 1)
             high_base = 2 * (n - 1) if mode == "REFLECT" else 2 * n - 1
-            src = em.temp(_int("select", _int("less", src, 0), low, src))
-            high = _int("sub", high_base, src)
-            src = em.temp(Call("select", (_int("greaterequal", src, n), high, src), "int64"))
+            src = em.temp(int_op("select", int_op("less", src, 0), low, src))
+            high = int_op("sub", high_base, src)
+            src = em.temp(Call("select", (int_op("greaterequal", src, n), high, src), "int64"))
             in_idx.append(em.temp(_clamp(src, n)))
     v = em.value(x, tuple(in_idx))
     if inside is None:
@@ -178,13 +183,13 @@ def _strided_slice_grad(em, op, idx, dtype):
         if step == 1:
             position = rel
             ok = None if (start == 0 and m == n) else Call("logicaland", (
-                _int("greaterequal", rel, 0), _int("less", rel, m)), "bool")
+                int_op("greaterequal", rel, 0), int_op("less", rel, m)), "bool")
         else:
-            position = _int("floordiv", rel, step)
+            position = int_op("floordiv", rel, step)
             ok = Call("logicaland", (
-                _int("equal", _int("floormod", rel, step), 0),
-                Call("logicaland", (_int("greaterequal", position, 0),
-                                    _int("less", position, m)), "bool")), "bool")
+                int_op("equal", int_op("floormod", rel, step), 0),
+                Call("logicaland", (int_op("greaterequal", position, 0),
+                                    int_op("less", position, m)), "bool")), "bool")
         if ok is not None:
             inside = ok if inside is None else Call("logicaland", (inside, ok), "bool")
         dy_idx.append(position if ok is None else _clamp(position, m))

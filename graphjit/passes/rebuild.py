@@ -137,7 +137,7 @@ class Rewriter:
     def copy(self, op: Operation, inputs: list[Tensor] | None = None) -> Operation:
         """The op unchanged (inputs rewired to the new graph), under its own name."""
         new = self._create(op, op.type, self.inputs(op) if inputs is None else inputs,
-                           op.attrs, op.name + "/")
+                           op.attrs, op.name + "/", same_type=True)
         self._bind(op, new, "kept")
         if any(t in self._kept for t in op.outputs):
             self._opaque.update(new.outputs[i] for i, t in enumerate(op.outputs)
@@ -198,9 +198,10 @@ class Rewriter:
         return new.outputs[0]
 
     def _create(self, like: Operation, op_type: str, inputs, attrs, name: str,
-                control: bool = True) -> Operation:
-        new = self.new.create_op(op_type, inputs, attrs, name=name)
-        new.source = like.source  # errors keep pointing at the user's line
+                control: bool = True, same_type: bool = False) -> Operation:
+        # errors keep pointing at the user's line
+        new = self.new.create_op(op_type, inputs, attrs, name=name, source=like.source,
+                                 like=like if same_type else None)
         if control:
             new.control_inputs = self.control_inputs(like)
         return new

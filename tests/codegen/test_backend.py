@@ -24,6 +24,7 @@ from codegen.loopir import (
     Param,
     Store,
     Var,
+    VerifyError,
     format_kernel,
     kernel_hash,
 )
@@ -105,13 +106,25 @@ def test_extern_kernel_refuses_loops_beside_its_calls():
         numba_backend.kernel_source(mixed)
 
 
-def test_numba_failure_carries_the_source():
+def test_numba_failure_carries_the_source(monkeypatch):
+    """A kernel the verifier accepts but Numba cannot type (here: its source is edited)."""
+    kernel = Kernel("bad", (Param("in0", "float32", 1, False), Param("out0", "float32", 1, True)),
+                    (Loop("i0", 0, Dim("out0", 0), (
+                        Store("out0", (Var("i0"),), Load("in0", (Var("i0"),))),)),))
+    real = numba_backend.kernel_source
+    monkeypatch.setattr(numba_backend, "kernel_source",
+                        lambda k: real(k).replace("in0[i0]", "in0[i0, i0]"))
+    with pytest.raises(numba_backend.BackendError) as info:
+        numba_backend.compile_kernel(kernel)
+    assert "def bad(in0, out0)" in info.value.source
+
+
+def test_an_ill_formed_kernel_is_refused_before_numba():
     bad = Kernel("bad", (Param("in0", "float32", 1, False), Param("out0", "float32", 1, True)),
                  (Loop("i0", 0, Dim("out0", 0), (
                      Store("out0", (Var("i0"),), Load("in0", (Var("i0"), Var("i0")))),)),))
-    with pytest.raises(numba_backend.BackendError) as info:
+    with pytest.raises(VerifyError, match="rank-1"):
         numba_backend.compile_kernel(bad)
-    assert "def bad(in0, out0)" in info.value.source
 
 
 def test_corrupt_cache_file_is_rewritten(tmp_path, monkeypatch):
