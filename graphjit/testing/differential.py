@@ -1,25 +1,6 @@
-"""Compare a program compiled (graphjit.compile, and Session when asked) with the NumPy
-reference interpreter, under one tolerance policy.
-
-Tolerance policy. Where every op between the feeds and a fetched value is exact, the
-value must be identical: integer arithmetic, comparisons, views, slices, gathers,
-concats, casts, max/min, abs, floor/round, select. Zeros compare by value: kernels are
-compiled with LLVM's 'nsz' flag (codegen.vecmath.KERNEL_FASTMATH), so the sign of a zero
-result is not promised. NaN must match NaN.
-
-Where inexact ops intervene, the allowed error of each element is measured, not guessed:
-the reference is re-run a few times with every inexact op's result (each read of it:
-fused kernels may recompute it) scaled by 1 +- ulps*eps, and reductions' inputs scaled
-likewise (their summation order is free). The tolerance is `SAFETY` times the largest
-change those runs make, so cancellation, conditioning and the op count of the graph are
-accounted for per element, while a graph of exact ops keeps a tolerance of zero. An
-integer or bool element that any such run changes (a floor, comparison or argmax of a
-value within rounding of a tie) is not compared. The ulps per op (`ULPS`) are stated
-bounds: vecmath's published bound plus NumPy's own error for transcendental functions;
-FMA contraction for multiplies; the reciprocal multiply that 'arcp' allows for
-divisions. A wrong buffer read or a wrong index gives O(1) relative errors, millions of
-float32 ulps, far above these.
-"""
+"""Compare a program compiled (graphjit.compile, twice, and Session when asked) with the
+NumPy reference interpreter, under the tolerance policy of graphjit.testing.tolerance.
+Shapes and dtypes must match exactly, and the feeds must come back unchanged."""
 
 from __future__ import annotations
 
@@ -30,69 +11,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 import graphjit as tf
-from graphjit.errors import Error
-from graphjit.interpreter import evaluate, ops_needed, run_op
+from graphjit.interpreter import evaluate
 from graphjit.testing.program import Built, Program, build
-
-SAFETY = 4.0  # tolerance = SAFETY x the largest deviation of the perturbed runs
-SAMPLES = 3  # perturbed reference runs per program
-
-TRANSCENDENTAL = ("Exp", "Log", "Log1p", "Expm1", "Tanh", "Sigmoid", "Erf", "Sin", "Cos")
-REDUCING = ("Sum", "Mean", "Prod", "SumToShapeOf", "MatMul", "Conv2D", "Conv2DBackpropInput",
-            "Conv2DBackpropFilter", "AvgPool", "AvgPoolGrad", "MaxPoolGrad", "ScatterAddLike")
-N = None  # input ulps of a reduction: grow with the number of terms summed (_terms)
-EXACT_INPUTS = {"MaxPoolGrad": (0,), "ScatterAddLike": (1, 2)}  # where the max is; indices
-
-#: op type -> (ulps on each float input, ulps on the float output); others are exact.
-ULPS: dict[str, tuple] = {
-    **{t: (0, 4) for t in TRANSCENDENTAL},  # vecmath bound <= 3 ulps + NumPy's own <= 1
-    "Pow": (2, 4),  # exp(y log x): the error of log x grows with y
-    "Sqrt": (0, 1), "Rsqrt": (0, 2), "Reciprocal": (0, 1),
-    "RealDiv": (0, 2),  # 'arcp': x * (1 / y)
-    "Mul": (0, 1), "Square": (0, 1),  # 'contract': the product feeds an FMA unrounded
-    "FloorDiv": (2, 0), "FloorMod": (2, 1),  # floor of an 'arcp' quotient
-    **{t: (N, 2) for t in REDUCING},  # 'reassoc': any summation order, then a division
-}
-
-
-def _terms(op, inputs: list[np.ndarray], outputs: list[np.ndarray]) -> int:
-    """How many terms each output element of a reducing op sums."""
-    if op.type == "MatMul":
-        a = inputs[0]
-        return a.shape[-2] if op.attrs.get("transpose_a") else a.shape[-1]
-    if op.type == "Conv2D":
-        return int(np.prod(inputs[1].shape[:3]))
-    if op.type == "Conv2DBackpropInput":
-        f = inputs[1].shape
-        return f[0] * f[1] * f[3]
-    return max(1, max(a.size for a in inputs) // max(outputs[0].size, 1))
-
-
-def _noise(value: np.ndarray, ulps: float, rng: np.random.Generator) -> np.ndarray:
-    if ulps == 0 or value.dtype.kind != "f" or value.size == 0:
-        return value
-    eps = np.finfo(value.dtype).eps
-    scale = 1 + rng.choice([-1.0, 1.0], size=value.shape) * (ulps * eps)
-    return (value * scale.astype(value.dtype)).astype(value.dtype)
-
-
-def perturbed(built: Built, rng: np.random.Generator) -> list[np.ndarray]:
-    """The fetches computed by the reference with every inexact op perturbed (see the
-    module docstring)."""
-    feeds = dict(zip(built.placeholders, built.values))
-    values = dict(feeds)
-    fetch_ops = [f.op for f in built.fetches if f not in feeds]
-    for op in ops_needed(fetch_ops, set(feeds)):
-        inputs = [_noise(values[t], ULPS.get(t.op.type, (0, 0))[1], rng) for t in op.inputs]
-        ulps_in = ULPS.get(op.type, (0, 0))[0]
-        if ulps_in is None:
-            outputs = run_op(op, inputs)
-            ulps_in = 2 + _terms(op, inputs, outputs) // 4
-        if ulps_in:
-            exact = EXACT_INPUTS.get(op.type, ())
-            inputs = [a if i in exact else _noise(a, ulps_in, rng) for i, a in enumerate(inputs)]
-        values.update(zip(op.outputs, run_op(op, inputs)))
-    return [_noise(values[f], ULPS.get(f.op.type, (0, 0))[1], rng) for f in built.fetches]
+from graphjit.testing.tolerance import tolerances
 
 
 @dataclass
@@ -128,28 +49,6 @@ class Outcome:
     @property
     def failed(self) -> bool:
         return self.status != "ok"
-
-
-def tolerances(built: Built, reference: list[np.ndarray], seed) -> list[np.ndarray] | None:
-    """Per-element tolerance of each fetch (inf: not compared); None when a perturbed run
-    raised (the graph's validity hangs on rounding: nothing is compared)."""
-    rng = np.random.default_rng(seed)
-    tols = [np.zeros(r.shape) for r in reference]
-    for _ in range(SAMPLES):
-        try:
-            runs = perturbed(built, rng)
-        except Error:
-            return None
-        for tol, ref, run in zip(tols, reference, runs):
-            with np.errstate(all="ignore"):
-                if ref.dtype.kind == "f":
-                    diff = np.abs(run.astype(np.float64) - ref.astype(np.float64)) * SAFETY
-                    diff = np.where(_same(ref, run), 0.0, diff)
-                    diff[np.isnan(diff)] = np.inf
-                else:
-                    diff = np.where(run == ref, 0.0, np.inf)
-            np.maximum(tol, diff, out=tol)
-    return tols
 
 
 def _same(a: np.ndarray, b: np.ndarray) -> np.ndarray:
