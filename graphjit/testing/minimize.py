@@ -57,7 +57,7 @@ def _candidates(program: Program, i: int, values: dict[str, np.ndarray]):
 
 
 def minimize(outcome: Outcome, checker: Callable[[Program], Outcome] = check,
-             max_checks: int = 150, max_seconds: float = 300.0) -> Outcome:
+             max_checks: int = 100, max_seconds: float = 180.0) -> Outcome:
     """The smallest failing variant found (see the module docstring); `outcome` is the
     failing result of the original program."""
     want = _signature(outcome)

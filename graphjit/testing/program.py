@@ -58,6 +58,7 @@ class Program:
     lines: tuple[Line, ...]
     fetches: tuple[str, ...]
     session: bool = False  # also run through Session(graph).run
+    size: int = 12  # the generator's size argument (part of what regenerates it)
 
     def with_fetches(self, fetches) -> Program:
         return prune(replace(self, fetches=tuple(fetches)))
@@ -149,7 +150,8 @@ def reproducer(program: Program) -> str:
     feeds = ", ".join(f"{i.name}: {array_source(i.value)}" for i in program.inputs)
     lines = [
         f"# graphjit random graph {program.key} "
-        f"(python -m benchmarks.fuzz --seed {program.key[0]} --index {program.key[1]})",
+        f"(python -m benchmarks.fuzz --seed {program.key[0]} --index {program.key[1]} "
+        f"--size {program.size})",
         "import numpy as np", "import graphjit as tf", "from graphjit.interpreter import evaluate",
         "", "graph = tf.Graph()", "with graph.as_default():", *graph_source(program),
         f"fetches = [{', '.join(program.fetches)}]",

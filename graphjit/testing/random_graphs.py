@@ -127,4 +127,4 @@ def generate(seed: int, index: int, size: int = DEFAULT_SIZE) -> Program:
     if g.chance(0.45):
         _gradients(g)
     return prune(Program((seed, index), tuple(g.inputs), tuple(g.lines), tuple(_fetches(g)),
-                         session=g.chance(0.2)))
+                         session=g.chance(0.2), size=size))
