@@ -19,6 +19,9 @@ import threading
 import numba
 
 CHUNKS_PER_THREAD = 4
+# A chunk covers at most this many inner iterations (a few milliseconds): Python sees a
+# Ctrl-C only between native calls, so a long run stays interruptible between chunks.
+MAX_CHUNK_WORK = 1 << 22
 
 
 def num_threads() -> int:
@@ -96,16 +99,21 @@ class _Chunks:
                         self.done.set()
 
 
-def run_chunked(fn, arrays: tuple, n: int) -> None:
-    """fn(*arrays, lo, hi) over [0, n) in chunks, on this thread and the pool's."""
+def run_chunked(fn, arrays: tuple, n: int, work: int = 0) -> None:
+    """fn(*arrays, lo, hi) over [0, n) in chunks, on this thread and the pool's.
+
+    `work` is the number of inner iterations of the whole loop (0: n): it decides how
+    many chunks keep each one short. A KeyboardInterrupt (or any error) in a chunk stops
+    the chunks not yet started and is raised here once the running ones have returned.
+    """
     threads = min(num_threads(), n)
-    if threads <= 1:
-        fn(*arrays, 0, n)
-        return
-    chunks = _Chunks(fn, arrays, n, min(n, threads * CHUNKS_PER_THREAD))
-    pool = _get_pool(threads - 1)
-    for _ in range(threads - 1):
-        pool.inbox.put(chunks.work)
+    count = min(n, max(threads * CHUNKS_PER_THREAD if threads > 1 else 1,
+                       -(-max(work, n) // MAX_CHUNK_WORK)))
+    chunks = _Chunks(fn, arrays, n, count)
+    if threads > 1:
+        pool = _get_pool(threads - 1)
+        for _ in range(threads - 1):
+            pool.inbox.put(chunks.work)
     chunks.work()
     chunks.done.wait()
     # A helper that wakes late still holds `chunks`: drop the arrays, or the runtime

@@ -56,6 +56,29 @@ def test_an_error_in_a_chunk_reaches_the_caller(monkeypatch):
         parallel.run_chunked(fn, (), 50)
 
 
+def test_long_loops_run_in_short_chunks_even_on_one_thread(monkeypatch):
+    """Python sees Ctrl-C only between native calls: no chunk may run for long."""
+    monkeypatch.setenv("GRAPHJIT_NUM_THREADS", "1")
+    fn, seen = recorder()
+    out = np.zeros(1000, np.int64)
+    parallel.run_chunked(fn, (out,), 1000, work=100 * parallel.MAX_CHUNK_WORK)
+    assert (out == 1).all() and len(seen) == 100
+
+
+@pytest.mark.parametrize("threads", ["1", "2"])
+def test_a_keyboard_interrupt_stops_the_chunks_not_started(threads, monkeypatch):
+    monkeypatch.setenv("GRAPHJIT_NUM_THREADS", threads)
+    started = []
+
+    def fn(lo, hi):
+        started.append(lo)
+        if len(started) == 3:
+            raise KeyboardInterrupt  # as Python raises a Ctrl-C after a native call
+    with pytest.raises(KeyboardInterrupt):
+        parallel.run_chunked(fn, (), 10_000, work=10_000 * parallel.MAX_CHUNK_WORK)
+    assert len(started) <= 4  # the other thread may have been inside one chunk
+
+
 def test_a_parallel_kernel_compiles_serially_and_runs_in_chunks(tmp_path, monkeypatch):
     monkeypatch.setenv("GRAPHJIT_CACHE_DIR", str(tmp_path))
     monkeypatch.setenv("GRAPHJIT_NUM_THREADS", "2")
