@@ -21,7 +21,7 @@ import graphjit as tf
 from graphjit.errors import Error
 from graphjit.graph import Tensor
 from graphjit.interpreter import evaluate
-from graphjit.testing.program import Input, Line, literal, placeholder_source
+from graphjit.testing.program import NAME, Input, Line, literal, placeholder_source
 
 FLOAT_LIMIT = 1e6  # larger floats would overflow the next exp/square/prod
 INT_LIMIT = 2**20  # products of two such ints still fit int64; int32 results are checked
@@ -60,7 +60,8 @@ class Var:
 
 @dataclass
 class Draft:
-    """A line a builder proposes: `expr` reads `args`; it has `n_out` results."""
+    """A line a builder proposes: `expr` reads `args` (the line records every pool name
+    and placeholder its text mentions); it has `n_out` results."""
 
     expr: str
     args: list[Var]
@@ -214,28 +215,25 @@ class Gen:
         """Run the drafted line on the scratch graph; keep it if it builds and its values
         are safe. Returns the new pool tensors."""
         targets = tuple(f"t{self._next()}" for _ in range(draft.n_out))
-        names = sorted({a.name for a in draft.args} | {i.name for i in self._pending})
-        line = Line(targets, draft.expr, tuple(names), builder_name,
+        defined = {v.name for v in self.pool} | {i.name for i in self.inputs + self._pending}
+        names = {n for n in NAME.findall(draft.expr) if n in defined}
+        line = Line(targets, draft.expr, tuple(sorted(names)), builder_name,
                     draft.unpack or draft.n_out > 1)
-        pending, self._pending = self._pending, []
+        present, values = [], None
         try:
             with self.graph.as_default():
                 exec(line.source(), self.namespace)
-            outs = [self.namespace[t] for t in targets]
-            present = [(t, o) for t, o in zip(targets, outs) if o is not None]
-            self._pending = pending
+            present = [(t, self.namespace[t]) for t in targets if self.namespace[t] is not None]
             with warnings.catch_warnings():  # NumPy's "mean of empty slice" and such
                 warnings.simplefilter("ignore")
                 values = evaluate([o for _, o in present], self.known())
         except Error:
+            pass
+        pending, self._pending = self._pending, []
+        if not present or values is None or not all(safe(v) for v in values):
             self.rejected[builder_name] = self.rejected.get(builder_name, 0) + 1
             return None
-        finally:
-            self._pending = []
-        if not present or not all(safe(v) for v in values):
-            self.rejected[builder_name] = self.rejected.get(builder_name, 0) + 1
-            return None
-        self.inputs.extend(pending)
+        self.inputs.extend(i for i in pending if i.name in names)
         self.lines.append(line)
         new = [Var(t, o, v) for (t, o), v in zip(present, values)]
         self.pool.extend(new)

@@ -13,7 +13,7 @@ import numpy as np
 import graphjit as tf
 from graphjit.graph import Tensor
 
-_NAME = re.compile(r"\b[a-z]\d+\b")  # the generator's names: t12, x3, i4, b5
+NAME = re.compile(r"\b[a-z]\d+\b")  # the generator's names: t12, x3, i4, b5
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,7 @@ class Line:
         """The line reading sub[name] wherever it read a name in `sub`."""
         if not set(self.args) & set(sub):
             return self
-        expr = _NAME.sub(lambda m: sub.get(m.group(0), m.group(0)), self.expr)
+        expr = NAME.sub(lambda m: sub.get(m.group(0), m.group(0)), self.expr)
         return replace(self, expr=expr, args=tuple(sorted({sub.get(a, a) for a in self.args})))
 
 
