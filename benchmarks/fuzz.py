@@ -77,23 +77,28 @@ def main(argv: list[str] | None = None) -> int:
     results: list[dict] = []
     if args.jobs > 1:
         context = multiprocessing.get_context("spawn")  # no fork of a process with threads
-        with ProcessPoolExecutor(args.jobs, mp_context=context) as pool:
+        # a fresh worker now and then: compiled kernels pile up in a process
+        with ProcessPoolExecutor(args.jobs, mp_context=context, max_tasks_per_child=40) as pool:
             for batch in pool.map(_chunk, chunks):
-                _progress(batch, args.verbose)
                 results += batch
+                _progress(batch, results, len(indices), start, args.verbose)
     else:
         for chunk in chunks:
-            batch = _chunk(chunk)
-            _progress(batch, args.verbose)
-            results += batch
+            results += _chunk(chunk)
+            _progress(results[-len(chunk[1]):], results, len(indices), start, args.verbose)
     return _report(args.seed, results, time.perf_counter() - start)
 
 
-def _progress(batch: list[dict], verbose: bool) -> None:
+def _progress(batch: list[dict], results: list[dict], total: int, start: float,
+              verbose: bool) -> None:
     for r in batch:
         if verbose or r["status"] != "ok":
             print(f"graph {r['index']}: {r['status']} ({r['ops']} results, "
                   f"{r['seconds']:.1f} s) {r['message'][:300]}", flush=True)
+    if len(results) % 100 < len(batch) and not verbose:
+        failed = sum(r["status"] != "ok" for r in results)
+        print(f"... {len(results)}/{total} graphs, {failed} failed, "
+              f"{time.perf_counter() - start:.0f} s", flush=True)
 
 
 def _report(seed: int, results: list[dict], seconds: float) -> int:
