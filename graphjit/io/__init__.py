@@ -3,9 +3,12 @@
 Two forms, neither able to hold code: `save`/`load` write and read a whole graph
 (versioned JSON + an .npz of its arrays; native.py), and `Saver` (also
 graphjit.train.Saver) keeps variable values in .npz checkpoints (checkpoint.py).
+Both read arrays through npz.py, which checks every declared size against the file
+and `max_bytes` before it allocates.
 """
 
 from graphjit.io.checkpoint import Saver
 from graphjit.io.native import FORMAT_VERSION, LoadedGraph, load, save
+from graphjit.io.npz import DEFAULT_MAX_BYTES
 
-__all__ = ["save", "load", "LoadedGraph", "Saver", "FORMAT_VERSION"]
+__all__ = ["save", "load", "LoadedGraph", "Saver", "FORMAT_VERSION", "DEFAULT_MAX_BYTES"]

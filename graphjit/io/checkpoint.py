@@ -17,8 +17,9 @@ import numpy as np
 from codegen.cache import atomic_write
 from graphjit.errors import GraphError, LoadError
 from graphjit.graph import Tensor, format_spec
-from graphjit.io.container import npz_bytes, read_npz
+from graphjit.io.container import npz_bytes
 from graphjit.io.native import state_of
+from graphjit.io.npz import DEFAULT_MAX_BYTES, read_arrays
 from graphjit.ops.state_ops import is_variable_tensor, read_variable
 from graphjit.variables import global_variables
 
@@ -62,24 +63,27 @@ class Saver:
         atomic_write(path, npz_bytes(arrays))
         return path
 
-    def restore(self, sess, save_path: str | os.PathLike) -> None:
+    def restore(self, sess, save_path: str | os.PathLike, *,
+                max_bytes: int = DEFAULT_MAX_BYTES) -> None:
         """Set the variables in `sess` to the values in the checkpoint at `save_path`
-        (the path `save` returned; the ".npz" may be left out)."""
+        (the path `save` returned; the ".npz" may be left out). Only this Saver's
+        variables are read, at most `max_bytes` of them (default 4 GiB), each array's
+        declared size checked before it is read (graphjit.io.npz)."""
         path = os.fspath(save_path)
         if not os.path.exists(path) and os.path.exists(path + ".npz"):
             path += ".npz"
         try:
             with open(path, "rb") as f:
-                data = f.read()
+                arrays, held = read_arrays(f, self._vars, f"{path}: the checkpoint",
+                                           max_bytes)
         except OSError as exc:
             raise LoadError(f"{path}: cannot read the checkpoint: {exc}") from None
-        arrays = read_npz(data, f"{path}: the checkpoint")
         for name, var in self._vars.items():
             array = arrays.get(name)
             if array is None:
-                held = ", ".join(sorted(arrays)) or "nothing"
+                listed = ", ".join(held) or "nothing"
                 raise LoadError(f"{path}: the checkpoint has no value for variable '{name}' "
-                                f"(it holds {held})")
+                                f"(it holds {listed})")
             if array.shape != tuple(var.shape) or array.dtype != var.dtype.np:
                 raise LoadError(f"{path}: variable '{name}' is "
                                 f"{format_spec(var.shape, var.dtype)}, but the checkpoint "

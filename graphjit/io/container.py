@@ -1,28 +1,26 @@
 """The bytes on disk: `graph.json` + `arrays.npz`, in one zip file or in a directory.
 
 Arrays are written with `np.lib.format.write_array(allow_pickle=False)` and read
-with `np.load(allow_pickle=False)`, so no file can hold (or make us run) a
-pickle. Every read failure becomes a LoadError naming the file.
+back by graphjit.io.npz, which never unpickles and checks each .npy header before
+it reads the data. Every read failure becomes a LoadError naming the file.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import zipfile
-import zlib
+from collections.abc import Iterator
 
 import numpy as np
 
 from codegen.cache import atomic_write
-from graphjit import dtypes
-from graphjit.errors import DTypeError, LoadError
+from graphjit.errors import LoadError
+from graphjit.io.npz import CORRUPT, Budget, NpzReader
 
 GRAPH_ENTRY = "graph.json"
 ARRAYS_ENTRY = "arrays.npz"
-
-# What reading a damaged zip or npy can raise, besides OSError.
-_CORRUPT = (zipfile.BadZipFile, zlib.error, EOFError, ValueError, KeyError, OSError)
 
 
 def is_directory_path(path: str) -> bool:
@@ -41,23 +39,6 @@ def npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
     return buffer.getvalue()
 
 
-def read_npz(data: bytes, where: str) -> dict[str, np.ndarray]:
-    """Every array of an .npz, read now (so a damaged one fails here, named)."""
-    try:
-        with np.load(io.BytesIO(data), allow_pickle=False) as npz:
-            arrays = {key: npz[key] for key in npz.files}
-    except _CORRUPT as exc:
-        raise LoadError(f"{where} is not a readable .npz (corrupt or truncated): "
-                        f"{type(exc).__name__}: {exc}") from None
-    for key, array in arrays.items():
-        try:
-            dtypes.as_dtype(array.dtype)
-        except DTypeError:
-            raise LoadError(f"{where}: array '{key}' has dtype {array.dtype}, which graphjit "
-                            "does not support") from None
-    return arrays
-
-
 def write_graph_file(path: str, graph_json: bytes, arrays: dict[str, np.ndarray]) -> None:
     """The two entries, as a zip file or a directory (see is_directory_path)."""
     npz = npz_bytes(arrays)
@@ -73,33 +54,56 @@ def write_graph_file(path: str, graph_json: bytes, arrays: dict[str, np.ndarray]
     atomic_write(path, buffer.getvalue())
 
 
-def read_graph_file(path: str) -> tuple[bytes, bytes]:
-    """The bytes of graph.json and arrays.npz from a zip file or a directory."""
-    if os.path.isdir(path):
-        return (_read_file(path, os.path.join(path, GRAPH_ENTRY)),
-                _read_file(path, os.path.join(path, ARRAYS_ENTRY)))
-    if not os.path.exists(path):
-        raise LoadError(f"{path}: no such file or directory")
-    try:
-        with zipfile.ZipFile(path) as zf:
-            names = set(zf.namelist())
-            for entry in (GRAPH_ENTRY, ARRAYS_ENTRY):
-                if entry not in names:
-                    raise LoadError(f"{path}: the archive has no '{entry}' entry (is it a "
-                                    "graphjit file? it holds "
-                                    f"{', '.join(sorted(names)) or 'nothing'})")
-            return zf.read(GRAPH_ENTRY), zf.read(ARRAYS_ENTRY)
-    except LoadError:
-        raise
-    except _CORRUPT as exc:
-        raise LoadError(f"{path}: not a readable graphjit file (corrupt or truncated zip): "
-                        f"{type(exc).__name__}: {exc}") from None
+@contextlib.contextmanager
+def open_graph_file(path: str, budget: Budget) -> Iterator[tuple[bytes, NpzReader]]:
+    """The bytes of graph.json and a reader of arrays.npz, from a zip file or a directory.
+
+    graph.json's size (uncompressed) is taken from `budget` before it is read; the
+    arrays are read later, only those asked for (NpzReader), from the open file.
+    """
+    where = f"{path}: {ARRAYS_ENTRY}"
+    with contextlib.ExitStack() as stack:
+        if os.path.isdir(path):
+            graph_path = os.path.join(path, GRAPH_ENTRY)
+            graph_json = _read_file(path, graph_path, budget)
+            arrays = stack.enter_context(_open_file(path, os.path.join(path, ARRAYS_ENTRY)))
+        else:
+            if not os.path.exists(path):
+                raise LoadError(f"{path}: no such file or directory")
+            try:
+                zf = stack.enter_context(zipfile.ZipFile(path))
+                names = set(zf.namelist())
+                for entry in (GRAPH_ENTRY, ARRAYS_ENTRY):
+                    if entry not in names:
+                        raise LoadError(f"{path}: the archive has no '{entry}' entry (is it a "
+                                        "graphjit file? it holds "
+                                        f"{', '.join(sorted(names)) or 'nothing'})")
+                info = zf.getinfo(GRAPH_ENTRY)
+                budget.take(info.file_size, f"{path}: {GRAPH_ENTRY}")
+                graph_json = zf.read(info)
+                arrays = stack.enter_context(zf.open(ARRAYS_ENTRY))
+            except LoadError:
+                raise
+            except CORRUPT as exc:
+                raise LoadError(f"{path}: not a readable graphjit file (corrupt or truncated "
+                                f"zip): {type(exc).__name__}: {exc}") from None
+        reader = NpzReader(arrays, where, budget)
+        stack.callback(reader.close)
+        yield graph_json, reader
 
 
-def _read_file(directory: str, path: str) -> bytes:
-    try:
-        with open(path, "rb") as f:
+def _read_file(directory: str, path: str, budget: Budget) -> bytes:
+    with _open_file(directory, path) as f:
+        try:
+            budget.take(os.fstat(f.fileno()).st_size, path)
             return f.read()
+        except OSError as exc:
+            raise LoadError(f"{path}: cannot be read: {exc}") from None
+
+
+def _open_file(directory: str, path: str):
+    try:
+        return open(path, "rb")
     except FileNotFoundError:
         raise LoadError(f"{directory}: the directory has no '{os.path.basename(path)}' "
                         "(a graphjit directory holds graph.json and arrays.npz)") from None

@@ -2,8 +2,10 @@
 
 The order is: unique names; per op, its type, inputs (exist, come earlier, index
 in range; a cycle is named as one), attrs (names the op's reference takes, tags,
-kinds, npz keys); then every op is rebuilt through the registry (inference
-re-checks shapes and dtypes, which must equal those the file records); then
+kinds, npz keys; arrays are read here, only those named); then every op is
+rebuilt through the registry (inference re-checks shapes and dtypes, which must
+equal those the file records, and no output may be statically bigger than
+max_bytes, checked before the op exists, so a Fill of 2**40 is never run); then
 variables, collections, fetches, feeds and saved variable values are resolved.
 Any failure is a LoadError naming the file; the half-built graph is dropped.
 """
@@ -19,6 +21,7 @@ from graphjit.errors import GraphError, LoadError, SourceLine
 from graphjit.graph import Graph, Operation, Tensor, format_spec
 from graphjit.io.attrs_codec import AttrError, check_kind, decode, op_signature
 from graphjit.io.container import ARRAYS_ENTRY
+from graphjit.io.npz import NpzReader, human_bytes
 from graphjit.ops.registry import all_op_defs, get_op_def, infer_specs
 from graphjit.variables import Variable
 
@@ -36,8 +39,8 @@ class FileSource(SourceLine):
 class Loader:
     """Checks and rebuilds one parsed graph.json (already schema-checked) with its arrays."""
 
-    def __init__(self, path: str, doc: dict, arrays: dict[str, np.ndarray]):
-        self.path, self.doc, self.arrays = path, doc, arrays
+    def __init__(self, path: str, doc: dict, arrays: NpzReader, max_bytes: int):
+        self.path, self.doc, self.arrays, self.max_bytes = path, doc, arrays, max_bytes
         self.ops: list[dict] = doc["ops"]
         self.position: dict[str, int] = {}
         self.variables = {v["op"]: v for v in doc["variables"]}
@@ -156,8 +159,15 @@ class Loader:
             attrs[key] = value
         return attrs
 
+    def _read(self, key: str) -> np.ndarray | None:
+        """Array `key`, read now; errors lose the path prefix (the caller adds its op)."""
+        try:
+            return self.arrays.get(key)
+        except LoadError as exc:
+            raise AttrError(str(exc).removeprefix(f"{self.path}: ")) from None
+
     def _array(self, key: str) -> np.ndarray:
-        array = self.arrays.get(key)
+        array = self._read(key)
         if array is None:
             raise AttrError(f"{ARRAYS_ENTRY} has no array '{key}'")
         array.flags.writeable = False  # graph constants are never written
@@ -180,12 +190,18 @@ class Loader:
             name, op_type = entry["name"], entry["type"]
             inputs = [built[n].outputs[int(k)] for n, _, k in
                       (ref.rpartition(":") for ref in entry["inputs"])]
+            specs = ", ".join(format_spec(t.shape, t.dtype) for t in inputs)
             try:
                 # Inference first, for its bare message (create_op adds the caller's line).
-                infer_specs(get_op_def(op_type), [(t.shape, t.dtype) for t in inputs], op_attrs)
-                op = graph.create_op(op_type, inputs, op_attrs, name=name + "/")
+                out = infer_specs(get_op_def(op_type), [(t.shape, t.dtype) for t in inputs],
+                                  op_attrs)
             except Exception as exc:  # noqa: BLE001 - any failure of a file's op is a LoadError
-                specs = ", ".join(format_spec(t.shape, t.dtype) for t in inputs)
+                self.fail(f"op '{name}' ({op_type}) cannot be rebuilt from inputs ({specs}): "
+                          f"{exc}")
+            self._check_size(name, op_type, out)
+            try:
+                op = graph.create_op(op_type, inputs, op_attrs, name=name + "/")
+            except Exception as exc:  # noqa: BLE001
                 self.fail(f"op '{name}' ({op_type}) cannot be rebuilt from inputs ({specs}): "
                           f"{exc}")
             op.control_inputs = tuple(built[c] for c in entry["control_inputs"])
@@ -197,6 +213,19 @@ class Loader:
                 op.outputs = (var,)
             built[name] = op
         return graph
+
+    def _check_size(self, name: str, op_type: str, specs: list) -> None:
+        """No output may be statically bigger than max_bytes: a Fill of 2**40 elements is
+        refused here, not found by the run it would make (None dims count as 1)."""
+        for k, (shape, dtype) in enumerate(specs):
+            size = dtype.size
+            for d in shape:
+                size *= 1 if d is None else d
+            if size > self.max_bytes:
+                self.fail(f"op '{name}' ({op_type}) output {k} would be "
+                          f"{format_spec(shape, dtype)}: {human_bytes(size)}, more than "
+                          f"max_bytes ({human_bytes(self.max_bytes)}) allows for one tensor; "
+                          "if the file is trusted, pass a larger max_bytes")
 
     def _check_outputs(self, op: Operation, recorded: list[dict]) -> None:
         what = f"op '{op.name}' ({op.type})"
@@ -238,7 +267,10 @@ class Loader:
             if op is None or op.type != "VariableV2":
                 self.fail(f"'variable_values' has a value for '{name}', which is not a "
                           "variable of the graph")
-            array = self.arrays.get(key)
+            try:
+                array = self._read(key)
+            except AttrError as exc:
+                self.fail(f"the saved value of variable '{name}': {exc}")
             if array is None:
                 self.fail(f"the value of variable '{name}' should be array '{key}', which "
                           f"{ARRAYS_ENTRY} does not have")

@@ -24,14 +24,9 @@ from graphjit.errors import GraphError, InternalError, UnsupportedError
 from graphjit.feeds import flatten_fetches
 from graphjit.graph import Graph, Operation, Tensor, format_spec
 from graphjit.io.attrs_codec import AttrError, encode
-from graphjit.io.container import (
-    ARRAYS_ENTRY,
-    GRAPH_ENTRY,
-    read_graph_file,
-    read_npz,
-    write_graph_file,
-)
+from graphjit.io.container import GRAPH_ENTRY, open_graph_file, write_graph_file
 from graphjit.io.loader import Loader
+from graphjit.io.npz import DEFAULT_MAX_BYTES, Budget
 from graphjit.io.schema import check_header, check_schema, parse_json
 from graphjit.ops.state_ops import read_variable
 from graphjit.session import Session
@@ -217,17 +212,25 @@ class LoadedGraph:
                              state=state)
 
 
-def load(path: str | os.PathLike) -> LoadedGraph:
+def load(path: str | os.PathLike, max_bytes: int = DEFAULT_MAX_BYTES) -> LoadedGraph:
     """Read a graph written by `save`, checking all of it first; LoadError names the
-    file and what is wrong. Ops keep their names, so fetching by name still works."""
+    file and what is wrong. Ops keep their names, so fetching by name still works.
+
+    `max_bytes` (default 4 GiB) bounds what a file can make graphjit spend: the bytes
+    read (graph.json and the arrays the graph uses, uncompressed; arrays nothing uses
+    are not read) and the static size of any one tensor of the graph (a Fill, Tile or
+    Range whose attrs ask for more is refused, naming the op). Sizes are checked as
+    declared, before anything is allocated; raise the limit for bigger trusted models.
+    """
     path = os.fspath(path)
-    graph_bytes, npz_data = read_graph_file(path)
-    doc = parse_json(path, graph_bytes)
-    check_header(path, doc, FORMAT, FORMAT_VERSION)
-    check_schema(path, doc)
-    arrays = read_npz(npz_data, f"{path}: {ARRAYS_ENTRY}")
-    graph, fetches, feeds, values = Loader(path, doc, arrays).load()
+    budget = Budget(max_bytes)
+    with open_graph_file(path, budget) as (graph_bytes, arrays):
+        doc = parse_json(path, graph_bytes)
+        check_header(path, doc, FORMAT, FORMAT_VERSION)
+        check_schema(path, doc)
+        graph, fetches, feeds, values = Loader(path, doc, arrays, max_bytes).load()
     return LoadedGraph(graph, fetches, feeds, values, path, doc["graphjit_version"])
 
 
-__all__ = ["save", "load", "LoadedGraph", "FORMAT", "FORMAT_VERSION", "GRAPH_ENTRY"]
+__all__ = ["save", "load", "LoadedGraph", "FORMAT", "FORMAT_VERSION", "GRAPH_ENTRY",
+           "DEFAULT_MAX_BYTES"]
