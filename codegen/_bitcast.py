@@ -68,23 +68,3 @@ def select(typingctx, cond, a, b):
         return builder.select(args[0], args[1], args[2])
 
     return a(cond, a, b), codegen
-
-
-def _float_min_max(name: str):
-    """llvm.maximum / llvm.minimum: NaN-propagating, -0 < +0, and, unlike a compare
-    and select, recognized by LLVM's vectorizer as a reduction (softmax's row max)."""
-    def typer(typingctx, a, b):
-        if not isinstance(a, types.Float) or a != b:
-            return None
-
-        def codegen(context, builder, sig, args):
-            ty = context.get_value_type(sig.return_type)
-            fn = builder.module.declare_intrinsic(f"llvm.{name}", [ty],
-                                                  ir.FunctionType(ty, [ty, ty]))
-            return builder.call(fn, args)
-        return a(a, b), codegen
-    return typer
-
-
-fmaximum = intrinsic(_float_min_max("maximum"))
-fminimum = intrinsic(_float_min_max("minimum"))

@@ -4,7 +4,10 @@ written to a content-addressed file, imported, and compiled with `numba.njit`.
 Writing real files (rather than exec'ing strings) lets Numba's `cache=True` keep
 the machine code on disk between processes and gives tracebacks a source line.
 Transcendental functions come from `codegen.vecmath`, whose polynomial forms
-LLVM can vectorize; libm calls would keep the loops scalar. A kernel's parallel
+LLVM can vectorize; libm calls would keep the loops scalar. Operations whose
+Numba spelling differs from NumPy on special values come from `codegen.exact`;
+kernels carry no fast-math flag but the one on a reduction's accumulation
+(README, "Numerics"). A kernel's parallel
 outer loop runs in chunks on graphjit's threads (codegen.parallel); Numba's own
 `prange` remains only for kernels with several parallel loops.
 """
@@ -63,10 +66,10 @@ def _serialized(fn):
 try:  # vectorizable math; optional so the backend also works without it
     from codegen import vecmath
     _VECMATH = getattr(vecmath, "VECMATH", {})
-    KERNEL_FASTMATH = getattr(vecmath, "KERNEL_FASTMATH", {"nsz", "arcp", "contract"})
+    KERNEL_FASTMATH = getattr(vecmath, "KERNEL_FASTMATH", frozenset())
 except ImportError:  # pragma: no cover
     _VECMATH = {}
-    KERNEL_FASTMATH = {"nsz", "arcp", "contract"}
+    KERNEL_FASTMATH = frozenset()
 
 
 class BackendError(Exception):
@@ -83,10 +86,17 @@ _INFIX = {"add": "+", "sub": "-", "mul": "*", "realdiv": "/", "equal": "==",
 
 # NumPy spellings that Numba lowers to LLVM intrinsics (vectorizable) or cheap code.
 _NP_UNARY = {"sqrt": "np.sqrt", "floor": "np.floor", "ceil": "np.ceil", "round": "np.rint",
-             "sign": "np.sign", "exp": "np.exp", "log": "np.log", "log1p": "np.log1p",
-             "expm1": "np.expm1", "sin": "np.sin", "cos": "np.cos", "tanh": "np.tanh",
-             "abs": "abs"}
+             "exp": "np.exp", "log": "np.log", "log1p": "np.log1p", "expm1": "np.expm1",
+             "sin": "np.sin", "cos": "np.cos", "tanh": "np.tanh", "abs": "abs"}
 _VECMATH_FNS = ("exp", "log", "log1p", "expm1", "tanh", "sigmoid", "erf", "sin", "cos")
+# A float accumulator updated by one of these is a reduction: codegen.exact's versions
+# carry the one flag each needs to vectorize (see there).
+_ACCUMULATE = {"add": "reduce_add", "mul": "reduce_mul", "maximum": "reduce_max",
+               "minimum": "reduce_min"}
+_WRAPPING = {"add": "wrap_add", "sub": "wrap_sub", "mul": "wrap_mul"}
+# Numba computes these in int64: a local of one of them is cut back to its width, so the
+# next op sees NumPy's wrapped value (int8 100 + 100 is -56, not 200).
+_NARROW_INTS = ("int8", "int16", "int32", "uint8")
 
 
 class _Emitter:
@@ -94,8 +104,11 @@ class _Emitter:
 
     def __init__(self):
         self.imports: set[str] = set()
-        self.intrinsics: set[str] = set()
-        self.unsafe_afn = False  # 'afn' would crash pow kernels: see call()
+        self.exact: set[str] = set()  # from codegen.exact
+        # Locals holding values read from arrays (not index arithmetic): integer math on
+        # them wraps as NumPy's, while index math keeps Numba's no-overflow flags, which
+        # LLVM uses to see strides.
+        self.data: set[str] = set()
         # Loop variable -> its unsigned twin, used where it indexes an array directly:
         # Numba wraps negative indices, and for a loop from a run-time start LLVM cannot
         # drop that check, which cost a chunked gelu loop 13.3 ms against 8.4 ms.
@@ -130,9 +143,37 @@ class _Emitter:
         return ", ".join(self.unsigned.get(i.name, i.name) if isinstance(i, Var)
                          else self.expr(i) for i in index)
 
+    def helper(self, name: str, args: list[str]) -> str:
+        """A call of codegen.exact's `name`."""
+        self.exact.add(name)
+        return f"{name}({', '.join(args)})"
+
+    def accumulate(self, target: str, value) -> str | None:
+        """`target = fn(target, x)` for a float accumulator: the reduction's own combine."""
+        if not (isinstance(value, Call) and value.fn in _ACCUMULATE
+                and value.dtype.startswith("float") and len(value.args) == 2
+                and Var(target) in value.args):
+            return None
+        x = value.args[1] if value.args[0] == Var(target) else value.args[0]
+        return self.helper(_ACCUMULATE[value.fn], [target, self.expr(x)])
+
+    def is_data(self, e) -> bool:
+        if isinstance(e, Load):
+            return True
+        if isinstance(e, Var):
+            return e.name in self.data
+        return isinstance(e, Call) and any(self.is_data(x) for x in e.args)
+
     def call(self, c: Call) -> str:
         a = [self.expr(x) for x in c.args]
         fn, dt = c.fn, c.dtype
+        is_float = dt.startswith("float")
+        if dt.startswith(("int", "uint")) and self.is_data(c):
+            if fn in _WRAPPING:
+                return self.helper(_WRAPPING[fn], a)
+            if fn in ("neg", "square"):
+                args = ["0", a[0]] if fn == "neg" else [a[0], a[0]]
+                return self.helper("wrap_sub" if fn == "neg" else "wrap_mul", args)
         if fn in _INFIX:
             return f"({a[0]} {_INFIX[fn]} {a[1]})"
         if fn == "identity":
@@ -147,33 +188,32 @@ class _Emitter:
             return f"(np.{dt}(1) / {a[0]})"
         if fn == "rsqrt":
             return f"(np.{dt}(1) / np.sqrt({a[0]}))"
-        if fn in ("maximum", "minimum") and not dt.startswith("float"):
+        if fn in ("maximum", "minimum") and not is_float:
             return f"{fn[:3]}({a[0]}, {a[1]})"  # integers have no NaN to propagate
-        if fn in ("maximum", "minimum"):  # NaN-propagating, as NumPy; vectorizes
-            name = "f" + fn
-            self.intrinsics.add(name)
-            return f"{name}({a[0]}, {a[1]})"
+        if fn in ("maximum", "minimum"):  # NaN-propagating, ties as NumPy; vectorizes
+            return self.helper(f"np_{fn}", a)
         if fn == "relu":
-            if not dt.startswith("float"):
+            if not is_float:
                 return f"max({a[0]}, 0)"
-            self.intrinsics.add("fmaximum")
-            return f"fmaximum({a[0]}, np.{dt}(0))"
+            return self.helper("np_maximum", [a[0], f"np.{dt}(0)"])  # relu(-0.0) = 0.0
+        if fn == "sign":
+            return self.helper("np_sign", a)
         if fn == "select":
             return f"({a[1]} if {a[0]} else {a[2]})"
         if fn == "cast":
-            return f"({a[0]} != 0)" if dt == "bool" else f"np.{dt}({a[0]})"
+            if dt == "bool":
+                return f"({a[0]} != 0)"
+            if is_float:
+                return f"np.{dt}({a[0]})"
+            return self.helper(f"to_{dt}", a)  # defined out of range
         if fn == "floordiv":
-            if dt.startswith("float"):
+            if is_float:
                 return f"np.floor({a[0]} / {a[1]})"
-            return f"({a[0]} // {a[1]})"
+            return self.helper("int_floordiv", a)
         if fn == "floormod":
-            return f"({a[0]} % {a[1]})"
+            return f"({a[0]} % {a[1]})" if is_float else self.helper("int_floormod", a)
         if fn == "pow":
-            # With 'afn' LLVM turns pow(x, float(int)) into powi, whose variable-exponent
-            # form calls __powidf2, which Numba cannot link (a crash); integer pow crashes too.
-            if not dt.startswith("float") or not isinstance(c.args[1], Const):
-                self.unsafe_afn = True
-            return f"({a[0]} ** {a[1]})"
+            return f"({a[0]} ** {a[1]})" if is_float else self.helper("int_pow", a)
         if fn in _VECMATH_FNS and (fn, dt) in _VECMATH:
             name = f"{fn}_{'f32' if dt == 'float32' else 'f64'}"
             self.imports.add(name)
@@ -198,7 +238,12 @@ class _Emitter:
                 lines.append(f"{pad}for {s.var} in {rng}({bounds}):")
                 self.stmts(s.body, indent + 1, lines)
             elif isinstance(s, Assign):
-                lines.append(f"{pad}{s.target} = {self.expr(s.value)}")
+                value = self.accumulate(s.target, s.value) or self.expr(s.value)
+                if self.is_data(s.value):
+                    self.data.add(s.target)
+                    if s.dtype in _NARROW_INTS and isinstance(s.value, Call):
+                        value = f"np.{s.dtype}({value})"
+                lines.append(f"{pad}{s.target} = {value}")
             elif isinstance(s, Store):
                 lines.append(f"{pad}{s.param}[{self.index(s.index)}] = {self.expr(s.value)}")
             else:
@@ -296,11 +341,11 @@ def kernel_source(kernel: Kernel) -> str:
     vec = sorted(i for i in em.imports if i != "math")
     if vec:
         header.append(f"from codegen.vecmath import {', '.join(vec)}")
-    if em.intrinsics:
-        header.append(f"from codegen._bitcast import {', '.join(sorted(em.intrinsics))}")
+    if em.exact:
+        header.append(f"from codegen.exact import {', '.join(sorted(em.exact))}")
     parallel = _has_parallel(body)
-    flags_set = KERNEL_FASTMATH - {"afn"} if em.unsafe_afn else KERNEL_FASTMATH
-    fastmath = "{" + ", ".join(repr(f) for f in sorted(flags_set)) + "}"
+    fastmath = ("{" + ", ".join(repr(f) for f in sorted(KERNEL_FASTMATH)) + "}"
+                if KERNEL_FASTMATH else "False")
     flags = (f"parallel={parallel}, fastmath={fastmath}, "
              "error_model='numpy', cache=True, nogil=True")
     signature = _signature(kernel, chunked=loop is not None)

@@ -45,12 +45,14 @@ import numpy as np
 
 from codegen._bitcast import as_float32, as_float64, as_int32, as_int64, select
 
-#: fastmath flags for kernels that call these functions. 'nnan'/'ninf' are left out: they
-#: let LLVM assume NaN/inf never occur, which folds away the NaN selects here and breaks
-#: NaN/inf semantics of the kernel's own code. 'reassoc' is what lets reductions vectorize,
-#: 'contract' gives FMAs, 'nsz'/'arcp'/'afn' are harmless for elementwise code. Numba wants a
-#: ``set``: pass ``set(KERNEL_FASTMATH)``.
-KERNEL_FASTMATH = frozenset({"nsz", "arcp", "contract", "afn", "reassoc"})
+#: fastmath flags of generated kernels: none. Each flag changes results NumPy defines:
+#: 'nnan'/'ninf' fold away NaN/inf handling, 'nsz' gives relu(-0.0) = -0.0, 'arcp' turns
+#: x / d into x * (1/d) (inf for a denormal d), 'afn' approximates 1/sqrt (rsqrt(0) = nan),
+#: 'reassoc' rewrites (x - m) - s into x - (m + s) (log_softmax loses digits), 'contract'
+#: fuses a*b + c into one rounding where NumPy rounds twice. Reductions vectorize by the
+#: 'reassoc' on their accumulating instruction alone (codegen.exact.reduce_add); the
+#: functions here keep their own 'contract'. Numba wants a ``set``: ``set(KERNEL_FASTMATH)``.
+KERNEL_FASTMATH = frozenset()
 
 # These functions are compiled on their own with only 'contract'. Numba stamps a function's
 # fastmath flags on its own instructions before linking, and LLVM keeps per-instruction flags
@@ -608,9 +610,10 @@ VECMATH = {
 
 @cache
 def source_hash() -> str:
-    """Hash of this module's source and its intrinsics'. Numba's on-disk cache of a kernel
-    does not notice when functions it inlined change, so kernel cache keys include this."""
+    """Hash of this module's source and of the intrinsics kernels inline (_bitcast, exact).
+    Numba's on-disk cache of a kernel does not notice when functions it inlined change, so
+    kernel cache keys include this."""
     h = hashlib.sha256()
-    for name in ("vecmath.py", "_bitcast.py"):
+    for name in ("vecmath.py", "_bitcast.py", "exact.py"):
         h.update((Path(__file__).parent / name).read_bytes())
     return h.hexdigest()[:16]

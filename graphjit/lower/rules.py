@@ -66,12 +66,6 @@ def lower_elementwise(em, t, idx: tuple):
         return em.value(op.inputs[1], idx)
     if kind == "Pow":
         return _pow(em, op, out_shape, idx, dtype)
-    if kind == "RealDiv" and em.is_row_value(op.inputs[1]) and not em.is_row_value(t):
-        # x / row_sum: one reciprocal per row, a multiply per element (softmax, norms)
-        x = op.inputs[0]
-        inverse = em.row_temp(Call("reciprocal", (em.row_value(op.inputs[1]),), dtype), dtype)
-        return Call("mul", (em.value(x, broadcast_index(em.shapes[x], out_shape, idx)),
-                            inverse), dtype)
     if kind == "Cast":
         x = op.inputs[0]
         return Call("cast", (em.value(x, idx),), dtype)
