@@ -12,9 +12,16 @@ except ImportError as _exc:  # graphjit itself never needs onnx: only this packa
                       ) from _exc
 
 from graphjit.onnx import backend
-from graphjit.onnx.convert import CONVERTERS, NodeContext, StaticValueRequired, converter
+from graphjit.onnx.convert import (
+    CONVERTERS,
+    InvalidModelError,
+    NodeContext,
+    OnnxLoadError,
+    StaticValueRequired,
+    converter,
+)
 from graphjit.onnx.exporter import export
 from graphjit.onnx.importer import OnnxGraph, import_model
 
 __all__ = ["import_model", "export", "backend", "OnnxGraph", "StaticValueRequired",
-           "CONVERTERS", "NodeContext", "converter"]
+           "InvalidModelError", "OnnxLoadError", "CONVERTERS", "NodeContext", "converter"]

@@ -6,6 +6,12 @@ returns the graphjit tensors of the node's outputs (one Tensor or a list, in
 the node's output order). Converters run inside the importer's
 `graph.as_default()`, so they build with the public API (`graphjit.add`, ...).
 
+The registration also declares what the converter implements: the attributes it
+reads (`attrs=`; `ctx.attr` refuses any other) and, where it implements fewer than
+ONNX defines, how many inputs and outputs (`inputs=`, `outputs=`). Before any
+converter runs, graphjit.onnx.validate checks every node against ONNX's op schema
+and this declaration, so nothing a node says is silently ignored.
+
 Values that decide shapes (Reshape's shape, Slice's starts, axes, pads, ...)
 must be known when the graph is built: `ctx.static(i)` returns input i's value
 when the importer knows it (initializers, Constant nodes, shapes computed from
@@ -22,8 +28,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from graphjit.errors import UnsupportedError
+from graphjit.errors import GraphError, InternalError, LoadError, UnsupportedError
 from graphjit.graph import Tensor
+from graphjit.io.npz import DEFAULT_MAX_BYTES, human_bytes
 
 # What a value not known at build time was computed from: (model input name, kind),
 # kind "value" (its elements) or "shape" (only its shape, through Shape or Size).
@@ -43,6 +50,16 @@ class StaticValueRequired(UnsupportedError):
         self.needs = needs
 
 
+class InvalidModelError(GraphError, ValueError):
+    """An ONNX model that breaks ONNX's own rules (its op schemas, names, types): the
+    message names the node, input, attribute or initializer at fault."""
+
+
+class OnnxLoadError(LoadError):
+    """An ONNX model that cannot be read at all: a missing file, bytes that are not a
+    serialized ModelProto, external data that is not there. The message names the path."""
+
+
 @dataclass
 class NodeContext:
     """One ONNX node as a converter sees it."""
@@ -56,6 +73,9 @@ class NodeContext:
     # Per input, an object array of ints and graphjit.onnx.symbolic.Dim where a shape
     # vector is known in part (Shape of a tensor with free dims), else None.
     partial_values: list = field(default_factory=list)
+    # The attributes the converter declared (ctx.attr refuses others); None: not checked.
+    declared_attrs: frozenset | None = None
+    max_bytes: int = DEFAULT_MAX_BYTES  # the most one tensor made at import may take
 
     @property
     def op_type(self) -> str:
@@ -72,7 +92,19 @@ class NodeContext:
         return len(self.node.output)
 
     def attr(self, name: str, default=None):
+        if self.declared_attrs is not None and name not in self.declared_attrs:
+            raise InternalError(f"the {self.op_type} converter reads attribute '{name}', "
+                                "which its @converter(attrs=...) does not declare")
         return self.attrs.get(name, default)
+
+    def check_size(self, elements: int, itemsize: int, what: str) -> None:
+        """Refuse, before allocating it, an array the converter would compute at import
+        (a Range, an index pattern) bigger than `max_bytes` (import_model's limit)."""
+        if elements * itemsize > self.max_bytes:
+            raise self.unsupported(
+                f"{what} would take {human_bytes(elements * itemsize)} at import, more than "
+                f"max_bytes ({human_bytes(self.max_bytes)}); pass a larger max_bytes to "
+                "import_model if the model is trusted")
 
     def input(self, i: int) -> Tensor | None:
         """Input i, or None when it is omitted (absent or named "")."""
@@ -135,6 +167,10 @@ class NodeContext:
         return UnsupportedError(
             f"ONNX {self.op_type} '{self.name}' (opset {self.opset}): {why}")
 
+    def invalid(self, why: str) -> InvalidModelError:
+        """The error for a node whose values break ONNX's rules (not a graphjit limit)."""
+        return InvalidModelError(f"ONNX {self.op_type} '{self.name}' (opset {self.opset}): {why}")
+
 
 def _origin(needs: frozenset[Source]) -> str:
     if not needs:
@@ -147,12 +183,33 @@ Converter = Callable[[NodeContext], "Tensor | list[Tensor]"]
 CONVERTERS: dict[str, Converter] = {}
 
 
-def converter(*op_types: str) -> Callable[[Converter], Converter]:
-    """Register a function as the converter of the given ONNX op types."""
+@dataclass(frozen=True)
+class ConverterSpec:
+    """What a converter implements of its ONNX op (see `converter`)."""
+
+    attrs: frozenset[str]
+    inputs: int | None = None  # None: every input the op's schema defines
+    outputs: int | None = None  # None: every output the op's schema defines
+    note: str = ""  # why it implements fewer inputs/outputs: added to those errors
+
+
+SPECS: dict[str, ConverterSpec] = {}
+
+
+def converter(*op_types: str, attrs: tuple[str, ...] = (), inputs: int | None = None,
+              outputs: int | None = None, note: str = "") -> Callable[[Converter], Converter]:
+    """Register a function as the converter of the given ONNX op types.
+
+    `attrs` names every attribute it implements (a node with another one that does not
+    hold the schema's default is refused, UnsupportedError); `inputs`/`outputs` limit
+    the inputs and outputs it implements where ONNX defines more (a node using one
+    beyond is refused; `note` says why, in that error).
+    """
     def register(fn: Converter) -> Converter:
         for op_type in op_types:
             if op_type in CONVERTERS:
                 raise RuntimeError(f"ONNX op {op_type} has two converters")
             CONVERTERS[op_type] = fn
+            SPECS[op_type] = ConverterSpec(frozenset(attrs), inputs, outputs, note)
         return fn
     return register

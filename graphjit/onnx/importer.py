@@ -17,8 +17,9 @@ import os
 import numpy as np
 
 from graphjit import dtypes
-from graphjit.errors import Error, GraphError, UnsupportedError
-from graphjit.graph import Graph, Tensor, TensorShape
+from graphjit.errors import Error, GraphError, InternalError, UnsupportedError
+from graphjit.graph import Graph, Tensor, TensorShape, format_spec
+from graphjit.io.npz import DEFAULT_MAX_BYTES, human_bytes
 from graphjit.onnx import (  # noqa: F401  (converters register on import)
     ops_math,
     ops_matrix,
@@ -26,8 +27,16 @@ from graphjit.onnx import (  # noqa: F401  (converters register on import)
     ops_tensor,
     symbolic,
 )
-from graphjit.onnx.convert import CONVERTERS, NodeContext, StaticValueRequired
+from graphjit.onnx.convert import (
+    CONVERTERS,
+    SPECS,
+    InvalidModelError,
+    NodeContext,
+    OnnxLoadError,
+    StaticValueRequired,
+)
 from graphjit.onnx.types import np_dtype, to_dtype
+from graphjit.onnx.validate import check_node, node_label
 
 # Node results computed from known values are evaluated at import when this small:
 # shape arithmetic, not weights (the compiler's constant folding handles those).
@@ -61,16 +70,32 @@ class OnnxGraph(Graph):
 
 
 def load(model_or_path):
-    """An onnx.ModelProto from a ModelProto, a path or serialized bytes."""
+    """An onnx.ModelProto from a ModelProto, a path or serialized bytes; anything that
+    cannot be read as one is an OnnxLoadError (a graphjit.LoadError) naming the path."""
     import onnx
     if isinstance(model_or_path, onnx.ModelProto):
         return model_or_path
     if isinstance(model_or_path, (bytes, bytearray)):
-        return onnx.load_from_string(bytes(model_or_path))
-    if isinstance(model_or_path, (str, os.PathLike)):
-        return onnx.load(os.fspath(model_or_path))
-    raise TypeError(f"import_model takes an onnx.ModelProto, a path or bytes, got "
-                    f"{type(model_or_path).__name__}")
+        where = f"the ONNX model bytes ({len(model_or_path)} bytes)"
+    elif isinstance(model_or_path, (str, os.PathLike)):
+        where = os.fspath(model_or_path)
+        if not os.path.isfile(where):
+            what = "is a directory, not" if os.path.isdir(where) else "no such file: not"
+            raise OnnxLoadError(f"{where}: {what} an ONNX model file")
+    else:
+        raise TypeError(f"import_model takes an onnx.ModelProto, a path or bytes, got "
+                        f"{type(model_or_path).__name__}")
+    try:
+        if isinstance(model_or_path, (bytes, bytearray)):
+            model = onnx.load_from_string(bytes(model_or_path))
+        else:
+            model = onnx.load(where)  # with its external data, from the model's folder
+    except Exception as exc:  # noqa: BLE001 - protobuf's DecodeError, OSError, onnx's own
+        raise OnnxLoadError(f"{where}: not a readable ONNX model (corrupt, truncated or "
+                            f"another format): {type(exc).__name__}: {exc}") from None
+    if not model.HasField("graph"):
+        raise OnnxLoadError(f"{where}: not an ONNX model (it holds no graph)")
+    return model
 
 
 def model_opset(model) -> int:
@@ -95,7 +120,8 @@ def model_opset(model) -> int:
 
 
 def import_model(model_or_path, static_inputs: dict | None = None,
-                 input_shapes: dict | None = None, check: bool = False) -> OnnxGraph:
+                 input_shapes: dict | None = None, check: bool = False,
+                 max_bytes: int = DEFAULT_MAX_BYTES) -> OnnxGraph:
     """Import an ONNX model (ModelProto, path or bytes) into a new graphjit Graph.
 
     The model's inputs become placeholders named after them (dimensions without a
@@ -106,12 +132,19 @@ def import_model(model_or_path, static_inputs: dict | None = None,
     input shapes (None for a dimension left free). Initializers that old models
     also list as inputs are constants. `check=True` runs onnx.checker first (stricter
     than runtimes are: it rejects outputs without a shape, for one).
+
+    Every node is checked against ONNX's op schema and what its converter implements
+    before the graph is built (graphjit.onnx.validate): a node that breaks the schema
+    is an InvalidModelError, one asking for what graphjit lacks an UnsupportedError,
+    both naming the node. `max_bytes` (default 4 GiB) bounds any one tensor the graph
+    declares statically or the import computes (a Range, an index pattern).
     """
     model = load(model_or_path)
     opset = model_opset(model)
     if check:
         check_model(model)
-    return _Importer(model, opset, dict(static_inputs or {}), dict(input_shapes or {})).run()
+    return _Importer(model, opset, dict(static_inputs or {}), dict(input_shapes or {}),
+                     max_bytes).run()
 
 
 def check_model(model) -> None:
@@ -126,29 +159,47 @@ def check_model(model) -> None:
 
 def attribute_values(node) -> dict:
     """A node's attributes as Python values: strings decoded, tensors as arrays."""
-    from onnx import AttributeProto, helper, numpy_helper
+    from onnx import AttributeProto, helper
     out = {}
     for a in node.attribute:
         value = helper.get_attribute_value(a)
+        what = f"attribute '{a.name}'"
         if a.type == AttributeProto.STRING:
             value = value.decode("utf-8", "replace")
         elif a.type == AttributeProto.STRINGS:
             value = [v.decode("utf-8", "replace") for v in value]
         elif a.type == AttributeProto.TENSOR:
-            value = numpy_helper.to_array(value)
+            value = tensor_value(value, what)
         elif a.type == AttributeProto.TENSORS:
-            value = [numpy_helper.to_array(v) for v in value]
+            value = [tensor_value(v, what) for v in value]
         out[a.name] = value
     return out
 
 
-def unsupported_op(node, opset: int) -> UnsupportedError:
+def tensor_value(tensor, what: str) -> np.ndarray:
+    """A TensorProto's value; its data must be in the model (external data is read only
+    by onnx.load from a path) and agree with its dims."""
+    from onnx import TensorProto, numpy_helper
+    if tensor.data_location == TensorProto.EXTERNAL:
+        raise InvalidModelError(f"{what} keeps its data in an external file, which was not "
+                                "read: import the model from its path (onnx.load reads the "
+                                "external data next to it)")
+    try:
+        return numpy_helper.to_array(tensor)
+    except Exception as exc:  # noqa: BLE001 - dims that disagree with the data, bad types
+        raise InvalidModelError(f"{what} cannot be read: its data does not fit its type and "
+                                f"dims {list(tensor.dims)}: {type(exc).__name__}: {exc}") \
+            from None
+
+
+def unsupported_op(node, opset: int, index: int = 0) -> UnsupportedError:
     """The error for a node no converter handles: its type, version and name."""
     import onnx
     domain = node.domain or ""
+    label = node_label(node, index)
     if domain not in _DEFAULT_DOMAINS:
         return UnsupportedError(
-            f"ONNX node '{node.name or node.output[0]}' ({node.op_type}) is in domain "
+            f"ONNX node '{label}' ({node.op_type}) is in domain "
             f"'{domain}'; graphjit imports the default ONNX domain only")
     try:
         since = onnx.defs.get_schema(node.op_type, opset).since_version
@@ -156,13 +207,15 @@ def unsupported_op(node, opset: int) -> UnsupportedError:
     except Exception:  # not an ONNX op at all
         version = f"opset {opset}"
     return UnsupportedError(
-        f"ONNX op {node.op_type} ({version}) of node '{node.name or node.output[0]}' is "
+        f"ONNX op {node.op_type} ({version}) of node '{label}' is "
         "not supported by graphjit (no converter)")
 
 
 class _Importer:
-    def __init__(self, model, opset: int, static_inputs: dict, input_shapes: dict):
+    def __init__(self, model, opset: int, static_inputs: dict, input_shapes: dict,
+                 max_bytes: int = DEFAULT_MAX_BYTES):
         self.model = model
+        self.max_bytes = max_bytes
         self.opset = opset
         self.static_inputs = static_inputs
         self.input_shapes = input_shapes
@@ -175,9 +228,11 @@ class _Importer:
 
     def run(self) -> OnnxGraph:
         g = self.model.graph
-        for node in g.node:
+        for i, node in enumerate(g.node):
             if node.op_type not in CONVERTERS or (node.domain or "") not in _DEFAULT_DOMAINS:
-                raise unsupported_op(node, self.opset)
+                raise unsupported_op(node, self.opset, i)
+            check_node(node, i, self.opset)
+        self._check_names(g)
         known = {i.name for i in g.input} | {t.name for t in g.initializer}
         unknown = sorted(set(self.static_inputs) - known)
         unknown += sorted(set(self.input_shapes) - {i.name for i in g.input})
@@ -196,6 +251,21 @@ class _Importer:
             self._outputs(g)
         return graph
 
+    def _check_names(self, g) -> None:
+        """Every value is defined once (ONNX graphs are SSA), by an input, an initializer
+        or one node output."""
+        defined = {i.name for i in g.input} | {t.name for t in g.initializer}
+        for i, node in enumerate(g.node):
+            for name in node.output:
+                if not name:
+                    continue
+                if name in defined:
+                    raise InvalidModelError(
+                        f"ONNX {node.op_type} '{node_label(node, i)}' (opset {self.opset}): "
+                        f"its output '{name}' is already defined by an input, an initializer "
+                        "or an earlier node (each value must be defined once)")
+                defined.add(name)
+
     # -- sources of values ---------------------------------------------------
     def _constant(self, name: str, value: np.ndarray) -> None:
         from graphjit.ops.core import constant
@@ -205,11 +275,10 @@ class _Importer:
         self.static[name] = self.tensors[name].op.attrs["value"]
 
     def _initializers(self, g) -> None:
-        from onnx import numpy_helper
         for init in g.initializer:
             if init.name in self.static_inputs:
                 continue
-            self._constant(init.name, numpy_helper.to_array(init))
+            self._constant(init.name, tensor_value(init, f"ONNX initializer '{init.name}'"))
 
     def _inputs(self, g) -> None:
         from graphjit.ops.core import placeholder
@@ -225,6 +294,7 @@ class _Importer:
             dtype = self._input_type(info)
             shape = self._input_shape(info)
             t = placeholder(dtype, shape, name=name + "/")
+            self._check_size(t, f"ONNX input '{name}': its shape")
             self.tensors[name] = t
             self.sources[name] = frozenset({(name, "value")})
             self.graph.inputs.append(t)
@@ -271,32 +341,59 @@ class _Importer:
         try:
             return self.tensors[name]
         except KeyError:
-            raise GraphError(f"ONNX node '{node.name or node.output[0]}' ({node.op_type}) "
-                             f"reads '{name}', which no earlier node, input or initializer "
-                             "defines (nodes must be in topological order)") from None
+            raise InvalidModelError(
+                f"ONNX node '{node_label(node, 0)}' ({node.op_type}) reads '{name}', which no "
+                "earlier node, input or initializer defines (nodes must be in topological "
+                "order)") from None
 
     def _convert(self, node) -> None:
         inputs = [self._value(node, n) for n in node.input]
         static = [self.static.get(n) if n else None for n in node.input]
         sources = [self.sources.get(n, frozenset()) for n in node.input]
         partial = [self.partial.get(n) for n in node.input]
-        ctx = NodeContext(node, self.opset, attribute_values(node), inputs, static, sources,
-                          partial)
-        prefix = f"ONNX {node.op_type} '{ctx.name}' (opset {self.opset}): "
+        prefix = f"ONNX {node.op_type} '{node_label(node, 0)}' (opset {self.opset}): "
+        try:
+            attrs = attribute_values(node)
+        except InvalidModelError as exc:
+            raise InvalidModelError(prefix + str(exc)) from None
+        ctx = NodeContext(node, self.opset, attrs, inputs, static, sources, partial,
+                          declared_attrs=SPECS[node.op_type].attrs, max_bytes=self.max_bytes)
         try:
             result = CONVERTERS[node.op_type](ctx)
         except StaticValueRequired:
+            raise
+        except InternalError:
             raise
         except Error as exc:
             if str(exc).startswith("ONNX "):
                 raise
             raise _retyped(exc, prefix + str(exc)) from None
+        except (ArithmeticError, LookupError, TypeError, ValueError, AttributeError) as exc:
+            # The node passed its schema check: a converter that still fails is a bug.
+            raise InternalError(prefix + f"the converter failed: {type(exc).__name__}: {exc} "
+                                "(a graphjit bug if the model is valid; please report it)"
+                                ) from exc
         outputs = [result] if isinstance(result, Tensor) else list(result)
         named = [(i, n) for i, n in enumerate(node.output) if n]
         if any(i >= len(outputs) or outputs[i] is None for i, _ in named):
             raise UnsupportedError(prefix + f"the converter made {len(outputs)} output(s); "
                                    f"the node asks for {len(node.output)}")
+        for i, _ in named:
+            self._check_size(outputs[i], prefix + f"output {i}")
         self._record(node, ctx, [(n, outputs[i]) for i, n in named], prefix)
+
+    def _check_size(self, t: Tensor, what: str) -> None:
+        """No tensor may be statically bigger than max_bytes (None dims count as 1): a
+        ConstantOfShape or Expand of 2**40 elements is refused at import, not run."""
+        size = t.dtype.size
+        for d in t.shape:
+            size *= 1 if d is None else d
+        if size > self.max_bytes:
+            raise UnsupportedError(f"{what} {format_spec(t.shape, t.dtype)} would take "
+                                   f"{human_bytes(size)}, more than max_bytes "
+                                   f"({human_bytes(self.max_bytes)}) allows for one tensor; "
+                                   "pass a larger max_bytes to import_model if the model is "
+                                   "trusted")
 
     def _record(self, node, ctx: NodeContext, outputs: list, prefix: str) -> None:
         from graphjit.interpreter import evaluate

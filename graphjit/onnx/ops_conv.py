@@ -23,6 +23,8 @@ from graphjit import nn
 from graphjit.graph import Tensor
 from graphjit.onnx.convert import NodeContext, converter
 
+_WINDOW_ATTRS = ("auto_pad", "dilations", "kernel_shape", "pads", "strides")
+
 
 class _Window:
     """A node's window geometry over the spatial axes of a channels-last tensor.
@@ -162,7 +164,7 @@ def _filter(ctx: NodeContext, w: Tensor, window: _Window) -> tuple[Tensor, np.nd
     return gj.transpose(gj.expand_dims(w, 2) if window.lifted else w, perm), None
 
 
-@converter("Conv")
+@converter("Conv", attrs=_WINDOW_ATTRS + ("group",))
 def convert_conv(ctx: NodeContext) -> Tensor:
     x, w, bias = ctx.inputs[0], ctx.inputs[1], ctx.input(2)
     if w.ndim != x.ndim or any(d is None for d in w.shape):
@@ -209,6 +211,7 @@ def _im2col(ctx: NodeContext, xp: Tensor, window: _Window) -> Tensor:
     if any(d is None for d in padded) or xp.shape[-1] is None:
         ctx.require_shape(0, f"a {window.n}-D Conv")
     out = [(p - k) // s + 1 for p, k, s in zip(padded, window.effective, window.strides)]
+    ctx.check_size(int(np.prod(out)) * int(np.prod(window.kernel)), 8, "the im2col index")
     starts = np.zeros(out, np.int64)  # flat index of each window's first cell
     offsets = np.zeros(window.kernel, np.int64)  # of each tap within a window
     step = 1
@@ -252,10 +255,10 @@ def _pool_window(ctx: NodeContext, x: Tensor, tf_same_ok: bool) -> _Window:
                    tf_same_ok and not dilated)
 
 
-@converter("MaxPool")
+# storage_order only orders the Indices output, which is not implemented
+@converter("MaxPool", attrs=_WINDOW_ATTRS + ("ceil_mode", "storage_order"), outputs=1,
+           note="the Indices output is not supported")
 def convert_max_pool(ctx: NodeContext) -> Tensor:
-    if ctx.num_outputs > 1 and ctx.node.output[1]:
-        raise ctx.unsupported("the Indices output is not supported")
     x = ctx.inputs[0]
     window = _pool_window(ctx, x, tf_same_ok=True)
     dtype = x.dtype  # graphjit pools floats; float64 holds every 8-bit integer exactly
@@ -272,7 +275,7 @@ def convert_max_pool(ctx: NodeContext) -> Tensor:
     return y if dtype.is_floating else gj.cast(y, dtype)
 
 
-@converter("AveragePool")
+@converter("AveragePool", attrs=_WINDOW_ATTRS + ("ceil_mode", "count_include_pad"))
 def convert_average_pool(ctx: NodeContext) -> Tensor:
     x = ctx.inputs[0]
     include_pad = bool(ctx.attr("count_include_pad", 0))

@@ -93,7 +93,7 @@ def _isnan(ctx: NodeContext) -> Tensor:
     return gj.not_equal(x, x, name=ctx.name)
 
 
-@converter("IsInf")
+@converter("IsInf", attrs=("detect_positive", "detect_negative"))
 def _isinf(ctx: NodeContext) -> Tensor:
     x = ctx.inputs[0]
     pos, neg = ctx.attr("detect_positive", 1), ctx.attr("detect_negative", 1)
@@ -129,7 +129,7 @@ def _pow(ctx: NodeContext) -> Tensor:
         z, name=ctx.name)
 
 
-@converter("Mod")
+@converter("Mod", attrs=("fmod",))
 def _mod(ctx: NodeContext) -> Tensor:
     a, b = ctx.inputs
     r = gj.floormod(a, b)  # the result with the divisor's sign (Python's %)
@@ -196,11 +196,12 @@ def _reduction(ctx: NodeContext, fn, input_since: int = 18, x: Tensor | None = N
     return fn(x, axis=axes, keepdims=keepdims, name=name)
 
 
+_REDUCE_ATTRS = ("axes", "keepdims", "noop_with_empty_axes")  # axes: before opset 18
 _REDUCE = {"ReduceSum": gj.reduce_sum, "ReduceMean": gj.reduce_mean,
            "ReduceProd": gj.reduce_prod, "ReduceMax": gj.reduce_max, "ReduceMin": gj.reduce_min}
 
 
-@converter(*_REDUCE)
+@converter(*_REDUCE, attrs=_REDUCE_ATTRS)
 def _reduce(ctx: NodeContext) -> Tensor:
     fn = _REDUCE[ctx.op_type]
     if ctx.inputs[0].dtype.is_bool and ctx.op_type in ("ReduceMax", "ReduceMin"):
@@ -217,30 +218,30 @@ def _in_float(ctx: NodeContext, compute) -> Tensor:
     return gj.cast(compute(gj.cast(x, dtypes.float64), None), x.dtype, name=ctx.name)
 
 
-@converter("ReduceSumSquare")
+@converter("ReduceSumSquare", attrs=_REDUCE_ATTRS)
 def _reduce_sum_square(ctx: NodeContext) -> Tensor:
     x = ctx.inputs[0]
     return _reduction(ctx, gj.reduce_sum, x=gj.multiply(x, x), name=ctx.name)
 
 
-@converter("ReduceL1")
+@converter("ReduceL1", attrs=_REDUCE_ATTRS)
 def _reduce_l1(ctx: NodeContext) -> Tensor:
     return _reduction(ctx, gj.reduce_sum, x=gj.abs(ctx.inputs[0]), name=ctx.name)
 
 
-@converter("ReduceL2")
+@converter("ReduceL2", attrs=_REDUCE_ATTRS)
 def _reduce_l2(ctx: NodeContext) -> Tensor:
     return _in_float(ctx, lambda x, name: gj.sqrt(
         _reduction(ctx, gj.reduce_sum, x=gj.multiply(x, x)), name=name))
 
 
-@converter("ReduceLogSum")
+@converter("ReduceLogSum", attrs=_REDUCE_ATTRS)
 def _reduce_log_sum(ctx: NodeContext) -> Tensor:
     return _in_float(ctx, lambda x, name: gj.log(_reduction(ctx, gj.reduce_sum, x=x),
                                                  name=name))
 
 
-@converter("ReduceLogSumExp")
+@converter("ReduceLogSumExp", attrs=_REDUCE_ATTRS)
 def _reduce_log_sum_exp(ctx: NodeContext) -> Tensor:
     def compute(x, name):
         axes, keepdims = _reduce_args(ctx, 18)
@@ -257,7 +258,7 @@ def _reduce_log_sum_exp(ctx: NodeContext) -> Tensor:
     return _in_float(ctx, compute)
 
 
-@converter("ArgMax", "ArgMin")
+@converter("ArgMax", "ArgMin", attrs=("axis", "keepdims", "select_last_index"))
 def _arg(ctx: NodeContext) -> Tensor:
     x = ctx.inputs[0]
     axis = axis_of(ctx, int(ctx.attr("axis", 0)), x.ndim)

@@ -26,17 +26,18 @@ def _dims(ctx: NodeContext, i: int, axes, what: str) -> list[int]:
     return [t.shape[a] for a in axes]
 
 
-@converter("Trilu")
+@converter("Trilu", attrs=("upper",))
 def _trilu(ctx: NodeContext) -> Tensor:
     x = ctx.inputs[0]
     k = int(ctx.require_static(1, "k")) if ctx.input(1) is not None else 0
     n, m = _dims(ctx, 0, (-2, -1), "Trilu")
+    ctx.check_size(n * m, 1, f"Trilu's {n}x{m} mask")
     ones = np.ones((n, m), bool)
     mask = np.triu(ones, k) if ctx.attr("upper", 1) else np.tril(ones, k)
     return gj.where(mask, x, np.zeros((), x.dtype.np), name=ctx.name)
 
 
-@converter("EyeLike")
+@converter("EyeLike", attrs=("dtype", "k"))
 def _eye_like(ctx: NodeContext) -> Tensor:
     x = ctx.inputs[0]
     if x.ndim != 2:
@@ -44,16 +45,18 @@ def _eye_like(ctx: NodeContext) -> Tensor:
     n, m = _dims(ctx, 0, (0, 1), "EyeLike")
     dtype = x.dtype if ctx.attr("dtype") is None else to_dtype(
         ctx.attr("dtype"), f"ONNX EyeLike '{ctx.name}' dtype")
+    ctx.check_size(n * m, dtype.size, f"a {n}x{m} EyeLike")
     return gj.constant(np.eye(n, m, ctx.attr("k", 0), dtype.np), dtype=dtype, name=ctx.name)
 
 
-@converter("CumSum")
+@converter("CumSum", attrs=("exclusive", "reverse"))
 def _cumsum(ctx: NodeContext) -> Tensor:
     """A matmul with a 0/1 triangular matrix along the axis (O(n^2) per row: the price
     of having no scan primitive)."""
     x = ctx.inputs[0]
     axis = axis_of(ctx, int(ctx.require_static(1, "axis")), x.ndim)
     (n,) = _dims(ctx, 0, (axis,), "CumSum")
+    ctx.check_size(n * n, 16 + x.dtype.size, f"CumSum's {n}x{n} triangular matrix")
     i, j = np.indices((n, n))
     exclusive, reverse = ctx.attr("exclusive", 0), ctx.attr("reverse", 0)
     adds = (i > j if exclusive else i >= j) if reverse else (i < j if exclusive else i <= j)
@@ -68,7 +71,7 @@ def _cumsum(ctx: NodeContext) -> Tensor:
     return gj.transpose(summed, list(np.argsort(perm)), name=ctx.name)
 
 
-@converter("GatherElements")
+@converter("GatherElements", attrs=("axis",))
 def _gather_elements(ctx: NodeContext) -> Tensor:
     """out[i, j, ...] = x[..., index[i, j, ...], ...] along `axis`: a gather from the
     flattened input at linear indices built from index and the other coordinates."""
@@ -77,6 +80,7 @@ def _gather_elements(ctx: NodeContext) -> Tensor:
     shape = _dims(ctx, 0, range(x.ndim), "GatherElements")
     ishape = _dims(ctx, 1, range(index.ndim), "GatherElements")
     strides = np.cumprod([1] + shape[::-1])[:-1][::-1].astype(np.int64)
+    ctx.check_size(int(np.prod(ishape)) * (len(ishape) + 1), 8, "GatherElements' indices")
     coords = np.indices(ishape, dtype=np.int64)
     others = sum(coords[d] * strides[d] for d in range(x.ndim) if d != axis)
     index = gj.cast(index, gj.int64)
@@ -85,7 +89,7 @@ def _gather_elements(ctx: NodeContext) -> Tensor:
     return gj.gather(gj.reshape(x, [-1]), linear, name=ctx.name)
 
 
-@converter("DepthToSpace")
+@converter("DepthToSpace", attrs=("blocksize", "mode"))
 def _depth_to_space(ctx: NodeContext) -> Tensor:
     x = ctx.inputs[0]
     b = int(ctx.attr("blocksize"))
@@ -99,7 +103,7 @@ def _depth_to_space(ctx: NodeContext) -> Tensor:
     return gj.reshape(t, [-1, c // (b * b), h * b, w * b], name=ctx.name)
 
 
-@converter("SpaceToDepth")
+@converter("SpaceToDepth", attrs=("blocksize",))
 def _space_to_depth(ctx: NodeContext) -> Tensor:
     x = ctx.inputs[0]
     b = int(ctx.attr("blocksize"))

@@ -48,7 +48,7 @@ def convert_matmul(ctx: NodeContext) -> Tensor:
     return gj.squeeze(y, [d % y.ndim for d in drop]) if drop else y
 
 
-@converter("Gemm")
+@converter("Gemm", attrs=("alpha", "beta", "transA", "transB"))
 def convert_gemm(ctx: NodeContext) -> Tensor:
     """alpha * A' B' + beta * C, with C broadcast (unidirectionally) to [M, N]."""
     a, b = ctx.inputs[:2]
@@ -75,7 +75,7 @@ def convert_relu(ctx: NodeContext) -> Tensor:
     return nn.relu(ctx.inputs[0])
 
 
-@converter("LeakyRelu")
+@converter("LeakyRelu", attrs=("alpha",))
 def convert_leaky_relu(ctx: NodeContext) -> Tensor:
     return nn.leaky_relu(ctx.inputs[0], alpha=ctx.attr("alpha", 0.01))
 
@@ -99,7 +99,7 @@ def _hard_sigmoid(x: Tensor, alpha: float, beta: float) -> Tensor:
     return gj.maximum(gj.minimum(x * alpha + beta, 1.0), 0.0)
 
 
-@converter("HardSigmoid")
+@converter("HardSigmoid", attrs=("alpha", "beta"))
 def convert_hard_sigmoid(ctx: NodeContext) -> Tensor:
     return _hard_sigmoid(ctx.inputs[0], ctx.attr("alpha", 0.2), ctx.attr("beta", 0.5))
 
@@ -110,7 +110,7 @@ def convert_hard_swish(ctx: NodeContext) -> Tensor:
     return x * _hard_sigmoid(x, 1 / 6, 0.5)
 
 
-@converter("Gelu")
+@converter("Gelu", attrs=("approximate",))
 def convert_gelu(ctx: NodeContext) -> Tensor:
     approximate = ctx.attr("approximate", "none")
     if approximate not in ("none", "tanh"):
@@ -123,7 +123,7 @@ def _exp_minus_one(x: Tensor) -> Tensor:
     return gj.expm1(gj.minimum(x, 0.0))
 
 
-@converter("Elu", "Selu")
+@converter("Elu", "Selu", attrs=("alpha", "gamma"))
 def convert_elu(ctx: NodeContext) -> Tensor:
     x = ctx.inputs[0]
     selu = ctx.op_type == "Selu"
@@ -132,7 +132,7 @@ def convert_elu(ctx: NodeContext) -> Tensor:
     return y * ctx.attr("gamma", 1.0507009873554805) if selu else y
 
 
-@converter("Celu")
+@converter("Celu", attrs=("alpha",))
 def convert_celu(ctx: NodeContext) -> Tensor:
     x, alpha = ctx.inputs[0], ctx.attr("alpha", 1.0)
     return gj.maximum(x, 0.0) + _exp_minus_one(x / alpha) * alpha
@@ -144,7 +144,7 @@ def convert_prelu(ctx: NodeContext) -> Tensor:
     return gj.where(x < 0, x * slope, x)
 
 
-@converter("ThresholdedRelu")
+@converter("ThresholdedRelu", attrs=("alpha",))
 def convert_thresholded_relu(ctx: NodeContext) -> Tensor:
     x = ctx.inputs[0]
     return gj.where(x > ctx.attr("alpha", 1.0), x, 0.0)
@@ -167,7 +167,7 @@ def convert_mish(ctx: NodeContext) -> Tensor:
     return x * gj.tanh(nn.softplus(x))
 
 
-@converter("Shrink")
+@converter("Shrink", attrs=("bias", "lambd"))
 def convert_shrink(ctx: NodeContext) -> Tensor:
     x = ctx.inputs[0]
     bias, lambd = _scalar(ctx.attr("bias", 0.0), x), _scalar(ctx.attr("lambd", 0.5), x)
@@ -176,7 +176,7 @@ def convert_shrink(ctx: NodeContext) -> Tensor:
 
 # -- softmax -------------------------------------------------------------------------------
 
-@converter("Softmax", "LogSoftmax")
+@converter("Softmax", "LogSoftmax", attrs=("axis",))
 def convert_softmax(ctx: NodeContext) -> Tensor:
     """Before opset 13 the input is seen as 2-D, [prod(shape[:axis]), prod(shape[axis:])]
     (axis default 1), i.e. one softmax over all axes from `axis` on; from 13, one axis
@@ -202,13 +202,16 @@ def _per_channel(v: Tensor | np.ndarray, rank: int):
     return v.reshape(shape) if isinstance(v, np.ndarray) else gj.reshape(v, shape)
 
 
-@converter("BatchNormalization")
+# momentum only updates running statistics: training mode, which is refused
+@converter("BatchNormalization", attrs=("epsilon", "momentum", "training_mode"), outputs=1,
+           note="training mode (batch statistics, running-mean outputs) is not supported; "
+           "export the model for inference")
 def convert_batch_normalization(ctx: NodeContext) -> Tensor:
     """Inference form: (x - mean) * scale / sqrt(var + eps) + B, per channel (axis 1).
 
     With static statistics, scale / sqrt(var + eps) is folded at import time in float64.
     """
-    if ctx.attr("training_mode", 0) or any(_wants(ctx, i) for i in range(1, 5)):
+    if ctx.attr("training_mode", 0):  # (its extra outputs are refused before, by SPECS)
         raise ctx.unsupported("training mode (batch statistics and running-mean outputs) is "
                               "not supported; export the model for inference")
     x, scale, bias, mean, var = ctx.inputs[:5]
@@ -226,7 +229,7 @@ def convert_batch_normalization(ctx: NodeContext) -> Tensor:
         _per_channel(bias, x.ndim)
 
 
-@converter("InstanceNormalization")
+@converter("InstanceNormalization", attrs=("epsilon",))
 def convert_instance_normalization(ctx: NodeContext) -> Tensor:
     """Per sample and channel over the spatial axes, then a per-channel scale and bias."""
     x, scale, bias = ctx.inputs[:3]
@@ -240,7 +243,7 @@ def convert_instance_normalization(ctx: NodeContext) -> Tensor:
     return centered * inv * _per_channel(scale, x.ndim) + _per_channel(bias, x.ndim)
 
 
-@converter("LayerNormalization")
+@converter("LayerNormalization", attrs=("axis", "epsilon", "stash_type"))
 def convert_layer_normalization(ctx: NodeContext) -> list[Tensor]:
     """Normalize over the axes from `axis` on; Mean and InvStdDev (keepdims) if asked for.
 
@@ -270,7 +273,8 @@ def convert_layer_normalization(ctx: NodeContext) -> list[Tensor]:
 
 # -- Dropout, Clip, Pad ----------------------------------------------------------------------
 
-@converter("Dropout")
+# seed only draws random masks: training with a non-zero ratio, which is refused
+@converter("Dropout", attrs=("seed",))
 def convert_dropout(ctx: NodeContext) -> list[Tensor]:
     """Inference (or training with ratio 0): the identity, and a mask of all True."""
     x = ctx.inputs[0]
@@ -297,7 +301,7 @@ def convert_clip(ctx: NodeContext) -> Tensor:
     return y if y is not x else gj.identity(x)
 
 
-@converter("Pad")
+@converter("Pad", attrs=("mode",))
 def convert_pad(ctx: NodeContext) -> Tensor:
     """Modes constant, reflect, edge and wrap; negative pads crop."""
     x = ctx.inputs[0]
@@ -325,6 +329,7 @@ def convert_pad(ctx: NodeContext) -> Tensor:
         return gj.pad(x, pairs, "REFLECT")
     if mode in ("edge", "wrap"):
         for axis, (b, e) in enumerate(pairs):
+            ctx.check_size((x.shape[axis] or 0) + b + e, 8, f"Pad's index along axis {axis}")
             if b or e:
                 x = _pad_indexed(x, axis, b, e, mode)
         return x if any(before + after) else gj.identity(x)

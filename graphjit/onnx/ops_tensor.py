@@ -30,7 +30,9 @@ def _const(ctx: NodeContext, value: np.ndarray) -> Tensor:
     return gj.constant(value, dtype=value.dtype, name=ctx.name)
 
 
-@converter("Constant")
+# value_string(s): refused (graphjit has no string dtype)
+@converter("Constant", attrs=("value", "value_float", "value_floats", "value_int",
+                              "value_ints", "sparse_value"))
 def _constant(ctx: NodeContext) -> Tensor:
     attrs = ctx.attrs
     if "value" in attrs:
@@ -44,18 +46,32 @@ def _constant(ctx: NodeContext) -> Tensor:
     if "value_ints" in attrs:
         return _const(ctx, np.array(attrs["value_ints"], np.int64))
     if "sparse_value" in attrs:
-        return _const(ctx, _dense(attrs["sparse_value"]))
+        return _const(ctx, _dense(ctx, attrs["sparse_value"]))
     raise ctx.unsupported(f"attribute {sorted(attrs)} (string constants: graphjit has no "
                           "string dtype)")
 
 
-def _dense(sparse) -> np.ndarray:
-    from onnx import numpy_helper
-    values = numpy_helper.to_array(sparse.values)
-    indices = numpy_helper.to_array(sparse.indices).astype(np.int64)
-    dense = np.zeros(tuple(sparse.dims), values.dtype)
-    if indices.ndim == 2:  # [NNZ, rank] coordinates, else linear indices
-        indices = np.ravel_multi_index(tuple(indices.T), dense.shape)
+def _dense(ctx: NodeContext, sparse) -> np.ndarray:
+    """The dense value of a SparseTensorProto, its declared dims and indices checked first
+    (a few values may declare any size)."""
+    from graphjit.onnx.importer import tensor_value
+    what = f"ONNX Constant '{ctx.name}' sparse_value"
+    values = tensor_value(sparse.values, what + " values").reshape(-1)
+    indices = tensor_value(sparse.indices, what + " indices").astype(np.int64)
+    dims = tuple(int(d) for d in sparse.dims)
+    if any(d < 0 for d in dims):
+        raise ctx.invalid(f"sparse_value has negative dims {list(dims)}")
+    count = math.prod(dims)
+    ctx.check_size(count, values.dtype.itemsize, f"sparse_value of dims {list(dims)}")
+    coords = indices.ndim == 2 and indices.shape[1] == len(dims)  # [NNZ, rank], else linear
+    limit = np.array(dims, np.int64) if coords else count
+    if not (coords or indices.ndim == 1) or len(indices) != len(values) \
+            or (indices < 0).any() or (indices >= limit).any():
+        raise ctx.invalid(f"sparse_value's {len(values)} values and indices of shape "
+                          f"{list(indices.shape)} do not fit dims {list(dims)}")
+    if coords:
+        indices = np.ravel_multi_index(tuple(indices.T), dims)
+    dense = np.zeros(dims, values.dtype)
     dense.reshape(-1)[indices] = values
     return dense
 
@@ -65,13 +81,14 @@ def _identity(ctx: NodeContext) -> Tensor:
     return gj.identity(ctx.inputs[0], name=ctx.name)
 
 
-@converter("Cast")
+# saturate and round_mode only change casts to float8 types, which graphjit lacks
+@converter("Cast", attrs=("to", "saturate", "round_mode"))
 def _cast(ctx: NodeContext) -> Tensor:
     dtype = to_dtype(ctx.attr("to"), f"ONNX Cast '{ctx.name}' target")
     return _cast_to(ctx, dtype)
 
 
-@converter("CastLike")
+@converter("CastLike", attrs=("saturate", "round_mode"))
 def _cast_like(ctx: NodeContext) -> Tensor:
     return _cast_to(ctx, ctx.inputs[1].dtype)
 
@@ -85,7 +102,7 @@ def _cast_to(ctx: NodeContext, dtype) -> Tensor:
 
 # -- shapes --------------------------------------------------------------------
 
-@converter("Shape")
+@converter("Shape", attrs=("start", "end"))
 def _shape(ctx: NodeContext) -> Tensor:
     x = ctx.inputs[0]
     start, end = ctx.attr("start", 0), ctx.attr("end", x.ndim)
@@ -109,7 +126,7 @@ def _with_unknown(ctx: NodeContext, dims: list, what: str) -> list[int]:
     return [-1 if d is None else int(d) for d in dims]
 
 
-@converter("Reshape")
+@converter("Reshape", attrs=("allowzero",))
 def _reshape(ctx: NodeContext) -> Tensor:
     x = ctx.inputs[0]
     allowzero = ctx.attr("allowzero", 0)
@@ -131,7 +148,7 @@ def _reshape(ctx: NodeContext) -> Tensor:
     return gj.reshape(x, _with_unknown(ctx, dims, f"Reshape to {target}"), name=ctx.name)
 
 
-@converter("Flatten")
+@converter("Flatten", attrs=("axis",))
 def _flatten(ctx: NodeContext) -> Tensor:
     x = ctx.inputs[0]
     axis = ctx.attr("axis", 1)
@@ -144,7 +161,7 @@ def _flatten(ctx: NodeContext) -> Tensor:
     return gj.reshape(x, _with_unknown(ctx, dims, "Flatten"), name=ctx.name)
 
 
-@converter("Transpose")
+@converter("Transpose", attrs=("perm",))
 def _transpose(ctx: NodeContext) -> Tensor:
     x = ctx.inputs[0]
     perm = ctx.attr("perm")
@@ -159,7 +176,7 @@ def _axes(ctx: NodeContext) -> list[int] | None:
     return ctx.attr("axes")
 
 
-@converter("Unsqueeze")
+@converter("Unsqueeze", attrs=("axes",))
 def _unsqueeze(ctx: NodeContext) -> Tensor:
     x = ctx.inputs[0]
     axes = _axes(ctx) or []
@@ -172,7 +189,7 @@ def _unsqueeze(ctx: NodeContext) -> Tensor:
     return x
 
 
-@converter("Squeeze")
+@converter("Squeeze", attrs=("axes",))
 def _squeeze(ctx: NodeContext) -> Tensor:
     x = ctx.inputs[0]
     axes = _axes(ctx)
@@ -183,7 +200,7 @@ def _squeeze(ctx: NodeContext) -> Tensor:
     return gj.squeeze(x, axes, name=ctx.name) if axes else gj.identity(x, name=ctx.name)
 
 
-@converter("Concat")
+@converter("Concat", attrs=("axis",))
 def _concat(ctx: NodeContext) -> Tensor:
     xs = [t for t in ctx.inputs if t is not None]
     axis = axis_of(ctx, int(ctx.attr("axis")), xs[0].ndim)
@@ -229,7 +246,7 @@ def _slice(ctx: NodeContext) -> Tensor:
     return gj.getitem(x, tuple(key), name=ctx.name)
 
 
-@converter("Gather")
+@converter("Gather", attrs=("axis",))
 def _gather(ctx: NodeContext) -> Tensor:
     x, indices = ctx.inputs
     axis = axis_of(ctx, int(ctx.attr("axis", 0)), x.ndim)
@@ -245,7 +262,7 @@ def _gather(ctx: NodeContext) -> Tensor:
     return gj.gather(x, indices, axis=axis, name=ctx.name)
 
 
-@converter("Split")
+@converter("Split", attrs=("axis", "num_outputs", "split"))
 def _split(ctx: NodeContext) -> list[Tensor]:
     x = ctx.inputs[0]
     axis = axis_of(ctx, int(ctx.attr("axis", 0)), x.ndim)
@@ -286,7 +303,7 @@ def _expand(ctx: NodeContext) -> Tensor:
     return gj.where(ones, x, x, name=ctx.name)
 
 
-@converter("ConstantOfShape")
+@converter("ConstantOfShape", attrs=("value",))
 def _constant_of_shape(ctx: NodeContext) -> Tensor:
     shape = static_ints(ctx, 0, "shape")
     value = ctx.attr("value")
@@ -300,14 +317,22 @@ def _tile(ctx: NodeContext) -> Tensor:
     return gj.tile(ctx.inputs[0], static_ints(ctx, 1, "repeats"), name=ctx.name)
 
 
-@converter("Range")
+@converter("Range", attrs=("stash_type",))
 def _range(ctx: NodeContext) -> Tensor:
     start, limit, delta = (ctx.require_static(i, what).reshape(())
                            for i, what in enumerate(("start", "limit", "delta")))
     if delta == 0:
         raise ctx.unsupported("delta is 0")
     # ONNX: max(ceil((limit - start) / delta), 0) elements start + i * delta
-    n = max(math.ceil((float(limit) - float(start)) / float(delta)), 0)
+    length = (float(limit) - float(start)) / float(delta)
+    if not math.isfinite(length):
+        raise ctx.unsupported(f"start {start}, limit {limit} and delta {delta} give no finite "
+                              "number of elements")
+    n = max(math.ceil(length), 0)
     dtype = start.dtype
-    value = (start + delta * np.arange(n, dtype=dtype)).astype(dtype)
+    ctx.check_size(n, dtype.itemsize, f"a Range of {n} elements")
+    # From opset 27, float16 is computed in stash_type (1: float32, 11: float64).
+    stash = {1: np.float32, 11: np.float64}.get(ctx.attr("stash_type", 1), np.float32) \
+        if ctx.opset >= 27 and dtype == np.float16 else dtype
+    value = (start.astype(stash) + delta.astype(stash) * np.arange(n, dtype=stash)).astype(dtype)
     return _const(ctx, value)
