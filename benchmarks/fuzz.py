@@ -3,12 +3,12 @@
     python -m benchmarks.fuzz --graphs 10000 --seed 3 --jobs 2
     python -m benchmarks.fuzz --seed 3 --index 417 --verbose     # one graph again
 
-Prints the graphs run, mismatches, errors (compile or run raised) and invalid graphs
-(the reference raised: a generator bug), the time, and for each failure a minimized
-reproducer to paste. Failures are grouped by cause: the op types of the minimized
-graph. Exits 1 when anything failed. Kernels compiled go to GRAPHJIT_CACHE_DIR
-(--cache-dir sets it; random graphs rarely share kernels, so a scratch folder keeps
-them out of the user's cache).
+Prints the graphs run, mismatches, errors (compile or run raised), hangs (a graph past
+--timeout: its worker is killed) and invalid graphs (the reference raised: a generator
+bug), the time, and for each failure a minimized reproducer to paste. Failures are
+grouped by cause: the op types of the minimized graph. Exits 1 when anything failed.
+Kernels compiled go to GRAPHJIT_CACHE_DIR (--cache-dir sets it; random graphs rarely
+share kernels, so a scratch folder keeps them out of the user's cache).
 """
 
 from __future__ import annotations
@@ -17,40 +17,104 @@ import argparse
 import collections
 import multiprocessing
 import os
+import queue
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
+
+GRAPHS_PER_WORKER = 150  # then a fresh process: compiled kernels pile up in memory
 
 
 def _run_one(seed: int, index: int, size: int, minimize: bool) -> dict:
     from graphjit.testing.differential import check
     from graphjit.testing.minimize import minimize as shrink
-    from graphjit.testing.program import build, reproducer
     from graphjit.testing.random_graphs import generate
 
     start = time.perf_counter()
     program = generate(seed, index, size)
     outcome = check(program)
     result = {"index": index, "status": outcome.status, "message": outcome.message,
-              "ops": sum(len(ln.targets) for ln in program.lines), "seconds": 0.0}
+              "ops": sum(len(ln.targets) for ln in program.lines)}
     if outcome.failed and minimize and outcome.status != "invalid":
         outcome = shrink(outcome)
     if outcome.failed:
-        try:
-            types = sorted({op.type for op in build(outcome.program).graph.get_operations()}
-                           - {"Placeholder", "Const", "Identity"})
-        except Exception:  # noqa: BLE001 - an invalid program may not build
-            types = []
-        result.update(message=outcome.message, cause=" ".join(types) or "-",
-                      details=[str(m) for m in outcome.mismatches[:6]],
-                      reproducer=reproducer(outcome.program))
+        result.update(_failure(outcome.program, outcome.message,
+                               [str(m) for m in outcome.mismatches[:6]]))
     result["seconds"] = time.perf_counter() - start
     return result
 
 
-def _chunk(args: tuple) -> list[dict]:
-    seed, indices, size, minimize = args
-    return [_run_one(seed, i, size, minimize) for i in indices]
+def _failure(program, message: str, details: list[str]) -> dict:
+    from graphjit.testing.program import build, reproducer
+    try:
+        types = sorted({op.type for op in build(program).graph.get_operations()}
+                       - {"Placeholder", "Const", "Identity"})
+    except Exception:  # noqa: BLE001 - an invalid program may not build
+        types = []
+    return {"message": message, "cause": " ".join(types) or "-", "details": details,
+            "reproducer": reproducer(program)}
+
+
+def _worker(tasks, results, seed: int, size: int, minimize: bool) -> None:
+    for _ in range(GRAPHS_PER_WORKER):
+        index = tasks.get()
+        if index is None:
+            return
+        results.put(("start", os.getpid(), index))
+        results.put(("done", os.getpid(), _run_one(seed, index, size, minimize)))
+    results.put(("retire", os.getpid(), None))
+
+
+def _run(indices: list[int], args, size: int, on_result) -> None:
+    """Run the graphs on --jobs worker processes; kill and replace one whose graph runs
+    past --timeout (a hang is a failure too)."""
+    context = multiprocessing.get_context("spawn")  # no fork of a process with threads
+    tasks, results = context.Queue(), context.Queue()
+    for index in indices:
+        tasks.put(index)
+    workers: dict[int, object] = {}
+    running: dict[int, tuple[int, float]] = {}  # pid -> (graph index, start)
+    done = 0
+
+    def spawn() -> None:
+        p = context.Process(target=_worker, daemon=True,
+                            args=(tasks, results, args.seed, size, not args.no_minimize))
+        p.start()
+        workers[p.pid] = p
+
+    for _ in range(min(args.jobs, len(indices))):
+        spawn()
+    while done < len(indices):
+        try:
+            kind, pid, payload = results.get(timeout=5)
+        except queue.Empty:
+            kind = None
+        if kind == "start":
+            running[pid] = (payload, time.monotonic())
+        elif kind == "done":
+            running.pop(pid, None)
+            done += 1
+            on_result(payload)
+        elif kind == "retire":
+            workers.pop(pid).join()
+            spawn()
+        for pid, (index, started) in list(running.items()):
+            if time.monotonic() - started > args.timeout:
+                workers.pop(pid).kill()
+                del running[pid]
+                done += 1
+                on_result(_hang(args.seed, index, size, args.timeout))
+                spawn()
+    for _ in workers:
+        tasks.put(None)
+    for p in workers.values():
+        p.join(timeout=30)
+
+
+def _hang(seed: int, index: int, size: int, timeout: float) -> dict:
+    from graphjit.testing.random_graphs import generate
+    message = f"no result after {timeout:.0f} s (worker killed)"
+    return {"index": index, "status": "hang", "ops": 0, "seconds": timeout,
+            **_failure(generate(seed, index, size), message, [message])}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -61,6 +125,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--index", type=int, nargs="*", help="run only these graph indices")
     parser.add_argument("--size", type=int, default=None, help="most lines per graph")
     parser.add_argument("--jobs", type=int, default=1, help="worker processes")
+    parser.add_argument("--timeout", type=float, default=900.0,
+                        help="seconds one graph (and its minimization) may take")
     parser.add_argument("--no-minimize", action="store_true", help="print failures unshrunk")
     parser.add_argument("--cache-dir", help="GRAPHJIT_CACHE_DIR for the compiled kernels")
     parser.add_argument("--verbose", action="store_true", help="a line per graph")
@@ -71,34 +137,22 @@ def main(argv: list[str] | None = None) -> int:
 
     size = args.size or DEFAULT_SIZE
     indices = args.index if args.index else list(range(args.start, args.start + args.graphs))
-    chunks = [(args.seed, indices[i:i + 5], size, not args.no_minimize)
-              for i in range(0, len(indices), 5)]
     start = time.perf_counter()
     results: list[dict] = []
-    if args.jobs > 1:
-        context = multiprocessing.get_context("spawn")  # no fork of a process with threads
-        # a fresh worker now and then: compiled kernels pile up in a process
-        with ProcessPoolExecutor(args.jobs, mp_context=context, max_tasks_per_child=40) as pool:
-            for batch in pool.map(_chunk, chunks):
-                results += batch
-                _progress(batch, results, len(indices), start, args.verbose)
-    else:
-        for chunk in chunks:
-            results += _chunk(chunk)
-            _progress(results[-len(chunk[1]):], results, len(indices), start, args.verbose)
-    return _report(args.seed, results, time.perf_counter() - start)
 
-
-def _progress(batch: list[dict], results: list[dict], total: int, start: float,
-              verbose: bool) -> None:
-    for r in batch:
-        if verbose or r["status"] != "ok":
+    def on_result(r: dict) -> None:
+        results.append(r)
+        if args.verbose or r["status"] != "ok":
             print(f"graph {r['index']}: {r['status']} ({r['ops']} results, "
                   f"{r['seconds']:.1f} s) {r['message'][:300]}", flush=True)
-    if len(results) % 100 < len(batch) and not verbose:
-        failed = sum(r["status"] != "ok" for r in results)
-        print(f"... {len(results)}/{total} graphs, {failed} failed, "
-              f"{time.perf_counter() - start:.0f} s", flush=True)
+        if len(results) % 100 == 0 and not args.verbose:
+            failed = sum(x["status"] != "ok" for x in results)
+            print(f"... {len(results)}/{len(indices)} graphs, {failed} failed, "
+                  f"{time.perf_counter() - start:.0f} s", flush=True)
+
+    _run(indices, args, size, on_result)
+    return _report(args.seed, sorted(results, key=lambda r: r["index"]),
+                   time.perf_counter() - start)
 
 
 def _report(seed: int, results: list[dict], seconds: float) -> int:
@@ -110,8 +164,8 @@ def _report(seed: int, results: list[dict], seconds: float) -> int:
             print("  " + line)
         print(r["reproducer"])
     print(f"\ngraphs run: {len(results)}   ok: {counts['ok']}   mismatches: "
-          f"{counts['mismatch']}   errors: {counts['error']}   invalid (generator): "
-          f"{counts['invalid']}   time: {seconds:.1f} s")
+          f"{counts['mismatch']}   errors: {counts['error']}   hangs: {counts['hang']}   "
+          f"invalid (generator): {counts['invalid']}   time: {seconds:.1f} s")
     causes = collections.Counter((r["status"], r["cause"]) for r in failed)
     for (status, cause), n in causes.most_common():
         print(f"  {n:5d}  {status:8s} {cause}")
