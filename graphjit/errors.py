@@ -56,6 +56,11 @@ class NotDifferentiableError(GraphError, ValueError):
     has none (a comparison, argmax, a cast to an integer, ...); the message names it."""
 
 
+class InvalidArgumentError(Error, ValueError, TypeError):
+    """An argument graphjit cannot use: a fetch that is no tensor, operation or name, an
+    unknown engine. Both a ValueError and a TypeError, as Python's checks raise either."""
+
+
 class FeedError(Error, ValueError):
     """A run-time feed is missing or does not fit its tensor."""
 
@@ -66,6 +71,11 @@ class SessionClosedError(Error, RuntimeError):
 
 class FailedPreconditionError(Error, RuntimeError):
     """An op ran on state that is not ready, e.g. it read a variable never initialized."""
+
+
+class ResourceExhaustedError(Error, MemoryError):
+    """A tensor or plan needs more memory than the machine has: refused before
+    anything is allocated, naming the op or plan and the bytes it would take."""
 
 
 class LoadError(Error, ValueError):

@@ -6,11 +6,14 @@ compiled result is checked against afterwards. Slow and simple on purpose.
 
 from __future__ import annotations
 
+import functools
+import os
+
 import numpy as np
 
-from graphjit.errors import FeedError, InternalError, ShapeError
-from graphjit.graph import Operation, Tensor
-from graphjit.ops.registry import get_op_def
+from graphjit.errors import Error, FeedError, InternalError, ResourceExhaustedError, ShapeError
+from graphjit.graph import Operation, Tensor, format_spec
+from graphjit.ops.registry import Spec, get_op_def, infer_specs
 
 
 def ref_inputs(op: Operation) -> tuple[int, ...]:
@@ -30,6 +33,45 @@ def missing_feed(placeholder: Operation) -> FeedError:
     return FeedError(f"placeholder '{placeholder.name}' ({t.dtype}, shape {t.shape}) must be "
                      f"fed: pass feed_dict={{{placeholder.name}: value}} "
                      f"(created at {placeholder.source})")
+
+
+@functools.cache
+def memory_limit() -> int:
+    """The most bytes a run may ask for: the machine's physical memory. Larger tensors and
+    plans are refused before allocating (Linux would promise the memory, then kill the
+    process when it is touched)."""
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - not POSIX
+        return 1 << 40
+
+
+def format_bytes(n: int) -> str:
+    return f"{n / 2**30:,.1f} GiB" if n >= 2**30 else f"{n:,} bytes"
+
+
+def run_time_specs(op: Operation, specs: list[Spec]) -> list[Spec]:
+    """`op`'s inference on the concrete input specs of a run, for both engines (the
+    reference interpreter per op and run, a plan once per shape signature), so a shape
+    known only at run time fails alike in both: naming the op, its static and run-time
+    input shapes and the user's line."""
+    try:
+        return infer_specs(get_op_def(op.type), specs, op.attrs)
+    except Error as exc:
+        fed = ", ".join(format_spec(shape, dtype) for shape, dtype in specs)
+        raise type(exc)(f"{op.describe()} at {op.source}: run with inputs ({fed}): "
+                        f"{exc}") from None
+
+
+def check_size(op: Operation, shape: tuple, dtype) -> None:
+    """Refuse to allocate a value of `op` larger than memory (both engines: the reference
+    for every value, a plan for those it keeps in buffers; fused ones take no memory)."""
+    nbytes = int(np.prod(shape, dtype=object)) * dtype.size
+    if nbytes > memory_limit():
+        raise ResourceExhaustedError(
+            f"{op.describe()} at {op.source}: its result {format_spec(shape, dtype)} would "
+            f"take {format_bytes(nbytes)}, more than this machine's memory "
+            f"({format_bytes(memory_limit())})")
 
 
 def ops_needed(fetch_ops: list[Operation], fed: set[Tensor]) -> list[Operation]:
@@ -87,6 +129,10 @@ def evaluate(fetches: list[Tensor | Operation], feeds: dict[Tensor, np.ndarray],
             raise missing_feed(op)
         refs = ref_inputs(op)
         inputs = [None if i in refs else values[t] for i, t in enumerate(op.inputs)]
+        specs = run_time_specs(op, [(tuple(t.shape) if i in refs else values[t].shape,
+                                     t.dtype) for i, t in enumerate(op.inputs)])
+        for shape, dtype in specs:
+            check_size(op, shape, dtype)
         for tensor, value in zip(op.outputs, run_op(op, inputs, state)):
             values[tensor] = value
     return [values[f] if isinstance(f, Tensor) else None for f in fetches]

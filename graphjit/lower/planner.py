@@ -14,9 +14,19 @@ import numpy as np
 
 from codegen.loopir import Kernel, VerifyError, format_kernel
 from codegen.numba_backend import BackendError, CompiledKernel, compile_kernel
-from graphjit.errors import CompileError
-from graphjit.graph import Operation, Tensor
-from graphjit.interpreter import missing_feed, ops_needed, read_inputs, ref_inputs, run_op
+from graphjit.errors import CompileError, ResourceExhaustedError
+from graphjit.graph import Operation, Tensor, format_spec
+from graphjit.interpreter import (
+    check_size,
+    format_bytes,
+    memory_limit,
+    missing_feed,
+    ops_needed,
+    read_inputs,
+    ref_inputs,
+    run_op,
+    run_time_specs,
+)
 from graphjit.lower.emit import RegionEmitter
 from graphjit.lower.extern import (
     conv_filter_grad_gemm_kernel,
@@ -35,7 +45,6 @@ from graphjit.lower.kernels import (
 )
 from graphjit.lower.partition import Region, partition
 from graphjit.ops.indexing import check_gather_indices
-from graphjit.ops.registry import get_op_def, infer_specs
 from runtime.plan import EXTERN, HOST, KERNEL, VIEW, Plan, SlotSpec, Step, assign_buffers
 
 
@@ -61,9 +70,8 @@ def propagate_shapes(ops: list[Operation], fed_shapes: dict[Tensor, tuple]) -> d
         if op.type == "Placeholder":
             raise missing_feed(op)
         refs = ref_inputs(op)  # a variable only assigned has its static shape
-        specs = infer_specs(get_op_def(op.type), [
-            (tuple(t.shape) if i in refs else shapes[t], t.dtype)
-            for i, t in enumerate(op.inputs)], op.attrs)
+        specs = run_time_specs(op, [(tuple(t.shape) if i in refs else shapes[t], t.dtype)
+                                    for i, t in enumerate(op.inputs)])
         for t, (shape, _) in zip(op.outputs, specs):
             shapes[t] = tuple(shape)
     return shapes
@@ -100,6 +108,8 @@ class PlanBuilder:
 
     def slot(self, t: Tensor, role: str, value=None, base=None) -> int:
         if t not in self.slot_of:
+            if role in ("output", "buffer", "host"):  # before compiling the kernel
+                check_size(t.op, self.shapes[t], t.dtype)
             self.slot_of[t] = len(self.slots)
             self.slots.append(SlotSpec(self.shapes[t], t.dtype.np, role, value, base))
         return self.slot_of[t]
@@ -121,7 +131,21 @@ class PlanBuilder:
         fetch_slots = tuple(self.input_or_const_slot(t) for t in self.fetch_tensors)
         plan = Plan(self.slots, self.steps, input_slots, fetch_slots)
         assign_buffers(plan)
+        self.check_memory(plan)
         return plan, self.lowered
+
+    def check_memory(self, plan: Plan) -> None:
+        """Refuse a plan whose buffers and outputs cannot all be in memory at once, before
+        running it (a MemoryError, or the OOM killer, mid-run would say less)."""
+        outputs = sum(s.nbytes for s in plan.slots if s.role in ("output", "host"))
+        if plan.peak_bytes() + outputs <= memory_limit():
+            return
+        fed = ", ".join(f"{t.name} {format_spec(self.shapes[t], t.dtype)}" for t in self.feeds)
+        raise ResourceExhaustedError(
+            f"the plan computing {', '.join(repr(t.name) for t in self.fetch_tensors)}"
+            f"{' from ' + fed if fed else ''} needs {format_bytes(plan.peak_bytes())} of "
+            f"intermediate buffers and {format_bytes(outputs)} of results, more than this "
+            f"machine's memory ({format_bytes(memory_limit())})")
 
     def input_or_const_slot(self, t: Tensor) -> int:
         if t in self.slot_of:

@@ -68,8 +68,8 @@ def _fold_value(rw: Rewriter, op: Operation, known, limit: int) -> np.ndarray | 
     if any(v is None for v in inputs):
         return None
     size = out.shape.num_elements()
-    if size is not None and size * out.dtype.size > limit:
-        return None  # decided before computing: the value itself may be huge
+    if size is None or size * out.dtype.size > limit:
+        return None  # decided before computing (no allocation): the value may be huge
     try:
         (value,) = run_op(op, inputs)
     except Exception:  # noqa: BLE001 - whatever the reference raises, run time raises too
