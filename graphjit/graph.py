@@ -16,10 +16,16 @@ from graphjit.errors import (
     Error,
     GraphError,
     GraphMismatchError,
+    InvalidArgumentError,
     NotFoundError,
+    ShapeError,
     SourceLine,
     user_source_line,
 )
+
+# The highest rank of a tensor. A kernel nests one loop per dimension, and CPython (so
+# Numba) compiles at most 20 nested blocks; 16 leaves room for a kernel's own loops.
+MAX_RANK = 16
 
 
 class TensorShape(tuple):
@@ -236,12 +242,13 @@ class Graph:
             self._name_stack = old
 
     def _op_name(self, name: str | None, default: str) -> str:
+        if name is not None and not isinstance(name, str):
+            raise GraphError(f"{default} at {user_source_line()}: op name must be a string, "
+                             f"got {name!r}")
         if name and name.endswith("/"):
             full = name[:-1]  # TF: a scope string names the op exactly (composite ops)
             self._names_in_use.setdefault(full.lower(), 1)
         else:
-            if name is not None and not isinstance(name, str):
-                raise GraphError(f"op name must be a string, got {name!r}")
             full = self.unique_name(name or default)
         if full in self._by_name:
             raise GraphError(f"an operation named '{full}' already exists in the graph")
@@ -286,6 +293,11 @@ class Graph:
                 specs = infer_specs(op_def, [(t.shape, t.dtype) for t in inputs], attrs)
             except Error as exc:
                 raise type(exc)(f"{op.describe()} at {op.source}: {exc}") from None
+            for shape, dtype in specs:
+                if len(shape) > MAX_RANK:
+                    raise ShapeError(f"{op.describe()} at {op.source}: its result "
+                                     f"{format_spec(shape, dtype)} has rank {len(shape)}; "
+                                     f"graphjit supports ranks up to {MAX_RANK}")
         op.outputs = tuple(Tensor(op, i, TensorShape(shape), dtype)
                            for i, (shape, dtype) in enumerate(specs))
         self._ops.append(op)
@@ -344,8 +356,8 @@ class Graph:
             if isinstance(obj, Tensor) and not allow_tensor:
                 return obj.op
             return obj
-        raise TypeError(f"cannot interpret {type(obj).__name__} {obj!r} as a graph element "
-                        "(expected a Tensor, an Operation or a name)")
+        raise InvalidArgumentError(f"cannot interpret {type(obj).__name__} {obj!r} as a graph "
+                                   "element (expected a Tensor, an Operation or a name)")
 
     def _similar(self, name: str) -> str:
         import difflib

@@ -76,7 +76,10 @@ def constant_array(value, dtype=None) -> tuple[np.ndarray, dtypes.DType]:
     """A NumPy array for a constant, with TF's default dtypes (float32, int32)."""
     if isinstance(value, Tensor):
         raise GraphError("constant() takes a Python or NumPy value, not a Tensor")
-    array = np.asarray(value)
+    try:
+        array = np.asarray(value)
+    except (ValueError, TypeError):  # ragged nested lists
+        array = np.empty((), object)
     if array.dtype == object:
         raise DTypeError(f"cannot make a constant from {value!r}: ragged or non-numeric")
     if dtype is None:
@@ -139,6 +142,14 @@ def broadcast_shapes(*shapes) -> tuple:
     return tuple(result)
 
 
+def check_sizes(shape) -> None:
+    """Static dims are sizes >= 0, or None where unknown (a -1 became None already)."""
+    bad = [d for d in shape if d is not None and d < 0]
+    if bad:
+        raise ShapeError(f"shape {list(shape)} has a negative dimension {bad[0]}: dimensions "
+                         "are sizes >= 0, or None (-1) where unknown")
+
+
 def _fmt(shape) -> str:
     return "[" + ",".join("?" if d is None else str(d) for d in shape) + "]"
 
@@ -194,6 +205,8 @@ def op_error(cls, op_type: str, name: str | None, default_name: str, inputs, mes
     the op type, the name the op would get, its input specs and the user's line."""
     inputs = [t for t in inputs if isinstance(t, Tensor)]
     graph = graph_of(*inputs)
+    if not isinstance(name, str):  # (create_op reports a name that is not a string)
+        name = None
     if name and name.endswith("/"):
         full = name[:-1]
     else:
@@ -216,8 +229,8 @@ def static_value(value, what: str) -> np.ndarray:
             return np.array(op.inputs[0].shape, dtype=np.int64)
         raise UnsupportedError(
             f"{what} must be known when the graph is built (a Python value, NumPy array or "
-            f"constant), but tensor '{value.name}' is computed at run time (at "
-            f"{user_source_line()}); graphjit does not support dynamic {what} arguments")
+            f"constant), but tensor '{value.name}' is computed at run time; graphjit does "
+            f"not support dynamic {what} arguments")
     if isinstance(value, (list, tuple)) and any(isinstance(v, Tensor) for v in value):
         return np.array([static_value(v, what) for v in value])
     return np.asarray(value)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
 from graphjit import dtypes
-from graphjit.errors import ShapeError
+from graphjit.errors import ResourceExhaustedError, ShapeError
 from graphjit.graph import Tensor, get_default_graph
-from graphjit.ops._util import ALL, constant_array, make
+from graphjit.ops._util import ALL, check_sizes, constant_array, make, op_errors
 from graphjit.ops.registry import OpDef, register
 
 
@@ -21,6 +23,7 @@ def _const_reference(*, value):
 
 
 def _placeholder_infer(specs, attrs):
+    check_sizes(attrs["shape"])
     return attrs["shape"], attrs["dtype"]
 
 
@@ -45,21 +48,33 @@ register(OpDef("StopGradient", _identity_infer, lambda x: x, kind="elementwise",
 
 def constant(value, dtype=None, shape=None, name: str | None = None) -> Tensor:
     """A constant tensor, as `tf.constant`: `shape` reshapes, or broadcasts a scalar."""
-    array, dtype = constant_array(value, dtype)
-    if shape is not None:
-        shape = tuple(int(d) for d in shape)
-        if array.size == int(np.prod(shape)):
-            array = array.reshape(shape)
-        elif array.size == 1:
-            array = np.full(shape, array.reshape(()), dtype=array.dtype)
-        else:
-            raise ShapeError(f"constant '{name or 'Const'}': value of shape {array.shape} "
-                             f"cannot be given shape {list(shape)}")
+    with op_errors("Const", name, "Const", ()):
+        array, dtype = constant_array(value, dtype)
+        if shape is not None:
+            array = _reshaped(array, shape)
     array = np.array(array, dtype=dtype.np, copy=True)  # never alias the user's array
     array.flags.writeable = False
     graph = get_default_graph()
     return graph.create_op("Const", (), {"value": array}, name=name,
                            default_name="Const").outputs[0]
+
+
+def _reshaped(array: np.ndarray, shape) -> np.ndarray:
+    from graphjit.interpreter import format_bytes, memory_limit
+    dims = list(shape) if isinstance(shape, (list, tuple, np.ndarray)) else [shape]
+    if not all(isinstance(d, numbers.Integral) and not isinstance(d, bool) and d >= 0
+               for d in dims):
+        raise ShapeError(f"shape must be a list of sizes >= 0, got {shape!r}")
+    size = int(np.prod(dims, dtype=object))
+    if array.size == size:
+        return array.reshape(dims)
+    if array.size != 1:
+        raise ShapeError(f"value of shape {list(array.shape)} cannot be given shape {dims}")
+    if size * array.itemsize > memory_limit():  # np.full would fill it in right now
+        raise ResourceExhaustedError(f"a constant of shape {dims} would take "
+                                     f"{format_bytes(size * array.itemsize)}, more than this "
+                                     f"machine's memory ({format_bytes(memory_limit())})")
+    return np.full(dims, array.reshape(()), dtype=array.dtype)
 
 
 def placeholder(dtype, shape=None, name: str | None = None) -> Tensor:
@@ -68,10 +83,16 @@ def placeholder(dtype, shape=None, name: str | None = None) -> Tensor:
     if shape is None:
         raise ShapeError(f"placeholder '{name or 'Placeholder'}': graphjit needs the rank; "
                          "give shape=[None, ...] with None for unknown dimensions")
-    if isinstance(shape, int):
+    if isinstance(shape, numbers.Integral):
         shape = [shape]
+    with op_errors("Placeholder", name, "Placeholder", ()):
+        dims = list(shape) if isinstance(shape, (list, tuple, np.ndarray)) else None
+        if dims is None or not all(d is None or (isinstance(d, numbers.Integral)
+                                                 and not isinstance(d, bool)) for d in dims):
+            raise ShapeError(f"shape must be a list of ints and None, got {shape!r}")
+        dtype = dtypes.as_dtype(dtype)
     return get_default_graph().create_op(
-        "Placeholder", (), {"shape": TensorShape(shape), "dtype": dtypes.as_dtype(dtype)},
+        "Placeholder", (), {"shape": TensorShape(dims), "dtype": dtype},
         name=name, default_name="Placeholder").outputs[0]
 
 

@@ -14,7 +14,7 @@ import numbers
 import numpy as np
 
 from graphjit import dtypes
-from graphjit.errors import DTypeError, Error, ShapeError, UnsupportedError, user_source_line
+from graphjit.errors import DTypeError, Error, ShapeError, UnsupportedError
 from graphjit.graph import Tensor, TensorShape
 from graphjit.ops._util import (
     convert_to_tensor,
@@ -22,6 +22,7 @@ from graphjit.ops._util import (
     make,
     normalize_axis,
     op_error,
+    op_errors,
     static_value,
 )
 from graphjit.ops.registry import OpDef, register
@@ -37,17 +38,16 @@ def static_ints(value, what: str) -> tuple[int, ...]:
     if array.size == 0:
         return ()
     if array.dtype.kind not in "iu":
-        raise DTypeError(f"{what} must be integers, got {value!r} (at {user_source_line()})")
+        raise DTypeError(f"{what} must be integers, got {value!r}")
     if array.ndim > 1:
-        raise ShapeError(f"{what} must be a scalar or a vector, got shape {list(array.shape)} "
-                         f"(at {user_source_line()})")
+        raise ShapeError(f"{what} must be a scalar or a vector, got shape {list(array.shape)}")
     return tuple(int(v) for v in array.ravel())
 
 
 def static_int(value, what: str) -> int:
     array = static_value(value, what)
     if array.ndim != 0 or array.dtype.kind not in "iu":
-        raise DTypeError(f"{what} must be a Python int, got {value!r} (at {user_source_line()})")
+        raise DTypeError(f"{what} must be a Python int, got {value!r}")
     return int(array)
 
 
@@ -81,10 +81,14 @@ def _strided_slice_infer(specs, attrs):
     for s in slices:
         if len(s) != 3 or s[2] == 0:
             raise ShapeError(f"each slice is (start, stop, step) with a non-zero step, got {s}")
+    for axis in attrs.get("shrink", ()):  # integer indices into dims unknown at build time
+        index, n = slices[axis][0], shape[axis]
+        if n is not None and not -n <= index < n:
+            raise ShapeError(f"index {index} is out of range for axis {axis} with size {n}")
     return tuple(None if n is None else _slice_length(s, n) for s, n in zip(slices, shape)), dtype
 
 
-def _strided_slice_reference(x, *, slices):
+def _strided_slice_reference(x, *, slices, shrink=()):
     return copy(x[tuple(builtins.slice(*s) for s in slices)])
 
 
@@ -242,7 +246,9 @@ def _getitem(x: Tensor, key, name, default_name) -> Tensor:
     else:
         items += fill
 
-    slices, squeeze, new_axes, out_pos = [], [], [], 0
+    # `shrink`: the integer indices into dims unknown until run time, which inference
+    # checks then (a slice of one element past the end would be empty, not an error).
+    slices, squeeze, new_axes, out_pos, shrink = [], [], [], 0, []
     for it in items:
         if it is None:
             new_axes.append(out_pos)
@@ -256,6 +262,8 @@ def _getitem(x: Tensor, key, name, default_name) -> Tensor:
                            f"with size {n}")
             slices.append((value, None if value == -1 else value + 1, 1))
             squeeze.append(dim)
+            if n is None:
+                shrink.append(dim)
         else:
             if value[2] == 0:
                 raise fail(ShapeError, f"slice step cannot be zero (axis {dim})")
@@ -264,7 +272,10 @@ def _getitem(x: Tensor, key, name, default_name) -> Tensor:
 
     steps = []
     if any(s != (None, None, 1) for s in slices) or not (squeeze or new_axes):
-        steps.append(("StridedSlice", {"slices": tuple(slices)}))
+        attrs = {"slices": tuple(slices)}
+        if shrink:
+            attrs["shrink"] = tuple(shrink)
+        steps.append(("StridedSlice", attrs))
     if squeeze:
         steps.append(("Squeeze", {"axes": tuple(squeeze)}))
     steps += [("ExpandDims", {"axis": p}) for p in new_axes]
@@ -281,12 +292,12 @@ def strided_slice(input_, begin, end, strides=None, begin_mask=0, end_mask=0,
                   name: str | None = None) -> Tensor:
     """TF's strided_slice, translated bit by bit into the getitem key it stands for."""
     x = convert_to_tensor(input_)
-    begin, end = static_ints(begin, "begin"), static_ints(end, "end")
-    strides = (1,) * len(begin) if strides is None else static_ints(strides, "strides")
-    if not len(begin) == len(end) == len(strides):
-        raise op_error(ShapeError, "StridedSlice", name, "StridedSlice", [x],
-                       f"begin, end and strides must have the same length, got "
-                       f"{list(begin)}, {list(end)} and {list(strides)}")
+    with op_errors("StridedSlice", name, "StridedSlice", [x]):
+        begin, end = static_ints(begin, "begin"), static_ints(end, "end")
+        strides = (1,) * len(begin) if strides is None else static_ints(strides, "strides")
+        if not len(begin) == len(end) == len(strides):
+            raise ShapeError(f"begin, end and strides must have the same length, got "
+                             f"{list(begin)}, {list(end)} and {list(strides)}")
     key = []
     for i, (b, e, s) in enumerate(zip(begin, end, strides)):
         bit = 1 << i
@@ -305,10 +316,12 @@ def strided_slice(input_, begin, end, strides=None, begin_mask=0, end_mask=0,
 def slice(input_, begin, size, name: str | None = None) -> Tensor:  # noqa: A001 - TF's name
     """`size[i]` elements from `begin[i]` on each axis; a size of -1 takes the rest."""
     x = convert_to_tensor(input_)
-    begin, size = static_ints(begin, "begin"), static_ints(size, "size")
 
     def fail(message):
         return op_error(ShapeError, "StridedSlice", name, "Slice", [x], message)
+
+    with op_errors("StridedSlice", name, "Slice", [x]):
+        begin, size = static_ints(begin, "begin"), static_ints(size, "size")
 
     if not len(begin) == len(size) == x.ndim:
         raise fail(f"begin {list(begin)} and size {list(size)} need one entry per dimension "
@@ -355,12 +368,10 @@ def split(value, num_or_size_splits, axis=0, num=None, name: str | None = "split
     def fail(cls, message):
         return op_error(cls, "StridedSlice", name, default, [x], message)
 
-    try:
+    with op_errors("StridedSlice", name, default, [x]):
         axis = check_axis(canonical_axis(static_int(axis, "axis"), x.ndim), x.ndim)
-    except ShapeError as exc:
-        raise fail(ShapeError, str(exc)) from None
+        splits = static_value(num_or_size_splits, "num_or_size_splits")
     n = x.shape[axis]
-    splits = static_value(num_or_size_splits, "num_or_size_splits")
     if splits.ndim == 0:
         k = int(splits)
         if k <= 0:
@@ -373,7 +384,8 @@ def split(value, num_or_size_splits, axis=0, num=None, name: str | None = "split
                        "equal pieces")
         sizes = [n // k] * k
     else:
-        sizes = list(static_ints(splits, "num_or_size_splits"))
+        with op_errors("StridedSlice", name, default, [x]):
+            sizes = list(static_ints(splits, "num_or_size_splits"))
         if sizes.count(-1) > 1 or any(s < -1 for s in sizes):
             raise fail(ShapeError, f"sizes {sizes} may hold a single -1 and no other negative")
         known = sum(s for s in sizes if s != -1)
@@ -397,10 +409,8 @@ def unstack(value, num=None, axis=0, name: str | None = "unstack") -> list[Tenso
     def fail(message):
         return op_error(ShapeError, "StridedSlice", name, "unstack", [x], message)
 
-    try:
+    with op_errors("StridedSlice", name, "unstack", [x]):
         axis = check_axis(canonical_axis(static_int(axis, "axis"), x.ndim), x.ndim)
-    except ShapeError as exc:
-        raise fail(str(exc)) from None
     n = x.shape[axis]
     if num is None:
         if n is None:
@@ -422,7 +432,8 @@ def gather(params, indices, validate_indices=None, name: str | None = None, axis
     if batch_dims != 0:
         raise op_error(UnsupportedError, "GatherV2", name, "GatherV2", [params, indices],
                        "batch_dims other than 0 is not supported")
-    axis = canonical_axis(0 if axis is None else static_int(axis, "axis"), params.ndim)
+    with op_errors("GatherV2", name, "GatherV2", [params, indices]):
+        axis = canonical_axis(0 if axis is None else static_int(axis, "axis"), params.ndim)
     return make("GatherV2", [params, indices], {"axis": axis}, name=name,
                 default_name="GatherV2")
 

@@ -31,6 +31,7 @@ from graphjit.ops._util import (
     make,
     normalize_axes,
     normalize_axis,
+    op_errors,
     same_dtype,
 )
 from graphjit.ops.indexing import (
@@ -407,14 +408,16 @@ for _type, _infer, _ref, _diff in _PRIMITIVES:
 def reshape(tensor, shape, name: str | None = None) -> Tensor:
     """`tensor` with a new static shape; one dimension may be -1 (inferred)."""
     x = convert_to_tensor(tensor)
-    return make("Reshape", [x], {"shape": static_ints(shape, "shape")}, name=name,
-                default_name="Reshape")
+    with op_errors("Reshape", name, "Reshape", [x]):
+        shape = static_ints(shape, "shape")
+    return make("Reshape", [x], {"shape": shape}, name=name, default_name="Reshape")
 
 
 def transpose(a, perm=None, name: str | None = "transpose", conjugate: bool = False) -> Tensor:
     """Permute the axes; perm=None reverses them. (Real dtypes only: conjugate is a no-op.)"""
     x = convert_to_tensor(a)
-    perm = tuple(builtins.range(x.ndim))[::-1] if perm is None else static_ints(perm, "perm")
+    with op_errors("Transpose", name, "transpose", [x]):
+        perm = tuple(builtins.range(x.ndim))[::-1] if perm is None else static_ints(perm, "perm")
     return make("Transpose", [x], {"perm": tuple(canonical_axis(p, x.ndim) for p in perm)},
                 name=name, default_name="transpose")
 
@@ -423,9 +426,10 @@ def expand_dims(input, axis=None, name: str | None = None, dim=None) -> Tensor:
     """Insert a size-1 axis at `axis` (TF1's deprecated `dim` is accepted too)."""
     x = convert_to_tensor(input)
     axis = dim if axis is None else axis
-    if axis is None:
-        raise op_error(ShapeError, "ExpandDims", name, "ExpandDims", [x], "axis is required")
-    axis = canonical_axis(static_int(axis, "axis"), x.ndim + 1)
+    with op_errors("ExpandDims", name, "ExpandDims", [x]):
+        if axis is None:
+            raise ShapeError("axis is required")
+        axis = canonical_axis(static_int(axis, "axis"), x.ndim + 1)
     return make("ExpandDims", [x], {"axis": axis}, name=name, default_name="ExpandDims")
 
 
@@ -436,14 +440,16 @@ def squeeze(input, axis=None, name: str | None = None, squeeze_dims=None) -> Ten
     if axis is None:
         axes = _squeeze_axes(x.shape, None)
     else:
-        axes = tuple(sorted(canonical_axis(a, x.ndim) for a in static_ints(axis, "axis")))
+        with op_errors("Squeeze", name, "Squeeze", [x]):
+            axes = tuple(sorted(canonical_axis(a, x.ndim) for a in static_ints(axis, "axis")))
     return make("Squeeze", [x], {"axes": axes}, name=name, default_name="Squeeze")
 
 
 def concat(values, axis, name: str | None = "concat") -> Tensor:
     """Join tensors along an existing axis; the others must match."""
     values = convert_operands(list(values) if isinstance(values, (list, tuple)) else [values])
-    axis = static_int(axis, "axis")
+    with op_errors("ConcatV2", name, "concat", values):
+        axis = static_int(axis, "axis")
     if values:
         axis = canonical_axis(axis, values[0].ndim)
     return make("ConcatV2", values, {"axis": axis}, name=name, default_name="concat")
@@ -454,7 +460,8 @@ def stack(values, axis=0, name: str | None = "stack") -> Tensor:
     values = convert_operands(list(values))
     if not values:
         raise op_error(ShapeError, "ConcatV2", name, "stack", [], "stack needs a tensor")
-    axis = canonical_axis(static_int(axis, "axis"), values[0].ndim + 1)
+    with op_errors("ConcatV2", name, "stack", values):
+        axis = canonical_axis(static_int(axis, "axis"), values[0].ndim + 1)
     with values[0].graph.name_scope(name or "stack") as scope:
         expanded = [make("ExpandDims", [v], {"axis": axis}) for v in values]
         return make("ConcatV2", expanded, {"axis": axis}, name=scope)
@@ -463,30 +470,32 @@ def stack(values, axis=0, name: str | None = "stack") -> Tensor:
 def tile(input, multiples, name: str | None = None) -> Tensor:
     """Repeat the tensor `multiples[i]` times along axis i."""
     x = convert_to_tensor(input)
-    return make("Tile", [x], {"multiples": static_ints(multiples, "multiples")}, name=name,
-                default_name="Tile")
+    with op_errors("Tile", name, "Tile", [x]):
+        multiples = static_ints(multiples, "multiples")
+    return make("Tile", [x], {"multiples": multiples}, name=name, default_name="Tile")
 
 
 def broadcast_to(input, shape, name: str | None = None) -> Tensor:
     """Broadcast to a static shape with NumPy's rules."""
     x = convert_to_tensor(input)
-    return make("BroadcastTo", [x], {"shape": static_ints(shape, "shape")}, name=name,
-                default_name="BroadcastTo")
+    with op_errors("BroadcastTo", name, "BroadcastTo", [x]):
+        shape = static_ints(shape, "shape")
+    return make("BroadcastTo", [x], {"shape": shape}, name=name, default_name="BroadcastTo")
 
 
 def pad(tensor, paddings, mode="CONSTANT", constant_values=0, name: str | None = None) -> Tensor:
     """Pad each axis by (before, after): with a constant, or mirrored (REFLECT, SYMMETRIC)."""
     x = convert_to_tensor(tensor)
-    p = static_value(paddings, "paddings")
-    if p.size == 0 and x.ndim == 0:
-        p = np.zeros((0, 2), np.int64)
-    if p.ndim != 2 or p.shape[1] != 2 or p.dtype.kind not in "iu":
-        raise op_error(ShapeError, "Pad", name, "Pad", [x], f"paddings must be integer "
-                       f"(before, after) pairs, one per dimension; got {paddings!r}")
-    value = static_value(constant_values, "constant_values")
+    with op_errors("Pad", name, "Pad", [x]):
+        p = static_value(paddings, "paddings")
+        if p.size == 0 and x.ndim == 0:
+            p = np.zeros((0, 2), np.int64)
+        if p.ndim != 2 or p.shape[1] != 2 or p.dtype.kind not in "iu":
+            raise ShapeError(f"paddings must be integer (before, after) pairs, one per "
+                             f"dimension; got {paddings!r}")
+        value = constant_array(static_value(constant_values, "constant_values"), x.dtype)[0]
     return make("Pad", [x], {"paddings": tuple((int(b), int(a)) for b, a in p),
-                             "mode": str(mode).upper(),
-                             "constant_value": constant_array(value, x.dtype)[0].item()},
+                             "mode": str(mode).upper(), "constant_value": value.item()},
                 name=name, default_name="Pad")
 
 
@@ -496,8 +505,10 @@ def _filled(shape, value, dtype: dtypes.DType, name, default_name) -> Tensor:
         # zeros(shape(x)), the TF1 idiom for a run-time shape, is zeros_like(x).
         return make("FillLike", [shape.op.inputs[0]], {"value": value, "dtype": dtype},
                     name=name, default_name=default_name)
-    return make("Fill", [], {"shape": static_ints(shape, "shape"), "value": value,
-                             "dtype": dtype}, name=name, default_name=default_name)
+    with op_errors("Fill", name, default_name, ()):
+        shape = static_ints(shape, "shape")
+    return make("Fill", [], {"shape": shape, "value": value, "dtype": dtype}, name=name,
+                default_name=default_name)
 
 
 def zeros(shape, dtype=dtypes.float32, name: str | None = None) -> Tensor:
@@ -518,7 +529,9 @@ def fill(dims, value, name: str | None = None) -> Tensor:
     """A tensor of shape `dims` filled with the scalar `value` (dtype from the value)."""
     graph = graph_of(dims, value)
     if isinstance(value, Tensor) and value.op.type != "Const":
-        return make("BroadcastTo", [value], {"shape": static_ints(dims, "dims")}, name=name,
+        with op_errors("BroadcastTo", name, "Fill", [value]):
+            dims = static_ints(dims, "dims")
+        return make("BroadcastTo", [value], {"shape": dims}, name=name,
                     default_name="Fill")  # a run-time scalar: broadcast it
     if isinstance(value, Tensor):
         array, dtype = value.op.attrs["value"], value.dtype
@@ -556,18 +569,19 @@ def range(start, limit=None, delta=1, dtype=None, name: str | None = "range") ->
     argument is a float)."""
     args = [start, limit, delta] if limit is not None else [0, start, delta]
     values = []
-    for v in args:
-        if isinstance(v, Tensor):
-            values.append((static_value(v, "range bound").item(), v.dtype))
-        else:
-            array, dt = constant_array(v)
-            values.append((array.item(), dt))
-    if dtype is None:
-        found = [dt for _, dt in values]
-        dtype = max(found, key=lambda d: _RANGE_ORDER.index(d) if d in _RANGE_ORDER else -1)
-    dtype = dtypes.as_dtype(dtype)
-    if not dtype.is_numeric:
-        raise DTypeError(f"range: dtype must be numeric, got {dtype}")
+    with op_errors("Range", name, "range", [a for a in args if isinstance(a, Tensor)]):
+        for v in args:
+            if isinstance(v, Tensor):
+                values.append((static_value(v, "range bound").item(), v.dtype))
+            else:
+                array, dt = constant_array(v)
+                values.append((array.item(), dt))
+        if dtype is None:
+            found = [dt for _, dt in values]
+            dtype = max(found, key=lambda d: _RANGE_ORDER.index(d) if d in _RANGE_ORDER else -1)
+        dtype = dtypes.as_dtype(dtype)
+        if not dtype.is_numeric:
+            raise DTypeError(f"dtype must be numeric, got {dtype}")
     kind = int if dtype.is_integer else float
     start, limit, delta = (kind(v) for v, _ in values)
     return make("Range", [], {"start": start, "limit": limit, "delta": delta, "dtype": dtype},
@@ -616,18 +630,19 @@ def one_hot(indices, depth, on_value=None, off_value=None, axis=None, dtype=None
     if idx.dtype not in INT:
         raise op_error(DTypeError, "OneHot", name, "one_hot", [idx],
                        f"indices must be integers, got {idx.dtype}")
-    depth = static_int(depth, "depth")
+    with op_errors("OneHot", name, "one_hot", [idx]):
+        depth = static_int(depth, "depth")
+        if depth < 0:
+            raise ShapeError(f"depth must be >= 0, got {depth}")
     if dtype is None:
         given = [v for v in (on_value, off_value) if v is not None]
         dtype = (given[0].dtype if isinstance(given[0], Tensor) else constant_array(given[0])[1]
                  ) if given else dtypes.float32
     dtype = dtypes.as_dtype(dtype)
     out_rank = idx.ndim + 1
-    axis = canonical_axis(-1 if axis is None else static_int(axis, "axis"), out_rank)
-    try:
+    with op_errors("OneHot", name, "one_hot", [idx]):
+        axis = canonical_axis(-1 if axis is None else static_int(axis, "axis"), out_rank)
         normalize_axis(axis, out_rank)
-    except ShapeError as exc:
-        raise op_error(ShapeError, "OneHot", name, "one_hot", [idx], str(exc)) from None
     with graph.as_default(), graph.name_scope(name or "one_hot") as scope:
         if idx.dtype not in INDEX_DTYPES:
             idx = make("Cast", [idx], {"dtype": dtypes.int32})

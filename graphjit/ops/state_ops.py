@@ -33,7 +33,7 @@ import numpy as np
 from graphjit import dtypes
 from graphjit.errors import DTypeError, FailedPreconditionError, GraphError, ShapeError
 from graphjit.graph import Graph, Operation, Tensor, TensorShape, get_default_graph
-from graphjit.ops._util import FLOAT
+from graphjit.ops._util import FLOAT, check_sizes
 from graphjit.ops.registry import OpDef, register
 
 DEFAULT_GRAPH_SEED = 87654321  # TF's, used when only an op seed is given
@@ -59,6 +59,7 @@ def write_variable(state: dict, op: Operation, value: np.ndarray) -> None:
 
 
 def _variable_infer(specs, attrs):
+    check_sizes(attrs["shape"])
     return attrs["shape"], attrs["dtype"]
 
 
@@ -203,6 +204,7 @@ def draw(state: dict, op: Operation) -> np.ndarray:
 
 
 def _random_infer(specs, attrs):
+    check_sizes(attrs["shape"])
     return attrs["shape"], attrs["dtype"]
 
 
@@ -232,11 +234,15 @@ def get_seed(op_seed: int | None, graph: Graph | None = None) -> tuple[int | Non
 
 
 def _random(op_type: str, shape, dtype, seed, name) -> Tensor:
-    from graphjit.ops._util import static_value
-    dtype = dtypes.as_dtype(dtype)
-    if dtype not in FLOAT:
-        raise DTypeError(f"{op_type}: random values are drawn as floats, not {dtype}")
-    shape = TensorShape(int(d) for d in np.ravel(static_value(shape, "shape")))
+    from graphjit.ops._util import op_errors
+    from graphjit.ops.indexing import static_ints
+    with op_errors(op_type, name, op_type, ()):
+        dtype = dtypes.as_dtype(dtype)
+        if dtype not in FLOAT:
+            raise DTypeError(f"random values are drawn as floats, not {dtype}")
+        shape = static_ints(shape, "shape")
+        check_sizes(shape)  # before TensorShape reads a -1 as an unknown size
+    shape = TensorShape(shape)
     seed, seed2 = get_seed(seed)
     return get_default_graph().create_op(
         op_type, (), {"shape": shape, "dtype": dtype, "seed": seed, "seed2": seed2},
