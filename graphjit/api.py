@@ -19,9 +19,15 @@ import threading
 import numpy as np
 
 from codegen.loopir import format_kernel
-from graphjit.errors import Error, FeedError, GraphError
+from graphjit.errors import (
+    Error,
+    FailedPreconditionError,
+    FeedError,
+    GraphError,
+    InvalidArgumentError,
+)
 from graphjit.feeds import as_result, convert_feed, flatten_fetches, prepare_feeds
-from graphjit.graph import Graph, Operation, Tensor
+from graphjit.graph import Graph, Operation, Tensor, format_spec
 from graphjit.interpreter import ops_needed
 from graphjit.lower.planner import build_plan
 from graphjit.ops.registry import get_op_def
@@ -49,11 +55,12 @@ def _resolve(graph_or_fetches, fetches):
 def _any_graph(structure) -> Graph:
     if isinstance(structure, (Tensor, Operation)):
         return structure.graph
-    items = structure.values() if isinstance(structure, dict) else structure
-    for item in items:
-        if isinstance(item, (Tensor, Operation, list, tuple, dict)):
-            return _any_graph(item)
-    raise GraphError("compile() needs a Graph, a Tensor, or a structure of Tensors")
+    if isinstance(structure, (list, tuple, dict)):
+        for item in structure.values() if isinstance(structure, dict) else structure:
+            if isinstance(item, (Tensor, Operation, list, tuple, dict)):
+                return _any_graph(item)
+    raise InvalidArgumentError("compile() needs a Graph, a Tensor, or a structure of "
+                               f"Tensors, got {type(structure).__name__} {structure!r}")
 
 
 def default_feeds(leaves: list) -> list[Tensor]:
@@ -72,7 +79,7 @@ class CompiledFunction:
         if feeds is None:
             feeds = default_feeds(self.leaves)
         self.feeds: list[Tensor] = [graph.as_graph_element(f, allow_operation=False)
-                                    if isinstance(f, str) else f for f in feeds]
+                                    for f in feeds]
         self._by_name = {t.op.name: t for t in self.feeds}
         # Plans are built from the optimized graph; the caller keeps speaking of the
         # original one (its tensors, names and feed_dict keys).
@@ -110,8 +117,8 @@ class CompiledFunction:
         """Run a plan on the caller's arrays, reading and writing `state` around it."""
         if self._stateless:
             return entry[0].run(arrays, out=out) if out else entry[0].run(arrays)
+        arrays = list(arrays) + self._read_state(state)
         state = self.state if state is None else state
-        arrays = list(arrays) + [read(state, op) for op, read in self._reads]
         values = entry[0].run(arrays, out=out) if out else entry[0].run(arrays)
         if not self._writes:
             return values
@@ -119,6 +126,25 @@ class CompiledFunction:
         for (op, write), value, copy in zip(self._writes, values[n:], self._write_copies):
             write(state, op, value.copy() if copy else value)
         return values[:n]
+
+    def _read_state(self, state: dict | None) -> list:
+        """The values of the variables and random draws a call reads from `state` (None:
+        fn.state, whose uninitialized variables need other advice than a Session's)."""
+        try:
+            return [read(self.state if state is None else state, op)
+                    for op, read in self._reads]
+        except FailedPreconditionError:
+            op = next((op for op, _ in self._reads
+                       if op.type == "VariableV2" and self.state.get(op.name) is None), None)
+            if state is not None or op is None:
+                raise
+            raise FailedPreconditionError(
+                f"attempting to use uninitialized variable '{op.name}' "
+                f"({format_spec(op.outputs[0].shape, op.outputs[0].dtype)}, created at "
+                f"{op.source}) in a compiled function: its variables live in fn.state; "
+                "run the initializers into it once, graphjit.compile(graphjit."
+                "global_variables_initializer(), state=fn.state)(), or compile with "
+                "state=sess.state to share the variables of a Session that ran them") from None
 
     # -- calling -----------------------------------------------------------
     def __call__(self, *args, out=None, **kwargs):
@@ -142,6 +168,9 @@ class CompiledFunction:
 
     def _out_buffers(self, plan, out) -> dict:
         tensors = [leaf for leaf in self.leaves if isinstance(leaf, Tensor)]
+        if not isinstance(out, (np.ndarray, list, tuple)):
+            raise FeedError(f"out= takes an array, or a list of arrays (None to skip one), "
+                            f"got {type(out).__name__}")
         buffers = [out] if isinstance(out, np.ndarray) else list(out)
         if len(buffers) != len(tensors):
             raise FeedError(f"out= needs {len(tensors)} array(s), one per fetched tensor "
@@ -183,21 +212,30 @@ class CompiledFunction:
     def _arrays(self, args, kwargs) -> list[np.ndarray]:
         if len(args) == 1 and isinstance(args[0], dict) and not kwargs:
             by_tensor = prepare_feeds(self.source_graph, args[0])
+            inputs = set(self.feeds)
+            extra = [t for t in by_tensor if t not in inputs]
+            if extra:  # silently ignoring it would hide a typo or a wrong graph
+                raise FeedError(f"'{extra[0].name}' is fed but is not an input of this "
+                                f"function, which takes {self._inputs_text()} (compile "
+                                "with feeds=[...] to feed other tensors)")
             missing = [t for t in self.feeds if t not in by_tensor]
             if missing:
                 raise FeedError(f"missing feed for {missing[0].name} (this function takes "
-                                f"{', '.join(t.op.name for t in self.feeds)})")
+                                f"{self._inputs_text()})")
             return [by_tensor[t] for t in self.feeds]
         if len(args) > len(self.feeds):
             raise FeedError(f"got {len(args)} positional inputs; this function takes "
-                            f"{len(self.feeds)}: {', '.join(t.op.name for t in self.feeds)}")
+                            f"{self._inputs_text()}")
         values = list(args) + [None] * (len(self.feeds) - len(args))
         for name, value in kwargs.items():
             tensor = self._by_name.get(name)
             if tensor is None:
                 raise FeedError(f"unknown input '{name}'; this function takes "
-                                f"{', '.join(self._by_name)}")
-            values[self.feeds.index(tensor)] = value
+                                f"{self._inputs_text()}")
+            position = self.feeds.index(tensor)
+            if position < len(args):
+                raise FeedError(f"input '{name}' is given twice: positionally and by keyword")
+            values[position] = value
         arrays = []
         for tensor, dtype, value in zip(self.feeds, self._dtypes, values):
             if value is None:
@@ -208,6 +246,13 @@ class CompiledFunction:
             else:
                 arrays.append(convert_feed(tensor, value))  # a fresh C-ordered copy
         return arrays
+
+    def _inputs_text(self) -> str:
+        """`2 inputs: x (float32[?,3]), y (int32[])`, for errors about the arguments."""
+        if not self.feeds:
+            return "no inputs"
+        specs = ", ".join(f"{t.op.name} ({format_spec(t.shape, t.dtype)})" for t in self.feeds)
+        return f"{len(self.feeds)} input{'s' if len(self.feeds) > 1 else ''}: {specs}"
 
     def _results(self, values):
         it = iter(values)
@@ -279,7 +324,7 @@ class CompiledFunction:
         arrays = self._arrays(args, kwargs)
         signature = tuple(a.shape for a in arrays)
         entry = self._executors.get(signature) or self._plan(arrays, signature)
-        arrays = list(arrays) + [read(self.state, op) for op, read in self._reads]
+        arrays = list(arrays) + self._read_state(None)
         return profile_plan(entry[0], arrays, repeat)  # (assignments are not stored)
 
 
@@ -293,7 +338,13 @@ def compile(graph_or_fetches, fetches=None, feeds=None, passes=None,
     graph optimizations run first (default pipeline: graphjit.passes.DEFAULT_PASSES;
     "none" to skip them). Variables are read from and assigned into `state`
     (pass `session.state` to share a Session's variables; default: a dict of the
-    function's own, `fn.state`).
+    function's own, `fn.state`). A function's own variables start uninitialized, as
+    in a new Session: run the initializers into the same state once, e.g.
+    `graphjit.compile(graphjit.global_variables_initializer(), state=fn.state)()`.
+
+    Bad inputs raise graphjit errors: a FeedError names the input; shapes that only
+    meet at run time are checked once per new shape signature, a ShapeError naming the
+    op, its shapes and your line, a ResourceExhaustedError a plan larger than memory.
     """
     graph, fetches = _resolve(graph_or_fetches, fetches)
     return CompiledFunction(graph, fetches, feeds, passes, state)

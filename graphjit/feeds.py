@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import numpy as np
 
@@ -64,6 +64,9 @@ def convert_feed(tensor: Tensor, value) -> np.ndarray:
         array = np.asarray(value)
     except Exception as exc:
         raise FeedError(f"cannot convert the value fed for {what} to an array: {exc}") from None
+    if array.dtype == object:  # None, ragged lists, ints beyond int64, other objects
+        raise FeedError(f"cannot feed {repr(value)[:60]} ({type(value).__name__}) for {what}: "
+                        f"expected an array, a number or nested lists of {tensor.dtype}")
     target = tensor.dtype.np
     src = array.dtype
     ok = (src == target or (target.kind == "f" and src.kind in "iuf")
@@ -81,6 +84,9 @@ def convert_feed(tensor: Tensor, value) -> np.ndarray:
 
 def prepare_feeds(graph: Graph, feed_dict) -> dict[Tensor, np.ndarray]:
     """Resolve feed_dict keys to tensors of `graph` and validate every value."""
+    if feed_dict is not None and not isinstance(feed_dict, Mapping):
+        raise FeedError(f"feed_dict must be a dict from tensors (or their names) to values, "
+                        f"got {type(feed_dict).__name__}")
     feeds: dict[Tensor, np.ndarray] = {}
     for key, value in (feed_dict or {}).items():
         tensor = _resolve_feed_key(graph, key)

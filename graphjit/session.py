@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 
 from graphjit import interpreter
-from graphjit.errors import SessionClosedError
+from graphjit.errors import InvalidArgumentError, SessionClosedError
 from graphjit.feeds import as_result, flatten_fetches, prepare_feeds
 from graphjit.graph import Graph, Tensor, get_default_graph
 
@@ -21,8 +21,8 @@ class Session:
     def __init__(self, target: str = "", graph: Graph | None = None, config=None,
                  engine: str = "compiled"):
         if engine not in ("compiled", "reference"):
-            raise ValueError("engine must be 'compiled' (native kernels) or 'reference' "
-                             "(the NumPy interpreter)")
+            raise InvalidArgumentError(f"engine must be 'compiled' (native kernels) or "
+                                       f"'reference' (the NumPy interpreter), got {engine!r}")
         self.graph = graph if graph is not None else get_default_graph()
         self.engine = engine
         self._closed = False
