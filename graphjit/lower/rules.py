@@ -21,7 +21,6 @@ from graphjit.lower.emit import (
 from graphjit.ops.registry import get_op_def
 
 
-
 def _clamp(i, n: int):
     return int_op("minimum", int_op("maximum", i, 0), n - 1)
 
