@@ -437,12 +437,29 @@ def _call_of(kernel: Kernel, fn):
     loop = _chunkable_loop(kernel)
     if loop is not None:
         extent = _extent_fn(loop.stop, kernel)
+        inner = _inner_work_fn(loop.body, kernel)
 
         def call(*arrays):
-            parallel.run_chunked(fn, arrays, extent(arrays))
+            n = extent(arrays)
+            parallel.run_chunked(fn, arrays, n, n * inner(arrays))
         call.dispatcher = fn
         return call
     return _serialized(fn) if _has_parallel(kernel.body) else fn
+
+
+def _inner_work_fn(body, kernel: Kernel):
+    """A function of the arrays giving the iterations of one pass of `body` (its loops'
+    extents multiplied, siblings added; at least 1): chunks are sized by real work, so a
+    row loop over a broadcast input is cut as finely as a large array (Ctrl-C between
+    chunks)."""
+    parts = []
+    for s in body:
+        if isinstance(s, Loop):
+            extent = _extent_fn(s.stop, kernel) if s.start == 0 else None
+            below = _inner_work_fn(s.body, kernel)
+            if extent is not None:
+                parts.append(lambda arrays, e=extent, b=below: e(arrays) * b(arrays))
+    return lambda arrays: max(1, sum(p(arrays) for p in parts))
 
 
 def _module_name(path: str) -> str:
