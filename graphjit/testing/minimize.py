@@ -1,11 +1,11 @@
 """Shrink a failing program to a small one that fails the same way.
 
 Steps, each kept only if the smaller program still fails (same status; for errors the
-same exception type): keep one fetch; drop the Session run; then, line by line from the
-last, drop the line, reading instead one of its own inputs of the same shape and dtype,
-or else a new placeholder fed the value the reference computed for it. The last step
-cuts any graph down to the few ops that disagree, and the fed values keep every op
-valid.
+same exception type): keep one fetch, else drop fetches one by one; drop the Session
+run; then, line by line from the last, drop the line, reading instead one of its own
+inputs of the same shape and dtype, or else a new placeholder fed the value the
+reference computed for it. The last step cuts any graph down to the few ops that
+disagree, and the fed values keep every op valid.
 """
 
 from __future__ import annotations
@@ -80,6 +80,11 @@ def minimize(outcome: Outcome, checker: Callable[[Program], Outcome] = check,
     for fetch in bad + [f for f in program.fetches if f not in bad]:
         if len(program.fetches) > 1 and fails(program.with_fetches([fetch])):
             break
+    else:  # it takes several fetches (a value shared by two consumers): drop what it can
+        for fetch in program.fetches:
+            fetches = best.program.fetches
+            if len(fetches) > 1 and fetch in fetches:
+                fails(best.program.with_fetches([f for f in fetches if f != fetch]))
     if best.program.session:
         fails(replace(best.program, session=False))
     changed = True

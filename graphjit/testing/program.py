@@ -166,9 +166,11 @@ def reproducer(program: Program) -> str:
         "    ef, gf = e.astype(np.float64), g.astype(np.float64)",
         "    with np.errstate(all='ignore'):",
         "        d = np.where((ef == gf) | np.isnan(ef) & np.isnan(gf), 0.0, np.abs(ef - gf))",
+        "    if not d.any():",
+        "        print(name, 'same')",
+        "        continue",
         "    i = np.unravel_index(np.argmax(np.nan_to_num(d, nan=np.inf)), d.shape)",
         "    i = tuple(int(k) for k in i)",
-        "    print(name, f'differs at {i}: expected {e[i]!r}, got {g[i]!r}' if d.any()",
-        "          else 'same')",
+        "    print(name, f'differs at {i}: expected {e[i]!r}, got {g[i]!r}')",
     ]
     return "\n".join(lines) + "\n"
