@@ -85,6 +85,7 @@ def assign_buffers(plan: Plan) -> None:
     free: list[int] = []
     sizes: list[int] = []
     plan.buffer_of = {}
+    dying: dict[int, list[int]] = {}  # step index -> buffer slots last used there
     for step_index, step in enumerate(plan.steps):
         for s in step.outputs:
             if plan.slots[s].role != "buffer" or s in plan.buffer_of:
@@ -103,8 +104,10 @@ def assign_buffers(plan: Plan) -> None:
                 b = len(sizes)
                 sizes.append(need)
             plan.buffer_of[s] = (b, need)
-        for s, (b, _) in list(plan.buffer_of.items()):
-            if last_use.get(s, -1) == step_index and b not in free:
+            dying.setdefault(last_use.get(s, -1), []).append(s)
+        for s in dying.pop(step_index, ()):  # (indexed by step: planning stays linear)
+            b = plan.buffer_of[s][0]
+            if b not in free:
                 free.append(b)
     plan.buffer_sizes = sizes
 
