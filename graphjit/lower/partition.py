@@ -90,6 +90,8 @@ class Partitioner:
         self.region_of: dict[Operation, Region] = {}
         self.regions: list[Region] = []
         self.position = {op: i for i, op in enumerate(ops)}
+        self._ancestors: dict[Operation, int] = {}
+        self._members: dict[Region, int] = {}  # region -> bitset of its ops' positions
 
     # -- graph helpers -----------------------------------------------------
     def producer(self, t: Tensor) -> Operation | None:
@@ -97,51 +99,55 @@ class Partitioner:
             return None
         return t.op
 
-    def depends_on(self, op: Operation, joined: tuple, lowest: int) -> bool:
-        """Does `op` depend (through ops of this plan) on an op of the regions `joined`?
-        Only ops at or after position `lowest`, their first op's, can lead to one."""
-        seen, stack = set(), [op]
-        while stack:
-            for t in stack.pop().inputs:
-                p = self.producer(t)
-                if p is None or p in seen or self.position[p] < lowest:
-                    continue
-                if self.region_of[p] in joined:
-                    return True
-                seen.add(p)
-                stack.append(p)
-        return False
+    def ancestors(self, op: Operation) -> int:
+        """The ops (in this plan) that a placed `op` depends on, as a bitset over graph
+        positions, made from its producers' sets when it is placed: a cycle check is then
+        one AND."""
+        return self._ancestors[op]
+
+    def _note_placed(self, op: Operation, region: Region) -> None:
+        bits = 0
+        for t in op.inputs:
+            p = self.producer(t)
+            if p is not None:
+                bits |= self._ancestors[p] | (1 << self.position[p])
+        self._ancestors[op] = bits
+        self.region_of[op] = region
+        self._members[region] = self._members.get(region, 0) | (1 << self.position[op])
 
     def creates_cycle(self, region: Region, op: Operation, also=()) -> bool:
         """Would adding `op` (and the regions `also`) to `region` create a path
         region -> outside -> region? Ops are placed in graph order, so nothing placed
         depends on `op`: alone, only its own inputs can close a cycle."""
         joined = (region, *also)
-        lowest = min(self.position[r.ops[0]] for r in joined)  # ops are kept in graph order
+        members = 0
+        for r in joined:
+            members |= self._members[r]
         entries = [op] + [m for r in also for m in r.ops] + (list(region.ops) if also else [])
         for m in entries:
             for t in m.inputs:
                 p = self.producer(t)
                 if p is not None and self.region_of[p] not in joined \
-                        and self.depends_on(p, joined, lowest):
+                        and self.ancestors(p) & members:
                     return True
         return False
 
     def merge(self, target: Region, other: Region) -> None:
         for op in other.ops:
             self.region_of[op] = target
+        self._members[target] |= self._members.pop(other)
         target.ops = sorted(target.ops + other.ops, key=self.position.__getitem__)
         other.ops = []
 
     def new_region(self, kind: str, op: Operation, domain=(), split=None) -> Region:
         region = Region(len(self.regions), kind, [op], tuple(domain), split)
         self.regions.append(region)
-        self.region_of[op] = region
+        self._note_placed(op, region)
         return region
 
     def add(self, region: Region, op: Operation) -> None:
         region.ops.append(op)
-        self.region_of[op] = region
+        self._note_placed(op, region)
 
     # -- the rules -----------------------------------------------------------
     def run(self) -> list[Region]:
