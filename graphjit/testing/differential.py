@@ -4,7 +4,6 @@ Shapes and dtypes must match exactly, and the feeds must come back unchanged."""
 
 from __future__ import annotations
 
-import math
 import traceback
 from dataclasses import dataclass, field
 
@@ -18,6 +17,8 @@ from graphjit.testing.tolerance import tolerances
 
 @dataclass
 class Mismatch:
+    """One fetched value an engine got wrong: the worst element and how many differ."""
+
     fetch: str
     engine: str
     what: str  # "value", "shape", "dtype", "input mutated"
@@ -59,6 +60,8 @@ def _same(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def compare(name: str, engine: str, expected: np.ndarray, got, tol: np.ndarray) -> Mismatch | None:
+    """None when `got` matches `expected` within the per-element tolerance `tol`
+    (graphjit.testing.tolerance); else the worst element, relative to its tolerance."""
     got = np.asarray(got)
     if got.dtype != expected.dtype:
         return Mismatch(name, engine, "dtype", expected=expected.dtype, got=got.dtype)
@@ -72,12 +75,11 @@ def compare(name: str, engine: str, expected: np.ndarray, got, tol: np.ndarray) 
             bad = ~(_same(expected, got) | np.isinf(tol))
     if not bad.any():
         return None
-    where = np.argwhere(bad)
-    if expected.dtype.kind == "f":  # report the worst element relative to its tolerance
+    if expected.dtype.kind == "f":
         excess = np.where(bad, np.nan_to_num(err, nan=np.inf) - tol, -np.inf)
         index = np.unravel_index(int(np.argmax(excess)), bad.shape)
     else:
-        index = tuple(where[0])
+        index = tuple(np.argwhere(bad)[0])
     index = tuple(int(i) for i in index)
     return Mismatch(name, engine, "value", index, expected[index].item(), got[index].item(),
                     float(tol[index]), int(bad.sum()))
@@ -128,8 +130,3 @@ def _summary(exc: BaseException) -> str:
     text = "".join(lines).strip()
     return text if len(text) < 2000 else text[:2000] + " ..."
 
-
-def ulp_error(expected: float, got: float, dtype: str) -> float:
-    """|got - expected| in ulps of expected (for reports)."""
-    spacing = float(np.spacing(np.abs(np.array(expected, dtype))))
-    return abs(got - expected) / spacing if spacing and math.isfinite(got) else math.inf
