@@ -216,7 +216,12 @@ class Partitioner:
             return out_shape == region.domain
         if op.type not in INDEX_OPS or unit_reshape:
             if out_shape == region.domain:
-                return True
+                # A per-row value without its kept 1-dims broadcasts against the trailing
+                # axes, not the rows ((n,) * (n, n) reads t[j]): it cannot be a row scalar.
+                lead = tuple(region.domain[:region.split])
+                return len(lead) == len(out_shape) or not any(
+                    self.shapes[t] == lead and self.region_of.get(t.op) is region
+                    for t in op.inputs if self.producer(t) is not None)
             if out_shape in row_scalar_shapes(region.domain, region.split):
                 # a per-row value may only depend on per-row values of the region
                 return all(self.shapes[t] in row_scalar_shapes(region.domain, region.split)

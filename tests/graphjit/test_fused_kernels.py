@@ -104,3 +104,15 @@ def test_planning_a_deep_row_region_is_linear():
     start = time.perf_counter()
     tf.compile(g, fetches=fetches)(feed)
     assert time.perf_counter() - start < 1.0
+
+
+def test_a_row_reduction_without_kept_dims_broadcasts_along_the_last_axis():
+    """(n,) * (n, n) reads t[j], not the row's own t[i]: no row-scalar fusion for it
+    (found by the random-graph fuzzer, seed 1 graph 111)."""
+    g = tf.Graph()
+    with g.as_default():
+        x = tf.placeholder(tf.int32, [5, 5])
+        fetches = [tf.reduce_mean(x, axis=[1]) * x, tf.reduce_sum(x, axis=1) + x]
+    feed = np.arange(-12, 13, dtype=np.int32).reshape(5, 5)
+    for got, want in zip(tf.compile(g, fetches=fetches)(feed), evaluate(fetches, {x: feed})):
+        np.testing.assert_array_equal(got, want)
