@@ -207,7 +207,8 @@ class PlanBuilder:
         if region.kind == "conv_filter_grad":
             self.lower_conv_filter_grad(op, outputs, out_slots, names)
             return
-        if region.kind == "extern":
+        if region.kind == "extern":  # one argument per operand: matmul(x, x) takes x twice
+            in_slots = tuple(self.input_or_const_slot(t) for t in op.inputs)
             self.add_kernel(matmul_kernel(_identifier("matmul", op), op), in_slots, out_slots,
                             names, self.matmul_flops(op), self.bytes_of(inputs, outputs))
             return

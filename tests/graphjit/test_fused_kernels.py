@@ -116,3 +116,13 @@ def test_a_row_reduction_without_kept_dims_broadcasts_along_the_last_axis():
     feed = np.arange(-12, 13, dtype=np.int32).reshape(5, 5)
     for got, want in zip(tf.compile(g, fetches=fetches)(feed), evaluate(fetches, {x: feed})):
         np.testing.assert_array_equal(got, want)
+
+
+def test_matmul_of_a_tensor_with_itself():
+    """Both operands are one tensor: the GEMM still gets two arguments (fuzzer, F2)."""
+    g = tf.Graph()
+    with g.as_default():
+        x = tf.placeholder(tf.float32, [3, 3])
+        y = tf.matmul(x, x)
+    feed = np.arange(9, dtype=np.float32).reshape(3, 3)
+    np.testing.assert_allclose(tf.compile(g, fetches=y)(feed), feed @ feed, rtol=1e-6)
