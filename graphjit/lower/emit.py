@@ -154,9 +154,10 @@ class RegionEmitter:
         shape = self.shapes[t]
         if shape not in row_scalar_shapes(r.domain, r.split):
             return False
-        # when every reduced dim has size 1 the shapes cannot tell: follow the inputs
-        return shape != r.domain or all(
-            self.is_row_value(i) for i in t.op.inputs if i in self.members)
+        # when every reduced dim has size 1 the shapes cannot tell: follow the inputs, to
+        # a reduction (an op of external inputs alone, a slice of them, is full-size)
+        inside = [i for i in t.op.inputs if i in self.members]
+        return shape != r.domain or (bool(inside) and all(self.is_row_value(i) for i in inside))
 
     def row_index(self, t: Tensor) -> tuple:
         lead = self.row_vars

@@ -126,3 +126,16 @@ def test_matmul_of_a_tensor_with_itself():
         y = tf.matmul(x, x)
     feed = np.arange(9, dtype=np.float32).reshape(3, 3)
     np.testing.assert_allclose(tf.compile(g, fetches=y)(feed), feed @ feed, rtol=1e-6)
+
+
+def test_a_reversed_slice_in_a_row_region_over_size_one_rows_keeps_its_reversal():
+    """Reducing a size-1 last axis makes per-row and full-size shapes equal; the slice is
+    full-size, not a row value evaluated at the row's own index (fuzzer, F4)."""
+    g = tf.Graph()
+    with g.as_default():
+        x = tf.placeholder(tf.int64, [5, 1, 1])
+        both = tf.concat([x, x, x], -2)
+        fetches = [tf.reduce_sum(both, axis=[2]), both[::-1, ::-1]]
+    feed = np.array([-3, 1, 2, 1, 3], np.int64).reshape(5, 1, 1)
+    for got, want in zip(tf.compile(g, fetches=fetches)(feed), evaluate(fetches, {x: feed})):
+        np.testing.assert_array_equal(got, want)
