@@ -1,5 +1,5 @@
 """graphjit against NumPy, numexpr, hand-written Numba (and JAX, PyTorch, ONNX Runtime when
-importable) on the workloads W1-W7 of /work/shared/ANCHORS.md.
+importable) on the workloads W1-W7 described in benchmarks/workloads.py.
 
 Every system runs in this one process, interleaved (round robin, one call each per
 repetition, the starting system rotating), so machine noise hits all of them alike. Each

@@ -1,4 +1,5 @@
-"""The workloads W1-W6 of /work/shared/ANCHORS.md: inputs, float64 references, and a
+"""The workloads W1-W6 (gelu, softmax, layer norm, MLP, MLP gradients, dispatch): inputs,
+float64 references, and a
 builder per system (graphjit, NumPy, numexpr, hand-written Numba; JAX, PyTorch and ONNX
 Runtime come from `others.py` when importable).
 
