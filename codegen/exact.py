@@ -165,6 +165,15 @@ def _int_pair(typingctx, a, b):
     return a if a == b else typingctx.unify_pairs(a, b)
 
 
+def _rounds_toward_zero(builder, r, d):
+    """C's truncating division differs from floor division here: the remainder r is
+    nonzero and its sign differs from the divisor d's (then the quotient steps down)."""
+    zero = ir.Constant(r.type, 0)
+    inexact = builder.icmp_signed("!=", r, zero)
+    signs_differ = builder.icmp_signed("<", builder.xor(r, d), zero)
+    return builder.and_(inexact, signs_differ)
+
+
 def _safe_divisor(builder, b, signed: bool):
     """b, with 0 (and -1 when signed) replaced by 1: the hardware divide traps on x / 0
     and MIN / -1, and LLVM calls both undefined."""
@@ -209,10 +218,7 @@ def int_floordiv(typingctx, a, b):
         if not ty.signed:
             return builder.select(builder.icmp_unsigned("==", y, zero), zero, builder.udiv(x, d))
         q, r = builder.sdiv(x, d), builder.srem(x, d)
-        # floor: step down when the remainder is nonzero and its sign differs from d's
-        inexact = builder.icmp_signed("!=", r, zero)
-        signs_differ = builder.icmp_signed("<", builder.xor(r, d), zero)
-        q = builder.select(builder.and_(inexact, signs_differ),
+        q = builder.select(_rounds_toward_zero(builder, r, d),
                            builder.sub(q, ir.Constant(q.type, 1)), q)
         q = builder.select(builder.icmp_signed("==", y, ir.Constant(y.type, -1)),
                            builder.sub(zero, x), q)
@@ -229,14 +235,11 @@ def int_floormod(typingctx, a, b):
 
     def codegen(context, builder, sig, args):
         x, y = (context.cast(builder, v, t, ty) for v, t in zip(args, sig.args))
-        zero = ir.Constant(x.type, 0)
         d = _safe_divisor(builder, y, ty.signed)  # x % 1 = 0, NumPy's answer for both
         if not ty.signed:
             return builder.urem(x, d)
         r = builder.srem(x, d)
-        inexact = builder.icmp_signed("!=", r, zero)
-        signs_differ = builder.icmp_signed("<", builder.xor(r, d), zero)
-        return builder.select(builder.and_(inexact, signs_differ), builder.add(r, d), r)
+        return builder.select(_rounds_toward_zero(builder, r, d), builder.add(r, d), r)
     return ty(ty, ty), codegen
 
 
