@@ -244,6 +244,26 @@ def int_floormod(typingctx, a, b):
 
 
 @intrinsic
+def int_truncdiv(typingctx, a, b):
+    """Integer division truncated toward zero (TF's integer Mean): x / 0 = 0, and
+    MIN / -1 = MIN (it wraps)."""
+    ty = _int_pair(typingctx, a, b)
+    if ty is None:
+        return None
+
+    def codegen(context, builder, sig, args):
+        x, y = (context.cast(builder, v, t, ty) for v, t in zip(args, sig.args))
+        zero = ir.Constant(x.type, 0)
+        d = _safe_divisor(builder, y, ty.signed)
+        if not ty.signed:
+            return builder.select(builder.icmp_unsigned("==", y, zero), zero, builder.udiv(x, d))
+        q = builder.select(builder.icmp_signed("==", y, ir.Constant(y.type, -1)),
+                           builder.sub(zero, x), builder.sdiv(x, d))
+        return builder.select(builder.icmp_signed("==", y, zero), zero, q)
+    return ty(ty, ty), codegen
+
+
+@intrinsic
 def int_pow(typingctx, a, b):
     """NumPy's integer power by repeated squaring in a's width (wrapping). For a negative
     exponent NumPy raises; a kernel cannot, and gives 1 / a**-b truncated: 1 for a = 1,

@@ -174,6 +174,8 @@ class _Emitter:
             if fn in ("neg", "square"):
                 args = ["0", a[0]] if fn == "neg" else [a[0], a[0]]
                 return self.helper("wrap_sub" if fn == "neg" else "wrap_mul", args)
+        if fn == "realdiv" and not is_float:  # TF's integer Mean truncates
+            return self.helper("int_truncdiv", a)
         if fn in _INFIX:
             return f"({a[0]} {_INFIX[fn]} {a[1]})"
         if fn == "identity":

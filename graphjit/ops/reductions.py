@@ -58,7 +58,8 @@ def _int_mean(x, axes, keepdims):
     count = int(np.prod([x.shape[a] for a in axes]))
     if count == 0:
         return np.zeros_like(total)
-    return (np.sign(total) * (np.abs(total) // count)).astype(x.dtype)
+    quotient = total // count  # floor; truncation rounds negative quotients up
+    return (quotient + ((total % count != 0) & (total < 0))).astype(x.dtype)
 
 
 def _mean(x, *, axes, keepdims):

@@ -139,3 +139,24 @@ def test_a_reversed_slice_in_a_row_region_over_size_one_rows_keeps_its_reversal(
     feed = np.array([-3, 1, 2, 1, 3], np.int64).reshape(5, 1, 1)
     for got, want in zip(tf.compile(g, fetches=fetches)(feed), evaluate(fetches, {x: feed})):
         np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("dtype", [tf.int64, tf.int8, tf.uint8])
+def test_an_integer_mean_truncates_inside_fused_kernels(dtype):
+    """TF's integer Mean truncates toward zero; a fused consumer sees that integer, not a
+    float quotient (fuzzer, F3: trunc(-3 / 2) came back as -1.5, and integer consumers
+    such as floormod failed to compile)."""
+    g = tf.Graph()
+    with g.as_default():
+        x = tf.placeholder(dtype, [3, 4])
+        t = tf.placeholder(dtype, [3])
+        fetches = [tf.cast(tf.reduce_mean(x, keepdims=True), tf.float64),
+                   tf.reduce_mean(x, axis=-1) + t, tf.reduce_mean(x, keepdims=True) * x,
+                   tf.floormod(tf.reduce_mean(x, axis=1), t), tf.reduce_mean(x, axis=0)]
+    low = 0 if dtype == tf.uint8 else -9
+    feed_x = np.arange(low, low + 12).reshape(3, 4).astype(dtype.name)
+    feed_t = np.array([1, 2, 3], dtype.name)
+    want = evaluate(fetches, {x: feed_x, t: feed_t})
+    for got, expected in zip(tf.compile(g, fetches=fetches)(feed_x, feed_t), want):
+        assert got.dtype == expected.dtype
+        np.testing.assert_array_equal(got, expected)
