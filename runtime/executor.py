@@ -65,8 +65,9 @@ class Executor:
                 del previous
             if out:
                 for position, array in out.items():
-                    slot, _ = self._fetch[position]
-                    arrays[slot] = array
+                    slot, copied = self._fetch[position]
+                    if not copied:  # a fresh output: its kernel writes into `array`
+                        arrays[slot] = array  # (an input's, constant's slot stays as is)
             if timer is None:
                 for kind, fn, args, outs, view_shape in self._program:
                     if kind is KERNEL or kind is EXTERN:

@@ -149,7 +149,7 @@ def test_inspection_stages():
     assert "probs = RealDiv" in fn.ir("graph")
     loops = fn.ir("loops")
     assert loops.startswith("kernel fused_") and "for j1" in loops
-    assert "@numba.njit" in fn.ir("python")
+    assert "@njit(" in fn.ir("python")
     assert "define" in fn.ir("llvm")
     with pytest.raises(ValueError, match="unknown stage"):
         fn.ir("bytecode")
@@ -175,6 +175,25 @@ def test_out_buffer_receives_the_result():
     np.testing.assert_allclose(buffer, _softmax(x), rtol=1e-5, atol=1e-7)
     with pytest.raises(tf.FeedError, match="out= array"):
         fn(x, out=np.empty((6, 15), np.float32))
+
+
+def test_out_buffers_for_fetched_inputs_and_constants_leave_them_alone():
+    # An out= array once took the place of a fetched input or constant in the plan's
+    # slots: kernels read it instead of the input, and the constant stayed replaced.
+    graph = tf.Graph()
+    with graph.as_default():
+        x = tf.placeholder(tf.float32, [3], name="x")
+        c = tf.constant(np.array([1, 2, 3], np.float32))
+        y = x * 2.0 + c
+    fn = tf.compile(graph, fetches=[y, c, x], feeds=[x], passes="none")
+    ones = np.ones(3, np.float32)
+    out = [np.zeros(3, np.float32), np.full(3, 9, np.float32), np.full(3, 7, np.float32)]
+    results = fn(ones, out=out)
+    assert all(r is o for r, o in zip(results, out))
+    expected = [np.array([3, 4, 5], np.float32), np.array([1, 2, 3], np.float32), ones]
+    for got in (out, fn(ones)):
+        for value, want in zip(got, expected):
+            np.testing.assert_array_equal(value, want)
 
 
 def test_layer_norm_and_log_softmax_are_one_kernel_each():
