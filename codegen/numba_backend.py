@@ -18,9 +18,12 @@ import importlib.util
 import os
 import sys
 import threading
+import weakref
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import numba
+from numba.core.compiler_lock import global_compiler_lock
 
 from codegen import cache, parallel
 from codegen.loopir import (
@@ -399,7 +402,13 @@ class CompiledKernel:
         return "\n".join(self._inspectable().inspect_asm().values())
 
 
-_compiled: dict[str, CompiledKernel] = {}
+# Kernels by structural hash. A kernel lives as long as a plan holds it (the weak map
+# finds it) and the KEEP_RECENT kernels asked for last are held besides, so compiling a
+# graph again soon after dropping it costs nothing. A kernel nothing holds is released
+# (`_release`): what Numba keeps of it is its machine code, which it never frees.
+KEEP_RECENT = 64
+_live: weakref.WeakValueDictionary[str, CompiledKernel] = weakref.WeakValueDictionary()
+_recent: OrderedDict[str, CompiledKernel] = OrderedDict()
 _lock = threading.Lock()
 compile_count = 0  # native compiles in this process (tests count them)
 
@@ -409,19 +418,20 @@ def compile_kernel(kernel: Kernel) -> CompiledKernel:
     global compile_count
     key = kernel_hash(kernel)
     with _lock:
-        hit = _compiled.get(key)
+        hit = _live.get(key)
         if hit is not None:
+            _keep(key, hit)
             return hit
         verify(kernel)
         source = kernel_source(kernel)
         path = cache.write_source(source)
         try:
-            fn = _import_file(path, _module_name(path)).kernel
+            fn = _import_kernel(path, kernel.name)
         except Exception:
             # A corrupt Numba cache entry must not be fatal: drop it and compile afresh.
             cache.drop_numba_cache(path)
             try:
-                fn = _import_file(path, _module_name(path)).kernel
+                fn = _import_kernel(path, kernel.name)
             except Exception as exc:
                 raise BackendError(f"Numba failed to compile kernel {kernel.name}: "
                                    f"{type(exc).__name__}: {exc}", source) from exc
@@ -429,8 +439,30 @@ def compile_kernel(kernel: Kernel) -> CompiledKernel:
             compile_count += 1
         call = _call_of(kernel, fn)
         compiled = CompiledKernel(kernel, source, path, fn, call)
-        _compiled[key] = compiled
+        _live[key] = compiled
+        _keep(key, compiled)
+        if hasattr(fn, "overloads"):
+            weakref.finalize(compiled, _release, fn)
         return compiled
+
+
+def _keep(key: str, compiled: CompiledKernel) -> None:
+    _recent[key] = compiled
+    _recent.move_to_end(key)
+    while len(_recent) > KEEP_RECENT:
+        _recent.popitem(last=False)
+
+
+def _release(dispatcher) -> None:
+    """Numba registers each compiled overload for calls from other jitted code (which a
+    kernel never gets) and unregisters it only when the dispatcher dies, which that very
+    registration prevents: unregister it, so the dispatcher and its compile results go."""
+    with global_compiler_lock:
+        for result in list(dispatcher.overloads.values()):
+            try:
+                dispatcher.targetctx.remove_user_function(result.entry_point)
+            except KeyError:
+                pass
 
 
 def _call_of(kernel: Kernel, fn):
@@ -468,13 +500,19 @@ def _module_name(path: str) -> str:
     return "graphjit_kernels." + os.path.splitext(os.path.basename(path))[0]
 
 
-def _import_file(path: str, module_name: str):
+def _import_kernel(path: str, name: str):
+    """The kernel a generated file defines, holding nothing else alive: its module
+    leaves sys.modules, and the module's names for it go (the dispatcher's globals are
+    the module's: a cycle only the garbage collector would free)."""
+    module_name = _module_name(path)
     spec = importlib.util.spec_from_file_location(module_name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module
     try:
         spec.loader.exec_module(module)
-    except Exception:
+    finally:
         sys.modules.pop(module_name, None)
-        raise
-    return module
+    fn = module.kernel
+    for alias in ("kernel", name):
+        vars(module).pop(alias, None)
+    return fn
