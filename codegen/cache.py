@@ -3,15 +3,17 @@
 A kernel's file name is a hash of its generated source, of the graphjit, Numba
 and llvmlite versions, of the vectorized math it inlines and of the CPU, so a
 file is only ever reused for exactly the code it holds; Numba's `cache=True`
-then keeps the machine code beside it.
+(codegen.numba_cache) then keeps the machine code beside it.
 Writes are atomic (write to a temporary file, then rename), so concurrent
-processes never see half a file. A cache that cannot be written falls back to a
-private temporary folder with a warning; a file whose content is not what its
-name promises is rewritten.
+processes never see half a file. A cache that can be read but not written (a
+container image, a shared folder) is used as it is; only a kernel missing from it
+is written to a private temporary folder, removed at exit, with one warning per
+cache folder. A file whose content is not what its name promises is rewritten.
 """
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import importlib.metadata
 import os
@@ -25,6 +27,7 @@ import numba
 
 _FORMAT = "1"  # bump when the generated source format changes
 _fallback_dir: str | None = None
+_warned: set[str] = set()  # cache folders already reported as not writable
 
 
 def cache_dir() -> str:
@@ -34,6 +37,10 @@ def cache_dir() -> str:
         return explicit
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return os.path.join(base, "graphjit")
+
+
+def kernels_dir() -> str:
+    return os.path.join(cache_dir(), "kernels")
 
 
 def caching_disabled() -> bool:
@@ -69,6 +76,12 @@ def _private_dir() -> str:
     global _fallback_dir
     if _fallback_dir is None:
         _fallback_dir = tempfile.mkdtemp(prefix="graphjit-cache-")
+        atexit.register(shutil.rmtree, _fallback_dir, ignore_errors=True)
+    return _fallback_dir
+
+
+def private_dir_if_any() -> str | None:
+    """This process's private kernel folder, if it made one."""
     return _fallback_dir
 
 
@@ -93,21 +106,13 @@ def write_source(source: str) -> str:
     """The path of a file holding exactly `source`, writing it if needed.
 
     The name hashes the source itself (and the compiler versions and CPU), so a
-    file whose content differs from its name's promise is corrupt.
+    file whose content differs from its name's promise is corrupt. A file already
+    in the cache is used even when the folder is read-only.
     """
     name = file_key(hashlib.sha256(source.encode()).hexdigest()) + ".py"
     if caching_disabled():
-        directory = _private_dir()
-    else:
-        directory = os.path.join(cache_dir(), "kernels")
-        try:
-            os.makedirs(directory, exist_ok=True)
-            if not os.access(directory, os.W_OK):
-                raise PermissionError(directory)
-        except OSError as exc:
-            warnings.warn(f"graphjit: kernel cache {directory} is not writable ({exc}); "
-                          "compiling into a temporary folder instead", stacklevel=3)
-            directory = _private_dir()
+        return _write_private(name, source)
+    directory = kernels_dir()
     path = os.path.join(directory, name)
     try:
         with open(path) as f:
@@ -121,10 +126,20 @@ def write_source(source: str) -> str:
         drop_numba_cache(path)
     try:
         atomic_write(path, source.encode())
+        return path
     except OSError as exc:
-        warnings.warn(f"graphjit: cannot write {path} ({exc}); using a temporary folder",
-                      stacklevel=3)
-        path = os.path.join(_private_dir(), name)
+        if directory not in _warned:
+            _warned.add(directory)
+            warnings.warn(f"graphjit: kernel cache {directory} is not writable ({exc}); kernels "
+                          "missing from it are compiled in a temporary folder for this process "
+                          "(set GRAPHJIT_CACHE_DIR to a writable folder, or GRAPHJIT_NO_CACHE=1)",
+                          stacklevel=3)
+        return _write_private(name, source)
+
+
+def _write_private(name: str, source: str) -> str:
+    path = os.path.join(_private_dir(), name)
+    if not os.path.exists(path):
         atomic_write(path, source.encode())
     return path
 
@@ -144,4 +159,5 @@ def drop_numba_cache(path: str) -> None:
 
 def clear() -> None:
     """Delete the whole kernel cache (e.g. after upgrading a compiler by hand)."""
-    shutil.rmtree(os.path.join(cache_dir(), "kernels"), ignore_errors=True)
+    shutil.rmtree(kernels_dir(), ignore_errors=True)
+    shutil.rmtree(os.path.join(cache_dir(), "numba"), ignore_errors=True)

@@ -1,8 +1,8 @@
 """The Numba backend: a loop-IR Kernel becomes readable Python loop source, which is
 written to a content-addressed file, imported, and compiled with `numba.njit`.
 
-Writing real files (rather than exec'ing strings) lets Numba's `cache=True` keep
-the machine code on disk between processes and gives tracebacks a source line.
+Writing real files (rather than exec'ing strings) lets Numba's disk cache keep the
+machine code between processes (codegen.numba_cache) and gives tracebacks a source line.
 Transcendental functions come from `codegen.vecmath`, whose polynomial forms
 LLVM can vectorize; libm calls would keep the loops scalar. Operations whose
 Numba spelling differs from NumPy on special values come from `codegen.exact`;
@@ -341,8 +341,9 @@ def kernel_source(kernel: Kernel) -> str:
     params = ", ".join([p.name for p in kernel.params] + ([] if loop is None else
                                                           list(CHUNK_PARAMS)))
     header = [f'"""graphjit kernel {kernel.name} (structural hash {kernel_hash(kernel)})."""',
-              "import math  # noqa: F401", "", "import numba", "import numpy as np",
-              "from numba import prange  # noqa: F401"]
+              "import math  # noqa: F401", "", "import numpy as np",
+              "from numba import prange  # noqa: F401", "",
+              "from codegen.numba_cache import njit"]
     vec = sorted(i for i in em.imports if i != "math")
     if vec:
         header.append(f"from codegen.vecmath import {', '.join(vec)}")
@@ -351,10 +352,9 @@ def kernel_source(kernel: Kernel) -> str:
     parallel = _has_parallel(body)
     fastmath = ("{" + ", ".join(repr(f) for f in sorted(KERNEL_FASTMATH)) + "}"
                 if KERNEL_FASTMATH else "False")
-    flags = (f"parallel={parallel}, fastmath={fastmath}, "
-             "error_model='numpy', cache=True, nogil=True")
+    flags = f"parallel={parallel}, fastmath={fastmath}, error_model='numpy', nogil=True"
     signature = _signature(kernel, chunked=loop is not None)
-    return "\n".join(header + ["", "", f"@numba.njit({signature!r}, {flags})",
+    return "\n".join(header + ["", "", f"@njit({signature!r}, {flags})",
                                f"def {kernel.name}({params}):", *lines, "",
                                "", f"kernel = {kernel.name}", ""])
 

@@ -40,10 +40,10 @@ import hashlib
 from functools import cache
 from pathlib import Path
 
-import numba
 import numpy as np
 
 from codegen._bitcast import as_float32, as_float64, as_int32, as_int64, select
+from codegen.numba_cache import njit
 
 #: fastmath flags of generated kernels: none. Each flag changes results NumPy defines:
 #: 'nnan'/'ninf' fold away NaN/inf handling, 'nsz' gives relu(-0.0) = -0.0, 'arcp' turns
@@ -61,9 +61,8 @@ KERNEL_FASTMATH = frozenset()
 # caller's flags, so it is not used; forceinline=True instead marks the LLVM function
 # alwaysinline, which LLVM's own inliner would not always do for the larger ones (erf_f64).
 # error_model="numpy" removes the zero-division check that would keep the caller scalar.
-_jit = numba.njit(
-    error_model="numpy", fastmath={"contract"}, forceinline=True, cache=True, nogil=True
-)
+# Cached under GRAPHJIT_CACHE_DIR (codegen.numba_cache), never in the package folder.
+_jit = njit(error_model="numpy", fastmath={"contract"}, forceinline=True, nogil=True)
 
 _f = np.float32
 _d = np.float64

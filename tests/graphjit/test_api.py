@@ -54,7 +54,7 @@ def test_dump_writes_every_stage(tmp_path, monkeypatch):
     fn(np.ones(3, np.float32))
     names = sorted(p.name.split(".", 1)[1] for p in tmp_path.iterdir())
     assert names == ["graph.txt", "loops.txt", "python.txt"]
-    assert "numba.njit" in next(tmp_path.glob("*.python.txt")).read_text()
+    assert "@njit(" in next(tmp_path.glob("*.python.txt")).read_text()
 
 
 def test_numba_failure_becomes_compile_error_with_context(monkeypatch):

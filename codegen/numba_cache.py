@@ -1,0 +1,141 @@
+"""Numba's on-disk cache for graphjit's own functions, kept under GRAPHJIT_CACHE_DIR.
+
+Numba's ``cache=True`` stores machine code in the first writable folder among
+NUMBA_CACHE_DIR, the module's ``__pycache__`` and ``~/.cache/numba``, and raises "no
+locator available" when none is: a read-only install without a writable home could
+not even import graphjit, a read-only warm cache was skipped, and a user's
+NUMBA_CACHE_DIR took graphjit's files. ``njit`` here is ``numba.njit`` with a cache
+that instead
+
+- keeps a kernel's machine code beside its source file, in
+  ``<cache>/kernels/__pycache__``, and that of graphjit's helpers (codegen.vecmath) in
+  ``<cache>/numba/``;
+- loads from those folders even when they are read-only, and saves where it can;
+- treats every read or write failure as a miss: the cache only ever saves time.
+
+The folder is looked up at each load and save, so GRAPHJIT_CACHE_DIR and
+GRAPHJIT_NO_CACHE apply when a function compiles, not when its module was imported.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import sys
+
+import numba
+from numba.core.caching import (
+    CompileResultCacheImpl,
+    FunctionCache,
+    IndexDataCacheFile,
+    _CacheLocator,
+    _SourceFileBackedLocatorMixin,
+)
+from numba.core.dispatcher import Dispatcher
+
+from codegen import cache
+
+
+def cache_folder(py_file: str) -> str | None:
+    """Where the machine code of functions defined in `py_file` is cached; None for no
+    disk cache (caching disabled, or a kernel in this process's private folder)."""
+    if cache.caching_disabled():
+        return None
+    folder = os.path.dirname(os.path.abspath(py_file))
+    if folder == cache.private_dir_if_any():
+        return None  # thrown away at exit: not worth writing
+    if folder == os.path.abspath(cache.kernels_dir()):
+        return os.path.join(folder, "__pycache__")  # where cache.drop_numba_cache looks
+    # A hash of the folder, as Numba's own user-wide locator does: two installs of
+    # graphjit keep separate entries instead of overwriting each other's.
+    return os.path.join(cache.cache_dir(), "numba",
+                        _CacheLocator.get_suitable_cache_subpath(py_file))
+
+
+class _Locator(_SourceFileBackedLocatorMixin, _CacheLocator):
+    """Numba's view of where a function is cached; unlike Numba's own locators, a folder
+    that does not exist or cannot be written is accepted (loading needs neither)."""
+
+    def __init__(self, py_func, py_file: str):
+        self._py_file = py_file
+        self._lineno = py_func.__code__.co_firstlineno
+
+    def get_cache_path(self) -> str | None:
+        return cache_folder(self._py_file)
+
+
+class _Impl(CompileResultCacheImpl):
+    def __init__(self, py_func):
+        # CacheImpl.__init__ would search Numba's locators (or NUMBA_CACHE_LOCATOR_CLASSES)
+        # and raise when none can write; the name of the files is Numba's.
+        self._lineno = py_func.__code__.co_firstlineno
+        py_file = inspect.getfile(py_func)
+        self._locator = _Locator(py_func, py_file)
+        module = os.path.splitext(os.path.basename(py_file))[0]
+        self._filename_base = self.get_filename_base(
+            f"{module}.{py_func.__qualname__}", getattr(sys, "abiflags", ""))
+
+
+class _Cache(FunctionCache):
+    """Numba's index and data files, in the folder `cache_folder` names at each use."""
+
+    def __init__(self, py_func):  # Numba's would fix the folder now
+        self._name = repr(py_func)
+        self._py_func = py_func
+        self._impl = _Impl(py_func)
+        self.enable()
+
+    @property
+    def cache_path(self) -> str | None:
+        return self._impl.locator.get_cache_path()
+
+    def _files(self) -> IndexDataCacheFile | None:
+        folder = self.cache_path
+        if folder is None or not self._enabled:
+            return None
+        return IndexDataCacheFile(folder, self._impl.filename_base,
+                                  self._impl.locator.get_source_stamp())
+
+    def load_overload(self, sig, target_context):
+        try:
+            files = self._files()
+            if files is None:
+                return None
+            target_context.refresh()
+            data = files.load(self._index_key(sig, target_context.codegen()))
+            return None if data is None else self._impl.rebuild(target_context, data)
+        except Exception:  # unreadable, truncated or foreign: compile instead
+            return None
+
+    def save_overload(self, sig, data):
+        try:
+            files = self._files()
+            if files is None or not self._impl.check_cachable(data):
+                return
+            os.makedirs(self.cache_path, exist_ok=True)
+            files.save(self._index_key(sig, data.codegen), self._impl.reduce(data))
+        except OSError:  # a read-only warm cache, a full disk: keep what is there
+            pass
+
+    def flush(self):
+        try:
+            files = self._files()
+            if files is not None:
+                files.flush()
+        except OSError:
+            pass
+
+
+def njit(signature: str | None = None, **options):
+    """``numba.njit(signature, **options)`` cached by graphjit (there is no ``cache``
+    option): the generated kernels and codegen.vecmath compile through this."""
+    def wrap(fn):
+        dispatcher = numba.njit(**options)(fn)
+        if not isinstance(dispatcher, Dispatcher):  # NUMBA_DISABLE_JIT: plain Python
+            return dispatcher
+        dispatcher._cache = _Cache(fn)  # what Dispatcher.enable_caching does, with ours
+        if signature is not None:  # as numba.njit(signature): compile now, and only this
+            dispatcher.compile(signature)
+            dispatcher.disable_compile()
+        return dispatcher
+    return wrap
