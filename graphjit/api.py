@@ -2,7 +2,9 @@
 
 A CompiledFunction plans once per input-shape signature (shape propagation,
 fusion, kernel compilation, buffer planning) and then each call only checks its
-inputs, runs the plan's steps and returns fresh output arrays.
+inputs, runs the plan's steps and returns fresh output arrays. It keeps the
+`max_plans` plans used last (each holds buffers sized for its shapes; all share one
+copy of the constants), so a stream of new batch sizes cannot grow memory without end.
 
 State (variables, random generators) stays out of plans: a plan is a pure
 function of arrays. The variables a call reads and the random values it draws
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections import OrderedDict
 
 import numpy as np
 
@@ -36,6 +39,23 @@ from runtime.executor import Executor
 from runtime.profiler import profile_plan
 
 STAGES = ("graph", "loops", "python", "llvm", "asm")
+DEFAULT_MAX_PLANS = 64
+
+
+def _max_plans(value) -> int:
+    """compile's max_plans, else GRAPHJIT_MAX_PLANS, else DEFAULT_MAX_PLANS."""
+    source = "max_plans"
+    if value is None:
+        value = os.environ.get("GRAPHJIT_MAX_PLANS") or DEFAULT_MAX_PLANS
+        source = "GRAPHJIT_MAX_PLANS"
+    try:
+        n = int(value)
+    except (TypeError, ValueError):
+        n = 0
+    if n < 1 or isinstance(value, (bool, float)):
+        raise InvalidArgumentError(f"{source} must be a positive integer (the number of "
+                                   f"input-shape plans a function keeps), got {value!r}")
+    return n
 
 
 def _resolve(graph_or_fetches, fetches):
@@ -73,7 +93,9 @@ def default_feeds(leaves: list) -> list[Tensor]:
 class CompiledFunction:
     """A graph compiled for fixed fetches and feeds; call it with the feed values."""
 
-    def __init__(self, graph: Graph, fetches, feeds=None, passes=None, state: dict | None = None):
+    def __init__(self, graph: Graph, fetches, feeds=None, passes=None, state: dict | None = None,
+                 max_plans: int | None = None):
+        self.max_plans = _max_plans(max_plans)
         self.source_graph = graph
         self.leaves, self._rebuild = flatten_fetches(graph, fetches)
         if feeds is None:
@@ -91,7 +113,10 @@ class CompiledFunction:
         self._single = isinstance(fetches, Tensor)  # a lone tensor fetch: skip rebuilding
         self.state: dict = {} if state is None else state  # variables, when not a Session's
         self._find_state()
-        self._executors: dict[tuple, tuple] = {}
+        # Plans by input-shape signature, least recently used first; `_last` is the one
+        # used last (a call at the same shapes as the previous one reorders nothing).
+        self._executors: OrderedDict[tuple, tuple] = OrderedDict()
+        self._constants: dict = {}  # the constant arrays all plans share
         self._lock = threading.Lock()
         self._last = None
 
@@ -159,6 +184,8 @@ class CompiledFunction:
         entry = self._executors.get(signature)
         if entry is None:
             entry = self._plan(arrays, signature)
+        elif entry is not self._last:
+            self._touch(signature, entry)
         values = self._execute(entry, arrays, None,
                                None if out is None else self._out_buffers(entry[1], out))
         if self._single:
@@ -205,8 +232,7 @@ class CompiledFunction:
         """Run on already validated, contiguous arrays (one per feed); a value per leaf
         (None for operations). Variables live in `state` (default: this function's)."""
         signature = tuple(a.shape for a in arrays)
-        entry = self._executors.get(signature) or self._plan(arrays, signature)
-        it = iter(self._execute(entry, arrays, state))
+        it = iter(self._execute(self._entry_for(arrays, signature), arrays, state))
         return [next(it) if isinstance(leaf, Tensor) else None for leaf in self.leaves]
 
     def _arrays(self, args, kwargs) -> list[np.ndarray]:
@@ -260,6 +286,22 @@ class CompiledFunction:
                   for leaf in self.leaves]
         return self._rebuild(leaves)
 
+    def _entry_for(self, arrays, signature):
+        """The plan for these shapes, made if there is none, marked as used last."""
+        entry = self._executors.get(signature)
+        if entry is None:
+            return self._plan(arrays, signature)
+        if entry is not self._last:
+            self._touch(signature, entry)
+        return entry
+
+    def _touch(self, signature, entry) -> None:
+        self._last = entry
+        try:
+            self._executors.move_to_end(signature)
+        except KeyError:  # another thread's new plan evicted it meanwhile: still usable
+            pass
+
     def _plan(self, arrays, signature):
         with self._lock:
             entry = self._executors.get(signature)
@@ -269,10 +311,12 @@ class CompiledFunction:
                 if not tensor.shape.is_compatible_with(array.shape):
                     convert_feed(tensor, array)  # raises the FeedError that explains it
             plan, lowered = build_plan(self._all_fetches, self._all_feeds,
-                                       list(signature) + self._state_shapes)
+                                       list(signature) + self._state_shapes, self._constants)
             entry = (Executor(plan), plan, lowered)
             self._executors[signature] = entry
             self._last = entry
+            while len(self._executors) > self.max_plans:  # its buffers go with it
+                self._executors.popitem(last=False)
             _dump(self, entry)
             return entry
 
@@ -322,14 +366,13 @@ class CompiledFunction:
     def profile(self, *args, repeat: int = 10, **kwargs):
         """Run `repeat` times, timing every step; returns a printable ProfileReport."""
         arrays = self._arrays(args, kwargs)
-        signature = tuple(a.shape for a in arrays)
-        entry = self._executors.get(signature) or self._plan(arrays, signature)
+        entry = self._entry_for(arrays, tuple(a.shape for a in arrays))
         arrays = list(arrays) + self._read_state(None)
         return profile_plan(entry[0], arrays, repeat)  # (assignments are not stored)
 
 
 def compile(graph_or_fetches, fetches=None, feeds=None, passes=None,
-            state: dict | None = None) -> CompiledFunction:
+            state: dict | None = None, max_plans: int | None = None) -> CompiledFunction:
     """Compile a graph (or the fetches of one) into a callable running native kernels.
 
     Fetches default to the graph's outputs (tensors no op consumes); inputs to the
@@ -342,12 +385,16 @@ def compile(graph_or_fetches, fetches=None, feeds=None, passes=None,
     in a new Session: run the initializers into the same state once, e.g.
     `graphjit.compile(graphjit.global_variables_initializer(), state=fn.state)()`.
 
+    A plan (fused kernels and buffers) is made per input-shape signature; the function
+    keeps the `max_plans` used last (default GRAPHJIT_MAX_PLANS, else 64) and plans
+    again for shapes it dropped.
+
     Bad inputs raise graphjit errors: a FeedError names the input; shapes that only
     meet at run time are checked once per new shape signature, a ShapeError naming the
     op, its shapes and your line, a ResourceExhaustedError a plan larger than memory.
     """
     graph, fetches = _resolve(graph_or_fetches, fetches)
-    return CompiledFunction(graph, fetches, feeds, passes, state)
+    return CompiledFunction(graph, fetches, feeds, passes, state, max_plans)
 
 
 def _dump(fn: CompiledFunction, entry) -> None:

@@ -90,7 +90,7 @@ def _kernel_name(region: Region) -> str:
 
 class PlanBuilder:
     def __init__(self, fetches: list[Tensor | Operation], feeds: list[Tensor],
-                 feed_shapes: list[tuple]):
+                 feed_shapes: list[tuple], constants: dict | None = None):
         self.fetch_tensors = [f for f in fetches if isinstance(f, Tensor)]
         fetch_ops = [f.op if isinstance(f, Tensor) else f for f in fetches]
         fed = set(feeds)
@@ -103,8 +103,9 @@ class PlanBuilder:
         self.slot_of: dict[Tensor, int] = {}
         self.steps: list[Step] = []
         self.lowered: list[LoweredStep] = []
-        self.const_values = {op.outputs[0]: np.array(op.attrs["value"])
+        self.const_values = {op.outputs[0]: np.asarray(op.attrs["value"])
                              for op in self.ops if op.type == "Const"}
+        self.constants = {} if constants is None else constants  # shared by plans
 
     def slot(self, t: Tensor, role: str, value=None, base=None) -> int:
         if t not in self.slot_of:
@@ -151,7 +152,10 @@ class PlanBuilder:
         if t in self.slot_of:
             return self.slot_of[t]
         if t in self.const_values:
-            value = np.array(self.const_values[t])  # writeable copy owned by the plan
+            shared = self.constants if t.op.type == "Const" else {}  # (not shape values)
+            value = shared.get(t)
+            if value is None:  # one writeable copy, for every plan given `constants`
+                value = shared[t] = np.array(self.const_values[t])
             return self.slot(t, "const", value)
         raise CompileError(f"tensor '{t.name}' has no value in the plan")
 
@@ -345,5 +349,8 @@ def _host_fn(op: Operation):
     return host
 
 
-def build_plan(fetches, feeds, feed_shapes) -> tuple[Plan, list[LoweredStep]]:
-    return PlanBuilder(fetches, feeds, feed_shapes).build()
+def build_plan(fetches, feeds, feed_shapes,
+               constants: dict | None = None) -> tuple[Plan, list[LoweredStep]]:
+    """`constants` (tensor -> array) is filled with the constant arrays the plan uses and
+    reused by later plans given the same dict: a function's plans share one copy."""
+    return PlanBuilder(fetches, feeds, feed_shapes, constants).build()

@@ -1,4 +1,6 @@
-"""Memory stays bounded: kernels no function uses are released by the backend."""
+"""Memory stays bounded: a function keeps at most `max_plans` plans (least recently used
+go), its plans share one copy of each constant, dropping it frees its plans without the
+garbage collector, and kernels no function uses are released by the backend."""
 
 from __future__ import annotations
 
@@ -7,9 +9,11 @@ import weakref
 from contextlib import contextmanager
 
 import numpy as np
+import pytest
 
 import graphjit as tf
 from codegen import numba_backend
+from graphjit.api import DEFAULT_MAX_PLANS
 from graphjit.interpreter import evaluate
 
 
@@ -40,6 +44,85 @@ def _no_gc():
         yield
     finally:
         gc.enable()
+
+
+def test_plans_are_kept_least_recently_used_up_to_the_limit():
+    graph, x, y = _dense()
+    fn = tf.compile(graph, fetches=y, feeds=[x], max_plans=3)
+    for n in range(1, 7):
+        _check(fn, x, y, n)
+    assert list(fn._executors) == [((4, 4),), ((5, 4),), ((6, 4),)]
+    fn(_batch(4))  # used again: now the most recent
+    fn(_batch(7))  # a new plan evicts the least recently used, 5
+    assert list(fn._executors) == [((6, 4),), ((4, 4),), ((7, 4),)]
+    _check(fn, x, y, 1)  # an evicted shape plans again and is right
+    assert len(fn._executors) == 3 and ((1, 4),) in fn._executors
+    assert fn.profile(_batch(6), repeat=1).calls == 1  # run_arrays/profile count as use
+    assert list(fn._executors)[-1] == ((6, 4),)
+
+
+def test_max_plans_default_environment_and_errors(monkeypatch):
+    graph, x, y = _dense()
+    monkeypatch.delenv("GRAPHJIT_MAX_PLANS", raising=False)
+    assert tf.compile(graph, fetches=y).max_plans == DEFAULT_MAX_PLANS == 64
+    monkeypatch.setenv("GRAPHJIT_MAX_PLANS", "2")
+    fn = tf.compile(graph, fetches=y)
+    assert fn.max_plans == 2
+    for n in range(1, 5):
+        fn(_batch(n))
+    assert len(fn._executors) == 2
+    assert tf.compile(graph, fetches=y, max_plans=5).max_plans == 5  # the argument wins
+    for bad in (0, -1, 2.5, "many", True):
+        with pytest.raises(tf.InvalidArgumentError, match="max_plans must be a positive"):
+            tf.compile(graph, fetches=y, max_plans=bad)
+    monkeypatch.setenv("GRAPHJIT_MAX_PLANS", "zero")
+    with pytest.raises(tf.InvalidArgumentError, match="GRAPHJIT_MAX_PLANS must be"):
+        tf.compile(graph, fetches=y)
+
+
+def test_plans_share_one_copy_of_each_constant():
+    graph, x, y = _dense()
+    fn = tf.compile(graph, fetches=y, feeds=[x], passes="none")
+    for n in (2, 3, 5):
+        _check(fn, x, y, n)
+    constants = [[spec.value for spec in entry[1].slots if spec.role == "const"]
+                 for entry in fn._executors.values()]
+    assert constants[0] and all(len(c) == len(constants[0]) for c in constants)
+    for first, *others in zip(*constants):
+        assert all(other is first for other in others)
+    assert sum(c.nbytes for c in fn._constants.values()) == \
+        sum(c.nbytes for c in constants[0])
+
+
+def test_dropping_a_function_frees_its_plans_and_buffers():
+    graph, x, y = _dense()
+    fn = tf.compile(graph, fetches=y, feeds=[x])
+    for n in (2, 3):
+        fn(_batch(n))
+    entry = fn._executors[((3, 4),)]
+    refs = [weakref.ref(fn), weakref.ref(entry[0]), weakref.ref(entry[1]),
+            weakref.ref(entry[0]._pool[0][entry[1].fetch_slots[0]])]
+    refs += [weakref.ref(a) for a in fn._constants.values()]
+    del entry
+    with _no_gc():
+        del fn
+        assert [r() for r in refs] == [None] * len(refs)
+
+
+def test_dropping_a_function_with_variables_frees_it():
+    graph = tf.Graph()
+    with graph.as_default():
+        x = tf.placeholder(tf.float32, [None], name="x")
+        v = tf.Variable(np.float32(1.0), name="v")
+        step = tf.assign_add(v, tf.reduce_sum(x))
+        init = tf.global_variables_initializer()
+    fn = tf.compile(graph, fetches=step, feeds=[x])
+    tf.compile(init, state=fn.state)()
+    assert fn(np.ones(3, np.float32)) == 4.0
+    ref = weakref.ref(fn)
+    with _no_gc():
+        del fn
+        assert ref() is None
 
 
 def test_kernels_no_function_uses_are_released(monkeypatch):
