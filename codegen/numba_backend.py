@@ -241,6 +241,8 @@ class _Emitter:
                 bounds = self.expr(s.stop) if s.start == 0 else \
                     f"{self.expr(s.start)}, {self.expr(s.stop)}"
                 lines.append(f"{pad}for {s.var} in {rng}({bounds}):")
+                if s.kind == PARALLEL:  # Numba compiles a prange body as its own function
+                    lines.append(f"{pad}    prefer_wide_vectors()")
                 self.stmts(s.body, indent + 1, lines)
             elif isinstance(s, Assign):
                 value = self.accumulate(s.target, s.value) or self.expr(s.value)
@@ -335,15 +337,15 @@ def kernel_source(kernel: Kernel) -> str:
         signed = Assign(loop.var, Call("cast", (Var(unsigned),), "int64"), "int64")
         body = (Loop(unsigned, Var(CHUNK_PARAMS[0]), Var(CHUNK_PARAMS[1]),
                      (signed,) + loop.body),)
+    lines.append("    prefer_wide_vectors()  # 512-bit vectors where the CPU has them")
     em.stmts(body, 1, lines)
-    if not lines:
-        lines.append("    pass")
     params = ", ".join([p.name for p in kernel.params] + ([] if loop is None else
                                                           list(CHUNK_PARAMS)))
     header = [f'"""graphjit kernel {kernel.name} (structural hash {kernel_hash(kernel)})."""',
               "import math  # noqa: F401", "", "import numpy as np",
               "from numba import prange  # noqa: F401", "",
-              "from codegen.numba_cache import njit"]
+              "from codegen.numba_cache import njit",
+              "from codegen.target import prefer_wide_vectors"]
     vec = sorted(i for i in em.imports if i != "math")
     if vec:
         header.append(f"from codegen.vecmath import {', '.join(vec)}")

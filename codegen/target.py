@@ -1,45 +1,42 @@
-"""The CPU features Numba compiles for: full-width vectors on AVX-512 machines.
+"""Full-width vectors for graphjit's kernels on AVX-512 machines, without touching
+Numba's CPU settings.
 
 LLVM's tuning for recent Intel cores (Skylake-X through Emerald Rapids) sets
 "prefer-256-bit", so loops that could use 16 float32 lanes use 8. graphjit's
 kernels are vectorized math over long rows, where the width decides the speed:
 a softmax row kernel took 1.90 ms with 256-bit and 1.16 ms with 512-bit vectors
-((2048, 1024) float32, one thread, Xeon Emerald Rapids). So, unless the user
-chose features with NUMBA_CPU_FEATURES or NUMBA_CPU_NAME, graphjit asks Numba
-for the host's features minus that preference. The setting is read when Numba
-creates its code generator (the first @njit of the process), so this module runs
-when `codegen` is first imported; it applies to other Numba code of the process
-too, which it only tunes, and Numba's on-disk caches key on it.
+((2048, 1024) float32, one thread, Xeon Emerald Rapids). Numba's CPU features are
+one setting for the whole process (read when it creates its code generator), so
+instead each generated kernel calls `prefer_wide_vectors()`, which puts LLVM's
+per-function attribute "prefer-vector-width"="512" (clang's -mprefer-vector-width)
+on the function being compiled: the kernel, or a `prange` loop's body, which Numba
+compiles as a function of its own. Other Numba code in the process is unaffected;
+on CPUs without AVX-512 (or not x86) LLVM ignores the attribute.
 """
 
 from __future__ import annotations
 
-import os
-
 import numba
 from llvmlite import binding
+from numba import types
+from numba.extending import intrinsic
+
+_WIDE = '"prefer-vector-width"="512"'
 
 
-def prefer_wide_vectors() -> str | None:
-    """Set Numba's CPU features to the host's minus prefer-256-bit; returns them, or
-    None when the user chose features or the CPU has no AVX-512."""
-    if os.environ.get("NUMBA_CPU_FEATURES") or os.environ.get("NUMBA_CPU_NAME") \
-            or numba.config.CPU_FEATURES is not None:
-        return None
-    try:
-        features = binding.get_host_cpu_features()
-    except RuntimeError:  # pragma: no cover - hosts LLVM cannot describe
-        return None
-    if not features.get("avx512f"):
-        return None
-    numba.config.CPU_FEATURES = features.flatten() + ",-prefer-256-bit"
-    return numba.config.CPU_FEATURES
+@intrinsic
+def prefer_wide_vectors(typingctx):
+    """Ask LLVM to vectorize the calling function with up to 512-bit vectors; emits no
+    instruction."""
+    def codegen(context, builder, sig, args):
+        # llvmlite only accepts the attributes it lists; a string attribute is printed
+        # into the IR as it is, which LLVM parses.
+        set.add(builder.function.attributes, _WIDE)
+        return context.get_dummy_value()
+    return types.none(), codegen
 
 
 def cpu_key() -> str:
     """What the native code depends on: the CPU name and the features compiled for."""
     return (numba.config.CPU_NAME or binding.get_host_cpu_name()) + "|" + (
         numba.config.CPU_FEATURES or binding.get_host_cpu_features().flatten())
-
-
-prefer_wide_vectors()

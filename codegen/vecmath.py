@@ -609,10 +609,11 @@ VECMATH = {
 
 @cache
 def source_hash() -> str:
-    """Hash of this module's source and of the intrinsics kernels inline (_bitcast, exact).
+    """Hash of this module's source and of the intrinsics kernels inline (_bitcast, exact,
+    target).
     Numba's on-disk cache of a kernel does not notice when functions it inlined change, so
     kernel cache keys include this."""
     h = hashlib.sha256()
-    for name in ("vecmath.py", "_bitcast.py", "exact.py"):
+    for name in ("vecmath.py", "_bitcast.py", "exact.py", "target.py"):
         h.update((Path(__file__).parent / name).read_bytes())
     return h.hexdigest()[:16]

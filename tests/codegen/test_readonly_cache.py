@@ -1,4 +1,4 @@
-"""Read-only installs and caches (issue #11).
+"""Read-only installs and caches, and kernels' own vector width (issue #11).
 
 Each case runs a fresh Python whose packages are a copy of graphjit, codegen and
 runtime (first on PYTHONPATH), with HOME and the caches set up per case. Folders
@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import pathlib
+import platform
 import shutil
 import stat
 import subprocess
@@ -156,3 +157,31 @@ def test_a_kernel_missing_from_a_read_only_cache_compiles_with_one_warning(scrat
     assert out["error"] < 1e-5 and out["private"] and out["compiles"] > 0
     assert len(out["warnings"]) == 1 and str(empty) in out["warnings"][0]
     assert _files(empty) == {"kernels"}
+
+
+@pytest.mark.skipif(platform.machine() not in ("x86_64", "AMD64"), reason="x86 vectors")
+def test_kernels_use_512_bit_vectors_on_a_cpu_tuned_for_256(scratch):
+    """LLVM's sapphirerapids tuning prefers 256-bit vectors, which other Numba code keeps
+    getting; graphjit's kernels ask for 512 on their own functions (compiled, not run:
+    the host may lack AVX-512)."""
+    script = textwrap.dedent("""
+        import json, numba
+        import numpy as np
+        from codegen import numba_backend
+        from tests.codegen.test_backend import add_exp_kernel
+        def double(x, out):
+            for i in range(x.shape[0]):
+                out[i] = x[i] * np.float32(2)
+        plain = numba.njit("void(float32[::1], float32[::1])")(double)
+        kernel = numba_backend.compile_kernel(add_exp_kernel("wide"))
+        print(json.dumps({"plain": "".join(plain.inspect_asm().values()).count("zmm"),
+                          "kernel": kernel.asm().count("zmm")}))
+    """)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GRAPHJIT_", "NUMBA_"))}
+    env.update(NUMBA_CPU_NAME="sapphirerapids", NUMBA_CPU_FEATURES="",
+               GRAPHJIT_CACHE_DIR=str(scratch / "cache"))
+    proc = subprocess.run([sys.executable, "-c", script], env=env, cwd=ROOT, text=True,
+                          capture_output=True)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout.splitlines()[-1])
+    assert out["plain"] == 0 and out["kernel"] > 0
