@@ -46,11 +46,9 @@ from codegen.loopir import (
 
 CHUNK_PARAMS = ("chunk_lo", "chunk_hi")
 
-# One threading runtime: OpenMP's spin-waiting threads fight OpenBLAS's for the
-# same cores (measured ~10x slower on an MLP), so prefer Numba's workqueue layer
-# unless the user chose a layer. workqueue is not re-entrant, hence the lock below.
-if "NUMBA_THREADING_LAYER" not in os.environ:
-    numba.config.THREADING_LAYER = "workqueue"
+# Numba's threading layer is the process's, so graphjit leaves its choice to the user
+# (NUMBA_THREADING_LAYER; README, "Numba's settings are the user's"). Its workqueue layer,
+# Numba's fallback and the advice beside OpenBLAS, is not re-entrant: hence the lock.
 _parallel_lock = threading.Lock()
 
 

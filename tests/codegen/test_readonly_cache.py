@@ -1,4 +1,4 @@
-"""Read-only installs and caches, and kernels' own vector width (issue #11).
+"""Read-only installs and caches, and no process-wide Numba settings (issue #11).
 
 Each case runs a fresh Python whose packages are a copy of graphjit, codegen and
 runtime (first on PYTHONPATH), with HOME and the caches set up per case. Folders
@@ -157,6 +157,24 @@ def test_a_kernel_missing_from_a_read_only_cache_compiles_with_one_warning(scrat
     assert out["error"] < 1e-5 and out["private"] and out["compiles"] > 0
     assert len(out["warnings"]) == 1 and str(empty) in out["warnings"][0]
     assert _files(empty) == {"kernels"}
+
+
+SETTINGS = textwrap.dedent("""
+    import json, os, numba
+    def settings():
+        return {"layer": numba.config.THREADING_LAYER, "cpu": numba.config.CPU_NAME,
+                "features": numba.config.CPU_FEATURES,
+                "env": sorted(k for k in os.environ if k.startswith("NUMBA_"))}
+    before = settings()
+""")
+
+
+def test_importing_and_running_graphjit_leaves_numba_settings_alone(scratch):
+    site = _install(scratch)
+    body = SETTINGS + GRAPH + 'print(json.dumps({"before": before, "after": settings()}))'
+    out = _run(site, scratch, [site], body, GRAPHJIT_CACHE_DIR=str(scratch / "cache"))
+    assert out["before"] == out["after"]
+    assert out["after"]["layer"] == "default" and out["after"]["features"] is None
 
 
 @pytest.mark.skipif(platform.machine() not in ("x86_64", "AMD64"), reason="x86 vectors")
