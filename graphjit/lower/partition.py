@@ -90,8 +90,11 @@ class Partitioner:
         self.region_of: dict[Operation, Region] = {}
         self.regions: list[Region] = []
         self.position = {op: i for i, op in enumerate(ops)}
-        self._ancestors: dict[Operation, int] = {}
-        self._members: dict[Region, int] = {}  # region -> bitset of its ops' positions
+        # A region runs as one kernel, so it depends on every region it reads from and on
+        # what those depend on. _depends holds that closure per region, as a bitset over
+        # region ids, kept exact as regions grow (_note_placed) and merge (merge).
+        self._depends: dict[Region, int] = {}
+        self._readers: dict[Region, set] = {}  # region -> regions reading one of its values
 
     # -- graph helpers -----------------------------------------------------
     def producer(self, t: Tensor) -> Operation | None:
@@ -99,45 +102,65 @@ class Partitioner:
             return None
         return t.op
 
-    def ancestors(self, op: Operation) -> int:
-        """The ops (in this plan) that a placed `op` depends on, as a bitset over graph
-        positions, made from its producers' sets when it is placed: a cycle check is then
-        one AND."""
-        return self._ancestors[op]
+    def _depend(self, region: Region, new: int) -> None:
+        """`region` now also depends on the regions in `new`, and so does every region
+        reading it, directly or not."""
+        pending = [region]
+        while pending:
+            r = pending.pop()
+            before = self._depends[r]
+            if before | new != before:
+                self._depends[r] = before | new
+                pending.extend(self._readers.get(r, ()))
 
     def _note_placed(self, op: Operation, region: Region) -> None:
-        bits = 0
+        self.region_of[op] = region
+        self._depends.setdefault(region, 0)
+        new = 0
         for t in op.inputs:
             p = self.producer(t)
-            if p is not None:
-                bits |= self._ancestors[p] | (1 << self.position[p])
-        self._ancestors[op] = bits
-        self.region_of[op] = region
-        self._members[region] = self._members.get(region, 0) | (1 << self.position[op])
+            if p is not None and self.region_of[p] is not region:
+                source = self.region_of[p]
+                self._readers.setdefault(source, set()).add(region)
+                new |= (1 << source.id) | self._depends[source]
+        self._depend(region, new)
 
     def creates_cycle(self, region: Region, op: Operation, also=()) -> bool:
         """Would adding `op` (and the regions `also`) to `region` create a path
         region -> outside -> region? Ops are placed in graph order, so nothing placed
-        depends on `op`: alone, only its own inputs can close a cycle."""
+        depends on `op`: only the inputs of the joined ops can close a cycle, through a
+        region that already depends on one of the joined regions."""
         joined = (region, *also)
-        members = 0
+        ids = 0
         for r in joined:
-            members |= self._members[r]
+            ids |= 1 << r.id
         entries = [op] + [m for r in also for m in r.ops] + (list(region.ops) if also else [])
         for m in entries:
             for t in m.inputs:
                 p = self.producer(t)
                 if p is not None and self.region_of[p] not in joined \
-                        and self.ancestors(p) & members:
+                        and self._depends[self.region_of[p]] & ids:
                     return True
         return False
 
     def merge(self, target: Region, other: Region) -> None:
         for op in other.ops:
             self.region_of[op] = target
-        self._members[target] |= self._members.pop(other)
         target.ops = sorted(target.ops + other.ops, key=self.position.__getitem__)
         other.ops = []
+        # whatever read or depended on `other` now reads or depends on all of `target`
+        for reading in self._readers.values():
+            if other in reading:
+                reading.discard(other)
+                reading.add(target)
+        readers = self._readers.setdefault(target, set())
+        readers.update(self._readers.pop(other, ()))
+        readers.discard(target)
+        gained = (1 << target.id) | self._depends[target]
+        for r, depends in self._depends.items():
+            if depends >> other.id & 1 and r is not other:
+                self._depends[r] = depends | gained
+        self._depend(target, self._depends.pop(other))
 
     def new_region(self, kind: str, op: Operation, domain=(), split=None) -> Region:
         region = Region(len(self.regions), kind, [op], tuple(domain), split)

@@ -160,3 +160,37 @@ def test_an_integer_mean_truncates_inside_fused_kernels(dtype):
     for got, expected in zip(tf.compile(g, fetches=fetches)(feed_x, feed_t), want):
         assert got.dtype == expected.dtype
         np.testing.assert_array_equal(got, expected)
+
+
+def test_fusion_refuses_a_cycle_through_another_member_of_a_region():
+    """`add` joins Sign's region and reads Sum, so that region runs after Sum's; NotEqual
+    reads Sign and may not join Sum's region (a cycle through `add`, not through Sign
+    itself: 'Sum:0 has no value in the plan', fuzzer F8)."""
+    g = tf.Graph()
+    with g.as_default():
+        x = tf.placeholder(tf.float32, [5])
+        column = x[::-1, None]
+        pair = tf.concat([column, column], -1)
+        loss = tf.reduce_mean(tf.sign(column)) + tf.reduce_sum(pair)
+        grad, = tf.gradients(loss, [x])
+        fetches = [tf.not_equal(tf.sign(column), pair), grad, loss]
+    feed = np.array([0.08, 0.23, 2.66, 0.61, -2.63], np.float32)
+    for got, want in zip(tf.compile(g, fetches=fetches)(feed), evaluate(fetches, {x: feed})):
+        np.testing.assert_allclose(got, want, rtol=1e-6)
+
+
+def test_gradients_of_two_minimums_sharing_a_select_compile():
+    """Fuzzer F5: both gradients fetched used to fail with 'has no value in the plan'."""
+    g = tf.Graph()
+    with g.as_default():
+        s = tf.placeholder(tf.float32, [])
+        x = tf.placeholder(tf.float32, [1, None, 3])
+        i = tf.placeholder(tf.int32, [None])
+        low = tf.minimum(tf.gather(x, i, axis=1), s)
+        loss = tf.reduce_sum(low * low) + tf.reduce_sum(tf.square(tf.minimum(x, s)))
+        fetches = tf.gradients(loss, [s, x])
+    feeds = {s: np.float32(-0.44), x: np.array([[[0.43, -2.5, 1.9]]], np.float32),
+             i: np.array([0], np.int32)}
+    got = tf.compile(g, fetches=fetches, feeds=[s, x, i])(*feeds.values())
+    for value, want in zip(got, evaluate(fetches, feeds)):
+        np.testing.assert_allclose(value, want, rtol=1e-6)
