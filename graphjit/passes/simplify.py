@@ -326,6 +326,8 @@ def _reshape(rw, op, ins):
         rw.alias(op, [source], "reshape of reshape removed")
         return True
     target = tuple(-1 if d is None else d for d in out.shape)
+    if unknown and 0 in target:
+        return False  # -1 beside a 0 dim is ambiguous: Reshape could not infer it
     if _fits(op, "Reshape", [_spec(source)], {"shape": target}):
         rw.rewrite(op, "Reshape", [source], {"shape": target}, "reshape of reshape")
         return True

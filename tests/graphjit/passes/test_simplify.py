@@ -136,6 +136,20 @@ def test_unknown_dims_reshape():
     assert [op.attrs["shape"] for op in reshapes] == [(-1, 1)]
 
 
+def test_reshapes_with_a_zero_dim_beside_an_unknown_one_are_not_combined():
+    """x[:, 1:1, None, 0] is an ExpandDims and a Squeeze; one Reshape to (-1, 0, 1, 3)
+    could not infer its -1 from zero elements (fuzzer, F7)."""
+    g = tf.Graph()
+    with g.as_default():
+        x = tf.placeholder(tf.float64, [None, 2, None, 3], name="x")
+        out = tf.abs(x[:, 1:1, None, 0], name="out")
+    new, _ = optimize_and_compare(g, [out], {x: np.ones((1, 2, 2, 3))}, passes=PASSES)
+    assert all(-1 not in op.attrs.get("shape", ()) or 0 not in op.attrs["shape"]
+               for op in new.get_operations() if op.type == "Reshape")
+    fn = tf.compile(g, fetches=out)
+    assert fn(np.ones((1, 2, 2, 3))).shape == (1, 0, 1, 3)
+
+
 def test_kept_tensor_is_opaque():
     g = tf.Graph()
     with g.as_default():
