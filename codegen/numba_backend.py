@@ -441,8 +441,8 @@ def compile_kernel(kernel: Kernel) -> CompiledKernel:
         compiled = CompiledKernel(kernel, source, path, fn, call)
         _live[key] = compiled
         _keep(key, compiled)
-        if hasattr(fn, "overloads"):
-            weakref.finalize(compiled, _release, fn)
+        if hasattr(fn, "overloads"):  # (not at exit: the process frees it all)
+            weakref.finalize(compiled, _release, fn).atexit = False
         return compiled
 
 
