@@ -5,6 +5,7 @@ garbage collector, and kernels no function uses are released by the backend."""
 from __future__ import annotations
 
 import gc
+import threading
 import weakref
 from contextlib import contextmanager
 
@@ -153,3 +154,26 @@ def test_recently_used_kernels_outlive_their_function():
     fn = tf.compile(graph, fetches=y, feeds=[x])
     _check(fn, x, y, 4)
     assert numba_backend.compile_count == before  # kept among the KEEP_RECENT
+
+
+def test_threads_calling_many_shapes_through_a_small_plan_limit():
+    # Plans are evicted while other threads still run them or move them to the end.
+    graph, x, y = _dense()
+    fn = tf.compile(graph, fetches=y, feeds=[x], max_plans=2)
+    expected = {n: evaluate([y], {x: _batch(n)})[0] for n in range(1, 7)}
+    errors = []
+
+    def work(offset):
+        try:
+            for i in range(60):
+                n = (i + offset) % 6 + 1
+                np.testing.assert_allclose(fn(_batch(n)), expected[n], rtol=1e-5, atol=1e-6)
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and len(fn._executors) <= 2
