@@ -26,6 +26,7 @@ import numba
 from numba.core.compiler_lock import global_compiler_lock
 
 from codegen import cache, parallel
+from codegen.licm import hoist_invariants
 from codegen.loopir import (
     EXTERN_FUNCTIONS,
     PARALLEL,
@@ -335,6 +336,7 @@ def kernel_source(kernel: Kernel) -> str:
         signed = Assign(loop.var, Call("cast", (Var(unsigned),), "int64"), "int64")
         body = (Loop(unsigned, Var(CHUNK_PARAMS[0]), Var(CHUNK_PARAMS[1]),
                      (signed,) + loop.body),)
+    body = hoist_invariants(body, {p.name for p in kernel.params if p.is_output})
     lines.append("    prefer_wide_vectors()  # 512-bit vectors where the CPU has them")
     em.stmts(body, 1, lines)
     params = ", ".join([p.name for p in kernel.params] + ([] if loop is None else
