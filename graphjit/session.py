@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 
 from graphjit import interpreter
 from graphjit.errors import InvalidArgumentError, SessionClosedError
@@ -10,6 +11,9 @@ from graphjit.feeds import as_result, flatten_fetches, prepare_feeds
 from graphjit.graph import Graph, Tensor, get_default_graph
 
 _default_sessions = threading.local()
+# Compiled functions a session keeps, one per (fetches, fed tensors), least recently used
+# dropped first: a program fetching ever new tensors keeps bounded memory.
+MAX_COMPILED_FETCH_SETS = 128
 
 
 class Session:
@@ -27,7 +31,7 @@ class Session:
         self.engine = engine
         self._closed = False
         self.state: dict = {}  # per-session values of stateful ops (variables)
-        self._compiled: dict[tuple, object] = {}
+        self._compiled: OrderedDict[tuple, object] = OrderedDict()
 
     def run(self, fetches, feed_dict=None, options=None, run_metadata=None):
         """Evaluate `fetches` (a tensor, op, name, or nested list/tuple/dict of them)."""
@@ -54,12 +58,17 @@ class Session:
         fn = self._compiled.get(key)
         if fn is None:
             fn = self._compiled[key] = CompiledFunction(self.graph, list(leaves), list(fed))
+            while len(self._compiled) > MAX_COMPILED_FETCH_SETS:
+                self._compiled.popitem(last=False)
+        else:
+            self._compiled.move_to_end(key)
         arrays = [feeds[t] for t in fed]  # fresh C-ordered copies (prepare_feeds)
         return fn.run_arrays(arrays, self.state)
 
     def close(self) -> None:
         self._closed = True
         self.state.clear()
+        self._compiled.clear()  # its plans, buffers and kernels can be freed
 
     def as_default(self):
         return _DefaultSession(self)

@@ -177,3 +177,18 @@ def test_threads_calling_many_shapes_through_a_small_plan_limit():
     for t in threads:
         t.join()
     assert not errors and len(fn._executors) <= 2
+
+
+def test_a_session_keeps_a_bounded_number_of_compiled_fetch_sets(monkeypatch):
+    """Fetching ever new tensors through one Session drops the least recently used."""
+    from graphjit import session as session_module
+    monkeypatch.setattr(session_module, "MAX_COMPILED_FETCH_SETS", 2)
+    graph, x, y = _dense()
+    with graph.as_default():
+        fetches = [y, y + 1.0, y * 2.0]
+    with tf.Session(graph=graph) as sess:
+        for fetch in fetches + [fetches[0]]:
+            want = evaluate([fetch], {x: _batch(3)})[0]
+            np.testing.assert_allclose(sess.run(fetch, {x: _batch(3)}), want, rtol=1e-5)
+        assert [key[0] for key in sess._compiled] == [(fetches[2],), (fetches[0],)]
+    assert not sess._compiled  # closing frees them
