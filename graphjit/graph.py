@@ -298,7 +298,8 @@ class Graph:
                     raise ShapeError(f"{op.describe()} at {op.source}: its result "
                                      f"{format_spec(shape, dtype)} has rank {len(shape)}; "
                                      f"graphjit supports ranks up to {MAX_RANK}")
-        op.outputs = tuple(Tensor(op, i, TensorShape(shape), dtype)
+        op.outputs = tuple(Tensor(op, i, shape if type(shape) is TensorShape
+                                  else TensorShape(shape), dtype)
                            for i, (shape, dtype) in enumerate(specs))
         self._ops.append(op)
         self._by_name[full_name] = op
