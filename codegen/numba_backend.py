@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numba
 from numba.core.compiler_lock import global_compiler_lock
 
-from codegen import cache, parallel
+from codegen import cache, parallel, vecmath
 from codegen.licm import hoist_invariants
 from codegen.loopir import (
     EXTERN_FUNCTIONS,
@@ -65,13 +65,8 @@ def _serialized(fn):
     return call
 
 
-try:  # vectorizable math; optional so the backend also works without it
-    from codegen import vecmath
-    _VECMATH = getattr(vecmath, "VECMATH", {})
-    KERNEL_FASTMATH = getattr(vecmath, "KERNEL_FASTMATH", frozenset())
-except ImportError:  # pragma: no cover
-    _VECMATH = {}
-    KERNEL_FASTMATH = frozenset()
+_VECMATH = vecmath.VECMATH
+KERNEL_FASTMATH = vecmath.KERNEL_FASTMATH
 
 
 class BackendError(Exception):
