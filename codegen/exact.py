@@ -204,26 +204,34 @@ wrap_sub = intrinsic(_wrapping("sub"))
 wrap_mul = intrinsic(_wrapping("mul"))
 
 
-@intrinsic
-def int_floordiv(typingctx, a, b):
-    """NumPy's integer floor_divide: x // 0 = 0, MIN // -1 = MIN (it wraps)."""
-    ty = _int_pair(typingctx, a, b)
-    if ty is None:
-        return None
+def _integer_division(floor: bool):
+    """x / y in the operands' width as NumPy (floor) or TF's integer Mean (truncated)
+    divide: x / 0 = 0, MIN / -1 = MIN (it wraps)."""
+    def typer(typingctx, a, b):
+        ty = _int_pair(typingctx, a, b)
+        if ty is None:
+            return None
 
-    def codegen(context, builder, sig, args):
-        x, y = (context.cast(builder, v, t, ty) for v, t in zip(args, sig.args))
-        zero = ir.Constant(x.type, 0)
-        d = _safe_divisor(builder, y, ty.signed)
-        if not ty.signed:
-            return builder.select(builder.icmp_unsigned("==", y, zero), zero, builder.udiv(x, d))
-        q, r = builder.sdiv(x, d), builder.srem(x, d)
-        q = builder.select(_rounds_toward_zero(builder, r, d),
-                           builder.sub(q, ir.Constant(q.type, 1)), q)
-        q = builder.select(builder.icmp_signed("==", y, ir.Constant(y.type, -1)),
-                           builder.sub(zero, x), q)
-        return builder.select(builder.icmp_signed("==", y, zero), zero, q)
-    return ty(ty, ty), codegen
+        def codegen(context, builder, sig, args):
+            x, y = (context.cast(builder, v, t, ty) for v, t in zip(args, sig.args))
+            zero = ir.Constant(x.type, 0)
+            d = _safe_divisor(builder, y, ty.signed)
+            if not ty.signed:
+                return builder.select(builder.icmp_unsigned("==", y, zero), zero,
+                                      builder.udiv(x, d))
+            q = builder.sdiv(x, d)
+            if floor:
+                q = builder.select(_rounds_toward_zero(builder, builder.srem(x, d), d),
+                                   builder.sub(q, ir.Constant(q.type, 1)), q)
+            q = builder.select(builder.icmp_signed("==", y, ir.Constant(y.type, -1)),
+                               builder.sub(zero, x), q)
+            return builder.select(builder.icmp_signed("==", y, zero), zero, q)
+        return ty(ty, ty), codegen
+    return typer
+
+
+int_floordiv = intrinsic(_integer_division(floor=True))  # NumPy's floor_divide
+int_truncdiv = intrinsic(_integer_division(floor=False))  # TF's integer Mean
 
 
 @intrinsic
@@ -240,26 +248,6 @@ def int_floormod(typingctx, a, b):
             return builder.urem(x, d)
         r = builder.srem(x, d)
         return builder.select(_rounds_toward_zero(builder, r, d), builder.add(r, d), r)
-    return ty(ty, ty), codegen
-
-
-@intrinsic
-def int_truncdiv(typingctx, a, b):
-    """Integer division truncated toward zero (TF's integer Mean): x / 0 = 0, and
-    MIN / -1 = MIN (it wraps)."""
-    ty = _int_pair(typingctx, a, b)
-    if ty is None:
-        return None
-
-    def codegen(context, builder, sig, args):
-        x, y = (context.cast(builder, v, t, ty) for v, t in zip(args, sig.args))
-        zero = ir.Constant(x.type, 0)
-        d = _safe_divisor(builder, y, ty.signed)
-        if not ty.signed:
-            return builder.select(builder.icmp_unsigned("==", y, zero), zero, builder.udiv(x, d))
-        q = builder.select(builder.icmp_signed("==", y, ir.Constant(y.type, -1)),
-                           builder.sub(zero, x), builder.sdiv(x, d))
-        return builder.select(builder.icmp_signed("==", y, zero), zero, q)
     return ty(ty, ty), codegen
 
 
