@@ -8,6 +8,7 @@ shared by liveness.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -237,7 +238,7 @@ class PlanBuilder:
         else:
             kernel = RegionEmitter(region, self.shapes, inputs, outputs,
                                    self.const_values).kernel(name)
-        flops = sum(int(np.prod(self.shapes[o.outputs[0]], dtype=np.int64)) for o in region.ops)
+        flops = sum(math.prod(self.shapes[o.outputs[0]]) for o in region.ops)
         self.add_kernel(kernel, in_slots, out_slots, names, flops,
                         self.bytes_of(inputs, outputs))
         for g in gathers:
@@ -328,13 +329,13 @@ class PlanBuilder:
                         cols_bytes + self.bytes_of([dy], outputs))
 
     def bytes_of(self, inputs, outputs) -> int:
-        return sum(int(np.prod(self.shapes[t], dtype=np.int64)) * t.dtype.size
+        return sum(math.prod(self.shapes[t]) * t.dtype.size
                    for t in list(inputs) + list(outputs))
 
     def matmul_flops(self, op: Operation) -> int:
         a = self.shapes[op.inputs[0]]
         k = a[-2] if op.attrs.get("transpose_a") else a[-1]
-        return 2 * int(np.prod(self.shapes[op.outputs[0]], dtype=np.int64)) * k
+        return 2 * math.prod(self.shapes[op.outputs[0]]) * k
 
 
 def _identifier(prefix: str, op: Operation) -> str:
