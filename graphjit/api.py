@@ -33,7 +33,7 @@ from graphjit.errors import (
 )
 from graphjit.feeds import as_result, convert_feed, flatten_fetches, prepare_feeds
 from graphjit.graph import Graph, Operation, Tensor, format_spec
-from graphjit.interpreter import ops_needed
+from graphjit.graph_queries import ops_needed
 from graphjit.lower.planner import build_plan
 from graphjit.ops.registry import get_op_def
 from graphjit.passes import graph_outputs, optimize

@@ -382,7 +382,7 @@ class Graph:
         """
         ops = self._ops
         if fetches is not None:
-            from graphjit.interpreter import ops_needed
+            from graphjit.graph_queries import ops_needed
             ops = ops_needed([f.op if isinstance(f, Tensor) else f for f in fetches], set())
         lines = []
         for op in ops:

@@ -16,7 +16,7 @@ import numpy as np
 from graphjit.errors import UnsupportedError
 from graphjit.feeds import flatten_fetches
 from graphjit.graph import Graph, Operation, Tensor
-from graphjit.interpreter import read_inputs
+from graphjit.graph_queries import data_dependencies
 from graphjit.ops.registry import get_op_def
 from graphjit.ops.state_ops import read_variable
 from graphjit.passes.constant_folding import DEFAULT_MAX_FOLDED_BYTES
@@ -59,7 +59,10 @@ def _freeze(sess, graph: Graph, leaves: list) -> tuple[Graph, dict]:
         if "write_state" in get_op_def(op.type).extra:
             raise UnsupportedError(f"cannot freeze '{op.name}': it assigns a variable "
                                    "(fetch what you want to infer, not training updates)")
-    needed = _data_dependencies(fetch_ops)
+    # Data edges only: with every variable a constant, ordering by control edges no
+    # longer matters (and what they order, the training updates, is what freezing leaves
+    # behind).
+    needed = data_dependencies(fetch_ops)
     rw = Rewriter(graph, PassContext(list(leaves), [], DEFAULT_MAX_FOLDED_BYTES), "freeze")
     for op in graph.get_operations():
         if op not in needed:
@@ -80,20 +83,6 @@ def _freeze(sess, graph: Graph, leaves: list) -> tuple[Graph, dict]:
     mapping = {leaf: result.op_map[leaf] if isinstance(leaf, Operation)
                else result.tensor_map[leaf] for leaf in leaves}
     return frozen, mapping
-
-
-def _data_dependencies(fetch_ops: list[Operation]) -> set[Operation]:
-    """The ops `fetch_ops` read from, through data edges only: with every variable a
-    constant, ordering by control edges no longer matters (and what they order, the
-    training updates, is what freezing leaves behind)."""
-    needed: set[Operation] = set()
-    stack = list(fetch_ops)
-    while stack:
-        op = stack.pop()
-        if op not in needed:
-            needed.add(op)
-            stack.extend(t.op for t in read_inputs(op))
-    return needed
 
 
 __all__ = ["freeze", "convert_variables_to_constants"]

@@ -13,18 +13,8 @@ import numpy as np
 
 from graphjit.errors import Error, FeedError, InternalError, ResourceExhaustedError, ShapeError
 from graphjit.graph import Operation, Tensor, format_spec
+from graphjit.graph_queries import ops_needed, ref_inputs
 from graphjit.ops.registry import Spec, get_op_def, infer_specs
-
-
-def ref_inputs(op: Operation) -> tuple[int, ...]:
-    """Positions of inputs `op` writes rather than reads (an Assign's variable)."""
-    return get_op_def(op.type).extra.get("ref_inputs", ())
-
-
-def read_inputs(op: Operation) -> list[Tensor]:
-    """The inputs whose values `op` reads: all of them but its ref inputs."""
-    refs = ref_inputs(op)
-    return [t for i, t in enumerate(op.inputs) if i not in refs] if refs else list(op.inputs)
 
 
 def missing_feed(placeholder: Operation) -> FeedError:
@@ -72,25 +62,6 @@ def check_size(op: Operation, shape: tuple, dtype) -> None:
             f"{op.describe()} at {op.source}: its result {format_spec(shape, dtype)} would "
             f"take {format_bytes(nbytes)}, more than this machine's memory "
             f"({format_bytes(memory_limit())})")
-
-
-def ops_needed(fetch_ops: list[Operation], fed: set[Tensor]) -> list[Operation]:
-    """The ops that must run to compute `fetch_ops`, in graph (topological) order.
-
-    Fed tensors cut the graph: what only feeds them is not run; neither is the
-    variable behind a ref input (assigning it does not read it).
-    """
-    needed: set[Operation] = set()
-    stack = list(fetch_ops)
-    while stack:
-        op = stack.pop()
-        if op in needed:
-            continue
-        needed.add(op)
-        stack.extend(t.op for t in read_inputs(op) if t not in fed)
-        stack.extend(op.control_inputs)
-    graph_order = fetch_ops[0].graph._ops if fetch_ops else []
-    return [op for op in graph_order if op in needed]
 
 
 def run_op(op: Operation, values: list[np.ndarray], state: dict | None = None) -> list[np.ndarray]:

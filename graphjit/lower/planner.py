@@ -17,14 +17,12 @@ from codegen.loopir import Kernel, VerifyError, format_kernel
 from codegen.numba_backend import BackendError, CompiledKernel, compile_kernel
 from graphjit.errors import CompileError, ResourceExhaustedError
 from graphjit.graph import Operation, Tensor, format_spec
+from graphjit.graph_queries import ops_needed, read_inputs, ref_inputs
 from graphjit.interpreter import (
     check_size,
     format_bytes,
     memory_limit,
     missing_feed,
-    ops_needed,
-    read_inputs,
-    ref_inputs,
     run_op,
     run_time_specs,
 )

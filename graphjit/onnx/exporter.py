@@ -35,7 +35,7 @@ from graphjit.api import CompiledFunction, _resolve, default_feeds
 from graphjit.errors import GraphError, InternalError, UnsupportedError
 from graphjit.feeds import flatten_fetches
 from graphjit.graph import Graph, Operation, Tensor
-from graphjit.interpreter import read_inputs
+from graphjit.graph_queries import data_dependencies
 from graphjit.onnx import export_conv  # noqa: F401  (registers its translations)
 from graphjit.onnx.export_ops import NOT_EXPORTABLE, TRANSLATIONS, OpContext
 from graphjit.passes import optimize as optimize_graph
@@ -133,13 +133,7 @@ def _leaves(graph: Graph, fetches) -> list:
 def _subgraph(leaves: list[Tensor], feeds: list[Tensor]) -> list[Operation]:
     """The ops the fetches read through data edges, stopping at fed tensors, in graph order."""
     fed = set(feeds)
-    needed: set[Operation] = set()
-    stack = [t.op for t in leaves if t not in fed]
-    while stack:
-        op = stack.pop()
-        if op not in needed:
-            needed.add(op)
-            stack.extend(t.op for t in read_inputs(op) if t not in fed)
+    needed = data_dependencies([t.op for t in leaves if t not in fed], fed)
     graph = leaves[0].graph
     return [op for op in graph.get_operations() if op in needed]
 

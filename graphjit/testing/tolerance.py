@@ -31,7 +31,8 @@ import numpy as np
 
 from graphjit.errors import Error
 from graphjit.graph import Operation
-from graphjit.interpreter import ops_needed, run_op
+from graphjit.graph_queries import ops_needed
+from graphjit.interpreter import run_op
 from graphjit.testing.program import Built
 
 SAFETY = 4.0  # tolerance = SAFETY x the largest deviation of the perturbed runs
