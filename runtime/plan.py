@@ -45,7 +45,6 @@ class Step:
     ops: tuple[str, ...] = ()  # graph ops this step computes (for reports)
     flops: int = 0
     bytes: int = 0
-    info: dict = field(default_factory=dict)
 
 
 @dataclass

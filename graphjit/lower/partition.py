@@ -81,12 +81,10 @@ def row_scalar_shapes(domain: tuple, split: int) -> set[tuple]:
 
 
 class Partitioner:
-    def __init__(self, ops: list[Operation], shapes: dict[Tensor, tuple], fed: set[Tensor],
-                 fetched: set[Tensor]):
+    def __init__(self, ops: list[Operation], shapes: dict[Tensor, tuple], fed: set[Tensor]):
         self.ops = ops
         self.shapes = shapes
         self.fed = fed
-        self.fetched = fetched
         self.region_of: dict[Operation, Region] = {}
         self.regions: list[Region] = []
         self.position = {op: i for i, op in enumerate(ops)}
@@ -277,10 +275,10 @@ class Partitioner:
         self.new_region("fused", op, in_shape, split)
 
 
-def partition(ops: list[Operation], shapes: dict[Tensor, tuple], fed: set[Tensor],
-              fetched: set[Tensor]) -> list[Region]:
+def partition(ops: list[Operation], shapes: dict[Tensor, tuple],
+              fed: set[Tensor]) -> list[Region]:
     """Regions in an order that respects dependencies between them."""
-    regions = Partitioner(ops, shapes, fed, fetched).run()
+    regions = Partitioner(ops, shapes, fed).run()
     return _topological(regions, shapes, fed)
 
 

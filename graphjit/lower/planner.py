@@ -119,7 +119,7 @@ class PlanBuilder:
         compute = [op for op in self.ops  # (ops without outputs, NoOp, only order others)
                    if op.outputs and op.type not in ("Const", "Placeholder")]
         fetched = set(self.fetch_tensors)
-        regions = partition(compute, self.shapes, set(self.feeds), fetched)
+        regions = partition(compute, self.shapes, set(self.feeds))
         region_of = {op: r for r in regions for op in r.ops}
         used_outside = {t for op in compute for t in op.inputs
                         if t.op in region_of and region_of[t.op] is not region_of[op]}
