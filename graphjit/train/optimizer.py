@@ -9,7 +9,8 @@ and initialized by `global_variables_initializer()` created afterwards.
 
 from __future__ import annotations
 
-from graphjit.errors import GraphError, UnsupportedError
+from graphjit.autodiff import gradients
+from graphjit.errors import GraphError
 from graphjit.graph import Operation, Tensor
 from graphjit.ops._util import convert_to_tensor
 from graphjit.ops.elementwise import cast, sqrt
@@ -59,10 +60,6 @@ class Optimizer:
                           grad_loss=None) -> list[tuple[Tensor | None, Variable]]:
         """[(gradient of loss, variable)] for `var_list` (default: the trainable
         variables); the gradient is None where loss does not depend on the variable."""
-        import graphjit
-        gradients = getattr(graphjit, "gradients", None)
-        if gradients is None:  # pragma: no cover - only while autodiff is missing
-            raise UnsupportedError("graphjit.gradients is not available")
         if not isinstance(loss, Tensor):
             raise GraphError(f"minimize/compute_gradients needs a loss Tensor, got {loss!r}")
         if var_list is None:
