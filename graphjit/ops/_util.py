@@ -22,7 +22,6 @@ from graphjit.graph import Graph, Operation, Tensor, format_spec, get_default_gr
 
 FLOAT = frozenset(d for d in dtypes.ALL if d.is_floating)
 INT = frozenset(d for d in dtypes.ALL if d.is_integer)
-SIGNED = frozenset(d for d in INT if not d.is_unsigned)
 NUMERIC = FLOAT | INT
 ALL = frozenset(dtypes.ALL)
 BOOL = frozenset({dtypes.bool_})

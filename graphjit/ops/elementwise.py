@@ -358,5 +358,5 @@ def to_float(x, name="ToFloat") -> Tensor:
 
 __all__ = [n for n in dir() if not n.startswith("_") and n not in (
     "annotations", "math", "np", "dtypes", "Tensor", "OpDef", "register", "make", "ALL",
-    "BOOL", "FLOAT", "NUMERIC", "SIGNED", "broadcast_shapes", "check_dtype",
+    "BOOL", "FLOAT", "NUMERIC", "broadcast_shapes", "check_dtype",
     "convert_operands", "same_dtype")]

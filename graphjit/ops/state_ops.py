@@ -94,16 +94,6 @@ def is_variable_tensor(t) -> bool:
     return isinstance(t, Tensor) and t.op.type == "VariableV2"
 
 
-def variable_op(shape, dtype, name: str | None = None) -> Tensor:
-    """The VariableV2 op itself (no initializer): `graphjit.Variable` is the public API."""
-    shape = TensorShape(shape)
-    if not shape.is_fully_defined():
-        raise ShapeError(f"variable '{name}': graphjit needs a fully known shape, got {shape}")
-    return get_default_graph().create_op(
-        "VariableV2", (), {"shape": shape, "dtype": dtypes.as_dtype(dtype)}, name=name,
-        default_name="Variable").outputs[0]
-
-
 def assign(ref, value, validate_shape=None, use_locking=None, name: str | None = None) -> Tensor:
     """Store `value` into variable `ref` when run; returns the new value (TF1 tf.assign)."""
     from graphjit.ops._util import convert_to_tensor

@@ -61,10 +61,6 @@ def uses_only_differentiable_ops(problem: GradProblem) -> bool:
                if op.type not in ("Placeholder", "Const"))
 
 
-def is_stateful(problem: GradProblem) -> bool:
-    return any(get_op_def(op.type).stateful for op in problem.graph.get_operations())
-
-
 def numeric_gradient(problem: GradProblem, arrays, position: int, rng) -> tuple:
     """(flat indices probed, central differences there) for input `position`."""
     x = arrays[position]

@@ -21,7 +21,7 @@ def build_case(case, arrays, unknown_dims: bool = False):
     return graph, placeholders, out
 
 
-def assert_close(actual, expected, case, out_dtype=None):
+def assert_close(actual, expected, case):
     """Same shape, dtype-aware tolerance, NaN in the same places; ints and bools exact."""
     actual = np.asarray(actual)
     expected = np.asarray(expected)
