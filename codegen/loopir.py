@@ -9,12 +9,116 @@ reads in `compiled.ir("loops")`.
 
 Loop bounds are expressions over `Dim(param, axis)`, read from the arrays at
 run time: kernels are shape-generic.
+
+The scalar functions a Call may name (`Fn`) and the kinds of loop (`LoopKind`) are
+closed vocabularies: the lowering builds only these, `verify` refuses any other, and a
+backend renders each (tests/codegen/test_vocabulary.py walks them all).
 """
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from enum import Enum
+
+# -- vocabulary ------------------------------------------------------------
+
+
+class _Word(str, Enum):
+    """A member is its own string: kernels that name it print and hash as they did
+    when the IR held plain strings (the on-disk kernel cache is keyed by that text)."""
+
+    def __str__(self) -> str:
+        return self.value
+
+    def __format__(self, spec: str) -> str:
+        return format(self.value, spec)
+
+
+class Fn(_Word):
+    """The scalar functions of the loop IR. Their meaning is NumPy's for the Call's
+    dtype; where NumPy's integer and float meanings differ (realdiv, floordiv, pow),
+    the dtype decides."""
+
+    # arithmetic
+    ADD = "add"
+    SUB = "sub"
+    MUL = "mul"
+    REALDIV = "realdiv"  # integer division truncates (TF's integer Mean)
+    FLOORDIV = "floordiv"
+    FLOORMOD = "floormod"
+    POW = "pow"
+    MAXIMUM = "maximum"
+    MINIMUM = "minimum"
+    NEG = "neg"
+    ABS = "abs"
+    SIGN = "sign"
+    SQUARE = "square"
+    RECIPROCAL = "reciprocal"
+    RELU = "relu"
+    IDENTITY = "identity"
+    # rounding
+    FLOOR = "floor"
+    CEIL = "ceil"
+    ROUND = "round"  # half to even, as np.rint
+    # transcendental
+    SQRT = "sqrt"
+    RSQRT = "rsqrt"
+    EXP = "exp"
+    EXPM1 = "expm1"
+    LOG = "log"
+    LOG1P = "log1p"
+    SIN = "sin"
+    COS = "cos"
+    TANH = "tanh"
+    SIGMOID = "sigmoid"
+    ERF = "erf"
+    # comparisons: bool results of two arguments of one dtype
+    EQUAL = "equal"
+    NOTEQUAL = "notequal"
+    LESS = "less"
+    LESSEQUAL = "lessequal"
+    GREATER = "greater"
+    GREATEREQUAL = "greaterequal"
+    # logic on bools
+    LOGICALAND = "logicaland"
+    LOGICALOR = "logicalor"
+    LOGICALNOT = "logicalnot"
+    # structure
+    SELECT = "select"  # select(condition, if_true, if_false)
+    CAST = "cast"  # to the Call's dtype
+    # a float accumulator's update, acc = f(acc, x), whose order may change: 'reassoc'
+    # on this one operation lets a reduction vectorize (codegen.passes chooses these)
+    REDUCE_ADD = "reduce_add"
+    REDUCE_MUL = "reduce_mul"
+    REDUCE_MAX = "reduce_max"
+    REDUCE_MIN = "reduce_min"
+
+
+COMPARISONS = frozenset({Fn.EQUAL, Fn.NOTEQUAL, Fn.LESS, Fn.LESSEQUAL, Fn.GREATER,
+                         Fn.GREATEREQUAL})
+LOGICAL = frozenset({Fn.LOGICALAND, Fn.LOGICALOR, Fn.LOGICALNOT})
+REDUCTIONS = frozenset({Fn.REDUCE_ADD, Fn.REDUCE_MUL, Fn.REDUCE_MAX, Fn.REDUCE_MIN})
+#: functions of floats only
+FLOAT_FNS = frozenset({Fn.FLOOR, Fn.CEIL, Fn.ROUND, Fn.SQRT, Fn.RSQRT, Fn.EXP, Fn.EXPM1,
+                       Fn.LOG, Fn.LOG1P, Fn.SIN, Fn.COS, Fn.TANH, Fn.SIGMOID, Fn.ERF,
+                       Fn.RECIPROCAL}) | REDUCTIONS
+#: functions of numbers, integer or float (comparisons: of their arguments), not bools
+NUMBER_FNS = frozenset({Fn.ADD, Fn.SUB, Fn.MUL, Fn.REALDIV, Fn.FLOORDIV, Fn.FLOORMOD,
+                        Fn.POW, Fn.MAXIMUM, Fn.MINIMUM, Fn.NEG, Fn.ABS, Fn.SIGN, Fn.SQUARE,
+                        Fn.RELU, Fn.LESS, Fn.LESSEQUAL, Fn.GREATER, Fn.GREATEREQUAL})
+# The others take any dtype: identity, select, cast, equal, notequal; LOGICAL takes bools.
+_BINARY = frozenset({Fn.ADD, Fn.SUB, Fn.MUL, Fn.REALDIV, Fn.FLOORDIV, Fn.FLOORMOD, Fn.POW,
+                     Fn.MAXIMUM, Fn.MINIMUM, Fn.LOGICALAND, Fn.LOGICALOR}) | COMPARISONS \
+    | REDUCTIONS
+#: how many arguments each function takes
+ARITY = {fn: 3 if fn is Fn.SELECT else 2 if fn in _BINARY else 1 for fn in Fn}
+
+
+class LoopKind(_Word):
+    SERIAL = "serial"
+    PARALLEL = "parallel"  # iterations are independent: a backend may run them on threads
+
 
 # -- scalar expressions --------------------------------------------------
 
@@ -55,9 +159,10 @@ class Load:
 
 @dataclass(frozen=True)
 class Call:
-    """A scalar function (add, exp, select, cast, ...) producing a value of `dtype`."""
+    """A scalar function (add, exp, select, cast, ...) producing a value of `dtype`.
+    `fn` is a member of Fn (or its string, which equals it)."""
 
-    fn: str
+    fn: Fn
     args: tuple
     dtype: str
 
@@ -66,8 +171,8 @@ Expr = Var | Const | Dim | Load | Call
 
 # -- statements ----------------------------------------------------------
 
-SERIAL = "serial"
-PARALLEL = "parallel"
+SERIAL = LoopKind.SERIAL
+PARALLEL = LoopKind.PARALLEL
 
 
 @dataclass(frozen=True)
@@ -99,7 +204,7 @@ class Loop:
     start: Expr
     stop: Expr
     body: tuple
-    kind: str = SERIAL
+    kind: LoopKind = SERIAL
 
 
 @dataclass(frozen=True)
@@ -216,10 +321,6 @@ def kernel_hash(kernel: Kernel) -> str:
 
 # -- verification ------------------------------------------------------------
 
-_COMPARISONS = {"equal", "notequal", "less", "lessequal", "greater", "greaterequal"}
-_LOGICAL = {"logicaland", "logicalor", "logicalnot"}
-
-
 class VerifyError(ValueError):
     """A kernel breaks a rule of the loop IR; the message names the kernel and the rule."""
 
@@ -312,18 +413,28 @@ class _Verifier:
     def call(self, c: Call) -> str:
         args = [self.expr(a) for a in c.args]
         fn, dt = c.fn, c.dtype
+        if fn not in ARITY:
+            self.fail(f"{format_expr(c)}: '{fn}' is no scalar function of the loop IR (Fn)")
+        if len(args) != ARITY[fn]:
+            self.fail(f"{format_expr(c)}: {fn} takes {ARITY[fn]} arguments, got {len(args)}")
         if fn == "cast":
             return dt
         if fn == "select":
             if len(args) != 3 or args[0] != "bool" or args[1] != dt or args[2] != dt:
                 self.fail(f"{format_expr(c)}: select takes (bool, {dt}, {dt}), got {args}")
             return dt
-        if fn in _COMPARISONS:
+        if fn in COMPARISONS:
             if dt != "bool" or len(set(args)) != 1:
                 self.fail(f"{format_expr(c)}: comparison of {args} must give bool")
+            if fn in NUMBER_FNS and args[0] == "bool":
+                self.fail(f"{format_expr(c)}: {fn} orders numbers, not bools")
             return dt
-        if fn in _LOGICAL and dt != "bool":
+        if fn in LOGICAL and dt != "bool":
             self.fail(f"{format_expr(c)}: logical function of type {dt}")
+        if fn in FLOAT_FNS and not dt.startswith("float"):
+            self.fail(f"{format_expr(c)}: {fn} is a function of floats, not {dt}")
+        if fn in NUMBER_FNS and dt == "bool":
+            self.fail(f"{format_expr(c)}: {fn} is a function of numbers, not bool")
         if any(a != dt for a in args):
             self.fail(f"{format_expr(c)}: arguments of types {args} in a {dt} call")
         return dt
@@ -371,7 +482,7 @@ class _Verifier:
         for bound in (s.start, s.stop):
             if self.expr(bound) != "int64":
                 self.fail(f"loop {s.var}: bound {format_expr(bound)} is not an integer")
-        if s.kind not in (SERIAL, PARALLEL):
+        if s.kind not in _LOOP_KINDS:
             self.fail(f"loop {s.var}: unknown kind '{s.kind}'")
         self.loops.append(s)
         self.scopes.append({s.var: "int64"})
@@ -384,12 +495,16 @@ class _Verifier:
         self.loops.pop()
 
 
+_LOOP_KINDS = frozenset(LoopKind)
+
+
 def verify(kernel: Kernel) -> None:
     """Check a kernel before it is compiled; raise VerifyError on the first broken rule.
 
     Rules: every variable is defined before it is read (loop bodies are scopes); indices
     match their array's rank and are integers; dtypes agree (assignments, stores, call
-    arguments); inputs are never stored into; an output is read only after a store, and
+    arguments); calls name a function of `Fn` with its number of arguments, loops a
+    `LoopKind`; inputs are never stored into; an output is read only after a store, and
     every read sees what it means: a read of a parked value (`Load.holds`) finds that
     value at that index, not one stored over it since, and a plain read of an output
     (an accumulator) never finds a parked value.
