@@ -12,15 +12,29 @@ from __future__ import annotations
 
 import numpy as np
 
-from codegen.loopir import PARALLEL, Assign, Call, Const, Dim, Kernel, Load, Loop, Param, Store, Var
+from codegen.loopir import (
+    COMPARISONS,
+    PARALLEL,
+    Assign,
+    Call,
+    Const,
+    Dim,
+    Fn,
+    Kernel,
+    Load,
+    Loop,
+    Param,
+    Store,
+    Var,
+)
 from graphjit.graph import Tensor
 from graphjit.lower.partition import Region, row_scalar_shapes
 
 PARALLEL_MIN_ELEMENTS = 1 << 15  # below this, threads cost more than they save
 
 _EXPENSIVE = {"Exp", "Log", "Log1p", "Expm1", "Tanh", "Sigmoid", "Erf", "Sin", "Cos", "Pow"}
-_REDUCE_COMBINE = {"Sum": "add", "Mean": "add", "Prod": "mul", "Max": "maximum",
-                   "Min": "minimum", "Any": "logicalor", "All": "logicaland"}
+_REDUCE_COMBINE = {"Sum": Fn.ADD, "Mean": Fn.ADD, "Prod": Fn.MUL, "Max": Fn.MAXIMUM,
+                   "Min": Fn.MINIMUM, "Any": Fn.LOGICALOR, "All": Fn.LOGICALAND}
 
 
 def reduce_init(op_type: str, dtype: np.dtype):
@@ -42,12 +56,9 @@ def const(value, dtype: str) -> Const:
     return Const(float(value) if dtype.startswith("float") else int(value), dtype)
 
 
-_COMPARISONS = ("equal", "notequal", "less", "lessequal", "greater", "greaterequal")
-
-
-def int_op(fn: str, *args) -> Call:
+def int_op(fn: Fn, *args) -> Call:
     """Index arithmetic: int64 values, and bool for comparisons (a select's condition)."""
-    return Call(fn, tuple(args), "bool" if fn in _COMPARISONS else "int64")
+    return Call(fn, tuple(args), "bool" if fn in COMPARISONS else "int64")
 
 
 def int_add(a, b):
@@ -55,7 +66,7 @@ def int_add(a, b):
         return a + b
     if b == 0:
         return a
-    return Call("add", (a, b), "int64")
+    return Call(Fn.ADD, (a, b), "int64")
 
 
 def int_mul(a, b):
@@ -63,7 +74,7 @@ def int_mul(a, b):
         return a * b
     if b == 1:
         return a
-    return Call("mul", (a, b), "int64")
+    return Call(Fn.MUL, (a, b), "int64")
 
 
 def broadcast_index(in_shape: tuple, out_shape: tuple, idx: tuple) -> tuple:
@@ -252,8 +263,8 @@ class RegionEmitter:
             for axis in range(split, len(self.region.domain)):
                 count = int_mul(count, self.domain_extent(axis))
             mean = self.fresh("mean")
-            self.row_block.stmts.append(Assign(mean, Call("realdiv", (
-                Var(acc), Call("cast", (count,), dtype)), dtype), dtype))
+            self.row_block.stmts.append(Assign(mean, Call(Fn.REALDIV, (
+                Var(acc), Call(Fn.CAST, (count,), dtype)), dtype), dtype))
             return Var(mean)
         return Var(acc)
 

@@ -14,7 +14,20 @@ and channel extents come from the arrays, so a new batch size compiles nothing.
 
 from __future__ import annotations
 
-from codegen.loopir import PARALLEL, Assign, Call, Const, Dim, Kernel, Load, Loop, Param, Store, Var
+from codegen.loopir import (
+    PARALLEL,
+    Assign,
+    Call,
+    Const,
+    Dim,
+    Fn,
+    Kernel,
+    Load,
+    Loop,
+    Param,
+    Store,
+    Var,
+)
 from graphjit.lower.emit import (
     _REDUCE_COMBINE,
     PARALLEL_MIN_ELEMENTS,
@@ -72,7 +85,7 @@ def reduce_kernel(name: str, op, shapes, inputs, outputs) -> Kernel:
         count = 1
         for a in sorted(axes):
             count = int_mul(count, Dim("in0", a))
-        scaled = Call("realdiv", (Load("out0", out_idx_init), Call("cast", (count,), dtype)),
+        scaled = Call(Fn.REALDIV, (Load("out0", out_idx_init), Call(Fn.CAST, (count,), dtype)),
                       dtype)
         body += _nest("o", out_dims, (Store("out0", out_idx_init, scaled),))
     return Kernel(name, params, body)
@@ -91,22 +104,22 @@ def argminmax_kernel(name: str, op, shapes, outputs) -> Kernel:
     def at(k):
         return tuple(outer[:axis]) + (k,) + tuple(outer[axis:])
 
-    cmp = "greater" if op.type == "ArgMax" else "less"
+    cmp = Fn.GREATER if op.type == "ArgMax" else Fn.LESS
     best, index, v, better = Var("best"), Var("index"), Var("v"), Var("better")
-    is_nan = Call("notequal", (v, v), "bool")
-    best_not_nan = Call("equal", (best, best), "bool")
+    is_nan = Call(Fn.NOTEQUAL, (v, v), "bool")
+    best_not_nan = Call(Fn.EQUAL, (best, best), "bool")
     inner = (
         Assign("v", Load("in0", at(Var("k"))), dtype),
-        Assign("better", Call("logicalor", (Call(cmp, (v, best), "bool"), Call(
-            "logicaland", (is_nan, best_not_nan), "bool")), "bool"), "bool"),
-        Assign("best", Call("select", (better, v, best), dtype), dtype),
-        Assign("index", Call("select", (better, Var("k"), index), "int64"), "int64"),
+        Assign("better", Call(Fn.LOGICALOR, (Call(cmp, (v, best), "bool"), Call(
+            Fn.LOGICALAND, (is_nan, best_not_nan), "bool")), "bool"), "bool"),
+        Assign("best", Call(Fn.SELECT, (better, v, best), dtype), dtype),
+        Assign("index", Call(Fn.SELECT, (better, Var("k"), index), "int64"), "int64"),
     )
     body = (
         Assign("best", Load("in0", at(0)), dtype),
         Assign("index", Const(0, "int64"), "int64"),
         Loop("k", 1, Dim("in0", axis), inner),
-        Store("out0", tuple(outer), Call("cast", (index,), out.dtype.name)),
+        Store("out0", tuple(outer), Call(Fn.CAST, (index,), out.dtype.name)),
     )
     out_dims = [Dim("out0", a) for a in range(in_rank - 1)]
     return Kernel(name, params, _nest("o", out_dims, body))
@@ -117,11 +130,11 @@ def _window_index(out_var, k_var, stride: int, dilation: int, before: int):
 
 
 def _inside(i, n: int):
-    return Call("logicaland", (int_op("greaterequal", i, 0), int_op("less", i, n)), "bool")
+    return Call(Fn.LOGICALAND, (int_op(Fn.GREATEREQUAL, i, 0), int_op(Fn.LESS, i, n)), "bool")
 
 
 def _clamp(i, n: int):
-    return int_op("minimum", int_op("maximum", i, 0), n - 1)
+    return int_op(Fn.MINIMUM, int_op(Fn.MAXIMUM, i, 0), n - 1)
 
 
 def pool_kernel(name: str, op, shapes, outputs) -> Kernel:
@@ -140,24 +153,24 @@ def pool_kernel(name: str, op, shapes, outputs) -> Kernel:
     v = Load("in0", (n, _clamp(Var("ih"), h), _clamp(Var("iw"), w), c))
     acc = Var("acc")
     if is_max:
-        update = (Assign("acc", Call("select", (ok, Call("maximum", (acc, v), dtype), acc),
+        update = (Assign("acc", Call(Fn.SELECT, (ok, Call(Fn.MAXIMUM, (acc, v), dtype), acc),
                                      dtype), dtype),)
     else:
-        update = (Assign("acc", Call("add", (acc, Call("select", (ok, v, const(0, dtype)),
+        update = (Assign("acc", Call(Fn.ADD, (acc, Call(Fn.SELECT, (ok, v, const(0, dtype)),
                                                             dtype)), dtype), dtype),
-                  Assign("count", Call("add", (Var("count"), Call(
-                      "select", (ok, const(1, dtype), const(0, dtype)), dtype)), dtype), dtype))
+                  Assign("count", Call(Fn.ADD, (Var("count"), Call(
+                      Fn.SELECT, (ok, const(1, dtype), const(0, dtype)), dtype)), dtype), dtype))
     window = (Loop("kh", 0, kh, (
         Assign("ih", ih, "int64"),
         Loop("kw", 0, kw, (
             Assign("iw", iw, "int64"),
-            Assign("ok", Call("logicaland", (_inside(Var("ih"), h), _inside(Var("iw"), w)),
+            Assign("ok", Call(Fn.LOGICALAND, (_inside(Var("ih"), h), _inside(Var("iw"), w)),
                               "bool"), "bool"),
         ) + update))),)
     init = (Assign("acc", const(-float("inf") if is_max else 0, dtype), dtype),)
     if not is_max:
         init += (Assign("count", const(0, dtype), dtype),)
-    result = acc if is_max else Call("realdiv", (acc, Var("count")), dtype)
+    result = acc if is_max else Call(Fn.REALDIV, (acc, Var("count")), dtype)
     body = init + window + (Store("out0", (n, oh, ow, c), result),)
     params = (Param("in0", dtype, 4, False), Param("out0", dtype, 4, True))
     big = _size(shapes[out]) * kh * kw >= PARALLEL_MIN_ELEMENTS
@@ -179,8 +192,8 @@ def im2col_kernel(name: str, op, shapes, cols_shape: tuple) -> Kernel:
     inner = (
         Assign("ih", ih, "int64"),
         Assign("iw", iw, "int64"),
-        Store("out0", (n, oh, ow, ki, kj, ci), Call("select", (
-            Call("logicaland", (_inside(Var("ih"), h), _inside(Var("iw"), w)), "bool"),
+        Store("out0", (n, oh, ow, ki, kj, ci), Call(Fn.SELECT, (
+            Call(Fn.LOGICALAND, (_inside(Var("ih"), h), _inside(Var("iw"), w)), "bool"),
             Load("in0", (n, _clamp(Var("ih"), h), _clamp(Var("iw"), w), ci)),
             const(0, dtype)), dtype)),
     )
@@ -197,11 +210,11 @@ def _zero(out_rank: int, dtype: str, parallel: bool = False):
 
 def _clamp_dim(i, dim):
     """i clamped to [0, dim) for a run-time extent."""
-    return int_op("minimum", int_op("maximum", i, 0), int_add(dim, -1))
+    return int_op(Fn.MINIMUM, int_op(Fn.MAXIMUM, i, 0), int_add(dim, -1))
 
 
 def _accumulate(param: str, index: tuple, value, dtype: str):
-    return Store(param, index, Call("add", (Load(param, index), value), dtype))
+    return Store(param, index, Call(Fn.ADD, (Load(param, index), value), dtype))
 
 
 def scatter_add_kernel(name: str, op, shapes, outputs) -> Kernel:
@@ -217,7 +230,7 @@ def scatter_add_kernel(name: str, op, shapes, outputs) -> Kernel:
     params = (Param("in0", dtype, ur, False), Param("in1", indices.dtype.name, ir, False),
               Param("out0", dtype, orank, True))
     u = tuple(Var(f"u{a}") for a in range(ur))
-    position = _clamp_dim(Call("cast", (Load("in1", u[axis:axis + ir]),), "int64"),
+    position = _clamp_dim(Call(Fn.CAST, (Load("in1", u[axis:axis + ir]),), "int64"),
                           Dim("out0", axis))
     target = u[:axis] + (Var("p"),) + u[axis + ir:]
     body = (Assign("p", position, "int64"),
@@ -247,7 +260,7 @@ def pool_grad_kernel(name: str, op, shapes, outputs) -> Kernel:
     col0 = int_add(int_mul(ow, sw), -left)
     ih, iw = Var("ih"), Var("iw")
     window_index = (Assign("ih", int_add(Var("rs"), Var("kh")), "int64"),)
-    ok = Call("logicaland", (_inside(ih, h), _inside(iw, w)), "bool")
+    ok = Call(Fn.LOGICALAND, (_inside(ih, h), _inside(iw, w)), "bool")
     cell = (n, _clamp(ih, h), _clamp(iw, w), c)
     g = Load("in1", (n, oh, ow, c))
     start = (Assign("rs", row0, "int64"), Assign("cs", col0, "int64"))
@@ -257,28 +270,28 @@ def pool_grad_kernel(name: str, op, shapes, outputs) -> Kernel:
             Assign("iw", int_add(Var("cs"), Var("kw")), "int64"),
             Assign("v", Load("in0", cell), dtype),
             # NaN never wins; with no larger value, the first real cell keeps it
-            Assign("better", Call("logicaland", (ok, Call("greater", (v, best), "bool")),
+            Assign("better", Call(Fn.LOGICALAND, (ok, Call(Fn.GREATER, (v, best), "bool")),
                                   "bool"), "bool"),
-            Assign("best", Call("select", (better, v, best), dtype), dtype),
-            Assign("bi", Call("select", (better, ih, Var("bi")), "int64"), "int64"),
-            Assign("bj", Call("select", (better, iw, Var("bj")), "int64"), "int64"),
+            Assign("best", Call(Fn.SELECT, (better, v, best), dtype), dtype),
+            Assign("bi", Call(Fn.SELECT, (better, ih, Var("bi")), "int64"), "int64"),
+            Assign("bj", Call(Fn.SELECT, (better, iw, Var("bj")), "int64"), "int64"),
         )
         body = start + (
             Assign("best", const(-float("inf"), dtype), dtype),
-            Assign("bi", int_op("maximum", Var("rs"), 0), "int64"),
-            Assign("bj", int_op("maximum", Var("cs"), 0), "int64"),
+            Assign("bi", int_op(Fn.MAXIMUM, Var("rs"), 0), "int64"),
+            Assign("bj", int_op(Fn.MAXIMUM, Var("cs"), 0), "int64"),
             Loop("kh", 0, kh, window_index + (Loop("kw", 0, kw, inner),)),
             _accumulate("out0", (n, Var("bi"), Var("bj"), c), g, dtype),
         )
     else:
-        rows = int_op("sub", int_op("minimum", int_add(Var("rs"), kh), h),
-                    int_op("maximum", Var("rs"), 0))
-        cols = int_op("sub", int_op("minimum", int_add(Var("cs"), kw), w),
-                    int_op("maximum", Var("cs"), 0))
-        share = Call("realdiv", (g, Call("cast", (int_op("mul", rows, cols),), dtype)), dtype)
+        rows = int_op(Fn.SUB, int_op(Fn.MINIMUM, int_add(Var("rs"), kh), h),
+                    int_op(Fn.MAXIMUM, Var("rs"), 0))
+        cols = int_op(Fn.SUB, int_op(Fn.MINIMUM, int_add(Var("cs"), kw), w),
+                    int_op(Fn.MAXIMUM, Var("cs"), 0))
+        share = Call(Fn.REALDIV, (g, Call(Fn.CAST, (int_op(Fn.MUL, rows, cols),), dtype)), dtype)
         inner = (
             Assign("iw", int_add(Var("cs"), Var("kw")), "int64"),
-            _accumulate("out0", cell, Call("select", (ok, Var("share"), const(0, dtype)),
+            _accumulate("out0", cell, Call(Fn.SELECT, (ok, Var("share"), const(0, dtype)),
                                            dtype), dtype),
         )
         body = start + (
@@ -308,13 +321,13 @@ def col2im_kernel(name: str, op, shapes, cols_shape: tuple) -> Kernel:
     def tap(t, o, stride, extent, position, offset):
         """(assignments, validity) of output index o = t / stride, t = position - offset,
         whose window reads `position` through the tap at `offset`."""
-        stmts = (Assign(t, int_op("sub", position, offset), "int64"),
-                 Assign(o, int_op("floordiv", Var(t), stride) if stride != 1 else Var(t),
+        stmts = (Assign(t, int_op(Fn.SUB, position, offset), "int64"),
+                 Assign(o, int_op(Fn.FLOORDIV, Var(t), stride) if stride != 1 else Var(t),
                         "int64"))
-        ok = Call("logicaland", (int_op("greaterequal", Var(t), 0),
-                                 int_op("less", Var(o), extent)), "bool")
+        ok = Call(Fn.LOGICALAND, (int_op(Fn.GREATEREQUAL, Var(t), 0),
+                                 int_op(Fn.LESS, Var(o), extent)), "bool")
         if stride != 1:
-            ok = Call("logicaland", (ok, int_op("equal", int_op("floormod", Var(t), stride), 0)),
+            ok = Call(Fn.LOGICALAND, (ok, int_op(Fn.EQUAL, int_op(Fn.FLOORMOD, Var(t), stride), 0)),
                       "bool")
         return stmts, ok
 
@@ -322,8 +335,8 @@ def col2im_kernel(name: str, op, shapes, cols_shape: tuple) -> Kernel:
     cols, ok_cols = tap("tw", "oj", sw, ow_n, int_add(iw, left), int_mul(Var("b"), dw))
     value = Load("in0", (n, _clamp(Var("oi"), oh_n), _clamp(Var("oj"), ow_n), Var("a"),
                          Var("b"), ci))
-    inner = cols + (Assign("acc", Call("add", (Var("acc"), Call(
-        "select", (Call("logicaland", (Var("okr"), ok_cols), "bool"), value, const(0, dtype)),
+    inner = cols + (Assign("acc", Call(Fn.ADD, (Var("acc"), Call(
+        Fn.SELECT, (Call(Fn.LOGICALAND, (Var("okr"), ok_cols), "bool"), value, const(0, dtype)),
         dtype)), dtype), dtype),)
     body = (
         Assign("acc", const(0, dtype), dtype),

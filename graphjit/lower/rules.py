@@ -8,7 +8,7 @@ slices, pads, concat, tile, gather, ...) are index arithmetic on their inputs.
 
 from __future__ import annotations
 
-from codegen.loopir import Call
+from codegen.loopir import Call, Fn
 from graphjit.errors import CompileError
 from graphjit.lower.emit import (
     broadcast_index,
@@ -22,7 +22,7 @@ from graphjit.ops.registry import get_op_def
 
 
 def _clamp(i, n: int):
-    return int_op("minimum", int_op("maximum", i, 0), n - 1)
+    return int_op(Fn.MINIMUM, int_op(Fn.MAXIMUM, i, 0), n - 1)
 
 
 def _const_scalar(em, t):
@@ -38,17 +38,17 @@ def _pow(em, op, out_shape, idx, dtype):
     xv = em.value(x, broadcast_index(em.shapes[x], out_shape, idx))
     exponent = _const_scalar(em, y)
     if exponent == 2:
-        return Call("mul", (xv, xv), dtype)
+        return Call(Fn.MUL, (xv, xv), dtype)
     if exponent == 3:
-        return Call("mul", (Call("mul", (xv, xv), dtype), xv), dtype)
+        return Call(Fn.MUL, (Call(Fn.MUL, (xv, xv), dtype), xv), dtype)
     if exponent == 1:
         return xv
     if exponent == 0.5 and dtype.startswith("float"):
-        return Call("sqrt", (xv,), dtype)
+        return Call(Fn.SQRT, (xv,), dtype)
     if exponent == -1 and dtype.startswith("float"):
-        return Call("reciprocal", (xv,), dtype)
+        return Call(Fn.RECIPROCAL, (xv,), dtype)
     yv = em.value(y, broadcast_index(em.shapes[y], out_shape, idx))
-    return Call("pow", (xv, yv), dtype)
+    return Call(Fn.POW, (xv, yv), dtype)
 
 
 def lower_elementwise(em, t, idx: tuple):
@@ -67,7 +67,7 @@ def lower_elementwise(em, t, idx: tuple):
         return _pow(em, op, out_shape, idx, dtype)
     if kind == "Cast":
         x = op.inputs[0]
-        return Call("cast", (em.value(x, idx),), dtype)
+        return Call(Fn.CAST, (em.value(x, idx),), dtype)
     if kind == "Transpose":
         perm = op.attrs["perm"]
         in_idx = [None] * len(perm)
@@ -93,12 +93,12 @@ def lower_elementwise(em, t, idx: tuple):
         return em.value(x, tuple(in_idx))
     if kind == "Tile":
         x = op.inputs[0]
-        return em.value(x, tuple(i if n == m else int_op("floormod", i, n)
+        return em.value(x, tuple(i if n == m else int_op(Fn.FLOORMOD, i, n)
                                  for i, n, m in zip(idx, em.shapes[x], out_shape)))
     if kind == "Range":
         start, delta = op.attrs["start"], op.attrs["delta"]
-        i = Call("cast", (idx[0],), dtype)
-        return Call("add", (const(start, dtype), Call("mul", (i, const(delta, dtype)), dtype)),
+        i = Call(Fn.CAST, (idx[0],), dtype)
+        return Call(Fn.ADD, (const(start, dtype), Call(Fn.MUL, (i, const(delta, dtype)), dtype)),
                     dtype)
     if kind == "ConcatV2":
         return _concat(em, op, idx, dtype)
@@ -133,7 +133,7 @@ def _concat(em, op, idx, dtype):
         local[axis] = em.temp(_clamp(int_add(i, -start), n))
         v = em.value(x, tuple(local))
         result = v if result is None else Call(
-            "select", (int_op("less", i, start + n), v, result), dtype)
+            Fn.SELECT, (int_op(Fn.LESS, i, start + n), v, result), dtype)
     return result
 
 
@@ -146,21 +146,22 @@ def _pad(em, op, idx, dtype):
     for i, (before, _), n in zip(idx, op.attrs["paddings"], shape):
         src = em.temp(int_add(i, -before))
         if mode == "CONSTANT":
-            ok = Call("logicaland", (int_op("greaterequal", src, 0), int_op("less", src, n)),
+            ok = Call(Fn.LOGICALAND, (int_op(Fn.GREATEREQUAL, src, 0), int_op(Fn.LESS, src, n)),
                       "bool")
-            inside = ok if inside is None else Call("logicaland", (inside, ok), "bool")
+            inside = ok if inside is None else Call(Fn.LOGICALAND, (inside, ok), "bool")
             in_idx.append(em.temp(_clamp(src, n)))
         else:
-            low = int_op("neg", src) if mode == "REFLECT" else int_op("sub", int_op("neg", src), 1)
+            low = int_op(Fn.NEG, src) if mode == "REFLECT" else \
+                int_op(Fn.SUB, int_op(Fn.NEG, src), 1)
             high_base = 2 * (n - 1) if mode == "REFLECT" else 2 * n - 1
-            src = em.temp(int_op("select", int_op("less", src, 0), low, src))
-            high = int_op("sub", high_base, src)
-            src = em.temp(Call("select", (int_op("greaterequal", src, n), high, src), "int64"))
+            src = em.temp(int_op(Fn.SELECT, int_op(Fn.LESS, src, 0), low, src))
+            high = int_op(Fn.SUB, high_base, src)
+            src = em.temp(Call(Fn.SELECT, (int_op(Fn.GREATEREQUAL, src, n), high, src), "int64"))
             in_idx.append(em.temp(_clamp(src, n)))
     v = em.value(x, tuple(in_idx))
     if inside is None:
         return v
-    return Call("select", (inside, v, const(op.attrs["constant_value"], dtype)), dtype)
+    return Call(Fn.SELECT, (inside, v, const(op.attrs["constant_value"], dtype)), dtype)
 
 
 def _strided_slice_grad(em, op, idx, dtype):
@@ -175,21 +176,21 @@ def _strided_slice_grad(em, op, idx, dtype):
         rel = int_add(i, -start)
         if step == 1:
             position = rel
-            ok = None if (start == 0 and m == n) else Call("logicaland", (
-                int_op("greaterequal", rel, 0), int_op("less", rel, m)), "bool")
+            ok = None if (start == 0 and m == n) else Call(Fn.LOGICALAND, (
+                int_op(Fn.GREATEREQUAL, rel, 0), int_op(Fn.LESS, rel, m)), "bool")
         else:
-            position = int_op("floordiv", rel, step)
-            ok = Call("logicaland", (
-                int_op("equal", int_op("floormod", rel, step), 0),
-                Call("logicaland", (int_op("greaterequal", position, 0),
-                                    int_op("less", position, m)), "bool")), "bool")
+            position = int_op(Fn.FLOORDIV, rel, step)
+            ok = Call(Fn.LOGICALAND, (
+                int_op(Fn.EQUAL, int_op(Fn.FLOORMOD, rel, step), 0),
+                Call(Fn.LOGICALAND, (int_op(Fn.GREATEREQUAL, position, 0),
+                                    int_op(Fn.LESS, position, m)), "bool")), "bool")
         if ok is not None:
-            inside = ok if inside is None else Call("logicaland", (inside, ok), "bool")
+            inside = ok if inside is None else Call(Fn.LOGICALAND, (inside, ok), "bool")
         dy_idx.append(position if ok is None else _clamp(position, m))
     v = em.value(dy, tuple(dy_idx))
     if inside is None:
         return v
-    return Call("select", (inside, v, const(0, dtype)), dtype)
+    return Call(Fn.SELECT, (inside, v, const(0, dtype)), dtype)
 
 
 def _gather(em, op, idx):
@@ -200,5 +201,5 @@ def _gather(em, op, idx):
     where = em.value(indices, tuple(idx[axis:axis + rank_i]))
     # Out-of-range indices are clamped (never an out-of-bounds read); the planner
     # adds a check after the kernel that turns them into an error.
-    position = em.temp(_clamp(Call("cast", (where,), "int64"), n))
+    position = em.temp(_clamp(Call(Fn.CAST, (where,), "int64"), n))
     return em.value(params, tuple(idx[:axis]) + (position,) + tuple(idx[axis + rank_i:]))
