@@ -15,6 +15,7 @@ import numpy as np
 from codegen.loopir import (
     COMPARISONS,
     PARALLEL,
+    SERIAL,
     Assign,
     Call,
     Const,
@@ -312,7 +313,7 @@ class RegionEmitter:
         body = tuple(top.stmts)
         parallel = size >= PARALLEL_MIN_ELEMENTS
         for axis in reversed(range(split)):
-            kind = PARALLEL if parallel and axis == 0 and domain[0] > 1 else "serial"
+            kind = PARALLEL if parallel and axis == 0 and domain[0] > 1 else SERIAL
             body = (Loop(f"i{axis}", 0, self.domain_extent(axis), body, kind),)
         return Kernel(name, self.params, body)
 

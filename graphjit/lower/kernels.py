@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from codegen.loopir import (
     PARALLEL,
+    SERIAL,
     Assign,
     Call,
     Const,
@@ -43,7 +44,7 @@ from graphjit.ops.reductions import sum_to_axes
 
 def _nest(prefix: str, extents, body, parallel_first: bool = False):
     for a in reversed(range(len(extents))):
-        kind = PARALLEL if parallel_first and a == 0 else "serial"
+        kind = PARALLEL if parallel_first and a == 0 else SERIAL
         body = (Loop(f"{prefix}{a}", 0, extents[a], body, kind),)
     return body
 
