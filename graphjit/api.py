@@ -34,7 +34,8 @@ from graphjit.errors import (
 from graphjit.feeds import as_result, convert_feed, flatten_fetches, prepare_feeds
 from graphjit.graph import Graph, Operation, Tensor, format_spec
 from graphjit.graph_queries import ops_needed
-from graphjit.lower.planner import build_plan
+from graphjit.lower.planner import build_plan, listed_steps
+from graphjit.lower.program import lower
 from graphjit.ops.registry import get_op_def
 from graphjit.passes import graph_outputs, optimize
 from runtime.executor import Executor
@@ -343,11 +344,25 @@ class CompiledFunction:
     def _entry(self):
         if self._last is not None:
             return self._last
+        shapes = self._static_shapes()
+        return self._plan([np.zeros(s, t.dtype.np) for s, t in zip(shapes, self.feeds)],
+                          shapes)
+
+    def _static_shapes(self) -> tuple:
         if all(t.shape.is_fully_defined() for t in self.feeds):
-            arrays = [np.zeros(tuple(t.shape), t.dtype.np) for t in self.feeds]
-            return self._plan(arrays, tuple(a.shape for a in arrays))
+            return tuple(tuple(t.shape) for t in self.feeds)
         raise Error("this function has inputs of unknown shape: call it once (or profile it) "
                     "before asking for its IR, kernels or memory")
+
+    def _lowered(self) -> list:
+        """The latest plan's steps; before any plan, those of lowering the feeds' static
+        shapes, which compiles nothing (all `ir("loops")` needs)."""
+        if self._last is not None:
+            return self._last[2]
+        with _collector_paused():
+            program = lower(self._all_fetches, self._all_feeds,
+                            list(self._static_shapes()) + self._state_shapes, self._constants)
+        return listed_steps(program)
 
     @property
     def kernels(self) -> list:
@@ -360,7 +375,7 @@ class CompiledFunction:
             raise ValueError(f"unknown stage {stage!r}; choose one of {', '.join(STAGES)}")
         if stage == "graph":
             return self.graph.as_text(self._plan_leaves)
-        lowered = self._entry()[2]
+        lowered = self._lowered() if stage == "loops" else self._entry()[2]
         parts = []
         for step in lowered:
             if step.kernel is None:

@@ -1,55 +1,24 @@
-"""From a graph, its fetches and the concrete shapes of its feeds to a runtime Plan.
-
-Shapes are propagated with each op's own inference rule, the ops are partitioned
-into regions, each fused region becomes a loop-IR Kernel compiled by the Numba
-backend (identical kernels compile once), and the slots of the plan get buffers
-shared by liveness.
+"""From a LoweredProgram to a runtime Plan: its kernels are compiled by the Numba backend
+(identical kernels compile once), its steps become the plan's calls and its slots get
+buffers shared by liveness. `build_plan` is lowering and this together.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
-
-import numpy as np
 
 from codegen.loopir import Kernel, VerifyError, format_kernel
 from codegen.numba_backend import BackendError, CompiledKernel, compile_kernel
 from graphjit.errors import CompileError, ResourceExhaustedError
-from graphjit.graph import Operation, Tensor, format_spec
-from graphjit.graph_queries import ops_needed, read_inputs, ref_inputs
-from graphjit.interpreter import (
-    check_size,
-    format_bytes,
-    memory_limit,
-    missing_feed,
-    run_op,
-    run_time_specs,
-)
-from graphjit.lower.emit import RegionEmitter
-from graphjit.lower.extern import (
-    conv_filter_grad_gemm_kernel,
-    conv_gemm_kernel,
-    conv_input_grad_gemm_kernel,
-    matmul_kernel,
-)
-from graphjit.lower.kernels import (
-    argminmax_kernel,
-    col2im_kernel,
-    im2col_kernel,
-    pool_grad_kernel,
-    pool_kernel,
-    reduce_kernel,
-    scatter_add_kernel,
-)
-from graphjit.lower.partition import Region, partition
-from graphjit.ops.indexing import check_gather_indices
-from runtime.plan import EXTERN, HOST, KERNEL, VIEW, Plan, SlotSpec, Step, assign_buffers
+from graphjit.interpreter import format_bytes, memory_limit
+from graphjit.lower.program import LoweredProgram, ProgramStep, lower
+from runtime.plan import Plan, Step, assign_buffers
 
 
 @dataclass(repr=False)
 class LoweredStep:
-    """What lowering made of a region: for `fn.kernels`, `ir()` and the profiler."""
+    """What lowering made of a region: for `fn.kernels`, `ir()` and the profiler.
+    `compiled` is None for views and host steps, and before compiling."""
 
     name: str
     kind: str
@@ -61,295 +30,53 @@ class LoweredStep:
         return f"<{self.kind} {self.name}: {', '.join(self.ops)}>"
 
 
-def propagate_shapes(ops: list[Operation], fed_shapes: dict[Tensor, tuple]) -> dict:
-    shapes: dict[Tensor, tuple] = dict(fed_shapes)
-    for op in ops:
-        if all(t in shapes for t in op.outputs):
-            continue
-        if op.type == "Placeholder":
-            raise missing_feed(op)
-        refs = ref_inputs(op)  # a variable only assigned has its static shape
-        specs = run_time_specs(op, [(tuple(t.shape) if i in refs else shapes[t], t.dtype)
-                                    for i, t in enumerate(op.inputs)])
-        for t, (shape, _) in zip(op.outputs, specs):
-            shapes[t] = tuple(shape)
-    return shapes
+def listed_steps(program: LoweredProgram, compiled: dict | None = None) -> list[LoweredStep]:
+    """The steps `fn.kernels` shows, with their compiled kernels where given
+    (step index -> CompiledKernel)."""
+    compiled = compiled or {}
+    return [LoweredStep(s.name, s.kind, s.ops, s.kernel, compiled.get(i))
+            for i, s in enumerate(program.steps) if s.listed]
 
 
-def _kernel_name(region: Region) -> str:
-    types = []
-    for op in region.ops:
-        name = op.type.lower()
-        if name not in types:
-            types.append(name)
-    prefix = "fused_" if region.kind == "fused" else f"{region.kind}_"
-    name = prefix + "_".join(types)
-    return name[:60].rstrip("_")
+def compile_step(step: ProgramStep) -> CompiledKernel:
+    """A step's kernel, compiled; a failure names the step's graph ops and its loop IR."""
+    try:
+        return compile_kernel(step.kernel)
+    except VerifyError as exc:
+        raise CompileError(f"{exc}\nfused graph ops: {', '.join(step.ops)}\n"
+                           f"loop IR:\n{format_kernel(step.kernel)}") from exc
+    except BackendError as exc:
+        raise CompileError(f"{exc}\nfused graph ops: {', '.join(step.ops)}\n"
+                           f"loop IR:\n{format_kernel(step.kernel)}\n"
+                           f"generated source:\n{exc.source}") from exc
 
 
-class PlanBuilder:
-    def __init__(self, fetches: list[Tensor | Operation], feeds: list[Tensor],
-                 feed_shapes: list[tuple], constants: dict | None = None):
-        self.fetch_tensors = [f for f in fetches if isinstance(f, Tensor)]
-        fetch_ops = [f.op if isinstance(f, Tensor) else f for f in fetches]
-        fed = set(feeds)
-        self.feeds = feeds
-        self.ops = [op for op in ops_needed(
-            [op for op, f in zip(fetch_ops, fetches) if not (isinstance(f, Tensor) and f in fed)],
-            fed)]
-        self.shapes = propagate_shapes(self.ops, dict(zip(feeds, feed_shapes)))
-        self.slots: list[SlotSpec] = []
-        self.slot_of: dict[Tensor, int] = {}
-        self.steps: list[Step] = []
-        self.lowered: list[LoweredStep] = []
-        self.const_values = {op.outputs[0]: np.asarray(op.attrs["value"])
-                             for op in self.ops if op.type == "Const"}
-        self.constants = {} if constants is None else constants  # shared by plans
-
-    def slot(self, t: Tensor, role: str, value=None, base=None) -> int:
-        if t not in self.slot_of:
-            if role in ("output", "buffer", "host"):  # before compiling the kernel
-                check_size(t.op, self.shapes[t], t.dtype)
-            self.slot_of[t] = len(self.slots)
-            self.slots.append(SlotSpec(self.shapes[t], t.dtype.np, role, value, base))
-        return self.slot_of[t]
-
-    def build(self) -> tuple[Plan, list[LoweredStep]]:
-        input_slots = tuple(self.slot(t, "input") for t in self.feeds)
-        compute = [op for op in self.ops  # (ops without outputs, NoOp, only order others)
-                   if op.outputs and op.type not in ("Const", "Placeholder")]
-        fetched = set(self.fetch_tensors)
-        regions = partition(compute, self.shapes, set(self.feeds))
-        region_of = {op: r for r in regions for op in r.ops}
-        used_outside = {t for op in compute for t in op.inputs
-                        if t.op in region_of and region_of[t.op] is not region_of[op]}
-        for region in regions:
-            members = [t for op in region.ops for t in op.outputs]
-            outputs = [t for t in members if t in fetched or t in used_outside]
-            if outputs:  # else nothing of it is needed
-                self.lower_region(region, set(members), outputs, fetched)
-        fetch_slots = tuple(self.input_or_const_slot(t) for t in self.fetch_tensors)
-        plan = Plan(self.slots, self.steps, input_slots, fetch_slots)
-        assign_buffers(plan)
-        self.check_memory(plan)
-        return plan, self.lowered
-
-    def check_memory(self, plan: Plan) -> None:
-        """Refuse a plan whose buffers and outputs cannot all be in memory at once, before
-        running it (a MemoryError, or the OOM killer, mid-run would say less)."""
-        outputs = sum(s.nbytes for s in plan.slots if s.role in ("output", "host"))
-        if plan.peak_bytes() + outputs <= memory_limit():
-            return
-        fed = ", ".join(f"{t.name} {format_spec(self.shapes[t], t.dtype)}" for t in self.feeds)
-        raise ResourceExhaustedError(
-            f"the plan computing {', '.join(repr(t.name) for t in self.fetch_tensors)}"
-            f"{' from ' + fed if fed else ''} needs {format_bytes(plan.peak_bytes())} of "
-            f"intermediate buffers and {format_bytes(outputs)} of results, more than this "
-            f"machine's memory ({format_bytes(memory_limit())})")
-
-    def input_or_const_slot(self, t: Tensor) -> int:
-        if t in self.slot_of:
-            return self.slot_of[t]
-        if t in self.const_values:
-            shared = self.constants if t.op.type == "Const" else {}  # (not shape values)
-            value = shared.get(t)
-            if value is None:  # one writeable copy, for every plan given `constants`
-                value = shared[t] = np.array(self.const_values[t])
-            return self.slot(t, "const", value)
-        raise CompileError(f"tensor '{t.name}' has no value in the plan")
-
-    def external_inputs(self, region: Region, members: set) -> list[Tensor]:
-        seen = []
-        for op in region.ops:
-            for t in read_inputs(op):
-                if t in members or t in seen:
-                    continue
-                if region.kind == "fused" and t in self.const_values \
-                        and self.const_values[t].size == 1:
-                    continue  # becomes a literal in the kernel
-                seen.append(t)
-        return seen
-
-    def lower_region(self, region: Region, members: set, outputs: list[Tensor],
-                     fetched: set) -> None:
-        gathers = [o for o in region.ops if o.type == "GatherV2"]
-        # Gather indices are checked after the kernel (which clamps them): keep them.
-        outputs = outputs + [g.inputs[1] for g in gathers
-                             if g.inputs[1] in members and g.inputs[1] not in outputs]
-        inputs = self.external_inputs(region, members)
-        in_slots = tuple(self.input_or_const_slot(t) for t in inputs)
-        names = tuple(op.name for op in region.ops)
-        op = region.ops[0]
-        if region.kind == "view":
-            out = outputs[0]
-            out_slot = self.slot(out, "view", base=in_slots[0])
-            self.steps.append(Step(op.name, VIEW, None, in_slots, (out_slot,), names))
-            self.lowered.append(LoweredStep(op.name, VIEW, names))
-            return
-        role = lambda t: "output" if t in fetched else "buffer"  # noqa: E731
-        if region.kind == "host":  # one op, given a value per input (x != x reads x twice)
-            in_slots = tuple(self.input_or_const_slot(t) for t in read_inputs(op))
-            out_slots = tuple(self.slot(t, "host") for t in outputs)
-            self.steps.append(Step(op.name, HOST, _host_fn(op), in_slots, out_slots, names))
-            self.lowered.append(LoweredStep(op.name, HOST, names))
-            return
-        if region.kind == "shape":
-            out = outputs[0]
-            self.const_values[out] = np.array(self.shapes[op.inputs[0]], out.dtype.np)
-            self.slot(out, "const", self.const_values[out])
-            return
-        out_slots = tuple(self.slot(t, role(t)) for t in outputs)
-        if all(0 in self.shapes[t] for t in outputs):
-            return  # empty results: nothing to compute
-        if region.kind == "conv":
-            self.lower_conv(op, inputs, in_slots, outputs, out_slots, names)
-            return
-        if region.kind == "conv_input_grad":
-            self.lower_conv_input_grad(op, outputs, out_slots, names)
-            return
-        if region.kind == "conv_filter_grad":
-            self.lower_conv_filter_grad(op, outputs, out_slots, names)
-            return
-        if region.kind == "extern":  # one argument per operand: matmul(x, x) takes x twice
-            in_slots = tuple(self.input_or_const_slot(t) for t in op.inputs)
-            self.add_kernel(matmul_kernel(_identifier("matmul", op), op), in_slots, out_slots,
-                            names, self.matmul_flops(op), self.bytes_of(inputs, outputs))
-            return
-        name = _kernel_name(region)
-        if region.kind in ("reduce", "sum_to"):
-            kernel = reduce_kernel(name, op, self.shapes, inputs, outputs)
-            if region.kind == "sum_to":  # its second input is read for its shape only
-                inputs = [op.inputs[0]]
-                in_slots = (self.input_or_const_slot(op.inputs[0]),)
-        elif region.kind == "scatter":  # (updates, indices); the third is shape-only
-            kernel = scatter_add_kernel(name, op, self.shapes, outputs)
-            inputs = list(op.inputs[:2])
-            in_slots = tuple(self.input_or_const_slot(t) for t in inputs)
-        elif region.kind == "pool_grad":
-            kernel = pool_grad_kernel(name, op, self.shapes, outputs)
-            inputs = list(op.inputs)
-            in_slots = tuple(self.input_or_const_slot(t) for t in inputs)
-        elif region.kind == "argreduce":
-            kernel = argminmax_kernel(name, op, self.shapes, outputs)
-        elif region.kind == "pool":
-            kernel = pool_kernel(name, op, self.shapes, outputs)
-        else:
-            kernel = RegionEmitter(region, self.shapes, inputs, outputs,
-                                   self.const_values).kernel(name)
-        flops = sum(math.prod(self.shapes[o.outputs[0]]) for o in region.ops)
-        self.add_kernel(kernel, in_slots, out_slots, names, flops,
-                        self.bytes_of(inputs, outputs))
-        for g in gathers:
-            self.check_gather_indices(g)
-
-    def check_gather_indices(self, op: Operation) -> None:
-        """Out-of-range indices are an error, as in the reference and TF, not a clamped
-        read: checked now for constants, else by a host step after the kernel."""
-        params, indices = op.inputs
-        axis = op.attrs["axis"]
-        n = self.shapes[params][axis]
-        if indices in self.const_values:
-            check_gather_indices(op, self.const_values[indices], n, axis)
-            return
-
-        def check(values):
-            check_gather_indices(op, values, n, axis)
-            return ()
-        self.steps.append(Step(f"check_{op.name}", HOST, check,
-                               (self.input_or_const_slot(indices),), (), (op.name,)))
-
-    def add_kernel(self, kernel: Kernel, in_slots, out_slots, names, flops, nbytes) -> None:
-        try:
-            compiled = compile_kernel(kernel)
-        except VerifyError as exc:
-            raise CompileError(f"{exc}\nfused graph ops: {', '.join(names)}\n"
-                               f"loop IR:\n{format_kernel(kernel)}") from exc
-        except BackendError as exc:
-            raise CompileError(f"{exc}\nfused graph ops: {', '.join(names)}\n"
-                               f"loop IR:\n{format_kernel(kernel)}\n"
-                               f"generated source:\n{exc.source}") from exc
-        kind = EXTERN if compiled.is_extern else KERNEL
-        self.steps.append(Step(kernel.name, kind, compiled.call, in_slots, out_slots, names,
-                               flops=flops, bytes=nbytes))
-        self.lowered.append(LoweredStep(kernel.name, kind, names, kernel, compiled))
-
-    def lower_conv(self, op, inputs, in_slots, outputs, out_slots, names) -> None:
-        """Conv2D = a native im2col kernel into a planned buffer, then one BLAS GEMM."""
-        x, f = op.inputs
-        n, oh, ow, cout = self.shapes[outputs[0]]
-        kh, kw, cin, _ = self.shapes[f]
-        cols_shape = (n, oh, ow, kh, kw, cin)
-        cols = len(self.slots)
-        self.slots.append(SlotSpec(cols_shape, x.dtype.np, "buffer"))
-        x_slot, f_slot = (self.input_or_const_slot(t) for t in (x, f))
-        cols_bytes = int(np.prod(cols_shape)) * x.dtype.size
-        self.add_kernel(im2col_kernel(_identifier("im2col", op), op, self.shapes, cols_shape),
-                        (x_slot,), (cols,), names, 0, cols_bytes)
-        rows, depth = n * oh * ow, kh * kw * cin
-        self.add_kernel(conv_gemm_kernel(_identifier("gemm", op), op), (cols, f_slot),
-                        out_slots, names, 2 * rows * depth * cout,
-                        cols_bytes + self.bytes_of([f], outputs))
-
-    def conv_columns(self, op) -> tuple[int, tuple, int, int, int]:
-        """A planned buffer for the (N, OH, OW, KH, KW, Cin) columns of a convolution's
-        gradient: (slot, shape, rows, depth, cout) with rows x depth the GEMM view."""
-        x, f, dy = op.inputs
-        n, oh, ow, cout = self.shapes[dy]
-        kh, kw, cin, _ = self.shapes[f]
-        cols_shape = (n, oh, ow, kh, kw, cin)
-        self.slots.append(SlotSpec(cols_shape, x.dtype.np, "buffer"))
-        return len(self.slots) - 1, cols_shape, n * oh * ow, kh * kw * cin, cout
-
-    def lower_conv_input_grad(self, op, outputs, out_slots, names) -> None:
-        """Conv2DBackpropInput = one BLAS GEMM (dy times the filter's transpose) into a
-        columns buffer, then a native col2im kernel summing each input cell's taps."""
-        x, f, dy = op.inputs
-        cols, cols_shape, rows, depth, cout = self.conv_columns(op)
-        f_slot, dy_slot = (self.input_or_const_slot(t) for t in (f, dy))
-        cols_bytes = int(np.prod(cols_shape)) * x.dtype.size
-        self.add_kernel(conv_input_grad_gemm_kernel(_identifier("gemm", op), op),
-                        (dy_slot, f_slot), (cols,), names, 2 * rows * depth * cout,
-                        cols_bytes + self.bytes_of([f, dy], []))
-        self.add_kernel(col2im_kernel(_identifier("col2im", op), op, self.shapes, cols_shape),
-                        (cols,), out_slots, names, 0, cols_bytes + self.bytes_of([], outputs))
-
-    def lower_conv_filter_grad(self, op, outputs, out_slots, names) -> None:
-        """Conv2DBackpropFilter = the forward's native im2col kernel, then one BLAS GEMM
-        (the columns' transpose times dy)."""
-        x, f, dy = op.inputs
-        cols, cols_shape, rows, depth, cout = self.conv_columns(op)
-        x_slot, dy_slot = (self.input_or_const_slot(t) for t in (x, dy))
-        cols_bytes = int(np.prod(cols_shape)) * x.dtype.size
-        self.add_kernel(im2col_kernel(_identifier("im2col", op), op, self.shapes, cols_shape),
-                        (x_slot,), (cols,), names, 0, cols_bytes)
-        self.add_kernel(conv_filter_grad_gemm_kernel(_identifier("gemm", op), op),
-                        (cols, dy_slot), out_slots, names, 2 * rows * depth * cout,
-                        cols_bytes + self.bytes_of([dy], outputs))
-
-    def bytes_of(self, inputs, outputs) -> int:
-        return sum(math.prod(self.shapes[t]) * t.dtype.size
-                   for t in list(inputs) + list(outputs))
-
-    def matmul_flops(self, op: Operation) -> int:
-        a = self.shapes[op.inputs[0]]
-        k = a[-2] if op.attrs.get("transpose_a") else a[-1]
-        return 2 * math.prod(self.shapes[op.outputs[0]]) * k
+def make_plan(program: LoweredProgram) -> tuple[Plan, list[LoweredStep]]:
+    """Compile the program's kernels and make its runtime Plan, with buffers assigned."""
+    compiled = {i: compile_step(s) for i, s in enumerate(program.steps) if s.kernel is not None}
+    steps = [Step(s.name, s.kind, compiled[i].call if i in compiled else s.host, s.inputs,
+                  s.outputs, s.ops, flops=s.flops, bytes=s.bytes)
+             for i, s in enumerate(program.steps)]
+    plan = Plan(program.slots, steps, program.input_slots, program.fetch_slots)
+    assign_buffers(plan)
+    check_memory(plan, program.summary)
+    return plan, listed_steps(program, compiled)
 
 
-def _identifier(prefix: str, op: Operation) -> str:
-    """A kernel name from an op name (which may hold '/', '.' or '-')."""
-    return prefix + "_" + "".join(c if c.isalnum() else "_" for c in op.name)
-
-
-def _host_fn(op: Operation):
-    """Ops without a native lowering yet run their NumPy reference (listed as 'host')."""
-    def host(*arrays):
-        return run_op(op, list(arrays))
-    return host
+def check_memory(plan: Plan, summary: str) -> None:
+    """Refuse a plan whose buffers and outputs cannot all be in memory at once, before
+    running it (a MemoryError, or the OOM killer, mid-run would say less)."""
+    outputs = sum(s.nbytes for s in plan.slots if s.role in ("output", "host"))
+    if plan.peak_bytes() + outputs <= memory_limit():
+        return
+    raise ResourceExhaustedError(
+        f"{summary} needs {format_bytes(plan.peak_bytes())} of "
+        f"intermediate buffers and {format_bytes(outputs)} of results, more than this "
+        f"machine's memory ({format_bytes(memory_limit())})")
 
 
 def build_plan(fetches, feeds, feed_shapes,
                constants: dict | None = None) -> tuple[Plan, list[LoweredStep]]:
     """`constants` (tensor -> array) is filled with the constant arrays the plan uses and
     reused by later plans given the same dict: a function's plans share one copy."""
-    return PlanBuilder(fetches, feeds, feed_shapes, constants).build()
+    return make_plan(lower(fetches, feeds, feed_shapes, constants))

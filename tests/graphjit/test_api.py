@@ -70,6 +70,22 @@ def test_numba_failure_becomes_compile_error_with_context(monkeypatch):
     assert "boom" in message and "loop IR" in message and "def k(): pass" in message
 
 
+def test_loop_ir_needs_no_compile(monkeypatch):
+    """ir("loops") before any call lowers the static shapes and compiles nothing; the
+    compiled stages, and calls, compile as before."""
+    def failing(kernel):
+        raise AssertionError(f"compiled {kernel.name}")
+    with tf.Graph().as_default():
+        x = tf.placeholder(tf.float32, [4], name="x")
+        fn = tf.compile(tf.reduce_sum(tf.exp(x) * 2.0))
+    with monkeypatch.context() as patch:
+        patch.setattr("graphjit.lower.planner.compile_kernel", failing)
+        text = fn.ir("loops")
+    assert "kernel fused_exp" in text and "exp(" in text
+    assert fn.ir("loops") == text and "@njit(" in fn.ir("python")
+    assert fn(np.zeros(4, np.float32)) == 8.0
+
+
 def test_session_reuses_compiled_plans():
     graph = tf.Graph()
     with graph.as_default():

@@ -1,0 +1,74 @@
+"""Convolutions as two steps over a planned (N, OH, OW, KH, KW, Cin) columns buffer: a
+native im2col/col2im kernel and one BLAS GEMM. Kept apart from the generic lowering
+because each conv region becomes two kernels and an intermediate no graph tensor names.
+"""
+
+from __future__ import annotations
+
+import math
+
+from graphjit.lower.extern import (
+    conv_filter_grad_gemm_kernel,
+    conv_gemm_kernel,
+    conv_input_grad_gemm_kernel,
+)
+from graphjit.lower.kernels import col2im_kernel, im2col_kernel
+
+
+def identifier(prefix: str, op) -> str:
+    """A kernel name from an op name (which may hold '/', '.' or '-')."""
+    return prefix + "_" + "".join(c if c.isalnum() else "_" for c in op.name)
+
+
+def _columns(lw, op, dy_or_out, f) -> tuple[int, tuple, int, int, int]:
+    """A planned buffer for the columns: (slot, shape, rows, depth, cout), with
+    rows x depth the GEMM view."""
+    n, oh, ow, cout = lw.shapes[dy_or_out]
+    kh, kw, cin, _ = lw.shapes[f]
+    cols_shape = (n, oh, ow, kh, kw, cin)
+    cols = lw.buffer(cols_shape, op.inputs[0].dtype.np)
+    return cols, cols_shape, n * oh * ow, kh * kw * cin, cout
+
+
+def lower_conv(lw, op, outputs, out_slots, names) -> None:
+    """Conv2D = a native im2col kernel into a planned buffer, then one BLAS GEMM."""
+    x, f = op.inputs
+    cols, cols_shape, rows, depth, cout = _columns(lw, op, outputs[0], f)
+    x_slot, f_slot = (lw.input_or_const_slot(t) for t in (x, f))
+    cols_bytes = math.prod(cols_shape) * x.dtype.size
+    lw.add_kernel(im2col_kernel(identifier("im2col", op), op, lw.shapes, cols_shape),
+                  (x_slot,), (cols,), names, 0, cols_bytes)
+    lw.add_kernel(conv_gemm_kernel(identifier("gemm", op), op), (cols, f_slot), out_slots,
+                  names, 2 * rows * depth * cout, cols_bytes + lw.bytes_of([f], outputs))
+
+
+def lower_conv_input_grad(lw, op, outputs, out_slots, names) -> None:
+    """Conv2DBackpropInput = one BLAS GEMM (dy times the filter's transpose) into a
+    columns buffer, then a native col2im kernel summing each input cell's taps."""
+    x, f, dy = op.inputs
+    cols, cols_shape, rows, depth, cout = _columns(lw, op, dy, f)
+    f_slot, dy_slot = (lw.input_or_const_slot(t) for t in (f, dy))
+    cols_bytes = math.prod(cols_shape) * x.dtype.size
+    lw.add_kernel(conv_input_grad_gemm_kernel(identifier("gemm", op), op),
+                  (dy_slot, f_slot), (cols,), names, 2 * rows * depth * cout,
+                  cols_bytes + lw.bytes_of([f, dy], []))
+    lw.add_kernel(col2im_kernel(identifier("col2im", op), op, lw.shapes, cols_shape),
+                  (cols,), out_slots, names, 0, cols_bytes + lw.bytes_of([], outputs))
+
+
+def lower_conv_filter_grad(lw, op, outputs, out_slots, names) -> None:
+    """Conv2DBackpropFilter = the forward's native im2col kernel, then one BLAS GEMM
+    (the columns' transpose times dy)."""
+    x, f, dy = op.inputs
+    cols, cols_shape, rows, depth, cout = _columns(lw, op, dy, f)
+    x_slot, dy_slot = (lw.input_or_const_slot(t) for t in (x, dy))
+    cols_bytes = math.prod(cols_shape) * x.dtype.size
+    lw.add_kernel(im2col_kernel(identifier("im2col", op), op, lw.shapes, cols_shape),
+                  (x_slot,), (cols,), names, 0, cols_bytes)
+    lw.add_kernel(conv_filter_grad_gemm_kernel(identifier("gemm", op), op),
+                  (cols, dy_slot), out_slots, names, 2 * rows * depth * cout,
+                  cols_bytes + lw.bytes_of([dy], outputs))
+
+
+KINDS = {"conv": lower_conv, "conv_input_grad": lower_conv_input_grad,
+         "conv_filter_grad": lower_conv_filter_grad}

@@ -1,0 +1,287 @@
+"""Lowering: a graph's fetches, feeds and concrete feed shapes become a LoweredProgram.
+
+Shapes are propagated with each op's own inference rule, the ops are partitioned into
+regions and each region becomes loop-IR kernels, a view, or a host step, over numbered
+slots. Nothing is compiled here, so `fn.ir("loops")` needs no Numba; the planner
+(graphjit.lower.planner) compiles the kernels and makes the runtime Plan.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from codegen.loopir import Kernel
+from codegen.numba_backend import is_extern
+from graphjit.errors import CompileError
+from graphjit.graph import Operation, Tensor, format_spec
+from graphjit.graph_queries import ops_needed, read_inputs, ref_inputs
+from graphjit.interpreter import check_size, missing_feed, run_op, run_time_specs
+from graphjit.lower import conv_lowering
+from graphjit.lower.conv_lowering import identifier
+from graphjit.lower.emit import RegionEmitter
+from graphjit.lower.extern import matmul_kernel
+from graphjit.lower.kernels import (
+    argminmax_kernel,
+    pool_grad_kernel,
+    pool_kernel,
+    reduce_kernel,
+    scatter_add_kernel,
+)
+from graphjit.lower.partition import Region, partition
+from graphjit.ops.indexing import check_gather_indices
+from runtime.plan import EXTERN, HOST, KERNEL, VIEW, SlotSpec
+
+
+@dataclass(frozen=True, repr=False)
+class ProgramStep:
+    """One step of a lowered program: a loop-IR kernel (KERNEL or EXTERN), a VIEW, or a
+    HOST function, reading and writing slots. `listed` steps appear in `fn.kernels`."""
+
+    name: str
+    kind: str
+    ops: tuple[str, ...]
+    inputs: tuple[int, ...]
+    outputs: tuple[int, ...]
+    kernel: Kernel | None = None
+    host: Callable | None = None
+    flops: int = 0
+    bytes: int = 0
+    listed: bool = True
+
+    def __repr__(self) -> str:
+        return f"<{self.kind} {self.name}: {', '.join(self.ops)}>"
+
+
+@dataclass
+class LoweredProgram:
+    """What a plan will run, before any compiling: steps in order over slot specs."""
+
+    slots: list[SlotSpec]
+    steps: list[ProgramStep]
+    input_slots: tuple[int, ...]
+    fetch_slots: tuple[int, ...]
+    summary: str  # "the plan computing 'y:0' from x:0 float32[8]", for errors
+
+    @property
+    def kernels(self) -> list[Kernel]:
+        return [s.kernel for s in self.steps if s.kernel is not None]
+
+
+def propagate_shapes(ops: list[Operation], fed_shapes: dict[Tensor, tuple]) -> dict:
+    shapes: dict[Tensor, tuple] = dict(fed_shapes)
+    for op in ops:
+        if all(t in shapes for t in op.outputs):
+            continue
+        if op.type == "Placeholder":
+            raise missing_feed(op)
+        refs = ref_inputs(op)  # a variable only assigned has its static shape
+        specs = run_time_specs(op, [(tuple(t.shape) if i in refs else shapes[t], t.dtype)
+                                    for i, t in enumerate(op.inputs)])
+        for t, (shape, _) in zip(op.outputs, specs):
+            shapes[t] = tuple(shape)
+    return shapes
+
+
+def _kernel_name(region: Region) -> str:
+    types = []
+    for op in region.ops:
+        name = op.type.lower()
+        if name not in types:
+            types.append(name)
+    prefix = "fused_" if region.kind == "fused" else f"{region.kind}_"
+    name = prefix + "_".join(types)
+    return name[:60].rstrip("_")
+
+
+class Lowerer:
+    def __init__(self, fetches: list[Tensor | Operation], feeds: list[Tensor],
+                 feed_shapes: list[tuple], constants: dict | None = None):
+        self.fetch_tensors = [f for f in fetches if isinstance(f, Tensor)]
+        fetch_ops = [f.op if isinstance(f, Tensor) else f for f in fetches]
+        fed = set(feeds)
+        self.feeds = feeds
+        self.ops = [op for op in ops_needed(
+            [op for op, f in zip(fetch_ops, fetches) if not (isinstance(f, Tensor) and f in fed)],
+            fed)]
+        self.shapes = propagate_shapes(self.ops, dict(zip(feeds, feed_shapes)))
+        self.slots: list[SlotSpec] = []
+        self.slot_of: dict[Tensor, int] = {}
+        self.steps: list[ProgramStep] = []
+        self.const_values = {op.outputs[0]: np.asarray(op.attrs["value"])
+                             for op in self.ops if op.type == "Const"}
+        self.constants = {} if constants is None else constants  # shared by plans
+
+    def slot(self, t: Tensor, role: str, value=None, base=None) -> int:
+        if t not in self.slot_of:
+            if role in ("output", "buffer", "host"):  # before compiling the kernel
+                check_size(t.op, self.shapes[t], t.dtype)
+            self.slot_of[t] = len(self.slots)
+            self.slots.append(SlotSpec(self.shapes[t], t.dtype.np, role, value, base))
+        return self.slot_of[t]
+
+    def buffer(self, shape: tuple, dtype: np.dtype) -> int:
+        """A planned intermediate no graph tensor names (a convolution's columns)."""
+        self.slots.append(SlotSpec(shape, dtype, "buffer"))
+        return len(self.slots) - 1
+
+    def lower(self) -> LoweredProgram:
+        input_slots = tuple(self.slot(t, "input") for t in self.feeds)
+        compute = [op for op in self.ops  # (ops without outputs, NoOp, only order others)
+                   if op.outputs and op.type not in ("Const", "Placeholder")]
+        fetched = set(self.fetch_tensors)
+        regions = partition(compute, self.shapes, set(self.feeds))
+        region_of = {op: r for r in regions for op in r.ops}
+        used_outside = {t for op in compute for t in op.inputs
+                        if t.op in region_of and region_of[t.op] is not region_of[op]}
+        for region in regions:
+            members = [t for op in region.ops for t in op.outputs]
+            outputs = [t for t in members if t in fetched or t in used_outside]
+            if outputs:  # else nothing of it is needed
+                self.lower_region(region, set(members), outputs, fetched)
+        fetch_slots = tuple(self.input_or_const_slot(t) for t in self.fetch_tensors)
+        return LoweredProgram(self.slots, self.steps, input_slots, fetch_slots,
+                              self.summary())
+
+    def summary(self) -> str:
+        fed = ", ".join(f"{t.name} {format_spec(self.shapes[t], t.dtype)}" for t in self.feeds)
+        return (f"the plan computing {', '.join(repr(t.name) for t in self.fetch_tensors)}"
+                f"{' from ' + fed if fed else ''}")
+
+    def input_or_const_slot(self, t: Tensor) -> int:
+        if t in self.slot_of:
+            return self.slot_of[t]
+        if t in self.const_values:
+            shared = self.constants if t.op.type == "Const" else {}  # (not shape values)
+            value = shared.get(t)
+            if value is None:  # one writeable copy, for every plan given `constants`
+                value = shared[t] = np.array(self.const_values[t])
+            return self.slot(t, "const", value)
+        raise CompileError(f"tensor '{t.name}' has no value in the plan")
+
+    def external_inputs(self, region: Region, members: set) -> list[Tensor]:
+        seen = []
+        for op in region.ops:
+            for t in read_inputs(op):
+                if t in members or t in seen:
+                    continue
+                if region.kind == "fused" and t in self.const_values \
+                        and self.const_values[t].size == 1:
+                    continue  # becomes a literal in the kernel
+                seen.append(t)
+        return seen
+
+    def lower_region(self, region: Region, members: set, outputs: list[Tensor],
+                     fetched: set) -> None:
+        gathers = [o for o in region.ops if o.type == "GatherV2"]
+        # Gather indices are checked after the kernel (which clamps them): keep them.
+        outputs = outputs + [g.inputs[1] for g in gathers
+                             if g.inputs[1] in members and g.inputs[1] not in outputs]
+        inputs = self.external_inputs(region, members)
+        in_slots = tuple(self.input_or_const_slot(t) for t in inputs)
+        names = tuple(op.name for op in region.ops)
+        op = region.ops[0]
+        if region.kind == "view":
+            out = outputs[0]
+            out_slot = self.slot(out, "view", base=in_slots[0])
+            self.steps.append(ProgramStep(op.name, VIEW, names, in_slots, (out_slot,)))
+            return
+        role = lambda t: "output" if t in fetched else "buffer"  # noqa: E731
+        if region.kind == "host":  # one op, given a value per input (x != x reads x twice)
+            in_slots = tuple(self.input_or_const_slot(t) for t in read_inputs(op))
+            out_slots = tuple(self.slot(t, "host") for t in outputs)
+            self.steps.append(ProgramStep(op.name, HOST, names, in_slots, out_slots,
+                                          host=_host_fn(op)))
+            return
+        if region.kind == "shape":
+            out = outputs[0]
+            self.const_values[out] = np.array(self.shapes[op.inputs[0]], out.dtype.np)
+            self.slot(out, "const", self.const_values[out])
+            return
+        out_slots = tuple(self.slot(t, role(t)) for t in outputs)
+        if all(0 in self.shapes[t] for t in outputs):
+            return  # empty results: nothing to compute
+        if region.kind in conv_lowering.KINDS:
+            conv_lowering.KINDS[region.kind](self, op, outputs, out_slots, names)
+            return
+        if region.kind == "extern":  # one argument per operand: matmul(x, x) takes x twice
+            in_slots = tuple(self.input_or_const_slot(t) for t in op.inputs)
+            self.add_kernel(matmul_kernel(identifier("matmul", op), op), in_slots, out_slots,
+                            names, self.matmul_flops(op), self.bytes_of(inputs, outputs))
+            return
+        name = _kernel_name(region)
+        if region.kind in ("reduce", "sum_to"):
+            kernel = reduce_kernel(name, op, self.shapes, inputs, outputs)
+            if region.kind == "sum_to":  # its second input is read for its shape only
+                inputs = [op.inputs[0]]
+                in_slots = (self.input_or_const_slot(op.inputs[0]),)
+        elif region.kind == "scatter":  # (updates, indices); the third is shape-only
+            kernel = scatter_add_kernel(name, op, self.shapes, outputs)
+            inputs = list(op.inputs[:2])
+            in_slots = tuple(self.input_or_const_slot(t) for t in inputs)
+        elif region.kind == "pool_grad":
+            kernel = pool_grad_kernel(name, op, self.shapes, outputs)
+            inputs = list(op.inputs)
+            in_slots = tuple(self.input_or_const_slot(t) for t in inputs)
+        elif region.kind == "argreduce":
+            kernel = argminmax_kernel(name, op, self.shapes, outputs)
+        elif region.kind == "pool":
+            kernel = pool_kernel(name, op, self.shapes, outputs)
+        else:
+            kernel = RegionEmitter(region, self.shapes, inputs, outputs,
+                                   self.const_values).kernel(name)
+        flops = sum(math.prod(self.shapes[o.outputs[0]]) for o in region.ops)
+        self.add_kernel(kernel, in_slots, out_slots, names, flops,
+                        self.bytes_of(inputs, outputs))
+        for g in gathers:
+            self.check_gather_indices(g)
+
+    def check_gather_indices(self, op: Operation) -> None:
+        """Out-of-range indices are an error, as in the reference and TF, not a clamped
+        read: checked now for constants, else by a host step after the kernel."""
+        params, indices = op.inputs
+        axis = op.attrs["axis"]
+        n = self.shapes[params][axis]
+        if indices in self.const_values:
+            check_gather_indices(op, self.const_values[indices], n, axis)
+            return
+
+        def check(values):
+            check_gather_indices(op, values, n, axis)
+            return ()
+        self.steps.append(ProgramStep(f"check_{op.name}", HOST, (op.name,),
+                                      (self.input_or_const_slot(indices),), (), host=check,
+                                      listed=False))
+
+    def add_kernel(self, kernel: Kernel, in_slots, out_slots, names, flops, nbytes) -> None:
+        kind = EXTERN if is_extern(kernel) else KERNEL
+        self.steps.append(ProgramStep(kernel.name, kind, names, in_slots, out_slots,
+                                      kernel=kernel, flops=flops, bytes=nbytes))
+
+    def bytes_of(self, inputs, outputs) -> int:
+        return sum(math.prod(self.shapes[t]) * t.dtype.size
+                   for t in list(inputs) + list(outputs))
+
+    def matmul_flops(self, op: Operation) -> int:
+        a = self.shapes[op.inputs[0]]
+        k = a[-2] if op.attrs.get("transpose_a") else a[-1]
+        return 2 * math.prod(self.shapes[op.outputs[0]]) * k
+
+
+def _host_fn(op: Operation):
+    """Ops without a native lowering yet run their NumPy reference (listed as 'host')."""
+    def host(*arrays):
+        return run_op(op, list(arrays))
+    return host
+
+
+def lower(fetches: list[Tensor | Operation], feeds: list[Tensor], feed_shapes: list[tuple],
+          constants: dict | None = None) -> LoweredProgram:
+    """The program computing `fetches` from `feeds` of these concrete shapes; compiles
+    nothing. `constants` (tensor -> array) is filled with the constant arrays the program
+    uses and reused by later programs given the same dict: a function's plans share one
+    copy."""
+    return Lowerer(fetches, feeds, feed_shapes, constants).lower()
