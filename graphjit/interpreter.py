@@ -66,25 +66,34 @@ def check_size(op: Operation, shape: tuple, dtype) -> None:
 
 def run_op(op: Operation, values: list[np.ndarray], state: dict | None = None) -> list[np.ndarray]:
     """Run one op's NumPy reference and check the results against its inferred specs."""
-    op_def = get_op_def(op.type)
     kwargs = dict(op.attrs)
-    if op_def.stateful:
+    if get_op_def(op.type).stateful:
         kwargs["_state"] = state if state is not None else {}
         kwargs["_op"] = op
+    return run_reference(values, op.type, kwargs, [(t.dtype.np, t.shape) for t in op.outputs],
+                         lambda: (op.describe(), op.source))
+
+
+def run_reference(values: list[np.ndarray], op_type: str, attrs: dict, outputs: list,
+                  where) -> list[np.ndarray]:
+    """An op's NumPy reference from plain data: its type, attributes, the dtype and static
+    shape of each output, and `where()`, the op's description and source line for errors
+    (`run_op`, and the host kernel a plan runs for an op)."""
     try:
         with np.errstate(all="ignore"):  # NaN/inf follow IEEE, as in TF: no warnings
-            result = op_def.reference(*values, **kwargs)
+            result = get_op_def(op_type).reference(*values, **attrs)
     except ShapeError as exc:  # a run-time value error (an index out of range): name the op
-        raise ShapeError(f"{op.describe()} at {op.source}: {exc}") from None
+        describe, source = where()
+        raise ShapeError(f"{describe} at {source}: {exc}") from None
     results = result if isinstance(result, (tuple, list)) else (result,)
     out = []
-    for tensor, value in zip(op.outputs, results):
+    for (dtype, shape), value in zip(outputs, results):
         value = np.asarray(value)
-        if value.dtype != tensor.dtype.np:
-            value = value.astype(tensor.dtype.np)
-        if not tensor.shape.is_compatible_with(value.shape):
-            raise InternalError(f"{op.describe()}: reference returned shape {value.shape}, "
-                                  f"inferred {tensor.shape}")
+        if value.dtype != dtype:
+            value = value.astype(dtype)
+        if not shape.is_compatible_with(value.shape):
+            raise InternalError(f"{where()[0]}: reference returned shape {value.shape}, "
+                                f"inferred {shape}")
         out.append(value)
     return out
 

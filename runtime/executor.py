@@ -39,7 +39,7 @@ class Executor:
         fresh = {i for i, _, _ in self._outputs}
         self._fetch = [(s, s not in fresh) for s in plan.fetch_slots]
         self._program = [
-            (step.kind, step.fn, _getter(step.inputs + step.outputs) if step.kind in
+            (step.kind, step.function(), _getter(step.inputs + step.outputs) if step.kind in
              (KERNEL, EXTERN) else _getter(step.inputs) if step.inputs else (lambda a: ()),
              step.outputs, plan.slots[step.outputs[0]].shape if step.kind == VIEW else None)
             for step in plan.steps]

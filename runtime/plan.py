@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from runtime.host import HostCall
+
 KERNEL, EXTERN, VIEW, HOST = "kernel", "extern", "view", "host"
 
 
@@ -35,7 +37,8 @@ class SlotSpec:
 
 @dataclass
 class Step:
-    """One call of the plan: a native kernel, a library call, a view or a host function."""
+    """One call of the plan: a native kernel, a library call, a view or a host function
+    (`host`, a registered host kernel, else `fn`)."""
 
     name: str
     kind: str
@@ -45,6 +48,11 @@ class Step:
     ops: tuple[str, ...] = ()  # graph ops this step computes (for reports)
     flops: int = 0
     bytes: int = 0
+    host: HostCall | None = None
+
+    def function(self) -> Callable | None:
+        """What the executor calls: the bound host kernel, else `fn`."""
+        return self.host.bind() if self.host is not None else self.fn
 
 
 @dataclass

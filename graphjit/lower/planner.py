@@ -54,8 +54,8 @@ def compile_step(step: ProgramStep) -> CompiledKernel:
 def make_plan(program: LoweredProgram) -> tuple[Plan, list[LoweredStep]]:
     """Compile the program's kernels and make its runtime Plan, with buffers assigned."""
     compiled = {i: compile_step(s) for i, s in enumerate(program.steps) if s.kernel is not None}
-    steps = [Step(s.name, s.kind, compiled[i].call if i in compiled else s.host, s.inputs,
-                  s.outputs, s.ops, flops=s.flops, bytes=s.bytes)
+    steps = [Step(s.name, s.kind, compiled[i].call if i in compiled else None, s.inputs,
+                  s.outputs, s.ops, flops=s.flops, bytes=s.bytes, host=s.host)
              for i, s in enumerate(program.steps)]
     plan = Plan(program.slots, steps, program.input_slots, program.fetch_slots)
     assign_buffers(plan)

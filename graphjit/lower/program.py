@@ -9,7 +9,6 @@ slots. Nothing is compiled here, so `fn.ir("loops")` needs no Numba; the planner
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,11 +18,12 @@ from codegen.numba_backend import is_extern
 from graphjit.errors import CompileError
 from graphjit.graph import Operation, Tensor, format_spec
 from graphjit.graph_queries import ops_needed, read_inputs, ref_inputs
-from graphjit.interpreter import check_size, missing_feed, run_op, run_time_specs
+from graphjit.interpreter import check_size, missing_feed, run_time_specs
 from graphjit.lower import conv_lowering
 from graphjit.lower.conv_lowering import identifier
 from graphjit.lower.emit import RegionEmitter
 from graphjit.lower.extern import matmul_kernel
+from graphjit.lower.host_kernels import gather_check_call, reference_call
 from graphjit.lower.kernels import (
     argminmax_kernel,
     pool_grad_kernel,
@@ -33,13 +33,15 @@ from graphjit.lower.kernels import (
 )
 from graphjit.lower.partition import Region, partition
 from graphjit.ops.indexing import check_gather_indices
+from runtime.host import HostCall
 from runtime.plan import EXTERN, HOST, KERNEL, VIEW, SlotSpec
 
 
 @dataclass(frozen=True, repr=False)
 class ProgramStep:
     """One step of a lowered program: a loop-IR kernel (KERNEL or EXTERN), a VIEW, or a
-    HOST function, reading and writing slots. `listed` steps appear in `fn.kernels`."""
+    call of a registered HOST kernel, reading and writing slots. `listed` steps appear in
+    `fn.kernels`."""
 
     name: str
     kind: str
@@ -47,7 +49,7 @@ class ProgramStep:
     inputs: tuple[int, ...]
     outputs: tuple[int, ...]
     kernel: Kernel | None = None
-    host: Callable | None = None
+    host: HostCall | None = None
     flops: int = 0
     bytes: int = 0
     listed: bool = True
@@ -194,7 +196,7 @@ class Lowerer:
             in_slots = tuple(self.input_or_const_slot(t) for t in read_inputs(op))
             out_slots = tuple(self.slot(t, "host") for t in outputs)
             self.steps.append(ProgramStep(op.name, HOST, names, in_slots, out_slots,
-                                          host=_host_fn(op)))
+                                          host=reference_call(op)))
             return
         if region.kind == "shape":
             out = outputs[0]
@@ -248,13 +250,9 @@ class Lowerer:
         if indices in self.const_values:
             check_gather_indices(op, self.const_values[indices], n, axis)
             return
-
-        def check(values):
-            check_gather_indices(op, values, n, axis)
-            return ()
         self.steps.append(ProgramStep(f"check_{op.name}", HOST, (op.name,),
-                                      (self.input_or_const_slot(indices),), (), host=check,
-                                      listed=False))
+                                      (self.input_or_const_slot(indices),), (),
+                                      host=gather_check_call(op, n, axis), listed=False))
 
     def add_kernel(self, kernel: Kernel, in_slots, out_slots, names, flops, nbytes) -> None:
         kind = EXTERN if is_extern(kernel) else KERNEL
@@ -269,13 +267,6 @@ class Lowerer:
         a = self.shapes[op.inputs[0]]
         k = a[-2] if op.attrs.get("transpose_a") else a[-1]
         return 2 * math.prod(self.shapes[op.outputs[0]]) * k
-
-
-def _host_fn(op: Operation):
-    """Ops without a native lowering yet run their NumPy reference (listed as 'host')."""
-    def host(*arrays):
-        return run_op(op, list(arrays))
-    return host
 
 
 def lower(fetches: list[Tensor | Operation], feeds: list[Tensor], feed_shapes: list[tuple],

@@ -86,6 +86,25 @@ def test_loop_ir_needs_no_compile(monkeypatch):
     assert fn(np.zeros(4, np.float32)) == 8.0
 
 
+def test_plans_hold_no_graph_objects():
+    """Host steps (an op's reference, a gather-index check) are registered host kernels
+    called with plain data, not closures over graph ops."""
+    with tf.Graph().as_default():
+        p = tf.placeholder(tf.float32, [None, 3], name="p")
+        i = tf.placeholder(tf.int32, [None], name="i")
+        h = tf.placeholder(tf.float16, [None], name="h")
+        fn = tf.compile([tf.gather(p * 2.0, i), tf.sqrt(h) + h])
+    fn(np.ones((2, 3), np.float32), np.array([1], np.int32), np.array([4], np.float16))
+    hosts = [s for s in fn._entry()[1].steps if s.kind == "host"]
+    assert {s.host.kernel for s in hosts} == {"reference", "check_gather_indices"}
+    for step in hosts:
+        assert step.fn is None
+        for value in [*step.host.attrs.values(), *step.host.attrs.get("attrs", {}).values()]:
+            assert not isinstance(value, (tf.Operation, tf.Tensor, tf.Graph)), value
+    with pytest.raises(tf.ShapeError, match="GatherV2 .* index 7 is out of range"):
+        fn(np.ones((2, 3), np.float32), np.array([7], np.int32), np.array([4], np.float16))
+
+
 def test_session_reuses_compiled_plans():
     graph = tf.Graph()
     with graph.as_default():

@@ -1,0 +1,47 @@
+"""Host kernels: NumPy functions a plan calls by name where it has no native kernel.
+
+The front end registers them; a plan's host step names one and carries its attributes
+as plain data (a HostCall), so the runtime runs them without holding graph objects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+_KERNELS: dict[str, Callable] = {}
+
+
+def register_host_kernel(name: str, fn: Callable) -> Callable:
+    """Register `fn(*arrays, **attrs) -> tuple of arrays` as host kernel `name`."""
+    if _KERNELS.get(name, fn) is not fn:
+        raise ValueError(f"host kernel {name!r} is registered already")
+    _KERNELS[name] = fn
+    return fn
+
+
+def host_kernel(name: str) -> Callable:
+    try:
+        return _KERNELS[name]
+    except KeyError:
+        raise LookupError(f"no host kernel {name!r} is registered (have: "
+                          f"{', '.join(sorted(_KERNELS)) or 'none'})") from None
+
+
+@dataclass(frozen=True, eq=False)
+class HostCall:
+    """A call of a registered host kernel with keyword attributes."""
+
+    kernel: str
+    attrs: dict = field(default_factory=dict)
+
+    def bind(self) -> Callable:
+        """The function a plan's step calls with its input arrays (resolved once)."""
+        fn, attrs = host_kernel(self.kernel), self.attrs
+
+        def call(*arrays):
+            return fn(*arrays, **attrs)
+        return call
+
+    def __repr__(self) -> str:
+        return f"HostCall({self.kernel!r}, {sorted(self.attrs)})"
