@@ -2,7 +2,7 @@
 
 Shapes are propagated with each op's own inference rule, the ops are partitioned into
 regions and each region becomes loop-IR kernels, a view, or a host step, over numbered
-slots. Nothing is compiled here, so `fn.ir("loops")` needs no Numba; the planner
+slots. Nothing is compiled here, so `fn.ir("loops")` waits for no compiler; the planner
 (graphjit.lower.planner) compiles the kernels and makes the runtime Plan.
 """
 

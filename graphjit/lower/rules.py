@@ -199,7 +199,7 @@ def _gather(em, op, idx):
     rank_i = len(em.shapes[indices])
     n = em.shapes[params][axis]
     where = em.value(indices, tuple(idx[axis:axis + rank_i]))
-    # Out-of-range indices are clamped (never an out-of-bounds read); the planner
+    # Out-of-range indices are clamped (never an out-of-bounds read); lowering
     # adds a check after the kernel that turns them into an error.
     position = em.temp(_clamp(Call(Fn.CAST, (where,), "int64"), n))
     return em.value(params, tuple(idx[:axis]) + (position,) + tuple(idx[axis + rank_i:]))
