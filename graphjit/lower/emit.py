@@ -47,8 +47,10 @@ def reduce_init(op_type: str, dtype: np.dtype):
         return False
     if op_type == "All":
         return True
-    big = np.inf if dtype.kind == "f" else np.iinfo(dtype).max
-    return -big if op_type == "Max" else big
+    if dtype.kind == "f":
+        return -np.inf if op_type == "Max" else np.inf
+    info = np.iinfo(dtype)  # an integer Max starts at MIN, not -MAX (one above it)
+    return info.min if op_type == "Max" else info.max
 
 
 def const(value, dtype: str) -> Const:

@@ -194,3 +194,19 @@ def test_gradients_of_two_minimums_sharing_a_select_compile():
     got = tf.compile(g, fetches=fetches, feeds=[s, x, i])(*feeds.values())
     for value, want in zip(got, evaluate(fetches, feeds)):
         np.testing.assert_allclose(value, want, rtol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [tf.int8, tf.int32, tf.uint8])
+def test_integer_max_and_min_reach_the_ends_of_the_dtype(dtype):
+    """An integer Max started at -MAX, one above MIN: a row of MIN gave MIN + 1, and uint8
+    rows of zeros gave 1 (found by the lower.emit unit tests)."""
+    info = np.iinfo(dtype.name)
+    g = tf.Graph()
+    with g.as_default():
+        x = tf.placeholder(dtype, [2, 3])
+        fetches = [tf.reduce_max(x, axis=1), tf.reduce_max(x, axis=0), tf.reduce_min(x, axis=1),
+                   tf.reduce_max(x)]
+    feed = np.full((2, 3), info.min, dtype.name)
+    feed[1, 2] = info.max
+    for got, want in zip(tf.compile(g, fetches=fetches)(feed), evaluate(fetches, {x: feed})):
+        np.testing.assert_array_equal(got, want)

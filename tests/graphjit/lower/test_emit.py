@@ -273,10 +273,6 @@ def test_reduce_init_is_the_identity_of_the_combining_function(op_type, init):
     assert reduce_init(op_type, np.dtype(np.float32)) == init
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "reduce_init('Max', integer dtype) is -iinfo.max, not iinfo.min: reduce_max of an int32 "
-    "row of INT32_MIN gives INT32_MIN + 1, of an int8 row of -128 gives -127, and of a uint8 "
-    "row of zeros gives 1 (the -255:uint8 initial value wraps)"))
 @pytest.mark.parametrize("dtype", [np.int8, np.int32, np.int64, np.uint8])
 def test_integer_max_starts_from_the_smallest_value_of_the_dtype(dtype):
     assert reduce_init("Max", np.dtype(dtype)) == np.iinfo(dtype).min
