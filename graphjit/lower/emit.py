@@ -290,7 +290,13 @@ class RegionEmitter:
         self.scratch = self.scratch_outputs(full)
         self.scratch_written = set()
         if r.is_row:
-            for t in rows:  # reductions and per-row values first, in graph order
+            # Every reduction's pass first, in graph order, then the fetched per-row values:
+            # the final pass then reads each value a reduction pass parked instead of
+            # computing it again (softmax's exp).
+            for op in r.ops:
+                if op.type in _REDUCE_COMBINE:
+                    self.row_value(op.outputs[0])
+            for t in rows:
                 self.row_value(t)
             if full:
                 inner = _Block()
