@@ -183,10 +183,11 @@ def _safe_divisor(builder, b, signed: bool):
     return builder.select(bad, ir.Constant(b.type, 1), b)
 
 
-def _wrapping(op: str):
-    """Integer a (op) b in the operands' own width, wrapping on overflow as NumPy does.
-    Numba marks its integer arithmetic 'nsw' (overflow is poison), which lets LLVM fold
-    MAX + 1 < MAX to False; and it widens int8/int16/int32 operands to int64."""
+def _int_binary(emit):
+    """An intrinsic of two integers computed in their common type by
+    `emit(builder, x, y, ty)`: Numba's own integer arithmetic is marked 'nsw' (overflow
+    is poison, so LLVM folds MAX + 1 < MAX to False) and widens int8/int16/int32 to int64,
+    where NumPy wraps in the operands' width."""
     def typer(typingctx, a, b):
         ty = _int_pair(typingctx, a, b)
         if ty is None:
@@ -194,61 +195,44 @@ def _wrapping(op: str):
 
         def codegen(context, builder, sig, args):
             x, y = (context.cast(builder, v, t, ty) for v, t in zip(args, sig.args))
-            return getattr(builder, op)(x, y)
+            return emit(builder, x, y, ty)
         return ty(ty, ty), codegen
-    return typer
+    return intrinsic(typer)
 
 
-wrap_add = intrinsic(_wrapping("add"))
-wrap_sub = intrinsic(_wrapping("sub"))
-wrap_mul = intrinsic(_wrapping("mul"))
+wrap_add = _int_binary(lambda builder, x, y, ty: builder.add(x, y))
+wrap_sub = _int_binary(lambda builder, x, y, ty: builder.sub(x, y))
+wrap_mul = _int_binary(lambda builder, x, y, ty: builder.mul(x, y))
 
 
-def _integer_division(floor: bool):
-    """x / y in the operands' width as NumPy (floor) or TF's integer Mean (truncated)
-    divide: x / 0 = 0, MIN / -1 = MIN (it wraps)."""
-    def typer(typingctx, a, b):
-        ty = _int_pair(typingctx, a, b)
-        if ty is None:
-            return None
-
-        def codegen(context, builder, sig, args):
-            x, y = (context.cast(builder, v, t, ty) for v, t in zip(args, sig.args))
-            zero = ir.Constant(x.type, 0)
-            d = _safe_divisor(builder, y, ty.signed)
-            if not ty.signed:
-                return builder.select(builder.icmp_unsigned("==", y, zero), zero,
-                                      builder.udiv(x, d))
-            q = builder.sdiv(x, d)
-            if floor:
-                q = builder.select(_rounds_toward_zero(builder, builder.srem(x, d), d),
-                                   builder.sub(q, ir.Constant(q.type, 1)), q)
-            q = builder.select(builder.icmp_signed("==", y, ir.Constant(y.type, -1)),
-                               builder.sub(zero, x), q)
-            return builder.select(builder.icmp_signed("==", y, zero), zero, q)
-        return ty(ty, ty), codegen
-    return typer
+def _divide(builder, x, y, ty, floor: bool):
+    """x / y as NumPy's floor_divide (floor) or TF's integer Mean (truncated):
+    x / 0 = 0, MIN / -1 = MIN (it wraps)."""
+    zero = ir.Constant(x.type, 0)
+    d = _safe_divisor(builder, y, ty.signed)
+    if not ty.signed:
+        return builder.select(builder.icmp_unsigned("==", y, zero), zero, builder.udiv(x, d))
+    q = builder.sdiv(x, d)
+    if floor:
+        q = builder.select(_rounds_toward_zero(builder, builder.srem(x, d), d),
+                           builder.sub(q, ir.Constant(q.type, 1)), q)
+    q = builder.select(builder.icmp_signed("==", y, ir.Constant(y.type, -1)),
+                       builder.sub(zero, x), q)
+    return builder.select(builder.icmp_signed("==", y, zero), zero, q)
 
 
-int_floordiv = intrinsic(_integer_division(floor=True))  # NumPy's floor_divide
-int_truncdiv = intrinsic(_integer_division(floor=False))  # TF's integer Mean
-
-
-@intrinsic
-def int_floormod(typingctx, a, b):
+def _remainder(builder, x, y, ty):
     """NumPy's integer remainder (the divisor's sign): x % 0 = 0, MIN % -1 = 0."""
-    ty = _int_pair(typingctx, a, b)
-    if ty is None:
-        return None
+    d = _safe_divisor(builder, y, ty.signed)  # x % 1 = 0, NumPy's answer for both
+    if not ty.signed:
+        return builder.urem(x, d)
+    r = builder.srem(x, d)
+    return builder.select(_rounds_toward_zero(builder, r, d), builder.add(r, d), r)
 
-    def codegen(context, builder, sig, args):
-        x, y = (context.cast(builder, v, t, ty) for v, t in zip(args, sig.args))
-        d = _safe_divisor(builder, y, ty.signed)  # x % 1 = 0, NumPy's answer for both
-        if not ty.signed:
-            return builder.urem(x, d)
-        r = builder.srem(x, d)
-        return builder.select(_rounds_toward_zero(builder, r, d), builder.add(r, d), r)
-    return ty(ty, ty), codegen
+
+int_floordiv = _int_binary(lambda builder, x, y, ty: _divide(builder, x, y, ty, floor=True))
+int_truncdiv = _int_binary(lambda builder, x, y, ty: _divide(builder, x, y, ty, floor=False))
+int_floormod = _int_binary(_remainder)
 
 
 @intrinsic
