@@ -43,6 +43,7 @@ from runtime.profiler import profile_plan
 
 STAGES = ("graph", "loops", "python", "llvm", "asm")
 DEFAULT_MAX_PLANS = 64
+MAX_TRACES = 64  # traces a @jit function keeps (one per dtype/rank/static-value signature)
 
 
 def _max_plans(value) -> int:
@@ -449,7 +450,8 @@ def jit(fn=None):
 
     Each array argument becomes a placeholder with unknown dims, so the function
     compiles once per (dtype, rank) signature; Python scalars and other non-array
-    arguments are baked into the trace (a new value traces again).
+    arguments are baked into the trace (a new value traces again). The MAX_TRACES
+    signatures used last are kept.
 
         @graphjit.jit
         def gelu(x):
@@ -467,7 +469,9 @@ def jit(fn=None):
         names = list(inspect.signature(fn).parameters)
     except (TypeError, ValueError):  # pragma: no cover - builtins
         names = []
-    traces: dict[tuple, CompiledFunction] = {}
+    # One trace per signature, the MAX_TRACES used last: a Python scalar argument that
+    # changes every call (a step counter) would otherwise keep every trace forever.
+    traces: OrderedDict[tuple, CompiledFunction] = OrderedDict()
 
     def is_array(value) -> bool:
         return isinstance(value, (np.ndarray, np.generic, list))
@@ -492,6 +496,10 @@ def jit(fn=None):
                         traced_args.append(a)
                 outputs = fn(*traced_args)
             compiled = traces[key] = CompiledFunction(graph, outputs, placeholders)
+            while len(traces) > MAX_TRACES:
+                traces.popitem(last=False)
+        else:
+            traces.move_to_end(key)
         return compiled(*[a for a in args if is_array(a)])
 
     wrapper.traces = traces

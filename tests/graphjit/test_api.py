@@ -45,6 +45,21 @@ def test_jit_traces_once_per_dtype_and_rank():
     assert len(scaled_sum.traces) == 2
 
 
+def test_jit_keeps_the_traces_used_last(monkeypatch):
+    """A static argument that changes every call traces again; old traces are dropped."""
+    from graphjit import api
+    monkeypatch.setattr(api, "MAX_TRACES", 2)
+
+    @tf.jit
+    def shifted(x, shift):
+        return x + shift
+
+    x = np.arange(3, dtype=np.float32)
+    for shift in (1.0, 2.0, 1.0, 3.0):
+        np.testing.assert_allclose(shifted(x, shift), x + shift)
+    assert [key[1] for key in shifted.traces] == [("static", 1.0), ("static", 3.0)]
+
+
 def test_dump_writes_every_stage(tmp_path, monkeypatch):
     monkeypatch.setenv("GRAPHJIT_DUMP", "graph,loops,python")
     monkeypatch.setenv("GRAPHJIT_DUMP_DIR", str(tmp_path))
