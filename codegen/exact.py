@@ -155,13 +155,19 @@ to_int8, to_int16, to_int32, to_int64, to_uint8 = (
     TO_INT[n] for n in ("int8", "int16", "int32", "int64", "uint8"))
 
 
-def _int_pair(typingctx, a, b):
-    if isinstance(a, types.Literal):
-        a = a.literal_type
-    if isinstance(b, types.Literal):
-        b = b.literal_type
+def _integers(a, b):
+    """The integer types of two arguments (a literal stands for its type), else None."""
+    a, b = (t.literal_type if isinstance(t, types.Literal) else t for t in (a, b))
     if not (isinstance(a, types.Integer) and isinstance(b, types.Integer)):
         return None
+    return a, b
+
+
+def _int_pair(typingctx, a, b):
+    pair = _integers(a, b)
+    if pair is None:
+        return None
+    a, b = pair
     return a if a == b else typingctx.unify_pairs(a, b)
 
 
@@ -240,12 +246,10 @@ def int_pow(typingctx, a, b):
     """NumPy's integer power by repeated squaring in a's width (wrapping). For a negative
     exponent NumPy raises; a kernel cannot, and gives 1 / a**-b truncated: 1 for a = 1,
     +-1 for a = -1, else 0 (0 also for 0, as x // 0 is)."""
-    if isinstance(a, types.Literal):
-        a = a.literal_type
-    if isinstance(b, types.Literal):
-        b = b.literal_type
-    if not (isinstance(a, types.Integer) and isinstance(b, types.Integer)):
+    pair = _integers(a, b)
+    if pair is None:
         return None
+    a, b = pair
 
     def codegen(context, builder, sig, args):
         x, n = args

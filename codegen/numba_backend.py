@@ -28,7 +28,6 @@ from codegen import cache, parallel
 from codegen.loopir import (
     EXTERN_FUNCTIONS,
     ArrayView,
-    Call,
     Dim,
     ExternCall,
     Fn,
@@ -37,7 +36,7 @@ from codegen.loopir import (
     kernel_hash,
     verify,
 )
-from codegen.passes import CHUNK_PARAMS, Prepared, prepare
+from codegen.passes import CHUNK_PARAMS, Prepared, prepare, shape_expr
 from codegen.render import Emitter
 
 # Numba's threading layer is the process's, so graphjit leaves its choice to the user
@@ -259,19 +258,17 @@ def _call_of(prepared: Prepared, fn):
 
 def _extent_fn(e, kernel: Kernel):
     """A function of the argument arrays giving the value of a loop bound, or None."""
+    if not shape_expr(e):
+        return None
     if isinstance(e, int):
         return lambda arrays: e
     if isinstance(e, Dim):
         position = [p.name for p in kernel.params].index(e.param)
         return lambda arrays: arrays[position].shape[e.axis]
-    if isinstance(e, Call) and e.fn in (Fn.MUL, Fn.ADD) and len(e.args) == 2:
-        a, b = (_extent_fn(x, kernel) for x in e.args)
-        if a is None or b is None:
-            return None
-        if e.fn == Fn.MUL:
-            return lambda arrays: a(arrays) * b(arrays)
-        return lambda arrays: a(arrays) + b(arrays)
-    return None
+    a, b = (_extent_fn(x, kernel) for x in e.args)  # an add or a mul (shape_expr)
+    if e.fn == Fn.MUL:
+        return lambda arrays: a(arrays) * b(arrays)
+    return lambda arrays: a(arrays) + b(arrays)
 
 
 def _inner_work_fn(body, kernel: Kernel):

@@ -209,15 +209,6 @@ class RegionEmitter:
             self.block.memo[key] = Var(name)
         return self.block.memo[key]
 
-    def row_temp(self, expr, dtype: str):
-        """Name `expr` once per row (in the row block, before the inner loops)."""
-        key = ("row_temp", expr)
-        if key not in self.row_block.memo:
-            name = self.fresh("r")
-            self.row_block.stmts.append(Assign(name, expr, dtype))
-            self.row_block.memo[key] = Var(name)
-        return self.row_block.memo[key]
-
     def row_value(self, t: Tensor):
         memo = self.row_block.memo
         if t in memo:
