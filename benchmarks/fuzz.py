@@ -4,9 +4,10 @@
     python -m benchmarks.fuzz --seed 3 --index 417 --verbose     # one graph again
 
 Prints the graphs run, mismatches, errors (compile or run raised), hangs (a graph past
---timeout: its worker is killed) and invalid graphs (the reference raised: a generator
-bug), the time, and for each failure a minimized reproducer to paste. Failures are
-grouped by cause: the op types of the minimized graph. Exits 1 when anything failed.
+--timeout: its worker is killed), crashes (its worker died) and invalid graphs (the
+reference raised: a generator bug), the time, and for each failure a minimized
+reproducer to paste. Failures are grouped by cause: the op types of the minimized
+graph. Exits 1 when anything failed.
 Kernels compiled go to GRAPHJIT_CACHE_DIR (--cache-dir sets it; random graphs rarely
 share kernels, so a scratch folder keeps them out of the user's cache).
 """
@@ -98,11 +99,14 @@ def _run(indices: list[int], args, size: int, on_result) -> None:
             workers.pop(pid).join()
             spawn()
         for pid, (index, started) in list(running.items()):
-            if time.monotonic() - started > args.timeout:
-                workers.pop(pid).kill()
-                del running[pid]
+            worker = workers[pid]
+            died = not worker.is_alive() and results.empty()  # a crash sends no "done"
+            if died or time.monotonic() - started > args.timeout:
+                worker.kill()
+                worker.join()
+                del workers[pid], running[pid]
                 done += 1
-                on_result(_hang(args.seed, index, size, args.timeout))
+                on_result(_lost(args.seed, index, size, args.timeout, worker.exitcode))
                 spawn()
     for _ in workers:
         tasks.put(None)
@@ -110,10 +114,15 @@ def _run(indices: list[int], args, size: int, on_result) -> None:
         p.join(timeout=30)
 
 
-def _hang(seed: int, index: int, size: int, timeout: float) -> dict:
+def _lost(seed: int, index: int, size: int, timeout: float, exitcode: int | None) -> dict:
+    """A graph whose worker never answered: it ran past --timeout (a hang, killed here),
+    or the process died on its own (a crash: a signal or an exit code)."""
     from graphjit.testing.random_graphs import generate
-    message = f"no result after {timeout:.0f} s (worker killed)"
-    return {"index": index, "status": "hang", "ops": 0, "seconds": timeout,
+    if exitcode in (None, -9):  # killed by us after the timeout
+        status, message = "hang", f"no result after {timeout:.0f} s (worker killed)"
+    else:
+        status, message = "crash", f"the worker process died (exit code {exitcode})"
+    return {"index": index, "status": status, "ops": 0, "seconds": timeout,
             **_failure(generate(seed, index, size), message, [message])}
 
 
@@ -165,6 +174,7 @@ def _report(seed: int, results: list[dict], seconds: float) -> int:
         print(r["reproducer"])
     print(f"\ngraphs run: {len(results)}   ok: {counts['ok']}   mismatches: "
           f"{counts['mismatch']}   errors: {counts['error']}   hangs: {counts['hang']}   "
+          f"crashes: {counts['crash']}   "
           f"invalid (generator): {counts['invalid']}   time: {seconds:.1f} s")
     causes = collections.Counter((r["status"], r["cause"]) for r in failed)
     for (status, cause), n in causes.most_common():
