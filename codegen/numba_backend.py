@@ -38,6 +38,7 @@ from codegen.loopir import (
 )
 from codegen.passes import CHUNK_PARAMS, Prepared, prepare, shape_expr
 from codegen.render import Emitter
+from codegen.target import loop_peeling_off
 
 # Numba's threading layer is the process's, so graphjit leaves its choice to the user
 # (NUMBA_THREADING_LAYER; README, "Numba's settings are the user's"). Its workqueue layer,
@@ -299,7 +300,8 @@ def _import_kernel(path: str, name: str):
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module
     try:
-        spec.loader.exec_module(module)
+        with loop_peeling_off():  # compiles here (the kernel has its signature)
+            spec.loader.exec_module(module)
     finally:
         sys.modules.pop(module_name, None)
     fn = module.kernel

@@ -16,9 +16,12 @@ on CPUs without AVX-512 (or not x86) LLVM ignores the attribute.
 
 from __future__ import annotations
 
+import contextlib
+
 import numba
 from llvmlite import binding
 from numba import types
+from numba.core.compiler_lock import global_compiler_lock
 from numba.extending import intrinsic
 
 _WIDE = '"prefer-vector-width"="512"'
@@ -40,3 +43,23 @@ def cpu_key() -> str:
     """What the native code depends on: the CPU name and the features compiled for."""
     return (numba.config.CPU_NAME or binding.get_host_cpu_name()) + "|" + (
         numba.config.CPU_FEATURES or binding.get_host_cpu_features().flatten())
+
+
+@contextlib.contextmanager
+def loop_peeling_off():
+    """Compile with LLVM's loop peeling off, then allow it again (LLVM's default).
+
+    LLVM 22 (llvmlite 0.50) aborts the whole process, an assertion in LoopPeel.cpp
+    ("when peeling the last iteration ... can only peel a single iteration"), on a
+    loop with a concat select on the loop index and another on the reversed index
+    (`concat(...)` fetched beside `concat(...)[::-1]`). Peeling only saves a compare
+    in the first or last iterations of graphjit's loops. LLVM's switches belong to
+    the process, so this holds Numba's compiler lock: no other Numba compile sees
+    the switch.
+    """
+    with global_compiler_lock:
+        binding.set_option("graphjit", "-unroll-allow-peeling=false")
+        try:
+            yield
+        finally:
+            binding.set_option("graphjit", "-unroll-allow-peeling=true")
