@@ -108,7 +108,7 @@ def report(engine: str, accuracy: float, times: list, losses: list) -> None:
 
 
 def conv_gradients_available() -> bool:
-    from graphjit.ops.registry import get_op_def
+    from graphjit.registry import get_op_def
     return all(get_op_def(t).grad is not None for t in ("Conv2D", "MaxPool"))
 
 

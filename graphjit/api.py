@@ -36,8 +36,8 @@ from graphjit.graph import Graph, Operation, Tensor, format_spec
 from graphjit.graph_queries import ops_needed
 from graphjit.lower.planner import build_plan, listed_steps
 from graphjit.lower.program import lower
-from graphjit.ops.registry import get_op_def
 from graphjit.passes import graph_outputs, optimize
+from graphjit.registry import get_op_def
 from runtime.executor import Executor
 from runtime.profiler import profile_plan
 

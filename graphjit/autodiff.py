@@ -21,7 +21,7 @@ from __future__ import annotations
 from graphjit.errors import DTypeError, GraphError, NotDifferentiableError, ShapeError
 from graphjit.graph import Operation, Tensor
 from graphjit.ops._grad import add_all
-from graphjit.ops.registry import get_op_def
+from graphjit.registry import get_op_def
 
 
 def gradients(ys, xs, grad_ys=None, name: str = "gradients", stop_gradients=None,

@@ -265,7 +265,7 @@ class Graph:
         its outputs' shapes and dtypes are reused instead of inferred again (copying a
         graph stays cheap).
         """
-        from graphjit.ops.registry import get_op_def, infer_specs
+        from graphjit.registry import get_op_def, infer_specs
 
         op_def = get_op_def(op_type)
         inputs = tuple(inputs)

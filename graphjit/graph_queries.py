@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from graphjit.graph import Operation, Tensor
-from graphjit.ops.registry import get_op_def
+from graphjit.registry import get_op_def
 
 
 def ref_inputs(op: Operation) -> tuple[int, ...]:

@@ -17,10 +17,10 @@ from graphjit.errors import UnsupportedError
 from graphjit.feeds import flatten_fetches
 from graphjit.graph import Graph, Operation, Tensor
 from graphjit.graph_queries import data_dependencies
-from graphjit.ops.registry import get_op_def
 from graphjit.ops.state_ops import read_variable
 from graphjit.passes.constant_folding import DEFAULT_MAX_FOLDED_BYTES
 from graphjit.passes.rebuild import PassContext, Rewriter
+from graphjit.registry import get_op_def
 
 # Collections that describe training state: they make no sense in a frozen graph.
 _TRAINING_COLLECTIONS = ("variables", "trainable_variables", "train_op", "global_step")

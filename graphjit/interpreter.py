@@ -14,7 +14,7 @@ import numpy as np
 from graphjit.errors import Error, FeedError, InternalError, ResourceExhaustedError, ShapeError
 from graphjit.graph import Operation, Tensor, format_spec
 from graphjit.graph_queries import ops_needed, ref_inputs
-from graphjit.ops.registry import Spec, get_op_def, infer_specs
+from graphjit.registry import Spec, get_op_def, infer_specs
 
 
 def missing_feed(placeholder: Operation) -> FeedError:

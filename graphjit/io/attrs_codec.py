@@ -25,7 +25,7 @@ import numpy as np
 from graphjit import dtypes
 from graphjit.errors import DTypeError
 from graphjit.graph import TensorShape
-from graphjit.ops.registry import get_op_def
+from graphjit.registry import get_op_def
 
 
 class AttrError(Exception):

@@ -22,7 +22,7 @@ from graphjit.graph import Graph, Operation, Tensor, format_spec
 from graphjit.io.attrs_codec import AttrError, check_kind, decode, op_signature
 from graphjit.io.container import ARRAYS_ENTRY
 from graphjit.io.npz import NpzReader, human_bytes
-from graphjit.ops.registry import all_op_defs, get_op_def, infer_specs
+from graphjit.registry import all_op_defs, get_op_def, infer_specs
 from graphjit.variables import Variable
 
 

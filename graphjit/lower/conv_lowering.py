@@ -13,11 +13,7 @@ from graphjit.lower.extern import (
     conv_input_grad_gemm_kernel,
 )
 from graphjit.lower.kernels import col2im_kernel, im2col_kernel
-
-
-def identifier(prefix: str, op) -> str:
-    """A kernel name from an op name (which may hold '/', '.' or '-')."""
-    return prefix + "_" + "".join(c if c.isalnum() else "_" for c in op.name)
+from graphjit.lower.standalone import identifier
 
 
 def _columns(lw, op, dy_or_out, f) -> tuple[int, tuple, int, int, int]:
@@ -69,6 +65,3 @@ def lower_conv_filter_grad(lw, op, outputs, out_slots, names) -> None:
                   (cols, dy_slot), out_slots, names, 2 * rows * depth * cout,
                   cols_bytes + lw.bytes_of([dy], outputs))
 
-
-KINDS = {"conv": lower_conv, "conv_input_grad": lower_conv_input_grad,
-         "conv_filter_grad": lower_conv_filter_grad}

@@ -13,7 +13,6 @@ from __future__ import annotations
 import numpy as np
 
 from codegen.loopir import (
-    COMPARISONS,
     PARALLEL,
     SERIAL,
     Assign,
@@ -28,69 +27,26 @@ from codegen.loopir import (
     Store,
     Var,
 )
+from graphjit.errors import CompileError
 from graphjit.graph import Tensor
+from graphjit.lower.exprs import broadcast_index, const, int_mul
 from graphjit.lower.partition import Region, row_scalar_shapes
+from graphjit.registry import ElementRule, KernelBuilder, RowReduce, Scalar, get_op_def
 
 PARALLEL_MIN_ELEMENTS = 1 << 15  # below this, threads cost more than they save
 
-_EXPENSIVE = {"Exp", "Log", "Log1p", "Expm1", "Tanh", "Sigmoid", "Erf", "Sin", "Cos", "Pow"}
-_REDUCE_COMBINE = {"Sum": Fn.ADD, "Mean": Fn.ADD, "Prod": Fn.MUL, "Max": Fn.MAXIMUM,
-                   "Min": Fn.MINIMUM, "Any": Fn.LOGICALOR, "All": Fn.LOGICALAND}
 
 
-def reduce_init(op_type: str, dtype: np.dtype):
-    if op_type in ("Sum", "Mean"):
-        return 0
-    if op_type == "Prod":
-        return 1
-    if op_type == "Any":
-        return False
-    if op_type == "All":
-        return True
-    if dtype.kind == "f":
-        return -np.inf if op_type == "Max" else np.inf
-    info = np.iinfo(dtype)  # an integer Max starts at MIN, not -MAX (one above it)
-    return info.min if op_type == "Max" else info.max
+def reduction_of(op) -> RowReduce | None:
+    """The op's reduction rule when it is a reduction (the registry's RowReduce)."""
+    lowering = get_op_def(op.type).lowering
+    return lowering if isinstance(lowering, RowReduce) else None
 
 
-def const(value, dtype: str) -> Const:
-    if dtype == "bool":
-        return Const(bool(value), dtype)
-    return Const(float(value) if dtype.startswith("float") else int(value), dtype)
-
-
-def int_op(fn: Fn, *args) -> Call:
-    """Index arithmetic: int64 values, and bool for comparisons (a select's condition)."""
-    return Call(fn, tuple(args), "bool" if fn in COMPARISONS else "int64")
-
-
-def int_add(a, b):
-    if isinstance(a, int) and isinstance(b, int):
-        return a + b
-    if b == 0:
-        return a
-    return Call(Fn.ADD, (a, b), "int64")
-
-
-def int_mul(a, b):
-    if isinstance(a, int) and isinstance(b, int):
-        return a * b
-    if b == 1:
-        return a
-    return Call(Fn.MUL, (a, b), "int64")
-
-
-def broadcast_index(in_shape: tuple, out_shape: tuple, idx: tuple) -> tuple:
-    """Index into an input that NumPy-broadcasts to out_shape (size-1 dims read index 0)."""
-    offset = len(out_shape) - len(in_shape)
-    return tuple(idx[offset + j] if d == out_shape[offset + j] else 0
-                 for j, d in enumerate(in_shape))
-
-
-def unit_reshape_index(in_shape: tuple, out_shape: tuple, idx: tuple) -> tuple:
-    """Index remap for a reshape that only inserts or removes size-1 dims."""
-    real = iter([i for i, d in zip(idx, out_shape) if d != 1])
-    return tuple(0 if d == 1 else next(real) for d in in_shape)
+def is_expensive(op) -> bool:
+    """Worth computing once and parking rather than recomputing per pass (exp, pow...)."""
+    lowering = get_op_def(op.type).lowering
+    return isinstance(lowering, (Scalar, ElementRule)) and lowering.expensive
 
 
 class _Block:
@@ -163,7 +119,7 @@ class RegionEmitter:
         r = self.region
         if not (r.is_row and t in self.members):
             return False
-        if t.op.type in _REDUCE_COMBINE:
+        if reduction_of(t.op):
             return True
         shape = self.shapes[t]
         if shape not in row_scalar_shapes(r.domain, r.split):
@@ -213,7 +169,7 @@ class RegionEmitter:
         memo = self.row_block.memo
         if t in memo:
             return memo[t]
-        if t.op.type in _REDUCE_COMBINE:
+        if reduction_of(t.op):
             result = self.emit_row_reduction(t)
         else:
             saved, self.block = self.block, self.row_block
@@ -227,11 +183,12 @@ class RegionEmitter:
 
     def emit_row_reduction(self, t: Tensor) -> Var:
         op = t.op
+        reduction = reduction_of(op)
         x = op.inputs[0]
         dtype = t.dtype.name
         acc = self.fresh("acc")
         self.row_block.stmts.append(
-            Assign(acc, const(reduce_init(op.type, t.dtype.np), dtype), dtype))
+            Assign(acc, const(reduction.init(t.dtype.np), dtype), dtype))
         inner = _Block()
         saved, self.block = self.block, inner
         split = self.region.split
@@ -241,7 +198,7 @@ class RegionEmitter:
             inner.memo[(e, full_idx)] = Load(self.param_of_out(self.scratch[e]), full_idx,
                                              self.parked(e))
         v = self.value(x, full_idx)
-        inner.stmts.append(Assign(acc, Call(_REDUCE_COMBINE[op.type], (Var(acc), v), dtype),
+        inner.stmts.append(Assign(acc, Call(reduction.combine, (Var(acc), v), dtype),
                                   dtype))
         holder = self.scratch.get(x)
         if holder is not None and x not in self.scratch_written:
@@ -252,7 +209,7 @@ class RegionEmitter:
         for axis in reversed(range(split, len(self.region.domain))):
             body = (Loop(f"j{axis}", 0, self.domain_extent(axis), body),)
         self.row_block.stmts.extend(body)
-        if op.type == "Mean":
+        if reduction.mean:
             count = 1
             for axis in range(split, len(self.region.domain)):
                 count = int_mul(count, self.domain_extent(axis))
@@ -263,8 +220,19 @@ class RegionEmitter:
         return Var(acc)
 
     def lower_op(self, t: Tensor, idx: tuple):
-        from graphjit.lower.rules import lower_elementwise
-        return lower_elementwise(self, t, idx)
+        """Element `idx` of `t`, by its op's lowering in the registry."""
+        op = t.op
+        lowering = get_op_def(op.type).lowering
+        dtype, out_shape = t.dtype.name, self.shapes[t]
+        if isinstance(lowering, Scalar):
+            return Call(lowering.fn, tuple(
+                self.value(x, broadcast_index(self.shapes[x], out_shape, idx))
+                for x in op.inputs), dtype)
+        if isinstance(lowering, ElementRule):
+            return lowering.rule(self, op, idx, out_shape, dtype)
+        if isinstance(lowering, KernelBuilder) and lowering.identity_if_same_shape:
+            return self.value(op.inputs[0], idx)  # fused only when its shapes match
+        raise CompileError(f"{op.describe()}: op type {op.type} has no element rule")
 
     # -- kernels -------------------------------------------------------------
     def kernel(self, name: str) -> Kernel:
@@ -285,7 +253,7 @@ class RegionEmitter:
             # the final pass then reads each value a reduction pass parked instead of
             # computing it again (softmax's exp).
             for op in r.ops:
-                if op.type in _REDUCE_COMBINE:
+                if reduction_of(op):
                     self.row_value(op.outputs[0])
             for t in rows:
                 self.row_value(t)
@@ -342,7 +310,7 @@ class RegionEmitter:
         r = self.region
         if not r.is_row:
             return {}
-        reduced = [op.inputs[0] for op in r.ops if op.type in _REDUCE_COMBINE]
+        reduced = [op.inputs[0] for op in r.ops if reduction_of(op)]
         plan: dict[Tensor, Tensor] = {}
         for y in full:
             if self.shapes[y] != r.domain or y in plan.values():
@@ -359,7 +327,7 @@ class RegionEmitter:
         known = self._expensive_memo.get(t)
         if known is None:
             known = t in self.members and not self.is_row_value(t) and (
-                t.op.type in _EXPENSIVE or any(self._expensive(i) for i in t.op.inputs))
+                is_expensive(t.op) or any(self._expensive(i) for i in t.op.inputs))
             self._expensive_memo[t] = known
         return known
 

@@ -10,7 +10,7 @@ from graphjit.errors import CompileError, ShapeError
 from graphjit.graph import Operation
 from graphjit.interpreter import run_reference
 from graphjit.ops.indexing import check_gather_indices
-from graphjit.ops.registry import get_op_def
+from graphjit.registry import get_op_def
 from runtime.host import HostCall, register_host_kernel
 
 

@@ -29,17 +29,10 @@ from codegen.loopir import (
     Store,
     Var,
 )
-from graphjit.lower.emit import (
-    _REDUCE_COMBINE,
-    PARALLEL_MIN_ELEMENTS,
-    const,
-    int_add,
-    int_mul,
-    int_op,
-    reduce_init,
-)
-from graphjit.ops.conv import _pad_amounts
-from graphjit.ops.reductions import sum_to_axes
+from graphjit.lower.emit import PARALLEL_MIN_ELEMENTS
+from graphjit.lower.exprs import const, int_add, int_mul, int_op
+from graphjit.ops._util import pad_amounts
+from graphjit.registry import RowReduce
 
 
 def _nest(prefix: str, extents, body, parallel_first: bool = False):
@@ -56,33 +49,23 @@ def _size(shape) -> int:
     return n
 
 
-def reduce_kernel(name: str, op, shapes, inputs, outputs) -> Kernel:
-    """A reduction over any axes: accumulate into the output in the input's memory order.
-
-    SumToShapeOf (a gradient's sum back to a broadcast input's shape) is a Sum whose
-    axes are resolved here, from the plan's concrete shapes: its leading axes are
-    dropped, the others kept as size-1 dims.
-    """
-    x, out = op.inputs[0], outputs[0]
+def reduce_kernel(name: str, x, out, shapes, reduction: RowReduce, axes: set,
+                  dropped: set) -> Kernel:
+    """A reduction of x over any `axes` (those in `dropped` leave the output, the others
+    stay as size-1 dims): accumulate into the output in the input's memory order."""
     dtype = out.dtype.name
     in_rank, out_rank = len(shapes[x]), len(shapes[out])
-    if op.type == "SumToShapeOf":
-        summed, lead = sum_to_axes(shapes[x], shapes[out])
-        op_type, axes, dropped = "Sum", set(summed), set(range(lead))
-    else:
-        op_type, axes = op.type, set(op.attrs["axes"])
-        dropped = set() if out_rank == in_rank else axes
     params = (Param("in0", x.dtype.name, in_rank, False), Param("out0", dtype, out_rank, True))
     out_idx_init = tuple(Var(f"o{a}") for a in range(out_rank))
     out_dims = [Dim("out0", a) for a in range(out_rank)]
     init = _nest("o", out_dims, (Store("out0", out_idx_init, const(
-        reduce_init(op_type, out.dtype.np), dtype)),))
+        reduction.init(out.dtype.np), dtype)),))
     in_idx = tuple(Var(f"i{a}") for a in range(in_rank))
     out_idx = tuple((0 if a in axes else in_idx[a]) for a in range(in_rank) if a not in dropped)
-    combine = Call(_REDUCE_COMBINE[op_type], (Load("out0", out_idx), Load("in0", in_idx)), dtype)
+    combine = Call(reduction.combine, (Load("out0", out_idx), Load("in0", in_idx)), dtype)
     body = init + _nest("i", [Dim("in0", a) for a in range(in_rank)],
                         (Store("out0", out_idx, combine),))
-    if op_type == "Mean":
+    if reduction.mean:
         count = 1
         for a in sorted(axes):
             count = int_mul(count, Dim("in0", a))
@@ -92,7 +75,7 @@ def reduce_kernel(name: str, op, shapes, inputs, outputs) -> Kernel:
     return Kernel(name, params, body)
 
 
-def argminmax_kernel(name: str, op, shapes, outputs) -> Kernel:
+def argminmax_kernel(name: str, op, shapes, outputs, cmp: Fn) -> Kernel:
     """Index of the first extremum along `axis` (the first NaN wins, as in NumPy)."""
     x, out = op.inputs[0], outputs[0]
     axis = op.attrs["axis"]
@@ -105,7 +88,6 @@ def argminmax_kernel(name: str, op, shapes, outputs) -> Kernel:
     def at(k):
         return tuple(outer[:axis]) + (k,) + tuple(outer[axis:])
 
-    cmp = Fn.GREATER if op.type == "ArgMax" else Fn.LESS
     best, index, v, better = Var("best"), Var("index"), Var("v"), Var("better")
     is_nan = Call(Fn.NOTEQUAL, (v, v), "bool")
     best_not_nan = Call(Fn.EQUAL, (best, best), "bool")
@@ -138,15 +120,14 @@ def _clamp(i, n: int):
     return int_op(Fn.MINIMUM, int_op(Fn.MAXIMUM, i, 0), n - 1)
 
 
-def pool_kernel(name: str, op, shapes, outputs) -> Kernel:
+def pool_kernel(name: str, op, shapes, outputs, is_max: bool) -> Kernel:
     """Max or average pooling over NHWC; padded cells are skipped, as TF does."""
     x, out = op.inputs[0], outputs[0]
     _, h, w, _ = shapes[x]
     (_, kh, kw, _), (_, sh, sw, _) = op.attrs["ksize"], op.attrs["strides"]
-    _, top, _ = _pad_amounts(h, kh, sh, op.attrs["padding"])
-    _, left, _ = _pad_amounts(w, kw, sw, op.attrs["padding"])
+    _, top, _ = pad_amounts(h, kh, sh, op.attrs["padding"])
+    _, left, _ = pad_amounts(w, kw, sw, op.attrs["padding"])
     dtype = x.dtype.name
-    is_max = op.type == "MaxPool"
     n, oh, ow, c = (Var(f"o{a}") for a in range(4))
     ih = _window_index(oh, Var("kh"), sh, 1, top)
     iw = _window_index(ow, Var("kw"), sw, 1, left)
@@ -184,8 +165,8 @@ def im2col_kernel(name: str, op, shapes, cols_shape: tuple) -> Kernel:
     _, h, w, _ = shapes[x]
     kh, kw = cols_shape[3], cols_shape[4]
     (_, sh, sw, _), (_, dh, dw, _) = op.attrs["strides"], op.attrs["dilations"]
-    _, top, _ = _pad_amounts(h, (kh - 1) * dh + 1, sh, op.attrs["padding"])
-    _, left, _ = _pad_amounts(w, (kw - 1) * dw + 1, sw, op.attrs["padding"])
+    _, top, _ = pad_amounts(h, (kh - 1) * dh + 1, sh, op.attrs["padding"])
+    _, left, _ = pad_amounts(w, (kw - 1) * dw + 1, sw, op.attrs["padding"])
     dtype = x.dtype.name
     n, oh, ow, ki, kj, ci = (Var(f"o{a}") for a in range(6))
     ih = _window_index(oh, ki, sh, dh, top)
@@ -244,12 +225,12 @@ def _pool_geometry(op, shapes):
     x = op.inputs[0]
     _, h, w, _ = shapes[x]
     (_, kh, kw, _), (_, sh, sw, _) = op.attrs["ksize"], op.attrs["strides"]
-    _, top, _ = _pad_amounts(h, kh, sh, op.attrs["padding"])
-    _, left, _ = _pad_amounts(w, kw, sw, op.attrs["padding"])
+    _, top, _ = pad_amounts(h, kh, sh, op.attrs["padding"])
+    _, left, _ = pad_amounts(w, kw, sw, op.attrs["padding"])
     return h, w, kh, kw, sh, sw, top, left
 
 
-def pool_grad_kernel(name: str, op, shapes, outputs) -> Kernel:
+def pool_grad_kernel(name: str, op, shapes, outputs, is_max: bool) -> Kernel:
     """MaxPoolGrad / AvgPoolGrad over NHWC: each output cell's gradient dy (in1) is sent
     back to its window: all of it to the first largest real cell of x (in0) for max
     pooling, an equal share to every real cell for average pooling."""
@@ -265,7 +246,7 @@ def pool_grad_kernel(name: str, op, shapes, outputs) -> Kernel:
     cell = (n, _clamp(ih, h), _clamp(iw, w), c)
     g = Load("in1", (n, oh, ow, c))
     start = (Assign("rs", row0, "int64"), Assign("cs", col0, "int64"))
-    if op.type == "MaxPoolGrad":
+    if is_max:
         v, best, better = Var("v"), Var("best"), Var("better")
         inner = (
             Assign("iw", int_add(Var("cs"), Var("kw")), "int64"),
@@ -314,8 +295,8 @@ def col2im_kernel(name: str, op, shapes, cols_shape: tuple) -> Kernel:
     _, h, w, _ = shapes[x]
     _, oh_n, ow_n, kh, kw, _ = cols_shape
     (_, sh, sw, _), (_, dh, dw, _) = op.attrs["strides"], op.attrs["dilations"]
-    _, top, _ = _pad_amounts(h, (kh - 1) * dh + 1, sh, op.attrs["padding"])
-    _, left, _ = _pad_amounts(w, (kw - 1) * dw + 1, sw, op.attrs["padding"])
+    _, top, _ = pad_amounts(h, (kh - 1) * dh + 1, sh, op.attrs["padding"])
+    _, left, _ = pad_amounts(w, (kw - 1) * dw + 1, sw, op.attrs["padding"])
     dtype = x.dtype.name
     n, ih, iw, ci = (Var(f"o{a}") for a in range(4))
 

@@ -11,55 +11,45 @@ Rules, applied greedily in graph order:
   and layer norm each become one kernel that writes no full-size intermediate.
 - A merge that would create a cycle (a path leaving the region and coming back)
   is refused.
-- Matmul runs as a BLAS call; reshapes of materialized buffers are views;
-  everything else gets a region of its own.
-- SumToShapeOf (a gradient summed back to a broadcast input) is decided here,
-  from the concrete shapes: an identity when nothing was broadcast (it fuses
-  or is a view), else a reduction kernel of its own.
+- Standalone ops (matmul as a BLAS call, convolutions, pooling, argmax...) get a
+  region of their own; reshapes of materialized buffers are views.
+- An op whose builder is an identity when shapes match (SumToShapeOf: a gradient
+  summed back to a broadcast input) is decided here, from the concrete shapes.
 
+How an op takes part is its registry entry's `fusion` (graphjit.registry).
 All shapes here are concrete: plans are built per input-shape signature.
 """
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass, field
 
 from graphjit.graph import Operation, Tensor
-from graphjit.ops.registry import get_op_def
+from graphjit.graph_queries import read_inputs
+from graphjit.registry import Fusion, KernelBuilder, get_op_def
 
 # Numba and LLVM take superlinear time on very long functions: a region stops growing here
 # (a 1,000-op chain compiled in 11.7 s as one kernel), so compile time stays linear.
 MAX_REGION_OPS = 256
-ROW_REDUCTIONS = {"Sum", "Mean", "Max", "Min", "Prod", "Any", "All"}
-# Ops whose output element is a function of input elements at computable indices.
-INDEX_OPS = {"Transpose", "BroadcastTo", "StridedSlice", "Pad", "ConcatV2", "Tile",
-             "GatherV2", "Range", "Fill", "FillLike", "Reshape", "ExpandDims", "Squeeze",
-             "StridedSliceGrad", "ReshapeLike"}
-UNIT_RESHAPES = ("Reshape", "ExpandDims", "Squeeze", "ReshapeLike")
-# SumToShapeOf is one when the plan's shapes show nothing was broadcast (fusable_kind).
-VIEW_OPS = {"Reshape", "ExpandDims", "Squeeze", "Identity", "StopGradient", "Assign",
-            "ReshapeLike", "SumToShapeOf"}
-# Ops whose output is one of their inputs: an Assign's output is the value it stores.
-ALIAS_OPS = {"Assign"}
-EXTERN_OPS = {"MatMul"}
-# Ops lowered to a kernel of their own (or a plan-time constant, for Shape).
-STANDALONE = {"ArgMax": "argreduce", "ArgMin": "argreduce", "MaxPool": "pool",
-              "AvgPool": "pool", "Conv2D": "conv", "Shape": "shape",
-              "MaxPoolGrad": "pool_grad", "AvgPoolGrad": "pool_grad",
-              "Conv2DBackpropInput": "conv_input_grad",
-              "Conv2DBackpropFilter": "conv_filter_grad", "ScatterAddLike": "scatter"}
+
+
+class RegionKind(str, enum.Enum):
+    """What a region lowers to (graphjit.lower.program)."""
+
+    FUSED = "fused"  # one loop-IR kernel: a loop nest, or a row kernel with reductions
+    REDUCE = "reduce"  # a reduction over axes other than the trailing ones
+    VIEW = "view"  # a reshape of a materialized buffer: no step computes anything
+    HOST = "host"  # NumPy runs the op's reference
+    STANDALONE = "standalone"  # the op's registered KernelBuilder
 
 
 @dataclass(eq=False)  # regions compare by identity
 class Region:
-    """A set of ops lowered together.
-
-    kind: fused | reduce | argreduce | pool | conv | shape | extern | view | host, and for
-    gradients sum_to | scatter | pool_grad | conv_input_grad | conv_filter_grad.
-    """
+    """A set of ops lowered together (standalone, view, host and reduce regions hold one)."""
 
     id: int
-    kind: str
+    kind: RegionKind
     ops: list[Operation] = field(default_factory=list)
     domain: tuple = ()
     split: int | None = None  # row regions: reductions cover domain[split:]
@@ -160,7 +150,7 @@ class Partitioner:
                 self._depends[r] = depends | gained
         self._depend(target, self._depends.pop(other))
 
-    def new_region(self, kind: str, op: Operation, domain=(), split=None) -> Region:
+    def new_region(self, kind: RegionKind, op: Operation, domain=(), split=None) -> Region:
         region = Region(len(self.regions), kind, [op], tuple(domain), split)
         self.regions.append(region)
         self._note_placed(op, region)
@@ -176,42 +166,40 @@ class Partitioner:
             self.place(op)
         return [r for r in self.regions if r.ops]
 
-    def fusable_kind(self, op: Operation) -> str:
-        if op.type not in VIEW_OPS and op.type != "Shape" and any(
-                t.dtype.name == "float16" for t in op.inputs + op.outputs):
-            return "host"  # Numba has no float16 arithmetic: NumPy computes these ops
-        if op.type == "SumToShapeOf":  # its axes are known now: none is an identity
-            same = self.shapes[op.inputs[0]] == self.shapes[op.outputs[0]]
-            return "elementwise" if same else "sum_to"
-        if op.type in STANDALONE:
-            return STANDALONE[op.type]
-        if op.type in EXTERN_OPS:
-            return "extern"
-        if op.type in ROW_REDUCTIONS:
-            return "reduction"
-        if get_op_def(op.type).kind == "elementwise" or op.type in INDEX_OPS \
-                or op.type in ALIAS_OPS:
-            return "elementwise"
-        return "host"
+    def fusion(self, op: Operation) -> Fusion:
+        """The op's fusion class, as these concrete shapes and dtypes decide it."""
+        op_def = get_op_def(op.type)
+        lowering = op_def.lowering
+        if isinstance(lowering, KernelBuilder) and lowering.identity_if_same_shape \
+                and self.shapes[op.inputs[0]] == self.shapes[op.outputs[0]]:
+            return Fusion.VIEW  # e.g. SumToShapeOf, when nothing was broadcast
+        if op_def.fusion is not Fusion.VIEW and not getattr(lowering, "shape_only", False) \
+                and any(t.dtype.name == "float16" for t in op.inputs + op.outputs):
+            return Fusion.HOST  # Numba has no float16 arithmetic: NumPy computes these ops
+        return op_def.fusion
 
     def place(self, op: Operation) -> None:
-        kind = self.fusable_kind(op)
+        fusion = self.fusion(op)
         out_shape = self.shapes[op.outputs[0]]
-        if kind not in ("elementwise", "reduction"):
-            self.new_region(kind, op, out_shape)
+        if fusion is Fusion.STANDALONE:
+            self.new_region(RegionKind.STANDALONE, op, out_shape)
+            return
+        if fusion in (Fusion.HOST, Fusion.SOURCE):
+            self.new_region(RegionKind.HOST, op, out_shape)
             return
         candidates = []
         for t in op.inputs:
             p = self.producer(t)
             if p is not None:
                 r = self.region_of[p]
-                if r.kind == "fused" and r not in candidates:
+                if r.kind is RegionKind.FUSED and r not in candidates:
                     candidates.append(r)
-        if kind == "reduction":
+        if fusion is Fusion.ROW_REDUCE:
             self.place_reduction(op, candidates)
             return
         for region in candidates:
-            if self.fits(region, op, out_shape) and not self.creates_cycle(region, op):
+            if self.fits(region, op, fusion, out_shape) \
+                    and not self.creates_cycle(region, op):
                 # sibling regions over the same domain that feed this op merge in too
                 siblings = [r for r in candidates if r is not region and not r.is_row
                             and r.domain == out_shape]
@@ -222,20 +210,21 @@ class Partitioner:
                         self.merge(region, r)
                 self.add(region, op)
                 return
-        if op.type in VIEW_OPS:
-            self.new_region("view", op, out_shape)  # a reshape of a contiguous buffer
+        if fusion is Fusion.VIEW:
+            self.new_region(RegionKind.VIEW, op, out_shape)  # a reshape of a contiguous buffer
             return
-        self.new_region("fused", op, out_shape)
+        self.new_region(RegionKind.FUSED, op, out_shape)
 
-    def fits(self, region: Region, op: Operation, out_shape: tuple) -> bool:
+    def fits(self, region: Region, op: Operation, fusion: Fusion, out_shape: tuple) -> bool:
         if len(region.ops) >= MAX_REGION_OPS:
             return False
-        unit_reshape = op.type in UNIT_RESHAPES
-        if unit_reshape and not only_unit_dims_change(self.shapes[op.inputs[0]], out_shape):
+        # a view fuses as an index map only where it inserts or removes size-1 dims
+        if fusion is Fusion.VIEW \
+                and not only_unit_dims_change(self.shapes[read_inputs(op)[0]], out_shape):
             return False
         if not region.is_row:
             return out_shape == region.domain
-        if op.type not in INDEX_OPS or unit_reshape:
+        if fusion is not Fusion.INDEX:
             if out_shape == region.domain:
                 # A per-row value without its kept 1-dims broadcasts against the trailing
                 # axes, not the rows ((n,) * (n, n) reads t[j]): it cannot be a row scalar.
@@ -256,7 +245,7 @@ class Partitioner:
         rank = len(in_shape)
         trailing = tuple(range(rank - len(axes), rank)) == tuple(axes)
         if not trailing or not axes:
-            self.new_region("reduce", op, in_shape)
+            self.new_region(RegionKind.REDUCE, op, in_shape)
             return
         split = rank - len(axes)
         for region in candidates:
@@ -272,7 +261,7 @@ class Partitioner:
                 region.split = split
             self.add(region, op)
             return
-        self.new_region("fused", op, in_shape, split)
+        self.new_region(RegionKind.FUSED, op, in_shape, split)
 
 
 def partition(ops: list[Operation], shapes: dict[Tensor, tuple],

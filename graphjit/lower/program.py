@@ -19,20 +19,12 @@ from graphjit.errors import CompileError
 from graphjit.graph import Operation, Tensor, format_spec
 from graphjit.graph_queries import ops_needed, read_inputs, ref_inputs
 from graphjit.interpreter import check_size, missing_feed, run_time_specs
-from graphjit.lower import conv_lowering
-from graphjit.lower.conv_lowering import identifier
+from graphjit.lower import standalone
 from graphjit.lower.emit import RegionEmitter
-from graphjit.lower.extern import matmul_kernel
 from graphjit.lower.host_kernels import gather_check_call, reference_call
-from graphjit.lower.kernels import (
-    argminmax_kernel,
-    pool_grad_kernel,
-    pool_kernel,
-    reduce_kernel,
-    scatter_add_kernel,
-)
-from graphjit.lower.partition import Region, partition
+from graphjit.lower.partition import Region, RegionKind, partition
 from graphjit.ops.indexing import check_gather_indices
+from graphjit.registry import get_op_def
 from runtime.host import HostCall
 from runtime.plan import EXTERN, HOST, KERNEL, VIEW, SlotSpec
 
@@ -89,14 +81,13 @@ def propagate_shapes(ops: list[Operation], fed_shapes: dict[Tensor, tuple]) -> d
 
 
 def _kernel_name(region: Region) -> str:
+    """fused_ and the op types a fused kernel computes, in order."""
     types = []
     for op in region.ops:
         name = op.type.lower()
         if name not in types:
             types.append(name)
-    prefix = "fused_" if region.kind == "fused" else f"{region.kind}_"
-    name = prefix + "_".join(types)
-    return name[:60].rstrip("_")
+    return ("fused_" + "_".join(types))[:60].rstrip("_")
 
 
 class Lowerer:
@@ -170,7 +161,7 @@ class Lowerer:
             for t in read_inputs(op):
                 if t in members or t in seen:
                     continue
-                if region.kind == "fused" and t in self.const_values \
+                if region.kind is RegionKind.FUSED and t in self.const_values \
                         and self.const_values[t].size == 1:
                     continue  # becomes a literal in the kernel
                 seen.append(t)
@@ -178,63 +169,42 @@ class Lowerer:
 
     def lower_region(self, region: Region, members: set, outputs: list[Tensor],
                      fetched: set) -> None:
-        gathers = [o for o in region.ops if o.type == "GatherV2"]
-        # Gather indices are checked after the kernel (which clamps them): keep them.
-        outputs = outputs + [g.inputs[1] for g in gathers
-                             if g.inputs[1] in members and g.inputs[1] not in outputs]
-        inputs = self.external_inputs(region, members)
-        in_slots = tuple(self.input_or_const_slot(t) for t in inputs)
-        names = tuple(op.name for op in region.ops)
         op = region.ops[0]
-        if region.kind == "view":
-            out = outputs[0]
-            out_slot = self.slot(out, "view", base=in_slots[0])
+        names = tuple(o.name for o in region.ops)
+        if region.kind is RegionKind.VIEW:
+            in_slots = tuple(self.input_or_const_slot(t)
+                             for t in self.external_inputs(region, members))
+            out_slot = self.slot(outputs[0], "view", base=in_slots[0])
             self.steps.append(ProgramStep(op.name, VIEW, names, in_slots, (out_slot,)))
             return
-        role = lambda t: "output" if t in fetched else "buffer"  # noqa: E731
-        if region.kind == "host":  # one op, given a value per input (x != x reads x twice)
+        if region.kind is RegionKind.HOST:  # one op, given a value per input (x != x: twice)
             in_slots = tuple(self.input_or_const_slot(t) for t in read_inputs(op))
             out_slots = tuple(self.slot(t, "host") for t in outputs)
             self.steps.append(ProgramStep(op.name, HOST, names, in_slots, out_slots,
                                           host=reference_call(op)))
             return
-        if region.kind == "shape":
-            out = outputs[0]
-            self.const_values[out] = np.array(self.shapes[op.inputs[0]], out.dtype.np)
-            self.slot(out, "const", self.const_values[out])
+        lowering = get_op_def(op.type).lowering
+        if region.kind is RegionKind.STANDALONE and lowering.shape_only:
+            lowering.build(self, op, outputs, (), names)  # a plan-time constant
             return
+        gathers = [o for o in region.ops if o.type == "GatherV2"]
+        # Gather indices are checked after the kernel (which clamps them): keep them.
+        outputs = outputs + [g.inputs[1] for g in gathers
+                             if g.inputs[1] in members and g.inputs[1] not in outputs]
+        role = lambda t: "output" if t in fetched else "buffer"  # noqa: E731
         out_slots = tuple(self.slot(t, role(t)) for t in outputs)
         if all(0 in self.shapes[t] for t in outputs):
             return  # empty results: nothing to compute
-        if region.kind in conv_lowering.KINDS:
-            conv_lowering.KINDS[region.kind](self, op, outputs, out_slots, names)
+        if region.kind is RegionKind.STANDALONE:
+            lowering.build(self, op, outputs, out_slots, names)
             return
-        if region.kind == "extern":  # one argument per operand: matmul(x, x) takes x twice
-            in_slots = tuple(self.input_or_const_slot(t) for t in op.inputs)
-            self.add_kernel(matmul_kernel(identifier("matmul", op), op), in_slots, out_slots,
-                            names, self.matmul_flops(op), self.bytes_of(inputs, outputs))
+        if region.kind is RegionKind.REDUCE:
+            standalone.reduce(self, op, outputs, out_slots, names)
             return
-        name = _kernel_name(region)
-        if region.kind in ("reduce", "sum_to"):
-            kernel = reduce_kernel(name, op, self.shapes, inputs, outputs)
-            if region.kind == "sum_to":  # its second input is read for its shape only
-                inputs = [op.inputs[0]]
-                in_slots = (self.input_or_const_slot(op.inputs[0]),)
-        elif region.kind == "scatter":  # (updates, indices); the third is shape-only
-            kernel = scatter_add_kernel(name, op, self.shapes, outputs)
-            inputs = list(op.inputs[:2])
-            in_slots = tuple(self.input_or_const_slot(t) for t in inputs)
-        elif region.kind == "pool_grad":
-            kernel = pool_grad_kernel(name, op, self.shapes, outputs)
-            inputs = list(op.inputs)
-            in_slots = tuple(self.input_or_const_slot(t) for t in inputs)
-        elif region.kind == "argreduce":
-            kernel = argminmax_kernel(name, op, self.shapes, outputs)
-        elif region.kind == "pool":
-            kernel = pool_kernel(name, op, self.shapes, outputs)
-        else:
-            kernel = RegionEmitter(region, self.shapes, inputs, outputs,
-                                   self.const_values).kernel(name)
+        inputs = self.external_inputs(region, members)
+        in_slots = tuple(self.input_or_const_slot(t) for t in inputs)
+        kernel = RegionEmitter(region, self.shapes, inputs, outputs,
+                               self.const_values).kernel(_kernel_name(region))
         flops = sum(math.prod(self.shapes[o.outputs[0]]) for o in region.ops)
         self.add_kernel(kernel, in_slots, out_slots, names, flops,
                         self.bytes_of(inputs, outputs))

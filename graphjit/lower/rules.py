@@ -1,16 +1,17 @@
-"""Lowering rules: the scalar expression of one element of an op's output.
+"""Element rules: one element of an op's output as loop IR, for the ops whose element is
+not a scalar function of its inputs at the same index (index ops: transpose, slices,
+pads, concat, tile, gather...; and pow, cast, fill, constants).
 
-`lower_elementwise(em, t, idx)` returns the loop-IR expression for element `idx`
-of tensor `t`, asking `em.value(input, input_idx)` for the input elements it
-needs. Elementwise ops use the registry's `scalar` name; index ops (transpose,
-slices, pads, concat, tile, gather, ...) are index arithmetic on their inputs.
+Each rule(em, op, idx, out_shape, dtype) returns the loop-IR expression of element `idx`,
+asking `em.value(input, input_idx)` for the input elements it needs. The op modules
+register them (`ElementRule(rule)` in graphjit.registry); graphjit.lower.emit calls
+them through the registry.
 """
 
 from __future__ import annotations
 
 from codegen.loopir import Call, Fn
-from graphjit.errors import CompileError
-from graphjit.lower.emit import (
+from graphjit.lower.exprs import (
     broadcast_index,
     const,
     int_add,
@@ -18,7 +19,6 @@ from graphjit.lower.emit import (
     int_op,
     unit_reshape_index,
 )
-from graphjit.ops.registry import get_op_def
 
 
 def _clamp(i, n: int):
@@ -33,7 +33,22 @@ def _const_scalar(em, t):
     return None
 
 
-def _pow(em, op, out_shape, idx, dtype):
+def fill(em, op, idx, out_shape, dtype):
+    return const(op.attrs["value"], dtype)
+
+
+def literal(em, op, idx, out_shape, dtype):
+    """A size-1 constant read inside a kernel."""
+    return const(em.const_values[op.outputs[0]].reshape(()).item(), dtype)
+
+
+def assigned_value(em, op, idx, out_shape, dtype):
+    """An Assign's output: the value stored (written to the variable after the run)."""
+    return em.value(op.inputs[1], idx)
+
+
+def pow_(em, op, idx, out_shape, dtype):
+    """x ** y, with small constant exponents as multiplies, sqrt or a reciprocal."""
     x, y = op.inputs
     xv = em.value(x, broadcast_index(em.shapes[x], out_shape, idx))
     exponent = _const_scalar(em, y)
@@ -51,70 +66,52 @@ def _pow(em, op, out_shape, idx, dtype):
     return Call(Fn.POW, (xv, yv), dtype)
 
 
-def lower_elementwise(em, t, idx: tuple):
-    op = t.op
-    dtype = t.dtype.name
-    out_shape = em.shapes[t]
-    kind = op.type
-
-    if kind in ("Fill", "FillLike"):
-        return const(op.attrs["value"], dtype)
-    if kind == "Const":
-        return const(em.const_values[t].reshape(()).item(), dtype)
-    if kind == "Assign":  # the value stored (written to the variable after the run)
-        return em.value(op.inputs[1], idx)
-    if kind == "Pow":
-        return _pow(em, op, out_shape, idx, dtype)
-    if kind == "Cast":
-        x = op.inputs[0]
-        return Call(Fn.CAST, (em.value(x, idx),), dtype)
-    if kind == "Transpose":
-        perm = op.attrs["perm"]
-        in_idx = [None] * len(perm)
-        for j, p in enumerate(perm):
-            in_idx[p] = idx[j]
-        return em.value(op.inputs[0], tuple(in_idx))
-    if kind == "BroadcastTo":
-        x = op.inputs[0]
-        return em.value(x, broadcast_index(em.shapes[x], out_shape, idx))
-    if kind in ("Reshape", "ExpandDims", "Squeeze", "ReshapeLike"):
-        x = op.inputs[0]
-        return em.value(x, unit_reshape_index(em.shapes[x], out_shape, idx))
-    if kind == "SumToShapeOf":  # fused only when the plan's shapes broadcast nothing
-        return em.value(op.inputs[0], idx)
-    if kind == "StridedSliceGrad":
-        return _strided_slice_grad(em, op, idx, dtype)
-    if kind == "StridedSlice":
-        x = op.inputs[0]
-        in_idx = []
-        for i, s, n in zip(idx, op.attrs["slices"], em.shapes[x]):
-            start, _, step = slice(*s).indices(n)
-            in_idx.append(int_add(int_mul(i, step), start))
-        return em.value(x, tuple(in_idx))
-    if kind == "Tile":
-        x = op.inputs[0]
-        return em.value(x, tuple(i if n == m else int_op(Fn.FLOORMOD, i, n)
-                                 for i, n, m in zip(idx, em.shapes[x], out_shape)))
-    if kind == "Range":
-        start, delta = op.attrs["start"], op.attrs["delta"]
-        i = Call(Fn.CAST, (idx[0],), dtype)
-        return Call(Fn.ADD, (const(start, dtype), Call(Fn.MUL, (i, const(delta, dtype)), dtype)),
-                    dtype)
-    if kind == "ConcatV2":
-        return _concat(em, op, idx, dtype)
-    if kind == "Pad":
-        return _pad(em, op, idx, dtype)
-    if kind == "GatherV2":
-        return _gather(em, op, idx)
-
-    op_def = get_op_def(kind)
-    if op_def.scalar is None:
-        raise CompileError(f"{op.describe()}: no lowering rule for op type {kind}")
-    args = tuple(em.value(x, broadcast_index(em.shapes[x], out_shape, idx)) for x in op.inputs)
-    return Call(op_def.scalar, args, dtype)
+def cast(em, op, idx, out_shape, dtype):
+    return Call(Fn.CAST, (em.value(op.inputs[0], idx),), dtype)
 
 
-def _concat(em, op, idx, dtype):
+def transpose(em, op, idx, out_shape, dtype):
+    perm = op.attrs["perm"]
+    in_idx = [None] * len(perm)
+    for j, p in enumerate(perm):
+        in_idx[p] = idx[j]
+    return em.value(op.inputs[0], tuple(in_idx))
+
+
+def broadcast_to(em, op, idx, out_shape, dtype):
+    x = op.inputs[0]
+    return em.value(x, broadcast_index(em.shapes[x], out_shape, idx))
+
+
+def unit_reshape(em, op, idx, out_shape, dtype):
+    """Reshapes fused into a kernel only insert or remove size-1 dims (partition)."""
+    x = op.inputs[0]
+    return em.value(x, unit_reshape_index(em.shapes[x], out_shape, idx))
+
+
+def strided_slice(em, op, idx, out_shape, dtype):
+    x = op.inputs[0]
+    in_idx = []
+    for i, s, n in zip(idx, op.attrs["slices"], em.shapes[x]):
+        start, _, step = slice(*s).indices(n)
+        in_idx.append(int_add(int_mul(i, step), start))
+    return em.value(x, tuple(in_idx))
+
+
+def tile(em, op, idx, out_shape, dtype):
+    x = op.inputs[0]
+    return em.value(x, tuple(i if n == m else int_op(Fn.FLOORMOD, i, n)
+                             for i, n, m in zip(idx, em.shapes[x], out_shape)))
+
+
+def range_(em, op, idx, out_shape, dtype):
+    start, delta = op.attrs["start"], op.attrs["delta"]
+    i = Call(Fn.CAST, (idx[0],), dtype)
+    return Call(Fn.ADD, (const(start, dtype), Call(Fn.MUL, (i, const(delta, dtype)), dtype)),
+                dtype)
+
+
+def concat(em, op, idx, out_shape, dtype):
     axis = op.attrs["axis"]
     pieces = []
     offset = 0
@@ -137,7 +134,7 @@ def _concat(em, op, idx, dtype):
     return result
 
 
-def _pad(em, op, idx, dtype):
+def pad(em, op, idx, out_shape, dtype):
     x = op.inputs[0]
     shape = em.shapes[x]
     mode = op.attrs["mode"].upper()
@@ -164,7 +161,7 @@ def _pad(em, op, idx, dtype):
     return Call(Fn.SELECT, (inside, v, const(op.attrs["constant_value"], dtype)), dtype)
 
 
-def _strided_slice_grad(em, op, idx, dtype):
+def strided_slice_grad(em, op, idx, out_shape, dtype):
     """Zeros, with dy where the output index lies on the slice (start + k * step)."""
     dy, like = op.inputs
     dshape = em.shapes[dy]
@@ -193,7 +190,7 @@ def _strided_slice_grad(em, op, idx, dtype):
     return Call(Fn.SELECT, (inside, v, const(0, dtype)), dtype)
 
 
-def _gather(em, op, idx):
+def gather(em, op, idx, out_shape, dtype):
     params, indices = op.inputs
     axis = op.attrs["axis"]
     rank_i = len(em.shapes[indices])

@@ -14,7 +14,8 @@ from __future__ import annotations
 import numpy as np
 
 from graphjit.onnx.export_ops import flat_zeros, reshape_like, slice_axes, translates
-from graphjit.ops.conv import _pad_amounts, _pool_windows
+from graphjit.ops._util import pad_amounts
+from graphjit.ops.conv import _pool_windows
 
 TO_NCHW, TO_NHWC, HWIO_TO_OIHW = (0, 3, 1, 2), (0, 2, 3, 1), (3, 2, 0, 1)
 
@@ -27,7 +28,7 @@ def _pads(padding: str, hw, windows, strides) -> dict:
     if None in hw or None in windows:
         return {"auto_pad": "SAME_UPPER"}
     (_, top, bottom), (_, left, right) = (
-        _pad_amounts(n, k, s, "SAME") for n, k, s in zip(hw, windows, strides))
+        pad_amounts(n, k, s, "SAME") for n, k, s in zip(hw, windows, strides))
     return {"pads": [top, left, bottom, right]}
 
 
@@ -116,7 +117,7 @@ def _transposed_conv(ctx, dy: str, weight: str, hw, out_hw, windows, strides, di
 
 
 def _out_hw(hw, windows, strides, padding):
-    return [_pad_amounts(n, k, s, padding)[0] for n, k, s in zip(hw, windows, strides)]
+    return [pad_amounts(n, k, s, padding)[0] for n, k, s in zip(hw, windows, strides)]
 
 
 @translates("Conv2DBackpropInput")

@@ -354,7 +354,7 @@ def _pad(ctx):
 
 @translates("Range")
 def _range(ctx):
-    from graphjit.ops.registry import get_op_def
+    from graphjit.registry import get_op_def
     value = get_op_def("Range").reference(**ctx.attrs)  # static: a constant
     return ctx.const(value, hint=f"{ctx.op.name}/value")
 

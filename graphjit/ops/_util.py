@@ -243,3 +243,28 @@ def op_errors(op_type: str, name: str | None, default_name: str, inputs) -> Iter
         yield
     except Error as exc:
         raise op_error(type(exc), op_type, name, default_name, inputs, str(exc)) from None
+
+
+# -- shape arithmetic shared by references and lowering --------------------------
+
+def pad_amounts(size: int, k: int, stride: int, padding: str) -> tuple[int, int, int]:
+    """(output size, pad before, pad after): TF's formula, the extra cell going after."""
+    if padding == "VALID":
+        if k > size:  # only reachable when the size was unknown at build time
+            raise ShapeError(f"with padding 'VALID' the window ({k}) is larger than the "
+                             f"input ({size})")
+        return (size - k) // stride + 1, 0, 0
+    out = -(-size // stride)
+    total = max((out - 1) * stride + k - size, 0)
+    return out, total // 2, total - total // 2
+
+
+def sum_to_axes(shape, like_shape) -> tuple[tuple[int, ...], int]:
+    """(summed axes, leading axes dropped) that reduce `shape` to `like_shape`, which
+    broadcasts to it; with concrete shapes (plan time) or static ones (None: unknown)."""
+    lead = len(shape) - len(like_shape)
+    axes = list(range(lead))
+    for j, d in enumerate(like_shape):
+        if d == 1 and shape[lead + j] != 1:
+            axes.append(lead + j)
+    return tuple(axes), lead

@@ -15,8 +15,9 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from graphjit.errors import DTypeError, GraphError, ShapeError, UnsupportedError, user_source_line
 from graphjit.graph import Tensor, TensorShape
-from graphjit.ops._util import FLOAT, check_dtype, convert_operands, make, same_dtype
-from graphjit.ops.registry import OpDef, register
+from graphjit.lower import conv_lowering, standalone
+from graphjit.ops._util import FLOAT, check_dtype, convert_operands, make, pad_amounts, same_dtype
+from graphjit.registry import Fusion, KernelBuilder, OpDef, register
 
 PADDINGS = ("SAME", "VALID")
 
@@ -53,17 +54,6 @@ def _out_dim(size: int | None, k: int | None, stride: int, padding: str, what: s
                          f"input ({size}); use padding 'SAME' or a smaller window")
     return (size - k) // stride + 1
 
-
-def _pad_amounts(size: int, k: int, stride: int, padding: str) -> tuple[int, int, int]:
-    """(output size, pad before, pad after): TF's formula, the extra cell going after."""
-    if padding == "VALID":
-        if k > size:  # only reachable when the size was unknown at build time
-            raise ShapeError(f"with padding 'VALID' the window ({k}) is larger than the "
-                             f"input ({size})")
-        return (size - k) // stride + 1, 0, 0
-    out = -(-size // stride)
-    total = max((out - 1) * stride + k - size, 0)
-    return out, total // 2, total - total // 2
 
 
 def _check_image(spec, what: str = "input"):
@@ -111,8 +101,8 @@ def _conv2d_reference(x, f, *, strides, padding, dilations):
     # im2col as a strided view, then one tensordot over (KH, KW, C_in).
     (_, h, w, _), (kh, kw, _, cout) = x.shape, f.shape
     (_, sh, sw, _), (_, dh, dw, _) = strides, dilations
-    oh, top, bottom = _pad_amounts(h, (kh - 1) * dh + 1, sh, padding)
-    ow, left, right = _pad_amounts(w, (kw - 1) * dw + 1, sw, padding)
+    oh, top, bottom = pad_amounts(h, (kh - 1) * dh + 1, sh, padding)
+    ow, left, right = pad_amounts(w, (kw - 1) * dw + 1, sw, padding)
     if min(x.shape[0], oh, ow, cout) == 0 or x.shape[3] == 0:
         return np.zeros((x.shape[0], oh, ow, cout), x.dtype)
     padded = np.pad(x, ((0, 0), (top, bottom), (left, right), (0, 0)))
@@ -138,8 +128,8 @@ def _pool_infer(specs, attrs):
 
 def _pool_windows(x, ksize, strides, padding, fill) -> np.ndarray:
     (_, h, w, _), (_, kh, kw, _), (_, sh, sw, _) = x.shape, ksize, strides
-    oh, top, bottom = _pad_amounts(h, kh, sh, padding)
-    ow, left, right = _pad_amounts(w, kw, sw, padding)
+    oh, top, bottom = pad_amounts(h, kh, sh, padding)
+    ow, left, right = pad_amounts(w, kw, sw, padding)
     padded = np.pad(x, ((0, 0), (top, bottom), (left, right), (0, 0)), constant_values=fill)
     return _windows(padded, (kh, kw), (sh, sw), (1, 1), (oh, ow))
 
@@ -163,8 +153,8 @@ def _avg_pool_reference(x, *, ksize, strides, padding):
 
 
 def _pool_shape(x, ksize, strides, padding):
-    oh = _pad_amounts(x.shape[1], ksize[1], strides[1], padding)[0]
-    ow = _pad_amounts(x.shape[2], ksize[2], strides[2], padding)[0]
+    oh = pad_amounts(x.shape[1], ksize[1], strides[1], padding)[0]
+    ow = pad_amounts(x.shape[2], ksize[2], strides[2], padding)[0]
     return (x.shape[0], oh, ow, x.shape[3])
 
 
@@ -190,8 +180,8 @@ def _backprop_infer(infer, result: int):
 def _conv_geometry(x_shape, f_shape, strides, padding, dilations):
     (_, h, w, _), (kh, kw, _, _) = x_shape, f_shape
     (_, sh, sw, _), (_, dh, dw, _) = strides, dilations
-    oh, top, bottom = _pad_amounts(h, (kh - 1) * dh + 1, sh, padding)
-    ow, left, right = _pad_amounts(w, (kw - 1) * dw + 1, sw, padding)
+    oh, top, bottom = pad_amounts(h, (kh - 1) * dh + 1, sh, padding)
+    ow, left, right = pad_amounts(w, (kw - 1) * dw + 1, sw, padding)
     return (oh, ow), (top, bottom, left, right)
 
 
@@ -233,8 +223,8 @@ def _max_pool_grad_reference(x, dy, *, ksize, strides, padding):
     if x.size == 0 or dy.size == 0:
         return dx
     (n, h, w, c), (_, kh, kw, _), (_, sh, sw, _) = x.shape, ksize, strides
-    _, top, _ = _pad_amounts(h, kh, sh, padding)
-    _, left, _ = _pad_amounts(w, kw, sw, padding)
+    _, top, _ = pad_amounts(h, kh, sh, padding)
+    _, left, _ = pad_amounts(w, kw, sw, padding)
     oh, ow = dy.shape[1:3]
     values = _pool_windows(np.where(np.isnan(x), -np.inf, x), ksize, strides, padding, -np.inf)
     real = _pool_windows(np.ones((1, h, w, 1), x.dtype), ksize, strides, padding, 0) > 0
@@ -251,8 +241,8 @@ def _max_pool_grad_reference(x, dy, *, ksize, strides, padding):
 
 def _avg_pool_grad_reference(x, dy, *, ksize, strides, padding):
     (n, h, w, c), (_, kh, kw, _), (_, sh, sw, _) = x.shape, ksize, strides
-    oh, top, bottom = _pad_amounts(h, kh, sh, padding)
-    ow, left, right = _pad_amounts(w, kw, sw, padding)
+    oh, top, bottom = pad_amounts(h, kh, sh, padding)
+    ow, left, right = pad_amounts(w, kw, sw, padding)
     if x.size == 0 or dy.size == 0:
         return np.zeros(x.shape, x.dtype)
     ones = np.ones((1, h, w, 1), x.dtype)
@@ -304,20 +294,28 @@ def _avg_pool_grad_grad(op, grads):
     return [None, make("AvgPool", [grads[0]], _pool_attrs(op))]
 
 
-register(OpDef("Conv2D", _conv2d_infer, _conv2d_reference, kind="conv", grad=_conv2d_grad))
-register(OpDef("MaxPool", _pool_infer, _max_pool_reference, kind="conv", grad=_max_pool_grad))
-register(OpDef("AvgPool", _pool_infer, _avg_pool_reference, kind="conv", grad=_avg_pool_grad))
+_STANDALONE = Fusion.STANDALONE
+register(OpDef("Conv2D", _conv2d_infer, _conv2d_reference, _STANDALONE,
+               KernelBuilder("conv", conv_lowering.lower_conv), grad=_conv2d_grad))
+register(OpDef("MaxPool", _pool_infer, _max_pool_reference, _STANDALONE,
+               KernelBuilder("pool", standalone.pool(is_max=True)), grad=_max_pool_grad))
+register(OpDef("AvgPool", _pool_infer, _avg_pool_reference, _STANDALONE,
+               KernelBuilder("pool", standalone.pool(is_max=False)), grad=_avg_pool_grad))
 register(OpDef("Conv2DBackpropInput", _backprop_infer(_conv2d_infer, 0),
-               _conv2d_backprop_input_reference, kind="conv",
+               _conv2d_backprop_input_reference, _STANDALONE,
+               KernelBuilder("conv_input_grad", conv_lowering.lower_conv_input_grad),
                grad=_conv2d_backprop_input_grad))
 register(OpDef("Conv2DBackpropFilter", _backprop_infer(_conv2d_infer, 1),
-               _conv2d_backprop_filter_reference, kind="conv",
+               _conv2d_backprop_filter_reference, _STANDALONE,
+               KernelBuilder("conv_filter_grad", conv_lowering.lower_conv_filter_grad),
                grad=_conv2d_backprop_filter_grad))
 # Second derivatives of max pooling are not provided.
 register(OpDef("MaxPoolGrad", _backprop_infer(_pool_infer, 0), _max_pool_grad_reference,
-               kind="conv", differentiable=False))
+               _STANDALONE, KernelBuilder("pool_grad", standalone.pool_grad(is_max=True)),
+               differentiable=False))
 register(OpDef("AvgPoolGrad", _backprop_infer(_pool_infer, 0), _avg_pool_grad_reference,
-               kind="conv", grad=_avg_pool_grad_grad))
+               _STANDALONE, KernelBuilder("pool_grad", standalone.pool_grad(is_max=False)),
+               grad=_avg_pool_grad_grad))
 
 
 # -- public functions -----------------------------------------------------------------

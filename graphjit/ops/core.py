@@ -6,11 +6,13 @@ import numbers
 
 import numpy as np
 
+from codegen.loopir import Fn
 from graphjit import dtypes
 from graphjit.errors import ResourceExhaustedError, ShapeError
 from graphjit.graph import Tensor, get_default_graph
+from graphjit.lower import rules
 from graphjit.ops._util import ALL, check_sizes, constant_array, make, op_errors
-from graphjit.ops.registry import OpDef, register
+from graphjit.registry import ElementRule, Fusion, Host, OpDef, Scalar, register
 
 
 def _const_infer(specs, attrs):
@@ -35,15 +37,16 @@ def _identity_infer(specs, attrs):
     return specs[0]
 
 
-register(OpDef("Const", _const_infer, _const_reference, kind="source", differentiable=False))
-register(OpDef("Placeholder", _placeholder_infer, _placeholder_reference, kind="source",
-               differentiable=False))
-register(OpDef("Identity", _identity_infer, lambda x: x, kind="elementwise", scalar="identity",
+register(OpDef("Const", _const_infer, _const_reference, Fusion.SOURCE,
+               ElementRule(rules.literal), differentiable=False))
+register(OpDef("Placeholder", _placeholder_infer, _placeholder_reference, Fusion.SOURCE,
+               Host("fed: a plan's input, never computed"), differentiable=False))
+register(OpDef("Identity", _identity_infer, lambda x: x, Fusion.VIEW, Scalar(Fn.IDENTITY),
                grad=lambda op, grads: [grads[0]]))
 # Not differentiable by design: graphjit.autodiff stops there without an error
 # (the gradient of stop_gradient(x) with respect to x is None, as in TF).
-register(OpDef("StopGradient", _identity_infer, lambda x: x, kind="elementwise",
-               differentiable=False, scalar="identity"))
+register(OpDef("StopGradient", _identity_infer, lambda x: x, Fusion.VIEW, Scalar(Fn.IDENTITY),
+               differentiable=False))
 
 
 def constant(value, dtype=None, shape=None, name: str | None = None) -> Tensor:

@@ -11,8 +11,10 @@ import math
 
 import numpy as np
 
+from codegen.loopir import Fn
 from graphjit import dtypes
 from graphjit.graph import Tensor
+from graphjit.lower import rules
 from graphjit.ops import _grad
 from graphjit.ops._util import (
     ALL,
@@ -25,7 +27,7 @@ from graphjit.ops._util import (
     make,
     same_dtype,
 )
-from graphjit.ops.registry import OpDef, register
+from graphjit.registry import ElementRule, Fusion, OpDef, Scalar, register
 
 _erf = np.vectorize(math.erf, otypes=[np.float64])
 
@@ -229,14 +231,26 @@ def _cast_grad(op, grads):
     return [cast(grads[0], x.dtype)]
 
 
+# Worth computing once and parking in a row kernel rather than recomputing per pass.
+_EXPENSIVE = {"Exp", "Log", "Log1p", "Expm1", "Tanh", "Sigmoid", "Erf", "Sin", "Cos", "Pow"}
+# Lowered by a rule rather than by the scalar function named like the op.
+_RULES = {"Pow": rules.pow_}
+
+
+def _lowering(op_type: str):
+    if op_type in _RULES:
+        return ElementRule(_RULES[op_type], expensive=op_type in _EXPENSIVE)
+    return Scalar(Fn(op_type.lower()), expensive=op_type in _EXPENSIVE)
+
+
 for _type, _allowed, _ref, _diff in _UNARY:
-    register(OpDef(_type, _unary_infer(_allowed), _typed(_ref), kind="elementwise",
-                   differentiable=_diff or _type in _GRADS, scalar=_type.lower(),
+    register(OpDef(_type, _unary_infer(_allowed), _typed(_ref), Fusion.ELEMENTWISE,
+                   _lowering(_type), differentiable=_diff or _type in _GRADS,
                    grad=_GRADS.get(_type)))
 
 for _type, _allowed, _ref, _bool, _diff in _BINARY:
-    register(OpDef(_type, _binary_infer(_allowed, _bool), _typed(_ref), kind="elementwise",
-                   differentiable=_diff or _type in _GRADS, scalar=_type.lower(),
+    register(OpDef(_type, _binary_infer(_allowed, _bool), _typed(_ref), Fusion.ELEMENTWISE,
+                   _lowering(_type), differentiable=_diff or _type in _GRADS,
                    grad=_GRADS.get(_type)))
 
 
@@ -252,12 +266,12 @@ def _cast_infer(specs, attrs):
     return shape, attrs["dtype"]
 
 
-register(OpDef("Select", _select_infer, lambda c, x, y: np.where(c, x, y), kind="elementwise",
-               scalar="select", grad=_select_grad))
+register(OpDef("Select", _select_infer, lambda c, x, y: np.where(c, x, y), Fusion.ELEMENTWISE,
+               Scalar(Fn.SELECT), grad=_select_grad))
 # Cast's rule passes gradients between float dtypes only; a cast to an integer or
 # bool has no floating output, which is what blocks gradients (graphjit.autodiff).
-register(OpDef("Cast", _cast_infer, _cast_reference,
-               kind="elementwise", scalar="cast", grad=_cast_grad))
+register(OpDef("Cast", _cast_infer, _cast_reference, Fusion.ELEMENTWISE,
+               ElementRule(rules.cast), grad=_cast_grad))
 
 
 # -- public functions ------------------------------------------------------

@@ -16,6 +16,7 @@ import numpy as np
 from graphjit import dtypes
 from graphjit.errors import DTypeError, Error, ShapeError, UnsupportedError
 from graphjit.graph import Tensor, TensorShape
+from graphjit.lower import rules, standalone
 from graphjit.ops._util import (
     convert_to_tensor,
     graph_of,
@@ -25,7 +26,7 @@ from graphjit.ops._util import (
     op_errors,
     static_value,
 )
-from graphjit.ops.registry import OpDef, register
+from graphjit.registry import ElementRule, Fusion, KernelBuilder, OpDef, register
 
 INDEX_DTYPES = frozenset({dtypes.int32, dtypes.int64})
 
@@ -174,16 +175,19 @@ def _scatter_add_like_grad(op, grads):
     return [gather(grads[0], indices, axis=op.attrs["axis"]), None, None]
 
 
-register(OpDef("StridedSlice", _strided_slice_infer, _strided_slice_reference, kind="shape",
-               grad=_strided_slice_grad))
-register(OpDef("GatherV2", _gather_infer, _gather_reference, kind="shape", grad=_gather_grad))
+register(OpDef("StridedSlice", _strided_slice_infer, _strided_slice_reference, Fusion.INDEX,
+               ElementRule(rules.strided_slice), grad=_strided_slice_grad))
+register(OpDef("GatherV2", _gather_infer, _gather_reference, Fusion.INDEX,
+               ElementRule(rules.gather), grad=_gather_grad))
 # The gradients of StridedSlice and GatherV2: zeros shaped like `like` (the sliced or
 # gathered tensor, read for its shape only) with the gradient put back at the slice,
 # or added at the gathered indices (repeated indices accumulate).
 register(OpDef("StridedSliceGrad", _strided_slice_grad_infer, _strided_slice_grad_reference,
-               kind="shape", grad=_strided_slice_grad_grad))
+               Fusion.INDEX, ElementRule(rules.strided_slice_grad),
+               grad=_strided_slice_grad_grad))
 register(OpDef("ScatterAddLike", _scatter_add_like_infer, _scatter_add_like_reference,
-               kind="shape", grad=_scatter_add_like_grad))
+               Fusion.STANDALONE, KernelBuilder("scatter", standalone.scatter),
+               grad=_scatter_add_like_grad))
 
 
 # -- getitem and strided_slice -------------------------------------------------

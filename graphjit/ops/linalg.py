@@ -11,6 +11,7 @@ import numpy as np
 
 from graphjit.errors import ShapeError, UnsupportedError
 from graphjit.graph import Tensor
+from graphjit.lower import standalone
 from graphjit.ops import _grad
 from graphjit.ops._util import (
     NUMERIC,
@@ -23,8 +24,8 @@ from graphjit.ops._util import (
     same_dtype,
 )
 from graphjit.ops.reductions import reduce_sum
-from graphjit.ops.registry import OpDef, register
 from graphjit.ops.shape_ops import expand_dims, reshape, transpose
+from graphjit.registry import Fusion, KernelBuilder, OpDef, register
 
 
 def _matmul_infer(specs, attrs):
@@ -67,7 +68,8 @@ def _matmul_grad(op, grads):
             _grad.sum_to(gb, b, [tuple(a.shape[:-2]) + (1, 1)])]
 
 
-register(OpDef("MatMul", _matmul_infer, _matmul_reference, kind="linalg", grad=_matmul_grad))
+register(OpDef("MatMul", _matmul_infer, _matmul_reference, Fusion.STANDALONE,
+               KernelBuilder("extern", standalone.matmul), grad=_matmul_grad))
 
 
 def matmul(a, b, transpose_a: bool = False, transpose_b: bool = False, adjoint_a: bool = False,

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from codegen.loopir import Fn
 from graphjit import dtypes
 from graphjit.errors import GraphError, ShapeError
 from graphjit.graph import Tensor
+from graphjit.lower import standalone
 from graphjit.ops import _grad
 from graphjit.ops._util import (
     BOOL,
@@ -23,8 +25,9 @@ from graphjit.ops._util import (
     normalize_axis,
     op_errors,
     static_value,
+    sum_to_axes,
 )
-from graphjit.ops.registry import OpDef, register
+from graphjit.registry import Fusion, KernelBuilder, OpDef, RowReduce, register
 
 
 def _reduced_shape(shape, axes, keepdims) -> tuple:
@@ -122,23 +125,25 @@ def _prod_grad(op, grads):
 _GRADS = {"Sum": _sum_grad, "Mean": _mean_grad, "Max": _extremum_grad,
           "Min": _extremum_grad, "Prod": _prod_grad}
 
+# acc = combine(acc, x), from the value the reference starts from too
+_LOWERINGS = {
+    "Sum": RowReduce(Fn.ADD, lambda dtype: 0),
+    "Mean": RowReduce(Fn.ADD, lambda dtype: 0, mean=True),
+    "Prod": RowReduce(Fn.MUL, lambda dtype: 1),
+    "Max": RowReduce(Fn.MAXIMUM, _lowest),  # an integer Max starts at MIN, not -MAX
+    "Min": RowReduce(Fn.MINIMUM, _highest),
+    "Any": RowReduce(Fn.LOGICALOR, lambda dtype: False),
+    "All": RowReduce(Fn.LOGICALAND, lambda dtype: True),
+}
+
 for _type, _allowed, _ref in _REDUCTIONS:
     register(OpDef(_type, _reduction_infer(_allowed),
                    (lambda ref: lambda x, *, axes, keepdims: ref(x, axes, keepdims))(_ref),
-                   kind="reduction", differentiable=_type in _GRADS, grad=_GRADS.get(_type)))
+                   Fusion.ROW_REDUCE, _LOWERINGS[_type], differentiable=_type in _GRADS,
+                   grad=_GRADS.get(_type)))
 
 
 # -- SumToShapeOf: the inverse of broadcasting, for gradients -------------------------
-
-def sum_to_axes(shape, like_shape) -> tuple[tuple[int, ...], int]:
-    """(summed axes, leading axes dropped) that reduce `shape` to `like_shape`, which
-    broadcasts to it; with concrete shapes (plan time) or static ones (None: unknown)."""
-    lead = len(shape) - len(like_shape)
-    axes = list(range(lead))
-    for j, d in enumerate(like_shape):
-        if d == 1 and shape[lead + j] != 1:
-            axes.append(lead + j)
-    return tuple(axes), lead
 
 
 def _sum_to_shape_of_infer(specs, attrs):
@@ -169,7 +174,9 @@ def _sum_to_shape_of_grad(op, grads):
 # static shapes cannot tell which axes were broadcast (graphjit.ops._grad.sum_to).
 # Inputs: the gradient and the input itself (read for its shape only).
 register(OpDef("SumToShapeOf", _sum_to_shape_of_infer, _sum_to_shape_of_reference,
-               kind="reduction", grad=_sum_to_shape_of_grad))
+               Fusion.STANDALONE,
+               KernelBuilder("sum_to", standalone.sum_to, identity_if_same_shape=True),
+               grad=_sum_to_shape_of_grad))
 
 
 def _arg_infer(specs, attrs):
@@ -190,9 +197,11 @@ def _arg_reference(fn):
     return reference
 
 
-register(OpDef("ArgMax", _arg_infer, _arg_reference(np.argmax), kind="reduction",
+register(OpDef("ArgMax", _arg_infer, _arg_reference(np.argmax), Fusion.STANDALONE,
+               KernelBuilder("argreduce", standalone.argreduce(Fn.GREATER)),
                differentiable=False))
-register(OpDef("ArgMin", _arg_infer, _arg_reference(np.argmin), kind="reduction",
+register(OpDef("ArgMin", _arg_infer, _arg_reference(np.argmin), Fusion.STANDALONE,
+               KernelBuilder("argreduce", standalone.argreduce(Fn.LESS)),
                differentiable=False))
 
 

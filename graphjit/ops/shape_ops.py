@@ -19,6 +19,7 @@ import numpy as np
 from graphjit import dtypes
 from graphjit.errors import DTypeError, GraphError, ShapeError, UnsupportedError
 from graphjit.graph import Tensor, TensorShape
+from graphjit.lower import rules, standalone
 from graphjit.ops import _grad
 from graphjit.ops._util import (
     INT,
@@ -49,7 +50,7 @@ from graphjit.ops.indexing import (
     strided_slice,
     unstack,
 )
-from graphjit.ops.registry import OpDef, register
+from graphjit.registry import ElementRule, Fusion, KernelBuilder, OpDef, register
 
 newaxis = None
 
@@ -377,29 +378,41 @@ _GRADS = {"Reshape": _reshape_grad, "ReshapeLike": _reshape_like_grad,
           "Squeeze": _squeeze_grad, "ConcatV2": _concat_grad, "Tile": _tile_grad,
           "BroadcastTo": _broadcast_to_grad, "Pad": _pad_grad, "FillLike": _no_gradient}
 
-# (type, infer, reference, differentiable)
+_VIEW, _INDEX = Fusion.VIEW, Fusion.INDEX
+_UNIT_RESHAPE = ElementRule(rules.unit_reshape)  # fused only where size-1 dims change
+
+# (type, infer, reference, differentiable, fusion, lowering)
 _PRIMITIVES = [
-    ("Reshape", _reshape_infer, lambda x, *, shape: copy(x.reshape(shape)), True),
+    ("Reshape", _reshape_infer, lambda x, *, shape: copy(x.reshape(shape)), True,
+     _VIEW, _UNIT_RESHAPE),
     # x reshaped to the run-time shape of `like` (read for its shape only): the gradient
     # of a reshape whose input has several dims unknown at build time.
-    ("ReshapeLike", _reshape_like_infer, _reshape_like_reference, True),
-    ("Transpose", _transpose_infer, lambda x, *, perm: copy(np.transpose(x, perm)), True),
-    ("ExpandDims", _expand_dims_infer, lambda x, *, axis: copy(np.expand_dims(x, axis)), True),
-    ("Squeeze", _squeeze_infer, _squeeze_reference, True),
-    ("ConcatV2", _concat_infer, lambda *xs, axis: np.concatenate(xs, axis=axis), True),
-    ("Tile", _tile_infer, lambda x, *, multiples: np.tile(x, multiples), True),
+    ("ReshapeLike", _reshape_like_infer, _reshape_like_reference, True, _VIEW, _UNIT_RESHAPE),
+    ("Transpose", _transpose_infer, lambda x, *, perm: copy(np.transpose(x, perm)), True,
+     _INDEX, ElementRule(rules.transpose)),
+    ("ExpandDims", _expand_dims_infer, lambda x, *, axis: copy(np.expand_dims(x, axis)), True,
+     _VIEW, _UNIT_RESHAPE),
+    ("Squeeze", _squeeze_infer, _squeeze_reference, True, _VIEW, _UNIT_RESHAPE),
+    ("ConcatV2", _concat_infer, lambda *xs, axis: np.concatenate(xs, axis=axis), True,
+     _INDEX, ElementRule(rules.concat)),
+    ("Tile", _tile_infer, lambda x, *, multiples: np.tile(x, multiples), True,
+     _INDEX, ElementRule(rules.tile)),
     ("BroadcastTo", _broadcast_to_infer,
-     lambda x, *, shape: copy(np.broadcast_to(x, shape)), True),
-    ("Pad", _pad_infer, _pad_reference, True),
-    ("Range", _range_infer, _range_reference, False),
-    ("Fill", _fill_infer, lambda *, shape, value, dtype: np.full(shape, value, dtype.np), False),
+     lambda x, *, shape: copy(np.broadcast_to(x, shape)), True,
+     _INDEX, ElementRule(rules.broadcast_to)),
+    ("Pad", _pad_infer, _pad_reference, True, _INDEX, ElementRule(rules.pad)),
+    ("Range", _range_infer, _range_reference, False, _INDEX, ElementRule(rules.range_)),
+    ("Fill", _fill_infer, lambda *, shape, value, dtype: np.full(shape, value, dtype.np), False,
+     _INDEX, ElementRule(rules.fill)),
     ("FillLike", lambda specs, attrs: (specs[0][0], attrs["dtype"]),
-     lambda x, *, value, dtype: np.full(x.shape, value, dtype.np), True),
-    ("Shape", _shape_infer, lambda x, *, out_type: np.array(x.shape, out_type.np), False),
+     lambda x, *, value, dtype: np.full(x.shape, value, dtype.np), True,
+     _INDEX, ElementRule(rules.fill)),
+    ("Shape", _shape_infer, lambda x, *, out_type: np.array(x.shape, out_type.np), False,
+     Fusion.STANDALONE, KernelBuilder("shape", standalone.shape_value, shape_only=True)),
 ]
 
-for _type, _infer, _ref, _diff in _PRIMITIVES:
-    register(OpDef(_type, _infer, _ref, kind="shape", differentiable=_diff,
+for _type, _infer, _ref, _diff, _fusion, _lowering in _PRIMITIVES:
+    register(OpDef(_type, _infer, _ref, _fusion, _lowering, differentiable=_diff,
                    grad=_GRADS.get(_type)))
 
 

@@ -33,8 +33,9 @@ import numpy as np
 from graphjit import dtypes
 from graphjit.errors import DTypeError, FailedPreconditionError, GraphError, ShapeError
 from graphjit.graph import Graph, Operation, Tensor, TensorShape, get_default_graph
+from graphjit.lower import rules
 from graphjit.ops._util import FLOAT, check_sizes
-from graphjit.ops.registry import OpDef, register
+from graphjit.registry import ElementRule, Fusion, Host, OpDef, register
 
 DEFAULT_GRAPH_SEED = 87654321  # TF's, used when only an op seed is given
 
@@ -82,12 +83,14 @@ def _assign_reference(ref, value, *, _state, _op):
     return value
 
 
-register(OpDef("VariableV2", _variable_infer, _variable_reference, kind="state",
-               differentiable=False, stateful=True, extra={"read_state": read_variable}))
-register(OpDef("Assign", _assign_infer, _assign_reference, kind="state", differentiable=False,
+register(OpDef("VariableV2", _variable_infer, _variable_reference, Fusion.SOURCE,
+               Host("a variable's value is a plan input (read_state)"), differentiable=False,
+               stateful=True, extra={"read_state": read_variable}))
+register(OpDef("Assign", _assign_infer, _assign_reference, Fusion.VIEW,
+               ElementRule(rules.assigned_value), differentiable=False,
                stateful=True, extra={"write_state": write_variable, "ref_inputs": (0,)}))
-register(OpDef("NoOp", lambda specs, attrs: [], lambda: (), kind="control",
-               differentiable=False))
+register(OpDef("NoOp", lambda specs, attrs: [], lambda: (), Fusion.HOST,
+               Host("computes nothing: it only orders other ops"), differentiable=False))
 
 
 def is_variable_tensor(t) -> bool:
@@ -203,7 +206,9 @@ def _random_reference(*, shape, dtype, seed, seed2, _state, _op):
 
 
 for _type in _DRAWS:
-    register(OpDef(_type, _random_infer, _random_reference, kind="random", differentiable=False,
+    register(OpDef(_type, _random_infer, _random_reference, Fusion.HOST,
+                   Host("drawn on the host by the graph's generator, as the reference does"),
+                   differentiable=False,
                    stateful=True, extra={"read_state": draw}))
 
 

@@ -9,8 +9,8 @@ and callers expect it to exist.
 from __future__ import annotations
 
 from graphjit.graph import Graph, Operation
-from graphjit.ops.registry import get_op_def
 from graphjit.passes.rebuild import PassContext, PassResult, Rewriter
+from graphjit.registry import get_op_def
 
 
 def dce(graph: Graph, ctx: PassContext) -> PassResult:

@@ -23,7 +23,7 @@ import numpy as np
 
 from graphjit.errors import InternalError
 from graphjit.graph import Graph, Operation, Tensor
-from graphjit.ops.registry import get_op_def
+from graphjit.registry import get_op_def
 
 
 @dataclass

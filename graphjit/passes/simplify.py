@@ -38,8 +38,8 @@ import numpy as np
 
 from graphjit.errors import Error
 from graphjit.graph import Graph, Operation, Tensor, TensorShape
-from graphjit.ops.registry import get_op_def, infer_specs
 from graphjit.passes.rebuild import PassContext, PassResult, Rewriter
+from graphjit.registry import Fusion, get_op_def, infer_specs
 
 Rule = Callable[[Rewriter, Operation, list[Tensor]], bool]
 _RULES: dict[str, list[Rule]] = {}
@@ -59,7 +59,7 @@ def simplify(graph: Graph, ctx: PassContext) -> PassResult:
 def _rules_for(op: Operation) -> list[Rule]:
     rules = _RULES.get(op.type, [])
     op_def = get_op_def(op.type)
-    if op_def.kind == "elementwise" and len(op.inputs) >= 2:
+    if op_def.fusion is Fusion.ELEMENTWISE and len(op.inputs) >= 2:
         rules = rules + [_shrink_broadcast_operands]
     return rules
 

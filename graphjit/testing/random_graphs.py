@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from graphjit.ops.registry import all_op_defs
+from graphjit.registry import all_op_defs
 from graphjit.testing import builders_math, builders_shape  # noqa: F401  (registration)
 from graphjit.testing.gen import BUILDERS, Draft, Gen, Var
 from graphjit.testing.program import Program, prune

@@ -13,7 +13,7 @@ import numpy as np
 
 import graphjit as tf
 from graphjit import interpreter
-from graphjit.ops.registry import get_op_def
+from graphjit.registry import get_op_def
 
 EPS = 1e-6
 MAX_PROBES = 16  # finite differences per input: a random sample of its elements

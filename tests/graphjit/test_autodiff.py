@@ -9,7 +9,7 @@ import pytest
 
 import graphjit as tf
 from graphjit import interpreter
-from graphjit.ops.registry import all_op_defs
+from graphjit.registry import all_op_defs
 
 RTOL, ATOL = 1e-10, 1e-12
 

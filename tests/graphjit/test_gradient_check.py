@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 import graphjit as tf
 from graphjit import interpreter
-from graphjit.ops.registry import all_op_defs, get_op_def
+from graphjit.registry import all_op_defs, get_op_def
 from tests.graphjit.cases import ALL_CASES
 from tests.graphjit.grad_check import (
     analytic_gradients,

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import graphjit as tf
-from graphjit.ops.registry import all_op_defs
+from graphjit.registry import all_op_defs
 from tests.graphjit.cases import ALL_CASES
 from tests.graphjit.op_check import build_case, check_outputs, run_interpreted
 

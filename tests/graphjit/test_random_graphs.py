@@ -17,7 +17,7 @@ import os
 import numpy as np
 import pytest
 
-from graphjit.ops.registry import all_op_defs
+from graphjit.registry import all_op_defs
 from graphjit.testing.differential import Outcome, check, compare
 from graphjit.testing.minimize import minimize
 from graphjit.testing.program import Input, Line, Program, build, reproducer

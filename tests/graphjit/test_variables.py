@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import graphjit as tf
-from graphjit.ops.registry import get_op_def
+from graphjit.registry import get_op_def
 
 ENGINES = ["compiled", "reference"]
 

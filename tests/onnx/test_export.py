@@ -15,7 +15,7 @@ ort = pytest.importorskip("onnxruntime")
 import graphjit as tf  # noqa: E402
 from graphjit.onnx import export_ops  # noqa: E402
 from graphjit.onnx.exporter import export  # noqa: E402
-from graphjit.ops.registry import all_op_defs  # noqa: E402
+from graphjit.registry import all_op_defs  # noqa: E402
 from tests.graphjit.cases import ALL_CASES  # noqa: E402
 from tests.graphjit.op_check import assert_close, build_case  # noqa: E402
 

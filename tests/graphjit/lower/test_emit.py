@@ -29,8 +29,14 @@ from codegen.loopir import (
     verify,
 )
 from graphjit.graph_queries import ops_needed, read_inputs
-from graphjit.lower.emit import PARALLEL_MIN_ELEMENTS, RegionEmitter, reduce_init
+from graphjit.lower.emit import PARALLEL_MIN_ELEMENTS, RegionEmitter
 from graphjit.lower.partition import partition
+from graphjit.registry import get_op_def
+
+
+def reduce_init(op_type: str, dtype: np.dtype):
+    """Where the registry's reduction of `op_type` starts its accumulator."""
+    return get_op_def(op_type).lowering.init(dtype)
 
 
 def _emit(fetches, feeds):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from graphjit.ops import registry
+from graphjit import registry
 
 
 def _counter(x, *, _state, _op):
@@ -17,6 +17,7 @@ def _counter(x, *, _state, _op):
 @pytest.fixture
 def counter_op(monkeypatch) -> str:
     op_def = registry.OpDef("TestCounter", lambda specs, attrs: specs[0], _counter,
-                            kind="elementwise", differentiable=False, stateful=True)
+                            registry.Fusion.HOST, registry.Host("a test's stateful op"),
+                            differentiable=False, stateful=True)
     monkeypatch.setitem(registry._REGISTRY, "TestCounter", op_def)
     return "TestCounter"

@@ -1,0 +1,116 @@
+"""Builders of the ops that are kernels (or plan steps) of their own: each adds one op's
+steps to a Lowerer (graphjit.lower.program) from the plan's concrete shapes. The op
+modules register them as `KernelBuilder(region, build)` (graphjit.registry);
+convolutions, which become two steps each, are in graphjit.lower.conv_lowering.
+
+A builder is build(lw, op, outputs, out_slots, names).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from codegen.loopir import Fn
+from graphjit.graph_queries import read_inputs
+from graphjit.lower.extern import matmul_kernel
+from graphjit.lower.kernels import (
+    argminmax_kernel,
+    pool_grad_kernel,
+    pool_kernel,
+    reduce_kernel,
+    scatter_add_kernel,
+)
+from graphjit.ops._util import sum_to_axes
+from graphjit.registry import RowReduce, get_op_def
+
+
+def identifier(prefix: str, op) -> str:
+    """A kernel name from an op name (which may hold '/', '.' or '-')."""
+    return prefix + "_" + "".join(c if c.isalnum() else "_" for c in op.name)
+
+
+def kernel_name(prefix: str, op) -> str:
+    return f"{prefix}_{op.type.lower()}"
+
+
+def _add(lw, kernel, op, inputs, outputs, out_slots, names) -> None:
+    """One kernel reading `inputs` (a slot each) and writing the op's outputs."""
+    in_slots = tuple(lw.input_or_const_slot(t) for t in inputs)
+    flops = math.prod(lw.shapes[op.outputs[0]])
+    lw.add_kernel(kernel, in_slots, out_slots, names, flops, lw.bytes_of(inputs, outputs))
+
+
+def _distinct(tensors) -> list:
+    seen = []
+    for t in tensors:
+        if t not in seen:
+            seen.append(t)
+    return seen
+
+
+def reduce(lw, op, outputs, out_slots, names) -> None:
+    """A reduction over axes that are not the trailing ones (or over all of them alone)."""
+    x, out = op.inputs[0], outputs[0]
+    axes = set(op.attrs["axes"])
+    dropped = set() if len(lw.shapes[out]) == len(lw.shapes[x]) else axes
+    kernel = reduce_kernel(kernel_name("reduce", op), x, out, lw.shapes,
+                           get_op_def(op.type).lowering, axes, dropped)
+    _add(lw, kernel, op, _distinct(read_inputs(op)), outputs, out_slots, names)
+
+
+_SUM = RowReduce(Fn.ADD, lambda dtype: 0)
+
+
+def sum_to(lw, op, outputs, out_slots, names) -> None:
+    """SumToShapeOf: a Sum whose axes the plan's shapes resolve (leading axes dropped, the
+    others kept as size-1 dims); its second input is read for its shape only."""
+    x, out = op.inputs[0], outputs[0]
+    summed, lead = sum_to_axes(lw.shapes[x], lw.shapes[out])
+    kernel = reduce_kernel(kernel_name("sum_to", op), x, out, lw.shapes, _SUM, set(summed),
+                           set(range(lead)))
+    _add(lw, kernel, op, [x], outputs, out_slots, names)
+
+
+def scatter(lw, op, outputs, out_slots, names) -> None:
+    """ScatterAddLike (updates, indices, like): the third input is read for its shape."""
+    kernel = scatter_add_kernel(kernel_name("scatter", op), op, lw.shapes, outputs)
+    _add(lw, kernel, op, list(op.inputs[:2]), outputs, out_slots, names)
+
+
+def argreduce(cmp: Fn):
+    def build(lw, op, outputs, out_slots, names) -> None:
+        kernel = argminmax_kernel(kernel_name("argreduce", op), op, lw.shapes, outputs, cmp)
+        _add(lw, kernel, op, _distinct(read_inputs(op)), outputs, out_slots, names)
+    return build
+
+
+def pool(is_max: bool):
+    def build(lw, op, outputs, out_slots, names) -> None:
+        kernel = pool_kernel(kernel_name("pool", op), op, lw.shapes, outputs, is_max)
+        _add(lw, kernel, op, _distinct(read_inputs(op)), outputs, out_slots, names)
+    return build
+
+
+def pool_grad(is_max: bool):
+    def build(lw, op, outputs, out_slots, names) -> None:
+        kernel = pool_grad_kernel(kernel_name("pool_grad", op), op, lw.shapes, outputs,
+                                  is_max)
+        _add(lw, kernel, op, list(op.inputs), outputs, out_slots, names)
+    return build
+
+
+def matmul(lw, op, outputs, out_slots, names) -> None:
+    """A BLAS call; one argument per operand: matmul(x, x) takes x twice."""
+    in_slots = tuple(lw.input_or_const_slot(t) for t in op.inputs)
+    lw.add_kernel(matmul_kernel(identifier("matmul", op), op), in_slots, out_slots, names,
+                  lw.matmul_flops(op), lw.bytes_of(_distinct(op.inputs), outputs))
+
+
+def shape_value(lw, op, outputs, out_slots, names) -> None:
+    """Shape: a plan-time constant (plans are built per input shapes)."""
+    out = outputs[0]
+    lw.const_values[out] = np.array(lw.shapes[op.inputs[0]], out.dtype.np)
+    lw.slot(out, "const", lw.const_values[out])
+

@@ -1,0 +1,140 @@
+"""The op registry: one entry per primitive op type holding all of its rules.
+
+An entry gathers what every stage needs to know about an op: shape/dtype
+inference (build time), the NumPy reference (the interpreter and the oracle of
+tests), the gradient rule (autodiff), how the compiler fuses and lowers it, the
+attrs it takes (save/load) and its ONNX mapping. Composite ops such as softmax
+are not registered: they are Python functions that build primitives, so later
+stages only ever see the types listed here.
+
+This module imports no op module: each op module registers its own ops, and the
+stages (partition, emit, program, io, onnx) ask the registry, never an op-type list
+of their own. tests/graphjit/ops/test_registry.py fails when a facet is missing.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from codegen.loopir import Fn
+from graphjit.errors import GraphError
+
+Spec = tuple  # (shape: tuple of int|None, dtype: DType)
+
+
+class Fusion(str, enum.Enum):
+    """How the partitioner places an op (graphjit.lower.partition)."""
+
+    SOURCE = "source"  # a plan input: placeholders and constants (literals when fused)
+    ELEMENTWISE = "elementwise"  # a scalar function of input elements at one index
+    INDEX = "index"  # reads input elements at computed indices (slice, pad, concat...)
+    VIEW = "view"  # the input's elements in a new shape: fuses, or alone views the buffer
+    ROW_REDUCE = "row_reduce"  # over trailing axes it makes its region a row region
+    STANDALONE = "standalone"  # a kernel (or plan step) of its own, from a builder
+    HOST = "host"  # NumPy runs the reference on the host (random numbers, state, control)
+
+
+@dataclass(frozen=True)
+class Scalar:
+    """Lowering of an elementwise op: one scalar function of its broadcast inputs.
+    `expensive` ops are computed once and parked rather than recomputed per pass."""
+
+    fn: Fn
+    expensive: bool = False
+
+
+@dataclass(frozen=True)
+class ElementRule:
+    """Lowering of one output element by a rule:
+    rule(em, op, idx, out_shape, dtype) -> loop-IR expression (graphjit.lower.rules)."""
+
+    rule: Callable
+    expensive: bool = False
+
+
+@dataclass(frozen=True)
+class RowReduce:
+    """Lowering of a reduction: acc = combine(acc, x) from init(dtype); `mean` divides
+    by the count. Over trailing axes it fuses as a row reduction, else it is a
+    reduce kernel of its own."""
+
+    combine: Fn
+    init: Callable[[np.dtype], object]
+    mean: bool = False
+
+
+@dataclass(frozen=True)
+class KernelBuilder:
+    """Lowering of a standalone op: build(lowerer, op, outputs, out_slots, names) adds
+    its steps (graphjit.lower.program). `region` names the kernel; `identity_if_same_shape`
+    fuses the op as an identity when its output has its first input's shape;
+    `shape_only` ops read their inputs' shapes alone (a plan-time constant, any dtype)."""
+
+    region: str
+    build: Callable
+    identity_if_same_shape: bool = False
+    shape_only: bool = False
+
+
+@dataclass(frozen=True)
+class Host:
+    """Not compiled: the plan calls the NumPy reference on the host, for this reason."""
+
+    reason: str
+
+
+Lowering = Scalar | ElementRule | RowReduce | KernelBuilder | Host
+
+
+@dataclass
+class OpDef:
+    """Everything graphjit knows about one primitive op type."""
+
+    type: str
+    infer: Callable[[list[Spec], dict], Spec | list[Spec]]
+    reference: Callable[..., np.ndarray | tuple]  # reference(*arrays, **attrs)
+    fusion: Fusion
+    lowering: Lowering
+    # differentiable: gradients pass through the op by its `grad` rule; an op marked
+    # False blocks them (graphjit.autodiff names it when it is the only way through).
+    differentiable: bool = True
+    stateful: bool = False  # never folded, merged or removed when its output is unused
+    # grad(op, grad_outputs) -> one gradient Tensor (or None) per input, built with the
+    # public API; called by graphjit.gradients when an output received a gradient.
+    grad: Callable | None = None
+    extra: dict = field(default_factory=dict)
+
+
+_REGISTRY: dict[str, OpDef] = {}
+
+
+def register(op_def: OpDef) -> OpDef:
+    if op_def.type in _REGISTRY:
+        raise GraphError(f"op type {op_def.type} is registered twice")
+    _REGISTRY[op_def.type] = op_def
+    return op_def
+
+
+def get_op_def(op_type: str) -> OpDef:
+    try:
+        return _REGISTRY[op_type]
+    except KeyError:
+        raise GraphError(f"unknown op type '{op_type}'") from None
+
+
+def all_op_defs() -> dict[str, OpDef]:
+    """Every registered op type (importing graphjit registers them all)."""
+    return dict(_REGISTRY)
+
+
+def infer_specs(op_def: OpDef, input_specs: list[Spec], attrs: dict) -> list[Spec]:
+    """Run an op's inference; always a list of (shape, dtype), one per output."""
+    from graphjit.dtypes import DType
+    specs = op_def.infer(input_specs, attrs)
+    if isinstance(specs, tuple) and len(specs) == 2 and isinstance(specs[1], DType):
+        return [specs]
+    return list(specs)

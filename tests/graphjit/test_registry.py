@@ -1,0 +1,64 @@
+"""The registry holds every facet of every op, consistently (issue #12): the stages
+consult it alone, so a missing facet must fail here rather than deep in lowering."""
+
+from __future__ import annotations
+
+import ast
+import pathlib
+
+import pytest
+
+from graphjit import registry
+from graphjit.registry import (
+    ElementRule,
+    Fusion,
+    Host,
+    KernelBuilder,
+    RowReduce,
+    Scalar,
+    all_op_defs,
+)
+
+# The lowerings each fusion class can use.
+ALLOWED = {
+    Fusion.SOURCE: (ElementRule, Host),
+    Fusion.ELEMENTWISE: (Scalar, ElementRule),
+    Fusion.INDEX: (ElementRule,),
+    Fusion.VIEW: (Scalar, ElementRule),
+    Fusion.ROW_REDUCE: (RowReduce,),
+    Fusion.STANDALONE: (KernelBuilder,),
+    Fusion.HOST: (Host,),
+}
+
+OPS = sorted(all_op_defs().items())
+
+
+@pytest.mark.parametrize("op_type, op_def", OPS, ids=[t for t, _ in OPS])
+def test_every_op_has_every_facet(op_type, op_def):
+    assert op_def.type == op_type
+    assert callable(op_def.infer) and callable(op_def.reference)
+    assert isinstance(op_def.fusion, Fusion)
+    assert isinstance(op_def.lowering, ALLOWED[op_def.fusion]), (
+        f"{op_type}: fusion {op_def.fusion.value} cannot lower by "
+        f"{type(op_def.lowering).__name__}")
+    lowering = op_def.lowering
+    if isinstance(lowering, (ElementRule, KernelBuilder)):
+        assert callable(lowering.rule if isinstance(lowering, ElementRule) else lowering.build)
+    if isinstance(lowering, RowReduce):
+        assert callable(lowering.init)
+    if isinstance(lowering, Host):
+        assert lowering.reason.strip(), f"{op_type}: a host op says why it is not compiled"
+    # a gradient, or an explicit "not differentiable"
+    assert op_def.grad is not None or not op_def.differentiable, (
+        f"{op_type} is marked differentiable but has no gradient rule")
+
+
+def test_the_registry_imports_no_op_module():
+    """A leaf: the op modules import it and register themselves, never the reverse."""
+    tree = ast.parse(pathlib.Path(registry.__file__).read_text())
+    imported = [node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)]
+    imported += [a.name for node in ast.walk(tree) if isinstance(node, ast.Import)
+                 for a in node.names]
+    allowed = ("__future__", "enum", "collections.abc", "dataclasses", "numpy",
+               "codegen.loopir", "graphjit.errors", "graphjit.dtypes")
+    assert [m for m in imported if m not in allowed] == []
