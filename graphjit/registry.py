@@ -90,6 +90,28 @@ class Host:
 Lowering = Scalar | ElementRule | RowReduce | KernelBuilder | Host
 
 
+class AttrKind(str, enum.Enum):
+    """What an attr holds: save/load checks values against it (graphjit.io.attrs_codec)."""
+
+    INT = "int"
+    INT_OR_NONE = "int or None"
+    BOOL = "bool"
+    STR = "str"
+    DTYPE = "dtype"
+    NUMBER = "number"  # a bool, int or float (or a NumPy scalar of one)
+    INTS = "ints"  # a tuple of ints
+    INT_PAIRS = "int pairs"
+    SHAPE = "shape"  # a TensorShape or a tuple of ints
+    SLICES = "slices"  # a tuple of (start, stop, step) of ints or None
+    ARRAY = "array"
+
+
+@dataclass(frozen=True)
+class Attr:
+    kind: AttrKind
+    required: bool = True
+
+
 @dataclass
 class OpDef:
     """Everything graphjit knows about one primitive op type."""
@@ -99,6 +121,8 @@ class OpDef:
     reference: Callable[..., np.ndarray | tuple]  # reference(*arrays, **attrs)
     fusion: Fusion
     lowering: Lowering
+    # every attr the op takes, by name; nothing else may be set on it
+    attrs: dict[str, Attr] = field(default_factory=dict)
     # differentiable: gradients pass through the op by its `grad` rule; an op marked
     # False blocks them (graphjit.autodiff names it when it is the only way through).
     differentiable: bool = True

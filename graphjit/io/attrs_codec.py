@@ -7,10 +7,8 @@ scalar. Arrays go to the npz; the JSON holds their key. Decoding builds only
 None, bools, ints, floats, strings, tuples, lists, DTypes, TensorShapes and
 arrays: nothing in a file can name code to run.
 
-The registry does not declare attr types, so `ATTR_KINDS` says what each attr
-name holds (tests check it covers every attr of the registry's case table); the
-names an op type takes come from its reference's keyword-only parameters, which
-is what every engine calls it with.
+What each attr holds, and which attrs an op type takes, is the op's registry entry
+(`OpDef.attrs`); tests check it covers every attr of the registry's case table.
 """
 
 from __future__ import annotations
@@ -161,43 +159,31 @@ KINDS: dict[str, tuple[Callable[[object], bool], str]] = {
     "array": (lambda v: isinstance(v, np.ndarray), "a NumPy array"),
 }
 
-ATTR_KINDS: dict[str, str] = {
-    "axes": "ints", "axis": "int", "dilations": "ints", "ksize": "ints", "multiples": "ints",
-    "perm": "ints", "strides": "ints", "paddings": "int pairs", "slices": "slices",
-    "dtype": "dtype", "out_type": "dtype", "output_type": "dtype",
-    "keepdims": "bool", "transpose_a": "bool", "transpose_b": "bool",
-    "mode": "str", "padding": "str", "seed": "int or None", "seed2": "int or None",
-    "start": "number", "limit": "number", "delta": "number", "constant_value": "number",
-    "value": "number", "shape": "shape",
-}
-# Where one attr name holds different things in different op types.
-OP_ATTR_KINDS: dict[tuple[str, str], str] = {("Const", "value"): "array"}
-
-
 def attr_kind(op_type: str, name: str) -> str | None:
-    """The kind of value attr `name` of `op_type` holds (a key of KINDS), if known."""
-    return OP_ATTR_KINDS.get((op_type, name), ATTR_KINDS.get(name))
+    """The kind of value attr `name` of `op_type` holds (a key of KINDS), from the op's
+    registry entry; None for an attr the op does not take."""
+    attr = get_op_def(op_type).attrs.get(name)
+    return None if attr is None else attr.kind.value
 
 
 def check_kind(op_type: str, name: str, value) -> str | None:
     """None if `value` fits the attr, else what was expected."""
     kind = attr_kind(op_type, name)
     if kind is None:
-        return None  # the registry's inference still checks it when the op is rebuilt
+        return "no such attr"
     fits, what = KINDS[kind]
     return None if fits(value) else what
 
 
 @functools.cache
-def op_signature(op_type: str) -> tuple[int | None, frozenset, frozenset] | None:
-    """(number of inputs or None if variadic, required attrs, optional attrs) from the op's
-    reference; None when the reference takes **kwargs (any attrs)."""
-    params = inspect.signature(get_op_def(op_type).reference).parameters.values()
-    if any(p.kind is p.VAR_KEYWORD for p in params):
-        return None
+def op_signature(op_type: str) -> tuple[int | None, frozenset, frozenset]:
+    """(number of inputs or None if variadic, required attrs, optional attrs): the attrs
+    from the op's registry entry, the number of inputs from its reference's positional
+    parameters (elementwise references take *arrays: None)."""
+    op_def = get_op_def(op_type)
+    params = inspect.signature(op_def.reference).parameters.values()
     positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
     variadic = any(p.kind is p.VAR_POSITIONAL for p in params)
-    attrs = [p for p in params if p.kind is p.KEYWORD_ONLY and not p.name.startswith("_")]
     return (None if variadic else len(positional),
-            frozenset(p.name for p in attrs if p.default is p.empty),
-            frozenset(p.name for p in attrs if p.default is not p.empty))
+            frozenset(n for n, a in op_def.attrs.items() if a.required),
+            frozenset(n for n, a in op_def.attrs.items() if not a.required))

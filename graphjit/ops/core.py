@@ -12,7 +12,7 @@ from graphjit.errors import ResourceExhaustedError, ShapeError
 from graphjit.graph import Tensor, get_default_graph
 from graphjit.lower import rules
 from graphjit.ops._util import ALL, check_sizes, constant_array, make, op_errors
-from graphjit.registry import ElementRule, Fusion, Host, OpDef, Scalar, register
+from graphjit.registry import Attr, AttrKind, ElementRule, Fusion, Host, OpDef, Scalar, register
 
 
 def _const_infer(specs, attrs):
@@ -38,9 +38,11 @@ def _identity_infer(specs, attrs):
 
 
 register(OpDef("Const", _const_infer, _const_reference, Fusion.SOURCE,
-               ElementRule(rules.literal), differentiable=False))
+               ElementRule(rules.literal), attrs={"value": Attr(AttrKind.ARRAY)},
+               differentiable=False))
 register(OpDef("Placeholder", _placeholder_infer, _placeholder_reference, Fusion.SOURCE,
-               Host("fed: a plan's input, never computed"), differentiable=False))
+               Host("fed: a plan's input, never computed"), differentiable=False,
+               attrs={"dtype": Attr(AttrKind.DTYPE), "shape": Attr(AttrKind.SHAPE)}))
 register(OpDef("Identity", _identity_infer, lambda x: x, Fusion.VIEW, Scalar(Fn.IDENTITY),
                grad=lambda op, grads: [grads[0]]))
 # Not differentiable by design: graphjit.autodiff stops there without an error

@@ -27,7 +27,7 @@ from graphjit.ops._util import (
     make,
     same_dtype,
 )
-from graphjit.registry import ElementRule, Fusion, OpDef, Scalar, register
+from graphjit.registry import Attr, AttrKind, ElementRule, Fusion, OpDef, Scalar, register
 
 _erf = np.vectorize(math.erf, otypes=[np.float64])
 
@@ -271,7 +271,8 @@ register(OpDef("Select", _select_infer, lambda c, x, y: np.where(c, x, y), Fusio
 # Cast's rule passes gradients between float dtypes only; a cast to an integer or
 # bool has no floating output, which is what blocks gradients (graphjit.autodiff).
 register(OpDef("Cast", _cast_infer, _cast_reference, Fusion.ELEMENTWISE,
-               ElementRule(rules.cast), grad=_cast_grad))
+               ElementRule(rules.cast), attrs={"dtype": Attr(AttrKind.DTYPE)},
+               grad=_cast_grad))
 
 
 # -- public functions ------------------------------------------------------

@@ -27,7 +27,7 @@ from graphjit.ops._util import (
     static_value,
     sum_to_axes,
 )
-from graphjit.registry import Fusion, KernelBuilder, OpDef, RowReduce, register
+from graphjit.registry import Attr, AttrKind, Fusion, KernelBuilder, OpDef, RowReduce, register
 
 
 def _reduced_shape(shape, axes, keepdims) -> tuple:
@@ -140,7 +140,8 @@ for _type, _allowed, _ref in _REDUCTIONS:
     register(OpDef(_type, _reduction_infer(_allowed),
                    (lambda ref: lambda x, *, axes, keepdims: ref(x, axes, keepdims))(_ref),
                    Fusion.ROW_REDUCE, _LOWERINGS[_type], differentiable=_type in _GRADS,
-                   grad=_GRADS.get(_type)))
+                   grad=_GRADS.get(_type),
+                   attrs={"axes": Attr(AttrKind.INTS), "keepdims": Attr(AttrKind.BOOL)}))
 
 
 # -- SumToShapeOf: the inverse of broadcasting, for gradients -------------------------
@@ -197,12 +198,13 @@ def _arg_reference(fn):
     return reference
 
 
+_ARG_ATTRS = {"axis": Attr(AttrKind.INT), "output_type": Attr(AttrKind.DTYPE)}
 register(OpDef("ArgMax", _arg_infer, _arg_reference(np.argmax), Fusion.STANDALONE,
                KernelBuilder("argreduce", standalone.argreduce(Fn.GREATER)),
-               differentiable=False))
+               differentiable=False, attrs=_ARG_ATTRS))
 register(OpDef("ArgMin", _arg_infer, _arg_reference(np.argmin), Fusion.STANDALONE,
                KernelBuilder("argreduce", standalone.argreduce(Fn.LESS)),
-               differentiable=False))
+               differentiable=False, attrs=_ARG_ATTRS))
 
 
 # -- public functions ------------------------------------------------------

@@ -50,7 +50,7 @@ from graphjit.ops.indexing import (
     strided_slice,
     unstack,
 )
-from graphjit.registry import ElementRule, Fusion, KernelBuilder, OpDef, register
+from graphjit.registry import Attr, AttrKind, ElementRule, Fusion, KernelBuilder, OpDef, register
 
 newaxis = None
 
@@ -411,9 +411,22 @@ _PRIMITIVES = [
      Fusion.STANDALONE, KernelBuilder("shape", standalone.shape_value, shape_only=True)),
 ]
 
+_INT, _INTS, _DTYPE = Attr(AttrKind.INT), Attr(AttrKind.INTS), Attr(AttrKind.DTYPE)
+_NUMBER, _SHAPE = Attr(AttrKind.NUMBER), Attr(AttrKind.SHAPE)
+_ATTRS = {
+    "Reshape": {"shape": _SHAPE}, "Transpose": {"perm": _INTS}, "ExpandDims": {"axis": _INT},
+    "Squeeze": {"axes": _INTS}, "ConcatV2": {"axis": _INT}, "Tile": {"multiples": _INTS},
+    "BroadcastTo": {"shape": _SHAPE},
+    "Pad": {"paddings": Attr(AttrKind.INT_PAIRS), "mode": Attr(AttrKind.STR),
+            "constant_value": _NUMBER},
+    "Range": {"start": _NUMBER, "limit": _NUMBER, "delta": _NUMBER, "dtype": _DTYPE},
+    "Fill": {"shape": _SHAPE, "value": _NUMBER, "dtype": _DTYPE},
+    "FillLike": {"value": _NUMBER, "dtype": _DTYPE}, "Shape": {"out_type": _DTYPE},
+}
+
 for _type, _infer, _ref, _diff, _fusion, _lowering in _PRIMITIVES:
     register(OpDef(_type, _infer, _ref, _fusion, _lowering, differentiable=_diff,
-                   grad=_GRADS.get(_type)))
+                   grad=_GRADS.get(_type), attrs=_ATTRS.get(_type, {})))
 
 
 # -- public functions ------------------------------------------------------------

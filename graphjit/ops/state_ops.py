@@ -35,7 +35,7 @@ from graphjit.errors import DTypeError, FailedPreconditionError, GraphError, Sha
 from graphjit.graph import Graph, Operation, Tensor, TensorShape, get_default_graph
 from graphjit.lower import rules
 from graphjit.ops._util import FLOAT, check_sizes
-from graphjit.registry import ElementRule, Fusion, Host, OpDef, register
+from graphjit.registry import Attr, AttrKind, ElementRule, Fusion, Host, OpDef, register
 
 DEFAULT_GRAPH_SEED = 87654321  # TF's, used when only an op seed is given
 
@@ -85,7 +85,8 @@ def _assign_reference(ref, value, *, _state, _op):
 
 register(OpDef("VariableV2", _variable_infer, _variable_reference, Fusion.SOURCE,
                Host("a variable's value is a plan input (read_state)"), differentiable=False,
-               stateful=True, extra={"read_state": read_variable}))
+               stateful=True, extra={"read_state": read_variable},
+               attrs={"dtype": Attr(AttrKind.DTYPE), "shape": Attr(AttrKind.SHAPE)}))
 register(OpDef("Assign", _assign_infer, _assign_reference, Fusion.VIEW,
                ElementRule(rules.assigned_value), differentiable=False,
                stateful=True, extra={"write_state": write_variable, "ref_inputs": (0,)}))
@@ -205,10 +206,13 @@ def _random_reference(*, shape, dtype, seed, seed2, _state, _op):
     return draw(_state, _op)
 
 
+_RANDOM_ATTRS = {"dtype": Attr(AttrKind.DTYPE), "shape": Attr(AttrKind.SHAPE),
+                 "seed": Attr(AttrKind.INT_OR_NONE), "seed2": Attr(AttrKind.INT_OR_NONE)}
+
 for _type in _DRAWS:
     register(OpDef(_type, _random_infer, _random_reference, Fusion.HOST,
                    Host("drawn on the host by the graph's generator, as the reference does"),
-                   differentiable=False,
+                   differentiable=False, attrs=_RANDOM_ATTRS,
                    stateful=True, extra={"read_state": draw}))
 
 

@@ -9,7 +9,10 @@ import pathlib
 import pytest
 
 from graphjit import registry
+from graphjit.io.attrs_codec import KINDS
 from graphjit.registry import (
+    Attr,
+    AttrKind,
     ElementRule,
     Fusion,
     Host,
@@ -48,6 +51,8 @@ def test_every_op_has_every_facet(op_type, op_def):
         assert callable(lowering.init)
     if isinstance(lowering, Host):
         assert lowering.reason.strip(), f"{op_type}: a host op says why it is not compiled"
+    for name, attr in op_def.attrs.items():
+        assert isinstance(attr, Attr) and isinstance(attr.kind, AttrKind), f"{op_type}.{name}"
     # a gradient, or an explicit "not differentiable"
     assert op_def.grad is not None or not op_def.differentiable, (
         f"{op_type} is marked differentiable but has no gradient rule")
@@ -62,3 +67,7 @@ def test_the_registry_imports_no_op_module():
     allowed = ("__future__", "enum", "collections.abc", "dataclasses", "numpy",
                "codegen.loopir", "graphjit.errors", "graphjit.dtypes")
     assert [m for m in imported if m not in allowed] == []
+
+
+def test_every_attr_kind_has_a_check_on_load():
+    assert {k.value for k in AttrKind} == set(KINDS)

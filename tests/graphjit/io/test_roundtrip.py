@@ -66,7 +66,8 @@ def _case_attrs():
 
 
 def test_every_attr_of_the_case_table_has_a_kind_that_fits():
-    """A new attr name must be added to attrs_codec.ATTR_KINDS, so loading checks it."""
+    """Every attr an op is built with is in its registry entry (OpDef.attrs), with a kind
+    its value fits, so loading checks it."""
     for op_type, key, value in _case_attrs():
         assert attr_kind(op_type, key) is not None, f"{op_type}.{key} has no kind"
         assert check_kind(op_type, key, value) is None, f"{op_type}.{key} = {value!r}"
