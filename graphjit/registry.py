@@ -90,6 +90,25 @@ class Host:
 Lowering = Scalar | ElementRule | RowReduce | KernelBuilder | Host
 
 
+@dataclass(frozen=True)
+class Onnx:
+    """The op's ONNX counterpart, `op_type` (None where ONNX has no one op for it); the
+    translations are graphjit.onnx's, and its importer reads `op_type` nodes unless
+    `imported` is False. A `same` op maps one to one, same inputs and no attrs:
+    graphjit.onnx then exports and imports it from this entry alone."""
+
+    op_type: str | None
+    same: bool = False
+    imported: bool = True
+
+
+@dataclass(frozen=True)
+class NoOnnx:
+    """No ONNX form, for this reason (the exporter's error says it)."""
+
+    reason: str
+
+
 class AttrKind(str, enum.Enum):
     """What an attr holds: save/load checks values against it (graphjit.io.attrs_codec)."""
 
@@ -123,6 +142,7 @@ class OpDef:
     lowering: Lowering
     # every attr the op takes, by name; nothing else may be set on it
     attrs: dict[str, Attr] = field(default_factory=dict)
+    onnx: Onnx | NoOnnx | None = None  # None: not declared (the registry test fails)
     # differentiable: gradients pass through the op by its `grad` rule; an op marked
     # False blocks them (graphjit.autodiff names it when it is the only way through).
     differentiable: bool = True

@@ -24,17 +24,6 @@ from graphjit.errors import UnsupportedError
 INT64_MAX = np.iinfo(np.int64).max
 INT64_MIN = np.iinfo(np.int64).min
 
-# Op types with no translation, and why (the exporter's error message says it).
-NOT_EXPORTABLE = {
-    "VariableV2": "variables are state; freeze the graph first (graphjit.freeze) or pass "
-                  "session= to export",
-    "Assign": "assignments are training updates; freeze the graph first (graphjit.freeze)",
-    "NoOp": "it has no outputs, only control dependencies, which export drops",
-    "TruncatedNormal": "ONNX has no truncated normal draw (its redraw loop has no ONNX op); "
-                       "draw it outside the model and feed it",
-}
-
-
 class OpContext:
     """One graphjit op as its translation sees it, and the helpers to emit ONNX for it."""
 
@@ -103,14 +92,10 @@ def translates(*op_types: str):
 
 # -- elementwise ------------------------------------------------------------------
 
-_ONE_NODE = {"Neg": "Neg", "Abs": "Abs", "Sign": "Sign", "Exp": "Exp", "Log": "Log",
-              "Sqrt": "Sqrt", "Reciprocal": "Reciprocal", "Sin": "Sin", "Cos": "Cos",
-              "Tanh": "Tanh", "Sigmoid": "Sigmoid", "Erf": "Erf", "Floor": "Floor",
-              "Ceil": "Ceil", "Round": "Round", "LogicalNot": "Not", "Add": "Add",
-              "Sub": "Sub", "Mul": "Mul", "RealDiv": "Div", "Pow": "Pow", "Maximum": "Max",
-              "Minimum": "Min", "Equal": "Equal", "Less": "Less", "LessEqual": "LessOrEqual",
-              "Greater": "Greater", "GreaterEqual": "GreaterOrEqual", "LogicalAnd": "And",
-              "LogicalOr": "Or", "Select": "Where"}
+# One node each, though ONNX's node imports back with its own semantics (an integer Div
+# truncates, Pow mixes dtypes, Max/Min are variadic). Ops that map one to one both ways
+# are translated from the registry (graphjit.onnx.one_to_one).
+_ONE_NODE = {"RealDiv": "Div", "Pow": "Pow", "Maximum": "Max", "Minimum": "Min"}
 
 for _type, _onnx_type in _ONE_NODE.items():
     translates(_type)(lambda ctx, t=_onnx_type: ctx.node(t, *ctx.inputs))

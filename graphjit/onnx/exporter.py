@@ -36,9 +36,10 @@ from graphjit.errors import GraphError, InternalError, UnsupportedError
 from graphjit.feeds import flatten_fetches
 from graphjit.graph import Graph, Operation, Tensor
 from graphjit.graph_queries import data_dependencies
-from graphjit.onnx import export_conv  # noqa: F401  (registers its translations)
-from graphjit.onnx.export_ops import NOT_EXPORTABLE, TRANSLATIONS, OpContext
+from graphjit.onnx import export_conv, one_to_one  # noqa: F401  (register translations)
+from graphjit.onnx.export_ops import TRANSLATIONS, OpContext
 from graphjit.passes import optimize as optimize_graph
+from graphjit.registry import NoOnnx, get_op_def
 from graphjit.session import Session
 
 DEFAULT_OPSET = 17  # onnxruntime >= 1.13 runs it; 18 moved Reduce* axes to inputs
@@ -258,7 +259,9 @@ class _Builder:
     def _translate(self, op: Operation, inputs: list[str], names: dict) -> None:
         translation = TRANSLATIONS.get(op.type)
         if translation is None:
-            why = NOT_EXPORTABLE.get(op.type, "graphjit has no ONNX translation for it")
+            mapping = get_op_def(op.type).onnx
+            why = mapping.reason if isinstance(mapping, NoOnnx) else \
+                "graphjit has no ONNX translation for it"
             raise UnsupportedError(f"cannot export {op.type} '{op.name}' (created at "
                                    f"{op.source}) to ONNX: {why}")
         start = len(self.nodes)

@@ -20,13 +20,7 @@ from graphjit import dtypes
 from graphjit.errors import Error, GraphError, InternalError, UnsupportedError
 from graphjit.graph import Graph, Tensor, TensorShape, format_spec
 from graphjit.io.npz import DEFAULT_MAX_BYTES, human_bytes
-from graphjit.onnx import (  # noqa: F401  (converters register on import)
-    ops_math,
-    ops_matrix,
-    ops_nn,
-    ops_tensor,
-    symbolic,
-)
+from graphjit.onnx import one_to_one, symbolic  # noqa: F401  (converters register on import)
 from graphjit.onnx.convert import (
     CONVERTERS,
     SPECS,

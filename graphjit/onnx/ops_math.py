@@ -29,27 +29,12 @@ def axis_of(ctx: NodeContext, axis: int, rank: int) -> int:
 
 # -- elementwise ---------------------------------------------------------------
 
-_UNARY = {
-    "Sqrt": gj.sqrt, "Exp": gj.exp, "Log": gj.log, "Neg": gj.negative, "Abs": gj.abs,
-    "Reciprocal": gj.reciprocal, "Floor": gj.floor, "Ceil": gj.ceil, "Sign": gj.sign,
-    "Round": gj.round, "Sin": gj.sin, "Cos": gj.cos, "Not": gj.logical_not,
-}
-_BINARY = {
-    "Add": gj.add, "Sub": gj.subtract, "Mul": gj.multiply, "Equal": gj.equal,
-    "Less": gj.less, "Greater": gj.greater, "LessOrEqual": gj.less_equal,
-    "GreaterOrEqual": gj.greater_equal, "And": gj.logical_and, "Or": gj.logical_or,
-    "Xor": gj.not_equal,
-}
+# (ONNX ops that are one graphjit op each, Add or Tanh, are imported from the registry:
+# graphjit.onnx.one_to_one.)
 
-
-@converter(*_UNARY)
-def _unary(ctx: NodeContext) -> Tensor:
-    return _UNARY[ctx.op_type](ctx.inputs[0], name=ctx.name)
-
-
-@converter(*_BINARY)
-def _binary(ctx: NodeContext) -> Tensor:
-    return _BINARY[ctx.op_type](ctx.inputs[0], ctx.inputs[1], name=ctx.name)
+@converter("Xor")
+def _xor(ctx: NodeContext) -> Tensor:
+    return gj.not_equal(ctx.inputs[0], ctx.inputs[1], name=ctx.name)
 
 
 @converter("Tan")

@@ -284,12 +284,6 @@ def _split(ctx: NodeContext) -> list[Tensor]:
 
 # -- filling and broadcasting --------------------------------------------------
 
-@converter("Where")
-def _where(ctx: NodeContext) -> Tensor:
-    c, x, y = ctx.inputs
-    return gj.where(c, x, y, name=ctx.name)
-
-
 @converter("Expand")
 def _expand(ctx: NodeContext) -> Tensor:
     x = ctx.inputs[0]

@@ -17,7 +17,7 @@ from graphjit.errors import DTypeError, GraphError, ShapeError, UnsupportedError
 from graphjit.graph import Tensor, TensorShape
 from graphjit.lower import conv_lowering, standalone
 from graphjit.ops._util import FLOAT, check_dtype, convert_operands, make, pad_amounts, same_dtype
-from graphjit.registry import Attr, AttrKind, Fusion, KernelBuilder, OpDef, register
+from graphjit.registry import Attr, AttrKind, Fusion, KernelBuilder, Onnx, OpDef, register
 
 PADDINGS = ("SAME", "VALID")
 
@@ -300,28 +300,30 @@ _CONV = {"strides": Attr(AttrKind.INTS), "padding": Attr(AttrKind.STR),
 _POOL = {"ksize": Attr(AttrKind.INTS), "strides": Attr(AttrKind.INTS),
          "padding": Attr(AttrKind.STR)}
 register(OpDef("Conv2D", _conv2d_infer, _conv2d_reference, _STANDALONE,
-               KernelBuilder("conv", conv_lowering.lower_conv), grad=_conv2d_grad, attrs=_CONV))
+               KernelBuilder("conv", conv_lowering.lower_conv), grad=_conv2d_grad,
+               attrs=_CONV, onnx=Onnx("Conv")))
 register(OpDef("MaxPool", _pool_infer, _max_pool_reference, _STANDALONE,
                KernelBuilder("pool", standalone.pool(is_max=True)), grad=_max_pool_grad,
-               attrs=_POOL))
+               attrs=_POOL, onnx=Onnx("MaxPool")))
 register(OpDef("AvgPool", _pool_infer, _avg_pool_reference, _STANDALONE,
                KernelBuilder("pool", standalone.pool(is_max=False)), grad=_avg_pool_grad,
-               attrs=_POOL))
+               attrs=_POOL, onnx=Onnx("AveragePool")))
 register(OpDef("Conv2DBackpropInput", _backprop_infer(_conv2d_infer, 0),
                _conv2d_backprop_input_reference, _STANDALONE,
                KernelBuilder("conv_input_grad", conv_lowering.lower_conv_input_grad),
-               grad=_conv2d_backprop_input_grad, attrs=_CONV))
+               grad=_conv2d_backprop_input_grad, attrs=_CONV,
+               onnx=Onnx("ConvTranspose", imported=False)))
 register(OpDef("Conv2DBackpropFilter", _backprop_infer(_conv2d_infer, 1),
                _conv2d_backprop_filter_reference, _STANDALONE,
                KernelBuilder("conv_filter_grad", conv_lowering.lower_conv_filter_grad),
-               grad=_conv2d_backprop_filter_grad, attrs=_CONV))
+               grad=_conv2d_backprop_filter_grad, attrs=_CONV, onnx=Onnx(None)))
 # Second derivatives of max pooling are not provided.
 register(OpDef("MaxPoolGrad", _backprop_infer(_pool_infer, 0), _max_pool_grad_reference,
                _STANDALONE, KernelBuilder("pool_grad", standalone.pool_grad(is_max=True)),
-               differentiable=False, attrs=_POOL))
+               differentiable=False, attrs=_POOL, onnx=Onnx(None)))
 register(OpDef("AvgPoolGrad", _backprop_infer(_pool_infer, 0), _avg_pool_grad_reference,
                _STANDALONE, KernelBuilder("pool_grad", standalone.pool_grad(is_max=False)),
-               grad=_avg_pool_grad_grad, attrs=_POOL))
+               grad=_avg_pool_grad_grad, attrs=_POOL, onnx=Onnx(None)))
 
 
 # -- public functions -----------------------------------------------------------------

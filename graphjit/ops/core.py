@@ -12,7 +12,17 @@ from graphjit.errors import ResourceExhaustedError, ShapeError
 from graphjit.graph import Tensor, get_default_graph
 from graphjit.lower import rules
 from graphjit.ops._util import ALL, check_sizes, constant_array, make, op_errors
-from graphjit.registry import Attr, AttrKind, ElementRule, Fusion, Host, OpDef, Scalar, register
+from graphjit.registry import (
+    Attr,
+    AttrKind,
+    ElementRule,
+    Fusion,
+    Host,
+    Onnx,
+    OpDef,
+    Scalar,
+    register,
+)
 
 
 def _const_infer(specs, attrs):
@@ -39,16 +49,18 @@ def _identity_infer(specs, attrs):
 
 register(OpDef("Const", _const_infer, _const_reference, Fusion.SOURCE,
                ElementRule(rules.literal), attrs={"value": Attr(AttrKind.ARRAY)},
+               onnx=Onnx("Constant"),
                differentiable=False))
 register(OpDef("Placeholder", _placeholder_infer, _placeholder_reference, Fusion.SOURCE,
                Host("fed: a plan's input, never computed"), differentiable=False,
+               onnx=Onnx(None),  # a graph input
                attrs={"dtype": Attr(AttrKind.DTYPE), "shape": Attr(AttrKind.SHAPE)}))
 register(OpDef("Identity", _identity_infer, lambda x: x, Fusion.VIEW, Scalar(Fn.IDENTITY),
-               grad=lambda op, grads: [grads[0]]))
+               grad=lambda op, grads: [grads[0]], onnx=Onnx("Identity")))
 # Not differentiable by design: graphjit.autodiff stops there without an error
 # (the gradient of stop_gradient(x) with respect to x is None, as in TF).
 register(OpDef("StopGradient", _identity_infer, lambda x: x, Fusion.VIEW, Scalar(Fn.IDENTITY),
-               differentiable=False))
+               differentiable=False, onnx=Onnx(None)))  # exported as its input
 
 
 def constant(value, dtype=None, shape=None, name: str | None = None) -> Tensor:

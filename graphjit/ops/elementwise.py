@@ -27,7 +27,7 @@ from graphjit.ops._util import (
     make,
     same_dtype,
 )
-from graphjit.registry import Attr, AttrKind, ElementRule, Fusion, OpDef, Scalar, register
+from graphjit.registry import Attr, AttrKind, ElementRule, Fusion, Onnx, OpDef, Scalar, register
 
 _erf = np.vectorize(math.erf, otypes=[np.float64])
 
@@ -237,6 +237,29 @@ _EXPENSIVE = {"Exp", "Log", "Log1p", "Expm1", "Tanh", "Sigmoid", "Erf", "Sin", "
 _RULES = {"Pow": rules.pow_}
 
 
+# ONNX counterparts: one to one (graphjit.onnx generates both directions from this)...
+_ONNX_SAME = {
+    "Neg": "Neg", "Abs": "Abs", "Sign": "Sign", "Exp": "Exp", "Log": "Log", "Sqrt": "Sqrt",
+    "Reciprocal": "Reciprocal", "Sin": "Sin", "Cos": "Cos", "Tanh": "Tanh",
+    "Sigmoid": "Sigmoid", "Erf": "Erf", "Floor": "Floor", "Ceil": "Ceil", "Round": "Round",
+    "LogicalNot": "Not", "Add": "Add", "Sub": "Sub", "Mul": "Mul", "Equal": "Equal",
+    "Less": "Less", "LessEqual": "LessOrEqual", "Greater": "Greater",
+    "GreaterEqual": "GreaterOrEqual", "LogicalAnd": "And", "LogicalOr": "Or",
+}
+# ... or composed where the semantics differ (dtypes, rounding, accuracy near 0).
+_ONNX_COMPOSED = {
+    "RealDiv": "Div", "Pow": "Pow", "Maximum": "Max", "Minimum": "Min", "FloorMod": "Mod",
+    "Relu": "Relu", "FloorDiv": None, "NotEqual": None, "Square": None, "Rsqrt": None,
+    "Log1p": None, "Expm1": None,
+}
+
+
+def _onnx(op_type: str) -> Onnx:
+    if op_type in _ONNX_SAME:
+        return Onnx(_ONNX_SAME[op_type], same=True)
+    return Onnx(_ONNX_COMPOSED[op_type])
+
+
 def _lowering(op_type: str):
     if op_type in _RULES:
         return ElementRule(_RULES[op_type], expensive=op_type in _EXPENSIVE)
@@ -246,12 +269,12 @@ def _lowering(op_type: str):
 for _type, _allowed, _ref, _diff in _UNARY:
     register(OpDef(_type, _unary_infer(_allowed), _typed(_ref), Fusion.ELEMENTWISE,
                    _lowering(_type), differentiable=_diff or _type in _GRADS,
-                   grad=_GRADS.get(_type)))
+                   grad=_GRADS.get(_type), onnx=_onnx(_type)))
 
 for _type, _allowed, _ref, _bool, _diff in _BINARY:
     register(OpDef(_type, _binary_infer(_allowed, _bool), _typed(_ref), Fusion.ELEMENTWISE,
                    _lowering(_type), differentiable=_diff or _type in _GRADS,
-                   grad=_GRADS.get(_type)))
+                   grad=_GRADS.get(_type), onnx=_onnx(_type)))
 
 
 def _select_infer(specs, attrs):
@@ -267,12 +290,12 @@ def _cast_infer(specs, attrs):
 
 
 register(OpDef("Select", _select_infer, lambda c, x, y: np.where(c, x, y), Fusion.ELEMENTWISE,
-               Scalar(Fn.SELECT), grad=_select_grad))
+               Scalar(Fn.SELECT), grad=_select_grad, onnx=Onnx("Where", same=True)))
 # Cast's rule passes gradients between float dtypes only; a cast to an integer or
 # bool has no floating output, which is what blocks gradients (graphjit.autodiff).
 register(OpDef("Cast", _cast_infer, _cast_reference, Fusion.ELEMENTWISE,
                ElementRule(rules.cast), attrs={"dtype": Attr(AttrKind.DTYPE)},
-               grad=_cast_grad))
+               grad=_cast_grad, onnx=Onnx("Cast")))
 
 
 # -- public functions ------------------------------------------------------

@@ -26,7 +26,16 @@ from graphjit.ops._util import (
     op_errors,
     static_value,
 )
-from graphjit.registry import Attr, AttrKind, ElementRule, Fusion, KernelBuilder, OpDef, register
+from graphjit.registry import (
+    Attr,
+    AttrKind,
+    ElementRule,
+    Fusion,
+    KernelBuilder,
+    Onnx,
+    OpDef,
+    register,
+)
 
 INDEX_DTYPES = frozenset({dtypes.int32, dtypes.int64})
 
@@ -178,19 +187,21 @@ def _scatter_add_like_grad(op, grads):
 register(OpDef("StridedSlice", _strided_slice_infer, _strided_slice_reference, Fusion.INDEX,
                ElementRule(rules.strided_slice), grad=_strided_slice_grad,
                attrs={"slices": Attr(AttrKind.SLICES),
-                      "shrink": Attr(AttrKind.INTS, required=False)}))
+                      "shrink": Attr(AttrKind.INTS, required=False)}, onnx=Onnx("Slice")))
 register(OpDef("GatherV2", _gather_infer, _gather_reference, Fusion.INDEX,
                ElementRule(rules.gather), grad=_gather_grad,
-               attrs={"axis": Attr(AttrKind.INT)}))
+               attrs={"axis": Attr(AttrKind.INT)}, onnx=Onnx("Gather")))
 # The gradients of StridedSlice and GatherV2: zeros shaped like `like` (the sliced or
 # gathered tensor, read for its shape only) with the gradient put back at the slice,
 # or added at the gathered indices (repeated indices accumulate).
 register(OpDef("StridedSliceGrad", _strided_slice_grad_infer, _strided_slice_grad_reference,
                Fusion.INDEX, ElementRule(rules.strided_slice_grad),
-               attrs={"slices": Attr(AttrKind.SLICES)}, grad=_strided_slice_grad_grad))
+               attrs={"slices": Attr(AttrKind.SLICES)}, grad=_strided_slice_grad_grad,
+               onnx=Onnx(None)))
 register(OpDef("ScatterAddLike", _scatter_add_like_infer, _scatter_add_like_reference,
                Fusion.STANDALONE, KernelBuilder("scatter", standalone.scatter),
-               attrs={"axis": Attr(AttrKind.INT)}, grad=_scatter_add_like_grad))
+               attrs={"axis": Attr(AttrKind.INT)}, grad=_scatter_add_like_grad,
+               onnx=Onnx(None)))
 
 
 # -- getitem and strided_slice -------------------------------------------------

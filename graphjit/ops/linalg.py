@@ -25,7 +25,7 @@ from graphjit.ops._util import (
 )
 from graphjit.ops.reductions import reduce_sum
 from graphjit.ops.shape_ops import expand_dims, reshape, transpose
-from graphjit.registry import Attr, AttrKind, Fusion, KernelBuilder, OpDef, register
+from graphjit.registry import Attr, AttrKind, Fusion, KernelBuilder, Onnx, OpDef, register
 
 
 def _matmul_infer(specs, attrs):
@@ -70,7 +70,8 @@ def _matmul_grad(op, grads):
 
 register(OpDef("MatMul", _matmul_infer, _matmul_reference, Fusion.STANDALONE,
                KernelBuilder("extern", standalone.matmul), grad=_matmul_grad,
-               attrs={"transpose_a": Attr(AttrKind.BOOL), "transpose_b": Attr(AttrKind.BOOL)}))
+               attrs={"transpose_a": Attr(AttrKind.BOOL), "transpose_b": Attr(AttrKind.BOOL)},
+               onnx=Onnx("MatMul")))
 
 
 def matmul(a, b, transpose_a: bool = False, transpose_b: bool = False, adjoint_a: bool = False,

@@ -27,7 +27,16 @@ from graphjit.ops._util import (
     static_value,
     sum_to_axes,
 )
-from graphjit.registry import Attr, AttrKind, Fusion, KernelBuilder, OpDef, RowReduce, register
+from graphjit.registry import (
+    Attr,
+    AttrKind,
+    Fusion,
+    KernelBuilder,
+    Onnx,
+    OpDef,
+    RowReduce,
+    register,
+)
 
 
 def _reduced_shape(shape, axes, keepdims) -> tuple:
@@ -136,12 +145,18 @@ _LOWERINGS = {
     "All": RowReduce(Fn.LOGICALAND, lambda dtype: True),
 }
 
+# Any/All count the true cells (an empty reduction gives False/True): no one ONNX op
+_ONNX = {"Sum": Onnx("ReduceSum"), "Mean": Onnx("ReduceMean"), "Prod": Onnx("ReduceProd"),
+         "Max": Onnx("ReduceMax"), "Min": Onnx("ReduceMin"), "Any": Onnx(None),
+         "All": Onnx(None)}
+
 for _type, _allowed, _ref in _REDUCTIONS:
     register(OpDef(_type, _reduction_infer(_allowed),
                    (lambda ref: lambda x, *, axes, keepdims: ref(x, axes, keepdims))(_ref),
                    Fusion.ROW_REDUCE, _LOWERINGS[_type], differentiable=_type in _GRADS,
                    grad=_GRADS.get(_type),
-                   attrs={"axes": Attr(AttrKind.INTS), "keepdims": Attr(AttrKind.BOOL)}))
+                   attrs={"axes": Attr(AttrKind.INTS), "keepdims": Attr(AttrKind.BOOL)},
+                   onnx=_ONNX[_type]))
 
 
 # -- SumToShapeOf: the inverse of broadcasting, for gradients -------------------------
@@ -177,7 +192,7 @@ def _sum_to_shape_of_grad(op, grads):
 register(OpDef("SumToShapeOf", _sum_to_shape_of_infer, _sum_to_shape_of_reference,
                Fusion.STANDALONE,
                KernelBuilder("sum_to", standalone.sum_to, identity_if_same_shape=True),
-               grad=_sum_to_shape_of_grad))
+               grad=_sum_to_shape_of_grad, onnx=Onnx(None)))
 
 
 def _arg_infer(specs, attrs):
@@ -201,10 +216,10 @@ def _arg_reference(fn):
 _ARG_ATTRS = {"axis": Attr(AttrKind.INT), "output_type": Attr(AttrKind.DTYPE)}
 register(OpDef("ArgMax", _arg_infer, _arg_reference(np.argmax), Fusion.STANDALONE,
                KernelBuilder("argreduce", standalone.argreduce(Fn.GREATER)),
-               differentiable=False, attrs=_ARG_ATTRS))
+               differentiable=False, attrs=_ARG_ATTRS, onnx=Onnx("ArgMax")))
 register(OpDef("ArgMin", _arg_infer, _arg_reference(np.argmin), Fusion.STANDALONE,
                KernelBuilder("argreduce", standalone.argreduce(Fn.LESS)),
-               differentiable=False, attrs=_ARG_ATTRS))
+               differentiable=False, attrs=_ARG_ATTRS, onnx=Onnx("ArgMin")))
 
 
 # -- public functions ------------------------------------------------------

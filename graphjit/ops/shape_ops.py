@@ -50,7 +50,16 @@ from graphjit.ops.indexing import (
     strided_slice,
     unstack,
 )
-from graphjit.registry import Attr, AttrKind, ElementRule, Fusion, KernelBuilder, OpDef, register
+from graphjit.registry import (
+    Attr,
+    AttrKind,
+    ElementRule,
+    Fusion,
+    KernelBuilder,
+    Onnx,
+    OpDef,
+    register,
+)
 
 newaxis = None
 
@@ -424,9 +433,17 @@ _ATTRS = {
     "FillLike": {"value": _NUMBER, "dtype": _DTYPE}, "Shape": {"out_type": _DTYPE},
 }
 
+_ONNX = {
+    "Reshape": Onnx("Reshape"), "ReshapeLike": Onnx(None), "Transpose": Onnx("Transpose"),
+    "ExpandDims": Onnx("Unsqueeze"), "Squeeze": Onnx("Squeeze"), "ConcatV2": Onnx("Concat"),
+    "Tile": Onnx("Tile"), "BroadcastTo": Onnx("Expand"), "Pad": Onnx("Pad"),
+    "Range": Onnx("Range"), "Fill": Onnx("ConstantOfShape"), "FillLike": Onnx(None),
+    "Shape": Onnx("Shape"),
+}
+
 for _type, _infer, _ref, _diff, _fusion, _lowering in _PRIMITIVES:
     register(OpDef(_type, _infer, _ref, _fusion, _lowering, differentiable=_diff,
-                   grad=_GRADS.get(_type), attrs=_ATTRS.get(_type, {})))
+                   grad=_GRADS.get(_type), attrs=_ATTRS.get(_type, {}), onnx=_ONNX[_type]))
 
 
 # -- public functions ------------------------------------------------------------

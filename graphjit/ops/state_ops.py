@@ -35,7 +35,17 @@ from graphjit.errors import DTypeError, FailedPreconditionError, GraphError, Sha
 from graphjit.graph import Graph, Operation, Tensor, TensorShape, get_default_graph
 from graphjit.lower import rules
 from graphjit.ops._util import FLOAT, check_sizes
-from graphjit.registry import Attr, AttrKind, ElementRule, Fusion, Host, OpDef, register
+from graphjit.registry import (
+    Attr,
+    AttrKind,
+    ElementRule,
+    Fusion,
+    Host,
+    NoOnnx,
+    Onnx,
+    OpDef,
+    register,
+)
 
 DEFAULT_GRAPH_SEED = 87654321  # TF's, used when only an op seed is given
 
@@ -86,12 +96,18 @@ def _assign_reference(ref, value, *, _state, _op):
 register(OpDef("VariableV2", _variable_infer, _variable_reference, Fusion.SOURCE,
                Host("a variable's value is a plan input (read_state)"), differentiable=False,
                stateful=True, extra={"read_state": read_variable},
-               attrs={"dtype": Attr(AttrKind.DTYPE), "shape": Attr(AttrKind.SHAPE)}))
+               attrs={"dtype": Attr(AttrKind.DTYPE), "shape": Attr(AttrKind.SHAPE)},
+               onnx=NoOnnx("variables are state; freeze the graph first (graphjit.freeze) "
+                           "or pass session= to export")))
 register(OpDef("Assign", _assign_infer, _assign_reference, Fusion.VIEW,
                ElementRule(rules.assigned_value), differentiable=False,
+               onnx=NoOnnx("assignments are training updates; freeze the graph first "
+                           "(graphjit.freeze)"),
                stateful=True, extra={"write_state": write_variable, "ref_inputs": (0,)}))
 register(OpDef("NoOp", lambda specs, attrs: [], lambda: (), Fusion.HOST,
-               Host("computes nothing: it only orders other ops"), differentiable=False))
+               Host("computes nothing: it only orders other ops"), differentiable=False,
+               onnx=NoOnnx("it has no outputs, only control dependencies, which export "
+                           "drops")))
 
 
 def is_variable_tensor(t) -> bool:
@@ -209,10 +225,17 @@ def _random_reference(*, shape, dtype, seed, seed2, _state, _op):
 _RANDOM_ATTRS = {"dtype": Attr(AttrKind.DTYPE), "shape": Attr(AttrKind.SHAPE),
                  "seed": Attr(AttrKind.INT_OR_NONE), "seed2": Attr(AttrKind.INT_OR_NONE)}
 
+_RANDOM_ONNX = {
+    "RandomUniform": Onnx("RandomUniform", imported=False),
+    "RandomStandardNormal": Onnx("RandomNormal", imported=False),
+    "TruncatedNormal": NoOnnx("ONNX has no truncated normal draw (its redraw loop has no "
+                              "ONNX op); draw it outside the model and feed it"),
+}
+
 for _type in _DRAWS:
     register(OpDef(_type, _random_infer, _random_reference, Fusion.HOST,
                    Host("drawn on the host by the graph's generator, as the reference does"),
-                   differentiable=False, attrs=_RANDOM_ATTRS,
+                   differentiable=False, attrs=_RANDOM_ATTRS, onnx=_RANDOM_ONNX[_type],
                    stateful=True, extra={"read_state": draw}))
 
 

@@ -17,6 +17,8 @@ from graphjit.registry import (
     Fusion,
     Host,
     KernelBuilder,
+    NoOnnx,
+    Onnx,
     RowReduce,
     Scalar,
     all_op_defs,
@@ -53,6 +55,7 @@ def test_every_op_has_every_facet(op_type, op_def):
         assert lowering.reason.strip(), f"{op_type}: a host op says why it is not compiled"
     for name, attr in op_def.attrs.items():
         assert isinstance(attr, Attr) and isinstance(attr.kind, AttrKind), f"{op_type}.{name}"
+    assert isinstance(op_def.onnx, (Onnx, NoOnnx)), f"{op_type} declares no ONNX mapping"
     # a gradient, or an explicit "not differentiable"
     assert op_def.grad is not None or not op_def.differentiable, (
         f"{op_type} is marked differentiable but has no gradient rule")

@@ -15,17 +15,12 @@ ort = pytest.importorskip("onnxruntime")
 import graphjit as tf  # noqa: E402
 from graphjit.onnx import export_ops  # noqa: E402
 from graphjit.onnx.exporter import export  # noqa: E402
-from graphjit.registry import all_op_defs  # noqa: E402
+from graphjit.registry import NoOnnx, all_op_defs  # noqa: E402
 from tests.graphjit.cases import ALL_CASES  # noqa: E402
 from tests.graphjit.op_check import assert_close, build_case  # noqa: E402
 
-# Registered op types export leaves out on purpose, and why.
-NOT_EXPORTABLE = {
-    "VariableV2": "state: a model holds constants; export freezes with session= or fails",
-    "Assign": "a training update; freezing drops it",
-    "NoOp": "no outputs: only control dependencies, which export drops",
-    "TruncatedNormal": "no ONNX op draws from a truncated normal",
-}
+# Registered op types export leaves out on purpose (the registry says why).
+NOT_EXPORTABLE = {t for t, d in all_op_defs().items() if isinstance(d.onnx, NoOnnx)}
 # Those a case's graph may hold on its data path: exporting it must fail, naming the type.
 _BLOCKING = set(NOT_EXPORTABLE) - {"NoOp"}
 # Gradient ops exported only with static shapes (the error says so) ...
@@ -105,8 +100,7 @@ def test_every_exportable_op_type_has_an_exported_case():
         if not types & _BLOCKING:
             covered |= types
     registered = set(all_op_defs())
-    assert set(NOT_EXPORTABLE) <= registered
-    assert set(NOT_EXPORTABLE) == set(export_ops.NOT_EXPORTABLE)
+    assert NOT_EXPORTABLE == {"VariableV2", "Assign", "NoOp", "TruncatedNormal"}
     missing = registered - covered - set(NOT_EXPORTABLE)
     assert not missing, f"exportable op types without an exported case: {sorted(missing)}"
     untranslated = registered - set(export_ops.TRANSLATIONS) - set(NOT_EXPORTABLE)
