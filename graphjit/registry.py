@@ -50,10 +50,15 @@ class Scalar:
 @dataclass(frozen=True)
 class ElementRule:
     """Lowering of one output element by a rule:
-    rule(em, op, idx, out_shape, dtype) -> loop-IR expression (graphjit.lower.rules)."""
+    rule(em, op, idx, out_shape, dtype) -> loop-IR expression (graphjit.lower.rules).
+    `check(lowerer, op)` adds what verifies the op's input `checked_input` after the
+    kernel (a gather's indices, which the rule clamps); the kernel then keeps that input
+    as an output when it computes it."""
 
     rule: Callable
     expensive: bool = False
+    check: Callable | None = None
+    checked_input: int | None = None
 
 
 @dataclass(frozen=True)

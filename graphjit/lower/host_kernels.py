@@ -9,7 +9,7 @@ from __future__ import annotations
 from graphjit.errors import CompileError, ShapeError
 from graphjit.graph import Operation
 from graphjit.interpreter import run_reference
-from graphjit.ops.indexing import check_gather_indices
+from graphjit.ops._util import check_gather_indices
 from graphjit.registry import get_op_def
 from runtime.host import HostCall, register_host_kernel
 

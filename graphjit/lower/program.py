@@ -21,10 +21,9 @@ from graphjit.graph_queries import ops_needed, read_inputs, ref_inputs
 from graphjit.interpreter import check_size, missing_feed, run_time_specs
 from graphjit.lower import standalone
 from graphjit.lower.emit import RegionEmitter
-from graphjit.lower.host_kernels import gather_check_call, reference_call
+from graphjit.lower.host_kernels import reference_call
 from graphjit.lower.partition import Region, RegionKind, partition
-from graphjit.ops.indexing import check_gather_indices
-from graphjit.registry import get_op_def
+from graphjit.registry import ElementRule, get_op_def
 from runtime.host import HostCall
 from runtime.plan import EXTERN, HOST, KERNEL, VIEW, SlotSpec
 
@@ -180,17 +179,19 @@ class Lowerer:
         if region.kind is RegionKind.HOST:  # one op, given a value per input (x != x: twice)
             in_slots = tuple(self.input_or_const_slot(t) for t in read_inputs(op))
             out_slots = tuple(self.slot(t, "host") for t in outputs)
-            self.steps.append(ProgramStep(op.name, HOST, names, in_slots, out_slots,
-                                          host=reference_call(op)))
+            self.add_host(op.name, names, in_slots, out_slots, reference_call(op))
             return
         lowering = get_op_def(op.type).lowering
         if region.kind is RegionKind.STANDALONE and lowering.shape_only:
             lowering.build(self, op, outputs, (), names)  # a plan-time constant
             return
-        gathers = [o for o in region.ops if o.type == "GatherV2"]
-        # Gather indices are checked after the kernel (which clamps them): keep them.
-        outputs = outputs + [g.inputs[1] for g in gathers
-                             if g.inputs[1] in members and g.inputs[1] not in outputs]
+        checked = [(o, rule) for o in region.ops
+                   if isinstance(rule := get_op_def(o.type).lowering, ElementRule) and rule.check]
+        # Inputs checked after the kernel (gather indices, which it clamps): keep them.
+        for o, rule in checked:
+            t = o.inputs[rule.checked_input]
+            if t in members and t not in outputs:
+                outputs = outputs + [t]
         role = lambda t: "output" if t in fetched else "buffer"  # noqa: E731
         out_slots = tuple(self.slot(t, role(t)) for t in outputs)
         if all(0 in self.shapes[t] for t in outputs):
@@ -208,21 +209,13 @@ class Lowerer:
         flops = sum(math.prod(self.shapes[o.outputs[0]]) for o in region.ops)
         self.add_kernel(kernel, in_slots, out_slots, names, flops,
                         self.bytes_of(inputs, outputs))
-        for g in gathers:
-            self.check_gather_indices(g)
+        for o, rule in checked:
+            rule.check(self, o)
 
-    def check_gather_indices(self, op: Operation) -> None:
-        """Out-of-range indices are an error, as in the reference and TF, not a clamped
-        read: checked now for constants, else by a host step after the kernel."""
-        params, indices = op.inputs
-        axis = op.attrs["axis"]
-        n = self.shapes[params][axis]
-        if indices in self.const_values:
-            check_gather_indices(op, self.const_values[indices], n, axis)
-            return
-        self.steps.append(ProgramStep(f"check_{op.name}", HOST, (op.name,),
-                                      (self.input_or_const_slot(indices),), (),
-                                      host=gather_check_call(op, n, axis), listed=False))
+    def add_host(self, name: str, names, in_slots, out_slots, host: HostCall,
+                 listed: bool = True) -> None:
+        self.steps.append(ProgramStep(name, HOST, names, in_slots, out_slots, host=host,
+                                      listed=listed))
 
     def add_kernel(self, kernel: Kernel, in_slots, out_slots, names, flops, nbytes) -> None:
         kind = EXTERN if is_extern(kernel) else KERNEL

@@ -15,6 +15,7 @@ import numpy as np
 from codegen.loopir import Fn
 from graphjit.graph_queries import read_inputs
 from graphjit.lower.extern import matmul_kernel
+from graphjit.lower.host_kernels import gather_check_call
 from graphjit.lower.kernels import (
     argminmax_kernel,
     pool_grad_kernel,
@@ -22,7 +23,7 @@ from graphjit.lower.kernels import (
     reduce_kernel,
     scatter_add_kernel,
 )
-from graphjit.ops._util import sum_to_axes
+from graphjit.ops._util import check_gather_indices, sum_to_axes
 from graphjit.registry import RowReduce, get_op_def
 
 
@@ -114,3 +115,16 @@ def shape_value(lw, op, outputs, out_slots, names) -> None:
     lw.const_values[out] = np.array(lw.shapes[op.inputs[0]], out.dtype.np)
     lw.slot(out, "const", lw.const_values[out])
 
+
+def gather_index_check(lw, op) -> None:
+    """Out-of-range gather indices are an error, as in the reference and TF, not the
+    clamped read the kernel made: checked now for constants, else by a host step after
+    the kernel."""
+    params, indices = op.inputs
+    axis = op.attrs["axis"]
+    n = lw.shapes[params][axis]
+    if indices in lw.const_values:
+        check_gather_indices(op, lw.const_values[indices], n, axis)
+        return
+    lw.add_host(f"check_{op.name}", (op.name,), (lw.input_or_const_slot(indices),), (),
+                gather_check_call(op, n, axis), listed=False)

@@ -268,3 +268,13 @@ def sum_to_axes(shape, like_shape) -> tuple[tuple[int, ...], int]:
         if d == 1 and shape[lead + j] != 1:
             axes.append(lead + j)
     return tuple(axes), lead
+
+
+def check_gather_indices(op, indices: np.ndarray, n: int, axis: int) -> None:
+    """TF rejects indices outside [0, n) instead of wrapping as NumPy does; both engines
+    raise this (`op`, when given, names the op and the user's line)."""
+    if indices.size and (indices.min() < 0 or indices.max() >= n):
+        bad = indices[(indices < 0) | (indices >= n)].ravel()[0]
+        where = f"{op.describe()} at {op.source}: " if op is not None else ""
+        raise ShapeError(f"{where}index {bad} is out of range [0, {n}) for axis {axis} "
+                         "at run time")

@@ -18,6 +18,7 @@ from graphjit.errors import DTypeError, Error, ShapeError, UnsupportedError
 from graphjit.graph import Tensor, TensorShape
 from graphjit.lower import rules, standalone
 from graphjit.ops._util import (
+    check_gather_indices,
     convert_to_tensor,
     graph_of,
     make,
@@ -110,16 +111,6 @@ def _gather_infer(specs, attrs):
     return tuple(pshape[:axis]) + tuple(ishape) + tuple(pshape[axis + 1:]), pdtype
 
 
-def check_gather_indices(op, indices: np.ndarray, n: int, axis: int) -> None:
-    """TF rejects indices outside [0, n) instead of wrapping as NumPy does; both engines
-    raise this (`op`, when given, names the op and the user's line)."""
-    if indices.size and (indices.min() < 0 or indices.max() >= n):
-        bad = indices[(indices < 0) | (indices >= n)].ravel()[0]
-        where = f"{op.describe()} at {op.source}: " if op is not None else ""
-        raise ShapeError(f"{where}index {bad} is out of range [0, {n}) for axis {axis} "
-                         "at run time")
-
-
 def _gather_reference(params, indices, *, axis):
     check_gather_indices(None, indices, params.shape[axis], axis)
     return np.take(params, indices, axis=axis)
@@ -189,7 +180,8 @@ register(OpDef("StridedSlice", _strided_slice_infer, _strided_slice_reference, F
                attrs={"slices": Attr(AttrKind.SLICES),
                       "shrink": Attr(AttrKind.INTS, required=False)}, onnx=Onnx("Slice")))
 register(OpDef("GatherV2", _gather_infer, _gather_reference, Fusion.INDEX,
-               ElementRule(rules.gather), grad=_gather_grad,
+               ElementRule(rules.gather, check=standalone.gather_index_check, checked_input=1),
+               grad=_gather_grad,
                attrs={"axis": Attr(AttrKind.INT)}, onnx=Onnx("Gather")))
 # The gradients of StridedSlice and GatherV2: zeros shaped like `like` (the sliced or
 # gathered tensor, read for its shape only) with the gradient put back at the slice,
