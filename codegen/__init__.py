@@ -1,3 +1,4 @@
-"""Loop IR and native backends of graphjit."""
+"""Loop IR and native backends of graphjit: `codegen.compile(kernels)` turns loop-IR
+kernels into native callables."""
 
-from codegen import target  # noqa: F401 - sets Numba's CPU features before any compile
+from codegen.numba_backend import compile_kernels as compile  # noqa: A004

@@ -33,6 +33,7 @@ from codegen.loopir import (
     Fn,
     Kernel,
     Loop,
+    VerifyError,
     kernel_hash,
     verify,
 )
@@ -219,6 +220,28 @@ def compile_kernel(kernel: Kernel) -> CompiledKernel:
         if hasattr(fn, "overloads"):  # (not at exit: the process frees it all)
             weakref.finalize(compiled, _release, fn).atexit = False
         return compiled
+
+
+class KernelCompileError(Exception):
+    """A kernel of a batch failed: `index` is its position, `cause` the VerifyError or
+    BackendError (whose source is the generated code)."""
+
+    def __init__(self, index: int, cause: Exception):
+        super().__init__(str(cause))
+        self.index, self.cause = index, cause
+
+
+def compile_kernels(kernels: list[Kernel]) -> list[CompiledKernel]:
+    """The native functions of a program's kernels, in order; identical kernels (one
+    structural hash) compile once, and the ones compiled before come from memory or the
+    disk cache."""
+    compiled = []
+    for i, kernel in enumerate(kernels):
+        try:
+            compiled.append(compile_kernel(kernel))
+        except (VerifyError, BackendError) as exc:
+            raise KernelCompileError(i, exc) from exc
+    return compiled
 
 
 def _keep(key: str, compiled: CompiledKernel) -> None:

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from codegen.loopir import Kernel, VerifyError, format_kernel
-from codegen.numba_backend import BackendError, CompiledKernel, compile_kernel
+import codegen
+from codegen.loopir import Kernel, format_kernel
+from codegen.numba_backend import BackendError, CompiledKernel, KernelCompileError
 from graphjit.errors import CompileError, ResourceExhaustedError
 from graphjit.interpreter import format_bytes, memory_limit
-from graphjit.lower.program import LoweredProgram, ProgramStep, lower
+from graphjit.lower.program import LoweredProgram, lower
 from runtime.plan import Plan, Step, assign_buffers
 
 
@@ -38,22 +39,24 @@ def listed_steps(program: LoweredProgram, compiled: dict | None = None) -> list[
             for i, s in enumerate(program.steps) if s.listed]
 
 
-def compile_step(step: ProgramStep) -> CompiledKernel:
-    """A step's kernel, compiled; a failure names the step's graph ops and its loop IR."""
+def compile_program(program: LoweredProgram) -> dict[int, CompiledKernel]:
+    """Step index -> its compiled kernel; a failure names the step's graph ops and its
+    loop IR (and the generated source, when Numba failed)."""
+    indices = [i for i, s in enumerate(program.steps) if s.kernel is not None]
     try:
-        return compile_kernel(step.kernel)
-    except VerifyError as exc:
-        raise CompileError(f"{exc}\nfused graph ops: {', '.join(step.ops)}\n"
-                           f"loop IR:\n{format_kernel(step.kernel)}") from exc
-    except BackendError as exc:
-        raise CompileError(f"{exc}\nfused graph ops: {', '.join(step.ops)}\n"
-                           f"loop IR:\n{format_kernel(step.kernel)}\n"
-                           f"generated source:\n{exc.source}") from exc
+        compiled = codegen.compile([program.steps[i].kernel for i in indices])
+    except KernelCompileError as exc:
+        step = program.steps[indices[exc.index]]
+        source = (f"\ngenerated source:\n{exc.cause.source}"
+                  if isinstance(exc.cause, BackendError) else "")
+        raise CompileError(f"{exc.cause}\nfused graph ops: {', '.join(step.ops)}\n"
+                           f"loop IR:\n{format_kernel(step.kernel)}{source}") from exc.cause
+    return dict(zip(indices, compiled))
 
 
 def make_plan(program: LoweredProgram) -> tuple[Plan, list[LoweredStep]]:
     """Compile the program's kernels and make its runtime Plan, with buffers assigned."""
-    compiled = {i: compile_step(s) for i, s in enumerate(program.steps) if s.kernel is not None}
+    compiled = compile_program(program)
     steps = [Step(s.name, s.kind, compiled[i].call if i in compiled else None, s.inputs,
                   s.outputs, s.ops, flops=s.flops, bytes=s.bytes, host=s.host)
              for i, s in enumerate(program.steps)]

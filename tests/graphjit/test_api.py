@@ -75,7 +75,7 @@ def test_dump_writes_every_stage(tmp_path, monkeypatch):
 def test_numba_failure_becomes_compile_error_with_context(monkeypatch):
     def failing(kernel):
         raise BackendError("Numba failed to compile kernel: typing error", "def k(): pass")
-    monkeypatch.setattr("graphjit.lower.planner.compile_kernel", failing)
+    monkeypatch.setattr("codegen.numba_backend.compile_kernel", failing)
     with tf.Graph().as_default():
         x = tf.placeholder(tf.float32, [None], name="x")
         fn = tf.compile(tf.exp(x, name="boom"))
@@ -94,7 +94,7 @@ def test_loop_ir_needs_no_compile(monkeypatch):
         x = tf.placeholder(tf.float32, [4], name="x")
         fn = tf.compile(tf.reduce_sum(tf.exp(x) * 2.0))
     with monkeypatch.context() as patch:
-        patch.setattr("graphjit.lower.planner.compile_kernel", failing)
+        patch.setattr("codegen.numba_backend.compile_kernel", failing)
         text = fn.ir("loops")
     assert "kernel fused_exp" in text and "exp(" in text
     assert fn.ir("loops") == text and "@njit(" in fn.ir("python")

@@ -18,7 +18,6 @@ def no_compiling(monkeypatch):
     def refuse(kernel):
         raise AssertionError(f"lowering compiled {kernel.name}")
     monkeypatch.setattr(numba_backend, "compile_kernel", refuse)
-    monkeypatch.setattr("graphjit.lower.planner.compile_kernel", refuse)
 
 
 def test_lowering_a_fused_chain_gives_one_verified_kernel(no_compiling):
