@@ -9,6 +9,7 @@ Views (reshapes) alias the slot they view.
 
 from __future__ import annotations
 
+import enum
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,7 +18,26 @@ import numpy as np
 
 from runtime.host import HostCall
 
-KERNEL, EXTERN, VIEW, HOST = "kernel", "extern", "view", "host"
+
+class StepKind(str, enum.Enum):
+    """What a step runs. A member is its own string (printed, compared and hashed as
+    one), so profiles and `fn.kernels` read as before."""
+
+    KERNEL = "kernel"  # a native kernel compiled from loop IR
+    EXTERN = "extern"  # a library call (BLAS) described by loop IR
+    VIEW = "view"  # a reshape of another slot's array: nothing is computed
+    HOST = "host"  # a registered host kernel (runtime.host)
+
+    __hash__ = str.__hash__
+
+    def __str__(self) -> str:
+        return self.value
+
+    def __format__(self, spec: str) -> str:
+        return format(self.value, spec)
+
+
+KERNEL, EXTERN, VIEW, HOST = StepKind.KERNEL, StepKind.EXTERN, StepKind.VIEW, StepKind.HOST
 
 
 @dataclass
@@ -41,7 +61,7 @@ class Step:
     (`host`, a registered host kernel, else `fn`)."""
 
     name: str
-    kind: str
+    kind: StepKind
     fn: Callable | None
     inputs: tuple[int, ...]
     outputs: tuple[int, ...]

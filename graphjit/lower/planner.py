@@ -13,7 +13,7 @@ from codegen.numba_backend import BackendError, CompiledKernel, KernelCompileErr
 from graphjit.errors import CompileError, ResourceExhaustedError
 from graphjit.interpreter import format_bytes, memory_limit
 from graphjit.lower.program import LoweredProgram, lower
-from runtime.plan import Plan, Step, assign_buffers
+from runtime.plan import Plan, Step, StepKind, assign_buffers
 
 
 @dataclass(repr=False)
@@ -22,7 +22,7 @@ class LoweredStep:
     `compiled` is None for views and host steps, and before compiling."""
 
     name: str
-    kind: str
+    kind: StepKind
     ops: tuple[str, ...]
     kernel: Kernel | None = None
     compiled: CompiledKernel | None = None

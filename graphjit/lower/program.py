@@ -25,7 +25,7 @@ from graphjit.lower.host_kernels import reference_call
 from graphjit.lower.partition import Region, RegionKind, partition
 from graphjit.registry import ElementRule, get_op_def
 from runtime.host import HostCall
-from runtime.plan import EXTERN, HOST, KERNEL, VIEW, SlotSpec
+from runtime.plan import EXTERN, HOST, KERNEL, VIEW, SlotSpec, StepKind
 
 
 @dataclass(frozen=True, repr=False)
@@ -35,7 +35,7 @@ class ProgramStep:
     `fn.kernels`."""
 
     name: str
-    kind: str
+    kind: StepKind
     ops: tuple[str, ...]
     inputs: tuple[int, ...]
     outputs: tuple[int, ...]
