@@ -75,9 +75,10 @@ class RowReduce:
 @dataclass(frozen=True)
 class KernelBuilder:
     """Lowering of a standalone op: build(lowerer, op, outputs, out_slots, names) adds
-    its steps (graphjit.lower.program). `region` names the kernel; `identity_if_same_shape`
-    fuses the op as an identity when its output has its first input's shape;
-    `shape_only` ops read their inputs' shapes alone (a plan-time constant, any dtype)."""
+    its steps (graphjit.lower.program). `region` begins its kernels' names;
+    `identity_if_same_shape` fuses the op as an identity when its output has its first
+    input's shape; `shape_only` ops read their inputs' shapes alone (a plan-time
+    constant, any dtype)."""
 
     region: str
     build: Callable

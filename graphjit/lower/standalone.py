@@ -24,7 +24,7 @@ from graphjit.lower.kernels import (
     scatter_add_kernel,
 )
 from graphjit.ops._util import check_gather_indices, sum_to_axes
-from graphjit.registry import RowReduce, get_op_def
+from graphjit.registry import KernelBuilder, RowReduce, get_op_def
 
 
 def identifier(prefix: str, op) -> str:
@@ -32,8 +32,12 @@ def identifier(prefix: str, op) -> str:
     return prefix + "_" + "".join(c if c.isalnum() else "_" for c in op.name)
 
 
-def kernel_name(prefix: str, op) -> str:
-    return f"{prefix}_{op.type.lower()}"
+def kernel_name(op) -> str:
+    """The op's region name (its KernelBuilder's; "reduce" for a reduction that is not a
+    row one) and its type: reduce_sum, pool_maxpool, argreduce_argmax..."""
+    lowering = get_op_def(op.type).lowering
+    region = lowering.region if isinstance(lowering, KernelBuilder) else "reduce"
+    return f"{region}_{op.type.lower()}"
 
 
 def _add(lw, kernel, op, inputs, outputs, out_slots, names) -> None:
@@ -56,7 +60,7 @@ def reduce(lw, op, outputs, out_slots, names) -> None:
     x, out = op.inputs[0], outputs[0]
     axes = set(op.attrs["axes"])
     dropped = set() if len(lw.shapes[out]) == len(lw.shapes[x]) else axes
-    kernel = reduce_kernel(kernel_name("reduce", op), x, out, lw.shapes,
+    kernel = reduce_kernel(kernel_name(op), x, out, lw.shapes,
                            get_op_def(op.type).lowering, axes, dropped)
     _add(lw, kernel, op, _distinct(read_inputs(op)), outputs, out_slots, names)
 
@@ -69,34 +73,34 @@ def sum_to(lw, op, outputs, out_slots, names) -> None:
     others kept as size-1 dims); its second input is read for its shape only."""
     x, out = op.inputs[0], outputs[0]
     summed, lead = sum_to_axes(lw.shapes[x], lw.shapes[out])
-    kernel = reduce_kernel(kernel_name("sum_to", op), x, out, lw.shapes, _SUM, set(summed),
+    kernel = reduce_kernel(kernel_name(op), x, out, lw.shapes, _SUM, set(summed),
                            set(range(lead)))
     _add(lw, kernel, op, [x], outputs, out_slots, names)
 
 
 def scatter(lw, op, outputs, out_slots, names) -> None:
     """ScatterAddLike (updates, indices, like): the third input is read for its shape."""
-    kernel = scatter_add_kernel(kernel_name("scatter", op), op, lw.shapes, outputs)
+    kernel = scatter_add_kernel(kernel_name(op), op, lw.shapes, outputs)
     _add(lw, kernel, op, list(op.inputs[:2]), outputs, out_slots, names)
 
 
 def argreduce(cmp: Fn):
     def build(lw, op, outputs, out_slots, names) -> None:
-        kernel = argminmax_kernel(kernel_name("argreduce", op), op, lw.shapes, outputs, cmp)
+        kernel = argminmax_kernel(kernel_name(op), op, lw.shapes, outputs, cmp)
         _add(lw, kernel, op, _distinct(read_inputs(op)), outputs, out_slots, names)
     return build
 
 
 def pool(is_max: bool):
     def build(lw, op, outputs, out_slots, names) -> None:
-        kernel = pool_kernel(kernel_name("pool", op), op, lw.shapes, outputs, is_max)
+        kernel = pool_kernel(kernel_name(op), op, lw.shapes, outputs, is_max)
         _add(lw, kernel, op, _distinct(read_inputs(op)), outputs, out_slots, names)
     return build
 
 
 def pool_grad(is_max: bool):
     def build(lw, op, outputs, out_slots, names) -> None:
-        kernel = pool_grad_kernel(kernel_name("pool_grad", op), op, lw.shapes, outputs,
+        kernel = pool_grad_kernel(kernel_name(op), op, lw.shapes, outputs,
                                   is_max)
         _add(lw, kernel, op, list(op.inputs), outputs, out_slots, names)
     return build
