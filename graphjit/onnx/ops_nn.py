@@ -1,8 +1,9 @@
 """ONNX converters for neural-network ops: matmul, normalization, activations, Dropout, Pad, Clip.
 
 Each converter composes graphjit's public ops, so the optimizer and the fuser
-see ordinary elementwise ops and reductions. Static parameters (BatchNorm's
-statistics) are folded at import time; everything else stays in the graph.
+see ordinary elementwise ops and reductions. Softmax and the normalizations call
+the builders of graphjit.ops.nn (softmax_over, standardize, batch_normalization),
+so an imported model and the tf.nn API make one and the same composite.
 Convolution and pooling live in `graphjit.onnx.ops_conv`, imported here so that
 importing this module registers every NN converter.
 """
@@ -16,6 +17,7 @@ from graphjit import nn
 from graphjit.graph import Tensor
 from graphjit.onnx import ops_conv  # noqa: F401  (registration)
 from graphjit.onnx.convert import NodeContext, converter
+from graphjit.ops.nn import softmax_over, standardize
 
 
 def _wants(ctx: NodeContext, i: int) -> bool:
@@ -188,18 +190,14 @@ def convert_softmax(ctx: NodeContext) -> Tensor:
         axes = list(range(_axis(ctx, ctx.attr("axis", 1), x.ndim), x.ndim))
     else:
         axes = [_axis(ctx, ctx.attr("axis", -1), x.ndim)]
-    shifted = x - gj.reduce_max(x, axes, keepdims=True)  # exp cannot overflow
-    e = gj.exp(shifted)
-    total = gj.reduce_sum(e, axes, keepdims=True)
-    return shifted - gj.log(total) if ctx.op_type == "LogSoftmax" else e / total
+    return softmax_over(x, axes, log=ctx.op_type == "LogSoftmax")
 
 
 # -- normalization -------------------------------------------------------------------------
 
-def _per_channel(v: Tensor | np.ndarray, rank: int):
+def _per_channel(v: Tensor, rank: int) -> Tensor:
     """A [C] parameter shaped [C, 1, ...] to broadcast over the NC... layout."""
-    shape = [-1] + [1] * (rank - 2)
-    return v.reshape(shape) if isinstance(v, np.ndarray) else gj.reshape(v, shape)
+    return gj.reshape(v, [-1] + [1] * (rank - 2))
 
 
 # momentum only updates running statistics: training mode, which is refused
@@ -207,9 +205,10 @@ def _per_channel(v: Tensor | np.ndarray, rank: int):
            note="training mode (batch statistics, running-mean outputs) is not supported; "
            "export the model for inference")
 def convert_batch_normalization(ctx: NodeContext) -> Tensor:
-    """Inference form: (x - mean) * scale / sqrt(var + eps) + B, per channel (axis 1).
+    """Inference form, per channel (axis 1): nn.batch_normalization.
 
-    With static statistics, scale / sqrt(var + eps) is folded at import time in float64.
+    Scale, bias and the statistics may have other float types than X (T1, T2): it is
+    computed in the widest and cast back. Static statistics are folded by the optimizer.
     """
     if ctx.attr("training_mode", 0):  # (its extra outputs are refused before, by SPECS)
         raise ctx.unsupported("training mode (batch statistics and running-mean outputs) is "
@@ -217,16 +216,12 @@ def convert_batch_normalization(ctx: NodeContext) -> Tensor:
     x, scale, bias, mean, var = ctx.inputs[:5]
     if x.ndim < 2:
         raise ctx.unsupported(f"needs an input of rank >= 2 (N, C, ...), got {x.ndim}")
-    eps = ctx.attr("epsilon", 1e-5)
-    values = [ctx.static(i) for i in range(1, 5)]
-    if all(v is not None for v in values):
-        s, b, m, v = (np.asarray(a, np.float64) for a in values)
-        mean, inv, bias = (gj.constant(_per_channel(a, x.ndim).astype(x.dtype.np))
-                           for a in (m, s / np.sqrt(v + eps), b))
-        return (x - mean) * inv + bias
-    inv = scale * gj.rsqrt(var + eps)
-    return (x - _per_channel(mean, x.ndim)) * _per_channel(inv, x.ndim) + \
-        _per_channel(bias, x.ndim)
+    wide = max((t.dtype for t in ctx.inputs[:5]), key=lambda d: d.size)
+    mean, var, bias, scale = (_per_channel(gj.cast(t, wide), x.ndim)
+                              for t in (mean, var, bias, scale))
+    y = nn.batch_normalization(gj.cast(x, wide), mean, var, bias, scale,
+                               ctx.attr("epsilon", 1e-5))
+    return gj.cast(y, x.dtype)
 
 
 @converter("InstanceNormalization", attrs=("epsilon",))
@@ -235,12 +230,10 @@ def convert_instance_normalization(ctx: NodeContext) -> Tensor:
     x, scale, bias = ctx.inputs[:3]
     if x.ndim < 3:
         raise ctx.unsupported(f"needs an input of rank >= 3 (N, C, spatial...), got {x.ndim}")
-    axes = list(range(2, x.ndim))
-    mean = gj.reduce_mean(x, axes, keepdims=True)
-    centered = x - mean
-    variance = gj.reduce_mean(centered * centered, axes, keepdims=True)
-    inv = gj.rsqrt(variance + ctx.attr("epsilon", 1e-5))
-    return centered * inv * _per_channel(scale, x.ndim) + _per_channel(bias, x.ndim)
+    y, _, _ = standardize(x, list(range(2, x.ndim)), _per_channel(scale, x.ndim),
+                          _per_channel(bias, x.ndim), ctx.attr("epsilon", 1e-5),
+                          name="InstanceNorm")
+    return y
 
 
 @converter("LayerNormalization", attrs=("axis", "epsilon", "stash_type"))
@@ -252,20 +245,13 @@ def convert_layer_normalization(ctx: NodeContext) -> list[Tensor]:
     x, scale = ctx.inputs[:2]
     bias = ctx.input(2)
     axis = _axis(ctx, ctx.attr("axis", -1), x.ndim)
-    axes = list(range(axis, x.ndim))
-    eps = ctx.attr("epsilon", 1e-5)
     stash = ctx.attr("stash_type", 1)
     if stash not in (1, 11):  # ONNX's FLOAT, DOUBLE
         raise ctx.unsupported(f"stash_type {stash} is not supported (1: float32, 11: float64)")
     compute = gj.float64 if stash == 11 else (
         gj.float32 if x.dtype == gj.float16 else x.dtype)
-    xc = gj.cast(x, compute)
-    mean = gj.reduce_mean(xc, axes, keepdims=True)
-    centered = xc - mean
-    inv_std = gj.rsqrt(gj.reduce_mean(centered * centered, axes, keepdims=True) + eps)
-    y = gj.cast(centered * inv_std, x.dtype) * scale
-    if bias is not None:
-        y = y + bias
+    y, mean, inv_std = standardize(x, list(range(axis, x.ndim)), scale, bias,
+                                   ctx.attr("epsilon", 1e-5), compute, name="LayerNorm")
     stash_dtype = gj.float64 if stash == 11 else gj.float32
     outputs = [y, gj.cast(mean, stash_dtype), gj.cast(inv_std, stash_dtype)]
     return outputs[:max(1, ctx.num_outputs)]

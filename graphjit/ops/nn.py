@@ -113,29 +113,37 @@ def _softmax_axis(x: Tensor, axis, dim, op_type: str, name) -> int:
         return normalize_axis(axis, x.ndim)
 
 
-def _shifted(x: Tensor, axis: int) -> Tensor:
-    """x - max(x) along axis: exp of it cannot overflow. The max is a constant for
-    the gradient (softmax is shift-invariant), which keeps backward graphs small."""
-    return x - stop_gradient(reduce_max(x, axis, keepdims=True))
+def softmax_over(x: Tensor, axes, log: bool = False, name: str | None = None) -> Tensor:
+    """Softmax (log=True: log-softmax) of x jointly over `axes`, the final op named after
+    the scope (default "Softmax"/"LogSoftmax").
+
+    The one build of softmax: tf.nn.softmax/log_softmax pass one axis, ONNX's converter
+    before opset 13 every axis from `axis` on. It works on x - max(x), whose exp cannot
+    overflow; the max is a constant for the gradient (softmax is shift-invariant), which
+    keeps backward graphs small.
+    """
+    op_type = "LogSoftmax" if log else "Softmax"
+    x = _input(x, op_type, name)
+    with x.graph.name_scope(name or op_type) as scope:
+        shifted = x - stop_gradient(reduce_max(x, axes, keepdims=True))
+        if log:
+            log_sum = ew.log(reduce_sum(ew.exp(shifted), axes, keepdims=True))
+            return ew.subtract(shifted, log_sum, name=scope)
+        e = ew.exp(shifted)
+        return ew.divide(e, reduce_sum(e, axes, keepdims=True), name=scope)
 
 
 def softmax(logits, axis=None, name: str | None = None, dim=None) -> Tensor:
     """exp(x) / sum(exp(x)) along axis (default -1), computed on x - max(x)."""
     x = _input(logits, "Softmax", name)
-    axis = _softmax_axis(x, axis, dim, "Softmax", name)
-    with x.graph.name_scope(name or "Softmax") as scope:
-        e = ew.exp(_shifted(x, axis))
-        return ew.divide(e, reduce_sum(e, axis, keepdims=True), name=scope)
+    return softmax_over(x, _softmax_axis(x, axis, dim, "Softmax", name), name=name)
 
 
 def log_softmax(logits, axis=None, name: str | None = None, dim=None) -> Tensor:
     """x - max(x) - log(sum(exp(x - max(x)))) along axis (default -1)."""
     x = _input(logits, "LogSoftmax", name)
     axis = _softmax_axis(x, axis, dim, "LogSoftmax", name)
-    with x.graph.name_scope(name or "LogSoftmax") as scope:
-        shifted = _shifted(x, axis)
-        log_sum = ew.log(reduce_sum(ew.exp(shifted), axis, keepdims=True))
-        return ew.subtract(shifted, log_sum, name=scope)
+    return softmax_over(x, axis, log=True, name=name)
 
 
 def _cross_entropy(labels, logits, axis, name, default: str, labels_gradient: bool) -> Tensor:
@@ -269,6 +277,29 @@ def batch_normalization(x, mean, variance, offset, scale, variance_epsilon,
         return ew.add(x * inv, shift, name=scope)
 
 
+def standardize(x: Tensor, axes, gamma=None, beta=None, epsilon: float = 1e-5,
+                compute_dtype=None, name: str = "Standardize") -> tuple[Tensor, Tensor, Tensor]:
+    """(y, mean, inv_std): y = (x - mean) * inv_std * gamma + beta, the statistics taken
+    over `axes` (kept as unit dims), inv_std = rsqrt(variance + epsilon); y's op is named
+    after the scope.
+
+    The one build of layer and instance normalization: layer_normalization, and ONNX's
+    LayerNormalization (which also outputs mean and inv_std, and standardizes in
+    `compute_dtype`, y cast back before gamma) and InstanceNormalization (the spatial
+    axes, a per-channel gamma and beta).
+    """
+    x = _input(x, name, name)
+    with x.graph.name_scope(name) as scope:
+        xc = ew.cast(x, compute_dtype) if compute_dtype is not None else x
+        mean, variance = moments(xc, axes, keepdims=True)
+        inv_std = ew.rsqrt(variance + epsilon)
+        y = ew.cast((xc - mean) * inv_std, x.dtype)
+        if gamma is not None:
+            y = y * gamma
+        y = identity(y, name=scope) if beta is None else ew.add(y, beta, name=scope)
+        return y, mean, inv_std
+
+
 def layer_normalization(x, gamma=None, beta=None, axis=-1, epsilon: float = 1e-5,
                         name: str = "LayerNorm") -> Tensor:
     """(x - mean) / sqrt(var + epsilon) * gamma + beta over `axis` (default: the last).
@@ -277,14 +308,7 @@ def layer_normalization(x, gamma=None, beta=None, axis=-1, epsilon: float = 1e-5
     layer with variables; here gamma and beta are given tensors (or None).
     """
     x = _input(x, "LayerNorm", name)
-    with x.graph.name_scope(name or "LayerNorm") as scope:
-        mean, variance = moments(x, axis, keepdims=True)
-        normalized = (x - mean) * ew.rsqrt(variance + epsilon)
-        if gamma is not None:
-            normalized = normalized * gamma
-        if beta is None:
-            return identity(normalized, name=scope)
-        return ew.add(normalized, beta, name=scope)
+    return standardize(x, axis, gamma, beta, epsilon, name=name or "LayerNorm")[0]
 
 
 __all__ = [
