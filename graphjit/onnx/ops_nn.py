@@ -72,6 +72,8 @@ def _scalar(value: float, like: Tensor):
 
 # -- activations ---------------------------------------------------------------------------
 
+# (Sigmoid, Tanh, Erf: one graphjit op each, imported from the registry: one_to_one.py)
+
 @converter("Relu")
 def convert_relu(ctx: NodeContext) -> Tensor:
     return nn.relu(ctx.inputs[0])
@@ -80,21 +82,6 @@ def convert_relu(ctx: NodeContext) -> Tensor:
 @converter("LeakyRelu", attrs=("alpha",))
 def convert_leaky_relu(ctx: NodeContext) -> Tensor:
     return nn.leaky_relu(ctx.inputs[0], alpha=ctx.attr("alpha", 0.01))
-
-
-@converter("Sigmoid")
-def convert_sigmoid(ctx: NodeContext) -> Tensor:
-    return gj.sigmoid(ctx.inputs[0])
-
-
-@converter("Tanh")
-def convert_tanh(ctx: NodeContext) -> Tensor:
-    return gj.tanh(ctx.inputs[0])
-
-
-@converter("Erf")
-def convert_erf(ctx: NodeContext) -> Tensor:
-    return gj.erf(ctx.inputs[0])
 
 
 def _hard_sigmoid(x: Tensor, alpha: float, beta: float) -> Tensor:
