@@ -100,6 +100,7 @@ from graphjit.ops.elementwise import (
 )
 from graphjit.ops.linalg import *  # noqa: F403
 from graphjit.ops.reductions import *  # noqa: F403
+from graphjit.ops.scan import *  # noqa: F403
 from graphjit.ops.shape_ops import *  # noqa: F403
 from graphjit.ops.state_ops import (
     assign,

@@ -236,6 +236,12 @@ def _arg(ctx):
     return out
 
 
+@translates("Cumsum")
+def _cumsum(ctx):
+    return ctx.node("CumSum", ctx.inputs[0], ctx.scalar(ctx.attrs["axis"], dtypes.int64),
+                    exclusive=int(ctx.attrs["exclusive"]), reverse=int(ctx.attrs["reverse"]))
+
+
 @translates("SumToShapeOf")
 def _sum_to_shape_of(ctx):
     g, like = ctx.inputs

@@ -1,5 +1,5 @@
 """ONNX converters for math: elementwise arithmetic, comparisons and logic, the variadic
-Max/Min/Sum/Mean, reductions and ArgMax/ArgMin.
+Max/Min/Sum/Mean, reductions, ArgMax/ArgMin and CumSum.
 
 ONNX semantics that differ from graphjit's (TF's) are composed here: integer Div
 truncates toward zero, Pow mixes base and exponent types, Mod has two modes,
@@ -263,3 +263,17 @@ def _arg(ctx: NodeContext) -> Tensor:
     if keepdims:
         return gj.expand_dims(index, axis, name=ctx.name)
     return gj.identity(index, name=ctx.name)
+
+
+# -- scans ---------------------------------------------------------------------
+
+@converter("CumSum", attrs=("exclusive", "reverse"))
+def _cumsum(ctx: NodeContext) -> Tensor:
+    x = ctx.inputs[0]
+    if x.ndim == 0:
+        raise ctx.unsupported("the input must have rank >= 1, got a scalar")
+    axis = static_ints(ctx, 1, "axis")  # a 0-D tensor (a 1-element 1-D one is read too)
+    if len(axis) != 1:
+        raise ctx.unsupported(f"axis must hold one value, got {axis}")
+    return gj.cumsum(x, axis_of(ctx, axis[0], x.ndim), exclusive=bool(ctx.attr("exclusive", 0)),
+                     reverse=bool(ctx.attr("reverse", 0)), name=ctx.name)

@@ -1,10 +1,9 @@
 """ONNX converters composed from graphjit primitives with build-time constants: Trilu,
-EyeLike, CumSum, GatherElements, DepthToSpace and SpaceToDepth.
+EyeLike, GatherElements, DepthToSpace and SpaceToDepth.
 
-graphjit has no triangular, scan or element-wise gather primitive, so each is an
-index pattern computed with NumPy at import (a mask, a triangular matrix, linear
-indices) applied by a primitive (Select, MatMul, GatherV2). The sizes that pattern
-depends on must therefore be static.
+graphjit has no triangular or element-wise gather primitive, so each is an index
+pattern computed with NumPy at import (a mask, linear indices) applied by a primitive
+(Select, GatherV2). The sizes that pattern depends on must therefore be static.
 """
 
 from __future__ import annotations
@@ -47,28 +46,6 @@ def _eye_like(ctx: NodeContext) -> Tensor:
         ctx.attr("dtype"), f"ONNX EyeLike '{ctx.name}' dtype")
     ctx.check_size(n * m, dtype.size, f"a {n}x{m} EyeLike")
     return gj.constant(np.eye(n, m, ctx.attr("k", 0), dtype.np), dtype=dtype, name=ctx.name)
-
-
-@converter("CumSum", attrs=("exclusive", "reverse"))
-def _cumsum(ctx: NodeContext) -> Tensor:
-    """A matmul with a 0/1 triangular matrix along the axis (O(n^2) per row: the price
-    of having no scan primitive)."""
-    x = ctx.inputs[0]
-    axis = axis_of(ctx, int(ctx.require_static(1, "axis")), x.ndim)
-    (n,) = _dims(ctx, 0, (axis,), "CumSum")
-    ctx.check_size(n * n, 16 + x.dtype.size, f"CumSum's {n}x{n} triangular matrix")
-    i, j = np.indices((n, n))
-    exclusive, reverse = ctx.attr("exclusive", 0), ctx.attr("reverse", 0)
-    adds = (i > j if exclusive else i >= j) if reverse else (i < j if exclusive else i <= j)
-    perm = [d for d in range(x.ndim) if d != axis] + [axis]
-    moved = gj.transpose(x, perm) if axis != x.ndim - 1 else x
-    rows = gj.expand_dims(moved, 0) if x.ndim == 1 else moved
-    summed = gj.matmul(rows, adds.astype(x.dtype.np))
-    if x.ndim == 1:
-        return gj.squeeze(summed, [0], name=ctx.name)
-    if axis == x.ndim - 1:
-        return gj.identity(summed, name=ctx.name)
-    return gj.transpose(summed, list(np.argsort(perm)), name=ctx.name)
 
 
 @converter("GatherElements", attrs=("axis",))

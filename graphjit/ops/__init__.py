@@ -9,6 +9,7 @@ from graphjit.ops import (  # noqa: F401  (registration)
     nn,
     overloads,
     reductions,
+    scan,
     shape_ops,
     state_ops,
 )

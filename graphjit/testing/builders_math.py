@@ -1,5 +1,5 @@
-"""Builders for elementwise math, comparisons, casts, reductions and the nn composites
-(softmax, log-softmax, layer norm, moments, activations, cross-entropies).
+"""Builders for elementwise math, comparisons, casts, reductions, cumsum and the nn
+composites (softmax, log-softmax, layer norm, moments, activations, cross-entropies).
 
 Ops with a restricted domain read a pool tensor whose values satisfy it, or wrap one
 (`tf.abs(t) + 0.5`), so the reference is always well-defined on what is fed.
@@ -227,6 +227,15 @@ def _argmax(g: Gen) -> Draft | None:
     fn = g.choice(["argmax", "argmin"])
     out = g.choice(["", ", output_type=tf.int32"])
     return Draft(f"tf.{fn}({v.name}, axis={g.axis(v)}{out})", [v])
+
+
+@builder("cumsum", ("Cumsum",), 0.5)
+def _cumsum(g: Gen) -> Draft | None:
+    v = g.pick("fi", min_rank=1)
+    if v is None:
+        return None
+    flags = "".join(f", {flag}=True" for flag in ("exclusive", "reverse") if g.chance(0.4))
+    return Draft(f"tf.cumsum({v.name}, axis={g.axis(v)}{flags})", [v])
 
 
 @builder("softmax", ("Exp", "Sum", "Max", "RealDiv", "StopGradient", "Sub"), 1.5)

@@ -302,10 +302,12 @@ CASES: dict[str, Case] = {
         "s": np.array([BIG, 2, 3], np.int64)}), Unsupported, ("Expand 'n'", "max_bytes")),
     "tile_huge": C(lambda tmp: model([node("Tile", ["x", "r"])], inits={
         "r": np.array([BIG, 1], np.int64)}), Unsupported, ("Tile 'n'", "max_bytes")),
-    "cumsum_quadratic": C(lambda tmp: model([node("CumSum", ["x", "a"])],
-                                            inputs=[("x", F32, [1, 1 << 16])],
-                                            inits={"a": np.int64(1)}), Unsupported,
-                          ("CumSum 'n'", "triangular matrix", "max_bytes")),
+    "cumsum_axis_out_of_range": C(lambda tmp: model([node("CumSum", ["x", "a"])],
+                                                    inits={"a": np.int64(2)}), Unsupported,
+                                  ("CumSum 'n'", "axis 2", "rank 2")),
+    "cumsum_scalar": C(lambda tmp: model([node("CumSum", ["x", "a"])], inputs=[("x", F32, [])],
+                                         inits={"a": np.int64(0)}), Unsupported,
+                       ("CumSum 'n'", "rank >= 1")),
     "pad_edge_huge": C(lambda tmp: model([node("Pad", ["x", "p"], mode="edge")], inits={
         "p": np.array([0, 0, 0, BIG], np.int64)}), Unsupported, ("Pad 'n'", "max_bytes")),
     "over_small_limit": C(one("Relu"), Unsupported, ("input 'x'", "max_bytes (16 bytes)"),

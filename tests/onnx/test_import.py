@@ -285,6 +285,25 @@ def test_slicing_gathering_and_shapes_with_a_free_dim():
                 "col": np.array([[1], [2]], np.float32)})
 
 
+def test_cumsum_is_one_scan_op_along_a_free_dim():
+    """CumSum imports as graphjit's Cumsum (axis from a 0-D or a 1-element input), so
+    the scanned axis may be unknown until run time."""
+    nodes = [node("CumSum", ["x", "a0"], ["c"]),
+             node("CumSum", ["x", "a1"], ["r"], exclusive=1, reverse=1),
+             node("CumSum", ["n", "a1"], ["i"], reverse=1)]
+    m = model(nodes, [("x", F32, ["N", 3]), ("n", TensorProto.INT32, [2, "M"])],
+              [("c", F32, None), ("r", F32, None), ("i", TensorProto.INT32, None)],
+              {"a0": np.array(0, np.int64), "a1": np.array([-1], np.int32)})
+    graph = import_model(m)
+    scans = [op for op in graph.get_operations() if op.type == "Cumsum"]
+    assert [(op.attrs["axis"], op.attrs["exclusive"], op.attrs["reverse"]) for op in scans] \
+        == [(0, False, False), (1, True, True), (1, False, True)]
+    assert not {"MatMul", "Transpose"} & {op.type for op in graph.get_operations()}
+    rng = np.random.default_rng(0)
+    compare(m, {"x": rng.standard_normal((7, 3)).astype(np.float32),
+                "n": rng.integers(-9, 9, (2, 5)).astype(np.int32)}, rtol=1e-5)
+
+
 def test_constants_ranges_and_fills():
     nodes = [node("Constant", [], ["k"], value_floats=[1.0, 2.0]),
              node("Range", ["start", "limit", "delta"], ["r"]),

@@ -12,8 +12,9 @@ from tests.graphjit.cases.gradients import CASES as _GRADIENTS
 from tests.graphjit.cases.linalg import CASES as _LINALG
 from tests.graphjit.cases.nn import CASES as _NN
 from tests.graphjit.cases.reductions import CASES as _REDUCTIONS
+from tests.graphjit.cases.scan import CASES as _SCAN
 from tests.graphjit.cases.shape_ops import CASES as _SHAPE_OPS
 from tests.graphjit.cases.state_ops import CASES as _STATE_OPS
 
-ALL_CASES = [*_ELEMENTWISE, *_CONV, *_REDUCTIONS, *_LINALG, *_NN, *_SHAPE_OPS,
+ALL_CASES = [*_ELEMENTWISE, *_CONV, *_REDUCTIONS, *_SCAN, *_LINALG, *_NN, *_SHAPE_OPS,
              *_STATE_OPS, *_GRADIENTS]
