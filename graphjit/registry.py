@@ -9,7 +9,7 @@ stages only ever see the types listed here.
 
 This module imports no op module: each op module registers its own ops, and the
 stages (partition, emit, program, io, onnx) ask the registry, never an op-type list
-of their own. tests/graphjit/ops/test_registry.py fails when a facet is missing.
+of their own. tests/graphjit/test_registry.py fails when a facet is missing.
 """
 
 from __future__ import annotations
