@@ -56,6 +56,8 @@ def test_every_op_has_every_facet(op_type, op_def):
     for name, attr in op_def.attrs.items():
         assert isinstance(attr, Attr) and isinstance(attr.kind, AttrKind), f"{op_type}.{name}"
     assert isinstance(op_def.onnx, (Onnx, NoOnnx)), f"{op_type} declares no ONNX mapping"
+    if isinstance(op_def.onnx, Onnx) and op_def.onnx.same:  # generated both ways: no attrs
+        assert op_def.onnx.op_type and not op_def.attrs, op_type
     # a gradient, or an explicit "not differentiable"
     assert op_def.grad is not None or not op_def.differentiable, (
         f"{op_type} is marked differentiable but has no gradient rule")
