@@ -97,7 +97,11 @@ half = float16
 double = float64
 
 ALL = (float16, float32, float64, int8, int16, int32, int64, uint8, bool_)
-_BY_NAME = {d.name: d for d in ALL} | {"half": float16, "double": float64}
+# TF's names (tf.as_dtype): "float" is float32, as in TF, not NumPy's float64.
+_BY_NAME = {d.name: d for d in ALL} | {"half": float16, "float": float32, "double": float64}
+# Names TF knows that graphjit has no dtype for.
+_TF_ONLY = {"bfloat16", "complex64", "complex128", "uint16", "uint32", "uint64", "string",
+            "qint8", "quint8", "qint16", "quint16", "qint32", "resource", "variant"}
 _BY_NP = {d.np: d for d in ALL}
 
 
@@ -105,8 +109,15 @@ def as_dtype(value) -> DType:
     """Convert a DType, NumPy dtype/type or name into a graphjit DType."""
     if isinstance(value, DType):
         return value
-    if isinstance(value, str) and value in _BY_NAME:
-        return _BY_NAME[value]
+    if isinstance(value, str):
+        name = value[:-4] if value.endswith("_ref") else value  # TF1's reference dtypes
+        if name in _BY_NAME:
+            return _BY_NAME[name]
+        if name in _TF_ONLY:
+            raise DTypeError(f"dtype '{value}' is not supported by graphjit "
+                             f"(supported: {', '.join(d.name for d in ALL)})")
+        raise DTypeError(f"cannot convert {value!r} to a dtype: TF's names are "
+                         f"{', '.join(sorted(_BY_NAME))} (and {', '.join(sorted(_TF_ONLY))})")
     if value is float:
         return float32  # TF: Python floats default to float32
     if value is int:
