@@ -125,7 +125,7 @@ class CompiledFunction:
         # original one (its tensors, names and feed_dict keys).
         with _collector_paused():
             self.graph, self.optimize_report = optimize(graph, self.leaves, passes,
-                                                        keep=self.feeds)
+                                                        keep=self.feeds, prune=True)
         self._plan_leaves = [self.optimize_report.fetch_map[f] for f in self.leaves]
         self._plan_feeds = [self.optimize_report.lookup(t) for t in self.feeds]
         self._dtypes = [t.dtype.np for t in self.feeds]

@@ -150,7 +150,7 @@ class Operation:
     """A node of the graph: an op type from the registry applied to input tensors."""
 
     __slots__ = ("graph", "name", "type", "inputs", "attrs", "outputs", "source",
-                 "control_inputs")
+                 "control_inputs", "index")
 
     def __init__(self, graph: Graph, name: str, op_type: str, inputs: tuple[Tensor, ...],
                  attrs: dict, source: SourceLine | None, control_inputs=()):
@@ -162,6 +162,7 @@ class Operation:
         self.source = source
         self.outputs: tuple[Tensor, ...] = ()
         self.control_inputs = tuple(control_inputs)
+        self.index = -1  # its position in graph order, once the graph holds it
 
     def values(self) -> tuple[Tensor, ...]:
         return self.outputs
@@ -301,6 +302,7 @@ class Graph:
         op.outputs = tuple(Tensor(op, i, shape if type(shape) is TensorShape
                                   else TensorShape(shape), dtype)
                            for i, (shape, dtype) in enumerate(specs))
+        op.index = len(self._ops)
         self._ops.append(op)
         self._by_name[full_name] = op
         self.version += 1

@@ -38,8 +38,13 @@ def ops_needed(fetch_ops: list[Operation], fed: set[Tensor]) -> list[Operation]:
         needed.add(op)
         stack.extend(t.op for t in read_inputs(op) if t not in fed)
         stack.extend(op.control_inputs)
-    graph_order = fetch_ops[0].graph._ops if fetch_ops else []
-    return [op for op in graph_order if op in needed]
+    return in_graph_order(needed)
+
+
+def in_graph_order(ops: Iterable[Operation]) -> list[Operation]:
+    """`ops` in the order the graph created them (a topological order), in time
+    proportional to their number, not the graph's."""
+    return sorted(ops, key=lambda op: op.index)
 
 
 def data_dependencies(fetch_ops: Iterable[Operation],

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 
 from graphjit.errors import Error, InternalError, NotFoundError
 from graphjit.graph import Graph, Operation, Tensor
+from graphjit.graph_queries import in_graph_order
 from graphjit.passes.constant_folding import DEFAULT_MAX_FOLDED_BYTES, constant_folding
 from graphjit.passes.cse import cse
 from graphjit.passes.dce import dce
@@ -135,7 +136,8 @@ def graph_outputs(graph: Graph) -> list[Tensor]:
 
 def optimize(graph: Graph, fetches=None, passes=None, *, keep: Iterable = (),
              max_folded_bytes: int = DEFAULT_MAX_FOLDED_BYTES,
-             max_iterations: int = DEFAULT_MAX_ITERATIONS) -> tuple[Graph, OptimizeReport]:
+             max_iterations: int = DEFAULT_MAX_ITERATIONS,
+             prune: bool = False) -> tuple[Graph, OptimizeReport]:
     """Optimize a copy of `graph` for `fetches`; the input graph is never changed.
 
     fetches: Tensors, Operations or names (default: the graph's outputs).
@@ -144,6 +146,10 @@ def optimize(graph: Graph, fetches=None, passes=None, *, keep: Iterable = (),
     keep: tensors that must stay as they are (feeds): never folded, merged,
         simplified through or removed, so feeding them still works.
     max_folded_bytes: the largest constant constant folding may create.
+    prune: first keep only what the fetches and kept tensors need (data and control
+        edges), in time proportional to that part: a graph that grows every step
+        (a training loop building new ops) costs each new fetch set its own part.
+        Stateful ops nothing needs go too (dce keeps them otherwise).
     Returns the new graph and an OptimizeReport; `report.fetch_map` and
     `report.lookup(x)` give the new graph's twin of an original fetch or kept tensor.
     """
@@ -156,8 +162,9 @@ def optimize(graph: Graph, fetches=None, passes=None, *, keep: Iterable = (),
     fetches = [graph.as_graph_element(f) for f in fetches]
     keep = [graph.as_graph_element(k, allow_operation=False) for k in keep]
     report = OptimizeReport(names, ops_before=len(graph.get_operations()))
-    tensors = {t: t for op in graph.get_operations() for t in op.outputs}
-    ops = {op: op for op in graph.get_operations()}
+    source_ops = _needed(fetches, keep) if prune else graph.get_operations()
+    tensors = {t: t for op in source_ops for t in op.outputs}
+    ops = {op: op for op in source_ops}
     dump = _dumper(graph)
     current = graph
 
@@ -171,7 +178,9 @@ def optimize(graph: Graph, fetches=None, passes=None, *, keep: Iterable = (),
         current = result.graph
         return result.stats
 
-    if not names:
+    if prune:
+        report.runs.append(step(lambda g, ctx: copy_graph(g, ctx, source_ops, "prune")))
+    elif not names:
         step(copy_graph)  # still a new graph: callers may edit it freely
     report.converged = not names
     for iteration in range(1, max_iterations + 1 if names else 1):
@@ -191,6 +200,19 @@ def optimize(graph: Graph, fetches=None, passes=None, *, keep: Iterable = (),
     report.ops_after = len(current.get_operations())
     report.seconds = time.perf_counter() - start
     return current, report
+
+
+def _needed(fetches: list, keep: list[Tensor]) -> list[Operation]:
+    """The ops the fetches and kept tensors reach through data and control edges."""
+    roots = [f.op if isinstance(f, Tensor) else f for f in fetches] + [t.op for t in keep]
+    seen: set[Operation] = set()
+    while roots:
+        op = roots.pop()
+        if op not in seen:
+            seen.add(op)
+            roots.extend(t.op for t in op.inputs)
+            roots.extend(op.control_inputs)
+    return in_graph_order(seen)
 
 
 def _follow(element, tensors: dict, ops: dict):

@@ -84,10 +84,12 @@ class PassResult:
 class Rewriter:
     """Builds the new graph of one pass from the old one; see the module docstring."""
 
-    def __init__(self, graph: Graph, ctx: PassContext, name: str):
+    def __init__(self, graph: Graph, ctx: PassContext, name: str, ops=None):
+        """`ops`: the ops of `graph` the pass may copy, in graph order (default: all)."""
         self.old = graph
+        self.old_ops = graph.get_operations() if ops is None else ops
         self.new = Graph()
-        for op in graph.get_operations():
+        for op in self.old_ops:
             self.new.unique_name(op.name)  # reserve: helpers must not take these names
         self.ctx = ctx
         self.pinned = ctx.pinned_ops()
@@ -97,7 +99,7 @@ class Rewriter:
         self._ops: dict[Operation, Operation] = {}
         self._status: dict[Operation, str] = {}  # "kept" or "replaced"; absent: removed
         self._deferred: dict[Operation, np.ndarray] = {}
-        self.stats = PassStats(name, ops_before=len(graph.get_operations()))
+        self.stats = PassStats(name, ops_before=len(self.old_ops))
         self._start = time.perf_counter()
 
     # -- queries -------------------------------------------------------------
@@ -235,9 +237,8 @@ class Rewriter:
     def finish(self) -> PassResult:
         """The new graph, the maps old -> new and the pass's statistics."""
         stats = self.stats
-        old_ops = self.old.get_operations()
         stats.replaced = sum(1 for s in self._status.values() if s == "replaced")
-        stats.removed = sum(1 for op in old_ops if op not in self._status)
+        stats.removed = sum(1 for op in self.old_ops if op not in self._status)
         stats.ops_after = len(self.new.get_operations())
         self._copy_collections()
         stats.seconds = time.perf_counter() - self._start
@@ -258,9 +259,10 @@ class Rewriter:
 PassFunction = Callable[[Graph, PassContext], PassResult]
 
 
-def copy_graph(graph: Graph, ctx: PassContext) -> PassResult:
-    """The identity pass: an unchanged copy (what `passes="none"` runs)."""
-    rw = Rewriter(graph, ctx, "copy")
-    for op in graph.get_operations():
+def copy_graph(graph: Graph, ctx: PassContext, ops=None, name: str = "copy") -> PassResult:
+    """The identity pass: an unchanged copy (what `passes="none"` runs), of `ops` only
+    when given (ops of `graph` in graph order, closed under their inputs)."""
+    rw = Rewriter(graph, ctx, name, ops)
+    for op in rw.old_ops:
         rw.copy(op)
     return rw.finish()
