@@ -137,12 +137,12 @@ def proximal(lr, l1=0.0, l2=0.0):
 
 CASES = {
     "rmsprop": (lambda: tf.train.RMSPropOptimizer(0.01), rmsprop(0.01), "linear"),
-    "rmsprop-momentum": (lambda: tf.train.RMSPropOptimizer(0.01, momentum=0.9),
-                         rmsprop(0.01, momentum=0.9), "linear"),
+    "rmsprop-momentum-eps": (lambda: tf.train.RMSPropOptimizer(0.01, momentum=0.9, epsilon=0.5),
+                             rmsprop(0.01, momentum=0.9, epsilon=0.5), "linear"),
     "rmsprop-centered": (
-        lambda: tf.train.RMSPropOptimizer(0.05, decay=0.8, momentum=0.5, epsilon=1e-6,
+        lambda: tf.train.RMSPropOptimizer(0.05, decay=0.8, momentum=0.5, epsilon=0.1,
                                           centered=True),
-        rmsprop(0.05, decay=0.8, momentum=0.5, epsilon=1e-6, centered=True), "logistic"),
+        rmsprop(0.05, decay=0.8, momentum=0.5, epsilon=0.1, centered=True), "logistic"),
     "adagrad": (lambda: tf.train.AdagradOptimizer(0.1), adagrad(0.1), "linear"),
     "adagrad-accum": (lambda: tf.train.AdagradOptimizer(0.5, initial_accumulator_value=2.0),
                       adagrad(0.5, 2.0), "logistic"),
@@ -197,8 +197,8 @@ def test_training_matches_tf_kernel_step_by_step(case, engine):
 
 
 def test_hyperparameters_as_tensors():
-    """A fed learning rate, and an lr_power and l1 given as tensors, take the kernels'
-    general formulas (pow rather than sqrt, the l1 branch always) with the same result."""
+    """A fed learning rate, and other hyperparameters given as tensors (Ftrl's lr_power
+    then takes pow rather than sqrt, proximal's l1 its l1 > 0 branch): TF's results."""
     holder = {}
 
     def adagrad_fed():
@@ -218,8 +218,9 @@ def test_hyperparameters_as_tensors():
                                         l1_regularization_strength=tf.constant(0.3),
                                         l2_regularization_strength=0.2),
          ftrl(0.5, l1=0.3, l2=0.2)),
-        (lambda: tf.train.ProximalGradientDescentOptimizer(0.1, tf.constant(0.0)),
-         proximal(0.1)),
+        (lambda: tf.train.ProximalGradientDescentOptimizer(0.1, tf.constant(1.0),
+                                                           tf.constant(0.5)),
+         proximal(0.1, l1=1.0, l2=0.5)),
         (lambda: tf.train.RMSPropOptimizer(tf.constant(0.01), momentum=tf.constant(0.9)),
          rmsprop(0.01, momentum=0.9)),
     ]
