@@ -2,10 +2,19 @@
 
 `opt.minimize(loss)` = `compute_gradients` (graphjit.gradients, an ordinary
 backward graph) + `apply_gradients` (one Assign per variable and slot, whose
-update math the compiler fuses into one kernel per variable).
+update math the compiler fuses into one kernel per variable). GradientDescent,
+Momentum and Adam are in optimizer.py; RMSProp, Adagrad, Adadelta, Ftrl and
+ProximalGradientDescent in more_optimizers.py.
 """
 
 from graphjit.io.checkpoint import Saver
+from graphjit.train.more_optimizers import (
+    AdadeltaOptimizer,
+    AdagradOptimizer,
+    FtrlOptimizer,
+    ProximalGradientDescentOptimizer,
+    RMSPropOptimizer,
+)
 from graphjit.train.optimizer import (
     AdamOptimizer,
     GradientDescentOptimizer,
@@ -15,4 +24,6 @@ from graphjit.train.optimizer import (
 from graphjit.train.step import create_global_step, get_global_step, get_or_create_global_step
 
 __all__ = ["Optimizer", "GradientDescentOptimizer", "MomentumOptimizer", "AdamOptimizer",
-           "create_global_step", "get_global_step", "get_or_create_global_step", "Saver"]
+           "RMSPropOptimizer", "AdagradOptimizer", "AdadeltaOptimizer", "FtrlOptimizer",
+           "ProximalGradientDescentOptimizer", "create_global_step", "get_global_step",
+           "get_or_create_global_step", "Saver"]

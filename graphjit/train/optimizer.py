@@ -123,13 +123,25 @@ class Optimizer:
         return []
 
     def _zeros_slot(self, var: Variable, slot_name: str) -> Variable:
-        """A zero-initialized, non-trainable variable shaped like `var`: "<var>/<optimizer>"."""
+        return self._slot(var, slot_name)
+
+    def _slot(self, var: Variable, slot_name: str, value: float = 0.0,
+              op_name: str | None = None) -> Variable:
+        """A non-trainable variable shaped like `var`, starting at `value` everywhere, named
+        "<var>/<optimizer>" (then "<var>/<optimizer>_1", ...) as TF's slot creator does;
+        `op_name` replaces the optimizer's name (Ftrl's accum_name, linear_name)."""
         slots = self._slots.setdefault(slot_name, {})
         if var not in slots:
-            from graphjit.ops.shape_ops import zeros
+            from graphjit.ops.core import constant
+            from graphjit.ops.shape_ops import fill, zeros
+
+            def initial():
+                if value == 0:
+                    return zeros(var.shape, var.dtype)
+                return fill(var.shape, constant(value, dtype=var.dtype))
+
             with var.graph.name_scope(var.op.name + "/"):
-                slots[var] = Variable(lambda: zeros(var.shape, var.dtype), trainable=False,
-                                      name=self._name)
+                slots[var] = Variable(initial, trainable=False, name=op_name or self._name)
         return slots[var]
 
     # -- what subclasses define ---------------------------------------------------------
