@@ -33,6 +33,7 @@ from graphjit.errors import (
     GraphMismatchError,
     InvalidArgumentError,
     LoadError,
+    NoDefaultSessionError,
     NotDifferentiableError,
     NotFoundError,
     ResourceExhaustedError,

@@ -69,6 +69,11 @@ class SessionClosedError(Error, RuntimeError):
     """A closed Session was used."""
 
 
+class NoDefaultSessionError(Error, ValueError):
+    """`tensor.eval()`, `op.run()` or `variable.load()` found no default session (a
+    ValueError, as TF's): open one with `with sess.as_default():` or pass session=."""
+
+
 class FailedPreconditionError(Error, RuntimeError):
     """An op ran on state that is not ready, e.g. it read a variable never initialized."""
 

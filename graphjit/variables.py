@@ -101,9 +101,15 @@ class Variable(Tensor):
 
     def load(self, value, session=None) -> None:
         """Set the value directly in `session` (default session), without running an op."""
+        from graphjit.errors import NoDefaultSessionError, user_source_line
         from graphjit.feeds import convert_feed
         from graphjit.session import get_default_session
         session = session or get_default_session()
+        if session is None:
+            raise NoDefaultSessionError(
+                f"cannot load a value into variable '{self.op.name}' at {user_source_line()}"
+                ": either pass session= or establish a default session (`with "
+                "sess.as_default():`)")
         array = convert_feed(self, value)
         if tuple(array.shape) != tuple(self.shape):
             raise ShapeError(f"cannot load a value of shape {list(array.shape)} into variable "
