@@ -40,6 +40,12 @@ class GraphMismatchError(GraphError, ValueError):
     """Tensors from two different graphs were mixed."""
 
 
+class VariableError(GraphError, ValueError):
+    """get_variable could not create or share a variable as asked: it exists and the
+    scope does not reuse, it is missing and the scope reuses, or the shared one has
+    another shape or dtype (a ValueError worded as TF's)."""
+
+
 class NotFoundError(GraphError, KeyError):
     """A tensor or operation name does not exist in the graph."""
 

@@ -1,4 +1,5 @@
-"""TF1 variables: `Variable`, initializers, graph collections, `get_variable`.
+"""TF1 variables: `Variable`, initializers and graph collections (get_variable and
+variable scopes are in graphjit.variable_scope).
 
 A `Variable` is the output tensor of its VariableV2 op (a Tensor subclass), so
 it goes wherever a tensor goes: ops, fetches, feeds, `gradients`. Its value
@@ -36,6 +37,7 @@ class GraphKeys:
     TRAINABLE_VARIABLES = "trainable_variables"
     TRAIN_OP = "train_op"
     GLOBAL_STEP = "global_step"
+    REGULARIZATION_LOSSES = "regularization_losses"
 
 
 class Variable(Tensor):
@@ -280,39 +282,10 @@ glorot_uniform = glorot_uniform_initializer
 glorot_normal = glorot_normal_initializer
 
 
-def get_variable(name: str, shape=None, dtype=dtypes.float32, initializer=None,
-                 trainable: bool = True, collections=None, **unused) -> Variable:
-    """A new variable named `name` (TF1's get_variable without variable-scope reuse).
-
-    The default initializer is glorot_uniform, as TF's. Creating a second variable
-    under the same name is an error.
-    """
-    graph = get_default_graph()
-    full = graph.get_name_scope() + "/" + name if graph.get_name_scope() else name
-    if any(v.op.name == full for v in graph.get_collection(GraphKeys.GLOBAL_VARIABLES)):
-        raise GraphError(f"variable '{full}' already exists; graphjit's get_variable does "
-                         "not reuse variables (create it once and pass it around)")
-    if initializer is None:
-        initializer = glorot_uniform_initializer()
-    if isinstance(initializer, Initializer) or (callable(initializer)
-                                                and not isinstance(initializer, Tensor)):
-        if shape is None:
-            raise ShapeError(f"get_variable('{name}') needs a shape for its initializer")
-        init_fn = initializer
-
-        def initial_value():
-            return init_fn(TensorShape(shape), dtype=dtypes.as_dtype(dtype))
-        value = initial_value
-    else:
-        value = initializer  # a tensor or an array
-    return Variable(value, trainable=trainable, collections=collections, name=name,
-                    dtype=None if callable(value) else dtype)
-
-
 __all__ = ["Variable", "GraphKeys", "global_variables", "all_variables", "trainable_variables",
            "get_collection", "add_to_collection", "variables_initializer",
            "global_variables_initializer", "initialize_all_variables", "zeros_initializer",
            "ones_initializer", "constant_initializer", "random_normal_initializer",
            "truncated_normal_initializer", "random_uniform_initializer",
            "glorot_uniform_initializer", "glorot_normal_initializer", "glorot_uniform",
-           "glorot_normal", "get_variable"]
+           "glorot_normal"]
