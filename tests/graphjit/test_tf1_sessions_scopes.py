@@ -1,7 +1,7 @@
 """TF1 tutorial programs that must run with only `import tensorflow as tf` changed to
 `import graphjit as tf` (issue #13): default sessions (`t.eval()`, `op.run()`,
-InteractiveSession) and variable scopes sharing variables through get_variable. Each
-program runs on both engines; numbers are checked against NumPy."""
+InteractiveSession), tf.nn.dropout, and variable scopes sharing variables through
+get_variable. Each program runs on both engines; numbers are checked against NumPy."""
 
 from __future__ import annotations
 
@@ -142,6 +142,94 @@ def test_without_a_default_session_eval_and_run_fail_as_in_tf():
     with tf.Session(graph=tf.Graph()), pytest.raises(tf.GraphMismatchError) as info:
         y.eval()
     assert_points_here(info, "default session", "tensor 'y:0'", "different", line=line)
+
+
+# -- tf.nn.dropout ---------------------------------------------------------------------
+
+def _dropout_graph(seed=7, shape=(None, 400)):
+    graph = tf.Graph()
+    with graph.as_default():
+        tf.set_random_seed(seed)
+        x = tf.placeholder(tf.float32, shape)
+        # TF1 tutorials write tf.placeholder(tf.float32); graphjit needs the rank, [].
+        keep_prob = tf.placeholder(tf.float32, [])
+        h = tf.nn.relu(x)
+        h_drop = tf.nn.dropout(h, keep_prob)
+    return graph, x, keep_prob, h_drop
+
+
+def test_dropout_keep_prob_fed_in_training_and_test(engine):
+    graph, x, keep_prob, h_drop = _dropout_graph()
+    inputs = _data(64, 400, low=0.5, high=1.5)  # all kept by the relu
+    with tf.Session(graph=graph, engine=engine) as sess:
+        train = sess.run(h_drop, feed_dict={x: inputs, keep_prob: 0.5})
+        train_08 = sess.run(h_drop, feed_dict={x: inputs, keep_prob: 0.8})
+        test = sess.run(h_drop, feed_dict={x: inputs, keep_prob: 1.0})
+    np.testing.assert_array_equal(test, inputs)  # keep_prob 1.0 keeps every value as is
+    for out, keep in ((train, 0.5), (train_08, 0.8)):
+        kept = out != 0
+        np.testing.assert_allclose(out[kept], inputs[kept] / np.float32(keep), rtol=1e-6)
+        sigma = np.sqrt(keep * (1 - keep) / out.size)
+        assert abs(kept.mean() - keep) < 4 * sigma  # the fraction kept
+        assert abs(out.mean() / inputs.mean() - 1) < 8 * sigma  # the mean is preserved
+
+
+def test_dropout_draws_a_new_mask_each_run_the_same_in_both_engines():
+    masks = {}
+    for engine in ENGINES:
+        graph, x, keep_prob, h_drop = _dropout_graph(seed=3, shape=(None, 100))
+        with tf.Session(graph=graph, engine=engine) as sess:
+            masks[engine] = [sess.run(h_drop, {x: np.ones((4, 100)), keep_prob: 0.5}) != 0
+                             for _ in range(3)]
+    np.testing.assert_array_equal(masks["reference"], masks["compiled"])
+    first, second, _ = masks["compiled"]
+    assert (first != second).mean() > 0.3  # independent draws differ in about half
+    graph, x, keep_prob, h_drop = _dropout_graph(seed=4, shape=(None, 100))
+    with tf.Session(graph=graph) as sess:  # another graph seed, another sequence
+        assert (sess.run(h_drop, {x: np.ones((4, 100)), keep_prob: 0.5}) != first).any()
+
+
+def test_dropout_gradient_flows_through_the_kept_values(engine):
+    inputs = _data(8, 50, low=0.5, high=1.5)
+    with tf.Graph().as_default():
+        x = tf.placeholder(tf.float32, [None, 50])
+        w = tf.Variable(tf.ones([50]))
+        y = tf.nn.dropout(x * w, rate=0.25, seed=1)
+        grad_w, grad_x = tf.gradients(tf.reduce_sum(y * 3.0), [w, x])
+        with tf.Session(engine=engine) as sess:
+            sess.run(tf.global_variables_initializer())
+            out, gw, gx = sess.run([y, grad_w, grad_x], {x: inputs})
+    kept = out != 0
+    scale = np.float32(1 / 0.75)
+    np.testing.assert_allclose(gx, 3 * scale * kept, rtol=1e-6)
+    np.testing.assert_allclose(gw, (3 * scale * kept * inputs).sum(0), rtol=1e-5)
+
+
+def test_dropout_noise_shape_shares_the_mask(engine):
+    images = _data(6, 4, 4, 8, low=0.5, high=1.5)
+    with tf.Graph().as_default():
+        x = tf.placeholder(tf.float32, [None, 4, 4, 8])
+        per_channel = tf.nn.dropout(x, 0.5, noise_shape=[tf.shape(x)[0], 1, 1, 8], seed=2)
+        per_example = tf.nn.dropout(x, rate=0.5, noise_shape=[None, 1, 1, 1], seed=3)
+        with tf.Session(engine=engine) as sess:
+            channels, examples = sess.run([per_channel, per_example], {x: images})
+    for out, axes in ((channels, (1, 2)), (examples, (1, 2, 3))):
+        kept = out != 0
+        assert (kept == kept.all(axis=axes, keepdims=True)).all()  # one draw per group
+        np.testing.assert_allclose(out[kept], 2 * images[kept], rtol=1e-6)
+    assert 0 < (channels != 0).mean() < 1
+
+
+def test_dropout_with_python_rates():
+    with tf.Graph().as_default():
+        x = tf.placeholder(tf.float32, [None, 1000])
+        assert tf.nn.dropout(x, keep_prob=1.0) is x and tf.nn.dropout(x, rate=0.0) is x
+        y = tf.nn.dropout(x, rate=0.25, seed=5, name="drop")
+        assert y.name == "drop:0" and y.shape == (None, 1000)
+        with tf.Session() as sess:
+            out = sess.run(y, {x: np.ones((20, 1000))})
+    assert set(np.unique(out)) == {0.0, np.float32(4 / 3)}
+    assert abs((out != 0).mean() - 0.75) < 4 * np.sqrt(0.75 * 0.25 / out.size)
 
 
 # -- variable scopes and get_variable ---------------------------------------------------
