@@ -232,6 +232,44 @@ def test_dropout_with_python_rates():
     assert abs((out != 0).mean() - 0.75) < 4 * np.sqrt(0.75 * 0.25 / out.size)
 
 
+def test_mlp_tutorial_with_dropout_in_an_interactive_session(engine):
+    """The deep-MNIST tutorial's shape on a small problem: an InteractiveSession, weights
+    from tf.truncated_normal, a dropout layer fed keep_prob 0.5 to train and 1.0 to
+    evaluate; test-time outputs equal NumPy's forward pass with the trained weights."""
+    rng = np.random.default_rng(5)
+    inputs = rng.normal(size=(64, 10)).astype(np.float32)
+    labels = np.eye(3, dtype=np.float32)[(inputs[:, 0] > 0).astype(int) + (inputs[:, 1] > 0)]
+    graph = tf.Graph()
+    sess = tf.InteractiveSession(graph=graph, engine=engine)
+    try:
+        tf.set_random_seed(11)
+        x = tf.placeholder(tf.float32, [None, 10])
+        y_ = tf.placeholder(tf.float32, [None, 3])
+        W1 = tf.Variable(tf.truncated_normal([10, 32], stddev=0.1))
+        b1 = tf.Variable(tf.constant(0.1, shape=[32]))
+        h1 = tf.nn.relu(tf.matmul(x, W1) + b1)
+        keep_prob = tf.placeholder(tf.float32, [])
+        h1_drop = tf.nn.dropout(h1, keep_prob)
+        W2 = tf.Variable(tf.truncated_normal([32, 3], stddev=0.1))
+        b2 = tf.Variable(tf.constant(0.1, shape=[3]))
+        y = tf.matmul(h1_drop, W2) + b2
+        loss = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(labels=y_, logits=y))
+        train_step = tf.train.AdamOptimizer(1e-2).minimize(loss)
+        tf.global_variables_initializer().run()
+        test_feed = {x: inputs, y_: labels, keep_prob: 1.0}
+        first = loss.eval(feed_dict=test_feed)
+        for _ in range(30):
+            train_step.run(feed_dict={x: inputs, y_: labels, keep_prob: 0.5})
+        last, logits = loss.eval(feed_dict=test_feed), y.eval(feed_dict=test_feed)
+        weights = sess.run([W1, b1, W2, b2])
+    finally:
+        sess.close()
+    assert last < 0.8 * first
+    w1, c1, w2, c2 = weights
+    np.testing.assert_allclose(logits, np.maximum(inputs @ w1 + c1, 0) @ w2 + c2,
+                               rtol=1e-4, atol=1e-5)
+
+
 # -- variable scopes and get_variable ---------------------------------------------------
 
 def _tower(x):
