@@ -263,8 +263,7 @@ class variable_scope:  # noqa: N801 - TF's name
                                   entered.caching_device, name_scope=entered.original_name_scope,
                                   dtype=entered.dtype, use_resource=entered.use_resource)
             scopes.open(scope.name)
-            saved = dict(scopes.counts)
-            restore = lambda: setattr(scopes, "counts", saved)  # noqa: E731
+            saved = dict(scopes.counts)  # leaving it restores the counters of before
         else:
             if entered is None:
                 entered = scopes.unique_name(self._default_name)
@@ -274,14 +273,17 @@ class variable_scope:  # noqa: N801 - TF's name
                                   name_scope=entered if old_name_scope is None else old_name_scope,
                                   dtype=old.dtype, use_resource=old.use_resource)
             scopes.open(name)
-            restore = lambda: scopes.close_subscopes(name)  # noqa: E731
+            saved = None  # leaving it restarts the counters of its subscopes
         for key, value in self._defaults.items():
             if value is not None:
                 getattr(scope, "set_" + key)(value)
         scopes.current = scope
 
         def leave():
-            restore()
+            if saved is None:
+                scopes.close_subscopes(scope.name)
+            else:
+                scopes.counts = saved
             scopes.current = old
         stack.callback(leave)
         return scope
