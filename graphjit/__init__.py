@@ -33,12 +33,14 @@ from graphjit.errors import (
     GraphMismatchError,
     InvalidArgumentError,
     LoadError,
+    NoDefaultSessionError,
     NotDifferentiableError,
     NotFoundError,
     ResourceExhaustedError,
     SessionClosedError,
     ShapeError,
     UnsupportedError,
+    VariableError,
 )
 from graphjit.graph import (
     Graph,
@@ -116,6 +118,7 @@ from graphjit.ops.state_ops import (
 )
 from graphjit.passes import optimize
 from graphjit.session import InteractiveSession, Session, get_default_session
+from graphjit.variable_scope import *  # noqa: F403
 from graphjit.variables import *  # noqa: F403
 
 bool = bool_  # noqa: A001 - TF spells it tf.bool

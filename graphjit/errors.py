@@ -40,6 +40,12 @@ class GraphMismatchError(GraphError, ValueError):
     """Tensors from two different graphs were mixed."""
 
 
+class VariableError(GraphError, ValueError):
+    """get_variable could not create or share a variable as asked: it exists and the
+    scope does not reuse, it is missing and the scope reuses, or the shared one has
+    another shape or dtype (a ValueError worded as TF's)."""
+
+
 class NotFoundError(GraphError, KeyError):
     """A tensor or operation name does not exist in the graph."""
 
@@ -67,6 +73,11 @@ class FeedError(Error, ValueError):
 
 class SessionClosedError(Error, RuntimeError):
     """A closed Session was used."""
+
+
+class NoDefaultSessionError(Error, ValueError):
+    """`tensor.eval()`, `op.run()` or `variable.load()` found no default session (a
+    ValueError, as TF's): open one with `with sess.as_default():` or pass session=."""
 
 
 class FailedPreconditionError(Error, RuntimeError):

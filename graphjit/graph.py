@@ -119,10 +119,9 @@ class Tensor:
         return [op for op in self.graph._ops if any(t is self for t in op.inputs)]
 
     def eval(self, feed_dict=None, session=None):
-        """Run this tensor in `session` (or the default session), as TF1's Tensor.eval."""
-        from graphjit.session import get_default_session
-        session = session or get_default_session()
-        return session.run(self, feed_dict)
+        """This tensor's value, run in `session` or the default session (TF1's Tensor.eval)."""
+        from graphjit.session import run_in_session
+        return run_in_session(self, feed_dict, session)
 
     def __repr__(self) -> str:
         return f"<graphjit.Tensor '{self.name}' shape={self.shape} dtype={self.dtype}>"
@@ -169,6 +168,12 @@ class Operation:
 
     def get_attr(self, name: str):
         return self.attrs[name]
+
+    def run(self, feed_dict=None, session=None) -> None:
+        """Run this op in `session` or the default session (TF1's Operation.run), e.g.
+        `graphjit.global_variables_initializer().run()`."""
+        from graphjit.session import run_in_session
+        run_in_session(self, feed_dict, session)
 
     def describe(self) -> str:
         """`Add 'c' (float32[2], float32[2])`: how errors name this op."""
@@ -432,7 +437,9 @@ def get_default_graph() -> Graph:
 def reset_default_graph() -> None:
     """Replace the global default graph with a new empty one (TF1's reset_default_graph)."""
     if _graph_stack():
-        raise GraphError("reset_default_graph() called inside a `with graph.as_default():` block")
+        raise GraphError("reset_default_graph() called inside a `with graph.as_default():` "
+                         "block, or while a session is the default (close an "
+                         "InteractiveSession first)")
     global _global_default_graph
     _global_default_graph = Graph()
 

@@ -6,9 +6,15 @@ import threading
 from collections import OrderedDict
 
 from graphjit import interpreter
-from graphjit.errors import InvalidArgumentError, SessionClosedError
+from graphjit.errors import (
+    GraphMismatchError,
+    InvalidArgumentError,
+    NoDefaultSessionError,
+    SessionClosedError,
+    user_source_line,
+)
 from graphjit.feeds import as_result, flatten_fetches, prepare_feeds
-from graphjit.graph import Graph, Tensor, get_default_graph
+from graphjit.graph import Graph, Operation, Tensor, _graph_stack, get_default_graph
 
 _default_sessions = threading.local()
 # Compiled functions a session keeps, one per (fetches, fed tensors), least recently used
@@ -19,7 +25,8 @@ MAX_COMPILED_FETCH_SETS = 128
 class Session:
     """Runs parts of a graph; holds per-session state such as variable values.
 
-    Usable as a context manager (closed on exit) or a plain object with close().
+    Usable as a context manager (the default session inside, closed on exit) or a plain
+    object with close(); `sess.as_default()` makes it the default without closing it.
     """
 
     def __init__(self, target: str = "", graph: Graph | None = None, config=None,
@@ -32,6 +39,7 @@ class Session:
         self._closed = False
         self.state: dict = {}  # per-session values of stateful ops (variables)
         self._compiled: OrderedDict[tuple, object] = OrderedDict()
+        self._defaults: list[_DefaultSession] = []  # the `with sess:` blocks it is in
 
     def run(self, fetches, feed_dict=None, options=None, run_metadata=None):
         """Evaluate `fetches` (a tensor, op, name, or nested list/tuple/dict of them)."""
@@ -71,21 +79,53 @@ class Session:
         self._compiled.clear()  # its plans, buffers and kernels can be freed
 
     def as_default(self):
+        """A context making this the default session (and its graph the default graph),
+        which `tensor.eval()` and `op.run()` use; unlike `with sess:`, leaving it does not
+        close the session."""
         return _DefaultSession(self)
 
     def __enter__(self) -> Session:
         if self._closed:
             raise SessionClosedError("attempted to use a closed Session")
-        self._default = _DefaultSession(self)
-        self._default.__enter__()
+        default = _DefaultSession(self)
+        default.__enter__()
+        self._defaults.append(default)
         return self
 
     def __exit__(self, *exc) -> None:
-        self._default.__exit__(*exc)
+        self._defaults.pop().__exit__(*exc)
         self.close()
 
     def __del__(self):
         self._closed = True
+
+
+class InteractiveSession(Session):
+    """A Session that makes itself the default session, and its graph the default graph,
+    from its creation until `close()`: for shells and notebooks, where `t.eval()` and
+    `op.run()` run without a `with` block (TF1's tf.InteractiveSession)."""
+
+    def __init__(self, target: str = "", graph: Graph | None = None, config=None,
+                 engine: str = "compiled"):
+        super().__init__(target, graph, config, engine)
+        _stack().append(self)
+        _graph_stack().append(self.graph)
+        self._installed = True
+
+    def close(self) -> None:
+        super().close()
+        if getattr(self, "_installed", False):
+            # Not necessarily on top: TF lets an interactive session close out of order.
+            self._installed = False
+            _remove_last(_stack(), self)
+            _remove_last(_graph_stack(), self.graph)
+
+
+def _remove_last(stack: list, item) -> None:
+    for i in range(len(stack) - 1, -1, -1):
+        if stack[i] is item:
+            del stack[i]
+            return
 
 
 class _DefaultSession:
@@ -101,7 +141,7 @@ class _DefaultSession:
 
     def __exit__(self, *exc):
         self._graph_ctx.__exit__(*exc)
-        _stack().pop()
+        _remove_last(_stack(), self.session)
 
 
 def _stack() -> list:
@@ -110,11 +150,34 @@ def _stack() -> list:
     return _default_sessions.stack
 
 
-def get_default_session() -> Session:
+def get_default_session() -> Session | None:
+    """The innermost session of `with sess:`, `with sess.as_default():` or an open
+    InteractiveSession on this thread; None when there is none (as TF's)."""
     stack = _stack()
-    if not stack:
-        raise SessionClosedError("no default session: use `with graphjit.Session() as sess:`")
-    return stack[-1]
+    return stack[-1] if stack else None
 
 
-InteractiveSession = Session
+def run_in_session(element: Tensor | Operation, feed_dict, session: Session | None):
+    """`tensor.eval()` and `op.run()`: run `element` in `session`, else in the default
+    session, which must exist and hold the element's graph (TF's errors otherwise)."""
+    is_tensor = isinstance(element, Tensor)
+    what = f"tensor '{element.name}'" if is_tensor else f"operation '{element.name}'"
+    call, verb = ("eval", "evaluate") if is_tensor else ("run", "execute")
+    if session is None:
+        session = get_default_session()
+        if session is None:
+            raise NoDefaultSessionError(
+                f"cannot {verb} {what} using `{call}()` at "
+                f"{user_source_line()}: no default session is registered. Use `with "
+                f"sess.as_default():` (or `with graphjit.Session() as sess:`, or a "
+                f"graphjit.InteractiveSession) or pass an explicit session to "
+                f"`{call}(session=sess)`")
+        whose = "the default session"
+        hint = f"; pass an explicit session to `{call}(session=sess)`"
+    else:
+        whose, hint = "the given session", ""
+    if session.graph is not element.graph:
+        raise GraphMismatchError(
+            f"cannot use {whose} to {verb} {what} at "
+            f"{user_source_line()}: its graph is different from the session's graph{hint}")
+    return session.run(element, feed_dict)

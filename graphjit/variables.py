@@ -1,4 +1,5 @@
-"""TF1 variables: `Variable`, initializers, graph collections, `get_variable`.
+"""TF1 variables: `Variable`, initializers and graph collections (get_variable and
+variable scopes are in graphjit.variable_scope).
 
 A `Variable` is the output tensor of its VariableV2 op (a Tensor subclass), so
 it goes wherever a tensor goes: ops, fetches, feeds, `gradients`. Its value
@@ -36,6 +37,7 @@ class GraphKeys:
     TRAINABLE_VARIABLES = "trainable_variables"
     TRAIN_OP = "train_op"
     GLOBAL_STEP = "global_step"
+    REGULARIZATION_LOSSES = "regularization_losses"
 
 
 class Variable(Tensor):
@@ -101,9 +103,15 @@ class Variable(Tensor):
 
     def load(self, value, session=None) -> None:
         """Set the value directly in `session` (default session), without running an op."""
+        from graphjit.errors import NoDefaultSessionError, user_source_line
         from graphjit.feeds import convert_feed
         from graphjit.session import get_default_session
         session = session or get_default_session()
+        if session is None:
+            raise NoDefaultSessionError(
+                f"cannot load a value into variable '{self.op.name}' at {user_source_line()}"
+                ": either pass session= or establish a default session (`with "
+                "sess.as_default():`)")
         array = convert_feed(self, value)
         if tuple(array.shape) != tuple(self.shape):
             raise ShapeError(f"cannot load a value of shape {list(array.shape)} into variable "
@@ -274,39 +282,10 @@ glorot_uniform = glorot_uniform_initializer
 glorot_normal = glorot_normal_initializer
 
 
-def get_variable(name: str, shape=None, dtype=dtypes.float32, initializer=None,
-                 trainable: bool = True, collections=None, **unused) -> Variable:
-    """A new variable named `name` (TF1's get_variable without variable-scope reuse).
-
-    The default initializer is glorot_uniform, as TF's. Creating a second variable
-    under the same name is an error.
-    """
-    graph = get_default_graph()
-    full = graph.get_name_scope() + "/" + name if graph.get_name_scope() else name
-    if any(v.op.name == full for v in graph.get_collection(GraphKeys.GLOBAL_VARIABLES)):
-        raise GraphError(f"variable '{full}' already exists; graphjit's get_variable does "
-                         "not reuse variables (create it once and pass it around)")
-    if initializer is None:
-        initializer = glorot_uniform_initializer()
-    if isinstance(initializer, Initializer) or (callable(initializer)
-                                                and not isinstance(initializer, Tensor)):
-        if shape is None:
-            raise ShapeError(f"get_variable('{name}') needs a shape for its initializer")
-        init_fn = initializer
-
-        def initial_value():
-            return init_fn(TensorShape(shape), dtype=dtypes.as_dtype(dtype))
-        value = initial_value
-    else:
-        value = initializer  # a tensor or an array
-    return Variable(value, trainable=trainable, collections=collections, name=name,
-                    dtype=None if callable(value) else dtype)
-
-
 __all__ = ["Variable", "GraphKeys", "global_variables", "all_variables", "trainable_variables",
            "get_collection", "add_to_collection", "variables_initializer",
            "global_variables_initializer", "initialize_all_variables", "zeros_initializer",
            "ones_initializer", "constant_initializer", "random_normal_initializer",
            "truncated_normal_initializer", "random_uniform_initializer",
            "glorot_uniform_initializer", "glorot_normal_initializer", "glorot_uniform",
-           "glorot_normal", "get_variable"]
+           "glorot_normal"]

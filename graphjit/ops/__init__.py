@@ -3,6 +3,7 @@
 from graphjit.ops import (  # noqa: F401  (registration)
     conv,
     core,
+    dropout,
     elementwise,
     indexing,
     linalg,

@@ -28,6 +28,7 @@ NOT_GENERATED = {
     "RandomStandardNormal": "random: the engines need not draw the same numbers",
     "RandomUniform": "random: the engines need not draw the same numbers",
     "TruncatedNormal": "random: the engines need not draw the same numbers",
+    "RandomUniformLike": "random: dropout's mask, drawn from a RandomUniform key",
     "NoOp": "control only: it has no value to compare",
 }
 

@@ -220,4 +220,11 @@ CASES = [
          default_shapes=((4, 3),), shapes=_shapes(1), **TOL),
     Case("moments_image_axes", lambda x: tf.nn.moments(x, [0, 1, 2]), _moments([0, 1, 2], False),
          default_shapes=((2, 3, 3, 4),), shapes=_shapes(4), **TOL),
+    # dropout's mask is random: keep_prob 1.0 as a tensor (the mask is still drawn) keeps
+    # every value; a mask times zero leaves x (its shape still has to broadcast).
+    Case("dropout_keep_all", lambda x: tf.nn.dropout(x, tf.constant(1.0, x.dtype)),
+         lambda x: x, default_shapes=((2, 3),), shapes=_shapes()),
+    Case("dropout_noise_shape_times_zero", lambda x: x + 0 * tf.nn.dropout(
+        x, rate=0.5, noise_shape=[1] + [None] * (x.ndim - 1), seed=1), lambda x: x,
+         default_shapes=((2, 3),), shapes=_shapes(1)),
 ]
