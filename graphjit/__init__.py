@@ -21,6 +21,7 @@ from graphjit.dtypes import (
     int16,
     int32,
     int64,
+    string,
     uint8,
 )
 from graphjit.errors import (
