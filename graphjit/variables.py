@@ -36,6 +36,7 @@ class GraphKeys:
     TRAINABLE_VARIABLES = "trainable_variables"
     TRAIN_OP = "train_op"
     GLOBAL_STEP = "global_step"
+    SUMMARIES = "summaries"
 
 
 class Variable(Tensor):

@@ -29,6 +29,9 @@ NOT_GENERATED = {
     "RandomUniform": "random: the engines need not draw the same numbers",
     "TruncatedNormal": "random: the engines need not draw the same numbers",
     "NoOp": "control only: it has no value to compare",
+    "ScalarSummary": "its value is a string (a serialized protobuf) no generated op reads",
+    "HistogramSummary": "its value is a string (a serialized protobuf) no generated op reads",
+    "MergeSummary": "it reads summaries, which are not generated",
 }
 
 #: Op types only gradients create (the backward rules of the ops the builders make).

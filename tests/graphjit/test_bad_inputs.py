@@ -406,6 +406,22 @@ BUILD = [  # (name, builder, error, fragments)
      ["VariableV2 'v'", "no string variables"]),
     ("add strings", lambda x: tf.add(tf.constant("a"), tf.constant("b"), name="a"),
      tf.DTypeError, ["Add 'a'", "string[]"]),
+    ("scalar summary of a matrix", lambda x: tf.summary.scalar("s", x), tf.ShapeError,
+     ["ScalarSummary 's'", "float32[2,3]", "takes a scalar"]),
+    ("scalar summary of a bool", lambda x: tf.summary.scalar("s", x[0, 0] > 0), tf.DTypeError,
+     ["ScalarSummary 's'", "bool[]"]),
+    ("histogram of strings", lambda x: tf.summary.histogram("h", tf.constant(["a"])),
+     tf.DTypeError, ["HistogramSummary 'h'", "string[1]"]),
+    ("summary name not a string", lambda x: tf.summary.scalar(3, x[0, 0]),
+     tf.InvalidArgumentError, ["ScalarSummary", "float32[]", "name must be a string"]),
+    ("summary name empty", lambda x: tf.summary.histogram("/", x), tf.GraphError,
+     ["HistogramSummary", "float32[2,3]", "name is empty"]),
+    ("merge of a float tensor", lambda x: tf.summary.merge([x]), tf.GraphError,
+     ["MergeSummary 'Merge/MergeSummary'", "float32[2,3]", "not a summary"]),
+    ("merge of nothing", lambda x: tf.summary.merge([], name="m"), tf.GraphError,
+     ["MergeSummary 'm/m'", "at least one summary"]),
+    ("merge of one tensor", lambda x: tf.summary.merge(x), tf.InvalidArgumentError,
+     ["MergeSummary 'Merge/MergeSummary'", "float32[2,3]", "a list of summary tensors"]),
 ]
 
 
