@@ -34,6 +34,7 @@ from graphjit.errors import (
     GraphMismatchError,
     InvalidArgumentError,
     LoadError,
+    MissingDependencyError,
     NotDifferentiableError,
     NotFoundError,
     ResourceExhaustedError,
