@@ -5,7 +5,7 @@ Define a graph (`Graph`, `placeholder`, `constant`, ops), then run it
 graph code unchanged.
 """
 
-from graphjit import dtypes, graph_util, nn, train
+from graphjit import dtypes, graph_util, nn, summary, train
 from graphjit.api import CompiledFunction, compile, jit
 from graphjit.autodiff import gradients
 from graphjit.dtypes import (
@@ -21,6 +21,7 @@ from graphjit.dtypes import (
     int16,
     int32,
     int64,
+    string,
     uint8,
 )
 from graphjit.errors import (
@@ -33,6 +34,7 @@ from graphjit.errors import (
     GraphMismatchError,
     InvalidArgumentError,
     LoadError,
+    MissingDependencyError,
     NoDefaultSessionError,
     NotDifferentiableError,
     NotFoundError,

@@ -128,7 +128,8 @@ class CompiledFunction:
                                                         keep=self.feeds, prune=True)
         self._plan_leaves = [self.optimize_report.fetch_map[f] for f in self.leaves]
         self._plan_feeds = [self.optimize_report.lookup(t) for t in self.feeds]
-        self._dtypes = [t.dtype.np for t in self.feeds]
+        # (None for a string feed: its object arrays are always checked for bytes)
+        self._dtypes = [None if t.dtype.is_string else t.dtype.np for t in self.feeds]
         self._single = isinstance(fetches, Tensor)  # a lone tensor fetch: skip rebuilding
         self.state: dict = {} if state is None else state  # variables, when not a Session's
         self._find_state()

@@ -3,6 +3,11 @@
 `graphjit.float32` etc. compare equal to each other, convert to NumPy with
 `.as_numpy_dtype`, and `as_dtype` accepts a DType, a NumPy dtype or type, or a
 name, so user code can pass whichever it has.
+
+`string` is TF's byte-string dtype: its arrays are NumPy object arrays of `bytes`
+(as TF1's sess.run returns them). Kernels never compute strings: ops that read or
+write them run on the host (summaries, identities of constants), and `ALL` lists
+only the dtypes kernels compute, so an op checking its dtypes against it refuses them.
 """
 
 from __future__ import annotations
@@ -45,6 +50,10 @@ class DType:
     @property
     def is_bool(self) -> bool:
         return self._np.kind == "b"
+
+    @property
+    def is_string(self) -> bool:
+        return self._np.kind == "O"
 
     @property
     def is_numeric(self) -> bool:
@@ -92,17 +101,19 @@ int32 = DType("int32", np.int32)
 int64 = DType("int64", np.int64)
 uint8 = DType("uint8", np.uint8)
 bool_ = DType("bool", np.bool_)
+string = DType("string", np.object_)  # an object array of bytes
 
 half = float16
 double = float64
 
-ALL = (float16, float32, float64, int8, int16, int32, int64, uint8, bool_)
+ALL = (float16, float32, float64, int8, int16, int32, int64, uint8, bool_)  # kernels' dtypes
+EVERY = ALL + (string,)
 # TF's names (tf.as_dtype): "float" is float32, as in TF, not NumPy's float64.
-_BY_NAME = {d.name: d for d in ALL} | {"half": float16, "float": float32, "double": float64}
+_BY_NAME = {d.name: d for d in EVERY} | {"half": float16, "float": float32, "double": float64}
 # Names TF knows that graphjit has no dtype for.
-_TF_ONLY = {"bfloat16", "complex64", "complex128", "uint16", "uint32", "uint64", "string",
-            "qint8", "quint8", "qint16", "quint16", "qint32", "resource", "variant"}
-_BY_NP = {d.np: d for d in ALL}
+_TF_ONLY = {"bfloat16", "complex64", "complex128", "uint16", "uint32", "uint64", "qint8",
+            "quint8", "qint16", "quint16", "qint32", "resource", "variant"}
+_BY_NP = {d.np: d for d in EVERY}
 
 
 def as_dtype(value) -> DType:
@@ -128,7 +139,9 @@ def as_dtype(value) -> DType:
         npd = np.dtype(value)
     except TypeError as exc:
         raise DTypeError(f"cannot interpret {value!r} as a dtype") from exc
+    if npd.kind in "SU":  # NumPy's fixed-width strings: TF's string
+        return string
     if npd not in _BY_NP:
         raise DTypeError(f"dtype {npd} is not supported by graphjit "
-                         f"(supported: {', '.join(d.name for d in ALL)})")
+                         f"(supported: {', '.join(d.name for d in EVERY)})")
     return _BY_NP[npd]

@@ -94,6 +94,11 @@ class LoadError(Error, ValueError):
     graphjit, or inconsistent. The message names the file and what is wrong in it."""
 
 
+class MissingDependencyError(Error, ImportError):
+    """A feature needs an optional package that is not installed; the message names the
+    extra that installs it (`pip install 'graphjit[tensorboard]'`)."""
+
+
 class InternalError(Error):
     """graphjit broke one of its own invariants: a bug to report, not a user mistake."""
 

@@ -60,6 +60,8 @@ def convert_feed(tensor: Tensor, value) -> np.ndarray:
     what = f"'{tensor.name}' ({format_spec(tensor.shape, tensor.dtype)})"
     if isinstance(value, Tensor):
         raise FeedError(f"the value fed for {what} is a Tensor; feed a NumPy array or number")
+    if tensor.dtype.is_string:
+        return _string_feed(tensor, value, what)
     try:
         array = np.asarray(value)
     except Exception as exc:
@@ -80,6 +82,18 @@ def convert_feed(tensor: Tensor, value) -> np.ndarray:
         raise FeedError(f"cannot feed a value of shape {list(converted.shape)} for {what}: "
                         f"expected shape {tensor.shape.as_list()} (None = any size)")
     return converted
+
+
+def _string_feed(tensor: Tensor, value, what: str) -> np.ndarray:
+    from graphjit.ops._util import string_array
+    array = string_array(value, empty_ok=True)
+    if array is None:
+        raise FeedError(f"cannot feed {repr(value)[:60]} ({type(value).__name__}) for {what}: "
+                        "expected str or bytes, or an array or nested lists of them")
+    if not tensor.shape.is_compatible_with(array.shape):
+        raise FeedError(f"cannot feed a value of shape {list(array.shape)} for {what}: "
+                        f"expected shape {tensor.shape.as_list()} (None = any size)")
+    return array
 
 
 def prepare_feeds(graph: Graph, feed_dict) -> dict[Tensor, np.ndarray]:

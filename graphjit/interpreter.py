@@ -11,7 +11,14 @@ import os
 
 import numpy as np
 
-from graphjit.errors import Error, FeedError, InternalError, ResourceExhaustedError, ShapeError
+from graphjit.errors import (
+    Error,
+    FeedError,
+    InternalError,
+    InvalidArgumentError,
+    ResourceExhaustedError,
+    ShapeError,
+)
 from graphjit.graph import Operation, Tensor, format_spec
 from graphjit.graph_queries import ops_needed, ref_inputs
 from graphjit.registry import Spec, get_op_def, infer_specs
@@ -82,9 +89,9 @@ def run_reference(values: list[np.ndarray], op_type: str, attrs: dict, outputs: 
     try:
         with np.errstate(all="ignore"):  # NaN/inf follow IEEE, as in TF: no warnings
             result = get_op_def(op_type).reference(*values, **attrs)
-    except ShapeError as exc:  # a run-time value error (an index out of range): name the op
-        describe, source = where()
-        raise ShapeError(f"{describe} at {source}: {exc}") from None
+    except (ShapeError, InvalidArgumentError) as exc:  # a run-time value error (an index
+        describe, source = where()  # out of range, a NaN in a histogram): name the op
+        raise type(exc)(f"{describe} at {source}: {exc}") from None
     results = result if isinstance(result, (tuple, list)) else (result,)
     out = []
     for (dtype, shape), value in zip(outputs, results):

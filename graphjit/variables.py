@@ -38,6 +38,7 @@ class GraphKeys:
     TRAIN_OP = "train_op"
     GLOBAL_STEP = "global_step"
     REGULARIZATION_LOSSES = "regularization_losses"
+    SUMMARIES = "summaries"
 
 
 class Variable(Tensor):

@@ -31,7 +31,7 @@ class AttrError(Exception):
 
 
 _FLOAT_WORDS = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
-_DTYPE_NAMES = {d.name: d for d in dtypes.ALL}
+_DTYPE_NAMES = {d.name: d for d in dtypes.EVERY}
 
 
 def encode(value, put_array: Callable[[np.ndarray], str]):
@@ -57,8 +57,12 @@ def encode(value, put_array: Callable[[np.ndarray], str]):
         return {kind.__name__: [encode(v, put_array) for v in value]}
     if isinstance(value, (np.ndarray, np.generic)):
         array = np.asarray(value)
+        if array.dtype.kind in "OSU":  # an object array would need pickle to load
+            raise AttrError(f"holds an array of dtype {array.dtype} (strings or Python "
+                            "objects), which the format does not store (it stores numeric "
+                            "and bool arrays)")
         try:
-            dtypes.as_dtype(array.dtype)  # never an object array: those would need pickle
+            dtypes.as_dtype(array.dtype)
         except DTypeError:
             raise AttrError(f"holds an array of dtype {array.dtype}, which graphjit does "
                             "not support") from None

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from graphjit import dtypes
 from graphjit.errors import LoadError
 
-_DTYPE_NAMES = {d.name for d in dtypes.ALL}
+_DTYPE_NAMES = {d.name for d in dtypes.EVERY}
 
 
 def parse_json(path: str, data: bytes):

@@ -176,6 +176,8 @@ class Partitioner:
         if op_def.fusion is not Fusion.VIEW and not getattr(lowering, "shape_only", False) \
                 and any(t.dtype.name == "float16" for t in op.inputs + op.outputs):
             return Fusion.HOST  # Numba has no float16 arithmetic: NumPy computes these ops
+        if any(t.dtype.is_string for t in op.inputs + op.outputs):
+            return Fusion.HOST  # kernels never hold Python objects (strings: bytes objects)
         return op_def.fusion
 
     def place(self, op: Operation) -> None:

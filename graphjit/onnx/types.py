@@ -39,10 +39,14 @@ def to_onnx(dtype) -> int:
 
 
 def np_dtype(array_dtype, what: str) -> DType:
-    """The graphjit dtype of a NumPy dtype read from ONNX data (initializers, attributes)."""
+    """The graphjit dtype of a NumPy dtype read from ONNX data (initializers, attributes);
+    strings are refused, as to_dtype refuses them."""
     try:
-        return dtypes.as_dtype(array_dtype)
-    except Exception:
+        dtype = dtypes.as_dtype(array_dtype)
+    except Exception:  # noqa: BLE001
+        dtype = None
+    if dtype is None or dtype not in dtypes.ALL:  # (None == float64 holds: as_dtype(None))
         raise UnsupportedError(f"{what} has dtype {array_dtype}, which graphjit does not "
                                f"support (graphjit dtypes: "
-                               f"{', '.join(d.name for d in dtypes.ALL)})") from None
+                               f"{', '.join(d.name for d in dtypes.ALL)})")
+    return dtype

@@ -13,4 +13,5 @@ from graphjit.ops import (  # noqa: F401  (registration)
     scan,
     shape_ops,
     state_ops,
+    summary_ops,
 )

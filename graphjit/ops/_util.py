@@ -71,14 +71,54 @@ def _cast_value(value, array: np.ndarray, dtype: dtypes.DType) -> np.ndarray:
     return converted
 
 
+def string_array(value, empty_ok: bool = False) -> np.ndarray | None:
+    """`value` as TF's string dtype holds it, an object array of bytes (str encoded as
+    UTF-8), when it is a str or bytes, or an array or nested lists of them; else None.
+    (Items are taken as given: NumPy's fixed-width strings would drop trailing NULs.)"""
+    if isinstance(value, (str, bytes)):
+        items, shape = [value], ()
+    elif isinstance(value, np.ndarray) and value.dtype.kind in "OSU":
+        items, shape = value.reshape(-1).tolist(), value.shape
+    elif isinstance(value, (list, tuple)):
+        try:
+            array = np.asarray(value)  # (its dtype tells strings from numbers)
+        except (ValueError, TypeError):  # ragged
+            return None
+        if array.dtype.kind not in "OSU":
+            return None
+        items, shape = _flat_items(value), array.shape
+    else:
+        return None
+    if (not items and not empty_ok) or len(items) != int(np.prod(shape)) \
+            or not all(isinstance(v, (str, bytes)) for v in items):
+        return None
+    out = np.empty(shape, object)
+    out.reshape(-1)[:] = [v.encode() if isinstance(v, str) else bytes(v) for v in items]
+    return out
+
+
+def _flat_items(value) -> list:
+    if isinstance(value, (list, tuple)):
+        return [v for item in value for v in _flat_items(item)]
+    return value.reshape(-1).tolist() if isinstance(value, np.ndarray) else [value]
+
+
 def constant_array(value, dtype=None) -> tuple[np.ndarray, dtypes.DType]:
     """A NumPy array for a constant, with TF's default dtypes (float32, int32)."""
     if isinstance(value, Tensor):
         raise GraphError("constant() takes a Python or NumPy value, not a Tensor")
+    wants_string = dtype is not None and dtypes.as_dtype(dtype).is_string
+    strings = string_array(value, empty_ok=wants_string)
+    if strings is not None and (dtype is None or wants_string):
+        return strings, dtypes.string
     try:
         array = np.asarray(value)
     except (ValueError, TypeError):  # ragged nested lists
         array = np.empty((), object)
+    if strings is not None or wants_string or array.dtype.kind in "SU":
+        target = "one dtype" if dtype is None else dtypes.as_dtype(dtype)
+        raise DTypeError(f"cannot convert {value!r:.60} to {target}: strings and numbers "
+                         "do not convert into each other")
     if array.dtype == object:
         raise DTypeError(f"cannot make a constant from {value!r}: ragged or non-numeric")
     if dtype is None:

@@ -13,6 +13,7 @@ import numpy as np
 
 from codegen.loopir import Fn
 from graphjit import dtypes
+from graphjit.errors import DTypeError
 from graphjit.graph import Tensor
 from graphjit.lower import rules
 from graphjit.ops import _grad
@@ -285,7 +286,10 @@ def _select_infer(specs, attrs):
 
 
 def _cast_infer(specs, attrs):
-    (shape, _), = specs
+    (shape, dtype), = specs
+    if dtype.is_string or attrs["dtype"].is_string:  # TF's Cast refuses them too
+        raise DTypeError(f"cannot cast {dtype} to {attrs['dtype']}: strings and numbers do "
+                         "not convert into each other")
     return shape, attrs["dtype"]
 
 

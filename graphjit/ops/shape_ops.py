@@ -223,7 +223,14 @@ def _fill_infer(specs, attrs):
     shape = tuple(attrs["shape"])
     if any(d < 0 for d in shape):
         raise ShapeError(f"shape {list(shape)} has a negative dimension")
-    return shape, attrs["dtype"]
+    return shape, _fill_dtype(attrs["dtype"])
+
+
+def _fill_dtype(dtype):
+    if dtype.is_string:  # (its value attr is a number)
+        raise DTypeError("a fill makes numbers or bools, not strings; build a string tensor "
+                         "with graphjit.constant")
+    return dtype
 
 
 def _shape_infer(specs, attrs):
@@ -413,7 +420,7 @@ _PRIMITIVES = [
     ("Range", _range_infer, _range_reference, False, _INDEX, ElementRule(rules.range_)),
     ("Fill", _fill_infer, lambda *, shape, value, dtype: np.full(shape, value, dtype.np), False,
      _INDEX, ElementRule(rules.fill)),
-    ("FillLike", lambda specs, attrs: (specs[0][0], attrs["dtype"]),
+    ("FillLike", lambda specs, attrs: (specs[0][0], _fill_dtype(attrs["dtype"])),
      lambda x, *, value, dtype: np.full(x.shape, value, dtype.np), True,
      _INDEX, ElementRule(rules.fill)),
     ("Shape", _shape_infer, lambda x, *, out_type: np.array(x.shape, out_type.np), False,

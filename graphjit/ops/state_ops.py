@@ -71,6 +71,8 @@ def write_variable(state: dict, op: Operation, value: np.ndarray) -> None:
 
 def _variable_infer(specs, attrs):
     check_sizes(attrs["shape"])
+    if attrs["dtype"].is_string:  # (a compiled plan updates variables in kernels)
+        raise DTypeError("variables hold numbers or bools; graphjit has no string variables")
     return attrs["shape"], attrs["dtype"]
 
 

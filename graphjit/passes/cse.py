@@ -62,6 +62,8 @@ def _freeze(value):
     """A hashable stand-in for an attr value; arrays by a digest (then compared exactly)."""
     if isinstance(value, dict):
         return tuple(sorted((k, _freeze(v)) for k, v in value.items()))
+    if isinstance(value, np.ndarray) and value.dtype.hasobject:  # strings: their bytes
+        return ("ndarray", value.dtype.str, value.shape, tuple(value.reshape(-1).tolist()))
     if isinstance(value, np.ndarray):
         data = np.ascontiguousarray(value).reshape(-1)  # (at least 1-d: keep value.shape)
         return ("ndarray", value.dtype.str, value.shape,
@@ -88,6 +90,7 @@ def _same_attrs(a: dict, b: dict) -> bool:
     for k, v in a.items():
         w = b[k]
         if isinstance(v, np.ndarray) and (v.dtype != w.dtype or v.shape != w.shape
-                                          or v.tobytes() != w.tobytes()):
+                                          or (v.tolist() != w.tolist() if v.dtype.hasobject
+                                              else v.tobytes() != w.tobytes())):
             return False
     return True

@@ -364,6 +364,8 @@ def _shrink_broadcast_operands(rw, op, ins):
 
 
 def _uniform(value: np.ndarray) -> bool:
+    if value.dtype.hasobject:  # strings: no consumer broadcasts them
+        return False
     flat = value.reshape(-1)
     first = flat[:1]
     return bool(np.all(flat.view(np.uint8).reshape(flat.size, -1)

@@ -30,6 +30,9 @@ NOT_GENERATED = {
     "TruncatedNormal": "random: the engines need not draw the same numbers",
     "RandomUniformLike": "random: dropout's mask, drawn from a RandomUniform key",
     "NoOp": "control only: it has no value to compare",
+    "ScalarSummary": "its value is a string (a serialized protobuf) no generated op reads",
+    "HistogramSummary": "its value is a string (a serialized protobuf) no generated op reads",
+    "MergeSummary": "it reads summaries, which are not generated",
 }
 
 #: Op types only gradients create (the backward rules of the ops the builders make).

@@ -21,10 +21,20 @@ def build_case(case, arrays, unknown_dims: bool = False):
     return graph, placeholders, out
 
 
+def as_array(value) -> np.ndarray:
+    """np.asarray, but a bytes value (a string scalar) stays whole: NumPy's "S" dtype
+    would drop its trailing NUL bytes."""
+    if isinstance(value, bytes):
+        out = np.empty((), object)
+        out[()] = value
+        return out
+    return np.asarray(value)
+
+
 def assert_close(actual, expected, case):
     """Same shape, dtype-aware tolerance, NaN in the same places; ints and bools exact."""
-    actual = np.asarray(actual)
-    expected = np.asarray(expected)
+    actual = as_array(actual)
+    expected = as_array(expected)
     assert actual.shape == expected.shape, f"{case.name}: shape {actual.shape} != {expected.shape}"
     if actual.dtype.kind in "fc":
         rtol = case.rtol.get(actual.dtype.name, RTOL[actual.dtype.name])

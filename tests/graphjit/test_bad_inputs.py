@@ -52,7 +52,8 @@ def _feed_graph():
         inputs = {"x": tf.placeholder(tf.float32, [None, 3], name="x"),
                   "n": tf.placeholder(tf.int32, [2], name="n"),
                   "u": tf.placeholder(tf.uint8, [2], name="u"),
-                  "b": tf.placeholder(tf.bool, [2], name="b")}
+                  "b": tf.placeholder(tf.bool, [2], name="b"),
+                  "s": tf.placeholder(tf.string, [2], name="s")}
         outputs = {k: tf.identity(v, name=f"{k}_out") for k, v in inputs.items()}
     return graph, inputs, outputs
 
@@ -89,6 +90,11 @@ FEEDS = [
     Feed("scalar for a matrix", "x", 1.0, ["shape []", "'x:0'"]),
     Feed("wrong known dim", "x", np.zeros((2, 4)), ["shape [2, 4]", "'x:0'", "[None, 3]"]),
     Feed("wrong vector length", "n", [1, 2, 3], ["shape [3]", "'n:0'", "[2]"]),
+    Feed("numbers into string", "s", [1, 2], ["(list)", "'s:0' (string[2])", "str or bytes"]),
+    Feed("floats into string", "s", np.zeros(2), ["(ndarray)", "'s:0'", "str or bytes"]),
+    Feed("objects into string", "s", np.array([b"a", 1], object), ["'s:0'", "str or bytes"]),
+    Feed("strings of a wrong shape", "s", ["a"], ["shape [1]", "'s:0'", "[2]"]),
+    Feed("string into bool", "b", ["a", "b"], ["<U1", "'b:0'"]),
 ]
 
 
@@ -412,6 +418,34 @@ BUILD = [  # (name, builder, error, fragments)
     ("dropout run-time noise_shape", lambda x: tf.nn.dropout(
         x, 0.5, noise_shape=tf.placeholder(tf.int32, [2]), name="d"),
      tf.UnsupportedError, ["dropout 'd'", "noise_shape", "computed at run time"]),
+    ("constant of strings and numbers", lambda x: tf.constant(["a", 1], name="c"),
+     tf.DTypeError, ["Const 'c'", "strings and numbers"]),
+    ("string constant as float32", lambda x: tf.constant("a", tf.float32, name="c"),
+     tf.DTypeError, ["Const 'c'", "'a'", "float32"]),
+    ("cast to string", lambda x: tf.cast(x, tf.string, name="c"), tf.DTypeError,
+     ["Cast 'c'", "float32[2,3]", "cannot cast float32 to string"]),
+    ("zeros of strings", lambda x: tf.zeros([2], tf.string, name="z"), tf.DTypeError,
+     ["Fill 'z'", "not strings"]),
+    ("string variable", lambda x: tf.Variable("a", name="v"), tf.DTypeError,
+     ["VariableV2 'v'", "no string variables"]),
+    ("add strings", lambda x: tf.add(tf.constant("a"), tf.constant("b"), name="a"),
+     tf.DTypeError, ["Add 'a'", "string[]"]),
+    ("scalar summary of a matrix", lambda x: tf.summary.scalar("s", x), tf.ShapeError,
+     ["ScalarSummary 's'", "float32[2,3]", "takes a scalar"]),
+    ("scalar summary of a bool", lambda x: tf.summary.scalar("s", x[0, 0] > 0), tf.DTypeError,
+     ["ScalarSummary 's'", "bool[]"]),
+    ("histogram of strings", lambda x: tf.summary.histogram("h", tf.constant(["a"])),
+     tf.DTypeError, ["HistogramSummary 'h'", "string[1]"]),
+    ("summary name not a string", lambda x: tf.summary.scalar(3, x[0, 0]),
+     tf.InvalidArgumentError, ["ScalarSummary", "float32[]", "name must be a string"]),
+    ("summary name empty", lambda x: tf.summary.histogram("/", x), tf.GraphError,
+     ["HistogramSummary", "float32[2,3]", "name is empty"]),
+    ("merge of a float tensor", lambda x: tf.summary.merge([x]), tf.GraphError,
+     ["MergeSummary 'Merge/MergeSummary'", "float32[2,3]", "not a summary"]),
+    ("merge of nothing", lambda x: tf.summary.merge([], name="m"), tf.GraphError,
+     ["MergeSummary 'm/m'", "at least one summary"]),
+    ("merge of one tensor", lambda x: tf.summary.merge(x), tf.InvalidArgumentError,
+     ["MergeSummary 'Merge/MergeSummary'", "float32[2,3]", "a list of summary tensors"]),
 ]
 
 

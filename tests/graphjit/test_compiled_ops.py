@@ -12,7 +12,7 @@ import graphjit as tf
 from graphjit import interpreter
 from tests.graphjit.cases import ALL_CASES
 from tests.graphjit.error_check import assert_points_here, caller_line
-from tests.graphjit.op_check import build_case, check_outputs
+from tests.graphjit.op_check import as_array, build_case, check_outputs
 
 PARAMS = [pytest.param(case, dtype, id=f"{case.name}-{dtype}")
           for case in ALL_CASES for dtype in case.dtypes]
@@ -24,7 +24,7 @@ def run_both(case, arrays, unknown_dims):
     compiled = tf.compile(outs, feeds=placeholders)(*arrays)
     reference = interpreter.evaluate(outs, dict(zip(placeholders, arrays)))
     for c, r in zip(compiled, reference):
-        c = np.asarray(c)
+        c = as_array(c)
         assert c.shape == r.shape and c.dtype == r.dtype, case.name
         if c.dtype.kind == "f":
             rtol = 1e-4 if c.dtype == np.float32 else 1e-10

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 import graphjit as tf
 from graphjit.registry import all_op_defs
 from tests.graphjit.cases import ALL_CASES
-from tests.graphjit.op_check import build_case, check_outputs, run_interpreted
+from tests.graphjit.op_check import as_array, build_case, check_outputs, run_interpreted
 
 PARAMS = [pytest.param(case, dtype, id=f"{case.name}-{dtype}")
           for case in ALL_CASES for dtype in case.dtypes]
@@ -57,4 +57,4 @@ def test_static_shapes_match_run_time_shapes():
             values = sess.run(outs, dict(zip(placeholders, arrays)))
         for tensor, value in zip(outs, values):
             assert tensor.shape.is_compatible_with(np.shape(value)), case.name
-            assert np.asarray(value).dtype == tensor.dtype.np, case.name
+            assert as_array(value).dtype == tensor.dtype.np, case.name

@@ -15,6 +15,7 @@ from tests.graphjit.cases.reductions import CASES as _REDUCTIONS
 from tests.graphjit.cases.scan import CASES as _SCAN
 from tests.graphjit.cases.shape_ops import CASES as _SHAPE_OPS
 from tests.graphjit.cases.state_ops import CASES as _STATE_OPS
+from tests.graphjit.cases.summary import CASES as _SUMMARY
 
 ALL_CASES = [*_ELEMENTWISE, *_CONV, *_REDUCTIONS, *_SCAN, *_LINALG, *_NN, *_SHAPE_OPS,
-             *_STATE_OPS, *_GRADIENTS]
+             *_STATE_OPS, *_SUMMARY, *_GRADIENTS]
