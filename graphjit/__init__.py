@@ -5,9 +5,10 @@ Define a graph (`Graph`, `placeholder`, `constant`, ops), then run it
 graph code unchanged.
 """
 
-from graphjit import dtypes, graph_util, nn, train
+from graphjit import dtypes, graph_util, math, nn, train
 from graphjit.api import CompiledFunction, compile, jit
 from graphjit.autodiff import gradients
+from graphjit.config import *  # noqa: F403
 from graphjit.dtypes import (
     DType,
     as_dtype,
@@ -39,6 +40,7 @@ from graphjit.errors import (
     SessionClosedError,
     ShapeError,
     UnsupportedError,
+    UnsupportedNameError,
 )
 from graphjit.graph import (
     Graph,
@@ -121,3 +123,8 @@ from graphjit.variables import *  # noqa: F403
 bool = bool_  # noqa: A001 - TF spells it tf.bool
 
 __version__ = "0.1.0"
+
+from graphjit import compat  # noqa: E402 - last: tf.compat.v1 copies the names above
+from graphjit.unsupported import module_getattr as _module_getattr  # noqa: E402
+
+__getattr__ = _module_getattr(__name__, "tf")

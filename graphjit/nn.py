@@ -2,3 +2,6 @@
 
 from graphjit.ops.conv import *  # noqa: F403
 from graphjit.ops.nn import *  # noqa: F403
+from graphjit.unsupported import module_getattr as _module_getattr
+
+__getattr__ = _module_getattr(__name__, "tf.nn")
