@@ -54,7 +54,9 @@ from graphjit.graph import (
 )
 from graphjit.graph_util import freeze
 from graphjit.io import LoadedGraph, load, save
+from graphjit.ops.clip_ops import *  # noqa: F403
 from graphjit.ops.core import constant, identity, placeholder, stop_gradient
+from graphjit.ops.einsum import *  # noqa: F403
 from graphjit.ops.elementwise import (
     abs,
     add,
@@ -71,6 +73,9 @@ from graphjit.ops.elementwise import (
     floormod,
     greater,
     greater_equal,
+    is_finite,
+    is_inf,
+    is_nan,
     less,
     less_equal,
     log,

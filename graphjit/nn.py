@@ -1,6 +1,7 @@
 """`graphjit.nn`: neural-network ops under TF1's `tf.nn` names."""
 
 from graphjit.ops.conv import *  # noqa: F403
+from graphjit.ops.embedding import embedding_lookup  # noqa: F401
 from graphjit.ops.nn import *  # noqa: F403
 from graphjit.unsupported import module_getattr as _module_getattr
 
