@@ -55,7 +55,14 @@ from graphjit.graph import (
 from graphjit.graph_util import freeze
 from graphjit.io import LoadedGraph, load, save
 from graphjit.ops.clip_ops import *  # noqa: F403
-from graphjit.ops.core import constant, identity, placeholder, stop_gradient
+from graphjit.ops.core import (
+    constant,
+    identity,
+    placeholder,
+    placeholder_with_default,
+    stop_gradient,
+)
+from graphjit.ops.debug_ops import *  # noqa: F403
 from graphjit.ops.einsum import *  # noqa: F403
 from graphjit.ops.elementwise import (
     abs,
@@ -106,9 +113,11 @@ from graphjit.ops.elementwise import (
     where,
 )
 from graphjit.ops.linalg import *  # noqa: F403
+from graphjit.ops.masking import *  # noqa: F403
 from graphjit.ops.reductions import *  # noqa: F403
 from graphjit.ops.scan import *  # noqa: F403
 from graphjit.ops.shape_ops import *  # noqa: F403
+from graphjit.ops.sorting import argsort, sort
 from graphjit.ops.state_ops import (
     assign,
     assign_add,

@@ -60,6 +60,7 @@ from graphjit.ops.reductions import (  # noqa: F401
     reduce_sum,
 )
 from graphjit.ops.scan import cumsum  # noqa: F401
+from graphjit.ops.sorting import top_k  # noqa: F401
 from graphjit.unsupported import module_getattr
 
 __getattr__ = module_getattr(__name__, "tf.math")

@@ -3,13 +3,16 @@
 from graphjit.ops import (  # noqa: F401  (registration)
     conv,
     core,
+    debug_ops,
     elementwise,
     indexing,
     linalg,
+    masking,
     nn,
     overloads,
     reductions,
     scan,
     shape_ops,
+    sorting,
     state_ops,
 )

@@ -29,6 +29,7 @@ NOT_GENERATED = {
     "RandomUniform": "random: the engines need not draw the same numbers",
     "TruncatedNormal": "random: the engines need not draw the same numbers",
     "NoOp": "control only: it has no value to compare",
+    "Print": "prints to stderr on every run (its value is its input's; cases cover it)",
 }
 
 #: Op types only gradients create (the backward rules of the ops the builders make).
