@@ -88,5 +88,6 @@ class Stages:
     def unsupported(self, what: str) -> UnsupportedError:
         ops = ", ".join(f"{op.type} '{op.name}'" for op in self.last)
         return UnsupportedError(
-            f"{what} is not available for a function computed in stages: {ops} give outputs "
-            "whose size depends on values, so each call runs several plans (graphjit.staged)")
+            f"{what}: not available for this function, which runs each call in stages: the "
+            f"output size of {ops} depends on values, known only between plans "
+            "(graphjit.staged)")
