@@ -5,9 +5,10 @@ Define a graph (`Graph`, `placeholder`, `constant`, ops), then run it
 graph code unchanged.
 """
 
-from graphjit import dtypes, graph_util, nn, summary, train
+from graphjit import dtypes, graph_util, math, nn, summary, train
 from graphjit.api import CompiledFunction, compile, jit
 from graphjit.autodiff import gradients
+from graphjit.config import *  # noqa: F403
 from graphjit.dtypes import (
     DType,
     as_dtype,
@@ -42,6 +43,7 @@ from graphjit.errors import (
     SessionClosedError,
     ShapeError,
     UnsupportedError,
+    UnsupportedNameError,
     VariableError,
 )
 from graphjit.graph import (
@@ -56,7 +58,16 @@ from graphjit.graph import (
 )
 from graphjit.graph_util import freeze
 from graphjit.io import LoadedGraph, load, save
-from graphjit.ops.core import constant, identity, placeholder, stop_gradient
+from graphjit.ops.clip_ops import *  # noqa: F403
+from graphjit.ops.core import (
+    constant,
+    identity,
+    placeholder,
+    placeholder_with_default,
+    stop_gradient,
+)
+from graphjit.ops.debug_ops import *  # noqa: F403
+from graphjit.ops.einsum import *  # noqa: F403
 from graphjit.ops.elementwise import (
     abs,
     add,
@@ -73,6 +84,9 @@ from graphjit.ops.elementwise import (
     floormod,
     greater,
     greater_equal,
+    is_finite,
+    is_inf,
+    is_nan,
     less,
     less_equal,
     log,
@@ -103,9 +117,11 @@ from graphjit.ops.elementwise import (
     where,
 )
 from graphjit.ops.linalg import *  # noqa: F403
+from graphjit.ops.masking import *  # noqa: F403
 from graphjit.ops.reductions import *  # noqa: F403
 from graphjit.ops.scan import *  # noqa: F403
 from graphjit.ops.shape_ops import *  # noqa: F403
+from graphjit.ops.sorting import argsort, sort
 from graphjit.ops.state_ops import (
     assign,
     assign_add,
@@ -126,3 +142,8 @@ from graphjit.variables import *  # noqa: F403
 bool = bool_  # noqa: A001 - TF spells it tf.bool
 
 __version__ = "0.1.0"
+
+from graphjit import compat  # noqa: E402 - last: tf.compat.v1 copies the names above
+from graphjit.unsupported import module_getattr as _module_getattr  # noqa: E402
+
+__getattr__ = _module_getattr(__name__, "tf")

@@ -11,6 +11,9 @@ function of arrays. The variables a call reads and the random values it draws
 are extra plan inputs taken from the state dict before the run; the values its
 Assign ops compute (in ordinary fused kernels) are extra plan outputs stored
 into the state after it.
+
+Ops whose output size depends on values (boolean_mask) split a call into plans run
+in turn (graphjit.staged).
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from graphjit.lower.planner import build_plan, listed_steps
 from graphjit.lower.program import lower
 from graphjit.passes import graph_outputs, optimize
 from graphjit.registry import get_op_def
+from graphjit.staged import Stages, computed_ops, dynamic_ops
 from runtime.executor import Executor
 from runtime.profiler import profile_plan
 
@@ -139,6 +143,9 @@ class CompiledFunction:
         self._constants: dict = {}  # the constant arrays all plans share
         self._lock = threading.Lock()
         self._last = None
+        # Ops whose output size depends on values: several plans per call (graphjit.staged).
+        dynamic = dynamic_ops(computed_ops(self._plan_leaves, self._plan_feeds))
+        self._stages = Stages(self, dynamic) if dynamic else None
 
     def _find_state(self) -> None:
         """The state ops a call runs: reads (variables, random draws) become extra plan
@@ -201,13 +208,18 @@ class CompiledFunction:
             signature = tuple([a.shape for a in arrays])
         else:
             arrays = args
-        entry = self._executors.get(signature)
-        if entry is None:
-            entry = self._plan(arrays, signature)
-        elif entry is not self._last:
-            self._touch(signature, entry)
-        values = self._execute(entry, arrays, None,
-                               None if out is None else self._out_buffers(entry[1], out))
+        if self._stages is not None:
+            if out is not None:
+                raise self._stages.unsupported("out=")
+            values = self._stages.run(arrays, None)
+        else:
+            entry = self._executors.get(signature)
+            if entry is None:
+                entry = self._plan(arrays, signature)
+            elif entry is not self._last:
+                self._touch(signature, entry)
+            values = self._execute(entry, arrays, None,
+                                   None if out is None else self._out_buffers(entry[1], out))
         if self._single:
             value = values[0]
             return value[()] if value.ndim == 0 else value
@@ -251,6 +263,9 @@ class CompiledFunction:
     def run_arrays(self, arrays: list[np.ndarray], state: dict | None = None) -> list:
         """Run on already validated, contiguous arrays (one per feed); a value per leaf
         (None for operations). Variables live in `state` (default: this function's)."""
+        if self._stages is not None:
+            it = iter(self._stages.run(arrays, state))
+            return [next(it) if isinstance(leaf, Tensor) else None for leaf in self.leaves]
         signature = tuple(a.shape for a in arrays)
         it = iter(self._execute(self._entry_for(arrays, signature), arrays, state))
         return [next(it) if isinstance(leaf, Tensor) else None for leaf in self.leaves]
@@ -344,6 +359,8 @@ class CompiledFunction:
 
     # -- inspection ----------------------------------------------------------
     def _entry(self):
+        if self._stages is not None:
+            raise self._stages.unsupported("fn.kernels, ir, memory and profile")
         if self._last is not None:
             return self._last
         shapes = self._static_shapes()
@@ -359,6 +376,8 @@ class CompiledFunction:
     def _lowered(self) -> list:
         """The latest plan's steps; before any plan, those of lowering the feeds' static
         shapes, which compiles nothing (all `ir("loops")` needs)."""
+        if self._stages is not None:
+            raise self._stages.unsupported("fn.ir")
         if self._last is not None:
             return self._last[2]
         with _collector_paused():
@@ -402,6 +421,8 @@ class CompiledFunction:
     def profile(self, *args, repeat: int = 10, **kwargs):
         """Run `repeat` times, timing every step; returns a printable ProfileReport."""
         arrays = self._arrays(args, kwargs)
+        if self._stages is not None:
+            raise self._stages.unsupported("fn.profile")
         entry = self._entry_for(arrays, tuple(a.shape for a in arrays))
         arrays = list(arrays) + self._read_state(None)
         return profile_plan(entry[0], arrays, repeat)  # (assignments are not stored)

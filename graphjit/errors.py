@@ -57,6 +57,15 @@ class UnsupportedError(GraphError, NotImplementedError):
     """A feature graphjit does not provide (yet)."""
 
 
+class UnsupportedNameError(UnsupportedError, AttributeError):
+    """A TF name graphjit does not have (`tf.foo`): an AttributeError too, so hasattr()
+    and getattr(module, name, default) behave as for any missing attribute."""
+
+    def __init__(self, message: str, name: str | None = None):
+        super().__init__(message)
+        self.name = name
+
+
 class NotDifferentiableError(GraphError, ValueError):
     """`gradients` was asked for a gradient whose only paths pass through an op that
     has none (a comparison, argmax, a cast to an integer, ...); the message names it."""
@@ -127,3 +136,8 @@ def user_source_line() -> SourceLine | None:
             return SourceLine(filename, frame.f_lineno)
         frame = frame.f_back
     return None
+
+
+from graphjit.unsupported import module_getattr as _module_getattr  # noqa: E402 - needs the above
+
+__getattr__ = _module_getattr(__name__, "tf.errors")

@@ -53,7 +53,7 @@ def run_time_specs(op: Operation, specs: list[Spec]) -> list[Spec]:
     known only at run time fails alike in both: naming the op, its static and run-time
     input shapes and the user's line."""
     try:
-        return infer_specs(get_op_def(op.type), specs, op.attrs)
+        return infer_specs(get_op_def(op.type), specs, op.attrs, run_time=True)
     except Error as exc:
         fed = ", ".join(format_spec(shape, dtype) for shape, dtype in specs)
         raise type(exc)(f"{op.describe()} at {op.source}: run with inputs ({fed}): "
@@ -63,6 +63,8 @@ def run_time_specs(op: Operation, specs: list[Spec]) -> list[Spec]:
 def check_size(op: Operation, shape: tuple, dtype) -> None:
     """Refuse to allocate a value of `op` larger than memory (both engines: the reference
     for every value, a plan for those it keeps in buffers; fused ones take no memory)."""
+    if any(d is None for d in shape):  # a size that depends on values (boolean_mask):
+        return  # at most its input's, which is in memory already
     nbytes = int(np.prod(shape, dtype=object)) * dtype.size
     if nbytes > memory_limit():
         raise ResourceExhaustedError(
@@ -90,7 +92,8 @@ def run_reference(values: list[np.ndarray], op_type: str, attrs: dict, outputs: 
         with np.errstate(all="ignore"):  # NaN/inf follow IEEE, as in TF: no warnings
             result = get_op_def(op_type).reference(*values, **attrs)
     except (ShapeError, InvalidArgumentError) as exc:  # a run-time value error (an index
-        describe, source = where()  # out of range, a NaN in a histogram): name the op
+        # out of range, NaN in a histogram or check_numerics): name the op
+        describe, source = where()
         raise type(exc)(f"{describe} at {source}: {exc}") from None
     results = result if isinstance(result, (tuple, list)) else (result,)
     out = []

@@ -153,6 +153,15 @@ class OpDef:
     # False blocks them (graphjit.autodiff names it when it is the only way through).
     differentiable: bool = True
     stateful: bool = False  # never folded, merged or removed when its output is unused
+    # side_effect: running the op acts on the world (printing): never folded or merged, and
+    # lowered even where nothing reads its output; it needs no state, unlike a stateful op.
+    side_effect: bool = False
+    # run_time_infer(specs, attrs): inference on a run's concrete input specs where the
+    # static `infer` leaves dims unknown on purpose (PlaceholderWithDefault's declared shape).
+    run_time_infer: Callable | None = None
+    # dynamic_shape: an output's size depends on input values (BooleanMask), known only once
+    # the op ran; a compiled function runs it between two plans (graphjit.staged).
+    dynamic_shape: bool = False
     # grad(op, grad_outputs) -> one gradient Tensor (or None) per input, built with the
     # public API; called by graphjit.gradients when an output received a gradient.
     grad: Callable | None = None
@@ -181,10 +190,13 @@ def all_op_defs() -> dict[str, OpDef]:
     return dict(_REGISTRY)
 
 
-def infer_specs(op_def: OpDef, input_specs: list[Spec], attrs: dict) -> list[Spec]:
-    """Run an op's inference; always a list of (shape, dtype), one per output."""
+def infer_specs(op_def: OpDef, input_specs: list[Spec], attrs: dict,
+                run_time: bool = False) -> list[Spec]:
+    """Run an op's inference (`run_time`: on a run's concrete input specs); always a list
+    of (shape, dtype), one per output."""
     from graphjit.dtypes import DType
-    specs = op_def.infer(input_specs, attrs)
+    infer = op_def.run_time_infer if run_time and op_def.run_time_infer else op_def.infer
+    specs = infer(input_specs, attrs)
     if isinstance(specs, tuple) and len(specs) == 2 and isinstance(specs[1], DType):
         return [specs]
     return list(specs)

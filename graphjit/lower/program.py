@@ -132,7 +132,8 @@ class Lowerer:
         for region in regions:
             members = [t for op in region.ops for t in op.outputs]
             outputs = [t for t in members if t in fetched or t in used_outside]
-            if outputs:  # else nothing of it is needed
+            if outputs or any(get_op_def(op.type).side_effect for op in region.ops):
+                # (else nothing of it is needed; a print runs for its effect)
                 self.lower_region(region, set(members), outputs, fetched)
         fetch_slots = tuple(self.input_or_const_slot(t) for t in self.fetch_tensors)
         return LoweredProgram(self.slots, self.steps, input_slots, fetch_slots,
@@ -178,7 +179,8 @@ class Lowerer:
             return
         if region.kind is RegionKind.HOST:  # one op, given a value per input (x != x: twice)
             in_slots = tuple(self.input_or_const_slot(t) for t in read_inputs(op))
-            out_slots = tuple(self.slot(t, "host") for t in outputs)
+            # a slot per output, needed or not: the host step returns them all, in order
+            out_slots = tuple(self.slot(t, "host") for t in op.outputs)
             self.add_host(op.name, names, in_slots, out_slots, reference_call(op))
             return
         lowering = get_op_def(op.type).lowering

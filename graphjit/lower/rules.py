@@ -47,6 +47,11 @@ def assigned_value(em, op, idx, out_shape, dtype):
     return em.value(op.inputs[1], idx)
 
 
+def first_input(em, op, idx, out_shape, dtype):
+    """The op's first input unchanged (CheckNumerics: its check is a step of its own)."""
+    return em.value(op.inputs[0], idx)
+
+
 def pow_(em, op, idx, out_shape, dtype):
     """x ** y, with small constant exponents as multiplies, sqrt or a reciprocal."""
     x, y = op.inputs

@@ -15,7 +15,7 @@ import numpy as np
 from codegen.loopir import Fn
 from graphjit.graph_queries import read_inputs
 from graphjit.lower.extern import matmul_kernel
-from graphjit.lower.host_kernels import gather_check_call
+from graphjit.lower.host_kernels import gather_check_call, numerics_check_call
 from graphjit.lower.kernels import (
     argminmax_kernel,
     pool_grad_kernel,
@@ -132,3 +132,15 @@ def gather_index_check(lw, op) -> None:
         return
     lw.add_host(f"check_{op.name}", (op.name,), (lw.input_or_const_slot(indices),), (),
                 gather_check_call(op, n, axis), listed=False)
+
+
+def numerics_check(lw, op) -> None:
+    """NaN or inf in a CheckNumerics input is an error, as in the reference and TF: the
+    kernel passed the values through; a host step after it looks at them (a constant is
+    looked at now)."""
+    x = op.inputs[0]
+    if x in lw.const_values:
+        numerics_check_call(op).bind()(lw.const_values[x])
+        return
+    lw.add_host(f"check_{op.name}", (op.name,), (lw.input_or_const_slot(x),), (),
+                numerics_check_call(op), listed=False)

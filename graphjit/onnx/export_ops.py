@@ -101,7 +101,9 @@ for _type, _onnx_type in _ONE_NODE.items():
     translates(_type)(lambda ctx, t=_onnx_type: ctx.node(t, *ctx.inputs))
 
 
-@translates("Identity", "StopGradient")
+# Exported as their (first) input, as tf2onnx does: ONNX has no check or print, and a
+# model's inputs are its feeds (a placeholder's default is dropped).
+@translates("Identity", "StopGradient", "PlaceholderWithDefault", "CheckNumerics", "Print")
 def _identity(ctx):
     return ctx.inputs[0]
 
@@ -400,6 +402,37 @@ def _stridedslice_axes(ctx):
 @translates("GatherV2")
 def _gather(ctx):
     return ctx.node("Gather", *ctx.inputs, axis=ctx.attrs["axis"])
+
+
+@translates("BooleanMask")
+def _boolean_mask(ctx):
+    """Compress along `axis` by the flattened mask; a mask of rank K > 1 first merges the
+    tensor's K dims there (their sizes are the mask's)."""
+    x, mask = ctx.inputs
+    axis, k = ctx.attrs["axis"], len(ctx.shape(1))
+    if k > 1:
+        mask = ctx.node("Reshape", mask, ctx.ints([-1]))
+        shape = ctx.node("Shape", ctx.inputs[0])
+        parts = [ctx.ints([-1])]
+        if axis:
+            parts.insert(0, slice_axes(ctx, shape, [0], [0], [axis], [1]))
+        if axis + k < len(ctx.shape(0)):
+            parts.append(slice_axes(ctx, shape, [0], [axis + k], [INT64_MAX], [1]))
+        x = ctx.node("Reshape", x, ctx.node("Concat", *parts, axis=0) if len(parts) > 1
+                     else parts[0])
+    return ctx.node("Compress", x, mask, axis=axis)
+
+
+@translates("TopKV2")
+def _top_k(ctx):
+    k = ctx.attrs["k"]
+    if k is None:  # the whole last axis
+        size = slice_axes(ctx, ctx.node("Shape", ctx.inputs[0]), [0], [-1], [INT64_MAX], [1])
+    else:
+        size = ctx.ints([k])
+    values, indices = ctx.node("TopK", ctx.inputs[0], size, outputs=2, axis=-1, largest=1,
+                               sorted=1)  # ties: the lower index first, as graphjit
+    return [values, ctx.node("Cast", indices, to=_elem(dtypes.int32))]
 
 
 def flat_zeros(ctx, like: str, dtype: dtypes.DType) -> tuple[str, str]:

@@ -285,8 +285,9 @@ class _Builder:
                         if v == result:
                             field[i] = want
             self.defined.add(want)
-        self._node_names.discard(producer.name)
-        producer.name = op.name
+        if not any(n.name == op.name for n in new_nodes):  # (one node per op takes its name:
+            self._node_names.discard(producer.name)  # a second output's has its own)
+            producer.name = op.name
         return want
 
     def _outputs(self, leaves: list[Tensor], names: dict) -> list:

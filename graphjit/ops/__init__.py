@@ -3,15 +3,18 @@
 from graphjit.ops import (  # noqa: F401  (registration)
     conv,
     core,
+    debug_ops,
     dropout,
     elementwise,
     indexing,
     linalg,
+    masking,
     nn,
     overloads,
     reductions,
     scan,
     shape_ops,
+    sorting,
     state_ops,
     summary_ops,
 )

@@ -1,4 +1,4 @@
-"""Source ops (constants, placeholders) and identity-like ops."""
+"""Source ops (constants, placeholders, placeholder_with_default) and identity-like ops."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 from codegen.loopir import Fn
 from graphjit import dtypes
 from graphjit.errors import ResourceExhaustedError, ShapeError
-from graphjit.graph import Tensor, get_default_graph
+from graphjit.graph import Tensor, TensorShape, get_default_graph
 from graphjit.lower import rules
 from graphjit.ops._util import ALL, check_sizes, constant_array, make, op_errors
 from graphjit.registry import (
@@ -47,6 +47,23 @@ def _identity_infer(specs, attrs):
     return specs[0]
 
 
+def _with_default_infer(specs, attrs):
+    """The declared shape, which may leave dims of the default unknown: the tensor can be
+    fed values of other sizes there."""
+    (shape, dtype), = specs
+    declared = attrs["shape"]
+    check_sizes(declared)
+    if not TensorShape(declared).is_compatible_with(shape):
+        raise ShapeError(f"the default of shape {list(shape)} does not fit the declared "
+                         f"shape {list(declared)}")
+    return tuple(declared), dtype
+
+
+def _with_default_run_time_infer(specs, attrs):
+    _with_default_infer(specs, attrs)
+    return specs[0]  # not fed: the default's own shape
+
+
 register(OpDef("Const", _const_infer, _const_reference, Fusion.SOURCE,
                ElementRule(rules.literal), attrs={"value": Attr(AttrKind.ARRAY)},
                onnx=Onnx("Constant"),
@@ -57,6 +74,12 @@ register(OpDef("Placeholder", _placeholder_infer, _placeholder_reference, Fusion
                attrs={"dtype": Attr(AttrKind.DTYPE), "shape": Attr(AttrKind.SHAPE)}))
 register(OpDef("Identity", _identity_infer, lambda x: x, Fusion.VIEW, Scalar(Fn.IDENTITY),
                grad=lambda op, grads: [grads[0]], onnx=Onnx("Identity")))
+# Its input unless fed (feeding any tensor cuts the graph there): an Identity whose static
+# shape is the declared one. The gradient passes to the default, as TF's.
+register(OpDef("PlaceholderWithDefault", _with_default_infer, lambda x, *, shape: x.copy(),
+               Fusion.VIEW, Scalar(Fn.IDENTITY), attrs={"shape": Attr(AttrKind.SHAPE)},
+               run_time_infer=_with_default_run_time_infer,
+               grad=lambda op, grads: [grads[0]], onnx=Onnx(None)))  # exported as its input
 # Not differentiable by design: graphjit.autodiff stops there without an error
 # (the gradient of stop_gradient(x) with respect to x is None, as in TF).
 register(OpDef("StopGradient", _identity_infer, lambda x: x, Fusion.VIEW, Scalar(Fn.IDENTITY),
@@ -96,21 +119,39 @@ def _reshaped(array: np.ndarray, shape) -> np.ndarray:
 
 def placeholder(dtype, shape=None, name: str | None = None) -> Tensor:
     """A value fed at run time; None in `shape` marks a dimension known only then."""
-    from graphjit.graph import TensorShape
     if shape is None:
         raise ShapeError(f"placeholder '{name or 'Placeholder'}': graphjit needs the rank; "
                          "give shape=[None, ...] with None for unknown dimensions")
-    if isinstance(shape, numbers.Integral):
-        shape = [shape]
     with op_errors("Placeholder", name, "Placeholder", ()):
-        dims = list(shape) if isinstance(shape, (list, tuple, np.ndarray)) else None
-        if dims is None or not all(d is None or (isinstance(d, numbers.Integral)
-                                                 and not isinstance(d, bool)) for d in dims):
-            raise ShapeError(f"shape must be a list of ints and None, got {shape!r}")
+        dims = _static_dims(shape)
         dtype = dtypes.as_dtype(dtype)
     return get_default_graph().create_op(
         "Placeholder", (), {"shape": TensorShape(dims), "dtype": dtype},
         name=name, default_name="Placeholder").outputs[0]
+
+
+def _static_dims(shape) -> list:
+    if isinstance(shape, numbers.Integral):
+        shape = [shape]
+    dims = list(shape) if isinstance(shape, (list, tuple, np.ndarray)) else None
+    if dims is None or not all(d is None or (isinstance(d, numbers.Integral)
+                                             and not isinstance(d, bool)) for d in dims):
+        raise ShapeError(f"shape must be a list of ints and None, got {shape!r}")
+    return dims
+
+
+def placeholder_with_default(input, shape, name: str | None = None) -> Tensor:
+    """`input` unless fed: a placeholder with a default value, as TF's. Its static shape
+    is `shape`, where None marks dims a fed value may size differently from the default."""
+    from graphjit.ops._util import convert_to_tensor
+    x = convert_to_tensor(input)
+    with op_errors("PlaceholderWithDefault", name, "PlaceholderWithDefault", [x]):
+        if shape is None:
+            raise ShapeError("graphjit needs the rank: give shape=[None, ...] with None for "
+                             "dims a fed value may change")
+        dims = _static_dims(shape)
+    return make("PlaceholderWithDefault", [x], {"shape": TensorShape(dims)}, name=name,
+                default_name="PlaceholderWithDefault")
 
 
 def identity(input, name: str | None = None) -> Tensor:
@@ -125,4 +166,5 @@ def stop_gradient(input, name: str | None = None) -> Tensor:
                 default_name="StopGradient")
 
 
-__all__ = ["constant", "placeholder", "identity", "stop_gradient", "ALL"]
+__all__ = ["constant", "placeholder", "placeholder_with_default", "identity",
+           "stop_gradient", "ALL"]

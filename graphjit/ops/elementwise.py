@@ -26,6 +26,7 @@ from graphjit.ops._util import (
     check_dtype,
     convert_operands,
     make,
+    op_errors,
     same_dtype,
 )
 from graphjit.registry import Attr, AttrKind, ElementRule, Fusion, Onnx, OpDef, Scalar, register
@@ -398,7 +399,30 @@ def to_float(x, name="ToFloat") -> Tensor:
     return cast(x, dtypes.float32, name=name)
 
 
+def _float_test(x, name, default_name: str, test) -> Tensor:
+    (x,) = convert_operands([x])
+    with op_errors(default_name, name, default_name, [x]):
+        check_dtype(x.dtype, FLOAT)
+    with x.graph.name_scope(name or default_name) as scope:
+        return test(x, scope)
+
+
+def is_nan(x, name=None) -> Tensor:
+    """True where x is NaN (x != x), as TF's tf.math.is_nan."""
+    return _float_test(x, name, "IsNan", lambda x, scope: not_equal(x, x, name=scope))
+
+
+def is_inf(x, name=None) -> Tensor:
+    """True where x is +inf or -inf, as TF's tf.math.is_inf."""
+    return _float_test(x, name, "IsInf", lambda x, scope: equal(abs(x), np.inf, name=scope))
+
+
+def is_finite(x, name=None) -> Tensor:
+    """True where x is neither inf nor NaN (|x| < inf), as TF's tf.math.is_finite."""
+    return _float_test(x, name, "IsFinite", lambda x, scope: less(abs(x), np.inf, name=scope))
+
+
 __all__ = [n for n in dir() if not n.startswith("_") and n not in (
     "annotations", "math", "np", "dtypes", "Tensor", "OpDef", "register", "make", "ALL",
     "BOOL", "FLOAT", "NUMERIC", "broadcast_shapes", "check_dtype",
-    "convert_operands", "same_dtype")]
+    "convert_operands", "same_dtype", "op_errors")]

@@ -17,6 +17,7 @@ from graphjit.lower import standalone
 from graphjit.ops import _grad
 from graphjit.ops._util import (
     BOOL,
+    FLOAT,
     NUMERIC,
     check_dtype,
     convert_operands,
@@ -275,8 +276,33 @@ def _arg(op_type: str):
     return fn
 
 
+def reduce_logsumexp(input_tensor, axis=None, keepdims=None, name=None,
+                     reduction_indices=None, keep_dims=None) -> Tensor:
+    """log(sum(exp(x))) over `axis`, stably as TF: m + log(sum(exp(x - m))) with m the
+    max (0 where the max is inf or NaN, so those give inf/NaN, not NaN from inf - inf).
+    m is a constant for the gradient, which is softmax(x)."""
+    from graphjit.ops import elementwise as ew
+    from graphjit.ops.core import stop_gradient
+    from graphjit.ops.shape_ops import squeeze, zeros_like
+    (x,) = convert_operands([input_tensor])
+    with op_errors("Max", name, "ReduceLogSumExp", [x]):
+        check_dtype(x.dtype, FLOAT)
+        axis = _pick("axis", axis, "reduction_indices", reduction_indices)
+        keepdims = bool(_pick("keepdims", keepdims, "keep_dims", keep_dims))
+        if isinstance(axis, Tensor):
+            axis = static_value(axis, "axis").tolist()
+        axes = normalize_axes(axis, x.ndim)
+    with x.graph.name_scope(name or "ReduceLogSumExp") as scope:
+        raw_max = reduce_max(x, axes, keepdims=True)
+        shift = stop_gradient(ew.where(ew.is_finite(raw_max), raw_max, zeros_like(raw_max)))
+        total = ew.log(reduce_sum(ew.exp(x - shift), axes, keepdims=keepdims))
+        if not keepdims and axes:
+            shift = squeeze(shift, list(axes))
+        return ew.add(total, shift, name=scope)
+
+
 argmax = _arg("ArgMax")
 argmin = _arg("ArgMin")
 
 __all__ = ["reduce_sum", "reduce_mean", "reduce_prod", "reduce_max", "reduce_min",
-           "reduce_any", "reduce_all", "argmax", "argmin"]
+           "reduce_any", "reduce_all", "reduce_logsumexp", "argmax", "argmin"]

@@ -10,7 +10,8 @@ Limits, so folding cannot blow up a graph or a compile:
   no folded value, intermediate or final, may be larger. Above it the op is
   left to run time, so a small constant broadcast to a huge tensor stays a
   small constant and a BroadcastTo.
-- Stateful ops, placeholders and producers of fed (kept) tensors never fold,
+- Stateful ops, ops with side effects (Print), placeholders and producers of fed
+  (kept) tensors never fold,
   and a fed constant is not a known value: feeding it must still change the
   results.
 - An op whose reference raises (an integer to a negative power, a bad

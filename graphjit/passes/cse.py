@@ -7,9 +7,10 @@ of the two inputs does not matter. The first op in graph order stays and the
 later one's consumers read it.
 
 Never merged: stateful ops (two reads of a variable around an assignment
-differ), placeholders (two inputs, whatever their specs), producers of kept
-(fed) tensors (feeding one must not change the other). A fetched duplicate keeps its name:
-it becomes an Identity of the first (a fetched constant stays as it is).
+differ), ops with side effects (two prints print twice), placeholders (two inputs,
+whatever their specs), producers of kept (fed) tensors (feeding one must not change
+the other). A fetched duplicate keeps its name: it becomes an Identity of the first (a
+fetched constant stays as it is).
 """
 
 from __future__ import annotations

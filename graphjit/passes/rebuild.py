@@ -117,8 +117,11 @@ class Rewriter:
         return [self.get(t) for t in op.inputs]
 
     def frozen(self, op: Operation) -> bool:
-        """True for ops no pass may touch: stateful ones and producers of kept tensors."""
-        return get_op_def(op.type).stateful or any(t in self._kept for t in op.outputs)
+        """True for ops no pass may touch: stateful ones, ones with side effects (printing)
+        and producers of kept tensors."""
+        op_def = get_op_def(op.type)
+        return op_def.stateful or op_def.side_effect or any(t in self._kept
+                                                            for t in op.outputs)
 
     def opaque(self, new_tensor: Tensor) -> bool:
         """True for a kept (fed) tensor: its producer and value must not be looked into."""

@@ -320,3 +320,28 @@ def _cross_entropy(g: Gen) -> Draft | None:
     fn = ("softmax_cross_entropy_with_logits" if kind == "softmax"
           else "softmax_cross_entropy_with_logits_v2")
     return Draft(f"tf.nn.{fn}(labels=tf.nn.softmax({y.name}), logits={x.name})", [x, y])
+
+
+@builder("top_k", ("TopKV2",), 0.4)
+def _top_k(g: Gen) -> Draft | None:
+    v = g.pick("fi", min_rank=1)
+    if v is None:
+        return None
+    k = int(g.rng.integers(0, v.shape[-1] + 1))
+    return Draft(f"tf.nn.top_k({v.name}, k={k})", [v], 2)
+
+
+@builder("sort", ("TopKV2",), 0.4)
+def _sort(g: Gen) -> Draft | None:
+    v = g.pick("fi", min_rank=1)
+    if v is None:
+        return None
+    fn = g.choice(["sort", "argsort"])
+    direction = g.choice(["ASCENDING", "DESCENDING"])
+    return Draft(f"tf.{fn}({v.name}, axis={g.axis(v)}, direction={direction!r})", [v])
+
+
+@builder("check_numerics", ("CheckNumerics",), 0.3)
+def _check_numerics(g: Gen) -> Draft | None:
+    v = g.pick("f")  # pool values are finite: the check passes
+    return v and Draft(f"tf.check_numerics({v.name}, 'not finite')", [v])

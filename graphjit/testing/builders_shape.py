@@ -283,3 +283,21 @@ def _pool(g: Gen) -> Draft | None:
     padding = g.choice(["SAME", "VALID"])
     return Draft(f'tf.nn.{fn}({src}, ksize={k}, strides={int(g.rng.integers(1, 3))}, '
                  f'padding="{padding}")', [v] if v is not None else [])
+
+
+@builder("boolean_mask", ("BooleanMask",), 0.4)
+def _boolean_mask(g: Gen) -> Draft | None:
+    """The slices a new bool input keeps: a size known only at run time downstream."""
+    v = g.pick("fib", min_rank=1)
+    if v is None:
+        return None
+    axis = int(g.rng.integers(v.ndim))
+    rank = int(g.rng.integers(1, v.ndim - axis + 1))
+    mask = g.new_input(v.shape[axis:axis + rank], "bool")
+    return Draft(f"tf.boolean_mask({v.name}, {mask.name}, axis={axis})", [v])
+
+
+@builder("placeholder_with_default", ("PlaceholderWithDefault",), 0.2)
+def _placeholder_with_default(g: Gen) -> Draft | None:
+    v = g.pick("fib")
+    return v and Draft(f"tf.placeholder_with_default({v.name}, {[None] * v.ndim})", [v])

@@ -33,6 +33,7 @@ NOT_GENERATED = {
     "ScalarSummary": "its value is a string (a serialized protobuf) no generated op reads",
     "HistogramSummary": "its value is a string (a serialized protobuf) no generated op reads",
     "MergeSummary": "it reads summaries, which are not generated",
+    "Print": "prints to stderr on every run (its value is its input's; cases cover it)",
 }
 
 #: Op types only gradients create (the backward rules of the ops the builders make).

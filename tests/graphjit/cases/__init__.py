@@ -7,15 +7,18 @@ that the cases together cover every registered op type.
 
 from tests.graphjit.cases.base import Case  # noqa: F401
 from tests.graphjit.cases.conv import CASES as _CONV
+from tests.graphjit.cases.debug import CASES as _DEBUG
 from tests.graphjit.cases.elementwise import CASES as _ELEMENTWISE
 from tests.graphjit.cases.gradients import CASES as _GRADIENTS
 from tests.graphjit.cases.linalg import CASES as _LINALG
+from tests.graphjit.cases.masking import CASES as _MASKING
 from tests.graphjit.cases.nn import CASES as _NN
 from tests.graphjit.cases.reductions import CASES as _REDUCTIONS
 from tests.graphjit.cases.scan import CASES as _SCAN
 from tests.graphjit.cases.shape_ops import CASES as _SHAPE_OPS
+from tests.graphjit.cases.sorting import CASES as _SORTING
 from tests.graphjit.cases.state_ops import CASES as _STATE_OPS
 from tests.graphjit.cases.summary import CASES as _SUMMARY
 
 ALL_CASES = [*_ELEMENTWISE, *_CONV, *_REDUCTIONS, *_SCAN, *_LINALG, *_NN, *_SHAPE_OPS,
-             *_STATE_OPS, *_SUMMARY, *_GRADIENTS]
+             *_STATE_OPS, *_SUMMARY, *_GRADIENTS, *_SORTING, *_MASKING, *_DEBUG]

@@ -1,0 +1,134 @@
+"""TF1's session configuration messages and behavior switches, accepted and inert.
+
+TF1 scripts build a `ConfigProto` (GPU memory growth, thread counts, soft placement,
+XLA's jit level) and pass it to `Session(config=...)`, or `RunOptions`/`RunMetadata`
+to `run`. graphjit runs on the CPU with its own threads and always compiles, so none
+of these changes anything; they exist so such scripts run unchanged. Fields are TF's
+own (defaults as in TF's protos), nested messages are created with their parent, and an
+unknown field is an error, as in protobuf, so a typo is not silently kept.
+"""
+
+from __future__ import annotations
+
+import copy
+
+from graphjit.errors import InvalidArgumentError, UnsupportedError
+
+
+class _Message:
+    """A protobuf-like record: keyword fields with defaults, nested messages built fresh."""
+
+    _FIELDS: dict = {}
+
+    def __init__(self, **fields):
+        for name, default in self._FIELDS.items():
+            value = default() if isinstance(default, type) else copy.copy(default)
+            object.__setattr__(self, name, value)
+        for name, value in fields.items():
+            setattr(self, name, value)
+
+    def __setattr__(self, name, value):
+        if name not in self._FIELDS:
+            raise InvalidArgumentError(f"protocol message {type(self).__name__} has no "
+                                       f"{name!r} field (graphjit accepts TF's fields and "
+                                       "ignores them)")
+        object.__setattr__(self, name, value)
+
+    def __eq__(self, other):
+        return type(other) is type(self) and vars(other) == vars(self)
+
+    def __repr__(self) -> str:
+        fresh = type(self)()
+        changed = {k: v for k, v in vars(self).items() if getattr(fresh, k) != v}
+        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in changed.items())})"
+
+    def CopyFrom(self, other) -> None:  # noqa: N802 - protobuf's name
+        for name in self._FIELDS:
+            object.__setattr__(self, name, copy.deepcopy(getattr(other, name)))
+
+
+class GPUOptions(_Message):
+    """tf.GPUOptions: ignored (graphjit uses no GPU)."""
+
+    _FIELDS = {"per_process_gpu_memory_fraction": 0.0, "allow_growth": False,
+               "allocator_type": "", "deferred_deletion_bytes": 0, "visible_device_list": "",
+               "polling_active_delay_usecs": 0, "polling_inactive_delay_msecs": 0,
+               "force_gpu_compatible": False, "experimental": None}
+
+
+class OptimizerOptions(_Message):
+    """tf.OptimizerOptions: ignored (graphjit always optimizes and compiles)."""
+
+    L1, L0 = 0, -1
+    DEFAULT, OFF, ON_1, ON_2 = 0, -1, 1, 2
+    _FIELDS = {"do_common_subexpression_elimination": False, "do_constant_folding": False,
+               "max_folded_constant_in_bytes": 0, "do_function_inlining": False,
+               "opt_level": 0, "global_jit_level": 0}
+
+
+class GraphOptions(_Message):
+    """tf.GraphOptions: ignored."""
+
+    _FIELDS = {"optimizer_options": OptimizerOptions, "enable_recv_scheduling": False,
+               "build_cost_model": 0, "build_cost_model_after": 0, "infer_shapes": False,
+               "place_pruned_graph": False, "enable_bfloat16_sendrecv": False,
+               "timeline_step": 0, "rewrite_options": None}
+
+
+class ConfigProto(_Message):
+    """tf.ConfigProto: accepted by Session(config=...) and ignored."""
+
+    _FIELDS = {"device_count": dict, "intra_op_parallelism_threads": 0,
+               "inter_op_parallelism_threads": 0, "use_per_session_threads": False,
+               "session_inter_op_thread_pool": list, "placement_period": 0,
+               "device_filters": list, "gpu_options": GPUOptions,
+               "allow_soft_placement": False, "log_device_placement": False,
+               "graph_options": GraphOptions, "operation_timeout_in_ms": 0,
+               "rpc_options": None, "cluster_def": None, "isolate_session_state": False,
+               "experimental": None}
+
+
+class RunOptions(_Message):
+    """tf.RunOptions: accepted by Session.run(options=...) and ignored (no tracing)."""
+
+    NO_TRACE, SOFTWARE_TRACE, HARDWARE_TRACE, FULL_TRACE = 0, 1, 2, 3
+    _FIELDS = {"trace_level": 0, "timeout_in_ms": 0, "inter_op_thread_pool": 0,
+               "output_partition_graphs": False, "debug_options": None,
+               "report_tensor_allocations_upon_oom": False, "experimental": None}
+
+
+class RunMetadata(_Message):
+    """tf.RunMetadata: accepted by Session.run(run_metadata=...) and left empty."""
+
+    _FIELDS = {"step_stats": None, "cost_graph": None, "partition_graphs": list,
+               "function_graphs": list}
+
+
+# -- TF1/TF2 behavior switches ---------------------------------------------------------
+
+def disable_v2_behavior() -> None:
+    """A no-op: graphjit always behaves as TF1 (graphs, sessions, placeholders)."""
+
+
+def disable_eager_execution() -> None:
+    """A no-op: graphjit only builds graphs; nothing runs eagerly."""
+
+
+def enable_v2_behavior() -> None:
+    raise UnsupportedError("graphjit does not support TF2 behavior (eager execution, "
+                           "tf.function): it runs TF1 graphs")
+
+
+def enable_eager_execution(config=None, device_policy=None, execution_mode=None) -> None:
+    raise UnsupportedError("graphjit does not support eager execution: build a graph and "
+                           "run it in a Session (or graphjit.compile / graphjit.jit)")
+
+
+def executing_eagerly() -> bool:
+    """Always False: graphjit builds graphs."""
+    return False
+
+
+__all__ = ["ConfigProto", "GPUOptions", "GraphOptions", "OptimizerOptions", "RunOptions",
+           "RunMetadata", "disable_v2_behavior", "disable_eager_execution",
+           "enable_v2_behavior", "enable_eager_execution", "executing_eagerly"]

@@ -1,0 +1,66 @@
+"""`graphjit.math`: TF1's tf.math names that graphjit has (the same functions as the
+top-level and tf.nn names); any other tf.math name raises UnsupportedNameError."""
+
+from graphjit.ops.elementwise import (  # noqa: F401
+    abs,
+    add,
+    ceil,
+    cos,
+    divide,
+    equal,
+    erf,
+    exp,
+    expm1,
+    floor,
+    floordiv,
+    floormod,
+    greater,
+    greater_equal,
+    is_finite,
+    is_inf,
+    is_nan,
+    less,
+    less_equal,
+    log,
+    log1p,
+    logical_and,
+    logical_not,
+    logical_or,
+    maximum,
+    minimum,
+    mod,
+    multiply,
+    negative,
+    not_equal,
+    pow,
+    realdiv,
+    reciprocal,
+    round,
+    rsqrt,
+    sigmoid,
+    sign,
+    sin,
+    sqrt,
+    square,
+    subtract,
+    tanh,
+    truediv,
+)
+from graphjit.ops.nn import log_softmax, softmax, softplus  # noqa: F401
+from graphjit.ops.reductions import (  # noqa: F401
+    argmax,
+    argmin,
+    reduce_all,
+    reduce_any,
+    reduce_logsumexp,
+    reduce_max,
+    reduce_mean,
+    reduce_min,
+    reduce_prod,
+    reduce_sum,
+)
+from graphjit.ops.scan import cumsum  # noqa: F401
+from graphjit.ops.sorting import top_k  # noqa: F401
+from graphjit.unsupported import module_getattr
+
+__getattr__ = module_getattr(__name__, "tf.math")
