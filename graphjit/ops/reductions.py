@@ -7,6 +7,8 @@ functions take TF1's arguments, aliases included (reduction_indices, keep_dims).
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from codegen.loopir import Fn
@@ -78,7 +80,9 @@ def _int_mean(x, axes, keepdims):
 def _mean(x, *, axes, keepdims):
     if x.dtype.kind != "f":
         return _int_mean(x, axes, keepdims)
-    return np.mean(x, axis=axes, keepdims=keepdims, dtype=x.dtype)
+    with warnings.catch_warnings():  # an empty mean is NaN, as in TF, not a warning
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.mean(x, axis=axes, keepdims=keepdims, dtype=x.dtype)
 
 
 # (type, accepted dtypes, reference(x, axes, keepdims); empty reductions give TF's identities)
