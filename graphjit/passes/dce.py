@@ -17,14 +17,15 @@ def dce(graph: Graph, ctx: PassContext) -> PassResult:
     """Copy only the ops the fetches, kept tensors and stateful ops need."""
     rw = Rewriter(graph, ctx, "dce")
     ops = graph.get_operations()
-    live = _live_ops(rw.pinned | {op for op in ops if get_op_def(op.type).stateful})
+    live = live_ops(rw.pinned | {op for op in ops if get_op_def(op.type).stateful})
     for op in ops:
         if op in live:
             rw.copy(op)
     return rw.finish()
 
 
-def _live_ops(roots: set[Operation]) -> set[Operation]:
+def live_ops(roots: set[Operation]) -> set[Operation]:
+    """`roots` and every op they reach through data and control edges."""
     live: set[Operation] = set()
     stack = list(roots)
     while stack:

@@ -29,7 +29,7 @@ from graphjit.graph import Graph, Operation, Tensor
 from graphjit.graph_queries import in_graph_order
 from graphjit.passes.constant_folding import DEFAULT_MAX_FOLDED_BYTES, constant_folding
 from graphjit.passes.cse import cse
-from graphjit.passes.dce import dce
+from graphjit.passes.dce import dce, live_ops
 from graphjit.passes.rebuild import PassContext, PassFunction, PassStats, copy_graph
 from graphjit.passes.simplify import simplify
 
@@ -204,15 +204,8 @@ def optimize(graph: Graph, fetches=None, passes=None, *, keep: Iterable = (),
 
 def _needed(fetches: list, keep: list[Tensor]) -> list[Operation]:
     """The ops the fetches and kept tensors reach through data and control edges."""
-    roots = [f.op if isinstance(f, Tensor) else f for f in fetches] + [t.op for t in keep]
-    seen: set[Operation] = set()
-    while roots:
-        op = roots.pop()
-        if op not in seen:
-            seen.add(op)
-            roots.extend(t.op for t in op.inputs)
-            roots.extend(op.control_inputs)
-    return in_graph_order(seen)
+    roots = {f.op if isinstance(f, Tensor) else f for f in fetches} | {t.op for t in keep}
+    return in_graph_order(live_ops(roots))
 
 
 def _follow(element, tensors: dict, ops: dict):
