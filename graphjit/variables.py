@@ -38,6 +38,7 @@ class GraphKeys:
     TRAIN_OP = "train_op"
     GLOBAL_STEP = "global_step"
     REGULARIZATION_LOSSES = "regularization_losses"
+    LOSSES = "losses"  # what tf.losses functions add (graphjit.losses)
 
 
 class Variable(Tensor):
