@@ -1,5 +1,5 @@
 """tf.losses as TF 1.15's (issue #13): each loss against NumPy with weights and
-reductions, the losses collection, errors; on both engines."""
+reductions, the losses collection, errors; tf.nn.conv2d_transpose; on both engines."""
 
 from __future__ import annotations
 
@@ -120,3 +120,21 @@ def test_loss_errors_name_the_function_and_the_users_line():
     for info, line, *fragments in checks:
         assert isinstance(info.value, tf.Error)
         assert_points_here(info, *fragments, line=line)
+
+
+def test_nn_conv2d_transpose_is_conv2d_gradient_with_a_run_time_batch(engine):
+    inputs, filters = _data(3, 2, 2, 4), _data(3, 3, 5, 4, seed=1)
+    with tf.Graph().as_default():
+        x = tf.placeholder(tf.float32, [None, 2, 2, 4])
+        out = tf.nn.conv2d_transpose(x, filters, [tf.shape(x)[0], 4, 4, 5], strides=[1, 2, 2, 1],
+                                     padding="SAME")
+        image = tf.placeholder(tf.float32, [None, 4, 4, 5])
+        (grad,) = tf.gradients(tf.nn.conv2d(image, filters, [1, 2, 2, 1], "SAME"), [image],
+                               grad_ys=x)
+        assert out.shape.as_list() == [None, 4, 4, 5]
+        with pytest.raises(tf.ShapeError) as info:
+            line = caller_line(); tf.nn.conv2d_transpose(x, filters, [3, 5, 5, 5], strides=2)  # noqa: E501,E702
+        assert_points_here(info, "conv2d_transpose", "output_shape [3, 5, 5, 5]", line=line)
+        with tf.Session(engine=engine) as sess:
+            got, expected = sess.run([out, grad], {x: inputs, image: np.zeros((3, 4, 4, 5))})
+    np.testing.assert_allclose(got, expected, rtol=1e-6)
