@@ -39,6 +39,8 @@ class GraphKeys:
     GLOBAL_STEP = "global_step"
     REGULARIZATION_LOSSES = "regularization_losses"
     SUMMARIES = "summaries"
+    LOSSES = "losses"  # what tf.losses functions add (graphjit.losses)
+    UPDATE_OPS = "update_ops"  # e.g. batch_normalization's moving averages, to run with training
 
 
 class Variable(Tensor):

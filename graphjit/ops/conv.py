@@ -16,7 +16,17 @@ from numpy.lib.stride_tricks import sliding_window_view
 from graphjit.errors import DTypeError, GraphError, ShapeError, UnsupportedError, user_source_line
 from graphjit.graph import Tensor, TensorShape
 from graphjit.lower import conv_lowering, standalone
-from graphjit.ops._util import FLOAT, check_dtype, convert_operands, make, pad_amounts, same_dtype
+from graphjit.ops._util import (
+    FLOAT,
+    check_dtype,
+    convert_operands,
+    make,
+    op_errors,
+    pad_amounts,
+    same_dtype,
+    static_value,
+)
+from graphjit.ops.shape_ops import tile
 from graphjit.registry import Attr, AttrKind, Fusion, KernelBuilder, Onnx, OpDef, register
 
 PADDINGS = ("SAME", "VALID")
@@ -403,7 +413,65 @@ def avg_pool(value, ksize, strides, padding, data_format="NHWC", name=None) -> T
     return _pool("AvgPool", value, ksize, strides, padding, data_format, name)
 
 
+def conv2d_transpose(value=None, filter=None, output_shape=None, strides=None,
+                     padding="SAME", data_format="NHWC", name=None, input=None, filters=None,
+                     dilations=None) -> Tensor:
+    """The "deconvolution": the gradient of conv2d with respect to its input, as an op
+    of its own (tf.nn.conv2d_transpose, TF1 or TF2 form).
+
+    `value` [batch, h, w, in] is what a conv2d with the filter [kh, kw, out, in] would
+    output from an image of `output_shape` [batch, out_h, out_w, out]. The batch entry may
+    be computed at run time (`tf.shape(value)[0]`): it is value's batch; the others must
+    be known when the graph is built. The op reads an image only for its shape, so it is
+    given value's first cells tiled to that shape (no gradient flows through it).
+    """
+    if (value is None) == (input is None) or (filter is None) == (filters is None):
+        raise GraphError("conv2d_transpose needs one of `value` (TF1) or `input` (TF2) and "
+                         "one of `filter` (TF1) or `filters` (TF2)")
+    if output_shape is None or strides is None:
+        raise GraphError("conv2d_transpose needs `output_shape` and `strides`")
+    _check_nhwc(data_format, "Conv2DBackpropInput", name)
+    dy, f = convert_operands([value if input is None else input,
+                              filter if filters is None else filters])
+    attrs = {"strides": _window_attr(strides, "strides"),
+             "padding": _padding_attr(padding, "Conv2DBackpropInput", name),
+             "dilations": _window_attr(1 if dilations is None else dilations, "dilations")}
+    with op_errors("Conv2DBackpropInput", name, "conv2d_transpose", [dy, f]):
+        out = _output_shape(output_shape, dy)
+        if dy.ndim != 4 or f.ndim != 4:
+            raise ShapeError(f"value and filter must have rank 4, got shapes {dy.shape} and "
+                             f"{f.shape}")
+        if f.shape[2] is not None and f.shape[2] != out[3]:
+            raise ShapeError(f"output_shape has {out[3]} channels but the filter [height, "
+                             f"width, output_channels, in_channels] has {f.shape[2]}")
+        forward, _ = _conv2d_infer([((None, *out[1:]), dy.dtype), (f.shape, f.dtype)], attrs)
+        if not TensorShape(dy.shape[1:]).is_compatible_with(forward[1:]):
+            raise ShapeError(f"output_shape {list(out)} does not fit value of shape "
+                             f"{dy.shape}: conv2d of such an image with these strides, "
+                             f"padding and filter gives {list(forward)}")
+    with dy.graph.name_scope(name or "conv2d_transpose") as scope:
+        image = tile(dy[:, :1, :1, :1], [1, out[1], out[2], out[3]], name="output_shape")
+        return make("Conv2DBackpropInput", [image, f, dy], attrs, name=scope)
+
+
+def _output_shape(output_shape, value: Tensor) -> tuple:
+    """(batch or None, h, w, c): each entry static, but the batch may be a tensor."""
+    if isinstance(output_shape, Tensor):
+        dims = [int(d) for d in static_value(output_shape, "output_shape").reshape(-1)]
+    else:
+        dims = list(output_shape)
+        if len(dims) == 4 and isinstance(dims[0], Tensor):
+            dims[0] = None if dims[0].op.type != "Const" else dims[0]
+        dims = [d if d is None else int(static_value(d, "output_shape")) for d in dims]
+    if len(dims) != 4:
+        raise ShapeError(f"output_shape must have 4 entries (NHWC), got {dims}")
+    if dims[0] is not None and value.shape[0] is not None and dims[0] != value.shape[0]:
+        raise ShapeError(f"output_shape's batch {dims[0]} differs from value's "
+                         f"({value.shape[0]})")
+    return tuple(dims)
+
+
 max_pool2d = max_pool
 avg_pool2d = avg_pool
 
-__all__ = ["conv2d", "max_pool", "avg_pool", "max_pool2d", "avg_pool2d"]
+__all__ = ["conv2d", "conv2d_transpose", "max_pool", "avg_pool", "max_pool2d", "avg_pool2d"]
