@@ -315,8 +315,16 @@ class Graph:
 
     @contextlib.contextmanager
     def control_dependencies(self, control_inputs) -> Iterator[None]:
-        """Ops created inside run after `control_inputs` (used by training updates)."""
-        ops = [c.op if isinstance(c, Tensor) else c for c in (control_inputs or [])]
+        """Ops created inside run after `control_inputs` (used by training updates);
+        None, as in TF, clears the enclosing blocks' dependencies inside."""
+        if control_inputs is None:
+            saved, self._control_stack = self._control_stack, []
+            try:
+                yield
+            finally:
+                self._control_stack = saved
+            return
+        ops = [c.op if isinstance(c, Tensor) else c for c in control_inputs]
         self._control_stack.append(ops)
         try:
             yield

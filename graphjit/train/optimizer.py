@@ -92,7 +92,11 @@ class Optimizer:
         graph = pairs[0][1].graph
         with graph.as_default():
             var_list = [v for _, v in pairs]
-            self._create_slots(var_list)
+            # TF's init_scope: slots start from constants, never after the updates a
+            # train op is often built under (control_dependencies(UPDATE_OPS)), or
+            # initializing them would run those updates and need their feeds.
+            with graph.control_dependencies(None):
+                self._create_slots(var_list)
             with graph.name_scope(name or self._name) as scope:
                 self._prepare(var_list)
                 updates = []

@@ -134,3 +134,15 @@ def test_tensor_has_no_truth_value():
         x = tf.constant(1.0)
         with pytest.raises(TypeError, match="bool"):
             bool(x)
+
+
+def test_control_dependencies_none_clears_the_enclosing_ones():
+    with tf.Graph().as_default() as graph:
+        a = tf.constant(1.0, name="a")
+        with graph.control_dependencies([a]):
+            b = tf.constant(2.0, name="b")
+            with graph.control_dependencies(None):
+                c = tf.constant(3.0, name="c")
+            d = tf.constant(4.0, name="d")
+    assert b.op.control_inputs == (a.op,) and d.op.control_inputs == (a.op,)
+    assert c.op.control_inputs == ()

@@ -328,3 +328,25 @@ def test_update_of_each_variable_is_one_kernel(make):
                 stores.setdefault(step.name, []).append(op.inputs[0].op.name)
     targets = sorted([opt.get_slot(w, k).op.name for k in opt.get_slot_names()] + ["w"])
     assert [sorted(t) for t in stores.values()] == [targets], fn.kernels
+
+
+@pytest.mark.parametrize("make", [lambda: tf.train.RMSPropOptimizer(0.1),
+                                  lambda: tf.train.AdamOptimizer(0.1)])
+def test_slots_made_under_update_dependencies_initialize_without_feeds(make):
+    """The batch-norm pattern: minimize() under control_dependencies(UPDATE_OPS), whose
+    updates read a placeholder. TF creates slots in an init scope, free of those
+    dependencies, so global_variables_initializer() needs no feed."""
+    graph = tf.Graph()
+    with graph.as_default():
+        x = tf.placeholder(tf.float32, [None, 2], name="x")
+        w = tf.Variable(np.ones((2, 1), np.float32), name="w")
+        moving = tf.Variable(np.zeros(2, np.float32), trainable=False, name="moving")
+        update = tf.assign(moving, tf.reduce_mean(x, 0))
+        loss = tf.reduce_mean(tf.matmul(x, w) ** 2)
+        with tf.control_dependencies([update]):
+            train = make().minimize(loss)
+        init = tf.global_variables_initializer()
+    with tf.Session(graph=graph) as sess:
+        sess.run(init)  # no feed
+        sess.run(train, {x: np.ones((3, 2), np.float32)})
+        np.testing.assert_array_equal(sess.run(moving), [1.0, 1.0])  # the update ran
