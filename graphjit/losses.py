@@ -334,3 +334,7 @@ __all__ = ["Reduction", "compute_weighted_loss", "absolute_difference", "mean_sq
            "huber_loss", "log_loss", "hinge_loss", "cosine_distance", "sigmoid_cross_entropy",
            "softmax_cross_entropy", "sparse_softmax_cross_entropy", "add_loss", "get_losses",
            "get_regularization_losses", "get_regularization_loss", "get_total_loss"]
+
+from graphjit.unsupported import module_getattr as _module_getattr  # noqa: E402
+
+__getattr__ = _module_getattr(__name__, "tf.losses")

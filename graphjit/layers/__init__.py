@@ -9,3 +9,6 @@ scope's initializer, regularizer and reuse apply, and builds its ops in that sco
 from graphjit.layers.convolutional import *  # noqa: F403
 from graphjit.layers.core import *  # noqa: F403
 from graphjit.layers.normalization import *  # noqa: F403
+from graphjit.unsupported import module_getattr as _module_getattr  # noqa: E402
+
+__getattr__ = _module_getattr(__name__, "tf.layers")

@@ -11,13 +11,16 @@ The ops need nothing beyond graphjit (graphjit.ops.summary_ops); FileWriter and
 
 from graphjit.ops.summary_ops import histogram, merge, merge_all, scalar
 from graphjit.summary.writer import FileWriter
+from graphjit.unsupported import module_getattr
+
+_unsupported = module_getattr(__name__, "tf.summary")
 
 
 def __getattr__(name: str):
     if name == "Summary":  # TF1's tf.summary.Summary protobuf class, for hand-made values
         from graphjit.summary.writer import require_tensorboard
         return require_tensorboard("tf.summary.Summary")[1].Summary
-    raise AttributeError(f"module 'graphjit.summary' has no attribute '{name}'")
+    return _unsupported(name)  # UnsupportedNameError, naming tf.summary.<name>
 
 
 __all__ = ["scalar", "histogram", "merge", "merge_all", "FileWriter", "Summary"]

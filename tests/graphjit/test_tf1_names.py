@@ -347,7 +347,8 @@ def test_compat_v1_script(engine):
 
 @pytest.mark.parametrize("module, prefix", [
     (tf, "tf"), (tf.nn, "tf.nn"), (tf.train, "tf.train"), (tf.math, "tf.math"),
-    (tf.compat.v1, "tf.compat.v1"), (tf.errors, "tf.errors")])
+    (tf.compat.v1, "tf.compat.v1"), (tf.errors, "tf.errors"), (tf.layers, "tf.layers"),
+    (tf.losses, "tf.losses"), (tf.summary, "tf.summary")])
 def test_a_missing_name_says_graphjit_does_not_support_it(module, prefix):
     with pytest.raises(tf.UnsupportedNameError) as info:
         module.while_loop_of_dreams  # noqa: B018
