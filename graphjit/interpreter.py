@@ -55,8 +55,10 @@ def run_time_specs(op: Operation, specs: list[Spec]) -> list[Spec]:
 
 def check_size(op: Operation, shape: tuple, dtype) -> None:
     """Refuse to allocate a value of `op` larger than memory (both engines: the reference
-    for every value, a plan for those it keeps in buffers; fused ones take no memory)."""
-    nbytes = int(np.prod(shape, dtype=object)) * dtype.size
+    for every value, a plan for those it keeps in buffers; fused ones take no memory). A
+    dim known only once the op ran (a while loop's variable whose shape changes) counts
+    as 1."""
+    nbytes = int(np.prod([1 if d is None else d for d in shape], dtype=object)) * dtype.size
     if nbytes > memory_limit():
         raise ResourceExhaustedError(
             f"{op.describe()} at {op.source}: its result {format_spec(shape, dtype)} would "

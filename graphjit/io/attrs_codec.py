@@ -22,6 +22,7 @@ import numpy as np
 
 from graphjit import dtypes
 from graphjit.errors import DTypeError
+from graphjit.function import Function
 from graphjit.graph import TensorShape
 from graphjit.registry import get_op_def
 
@@ -55,6 +56,9 @@ def encode(value, put_array: Callable[[np.ndarray], str]):
         return {"str": value}
     if kind in (tuple, list):
         return {kind.__name__: [encode(v, put_array) for v in value]}
+    if isinstance(value, Function):
+        raise AttrError(f"holds the sub-graph {value.name!r}; saving control flow (cond, "
+                        "while_loop) is not supported yet")
     if isinstance(value, (np.ndarray, np.generic)):
         array = np.asarray(value)
         try:
@@ -157,6 +161,7 @@ KINDS: dict[str, tuple[Callable[[object], bool], str]] = {
         type(s) is tuple and all(x is None or type(x) is int for x in s) for s in v),
         "a tuple of (start, stop, step) tuples of ints or None"),
     "array": (lambda v: isinstance(v, np.ndarray), "a NumPy array"),
+    "function": (lambda v: isinstance(v, Function), "a sub-graph function"),
 }
 
 def attr_kind(op_type: str, name: str) -> str | None:

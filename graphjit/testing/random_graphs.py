@@ -17,7 +17,11 @@ from __future__ import annotations
 import numpy as np
 
 from graphjit.registry import all_op_defs
-from graphjit.testing import builders_math, builders_shape  # noqa: F401  (registration)
+from graphjit.testing import (  # noqa: F401  (registration)
+    builders_control,
+    builders_math,
+    builders_shape,
+)
 from graphjit.testing.gen import BUILDERS, Draft, Gen, Var
 from graphjit.testing.program import Program, prune
 

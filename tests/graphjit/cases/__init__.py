@@ -6,6 +6,7 @@ that the cases together cover every registered op type.
 """
 
 from tests.graphjit.cases.base import Case  # noqa: F401
+from tests.graphjit.cases.control_flow import CASES as _CONTROL_FLOW
 from tests.graphjit.cases.conv import CASES as _CONV
 from tests.graphjit.cases.elementwise import CASES as _ELEMENTWISE
 from tests.graphjit.cases.gradients import CASES as _GRADIENTS
@@ -17,4 +18,4 @@ from tests.graphjit.cases.shape_ops import CASES as _SHAPE_OPS
 from tests.graphjit.cases.state_ops import CASES as _STATE_OPS
 
 ALL_CASES = [*_ELEMENTWISE, *_CONV, *_REDUCTIONS, *_SCAN, *_LINALG, *_NN, *_SHAPE_OPS,
-             *_STATE_OPS, *_GRADIENTS]
+             *_STATE_OPS, *_GRADIENTS, *_CONTROL_FLOW]

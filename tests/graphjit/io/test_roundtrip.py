@@ -29,11 +29,21 @@ def _flat(out) -> list:
     return list(out) if isinstance(out, (list, tuple)) else [out]
 
 
+# Op types whose attrs hold sub-graphs, which the format does not store yet: saving a
+# graph holding one raises (test_saving_control_flow_is_refused_naming_the_op).
+UNSAVABLE = {"If", "While"}
+
+
 @pytest.mark.parametrize("case, dtype", PARAMS)
 def test_every_case_round_trips(case, dtype, tmp_path):
     arrays = case.make_inputs(np.random.default_rng(0), case.default_shapes, dtype)
     graph, placeholders, out = build_case(case, arrays)
     fetches = _flat(out)
+    held = UNSAVABLE & {op.type for op in graph.get_operations()}
+    if held:
+        with pytest.raises(tf.UnsupportedError, match="not supported yet"):
+            tf.save(graph, tmp_path / "case.gjz", fetches=fetches, feeds=placeholders)
+        return
     path = tf.save(graph, tmp_path / "case.gjz", fetches=fetches, feeds=placeholders)
     loaded = tf.load(path)
 
@@ -97,6 +107,16 @@ def test_floats_keep_their_bits_and_specials():
     for value in (0.1, -0.0, 1e-310, 1.7976931348623157e308, math.inf, -math.inf):
         assert same_value(decode(json.loads(json.dumps(encode(value, None))), None), value)
     assert math.isnan(decode(encode(math.nan, None), None))
+
+
+def test_saving_control_flow_is_refused_naming_the_op(tmp_path):
+    graph = tf.Graph()
+    with graph.as_default():
+        p = tf.placeholder(tf.bool, [], name="p")
+        y = tf.cond(p, lambda: tf.constant(1.0), lambda: tf.constant(2.0), name="choose")
+    with pytest.raises(tf.UnsupportedError, match=r"If 'choose'.*attr 'then_branch'.*"
+                                                  r"'choose/true_fn'.*control flow"):
+        tf.save(graph, tmp_path / "m.gjz", fetches=[y])
 
 
 def test_unsavable_attr_names_the_op_and_attr(tmp_path):
