@@ -59,6 +59,7 @@ class FuncGraph(Graph):
                                                              "dtype": t.dtype},
                                          name=t.op.name, source=t.op.source).outputs[0]
                     self.captures.append((outer_value, new))
+                    self._captured[outer_value] = new  # (with_captures asks by it)
         finally:
             self._control_stack = stack
         self._captured[t] = new
@@ -157,11 +158,12 @@ class Function:
 
 
 def build_function(fn: Callable, args: list[Spec], pack: Callable, outer: Graph, name: str,
-                   what: str) -> tuple[Function, object]:
+                   what: str, errors: Callable) -> tuple[Function, object]:
     """Call `fn(*pack(placeholders))` once under a new FuncGraph nested in `outer`, with
     one placeholder per spec of `args`; (the Function, the structure fn returned).
     Inputs: those placeholders, then the captured tensors' (`graph.captures`). `what`
-    names the function in errors ("true_fn of cond 'cond'")."""
+    names the function in errors ("true_fn of cond 'cond'"), raised within `errors()`
+    (the op's op_errors: they name the op and the user's line)."""
     from graphjit.ops._util import convert_to_tensor
     from graphjit.ops.core import placeholder
     graph = FuncGraph(outer, name)
@@ -171,27 +173,30 @@ def build_function(fn: Callable, args: list[Spec], pack: Callable, outer: Graph,
         params = [placeholder(dtype, shape, name=f"arg{i}") for i, (shape, dtype)
                   in enumerate(args)]
         result = fn(*pack(params))
-        structure, leaves = flatten(result, what)
-        outputs = []
-        for i, leaf in enumerate(leaves):
-            try:
-                t = convert_to_tensor(leaf, graph=graph)
-            except GraphError as exc:
-                raise type(exc)(f"{what} returned {leaf!r} as output {i}: {exc}") from None
-            outputs.append(t if t.graph is graph else graph.capture(t))
-    for g, n in zip(enclosing, before):
-        for op in g._ops[n:]:
+        with errors():
+            structure, leaves = flatten(result, what)
+            outputs = []
+            for i, leaf in enumerate(leaves):
+                try:
+                    t = convert_to_tensor(leaf, graph=graph)
+                except GraphError as exc:
+                    raise type(exc)(f"{what} returned {leaf!r:.60} as output {i}: "
+                                    f"{exc}") from None
+                outputs.append(t if t.graph is graph else graph.capture(t))
+    with errors():
+        for g, n in zip(enclosing, before):
+            for op in g._ops[n:]:
+                if get_op_def(op.type).stateful:
+                    raise UnsupportedError(
+                        f"{what} created {op.describe()} at {op.source} in an enclosing "
+                        "graph: it would run whether or not the function runs; state "
+                        "updates (assign) inside control flow are not supported")
+        for op in graph.get_operations():
             if get_op_def(op.type).stateful:
                 raise UnsupportedError(
-                    f"{what} created {op.describe()} at {op.source} in an enclosing graph: it "
-                    "would run whether or not the function runs; state updates (assign) "
-                    "inside control flow are not supported")
-    for op in graph.get_operations():
-        if get_op_def(op.type).stateful:
-            raise UnsupportedError(
-                f"{what} creates {op.describe()} at {op.source}: variables, assignments and "
-                "random draws inside control flow are not supported yet; create them "
-                "outside and read their values inside")
+                    f"{what} creates {op.describe()} at {op.source}: variables, assignments "
+                    "and random draws inside control flow are not supported yet; create "
+                    "them outside and read their values inside")
     return Function(graph, params + [p for _, p in graph.captures], outputs), structure
 
 

@@ -174,7 +174,8 @@ def _cond(pred, true_fn, false_fn, name, default, strict=False, flat=False):
                              f"{format_spec(pred.shape, pred.dtype)}")
     scope = graph.unique_name(name or default, mark_as_used=False)
     branches = [build_function(fn, [], lambda params: (), graph, f"{scope}/{label}",
-                               f"{label} of cond '{scope}'")
+                               f"{label} of cond '{scope}'",
+                               lambda: op_errors("If", name, default, [pred]))
                 for fn, label in ((true_fn, "true_fn"), (false_fn, "false_fn"))]
     (then_f, then_s), (else_f, else_s) = branches
     with op_errors("If", name, default, [pred]):
@@ -280,7 +281,8 @@ def while_loop(cond, body, loop_vars, shape_invariants=None, parallel_iterations
         result = call(body, list(values))
         if not isinstance(result, (list, tuple, dict)) or (spread and isinstance(result, dict)):
             result = [result]
-        return _same_structure(skeleton, result, scope)
+        with op_errors("While", name, default, tensors):
+            return _same_structure(skeleton, result, scope)
 
     if maximum_iterations is not None:  # TF's way: a counter as an extra loop variable
         from graphjit.ops.elementwise import less, logical_and
@@ -291,10 +293,12 @@ def while_loop(cond, body, loop_vars, shape_invariants=None, parallel_iterations
         flat_body = lambda i, *v: [i + 1, *user_body(*v)]  # noqa: E731
     scope = graph.unique_name(name or default, mark_as_used=False)
     args = [(inv, t.dtype) for inv, t in zip(invariants, tensors)]
+    def errors():
+        return op_errors("While", name, default, tensors)
     cond_f, _ = build_function(flat_cond, args, lambda params: params, graph, f"{scope}/cond",
-                               f"cond of while_loop '{scope}'")
+                               f"cond of while_loop '{scope}'", errors)
     body_f, _ = build_function(flat_body, args, lambda params: params, graph, f"{scope}/body",
-                               f"body of while_loop '{scope}'")
+                               f"body of while_loop '{scope}'", errors)
     with op_errors("While", name, default, tensors):
         _check_loop(cond_f, body_f, tensors, invariants)
     captured = _union(cond_f, body_f)
