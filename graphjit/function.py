@@ -32,11 +32,11 @@ class FuncGraph(Graph):
     """The graph of a Function, nested in `outer`: reading a tensor of an enclosing
     graph captures it (graph.create_op calls `capture`)."""
 
-    def __init__(self, outer: Graph, name: str):
+    def __init__(self, outer: Graph | None, name: str):
         super().__init__()
-        self.outer = outer
+        self.outer = outer  # (None: loaded from a file, capturing nothing more)
         self.name = name
-        self.seed = outer.seed
+        self.seed = None if outer is None else outer.seed
         self.captures: list[tuple[Tensor, Tensor]] = []  # (tensor of `outer`, placeholder)
         self._captured: dict[Tensor, Tensor] = {}
 
