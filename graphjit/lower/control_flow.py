@@ -66,3 +66,25 @@ def while_call(op: Operation) -> HostCall:
     return HostCall("while", {"cond": op.attrs["cond"].compiled(), "body": body.compiled(),
                               "invariants": invariants, "describe": op.describe(),
                               "source": str(op.source)})
+
+
+def _history(*arrays, cond, body, n, describe):
+    from graphjit.ops.control_flow_grad import stack_history
+    values, extra = _contiguous(arrays[:n]), _contiguous(arrays[n:])
+    seen: list[list] = [[] for _ in range(n)]
+    while cond.run_arrays(values + extra)[0]:
+        for j, v in enumerate(values):
+            seen[j].append(v)
+        values = body.run_arrays(values + extra)
+    return stack_history(seen, arrays[:n], describe)
+
+
+register_host_kernel("while_history", _history)
+
+
+def history_call(op: Operation) -> HostCall:
+    """The host step of a WhileHistory op: the loop, keeping each iteration's values."""
+    body = op.attrs["body"]
+    return HostCall("while_history", {"cond": op.attrs["cond"].compiled(),
+                                      "body": body.compiled(), "n": len(body.outputs),
+                                      "describe": f"{op.describe()} at {op.source}"})

@@ -26,9 +26,10 @@ from graphjit.function import (
     pack,
     with_captures,
 )
-from graphjit.graph import Tensor, TensorShape, format_spec, get_default_graph
+from graphjit.graph import Tensor, TensorShape, format_spec
 from graphjit.lower.control_flow import check_invariants, cond_call, while_call
 from graphjit.ops._util import convert_to_tensor, graph_of, op_error, op_errors
+from graphjit.ops.control_flow_grad import if_grad, while_grad
 from graphjit.registry import Attr, AttrKind, Fusion, Host, NoOnnx, OpDef, register
 
 __all__ = ["cond", "case", "while_loop"]
@@ -65,37 +66,9 @@ def _if_reference(pred, *inputs, then_branch, else_branch):
     return tuple((then_branch if pred else else_branch).evaluate(list(inputs)))
 
 
-def _if_grad(op, grads):
-    """The gradient of the branch taken: a cond of the branches' gradients, each
-    differentiating a copy of its branch inside the new branch."""
-    from graphjit.autodiff import gradients
-    from graphjit.ops.shape_ops import zeros_like
-    xs, ys = list(op.inputs[1:]), list(op.outputs)
-    float_in = [i for i, x in enumerate(xs) if x.dtype.is_floating]
-    float_out = [j for j, y in enumerate(ys) if y.dtype.is_floating]
-    dys = [zeros_like(ys[j]) if grads[j] is None else grads[j] for j in float_out]
-
-    def branch_gradient(function):
-        def build():
-            graph = get_default_graph()  # the gradient branch's own graph
-            inner = [graph.capture(x) for x in xs]
-            outs = function.inline(inner)
-            found = gradients([outs[j] for j in float_out], [inner[i] for i in float_in],
-                              grad_ys=[graph.capture(d) for d in dys])
-            return [zeros_like(inner[i]) if g is None else g for i, g in zip(float_in, found)]
-        return build
-
-    results = _cond(op.inputs[0], branch_gradient(op.attrs["then_branch"]),
-                    branch_gradient(op.attrs["else_branch"]), None, "cond", flat=True)
-    out = [None] * len(op.inputs)
-    for i, g in zip(float_in, results):
-        out[1 + i] = g
-    return out
-
-
 register(OpDef("If", _if_infer, _if_reference, Fusion.HOST,
                Host("runs the compiled plan of the branch taken", call=cond_call),
-               grad=_if_grad, onnx=_NO_ONNX,
+               grad=if_grad, onnx=_NO_ONNX,
                attrs={"then_branch": Attr(AttrKind.FUNCTION),
                       "else_branch": Attr(AttrKind.FUNCTION)}))
 
@@ -138,7 +111,7 @@ def _while_reference(*arrays, cond, body):
 
 register(OpDef("While", _while_infer, _while_reference, Fusion.HOST,
                Host("runs the compiled plans of its cond and body", call=while_call),
-               differentiable=False, onnx=_NO_ONNX,
+               grad=while_grad, onnx=_NO_ONNX,
                attrs={"cond": Attr(AttrKind.FUNCTION), "body": Attr(AttrKind.FUNCTION)},
                extra={"foldable": False}))  # (a loop could run for ever at compile time)
 

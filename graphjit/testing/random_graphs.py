@@ -37,7 +37,8 @@ NOT_GENERATED = {
 
 #: Op types only gradients create (the backward rules of the ops the builders make).
 GRADIENT_OPS = ("ReshapeLike", "SumToShapeOf", "StridedSliceGrad", "ScatterAddLike",
-                "MaxPoolGrad", "AvgPoolGrad", "Conv2DBackpropInput", "Conv2DBackpropFilter")
+                "MaxPoolGrad", "AvgPoolGrad", "Conv2DBackpropInput", "Conv2DBackpropFilter",
+                "WhileHistory")
 
 DEFAULT_SIZE = 12  # at most this many lines (a line is one public call, 1-10 ops)
 

@@ -37,6 +37,7 @@ from graphjit.function import Function
 from graphjit.graph import Operation
 from graphjit.graph_queries import ops_needed
 from graphjit.interpreter import run_op
+from graphjit.ops.control_flow_grad import stack_history
 from graphjit.testing.program import Built
 
 SAFETY = 4.0  # tolerance = SAFETY x the largest deviation of the perturbed runs
@@ -137,7 +138,19 @@ def _perturbed_while(op: Operation, inputs: list, rng) -> list[np.ndarray]:
     return values
 
 
-CONTROL = {"If": _perturbed_if, "While": _perturbed_while}
+def _perturbed_history(op: Operation, inputs: list, rng) -> list[np.ndarray]:
+    cond, body = op.attrs["cond"], op.attrs["body"]
+    n = len(body.outputs)
+    values, extra = list(inputs[:n]), list(inputs[n:])
+    seen: list[list] = [[] for _ in range(n)]
+    while _call(cond, values + extra, rng)[0]:
+        for j, v in enumerate(values):
+            seen[j].append(v)
+        values = _call(body, values + extra, rng)
+    return list(stack_history(seen, inputs[:n], op.name))
+
+
+CONTROL = {"If": _perturbed_if, "While": _perturbed_while, "WhileHistory": _perturbed_history}
 
 
 def _inexact(ops) -> int:

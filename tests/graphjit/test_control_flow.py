@@ -308,14 +308,64 @@ def test_second_order_gradient_through_a_cond():
     assert np.isclose(run_both(graph, d2y, {p: False, x: 2.0}), np.exp(2.0))
 
 
-def test_gradients_do_not_pass_through_a_while_loop():
+@pytest.mark.parametrize("steps", [0, 1, 4])
+def test_gradients_through_a_while_loop_match_finite_differences(steps):
+    """TF1's loop gradient: the iterations kept, walked backward; through the loop
+    variables, a captured weight and a cond in the body."""
     graph = tf.Graph()
     with graph.as_default():
-        x = tf.placeholder(tf.float32, [3], name="x")
-        line = caller_line(); y = tf.while_loop(lambda i, v: i < 3, lambda i, v: (i + 1, v * 2.0), [0, x], name="doubling")[1]  # noqa: E501, E702
-        with pytest.raises(tf.NotDifferentiableError,
-                           match=rf"While 'doubling'.*test_control_flow.py:{line}"):
+        n = tf.placeholder(tf.int32, [], name="n")
+        x = tf.placeholder(tf.float64, [3], name="x")
+        w = tf.placeholder(tf.float64, [], name="w")
+
+        def body(i, v, total):
+            v = tf.cond(tf.reduce_sum(v) > 0, lambda: tf.sin(v) * w + v * 0.5,
+                        lambda: v * v * w)
+            return i + 1, v, total + tf.reduce_sum(v * v)
+        _, y, total = tf.while_loop(lambda i, v, t: i < n, body,
+                                    [0, x, tf.constant(0.0, tf.float64)])
+        loss = tf.reduce_sum(y * y) + total
+        gx, gw = tf.gradients(loss, [x, w])
+    feeds = {n: steps, x: np.array([0.3, -1.2, 2.0]), w: np.array(1.3)}
+    got = run_both(graph, [gx, gw], feeds, rtol=1e-10)
+    for value, t in zip(got, (x, w)):
+        np.testing.assert_allclose(value, _finite_difference(graph, loss, t, feeds),
+                                   rtol=1e-6, atol=1e-8)
+    if steps == 0:
+        np.testing.assert_allclose(got[0], 2 * feeds[x])
+        assert got[1] == 0
+
+
+def test_second_order_gradient_through_a_while_loop():
+    graph = tf.Graph()
+    with graph.as_default():
+        x = tf.placeholder(tf.float64, [], name="x")
+        y = tf.while_loop(lambda i, v: i < 3, lambda i, v: (i + 1, v * x), [0, x])[1]  # x**4
+        (dy,) = tf.gradients(y, [x])
+        (d2y,) = tf.gradients(dy, [x])
+    assert np.allclose(run_both(graph, [dy, d2y], {x: 1.5}), [4 * 1.5**3, 12 * 1.5**2])
+
+
+def test_loop_gradients_need_loop_variables_of_fixed_shape():
+    graph = tf.Graph()
+    with graph.as_default():
+        x = tf.placeholder(tf.float32, [2], name="x")
+        line = caller_line(); y = tf.while_loop(lambda v: tf.size(v) < 8, lambda v: tf.concat([v, v], 0), [x], shape_invariants=[tf.TensorShape([None])], name="grow")  # noqa: E501, E702
+        with pytest.raises(tf.UnsupportedError,
+                           match=rf"While 'grow'.*test_control_flow.py:{line}.*keep their "
+                                 r"shapes; 'x:0' \(2,\) has the shape invariant \(\?,\)"):
             tf.gradients(tf.reduce_sum(y), [x])
+
+
+def test_a_path_without_gradient_inside_a_loop_contributes_zero():
+    """As in TF: a floor in the body gives no gradient (graphjit raises only where every
+    path of the outer graph is blocked by an op it can name)."""
+    graph = tf.Graph()
+    with graph.as_default():
+        x = tf.placeholder(tf.float64, [2], name="x")
+        y = tf.while_loop(lambda v: tf.reduce_max(v) > 1, lambda v: tf.floor(v / 2), [x])
+        (g,) = tf.gradients(tf.reduce_sum(y) + tf.reduce_sum(x), [x])
+    np.testing.assert_array_equal(run_both(graph, g, {x: [9.0, 3.0]}), [1.0, 1.0])
 
 
 # -- errors -------------------------------------------------------------------------------

@@ -63,6 +63,14 @@ def _halve_until_expected(a):
     return a
 
 
+def _power_gradient(x):
+    """d/dx sum(x**4) through a loop multiplying by x four times: the loop's gradient
+    (WhileHistory and a backward loop)."""
+    _, y = tf.while_loop(lambda i, v: i < 4, lambda i, v: (i + 1, v * x),
+                         [tf.constant(0), tf.ones_like(x)])
+    return tf.gradients(tf.reduce_sum(y), [x])[0]
+
+
 CASES = [
     Case("cond", _cond, _cond_expected, default_shapes=((), (2, 3)), shapes=_shapes(1),
          input_dtypes={0: "bool"}),
@@ -78,4 +86,6 @@ CASES = [
     Case("while_halve_until_float", _halve_until, _halve_until_expected,
          default_shapes=((3, 2),), shapes=_shapes(0), dtypes=FLOATS,
          inputs=uniform(-40, 40)),
+    Case("while_gradient", _power_gradient, lambda a: 4 * a ** 3, default_shapes=((2, 3),),
+         shapes=_shapes(0)),
 ]
