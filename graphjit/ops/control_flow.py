@@ -105,7 +105,7 @@ def _while_reference(*arrays, cond, body):
     invariants = [tuple(t.shape) for t in body.inputs[:n]]
     while cond.evaluate(values + extra)[0]:
         values = body.evaluate(values + extra)
-        check_invariants(values, invariants, "", "")
+        check_invariants(values, invariants)
     return tuple(values)
 
 

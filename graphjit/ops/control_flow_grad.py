@@ -64,14 +64,14 @@ def _history_infer(specs, attrs):
     return [((None, *t.shape), t.dtype) for t in body.inputs[:n]]
 
 
-def stack_history(values: list[list[np.ndarray]], initial: list, describe: str) -> tuple:
+def stack_history(values: list[list[np.ndarray]], initial: list) -> tuple:
     """The values each variable entered the iterations with, stacked (both engines);
     `initial`: the values it entered the loop with (for the shape of none)."""
     out = []
     for j, (seen, first) in enumerate(zip(values, initial)):
         changed = next((v.shape for v in seen if v.shape != seen[0].shape), None)
         if changed is not None:
-            raise ShapeError(f"{describe}: gradients through a while loop need its loop "
+            raise ShapeError(f"gradients through a while loop need its loop "
                              f"variables to keep their shapes; variable {j} went from "
                              f"{list(seen[0].shape)} to {list(changed)}")
         out.append(np.stack(seen) if seen else np.zeros((0, *first.shape), first.dtype))
@@ -86,7 +86,7 @@ def _history_reference(*arrays, cond, body):
         for j, v in enumerate(values):
             seen[j].append(v)
         values = body.evaluate(values + extra)
-    return stack_history(seen, arrays[:n], "WhileHistory")
+    return stack_history(seen, arrays[:n])
 
 
 def while_grad(op, grads):

@@ -147,7 +147,7 @@ def _perturbed_history(op: Operation, inputs: list, rng) -> list[np.ndarray]:
         for j, v in enumerate(values):
             seen[j].append(v)
         values = _call(body, values + extra, rng)
-    return list(stack_history(seen, inputs[:n], op.name))
+    return list(stack_history(seen, inputs[:n]))
 
 
 CONTROL = {"If": _perturbed_if, "While": _perturbed_while, "WhileHistory": _perturbed_history}
