@@ -262,6 +262,60 @@ def test_a_while_loop_nested_in_a_while_loop():
     assert run_both(graph, total, {n: 6}) == sum(j * i for i in range(6) for j in range(i))
 
 
+def test_a_loop_indexes_its_input_with_the_counter():
+    """TF1 loops read `xs[i]` with the counter (a gather; a negative i counts from the
+    end), here a running maximum over the time axis and the last step via xs[..., -1]."""
+    graph = tf.Graph()
+    with graph.as_default():
+        xs = tf.placeholder(tf.float32, [None, 3], name="xs")
+        steps = tf.shape(xs)[0]
+
+        def body(i, best):
+            return i + 1, tf.maximum(best, xs[i])
+        _, best = tf.while_loop(lambda i, b: i < steps, body, [1, xs[0]])
+        last = xs[tf.constant(-1) * tf.shape(xs)[1] // 3]
+        column = xs[..., tf.shape(xs)[1] - 1]
+    a = np.random.default_rng(2).normal(size=(6, 3)).astype(np.float32)
+    got = run_both(graph, [best, last, column], {xs: a})
+    np.testing.assert_array_equal(got[0], a.max(0))
+    np.testing.assert_array_equal(got[1], a[-1])
+    np.testing.assert_array_equal(got[2], a[:, -1])
+
+
+def _recurrent_model():
+    graph = tf.Graph()
+    with graph.as_default():
+        xs = tf.placeholder(tf.float32, [5, None], name="xs")
+        t = tf.placeholder(tf.float32, [None], name="t")
+        training = tf.placeholder(tf.bool, [], name="training")
+        w, u = tf.Variable(0.5, name="w"), tf.Variable(0.1, name="u")
+        _, h = tf.while_loop(lambda i, h: i < 5,
+                             lambda i, h: (i + 1, tf.tanh(h * w + xs[i] * u)),
+                             [0, tf.zeros_like(t)])
+        out = tf.cond(training, lambda: h * 0.9, lambda: h)
+        loss = tf.reduce_mean(tf.square(out - t))
+        train = tf.train.GradientDescentOptimizer(0.5).minimize(loss)
+        init = tf.global_variables_initializer()
+    return graph, (xs, t, training), loss, train, init
+
+
+def test_training_through_a_loop_and_a_cond_with_an_optimizer():
+    """A small recurrent model: the loop reads the variables (captured), a cond switches
+    on training; gradient descent lowers the loss alike in both engines."""
+    rng = np.random.default_rng(0)
+    data = rng.normal(size=(5, 8)).astype(np.float32)
+    target = np.tanh(data.sum(0) * 0.3).astype(np.float32)
+    losses = {}
+    for engine in ENGINES:
+        graph, inputs, loss, train, init = _recurrent_model()
+        with tf.Session(graph=graph, engine=engine) as sess:
+            sess.run(init)
+            feed = dict(zip(inputs, (data, target, True)))
+            losses[engine] = [sess.run([loss, train], feed)[0] for _ in range(15)]
+    assert losses["compiled"][-1] < losses["compiled"][0] / 10
+    np.testing.assert_allclose(losses["compiled"], losses["reference"], rtol=1e-4)
+
+
 # -- gradients ------------------------------------------------------------------------------
 
 def _finite_difference(graph, loss, x, feeds, eps=1e-6):
