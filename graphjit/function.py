@@ -80,7 +80,7 @@ class Function:
         self.outputs = tuple(outputs)
         self._specs: OrderedDict[tuple, list[Spec]] = OrderedDict()
         self._compiled = None
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
 
     @property
     def input_specs(self) -> list[Spec]:
@@ -101,9 +101,10 @@ class Function:
         specs = self._specs.get(key)
         if specs is None:
             specs = self._propagate(input_specs)
-            self._specs[key] = specs
-            while len(self._specs) > MAX_CACHED_SPECS:
-                self._specs.popitem(last=False)
+            with self._lock:  # (sessions of several threads may share the function)
+                self._specs[key] = specs
+                while len(self._specs) > MAX_CACHED_SPECS:
+                    self._specs.popitem(last=False)
         return specs
 
     def _propagate(self, input_specs: list[Spec]) -> list[Spec]:

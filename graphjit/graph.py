@@ -261,6 +261,8 @@ class Graph:
                   source: str | None = None, like: Operation | None = None) -> Operation:
         """Add an op of a registered type; shapes and dtypes are inferred (and checked) now.
 
+        An input of a graph this one is nested in (a cond branch or loop body reading an
+        outer tensor) is captured: the op reads the placeholder `capture` gives for it.
         Graph rewrites pass the user's `source` line of the op they rewrite, and `like`,
         an op of the same type and attrs whose inputs had the same shapes and dtypes:
         its outputs' shapes and dtypes are reused instead of inferred again (copying a
