@@ -99,7 +99,7 @@ def _while_infer(specs, attrs):
     return [(inv, t.dtype) for inv, t in zip(invariants, body.inputs)]
 
 
-def _while_reference(*arrays, cond, body):
+def _while_reference(*arrays, cond, body, back_prop=True):
     n = len(body.outputs)
     values, extra = list(arrays[:n]), list(arrays[n:])
     invariants = [tuple(t.shape) for t in body.inputs[:n]]
@@ -112,7 +112,8 @@ def _while_reference(*arrays, cond, body):
 register(OpDef("While", _while_infer, _while_reference, Fusion.HOST,
                Host("runs the compiled plans of its cond and body", call=while_call),
                grad=while_grad, onnx=_NO_ONNX,
-               attrs={"cond": Attr(AttrKind.FUNCTION), "body": Attr(AttrKind.FUNCTION)},
+               attrs={"cond": Attr(AttrKind.FUNCTION), "body": Attr(AttrKind.FUNCTION),
+                      "back_prop": Attr(AttrKind.BOOL, required=False)},
                extra={"foldable": False}))  # (a loop could run for ever at compile time)
 
 
@@ -222,8 +223,9 @@ def while_loop(cond, body, loop_vars, shape_invariants=None, parallel_iterations
     structure of shapes, None for a dim that may change) allow more. With
     `maximum_iterations`, at most that many iterations run. Unless
     `return_same_structure`, a single loop variable is returned as a tensor.
-    `parallel_iterations`, `back_prop` and `swap_memory` are accepted and ignored;
-    gradients do not pass through a while loop (graphjit.gradients names it).
+    Gradients pass through the loop (graphjit.ops.control_flow_grad) unless `back_prop`
+    is False, which stops them there as in TF. `parallel_iterations` and `swap_memory`
+    are accepted and ignored.
     """
     default = "while"
     skeleton, leaves = flatten(loop_vars, "loop_vars")
@@ -277,8 +279,9 @@ def while_loop(cond, body, loop_vars, shape_invariants=None, parallel_iterations
     captured = _union(cond_f, body_f)
     n = len(tensors)
     cond_f, body_f = with_captures(cond_f, n, captured), with_captures(body_f, n, captured)
-    op = graph.create_op("While", [*tensors, *captured], {"cond": cond_f, "body": body_f},
-                         name=name, default_name=default)
+    attrs = {"cond": cond_f, "body": body_f, **({} if back_prop else {"back_prop": False})}
+    op = graph.create_op("While", [*tensors, *captured], attrs, name=name,
+                         default_name=default)
     outputs = list(op.outputs[1:] if maximum_iterations is not None else op.outputs)
     if not return_same_structure and len(outputs) == 1:
         return outputs[0]

@@ -90,7 +90,10 @@ def _history_reference(*arrays, cond, body):
 
 
 def while_grad(op, grads):
-    """The loop run backward over its stacked iterations (see the module docstring)."""
+    """The loop run backward over its stacked iterations (see the module docstring); none
+    for a loop built with back_prop=False."""
+    if not op.attrs.get("back_prop", True):
+        return [None] * len(op.inputs)
     return _backward(op, grads, None)
 
 
@@ -116,7 +119,8 @@ def _backward(op, final: list, stacked: list | None) -> list:
                 f"{op.describe()} at {op.source}: gradients through a while loop need its "
                 f"loop variables to keep their shapes; '{t.name}' {TensorShape(t.shape)} "
                 f"has the shape invariant {p.shape}")
-    history = op.graph.create_op("WhileHistory", op.inputs, dict(op.attrs),
+    history = op.graph.create_op("WhileHistory", op.inputs,
+                                 {"cond": op.attrs["cond"], "body": body},
                                  name=f"{op.name}_history").outputs
     fvars = [j for j in range(n) if loop_vars[j].dtype.is_floating]
     fextra = [i for i, t in enumerate(extra) if t.dtype.is_floating]

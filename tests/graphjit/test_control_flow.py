@@ -400,6 +400,18 @@ def test_second_order_gradient_through_a_while_loop():
     assert np.allclose(run_both(graph, [dy, d2y], {x: 1.5}), [4 * 1.5**3, 12 * 1.5**2])
 
 
+def test_back_prop_false_stops_gradients_at_the_loop():
+    graph = tf.Graph()
+    with graph.as_default():
+        x = tf.placeholder(tf.float64, [2], name="x")
+        y = tf.while_loop(lambda i, v: i < 2, lambda i, v: (i + 1, v * v), [0, x],
+                          back_prop=False)[1]
+        grads = tf.gradients(tf.reduce_sum(y), [x])
+        (g,) = tf.gradients(tf.reduce_sum(y) + tf.reduce_sum(x * 3.0), [x])
+    assert grads == [None]
+    np.testing.assert_array_equal(run_both(graph, g, {x: [1.0, 2.0]}), [3.0, 3.0])
+
+
 def test_loop_gradients_need_loop_variables_of_fixed_shape():
     graph = tf.Graph()
     with graph.as_default():
