@@ -59,6 +59,7 @@ from graphjit.graph import (
 from graphjit.graph_util import freeze
 from graphjit.io import LoadedGraph, load, save
 from graphjit.ops.clip_ops import *  # noqa: F403
+from graphjit.ops.control_flow import case, cond, while_loop
 from graphjit.ops.core import (
     constant,
     identity,

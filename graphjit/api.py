@@ -33,20 +33,22 @@ from graphjit.errors import (
     FeedError,
     GraphError,
     InvalidArgumentError,
+    UnsupportedError,
 )
 from graphjit.feeds import as_result, convert_feed, flatten_fetches, prepare_feeds
 from graphjit.graph import Graph, Operation, Tensor, format_spec
 from graphjit.graph_queries import ops_needed
-from graphjit.lower.planner import build_plan, listed_steps
+from graphjit.lower.planner import listed_steps, plan_executor
 from graphjit.lower.program import lower
 from graphjit.passes import graph_outputs, optimize
 from graphjit.registry import get_op_def
 from graphjit.staged import Stages, computed_ops, dynamic_ops
-from runtime.executor import Executor
 from runtime.profiler import profile_plan
 
 STAGES = ("graph", "loops", "python", "llvm", "asm")
 DEFAULT_MAX_PLANS = 64
+_STAGED = ("{} is not supported for this function: a while loop in it changes the shapes "
+           "of its variables, so its plan is made in stages as it runs")
 MAX_TRACES = 64  # traces a @jit function keeps (one per dtype/rank/static-value signature)
 
 
@@ -227,6 +229,8 @@ class CompiledFunction:
 
     def _out_buffers(self, plan, out) -> dict:
         tensors = [leaf for leaf in self.leaves if isinstance(leaf, Tensor)]
+        if plan is None:
+            raise UnsupportedError(_STAGED.format("out="))
         if not isinstance(out, (np.ndarray, list, tuple)):
             raise FeedError(f"out= takes an array, or a list of arrays (None to skip one), "
                             f"got {type(out).__name__}")
@@ -346,10 +350,9 @@ class CompiledFunction:
                 if not tensor.shape.is_compatible_with(array.shape):
                     convert_feed(tensor, array)  # raises the FeedError that explains it
             with _collector_paused():
-                plan, lowered = build_plan(self._all_fetches, self._all_feeds,
-                                           list(signature) + self._state_shapes,
-                                           self._constants)
-            entry = (Executor(plan), plan, lowered)
+                entry = plan_executor(self._all_fetches, self._all_feeds,
+                                      list(signature) + self._state_shapes, self._constants,
+                                      self.max_plans)
             self._executors[signature] = entry
             self._last = entry
             while len(self._executors) > self.max_plans:  # its buffers go with it
@@ -414,6 +417,8 @@ class CompiledFunction:
     def memory(self) -> dict:
         """Planned bytes: shared intermediate buffers vs all intermediates unshared."""
         plan = self._entry()[1]
+        if plan is None:
+            raise UnsupportedError(_STAGED.format("memory()"))
         return {"planned_peak_bytes": plan.peak_bytes(),
                 "intermediate_bytes": plan.intermediate_bytes(),
                 "output_bytes": plan.output_bytes()}
@@ -424,6 +429,8 @@ class CompiledFunction:
         if self._stages is not None:
             raise self._stages.unsupported("fn.profile")
         entry = self._entry_for(arrays, tuple(a.shape for a in arrays))
+        if entry[1] is None:
+            raise UnsupportedError(_STAGED.format("profile()"))
         arrays = list(arrays) + self._read_state(None)
         return profile_plan(entry[0], arrays, repeat)  # (assignments are not stored)
 
@@ -460,7 +467,7 @@ def _dump(fn: CompiledFunction, entry) -> None:
         return
     directory = os.environ.get("GRAPHJIT_DUMP_DIR", "graphjit-dump")
     os.makedirs(directory, exist_ok=True)
-    base = f"plan{id(entry[1]) & 0xffffff:06x}"
+    base = f"plan{id(entry[0]) & 0xffffff:06x}"
     for stage in stages:
         if stage in STAGES:
             with open(os.path.join(directory, f"{base}.{stage}.txt"), "w") as f:

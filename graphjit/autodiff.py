@@ -26,13 +26,16 @@ from graphjit.registry import get_op_def
 
 def gradients(ys, xs, grad_ys=None, name: str = "gradients", stop_gradients=None,
               colocate_gradients_with_ops: bool = False, gate_gradients: bool = False,
-              aggregation_method=None) -> list[Tensor | None]:
+              aggregation_method=None, *, _blocked_is_zero: bool = False
+              ) -> list[Tensor | None]:
     """d(sum of ys)/d(x) for each x in xs, as new ops of the graph (TF1's tf.gradients).
 
     `grad_ys` (one per y, None for ones) weighs each y; `stop_gradients` are tensors
     treated as constants. Returns a list aligned with xs: None where the ys do not
     depend on an x. The TF1 arguments colocate_gradients_with_ops, gate_gradients
-    and aggregation_method are accepted and ignored.
+    and aggregation_method are accepted and ignored. (`_blocked_is_zero`: an x every path
+    to which is blocked gets None rather than an error; control flow's gradient rules
+    differentiate their sub-graphs so.)
     """
     ys, xs = _tensor_list(ys, "ys"), _tensor_list(xs, "xs")
     grad_ys = [None] * len(ys) if grad_ys is None else list(_as_list(grad_ys))
@@ -47,7 +50,7 @@ def gradients(ys, xs, grad_ys=None, name: str = "gradients", stop_gradients=None
             raise GraphError(f"gradients: '{t.name}' belongs to another graph than "
                              f"'{ys[0].name}'")
     with graph.as_default(), graph.name_scope(name):
-        return _Backprop(graph, ys, xs, stops).run(grad_ys)
+        return _Backprop(graph, ys, xs, stops, _blocked_is_zero).run(grad_ys)
 
 
 def _as_list(value) -> list:
@@ -65,8 +68,10 @@ def _tensor_list(values, what: str) -> list[Tensor]:
 
 
 class _Backprop:
-    def __init__(self, graph, ys: list[Tensor], xs: list[Tensor], stops: set[Tensor]):
+    def __init__(self, graph, ys: list[Tensor], xs: list[Tensor], stops: set[Tensor],
+                 blocked_is_zero: bool = False):
         self.graph = graph
+        self.blocked_is_zero = blocked_is_zero
         self.ys, self.xs, self.stops = ys, xs, stops
         self.grads: dict[Tensor, list[Tensor]] = {}
         self.clean: set[Tensor] = set()  # reached by a path without a blocking op
@@ -181,7 +186,7 @@ class _Backprop:
         if g is not None or x in self.clean:
             return g
         blockers = self.blocked.get(x)
-        if blockers:
+        if blockers and not self.blocked_is_zero:
             ops = sorted(blockers, key=lambda o: o.name)
             described = "; ".join(f"{o.describe()} at {o.source}" for o in ops)
             raise NotDifferentiableError(

@@ -266,6 +266,8 @@ class Graph:
                   source: str | None = None, like: Operation | None = None) -> Operation:
         """Add an op of a registered type; shapes and dtypes are inferred (and checked) now.
 
+        An input of a graph this one is nested in (a cond branch or loop body reading an
+        outer tensor) is captured: the op reads the placeholder `capture` gives for it.
         Graph rewrites pass the user's `source` line of the op they rewrite, and `like`,
         an op of the same type and attrs whose inputs had the same shapes and dtypes:
         its outputs' shapes and dtypes are reused instead of inferred again (copying a
@@ -279,6 +281,10 @@ class Graph:
         for t in inputs:
             if not isinstance(t, Tensor):
                 raise GraphError(f"{op_type}: inputs must be Tensors, got {type(t).__name__}")
+        if any(t.graph is not self and self.encloses(t.graph) for t in inputs):
+            inputs = tuple(t if t.graph is self or not self.encloses(t.graph)
+                           else self.capture(t) for t in inputs)
+        for t in inputs:
             if t.graph is not self:
                 raise GraphMismatchError(
                     f"{op_type} '{name or default_name or op_type}' at {user_source_line()}: "
@@ -330,6 +336,25 @@ class Graph:
             yield
         finally:
             self._control_stack.pop()
+
+    # -- nesting -------------------------------------------------------------
+    # A function graph (graphjit.function.FuncGraph: a cond branch, a loop body) sits in
+    # an outer graph; the tensors of the graphs enclosing it that its ops read are
+    # captured, i.e. become its inputs. A plain Graph encloses nothing.
+    outer: Graph | None = None
+
+    def encloses(self, graph: Graph) -> bool:
+        """True when `graph` is one of the graphs this one is nested in."""
+        outer = self.outer
+        while outer is not None:
+            if outer is graph:
+                return True
+            outer = outer.outer
+        return False
+
+    def capture(self, t: Tensor) -> Tensor:
+        """The tensor of this graph standing for `t`, of an enclosing graph."""
+        raise GraphMismatchError(f"'{t.name}' belongs to another graph")
 
     # -- lookup ------------------------------------------------------------
     def get_operations(self) -> list[Operation]:
@@ -429,6 +454,14 @@ def _format_attrs(op: Operation) -> str:
             value = value.item() if value.size == 1 else f"<{value.dtype}{list(value.shape)}>"
         parts.append(f"{key}={value}")
     return f"  {{{', '.join(parts)}}}" if parts else ""
+
+
+def building_graph(graph: Graph) -> Graph:
+    """The graph new ops reading tensors of `graph` go to: the default graph when it is a
+    function graph nested in `graph` (a cond branch reading an outer tensor captures it,
+    so the op runs only with the branch), else `graph`."""
+    default = get_default_graph()
+    return default if default is not graph and default.encloses(graph) else graph
 
 
 def get_default_graph() -> Graph:

@@ -62,9 +62,11 @@ def run_time_specs(op: Operation, specs: list[Spec]) -> list[Spec]:
 
 def check_size(op: Operation, shape: tuple, dtype) -> None:
     """Refuse to allocate a value of `op` larger than memory (both engines: the reference
-    for every value, a plan for those it keeps in buffers; fused ones take no memory)."""
-    if any(d is None for d in shape):  # a size that depends on values (boolean_mask):
-        return  # at most its input's, which is in memory already
+    for every value, a plan for those it keeps in buffers; fused ones take no memory). A
+    dim known only once an op ran (boolean_mask's size, a while loop's variable whose
+    shape changes) is not checked here: its value is in memory already when known."""
+    if any(d is None for d in shape):
+        return
     nbytes = int(np.prod(shape, dtype=object)) * dtype.size
     if nbytes > memory_limit():
         raise ResourceExhaustedError(

@@ -88,9 +88,12 @@ class KernelBuilder:
 
 @dataclass(frozen=True)
 class Host:
-    """Not compiled: the plan calls the NumPy reference on the host, for this reason."""
+    """Not compiled: the plan calls the NumPy reference on the host, for this reason; or,
+    given `call(op) -> HostCall`, that host kernel instead (control flow runs the
+    compiled plans of its sub-graphs)."""
 
     reason: str
+    call: Callable | None = None
 
 
 Lowering = Scalar | ElementRule | RowReduce | KernelBuilder | Host
@@ -129,6 +132,7 @@ class AttrKind(str, enum.Enum):
     SHAPE = "shape"  # a TensorShape or a tuple of ints
     SLICES = "slices"  # a tuple of (start, stop, step) of ints or None
     ARRAY = "array"
+    FUNCTION = "function"  # a sub-graph (graphjit.function.Function): branches, loop bodies
 
 
 @dataclass(frozen=True)

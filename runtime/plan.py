@@ -44,15 +44,15 @@ KERNEL, EXTERN, VIEW, HOST = StepKind.KERNEL, StepKind.EXTERN, StepKind.VIEW, St
 class SlotSpec:
     """What a slot holds: its concrete shape and dtype, and where its array comes from."""
 
-    shape: tuple
+    shape: tuple  # (None dims: a host step's result whose shape it decides when it runs)
     dtype: np.dtype
-    role: str  # "input", "const", "output", "buffer", "view"
+    role: str  # "input", "const", "output", "buffer", "view", "host"
     value: np.ndarray | None = None  # constants
     base: int | None = None  # views: the viewed slot
 
     @property
     def nbytes(self) -> int:
-        return math.prod(self.shape) * self.dtype.itemsize
+        return math.prod(0 if d is None else d for d in self.shape) * self.dtype.itemsize
 
 
 @dataclass

@@ -3,9 +3,11 @@
 Every value becomes a one-key object naming its type (`{"int": 3}`,
 `{"tuple": [...]}`), so a loaded attr has exactly the Python type it was saved
 with: a tuple stays a tuple, a TensorShape a TensorShape, a NumPy scalar a NumPy
-scalar. Arrays go to the npz; the JSON holds their key. Decoding builds only
-None, bools, ints, floats, strings, tuples, lists, DTypes, TensorShapes and
-arrays: nothing in a file can name code to run.
+scalar. Arrays go to the npz; the JSON holds their key. A sub-graph (a cond's
+branch, a loop's body) is `{"function": {...}}`, its ops written as the graph's
+(graphjit.io.native) and rebuilt by the loader. Decoding builds only None, bools,
+ints, floats, strings, tuples, lists, DTypes, TensorShapes, arrays and sub-graphs of
+registered ops: nothing in a file can name code to run.
 
 What each attr holds, and which attrs an op type takes, is the op's registry entry
 (`OpDef.attrs`); tests check it covers every attr of the registry's case table.
@@ -22,6 +24,7 @@ import numpy as np
 
 from graphjit import dtypes
 from graphjit.errors import DTypeError
+from graphjit.function import Function
 from graphjit.graph import TensorShape
 from graphjit.registry import get_op_def
 
@@ -34,8 +37,11 @@ _FLOAT_WORDS = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
 _DTYPE_NAMES = {d.name: d for d in dtypes.EVERY}
 
 
-def encode(value, put_array: Callable[[np.ndarray], str]):
-    """The tagged JSON form of `value`; `put_array(array) -> key` stores an array."""
+def encode(value, put_array: Callable[[np.ndarray], str], put_function: Callable | None = None):
+    """The tagged JSON form of `value`; `put_array(array) -> key` stores an array,
+    `put_function(function) -> JSON object` describes a sub-graph (an attr's whole value)."""
+    if isinstance(value, Function) and put_function is not None:
+        return {"function": put_function(value)}
     if value is None:
         return {"none": None}
     if isinstance(value, dtypes.DType):
@@ -55,6 +61,9 @@ def encode(value, put_array: Callable[[np.ndarray], str]):
         return {"str": value}
     if kind in (tuple, list):
         return {kind.__name__: [encode(v, put_array) for v in value]}
+    if isinstance(value, Function):
+        raise AttrError(f"holds the sub-graph {value.name!r} inside a list or tuple, which "
+                        "the format cannot store (only as an attr's whole value)")
     if isinstance(value, (np.ndarray, np.generic)):
         array = np.asarray(value)
         if array.dtype.kind in "OSU":  # an object array would need pickle to load
@@ -73,12 +82,15 @@ def encode(value, put_array: Callable[[np.ndarray], str]):
                     "and NumPy arrays/scalars)")
 
 
-def decode(obj, get_array: Callable[[str], np.ndarray]):
-    """The value of a tagged JSON form; AttrError says what is malformed."""
+def decode(obj, get_array: Callable[[str], np.ndarray], get_function: Callable | None = None):
+    """The value of a tagged JSON form; AttrError says what is malformed.
+    `get_function(payload)` rebuilds a sub-graph (allowed only as an attr's whole value)."""
     if not isinstance(obj, dict) or len(obj) != 1:
         raise AttrError(f"expected an object with one type tag such as {{\"int\": 3}}, "
                         f"got {_short(obj)}")
     ((tag, payload),) = obj.items()
+    if tag == "function" and get_function is not None:
+        return get_function(payload)
     decoder = _DECODERS.get(tag)
     if decoder is None:
         raise AttrError(f"unknown type tag '{tag}' (known: {', '.join(_DECODERS)})")
@@ -161,6 +173,7 @@ KINDS: dict[str, tuple[Callable[[object], bool], str]] = {
         type(s) is tuple and all(x is None or type(x) is int for x in s) for s in v),
         "a tuple of (start, stop, step) tuples of ints or None"),
     "array": (lambda v: isinstance(v, np.ndarray), "a NumPy array"),
+    "function": (lambda v: isinstance(v, Function), "a sub-graph function"),
 }
 
 def attr_kind(op_type: str, name: str) -> str | None:

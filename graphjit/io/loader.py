@@ -18,10 +18,12 @@ from typing import NoReturn
 import numpy as np
 
 from graphjit.errors import GraphError, LoadError, SourceLine
+from graphjit.function import FuncGraph, Function
 from graphjit.graph import Graph, Operation, Tensor, format_spec
 from graphjit.io.attrs_codec import AttrError, check_kind, decode, op_signature
 from graphjit.io.container import ARRAYS_ENTRY
 from graphjit.io.npz import NpzReader, human_bytes
+from graphjit.io.schema import FUNCTION, OP, OUTPUT, check_fields
 from graphjit.registry import all_op_defs, get_op_def, infer_specs
 from graphjit.variables import Variable
 
@@ -37,17 +39,61 @@ class FileSource(SourceLine):
 
 
 class Loader:
-    """Checks and rebuilds one parsed graph.json (already schema-checked) with its arrays."""
+    """Checks and rebuilds one parsed graph.json (already schema-checked) with its arrays;
+    a Loader of its own rebuilds each sub-graph (`function`: its name) an attr holds."""
 
-    def __init__(self, path: str, doc: dict, arrays: NpzReader, max_bytes: int):
+    def __init__(self, path: str, doc: dict, arrays: NpzReader, max_bytes: int,
+                 function: str | None = None):
         self.path, self.doc, self.arrays, self.max_bytes = path, doc, arrays, max_bytes
         self.ops: list[dict] = doc["ops"]
         self.position: dict[str, int] = {}
         self.variables = {v["op"]: v for v in doc["variables"]}
         self.known_types = all_op_defs()
+        self.function = function
 
     def fail(self, message: str) -> NoReturn:
-        raise LoadError(f"{self.path}: {message}")
+        where = f"in function '{self.function}': " if self.function else ""
+        raise LoadError(f"{self.path}: {where}{message}")
+
+    def load_function(self) -> Function:
+        """The sub-graph of a function attr (its payload checked by `_function`)."""
+        for i, entry in enumerate(self.ops):
+            first = self.position.setdefault(entry["name"], i)
+            if first != i:
+                self.fail(f"ops[{first}] and ops[{i}] are both named '{entry['name']}'")
+        graph = self._build([self._check_op(i, entry) for i, entry in enumerate(self.ops)])
+        inputs = [self._element(graph, name, f"inputs[{i}]", tensor=True)
+                  for i, name in enumerate(self.doc["inputs"])]
+        for name, t in zip(self.doc["inputs"], inputs):
+            if t.op.type != "Placeholder":
+                self.fail(f"input '{name}' is not a placeholder")
+        if len({t.op for t in inputs}) != len(inputs) or len(inputs) != sum(
+                op.type == "Placeholder" for op in graph.get_operations()):
+            self.fail("the inputs must name each placeholder of the function once")
+        outputs = [self._element(graph, name, f"outputs[{i}]", tensor=True)
+                   for i, name in enumerate(self.doc["outputs"])]
+        return Function(graph, inputs, outputs)
+
+    def _function(self, payload) -> Function:
+        """Decoder of a {"function": payload} attr: a nested Loader rebuilds it."""
+        what = "a sub-graph"
+        if type(payload) is not dict:
+            raise AttrError(f"{what} should be an object, got {type(payload).__name__}")
+        try:
+            check_fields(self.path, payload, FUNCTION, what)
+            for i, op in enumerate(payload["ops"]):
+                check_fields(self.path, op, OP, f"{what} ops[{i}]")
+                for k, output in enumerate(op["outputs"]):
+                    check_fields(self.path, output, OUTPUT, f"{what} ops[{i}] outputs[{k}]")
+        except LoadError as exc:
+            raise AttrError(str(exc).removeprefix(f"{self.path}: ")) from None
+        name = payload["name"]
+        doc = {"ops": payload["ops"], "variables": [], "seed": self.doc["seed"],
+               "inputs": payload["inputs"], "outputs": payload["outputs"]}
+        try:
+            return Loader(self.path, doc, self.arrays, self.max_bytes, name).load_function()
+        except LoadError as exc:  # the op and attr holding it are named around it
+            raise AttrError(str(exc).removeprefix(f"{self.path}: ")) from None
 
     def load(self) -> tuple[Graph, list, list[Tensor], dict[str, np.ndarray]]:
         """(graph, fetches, feeds, saved variable values by name), all checked."""
@@ -147,7 +193,7 @@ class Loader:
         attrs = {}
         for key, obj in encoded.items():
             try:
-                value = decode(obj, self._array)
+                value = decode(obj, self._array, self._function)
             except AttrError as exc:
                 self.fail(f"{what} attr '{key}': {exc}")
             except RecursionError:
@@ -175,7 +221,7 @@ class Loader:
 
     # -- building -----------------------------------------------------------------------
     def _build(self, attrs: list[dict]) -> Graph:
-        graph = Graph()
+        graph = Graph() if self.function is None else FuncGraph(None, self.function)
         reserved: set[str] = set()
         for entry in self.ops:  # scopes too: a later name_scope("dense") gets "dense_1"
             parts = entry["name"].split("/")
@@ -205,7 +251,8 @@ class Loader:
                 self.fail(f"op '{name}' ({op_type}) cannot be rebuilt from inputs ({specs}): "
                           f"{exc}")
             op.control_inputs = tuple(built[c] for c in entry["control_inputs"])
-            op.source = FileSource(self.path, i, name)
+            op.source = FileSource(self.path, i, name if self.function is None
+                                   else f"{self.function}/{name}")
             self._check_outputs(op, entry["outputs"])
             if name in self.variables:
                 var = Variable.__new__(Variable)  # the Variable class, without new ops

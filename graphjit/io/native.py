@@ -92,24 +92,9 @@ def _describe(graph: Graph, leaves: list, feeds: list[Tensor], arrays: dict,
         return store
 
     import graphjit
-    ops, variables, seen = [], [], set()
+    ops = _op_entries(graph, put("a"))
+    variables = []
     for op in graph.get_operations():
-        for dep in [t.op for t in op.inputs] + list(op.control_inputs):
-            if dep not in seen:
-                raise InternalError(f"cannot save: {op.describe()} uses '{dep.name}', which "
-                                    "is not an earlier op of the graph")
-        seen.add(op)
-        attrs = {}
-        for key, value in op.attrs.items():
-            try:
-                attrs[key] = encode(value, put("a"))
-            except AttrError as exc:
-                raise UnsupportedError(f"cannot save {op.describe()}: attr '{key}' "
-                                       f"{exc}") from None
-        ops.append({"name": op.name, "type": op.type, "inputs": [t.name for t in op.inputs],
-                    "control_inputs": [c.name for c in op.control_inputs], "attrs": attrs,
-                    "outputs": [{"shape": list(t.shape), "dtype": t.dtype.name}
-                                for t in op.outputs]})
         if op.outputs and isinstance(op.outputs[0], Variable):
             var = op.outputs[0]
             variables.append({"op": op.name, "initial_value": var.initial_value.name,
@@ -121,6 +106,34 @@ def _describe(graph: Graph, leaves: list, feeds: list[Tensor], arrays: dict,
             "variables": variables,
             "variable_values": _variable_values(graph, session, put("v")),
             "collections": _collections(graph), "ops": ops}
+
+
+def _op_entries(graph: Graph, put) -> list[dict]:
+    """One JSON object per op, in graph order; a sub-graph attr holds its own ops."""
+    def put_function(function) -> dict:
+        return {"name": function.name, "inputs": [t.name for t in function.inputs],
+                "outputs": [t.name for t in function.outputs],
+                "ops": _op_entries(function.graph, put)}
+
+    ops, seen = [], set()
+    for op in graph.get_operations():
+        for dep in [t.op for t in op.inputs] + list(op.control_inputs):
+            if dep not in seen:
+                raise InternalError(f"cannot save: {op.describe()} uses '{dep.name}', which "
+                                    "is not an earlier op of the graph")
+        seen.add(op)
+        attrs = {}
+        for key, value in op.attrs.items():
+            try:
+                attrs[key] = encode(value, put, put_function)
+            except AttrError as exc:
+                raise UnsupportedError(f"cannot save {op.describe()}: attr '{key}' "
+                                       f"{exc}") from None
+        ops.append({"name": op.name, "type": op.type, "inputs": [t.name for t in op.inputs],
+                    "control_inputs": [c.name for c in op.control_inputs], "attrs": attrs,
+                    "outputs": [{"shape": list(t.shape), "dtype": t.dtype.name}
+                                for t in op.outputs]})
+    return ops
 
 
 def _variable_values(graph: Graph, session, put) -> dict[str, str]:

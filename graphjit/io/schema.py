@@ -102,6 +102,12 @@ OP: dict[str, Field] = {
     "attrs": (lambda v: type(v) is dict, "an object"),
     "outputs": (_list_of(lambda v: type(v) is dict), "a list of objects"),
 }
+FUNCTION: dict[str, Field] = {  # an attr's sub-graph: {"function": {...}}
+    "name": (_is_name, "a non-empty string"),
+    "inputs": (_list_of(_is_name), "a list of tensor names"),
+    "outputs": (_list_of(_is_name), "a list of tensor names"),
+    "ops": (_list_of(lambda v: type(v) is dict), "a list of objects"),
+}
 OUTPUT: dict[str, Field] = {
     "shape": (_is_dims, "a list of dimensions (integers >= 0 or null)"),
     "dtype": (lambda v: type(v) is str and v in _DTYPE_NAMES,

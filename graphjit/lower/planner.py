@@ -5,6 +5,8 @@ buffers shared by liveness. `build_plan` is lowering and this together.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import codegen
@@ -12,7 +14,8 @@ from codegen.loopir import Kernel, format_kernel
 from codegen.numba_backend import BackendError, CompiledKernel, KernelCompileError
 from graphjit.errors import CompileError, ResourceExhaustedError
 from graphjit.interpreter import format_bytes, memory_limit
-from graphjit.lower.program import LoweredProgram, lower
+from graphjit.lower.program import LateShapes, LoweredProgram, lower
+from runtime.executor import Executor
 from runtime.plan import Plan, Step, StepKind, assign_buffers
 
 
@@ -78,8 +81,59 @@ def check_memory(plan: Plan, summary: str) -> None:
         f"machine's memory ({format_bytes(memory_limit())})")
 
 
-def build_plan(fetches, feeds, feed_shapes,
-               constants: dict | None = None) -> tuple[Plan, list[LoweredStep]]:
+def build_plan(fetches, feeds, feed_shapes, constants: dict | None = None,
+               late=()) -> tuple[Plan, list[LoweredStep]]:
     """`constants` (tensor -> array) is filled with the constant arrays the plan uses and
-    reused by later plans given the same dict: a function's plans share one copy."""
-    return make_plan(lower(fetches, feeds, feed_shapes, constants))
+    reused by later plans given the same dict: a function's plans share one copy.
+    Fetches in `late` may have shapes the plan learns only when it runs them."""
+    return make_plan(lower(fetches, feeds, feed_shapes, constants, late))
+
+
+def plan_executor(fetches, feeds, feed_shapes, constants: dict | None = None,
+                  max_plans: int = 64) -> tuple:
+    """(what runs the program, its Plan, its steps for `fn.kernels`): an Executor, or a
+    StagedExecutor (Plan None) when some shapes are known only once computed."""
+    try:
+        plan, lowered = build_plan(fetches, feeds, feed_shapes, constants)
+    except LateShapes as late:
+        staged = StagedExecutor(fetches, feeds, feed_shapes, constants, late.tensors,
+                                max_plans)
+        return staged, None, staged.first_steps
+    return Executor(plan), plan, lowered
+
+
+class StagedExecutor:
+    """Runs a program whose shapes are known only in stages: a while loop whose variables
+    change shape decides its results' shapes as it runs. The first plan computes those
+    `late` tensors; the rest of the program is planned for their shapes (the `max_plans`
+    used last are kept), fed them, and may itself be staged again."""
+
+    def __init__(self, fetches, feeds, feed_shapes, constants, late, max_plans: int):
+        plan, self.first_steps = build_plan(late, feeds, feed_shapes, constants, late=late)
+        self.first = Executor(plan)
+        self.fetches, self.feeds, self.late = list(fetches), list(feeds) + list(late), late
+        self.feed_shapes, self.constants, self.max_plans = list(feed_shapes), constants, max_plans
+        self._rest: OrderedDict[tuple, object] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def run(self, inputs, timer=None, out: dict | None = None) -> list:
+        values = self.first.run(inputs)
+        key = tuple(v.shape for v in values)
+        rest = self._rest.get(key)
+        if rest is None:
+            rest = self._plan(key)
+        arrays = list(inputs) + values
+        return rest.run(arrays, out=out) if out else rest.run(arrays)
+
+    def _plan(self, key: tuple):
+        with self._lock:
+            rest = self._rest.get(key)
+            if rest is None:
+                rest = plan_executor(self.fetches, self.feeds, self.feed_shapes + list(key),
+                                     self.constants, self.max_plans)[0]
+                self._rest[key] = rest
+                while len(self._rest) > self.max_plans:
+                    self._rest.popitem(last=False)
+            else:
+                self._rest.move_to_end(key)
+            return rest

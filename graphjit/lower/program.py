@@ -64,18 +64,36 @@ class LoweredProgram:
         return [s.kernel for s in self.steps if s.kernel is not None]
 
 
+class LateShapes(Exception):  # noqa: N818 - a signal to the planner, not an error
+    """Lowering met tensors whose shapes are known only once they are computed (a while
+    loop's variables whose shapes change) and that the program reads or fetches: it is
+    planned in stages instead (graphjit.lower.planner), first the plan computing
+    `tensors`, then the rest for their shapes."""
+
+    def __init__(self, late: list[Tensor]):
+        ops = list(dict.fromkeys(t.op for t in late))  # all their outputs: the op runs once
+        self.tensors = [t for op in ops for t in op.outputs]
+        super().__init__(", ".join(t.name for t in self.tensors))
+
+
 def propagate_shapes(ops: list[Operation], fed_shapes: dict[Tensor, tuple]) -> dict:
+    """Every tensor's concrete shape; LateShapes when an op reads one known only later."""
     shapes: dict[Tensor, tuple] = dict(fed_shapes)
+    late: list[Tensor] = []
     for op in ops:
         if all(t in shapes for t in op.outputs):
             continue
         if op.type == "Placeholder":
             raise missing_feed(op)
         refs = ref_inputs(op)  # a variable only assigned has its static shape
+        if late and any(t in late for t in op.inputs):
+            raise LateShapes(late)
         specs = run_time_specs(op, [(tuple(t.shape) if i in refs else shapes[t], t.dtype)
                                     for i, t in enumerate(op.inputs)])
         for t, (shape, _) in zip(op.outputs, specs):
             shapes[t] = tuple(shape)
+            if None in shapes[t]:
+                late.append(t)
     return shapes
 
 
@@ -91,7 +109,7 @@ def _kernel_name(region: Region) -> str:
 
 class Lowerer:
     def __init__(self, fetches: list[Tensor | Operation], feeds: list[Tensor],
-                 feed_shapes: list[tuple], constants: dict | None = None):
+                 feed_shapes: list[tuple], constants: dict | None = None, late=()):
         self.fetch_tensors = [f for f in fetches if isinstance(f, Tensor)]
         fetch_ops = [f.op if isinstance(f, Tensor) else f for f in fetches]
         fed = set(feeds)
@@ -100,6 +118,9 @@ class Lowerer:
             [op for op, f in zip(fetch_ops, fetches) if not (isinstance(f, Tensor) and f in fed)],
             fed)]
         self.shapes = propagate_shapes(self.ops, dict(zip(feeds, feed_shapes)))
+        fetched_late = [t for t in self.fetch_tensors if None in self.shapes[t]]
+        if any(t not in late for t in fetched_late):
+            raise LateShapes([t for t, s in self.shapes.items() if None in s])
         self.slots: list[SlotSpec] = []
         self.slot_of: dict[Tensor, int] = {}
         self.steps: list[ProgramStep] = []
@@ -109,7 +130,7 @@ class Lowerer:
 
     def slot(self, t: Tensor, role: str, value=None, base=None) -> int:
         if t not in self.slot_of:
-            if role in ("output", "buffer", "host"):  # before compiling the kernel
+            if role in ("output", "buffer", "host") and None not in self.shapes[t]:
                 check_size(t.op, self.shapes[t], t.dtype)
             self.slot_of[t] = len(self.slots)
             self.slots.append(SlotSpec(self.shapes[t], t.dtype.np, role, value, base))
@@ -179,9 +200,11 @@ class Lowerer:
             return
         if region.kind is RegionKind.HOST:  # one op, given a value per input (x != x: twice)
             in_slots = tuple(self.input_or_const_slot(t) for t in read_inputs(op))
-            # a slot per output, needed or not: the host step returns them all, in order
+            # (a slot for every output: the host kernel returns them all, in order)
             out_slots = tuple(self.slot(t, "host") for t in op.outputs)
-            self.add_host(op.name, names, in_slots, out_slots, reference_call(op))
+            call = getattr(get_op_def(op.type).lowering, "call", None)  # (Host's)
+            self.add_host(op.name, names, in_slots, out_slots,
+                          reference_call(op) if call is None else call(op))
             return
         lowering = get_op_def(op.type).lowering
         if region.kind is RegionKind.STANDALONE and lowering.shape_only:
@@ -235,9 +258,10 @@ class Lowerer:
 
 
 def lower(fetches: list[Tensor | Operation], feeds: list[Tensor], feed_shapes: list[tuple],
-          constants: dict | None = None) -> LoweredProgram:
+          constants: dict | None = None, late=()) -> LoweredProgram:
     """The program computing `fetches` from `feeds` of these concrete shapes; compiles
     nothing. `constants` (tensor -> array) is filled with the constant arrays the program
     uses and reused by later programs given the same dict: a function's plans share one
-    copy."""
-    return Lowerer(fetches, feeds, feed_shapes, constants).lower()
+    copy. Fetches in `late` may have shapes known only once computed (a first stage);
+    any other such tensor raises LateShapes."""
+    return Lowerer(fetches, feeds, feed_shapes, constants, late).lower()

@@ -18,7 +18,14 @@ from graphjit.errors import (
     UnsupportedError,
     user_source_line,
 )
-from graphjit.graph import Graph, Operation, Tensor, format_spec, get_default_graph
+from graphjit.graph import (
+    Graph,
+    Operation,
+    Tensor,
+    building_graph,
+    format_spec,
+    get_default_graph,
+)
 
 FLOAT = frozenset(d for d in dtypes.ALL if d.is_floating)
 INT = frozenset(d for d in dtypes.ALL if d.is_integer)
@@ -28,14 +35,15 @@ BOOL = frozenset({dtypes.bool_})
 
 
 def graph_of(*values) -> Graph:
-    """The graph of the first Tensor among `values` (nested lists looked into), else the default."""
+    """The graph of the first Tensor among `values` (nested lists looked into), else the
+    default; inside a cond branch or loop body, that function's graph (`building_graph`)."""
     for v in values:
         if isinstance(v, Tensor):
-            return v.graph
+            return building_graph(v.graph)
         if isinstance(v, (list, tuple)):
             for item in v:
                 if isinstance(item, Tensor):
-                    return item.graph
+                    return building_graph(item.graph)
     return get_default_graph()
 
 

@@ -220,7 +220,42 @@ def _index(value) -> int | None:
     raise TypeError(value)
 
 
+def _run_time_index(x: Tensor, key, name) -> Tensor | None:
+    """`x[i]` for an integer scalar `i` computed at run time (TF1 loops index so), with
+    only `:` and `...` beside it: a gather along i's axis, a negative i counting from the
+    end as in TF. None for any other key."""
+    keys = key if isinstance(key, tuple) else (key,)
+    found = [j for j, k in enumerate(keys) if isinstance(k, Tensor) and not _is_static(k)]
+    if len(found) != 1 or not all(k is Ellipsis or k == builtins.slice(None)
+                                  for j, k in enumerate(keys) if j != found[0]):
+        return None
+    i = keys[found[0]]
+    if not i.dtype.is_integer or i.ndim != 0 or sum(k is Ellipsis for k in keys) > 1:
+        return None
+    after = keys[found[0] + 1:]
+    axis = x.ndim - len(after) - 1 if Ellipsis in after else found[0]
+    if not 0 <= axis < x.ndim or len(keys) - (Ellipsis in keys) > x.ndim:
+        return None
+    from graphjit.ops.elementwise import add, cast, less, where
+    from graphjit.ops.shape_ops import shape
+    with graph_of(x, i).name_scope(name or "strided_slice"):
+        size = cast(shape(x)[axis], i.dtype)
+        return gather(x, where(less(i, 0), add(i, size), i), axis=axis)
+
+
+def _is_static(t: Tensor) -> bool:
+    try:
+        static_value(t, "an index")
+    except UnsupportedError:
+        return False
+    return True
+
+
 def _getitem(x: Tensor, key, name, default_name) -> Tensor:
+    gathered = _run_time_index(x, key, name)
+    if gathered is not None:
+        return gathered
+
     def fail(cls, message):
         return op_error(cls, "StridedSlice", name, default_name, [x], message)
 
@@ -237,7 +272,8 @@ def _getitem(x: Tensor, key, name, default_name) -> Tensor:
                 items.append(("int", _index(k)))
         except UnsupportedError:
             raise fail(UnsupportedError, f"index {k!r} is computed at run time; graphjit "
-                       "indexes with static ints and slices only (use gather for tensor "
+                       "indexes with static ints and slices, or one run-time integer "
+                       "scalar with only ':' and '...' beside it (use gather for tensor "
                        "indices)") from None
         except (TypeError, Error):
             raise fail(UnsupportedError, f"cannot index with {k!r}: graphjit supports ints, "

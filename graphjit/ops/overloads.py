@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from graphjit.graph import Tensor
 from graphjit.ops import elementwise as ew
-from graphjit.ops._util import convert_operands, make
+from graphjit.ops._util import convert_operands, graph_of, make
 
 
 def _binary_operator(op_type: str, default_name: str, reverse: bool = False):
     def method(self, other):
         x, y = (other, self) if reverse else (self, other)
-        x, y = convert_operands([x, y], graph=self.graph)
+        x, y = convert_operands([x, y], graph=graph_of(self))
         return make(op_type, [x, y], default_name=default_name)
     return method
 

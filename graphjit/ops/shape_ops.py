@@ -650,7 +650,7 @@ def size(input, name: str | None = None, out_type=dtypes.int32) -> Tensor:
     from graphjit.ops.core import constant
     x = convert_to_tensor(input)
     out_type = dtypes.as_dtype(out_type)
-    with x.graph.as_default():
+    with graph_of(x).as_default():
         n = x.shape.num_elements()
         if n is not None:
             return constant(n, dtype=out_type, name=name or "Size")
@@ -667,7 +667,7 @@ def rank(input, name: str | None = None) -> Tensor:
     """The rank, always known at build time in graphjit: an int32 constant."""
     from graphjit.ops.core import constant
     x = convert_to_tensor(input)
-    with x.graph.as_default():
+    with graph_of(x).as_default():
         return constant(x.ndim, dtype=dtypes.int32, name=name or "Rank")
 
 

@@ -14,6 +14,8 @@ Limits, so folding cannot blow up a graph or a compile:
   (kept) tensors never fold,
   and a fed constant is not a known value: feeding it must still change the
   results.
+- Ops whose entry says `extra["foldable"]: False` (a while loop, which could run for
+  ever at compile time) are left to run time.
 - An op whose reference raises (an integer to a negative power, a bad
   squeeze) is left for run time, where the error belongs.
 
@@ -29,6 +31,7 @@ import numpy as np
 from graphjit.graph import Graph, Operation, Tensor
 from graphjit.interpreter import run_op
 from graphjit.passes.rebuild import PassContext, PassResult, Rewriter
+from graphjit.registry import get_op_def
 
 DEFAULT_MAX_FOLDED_BYTES = 1 << 20
 
@@ -57,7 +60,8 @@ def constant_folding(graph: Graph, ctx: PassContext) -> PassResult:
 
 
 def _fold_value(rw: Rewriter, op: Operation, known, limit: int) -> np.ndarray | None:
-    if op.type in ("Const", "Placeholder") or len(op.outputs) != 1 or rw.frozen(op):
+    if op.type in ("Const", "Placeholder") or len(op.outputs) != 1 or rw.frozen(op) \
+            or not get_op_def(op.type).extra.get("foldable", True):
         return None
     out = op.outputs[0]
     if op.type == "Shape":

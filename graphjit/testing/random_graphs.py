@@ -17,7 +17,11 @@ from __future__ import annotations
 import numpy as np
 
 from graphjit.registry import all_op_defs
-from graphjit.testing import builders_math, builders_shape  # noqa: F401  (registration)
+from graphjit.testing import (  # noqa: F401  (registration)
+    builders_control,
+    builders_math,
+    builders_shape,
+)
 from graphjit.testing.gen import BUILDERS, Draft, Gen, Var
 from graphjit.testing.program import Program, prune
 
@@ -38,7 +42,8 @@ NOT_GENERATED = {
 
 #: Op types only gradients create (the backward rules of the ops the builders make).
 GRADIENT_OPS = ("ReshapeLike", "SumToShapeOf", "StridedSliceGrad", "ScatterAddLike",
-                "MaxPoolGrad", "AvgPoolGrad", "Conv2DBackpropInput", "Conv2DBackpropFilter")
+                "MaxPoolGrad", "AvgPoolGrad", "Conv2DBackpropInput", "Conv2DBackpropFilter",
+                "WhileHistory")
 
 DEFAULT_SIZE = 12  # at most this many lines (a line is one public call, 1-10 ops)
 

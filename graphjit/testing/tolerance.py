@@ -23,6 +23,9 @@ NumPy's own error for transcendental functions; FMA contraction ('contract') for
 multiplies; the reciprocal multiply that 'arcp' allows for divisions; any summation
 order ('reassoc') for reductions. A wrong buffer read or a wrong index gives O(1)
 relative errors, millions of float32 ulps, far above these.
+
+Control flow (If, While) runs its sub-graphs' ops perturbed alike; a loop whose trip
+count a perturbation changes gets the deviation that makes, often not compared at all.
 """
 
 from __future__ import annotations
@@ -30,9 +33,11 @@ from __future__ import annotations
 import numpy as np
 
 from graphjit.errors import Error
+from graphjit.function import Function
 from graphjit.graph import Operation
 from graphjit.graph_queries import ops_needed
 from graphjit.interpreter import run_op
+from graphjit.ops.control_flow_grad import stack_history
 from graphjit.testing.program import Built
 
 SAFETY = 4.0  # tolerance = SAFETY x the largest deviation of the perturbed runs
@@ -90,17 +95,69 @@ def _noise(value: np.ndarray, ulps: float, rng: np.random.Generator) -> np.ndarr
     return (value * scale).astype(value.dtype)
 
 
-def _perturbed(ops: list[Operation], feeds: dict, fetches: list, in_ulps: dict,
+def _perturbed(ops: list[Operation], feeds: dict, fetches: list, in_ulps: dict | None,
                rng: np.random.Generator) -> list[np.ndarray]:
+    """A reference run with every inexact result perturbed; `in_ulps` None: found as it
+    runs (the ops of a sub-graph, whose input shapes change from call to call)."""
     values = dict(feeds)
     for op in ops:
         inputs = [_noise(values[t], _out_ulps(t), rng) for t in op.inputs]
-        if in_ulps[op]:
+        if in_ulps is None:
+            ulps = _input_ulps(op, {**dict(zip(op.inputs, inputs)),
+                                    **dict(zip(op.outputs, run_op(op, inputs)))}) \
+                if op.type in REDUCING else ULPS.get(op.type, (0, 0))[0]
+        else:
+            ulps = in_ulps[op]
+        if ulps:
             exact = EXACT_INPUTS.get(op.type, ())
-            inputs = [a if i in exact else _noise(a, in_ulps[op], rng)
-                      for i, a in enumerate(inputs)]
-        values.update(zip(op.outputs, run_op(op, inputs)))
+            inputs = [a if i in exact else _noise(a, ulps, rng) for i, a in enumerate(inputs)]
+        run = CONTROL.get(op.type)
+        values.update(zip(op.outputs, run(op, inputs, rng) if run else run_op(op, inputs)))
     return [_noise(values[f], _out_ulps(f), rng) for f in fetches]
+
+
+# Control flow runs its sub-graphs perturbed too: their ops are where the rounding is.
+
+def _call(function, arrays: list, rng) -> list[np.ndarray]:
+    ops = [op for op in function.graph.get_operations() if op.type != "Placeholder"]
+    return _perturbed(ops, dict(zip(function.inputs, arrays)), list(function.outputs), None,
+                      rng)
+
+
+def _perturbed_if(op: Operation, inputs: list, rng) -> list[np.ndarray]:
+    branch = op.attrs["then_branch" if inputs[0] else "else_branch"]
+    return _call(branch, inputs[1:], rng)
+
+
+def _perturbed_while(op: Operation, inputs: list, rng) -> list[np.ndarray]:
+    cond, body = op.attrs["cond"], op.attrs["body"]
+    n = len(body.outputs)
+    values, extra = list(inputs[:n]), list(inputs[n:])
+    while _call(cond, values + extra, rng)[0]:
+        values = _call(body, values + extra, rng)
+    return values
+
+
+def _perturbed_history(op: Operation, inputs: list, rng) -> list[np.ndarray]:
+    cond, body = op.attrs["cond"], op.attrs["body"]
+    n = len(body.outputs)
+    values, extra = list(inputs[:n]), list(inputs[n:])
+    seen: list[list] = [[] for _ in range(n)]
+    while _call(cond, values + extra, rng)[0]:
+        for j, v in enumerate(values):
+            seen[j].append(v)
+        values = _call(body, values + extra, rng)
+    return list(stack_history(seen, inputs[:n]))
+
+
+CONTROL = {"If": _perturbed_if, "While": _perturbed_while, "WhileHistory": _perturbed_history}
+
+
+def _inexact(ops) -> int:
+    """The inexact ops among `ops`, those of their sub-graphs included."""
+    return sum((op.type in ULPS) + sum(_inexact(f.graph.get_operations())
+                                       for f in op.attrs.values() if isinstance(f, Function))
+               for op in ops)
 
 
 def _deviation(ref: np.ndarray, run: np.ndarray) -> np.ndarray:
@@ -125,7 +182,7 @@ def tolerances(built: Built, reference: list[np.ndarray], seed) -> list[np.ndarr
     in_ulps = {op: _input_ulps(op, clean) for op in ops}
     tols = []
     for f, ref in zip(built.fetches, reference):
-        inexact = sum(1 for op in ops_needed([f.op], set(feeds)) if op.type in ULPS)
+        inexact = _inexact(ops_needed([f.op], set(feeds)))
         floor = np.zeros(ref.shape)
         if ref.dtype.kind == "f" and inexact:
             floor = inexact * np.finfo(ref.dtype).eps * np.abs(ref.astype(np.float64))

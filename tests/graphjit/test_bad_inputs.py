@@ -490,6 +490,35 @@ BUILD = [  # (name, builder, error, fragments)
      ["MergeSummary 'm/m'", "at least one summary"]),
     ("merge of one tensor", lambda x: tf.summary.merge(x), tf.InvalidArgumentError,
      ["MergeSummary 'Merge/MergeSummary'", "float32[2,3]", "a list of summary tensors"]),
+    ("cond on a Python bool", lambda x: tf.cond(True, lambda: x, lambda: x, name="c"),
+     tf.InvalidArgumentError, ["If 'c'", "pred must not be a Python bool"]),
+    ("cond on a tensor of bools", lambda x: tf.cond(x > 0, lambda: x, lambda: x, name="c"),
+     tf.ShapeError, ["If 'c'", "bool[2,3]", "pred must be a bool scalar"]),
+    ("cond branch not callable", lambda x: tf.cond(tf.constant(True), x, lambda: x, name="c"),
+     tf.InvalidArgumentError, ["If 'c'", "true_fn must be callable", "Tensor"]),
+    ("cond branches of two dtypes", lambda x: tf.cond(tf.constant(True), lambda: x, lambda: tf.cast(x, tf.int32), name="c"),  # noqa: E501
+     tf.DTypeError, ["If 'c'", "output 0 is float32 in true_fn and int32 in false_fn"]),
+    ("cond branches of two shapes", lambda x: tf.cond(tf.constant(True), lambda: x, lambda: tf.transpose(x), name="c"),  # noqa: E501
+     tf.ShapeError, ["If 'c'", "output 0 has shape (2, 3) in true_fn and (3, 2) in false_fn"]),
+    ("cond branches of two structures", lambda x: tf.cond(tf.constant(True), lambda: [x, x], lambda: x, name="c"),  # noqa: E501
+     tf.GraphError, ["If 'c'", "same structure", "[., .] and ."]),
+    ("cond branch returning None", lambda x: tf.cond(tf.constant(True), lambda: None, lambda: x, name="c"),  # noqa: E501
+     tf.GraphError, ["If 'c'", "true_fn of cond 'c' returned None"]),
+    ("while without loop variables", lambda x: tf.while_loop(lambda: True, lambda: [], [], name="w"),  # noqa: E501
+     tf.InvalidArgumentError, ["While 'w'", "at least one tensor"]),
+    ("while cond not a bool", lambda x: tf.while_loop(lambda v: v, lambda v: v, [x], name="w"),
+     tf.ShapeError, ["While 'w'", "cond must return a bool scalar", "float32[2,3]"]),
+    ("while body changes a dtype", lambda x: tf.while_loop(lambda v: v[0, 0] < 1, lambda v: tf.cast(v, tf.int32), [x], name="w"),  # noqa: E501
+     tf.DTypeError, ["While 'w'", "x:0 enters the loop as float32", "int32"]),
+    ("while body changes a shape", lambda x: tf.while_loop(lambda v: v[0, 0] < 1, lambda v: tf.concat([v, v], 0), [x], name="w"),  # noqa: E501
+     tf.ShapeError, ["While 'w'", "'x:0' enters the loop with shape (2, 3), but has shape "
+                     "(4, 3) after one iteration", "shape_invariants"]),
+    ("while body of another structure", lambda x: tf.while_loop(lambda v: v[0, 0] < 1, lambda v: (v, v), [x], name="w"),  # noqa: E501
+     tf.GraphError, ["While 'w'", "structure of loop_vars, [.]", "returned (., .)"]),
+    ("while shape invariant of another rank", lambda x: tf.while_loop(lambda v: v[0, 0] < 1, lambda v: v, [x], shape_invariants=[[None]], name="w"),  # noqa: E501
+     tf.ShapeError, ["While 'w'", "shape invariant specified for x:0 is not compatible"]),
+    ("while float maximum_iterations", lambda x: tf.while_loop(lambda v: v[0, 0] < 1, lambda v: v, [x], maximum_iterations=2.5, name="w"),  # noqa: E501
+     tf.ShapeError, ["While 'w'", "maximum_iterations must be an integer scalar"]),
 ]
 
 
@@ -591,6 +620,12 @@ RUNS = [
         ["Tile 't'", "float32[8388608,1048576]", "GiB", "memory"], tf.ResourceExhaustedError),
     Run("fill larger than memory", lambda f: tf.zeros(HUGE, name="z"), ["Fill 'z'", "GiB"],
         tf.ResourceExhaustedError),
+    Run("cond branches of two run-time shapes", lambda f: (lambda a, b: tf.cond(f("p", [], True, tf.bool), lambda: a, lambda: b, name="c"))(f("a", [None], (2,)), f("b", [None], (3,))),  # noqa: E501
+        ["If 'c' (bool[], float32[?], float32[?])", "bool[], float32[2], float32[3]",
+         "output 0 has shape (2,) in true_fn and (3,) in false_fn"]),
+    Run("gather out of range in a loop body", lambda f: (lambda p: tf.while_loop(lambda i, s: i < 4, lambda i, s: (i + 1, s + tf.gather(p, i, name="g")), [0, 0.0], name="w"))(f("p", [None], (3,))),  # noqa: E501
+        ["While 'w' (int32[], float32[], float32[?])", "GatherV2 'g' (float32[?], int32[])",
+         "index 3 is out of range [0, 3)"]),
 ]
 
 

@@ -161,10 +161,14 @@ def test_unsupported_index(x, key):
     check(info, "StridedSlice 'strided_slice'", "gather", line=line)
 
 
-def test_run_time_index_is_unsupported(x):
-    i = tf.placeholder(tf.int32, [], name="i")
+@pytest.mark.parametrize("key", [lambda i: slice(i, None), lambda i: (i, 0),
+                                 lambda i: (i, i)])
+def test_run_time_index_is_unsupported_beside_other_indices(x, key):
+    """x[i] alone (a gather) is supported; a run-time bound or a run-time index beside
+    another index is not."""
+    key = key(tf.placeholder(tf.int32, [], name="i"))
     with pytest.raises(tf.UnsupportedError) as info:
-        line = _line(); x[i]  # noqa: E702, B018
+        line = _line(); x[key]  # noqa: E702, B018
     check(info, "computed at run time", "gather", line=line)
 
 

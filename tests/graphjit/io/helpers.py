@@ -9,6 +9,7 @@ import zipfile
 import numpy as np
 
 import graphjit as tf
+from graphjit.function import Function
 
 X = np.random.default_rng(0).standard_normal((4, 3)).astype(np.float32)  # inputs of small_graph
 
@@ -31,6 +32,14 @@ def same_value(a, b) -> bool:
         return a.dtype == b.dtype and a.tobytes() == b.tobytes()
     if isinstance(a, (tuple, list)):
         return len(a) == len(b) and all(same_value(x, y) for x, y in zip(a, b))
+    if isinstance(a, Function):  # a sub-graph: same name, inputs, outputs and ops
+        return (a.name, [t.name for t in a.inputs], [t.name for t in a.outputs],
+                a.graph.as_text()) == (b.name, [t.name for t in b.inputs],
+                                       [t.name for t in b.outputs], b.graph.as_text()) \
+            and all(same_value(x.attrs, y.attrs) for x, y in
+                    zip(a.graph.get_operations(), b.graph.get_operations()))
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(same_value(a[k], b[k]) for k in a)
     if isinstance(a, float):
         return (math.isnan(a) and math.isnan(b)) or (a == b and math.copysign(1, a)
                                                      == math.copysign(1, b))

@@ -1,0 +1,104 @@
+"""The host steps of control flow: a cond runs the plan of the branch taken, a while loop
+the plans of its cond and body until the cond is false.
+
+Each branch, cond and body is a graphjit.function.Function whose CompiledFunction is made
+once and shared by every plan of every graph holding the op; it plans once per
+input-shape signature, so a loop whose variables keep their shapes runs one plan per
+iteration with no graph walking, and loop-carried values stay arrays from one iteration
+to the next. The HostCall carries those callables and plain data only.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from graphjit.errors import ShapeError
+from graphjit.graph import Operation, TensorShape
+from runtime.host import HostCall, register_host_kernel
+
+
+def _contiguous(arrays) -> list[np.ndarray]:
+    # A plan's inputs are C-contiguous (a host step's reference may return a view)
+    return [a if a.flags.c_contiguous else np.ascontiguousarray(a) for a in arrays]
+
+
+def _named(kernel):
+    """A host kernel whose ShapeErrors name its op, as the interpreter names those of a
+    reference (graphjit.interpreter.run_reference): both engines say the same."""
+    def run(*arrays, describe, source, **attrs):
+        try:
+            return kernel(*arrays, **attrs)
+        except ShapeError as exc:
+            raise ShapeError(f"{describe} at {source}: {exc}") from None
+    return run
+
+
+def _cond(pred, *inputs, branches):
+    return branches[0 if pred else 1].run_arrays(_contiguous(inputs))
+
+
+def check_invariants(values, invariants) -> None:
+    """Loop variables after an iteration must fit their shape invariants (both engines)."""
+    for i, (value, shape) in enumerate(zip(values, invariants)):
+        if not TensorShape(shape).is_compatible_with(value.shape):
+            raise ShapeError(
+                f"loop variable {i} has shape {list(value.shape)} after an iteration, which "
+                f"its shape invariant {TensorShape(shape)} does not allow (shape_invariants "
+                "of tf.while_loop)")
+
+
+def _while(*arrays, cond, body, invariants):
+    n = len(invariants)
+    values, extra = _contiguous(arrays[:n]), _contiguous(arrays[n:])
+    shapes = [v.shape for v in values]
+    while cond.run_arrays(values + extra)[0]:
+        values = body.run_arrays(values + extra)
+        new = [v.shape for v in values]
+        if new != shapes:  # (fixed shapes, the usual case: checked once)
+            check_invariants(values, invariants)
+            shapes = new
+    return values
+
+
+register_host_kernel("cond", _named(_cond))
+register_host_kernel("while", _named(_while))
+
+
+def _label(op: Operation) -> dict:
+    return {"describe": op.describe(), "source": str(op.source)}
+
+
+def cond_call(op: Operation) -> HostCall:
+    """The host step of an If op: the compiled plan of the branch its pred takes."""
+    return HostCall("cond", {"branches": (op.attrs["then_branch"].compiled(),
+                                          op.attrs["else_branch"].compiled()), **_label(op)})
+
+
+def while_call(op: Operation) -> HostCall:
+    """The host step of a While op: its cond's and body's compiled plans, in a loop."""
+    body = op.attrs["body"]
+    invariants = tuple(tuple(t.shape) for t in body.inputs[:len(body.outputs)])
+    return HostCall("while", {"cond": op.attrs["cond"].compiled(), "body": body.compiled(),
+                              "invariants": invariants, **_label(op)})
+
+
+def _history(*arrays, cond, body, n):
+    from graphjit.ops.control_flow_grad import stack_history
+    values, extra = _contiguous(arrays[:n]), _contiguous(arrays[n:])
+    seen: list[list] = [[] for _ in range(n)]
+    while cond.run_arrays(values + extra)[0]:
+        for j, v in enumerate(values):
+            seen[j].append(v)
+        values = body.run_arrays(values + extra)
+    return stack_history(seen, arrays[:n])
+
+
+register_host_kernel("while_history", _named(_history))
+
+
+def history_call(op: Operation) -> HostCall:
+    """The host step of a WhileHistory op: the loop, keeping each iteration's values."""
+    body = op.attrs["body"]
+    return HostCall("while_history", {"cond": op.attrs["cond"].compiled(),
+                                      "body": body.compiled(), "n": len(body.outputs),
+                                      **_label(op)})
