@@ -96,7 +96,12 @@ def run_step(kind, fn, args, outs, view_shape, arrays) -> None:
     elif kind is VIEW:
         arrays[outs[0]] = args(arrays)[0].reshape(view_shape)
     elif kind is HOST:
-        for o, r in zip(outs, fn(*args(arrays))):
+        ins = args(arrays)
+        for o, r in zip(outs, fn(*ins)):
+            # A host kernel may return an input itself (an identity's reference, a loop
+            # that ran zero times), whose buffer a later step may reuse: keep a copy.
+            if isinstance(r, np.ndarray) and any(np.may_share_memory(r, a) for a in ins):
+                r = r.copy()
             arrays[o] = r
     else:  # pragma: no cover
         raise AssertionError(kind)

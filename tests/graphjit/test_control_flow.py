@@ -491,3 +491,24 @@ def test_a_run_time_shape_mismatch_of_the_branches_fails_in_both_engines():
         with pytest.raises(tf.ShapeError, match=r"If 'pick'.*output 0 has shape \(2,\) in "
                                                 r"true_fn and \(3,\) in false_fn"):
             run(graph, z, {p: True, x: [1, 2], y: [1, 2, 3]}, engine)
+
+
+@pytest.mark.parametrize("engine", ["compiled", "reference"])
+def test_a_loop_that_runs_zero_times_returns_its_input_not_a_reused_buffer(engine):
+    """Fuzz seed 2030 graph 302: the While host step returned its input array itself;
+    the plan then reused that input's buffer for a later kernel's result."""
+    graph = tf.Graph()
+    with graph.as_default():
+        x1 = tf.placeholder(tf.float64, [], name="x1")
+        x7 = tf.placeholder(tf.float64, [2, 3, 4, 2], name="x7")
+        t5 = tf.while_loop(lambda k, v: k < 0, lambda k, v: (k + 1, v * 0.5 + 1.0),
+                           [0, abs(x1)])[1]
+        pooled = tf.nn.max_pool(x7, ksize=3, strides=1, padding="VALID")
+        out = tf.add(tf.split(pooled, [1, 1], axis=-2)[1], t5)
+    rng = np.random.default_rng(0)
+    feeds = {x1: np.float64(-1.25), x7: rng.standard_normal((2, 3, 4, 2))}
+    with tf.Session(graph=graph, engine=engine) as sess:
+        got = sess.run(out, feeds)
+    window = np.max(np.lib.stride_tricks.sliding_window_view(feeds[x7], (3, 3), (1, 2)),
+                    axis=(-2, -1))
+    np.testing.assert_allclose(got, window[:, :, 1:2, :] + 1.25)
