@@ -19,6 +19,7 @@ def test_a_tutorial_style_program_trains(engine):
     labels = (data[:, 0] + data[:, 1] > 0).astype(np.int64)
     graph = tf.Graph()
     with graph.as_default():
+        tf.set_random_seed(7)  # initial weights and dropout masks, the same every run
         x = tf.placeholder("float", [None, 6])
         y = tf.placeholder(tf.int64, [None])
         keep_prob = tf.placeholder(tf.float32, [])
@@ -46,7 +47,7 @@ def test_a_tutorial_style_program_trains(engine):
         assert isinstance(summary, bytes) and b"loss" in summary
         assert loss.eval(test) < before * 0.7
         # (test mode normalizes with moving averages still 1 - 0.99**60 of the way there)
-        assert accuracy.eval(test) > 0.8
+        assert accuracy.eval(test) > 0.9
         moving = graph.get_tensor_by_name("model/batch_normalization/moving_mean:0")
         assert np.abs(moving.eval()).max() > 0  # the updates ran with the train op
     finally:
