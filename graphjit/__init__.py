@@ -42,6 +42,7 @@ from graphjit.errors import (
     ResourceExhaustedError,
     SessionClosedError,
     ShapeError,
+    UnknownRankError,
     UnsupportedError,
     UnsupportedNameError,
     VariableError,
@@ -62,6 +63,7 @@ from graphjit.ops.clip_ops import *  # noqa: F403
 from graphjit.ops.control_flow import case, cond, while_loop
 from graphjit.ops.core import (
     constant,
+    ensure_shape,
     identity,
     placeholder,
     placeholder_with_default,

@@ -42,6 +42,7 @@ from graphjit.lower.planner import listed_steps, plan_executor
 from graphjit.lower.program import lower
 from graphjit.passes import graph_outputs, optimize
 from graphjit.registry import get_op_def
+from graphjit.specialize import RankDispatch, has_unknown_rank
 from graphjit.staged import Stages, computed_ops, dynamic_ops
 from runtime.profiler import profile_plan
 
@@ -127,6 +128,17 @@ class CompiledFunction:
         self.feeds: list[Tensor] = [graph.as_graph_element(f, allow_operation=False)
                                     for f in feeds]
         self._by_name = {t.op.name: t for t in self.feeds}
+        # (None for a string feed: its object arrays are always checked for bytes)
+        self._dtypes = [None if t.dtype.is_string else t.dtype.np for t in self.feeds]
+        self._single = isinstance(fetches, Tensor)  # a lone tensor fetch: skip rebuilding
+        self.state: dict = {} if state is None else state  # variables, when not a Session's
+        self._stages = None
+        # A placeholder made without a shape: the graph is specialized per fed rank.
+        self._ranked = RankDispatch(self.leaves, self.feeds, passes, self.state,
+                                    self.max_plans) \
+            if has_unknown_rank(self.leaves, self.feeds) else None
+        if self._ranked is not None:
+            return
         # Plans are built from the optimized graph; the caller keeps speaking of the
         # original one (its tensors, names and feed_dict keys).
         with _collector_paused():
@@ -134,10 +146,6 @@ class CompiledFunction:
                                                         keep=self.feeds, prune=True)
         self._plan_leaves = [self.optimize_report.fetch_map[f] for f in self.leaves]
         self._plan_feeds = [self.optimize_report.lookup(t) for t in self.feeds]
-        # (None for a string feed: its object arrays are always checked for bytes)
-        self._dtypes = [None if t.dtype.is_string else t.dtype.np for t in self.feeds]
-        self._single = isinstance(fetches, Tensor)  # a lone tensor fetch: skip rebuilding
-        self.state: dict = {} if state is None else state  # variables, when not a Session's
         self._find_state()
         # Plans by input-shape signature, least recently used first; `_last` is the one
         # used last (a call at the same shapes as the previous one reorders nothing).
@@ -210,7 +218,12 @@ class CompiledFunction:
             signature = tuple([a.shape for a in arrays])
         else:
             arrays = args
-        if self._stages is not None:
+        if self._ranked is not None:
+            if out is not None:
+                raise UnsupportedError("out= is not supported for a function whose inputs "
+                                       "have unknown rank")
+            values = self._ranked.run(arrays, None)
+        elif self._stages is not None:
             if out is not None:
                 raise self._stages.unsupported("out=")
             values = self._stages.run(arrays, None)
@@ -267,8 +280,9 @@ class CompiledFunction:
     def run_arrays(self, arrays: list[np.ndarray], state: dict | None = None) -> list:
         """Run on already validated, contiguous arrays (one per feed); a value per leaf
         (None for operations). Variables live in `state` (default: this function's)."""
-        if self._stages is not None:
-            it = iter(self._stages.run(arrays, state))
+        if self._ranked is not None or self._stages is not None:
+            runner = self._ranked if self._ranked is not None else self._stages
+            it = iter(runner.run(arrays, state))
             return [next(it) if isinstance(leaf, Tensor) else None for leaf in self.leaves]
         signature = tuple(a.shape for a in arrays)
         it = iter(self._execute(self._entry_for(arrays, signature), arrays, state))

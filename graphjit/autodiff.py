@@ -21,6 +21,7 @@ from __future__ import annotations
 from graphjit.errors import DTypeError, GraphError, NotDifferentiableError, ShapeError
 from graphjit.graph import Operation, Tensor
 from graphjit.ops._grad import add_all
+from graphjit.ops.deferred_grad import deferred_gradients, needs_deferring
 from graphjit.registry import get_op_def
 
 
@@ -155,7 +156,10 @@ class _Backprop:
                 self._reach(t, clean, inherited)
             return
         with self.graph.name_scope(op.name + "_grad"):
-            in_grads = op_def.grad(op, out_grads)
+            if needs_deferring(op, out_grads):
+                in_grads = deferred_gradients(op, out_grads)
+            else:
+                in_grads = op_def.grad(op, out_grads)
         if len(in_grads) != len(op.inputs):
             raise GraphError(f"the gradient rule of {op.type} returned {len(in_grads)} "
                              f"gradients for {len(op.inputs)} inputs")

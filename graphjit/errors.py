@@ -32,6 +32,11 @@ class ShapeError(GraphError, ValueError):
     """Shapes are incompatible: broadcasting, axes, perms, reshape sizes."""
 
 
+class UnknownRankError(ShapeError):
+    """Code needed the rank of a tensor known only when a value is fed (a placeholder
+    made without a shape, or an op computed from one)."""
+
+
 class DTypeError(GraphError, TypeError):
     """An op got a dtype it does not accept, or two operands disagree."""
 

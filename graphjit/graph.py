@@ -20,6 +20,7 @@ from graphjit.errors import (
     NotFoundError,
     ShapeError,
     SourceLine,
+    UnknownRankError,
     user_source_line,
 )
 
@@ -31,9 +32,11 @@ MAX_RANK = 16
 class TensorShape(tuple):
     """A static shape: a tuple of ints, with None for a dimension unknown until run time."""
 
+    unknown_rank = False  # True for UnknownShape
+
     def __new__(cls, dims=()):
-        if dims is None:
-            raise GraphError("graphjit needs the rank of every tensor; shape=None is not supported")
+        if dims is None or isinstance(dims, UnknownShape):
+            return UNKNOWN_SHAPE
         return super().__new__(cls, tuple(None if d is None or d == -1 else int(d) for d in dims))
 
     @property
@@ -58,6 +61,8 @@ class TensorShape(tuple):
 
     def is_compatible_with(self, other) -> bool:
         other = TensorShape(other)
+        if other.unknown_rank:
+            return True
         return len(self) == len(other) and all(
             a is None or b is None or a == b for a, b in zip(self, other))
 
@@ -83,8 +88,64 @@ class TensorShape(tuple):
             ("," if len(self) == 1 else "") + ")"
 
 
+class UnknownShape(TensorShape):
+    """The shape of a tensor whose rank is known only when a value is fed: a placeholder
+    made without a shape (`tf.placeholder(tf.float32)`) and the ops computed from it.
+
+    Such a graph is specialized per fed rank before it runs (graphjit.specialize). Its
+    dims cannot be read at build time: len(), iteration and indexing raise an
+    UnknownRankError instead of passing for a scalar's empty tuple.
+    """
+
+    unknown_rank = True
+
+    def __new__(cls):
+        return tuple.__new__(cls, ())
+
+    @property
+    def rank(self) -> None:
+        return None
+
+    ndims = rank
+
+    def _unknown(self, *args):
+        raise UnknownRankError("the rank of this tensor is unknown until a value is fed "
+                               "(a placeholder made without a shape); give the placeholder "
+                               "a shape, e.g. shape=[None, 784], where this code needs it")
+
+    __len__ = __iter__ = __getitem__ = __bool__ = _unknown
+
+    def as_list(self) -> list:
+        raise UnknownRankError("as_list() is not defined on an unknown TensorShape.")
+
+    def is_fully_defined(self) -> bool:
+        return False
+
+    def num_elements(self) -> None:
+        return None
+
+    def is_compatible_with(self, other) -> bool:
+        return True
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, UnknownShape)
+
+    __hash__ = tuple.__hash__
+
+    def __repr__(self) -> str:
+        return "TensorShape(None)"
+
+    def __str__(self) -> str:
+        return "<unknown>"
+
+
+UNKNOWN_SHAPE = UnknownShape()
+
+
 def format_spec(shape, dtype) -> str:
     """`float32[?,784]`: the compact form errors and dumps use."""
+    if shape is None or getattr(shape, "unknown_rank", False):
+        return f"{dtype}[<unknown rank>]"
     return f"{dtype}[{','.join('?' if d is None else str(d) for d in shape)}]"
 
 
@@ -306,7 +367,8 @@ class Graph:
             except Error as exc:
                 raise type(exc)(f"{op.describe()} at {op.source}: {exc}") from None
             for shape, dtype in specs:
-                if len(shape) > MAX_RANK:
+                if shape is not None and not getattr(shape, "unknown_rank", False) \
+                        and len(shape) > MAX_RANK:
                     raise ShapeError(f"{op.describe()} at {op.source}: its result "
                                      f"{format_spec(shape, dtype)} has rank {len(shape)}; "
                                      f"graphjit supports ranks up to {MAX_RANK}")

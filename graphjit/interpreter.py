@@ -22,6 +22,7 @@ from graphjit.errors import (
 from graphjit.graph import Operation, Tensor, format_spec
 from graphjit.graph_queries import ops_needed, ref_inputs
 from graphjit.registry import Spec, get_op_def, infer_specs
+from graphjit.specialize import has_unknown_rank, specialize
 
 
 def missing_feed(placeholder: Operation) -> FeedError:
@@ -113,6 +114,11 @@ def run_reference(values: list[np.ndarray], op_type: str, attrs: dict, outputs: 
 def evaluate(fetches: list[Tensor | Operation], feeds: dict[Tensor, np.ndarray],
              state: dict | None = None) -> list[np.ndarray | None]:
     """Compute `fetches` given `feeds` (tensor -> array). Operations fetch as None."""
+    if has_unknown_rank(fetches, feeds):  # a placeholder made without a shape
+        spec = specialize(fetches, {t: np.ndim(v) for t, v in feeds.items()})
+        return evaluate([spec.fetch(f) for f in fetches],
+                        {spec.tensors[t]: v for t, v in feeds.items() if t in spec.tensors},
+                        state)
     fetch_ops = [f.op if isinstance(f, Tensor) else f for f in fetches
                  if not (isinstance(f, Tensor) and f in feeds)]
     values: dict[Tensor, np.ndarray] = dict(feeds)

@@ -166,6 +166,10 @@ class OpDef:
     # dynamic_shape: an output's size depends on input values (BooleanMask), known only once
     # the op ran; a compiled function runs it between two plans (graphjit.staged).
     dynamic_shape: bool = False
+    # infer_unknown_rank(specs, attrs): inference when an input's rank is unknown (its
+    # shape an UnknownShape); may give None for an output of unknown rank. Without it, the
+    # outputs' ranks are unknown too (see infer_specs).
+    infer_unknown_rank: Callable | None = None
     # grad(op, grad_outputs) -> one gradient Tensor (or None) per input, built with the
     # public API; called by graphjit.gradients when an output received a gradient.
     grad: Callable | None = None
@@ -198,9 +202,59 @@ def infer_specs(op_def: OpDef, input_specs: list[Spec], attrs: dict,
                 run_time: bool = False) -> list[Spec]:
     """Run an op's inference (`run_time`: on a run's concrete input specs); always a list
     of (shape, dtype), one per output."""
-    from graphjit.dtypes import DType
     infer = op_def.run_time_infer if run_time and op_def.run_time_infer else op_def.infer
-    specs = infer(input_specs, attrs)
+    if any(_unknown_rank(shape) for shape, _ in input_specs):
+        if op_def.infer_unknown_rank is not None:
+            return _as_spec_list(op_def.infer_unknown_rank(input_specs, attrs))
+        return _with_ranks_unknown(op_def, input_specs, attrs)
+    return _as_spec_list(infer(input_specs, attrs))
+
+
+def _as_spec_list(specs) -> list[Spec]:
+    from graphjit.dtypes import DType
     if isinstance(specs, tuple) and len(specs) == 2 and isinstance(specs[1], DType):
         return [specs]
     return list(specs)
+
+
+def _unknown_rank(shape) -> bool:
+    return getattr(shape, "unknown_rank", False)
+
+
+class RankDependent:
+    """An attr value that depends on the rank of the op's first input, for an op built on
+    a tensor of unknown rank (`reduce_sum(x)` over all of x's axes): graphjit.specialize
+    replaces it by `resolve(rank)` once the fed ranks are known."""
+
+    def resolve(self, rank: int):
+        raise NotImplementedError
+
+
+def resolve_attrs(attrs: dict, rank: int) -> dict:
+    """`attrs` with every RankDependent value resolved for a first input of `rank`."""
+    if not any(isinstance(v, RankDependent) for v in attrs.values()):
+        return attrs
+    return {k: v.resolve(rank) if isinstance(v, RankDependent) else v
+            for k, v in attrs.items()}
+
+
+# Ranks tried for the inputs of unknown rank to learn an op's output dtypes and count.
+_STAND_IN_RANKS = (0, 1, 2, 3, 4)
+
+
+def _with_ranks_unknown(op_def: OpDef, input_specs: list[Spec], attrs: dict) -> list[Spec]:
+    """An op whose rule needs its inputs' ranks: its outputs have unknown rank (None) and
+    the dtypes the rule gives for inputs of some rank that it accepts. The shapes are
+    inferred for real, and checked, when the graph is specialized to the fed ranks."""
+    last = None
+    for rank in _STAND_IN_RANKS:
+        specs = [((None,) * rank if _unknown_rank(shape) else shape, dtype)
+                 for shape, dtype in input_specs]
+        try:
+            out = _as_spec_list(op_def.infer(specs, resolve_attrs(attrs, rank)))
+        except GraphError as exc:
+            last = exc
+            continue
+        return [(None, dtype) for _, dtype in out]
+    raise type(last)(f"{last} (for inputs of unknown rank, no rank up to "
+                     f"{_STAND_IN_RANKS[-1]} fits)")

@@ -26,7 +26,8 @@ from graphjit import dtypes
 from graphjit.errors import DTypeError
 from graphjit.function import Function
 from graphjit.graph import TensorShape
-from graphjit.registry import get_op_def
+from graphjit.ops._util import AxesOfRank, AxisOfRank, UnknownDims
+from graphjit.registry import RankDependent, get_op_def
 
 
 class AttrError(Exception):
@@ -47,7 +48,9 @@ def encode(value, put_array: Callable[[np.ndarray], str], put_function: Callable
     if isinstance(value, dtypes.DType):
         return {"dtype": value.name}
     if isinstance(value, TensorShape):  # before tuple: it is one
-        return {"shape": list(value)}
+        return {"shape": shape_dims(value)}
+    if isinstance(value, RankDependent):
+        return _encode_rank_dependent(value)
     kind = type(value)
     if kind is bool:
         return {"bool": value}
@@ -105,8 +108,44 @@ def _payload(check: Callable, what: str, build: Callable = lambda p, get: p):
     return decoder
 
 
-def _is_dims(p) -> bool:
-    return type(p) is list and all(d is None or (type(d) is int and d >= 0) for d in p)
+def shape_dims(shape: TensorShape) -> list | None:
+    """A shape as JSON: its dims, or null for a shape of unknown rank."""
+    return None if shape.unknown_rank else list(shape)
+
+
+def is_dims(p) -> bool:
+    """A shape's JSON form: a list of dims (None where unknown), or None (unknown rank)."""
+    return p is None or (
+        type(p) is list and all(d is None or (type(d) is int and d >= 0) for d in p))
+
+
+# Attr values that depend on the rank of an op's input, unknown when it was built
+# (graphjit.specialize): tag -> (class, its field, what the field holds, the check).
+_RANK_DEPENDENT = {
+    "axes_of_rank": (AxesOfRank, "axis", "null or a list of integers",
+                     lambda p: p is None or (type(p) is list
+                                             and all(type(a) is int for a in p))),
+    "axis_of_rank": (AxisOfRank, "axis", "an integer", lambda p: type(p) is int),
+    "unknown_dims": (UnknownDims, None, "null", lambda p: p is None),
+}
+
+
+def _encode_rank_dependent(value) -> dict:
+    for tag, (cls, field, _, _) in _RANK_DEPENDENT.items():
+        if type(value) is cls:
+            payload = None if field is None else getattr(value, field)
+            return {tag: list(payload) if isinstance(payload, tuple) else payload}
+    raise AttrError(f"holds a {type(value).__name__}, which the format cannot store")
+
+
+def _rank_dependent_decoder(tag: str):
+    cls, field, what, check = _RANK_DEPENDENT[tag]
+
+    def build(p, get_array):
+        if field is None:
+            return cls()
+        return cls(tuple(p) if isinstance(p, list) else p)
+    return _payload(check, what, build)
 
 
 def _array(p, get_array):
@@ -135,8 +174,9 @@ _DECODERS = {
     "dtype": _payload(lambda p: type(p) is str and p in _DTYPE_NAMES,
                       f"one of {', '.join(_DTYPE_NAMES)}",
                       lambda p, get: _DTYPE_NAMES[p]),
-    "shape": _payload(_is_dims, "a list of dimensions (integers >= 0 or null)",
+    "shape": _payload(is_dims, "a list of dimensions (integers >= 0 or null), or null",
                       lambda p, get: TensorShape(p)),
+    **{tag: _rank_dependent_decoder(tag) for tag in _RANK_DEPENDENT},
     "array": _payload(lambda p: type(p) is str, "an npz key", _array),
     "scalar": _payload(lambda p: type(p) is str, "an npz key", _scalar),
 }
@@ -189,7 +229,7 @@ def check_kind(op_type: str, name: str, value) -> str | None:
     if kind is None:
         return "no such attr"
     fits, what = KINDS[kind]
-    return None if fits(value) else what
+    return None if fits(value) or isinstance(value, RankDependent) else what
 
 
 @functools.cache

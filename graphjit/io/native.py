@@ -23,7 +23,7 @@ from graphjit.api import compile as compile_graph
 from graphjit.errors import GraphError, InternalError, UnsupportedError
 from graphjit.feeds import flatten_fetches
 from graphjit.graph import Graph, Operation, Tensor, format_spec
-from graphjit.io.attrs_codec import AttrError, encode
+from graphjit.io.attrs_codec import AttrError, encode, shape_dims
 from graphjit.io.container import GRAPH_ENTRY, open_graph_file, write_graph_file
 from graphjit.io.loader import Loader
 from graphjit.io.npz import DEFAULT_MAX_BYTES, Budget
@@ -131,7 +131,7 @@ def _op_entries(graph: Graph, put) -> list[dict]:
                                        f"{exc}") from None
         ops.append({"name": op.name, "type": op.type, "inputs": [t.name for t in op.inputs],
                     "control_inputs": [c.name for c in op.control_inputs], "attrs": attrs,
-                    "outputs": [{"shape": list(t.shape), "dtype": t.dtype.name}
+                    "outputs": [{"shape": shape_dims(t.shape), "dtype": t.dtype.name}
                                 for t in op.outputs]})
     return ops
 

@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from graphjit import dtypes
 from graphjit.errors import LoadError
+from graphjit.io.attrs_codec import is_dims
 
 _DTYPE_NAMES = {d.name for d in dtypes.EVERY}
 
@@ -69,10 +70,6 @@ def _is_name(v) -> bool:
     return type(v) is str and v != ""
 
 
-def _is_dims(v) -> bool:
-    return type(v) is list and all(d is None or (type(d) is int and d >= 0) for d in v)
-
-
 def _is_ref(v) -> bool:
     return type(v) is dict and len(v) == 1 and ("tensor" in v or "op" in v) \
         and _is_name(next(iter(v.values())))
@@ -109,7 +106,7 @@ FUNCTION: dict[str, Field] = {  # an attr's sub-graph: {"function": {...}}
     "ops": (_list_of(lambda v: type(v) is dict), "a list of objects"),
 }
 OUTPUT: dict[str, Field] = {
-    "shape": (_is_dims, "a list of dimensions (integers >= 0 or null)"),
+    "shape": (is_dims, "a list of dimensions (integers >= 0 or null), or null (unknown rank)"),
     "dtype": (lambda v: type(v) is str and v in _DTYPE_NAMES,
               f"one of {', '.join(sorted(_DTYPE_NAMES))}"),
 }

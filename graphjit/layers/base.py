@@ -28,6 +28,7 @@ from graphjit.errors import (
 from graphjit.graph import Tensor
 from graphjit.ops import elementwise as ew
 from graphjit.ops._util import convert_operands
+from graphjit.ops.core import with_rank
 from graphjit.variable_scope import _scopes, get_variable_scope, variable_scope
 from graphjit.variables import ones_initializer, zeros_initializer
 
@@ -149,6 +150,8 @@ class Layer:
         if training.dtype != dtypes.bool_:
             raise self.error(DTypeError, f"training must be a bool tensor, got "
                              f"'{training.name}' of dtype {training.dtype}")
+        if training.shape.unknown_rank:  # an is_training placeholder made without a shape
+            training = with_rank(training, 0, "training")
         if training.ndim != 0:
             raise self.error(ShapeError, f"training must be a scalar, got '{training.name}'"
                              f" of shape {training.shape}")

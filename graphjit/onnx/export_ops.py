@@ -103,7 +103,8 @@ for _type, _onnx_type in _ONE_NODE.items():
 
 # Exported as their (first) input, as tf2onnx does: ONNX has no check or print, and a
 # model's inputs are its feeds (a placeholder's default is dropped).
-@translates("Identity", "StopGradient", "PlaceholderWithDefault", "CheckNumerics", "Print")
+@translates("Identity", "StopGradient", "PlaceholderWithDefault", "CheckNumerics", "Print",
+            "EnsureShape")
 def _identity(ctx):
     return ctx.inputs[0]
 

@@ -47,6 +47,18 @@ MIN_OPSET = 13  # Squeeze/Unsqueeze/ReduceSum take axes as inputs from 13 on
 _VARIABLE_OPS = ("VariableV2", "Assign")
 
 
+def _check_ranks_known(ops) -> None:
+    """The exporter writes every tensor's rank: a placeholder made without a shape has none
+    until it is fed."""
+    unknown = [op for op in ops if any(t.shape.unknown_rank for t in op.outputs)]
+    if unknown:
+        op = next((op for op in unknown if op.type == "Placeholder"), unknown[0])
+        raise UnsupportedError(f"cannot export {op.describe()} at {op.source}: its rank is "
+                               "unknown until a value is fed, and ONNX export needs every "
+                               "tensor's rank; give the placeholder a shape (e.g. "
+                               "shape=[None, 784])")
+
+
 def export(graph_or_compiled: Graph | CompiledFunction, path: str | os.PathLike | None = None,
            fetches=None, feeds=None, opset: int | None = None, model_name: str | None = None,
            *, optimize: bool = True, session: Session | None = None) -> onnx.ModelProto:
@@ -68,6 +80,7 @@ def export(graph_or_compiled: Graph | CompiledFunction, path: str | os.PathLike 
     if session is not None:
         state = session.state
     needed = _subgraph(leaves, feed_list)
+    _check_ranks_known([t.op for t in feed_list] + list(needed))
     variables = [op for op in needed if op.type in _VARIABLE_OPS]
     if variables:
         if state is None:

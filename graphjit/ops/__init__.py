@@ -5,6 +5,7 @@ from graphjit.ops import (  # noqa: F401  (registration)
     conv,
     core,
     debug_ops,
+    deferred_grad,
     dropout,
     elementwise,
     indexing,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import numbers
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -22,10 +23,12 @@ from graphjit.graph import (
     Graph,
     Operation,
     Tensor,
+    TensorShape,
     building_graph,
     format_spec,
     get_default_graph,
 )
+from graphjit.registry import RankDependent
 
 FLOAT = frozenset(d for d in dtypes.ALL if d.is_floating)
 INT = frozenset(d for d in dtypes.ALL if d.is_integer)
@@ -220,6 +223,45 @@ def normalize_axes(axis, rank: int) -> tuple[int, ...]:
     if len(out) != len(axes):
         raise ShapeError(f"axis {axis} repeats an axis")
     return tuple(out)
+
+
+@dataclass(frozen=True)
+class AxesOfRank(RankDependent):
+    """The axes `axis` (None: all) of a tensor of unknown rank, normalized as
+    normalize_axes does once the rank is known (graphjit.specialize)."""
+
+    axis: tuple | None
+
+    def resolve(self, rank: int) -> tuple[int, ...]:
+        return normalize_axes(None if self.axis is None else list(self.axis), rank)
+
+
+@dataclass(frozen=True)
+class UnknownDims(RankDependent):
+    """A shape attr of as many unknown dims as the rank of the op's first input, which
+    is unknown when the op is built (dropout's mask shape)."""
+
+    def resolve(self, rank: int) -> TensorShape:
+        return TensorShape([None] * rank)
+
+
+@dataclass(frozen=True)
+class AxisOfRank(RankDependent):
+    """One axis of a tensor of unknown rank, normalized once the rank is known."""
+
+    axis: int
+
+    def resolve(self, rank: int) -> int:
+        return normalize_axis(self.axis, rank)
+
+
+def axes_for(x: Tensor, axis) -> tuple[int, ...] | AxesOfRank:
+    """normalize_axes over x's rank, or where x's rank is unknown the axes to find then."""
+    if not x.shape.unknown_rank:
+        return normalize_axes(axis, x.ndim)
+    if isinstance(axis, Tensor):
+        raise GraphError("axis must be a Python int or list, not a Tensor")
+    return AxesOfRank(None if axis is None else tuple(int(a) for a in np.ravel(axis)))
 
 
 def check_dtype(dtype, allowed, what: str = "input") -> None:

@@ -30,6 +30,7 @@ from graphjit.graph import Tensor, TensorShape, format_spec
 from graphjit.lower.control_flow import check_invariants, cond_call, while_call
 from graphjit.ops._util import convert_to_tensor, graph_of, op_error, op_errors
 from graphjit.ops.control_flow_grad import if_grad, while_grad
+from graphjit.ops.core import with_rank
 from graphjit.registry import Attr, AttrKind, Fusion, Host, NoOnnx, OpDef, register
 
 __all__ = ["cond", "case", "while_loop"]
@@ -139,6 +140,8 @@ def _cond(pred, true_fn, false_fn, name, default, strict=False, flat=False):
                        "pred must not be a Python bool (use a bool tensor; for a choice "
                        "known when building, an `if` statement)")
     pred = convert_to_tensor(pred)
+    if pred.shape.unknown_rank:  # a placeholder made without a shape: a scalar it must be
+        pred = with_rank(pred, 0, "pred")
     _check_callable(true_fn, "true_fn", "If", name, default, [pred])
     _check_callable(false_fn, "false_fn", "If", name, default, [pred])
     graph = graph_of(pred)

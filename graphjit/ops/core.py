@@ -9,9 +9,9 @@ import numpy as np
 from codegen.loopir import Fn
 from graphjit import dtypes
 from graphjit.errors import ResourceExhaustedError, ShapeError
-from graphjit.graph import Tensor, TensorShape, get_default_graph
+from graphjit.graph import Tensor, TensorShape, format_spec, get_default_graph
 from graphjit.lower import rules
-from graphjit.ops._util import ALL, check_sizes, constant_array, make, op_errors
+from graphjit.ops._util import ALL, UnknownDims, check_sizes, constant_array, make, op_errors
 from graphjit.registry import (
     Attr,
     AttrKind,
@@ -20,6 +20,7 @@ from graphjit.registry import (
     Host,
     Onnx,
     OpDef,
+    RankDependent,
     Scalar,
     register,
 )
@@ -35,7 +36,8 @@ def _const_reference(*, value):
 
 
 def _placeholder_infer(specs, attrs):
-    check_sizes(attrs["shape"])
+    if not attrs["shape"].unknown_rank:
+        check_sizes(attrs["shape"])
     return attrs["shape"], attrs["dtype"]
 
 
@@ -52,6 +54,8 @@ def _with_default_infer(specs, attrs):
     fed values of other sizes there."""
     (shape, dtype), = specs
     declared = attrs["shape"]
+    if isinstance(declared, RankDependent):  # shape=None: any rank may be fed
+        return None, dtype
     check_sizes(declared)
     if not TensorShape(declared).is_compatible_with(shape):
         raise ShapeError(f"the default of shape {list(shape)} does not fit the declared "
@@ -74,6 +78,27 @@ register(OpDef("Placeholder", _placeholder_infer, _placeholder_reference, Fusion
                attrs={"dtype": Attr(AttrKind.DTYPE), "shape": Attr(AttrKind.SHAPE)}))
 register(OpDef("Identity", _identity_infer, lambda x: x, Fusion.VIEW, Scalar(Fn.IDENTITY),
                grad=lambda op, grads: [grads[0]], onnx=Onnx("Identity")))
+
+
+def _ensure_shape_infer(specs, attrs):
+    """The input, whose shape must fit the declared one; the result has the declared
+    dims where the input's are unknown (at run time: the value's own shape)."""
+    (shape, dtype), = specs
+    declared = attrs["shape"]
+    if getattr(shape, "unknown_rank", False):
+        return declared, dtype
+    if not declared.is_compatible_with(shape):
+        raise ShapeError(f"shape {format_spec(shape, dtype)} does not fit the required "
+                         f"shape {list(declared)} (None = any size)")
+    return tuple(d if d is not None else e for d, e in zip(shape, declared)), dtype
+
+
+# tf.ensure_shape, and what graphjit's builders put where they need a rank from a
+# tensor of unknown rank (a keep_prob placeholder made without a shape is a scalar).
+register(OpDef("EnsureShape", _ensure_shape_infer, lambda x, *, shape: x, Fusion.VIEW,
+               Scalar(Fn.IDENTITY), grad=lambda op, grads: [grads[0]],
+               infer_unknown_rank=_ensure_shape_infer, onnx=Onnx("Identity", imported=False),
+               attrs={"shape": Attr(AttrKind.SHAPE)}))
 # Its input unless fed (feeding any tensor cuts the graph there): an Identity whose static
 # shape is the declared one. The gradient passes to the default, as TF's.
 register(OpDef("PlaceholderWithDefault", _with_default_infer, lambda x, *, shape: x.copy(),
@@ -118,12 +143,12 @@ def _reshaped(array: np.ndarray, shape) -> np.ndarray:
 
 
 def placeholder(dtype, shape=None, name: str | None = None) -> Tensor:
-    """A value fed at run time; None in `shape` marks a dimension known only then."""
-    if shape is None:
-        raise ShapeError(f"placeholder '{name or 'Placeholder'}': graphjit needs the rank; "
-                         "give shape=[None, ...] with None for unknown dimensions")
+    """A value fed at run time; None in `shape` marks a dimension known only then, and
+    shape=None (the default, as TF's) a tensor whose rank too is known only then: the
+    graph is specialized to each fed rank before it runs (graphjit.specialize)."""
     with op_errors("Placeholder", name, "Placeholder", ()):
-        dims = _static_dims(shape)
+        dims = None if shape is None or getattr(shape, "unknown_rank", False) \
+            else _static_dims(shape)
         dtype = dtypes.as_dtype(dtype)
     return get_default_graph().create_op(
         "Placeholder", (), {"shape": TensorShape(dims), "dtype": dtype},
@@ -142,16 +167,37 @@ def _static_dims(shape) -> list:
 
 def placeholder_with_default(input, shape, name: str | None = None) -> Tensor:
     """`input` unless fed: a placeholder with a default value, as TF's. Its static shape
-    is `shape`, where None marks dims a fed value may size differently from the default."""
+    is `shape`, where None marks dims a fed value may size differently from the default;
+    shape=None, a tensor whose rank too is known only when it runs (fed or not)."""
     from graphjit.ops._util import convert_to_tensor
     x = convert_to_tensor(input)
     with op_errors("PlaceholderWithDefault", name, "PlaceholderWithDefault", [x]):
-        if shape is None:
-            raise ShapeError("graphjit needs the rank: give shape=[None, ...] with None for "
-                             "dims a fed value may change")
-        dims = _static_dims(shape)
-    return make("PlaceholderWithDefault", [x], {"shape": TensorShape(dims)}, name=name,
+        unknown = shape is None or getattr(shape, "unknown_rank", False)
+        declared = UnknownDims() if unknown else TensorShape(_static_dims(shape))
+    return make("PlaceholderWithDefault", [x], {"shape": declared}, name=name,
                 default_name="PlaceholderWithDefault")
+
+
+def ensure_shape(x, shape, name: str | None = None) -> Tensor:
+    """x, checked to have `shape` (None: any size there) when its value is known, as
+    TF's tf.ensure_shape; its static shape is `shape` where x's is unknown."""
+    from graphjit.ops._util import convert_to_tensor
+    x = convert_to_tensor(x)
+    with op_errors("EnsureShape", name, "EnsureShape", [x]):
+        declared = TensorShape(None if shape is None else _static_dims(shape))
+    if declared.unknown_rank:
+        return x
+    return make("EnsureShape", [x], {"shape": declared}, name=name, default_name="EnsureShape")
+
+
+def with_rank(x: Tensor, rank: int, what: str) -> Tensor:
+    """x, or where its rank is unknown x declared to have `rank` (checked once a value is
+    fed): how builders that need a rank (a scalar keep_prob, matmul's operands) take
+    tensors made without a shape. `what` names x in the error."""
+    if not x.shape.unknown_rank:
+        return x
+    return make("EnsureShape", [x], {"shape": TensorShape([None] * rank)},
+                default_name=what.replace(" ", "_") + "_rank")
 
 
 def identity(input, name: str | None = None) -> Tensor:
@@ -166,5 +212,5 @@ def stop_gradient(input, name: str | None = None) -> Tensor:
                 default_name="StopGradient")
 
 
-__all__ = ["constant", "placeholder", "placeholder_with_default", "identity",
+__all__ = ["constant", "placeholder", "placeholder_with_default", "identity", "ensure_shape",
            "stop_gradient", "ALL"]

@@ -16,7 +16,16 @@ from graphjit import dtypes
 from graphjit.errors import DTypeError, InvalidArgumentError, ShapeError
 from graphjit.graph import Tensor, TensorShape
 from graphjit.ops import elementwise as ew
-from graphjit.ops._util import FLOAT, check_dtype, convert_operands, make, op_errors, static_value
+from graphjit.ops._util import (
+    FLOAT,
+    UnknownDims,
+    check_dtype,
+    convert_operands,
+    make,
+    op_errors,
+    static_value,
+)
+from graphjit.ops.core import with_rank
 from graphjit.ops.state_ops import _float_dtype, _random
 from graphjit.registry import Attr, AttrKind, Fusion, Host, NoOnnx, OpDef, register
 
@@ -60,6 +69,8 @@ def _probability(value, what: str, x: Tensor):
     if isinstance(value, Tensor):
         if value.dtype != x.dtype:
             raise DTypeError(f"{what} has dtype {value.dtype}, x has {x.dtype}; they must match")
+        if value.shape.unknown_rank:  # a keep_prob placeholder made without a shape
+            return with_rank(value, 0, what)
         if value.ndim != 0:
             raise ShapeError(f"{what} must be a scalar tensor, got shape {value.shape}")
         return value
@@ -77,7 +88,7 @@ def _noise_shape(x: Tensor, noise_shape) -> TensorShape:
     """The mask's shape, None where it is x's dim. A dim computed at run time (e.g.
     `tf.shape(x)[0]`) is taken to be x's: TF requires each dim to be x's or 1."""
     if noise_shape is None:
-        return TensorShape([None] * x.ndim)
+        return UnknownDims() if x.shape.unknown_rank else TensorShape([None] * x.ndim)
     if isinstance(noise_shape, Tensor):
         if noise_shape.op.type == "Shape" and noise_shape.op.inputs[0] is x:
             return TensorShape([None] * x.ndim)

@@ -103,11 +103,13 @@ swish = silu
 
 # -- softmax and losses ----------------------------------------------------------
 
-def _softmax_axis(x: Tensor, axis, dim, op_type: str, name) -> int:
+def _softmax_axis(x: Tensor, axis, dim, op_type: str, name):
     with op_errors(op_type, name, op_type, [x]):
         if axis is not None and dim is not None:
             raise ShapeError("give either axis or dim, not both")
         axis = -1 if axis is None and dim is None else (axis if axis is not None else dim)
+        if x.shape.unknown_rank:  # the reductions take it as it is, resolved once fed
+            return axis
         if x.ndim == 0:
             raise ShapeError("needs a tensor of rank >= 1, got a scalar")
         return normalize_axis(axis, x.ndim)

@@ -21,6 +21,9 @@ from graphjit.ops._util import (
     BOOL,
     FLOAT,
     NUMERIC,
+    AxesOfRank,
+    AxisOfRank,
+    axes_for,
     check_dtype,
     convert_operands,
     make,
@@ -56,6 +59,17 @@ def _reduction_infer(allowed):
         if any(not 0 <= a < len(shape) for a in axes):
             raise ShapeError(f"axes {list(axes)} out of range for a tensor of rank {len(shape)}")
         return _reduced_shape(shape, axes, attrs["keepdims"]), dtype
+    return infer
+
+
+def _reduction_infer_unknown_rank(allowed):
+    """Over all axes of a tensor of unknown rank a scalar; else of unknown rank too."""
+    def infer(specs, attrs):
+        (_, dtype), = specs
+        check_dtype(dtype, allowed)
+        axes = attrs["axes"]
+        every_axis = isinstance(axes, AxesOfRank) and axes.axis is None
+        return (() if every_axis and not attrs["keepdims"] else None), dtype
     return infer
 
 
@@ -160,6 +174,7 @@ for _type, _allowed, _ref in _REDUCTIONS:
                    (lambda ref: lambda x, *, axes, keepdims: ref(x, axes, keepdims))(_ref),
                    Fusion.ROW_REDUCE, _LOWERINGS[_type], differentiable=_type in _GRADS,
                    grad=_GRADS.get(_type),
+                   infer_unknown_rank=_reduction_infer_unknown_rank(_allowed),
                    attrs={"axes": Attr(AttrKind.INTS), "keepdims": Attr(AttrKind.BOOL)},
                    onnx=_ONNX[_type]))
 
@@ -244,7 +259,7 @@ def _reduction(op_type: str, doc: str):
             keepdims = bool(_pick("keepdims", keepdims, "keep_dims", keep_dims))
             if isinstance(axis, Tensor):  # a constant axis tensor, read at build time
                 axis = static_value(axis, "axis").tolist()
-            axes = normalize_axes(axis, x.ndim)
+            axes = axes_for(x, axis)
         if not axes:  # TF returns the input unchanged; an Identity keeps the name
             return make("Identity", [x], name=name, default_name=op_type)
         return make(op_type, [x], {"axes": axes, "keepdims": keepdims}, name=name,
@@ -268,9 +283,14 @@ def _arg(op_type: str):
         (x,) = convert_operands([input])
         with op_errors(op_type, name, op_type, [x]):
             axis = _pick("axis", axis, "dimension", dimension)
-            if x.ndim == 0:
+            if isinstance(axis, Tensor):  # a constant axis tensor, read at build time
+                axis = static_value(axis, "axis").item()
+            if x.shape.unknown_rank:
+                axis = AxisOfRank(0 if axis is None else int(axis))
+            elif x.ndim == 0:
                 raise ShapeError("needs a tensor of rank >= 1, got a scalar")
-            axis = normalize_axis(0 if axis is None else axis, x.ndim)
+            else:
+                axis = normalize_axis(0 if axis is None else axis, x.ndim)
             output_type = dtypes.as_dtype(output_type)
         return make(op_type, [x], {"axis": axis, "output_type": output_type}, name=name,
                     default_name=op_type)

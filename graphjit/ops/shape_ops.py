@@ -448,9 +448,17 @@ _ONNX = {
     "Shape": Onnx("Shape"),
 }
 
+# Where an input's rank is unknown: reshaping gives the target's rank all the same (its
+# -1 unknown); the shape of a tensor is a vector of unknown length.
+_UNKNOWN_RANK_INFERS = {
+    "Reshape": lambda specs, attrs: _reshape_infer([((None,), specs[0][1])], attrs),
+    "Shape": lambda specs, attrs: ((None,), _shape_infer([((), specs[0][1])], attrs)[1]),
+}
+
 for _type, _infer, _ref, _diff, _fusion, _lowering in _PRIMITIVES:
     register(OpDef(_type, _infer, _ref, _fusion, _lowering, differentiable=_diff,
-                   grad=_GRADS.get(_type), attrs=_ATTRS.get(_type, {}), onnx=_ONNX[_type]))
+                   grad=_GRADS.get(_type), attrs=_ATTRS.get(_type, {}), onnx=_ONNX[_type],
+                   infer_unknown_rank=_UNKNOWN_RANK_INFERS.get(_type)))
 
 
 # -- public functions ------------------------------------------------------------
@@ -656,6 +664,9 @@ def size(input, name: str | None = None, out_type=dtypes.int32) -> Tensor:
             return constant(n, dtype=out_type, name=name or "Size")
         with x.graph.name_scope(name or "Size") as scope:
             dims = shape(x, out_type=out_type)
+            if x.shape.unknown_rank:
+                from graphjit.ops.reductions import reduce_prod
+                return reduce_prod(dims, name=scope)
             result = getitem(dims, 0, name=scope if x.ndim == 1 else None)
             for i in builtins.range(1, x.ndim):
                 last = i == x.ndim - 1
@@ -664,10 +675,13 @@ def size(input, name: str | None = None, out_type=dtypes.int32) -> Tensor:
 
 
 def rank(input, name: str | None = None) -> Tensor:
-    """The rank, always known at build time in graphjit: an int32 constant."""
+    """The rank: an int32 constant, or where it is unknown until a value is fed the
+    size of the tensor's shape."""
     from graphjit.ops.core import constant
     x = convert_to_tensor(input)
     with graph_of(x).as_default():
+        if x.shape.unknown_rank:
+            return size(shape(x), name=name or "Rank")
         return constant(x.ndim, dtype=dtypes.int32, name=name or "Rank")
 
 

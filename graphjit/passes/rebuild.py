@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from graphjit.errors import InternalError
-from graphjit.graph import Graph, Operation, Tensor
+from graphjit.graph import Graph, Operation, Tensor, format_spec
 from graphjit.registry import get_op_def
 
 
@@ -232,10 +232,11 @@ class Rewriter:
     def _check_same(self, op: Operation, tensors, rule: str) -> None:
         """A rewrite may change how a value is computed, never its dtype or static shape."""
         for old, new in zip(op.outputs, tensors, strict=True):
-            if old.dtype != new.dtype or tuple(old.shape) != tuple(new.shape):
+            if old.dtype != new.dtype or old.shape != new.shape:
                 raise InternalError(
                     f"pass {self.stats.name}, rule {rule}: {op.describe()} would change "
-                    f"{old.dtype}{list(old.shape)} into {new.dtype}{list(new.shape)}")
+                    f"{format_spec(old.shape, old.dtype)} into "
+                    f"{format_spec(new.shape, new.dtype)}")
 
     def finish(self) -> PassResult:
         """The new graph, the maps old -> new and the pass's statistics."""

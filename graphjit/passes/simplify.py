@@ -51,9 +51,16 @@ def simplify(graph: Graph, ctx: PassContext) -> PassResult:
     rw = Rewriter(graph, ctx, "simplify")
     for op in graph.get_operations():
         ins = rw.inputs(op)
-        if rw.frozen(op) or not any(rule(rw, op, ins) for rule in _rules_for(op)):
+        if rw.frozen(op) or _unknown_rank(op, ins) \
+                or not any(rule(rw, op, ins) for rule in _rules_for(op)):
             rw.copy(op, ins)
     return rw.finish()
+
+
+def _unknown_rank(op: Operation, ins: list[Tensor]) -> bool:
+    """The rules decide from static shapes: ops of unknown rank (a placeholder made without
+    a shape) are left for the graph specialized to the fed ranks."""
+    return any(t.shape.unknown_rank for t in list(ins) + list(op.outputs))
 
 
 def _rules_for(op: Operation) -> list[Rule]:

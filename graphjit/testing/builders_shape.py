@@ -297,6 +297,12 @@ def _boolean_mask(g: Gen) -> Draft | None:
     return Draft(f"tf.boolean_mask({v.name}, {mask.name}, axis={axis})", [v])
 
 
+@builder("ensure_shape", ("EnsureShape",), 0.1)
+def _ensure_shape(g: Gen) -> Draft | None:
+    v = g.pick("fib")
+    return v and Draft(f"tf.ensure_shape({v.name}, {list(v.shape)})", [v])
+
+
 @builder("placeholder_with_default", ("PlaceholderWithDefault",), 0.2)
 def _placeholder_with_default(g: Gen) -> Draft | None:
     v = g.pick("fib")

@@ -94,18 +94,20 @@ class Built:
     namespace: dict
 
 
-def placeholder_source(inp: Input) -> str:
+def placeholder_source(inp: Input, unknown_rank: bool = False) -> str:
     dims = ", ".join("None" if d is None else str(d) for d in inp.declared)
-    return f'{inp.name} = tf.placeholder(tf.{inp.dtype}, [{dims}], name="{inp.name}")'
+    shape = "None" if unknown_rank else f"[{dims}]"
+    return f'{inp.name} = tf.placeholder(tf.{inp.dtype}, {shape}, name="{inp.name}")'
 
 
-def build(program: Program) -> Built:
-    """Execute the program's lines in a fresh graph."""
+def build(program: Program, unknown_rank: bool = False) -> Built:
+    """Execute the program's lines in a fresh graph (`unknown_rank`: its placeholders
+    made without a shape, as TF1 programs often make them)."""
     graph = tf.Graph()
     namespace: dict = {"tf": tf, "np": np}
     with graph.as_default():
         for inp in program.inputs:
-            exec(placeholder_source(inp), namespace)
+            exec(placeholder_source(inp, unknown_rank), namespace)
         for line in program.lines:
             exec(line.source(), namespace)
     return Built(graph, [namespace[i.name] for i in program.inputs],

@@ -68,11 +68,6 @@ def test_unknown_tensor_name_suggests_close_names():
         graph.get_tensor_by_name("logits")
 
 
-def test_placeholder_needs_a_rank():
-    with tf.Graph().as_default(), pytest.raises(tf.ShapeError, match="rank"):
-        tf.placeholder(tf.float32, name="x")
-
-
 def test_constant_shape_mismatch():
     with tf.Graph().as_default(), pytest.raises(tf.ShapeError, match="cannot be given shape"):
         tf.constant(np.arange(6), shape=[4])

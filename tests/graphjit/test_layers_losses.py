@@ -103,7 +103,7 @@ def test_cnn_tutorial_trains_with_adam(engine):
 def _mlp_with_batch_norm(momentum=0.9):
     x = tf.placeholder(tf.float32, [None, 5])
     y = tf.placeholder(tf.int32, [None])
-    is_training = tf.placeholder(tf.bool, [])
+    is_training = tf.placeholder(tf.bool)  # no shape: a scalar once fed
     hidden = tf.layers.dense(x, 6)
     normed = tf.layers.batch_normalization(hidden, momentum=momentum, training=is_training)
     logits = tf.layers.dense(tf.nn.relu(normed), 3)

@@ -77,6 +77,7 @@ TABLE = {
     "Identity": ("fib", 1, "exact", lambda a: a),
     "StopGradient": ("fib", 1, "exact", lambda a: a),
     "PlaceholderWithDefault": ("fib", 1, "exact", lambda a: a),
+    "EnsureShape": ("fib", 1, "exact", lambda a: a),
     "Neg": ("fi", 1, "exact", np.negative),
     "Abs": ("fi", 1, "exact", np.abs),
     "Sign": ("fi", 1, "exact", np.sign),
@@ -186,7 +187,7 @@ def _build(dtype: str):
                 continue
             if op_type == "Select":
                 t = make("Select", [make("NotEqual", [a, b]), a, b])
-            elif op_type == "PlaceholderWithDefault":
+            elif op_type in ("PlaceholderWithDefault", "EnsureShape"):
                 t = make(op_type, [a], {"shape": tf.TensorShape([None])})
             elif op_type == "Pow" and dtype in INTS:
                 t, check, fn = make("Pow", [a, make("Maximum", [b, tf.constant(0, dtype)])]), \

@@ -22,8 +22,8 @@ def test_a_tutorial_style_program_trains(engine):
         tf.set_random_seed(7)  # initial weights and dropout masks, the same every run
         x = tf.placeholder("float", [None, 6])
         y = tf.placeholder(tf.int64, [None])
-        keep_prob = tf.placeholder(tf.float32, [])
-        training = tf.placeholder(tf.bool, [])
+        keep_prob = tf.placeholder(tf.float32)  # no shape, as tutorials write it
+        training = tf.placeholder(tf.bool)
         with tf.variable_scope("model"):
             h = tf.layers.dense(x, 16, activation=tf.nn.relu)
             h = tf.layers.batch_normalization(h, training=training)

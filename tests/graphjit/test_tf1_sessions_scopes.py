@@ -151,8 +151,7 @@ def _dropout_graph(seed=7, shape=(None, 400)):
     with graph.as_default():
         tf.set_random_seed(seed)
         x = tf.placeholder(tf.float32, shape)
-        # TF1 tutorials write tf.placeholder(tf.float32); graphjit needs the rank, [].
-        keep_prob = tf.placeholder(tf.float32, [])
+        keep_prob = tf.placeholder(tf.float32)  # as TF1 tutorials write it: no shape
         h = tf.nn.relu(x)
         h_drop = tf.nn.dropout(h, keep_prob)
     return graph, x, keep_prob, h_drop
@@ -248,7 +247,7 @@ def test_mlp_tutorial_with_dropout_in_an_interactive_session(engine):
         W1 = tf.Variable(tf.truncated_normal([10, 32], stddev=0.1))
         b1 = tf.Variable(tf.constant(0.1, shape=[32]))
         h1 = tf.nn.relu(tf.matmul(x, W1) + b1)
-        keep_prob = tf.placeholder(tf.float32, [])
+        keep_prob = tf.placeholder(tf.float32)
         h1_drop = tf.nn.dropout(h1, keep_prob)
         W2 = tf.Variable(tf.truncated_normal([32, 3], stddev=0.1))
         b2 = tf.Variable(tf.constant(0.1, shape=[3]))

@@ -71,6 +71,10 @@ def test_case_exports_and_matches_reference(case, dtype, opset, unknown_dims):
     graph, placeholders, out, arrays = _case_graph(case, dtype, unknown_dims)
     fetches = list(out) if isinstance(out, (list, tuple)) else [out]
     types = {op.type for op in graph.get_operations()}
+    if any(t.shape.unknown_rank for op in graph.get_operations() for t in op.outputs):
+        with pytest.raises(tf.UnsupportedError, match="rank is unknown"):
+            export(graph, fetches=fetches, feeds=placeholders, opset=opset, optimize=False)
+        return  # (graphjit.specialize makes ranks known only when a value is fed)
     failing = [(_BLOCKING, "")]
     if unknown_dims:
         failing.append((STATIC_SHAPES_ONLY, "static"))
@@ -103,7 +107,8 @@ def test_every_exportable_op_type_has_an_exported_case():
     # (If and While: ONNX If/Loop with sub-graphs are not translated yet)
     assert NOT_EXPORTABLE == {"VariableV2", "Assign", "NoOp", "TruncatedNormal",
                               "RandomUniformLike", "ScalarSummary", "HistogramSummary",
-                              "MergeSummary", "If", "While", "WhileHistory"}
+                              "MergeSummary", "If", "While", "WhileHistory",
+                              "DeferredGrad"}
     missing = registered - covered - set(NOT_EXPORTABLE)
     assert not missing, f"exportable op types without an exported case: {sorted(missing)}"
     untranslated = registered - set(export_ops.TRANSLATIONS) - set(NOT_EXPORTABLE)
