@@ -245,6 +245,34 @@ def test_multi_rnn_cell_of_two_cells_with_unknown_time_steps():
         np.testing.assert_allclose(got_gru, want_gru, rtol=1e-5, atol=1e-6)
 
 
+def test_a_state_that_is_not_a_tuple_is_the_concatenation_of_c_and_h():
+    """A second cell with reuse=True in the same scope shares the first one's variables,
+    and a built cell keeps them when stacked later."""
+    graph = tf.Graph()
+    with graph.as_default():
+        x = tf.placeholder(tf.float32, [None, TIME, DEPTH], name="x")
+        as_tuple = tf.nn.rnn_cell.LSTMCell(4, num_proj=3)
+        as_one = tf.nn.rnn_cell.LSTMCell(4, num_proj=3, state_is_tuple=False, reuse=True)
+        out_tuple, (c, h) = tf.nn.dynamic_rnn(as_tuple, x, dtype=tf.float32, scope="a")
+        out_one, state = tf.nn.static_rnn(as_one, tf.unstack(x, axis=1), dtype=tf.float32,
+                                          scope="a")
+        out_one = tf.stack(out_one, 1)
+        stacked = tf.nn.rnn_cell.MultiRNNCell([as_one], state_is_tuple=False)
+        out_stacked, state_stacked = tf.nn.dynamic_rnn(stacked, x, dtype=tf.float32)
+        names = [v.name for v in tf.global_variables()]
+    assert names == ["a/lstm_cell/kernel:0", "a/lstm_cell/bias:0",
+                     "a/lstm_cell/projection/kernel:0"]
+    assert state.shape.as_list() == [None, 7] and stacked.state_size == 7
+    for engine in ENGINES:
+        with session(graph, engine) as sess:
+            got = sess.run([out_tuple, c, h, out_one, state, out_stacked,
+                            state_stacked], {x: rng_inputs(7)})
+        np.testing.assert_allclose(got[3], got[0], rtol=1e-6)
+        np.testing.assert_allclose(got[5], got[0], rtol=1e-6)
+        np.testing.assert_allclose(got[4], np.concatenate([got[1], got[2]], 1), rtol=1e-6)
+        np.testing.assert_allclose(got[6], got[4], rtol=1e-6)
+
+
 # -- gradients ------------------------------------------------------------------------------------
 
 def test_gradients_through_dynamic_rnn_equal_static_rnns_and_finite_differences():
