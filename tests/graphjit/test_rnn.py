@@ -116,6 +116,7 @@ def test_one_step_of_each_cell_is_tfs_equations(kind):
     rng = np.random.default_rng(1)
     graph = tf.Graph()
     with graph.as_default():
+        tf.set_random_seed(0)  # initial values: the same each run
         cell = make_cell()
         x = tf.placeholder(tf.float32, [None, DEPTH], name="x")
         if is_lstm:
@@ -157,6 +158,7 @@ def lstm_sequences():
     sequence_length) and by static_rnn: all share the cell's variables."""
     graph = tf.Graph()
     with graph.as_default():
+        tf.set_random_seed(0)  # initial values: the same each run
         x = tf.placeholder(tf.float32, [None, TIME, DEPTH], name="x")
         lengths = tf.placeholder(tf.int32, [None], name="lengths")
         cell = tf.nn.rnn_cell.BasicLSTMCell(UNITS)
@@ -214,6 +216,7 @@ def test_dynamic_rnn_static_shapes(lstm_sequences):
 def test_multi_rnn_cell_of_two_cells_with_unknown_time_steps():
     graph = tf.Graph()
     with graph.as_default():
+        tf.set_random_seed(0)  # initial values: the same each run
         x = tf.placeholder(tf.float32, [None, None, DEPTH], name="x")
         cell = tf.nn.rnn_cell.MultiRNNCell([tf.nn.rnn_cell.BasicLSTMCell(UNITS),
                                             tf.nn.rnn_cell.GRUCell(4)])
@@ -250,6 +253,7 @@ def test_a_state_that_is_not_a_tuple_is_the_concatenation_of_c_and_h():
     and a built cell keeps them when stacked later."""
     graph = tf.Graph()
     with graph.as_default():
+        tf.set_random_seed(0)  # initial values: the same each run
         x = tf.placeholder(tf.float32, [None, TIME, DEPTH], name="x")
         as_tuple = tf.nn.rnn_cell.LSTMCell(4, num_proj=3)
         as_one = tf.nn.rnn_cell.LSTMCell(4, num_proj=3, state_is_tuple=False, reuse=True)
@@ -278,6 +282,7 @@ def test_a_state_that_is_not_a_tuple_is_the_concatenation_of_c_and_h():
 def test_gradients_through_dynamic_rnn_equal_static_rnns_and_finite_differences():
     graph = tf.Graph()
     with graph.as_default():
+        tf.set_random_seed(0)  # initial values: the same each run
         x = tf.placeholder(tf.float64, [BATCH, 3, DEPTH], name="x")
         lengths = tf.constant([3, 2])
         cell = tf.nn.rnn_cell.GRUCell(3)
@@ -344,6 +349,7 @@ def test_dropout_wrapper_draws_a_mask_per_step_inside_dynamic_rnn(engine):
 def test_a_keep_prob_of_one_adds_no_ops():
     graph = tf.Graph()
     with graph.as_default():
+        tf.set_random_seed(0)  # initial values: the same each run
         x = tf.placeholder(tf.float32, [None, DEPTH])
         wrapped = tf.nn.rnn_cell.DropoutWrapper(tf.nn.rnn_cell.BasicRNNCell(2),
                                                 input_keep_prob=1.0, output_keep_prob=1.0)
@@ -362,6 +368,7 @@ def test_a_keep_prob_of_one_adds_no_ops():
 def test_bidirectional_dynamic_rnn_reverses_each_sequence_within_its_length():
     graph = tf.Graph()
     with graph.as_default():
+        tf.set_random_seed(0)  # initial values: the same each run
         x = tf.placeholder(tf.float32, [None, TIME, DEPTH], name="x")
         lengths = tf.placeholder(tf.int64, [None], name="lengths")
         (fw, bw), (state_fw, state_bw) = tf.nn.bidirectional_dynamic_rnn(
@@ -392,6 +399,7 @@ def test_bidirectional_dynamic_rnn_reverses_each_sequence_within_its_length():
 def test_variable_names_and_shapes_are_tfs():
     graph = tf.Graph()
     with graph.as_default():
+        tf.set_random_seed(0)  # initial values: the same each run
         x = tf.placeholder(tf.float32, [None, TIME, DEPTH])
         tf.nn.dynamic_rnn(tf.nn.rnn_cell.LSTMCell(UNITS, use_peepholes=True, num_proj=2),
                           x, dtype=tf.float32)
@@ -420,6 +428,7 @@ def test_variable_names_and_shapes_are_tfs():
 def test_two_cells_in_one_scope_get_unique_names_and_a_cell_reuses_its_own():
     graph = tf.Graph()
     with graph.as_default():
+        tf.set_random_seed(0)  # initial values: the same each run
         x = tf.placeholder(tf.float32, [2, DEPTH])
         a, b = tf.nn.rnn_cell.GRUCell(2), tf.nn.rnn_cell.GRUCell(2)
         with tf.variable_scope("model"):
@@ -434,6 +443,7 @@ def test_two_cells_in_one_scope_get_unique_names_and_a_cell_reuses_its_own():
 def test_zero_state_takes_a_run_time_batch_size():
     graph = tf.Graph()
     with graph.as_default():
+        tf.set_random_seed(0)  # initial values: the same each run
         x = tf.placeholder(tf.float32, [None, DEPTH])
         state = tf.nn.rnn_cell.BasicLSTMCell(UNITS).zero_state(tf.shape(x)[0], tf.float32)
     assert isinstance(state, tf.nn.rnn_cell.LSTMStateTuple)
@@ -445,6 +455,7 @@ def test_zero_state_takes_a_run_time_batch_size():
 def test_errors_name_the_function_and_the_users_line():
     graph = tf.Graph()
     with graph.as_default():
+        tf.set_random_seed(0)  # initial values: the same each run
         x = tf.placeholder(tf.float32, [None, TIME, DEPTH])
         cell = tf.nn.rnn_cell.BasicLSTMCell(UNITS)
         with pytest.raises(tf.InvalidArgumentError) as info:
