@@ -19,6 +19,7 @@ from graphjit.errors import (
     InvalidArgumentError,
     ShapeError,
     UnsupportedError,
+    VariableError,
     user_source_line,
 )
 from graphjit.function import flatten, pack
@@ -117,7 +118,13 @@ def dynamic_rnn(cell, inputs, sequence_length=None, initial_state=None, dtype=No
 
         def body(time, state, outputs):
             with building_loop_body(time):
-                output, new_state = cell(gather(x_tm, time), state)
+                try:
+                    output, new_state = cell(gather(x_tm, time), state)
+                except VariableError as exc:
+                    raise _fail(where, VariableError, f"{exc}; the cell asked for a variable "
+                                "inside the loop, where graphjit cannot create one: make it "
+                                "in the cell's build(inputs_shape), as TF's cells do (or use "
+                                "static_rnn)") from None
             if output.dtype != outputs.dtype:
                 raise _fail(where, DTypeError, f"the cell's output is {output.dtype}, its "
                             f"state {outputs.dtype}; they must agree")

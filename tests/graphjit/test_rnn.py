@@ -363,6 +363,62 @@ def test_a_keep_prob_of_one_adds_no_ops():
         ["basic_rnn_cell/kernel:0", "basic_rnn_cell/bias:0"]  # no wrapper scope, as TF
 
 
+class ScaledTanhCell(tf.nn.rnn_cell.RNNCell):
+    """A user's cell as TF's are written: variables in build, made once."""
+
+    def __init__(self, units):
+        super().__init__()
+        self.units = units
+
+    state_size = property(lambda self: self.units)
+    output_size = property(lambda self: self.units)
+
+    def build(self, inputs_shape):
+        self.w = tf.get_variable("w", [inputs_shape[-1], self.units])
+
+    def call(self, inputs, state):
+        h = tf.tanh(tf.matmul(inputs, self.w) + 0.5 * state)
+        return h, h
+
+
+class OldStyleCell(ScaledTanhCell):
+    """A user's cell asking get_variable in call, as TF1 code before cells had build."""
+
+    def build(self, inputs_shape):
+        pass
+
+    def call(self, inputs, state):
+        self.w = tf.get_variable("w", [inputs.shape[-1], self.units])
+        return super().call(inputs, state)
+
+
+def test_a_users_cell_subclass_runs_in_dynamic_and_static_rnn():
+    graph = tf.Graph()
+    with graph.as_default():
+        tf.set_random_seed(0)
+        x = tf.placeholder(tf.float32, [None, TIME, DEPTH])
+        cell = ScaledTanhCell(2)
+        dynamic, _ = tf.nn.dynamic_rnn(cell, x, dtype=tf.float32)
+        static, _ = tf.nn.static_rnn(cell, tf.unstack(x, axis=1), dtype=tf.float32)
+        static = tf.stack(static, 1)
+        old_static, _ = tf.nn.static_rnn(OldStyleCell(2), tf.unstack(x, axis=1),
+                                         dtype=tf.float32, scope="old")
+        with pytest.raises(tf.VariableError) as info:
+            line = caller_line(); tf.nn.dynamic_rnn(OldStyleCell(2), x, dtype=tf.float32)  # noqa: E702
+        assert_points_here(info, "tf.nn.dynamic_rnn", "build(inputs_shape)", line=line)
+    assert [v.name for v in tf.global_variables(graph=graph)] == \
+        ["rnn/scaled_tanh_cell/w:0", "old/old_style_cell/w:0"]
+    xs = rng_inputs(8)
+    with session(graph, "reference") as sess:
+        w = sess.run(cell.w)
+        got_dynamic, got_static = sess.run([dynamic, static], {x: xs})
+        assert len(sess.run(old_static, {x: xs})) == TIME
+    want, _ = np_rnn(lambda v, s: (np.tanh(v @ w + 0.5 * s),) * 2, xs,
+                     np.zeros((BATCH, 2), np.float32))
+    np.testing.assert_allclose(got_dynamic, want, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(got_static, want, rtol=1e-5, atol=1e-6)
+
+
 # -- bidirectional ---------------------------------------------------------------------------------
 
 def test_bidirectional_dynamic_rnn_reverses_each_sequence_within_its_length():
