@@ -131,17 +131,33 @@ def dropout(x, keep_prob=None, noise_shape=None, seed=None, name=None, rate=None
     if not isinstance(given, Tensor) and given == (1.0 if what == "keep_prob" else 0.0):
         return x  # nothing is dropped (TF returns x itself)
     with x.graph.name_scope(name or "dropout") as scope:
-        if isinstance(given, Tensor):
-            rate = ew.subtract(1.0, given, name="rate") if what == "keep_prob" else given
-            scale = ew.divide(1.0, ew.subtract(1.0, rate), name="scale")
-        else:
-            rate = 1.0 - given if what == "keep_prob" else given
-            scale = 1.0 / (1.0 - rate)
         key = _random("RandomUniform", [2], dtypes.float64, seed, "key")
-        uniform = make("RandomUniformLike", [x, key], {"shape": noise, "dtype": x.dtype},
-                       name="random_uniform")
-        keep = ew.cast(ew.greater_equal(uniform, rate), x.dtype)
-        return ew.multiply(x * scale, keep, name=scope)
+        return _masked(x, given, what, noise, key, scope)
+
+
+def dropout_with_key(x: Tensor, keep_prob, key: Tensor, name: str = "dropout") -> Tensor:
+    """tf.nn.dropout(x, keep_prob) with its mask drawn from the float64[2] `key` given,
+    not a key drawn here: for a while loop's body, which may not draw (a recurrent
+    cell's dropout takes a key drawn before the loop, varied per step)."""
+    (x,) = convert_operands([x])
+    with op_errors("dropout", name, "dropout", [x]):
+        given = _probability(keep_prob, "keep_prob", x)
+        noise = _noise_shape(x, None)
+    with x.graph.name_scope(name) as scope:
+        return _masked(x, given, "keep_prob", noise, key, scope)
+
+
+def _masked(x: Tensor, given, what: str, noise, key: Tensor, scope: str) -> Tensor:
+    if isinstance(given, Tensor):
+        rate = ew.subtract(1.0, given, name="rate") if what == "keep_prob" else given
+        scale = ew.divide(1.0, ew.subtract(1.0, rate), name="scale")
+    else:
+        rate = 1.0 - given if what == "keep_prob" else given
+        scale = 1.0 / (1.0 - rate)
+    uniform = make("RandomUniformLike", [x, key], {"shape": noise, "dtype": x.dtype},
+                   name="random_uniform")
+    keep = ew.cast(ew.greater_equal(uniform, rate), x.dtype)
+    return ew.multiply(x * scale, keep, name=scope)
 
 
 __all__ = ["dropout"]
