@@ -211,3 +211,12 @@ def test_perfetto_loads_the_trace(graph, tmp_path):
     finally:
         processor.close()
     assert {"plan run", "plan"} <= names
+
+
+def test_a_timeline_of_an_untraced_run_metadata_is_an_empty_trace():
+    metadata = tf.RunMetadata()
+    assert metadata.step_stats.dev_stats == []
+    assert check_trace(timeline.Timeline(metadata.step_stats)
+                       .generate_chrome_trace_format()) == []
+    with pytest.raises(tf.InvalidArgumentError, match="step_stats"):
+        timeline.Timeline(metadata)
