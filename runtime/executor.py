@@ -4,7 +4,8 @@ beyond the outputs.
 Each concurrent caller takes a private set of buffers from a pool (created on
 demand, returned after the call), so calls from several threads on one plan are
 safe without a lock around the kernels. The per-call path is kept to a few list
-operations: dispatch costs microseconds on small graphs.
+operations: dispatch costs microseconds on small graphs. While a trace records
+(runtime.trace), a call takes a path that records a span for it and for each step.
 """
 
 from __future__ import annotations
@@ -91,7 +92,6 @@ class Executor:
             for slot in self._inputs:
                 arrays[slot] = None  # drop references to the caller's arrays
             pool.append(arrays)
-
 
     def _run_traced(self, inputs, out: dict | None) -> list[np.ndarray]:
         """run() recording a span for the call and one per step."""

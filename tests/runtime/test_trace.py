@@ -130,3 +130,23 @@ def test_a_failing_step_still_ends_its_span():
         Executor(plan).run([np.ones(3, F32)])
     check_trace(recorder.chrome_trace())
     assert sorted(s.name for s in recorder.spans) == ["broken", "plan run"]
+
+
+def test_concurrent_callers_get_a_track_each():
+    executor = _executor()
+
+    def calls():
+        for _ in range(5):
+            executor.run([np.ones(3, F32)])
+    threads = [threading.Thread(target=calls, name=f"caller-{i}") for i in range(2)]
+    with trace.Recorder() as recorder:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    spans = check_trace(recorder.chrome_trace())
+    by_thread = {}
+    for s in spans:
+        by_thread.setdefault(recorder.thread_names[s["tid"]], []).append(s["cat"])
+    assert sorted(by_thread) == ["caller-0", "caller-1"]
+    assert all(cats.count("call") == 5 and len(cats) == 15 for cats in by_thread.values())
