@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import queue
 import threading
+import time
 
 import numba
 
@@ -51,6 +52,31 @@ class _Pool:
     def _serve(self) -> None:
         while True:
             self.inbox.get()()
+
+
+# While a trace records: observer(name, lo, hi, chunk count, start ns, end ns), called on
+# the thread that ran the chunk (runtime.trace sets it; one test per chunked call else).
+_chunk_observer = None
+
+
+def observe_chunks(observer) -> None:
+    """Report every chunk run from now on to `observer` (None: stop reporting)."""
+    global _chunk_observer
+    _chunk_observer = observer
+
+
+def _observed(fn, count: int, observer):
+    """`fn` timing each chunk it runs and telling `observer` (on the chunk's thread)."""
+    name = getattr(fn, "__name__", "kernel")
+    clock = time.perf_counter_ns
+
+    def run(*args):
+        start = clock()
+        try:
+            fn(*args)
+        finally:
+            observer(name, args[-2], args[-1], count, start, clock())
+    return run
 
 
 _pool: _Pool | None = None
@@ -109,6 +135,8 @@ def run_chunked(fn, arrays: tuple, n: int, work: int = 0) -> None:
     threads = min(num_threads(), n)
     count = min(n, max(threads * CHUNKS_PER_THREAD if threads > 1 else 1,
                        -(-max(work, n) // MAX_CHUNK_WORK)))
+    if _chunk_observer is not None:
+        fn = _observed(fn, count, _chunk_observer)
     chunks = _Chunks(fn, arrays, n, count)
     if threads > 1:
         pool = _get_pool(threads - 1)

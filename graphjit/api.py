@@ -44,6 +44,7 @@ from graphjit.passes import graph_outputs, optimize
 from graphjit.registry import get_op_def
 from graphjit.specialize import RankDispatch, has_unknown_rank
 from graphjit.staged import Stages, computed_ops, dynamic_ops
+from runtime import trace
 from runtime.profiler import profile_plan
 
 STAGES = ("graph", "loops", "python", "llvm", "asm")
@@ -141,7 +142,8 @@ class CompiledFunction:
             return
         # Plans are built from the optimized graph; the caller keeps speaking of the
         # original one (its tensors, names and feed_dict keys).
-        with _collector_paused():
+        with _collector_paused(), trace.span("optimize", "plan", {"fetches": [
+                getattr(leaf, "name", str(leaf)) for leaf in self.leaves]}):
             self.graph, self.optimize_report = optimize(graph, self.leaves, passes,
                                                         keep=self.feeds, prune=True)
         self._plan_leaves = [self.optimize_report.fetch_map[f] for f in self.leaves]
@@ -363,7 +365,8 @@ class CompiledFunction:
             for tensor, array in zip(self.feeds, arrays):
                 if not tensor.shape.is_compatible_with(array.shape):
                     convert_feed(tensor, array)  # raises the FeedError that explains it
-            with _collector_paused():
+            with _collector_paused(), trace.span("plan", "plan", {
+                    "shapes": [list(shape) for shape in signature]}):
                 entry = plan_executor(self._all_fetches, self._all_feeds,
                                       list(signature) + self._state_shapes, self._constants,
                                       self.max_plans)
@@ -438,15 +441,19 @@ class CompiledFunction:
                 "output_bytes": plan.output_bytes()}
 
     def profile(self, *args, repeat: int = 10, **kwargs):
-        """Run `repeat` times, timing every step; returns a printable ProfileReport."""
+        """Run `repeat` times, timing every step; returns a printable ProfileReport,
+        whose `save_trace(path)` writes the runs (and any planning and compiling for
+        these shapes) as a Chrome/Perfetto trace."""
         arrays = self._arrays(args, kwargs)
         if self._stages is not None:
             raise self._stages.unsupported("fn.profile")
-        entry = self._entry_for(arrays, tuple(a.shape for a in arrays))
+        with trace.Recorder() as recorder:
+            entry = self._entry_for(arrays, tuple(a.shape for a in arrays))
         if entry[1] is None:
             raise UnsupportedError(_STAGED.format("profile()"))
         arrays = list(arrays) + self._read_state(None)
-        return profile_plan(entry[0], arrays, repeat)  # (assignments are not stored)
+        # (assignments are not stored)
+        return profile_plan(entry[0], arrays, repeat, recorder)
 
 
 def compile(graph_or_fetches, fetches=None, feeds=None, passes=None,

@@ -1,9 +1,10 @@
-"""TF1's session configuration messages and behavior switches, accepted and inert.
+"""TF1's session configuration messages and behavior switches.
 
 TF1 scripts build a `ConfigProto` (GPU memory growth, thread counts, soft placement,
 XLA's jit level) and pass it to `Session(config=...)`, or `RunOptions`/`RunMetadata`
-to `run`. graphjit runs on the CPU with its own threads and always compiles, so none
-of these changes anything; they exist so such scripts run unchanged. Fields are TF's
+to `run`. graphjit runs on the CPU with its own threads and always compiles, so of
+these only a RunOptions trace_level changes anything (the run is traced into the
+RunMetadata's step_stats); the rest exist so such scripts run unchanged. Fields are TF's
 own (defaults as in TF's protos), nested messages are created with their parent, and an
 unknown field is an error, as in protobuf, so a typo is not silently kept.
 """
@@ -89,7 +90,8 @@ class ConfigProto(_Message):
 
 
 class RunOptions(_Message):
-    """tf.RunOptions: accepted by Session.run(options=...) and ignored (no tracing)."""
+    """tf.RunOptions: a trace_level above NO_TRACE, with a run_metadata, records the
+    Session.run into run_metadata.step_stats; the other fields are ignored."""
 
     NO_TRACE, SOFTWARE_TRACE, HARDWARE_TRACE, FULL_TRACE = 0, 1, 2, 3
     _FIELDS = {"trace_level": 0, "timeout_in_ms": 0, "inter_op_thread_pool": 0,
@@ -97,10 +99,39 @@ class RunOptions(_Message):
                "report_tensor_allocations_upon_oom": False, "experimental": None}
 
 
-class RunMetadata(_Message):
-    """tf.RunMetadata: accepted by Session.run(run_metadata=...) and left empty."""
+class NodeExecStats(_Message):
+    """tf.NodeExecStats: one span of a traced run (a kernel call, an op of the reference
+    engine, a parallel kernel's chunk, planning or compiling) on thread `thread_id`.
+    `category` and `args` (kernel, fused ops with the user's lines, shapes, bytes) are
+    graphjit's own fields, which graphjit.client.timeline puts in the trace."""
 
-    _FIELDS = {"step_stats": None, "cost_graph": None, "partition_graphs": list,
+    _FIELDS = {"node_name": "", "timeline_label": "", "all_start_micros": 0,
+               "op_start_rel_micros": 0, "op_end_rel_micros": 0, "all_end_rel_micros": 0,
+               "all_start_nanos": 0, "op_start_rel_nanos": 0, "op_end_rel_nanos": 0,
+               "all_end_rel_nanos": 0, "scheduled_micros": 0, "scheduled_nanos": 0,
+               "thread_id": 0, "memory": list, "output": list, "referenced_tensor": list,
+               "memory_stats": None, "category": "", "args": dict}
+
+
+class DeviceStepStats(_Message):
+    """tf.DeviceStepStats: the spans of one device (graphjit: the CPU) and the names of
+    the threads they ran on."""
+
+    _FIELDS = {"device": "", "node_stats": list, "thread_names": dict}
+
+
+class StepStats(_Message):
+    """tf.StepStats: what a traced Session.run recorded, per device."""
+
+    _FIELDS = {"dev_stats": list}
+
+
+class RunMetadata(_Message):
+    """tf.RunMetadata: Session.run(options=RunOptions(trace_level=FULL_TRACE),
+    run_metadata=md) fills md.step_stats (graphjit.client.timeline turns it into a
+    Chrome trace); the other fields stay empty."""
+
+    _FIELDS = {"step_stats": StepStats, "cost_graph": None, "partition_graphs": list,
                "function_graphs": list}
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import os
+from time import perf_counter_ns
 
 import numpy as np
 
@@ -23,6 +24,7 @@ from graphjit.graph import Operation, Tensor, format_spec
 from graphjit.graph_queries import ops_needed, ref_inputs
 from graphjit.registry import Spec, get_op_def, infer_specs
 from graphjit.specialize import has_unknown_rank, specialize
+from runtime import trace
 
 
 def missing_feed(placeholder: Operation) -> FeedError:
@@ -111,6 +113,17 @@ def run_reference(values: list[np.ndarray], op_type: str, attrs: dict, outputs: 
     return out
 
 
+def _op_args(op: Operation, values: dict) -> dict:
+    """A reference op's span args, in the shape of a compiled step's (runtime.trace)."""
+    def spec(t: Tensor) -> str:
+        value = values.get(t)
+        return format_spec(value.shape if hasattr(value, "shape") else t.shape, t.dtype)
+    outputs = [np.asarray(values[t]) for t in op.outputs]
+    return {"kernel": op.type, "kind": "reference", "ops": {op.name: str(op.source or "")},
+            "inputs": [spec(t) for t in op.inputs], "outputs": [spec(t) for t in op.outputs],
+            "bytes": sum(a.nbytes for a in outputs)}
+
+
 def evaluate(fetches: list[Tensor | Operation], feeds: dict[Tensor, np.ndarray],
              state: dict | None = None) -> list[np.ndarray | None]:
     """Compute `fetches` given `feeds` (tensor -> array). Operations fetch as None."""
@@ -122,6 +135,7 @@ def evaluate(fetches: list[Tensor | Operation], feeds: dict[Tensor, np.ndarray],
     fetch_ops = [f.op if isinstance(f, Tensor) else f for f in fetches
                  if not (isinstance(f, Tensor) and f in feeds)]
     values: dict[Tensor, np.ndarray] = dict(feeds)
+    traced = bool(trace.active)  # a trace records a span per op
     for op in ops_needed(fetch_ops, set(feeds)):
         if op.type == "Placeholder":
             raise missing_feed(op)
@@ -131,6 +145,9 @@ def evaluate(fetches: list[Tensor | Operation], feeds: dict[Tensor, np.ndarray],
                                      t.dtype) for i, t in enumerate(op.inputs)])
         for shape, dtype in specs:
             check_size(op, shape, dtype)
+        start = perf_counter_ns() if traced else 0
         for tensor, value in zip(op.outputs, run_op(op, inputs, state)):
             values[tensor] = value
+        if traced:
+            trace.record(op.name, "reference", start, perf_counter_ns(), _op_args(op, values))
     return [values[f] if isinstance(f, Tensor) else None for f in fetches]

@@ -15,6 +15,9 @@ from graphjit.errors import (
 )
 from graphjit.feeds import as_result, flatten_fetches, prepare_feeds
 from graphjit.graph import Graph, Operation, Tensor, _graph_stack, get_default_graph
+from graphjit.profiler import step_stats
+from runtime import trace
+from runtime.trace import Recorder
 
 _default_sessions = threading.local()
 # Compiled functions a session keeps, one per (fetches, fed tensors), least recently used
@@ -42,10 +45,32 @@ class Session:
         self._defaults: list[_DefaultSession] = []  # the `with sess:` blocks it is in
 
     def run(self, fetches, feed_dict=None, options=None, run_metadata=None):
-        """Evaluate `fetches` (a tensor, op, name, or nested list/tuple/dict of them)."""
+        """Evaluate `fetches` (a tensor, op, name, or nested list/tuple/dict of them).
+        `options=RunOptions(trace_level=RunOptions.FULL_TRACE)` with a `run_metadata`
+        records the run into run_metadata.step_stats (graphjit.client.timeline)."""
         if self._closed:
             raise SessionClosedError("attempted to use a closed Session")
         leaves, rebuild = flatten_fetches(self.graph, fetches)
+        if trace.active or options is not None:
+            return self._run_traced(leaves, rebuild, feed_dict, options, run_metadata)
+        return self._run(leaves, rebuild, feed_dict)
+
+    def _run_traced(self, leaves, rebuild, feed_dict, options, run_metadata):
+        """run() as a span of the traces recording, and recorded into
+        run_metadata.step_stats when `options` asks (TF1's RunOptions trace_level)."""
+        recorder = None
+        if run_metadata is not None and getattr(options, "trace_level", 0):
+            recorder = Recorder().start()
+        try:
+            with trace.span("Session.run", "session", {
+                    "fetches": [leaf.name for leaf in leaves], "engine": self.engine}):
+                return self._run(leaves, rebuild, feed_dict)
+        finally:
+            if recorder is not None:
+                recorder.stop()
+                run_metadata.step_stats = step_stats(recorder)
+
+    def _run(self, leaves, rebuild, feed_dict):
         feeds = prepare_feeds(self.graph, feed_dict)
         if self.engine == "reference":
             values = interpreter.evaluate(leaves, feeds, self.state)

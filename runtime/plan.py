@@ -69,6 +69,7 @@ class Step:
     flops: int = 0
     bytes: int = 0
     host: HostCall | None = None
+    sources: tuple[str, ...] = ()  # the user's file:line of each op in `ops` (traces)
 
     def function(self) -> Callable | None:
         """What the executor calls: the bound host kernel, else `fn`."""
@@ -83,6 +84,7 @@ class Plan:
     fetch_slots: tuple[int, ...]  # None-free; one per fetched tensor
     buffer_of: dict[int, tuple[int, int]] = field(default_factory=dict)  # slot -> (buf, bytes)
     buffer_sizes: list[int] = field(default_factory=list)
+    summary: str = ""  # "the plan computing 'y:0' from x:0 float32[8]": traces, errors
 
     def peak_bytes(self) -> int:
         """Bytes of intermediate buffers the plan holds (after sharing by liveness)."""

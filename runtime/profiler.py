@@ -1,12 +1,14 @@
 """The profiler: times every step of a plan over repeated runs and reports per kernel
 time, share, bytes moved, FLOPs and achieved bandwidth, plus the runtime's own
-overhead per call."""
+overhead per call. The runs are recorded as a trace too (`report.save_trace(path)`)."""
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from time import perf_counter_ns
 
+from runtime import trace
 from runtime.executor import run_step
 
 
@@ -39,6 +41,15 @@ class ProfileReport:
     calls: int
     wall_s: float  # total wall time of all calls
     overhead_per_call_s: float = 0.0
+    recorder: trace.Recorder | None = None  # the profiled runs' spans
+
+    def save_trace(self, path: str) -> None:
+        """Write the profiled runs as a Chrome/Perfetto trace (JSON trace events): a span
+        per run and per step, each parallel kernel's chunks on the threads that ran them,
+        and the planning and compiling the profile did first."""
+        if self.recorder is None:
+            raise ValueError("this report holds no trace (profile_plan makes one)")
+        self.recorder.save(path)
 
     def as_dicts(self) -> list[dict]:
         total = sum(k.total_s for k in self.kernels) or 1.0
@@ -64,26 +75,49 @@ class ProfileReport:
 
 
 class _StepTimer:
+    """Times each step; keeps (step index, start, end) to make trace spans from after
+    the runs, so recording them adds nothing to the measured overhead."""
+
     def __init__(self, plan):
         self.stats = [KernelStats(s.name, s.kind, s.ops, bytes=s.bytes, flops=s.flops)
                       for s in plan.steps]
+        self.samples: list[tuple] = []
 
     def run(self, plan, program, arrays) -> None:
-        clock = time.perf_counter
-        for stats, (kind, fn, args, outs, view_shape) in zip(self.stats, program):
+        clock = perf_counter_ns
+        samples = self.samples
+        for index, (stats, (kind, fn, args, outs, view_shape)) in enumerate(
+                zip(self.stats, program)):
             start = clock()
             run_step(kind, fn, args, outs, view_shape, arrays)
-            stats.total_s += clock() - start
+            end = clock()
+            stats.total_s += (end - start) * 1e-9
             stats.calls += 1
+            samples.append((index, start, end))
 
 
-def profile_plan(executor, inputs, repeat: int) -> ProfileReport:
-    """Time `repeat` runs of the executor's plan; the first (warm-up) run is not counted."""
+def profile_plan(executor, inputs, repeat: int,
+                 recorder: trace.Recorder | None = None) -> ProfileReport:
+    """Time `repeat` runs of the executor's plan; the first (warm-up) run is not counted.
+    The runs are recorded into `recorder` (a new one by default), which the report keeps."""
     executor.run(inputs)
     timer = _StepTimer(executor.plan)
-    start = time.perf_counter()
-    for _ in range(repeat):
-        executor.run(inputs, timer=timer)
-    wall = time.perf_counter() - start
+    recorder = trace.Recorder() if recorder is None else recorder
+    runs = []
+    with recorder:  # (parallel kernels' chunks and nested plans record themselves)
+        start = time.perf_counter()
+        for _ in range(repeat):
+            begin = perf_counter_ns()
+            executor.run(inputs, timer=timer)
+            runs.append((begin, perf_counter_ns()))
+        wall = time.perf_counter() - start
+        plan = executor.plan
+        for begin, end in runs:
+            trace.record("plan run", "call", begin, end,
+                         {"plan": plan.summary, "steps": len(plan.steps), "profiled": True})
+        for index, begin, end in timer.samples:
+            trace.record(plan.steps[index].name, str(plan.steps[index].kind), begin, end,
+                         step=(plan, index))
     in_steps = sum(k.total_s for k in timer.stats)
-    return ProfileReport(timer.stats, repeat, wall, max(wall - in_steps, 0.0) / repeat)
+    return ProfileReport(timer.stats, repeat, wall, max(wall - in_steps, 0.0) / repeat,
+                         recorder)

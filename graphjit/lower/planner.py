@@ -15,6 +15,7 @@ from codegen.numba_backend import BackendError, CompiledKernel, KernelCompileErr
 from graphjit.errors import CompileError, ResourceExhaustedError
 from graphjit.interpreter import format_bytes, memory_limit
 from graphjit.lower.program import LateShapes, LoweredProgram, lower
+from runtime import trace
 from runtime.executor import Executor
 from runtime.plan import Plan, Step, StepKind, assign_buffers
 
@@ -46,10 +47,14 @@ def compile_program(program: LoweredProgram) -> dict[int, CompiledKernel]:
     """Step index -> its compiled kernel; a failure names the step's graph ops and its
     loop IR (and the generated source, when Numba failed)."""
     indices = [i for i, s in enumerate(program.steps) if s.kernel is not None]
+    compiled = []
     try:
-        compiled = codegen.compile([program.steps[i].kernel for i in indices])
+        for i in indices:  # (one at a time: a trace shows each kernel's compile)
+            with trace.span(f"compile {program.steps[i].name}", "compile",
+                            {"kernel": program.steps[i].name, "ops": list(program.steps[i].ops)}):
+                compiled += codegen.compile([program.steps[i].kernel])
     except KernelCompileError as exc:
-        step = program.steps[indices[exc.index]]
+        step = program.steps[indices[len(compiled)]]
         source = (f"\ngenerated source:\n{exc.cause.source}"
                   if isinstance(exc.cause, BackendError) else "")
         raise CompileError(f"{exc.cause}\nfused graph ops: {', '.join(step.ops)}\n"
@@ -61,9 +66,11 @@ def make_plan(program: LoweredProgram) -> tuple[Plan, list[LoweredStep]]:
     """Compile the program's kernels and make its runtime Plan, with buffers assigned."""
     compiled = compile_program(program)
     steps = [Step(s.name, s.kind, compiled[i].call if i in compiled else None, s.inputs,
-                  s.outputs, s.ops, flops=s.flops, bytes=s.bytes, host=s.host)
+                  s.outputs, s.ops, flops=s.flops, bytes=s.bytes, host=s.host,
+                  sources=tuple(program.sources.get(name, "") for name in s.ops))
              for i, s in enumerate(program.steps)]
-    plan = Plan(program.slots, steps, program.input_slots, program.fetch_slots)
+    plan = Plan(program.slots, steps, program.input_slots, program.fetch_slots,
+                summary=program.summary)
     assign_buffers(plan)
     check_memory(plan, program.summary)
     return plan, listed_steps(program, compiled)
@@ -86,7 +93,9 @@ def build_plan(fetches, feeds, feed_shapes, constants: dict | None = None,
     """`constants` (tensor -> array) is filled with the constant arrays the plan uses and
     reused by later plans given the same dict: a function's plans share one copy.
     Fetches in `late` may have shapes the plan learns only when it runs them."""
-    return make_plan(lower(fetches, feeds, feed_shapes, constants, late))
+    with trace.span("lower", "plan", {"shapes": [list(s) for s in feed_shapes]}):
+        program = lower(fetches, feeds, feed_shapes, constants, late)
+    return make_plan(program)
 
 
 def plan_executor(fetches, feeds, feed_shapes, constants: dict | None = None,

@@ -9,7 +9,7 @@ slots. Nothing is compiled here, so `fn.ir("loops")` waits for no compiler; the 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -58,6 +58,7 @@ class LoweredProgram:
     input_slots: tuple[int, ...]
     fetch_slots: tuple[int, ...]
     summary: str  # "the plan computing 'y:0' from x:0 float32[8]", for errors
+    sources: dict[str, str] = field(default_factory=dict)  # op name -> user's file:line
 
     @property
     def kernels(self) -> list[Kernel]:
@@ -157,8 +158,10 @@ class Lowerer:
                 # (else nothing of it is needed; a print runs for its effect)
                 self.lower_region(region, set(members), outputs, fetched)
         fetch_slots = tuple(self.input_or_const_slot(t) for t in self.fetch_tensors)
+        stepped = {name for step in self.steps for name in step.ops}
+        sources = {op.name: str(op.source or "") for op in self.ops if op.name in stepped}
         return LoweredProgram(self.slots, self.steps, input_slots, fetch_slots,
-                              self.summary())
+                              self.summary(), sources)
 
     def summary(self) -> str:
         fed = ", ".join(f"{t.name} {format_spec(self.shapes[t], t.dtype)}" for t in self.feeds)
