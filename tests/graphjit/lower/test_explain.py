@@ -139,3 +139,29 @@ def test_every_boundary_of_a_mixed_graph_has_a_recorded_reason():
     assert {"extern-gemm", "standalone", "reduce-axes", "view"} <= reasons
     argmax = next(r for r in records if r.consumer == "best")
     assert argmax.other_reasons[0][0] == "standalone" and "argreduce" in argmax.other_reasons[0][1]
+
+
+def _reasons(build, feeds):
+    graph = tf.Graph()
+    with graph.as_default():
+        xs = [tf.placeholder(tf.float32, shape, name=f"x{i}") for i, shape in enumerate(feeds)]
+        build(*xs)
+    return {(r.producer, r.consumer): r for r in tf.compile(graph).explain()}
+
+
+def test_cycle_row_and_split_reasons():
+    w = np.eye(4, dtype=np.float32)
+    cycle = _reasons(lambda x: tf.multiply(tf.exp(x, name="a"),
+                                           tf.matmul(tf.exp(x, name="a"), w, name="m"),
+                                           name="y"), [(4, 4)])
+    assert cycle[("a", "y")].reason == "cycle"
+    row = _reasons(lambda x: tf.multiply(x * 2.0, tf.reduce_sum(x * 2.0, axis=-1, name="s"),
+                                         name="y"), [(4, 4)])
+    assert row[("s", "y")].reason == "row" and "per-row value [4]" in row[("s", "y")].detail
+
+    def two_splits(x):
+        a = tf.exp(x, name="a")
+        tf.add(tf.reduce_sum(a, axis=-1, name="s1")[:, :, None],
+               tf.reduce_sum(a, axis=[1, 2], name="s2")[:, None, None], name="y")
+    split = _reasons(two_splits, [(2, 3, 4)])
+    assert any(r.reason == "split" for r in split.values()), split
