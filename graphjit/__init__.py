@@ -5,7 +5,7 @@ Define a graph (`Graph`, `placeholder`, `constant`, ops), then run it
 graph code unchanged.
 """
 
-from graphjit import dtypes, graph_util, layers, losses, math, nn, summary, train
+from graphjit import dtypes, graph_util, layers, losses, math, nn, summary, train, viz
 from graphjit.api import CompiledFunction, compile, jit
 from graphjit.autodiff import gradients
 from graphjit.config import *  # noqa: F403

@@ -38,7 +38,8 @@ from graphjit.errors import (
 from graphjit.feeds import as_result, convert_feed, flatten_fetches, prepare_feeds
 from graphjit.graph import Graph, Operation, Tensor, format_spec
 from graphjit.graph_queries import ops_needed
-from graphjit.lower.planner import listed_steps, plan_executor
+from graphjit.lower.explain import Explanation, explain_program
+from graphjit.lower.planner import listed_steps, plan_executor, shared_buffers
 from graphjit.lower.program import lower
 from graphjit.passes import graph_outputs, optimize
 from graphjit.registry import get_op_def
@@ -454,6 +455,53 @@ class CompiledFunction:
         arrays = list(arrays) + self._read_state(None)
         # (assignments are not stored)
         return profile_plan(entry[0], arrays, repeat, recorder)
+
+
+    # -- pictures and explanations (graphjit.viz, graphjit.lower.explain) --------------
+    def _program(self, what: str):
+        """The LoweredProgram of the latest plan; before any plan, the one for the feeds'
+        static shapes (lowering compiles nothing)."""
+        if self._stages is not None:
+            raise self._stages.unsupported(what)
+        if self._last is None:
+            with _collector_paused():
+                return lower(self._all_fetches, self._all_feeds,
+                             list(self._static_shapes()) + self._state_shapes,
+                             self._constants)
+        if self._last[3] is None:
+            raise UnsupportedError(_STAGED.format(what))
+        return self._last[3]
+
+    def explain(self) -> Explanation:
+        """Why the latest plan's steps were not fused further: for each value one step
+        writes and another reads, the partitioner's reasons, in your op names and source
+        lines. `str()` it for a report; `.records` (or iterate) for the data."""
+        program = self._program("explain()")
+        return explain_program(program, program.summary)
+
+    def to_dot(self, max_nodes: int | None = None) -> str:
+        """DOT text of the latest plan: a cluster per kernel, shapes and dtypes on the
+        edges, buffers shared by liveness marked (graphjit.viz)."""
+        from graphjit.viz.dot import MAX_NODES, program_dot
+        program = self._program("pictures")
+        plan = self._last[1] if self._last is not None else None
+        buffers = plan.buffer_of if plan is not None else shared_buffers(program)
+        return program_dot(program, buffers, f"graphjit.compile: {program.summary}",
+                           MAX_NODES if max_nodes is None else max_nodes)
+
+    def svg(self, max_nodes: int | None = None) -> str:
+        """The picture of `to_dot()` as SVG text; needs Graphviz (the `graphviz` extra and
+        its dot program: a MissingDependencyError says so)."""
+        from graphjit.viz.render import render_svg
+        return render_svg(self.to_dot(max_nodes))
+
+    def __repr__(self) -> str:
+        from graphjit.viz.summary import function_repr
+        return function_repr(self)
+
+    def _repr_html_(self) -> str:
+        from graphjit.viz.summary import function_html
+        return function_html(self)
 
 
 def compile(graph_or_fetches, fetches=None, feeds=None, passes=None,

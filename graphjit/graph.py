@@ -503,8 +503,25 @@ class Graph:
     def get_collection(self, name: str) -> list:
         return list(self.collections.get(name, []))
 
+    # -- pictures (graphjit.viz) ------------------------------------------------------
+    def to_dot(self, max_nodes: int | None = None) -> str:
+        """DOT text of this graph: ops, shapes on the edges, name scopes as clusters."""
+        from graphjit.viz.dot import MAX_NODES, graph_dot
+        return graph_dot(self, MAX_NODES if max_nodes is None else max_nodes)
+
+    def svg(self, max_nodes: int | None = None) -> str:
+        """This graph's picture as SVG text; needs Graphviz (a MissingDependencyError
+        says what to install)."""
+        from graphjit.viz.render import render_svg
+        return render_svg(self.to_dot(max_nodes))
+
     def __repr__(self) -> str:
-        return f"<graphjit.Graph with {len(self._ops)} ops>"
+        from graphjit.viz.summary import graph_repr
+        return graph_repr(self)
+
+    def _repr_html_(self) -> str:
+        from graphjit.viz.summary import graph_html
+        return graph_html(self)
 
 
 def _format_attrs(op: Operation) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from html import escape
 from time import perf_counter_ns
 
 from runtime import trace
@@ -71,6 +72,21 @@ class ProfileReport:
         lines.append(f"{self.calls} calls, {self.wall_s / self.calls * 1e6:.1f} us per call, "
                      f"runtime overhead {self.overhead_per_call_s * 1e6:.1f} us per call")
         return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        """The same table for Jupyter: self-contained, names escaped."""
+        head = "".join(f"<th>{h}</th>" for h in ("kernel", "kind", "calls", "mean us", "share",
+                                                 "MB", "GB/s", "GFLOP/s", "fused ops"))
+        rows = "".join(
+            f"<tr><td>{escape(r['name'])}</td><td>{escape(str(r['kind']))}</td>"
+            f"<td>{r['calls']}</td><td>{r['mean_s'] * 1e6:.1f}</td><td>{r['share']:.1%}</td>"
+            f"<td>{r['bytes'] / 1e6:.2f}</td><td>{r['GB/s']:.2f}</td>"
+            f"<td>{r['GFLOP/s']:.2f}</td><td>{escape(', '.join(r['ops']))}</td></tr>"
+            for r in self.as_dicts())
+        per_call = self.wall_s / self.calls * 1e6 if self.calls else 0.0
+        return (f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
+                f"<p>{self.calls} calls, {per_call:.1f} us per call, runtime overhead "
+                f"{self.overhead_per_call_s * 1e6:.1f} us per call</p>")
 
 
 

@@ -16,6 +16,9 @@ Rules, applied greedily in graph order:
 - An op whose builder is an identity when shapes match (SumToShapeOf: a gradient
   summed back to a broadcast input) is decided here, from the concrete shapes.
 
+Each refusal is noted in a FusionLog (graphjit.lower.fusion_log) where it is decided:
+`fn.explain()` tells the user why two steps were not fused from those notes.
+
 How an op takes part is its registry entry's `fusion` (graphjit.registry).
 All shapes here are concrete: plans are built per input-shape signature.
 """
@@ -27,6 +30,7 @@ from dataclasses import dataclass, field
 
 from graphjit.graph import Operation, Tensor
 from graphjit.graph_queries import read_inputs
+from graphjit.lower.fusion_log import FusionLog, Note, Why
 from graphjit.registry import Fusion, KernelBuilder, get_op_def
 
 # Numba and LLVM take superlinear time on very long functions: a region stops growing here
@@ -71,8 +75,10 @@ def row_scalar_shapes(domain: tuple, split: int) -> set[tuple]:
 
 
 class Partitioner:
-    def __init__(self, ops: list[Operation], shapes: dict[Tensor, tuple], fed: set[Tensor]):
+    def __init__(self, ops: list[Operation], shapes: dict[Tensor, tuple], fed: set[Tensor],
+                 log: FusionLog | None = None):
         self.ops = ops
+        self.log = FusionLog() if log is None else log
         self.shapes = shapes
         self.fed = fed
         self.region_of: dict[Operation, Region] = {}
@@ -168,25 +174,35 @@ class Partitioner:
 
     def fusion(self, op: Operation) -> Fusion:
         """The op's fusion class, as these concrete shapes and dtypes decide it."""
+        return self.classify(op)[0]
+
+    def classify(self, op: Operation) -> tuple[Fusion, str]:
+        """The op's fusion class and, for a host or standalone op, why it is one."""
         op_def = get_op_def(op.type)
         lowering = op_def.lowering
         if isinstance(lowering, KernelBuilder) and lowering.identity_if_same_shape \
                 and self.shapes[op.inputs[0]] == self.shapes[op.outputs[0]]:
-            return Fusion.VIEW  # e.g. SumToShapeOf, when nothing was broadcast
+            return Fusion.VIEW, ""  # e.g. SumToShapeOf, when nothing was broadcast
         if op_def.fusion is not Fusion.VIEW and not getattr(lowering, "shape_only", False) \
                 and any(t.dtype.name == "float16" for t in op.inputs + op.outputs):
-            return Fusion.HOST  # Numba has no float16 arithmetic: NumPy computes these ops
+            # Numba has no float16 arithmetic: NumPy computes these ops
+            return Fusion.HOST, "float16: Numba has no float16 arithmetic, NumPy computes it"
         if any(t.dtype.is_string for t in op.inputs + op.outputs):
-            return Fusion.HOST  # kernels never hold Python objects (strings: bytes objects)
-        return op_def.fusion
+            # kernels never hold Python objects (strings: bytes objects)
+            return Fusion.HOST, "strings: kernels hold no Python objects"
+        if isinstance(lowering, KernelBuilder):
+            return op_def.fusion, f"computed by its own '{lowering.region}' step"
+        return op_def.fusion, getattr(lowering, "reason", "")  # (Host's reason)
 
     def place(self, op: Operation) -> None:
-        fusion = self.fusion(op)
+        fusion, reason = self.classify(op)
         out_shape = self.shapes[op.outputs[0]]
         if fusion is Fusion.STANDALONE:
+            self.log.note_alone(op, Why.STANDALONE, reason)
             self.new_region(RegionKind.STANDALONE, op, out_shape)
             return
         if fusion in (Fusion.HOST, Fusion.SOURCE):
+            self.log.note_alone(op, Why.HOST, reason)
             self.new_region(RegionKind.HOST, op, out_shape)
             return
         candidates = []
@@ -200,46 +216,94 @@ class Partitioner:
             self.place_reduction(op, candidates)
             return
         for region in candidates:
-            if self.fits(region, op, fusion, out_shape) \
-                    and not self.creates_cycle(region, op):
-                # sibling regions over the same domain that feed this op merge in too
-                siblings = [r for r in candidates if r is not region and not r.is_row
-                            and r.domain == out_shape]
-                size = len(region.ops) + sum(len(r.ops) for r in siblings)
-                if siblings and size < MAX_REGION_OPS \
-                        and not self.creates_cycle(region, op, siblings):
-                    for r in siblings:
-                        self.merge(region, r)
-                self.add(region, op)
-                return
+            refusal = self.misfit(region, op, fusion, out_shape) or self.cycle(region, op)
+            if refusal is not None:
+                self.refuse(op, region, refusal)
+                continue
+            # sibling regions over the same domain that feed this op merge in too
+            siblings = [r for r in candidates if r is not region and not r.is_row
+                        and r.domain == out_shape]
+            size = len(region.ops) + sum(len(r.ops) for r in siblings)
+            if siblings and size < MAX_REGION_OPS \
+                    and not self.creates_cycle(region, op, siblings):
+                for r in siblings:
+                    self.merge(region, r)
+            elif siblings:
+                refusal = Note(Why.SIZE, f"merging the kernels of its inputs would pass "
+                                         f"{MAX_REGION_OPS} ops") \
+                    if size >= MAX_REGION_OPS else Note(Why.CYCLE, _CYCLE)
+                for r in siblings:
+                    self.refuse(op, r, refusal)
+            for r in candidates:  # (notes only where none was noted: the first reason)
+                if r is not region and r not in siblings:
+                    self.refuse(op, r, _not_mergeable(r, out_shape))
+            self.add(region, op)
+            return
         if fusion is Fusion.VIEW:
+            in_shape = self.shapes[read_inputs(op)[0]]
+            self.log.note_alone(op, Why.VIEW, f"a reshape {list(in_shape)} -> "
+                                f"{list(out_shape)} of a materialized buffer: a view, no copy")
             self.new_region(RegionKind.VIEW, op, out_shape)  # a reshape of a contiguous buffer
             return
         self.new_region(RegionKind.FUSED, op, out_shape)
 
+    def refuse(self, op: Operation, region: Region, note: Note) -> None:
+        """Note why `op` did not join `region`, for the inputs it reads from there."""
+        inputs = [t for t in op.inputs
+                  if self.producer(t) is not None and self.region_of[t.op] is region]
+        self.log.note_refused(op, inputs, note.why, note.detail)
+
+    def cycle(self, region: Region, op: Operation) -> Note | None:
+        return Note(Why.CYCLE, _CYCLE) if self.creates_cycle(region, op) else None
+
     def fits(self, region: Region, op: Operation, fusion: Fusion, out_shape: tuple) -> bool:
+        return self.misfit(region, op, fusion, out_shape) is None
+
+    def misfit(self, region: Region, op: Operation, fusion: Fusion,
+               out_shape: tuple) -> Note | None:
+        """Why `op` cannot join `region` (its cycles aside), or None when it can."""
         if len(region.ops) >= MAX_REGION_OPS:
-            return False
+            return Note(Why.SIZE, f"that kernel holds {MAX_REGION_OPS} ops already, the most "
+                                  "one kernel takes (compile time grows faster than its size)")
         # a view fuses as an index map only where it inserts or removes size-1 dims
-        if fusion is Fusion.VIEW \
-                and not only_unit_dims_change(self.shapes[read_inputs(op)[0]], out_shape):
-            return False
+        if fusion is Fusion.VIEW:
+            in_shape = self.shapes[read_inputs(op)[0]]
+            if not only_unit_dims_change(in_shape, out_shape):
+                return Note(Why.VIEW, f"a reshape {list(in_shape)} -> {list(out_shape)} "
+                                      "moves non-unit dims: a view of a written buffer, not "
+                                      "an index map inside a loop nest")
+        domain = list(region.domain)
         if not region.is_row:
-            return out_shape == region.domain
-        if fusion is not Fusion.INDEX:
             if out_shape == region.domain:
-                # A per-row value without its kept 1-dims broadcasts against the trailing
-                # axes, not the rows ((n,) * (n, n) reads t[j]): it cannot be a row scalar.
-                lead = tuple(region.domain[:region.split])
-                return len(lead) == len(out_shape) or not any(
+                return None
+            return Note(Why.DOMAIN, f"different iteration domains: its result has shape "
+                                    f"{list(out_shape)}, that kernel loops over {domain}")
+        reduced = f"that row kernel reduces {domain} over its last " \
+                  f"{len(domain) - region.split} axes"
+        if fusion is Fusion.INDEX:
+            return Note(Why.ROW, f"an index op (slice, pad, gather...) does not join a row "
+                                 f"kernel; {reduced}")
+        if out_shape == region.domain:
+            # A per-row value without its kept 1-dims broadcasts against the trailing
+            # axes, not the rows ((n,) * (n, n) reads t[j]): it cannot be a row scalar.
+            lead = tuple(region.domain[:region.split])
+            if len(lead) == len(out_shape) or not any(
                     self.shapes[t] == lead and self.region_of.get(t.op) is region
-                    for t in op.inputs if self.producer(t) is not None)
-            if out_shape in row_scalar_shapes(region.domain, region.split):
-                # a per-row value may only depend on per-row values of the region
-                return all(self.shapes[t] in row_scalar_shapes(region.domain, region.split)
-                           or self.producer(t) is None or self.region_of[t.op] is not region
-                           for t in op.inputs if t.op in self.region_of)
-        return False
+                    for t in op.inputs if self.producer(t) is not None):
+                return None
+            return Note(Why.ROW, f"it broadcasts a per-row value {list(lead)} along the "
+                                 f"trailing axes; {reduced}")
+        if out_shape in row_scalar_shapes(region.domain, region.split):
+            # a per-row value may only depend on per-row values of the region
+            if all(self.shapes[t] in row_scalar_shapes(region.domain, region.split)
+                   or self.producer(t) is None or self.region_of[t.op] is not region
+                   for t in op.inputs if t.op in self.region_of):
+                return None
+            return Note(Why.ROW, f"a per-row result reading full-size values of the row "
+                                 f"kernel; {reduced}")
+        return Note(Why.DOMAIN, f"different iteration domains: its result has shape "
+                                f"{list(out_shape)}, neither the domain nor a per-row shape; "
+                                f"{reduced}")
 
     def place_reduction(self, op: Operation, candidates: list[Region]) -> None:
         in_shape = self.shapes[op.inputs[0]]
@@ -247,29 +311,65 @@ class Partitioner:
         rank = len(in_shape)
         trailing = tuple(range(rank - len(axes), rank)) == tuple(axes)
         if not trailing or not axes:
+            self.log.note_alone(op, Why.REDUCE_AXES, (
+                f"a reduction over axes {list(axes)} of {list(in_shape)}, not the last "
+                "axes: a reduce kernel of its own" if axes else
+                "a reduction over no axes: a reduce kernel of its own"))
             self.new_region(RegionKind.REDUCE, op, in_shape)
             return
         split = rank - len(axes)
         for region in candidates:
-            if region.domain != in_shape or len(region.ops) >= MAX_REGION_OPS \
-                    or self.creates_cycle(region, op):
-                continue
-            if region.is_row and region.split != split:
+            refusal = self.reduction_misfit(region, op, in_shape, split)
+            if refusal is not None:
+                self.refuse(op, region, refusal)
                 continue
             if not region.is_row:
-                # every op already there must be full-size for the region to become a row region
-                if any(self.shapes[o.outputs[0]] != in_shape for o in region.ops):
-                    continue
                 region.split = split
             self.add(region, op)
             return
         self.new_region(RegionKind.FUSED, op, in_shape, split)
 
+    def reduction_misfit(self, region: Region, op: Operation, in_shape: tuple,
+                         split: int) -> Note | None:
+        """Why the reduction `op` (its rows: in_shape[:split]) cannot join `region`."""
+        if region.domain != in_shape:
+            return Note(Why.DOMAIN, f"different iteration domains: it reduces "
+                                    f"{list(in_shape)}, that kernel loops over "
+                                    f"{list(region.domain)}")
+        if len(region.ops) >= MAX_REGION_OPS:
+            return Note(Why.SIZE, f"that kernel holds {MAX_REGION_OPS} ops already")
+        if self.creates_cycle(region, op):
+            return Note(Why.CYCLE, _CYCLE)
+        if region.is_row and region.split != split:
+            return Note(Why.SPLIT, f"that row kernel reduces over its last "
+                                   f"{len(in_shape) - region.split} axes, this reduction "
+                                   f"over {len(in_shape) - split}")
+        # every op already there must be full-size for the region to become a row region
+        if not region.is_row and any(self.shapes[o.outputs[0]] != in_shape for o in region.ops):
+            return Note(Why.NOT_FULL_SIZE, "that kernel also computes values smaller than "
+                                           f"{list(in_shape)}, so it cannot become a row kernel")
+        return None
+
+
+_CYCLE = "joining would make a path leave that kernel and come back into it (a cycle)"
+
+
+def _not_mergeable(region: Region, out_shape: tuple) -> Note:
+    """Why `region` stays apart once the op joined another of its input regions: only
+    regions over the op's own domain, no row kernels, merge with that one."""
+    if region.is_row:
+        return Note(Why.ROW, f"it joined another kernel; a row kernel (reducing "
+                             f"{list(region.domain)} over its last "
+                             f"{len(region.domain) - region.split} axes) merges with none")
+    return Note(Why.DOMAIN, f"different iteration domains: it joined another kernel, over "
+                            f"{list(out_shape)}; that one loops over {list(region.domain)}")
+
 
 def partition(ops: list[Operation], shapes: dict[Tensor, tuple],
-              fed: set[Tensor]) -> list[Region]:
-    """Regions in an order that respects dependencies between them."""
-    regions = Partitioner(ops, shapes, fed).run()
+              fed: set[Tensor], log: FusionLog | None = None) -> list[Region]:
+    """Regions in an order that respects dependencies between them; `log` receives the
+    reasons ops were kept apart."""
+    regions = Partitioner(ops, shapes, fed, log).run()
     return _topological(regions, shapes, fed)
 
 

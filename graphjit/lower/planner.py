@@ -76,6 +76,15 @@ def make_plan(program: LoweredProgram) -> tuple[Plan, list[LoweredStep]]:
     return plan, listed_steps(program, compiled)
 
 
+def shared_buffers(program: LoweredProgram) -> dict[int, tuple[int, int]]:
+    """slot -> (buffer, bytes) as make_plan would share them, compiling nothing (for
+    pictures of a program not planned yet)."""
+    steps = [Step(s.name, s.kind, None, s.inputs, s.outputs) for s in program.steps]
+    plan = Plan(program.slots, steps, program.input_slots, program.fetch_slots)
+    assign_buffers(plan)
+    return plan.buffer_of
+
+
 def check_memory(plan: Plan, summary: str) -> None:
     """Refuse a plan whose buffers and outputs cannot all be in memory at once, before
     running it (a MemoryError, or the OOM killer, mid-run would say less)."""
@@ -100,15 +109,17 @@ def build_plan(fetches, feeds, feed_shapes, constants: dict | None = None,
 
 def plan_executor(fetches, feeds, feed_shapes, constants: dict | None = None,
                   max_plans: int = 64) -> tuple:
-    """(what runs the program, its Plan, its steps for `fn.kernels`): an Executor, or a
-    StagedExecutor (Plan None) when some shapes are known only once computed."""
+    """(what runs the program, its Plan, its steps for `fn.kernels`, its LoweredProgram):
+    an Executor, or a StagedExecutor (Plan and program None) when some shapes are known
+    only once computed."""
     try:
-        plan, lowered = build_plan(fetches, feeds, feed_shapes, constants)
+        program = lower(fetches, feeds, feed_shapes, constants)
+        plan, lowered = make_plan(program)
     except LateShapes as late:
         staged = StagedExecutor(fetches, feeds, feed_shapes, constants, late.tensors,
                                 max_plans)
-        return staged, None, staged.first_steps
-    return Executor(plan), plan, lowered
+        return staged, None, staged.first_steps, None
+    return Executor(plan), plan, lowered, program
 
 
 class StagedExecutor:

@@ -21,6 +21,7 @@ from graphjit.graph_queries import ops_needed, read_inputs, ref_inputs
 from graphjit.interpreter import check_size, missing_feed, run_time_specs
 from graphjit.lower import standalone
 from graphjit.lower.emit import RegionEmitter
+from graphjit.lower.fusion_log import FusionLog
 from graphjit.lower.host_kernels import reference_call
 from graphjit.lower.partition import Region, RegionKind, partition
 from graphjit.registry import ElementRule, get_op_def
@@ -59,6 +60,12 @@ class LoweredProgram:
     fetch_slots: tuple[int, ...]
     summary: str  # "the plan computing 'y:0' from x:0 float32[8]", for errors
     sources: dict[str, str] = field(default_factory=dict)  # op name -> user's file:line
+    # What pictures and fn.explain() need to speak of graph tensors: the ops lowered, every
+    # tensor's concrete shape and slot, and why the partitioner kept ops apart.
+    ops: list[Operation] = field(default_factory=list)
+    shapes: dict[Tensor, tuple] = field(default_factory=dict)
+    slot_of: dict[Tensor, int] = field(default_factory=dict)
+    fusion_log: FusionLog = field(default_factory=FusionLog)
 
     @property
     def kernels(self) -> list[Kernel]:
@@ -147,7 +154,8 @@ class Lowerer:
         compute = [op for op in self.ops  # (ops without outputs, NoOp, only order others)
                    if op.outputs and op.type not in ("Const", "Placeholder")]
         fetched = set(self.fetch_tensors)
-        regions = partition(compute, self.shapes, set(self.feeds))
+        log = FusionLog()
+        regions = partition(compute, self.shapes, set(self.feeds), log)
         region_of = {op: r for r in regions for op in r.ops}
         used_outside = {t for op in compute for t in op.inputs
                         if t.op in region_of and region_of[t.op] is not region_of[op]}
@@ -161,7 +169,8 @@ class Lowerer:
         stepped = {name for step in self.steps for name in step.ops}
         sources = {op.name: str(op.source or "") for op in self.ops if op.name in stepped}
         return LoweredProgram(self.slots, self.steps, input_slots, fetch_slots,
-                              self.summary(), sources)
+                              self.summary(), sources, self.ops, self.shapes,
+                              self.slot_of, log)
 
     def summary(self) -> str:
         fed = ", ".join(f"{t.name} {format_spec(self.shapes[t], t.dtype)}" for t in self.feeds)
