@@ -102,9 +102,12 @@ def build_plan(fetches, feeds, feed_shapes, constants: dict | None = None,
     """`constants` (tensor -> array) is filled with the constant arrays the plan uses and
     reused by later plans given the same dict: a function's plans share one copy.
     Fetches in `late` may have shapes the plan learns only when it runs them."""
+    return make_plan(_traced_lower(fetches, feeds, feed_shapes, constants, late))
+
+
+def _traced_lower(fetches, feeds, feed_shapes, constants, late=()):
     with trace.span("lower", "plan", {"shapes": [list(s) for s in feed_shapes]}):
-        program = lower(fetches, feeds, feed_shapes, constants, late)
-    return make_plan(program)
+        return lower(fetches, feeds, feed_shapes, constants, late)
 
 
 def plan_executor(fetches, feeds, feed_shapes, constants: dict | None = None,
@@ -113,7 +116,7 @@ def plan_executor(fetches, feeds, feed_shapes, constants: dict | None = None,
     an Executor, or a StagedExecutor (Plan and program None) when some shapes are known
     only once computed."""
     try:
-        program = lower(fetches, feeds, feed_shapes, constants)
+        program = _traced_lower(fetches, feeds, feed_shapes, constants)
         plan, lowered = make_plan(program)
     except LateShapes as late:
         staged = StagedExecutor(fetches, feeds, feed_shapes, constants, late.tensors,

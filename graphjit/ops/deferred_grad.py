@@ -24,8 +24,8 @@ def needs_deferring(op: Operation, out_grads: list) -> bool:
 def deferred_gradients(op: Operation, out_grads: list) -> list[Tensor | None]:
     """One DeferredGrad standing for `op`'s gradient rule: a gradient per floating input
     (None for the others), each of its input's static shape."""
-    given = tuple(g is not None for g in out_grads)
-    floating = tuple(t.dtype.is_floating for t in op.inputs)
+    given = tuple(int(g is not None) for g in out_grads)
+    floating = tuple(int(t.dtype.is_floating) for t in op.inputs)
     inputs = list(op.inputs) + list(op.outputs) + [g for g in out_grads if g is not None]
     attrs = {"forward": op.name, "n_inputs": len(op.inputs), "given": given,
              "floating": floating}
