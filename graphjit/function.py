@@ -32,10 +32,14 @@ class FuncGraph(Graph):
     """The graph of a Function, nested in `outer`: reading a tensor of an enclosing
     graph captures it (graph.create_op calls `capture`)."""
 
-    def __init__(self, outer: Graph | None, name: str):
+    def __init__(self, outer: Graph | None, name: str, runs_once: bool = False):
         super().__init__()
         self.outer = outer  # (None: loaded from a file, capturing nothing more)
         self.name = name
+        # A cond branch runs at most once per run of its op: a random draw in it is made
+        # in the enclosing graph and captured (drawn each run, used when the branch runs).
+        # A loop body runs many times, and would reuse one draw: there it stays an error.
+        self.runs_once = runs_once
         self.seed = None if outer is None else outer.seed
         self.captures: list[tuple[Tensor, Tensor]] = []  # (tensor of `outer`, placeholder)
         self._captured: dict[Tensor, Tensor] = {}
@@ -65,8 +69,24 @@ class FuncGraph(Graph):
         self._captured[t] = new
         return new
 
+    def create_op(self, op_type: str, inputs, attrs: dict | None = None,
+                  name: str | None = None, default_name: str | None = None, **kwargs):
+        if self.runs_once and self.outer is not None and not tuple(inputs) \
+                and draws_random(op_type):
+            with self.outer.as_default():
+                return self.outer.create_op(op_type, (), attrs, name=name,
+                                            default_name=default_name, **kwargs)
+        return super().create_op(op_type, inputs, attrs, name=name,
+                                 default_name=default_name, **kwargs)
+
     def __repr__(self) -> str:
         return f"<graphjit.FuncGraph '{self.name}' with {len(self._ops)} ops>"
+
+
+def draws_random(op_type: str) -> bool:
+    """A random op (a seeded draw from the run's state), as opposed to a variable."""
+    op_def = get_op_def(op_type)
+    return op_def.stateful and "seed" in op_def.attrs
 
 
 class Function:
@@ -159,7 +179,8 @@ class Function:
 
 
 def build_function(fn: Callable, args: list[Spec], pack: Callable, outer: Graph, name: str,
-                   what: str, errors: Callable) -> tuple[Function, object]:
+                   what: str, errors: Callable, runs_once: bool = False
+                   ) -> tuple[Function, object]:
     """Call `fn(*pack(placeholders))` once under a new FuncGraph nested in `outer`, with
     one placeholder per spec of `args`; (the Function, the structure fn returned).
     Inputs: those placeholders, then the captured tensors' (`graph.captures`). `what`
@@ -167,7 +188,7 @@ def build_function(fn: Callable, args: list[Spec], pack: Callable, outer: Graph,
     (the op's op_errors: they name the op and the user's line)."""
     from graphjit.ops._util import convert_to_tensor
     from graphjit.ops.core import placeholder
-    graph = FuncGraph(outer, name)
+    graph = FuncGraph(outer, name, runs_once)
     enclosing = _enclosing(outer)
     before = [len(g._ops) for g in enclosing]
     with graph.as_default():
@@ -187,7 +208,7 @@ def build_function(fn: Callable, args: list[Spec], pack: Callable, outer: Graph,
     with errors():
         for g, n in zip(enclosing, before):
             for op in g._ops[n:]:
-                if get_op_def(op.type).stateful:
+                if get_op_def(op.type).stateful and not (runs_once and draws_random(op.type)):
                     raise UnsupportedError(
                         f"{what} created {op.describe()} at {op.source} in an enclosing "
                         "graph: it would run whether or not the function runs; state "

@@ -152,7 +152,7 @@ def _cond(pred, true_fn, false_fn, name, default, strict=False, flat=False):
     scope = graph.unique_name(name or default, mark_as_used=False)
     branches = [build_function(fn, [], lambda params: (), graph, f"{scope}/{label}",
                                f"{label} of cond '{scope}'",
-                               lambda: op_errors("If", name, default, [pred]))
+                               lambda: op_errors("If", name, default, [pred]), runs_once=True)
                 for fn, label in ((true_fn, "true_fn"), (false_fn, "false_fn"))]
     (then_f, then_s), (else_f, else_s) = branches
     with op_errors("If", name, default, [pred]):

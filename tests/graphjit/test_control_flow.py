@@ -475,9 +475,39 @@ def test_state_inside_control_flow_is_refused():
         p = tf.placeholder(tf.bool, [], name="p")
         v = tf.Variable(1.0, name="v")
         with pytest.raises(tf.UnsupportedError, match="RandomUniform.*not supported"):
-            tf.cond(p, lambda: tf.random_uniform([]), lambda: tf.constant(0.0))
+            tf.while_loop(lambda x: x < 3.0, lambda x: x + tf.random_uniform([]), [0.0])
         with pytest.raises(tf.UnsupportedError, match="Assign.*enclosing graph"):
             tf.cond(p, lambda: tf.assign(v, 2.0), lambda: tf.constant(0.0))
+        with pytest.raises(tf.UnsupportedError, match="VariableV2.*not supported"):
+            tf.cond(p, lambda: tf.Variable(1.0) * 2.0, lambda: tf.constant(0.0))
+
+
+def test_dropout_and_random_draws_in_a_cond_branch():
+    """`tf.cond(is_training, lambda: tf.nn.dropout(h, 0.5), lambda: h)`, as TF1 code
+    writes it: a draw in a branch is made in the enclosing graph each run and read by
+    the branch; both engines draw the same values."""
+    results = {}
+    for engine in ENGINES:
+        graph = tf.Graph()
+        with graph.as_default():
+            tf.set_random_seed(3)
+            x = tf.placeholder(tf.float32, [4, 500])
+            training = tf.placeholder(tf.bool)
+            h = tf.cond(training, lambda: tf.nn.dropout(x, 0.5), lambda: x)
+            noise = tf.cond(training, lambda: tf.random_normal([3]), lambda: tf.zeros([3]))
+            grad, = tf.gradients(tf.reduce_sum(h * h), x)
+        value = np.ones((4, 500), np.float32)
+        with tf.Session(graph=graph, engine=engine) as sess:
+            train, train_grad, drawn = sess.run([h, grad, noise], {x: value, training: True})
+            test, test_grad, zeros = sess.run([h, grad, noise], {x: value, training: False})
+        assert set(np.unique(train)) == {0.0, 2.0} and abs((train == 0).mean() - 0.5) < 0.05
+        np.testing.assert_array_equal(train_grad, 2 * train * 2)  # d(h*h)/dx = 2h * 2
+        np.testing.assert_array_equal(test, value)
+        np.testing.assert_array_equal(test_grad, 2 * value)
+        assert np.all(zeros == 0) and np.all(drawn != 0)
+        results[engine] = (train, drawn)
+    for a, b in zip(results["reference"], results["compiled"]):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_a_run_time_shape_mismatch_of_the_branches_fails_in_both_engines():
