@@ -482,20 +482,25 @@ def test_state_inside_control_flow_is_refused():
             tf.cond(p, lambda: tf.Variable(1.0) * 2.0, lambda: tf.constant(0.0))
 
 
+def _dropout_in_a_branch():
+    graph = tf.Graph()
+    with graph.as_default():
+        tf.set_random_seed(3)
+        x = tf.placeholder(tf.float32, [4, 500])
+        training = tf.placeholder(tf.bool)
+        h = tf.cond(training, lambda: tf.nn.dropout(x, 0.5), lambda: x)
+        noise = tf.cond(training, lambda: tf.random_normal([3]), lambda: tf.zeros([3]))
+        grad, = tf.gradients(tf.reduce_sum(h * h), x)
+    return graph, x, training, h, noise, grad
+
+
 def test_dropout_and_random_draws_in_a_cond_branch():
     """`tf.cond(is_training, lambda: tf.nn.dropout(h, 0.5), lambda: h)`, as TF1 code
     writes it: a draw in a branch is made in the enclosing graph each run and read by
     the branch; both engines draw the same values."""
     results = {}
     for engine in ENGINES:
-        graph = tf.Graph()
-        with graph.as_default():
-            tf.set_random_seed(3)
-            x = tf.placeholder(tf.float32, [4, 500])
-            training = tf.placeholder(tf.bool)
-            h = tf.cond(training, lambda: tf.nn.dropout(x, 0.5), lambda: x)
-            noise = tf.cond(training, lambda: tf.random_normal([3]), lambda: tf.zeros([3]))
-            grad, = tf.gradients(tf.reduce_sum(h * h), x)
+        graph, x, training, h, noise, grad = _dropout_in_a_branch()
         value = np.ones((4, 500), np.float32)
         with tf.Session(graph=graph, engine=engine) as sess:
             train, train_grad, drawn = sess.run([h, grad, noise], {x: value, training: True})
