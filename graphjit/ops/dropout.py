@@ -17,6 +17,7 @@ from graphjit.errors import DTypeError, InvalidArgumentError, ShapeError
 from graphjit.graph import Tensor, TensorShape
 from graphjit.ops import elementwise as ew
 from graphjit.ops._util import FLOAT, check_dtype, convert_operands, make, op_errors, static_value
+from graphjit.ops.random_like import key_generator
 from graphjit.ops.state_ops import _float_dtype, _random
 from graphjit.registry import Attr, AttrKind, Fusion, Host, NoOnnx, OpDef, register
 
@@ -40,9 +41,7 @@ def _uniform_like_infer(specs, attrs):
 
 
 def _uniform_like_reference(like, key, *, shape, dtype):
-    seed = (np.asarray(key, np.float64) * 2.0**53).astype(np.uint64)  # 53 random bits each
-    values = np.random.default_rng(seed).random(_like_shape(shape, like.shape),
-                                                dtype=_float_dtype(dtype))
+    values = key_generator(key).random(_like_shape(shape, like.shape), dtype=_float_dtype(dtype))
     return values.astype(dtype.np, copy=False)
 
 
