@@ -70,6 +70,7 @@ from graphjit.ops.core import (
     stop_gradient,
 )
 from graphjit.ops.debug_ops import *  # noqa: F403
+from graphjit.ops.division import *  # noqa: F403
 from graphjit.ops.einsum import *  # noqa: F403
 from graphjit.ops.elementwise import (
     abs,

@@ -418,6 +418,15 @@ class Graph:
         """The tensor of this graph standing for `t`, of an enclosing graph."""
         raise GraphMismatchError(f"'{t.name}' belongs to another graph")
 
+    def as_graph_def(self, from_version=None, add_shapes: bool = False):
+        """TF's GraphDef protobuf of every op (graphjit.summary.graph_def: tensorboard's
+        copies of TF's protobuf classes, so it needs `pip install 'graphjit[tensorboard]'`);
+        `add_shapes` adds `_output_shapes` to each node, as TF does."""
+        from graphjit.summary.writer import require_tensorboard
+        require_tensorboard("Graph.as_graph_def()")
+        from graphjit.summary.graph_def import graph_def
+        return graph_def(self, add_shapes=add_shapes)
+
     # -- lookup ------------------------------------------------------------
     def get_operations(self) -> list[Operation]:
         return list(self._ops)

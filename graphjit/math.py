@@ -1,6 +1,7 @@
 """`graphjit.math`: TF1's tf.math names that graphjit has (the same functions as the
 top-level and tf.nn names); any other tf.math name raises UnsupportedNameError."""
 
+from graphjit.ops.division import truncatediv, truncatemod  # noqa: F401
 from graphjit.ops.elementwise import (  # noqa: F401
     abs,
     add,

@@ -13,6 +13,7 @@ from graphjit.ops import (  # noqa: F401  (registration)
     masking,
     nn,
     overloads,
+    random_like,
     reductions,
     scan,
     shape_ops,

@@ -26,6 +26,7 @@ from graphjit.ops._util import (
     static_value,
 )
 from graphjit.ops.core import with_rank
+from graphjit.ops.random_like import key_generator
 from graphjit.ops.state_ops import _float_dtype, _random
 from graphjit.registry import Attr, AttrKind, Fusion, Host, NoOnnx, OpDef, register
 
@@ -49,9 +50,7 @@ def _uniform_like_infer(specs, attrs):
 
 
 def _uniform_like_reference(like, key, *, shape, dtype):
-    seed = (np.asarray(key, np.float64) * 2.0**53).astype(np.uint64)  # 53 random bits each
-    values = np.random.default_rng(seed).random(_like_shape(shape, like.shape),
-                                                dtype=_float_dtype(dtype))
+    values = key_generator(key).random(_like_shape(shape, like.shape), dtype=_float_dtype(dtype))
     return values.astype(dtype.np, copy=False)
 
 

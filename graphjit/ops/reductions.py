@@ -327,6 +327,8 @@ def reduce_logsumexp(input_tensor, axis=None, keepdims=None, name=None,
 
 argmax = _arg("ArgMax")
 argmin = _arg("ArgMin")
+arg_max = argmax  # TF1's older names (their second argument is `dimension`)
+arg_min = argmin
 
 __all__ = ["reduce_sum", "reduce_mean", "reduce_prod", "reduce_max", "reduce_min",
-           "reduce_any", "reduce_all", "reduce_logsumexp", "argmax", "argmin"]
+           "reduce_any", "reduce_all", "reduce_logsumexp", "argmax", "argmin", "arg_max", "arg_min"]

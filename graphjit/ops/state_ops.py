@@ -258,13 +258,20 @@ def get_seed(op_seed: int | None, graph: Graph | None = None) -> tuple[int | Non
 
 
 def _random(op_type: str, shape, dtype, seed, name) -> Tensor:
+    """A draw of `shape`: static (an op_type op), or measured from tensors at run time
+    (a RandomLike op drawing from a key, graphjit.ops.random_like)."""
     from graphjit.ops._util import op_errors
     from graphjit.ops.indexing import static_ints
+    from graphjit.ops.random_like import random_like, run_time_dims
     with op_errors(op_type, name, op_type, ()):
         dtype = dtypes.as_dtype(dtype)
         if dtype not in FLOAT:
             raise DTypeError(f"random values are drawn as floats, not {dtype}")
-        shape = static_ints(shape, "shape")
+        dims = run_time_dims(shape)
+        if dims is not None and any(isinstance(d, tuple) for d in dims):
+            key = _random("RandomUniform", [2], dtypes.float64, seed, "key")
+            return random_like(op_type, dims, dtype, key, name)
+        shape = static_ints(shape if dims is None else dims, "shape")
         check_sizes(shape)  # before TensorShape reads a -1 as an unknown size
     shape = TensorShape(shape)
     seed, seed2 = get_seed(seed)

@@ -83,8 +83,9 @@ def _input_name(t: Tensor) -> str:
     return t.op.name if t.value_index == 0 else f"{t.op.name}:{t.value_index}"
 
 
-def graph_def(graph: Graph) -> graph_pb2.GraphDef:
-    """The GraphDef protobuf (tensorboard's copy of TF's) of every op of `graph`."""
+def graph_def(graph: Graph, add_shapes: bool = True) -> graph_pb2.GraphDef:
+    """The GraphDef protobuf (tensorboard's copy of TF's) of every op of `graph`, with
+    `_output_shapes` unless `add_shapes` is False."""
     nodes = []
     for op in graph.get_operations():
         attrs = {}
@@ -92,7 +93,7 @@ def graph_def(graph: Graph) -> graph_pb2.GraphDef:
             proto = attr_value(value)
             if proto is not None:
                 attrs[key] = proto
-        if op.outputs:
+        if op.outputs and add_shapes:
             shapes = [_shape(t.shape) for t in op.outputs]
             attrs["_output_shapes"] = attr_value_pb2.AttrValue(
                 list=attr_value_pb2.AttrValue.ListValue(shape=shapes))

@@ -4,10 +4,18 @@
 backward graph) + `apply_gradients` (one Assign per variable and slot, whose
 update math the compiler fuses into one kernel per variable). GradientDescent,
 Momentum and Adam are in optimizer.py; RMSProp, Adagrad, Adadelta, Ftrl and
-ProximalGradientDescent in more_optimizers.py.
+ProximalGradientDescent in more_optimizers.py. Checkpoints: Saver and the state-file
+functions of graphjit.io.
 """
 
 from graphjit.io.checkpoint import Saver
+from graphjit.io.checkpoint_state import (
+    CheckpointState,
+    checkpoint_exists,
+    get_checkpoint_state,
+    latest_checkpoint,
+    update_checkpoint_state,
+)
 from graphjit.train.more_optimizers import (
     AdadeltaOptimizer,
     AdagradOptimizer,
@@ -26,7 +34,8 @@ from graphjit.train.step import create_global_step, get_global_step, get_or_crea
 __all__ = ["Optimizer", "GradientDescentOptimizer", "MomentumOptimizer", "AdamOptimizer",
            "RMSPropOptimizer", "AdagradOptimizer", "AdadeltaOptimizer", "FtrlOptimizer",
            "ProximalGradientDescentOptimizer", "create_global_step", "get_global_step",
-           "get_or_create_global_step", "Saver"]
+           "get_or_create_global_step", "Saver", "CheckpointState", "get_checkpoint_state",
+           "latest_checkpoint", "checkpoint_exists", "update_checkpoint_state"]
 
 from graphjit.unsupported import module_getattr as _module_getattr  # noqa: E402
 

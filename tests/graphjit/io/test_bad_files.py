@@ -192,7 +192,7 @@ def checkpoint(tmp):
         init = tf.global_variables_initializer()
     sess = tf.Session(graph=graph, engine="reference")
     sess.run(init)
-    return saver, sess, saver.save(sess, str(tmp / "ckpt"))
+    return saver, sess, saver.save(sess, str(tmp / "ckpt")) + ".npz"
 
 
 def checkpoint_bytes(data: bytes) -> Callable:

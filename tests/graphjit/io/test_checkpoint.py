@@ -53,17 +53,18 @@ def test_saver_round_trip_by_tf_names(tmp_path):
     with graph.as_default():
         saver = tf.train.Saver()
     path = saver.save(sess, str(tmp_path / "model.ckpt"), global_step=t["step"])
-    assert path == str(tmp_path / "model.ckpt-3.npz")
-    with np.load(path, allow_pickle=False) as npz:
+    assert path == str(tmp_path / "model.ckpt-3")  # TF's prefix; the values are in .npz
+    with np.load(path + ".npz", allow_pickle=False) as npz:
         assert sorted(npz.files) == ["dense/kernel", "global_step"]
     with tf.Session(graph=graph, engine="reference") as fresh:
         fresh.run(t["init"])
         assert not np.array_equal(fresh.state["dense/kernel"], values["dense/kernel"])
-        saver.restore(fresh, path[:-len(".npz")])  # the suffix may be left out
+        saver.restore(fresh, path + ".npz")  # the data file's own path is taken too
         for name in ("dense/kernel", "global_step"):
             assert_same_bits(fresh.state[name], values[name], name)
     assert saver.save(sess, tmp_path / "plain.npz") == str(tmp_path / "plain.npz")
-    assert saver.save(sess, tmp_path / "n", global_step=12) == str(tmp_path / "n-12.npz")
+    assert saver.save(sess, tmp_path / "n", global_step=12) == str(tmp_path / "n-12")
+    assert (tmp_path / "n-12.npz").is_file()
     sess.close()
 
 
@@ -71,7 +72,7 @@ def test_saver_var_list_names(tmp_path):
     graph, sess, t = trained()
     kernel = graph.get_tensor_by_name("dense/kernel:0")
     path = tf.train.Saver({"layer/w": kernel}).save(sess, tmp_path / "c")
-    with np.load(path, allow_pickle=False) as npz:
+    with np.load(path + ".npz", allow_pickle=False) as npz:
         assert npz.files == ["layer/w"]
     with tf.Session(graph=graph, engine="reference") as fresh:
         tf.train.Saver({"layer/w": kernel}).restore(fresh, path)
@@ -118,8 +119,8 @@ def test_saver_restore_errors_change_nothing(tmp_path):
         with pytest.raises(tf.LoadError, match=r"variable 'dense/kernel' is float32\[3,2\], "
                            rf"but the checkpoint holds a {spec} value"):
             only_kernel.restore(sess, bad)
-    data = open(partial, "rb").read()
-    with open(partial, "wb") as f:
+    data = open(partial + ".npz", "rb").read()
+    with open(partial + ".npz", "wb") as f:
         f.write(data[: len(data) // 2])
     with pytest.raises(tf.LoadError, match="partial.npz: the checkpoint is not a readable .npz"):
         only_kernel.restore(sess, partial)
