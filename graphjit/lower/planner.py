@@ -113,7 +113,8 @@ def plan_executor(fetches, feeds, feed_shapes, constants: dict | None = None,
     an Executor, or a StagedExecutor (Plan and program None) when some shapes are known
     only once computed."""
     try:
-        program = lower(fetches, feeds, feed_shapes, constants)
+        with trace.span("lower", "plan", {"shapes": [list(s) for s in feed_shapes]}):
+            program = lower(fetches, feeds, feed_shapes, constants)
         plan, lowered = make_plan(program)
     except LateShapes as late:
         staged = StagedExecutor(fetches, feeds, feed_shapes, constants, late.tensors,
