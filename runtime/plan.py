@@ -70,6 +70,7 @@ class Step:
     bytes: int = 0
     host: HostCall | None = None
     sources: tuple[str, ...] = ()  # the user's file:line of each op in `ops` (traces)
+    parallel: bool = False  # runs on several threads (the profiler's roofline ceiling)
 
     def function(self) -> Callable | None:
         """What the executor calls: the bound host kernel, else `fn`."""
