@@ -510,6 +510,38 @@ class CompiledFunction:
         return profile_plan(entry[0], arrays, repeat, recorder)
 
 
+    def report(self, path=None, *example_inputs, repeat: int = 10, **named_inputs) -> str:
+        """One self-contained HTML page (no external URL, no script) about the plan for
+        the example inputs, else the latest plan (timed on zero-filled inputs of its
+        shapes), else the plan for the feeds' static shapes: its picture, the profile of
+        `repeat` runs with each kernel against this machine's roofline, memory buffer by
+        buffer, each kernel's loop IR, fn.explain()'s boundaries and a timeline of the
+        runs. Written to `path` when given; returned either way."""
+        from graphjit.viz.report import report_html
+        if self._ranked is not None or self._stages is not None:
+            raise UnsupportedError("report() is not supported for a function planned per "
+                                   "input rank or in stages")
+        if example_inputs or named_inputs:
+            profile = self.profile(*example_inputs, repeat=repeat, **named_inputs)
+            timed = "the given inputs"
+        else:
+            latest = next((key for key, entry in list(self._executors.items())
+                           if entry is self._last), None)
+            signature = latest if latest is not None else self._static_shapes()
+            profile = self.profile(*self._placeholders(signature), repeat=repeat)
+            timed = "zero-filled inputs of the " + (
+                "latest call's shapes" if latest is not None else "inputs' static shapes")
+        entry = self._last
+        if entry[1] is None:
+            raise UnsupportedError(_STAGED.format("report()"))
+        title = f"{entry[3].summary}; {profile.calls} profiled runs on {timed}"
+        page = report_html(self, profile, memory_report(entry[1], entry[3]), entry[3],
+                           entry[2], title)
+        if path is not None:
+            with open(os.fspath(path), "w", encoding="utf-8") as f:
+                f.write(page)
+        return page
+
     # -- pictures and explanations (graphjit.viz, graphjit.lower.explain) --------------
     def _program(self, what: str):
         """The LoweredProgram of the latest plan; before any plan, the one for the feeds'
