@@ -228,14 +228,15 @@ _measured: dict[str, Machine] = {}  # this process's, by cache path
 _lock = threading.Lock()
 
 
-def machine() -> Machine:
+def machine(remeasure: bool = False) -> Machine:
     """This machine's ceilings: from this process, else the disk cache, else measured
-    now (and cached unless GRAPHJIT_NO_CACHE)."""
+    now (and cached unless GRAPHJIT_NO_CACHE). `remeasure=True` measures again and
+    replaces the cached numbers (say, when they were measured on a busy machine)."""
     key = machine_key()
     path = cache_path(key)
     with _lock:
-        found = _measured.get(path)
-        if found is None and not cache.caching_disabled():
+        found = None if remeasure else _measured.get(path)
+        if found is None and not remeasure and not cache.caching_disabled():
             found = load(path, key)
         if found is None:
             one, all_threads = measure(key["threads"])

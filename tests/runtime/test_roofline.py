@@ -96,6 +96,10 @@ def test_the_probe_runs_once_and_its_cache_is_reused(fake_probe, monkeypatch):
     assert roofline.machine() == first and len(fake_probe) == 1  # read from disk
     path = roofline.cache_path(roofline.machine_key())
     assert os.path.dirname(os.path.dirname(path)) == os.environ["GRAPHJIT_CACHE_DIR"]
+    again = roofline.machine(remeasure=True)  # asked for: measured and cached anew
+    assert len(fake_probe) == 2 and again != first
+    _forget(monkeypatch)
+    assert roofline.machine() == again and len(fake_probe) == 2
 
 
 @pytest.mark.parametrize("damage", ["garbage", "truncated", "foreign", "implausible",
