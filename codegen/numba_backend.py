@@ -158,6 +158,12 @@ class CompiledKernel:
     def is_extern(self) -> bool:
         return is_extern(self.kernel)
 
+    @property
+    def parallel(self) -> bool:
+        """Whether a call runs on several threads: chunked on graphjit's, Numba's prange,
+        or BLAS's own (an extern kernel)."""
+        return self.is_extern or (self.call is not None and self.call is not self.fn)
+
     def _inspectable(self):
         """Numba cannot inspect code loaded from its cache: compile a private copy."""
         if not self.fn.stats.cache_hits:

@@ -39,6 +39,7 @@ from graphjit.feeds import as_result, convert_feed, flatten_fetches, prepare_fee
 from graphjit.graph import Graph, Operation, Tensor, format_spec
 from graphjit.graph_queries import ops_needed
 from graphjit.lower.explain import Explanation, explain_program
+from graphjit.lower.memory import memory_report
 from graphjit.lower.planner import listed_steps, plan_executor, shared_buffers
 from graphjit.lower.program import lower
 from graphjit.passes import graph_outputs, optimize
@@ -401,23 +402,29 @@ class CompiledFunction:
             raise self._stages.unsupported("fn.ir")
         if self._last is not None:
             return self._last[2]
-        with _collector_paused():
-            program = lower(self._all_fetches, self._all_feeds,
-                            list(self._static_shapes()) + self._state_shapes, self._constants)
-        return listed_steps(program)
+        return listed_steps(self._lower_for(self._static_shapes()))
 
     @property
     def kernels(self) -> list:
         """The steps of the latest plan: name, kind (kernel/extern/view/host), fused graph ops."""
         return list(self._entry()[2])
 
-    def ir(self, stage: str = "loops") -> str:
-        """The text of one stage: graph, loops, python, llvm or asm."""
+    def ir(self, stage: str = "loops", *example_inputs, shapes=None) -> str:
+        """The text of one stage: graph, loops, python, llvm or asm. Before a call it
+        shows the plan for the feeds' static shapes, or for example inputs (arrays, one
+        per feed, as a call takes them) or `shapes=[(8, 784), ...]`; "loops" then
+        compiles nothing, the other stages plan (and compile) for those shapes."""
         if stage not in STAGES:
             raise ValueError(f"unknown stage {stage!r}; choose one of {', '.join(STAGES)}")
         if stage == "graph":
             return self.graph.as_text(self._plan_leaves)
-        lowered = self._lowered() if stage == "loops" else self._entry()[2]
+        signature = self._example_signature(example_inputs, shapes)
+        if signature is None:
+            lowered = self._lowered() if stage == "loops" else self._entry()[2]
+        elif stage == "loops" and signature not in self._executors:
+            lowered = listed_steps(self._lower_for(signature))
+        else:
+            lowered = self._entry_for(self._placeholders(signature), signature)[2]
         parts = []
         for step in lowered:
             if step.kernel is None:
@@ -432,14 +439,60 @@ class CompiledFunction:
                 parts.append(step.compiled.asm())
         return "\n\n".join(parts)
 
+    def _example_signature(self, example_inputs: tuple, shapes) -> tuple | None:
+        """The input shapes that example arrays or `shapes=` ask for (None: neither),
+        checked against the feeds as a call would check them."""
+        if self._stages is not None or self._ranked is not None:
+            if example_inputs or shapes is not None:
+                raise UnsupportedError("example inputs for ir() are not supported for a "
+                                       "function planned in stages or per input rank")
+            return None
+        if example_inputs and shapes is not None:
+            raise InvalidArgumentError("give ir() example arrays or shapes=, not both")
+        if example_inputs:
+            arrays = self._arrays(example_inputs, {})
+            for tensor, array in zip(self.feeds, arrays):
+                if not tensor.shape.is_compatible_with(array.shape):
+                    convert_feed(tensor, array)  # raises the FeedError a call would
+            return tuple(a.shape for a in arrays)
+        if shapes is None:
+            return None
+        if not isinstance(shapes, (list, tuple)) or len(shapes) != len(self.feeds):
+            raise FeedError(f"shapes= needs one shape per input; this function takes "
+                            f"{self._inputs_text()}")
+        signature = []
+        for tensor, shape in zip(self.feeds, shapes):
+            try:
+                shape = tuple(int(d) for d in shape)
+            except (TypeError, ValueError):
+                shape = None
+            if shape is None or any(d < 0 for d in shape) \
+                    or not tensor.shape.is_compatible_with(shape):
+                raise FeedError(f"shape {shapes[self.feeds.index(tensor)]!r} given for "
+                                f"'{tensor.op.name}' does not fit "
+                                f"{format_spec(tensor.shape, tensor.dtype)}")
+            signature.append(shape)
+        return tuple(signature)
+
+    def _placeholders(self, signature: tuple) -> list[np.ndarray]:
+        """Arrays of these shapes standing in for inputs where only shapes matter
+        (np.zeros: pages untouched until written)."""
+        return [np.zeros(s, t.dtype.np) for s, t in zip(signature, self.feeds)]
+
+    def _lower_for(self, signature: tuple):
+        """The LoweredProgram for these input shapes, compiling nothing."""
+        with _collector_paused():
+            return lower(self._all_fetches, self._all_feeds,
+                         list(signature) + self._state_shapes, self._constants)
+
     def memory(self) -> dict:
-        """Planned bytes: shared intermediate buffers vs all intermediates unshared."""
-        plan = self._entry()[1]
-        if plan is None:
+        """Planned bytes of the latest plan: shared intermediate buffers (planned_peak_bytes)
+        vs all intermediates unshared, outputs, and `buffers`, the peak buffer by buffer:
+        the tensors each holds in turn, the step writing each, their live steps."""
+        entry = self._entry()
+        if entry[1] is None:
             raise UnsupportedError(_STAGED.format("memory()"))
-        return {"planned_peak_bytes": plan.peak_bytes(),
-                "intermediate_bytes": plan.intermediate_bytes(),
-                "output_bytes": plan.output_bytes()}
+        return memory_report(entry[1], entry[3])
 
     def profile(self, *args, repeat: int = 10, **kwargs):
         """Run `repeat` times, timing every step; returns a printable ProfileReport,
@@ -457,6 +510,38 @@ class CompiledFunction:
         return profile_plan(entry[0], arrays, repeat, recorder)
 
 
+    def report(self, path=None, *example_inputs, repeat: int = 10, **named_inputs) -> str:
+        """One self-contained HTML page (no external URL, no script) about the plan for
+        the example inputs, else the latest plan (timed on zero-filled inputs of its
+        shapes), else the plan for the feeds' static shapes: its picture, the profile of
+        `repeat` runs with each kernel against this machine's roofline, memory buffer by
+        buffer, each kernel's loop IR, fn.explain()'s boundaries and a timeline of the
+        runs. Written to `path` when given; returned either way."""
+        from graphjit.viz.report import report_html
+        if self._ranked is not None or self._stages is not None:
+            raise UnsupportedError("report() is not supported for a function planned per "
+                                   "input rank or in stages")
+        if example_inputs or named_inputs:
+            profile = self.profile(*example_inputs, repeat=repeat, **named_inputs)
+            timed = "the given inputs"
+        else:
+            latest = next((key for key, entry in list(self._executors.items())
+                           if entry is self._last), None)
+            signature = latest if latest is not None else self._static_shapes()
+            profile = self.profile(*self._placeholders(signature), repeat=repeat)
+            timed = "zero-filled inputs of the " + (
+                "latest call's shapes" if latest is not None else "inputs' static shapes")
+        entry = self._last
+        if entry[1] is None:
+            raise UnsupportedError(_STAGED.format("report()"))
+        title = f"{entry[3].summary}; {profile.calls} profiled runs on {timed}"
+        page = report_html(self, profile, memory_report(entry[1], entry[3]), entry[3],
+                           entry[2], title)
+        if path is not None:
+            with open(os.fspath(path), "w", encoding="utf-8") as f:
+                f.write(page)
+        return page
+
     # -- pictures and explanations (graphjit.viz, graphjit.lower.explain) --------------
     def _program(self, what: str):
         """The LoweredProgram of the latest plan; before any plan, the one for the feeds'
@@ -464,10 +549,7 @@ class CompiledFunction:
         if self._stages is not None:
             raise self._stages.unsupported(what)
         if self._last is None:
-            with _collector_paused():
-                return lower(self._all_fetches, self._all_feeds,
-                             list(self._static_shapes()) + self._state_shapes,
-                             self._constants)
+            return self._lower_for(self._static_shapes())
         if self._last[3] is None:
             raise UnsupportedError(_STAGED.format(what))
         return self._last[3]

@@ -70,6 +70,7 @@ class Step:
     bytes: int = 0
     host: HostCall | None = None
     sources: tuple[str, ...] = ()  # the user's file:line of each op in `ops` (traces)
+    parallel: bool = False  # runs on several threads (the profiler's roofline ceiling)
 
     def function(self) -> Callable | None:
         """What the executor calls: the bound host kernel, else `fn`."""
@@ -98,20 +99,44 @@ class Plan:
         return sum(s.nbytes for s in self.slots if s.role == "output")
 
 
-def assign_buffers(plan: Plan) -> None:
-    """Share intermediate buffers between slots whose lifetimes do not overlap."""
-    last_use: dict[int, int] = {}
-    root = {}
+def _roots(plan: Plan) -> list[int]:
+    """Each slot's own storage: the slot itself, or the slot a view (of a view) views."""
+    root = []
     for i in range(len(plan.slots)):
         r = i
         while plan.slots[r].role == "view":
             r = plan.slots[r].base
-        root[i] = r
+        root.append(r)
+    return root
+
+
+def _last_uses(plan: Plan, root: list[int]) -> dict[int, int]:
+    """Storage slot -> the last step reading or writing it (len(steps): fetched)."""
+    last_use: dict[int, int] = {}
     for step_index, step in enumerate(plan.steps):
         for s in step.inputs + step.outputs:
             last_use[root[s]] = step_index
     for s in plan.fetch_slots:
         last_use[root[s]] = len(plan.steps)  # fetched values live to the end
+    return last_use
+
+
+def live_ranges(plan: Plan) -> dict[int, tuple[int, int]]:
+    """Buffer slot -> (the step writing it first, the last step using it, views
+    included): the lifetimes assign_buffers shares buffers by (fn.memory())."""
+    root = _roots(plan)
+    last_use = _last_uses(plan, root)
+    first: dict[int, int] = {}
+    for step_index, step in enumerate(plan.steps):
+        for s in step.outputs:
+            first.setdefault(root[s], step_index)
+    return {s: (first.get(s, 0), last_use.get(s, first.get(s, 0))) for s in plan.buffer_of}
+
+
+def assign_buffers(plan: Plan) -> None:
+    """Share intermediate buffers between slots whose lifetimes do not overlap."""
+    root = _roots(plan)
+    last_use = _last_uses(plan, root)
     free: list[int] = []
     sizes: list[int] = []
     plan.buffer_of = {}

@@ -67,7 +67,8 @@ def make_plan(program: LoweredProgram) -> tuple[Plan, list[LoweredStep]]:
     compiled = compile_program(program)
     steps = [Step(s.name, s.kind, compiled[i].call if i in compiled else None, s.inputs,
                   s.outputs, s.ops, flops=s.flops, bytes=s.bytes, host=s.host,
-                  sources=tuple(program.sources.get(name, "") for name in s.ops))
+                  sources=tuple(program.sources.get(name, "") for name in s.ops),
+                  parallel=i in compiled and compiled[i].parallel)
              for i, s in enumerate(program.steps)]
     plan = Plan(program.slots, steps, program.input_slots, program.fetch_slots,
                 summary=program.summary)
