@@ -4,7 +4,9 @@ parsed arguments and a print function, and returns the exit status."""
 from __future__ import annotations
 
 import os
+from argparse import Namespace
 from collections import Counter
+from collections.abc import Callable
 
 import numpy as np
 
@@ -12,7 +14,6 @@ from graphjit.cli.model import (
     Model,
     UsageError,
     describe,
-    display_name,
     example_inputs,
     input_name,
     open_model,
@@ -53,7 +54,7 @@ def _op_counts(model: Model, fn) -> str:
 
 # -- inspect ------------------------------------------------------------------------------
 
-def inspect(args, out) -> int:
+def inspect(args: Namespace, out: Callable[[str], None]) -> int:
     """What a model takes and computes, and the kernels its plan runs at `--batch`."""
     model = open_model(args.model)
     fn = model.compile()
@@ -66,7 +67,11 @@ def inspect(args, out) -> int:
     out(f"inputs   {', '.join(describe(t) for t in model.inputs) or 'none'}")
     out(f"outputs  {', '.join(describe(t) for t in model.outputs)}")
     out(f"ops      {_op_counts(model, fn)}")
-    steps = fn.kernels
+    try:
+        steps = fn.kernels
+    except Error as exc:  # a plan made in stages as it runs has no single list of steps
+        out(f"plan     {exc}")
+        return 0
     kinds = Counter(str(step.kind) for step in steps)
     out(f"plan     for {_fed_text(model, arrays)}: {len(steps)} steps ("
         + ", ".join(f"{n} {kind}" for kind, n in kinds.most_common()) + ")")
@@ -74,10 +79,7 @@ def inspect(args, out) -> int:
     for step in steps:
         ops = _shorten(", ".join(step.ops), OPS_LISTED)
         out(f"  {step.name:<{width}}  {str(step.kind):<6}  {ops}")
-    try:
-        memory = fn.memory()
-    except Error:  # plans made in stages have no single buffer plan
-        return 0
+    memory = fn.memory()
     out(f"memory   {human_bytes(memory['planned_peak_bytes'])} planned for intermediates "
         f"(unshared: {human_bytes(memory['intermediate_bytes'])}), outputs "
         f"{human_bytes(memory['output_bytes'])}")
@@ -86,13 +88,13 @@ def inspect(args, out) -> int:
 
 # -- profile ------------------------------------------------------------------------------
 
-def profile(args, out) -> int:
+def profile(args: Namespace, out: Callable[[str], None]) -> int:
     """Time every step on random inputs of the model's specs at `--batch`."""
     model = open_model(args.model)
     fn = model.compile()
     if args.report is not None and getattr(fn, "report", None) is None:
-        raise Error("--report needs CompiledFunction.report(), which this version of "
-                    "graphjit does not have")
+        raise Error("--report is not available in this version of graphjit (it needs "
+                    "CompiledFunction.report)")
     arrays = example_inputs(model, args.batch)
     report = fn.profile(*arrays, repeat=args.repeat)
     out(f"profile of {model.path} for {_fed_text(model, arrays)}, {args.repeat} runs")
@@ -109,16 +111,11 @@ def profile(args, out) -> int:
 
 # -- run ----------------------------------------------------------------------------------
 
-def run(args, out) -> int:
+def run(args: Namespace, out: Callable[[str], None]) -> int:
     """Run a model on inputs read from .npy files; show or save what it computes."""
     model = open_model(args.model)
     arrays = read_input_arrays(parse_input_options(args.input, model))
-    fn = model.compile()
-    results = fn(**arrays)  # the function checks names, dtypes and shapes (FeedError)
-    if len(model.outputs) == 1:
-        results = [results]
-    named = {display_name(leaf): np.asarray(value)
-             for leaf, value in zip(model.outputs, results) if isinstance(leaf, Tensor)}
+    named = model.results(model.compile(), arrays)
     if args.output is not None:
         np.savez(args.output, **named)
         out(f"wrote {len(named)} output(s) to {args.output}: "
@@ -136,7 +133,7 @@ def run(args, out) -> int:
 DOT_SUFFIXES = (".dot", ".gv")
 
 
-def viz(args, out) -> int:
+def viz(args: Namespace, out: Callable[[str], None]) -> int:
     """Draw the graph (or, with --plan, the compiled plan at --batch) as DOT or SVG."""
     suffix = os.path.splitext(args.output or "")[1].lower()
     if args.output is not None and suffix not in DOT_SUFFIXES + (".svg",):

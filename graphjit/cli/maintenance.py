@@ -7,26 +7,41 @@ import importlib.util
 import os
 import subprocess
 import sys
+from argparse import Namespace
+from collections.abc import Callable
 
 from graphjit.errors import Error
 from graphjit.io.npz import human_bytes
 
 BENCHMARKS = "benchmarks.run"
+# The checkout graphjit was installed from, when it was (an editable install): its
+# benchmarks/ sits beside the graphjit package.
+SOURCE_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 # -- bench --------------------------------------------------------------------------------
 
-def bench(args, out) -> int:
-    """Run `python -m benchmarks.run` in a fresh process: it chooses Numba's threading
-    layer before Numba is imported, which this process has already done."""
+def benchmarks_root() -> str | None:
+    """The folder holding benchmarks/: where Python imports it from, else the checkout
+    this graphjit runs from (the console script does not see the current folder)."""
     try:
         spec = importlib.util.find_spec(BENCHMARKS)
     except ImportError:
         spec = None
-    if spec is None or spec.origin is None:
+    if spec is not None and spec.origin is not None:
+        return os.path.dirname(os.path.dirname(os.path.abspath(spec.origin)))
+    if os.path.isfile(os.path.join(SOURCE_ROOT, "benchmarks", "run.py")):
+        return SOURCE_ROOT
+    return None
+
+
+def bench(args: Namespace, out: Callable[[str], None]) -> int:
+    """Run `python -m benchmarks.run` in a fresh process: it chooses Numba's threading
+    layer before Numba is imported, which this process has already done."""
+    root = benchmarks_root()
+    if root is None:
         raise Error("graphjit bench runs the benchmarks/ folder of a graphjit source "
                     "checkout, which is not importable here: run it from the checkout's root")
-    root = os.path.dirname(os.path.dirname(os.path.abspath(spec.origin)))
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
     command = [sys.executable, "-m", BENCHMARKS] + (["--quick"] if args.quick else [])
@@ -66,7 +81,7 @@ def _where() -> str:
     return "the default; set GRAPHJIT_CACHE_DIR to move it"
 
 
-def cache_info(args, out) -> int:
+def cache_info(args: Namespace, out: Callable[[str], None]) -> int:
     """Where the kernel cache is, how many kernels it holds and how many bytes."""
     from codegen import cache
     root = cache.cache_dir()
@@ -83,7 +98,7 @@ def cache_info(args, out) -> int:
     return 0
 
 
-def cache_clear(args, out) -> int:
+def cache_clear(args: Namespace, out: Callable[[str], None]) -> int:
     """Empty the kernel cache without asking (it only ever saves compile time), saying
     what was removed."""
     from codegen import cache

@@ -6,12 +6,18 @@ compiled function), plus the input arrays the subcommands feed it.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from graphjit.errors import Error, MissingDependencyError
 from graphjit.graph import Graph, Tensor, format_spec
+
+if TYPE_CHECKING:  # graphjit.onnx needs the onnx extra: imported only for a .onnx model
+    from graphjit.api import CompiledFunction
+    from graphjit.io import LoadedGraph
+    from graphjit.onnx import OnnxGraph
 
 ONNX_SUFFIX = ".onnx"
 _ONNX_EXTRA = ("reading an .onnx model needs the onnx extra: pip install 'graphjit[onnx]'")
@@ -26,19 +32,23 @@ class Model:
     """A loaded model: its graph, the tensors it is fed and those it computes, in order."""
 
     path: str
-    kind: str  # "graphjit" (a saved graph) or "onnx"
     graph: Graph
     inputs: list[Tensor]
     outputs: list  # tensors, or operations a saved graph records as fetches
-    state: dict = field(default_factory=dict)  # saved variable values by name
+    source: LoadedGraph | OnnxGraph  # what loading returned: it compiles itself
     about: str = ""  # what the file is, for `inspect`
 
-    def compile(self):
-        """`graphjit.compile` of the outputs from the inputs, saved variables restored."""
-        from graphjit.api import compile as compile_graph
-        fetches = self.outputs[0] if len(self.outputs) == 1 else list(self.outputs)
-        return compile_graph(self.graph, fetches=fetches, feeds=self.inputs,
-                             state=dict(self.state))
+    def compile(self) -> CompiledFunction:
+        """The outputs compiled from the inputs (a saved graph's variables restored)."""
+        return self.source.compile()
+
+    def results(self, fn: CompiledFunction, arrays: dict[str, np.ndarray]) -> dict:
+        """{output name: array} of one call (a fetched operation has no value)."""
+        values = fn(**arrays)  # the function checks names, dtypes and shapes (FeedError)
+        if not isinstance(values, (list, tuple)):
+            values = [values]
+        return {display_name(leaf): np.asarray(value)
+                for leaf, value in zip(self.outputs, values) if isinstance(leaf, Tensor)}
 
 
 def open_model(path: str) -> Model:
@@ -48,9 +58,8 @@ def open_model(path: str) -> Model:
         return _open_onnx(path)
     from graphjit.io import load
     loaded = load(path)
-    return Model(path, "graphjit", loaded.graph, list(loaded.feeds), list(loaded.fetches),
-                 dict(loaded.variable_values),
-                 f"a graph saved by graphjit {loaded.graphjit_version}")
+    return Model(path, loaded.graph, list(loaded.feeds), list(loaded.fetches),
+                 loaded, f"a graph saved by graphjit {loaded.graphjit_version}")
 
 
 def _open_onnx(path: str) -> Model:
@@ -59,8 +68,8 @@ def _open_onnx(path: str) -> Model:
     except ImportError:
         raise MissingDependencyError(_ONNX_EXTRA) from None
     graph = graphjit_onnx.import_model(path)
-    return Model(path, "onnx", graph, list(graph.inputs), list(graph.outputs),
-                 about=f"an ONNX model, opset {graph.opset}")
+    return Model(path, graph, list(graph.inputs), list(graph.outputs), graph,
+                 f"an ONNX model, opset {graph.opset}")
 
 
 def display_name(element) -> str:
