@@ -19,6 +19,7 @@ in turn (graphjit.staged).
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
 import os
 import threading
@@ -116,6 +117,17 @@ def default_feeds(leaves: list) -> list[Tensor]:
     the inputs `compile` (and `graphjit.onnx.export`) take when none are given."""
     fetch_ops = [f.op if isinstance(f, Tensor) else f for f in leaves]
     return [op.outputs[0] for op in ops_needed(fetch_ops, set()) if op.type == "Placeholder"]
+
+
+def _per_specialization(method):
+    """Inspecting a function whose graph is specialized per fed rank (graphjit.specialize)
+    inspects the specialization its example inputs pick, else the one called last."""
+    @functools.wraps(method)
+    def inspect(self, *args, **kwargs):
+        if self._ranked is None:
+            return method(self, *args, **kwargs)
+        return self._ranked.inspect(self, method.__name__, args, kwargs)
+    return inspect
 
 
 class CompiledFunction:
@@ -405,10 +417,12 @@ class CompiledFunction:
         return listed_steps(self._lower_for(self._static_shapes()))
 
     @property
+    @_per_specialization
     def kernels(self) -> list:
         """The steps of the latest plan: name, kind (kernel/extern/view/host), fused graph ops."""
         return list(self._entry()[2])
 
+    @_per_specialization
     def ir(self, stage: str = "loops", *example_inputs, shapes=None) -> str:
         """The text of one stage: graph, loops, python, llvm or asm. Before a call it
         shows the plan for the feeds' static shapes, or for example inputs (arrays, one
@@ -485,6 +499,7 @@ class CompiledFunction:
             return lower(self._all_fetches, self._all_feeds,
                          list(signature) + self._state_shapes, self._constants)
 
+    @_per_specialization
     def memory(self) -> dict:
         """Planned bytes of the latest plan: shared intermediate buffers (planned_peak_bytes)
         vs all intermediates unshared, outputs, and `buffers`, the peak buffer by buffer:
@@ -494,6 +509,7 @@ class CompiledFunction:
             raise UnsupportedError(_STAGED.format("memory()"))
         return memory_report(entry[1], entry[3])
 
+    @_per_specialization
     def profile(self, *args, repeat: int = 10, **kwargs):
         """Run `repeat` times, timing every step; returns a printable ProfileReport,
         whose `save_trace(path)` writes the runs (and any planning and compiling for
@@ -510,6 +526,7 @@ class CompiledFunction:
         return profile_plan(entry[0], arrays, repeat, recorder)
 
 
+    @_per_specialization
     def report(self, path=None, *example_inputs, repeat: int = 10, **named_inputs) -> str:
         """One self-contained HTML page (no external URL, no script) about the plan for
         the example inputs, else the latest plan (timed on zero-filled inputs of its
@@ -518,9 +535,9 @@ class CompiledFunction:
         buffer, each kernel's loop IR, fn.explain()'s boundaries and a timeline of the
         runs. Written to `path` when given; returned either way."""
         from graphjit.viz.report import report_html
-        if self._ranked is not None or self._stages is not None:
-            raise UnsupportedError("report() is not supported for a function planned per "
-                                   "input rank or in stages")
+        if self._stages is not None:
+            raise UnsupportedError("report() is not supported for a function planned in "
+                                   "stages")
         if example_inputs or named_inputs:
             profile = self.profile(*example_inputs, repeat=repeat, **named_inputs)
             timed = "the given inputs"
@@ -554,6 +571,7 @@ class CompiledFunction:
             raise UnsupportedError(_STAGED.format(what))
         return self._last[3]
 
+    @_per_specialization
     def explain(self) -> Explanation:
         """Why the latest plan's steps were not fused further: for each value one step
         writes and another reads, the partitioner's reasons, in your op names and source
@@ -561,6 +579,7 @@ class CompiledFunction:
         program = self._program("explain()")
         return explain_program(program, program.summary)
 
+    @_per_specialization
     def to_dot(self, max_nodes: int | None = None) -> str:
         """DOT text of the latest plan: a cluster per kernel, shapes and dtypes on the
         edges, buffers shared by liveness marked (graphjit.viz)."""
@@ -577,10 +596,12 @@ class CompiledFunction:
         from graphjit.viz.render import render_svg
         return render_svg(self.to_dot(max_nodes))
 
+    @_per_specialization
     def __repr__(self) -> str:
         from graphjit.viz.summary import function_repr
         return function_repr(self)
 
+    @_per_specialization
     def _repr_html_(self) -> str:
         from graphjit.viz.summary import function_html
         return function_html(self)

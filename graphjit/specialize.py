@@ -15,6 +15,7 @@ keep their state. A compiled function keeps one specialization per rank signatur
 from __future__ import annotations
 
 from dataclasses import dataclass
+from html import escape
 
 from graphjit.errors import FeedError, ShapeError, UnsupportedError
 from graphjit.graph import Graph, Operation, Tensor, TensorShape, format_spec
@@ -190,6 +191,12 @@ class RankDispatch:
 
     def run(self, arrays, state: dict | None) -> list:
         """The values of the tensor leaves, in order, for these fed arrays."""
+        inner, used = self._entry(arrays)
+        self.last = inner
+        values = inner.run_arrays([arrays[i] for i in used], state)
+        return [v for v, leaf in zip(values, self.leaves) if isinstance(leaf, Tensor)]
+
+    def _entry(self, arrays) -> tuple:
         ranks = tuple(a.ndim for a in arrays)
         entry = self._by_ranks.get(ranks)
         if entry is None:
@@ -197,10 +204,34 @@ class RankDispatch:
             if len(self._by_ranks) >= self.MAX_SPECIALIZATIONS:
                 del self._by_ranks[next(iter(self._by_ranks))]
             self._by_ranks[ranks] = entry
-        inner, used = entry
-        self.last = inner
-        values = inner.run_arrays([arrays[i] for i in used], state)
-        return [v for v, leaf in zip(values, self.leaves) if isinstance(leaf, Tensor)]
+        return entry
+
+    # Inspecting methods whose positional arguments from this index on are example inputs.
+    _EXAMPLES_FROM = {"profile": 0, "ir": 1, "report": 1}
+
+    def inspect(self, fn, name: str, args: tuple, kwargs: dict):
+        """fn.<name>(*args, **kwargs) of a function specialized per fed rank: that of the
+        specialization its example inputs pick, else of the one called last."""
+        start = self._EXAMPLES_FROM.get(name)
+        if start is not None:
+            head, examples = args[:start], args[start:]
+            named = {k: v for k, v in kwargs.items() if k not in ("repeat", "shapes")}
+            options = {k: v for k, v in kwargs.items() if k in ("repeat", "shapes")}
+            if examples or named:
+                arrays = fn._arrays(examples, named)
+                inner, used = self._entry(arrays)
+                return getattr(inner, name)(*head, *[arrays[i] for i in used], **options)
+        if self.last is None:
+            if name in ("__repr__", "_repr_html_"):
+                text = (f"<graphjit.CompiledFunction of {fn._inputs_text()}: specialized "
+                        "to the ranks of the values fed, not called yet>")
+                return text if name == "__repr__" else f"<pre>{escape(text)}</pre>"
+            raise UnsupportedError(
+                f"{name}: this function's plans depend on the ranks of the values fed "
+                "(a placeholder made without a shape); call it first, or give example "
+                "inputs where the method takes them")
+        value = getattr(self.last, name)
+        return value if name == "kernels" else value(*args, **kwargs)
 
     def _compile(self, arrays) -> tuple:
         """The function for these ranks, and the positions of the feeds it reads (a fed

@@ -212,3 +212,21 @@ def test_onnx_export_needs_ranks():
         y = tf.nn.relu(x)
     with pytest.raises(tf.UnsupportedError, match="Placeholder 'x'.*rank"):
         export(graph, fetches=[y])
+
+
+def test_inspecting_a_function_specialized_per_rank():
+    """fn.ir/kernels/profile/explain/memory/report/repr speak of the specialization the
+    example inputs pick, else of the one called last; before any, they say so."""
+    with tf.Graph().as_default():
+        x = tf.placeholder(tf.float32, name="x")
+        fn = tf.compile(tf.nn.relu(x * 2.0))
+    assert "not called yet" in repr(fn) and "not called yet" in fn._repr_html_()
+    with pytest.raises(tf.UnsupportedError, match="call it first"):
+        fn.explain()
+    vector, matrix = np.ones(3, np.float32), np.ones((2, 3), np.float32)
+    assert "for i0" in fn.ir("loops", vector) and "for i1" in fn.ir("loops", matrix)
+    assert fn.profile(matrix, repeat=2).calls == 2
+    fn(matrix)
+    assert [k.name for k in fn.kernels] == ["fused_mul_relu"]
+    assert "float32[2,3]" in repr(fn) and fn.memory()["planned_peak_bytes"] >= 0
+    assert "fused_mul_relu" in fn.report(None, vector)
