@@ -56,9 +56,23 @@ print("\nprofile of 200 calls, each kernel against this machine's measured roofl
 profile = fn.profile(batch, targets, repeat=200)
 print(profile)
 
-# 4. Everything above on one page, and the profiled runs as a Chrome/Perfetto trace.
+print("\nwhy the kernels were not fused further:")
+print(fn.explain())
+
+# 4. Everything above on one page, the profiled runs as a Chrome/Perfetto trace, and a
+# picture of the plan (a cluster per kernel): DOT text, SVG when Graphviz is installed.
 folder = tempfile.mkdtemp(prefix="graphjit-demo-")
 fn.report(os.path.join(folder, "report.html"), batch, targets)
 profile.save_trace(os.path.join(folder, "trace.json"))
+picture = os.path.join(folder, "plan.dot")
+with open(picture, "w") as f:
+    f.write(fn.to_dot())
+try:
+    picture = os.path.join(folder, "plan.svg")
+    with open(picture, "w") as f:
+        f.write(fn.svg())
+except tf.MissingDependencyError:
+    pass  # no Graphviz: the DOT text stays
 print(f"\nreport (open in a browser): {os.path.join(folder, 'report.html')}")
 print(f"trace (chrome://tracing or ui.perfetto.dev): {os.path.join(folder, 'trace.json')}")
+print(f"picture of the plan: {picture}")
