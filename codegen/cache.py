@@ -9,6 +9,10 @@ processes never see half a file. A cache that can be read but not written (a
 container image, a shared folder) is used as it is; only a kernel missing from it
 is written to a private temporary folder, removed at exit, with one warning per
 cache folder. A file whose content is not what its name promises is rewritten.
+`source_file` also says how it found the file (graphjit's compile logs give the reason
+of each miss); a small record of the compilers and CPU a source was last written for,
+in `kernels/environments/`, tells a miss caused by an upgrade or another CPU from a new
+kernel.
 """
 
 from __future__ import annotations
@@ -16,11 +20,13 @@ from __future__ import annotations
 import atexit
 import hashlib
 import importlib.metadata
+import json
 import os
 import shutil
 import tempfile
 import uuid
 import warnings
+from typing import NamedTuple
 
 import llvmlite
 import numba
@@ -47,7 +53,24 @@ def caching_disabled() -> bool:
     return os.environ.get("GRAPHJIT_NO_CACHE", "") not in ("", "0")
 
 
-def _environment_key() -> str:
+# How `source_file` found a kernel's source (its `how`):
+CACHED = "cached"  # in the cache, as its name promises
+NEW = "new"  # not in the cache: a structure never compiled under these compilers and CPU
+CORRUPT = "corrupt"  # in the cache with other content: rewritten
+DISABLED = "disabled"  # GRAPHJIT_NO_CACHE: compiled in a private folder
+UNWRITABLE = "unwritable"  # missing from a read-only cache: compiled in a private folder
+MOVED_ON = "environment"  # cached before for other compilers or another CPU (`detail`)
+
+
+class SourceFile(NamedTuple):
+    path: str
+    how: str  # CACHED, NEW, MOVED_ON, CORRUPT, DISABLED or UNWRITABLE
+    detail: str = ""  # for MOVED_ON: what changed, e.g. "numba 0.60.0 -> 0.61.0"
+
+
+def environment() -> dict[str, str]:
+    """What compiled code depends on besides its source: the cache format, the versions
+    of graphjit, Numba and llvmlite, the CPU and the vectorized math kernels inline."""
     from codegen.target import cpu_key
     try:
         cpu = cpu_key()
@@ -58,18 +81,59 @@ def _environment_key() -> str:
         ours = importlib.metadata.version("graphjit")
     except importlib.metadata.PackageNotFoundError:  # pragma: no cover - source checkout
         ours = "unknown"
-    return (f"{_FORMAT}|{ours}|{numba.__version__}|{llvmlite.__version__}|{cpu}|"
-            f"{vecmath.source_hash()}")
+    return {"format": _FORMAT, "graphjit": ours, "numba": numba.__version__,
+            "llvmlite": llvmlite.__version__, "cpu": cpu, "vecmath": vecmath.source_hash()}
 
 
-_ENV_KEY = None
+_ENV: dict[str, str] | None = None
+
+
+def _current_environment() -> dict[str, str]:
+    global _ENV
+    if _ENV is None:
+        _ENV = environment()
+    return _ENV
 
 
 def file_key(source_hash: str) -> str:
-    global _ENV_KEY
-    if _ENV_KEY is None:
-        _ENV_KEY = _environment_key()
-    return "k" + hashlib.sha256(f"{source_hash}|{_ENV_KEY}".encode()).hexdigest()[:32]
+    key = "|".join(_current_environment().values())
+    return "k" + hashlib.sha256(f"{source_hash}|{key}".encode()).hexdigest()[:32]
+
+
+def _environment_record(source_hash: str) -> str:
+    return os.path.join(kernels_dir(), "environments", source_hash[:32] + ".json")
+
+
+def _note_environment(source_hash: str) -> None:
+    """Record the environment this source was just written for (best effort)."""
+    try:
+        atomic_write(_environment_record(source_hash),
+                     json.dumps(_current_environment()).encode())
+    except OSError:
+        pass
+
+
+def environment_change(source_hash: str) -> str | None:
+    """For a source missing from the cache: what differs from the environment it was
+    cached for before (`numba 0.60.0 -> 0.61.0`), or None when it never was."""
+    try:
+        with open(_environment_record(source_hash)) as f:
+            before = json.load(f)
+    except (OSError, ValueError):
+        return None
+    if not isinstance(before, dict):
+        return None
+    changed = [_change(name, before.get(name, "?"), now)
+               for name, now in _current_environment().items() if before.get(name) != now]
+    return ", ".join(changed) or None
+
+
+def _change(name: str, before: str, now: str) -> str:
+    if name == "cpu":  # (a long feature list: its name is enough)
+        return f"CPU {before.split('|')[0]} -> {now.split('|')[0]}"
+    if name == "vecmath":
+        return "graphjit's vector math changed"
+    return f"{name} {before} -> {now}"
 
 
 def _private_dir() -> str:
@@ -103,30 +167,40 @@ def atomic_write(path: str, data: bytes) -> None:
 
 
 def write_source(source: str) -> str:
-    """The path of a file holding exactly `source`, writing it if needed.
+    """The path of a file holding exactly `source`, writing it if needed (see
+    `source_file`)."""
+    return source_file(source).path
+
+
+def source_file(source: str) -> SourceFile:
+    """The path of a file holding exactly `source`, writing it if needed, and how it was
+    found (CACHED, NEW, MOVED_ON, CORRUPT, DISABLED or UNWRITABLE).
 
     The name hashes the source itself (and the compiler versions and CPU), so a
     file whose content differs from its name's promise is corrupt. A file already
     in the cache is used even when the folder is read-only.
     """
-    name = file_key(hashlib.sha256(source.encode()).hexdigest()) + ".py"
+    source_hash = hashlib.sha256(source.encode()).hexdigest()
+    name = file_key(source_hash) + ".py"
     if caching_disabled():
-        return _write_private(name, source)
+        return SourceFile(_write_private(name, source), DISABLED)
     directory = kernels_dir()
     path = os.path.join(directory, name)
+    how = NEW
     try:
         with open(path) as f:
             if f.read() == source:
-                return path
+                return SourceFile(path, CACHED)
         warnings.warn(f"graphjit: cached kernel {path} was corrupt; rewriting it", stacklevel=3)
         drop_numba_cache(path)
+        how = CORRUPT
     except FileNotFoundError:
         pass
     except (OSError, UnicodeDecodeError):
         drop_numba_cache(path)
+        how = CORRUPT
     try:
         atomic_write(path, source.encode())
-        return path
     except OSError as exc:
         if directory not in _warned:
             _warned.add(directory)
@@ -134,7 +208,10 @@ def write_source(source: str) -> str:
                           "missing from it are compiled in a temporary folder for this process "
                           "(set GRAPHJIT_CACHE_DIR to a writable folder, or GRAPHJIT_NO_CACHE=1)",
                           stacklevel=3)
-        return _write_private(name, source)
+        return SourceFile(_write_private(name, source), UNWRITABLE)
+    change = environment_change(source_hash) if how == NEW else None
+    _note_environment(source_hash)
+    return SourceFile(path, MOVED_ON, change) if change else SourceFile(path, how)
 
 
 def _write_private(name: str, source: str) -> str:

@@ -13,6 +13,7 @@ parallel loops.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import sys
@@ -194,6 +195,54 @@ _lock = threading.Lock()
 compile_count = 0  # native compiles in this process (tests count them)
 
 
+# Whether a kernel was compiled and why: a hit, from this process's memory or from the
+# disk cache; a miss, for the reason its source or machine code was not cached.
+MEMORY, DISK, COMPILED, EXTERN = "memory", "disk", "compiled", "extern"
+_MISS_REASONS = {
+    cache.NEW: "new kernel structure",
+    cache.CACHED: "source cached but not its machine code",
+    cache.CORRUPT: "corrupt cache entry, rewritten",
+    cache.DISABLED: "GRAPHJIT_NO_CACHE is set",
+    cache.UNWRITABLE: "not in the read-only kernel cache",
+}
+
+
+@dataclass(frozen=True)
+class CacheOutcome:
+    """How `compile_kernel` got a kernel: `source` MEMORY or DISK (hits), COMPILED (a
+    miss, `reason` saying why) or EXTERN (plain Python calling NumPy: nothing compiled)."""
+
+    kernel: str
+    source: str
+    reason: str = ""
+
+    @property
+    def hit(self) -> bool:
+        return self.source in (MEMORY, DISK)
+
+
+_recording = threading.local()
+
+
+@contextlib.contextmanager
+def recording_outcomes():
+    """`with recording_outcomes() as outcomes:` appends the CacheOutcome of each kernel
+    this thread compiles inside the block (the front end's compile logs read them)."""
+    outcomes: list[CacheOutcome] = []
+    outer = getattr(_recording, "outcomes", None)
+    _recording.outcomes = outcomes
+    try:
+        yield outcomes
+    finally:
+        _recording.outcomes = outer
+
+
+def _report(outcome: CacheOutcome) -> None:
+    outcomes = getattr(_recording, "outcomes", None)
+    if outcomes is not None:
+        outcomes.append(outcome)
+
+
 def compile_kernel(kernel: Kernel) -> CompiledKernel:
     """Compile (or fetch from memory / disk cache) the native function of a kernel."""
     global compile_count
@@ -202,23 +251,33 @@ def compile_kernel(kernel: Kernel) -> CompiledKernel:
         hit = _live.get(key)
         if hit is not None:
             _keep(key, hit)
+            _report(CacheOutcome(kernel.name, MEMORY))
             return hit
         verify(kernel)
         prepared = prepare(kernel)
         source = kernel_source(prepared)
-        path = cache.write_source(source)
+        found = cache.source_file(source)
+        path = found.path
+        reason = (f"compilers or CPU changed: {found.detail}" if found.how == cache.MOVED_ON
+                  else _MISS_REASONS.get(found.how, found.how))
         try:
             fn = _import_kernel(path, kernel.name)
         except Exception:
             # A corrupt Numba cache entry must not be fatal: drop it and compile afresh.
             cache.drop_numba_cache(path)
+            reason = "corrupt machine code in the cache, dropped"
             try:
                 fn = _import_kernel(path, kernel.name)
             except Exception as exc:
                 raise BackendError(f"Numba failed to compile kernel {kernel.name}: "
                                    f"{type(exc).__name__}: {exc}", source) from exc
-        if not is_extern(kernel) and not fn.stats.cache_hits:
+        if is_extern(kernel):
+            _report(CacheOutcome(kernel.name, EXTERN))
+        elif getattr(getattr(fn, "stats", None), "cache_hits", None):
+            _report(CacheOutcome(kernel.name, DISK))
+        else:
             compile_count += 1
+            _report(CacheOutcome(kernel.name, COMPILED, reason))
         call = _call_of(prepared, fn)
         compiled = CompiledKernel(kernel, source, path, fn, call)
         _live[key] = compiled
