@@ -24,10 +24,12 @@ import gc
 import os
 import threading
 from collections import OrderedDict
+from time import perf_counter
 
 import numpy as np
 
 from codegen.loopir import format_kernel
+from graphjit import compile_log
 from graphjit.errors import (
     Error,
     FailedPreconditionError,
@@ -44,6 +46,7 @@ from graphjit.lower.memory import memory_report
 from graphjit.lower.planner import listed_steps, plan_executor, shared_buffers
 from graphjit.lower.program import lower
 from graphjit.passes import graph_outputs, optimize
+from graphjit.plan_info import INSPECTED, CacheInfo, PlanHistory, describe_fetches
 from graphjit.registry import get_op_def
 from graphjit.specialize import RankDispatch, has_unknown_rank
 from graphjit.staged import Stages, computed_ops, dynamic_ops
@@ -134,7 +137,9 @@ class CompiledFunction:
     """A graph compiled for fixed fetches and feeds; call it with the feed values."""
 
     def __init__(self, graph: Graph, fetches, feeds=None, passes=None, state: dict | None = None,
-                 max_plans: int | None = None):
+                 max_plans: int | None = None, *, origin: str = ""):
+        """`origin`: why this function was made, when graphjit made it (new fetches for a
+        Session.run, a rank specialization...): the compile logs' reason for its first plan."""
         self.max_plans = _max_plans(max_plans)
         self.source_graph = graph
         self.leaves, self._rebuild = flatten_fetches(graph, fetches)
@@ -148,6 +153,12 @@ class CompiledFunction:
         self._single = isinstance(fetches, Tensor)  # a lone tensor fetch: skip rebuilding
         self.state: dict = {} if state is None else state  # variables, when not a Session's
         self._stages = None
+        self._origin = origin
+        self._plan_history = PlanHistory(self.max_plans)  # why each plan was built, its cost
+        self.optimize_seconds = 0.0
+        compile_log.apply_environment()
+        if origin:
+            compile_log.new_function(self._label, origin)
         # A placeholder made without a shape: the graph is specialized per fed rank.
         self._ranked = RankDispatch(self.leaves, self.feeds, passes, self.state,
                                     self.max_plans) \
@@ -160,6 +171,8 @@ class CompiledFunction:
                 getattr(leaf, "name", str(leaf)) for leaf in self.leaves]}):
             self.graph, self.optimize_report = optimize(graph, self.leaves, passes,
                                                         keep=self.feeds, prune=True)
+        self.optimize_seconds = self.optimize_report.seconds
+        compile_log.graph_optimized(self._label, self.optimize_report)
         self._plan_leaves = [self.optimize_report.fetch_map[f] for f in self.leaves]
         self._plan_feeds = [self.optimize_report.lookup(t) for t in self.feeds]
         self._find_state()
@@ -371,7 +384,7 @@ class CompiledFunction:
         except KeyError:  # another thread's new plan evicted it meanwhile: still usable
             pass
 
-    def _plan(self, arrays, signature):
+    def _plan(self, arrays, signature, why: str | None = None):
         with self._lock:
             entry = self._executors.get(signature)
             if entry is not None:
@@ -379,17 +392,57 @@ class CompiledFunction:
             for tensor, array in zip(self.feeds, arrays):
                 if not tensor.shape.is_compatible_with(array.shape):
                     convert_feed(tensor, array)  # raises the FeedError that explains it
+            compile_log.apply_environment()
+            previous = next((k for k, v in self._executors.items() if v is self._last), None)
+            record = self._plan_history.start(self._input_names(), signature, previous, why,
+                                              self._origin)
+            compile_log.plan_starting(self._label, record, len(self._executors) + 1,
+                                      self.max_plans)
+            start = perf_counter()
             with _collector_paused(), trace.span("plan", "plan", {
                     "shapes": [list(shape) for shape in signature]}):
                 entry = plan_executor(self._all_fetches, self._all_feeds,
                                       list(signature) + self._state_shapes, self._constants,
-                                      self.max_plans)
+                                      self.max_plans, record.kernels)
+            record.plan_seconds = perf_counter() - start
             self._executors[signature] = entry
             self._last = entry
+            self._plan_history.keep(record)
             while len(self._executors) > self.max_plans:  # its buffers go with it
-                self._executors.popitem(last=False)
+                evicted, _ = self._executors.popitem(last=False)
+                self._evicted(evicted)
+            compile_log.plan_built(self._label, record)
             _dump(self, entry)
             return entry
+
+    # -- why plans were built (graphjit.plan_info, graphjit.compile_log) --------------
+    @property
+    def _label(self) -> str:
+        return describe_fetches(self.leaves)
+
+    def _input_names(self) -> list[str]:
+        return [t.op.name for t in self.feeds]
+
+    def _evicted(self, signature: tuple) -> None:
+        record = self._plan_history.evict(signature)
+        if record is not None:
+            compile_log.plan_evicted(self._label, record.inputs, self.max_plans)
+
+    def cache_info(self) -> CacheInfo:
+        """Every plan this function built: its input shapes, when and why it was built,
+        its kernels' cache hits and misses and compile seconds, and totals; the plans it
+        dropped (max_plans) are listed as evicted. `str()` it for a table, `as_dicts()`
+        for the data. A function specialized per rank lists its specializations' plans."""
+        if self._ranked is not None:
+            return self._ranked.cache_info(self._label)
+        plans = list(self._plan_history.records)
+        optimize_seconds = self.optimize_seconds
+        if self._stages is not None:
+            for stage, fn in (("stage 1", self._stages.before), ("stage 2", self._stages.after)):
+                info = fn.cache_info()
+                plans += [r.labelled(stage) for r in info.plans]
+                optimize_seconds += info.optimize_seconds
+        return CacheInfo(self._label, plans, self.max_plans, optimize_seconds)
 
     # -- inspection ----------------------------------------------------------
     def _entry(self):
@@ -399,7 +452,7 @@ class CompiledFunction:
             return self._last
         shapes = self._static_shapes()
         return self._plan([np.zeros(s, t.dtype.np) for s, t in zip(shapes, self.feeds)],
-                          shapes)
+                          shapes, INSPECTED)
 
     def _static_shapes(self) -> tuple:
         if all(t.shape.is_fully_defined() for t in self.feeds):
@@ -646,6 +699,16 @@ def _dump(fn: CompiledFunction, entry) -> None:
                 f.write(fn.ir(stage))
 
 
+def _trace_text(names: list[str], key: tuple) -> str:
+    """`x float32 rank 2, scale=3.0`: what a @jit trace was made for."""
+    parts = []
+    for i, (kind, value) in enumerate(key):
+        name = names[i] if i < len(names) else f"arg{i}"
+        parts.append(f"{name}={value!r}" if kind == "static"
+                     else f"{name} {np.dtype(kind).name} rank {value}")
+    return ", ".join(parts)
+
+
 def jit(fn=None):
     """Trace a Python function of tensors into a graph and compile it.
 
@@ -696,7 +759,9 @@ def jit(fn=None):
                     else:
                         traced_args.append(a)
                 outputs = fn(*traced_args)
-            compiled = traces[key] = CompiledFunction(graph, outputs, placeholders)
+            compiled = traces[key] = CompiledFunction(
+                graph, outputs, placeholders, origin=f"@jit {getattr(fn, '__name__', fn)} traced "
+                f"for {_trace_text(names, key)} ({len(traces) + 1} traces)")
             while len(traces) > MAX_TRACES:
                 traces.popitem(last=False)
         else:

@@ -90,7 +90,9 @@ class Session:
         key = (tuple(leaves), fed)
         fn = self._compiled.get(key)
         if fn is None:
-            fn = self._compiled[key] = CompiledFunction(self.graph, list(leaves), list(fed))
+            fn = self._compiled[key] = CompiledFunction(
+                self.graph, list(leaves), list(fed),
+                origin="a Session.run of fetches and feeds this session had not run")
             while len(self._compiled) > MAX_COMPILED_FETCH_SETS:
                 self._compiled.popitem(last=False)
         else:

@@ -188,11 +188,12 @@ class RankDispatch:
         self.passes, self.state, self.max_plans = passes, state, max_plans
         self._by_ranks: dict[tuple, object] = {}
         self.last = None  # the CompiledFunction of the latest call
+        self._last_ranks: tuple | None = None
 
     def run(self, arrays, state: dict | None) -> list:
         """The values of the tensor leaves, in order, for these fed arrays."""
         inner, used = self._entry(arrays)
-        self.last = inner
+        self.last, self._last_ranks = inner, tuple(a.ndim for a in arrays)
         values = inner.run_arrays([arrays[i] for i in used], state)
         return [v for v, leaf in zip(values, self.leaves) if isinstance(leaf, Tensor)]
 
@@ -200,7 +201,7 @@ class RankDispatch:
         ranks = tuple(a.ndim for a in arrays)
         entry = self._by_ranks.get(ranks)
         if entry is None:
-            entry = self._compile(arrays)
+            entry = self._compile(arrays, self._why(ranks))
             if len(self._by_ranks) >= self.MAX_SPECIALIZATIONS:
                 del self._by_ranks[next(iter(self._by_ranks))]
             self._by_ranks[ranks] = entry
@@ -233,7 +234,27 @@ class RankDispatch:
         value = getattr(self.last, name)
         return value if name == "kernels" else value(*args, **kwargs)
 
-    def _compile(self, arrays) -> tuple:
+    def _ranks_text(self, ranks: tuple) -> str:
+        return ", ".join(f"{t.op.name} rank {r}" for t, r in zip(self.feeds, ranks))
+
+    def _why(self, ranks: tuple) -> str:
+        """The compile logs' reason for a new specialization."""
+        why = f"rank specialization for {self._ranks_text(ranks)}"
+        if self._last_ranks is not None:
+            why += f" (the previous call's: {self._ranks_text(self._last_ranks)})"
+        return why
+
+    def cache_info(self, label: str):
+        """The plans of every specialization kept, each labelled with its ranks."""
+        from graphjit.plan_info import CacheInfo
+        plans, optimize_seconds = [], 0.0
+        for ranks, (fn, _) in self._by_ranks.items():
+            info = fn.cache_info()
+            plans += [r.labelled(self._ranks_text(ranks)) for r in info.plans]
+            optimize_seconds += info.optimize_seconds
+        return CacheInfo(label, plans, self.max_plans, optimize_seconds)
+
+    def _compile(self, arrays, why: str) -> tuple:
         """The function for these ranks, and the positions of the feeds it reads (a fed
         tensor the fetches do not need is not in the specialized graph)."""
         from graphjit.api import CompiledFunction
@@ -241,5 +262,5 @@ class RankDispatch:
         used = [i for i, t in enumerate(self.feeds) if t in spec.tensors]
         fn = CompiledFunction(spec.graph, [spec.fetch(leaf) for leaf in self.leaves],
                               [spec.tensors[self.feeds[i]] for i in used], self.passes,
-                              state=self.state, max_plans=self.max_plans)
+                              state=self.state, max_plans=self.max_plans, origin=why)
         return fn, used

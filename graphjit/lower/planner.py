@@ -8,13 +8,22 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
+from time import perf_counter
 
 import codegen
 from codegen.loopir import Kernel, format_kernel
-from codegen.numba_backend import BackendError, CompiledKernel, KernelCompileError
+from codegen.numba_backend import (
+    BackendError,
+    CompiledKernel,
+    KernelCompileError,
+    recording_outcomes,
+)
+from graphjit import compile_log
+from graphjit.compile_progress import CompileProgress
 from graphjit.errors import CompileError, ResourceExhaustedError
 from graphjit.interpreter import format_bytes, memory_limit
 from graphjit.lower.program import LateShapes, LoweredProgram, lower
+from graphjit.plan_info import KernelRecord
 from runtime import trace
 from runtime.executor import Executor
 from runtime.plan import Plan, Step, StepKind, assign_buffers
@@ -43,28 +52,49 @@ def listed_steps(program: LoweredProgram, compiled: dict | None = None) -> list[
             for i, s in enumerate(program.steps) if s.listed]
 
 
-def compile_program(program: LoweredProgram) -> dict[int, CompiledKernel]:
+def compile_program(program: LoweredProgram,
+                    records: list[KernelRecord] | None = None) -> dict[int, CompiledKernel]:
     """Step index -> its compiled kernel; a failure names the step's graph ops and its
-    loop IR (and the generated source, when Numba failed)."""
+    loop IR (and the generated source, when Numba failed). Appends to `records` how each
+    kernel was got (cache hit or miss) and its seconds, logs them (graphjit.compile_log)
+    and shows progress on a terminal when compiling takes long."""
     indices = [i for i, s in enumerate(program.steps) if s.kernel is not None]
+    compile_log.kernels_starting(program.summary, [program.steps[i] for i in indices])
+    records = [] if records is None else records
+    progress = CompileProgress(len(indices))
     compiled = []
     try:
         for i in indices:  # (one at a time: a trace shows each kernel's compile)
-            with trace.span(f"compile {program.steps[i].name}", "compile",
-                            {"kernel": program.steps[i].name, "ops": list(program.steps[i].ops)}):
-                compiled += codegen.compile([program.steps[i].kernel])
+            step = program.steps[i]
+            progress.starting(step.name)
+            start = perf_counter()
+            with trace.span(f"compile {step.name}", "compile",
+                            {"kernel": step.name, "ops": list(step.ops)}), \
+                    recording_outcomes() as outcomes:
+                compiled += codegen.compile([step.kernel])
+            outcome = outcomes[-1] if outcomes else None
+            record = KernelRecord(step.name, tuple(step.ops),
+                                  outcome.source if outcome else "unknown",
+                                  outcome.reason if outcome else "", perf_counter() - start)
+            records.append(record)
+            compile_log.kernel_done(record)
+            progress.finished_one()
     except KernelCompileError as exc:
         step = program.steps[indices[len(compiled)]]
         source = (f"\ngenerated source:\n{exc.cause.source}"
                   if isinstance(exc.cause, BackendError) else "")
         raise CompileError(f"{exc.cause}\nfused graph ops: {', '.join(step.ops)}\n"
                            f"loop IR:\n{format_kernel(step.kernel)}{source}") from exc.cause
+    finally:
+        progress.finish()
     return dict(zip(indices, compiled))
 
 
-def make_plan(program: LoweredProgram) -> tuple[Plan, list[LoweredStep]]:
-    """Compile the program's kernels and make its runtime Plan, with buffers assigned."""
-    compiled = compile_program(program)
+def make_plan(program: LoweredProgram, records: list[KernelRecord] | None = None
+              ) -> tuple[Plan, list[LoweredStep]]:
+    """Compile the program's kernels and make its runtime Plan, with buffers assigned
+    (`records`: see compile_program)."""
+    compiled = compile_program(program, records)
     steps = [Step(s.name, s.kind, compiled[i].call if i in compiled else None, s.inputs,
                   s.outputs, s.ops, flops=s.flops, bytes=s.bytes, host=s.host,
                   sources=tuple(program.sources.get(name, "") for name in s.ops),
@@ -99,11 +129,12 @@ def check_memory(plan: Plan, summary: str) -> None:
 
 
 def build_plan(fetches, feeds, feed_shapes, constants: dict | None = None,
-               late=()) -> tuple[Plan, list[LoweredStep]]:
+               late=(), records: list[KernelRecord] | None = None
+               ) -> tuple[Plan, list[LoweredStep]]:
     """`constants` (tensor -> array) is filled with the constant arrays the plan uses and
     reused by later plans given the same dict: a function's plans share one copy.
     Fetches in `late` may have shapes the plan learns only when it runs them."""
-    return make_plan(_traced_lower(fetches, feeds, feed_shapes, constants, late))
+    return make_plan(_traced_lower(fetches, feeds, feed_shapes, constants, late), records)
 
 
 def _traced_lower(fetches, feeds, feed_shapes, constants, late=()):
@@ -112,16 +143,17 @@ def _traced_lower(fetches, feeds, feed_shapes, constants, late=()):
 
 
 def plan_executor(fetches, feeds, feed_shapes, constants: dict | None = None,
-                  max_plans: int = 64) -> tuple:
+                  max_plans: int = 64, records: list[KernelRecord] | None = None) -> tuple:
     """(what runs the program, its Plan, its steps for `fn.kernels`, its LoweredProgram):
     an Executor, or a StagedExecutor (Plan and program None) when some shapes are known
-    only once computed."""
+    only once computed. `records` receives how each kernel was compiled (compile_program;
+    for a staged program, those of its first stage)."""
     try:
         program = _traced_lower(fetches, feeds, feed_shapes, constants)
-        plan, lowered = make_plan(program)
+        plan, lowered = make_plan(program, records)
     except LateShapes as late:
         staged = StagedExecutor(fetches, feeds, feed_shapes, constants, late.tensors,
-                                max_plans)
+                                max_plans, records)
         return staged, None, staged.first_steps, None
     return Executor(plan), plan, lowered, program
 
@@ -132,8 +164,10 @@ class StagedExecutor:
     `late` tensors; the rest of the program is planned for their shapes (the `max_plans`
     used last are kept), fed them, and may itself be staged again."""
 
-    def __init__(self, fetches, feeds, feed_shapes, constants, late, max_plans: int):
-        plan, self.first_steps = build_plan(late, feeds, feed_shapes, constants, late=late)
+    def __init__(self, fetches, feeds, feed_shapes, constants, late, max_plans: int,
+                 records: list[KernelRecord] | None = None):
+        plan, self.first_steps = build_plan(late, feeds, feed_shapes, constants, late=late,
+                                            records=records)
         self.first = Executor(plan)
         self.fetches, self.feeds, self.late = list(fetches), list(feeds) + list(late), late
         self.feed_shapes, self.constants, self.max_plans = list(feed_shapes), constants, max_plans
