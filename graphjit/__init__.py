@@ -8,6 +8,7 @@ graph code unchanged.
 from graphjit import dtypes, graph_util, layers, losses, math, nn, summary, train, viz
 from graphjit.api import CompiledFunction, compile, jit
 from graphjit.autodiff import gradients
+from graphjit.compile_log import set_log
 from graphjit.config import *  # noqa: F403
 from graphjit.dtypes import (
     DType,

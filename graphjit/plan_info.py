@@ -145,14 +145,14 @@ class PlanHistory:
     def keep(self, record: PlanRecord) -> None:
         self.records.append(record)
         self._kept[record.signature] = record
-        evicted = [r for r in self.records if r.evicted]
-        if len(evicted) > self.max_plans:
-            self.records.remove(evicted[0])
 
     def evict(self, signature: tuple) -> PlanRecord | None:
         record = self._kept.pop(tuple(tuple(s) for s in signature), None)
         if record is not None:
             record.evicted = True
+            evicted = [r for r in self.records if r.evicted]
+            if len(evicted) > self.max_plans:
+                self.records.remove(evicted[0])
         return record
 
 
@@ -195,10 +195,10 @@ class CacheInfo:
         lines = [f"{t['plans']} plan{'s' if t['plans'] != 1 else ''} of the function "
                  f"computing {self.label}: {t['kept']} kept (max_plans {self.max_plans}), "
                  f"{t['evicted']} evicted"]
-        rows = [("#", "inputs", "built", "why", "kernels", "hits", "misses", "compile s")]
+        rows = [("plan", "inputs", "built", "why", "kernels", "hits", "misses", "compile s")]
         for p in self.plans:
             inputs = ", ".join(f"{name}{shape_text(shape)}" for name, shape in p.inputs)
-            rows.append((f"{p.specialization} {p.number}".strip(), inputs,
+            rows.append((f"{p.specialization} #{p.number}".strip(), inputs,
                          time.strftime("%H:%M:%S", time.localtime(p.built_at)),
                          p.reason + (" (evicted)" if p.evicted else ""), str(len(p.kernels)),
                          str(p.memory_hits + p.disk_hits), str(p.misses),
