@@ -139,11 +139,11 @@ def _ops_text(ops) -> str:
 
 
 def kernels_starting(summary: str, steps: list) -> None:
-    """What a plan is about to compile: its kernels, each with the graph ops it fuses."""
+    """The kernels a plan is about to compile or find in the cache, each with the graph
+    ops it fuses."""
     if steps and on(compile_logger):
         kernels = "; ".join(f"{s.name} ({_ops_text(s.ops)})" for s in steps)
-        compile_logger.info("compiling %s for %s: %s", _count(len(steps), "kernel"), summary,
-                            kernels)
+        compile_logger.info("%s for %s: %s", _count(len(steps), "kernel"), summary, kernels)
 
 
 _SOURCES = {"memory": "cache hit (in memory)", "disk": "cache hit (disk)",
