@@ -760,8 +760,8 @@ def jit(fn=None):
                         traced_args.append(a)
                 outputs = fn(*traced_args)
             compiled = traces[key] = CompiledFunction(
-                graph, outputs, placeholders, origin=f"@jit {getattr(fn, '__name__', fn)} traced "
-                f"for {_trace_text(names, key)} ({len(traces) + 1} traces)")
+                graph, outputs, placeholders,
+                origin=f"@jit {getattr(fn, '__name__', fn)} traced for {_trace_text(names, key)}")
             while len(traces) > MAX_TRACES:
                 traces.popitem(last=False)
         else:

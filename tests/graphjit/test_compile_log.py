@@ -179,6 +179,20 @@ def test_rank_specializations_and_new_session_fetches_say_so(caplog):
                for m in messages(caplog, "recompile")) == 2
 
 
+def test_a_new_jit_trace_says_what_it_was_traced_for(caplog):
+    caplog.set_level(logging.INFO, logger="graphjit.recompile")
+
+    @tf.jit
+    def scaled(x, factor):
+        return tf.sin(x * (factor + UNUSUAL))
+    scaled(np.ones(3, np.float32), 5.5)
+    scaled(np.ones(3, np.float64), 5.5)
+    logged = [m for m in messages(caplog, "recompile") if "new compiled function" in m]
+    assert [m.split(": ", 1)[1] for m in logged] == [
+        "@jit scaled traced for x float32 rank 1, factor=5.5",
+        "@jit scaled traced for x float64 rank 1, factor=5.5"]
+
+
 def test_set_log_prints_chosen_kinds_to_stderr_and_none_switches_off(capsys):
     graph, x, y = scaled_tanh(3.25)
     fn = tf.compile(graph, fetches=y)
