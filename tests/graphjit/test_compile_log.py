@@ -358,3 +358,15 @@ def test_cache_info_of_a_function_planned_in_stages():
         ("stage 1", 1, "first call"), ("stage 2", 1, "first call")]
     assert dict(info[1].inputs)["boolean_mask"] == (2,)
     assert "stage 2 #1" in str(info)
+
+
+def test_a_plan_made_to_answer_fn_kernels_says_so():
+    graph = tf.Graph()
+    with graph.as_default():
+        x = tf.placeholder(tf.float32, [2, 3], name="x")
+        tf.cos(x * (5.75 + UNUSUAL), name="y")
+    fn = tf.compile(graph)
+    assert fn.kernels  # before any call: planned for the static shapes
+    fn(np.ones((2, 3), np.float32))  # the same shapes: no new plan
+    assert [(p.why, p.inputs) for p in fn.cache_info()] == [
+        ("inspection before any call", (("x", (2, 3)),))]
