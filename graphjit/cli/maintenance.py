@@ -51,7 +51,7 @@ def bench(args: Namespace, out: Callable[[str], None]) -> int:
 # -- cache --------------------------------------------------------------------------------
 
 # The parts of the cache `codegen.cache.clear` removes, and what each holds.
-CACHE_PARTS = {"kernels": "kernel sources and their machine code",
+CACHE_PARTS = {"kernels": "kernel sources, their machine code, the compilers and CPU they were for",
                "numba": "machine code of graphjit's own helpers"}
 
 
