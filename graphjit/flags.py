@@ -36,7 +36,7 @@ class UnrecognizedFlagError(FlagsError, InvalidArgumentError):
     """The command line holds a flag no DEFINE_* defined."""
 
 
-class UnparsedFlagAccessError(FlagsError, AttributeError):
+class UndefinedFlagError(FlagsError, AttributeError):
     """No flag of the name read is defined (an AttributeError, as absl's)."""
 
 
@@ -142,7 +142,7 @@ class FlagValues:
             raise AttributeError(name)
         flags = self._flags
         if name not in flags:
-            raise UnparsedFlagAccessError(f"no flag named '{name}' is defined (defined: "
+            raise UndefinedFlagError(f"no flag named '{name}' is defined (defined: "
                                           f"{', '.join(sorted(flags)) or 'none'})")
         if not self._parsed:
             self(sys.argv)  # TF 1.x's flags parse the command line on first read
@@ -150,13 +150,13 @@ class FlagValues:
 
     def __setattr__(self, name: str, value) -> None:
         if name not in self._flags:
-            raise UnparsedFlagAccessError(f"no flag named '{name}' is defined, so it cannot "
+            raise UndefinedFlagError(f"no flag named '{name}' is defined, so it cannot "
                                           "be set")
         self._flags[name].value = value
 
     def __delattr__(self, name: str) -> None:
         if name not in self._flags:
-            raise UnparsedFlagAccessError(f"no flag named '{name}' is defined")
+            raise UndefinedFlagError(f"no flag named '{name}' is defined")
         del self._flags[name]
 
     def __contains__(self, name: str) -> bool:
