@@ -140,6 +140,7 @@ from graphjit.ops.state_ops import (
     truncated_normal,
 )
 from graphjit.passes import optimize
+from graphjit.placement import DeviceSpec, colocate_with, container, device
 from graphjit.session import InteractiveSession, Session, get_default_session
 from graphjit.variable_scope import *  # noqa: F403
 from graphjit.variables import *  # noqa: F403
@@ -148,6 +149,11 @@ bool = bool_  # noqa: A001 - TF spells it tf.bool
 
 __version__ = "0.1.0"
 
+# TF1's scaffolding namespaces: after the ops, as gfile lives in graphjit.io.
+from graphjit import app, flags, gfile  # noqa: E402
+from graphjit import tf_logging as logging  # noqa: E402
+
+# isort: split
 from graphjit import compat  # noqa: E402 - last: tf.compat.v1 copies the names above
 from graphjit.unsupported import module_getattr as _module_getattr  # noqa: E402
 

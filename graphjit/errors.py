@@ -113,6 +113,17 @@ class MissingDependencyError(Error, ImportError):
     extra that installs it (`pip install 'graphjit[tensorboard]'`)."""
 
 
+class AlreadyExistsError(Error, FileExistsError):
+    """Something to create exists already: a file `gfile.Copy` or `Rename` would
+    overwrite without overwrite=True, a directory `gfile.MkDir` would make."""
+
+
+class OutOfRangeError(Error, IndexError):
+    """TF's end-of-input error. graphjit has no queues or readers that raise it; it
+    exists for `except tf.errors.OutOfRangeError:` and as the clean stop of a
+    `train.Coordinator`."""
+
+
 class InternalError(Error):
     """graphjit broke one of its own invariants: a bug to report, not a user mistake."""
 

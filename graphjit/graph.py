@@ -210,7 +210,7 @@ class Operation:
     """A node of the graph: an op type from the registry applied to input tensors."""
 
     __slots__ = ("graph", "name", "type", "inputs", "attrs", "outputs", "source",
-                 "control_inputs", "index")
+                 "control_inputs", "index", "device")
 
     def __init__(self, graph: Graph, name: str, op_type: str, inputs: tuple[Tensor, ...],
                  attrs: dict, source: SourceLine | None, control_inputs=()):
@@ -223,6 +223,7 @@ class Operation:
         self.outputs: tuple[Tensor, ...] = ()
         self.control_inputs = tuple(control_inputs)
         self.index = -1  # its position in graph order, once the graph holds it
+        self.device = ""  # the requested device (TF's attribute; graphjit runs on the CPU)
 
     def values(self) -> tuple[Tensor, ...]:
         return self.outputs
@@ -266,6 +267,7 @@ class Graph:
         self._names_in_use: dict[str, int] = {}
         self._name_stack = ""
         self._control_stack: list[list[Operation]] = []
+        self._device_stack: list = []  # tf.device scopes, outermost first (graphjit.placement)
         self.version = 0  # bumped on every new op; sessions cache plans per version
         self.collections: dict[str, list] = {}
         self.seed: int | None = None  # graph-level random seed (set_random_seed)
@@ -357,6 +359,9 @@ class Graph:
         control = [op for deps in self._control_stack for op in deps]
         op = Operation(self, full_name, op_type, inputs, attrs,
                        user_source_line() if source is None else source, control)
+        if self._device_stack:
+            from graphjit.placement import place
+            place(op, self._device_stack)
         if like is not None and like.type == op_type and len(like.inputs) == len(inputs) \
                 and all(a.dtype == b.dtype and a.shape == b.shape
                         for a, b in zip(like.inputs, inputs)):
@@ -398,6 +403,27 @@ class Graph:
             yield
         finally:
             self._control_stack.pop()
+
+    @contextlib.contextmanager
+    def device(self, device_name_or_function) -> Iterator[None]:
+        """Ops created inside record this device in `op.device` (TF's placement scope;
+        graphjit.placement says how scopes merge). They run on the CPU all the same."""
+        from graphjit.placement import scope_entry
+        self._device_stack.append(scope_entry(device_name_or_function))
+        try:
+            yield
+        finally:
+            self._device_stack.pop()
+
+    def colocate_with(self, op, ignore_existing: bool = False):
+        """Accepted and ignored: every graphjit op runs in the same place."""
+        from graphjit.placement import no_op_scope
+        return no_op_scope()
+
+    def container(self, container_name: str):
+        """Accepted and ignored: variables live per Session, with no containers."""
+        from graphjit.placement import no_op_scope
+        return no_op_scope()
 
     # -- nesting -------------------------------------------------------------
     # A function graph (graphjit.function.FuncGraph: a cond branch, a loop body) sits in

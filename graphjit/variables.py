@@ -41,6 +41,17 @@ class GraphKeys:
     SUMMARIES = "summaries"
     LOSSES = "losses"  # what tf.losses functions add (graphjit.losses)
     UPDATE_OPS = "update_ops"  # e.g. batch_normalization's moving averages, to run with training
+    # Variables outside GLOBAL_VARIABLES (a Saver and global_variables_initializer skip
+    # them): counters and metric accumulators, initialized by local_variables_initializer.
+    LOCAL_VARIABLES = "local_variables"
+    MODEL_VARIABLES = "model_variables"
+    # Collections TF1 scripts name but graphjit never fills (no tables, no queues).
+    TABLE_INITIALIZERS = "table_initializer"
+    QUEUE_RUNNERS = "queue_runners"
+    INIT_OP = "init_op"
+    LOCAL_INIT_OP = "local_init_op"
+    READY_OP = "ready_op"
+    SAVERS = "savers"
 
 
 class Variable(Tensor):
@@ -154,6 +165,15 @@ def trainable_variables(scope: str | None = None, graph: Graph | None = None) ->
     return _collection(GraphKeys.TRAINABLE_VARIABLES, scope, graph)
 
 
+def local_variables(scope: str | None = None, graph: Graph | None = None) -> list[Variable]:
+    """The variables made with collections=[GraphKeys.LOCAL_VARIABLES]."""
+    return _collection(GraphKeys.LOCAL_VARIABLES, scope, graph)
+
+
+def model_variables(scope: str | None = None, graph: Graph | None = None) -> list[Variable]:
+    return _collection(GraphKeys.MODEL_VARIABLES, scope, graph)
+
+
 def _collection(key: str, scope, graph) -> list:
     items = (graph or get_default_graph()).get_collection(key)
     if scope:
@@ -185,6 +205,23 @@ def global_variables_initializer() -> Operation:
 
 
 initialize_all_variables = global_variables_initializer
+
+
+def local_variables_initializer() -> Operation:
+    """One op initializing the local variables of the default graph (a no-op if none)."""
+    return variables_initializer(local_variables(), name="init")
+
+
+initialize_local_variables = local_variables_initializer
+
+
+def tables_initializer(name: str = "init_all_tables") -> Operation:
+    """A no-op: graphjit has no lookup tables to initialize (TF1 scripts run it anyway)."""
+    from graphjit.ops.state_ops import no_op
+    return no_op(name=name)
+
+
+initialize_all_tables = tables_initializer
 
 
 # -- initializers (TF1's tf.*_initializer: callables taking a shape) ---------------------
@@ -287,7 +324,9 @@ glorot_normal = glorot_normal_initializer
 
 __all__ = ["Variable", "GraphKeys", "global_variables", "all_variables", "trainable_variables",
            "get_collection", "add_to_collection", "variables_initializer",
-           "global_variables_initializer", "initialize_all_variables", "zeros_initializer",
+           "global_variables_initializer", "initialize_all_variables", "local_variables",
+           "model_variables", "local_variables_initializer", "initialize_local_variables",
+           "tables_initializer", "initialize_all_tables", "zeros_initializer",
            "ones_initializer", "constant_initializer", "random_normal_initializer",
            "truncated_normal_initializer", "random_uniform_initializer",
            "glorot_uniform_initializer", "glorot_normal_initializer", "glorot_uniform",

@@ -2,8 +2,9 @@
 
 `import graphjit.compat.v1 as tf; tf.disable_v2_behavior()` then works as
 `import graphjit as tf`: this module holds graphjit's TF names (its functions, dtypes,
-errors and the nn, train, math, errors namespaces), and graphjit is TF1 already, so
-disable_v2_behavior and disable_eager_execution do nothing.
+errors and the nn, train, math, errors, app, flags, logging, gfile and io namespaces),
+and graphjit is TF1 already, so disable_v2_behavior and disable_eager_execution do
+nothing.
 """
 
 import types as _types
@@ -12,7 +13,8 @@ import graphjit as _graphjit
 from graphjit.unsupported import module_getattr as _module_getattr
 
 # graphjit's own modules (api, ops, lower...) are not TF names; TF's namespaces are.
-_NAMESPACES = ("nn", "train", "math", "errors", "dtypes", "graph_util")
+_NAMESPACES = ("nn", "train", "math", "errors", "dtypes", "graph_util", "app", "flags",
+               "logging", "gfile", "io")
 
 globals().update({name: value for name, value in vars(_graphjit).items()
                   if not name.startswith("_") and name != "compat"

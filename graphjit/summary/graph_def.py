@@ -98,5 +98,6 @@ def graph_def(graph: Graph, add_shapes: bool = True) -> graph_pb2.GraphDef:
             attrs["_output_shapes"] = attr_value_pb2.AttrValue(
                 list=attr_value_pb2.AttrValue.ListValue(shape=shapes))
         inputs = [_input_name(t) for t in op.inputs] + [f"^{c.name}" for c in op.control_inputs]
-        nodes.append(node_def_pb2.NodeDef(name=op.name, op=op.type, input=inputs, attr=attrs))
+        nodes.append(node_def_pb2.NodeDef(name=op.name, op=op.type, input=inputs, attr=attrs,
+                                          device=op.device))
     return graph_pb2.GraphDef(node=nodes, versions=versions_pb2.VersionDef(producer=1))

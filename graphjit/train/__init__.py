@@ -5,7 +5,8 @@ backward graph) + `apply_gradients` (one Assign per variable and slot, whose
 update math the compiler fuses into one kernel per variable). GradientDescent,
 Momentum and Adam are in optimizer.py; RMSProp, Adagrad, Adadelta, Ftrl and
 ProximalGradientDescent in more_optimizers.py. Checkpoints: Saver and the state-file
-functions of graphjit.io.
+functions of graphjit.io. Learning-rate schedules (learning_rate_decay.py), the global
+step (step.py) and the Coordinator (coordinator.py; no queue runners).
 """
 
 from graphjit.io.checkpoint import Saver
@@ -15,6 +16,21 @@ from graphjit.io.checkpoint_state import (
     get_checkpoint_state,
     latest_checkpoint,
     update_checkpoint_state,
+)
+from graphjit.train.coordinator import (
+    Coordinator,
+    QueueRunner,
+    add_queue_runner,
+    start_queue_runners,
+)
+from graphjit.train.learning_rate_decay import (
+    cosine_decay,
+    exponential_decay,
+    inverse_time_decay,
+    linear_cosine_decay,
+    natural_exp_decay,
+    piecewise_constant,
+    polynomial_decay,
 )
 from graphjit.train.more_optimizers import (
     AdadeltaOptimizer,
@@ -29,13 +45,21 @@ from graphjit.train.optimizer import (
     MomentumOptimizer,
     Optimizer,
 )
-from graphjit.train.step import create_global_step, get_global_step, get_or_create_global_step
+from graphjit.train.step import (
+    create_global_step,
+    get_global_step,
+    get_or_create_global_step,
+    global_step,
+)
 
 __all__ = ["Optimizer", "GradientDescentOptimizer", "MomentumOptimizer", "AdamOptimizer",
            "RMSPropOptimizer", "AdagradOptimizer", "AdadeltaOptimizer", "FtrlOptimizer",
            "ProximalGradientDescentOptimizer", "create_global_step", "get_global_step",
            "get_or_create_global_step", "Saver", "CheckpointState", "get_checkpoint_state",
-           "latest_checkpoint", "checkpoint_exists", "update_checkpoint_state"]
+           "latest_checkpoint", "checkpoint_exists", "update_checkpoint_state", "global_step",
+           "Coordinator", "start_queue_runners", "QueueRunner", "add_queue_runner",
+           "exponential_decay", "natural_exp_decay", "inverse_time_decay", "polynomial_decay",
+           "cosine_decay", "linear_cosine_decay", "piecewise_constant"]
 
 from graphjit.unsupported import module_getattr as _module_getattr  # noqa: E402
 

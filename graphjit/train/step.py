@@ -25,4 +25,10 @@ def create_global_step(graph: Graph | None = None) -> Variable:
 
 
 def get_or_create_global_step(graph: Graph | None = None) -> Variable:
-    return get_global_step(graph) or create_global_step(graph)
+    step = get_global_step(graph)
+    return step if step is not None else create_global_step(graph)
+
+
+def global_step(sess, global_step_tensor) -> int:
+    """The step's current value in `sess`, as a Python int (TF's tf.train.global_step)."""
+    return int(sess.run(global_step_tensor))
