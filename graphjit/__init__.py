@@ -5,7 +5,18 @@ Define a graph (`Graph`, `placeholder`, `constant`, ops), then run it
 graph code unchanged.
 """
 
-from graphjit import dtypes, graph_util, layers, losses, math, nn, summary, train, viz
+from graphjit import (
+    dtypes,
+    graph_util,
+    initializers,
+    layers,
+    losses,
+    math,
+    nn,
+    summary,
+    train,
+    viz,
+)
 from graphjit.api import CompiledFunction, compile, jit
 from graphjit.autodiff import gradients
 from graphjit.config import *  # noqa: F403
@@ -58,6 +69,7 @@ from graphjit.graph import (
     reset_default_graph,
 )
 from graphjit.graph_util import freeze
+from graphjit.initializers import variance_scaling_initializer
 from graphjit.io import LoadedGraph, load, save
 from graphjit.ops.clip_ops import *  # noqa: F403
 from graphjit.ops.control_flow import case, cond, while_loop

@@ -41,6 +41,9 @@ class GraphKeys:
     SUMMARIES = "summaries"
     LOSSES = "losses"  # what tf.losses functions add (graphjit.losses)
     UPDATE_OPS = "update_ops"  # e.g. batch_normalization's moving averages, to run with training
+    MODEL_VARIABLES = "model_variables"  # tf.contrib.layers' variables
+    WEIGHTS = "weights"  # what tf.contrib.layers.apply_regularization regularizes by default
+    BIASES = "biases"
 
 
 class Variable(Tensor):
