@@ -132,6 +132,7 @@ from graphjit.ops.elementwise import (
     truediv,
     where,
 )
+from graphjit.ops.functional_ops import foldl, foldr, map_fn, scan
 from graphjit.ops.linalg import *  # noqa: F403
 from graphjit.ops.masking import *  # noqa: F403
 from graphjit.ops.reductions import *  # noqa: F403
