@@ -5,7 +5,18 @@ Define a graph (`Graph`, `placeholder`, `constant`, ops), then run it
 graph code unchanged.
 """
 
-from graphjit import dtypes, graph_util, layers, losses, math, nn, summary, train, viz
+from graphjit import (
+    dtypes,
+    graph_util,
+    initializers,
+    layers,
+    losses,
+    math,
+    nn,
+    summary,
+    train,
+    viz,
+)
 from graphjit.api import CompiledFunction, compile, jit
 from graphjit.autodiff import gradients
 from graphjit.compile_log import set_log
@@ -59,6 +70,7 @@ from graphjit.graph import (
     reset_default_graph,
 )
 from graphjit.graph_util import freeze
+from graphjit.initializers import variance_scaling_initializer
 from graphjit.io import LoadedGraph, load, save
 from graphjit.ops.clip_ops import *  # noqa: F403
 from graphjit.ops.control_flow import case, cond, while_loop
@@ -121,6 +133,7 @@ from graphjit.ops.elementwise import (
     truediv,
     where,
 )
+from graphjit.ops.functional_ops import foldl, foldr, map_fn, scan
 from graphjit.ops.linalg import *  # noqa: F403
 from graphjit.ops.masking import *  # noqa: F403
 from graphjit.ops.reductions import *  # noqa: F403

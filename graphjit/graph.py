@@ -176,6 +176,12 @@ class Tensor:
     def get_shape(self) -> TensorShape:
         return self.shape
 
+    def set_shape(self, shape) -> None:
+        """Merge `shape` into this tensor's static shape (TF's Tensor.set_shape); shapes
+        that do not fit raise ShapeError. See graphjit.ops.core.set_static_shape."""
+        from graphjit.ops.core import set_static_shape
+        set_static_shape(self, shape)
+
     def consumers(self) -> list[Operation]:
         return [op for op in self.graph._ops if any(t is self for t in op.inputs)]
 

@@ -48,6 +48,7 @@ from graphjit.ops.elementwise import (  # noqa: F401
     truediv,
 )
 from graphjit.ops.nn import log_softmax, softmax, softplus  # noqa: F401
+from graphjit.ops.nn_extras import in_top_k, l2_normalize, softsign  # noqa: F401
 from graphjit.ops.reductions import (  # noqa: F401
     argmax,
     argmin,

@@ -52,6 +52,8 @@ class GraphKeys:
     LOCAL_INIT_OP = "local_init_op"
     READY_OP = "ready_op"
     SAVERS = "savers"
+    WEIGHTS = "weights"  # what tf.contrib.layers.apply_regularization regularizes by default
+    BIASES = "biases"
 
 
 class Variable(Tensor):

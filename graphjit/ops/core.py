@@ -8,7 +8,7 @@ import numpy as np
 
 from codegen.loopir import Fn
 from graphjit import dtypes
-from graphjit.errors import ResourceExhaustedError, ShapeError
+from graphjit.errors import ResourceExhaustedError, ShapeError, UnsupportedError
 from graphjit.graph import Tensor, TensorShape, format_spec, get_default_graph
 from graphjit.lower import rules
 from graphjit.ops._util import ALL, UnknownDims, check_sizes, constant_array, make, op_errors
@@ -188,6 +188,41 @@ def ensure_shape(x, shape, name: str | None = None) -> Tensor:
     if declared.unknown_rank:
         return x
     return make("EnsureShape", [x], {"shape": declared}, name=name, default_name="EnsureShape")
+
+
+def merge_shapes(a: TensorShape, b: TensorShape) -> TensorShape:
+    """The most specific shape both describe (TF's TensorShape.merge_with)."""
+    if a.unknown_rank or b.unknown_rank:
+        return b if a.unknown_rank else a
+    if not a.is_compatible_with(b):
+        raise ShapeError(f"Shapes {a} and {b} are incompatible")
+    return TensorShape([x if x is not None else y for x, y in zip(a, b)])
+
+
+def set_static_shape(t: Tensor, shape) -> None:
+    """TF's t.set_shape(shape). A placeholder's declared shape narrows (feeds are checked
+    against it). Any other tensor becomes, in place, an EnsureShape of what it was, so a
+    run whose value contradicts the shape fails naming it, in both engines (the tensor's
+    name becomes "<op>/set_shape:0"; what the op computes keeps the old name). That
+    needs the tensor to have no consumers yet: narrow it right after making it."""
+    merged = merge_shapes(t.shape, TensorShape(None if shape is None else _static_dims(shape)))
+    if merged == t.shape and merged.unknown_rank == t.shape.unknown_rank:
+        return
+    if t.op.type == "Placeholder":
+        t.op.attrs["shape"] = merged
+        t.shape = merged
+        return
+    if t.consumers():
+        raise UnsupportedError(f"set_shape on '{t.name}', which ops already read: graphjit "
+                               "narrows a computed tensor's shape only before it is used; "
+                               "call set_shape right after making it, or use tf.ensure_shape")
+    op, index = t.op, t.value_index
+    inner = Tensor(op, index, t.shape, t.dtype)
+    op.outputs = op.outputs[:index] + (inner,) + op.outputs[index + 1:]
+    with t.graph.as_default(), t.graph.name_scope(None):
+        checked = make("EnsureShape", [inner], {"shape": merged}, name=f"{op.name}/set_shape")
+    t.op, t.value_index, t.shape = checked.op, 0, checked.shape
+    checked.op.outputs = (t,)
 
 
 def with_rank(x: Tensor, rank: int, what: str) -> Tensor:

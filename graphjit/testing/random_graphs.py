@@ -34,6 +34,7 @@ NOT_GENERATED = {
     "TruncatedNormal": "random: the engines need not draw the same numbers",
     "RandomUniformLike": "random: dropout's mask, drawn from a RandomUniform key",
     "RandomLike": "random: a draw of a run-time shape, from a RandomUniform key",
+    "CandidateSampler": "random: candidate classes drawn from a RandomUniform key",
     "NoOp": "control only: it has no value to compare",
     "ScalarSummary": "its value is a string (a serialized protobuf) no generated op reads",
     "HistogramSummary": "its value is a string (a serialized protobuf) no generated op reads",

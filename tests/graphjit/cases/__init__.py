@@ -15,6 +15,7 @@ from tests.graphjit.cases.linalg import CASES as _LINALG
 from tests.graphjit.cases.masking import CASES as _MASKING
 from tests.graphjit.cases.nn import CASES as _NN
 from tests.graphjit.cases.reductions import CASES as _REDUCTIONS
+from tests.graphjit.cases.sampling import CASES as _SAMPLING
 from tests.graphjit.cases.scan import CASES as _SCAN
 from tests.graphjit.cases.shape_ops import CASES as _SHAPE_OPS
 from tests.graphjit.cases.sorting import CASES as _SORTING
@@ -23,4 +24,4 @@ from tests.graphjit.cases.summary import CASES as _SUMMARY
 
 ALL_CASES = [*_ELEMENTWISE, *_CONV, *_REDUCTIONS, *_SCAN, *_LINALG, *_NN, *_SHAPE_OPS,
              *_STATE_OPS, *_SUMMARY, *_GRADIENTS, *_SORTING, *_MASKING, *_DEBUG,
-             *_CONTROL_FLOW]
+             *_CONTROL_FLOW, *_SAMPLING]
