@@ -5,7 +5,7 @@ Define a graph (`Graph`, `placeholder`, `constant`, ops), then run it
 graph code unchanged.
 """
 
-from graphjit import dtypes, graph_util, layers, losses, math, nn, summary, train, viz
+from graphjit import dtypes, graph_util, layers, linalg, losses, math, nn, summary, train, viz
 from graphjit.api import CompiledFunction, compile, jit
 from graphjit.autodiff import gradients
 from graphjit.config import *  # noqa: F403
@@ -120,8 +120,14 @@ from graphjit.ops.elementwise import (
     truediv,
     where,
 )
+from graphjit.ops.array_ops import *  # noqa: F403
 from graphjit.ops.linalg import *  # noqa: F403
+from graphjit.ops.linalg_host import *  # noqa: F403
 from graphjit.ops.masking import *  # noqa: F403
+from graphjit.ops.math_ops import *  # noqa: F403
+from graphjit.ops.matrix_ops import *  # noqa: F403
+from graphjit.ops.nd_indexing import *  # noqa: F403
+from graphjit.ops.norms import norm  # (the reductions are tf.math names only)
 from graphjit.ops.reductions import *  # noqa: F403
 from graphjit.ops.scan import *  # noqa: F403
 from graphjit.ops.shape_ops import *  # noqa: F403

@@ -12,7 +12,7 @@ import graphjit as _graphjit
 from graphjit.unsupported import module_getattr as _module_getattr
 
 # graphjit's own modules (api, ops, lower...) are not TF names; TF's namespaces are.
-_NAMESPACES = ("nn", "train", "math", "errors", "dtypes", "graph_util")
+_NAMESPACES = ("nn", "train", "math", "linalg", "errors", "dtypes", "graph_util")
 
 globals().update({name: value for name, value in vars(_graphjit).items()
                   if not name.startswith("_") and name != "compat"
