@@ -59,6 +59,7 @@ from graphjit.graph import (
 )
 from graphjit.graph_util import freeze
 from graphjit.io import LoadedGraph, load, save
+from graphjit.ops.array_ops import *  # noqa: F403
 from graphjit.ops.clip_ops import *  # noqa: F403
 from graphjit.ops.control_flow import case, cond, while_loop
 from graphjit.ops.core import (
@@ -120,7 +121,6 @@ from graphjit.ops.elementwise import (
     truediv,
     where,
 )
-from graphjit.ops.array_ops import *  # noqa: F403
 from graphjit.ops.linalg import *  # noqa: F403
 from graphjit.ops.linalg_host import *  # noqa: F403
 from graphjit.ops.masking import *  # noqa: F403

@@ -38,7 +38,6 @@ from graphjit.lower.emit import PARALLEL_MIN_ELEMENTS
 from graphjit.lower.exprs import const, int_add, int_op
 from graphjit.lower.standalone import kernel_name
 
-
 _COMBINE = {"Cumsum": (Fn.ADD, 0), "Cumprod": (Fn.MUL, 1)}
 
 

@@ -20,7 +20,7 @@ def check_gradient(output, x, value: np.ndarray, feeds=None, eps: float = 1e-6,
                    rtol: float = 1e-5, atol: float = 1e-7) -> np.ndarray:
     """d sum(output * W)/dx (W fixed random weights) from tf.gradients, compiled and by
     the reference interpreter, against central differences; returns the gradient."""
-    feeds = dict(feeds or {})
+    feeds = {t: np.asarray(v, t.dtype.np) for t, v in (feeds or {}).items()}
     feeds[x] = value
     shape = interpreter.evaluate([output], feeds)[0].shape
     weights = tf.constant(np.random.default_rng(0).uniform(0.5, 1.5, size=shape))
