@@ -46,8 +46,7 @@ def test_saturate_cast_clamps_instead_of_wrapping(engine):
     i = tf.placeholder(tf.int32, [None], name="i")
     to_int32, to_uint8, from_int = run(engine, [
         tf.saturate_cast(x, tf.int32), tf.saturate_cast(x, tf.uint8),
-        tf.dtypes.saturate_cast(i, tf.uint8) if hasattr(tf.dtypes, "saturate_cast")
-        else tf.saturate_cast(i, tf.uint8)], {x: big, i: np.array([-5, 7, 300], np.int32)})
+        tf.math.saturate_cast(i, tf.uint8)], {x: big, i: np.array([-5, 7, 300], np.int32)})
     # float32 cannot hold 2**31 - 1: the bound is the largest float32 below it
     np.testing.assert_array_equal(to_int32, [-2**31, -3, 0, 200, 2147483520, 2147483520])
     np.testing.assert_array_equal(to_uint8, [0, 0, 0, 200, 255, 255])
