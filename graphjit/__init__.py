@@ -10,6 +10,7 @@ from graphjit import (
     graph_util,
     initializers,
     layers,
+    linalg,
     losses,
     math,
     nn,
@@ -72,6 +73,7 @@ from graphjit.graph import (
 from graphjit.graph_util import freeze
 from graphjit.initializers import variance_scaling_initializer
 from graphjit.io import LoadedGraph, load, save
+from graphjit.ops.array_ops import *  # noqa: F403
 from graphjit.ops.clip_ops import *  # noqa: F403
 from graphjit.ops.control_flow import case, cond, while_loop
 from graphjit.ops.core import (
@@ -135,7 +137,12 @@ from graphjit.ops.elementwise import (
 )
 from graphjit.ops.functional_ops import foldl, foldr, map_fn, scan
 from graphjit.ops.linalg import *  # noqa: F403
+from graphjit.ops.linalg_host import *  # noqa: F403
 from graphjit.ops.masking import *  # noqa: F403
+from graphjit.ops.math_ops import *  # noqa: F403
+from graphjit.ops.matrix_ops import *  # noqa: F403
+from graphjit.ops.nd_indexing import *  # noqa: F403
+from graphjit.ops.norms import norm  # (the reductions are tf.math names only)
 from graphjit.ops.reductions import *  # noqa: F403
 from graphjit.ops.scan import *  # noqa: F403
 from graphjit.ops.shape_ops import *  # noqa: F403

@@ -47,8 +47,17 @@ from graphjit.ops.elementwise import (  # noqa: F401
     tanh,
     truediv,
 )
+from graphjit.ops.math_ops import count_nonzero, saturate_cast, squared_difference  # noqa: F401
+from graphjit.ops.nd_indexing import (  # noqa: F401
+    invert_permutation,
+    unsorted_segment_max,
+    unsorted_segment_mean,
+    unsorted_segment_min,
+    unsorted_segment_sum,
+)
 from graphjit.ops.nn import log_softmax, softmax, softplus  # noqa: F401
 from graphjit.ops.nn_extras import in_top_k, l2_normalize, softsign  # noqa: F401
+from graphjit.ops.norms import reduce_euclidean_norm, reduce_std, reduce_variance  # noqa: F401
 from graphjit.ops.reductions import (  # noqa: F401
     argmax,
     argmin,
@@ -61,7 +70,7 @@ from graphjit.ops.reductions import (  # noqa: F401
     reduce_prod,
     reduce_sum,
 )
-from graphjit.ops.scan import cumsum  # noqa: F401
+from graphjit.ops.scan import cumprod, cumsum  # noqa: F401
 from graphjit.ops.sorting import top_k  # noqa: F401
 from graphjit.unsupported import module_getattr
 

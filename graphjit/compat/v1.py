@@ -16,7 +16,7 @@ from graphjit.unsupported import module_getattr as _module_getattr
 # graphjit's own modules (api, ops, lower...) are not TF names; TF's namespaces are.
 _NAMESPACES = ("nn", "train", "math", "errors", "dtypes", "graph_util", "app", "flags",
                "logging", "gfile", "io", "layers", "losses", "summary", "contrib", "profiler",
-               "client", "viz", "initializers")
+               "client", "viz", "initializers", "linalg")
 
 globals().update({name: value for name, value in vars(_graphjit).items()
                   if not name.startswith("_") and name != "compat"

@@ -1,5 +1,5 @@
-"""Loop IR for scans along one axis: Cumsum (graphjit.ops.scan registers it as
-`KernelBuilder("scan", cumsum)`).
+"""Loop IR for scans along one axis: Cumsum and Cumprod (graphjit.ops.scan registers
+them as `KernelBuilder("scan", cumsum)`; a product starts from 1 and multiplies).
 
 The kernel loops over every index but the axis (the outermost loop parallel when the
 output is large) and walks the axis serially, carrying the running sum in a scalar
@@ -38,9 +38,13 @@ from graphjit.lower.emit import PARALLEL_MIN_ELEMENTS
 from graphjit.lower.exprs import const, int_add, int_op
 from graphjit.lower.standalone import kernel_name
 
+_COMBINE = {"Cumsum": (Fn.ADD, 0), "Cumprod": (Fn.MUL, 1)}
+
 
 def cumsum_kernel(name: str, op, shapes, outputs) -> Kernel:
-    """out = the running sums of in0 along op's `axis` (attrs exclusive, reverse)."""
+    """out = the running sums (Cumprod: products) of in0 along op's `axis` (attrs
+    exclusive, reverse)."""
+    combine, start = _COMBINE[op.type]
     x, out = op.inputs[0], outputs[0]
     axis, exclusive, reverse = (op.attrs[k] for k in ("axis", "exclusive", "reverse"))
     rank = len(shapes[x])
@@ -53,11 +57,11 @@ def cumsum_kernel(name: str, op, shapes, outputs) -> Kernel:
     step = () if not reverse else (
         Assign("i", int_op(Fn.SUB, int_add(Dim("in0", axis), -1), k), "int64"),)
     step += (
-        Assign("partial", Call(Fn.ADD, (acc, Load("in0", index)), dtype), dtype),
+        Assign("partial", Call(combine, (acc, Load("in0", index)), dtype), dtype),
         Store("out0", index, acc if exclusive else nxt),
         Assign("acc", nxt, dtype),
     )
-    body = (Assign("acc", const(0, dtype), dtype), Loop("k", 0, Dim("in0", axis), step))
+    body = (Assign("acc", const(start, dtype), dtype), Loop("k", 0, Dim("in0", axis), step))
     parallel = math.prod(shapes[out]) >= PARALLEL_MIN_ELEMENTS
     for a in reversed(range(rank - 1)):  # every axis but `axis`, outermost first
         dim = Dim("in0", a if a < axis else a + 1)

@@ -95,7 +95,8 @@ def translates(*op_types: str):
 # One node each, though ONNX's node imports back with its own semantics (an integer Div
 # truncates, Pow mixes dtypes, Max/Min are variadic). Ops that map one to one both ways
 # are translated from the registry (graphjit.onnx.one_to_one).
-_ONE_NODE = {"RealDiv": "Div", "Pow": "Pow", "Maximum": "Max", "Minimum": "Min"}
+_ONE_NODE = {"RealDiv": "Div", "Pow": "Pow", "Maximum": "Max", "Minimum": "Min",
+             "MatrixDeterminant": "Det"}
 
 for _type, _onnx_type in _ONE_NODE.items():
     translates(_type)(lambda ctx, t=_onnx_type: ctx.node(t, *ctx.inputs))

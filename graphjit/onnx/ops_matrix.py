@@ -1,5 +1,5 @@
 """ONNX converters composed from graphjit primitives with build-time constants: Trilu,
-EyeLike, GatherElements, DepthToSpace and SpaceToDepth.
+EyeLike, GatherElements, DepthToSpace and SpaceToDepth; and Det.
 
 graphjit has no triangular or element-wise gather primitive, so each is an index
 pattern computed with NumPy at import (a mask, linear indices) applied by a primitive
@@ -34,6 +34,11 @@ def _trilu(ctx: NodeContext) -> Tensor:
     ones = np.ones((n, m), bool)
     mask = np.triu(ones, k) if ctx.attr("upper", 1) else np.tril(ones, k)
     return gj.where(mask, x, np.zeros((), x.dtype.np), name=ctx.name)
+
+
+@converter("Det")
+def _det(ctx: NodeContext) -> Tensor:
+    return gj.matrix_determinant(ctx.inputs[0], name=ctx.name)
 
 
 @converter("EyeLike", attrs=("dtype", "k"))

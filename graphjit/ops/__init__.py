@@ -11,6 +11,7 @@ from graphjit.ops import (  # noqa: F401  (registration)
     elementwise,
     indexing,
     linalg,
+    linalg_host,
     masking,
     nn,
     overloads,

@@ -238,6 +238,27 @@ def _cumsum(g: Gen) -> Draft | None:
     return Draft(f"tf.cumsum({v.name}, axis={g.axis(v)}{flags})", [v])
 
 
+@builder("cumprod", ("Cumprod",), 0.3)
+def _cumprod(g: Gen) -> Draft | None:
+    """Of small values only, so products of a few stay far from overflow."""
+    v = g.pick("fi", pred=lambda a: np.abs(a).max() <= 10, min_rank=1)
+    if v is None:
+        return None
+    flags = "".join(f", {flag}=True" for flag in ("exclusive", "reverse") if g.chance(0.4))
+    return Draft(f"tf.cumprod({v.name}, axis={g.axis(v)}{flags})", [v])
+
+
+@builder("matrix_inverse", ("MatrixInverse", "MatrixDeterminant"), 0.3)
+def _matrix_inverse(g: Gen) -> Draft | None:
+    """Of a diagonally dominant matrix built from a vector (|v| + 1 on the diagonal,
+    0.1 elsewhere, at most 5 wide): far from singular, so both engines agree."""
+    v = g.pick("f", min_rank=1, where=lambda v: v.shape[-1] <= 5)
+    if v is None:
+        return None
+    fn = g.choice(["tf.linalg.inv", "tf.matrix_determinant"])
+    return Draft(f"{fn}(tf.matrix_diag(tf.abs({v.name}) + 1.0) + 0.1)", [v])
+
+
 @builder("softmax", ("Exp", "Sum", "Max", "RealDiv", "StopGradient", "Sub"), 1.5)
 def _softmax(g: Gen) -> Draft | None:
     v = g.pick("f", min_rank=1)

@@ -107,3 +107,35 @@ CASES = [
     tensordot_case("tensordot_axis_lists", ([0, 2], [1, 0]), 3, 2),
     tensordot_case("tensordot_negative_axes", ([-1], [-2]), 3, 3),
 ]
+
+
+# -- host linear algebra: inverse and determinant --------------------------------
+
+def _well_conditioned(rng, shape, dtype):
+    """Random matrices plus n on the diagonal: far from singular."""
+    n = shape[-1]
+    return (rng.uniform(-1, 1, size=shape) + n * np.eye(n)).astype(dtype)
+
+
+@st.composite
+def _square(draw):
+    n = draw(st.integers(1, 4))
+    batch = draw(hnp.array_shapes(min_dims=0, max_dims=2, max_side=3))
+    return (batch + (n, n),)
+
+
+_LINALG_TOL = {"rtol": {"float32": 1e-4, "float64": 1e-10}, "atol": 1e-5}
+
+CASES += [
+    Case("matrix_inverse", tf.matrix_inverse, lambda a: np.linalg.inv(_f64(a)),
+         default_shapes=((3, 3),), shapes=_square(), inputs=_well_conditioned, **_LINALG_TOL),
+    Case("matrix_inverse_adjoint_batched", lambda x: tf.linalg.inv(x, adjoint=True),
+         lambda a: np.linalg.inv(np.swapaxes(_f64(a), -1, -2)),
+         default_shapes=((2, 4, 4),), shapes=_square(), inputs=_well_conditioned,
+         **_LINALG_TOL),
+    Case("matrix_determinant", tf.matrix_determinant, lambda a: np.linalg.det(_f64(a)),
+         default_shapes=((3, 3),), shapes=_square(), inputs=_well_conditioned, **_LINALG_TOL),
+    Case("matrix_determinant_batched", tf.linalg.det, lambda a: np.linalg.det(_f64(a)),
+         default_shapes=((2, 3, 2, 2),), shapes=_square(), inputs=_well_conditioned,
+         **_LINALG_TOL),
+]

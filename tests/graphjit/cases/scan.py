@@ -64,3 +64,47 @@ CASES = [
          lambda a: expected_cumsum(a, 1, reverse=True), default_shapes=((2, 6),),
          shapes=_shapes(2), dtypes=("float64", "int32"), **SUM_TOL),
 ]
+
+
+def expected_cumprod(a, axis: int, exclusive: bool = False, reverse: bool = False):
+    """Products of the elements a 0/1 mask picks along the axis (1 where none is)."""
+    wide = a.astype(np.float64 if a.dtype.kind == "f" else np.int64)
+    axis %= a.ndim
+    n = a.shape[axis]
+    moved = np.moveaxis(wide, axis, -1)
+    out = np.ones_like(moved)
+    for i in range(n):
+        for j in range(n):
+            picked = (j > i if exclusive else j >= i) if reverse else \
+                (j < i if exclusive else j <= i)
+            if picked:
+                out[..., i] = out[..., i] * moved[..., j]
+    out = np.moveaxis(out, -1, axis)
+    return out if a.dtype.kind == "f" else out.astype(a.dtype)
+
+
+def cumprod_case(name: str, axis_of, exclusive=False, reverse=False, default=((3, 4),), **kw):
+    def build(x):
+        return tf.cumprod(x, axis_of(x.ndim), exclusive=exclusive, reverse=reverse)
+
+    def expected(a):
+        return expected_cumprod(a, axis_of(a.ndim), exclusive, reverse)
+    # factors in [0.5, 1.5] (ints: [-2, 2], zeros included) keep products in range
+    return Case(name, build, expected, default_shapes=default, shapes=_shapes(1, 3, **kw),
+                dtypes=NUMERIC, inputs=_factors, **SUM_TOL)
+
+
+def _factors(rng, shape, dtype):
+    if np.dtype(dtype).kind == "f":
+        return rng.uniform(0.5, 1.5, size=shape).astype(dtype)
+    return rng.integers(-2, 3, size=shape).astype(dtype)
+
+
+CASES += [
+    cumprod_case("cumprod_default", lambda r: 0),
+    cumprod_case("cumprod_last_exclusive", lambda r: -1, exclusive=True),
+    cumprod_case("cumprod_negative_reverse", lambda r: -r, reverse=True, default=((4, 2),)),
+    cumprod_case("cumprod_exclusive_reverse", lambda r: r - 1, exclusive=True, reverse=True,
+                 default=((2, 3, 4),)),
+    cumprod_case("cumprod_zero_size", lambda r: 0, default=((0, 3),), min_side=0),
+]
