@@ -10,3 +10,20 @@ settings.register_profile("ci", max_examples=12, deadline=None, derandomize=True
 settings.register_profile("long", max_examples=300, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("long" if os.environ.get("GRAPHJIT_LONG_TESTS") else "ci")
+
+
+def pytest_runtest_setup(item):
+    """Hypothesis's pytest plugin (6.170) gives each parametrized item of a @given test a
+    settings object whose parent is the previous item's, so one test function with ~1,000
+    parameter sets exceeds Python's recursion limit reading `settings.database`
+    (tests/graphjit/test_ops.py has 984). Each item starts from the function's own
+    settings again."""
+    fn = getattr(item, "obj", None)
+    fn = getattr(fn, "__func__", fn)
+    if fn is None or not hasattr(fn, "_hypothesis_internal_use_settings"):
+        return
+    original = getattr(fn, "_graphjit_original_settings", None)
+    if original is None:
+        fn._graphjit_original_settings = fn._hypothesis_internal_use_settings
+    else:
+        fn._hypothesis_internal_use_settings = original

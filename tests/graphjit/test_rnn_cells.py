@@ -265,7 +265,7 @@ def test_errors_name_the_function_and_the_users_line():
         with pytest.raises(tf.InvalidArgumentError) as info:
             line = caller_line(); tf.nn.rnn_cell.DropoutWrapper(cell, output_keep_prob=1.5)  # noqa: E702
         assert_points_here(info, "output_keep_prob", line=line)
-    with pytest.raises(tf.UnsupportedNameError, match="tf.contrib.layers"):
-        tf.contrib.layers  # noqa: B018
+    with pytest.raises(tf.UnsupportedNameError, match="tf.contrib.learn"):
+        tf.contrib.learn  # noqa: B018
     with pytest.raises(tf.UnsupportedNameError, match="tf.contrib.rnn.AttentionCellWrapper"):
         tf.contrib.rnn.AttentionCellWrapper  # noqa: B018
