@@ -40,12 +40,17 @@ def _decayed(schedule, default_name, learning_rate, global_step, name, build):
         return build(lr, step, scope)
 
 
+def _progress(step, decay_steps, lr, staircase: bool) -> Tensor:
+    """global_step / decay_steps, floored when the schedule is a staircase."""
+    p = step / _float(decay_steps, lr.dtype, "decay_steps")
+    return ew.floor(p) if staircase else p
+
+
 def exponential_decay(learning_rate, global_step, decay_steps, decay_rate,
                       staircase: bool = False, name=None) -> Tensor:
     """lr * decay_rate ^ (global_step / decay_steps), the exponent floored if staircase."""
     def build(lr, step, scope):
-        p = step / _float(decay_steps, lr.dtype, "decay_steps")
-        p = ew.floor(p) if staircase else p
+        p = _progress(step, decay_steps, lr, staircase)
         return ew.multiply(lr, ew.pow(_float(decay_rate, lr.dtype, "decay_rate"), p),
                            name=scope)
     return _decayed("exponential_decay", "ExponentialDecay", learning_rate, global_step,
@@ -56,8 +61,7 @@ def natural_exp_decay(learning_rate, global_step, decay_steps, decay_rate,
                       staircase: bool = False, name=None) -> Tensor:
     """lr * exp(-decay_rate * global_step / decay_steps) (the ratio floored if staircase)."""
     def build(lr, step, scope):
-        p = step / _float(decay_steps, lr.dtype, "decay_steps")
-        p = ew.floor(p) if staircase else p
+        p = _progress(step, decay_steps, lr, staircase)
         exponent = ew.exp(ew.negative(_float(decay_rate, lr.dtype, "decay_rate")) * p)
         return ew.multiply(lr, exponent, name=scope)
     return _decayed("natural_exp_decay", "NaturalExpDecay", learning_rate, global_step,
@@ -68,8 +72,7 @@ def inverse_time_decay(learning_rate, global_step, decay_steps, decay_rate,
                        staircase: bool = False, name=None) -> Tensor:
     """lr / (1 + decay_rate * global_step / decay_steps) (the ratio floored if staircase)."""
     def build(lr, step, scope):
-        p = step / _float(decay_steps, lr.dtype, "decay_steps")
-        p = ew.floor(p) if staircase else p
+        p = _progress(step, decay_steps, lr, staircase)
         denom = 1.0 + _float(decay_rate, lr.dtype, "decay_rate") * p
         return ew.divide(lr, denom, name=scope)
     return _decayed("inverse_time_decay", "InverseTimeDecay", learning_rate, global_step,

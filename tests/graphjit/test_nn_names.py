@@ -14,14 +14,6 @@ import graphjit as tf
 from tests.graphjit.error_check import assert_points_here
 from tests.graphjit.error_check import caller_line as _line
 
-
-@pytest.fixture
-def graph():
-    g = tf.Graph()
-    with g.as_default():
-        yield g
-
-
 # -- default names and scopes ------------------------------------------------------
 
 def test_primitive_default_names(graph):

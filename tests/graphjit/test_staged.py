@@ -11,13 +11,6 @@ import pytest
 import graphjit as tf
 
 
-@pytest.fixture
-def graph():
-    g = tf.Graph()
-    with g.as_default():
-        yield g
-
-
 def both(fetches, feed_dict=None, setup=None):
     results = []
     for engine in ("reference", "compiled"):

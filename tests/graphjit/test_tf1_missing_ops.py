@@ -11,6 +11,7 @@ import pytest
 
 import graphjit as tf
 from tests.graphjit.error_check import assert_points_here, caller_line
+from tests.graphjit.tf1_ops_check import run
 
 ENGINES = ["reference", "compiled"]
 
@@ -19,17 +20,6 @@ Y_INT = np.array([2, 2, -2, -2, 3, 5, 3, 3, -4], np.int32)
 X_FLOAT = np.array([-7.5, 7.5, -7.5, 7.5, 0.0, -1.0, 6.0, -0.25], np.float32)
 Y_FLOAT = np.array([2.0, 2.0, -2.0, -2.0, 3.0, 5.0, 3.0, 0.5], np.float32)
 
-
-@pytest.fixture
-def graph():
-    g = tf.Graph()
-    with g.as_default():
-        yield g
-
-
-def run(engine, fetches, feed_dict=None):
-    with tf.Session(engine=engine) as sess:
-        return sess.run(fetches, feed_dict)
 
 
 def _feeds(dtype):

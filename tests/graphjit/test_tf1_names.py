@@ -12,20 +12,10 @@ import pytest
 
 import graphjit as tf
 from tests.graphjit.error_check import assert_points_here, caller_line
+from tests.graphjit.tf1_ops_check import run
 
 ENGINES = ["reference", "compiled"]
 
-
-@pytest.fixture
-def graph():
-    g = tf.Graph()
-    with g.as_default():
-        yield g
-
-
-def run(engine, fetches, feed_dict=None):
-    with tf.Session(engine=engine) as sess:
-        return sess.run(fetches, feed_dict)
 
 
 RNG = np.random.default_rng(13)

@@ -18,12 +18,6 @@ from graphjit import flags as gj_flags
 ENGINES = ["reference", "compiled"]
 
 
-@pytest.fixture
-def graph():
-    g = tf.Graph()
-    with g.as_default():
-        yield g
-
 
 # -- tf.device ------------------------------------------------------------------------
 

@@ -15,12 +15,6 @@ ENGINES = ["reference", "compiled"]
 STEPS = [0, 1, 7, 10, 25, 99, 100, 150]
 
 
-@pytest.fixture
-def graph():
-    g = tf.Graph()
-    with g.as_default():
-        yield g
-
 
 def _floor(p, staircase):
     return np.floor(p) if staircase else p
