@@ -9,12 +9,15 @@ worker) and the results are the same.
 
 from __future__ import annotations
 
+import re
+
 import dask
 import dask.array as da
 import numpy as np
 
 from graphjit.distributed import worker
-from graphjit.errors import FeedError
+from graphjit.errors import Error, FeedError
+from graphjit.graph import Graph
 
 
 def row_chunks(arrays: dict) -> dict:
@@ -62,6 +65,27 @@ def row_arrays(tasks: list, rows: tuple, fetched) -> list:
     return arrays
 
 
-def compute(client, tasks: list) -> list:
-    """Run the tasks on the cluster and gather their results."""
-    return client.gather(client.compute(tasks))
+def compute(client, tasks: list, graph: Graph) -> list:
+    """Run the tasks on the cluster and gather their results. A graphjit error raised on a
+    worker is raised here as the same class, naming the user's line of the op (`graph`:
+    the user's graph) where the worker could only name the shipped copy."""
+    try:
+        return client.gather(client.compute(tasks))
+    except Error as exc:
+        message = _SHIPPED.sub(lambda m: _source(graph, m.group(1)), str(exc))
+        try:
+            again = type(exc)(message)
+        except Exception:  # an error class taking other arguments: raise it as it came
+            raise exc from None
+        raise again from exc
+
+
+_SHIPPED = re.compile(r"\S*graphjit-ship-[^/\\]+[/\\]graph\.gjz:([^\s:)]+)")
+
+
+def _source(graph: Graph, op_name: str) -> str:
+    try:
+        op = graph.get_operation_by_name(op_name)
+    except Error:
+        return op_name
+    return str(op.source) if op.source else op_name

@@ -34,6 +34,7 @@ class DistributedFunction:
 
     def __init__(self, graph: Graph, fetches: list, client, batch_inputs=None):
         self.client = client
+        self._graph = graph
         self.fetches = [graph.as_graph_element(f, allow_operation=False) for f in fetches]
         batch, const = _batch_and_const(graph, self.fetches, batch_inputs)
         if not batch:
@@ -71,7 +72,7 @@ class DistributedFunction:
             feeds_before = [combined[n] for n in stage.feeds[len(batch) + len(const):]]
             tasks = dask_runner.chunk_tasks(s.key, self._data, stage.fetches, stage.feeds,
                                             batch, const + feeds_before)
-            results = dask_runner.compute(self.client, tasks)
+            results = dask_runner.compute(self.client, tasks, self._graph)
             for j, name in enumerate(stage.reductions):
                 red = s.analysis.reductions[name]
                 combined[red.output.name] = s.combine(red, [r[j] for r in results], n_rows)

@@ -18,7 +18,7 @@ import numpy as np
 from graphjit.api import compile as compile_graph
 from graphjit.autodiff import gradients
 from graphjit.distributed import dask_runner
-from graphjit.distributed.batch_axis import REDUCED, BatchAxisError, classify
+from graphjit.distributed.batch_axis import REDUCED, BatchAxisError, classify, needed_ops
 from graphjit.distributed.function import _batch_and_const
 from graphjit.distributed.saved import to_bytes
 from graphjit.errors import FeedError
@@ -41,6 +41,16 @@ def _weighting(loss: Tensor, batch: list[Tensor]) -> str:
         raise BatchAxisError(f"the loss {loss.name} combines batch reductions "
                              f"{sorted(kinds)}: per-shard gradients add up only for a loss "
                              f"that is a mean or a sum over examples")
+    for op in needed_ops([loss]):
+        reduced = [analysis.kind(x) == REDUCED for x in op.inputs]
+        if op.name in analysis.reductions or not any(reduced):
+            continue
+        # affine in the batch reductions: sums of them, times or over constants
+        if op.type not in _LINEAR or (op.type in ("Mul", "RealDiv") and sum(reduced) > 1) \
+                or (op.type == "RealDiv" and reduced[1]):
+            raise BatchAxisError(f"the loss {loss.name} is not affine in its batch "
+                                 f"reductions ({op.describe()}): per-shard gradients add up "
+                                 f"only for a loss that is a mean or a sum over examples")
     return kinds.pop()
 
 
@@ -103,7 +113,7 @@ class DataParallel:
         variables = {n: self.state[n] for n in self._names}
         tasks = dask_runner.chunk_tasks(self.key, self._data, self._fetches,
                                         list(batch), batch, [], variables)
-        results = dask_runner.compute(self.client, tasks)
+        results = dask_runner.compute(self.client, tasks, self.loss.graph)
         weights = rows if self.weighting == "mean" else (1,) * len(rows)
         total = sum(weights) if self.weighting == "mean" else 1
         combined = [sum(np.float64(w) * r[j] for w, r in zip(weights, results)) / total
