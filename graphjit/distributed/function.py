@@ -88,20 +88,18 @@ class DistributedFunction:
         return [values[n] for n in s.fetch_names]
 
     def _finishing(self, combined: dict, const: list) -> list:
+        """The reduced and constant fetches: combined values as they are, the rest from the
+        finishing graph (the copy, with every combined reduction fed)."""
         s = self.split
+        if all(n in combined for n in s.finish):
+            return [combined[n] for n in s.finish]
         if self._finish is None:
             feeds = s.const_inputs + [r.output.name for r in s.reductions]
-            self._finish = compile_graph(s.graph, fetches=[s.graph.get_tensor_by_name(n)
-                                                           for n in s.finish],
-                                         feeds=[s.graph.get_tensor_by_name(n) for n in feeds])
-        out = []
-        direct = {n for n in combined}
-        if all(n in direct for n in s.finish):
-            return [combined[n] for n in s.finish]
+            self._finish = compile_graph(
+                s.graph, fetches=[s.graph.get_tensor_by_name(n) for n in s.finish],
+                feeds=[s.graph.get_tensor_by_name(n) for n in feeds])
         results = self._finish(*const, *[combined[r.output.name] for r in s.reductions])
-        for n, v in zip(s.finish, results):
-            out.append(combined.get(n, v))
-        return out
+        return [combined.get(n, v) for n, v in zip(s.finish, results)]
 
     def kinds(self) -> dict[str, str]:
         """Fetch name -> "row", "reduced" or "const"."""

@@ -20,7 +20,8 @@ from graphjit.distributed.saved import from_bytes
 _graphs: dict = {}
 _functions: dict = {}
 _lock = threading.Lock()
-compiles = {"graphs": 0, "functions": 0}  # what this process compiled (tests read it)
+_call_locks: dict = {}
+compiles = {"graphs": 0, "functions": 0, "calls": 0}  # loaded, compiled, run (tests read it)
 
 
 def function(key: str, data: bytes, fetches: tuple, feeds: tuple) -> CompiledFunction:
@@ -44,11 +45,15 @@ def run_chunk(key: str, data: bytes, fetches: tuple, feeds: tuple, values: list,
               variables: dict | None = None) -> list[np.ndarray]:
     """Run one chunk: `values` for `feeds`, `variables` (op name -> array) into the state."""
     fn = function(key, data, tuple(fetches), tuple(feeds))
-    if variables:
-        fn.state.update(variables)
-    return fn(*values)
+    # one call at a time per function: a plan's buffers are reused across calls, and a
+    # worker with several threads may run two chunks of one graph at once
+    with _call_locks.setdefault(id(fn), threading.Lock()):
+        if variables:
+            fn.state.update(variables)
+        compiles["calls"] += 1
+        return fn(*values)
 
 
 def stats() -> dict:
-    """How many graphs and functions this worker compiled (for tests, via client.run)."""
+    """Graphs loaded, functions compiled and chunks run by this worker (tests: client.run)."""
     return dict(compiles)

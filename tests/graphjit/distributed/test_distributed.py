@@ -84,13 +84,22 @@ def test_explain_shows_the_split(results):
 def test_workers_compile_each_function_once(model, client):
     g, _, fetches, xv, want = model
     dfn = gjd.compile(g, fetches=[fetches[0], fetches[2]], client=client)
-    for _ in range(2):
+
+    def stats():
+        return client.run(lambda: __import__("graphjit.distributed.worker").distributed
+                          .worker.stats())
+
+    before = stats()
+    for _ in range(3):
         probs, total = dfn(x=da.from_array(xv, chunks=UNEVEN))
         _check(probs, want["probs"])
         _check(total, want["sum"], rtol=1e-4)
-    stats = client.run(lambda: __import__("graphjit.distributed.worker").distributed
-                       .worker.stats())
-    assert all(s["functions"] <= 6 for s in stats.values())  # 3 per graph (this and above)
+    after = stats()
+    calls = sum(after[w]["calls"] - before[w]["calls"] for w in after)
+    assert calls == 3 * 2 * len(UNEVEN[0])  # 3 calls, 2 stages (partials, rows), 4 chunks
+    for w in after:  # each worker loaded the graph at most once, each stage's function too
+        assert after[w]["graphs"] - before[w]["graphs"] <= 1
+        assert after[w]["functions"] - before[w]["functions"] <= 2
 
 
 def test_row_mixing_op_is_an_error_naming_it():
