@@ -1,10 +1,10 @@
 """The Dask side: line the batch inputs up in row chunks, run a stage as one task per
 chunk, and wrap row-wise results back into dask arrays chunked like the input.
 
-The saved graph is scattered to every worker once per distributed function and passed
-to tasks as a future: a task carries the graph's hash, the tensor names and its chunk,
-never code. If a worker dies, Dask reruns its tasks elsewhere (the graph is on every
-worker) and the results are the same.
+The saved graph goes to the cluster once per distributed function (a task whose result
+it is, keyed by its hash) and reaches tasks as a future: a task carries the graph's hash,
+tensor names and its chunk, never code. If a worker dies, Dask reruns its tasks elsewhere
+(making the graph's future again if it was lost with it) and the results are the same.
 """
 
 from __future__ import annotations
@@ -18,6 +18,11 @@ import numpy as np
 from graphjit.distributed import worker
 from graphjit.errors import Error, FeedError
 from graphjit.graph import Graph
+
+
+def ship(client, key: str, data: bytes):
+    """A future of the saved graph on the cluster, one per graph (keyed by its hash)."""
+    return client.submit(worker.saved_graph, data, key=f"graphjit-graph-{key}", pure=False)
 
 
 def row_chunks(arrays: dict) -> dict:

@@ -41,7 +41,7 @@ class DistributedFunction:
             raise FeedError("no batch input: distributed functions need a placeholder whose "
                             "axis 0 is None (or batch_inputs=[...])")
         self.split = split(self.fetches, batch, const)
-        self._data = client.scatter(self.split.data, broadcast=True, hash=False)
+        self._data = dask_runner.ship(client, self.split.key, self.split.data)
         self._finish = None
 
     def explain(self) -> str:

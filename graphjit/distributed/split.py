@@ -117,8 +117,10 @@ def explain(s: Split) -> str:
         how = {"sum": "sum of partials", "mean": "sum of partials / sum of row counts",
                "max": "max of partials", "min": "min of partials"}[red.kind]
         lines.append(f"  {red.output.name} = {how}")
-    if s.finish:
-        lines.append("finishing graph (driver, combined values fed): " + ", ".join(s.finish))
+    combined = {r.output.name for r in s.reductions}
+    finishing = [n for n in s.finish if n not in combined]
+    if finishing:
+        lines.append("finishing graph (driver, combined values fed): " + ", ".join(finishing))
     kinds = {n: s.analysis.kind(s.graph.get_tensor_by_name(n)) for n in s.fetch_names}
     lines.append("fetches: " + ", ".join(f"{n} [{k if k != CONST else 'constant'}]"
                                          for n, k in kinds.items()))

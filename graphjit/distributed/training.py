@@ -88,7 +88,7 @@ class DataParallel:
         self._fetches = [loss.name] + [g.name for g in grads]
         self._names = [v.op.name for v in self.var_list]
         self.key, data = to_bytes(graph, [loss, *grads], batch)
-        self._data = client.scatter(data, broadcast=True, hash=False)
+        self._data = dask_runner.ship(client, self.key, data)
         self.shards = shards or max(1, len(client.scheduler_info()["workers"]))
 
     def _batch(self, given: dict) -> dict:

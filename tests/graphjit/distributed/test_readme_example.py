@@ -27,4 +27,4 @@ def test_readme_distributed_example_runs_as_written():
                           env=env, timeout=120, cwd=ROOT)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "sum of partials / sum of row counts" in done.stdout  # the loss mean's combine
-    assert "(30000, 30000, 30000, 10000)" in done.stdout  # probs chunked like x
+    assert "(6000, 6000, 6000, 2000)" in done.stdout  # probs chunked like x
