@@ -142,6 +142,29 @@ def _row_op_kind(op: Operation, rows: list[bool]) -> str:
         if all(rows) and op.attrs["axis"] % _rank(out) != 0:
             return ROW
         raise _mixing(op, "it concatenates along the batch axis or with a non-batch value")
+    if t in ("Conv2D", "DepthwiseConv2dNative"):
+        if rows[0] and not rows[1]:
+            return ROW
+        raise _mixing(op, "its filter depends on the batch")
+    if t in ("MaxPool", "AvgPool"):
+        if op.attrs["ksize"][0] == 1 and op.attrs["strides"][0] == 1:
+            return ROW
+        raise _mixing(op, "its window spans the batch axis")
+    if t == "GatherV2":
+        params_row, indices_row = rows[:2]
+        if indices_row and not params_row and op.attrs["axis"] == 0:
+            return ROW  # an embedding lookup: row i of the ids gives row i of the output
+        if params_row and not indices_row and op.attrs["axis"] % _rank(op.inputs[0]) != 0:
+            return ROW
+        raise _mixing(op, "it gathers along the batch axis")
+    if t == "StridedSlice":
+        if tuple(op.attrs["slices"][0]) == (None, None, 1):
+            return ROW
+        raise _mixing(op, f"it slices the batch axis ({op.attrs['slices'][0]})")
+    if t == "Pad":
+        if tuple(op.attrs["paddings"][0]) == (0, 0):
+            return ROW
+        raise _mixing(op, "it pads the batch axis")
     raise _mixing(op, f"{t} is not known to keep rows apart")
 
 
