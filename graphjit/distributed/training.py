@@ -60,7 +60,7 @@ class DataParallel:
     Variables live in the driver's `state` (a dict, or pass `state=sess.state`); with
     no state given, they are initialized by the graph's initializers. `shards` (default:
     the cluster's worker count) is how many tasks a NumPy batch is split into; a dask
-    batch keeps its own row chunks.
+    batch keeps its own row chunks unless it has fewer.
     """
 
     def __init__(self, loss: Tensor, optimizer, client, var_list=None, state: dict | None = None,
@@ -97,10 +97,12 @@ class DataParallel:
             value = given.get(t.name, given.get(t.op.name))
             if value is None:
                 raise FeedError(f"missing batch input {t.name}")
+            shard = math.ceil(len(value) / self.shards)
             if not isinstance(value, da.Array):
                 value = np.asarray(value, dtype=t.dtype.np)
-                value = da.from_array(value, chunks=(math.ceil(len(value) / self.shards),)
-                                      + value.shape[1:])
+                value = da.from_array(value, chunks=(shard,) + value.shape[1:])
+            elif len(value.chunks[0]) < self.shards:  # a batch sliced from one big chunk
+                value = value.rechunk({0: shard})
             batch[t.name] = value
         return dask_runner.row_chunks(batch)
 
