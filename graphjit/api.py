@@ -52,6 +52,7 @@ from graphjit.specialize import RankDispatch, has_unknown_rank
 from graphjit.staged import Stages, computed_ops, dynamic_ops
 from runtime import trace
 from runtime.profiler import profile_plan
+from runtime.runner import MISS, no_runner
 
 STAGES = ("graph", "loops", "python", "llvm", "asm")
 DEFAULT_MAX_PLANS = 64
@@ -153,6 +154,8 @@ class CompiledFunction:
         self._single = isinstance(fetches, Tensor)  # a lone tensor fetch: skip rebuilding
         self.state: dict = {} if state is None else state  # variables, when not a Session's
         self._stages = None
+        self._fast = no_runner  # the runner of the plan called last (runtime.runner)
+        self._fast_dtypes = None  # the input dtypes runners check; None: no runners
         self._origin = origin
         self._plan_history = PlanHistory(self.max_plans)  # why each plan was built, its cost
         self.optimize_seconds = 0.0
@@ -185,6 +188,8 @@ class CompiledFunction:
         # Ops whose output size depends on values: several plans per call (graphjit.staged).
         dynamic = dynamic_ops(computed_ops(self._plan_leaves, self._plan_feeds))
         self._stages = Stages(self, dynamic) if dynamic else None
+        if self._stages is None and self._stateless and None not in self._dtypes:
+            self._fast_dtypes = self._dtypes
 
     def _find_state(self) -> None:
         """The state ops a call runs: reads (variables, random draws) become extra plan
@@ -238,9 +243,20 @@ class CompiledFunction:
                 "state=sess.state to share the variables of a Session that ran them") from None
 
     # -- calling -----------------------------------------------------------
-    def __call__(self, *args, out=None, **kwargs):
+    def __call__(self, *args, **kwargs):
         """Run on the inputs; `out=` (an array, or a list with None where not wanted)
         receives the fetched tensors' values instead of fresh arrays."""
+        if not kwargs:  # the latest plan's runner, which checks the arguments itself
+            result = self._fast(args)
+            if result is not MISS:
+                return result
+            return self._call(args, None, kwargs)
+        return self._call(args, kwargs.pop("out", None), kwargs)
+
+    def _call(self, args, out, kwargs):
+        """A call the latest plan's runner did not take: other shapes or dtypes,
+        arguments to convert or check (and the errors that name them), out=, keywords,
+        a feed_dict, a function planned in stages or per rank, a trace recording."""
         signature = None if kwargs else self._fast_signature(args)
         if signature is None:
             arrays = self._arrays(args, kwargs)
@@ -262,6 +278,8 @@ class CompiledFunction:
                 entry = self._plan(arrays, signature)
             elif entry is not self._last:
                 self._touch(signature, entry)
+            if self._fast_dtypes is not None and entry[1] is not None:
+                self._fast = entry[0].runner(self._fast_dtypes, self._results, self._single)
             values = self._execute(entry, arrays, None,
                                    None if out is None else self._out_buffers(entry[1], out))
         if self._single:
@@ -409,6 +427,7 @@ class CompiledFunction:
             self._last = entry
             self._plan_history.keep(record)
             while len(self._executors) > self.max_plans:  # its buffers go with it
+                self._fast = no_runner  # (it may be the evicted plan's; the next call sets it)
                 evicted, _ = self._executors.popitem(last=False)
                 self._evicted(evicted)
             compile_log.plan_built(self._label, record)
