@@ -397,6 +397,7 @@ class CompiledFunction:
 
     def _touch(self, signature, entry) -> None:
         self._last = entry
+        self._fast = no_runner  # (a call sets the new latest plan's runner)
         try:
             self._executors.move_to_end(signature)
         except KeyError:  # another thread's new plan evicted it meanwhile: still usable
@@ -425,9 +426,9 @@ class CompiledFunction:
             record.plan_seconds = perf_counter() - start
             self._executors[signature] = entry
             self._last = entry
+            self._fast = no_runner
             self._plan_history.keep(record)
             while len(self._executors) > self.max_plans:  # its buffers go with it
-                self._fast = no_runner  # (it may be the evicted plan's; the next call sets it)
                 evicted, _ = self._executors.popitem(last=False)
                 self._evicted(evicted)
             compile_log.plan_built(self._label, record)

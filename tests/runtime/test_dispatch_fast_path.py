@@ -219,3 +219,22 @@ def test_runner_of_a_plan_without_steps_inputs():
     np.testing.assert_array_equal(fn(), [0, 2, 4])
     np.testing.assert_array_equal(fn(), [0, 2, 4])
     assert fn._fast.source.startswith("def run(args):")
+
+
+def test_runner_follows_the_latest_plan():
+    """A call at new shapes, or an inspection planning others, moves the latest plan:
+    the runner follows it (fn.kernels and the fast path speak of the same plan)."""
+    g = tf.Graph()
+    with g.as_default():
+        x = tf.placeholder(tf.float32, [None], name="x")
+        tf.tanh(x * 2.0, name="y")
+    fn = tf.compile(g)
+    short, long = np.linspace(-1, 1, 3, dtype=np.float32), np.ones(5, np.float32)
+    np.testing.assert_allclose(fn(short), np.tanh(short * 2), rtol=1e-6)
+    assert fn._fast((short,)) is not MISS and fn._fast((long,)) is MISS
+    np.testing.assert_allclose(fn(long), np.tanh(long * 2), rtol=1e-6)
+    assert fn._fast((long,)) is not MISS and fn._fast((short,)) is MISS
+    fn.profile(short, repeat=1)
+    assert fn._fast is no_runner
+    np.testing.assert_allclose(fn(short), np.tanh(short * 2), rtol=1e-6)
+    assert fn._fast((short,)) is not MISS
