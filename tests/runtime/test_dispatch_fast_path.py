@@ -238,3 +238,16 @@ def test_runner_follows_the_latest_plan():
     assert fn._fast is no_runner
     np.testing.assert_allclose(fn(short), np.tanh(short * 2), rtol=1e-6)
     assert fn._fast((short,)) is not MISS
+
+
+def test_fortran_ordered_feeds_are_copied_in_c_order():
+    """A Fortran-ordered 2-D feed took the general path and was copied as it was, and no
+    kernel signature (C-contiguous arrays) matched it: a TypeError from Numba."""
+    g = tf.Graph()
+    with g.as_default():
+        x = tf.placeholder(tf.float32, [None, 3], name="x")
+        y = x * 2.0
+    value = np.asfortranarray(np.arange(12, dtype=np.float32).reshape(4, 3))
+    np.testing.assert_array_equal(tf.compile(g)(value), value * 2)
+    with tf.Session(graph=g) as sess:
+        np.testing.assert_array_equal(sess.run(y, {x: value}), value * 2)
