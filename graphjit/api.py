@@ -123,6 +123,18 @@ def default_feeds(leaves: list) -> list[Tensor]:
     return [op.outputs[0] for op in ops_needed(fetch_ops, set()) if op.type == "Placeholder"]
 
 
+def _finisher(leaves: list, rebuild):
+    """The fetch structure from the fetched tensors' values (None for operations; 0-d
+    values as NumPy scalars). A closure over no CompiledFunction: a plan's runner holds
+    it, and a cycle back to the function would keep its plans alive until a collection."""
+    tensors = [isinstance(leaf, Tensor) for leaf in leaves]
+
+    def finish(values):
+        it = iter(values)
+        return rebuild([as_result(next(it)) if tensor else None for tensor in tensors])
+    return finish
+
+
 def _per_specialization(method):
     """Inspecting a function whose graph is specialized per fed rank (graphjit.specialize)
     inspects the specialization its example inputs pick, else the one called last."""
@@ -144,6 +156,7 @@ class CompiledFunction:
         self.max_plans = _max_plans(max_plans)
         self.source_graph = graph
         self.leaves, self._rebuild = flatten_fetches(graph, fetches)
+        self._finish = _finisher(self.leaves, self._rebuild)
         if feeds is None:
             feeds = default_feeds(self.leaves)
         self.feeds: list[Tensor] = [graph.as_graph_element(f, allow_operation=False)
@@ -279,7 +292,7 @@ class CompiledFunction:
             elif entry is not self._last:
                 self._touch(signature, entry)
             if self._fast_dtypes is not None and entry[1] is not None:
-                self._fast = entry[0].runner(self._fast_dtypes, self._results, self._single)
+                self._fast = entry[0].runner(self._fast_dtypes, self._finish, self._single)
             values = self._execute(entry, arrays, None,
                                    None if out is None else self._out_buffers(entry[1], out))
         if self._single:
@@ -381,10 +394,7 @@ class CompiledFunction:
         return f"{len(self.feeds)} input{'s' if len(self.feeds) > 1 else ''}: {specs}"
 
     def _results(self, values):
-        it = iter(values)
-        leaves = [as_result(next(it)) if isinstance(leaf, Tensor) else None
-                  for leaf in self.leaves]
-        return self._rebuild(leaves)
+        return self._finish(values)
 
     def _entry_for(self, arrays, signature):
         """The plan for these shapes, made if there is none, marked as used last."""

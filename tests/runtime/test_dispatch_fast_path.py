@@ -251,3 +251,23 @@ def test_fortran_ordered_feeds_are_copied_in_c_order():
     np.testing.assert_array_equal(tf.compile(g)(value), value * 2)
     with tf.Session(graph=g) as sess:
         np.testing.assert_array_equal(sess.run(y, {x: value}), value * 2)
+
+
+def test_a_dropped_function_is_freed_without_a_collection(mixed):
+    """A runner refers to no CompiledFunction: dropping the function frees its plans at
+    once (no reference cycle through the runner waiting for the garbage collector)."""
+    import gc
+    import weakref
+    g, fetches, feeds, _ = mixed
+    fn = tf.compile(g, fetches=fetches, feeds=feeds)
+    fn(np.eye(3, dtype=np.float32), np.ones((3, 4), np.float32))
+    assert fn._fast is not no_runner
+    executor = weakref.ref(fn._last[0])
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        del fn
+        assert executor() is None
+    finally:
+        if was_enabled:
+            gc.enable()
