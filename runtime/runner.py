@@ -200,6 +200,6 @@ def build_runner(plan: Plan, pool: list, functions: list, input_dtypes: list,
         lines += [f"    {line}" for line in head + body + tail + result]
     source = "\n".join(lines) + "\n"
     exec(compile(source, f"<runner of {plan.summary or 'a plan'}>", "exec"), env)
-    run = env["run"]
+    run = env.pop("run")  # (left in its own globals, it would be a reference cycle)
     run.source = source  # (for a reader debugging a call)
     return run

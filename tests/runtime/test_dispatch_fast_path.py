@@ -262,12 +262,12 @@ def test_a_dropped_function_is_freed_without_a_collection(mixed):
     fn = tf.compile(g, fetches=fetches, feeds=feeds)
     fn(np.eye(3, dtype=np.float32), np.ones((3, 4), np.float32))
     assert fn._fast is not no_runner
-    executor = weakref.ref(fn._last[0])
+    refs = [weakref.ref(fn._last[0]), weakref.ref(fn._last[1]), weakref.ref(fn._fast)]
     was_enabled = gc.isenabled()
     gc.disable()
     try:
         del fn
-        assert executor() is None
+        assert [r() for r in refs] == [None] * 3
     finally:
         if was_enabled:
             gc.enable()
