@@ -59,17 +59,19 @@ def convert_feed(tensor: Tensor, value) -> np.ndarray:
     floats with fractions into ints (TF1 truncates them silently), wrong ranks and wrong
     known dimensions are errors.
     """
-    what = f"'{tensor.name}' ({format_spec(tensor.shape, tensor.dtype)})"
+    def what() -> str:  # (formatted only for an error: Session.run converts every feed)
+        return f"'{tensor.name}' ({format_spec(tensor.shape, tensor.dtype)})"
+
     if isinstance(value, Tensor):
-        raise FeedError(f"the value fed for {what} is a Tensor; feed a NumPy array or number")
+        raise FeedError(f"the value fed for {what()} is a Tensor; feed a NumPy array or number")
     if tensor.dtype.is_string:
-        return _string_feed(tensor, value, what)
+        return _string_feed(tensor, value, what())
     try:
         array = np.asarray(value)
     except Exception as exc:
-        raise FeedError(f"cannot convert the value fed for {what} to an array: {exc}") from None
+        raise FeedError(f"cannot convert the value fed for {what()} to an array: {exc}") from None
     if array.dtype == object:  # None, ragged lists, ints beyond int64, other objects
-        raise FeedError(f"cannot feed {repr(value)[:60]} ({type(value).__name__}) for {what}: "
+        raise FeedError(f"cannot feed {repr(value)[:60]} ({type(value).__name__}) for {what()}: "
                         f"expected an array, a number or nested lists of {tensor.dtype}")
     target = tensor.dtype.np
     src = array.dtype
@@ -82,12 +84,14 @@ def convert_feed(tensor: Tensor, value) -> np.ndarray:
             raise FeedError(f"cannot feed a {src} value for {what}: expected {tensor.dtype} "
                             "(floats are taken only when they are whole numbers)")
     if not ok:
-        raise FeedError(f"cannot feed a {src} value for {what}: expected {tensor.dtype}")
-    converted = np.array(array, dtype=target, copy=True)  # the user's array is never touched
+        raise FeedError(f"cannot feed a {src} value for {what()}: expected {tensor.dtype}")
+    # C order: kernels take C-contiguous arrays (a Fortran-ordered feed was copied as
+    # it was, and no kernel signature matched it)
+    converted = np.array(array, dtype=target, copy=True, order="C")  # the user's is untouched
     if target.kind in "iu" and src != target and not np.array_equal(converted, array):
-        raise FeedError(f"values fed for {what} do not fit in {tensor.dtype}")
+        raise FeedError(f"values fed for {what()} do not fit in {tensor.dtype}")
     if not tensor.shape.is_compatible_with(converted.shape):
-        raise FeedError(f"cannot feed a value of shape {list(converted.shape)} for {what}: "
+        raise FeedError(f"cannot feed a value of shape {list(converted.shape)} for {what()}: "
                         f"expected shape {tensor.shape.as_list()} (None = any size)")
     return converted
 
