@@ -3,11 +3,14 @@
 onnx 1.23 no longer ships the node cases as files; `collect_testcases` builds the
 same cases (a one-node model, or with `_expanded` the function body of the op its
 twin tests, plus inputs and expected outputs) from onnx's case scripts. Either way
-a case belongs to its op. Nothing here downloads or writes files.
+a case belongs to its op. Nothing here downloads.
 """
 
 from __future__ import annotations
 
+import os
+import pickle
+import tempfile
 import warnings
 from dataclasses import dataclass
 from functools import cache
@@ -37,7 +40,39 @@ class NodeCase:
 
 @cache
 def node_cases() -> dict[str, NodeCase]:
-    """Every node case of the installed onnx, by name (about 1,900; ~7 s to build)."""
+    """Every node case of the installed onnx, by name (about 1,900). Building them runs
+    onnx's case scripts (~7 s); each pytest worker needs them, so they are kept, per onnx
+    version, next to graphjit's kernel cache (GRAPHJIT_CACHE_DIR) and loaded from there."""
+    path = _saved_path()
+    if path and os.path.exists(path):
+        try:
+            with open(path, "rb") as f:
+                return pickle.load(f)
+        except Exception:  # noqa: BLE001 - a truncated or stale file: build again
+            pass
+    out = _build()
+    if path:
+        try:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path))
+            with os.fdopen(fd, "wb") as f:
+                pickle.dump(out, f, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(tmp, path)  # atomic: a concurrent worker reads the old or the new
+        except OSError:
+            pass
+    return out
+
+
+def _saved_path() -> str | None:
+    import onnx
+
+    from codegen import cache
+    if cache.caching_disabled():
+        return None
+    return os.path.join(cache.cache_dir(), "onnx-node-cases", f"onnx-{onnx.__version__}.pickle")
+
+
+def _build() -> dict[str, NodeCase]:
     from onnx.backend.test.case.node import collect_testcases
 
     with warnings.catch_warnings():
