@@ -142,9 +142,11 @@ def run_step(kind, fn, args, outs, view_shape, arrays) -> None:
         ins = args(arrays)
         for o, r in zip(outs, fn(*ins)):
             # A host kernel may return an input itself (an identity's reference, a loop
-            # that ran zero times), whose buffer a later step may reuse: keep a copy.
-            if isinstance(r, np.ndarray) and any(np.may_share_memory(r, a) for a in ins):
-                r = r.copy()
+            # that ran zero times), whose buffer a later step may reuse: keep a copy. Kernels
+            # take C-ordered arrays; NumPy may return others (astype of a transpose).
+            if isinstance(r, np.ndarray) and (not r.flags.c_contiguous or any(
+                    np.may_share_memory(r, a) for a in ins)):
+                r = np.array(r, order="C")
             arrays[o] = r
     else:  # pragma: no cover
         raise AssertionError(kind)
