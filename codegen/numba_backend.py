@@ -85,13 +85,15 @@ def _extern_source(kernel: Kernel) -> str:
             raise TypeError(f"kernel {kernel.name}: an extern kernel holds only extern calls "
                             f"of {', '.join(EXTERN_FUNCTIONS)} into plain outputs, got {s!r}")
         args = ", ".join(_view_source(em, a) for a in s.args)
-        lines.append(f"    np.{s.fn}({args}, out={_view_source(em, s.out)})")
+        lines.append(f"        np.{s.fn}({args}, out={_view_source(em, s.out)})")
     params = ", ".join(p.name for p in kernel.params)
     return "\n".join([
         f'"""graphjit kernel {kernel.name} (structural hash {kernel_hash(kernel)}).',
         "", "Extern calls: NumPy runs them with BLAS; there is nothing for Numba to compile.",
-        '"""', "import numpy as np", "", "",
-        f"def {kernel.name}({params}):", *lines, "", "", f"kernel = {kernel.name}", ""])
+        "The site keeps BLAS's threads within graphjit's thread budget (codegen.blas).",
+        '"""', "import numpy as np", "", "from codegen import blas", "", "",
+        f"def {kernel.name}({params}):", "    with _blas_site:", *lines, "", "",
+        "_blas_site = blas.GemmSite()", f"kernel = {kernel.name}", ""])
 
 
 def kernel_source(kernel: Kernel | Prepared) -> str:
@@ -332,10 +334,11 @@ def _call_of(prepared: Prepared, fn):
         # built once per kernel; a call evaluates them on its arrays' shapes
         extent = _extent_fn(loop.stop, kernel)
         inner = _inner_work_fn(loop.body, kernel)
+        site = parallel.Site(kernel.name)  # its threads follow its measured work
 
         def call(*arrays):
             n = extent(arrays)
-            parallel.run_chunked(fn, arrays, n, n * inner(arrays))
+            parallel.run_chunked(fn, arrays, n, n * inner(arrays), site)
         call.dispatcher = fn
         return call
     return _serialized(fn) if prepared.parallel else fn

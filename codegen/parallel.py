@@ -8,6 +8,13 @@ over its threads: on a shared or virtual machine a thread that wakes late then
 doubles the run (softmax rows: 1.4 ms when both threads started at once, 2.8 ms
 when one was late), while here the awake thread takes the late one's chunks.
 Compiling without `parallel=True` also skips Numba's slow parfor passes.
+
+Helpers cost a wake-up each (codegen.wake_cost, measured on this machine), and on a busy
+machine a woken helper waits for a core. A call site (`Site`) therefore measures what its
+work costs per unit and wakes helpers only when a call's estimated time is at least
+WAKE_FACTOR times the wake cost seen now; below that, or with one thread, the chunks run
+on the caller alone with no pool, lock or event. Helpers block on their queue: they never
+spin.
 """
 
 from __future__ import annotations
@@ -19,10 +26,16 @@ import time
 
 import numba
 
+from codegen import wake_cost
+
 CHUNKS_PER_THREAD = 4
 # A chunk covers at most this many inner iterations (a few milliseconds): Python sees a
 # Ctrl-C only between native calls, so a long run stays interruptible between chunks.
 MAX_CHUNK_WORK = 1 << 22
+# A call wakes helpers only when its estimated time is this many times the wake cost: a
+# helper that starts `wake` late shares the rest, and the caller may sleep once more
+# waiting for the helper's last chunk.
+WAKE_FACTOR = 4
 
 
 def num_threads() -> int:
@@ -51,7 +64,7 @@ class _Pool:
 
     def _serve(self) -> None:
         while True:
-            self.inbox.get()()
+            self.inbox.get()()  # blocks: an idle helper sleeps, never spins
 
 
 # While a trace records: observer(name, lo, hi, chunk count, start ns, end ns), called on
@@ -92,6 +105,33 @@ def _get_pool(helpers: int) -> _Pool:
         return _pool
 
 
+class Site:
+    """One chunked kernel's call site: what a unit of its work costs (ns, from the chunks
+    it ran), hence how many threads a call of some size should get."""
+
+    __slots__ = ("name", "ns_per_unit")
+
+    def __init__(self, name: str = "kernel"):
+        self.name = name
+        self.ns_per_unit: float | None = None  # unknown until a first call measured it
+
+    def threads(self, work: int, available: int) -> int:
+        """1 until a call measured the cost; then as many threads as the estimated time
+        pays wake-ups for (one more per WAKE_FACTOR x the wake cost seen now)."""
+        if available <= 1 or self.ns_per_unit is None:
+            return 1
+        estimate = work * self.ns_per_unit * 1e-9
+        per_thread = WAKE_FACTOR * wake_cost.current()
+        return max(1, min(available, 1 + int(estimate // per_thread)))
+
+    def measured(self, ns: int, units: float) -> None:
+        if units <= 0:
+            return
+        rate = ns / units
+        old = self.ns_per_unit
+        self.ns_per_unit = rate if old is None else 0.7 * old + 0.3 * rate
+
+
 class _Chunks:
     """One call's chunks: handed out under a lock, so the caller knows when every chunk
     taken has finished (a helper that wakes after the last one takes nothing)."""
@@ -100,11 +140,19 @@ class _Chunks:
         self.fn, self.arrays, self.n, self.count = fn, arrays, n, count
         self.next = 0
         self.running = 0
+        self.ns = 0  # time the chunks took, all threads together
         self.lock = threading.Lock()
         self.done = threading.Event()
         self.error: BaseException | None = None
+        self.posted = 0
+
+    def helper(self) -> None:
+        """What a helper runs: its start latency tells wake_cost how busy cores are."""
+        wake_cost.observe((time.perf_counter_ns() - self.posted) * 1e-9)
+        self.work()
 
     def work(self) -> None:
+        clock = time.perf_counter_ns
         while True:
             with self.lock:
                 if self.next >= self.count:
@@ -112,6 +160,7 @@ class _Chunks:
                 i = self.next
                 self.next += 1
                 self.running += 1
+            start = clock()
             try:
                 if self.error is None:
                     self.fn(*self.arrays, i * self.n // self.count,
@@ -119,29 +168,49 @@ class _Chunks:
             except BaseException as exc:  # noqa: BLE001 - re-raised by the caller
                 self.error = exc
             finally:
+                took = clock() - start
                 with self.lock:
+                    self.ns += took
                     self.running -= 1
                     if self.running == 0 and self.next >= self.count:
                         self.done.set()
 
 
-def run_chunked(fn, arrays: tuple, n: int, work: int = 0) -> None:
+def _serial(fn, arrays: tuple, n: int, count: int, site: Site | None, work: int) -> None:
+    """The chunks on this thread alone: no pool, no lock (one chunk per MAX_CHUNK_WORK,
+    so Ctrl-C still stops a long run between chunks)."""
+    clock = time.perf_counter_ns
+    start = clock()
+    for i in range(count):
+        fn(*arrays, i * n // count, (i + 1) * n // count)
+    if site is not None:
+        site.measured(clock() - start, work)
+
+
+def run_chunked(fn, arrays: tuple, n: int, work: int = 0, site: Site | None = None) -> None:
     """fn(*arrays, lo, hi) over [0, n) in chunks, on this thread and the pool's.
 
     `work` is the number of inner iterations of the whole loop (0: n): it decides how
-    many chunks keep each one short. A KeyboardInterrupt (or any error) in a chunk stops
-    the chunks not yet started and is raised here once the running ones have returned.
+    many chunks keep each one short. With a `site`, the threads are the site's choice
+    (Site.threads); without, all GRAPHJIT_NUM_THREADS. A KeyboardInterrupt (or any error)
+    in a chunk stops the chunks not yet started and is raised here once the running ones
+    have returned.
     """
-    threads = min(num_threads(), n)
+    work = max(work, n)
+    available = min(num_threads(), n)
+    threads = available if site is None else site.threads(work, available)
     count = min(n, max(threads * CHUNKS_PER_THREAD if threads > 1 else 1,
-                       -(-max(work, n) // MAX_CHUNK_WORK)))
+                       -(-work // MAX_CHUNK_WORK)))
     if _chunk_observer is not None:
         fn = _observed(fn, count, _chunk_observer)
+    if threads == 1:
+        _serial(fn, arrays, n, count, site, work)
+        return
     chunks = _Chunks(fn, arrays, n, count)
-    if threads > 1:
-        pool = _get_pool(threads - 1)
-        for _ in range(threads - 1):
-            pool.inbox.put(chunks.work)
+    pool = _get_pool(threads - 1)
+    chunks.posted = time.perf_counter_ns()
+    for _ in range(threads - 1):
+        pool.inbox.put(chunks.helper)
     chunks.work()
     chunks.done.wait()
     # A helper that wakes late still holds `chunks`: drop the arrays, or the runtime
@@ -149,3 +218,5 @@ def run_chunked(fn, arrays: tuple, n: int, work: int = 0) -> None:
     chunks.fn, chunks.arrays = None, ()
     if chunks.error is not None:
         raise chunks.error
+    if site is not None:
+        site.measured(chunks.ns, work)

@@ -54,8 +54,10 @@ def _resolve_feed_key(graph: Graph, key) -> Tensor:
 def convert_feed(tensor: Tensor, value) -> np.ndarray:
     """Check a fed value against its tensor and return it as a fresh array of its dtype.
 
-    Safe conversions are done (Python floats into float32, ints into floats);
-    floats into ints, wrong ranks and wrong known dimensions are errors.
+    Safe conversions are done (Python floats into float32, ints into floats, and
+    whole-number floats into ints, as TF1 programs feed `np.ones([n])` for int labels);
+    floats with fractions into ints (TF1 truncates them silently), wrong ranks and wrong
+    known dimensions are errors.
     """
     target = tensor.dtype.np
     if type(value) is np.ndarray and value.dtype is target and target.kind != "O" \
@@ -79,6 +81,12 @@ def convert_feed(tensor: Tensor, value) -> np.ndarray:
     src = array.dtype
     ok = (src == target or (target.kind == "f" and src.kind in "iuf")
           or (target.kind in "iu" and src.kind in "iu") or (target.kind == "b" and src.kind == "b"))
+    if not ok and target.kind in "iu" and src.kind == "f":
+        if np.all(np.isfinite(array)) and np.array_equal(array, np.trunc(array)):
+            ok = True
+        else:
+            raise FeedError(f"cannot feed a {src} value for {what}: expected {tensor.dtype} "
+                            "(floats are taken only when they are whole numbers)")
     if not ok:
         raise FeedError(f"cannot feed a {src} value for {what()}: expected {tensor.dtype}")
     # C order: kernels take C-contiguous arrays (a Fortran-ordered feed was copied as

@@ -1,0 +1,171 @@
+"""The thread budget: when a chunked kernel wakes helpers (codegen.parallel.Site), the
+measured wake cost (codegen.wake_cost) and BLAS's threads around extern GEMMs
+(codegen.blas). Timing decides nothing here: costs are set, not measured."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import numpy as np
+import pytest
+
+from codegen import blas, numba_backend, parallel, wake_cost
+from tests.codegen.test_backend import gemm_kernel
+
+
+@pytest.fixture
+def wake_50us(monkeypatch):
+    """A machine where waking a helper costs 50 us, and nothing slow was seen lately."""
+    monkeypatch.setattr(wake_cost, "_quiet", 50e-6)
+    monkeypatch.setattr(wake_cost, "_live", 0.0)
+    monkeypatch.setenv("GRAPHJIT_NUM_THREADS", "2")
+
+
+def test_a_site_runs_on_one_thread_until_it_has_measured_its_work(wake_50us):
+    site = parallel.Site()
+    assert site.threads(10**9, 2) == 1
+    site.measured(1000, 1000)  # 1 ns per unit
+    assert site.threads(10**9, 2) == 2
+
+
+def test_helpers_wake_only_for_work_worth_wake_factor_wake_costs(wake_50us):
+    site = parallel.Site()
+    site.measured(1000, 1000)  # 1 ns per unit: the threshold is 4 x 50 us = 200,000 units
+    threshold = int(parallel.WAKE_FACTOR * 50e-6 / 1e-9)
+    assert site.threads(threshold - 1000, 2) == 1
+    assert site.threads(threshold + 1000, 2) == 2
+    assert site.threads(threshold * 10, 1) == 1  # never more than the threads available
+
+
+def test_slow_wakes_seen_now_keep_small_work_on_the_caller(wake_50us):
+    site = parallel.Site()
+    site.measured(1000, 1000)
+    work = int(parallel.WAKE_FACTOR * 50e-6 / 1e-9) * 3
+    assert site.threads(work, 2) == 2
+    for _ in range(10):
+        wake_cost.observe(5e-3)  # helpers started 5 ms late: cores held by others
+    assert wake_cost.current() > 1e-3
+    assert site.threads(work, 2) == 1
+    assert wake_cost.busy()
+
+
+def test_a_slow_wake_is_forgotten(wake_50us, monkeypatch):
+    clock = [100.0]
+    monkeypatch.setattr(wake_cost.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(wake_cost, "_live_at", clock[0])
+    wake_cost.observe(5e-3)
+    high = wake_cost.current()
+    clock[0] += 10 * wake_cost.LIVE_HALF_LIFE_S
+    assert wake_cost.current() < 50e-6 + (high - 50e-6) / 500
+
+
+def test_small_calls_of_a_site_never_touch_the_pool(wake_50us, monkeypatch):
+    def no_pool(helpers):
+        raise AssertionError("a helper was woken for a small call")
+    monkeypatch.setattr(parallel, "_get_pool", no_pool)
+    site = parallel.Site()
+    seen = []
+
+    def fn(out, lo, hi):
+        seen.append(threading.current_thread().name)
+        out[lo:hi] += 1
+    out = np.zeros(1000, np.int64)
+    for _ in range(3):
+        parallel.run_chunked(fn, (out,), 1000, 1000, site)
+    assert (out == 3).all()
+    assert set(seen) == {threading.current_thread().name}
+    assert site.ns_per_unit is not None and site.ns_per_unit > 0
+
+
+def test_large_calls_of_a_site_give_every_index_once(wake_50us):
+    site = parallel.Site()
+    site.measured(10**6, 1)  # 1 ms per unit: every call is worth helpers
+    out = np.zeros(5000, np.int64)
+
+    def fn(out, lo, hi):
+        out[lo:hi] += 1
+    for _ in range(5):
+        parallel.run_chunked(fn, (out,), 5000, 5000, site)
+    assert (out == 5).all()
+
+
+def test_wake_cost_is_measured_once_and_cached(tmp_path, monkeypatch):
+    monkeypatch.setenv("GRAPHJIT_CACHE_DIR", str(tmp_path))
+    monkeypatch.delenv("GRAPHJIT_NO_CACHE", raising=False)
+    monkeypatch.setattr(wake_cost, "_quiet", None)
+    first = wake_cost.quiet()
+    assert 0 < first < 0.1
+    data = json.loads((tmp_path / "wake_cost.json").read_text())
+    assert data["seconds"] == first and data["key"] == wake_cost.cache_key()
+    monkeypatch.setattr(wake_cost, "_quiet", None)
+    monkeypatch.setattr(wake_cost, "measure", lambda: pytest.fail("measured again"))
+    assert wake_cost.quiet() == first
+
+
+def test_a_wake_cost_cached_for_another_machine_is_measured_again(tmp_path, monkeypatch):
+    monkeypatch.setenv("GRAPHJIT_CACHE_DIR", str(tmp_path))
+    monkeypatch.delenv("GRAPHJIT_NO_CACHE", raising=False)
+    (tmp_path / "wake_cost.json").write_text(json.dumps(
+        {"key": {"cpu": "other"}, "seconds": 1e-5}))
+    monkeypatch.setattr(wake_cost, "_quiet", None)
+    monkeypatch.setattr(wake_cost, "measure", lambda: 3e-5)
+    assert wake_cost.quiet() == 3e-5
+
+
+# -- BLAS ---------------------------------------------------------------------------------
+
+needs_blas = pytest.mark.skipif(not blas.blas_libraries(),
+                                reason="threadpoolctl finds no BLAS library to limit")
+
+
+@needs_blas
+def test_a_busy_machine_gets_one_blas_thread_during_the_gemm_only(monkeypatch):
+    user = blas.blas_threads()
+    monkeypatch.setattr(wake_cost, "busy", lambda: True)
+    site = blas.GemmSite()
+    with site:
+        assert blas.blas_threads() == 1
+    assert blas.blas_threads() == user
+
+
+@needs_blas
+def test_a_quiet_machine_keeps_the_users_blas_threads_for_large_gemms(wake_50us,
+                                                                      monkeypatch):
+    monkeypatch.setattr(wake_cost, "busy", lambda: False)
+    site = blas.GemmSite()
+    site.seconds_one_thread = 1.0
+    user = blas.blas_threads()
+    with site:
+        assert blas.blas_threads() == min(user, wake_cost.cores())
+    site.seconds_one_thread = 1e-6  # too little to pay for waking BLAS's threads
+    with site:
+        assert blas.blas_threads() == 1
+    assert blas.blas_threads() == user
+
+
+@needs_blas
+def test_the_generated_gemm_runs_under_the_limit_and_gives_the_same_result(
+        tmp_path, monkeypatch):
+    monkeypatch.setenv("GRAPHJIT_CACHE_DIR", str(tmp_path))
+    compiled = numba_backend.compile_kernel(gemm_kernel("budget_gemm"))
+    assert "with _blas_site:" in compiled.source
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(2, 32, 48)), rng.normal(size=(24, 48))
+    quiet_out = np.empty((2, 32, 24))
+    compiled.call(a, b, quiet_out)
+
+    seen = []
+    real_matmul = np.matmul
+
+    def spying_matmul(*args, **kw):
+        seen.append(blas.blas_threads())
+        return real_matmul(*args, **kw)
+    monkeypatch.setattr(wake_cost, "busy", lambda: True)
+    monkeypatch.setattr(np, "matmul", spying_matmul)
+    busy_out = np.empty((2, 32, 24))
+    compiled.call(a, b, busy_out)
+    monkeypatch.setattr(np, "matmul", real_matmul)
+    assert seen == [1]
+    np.testing.assert_array_equal(busy_out, quiet_out)
+    np.testing.assert_allclose(quiet_out, a @ b.T, rtol=1e-12)
