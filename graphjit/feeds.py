@@ -85,7 +85,7 @@ def convert_feed(tensor: Tensor, value) -> np.ndarray:
         if np.all(np.isfinite(array)) and np.array_equal(array, np.trunc(array)):
             ok = True
         else:
-            raise FeedError(f"cannot feed a {src} value for {what}: expected {tensor.dtype} "
+            raise FeedError(f"cannot feed a {src} value for {what()}: expected {tensor.dtype} "
                             "(floats are taken only when they are whole numbers)")
     if not ok:
         raise FeedError(f"cannot feed a {src} value for {what()}: expected {tensor.dtype}")
