@@ -91,7 +91,8 @@ def convert_feed(tensor: Tensor, value) -> np.ndarray:
         raise FeedError(f"cannot feed a {src} value for {what()}: expected {tensor.dtype}")
     # C order: kernels take C-contiguous arrays (a Fortran-ordered feed was copied as
     # it was, and no kernel signature matched it)
-    converted = np.array(array, dtype=target, copy=True, order="C")  # the user's is untouched
+    with np.errstate(invalid="ignore"):  # a float beyond the int range: refused just below
+        converted = np.array(array, dtype=target, copy=True, order="C")  # the user's untouched
     if target.kind in "iu" and src != target and not np.array_equal(converted, array):
         raise FeedError(f"values fed for {what()} do not fit in {tensor.dtype}")
     if not tensor.shape.is_compatible_with(converted.shape):
