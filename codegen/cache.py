@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import atexit
 import hashlib
-import importlib.metadata
 import json
 import os
 import shutil
@@ -69,6 +68,8 @@ def environment() -> dict[str, str]:
     """What compiled code depends on besides its source: the cache format, the versions
     of graphjit, Numba and llvmlite, the CPU and the vectorized math kernels inline.
     (Numba is imported here, not with the module: writing a checkpoint needs none.)"""
+    import importlib.metadata  # (15 ms of import: only here)
+
     import llvmlite
     import numba
 

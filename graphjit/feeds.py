@@ -59,6 +59,11 @@ def convert_feed(tensor: Tensor, value) -> np.ndarray:
     floats with fractions into ints (TF1 truncates them silently), wrong ranks and wrong
     known dimensions are errors.
     """
+    target = tensor.dtype.np
+    if type(value) is np.ndarray and value.dtype is target and target.kind != "O" \
+            and tensor.shape.is_compatible_with(value.shape):
+        return value.copy(order="C")  # (the common case: nothing to convert or explain)
+
     def what() -> str:  # (formatted only for an error: Session.run converts every feed)
         return f"'{tensor.name}' ({format_spec(tensor.shape, tensor.dtype)})"
 
@@ -73,7 +78,6 @@ def convert_feed(tensor: Tensor, value) -> np.ndarray:
     if array.dtype == object:  # None, ragged lists, ints beyond int64, other objects
         raise FeedError(f"cannot feed {repr(value)[:60]} ({type(value).__name__}) for {what()}: "
                         f"expected an array, a number or nested lists of {tensor.dtype}")
-    target = tensor.dtype.np
     src = array.dtype
     ok = (src == target or (target.kind == "f" and src.kind in "iuf")
           or (target.kind in "iu" and src.kind in "iu") or (target.kind == "b" and src.kind == "b"))

@@ -103,6 +103,8 @@ def build_runner(plan: Plan, pool: list, functions: list, input_dtypes: list,
     input shapes the plan was made for. `functions`: what each step calls (the
     executor's). Returns the fetched values as a list, `finish(list)` when given, or
     the lone fetch itself (a NumPy scalar for 0-d) when `single`."""
+    if len(input_dtypes) != len(plan.input_slots):  # (not one dtype per input: no runner)
+        return no_runner
     slots = plan.slots
     trusted = _trusted_slots(plan)
     use_pool = _reads_pooled(plan) or any(

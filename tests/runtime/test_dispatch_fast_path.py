@@ -271,3 +271,23 @@ def test_a_dropped_function_is_freed_without_a_collection(mixed):
     finally:
         if was_enabled:
             gc.enable()
+
+
+def test_unused_feed_and_fetched_input():
+    """A feed no step reads still has its checked argument; a fetched input is copied."""
+    g = tf.Graph()
+    with g.as_default():
+        x = tf.placeholder(tf.float32, [3], name="x")
+        u = tf.placeholder(tf.int32, [2], name="u")
+        z = tf.placeholder(tf.float32, [3], name="z")
+        y = x * 2.0 + z
+    fn = tf.compile(g, fetches=[y, x], feeds=[x, u, z])
+    a, ints = np.arange(3, dtype=np.float32), np.ones(2, np.int32)
+    for _ in range(2):
+        got_y, got_x = fn(a, ints, a + 1)
+        np.testing.assert_array_equal(got_y, a * 2 + a + 1)
+        np.testing.assert_array_equal(got_x, a)
+        assert got_x is not a
+    assert fn._fast((a, ints, a)) is not MISS
+    assert fn._fast((a, ints.astype(np.int64), a)) is MISS
+    assert "'u:0'" in _error(fn, a, np.ones(3, np.int32), a)
