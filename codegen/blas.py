@@ -65,14 +65,28 @@ def blas_threads() -> int:
     return max(1, libs[0].get_num_threads() or 1) if libs else 1
 
 
-class GemmSite:
-    """One extern kernel's BLAS calls: `with site:` runs them on the threads the budget
-    allows, and times them for the next call's choice."""
+# A site tries the choice it did not take about once per EXPLORE calls, less often the
+# worse that choice was (so a choice 60x slower costs about 1/EXPLORE of a call's time).
+EXPLORE = 16
 
-    __slots__ = ("seconds_one_thread", "_restore", "_start", "_used")
+
+class GemmSite:
+    """One extern kernel's BLAS calls: `with site:` runs them on one thread or on the
+    budget's threads, whichever this site measured faster lately.
+
+    Whether several BLAS threads pay depends on the GEMM's size and on what else holds
+    the cores: on two cores with other work running, a 128x784 by 784x256 product took
+    0.43 ms on two threads one minute and 30 ms the next (0.53 ms on one). So the site
+    keeps a running time for each choice, takes the faster, and tries the other now and
+    then to see whether the machine changed. It starts on one thread when the machine
+    is busy (codegen.wake_cost.busy), else on the budget, and stays on one when the
+    calls are too short to pay for waking threads (the rule of codegen.parallel)."""
+
+    __slots__ = ("seconds", "calls", "_restore", "_start", "_used")
 
     def __init__(self):
-        self.seconds_one_thread: float | None = None  # the calls' time on one thread
+        self.seconds: dict[int, float] = {}  # running time of the calls, by thread count
+        self.calls = 0
         self._restore: list = []
         self._start = 0
         self._used = 1
@@ -80,13 +94,19 @@ class GemmSite:
     def threads(self, user: int) -> int:
         """The BLAS threads for this call, at most `user` (the library's setting now)."""
         budget = min(user, wake_cost.cores(), parallel.num_threads())
-        if budget <= 1 or wake_cost.busy():
+        if budget <= 1:
             return 1
-        if self.seconds_one_thread is None:
-            return budget  # first call: BLAS's own choice within the budget
-        if self.seconds_one_thread < parallel.WAKE_FACTOR * wake_cost.current():
-            return 1
-        return budget
+        one, many = self.seconds.get(1), self.seconds.get(budget)
+        if one is None and many is None:
+            return 1 if wake_cost.busy() else budget
+        if one is not None and one < parallel.WAKE_FACTOR * wake_cost.current():
+            return 1  # too short to pay for waking BLAS's threads
+        if one is None or many is None:
+            return 1 if one is None else budget  # measure the choice not yet seen
+        best, other = (1, budget) if one <= many else (budget, 1)
+        slower = self.seconds[other] / max(self.seconds[best], 1e-9)
+        period = int(EXPLORE * max(1.0, slower))
+        return other if self.calls % period == period - 1 else best
 
     def __enter__(self):
         libs = blas_libraries()
@@ -108,6 +128,6 @@ class GemmSite:
         for lib, user in self._restore:
             lib.set_num_threads(user)
         self._restore = []
-        one = took * self._used  # at best the threads shared the work evenly
-        old = self.seconds_one_thread
-        self.seconds_one_thread = one if old is None else 0.7 * old + 0.3 * one
+        self.calls += 1
+        old = self.seconds.get(self._used)
+        self.seconds[self._used] = took if old is None else 0.7 * old + 0.3 * took

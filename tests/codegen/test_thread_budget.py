@@ -120,7 +120,7 @@ needs_blas = pytest.mark.skipif(not blas.blas_libraries(),
 
 
 @needs_blas
-def test_a_busy_machine_gets_one_blas_thread_during_the_gemm_only(monkeypatch):
+def test_a_busy_machine_starts_on_one_blas_thread_during_the_gemm_only(monkeypatch):
     user = blas.blas_threads()
     monkeypatch.setattr(wake_cost, "busy", lambda: True)
     site = blas.GemmSite()
@@ -129,19 +129,41 @@ def test_a_busy_machine_gets_one_blas_thread_during_the_gemm_only(monkeypatch):
     assert blas.blas_threads() == user
 
 
-@needs_blas
-def test_a_quiet_machine_keeps_the_users_blas_threads_for_large_gemms(wake_50us,
-                                                                      monkeypatch):
+def test_a_site_takes_the_faster_choice_and_tries_the_other_now_and_then(wake_50us,
+                                                                         monkeypatch):
     monkeypatch.setattr(wake_cost, "busy", lambda: False)
+    monkeypatch.setattr(wake_cost, "cores", lambda: 2)
     site = blas.GemmSite()
-    site.seconds_one_thread = 1.0
+    assert site.threads(2) == 2  # quiet: the budget first
+    site.seconds[2] = 30e-3
+    assert site.threads(2) == 1  # then the choice not yet measured
+    site.seconds[1] = 0.5e-3  # two threads were 60x slower: one it is
+    choices = []
+    for site.calls in range(2000):
+        choices.append(site.threads(2))
+    assert choices.count(2) == 2000 // (blas.EXPLORE * 60)
+    site.seconds[2] = 0.3e-3  # the machine got quiet: two threads win, one is tried
+    choices = [site.threads(2) for site.calls in range(160)]
+    assert choices.count(1) == 160 // int(blas.EXPLORE * 0.5e-3 / 0.3e-3)
+    assert site.threads(1) == 1  # never more than the user's setting
+
+
+def test_gemms_too_short_to_pay_for_waking_run_on_one_thread(wake_50us, monkeypatch):
+    monkeypatch.setattr(wake_cost, "busy", lambda: False)
+    monkeypatch.setattr(wake_cost, "cores", lambda: 2)
+    site = blas.GemmSite()
+    site.seconds = {1: 20e-6, 2: 12e-6}  # below 4 x 50 us
+    assert all(site.threads(2) == 1 for site.calls in range(100))
+
+
+@needs_blas
+def test_the_users_blas_setting_is_restored_after_every_call(wake_50us, monkeypatch):
     user = blas.blas_threads()
-    with site:
-        assert blas.blas_threads() == min(user, wake_cost.cores())
-    site.seconds_one_thread = 1e-6  # too little to pay for waking BLAS's threads
-    with site:
-        assert blas.blas_threads() == 1
-    assert blas.blas_threads() == user
+    site = blas.GemmSite()
+    for _ in range(40):
+        with site:
+            assert blas.blas_threads() <= user
+        assert blas.blas_threads() == user
 
 
 @needs_blas
@@ -161,7 +183,7 @@ def test_the_generated_gemm_runs_under_the_limit_and_gives_the_same_result(
     def spying_matmul(*args, **kw):
         seen.append(blas.blas_threads())
         return real_matmul(*args, **kw)
-    monkeypatch.setattr(wake_cost, "busy", lambda: True)
+    monkeypatch.setattr(blas.GemmSite, "threads", lambda self, user: 1)
     monkeypatch.setattr(np, "matmul", spying_matmul)
     busy_out = np.empty((2, 32, 24))
     compiled.call(a, b, busy_out)
