@@ -37,6 +37,24 @@ import workloads  # noqa: E402
 
 RTOL, ATOL = 1e-4, 1e-5
 SPIN = "while True: pass"
+NUMPY_1 = "NumPy, 1 BLAS thread"
+
+
+def one_blas_thread(call):
+    """`call` with BLAS on one thread (the user's setting put back after)."""
+    from codegen import blas
+
+    def run():
+        libs = blas.blas_libraries()
+        before = [lib.get_num_threads() for lib in libs]
+        for lib in libs:
+            lib.set_num_threads(1)
+        try:
+            return call()
+        finally:
+            for lib, n in zip(libs, before):
+                lib.set_num_threads(n)
+    return run
 
 
 class Case:
@@ -69,6 +87,8 @@ def cases(quick: bool, only: set | None) -> list[Case]:
         for name in (workloads.GRAPHJIT, workloads.NUMPY):
             _, call = systems[name](*w.inputs)
             calls[name] = call
+        if w.id in ("W4", "W5"):
+            calls[NUMPY_1] = one_blas_thread(calls[workloads.NUMPY])
         reps = max(5, w.reps // 2) if w.id == "W1" else w.reps
         out.append(Case(w.id, w.title, calls, w.reference, reps, w.inner, w.unit))
     for mid, title, x, reference, build, np_call in small_models.models():
@@ -76,7 +96,8 @@ def cases(quick: bool, only: set | None) -> list[Case]:
             continue
         fn = build(tf)
         out.append(Case(mid, title, {workloads.GRAPHJIT: lambda fn=fn, x=x: fn(x),
-                                     workloads.NUMPY: np_call},
+                                     workloads.NUMPY: np_call,
+                                     NUMPY_1: one_blas_thread(np_call)},
                         (reference,), reps=20 if quick else 60))
     for c in out:
         for name, call in c.calls.items():
@@ -126,20 +147,34 @@ def run(all_cases, busy: int, rounds: int, settle: float) -> None:
         time.sleep(settle)
 
 
-def table(all_cases) -> str:
+def _row(c: Case) -> str:
     gj, npy = workloads.GRAPHJIT, workloads.NUMPY
-    rows = ["| workload | quiet graphjit | quiet NumPy | gj/np quiet | loaded graphjit | "
-            "loaded NumPy | gj/np loaded | slowdown graphjit | slowdown NumPy |",
-            "|---|---|---|---|---|---|---|---|---|"]
-    for c in all_cases:
-        scale = 1e6 if c.unit == "us" else 1e3
-        med = {k: statistics.median(v) * scale for k, v in c.samples.items() if v}
-        q, ql = med[(gj, "quiet")], med[(gj, "loaded")]
-        n, nl = med[(npy, "quiet")], med[(npy, "loaded")]
-        rows.append(f"| {c.wid} | {q:.3g} {c.unit} | {n:.3g} {c.unit} | {q / n:.2f} | "
-                    f"{ql:.3g} {c.unit} | {nl:.3g} {c.unit} | {ql / nl:.2f} | "
-                    f"{ql / q:.2f}x | {nl / n:.2f}x |")
-    return "\n".join(rows)
+    scale = 1e6 if c.unit == "us" else 1e3
+    med = {k: statistics.median(v) * scale for k, v in c.samples.items() if v}
+
+    def pair(name):
+        if (name, "quiet") not in med:
+            return ""
+        return f"{med[(name, 'quiet')]:.3g} / {med[(name, 'loaded')]:.3g} {c.unit}"
+
+    def ratio(a, b, cond):
+        return f"{med[(a, cond)] / med[(b, cond)]:.2f}" if (b, cond) in med else ""
+
+    def slowdown(name):
+        return (f"{med[(name, 'loaded')] / med[(name, 'quiet')]:.2f}x"
+                if (name, "quiet") in med else "")
+    return (f"| {c.wid} | {pair(gj)} | {pair(npy)} | {pair(NUMPY_1)} | "
+            f"{ratio(gj, npy, 'quiet')} | {ratio(gj, npy, 'loaded')} | "
+            f"{ratio(gj, NUMPY_1, 'loaded')} | {slowdown(gj)} | {slowdown(npy)} | "
+            f"{slowdown(NUMPY_1)} |")
+
+
+def table(all_cases) -> str:
+    rows = ["| workload | graphjit quiet / loaded | NumPy quiet / loaded | "
+            "NumPy 1 BLAS thread quiet / loaded | gj/np quiet | gj/np loaded | "
+            "gj/np-1-thread loaded | slowdown graphjit | slowdown NumPy | "
+            "slowdown NumPy 1 thread |", "|---" * 10 + "|"]
+    return "\n".join(rows + [_row(c) for c in all_cases])
 
 
 def main(argv=None) -> None:

@@ -68,6 +68,8 @@ def blas_threads() -> int:
 # A site tries the choice it did not take about once per EXPLORE calls, less often the
 # worse that choice was (so a choice 60x slower costs about 1/EXPLORE of a call's time).
 EXPLORE = 16
+MAX_SLOWER = 16  # ... but at least once per EXPLORE x MAX_SLOWER calls
+WINDOW = 5  # a choice's time is the median of its last WINDOW calls: one stall is no verdict
 
 
 class GemmSite:
@@ -78,14 +80,16 @@ class GemmSite:
     the cores: on two cores with other work running, a 128x784 by 784x256 product took
     0.43 ms on two threads one minute and 30 ms the next (0.53 ms on one). So the site
     keeps a running time for each choice, takes the faster, and tries the other now and
-    then to see whether the machine changed. It starts on one thread when the machine
+    then (at least once per EXPLORE x MAX_SLOWER calls) to see whether the machine
+    changed. It starts on one thread when the machine
     is busy (codegen.wake_cost.busy), else on the budget, and stays on one when the
     calls are too short to pay for waking threads (the rule of codegen.parallel)."""
 
-    __slots__ = ("seconds", "calls", "_restore", "_start", "_used")
+    __slots__ = ("seconds", "recent", "calls", "_restore", "_start", "_used")
 
     def __init__(self):
-        self.seconds: dict[int, float] = {}  # running time of the calls, by thread count
+        self.seconds: dict[int, float] = {}  # the calls' typical time, by thread count
+        self.recent: dict[int, list] = {}  # the last WINDOW times, by thread count
         self.calls = 0
         self._restore: list = []
         self._start = 0
@@ -105,7 +109,7 @@ class GemmSite:
             return 1 if one is None else budget  # measure the choice not yet seen
         best, other = (1, budget) if one <= many else (budget, 1)
         slower = self.seconds[other] / max(self.seconds[best], 1e-9)
-        period = int(EXPLORE * max(1.0, slower))
+        period = int(EXPLORE * min(max(1.0, slower), MAX_SLOWER))
         return other if self.calls % period == period - 1 else best
 
     def __enter__(self):
@@ -129,5 +133,8 @@ class GemmSite:
             lib.set_num_threads(user)
         self._restore = []
         self.calls += 1
-        old = self.seconds.get(self._used)
-        self.seconds[self._used] = took if old is None else 0.7 * old + 0.3 * took
+        recent = self.recent.setdefault(self._used, [])
+        recent.append(took)
+        if len(recent) > WINDOW:
+            del recent[0]
+        self.seconds[self._used] = sorted(recent)[len(recent) // 2]

@@ -141,11 +141,23 @@ def test_a_site_takes_the_faster_choice_and_tries_the_other_now_and_then(wake_50
     choices = []
     for site.calls in range(2000):
         choices.append(site.threads(2))
-    assert choices.count(2) == 2000 // (blas.EXPLORE * 60)
+    assert choices.count(2) == 2000 // (blas.EXPLORE * blas.MAX_SLOWER)
     site.seconds[2] = 0.3e-3  # the machine got quiet: two threads win, one is tried
     choices = [site.threads(2) for site.calls in range(160)]
     assert choices.count(1) == 160 // int(blas.EXPLORE * 0.5e-3 / 0.3e-3)
     assert site.threads(1) == 1  # never more than the user's setting
+
+
+def test_one_stalled_call_does_not_decide_a_site(wake_50us, monkeypatch):
+    monkeypatch.setattr(wake_cost, "busy", lambda: False)
+    monkeypatch.setattr(wake_cost, "cores", lambda: 2)
+    site = blas.GemmSite()
+    site._used = 2
+    for took in (0.3e-3, 0.3e-3, 30e-3, 0.3e-3):  # one call stalled behind other work
+        site._start = 0
+        monkeypatch.setattr(blas.time, "perf_counter_ns", lambda t=took: int(t * 1e9))
+        site.__exit__(None, None, None)
+    assert site.seconds[2] == pytest.approx(0.3e-3)
 
 
 def test_gemms_too_short_to_pay_for_waking_run_on_one_thread(wake_50us, monkeypatch):
