@@ -203,3 +203,18 @@ def test_the_generated_gemm_runs_under_the_limit_and_gives_the_same_result(
     assert seen == [1]
     np.testing.assert_array_equal(busy_out, quiet_out)
     np.testing.assert_allclose(quiet_out, a @ b.T, rtol=1e-12)
+
+
+@pytest.mark.parametrize("busy", [False, True])
+def test_a_busy_machine_gets_finer_chunks(busy, wake_50us, monkeypatch):
+    monkeypatch.setattr(wake_cost, "busy", lambda: busy)
+    site = parallel.Site()
+    site.measured(10**6, 1)  # worth helpers
+    counts = []
+    parallel.observe_chunks(lambda name, lo, hi, count, *_: counts.append(count))
+    try:
+        parallel.run_chunked(lambda out, lo, hi: None, (None,), 1000, 1000, site)
+    finally:
+        parallel.observe_chunks(None)
+    per = parallel.CHUNKS_PER_THREAD_BUSY if busy else parallel.CHUNKS_PER_THREAD
+    assert set(counts) == {2 * per} and len(counts) == 2 * per
