@@ -28,9 +28,6 @@ import uuid
 import warnings
 from typing import NamedTuple
 
-import llvmlite
-import numba
-
 _FORMAT = "1"  # bump when the generated source format changes
 _fallback_dir: str | None = None
 _warned: set[str] = set()  # cache folders already reported as not writable
@@ -70,7 +67,11 @@ class SourceFile(NamedTuple):
 
 def environment() -> dict[str, str]:
     """What compiled code depends on besides its source: the cache format, the versions
-    of graphjit, Numba and llvmlite, the CPU and the vectorized math kernels inline."""
+    of graphjit, Numba and llvmlite, the CPU and the vectorized math kernels inline.
+    (Numba is imported here, not with the module: writing a checkpoint needs none.)"""
+    import llvmlite
+    import numba
+
     from codegen.target import cpu_key
     try:
         cpu = cpu_key()

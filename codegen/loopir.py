@@ -306,6 +306,11 @@ def format_body(body) -> str:
     return "\n".join(lines)
 
 
+def is_extern(kernel: Kernel) -> bool:
+    """A kernel of library calls: plain Python calling NumPy (BLAS), nothing to compile."""
+    return any(isinstance(s, ExternCall) for s in kernel.body)
+
+
 def format_kernel(kernel: Kernel) -> str:
     params = ", ".join(
         f"{'out ' if p.is_output else ''}{p.name}: {p.dtype}[{p.rank}d]" for p in kernel.params)

@@ -35,6 +35,7 @@ from codegen.loopir import (
     Kernel,
     Loop,
     VerifyError,
+    is_extern,
     kernel_hash,
     verify,
 )
@@ -66,11 +67,6 @@ class BackendError(Exception):
     def __init__(self, message: str, source: str):
         super().__init__(message)
         self.source = source
-
-
-def is_extern(kernel: Kernel) -> bool:
-    """A kernel of library calls: plain Python calling NumPy (BLAS), nothing to compile."""
-    return any(isinstance(s, ExternCall) for s in kernel.body)
 
 
 def _view_source(em: Emitter, v: ArrayView) -> str:

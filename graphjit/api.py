@@ -52,6 +52,7 @@ from graphjit.specialize import RankDispatch, has_unknown_rank
 from graphjit.staged import Stages, computed_ops, dynamic_ops
 from runtime import trace
 from runtime.profiler import profile_plan
+from runtime.runner import MISS, no_runner
 
 STAGES = ("graph", "loops", "python", "llvm", "asm")
 DEFAULT_MAX_PLANS = 64
@@ -122,6 +123,18 @@ def default_feeds(leaves: list) -> list[Tensor]:
     return [op.outputs[0] for op in ops_needed(fetch_ops, set()) if op.type == "Placeholder"]
 
 
+def _finisher(leaves: list, rebuild):
+    """The fetch structure from the fetched tensors' values (None for operations; 0-d
+    values as NumPy scalars). A closure over no CompiledFunction: a plan's runner holds
+    it, and a cycle back to the function would keep its plans alive until a collection."""
+    tensors = [isinstance(leaf, Tensor) for leaf in leaves]
+
+    def finish(values):
+        it = iter(values)
+        return rebuild([as_result(next(it)) if tensor else None for tensor in tensors])
+    return finish
+
+
 def _per_specialization(method):
     """Inspecting a function whose graph is specialized per fed rank (graphjit.specialize)
     inspects the specialization its example inputs pick, else the one called last."""
@@ -143,6 +156,7 @@ class CompiledFunction:
         self.max_plans = _max_plans(max_plans)
         self.source_graph = graph
         self.leaves, self._rebuild = flatten_fetches(graph, fetches)
+        self._finish = _finisher(self.leaves, self._rebuild)
         if feeds is None:
             feeds = default_feeds(self.leaves)
         self.feeds: list[Tensor] = [graph.as_graph_element(f, allow_operation=False)
@@ -153,6 +167,8 @@ class CompiledFunction:
         self._single = isinstance(fetches, Tensor)  # a lone tensor fetch: skip rebuilding
         self.state: dict = {} if state is None else state  # variables, when not a Session's
         self._stages = None
+        self._fast = no_runner  # the runner of the plan called last (runtime.runner)
+        self._fast_dtypes = None  # the input dtypes runners check; None: no runners
         self._origin = origin
         self._plan_history = PlanHistory(self.max_plans)  # why each plan was built, its cost
         self.optimize_seconds = 0.0
@@ -185,6 +201,8 @@ class CompiledFunction:
         # Ops whose output size depends on values: several plans per call (graphjit.staged).
         dynamic = dynamic_ops(computed_ops(self._plan_leaves, self._plan_feeds))
         self._stages = Stages(self, dynamic) if dynamic else None
+        if self._stages is None and self._stateless and None not in self._dtypes:
+            self._fast_dtypes = self._dtypes
 
     def _find_state(self) -> None:
         """The state ops a call runs: reads (variables, random draws) become extra plan
@@ -238,9 +256,20 @@ class CompiledFunction:
                 "state=sess.state to share the variables of a Session that ran them") from None
 
     # -- calling -----------------------------------------------------------
-    def __call__(self, *args, out=None, **kwargs):
+    def __call__(self, *args, **kwargs):
         """Run on the inputs; `out=` (an array, or a list with None where not wanted)
         receives the fetched tensors' values instead of fresh arrays."""
+        if not kwargs:  # the latest plan's runner, which checks the arguments itself
+            result = self._fast(args)
+            if result is not MISS:
+                return result
+            return self._call(args, None, kwargs)
+        return self._call(args, kwargs.pop("out", None), kwargs)
+
+    def _call(self, args, out, kwargs):
+        """A call the latest plan's runner did not take: other shapes or dtypes,
+        arguments to convert or check (and the errors that name them), out=, keywords,
+        a feed_dict, a function planned in stages or per rank, a trace recording."""
         signature = None if kwargs else self._fast_signature(args)
         if signature is None:
             arrays = self._arrays(args, kwargs)
@@ -262,6 +291,8 @@ class CompiledFunction:
                 entry = self._plan(arrays, signature)
             elif entry is not self._last:
                 self._touch(signature, entry)
+            if self._fast_dtypes is not None and entry[1] is not None:
+                self._fast = entry[0].runner(self._fast_dtypes, self._finish, self._single)
             values = self._execute(entry, arrays, None,
                                    None if out is None else self._out_buffers(entry[1], out))
         if self._single:
@@ -363,10 +394,7 @@ class CompiledFunction:
         return f"{len(self.feeds)} input{'s' if len(self.feeds) > 1 else ''}: {specs}"
 
     def _results(self, values):
-        it = iter(values)
-        leaves = [as_result(next(it)) if isinstance(leaf, Tensor) else None
-                  for leaf in self.leaves]
-        return self._rebuild(leaves)
+        return self._finish(values)
 
     def _entry_for(self, arrays, signature):
         """The plan for these shapes, made if there is none, marked as used last."""
@@ -379,6 +407,7 @@ class CompiledFunction:
 
     def _touch(self, signature, entry) -> None:
         self._last = entry
+        self._fast = no_runner  # (a call sets the new latest plan's runner)
         try:
             self._executors.move_to_end(signature)
         except KeyError:  # another thread's new plan evicted it meanwhile: still usable
@@ -407,6 +436,7 @@ class CompiledFunction:
             record.plan_seconds = perf_counter() - start
             self._executors[signature] = entry
             self._last = entry
+            self._fast = no_runner
             self._plan_history.keep(record)
             while len(self._executors) > self.max_plans:  # its buffers go with it
                 evicted, _ = self._executors.popitem(last=False)

@@ -54,32 +54,45 @@ def _resolve_feed_key(graph: Graph, key) -> Tensor:
 def convert_feed(tensor: Tensor, value) -> np.ndarray:
     """Check a fed value against its tensor and return it as a fresh array of its dtype.
 
-    Safe conversions are done (Python floats into float32, ints into floats);
-    floats into ints, wrong ranks and wrong known dimensions are errors.
+    Safe conversions are done (Python floats into float32, ints into floats, and
+    whole-number floats into ints, as TF1 programs feed `np.ones([n])` for int labels);
+    floats with fractions into ints (TF1 truncates them silently), wrong ranks and wrong
+    known dimensions are errors.
     """
-    what = f"'{tensor.name}' ({format_spec(tensor.shape, tensor.dtype)})"
+    def what() -> str:  # (formatted only for an error: Session.run converts every feed)
+        return f"'{tensor.name}' ({format_spec(tensor.shape, tensor.dtype)})"
+
     if isinstance(value, Tensor):
-        raise FeedError(f"the value fed for {what} is a Tensor; feed a NumPy array or number")
+        raise FeedError(f"the value fed for {what()} is a Tensor; feed a NumPy array or number")
     if tensor.dtype.is_string:
-        return _string_feed(tensor, value, what)
+        return _string_feed(tensor, value, what())
     try:
         array = np.asarray(value)
     except Exception as exc:
-        raise FeedError(f"cannot convert the value fed for {what} to an array: {exc}") from None
+        raise FeedError(f"cannot convert the value fed for {what()} to an array: {exc}") from None
     if array.dtype == object:  # None, ragged lists, ints beyond int64, other objects
-        raise FeedError(f"cannot feed {repr(value)[:60]} ({type(value).__name__}) for {what}: "
+        raise FeedError(f"cannot feed {repr(value)[:60]} ({type(value).__name__}) for {what()}: "
                         f"expected an array, a number or nested lists of {tensor.dtype}")
     target = tensor.dtype.np
     src = array.dtype
     ok = (src == target or (target.kind == "f" and src.kind in "iuf")
           or (target.kind in "iu" and src.kind in "iu") or (target.kind == "b" and src.kind == "b"))
+    if not ok and target.kind in "iu" and src.kind == "f":
+        if np.all(np.isfinite(array)) and np.array_equal(array, np.trunc(array)):
+            ok = True
+        else:
+            raise FeedError(f"cannot feed a {src} value for {what()}: expected {tensor.dtype} "
+                            "(floats are taken only when they are whole numbers)")
     if not ok:
-        raise FeedError(f"cannot feed a {src} value for {what}: expected {tensor.dtype}")
-    converted = np.array(array, dtype=target, copy=True)  # the user's array is never touched
+        raise FeedError(f"cannot feed a {src} value for {what()}: expected {tensor.dtype}")
+    # C order: kernels take C-contiguous arrays (a Fortran-ordered feed was copied as
+    # it was, and no kernel signature matched it)
+    with np.errstate(invalid="ignore"):  # a float beyond the int range: refused just below
+        converted = np.array(array, dtype=target, copy=True, order="C")  # the user's untouched
     if target.kind in "iu" and src != target and not np.array_equal(converted, array):
-        raise FeedError(f"values fed for {what} do not fit in {tensor.dtype}")
+        raise FeedError(f"values fed for {what()} do not fit in {tensor.dtype}")
     if not tensor.shape.is_compatible_with(converted.shape):
-        raise FeedError(f"cannot feed a value of shape {list(converted.shape)} for {what}: "
+        raise FeedError(f"cannot feed a value of shape {list(converted.shape)} for {what()}: "
                         f"expected shape {tensor.shape.as_list()} (None = any size)")
     return converted
 

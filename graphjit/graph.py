@@ -60,6 +60,10 @@ class TensorShape(tuple):
         return n
 
     def is_compatible_with(self, other) -> bool:
+        if type(other) is tuple and all(type(d) is int and d >= 0 for d in other):
+            # an array's shape (every fed value is checked): no TensorShape built
+            return len(self) == len(other) and all(
+                a is None or a == b for a, b in zip(self, other))
         other = TensorShape(other)
         if other.unknown_rank:
             return True

@@ -18,6 +18,7 @@ import numpy as np
 
 from runtime import trace
 from runtime.plan import EXTERN, HOST, KERNEL, VIEW, Plan, materialize
+from runtime.runner import build_runner
 
 
 def _getter(indices: tuple):
@@ -46,6 +47,16 @@ class Executor:
              (KERNEL, EXTERN) else _getter(step.inputs) if step.inputs else (lambda a: ()),
              step.outputs, plan.slots[step.outputs[0]].shape if step.kind == VIEW else None)
             for step in plan.steps]
+        self._runner = None
+
+    def runner(self, input_dtypes: list, finish=None, single: bool = False):
+        """This plan's generated per-call runner (runtime.runner), made on first use;
+        the arguments are those of build_runner and the same on every call."""
+        if self._runner is None:
+            self._runner = build_runner(self.plan, self._pool,
+                                        [fn for _, fn, _, _, _ in self._program],
+                                        input_dtypes, finish, single)
+        return self._runner
 
     def run(self, inputs, timer=None, out: dict | None = None) -> list[np.ndarray]:
         """Run the plan. `out` maps fetch positions to caller-owned arrays to write
@@ -131,9 +142,11 @@ def run_step(kind, fn, args, outs, view_shape, arrays) -> None:
         ins = args(arrays)
         for o, r in zip(outs, fn(*ins)):
             # A host kernel may return an input itself (an identity's reference, a loop
-            # that ran zero times), whose buffer a later step may reuse: keep a copy.
-            if isinstance(r, np.ndarray) and any(np.may_share_memory(r, a) for a in ins):
-                r = r.copy()
+            # that ran zero times), whose buffer a later step may reuse: keep a copy. Kernels
+            # take C-ordered arrays; NumPy may return others (astype of a transpose).
+            if isinstance(r, np.ndarray) and (not r.flags.c_contiguous or any(
+                    np.may_share_memory(r, a) for a in ins)):
+                r = np.array(r, order="C")
             arrays[o] = r
     else:  # pragma: no cover
         raise AssertionError(kind)

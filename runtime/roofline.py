@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from codegen import cache, parallel
+from codegen import cache
 
 FORMAT = 1  # bump when the probes change: older cache files are then measured again
 TRIAD_BYTES = 192 << 20  # the triad's three arrays: far past any last-level cache
@@ -131,6 +131,7 @@ def _best_time(run, repeats: int = 3) -> float:
 
 def _run(kernel, args: tuple, n: int, threads: int) -> None:
     if threads > 1:
+        from codegen import parallel  # (Numba: loaded when a probe runs)
         parallel.run_chunked(kernel, args, n, n)
     else:
         kernel(*args, 0, n)
@@ -153,6 +154,7 @@ def measure_fma(threads: int, seconds: float = PROBE_SECONDS) -> float:
 
 def _fma_rate(width: int, threads: int, seconds: float) -> float:
     kernel = _fma_kernel(width)
+    from codegen import parallel
     rows = max(threads * parallel.CHUNKS_PER_THREAD, 1)
     acc = np.ones((rows, width), np.float32)
 
@@ -185,7 +187,12 @@ def machine_key() -> dict:
     """What the ceilings depend on: the CPU model, its cores, graphjit's thread count."""
     from codegen.target import cpu_key
     return {"format": FORMAT, "cpu": cpu_key(), "cores": os.cpu_count() or 1,
-            "threads": parallel.num_threads()}
+            "threads": _num_threads()}
+
+
+def _num_threads() -> int:
+    from codegen import parallel
+    return parallel.num_threads()
 
 
 def cache_path(key: dict) -> str:

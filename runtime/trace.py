@@ -18,8 +18,6 @@ import threading
 import time
 from time import perf_counter_ns
 
-from codegen import parallel
-
 active: tuple = ()  # the recorders recording now: the flag every traced path tests
 _lock = threading.Lock()  # (starting and stopping recorders; recording takes no lock)
 PROCESS_NAME = "graphjit"
@@ -78,6 +76,9 @@ class Recorder:
         with _lock:
             if self not in active:
                 active = active + (self,)
+                # (here, not at import: codegen.parallel loads Numba, which a trace of
+                # the reference interpreter does not need until something compiles)
+                from codegen import parallel
                 parallel.observe_chunks(_record_chunk)
         return self
 
@@ -86,6 +87,7 @@ class Recorder:
         with _lock:
             active = tuple(r for r in active if r is not self)
             if not active:
+                from codegen import parallel
                 parallel.observe_chunks(None)
 
     def __enter__(self) -> Recorder:

@@ -9,15 +9,9 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from time import perf_counter
+from typing import TYPE_CHECKING
 
-import codegen
 from codegen.loopir import Kernel, format_kernel
-from codegen.numba_backend import (
-    BackendError,
-    CompiledKernel,
-    KernelCompileError,
-    recording_outcomes,
-)
 from graphjit import compile_log
 from graphjit.compile_progress import CompileProgress
 from graphjit.errors import CompileError, ResourceExhaustedError
@@ -27,6 +21,9 @@ from graphjit.plan_info import KernelRecord
 from runtime import trace
 from runtime.executor import Executor
 from runtime.plan import Plan, Step, StepKind, assign_buffers
+
+if TYPE_CHECKING:
+    from codegen.numba_backend import CompiledKernel
 
 
 @dataclass(repr=False)
@@ -58,6 +55,13 @@ def compile_program(program: LoweredProgram,
     loop IR (and the generated source, when Numba failed). Appends to `records` how each
     kernel was got (cache hit or miss) and its seconds, logs them (graphjit.compile_log)
     and shows progress on a terminal when compiling takes long."""
+    # (imported here: Numba loads on the first compile, not with graphjit)
+    from codegen.numba_backend import (
+        BackendError,
+        KernelCompileError,
+        compile_kernels,
+        recording_outcomes,
+    )
     indices = [i for i, s in enumerate(program.steps) if s.kernel is not None]
     compile_log.kernels_starting(program.summary, [program.steps[i] for i in indices])
     records = [] if records is None else records
@@ -71,7 +75,7 @@ def compile_program(program: LoweredProgram,
             with trace.span(f"compile {step.name}", "compile",
                             {"kernel": step.name, "ops": list(step.ops)}), \
                     recording_outcomes() as outcomes:
-                compiled += codegen.compile([step.kernel])
+                compiled += compile_kernels([step.kernel])
             outcome = outcomes[-1] if outcomes else None
             record = KernelRecord(step.name, tuple(step.ops),
                                   outcome.source if outcome else "unknown",

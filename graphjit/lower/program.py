@@ -13,8 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from codegen.loopir import Kernel
-from codegen.numba_backend import is_extern
+from codegen.loopir import Kernel, is_extern
 from graphjit.errors import CompileError
 from graphjit.graph import Operation, Tensor, format_spec
 from graphjit.graph_queries import ops_needed, read_inputs, ref_inputs

@@ -23,7 +23,13 @@ from onnx.backend.base import Backend, BackendRep, Device, DeviceType, namedtupl
 
 from graphjit.errors import FeedError, UnsupportedError
 from graphjit.onnx.convert import StaticValueRequired
-from graphjit.onnx.importer import check_model, import_model, input_names, model_opset
+from graphjit.onnx.importer import (
+    check_model,
+    import_model,
+    input_names,
+    model_opset,
+    upgrade_opset,
+)
 from graphjit.onnx.importer import load as load_model
 
 MAX_SPECIALIZATIONS = 32  # compiled variants kept per rep (least recently used dropped)
@@ -148,7 +154,7 @@ class GraphjitBackend(Backend):
         keyword arguments of the ONNX backend API (tolerances, ...) are ignored."""
         if not cls.supports_device(device):
             raise UnsupportedError(f"graphjit runs ONNX models on the CPU only, not {device}")
-        model = load_model(model)
+        model = upgrade_opset(load_model(model))  # opsets 7-12: converted to 13 once
         model_opset(model)
         return GraphjitRep(model, check=check, passes=passes)
 

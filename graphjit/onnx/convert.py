@@ -76,6 +76,9 @@ class NodeContext:
     # The attributes the converter declared (ctx.attr refuses others); None: not checked.
     declared_attrs: frozenset | None = None
     max_bytes: int = DEFAULT_MAX_BYTES  # the most one tensor made at import may take
+    # The node's op version (its schema's since_version at `opset`, one that
+    # graphjit.onnx.op_versions lists); 0 where the importer did not resolve it.
+    version: int = 0
 
     @property
     def op_type(self) -> str:

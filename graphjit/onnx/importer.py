@@ -93,7 +93,8 @@ def load(model_or_path):
 
 
 def model_opset(model) -> int:
-    """The model's default-domain opset, checked against what graphjit imports."""
+    """The model's default-domain opset, checked against what graphjit imports (older
+    than MIN_OPSET: `upgrade_opset` first)."""
     import onnx
     newest = onnx.defs.onnx_opset_version()
     versions = [o.version for o in model.opset_import if o.domain in _DEFAULT_DOMAINS]
@@ -113,10 +114,30 @@ def model_opset(model) -> int:
     return opset
 
 
+def upgrade_opset(model):
+    """`model` itself at opset MIN_OPSET or newer; an older one (most published models are
+    opset 7 to 12) converted to MIN_OPSET by onnx.version_converter, which rewrites the
+    old forms (attributes that became inputs, changed defaults) into opset-13 nodes.
+    The converted model is then checked like any other."""
+    import onnx
+    versions = [o.version for o in model.opset_import if o.domain in _DEFAULT_DOMAINS]
+    if not versions or int(versions[0]) >= MIN_OPSET:
+        return model
+    from onnx import version_converter
+    try:
+        return version_converter.convert_version(model, MIN_OPSET)
+    except Exception as exc:  # noqa: BLE001 - onnx raises RuntimeError, ValueError, its own
+        raise UnsupportedError(
+            f"the ONNX model uses opset {versions[0]}; graphjit imports opsets {MIN_OPSET} to "
+            f"{onnx.defs.onnx_opset_version()}, and onnx.version_converter could not convert "
+            f"it to {MIN_OPSET}: {type(exc).__name__}: {str(exc).strip()[:300]}") from None
+
+
 def import_model(model_or_path, static_inputs: dict | None = None,
                  input_shapes: dict | None = None, check: bool = False,
                  max_bytes: int = DEFAULT_MAX_BYTES) -> OnnxGraph:
-    """Import an ONNX model (ModelProto, path or bytes) into a new graphjit Graph.
+    """Import an ONNX model (ModelProto, path or bytes) into a new graphjit Graph; one
+    older than opset 13 is converted to 13 first (`upgrade_opset`).
 
     The model's inputs become placeholders named after them (dimensions without a
     fixed size are None) and its initializers constants; each output is an op
@@ -133,7 +154,7 @@ def import_model(model_or_path, static_inputs: dict | None = None,
     both naming the node. `max_bytes` (default 4 GiB) bounds any one tensor the graph
     declares statically or the import computes (a Range, an index pattern).
     """
-    model = load(model_or_path)
+    model = upgrade_opset(load(model_or_path))
     opset = model_opset(model)
     if check:
         check_model(model)
@@ -219,13 +240,14 @@ class _Importer:
         self.static: dict[str, np.ndarray] = {}
         self.sources: dict[str, frozenset] = {}
         self.partial: dict[str, np.ndarray] = {}  # shape vectors known in part (symbolic.py)
+        self.versions: list[int] = []  # each node's op version, in node order
 
     def run(self) -> OnnxGraph:
         g = self.model.graph
         for i, node in enumerate(g.node):
             if node.op_type not in CONVERTERS or (node.domain or "") not in _DEFAULT_DOMAINS:
                 raise unsupported_op(node, self.opset, i)
-            check_node(node, i, self.opset)
+            self.versions.append(check_node(node, i, self.opset))
         self._check_names(g)
         known = {i.name for i in g.input} | {t.name for t in g.initializer}
         unknown = sorted(set(self.static_inputs) - known)
@@ -240,8 +262,8 @@ class _Importer:
         with graph.as_default():
             self._initializers(g)
             self._inputs(g)
-            for node in g.node:
-                self._convert(node)
+            for node, version in zip(g.node, self.versions):
+                self._convert(node, version)
             self._outputs(g)
         return graph
 
@@ -340,7 +362,7 @@ class _Importer:
                 "earlier node, input or initializer defines (nodes must be in topological "
                 "order)") from None
 
-    def _convert(self, node) -> None:
+    def _convert(self, node, version: int) -> None:
         inputs = [self._value(node, n) for n in node.input]
         static = [self.static.get(n) if n else None for n in node.input]
         sources = [self.sources.get(n, frozenset()) for n in node.input]
@@ -351,7 +373,8 @@ class _Importer:
         except InvalidModelError as exc:
             raise InvalidModelError(prefix + str(exc)) from None
         ctx = NodeContext(node, self.opset, attrs, inputs, static, sources, partial,
-                          declared_attrs=SPECS[node.op_type].attrs, max_bytes=self.max_bytes)
+                          declared_attrs=SPECS[node.op_type].attrs, max_bytes=self.max_bytes,
+                          version=version)
         try:
             result = CONVERTERS[node.op_type](ctx)
         except StaticValueRequired:

@@ -176,8 +176,18 @@ def convert_conv(ctx: NodeContext) -> Tensor:
     if out_channels % group or (x.shape[1] is not None and x.shape[1] != group_in * group):
         raise ctx.unsupported(f"group={group} does not fit {x.shape[1]} input channels and a "
                               f"filter of shape {list(w.shape)}")
+    # float16 sums its products in float32 and rounds once, as ONNX's reference does
+    # (summing in float16 is 2-3 ulp off).
+    half = x.dtype == gj.float16
+    if half:
+        x, w = gj.cast(x, gj.float32), gj.cast(w, gj.float32)
+        bias = None if bias is None else gj.cast(bias, gj.float32)
     xt = window.to_channels_last(x)
     filt, static_w = _filter(ctx, w, window)
+    if half and static_w is not None:
+        static_w = static_w.astype(np.float32)
+        filt = gj.constant(np.ascontiguousarray(
+            np.asarray(filt.op.attrs["value"]).astype(np.float32)))
     if group == 1:
         y = _conv(ctx, xt, filt, window)
     elif group_in == 1 and window.make_explicit():
@@ -188,7 +198,8 @@ def convert_conv(ctx: NodeContext) -> Tensor:
         y = gj.concat([_conv(ctx, xi, fi, window) for xi, fi in zip(xs, fs)], axis=-1)
     if bias is not None:
         y = y + bias
-    return window.to_onnx(y)
+    y = window.to_onnx(y)
+    return gj.cast(y, gj.float16) if half else y
 
 
 def _conv(ctx: NodeContext, x: Tensor, filt: Tensor, window: _Window) -> Tensor:

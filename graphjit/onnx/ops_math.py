@@ -116,11 +116,20 @@ def _pow(ctx: NodeContext) -> Tensor:
 
 @converter("Mod", attrs=("fmod",))
 def _mod(ctx: NodeContext) -> Tensor:
+    """fmod=0: floor-mod (Python's %, the divisor's sign); Mod-13 defines it for integers
+    only, and floats got C's fmod there, Mod-28 made it floor-mod for floats too
+    (-4.3 mod 2.1 = 2.0, -3 mod inf = inf). fmod=1: C's fmod (the dividend's sign)."""
     a, b = ctx.inputs
-    r = gj.floormod(a, b)  # the result with the divisor's sign (Python's %)
-    if not (ctx.attr("fmod", 0) or a.dtype.is_floating) or a.dtype.is_unsigned:
-        return gj.identity(r, name=ctx.name)
-    # fmod: the result takes the dividend's sign (C's fmod).
+    fmod = ctx.attr("fmod", 0)
+    floor = not fmod and (not a.dtype.is_floating or ctx.version >= 28)
+    if floor or a.dtype.is_unsigned:
+        return gj.floormod(a, b, name=ctx.name)
+    if a.dtype.is_floating:
+        # |a| floor-mod |b| is fmod's magnitude, finite for an infinite divisor (-3 fmod inf
+        # = -3), NaN for an infinite dividend or a zero divisor, as C's fmod.
+        magnitude = gj.floormod(gj.abs(a), gj.abs(b))
+        return gj.where(gj.less(a, 0), gj.negative(magnitude), magnitude, name=ctx.name)
+    r = gj.floormod(a, b)  # integers: the divisor's sign, moved to the dividend's
     wrong_sign = gj.logical_and(gj.not_equal(r, 0), gj.not_equal(gj.less(r, 0), gj.less(a, 0)))
     return gj.where(wrong_sign, gj.subtract(r, b), r, name=ctx.name)
 

@@ -85,11 +85,14 @@ def _depth_to_space(ctx: NodeContext) -> Tensor:
     return gj.reshape(t, [-1, c // (b * b), h * b, w * b], name=ctx.name)
 
 
-@converter("SpaceToDepth", attrs=("blocksize",))
+@converter("SpaceToDepth", attrs=("blocksize", "mode"))
 def _space_to_depth(ctx: NodeContext) -> Tensor:
+    """The inverse of DepthToSpace in the same mode (SpaceToDepth-28 added `mode`): DCR
+    puts the block offsets before the channels, CRD after them."""
     x = ctx.inputs[0]
     b = int(ctx.attr("blocksize"))
     c, h, w = _dims(ctx, 0, (1, 2, 3), "SpaceToDepth")
     t = gj.reshape(x, [-1, c, h // b, b, w // b, b])
-    t = gj.transpose(t, [0, 3, 5, 1, 2, 4])
+    perm = [0, 3, 5, 1, 2, 4] if ctx.attr("mode", "DCR") == "DCR" else [0, 1, 3, 5, 2, 4]
+    t = gj.transpose(t, perm)
     return gj.reshape(t, [-1, c * b * b, h // b, w // b], name=ctx.name)

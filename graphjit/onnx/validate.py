@@ -6,7 +6,9 @@ The schema (`onnx.defs.get_schema(op, opset)`) gives the input and output counts
 which of them are required, the attributes and their types; a node breaking it is
 an InvalidModelError. The converter's `@converter(attrs=, inputs=, outputs=)` says
 what graphjit implements: an attribute outside it (unless it holds the schema's
-default), or an input or output beyond it, is an UnsupportedError.
+default), or an input or output beyond it, is an UnsupportedError; so is a node of an
+op version, or with an attribute value, that graphjit.onnx.op_versions does not list
+for its converter.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from onnx import AttributeProto, defs, helper
 
 from graphjit.errors import UnsupportedError
 from graphjit.onnx.convert import SPECS, ConverterSpec, InvalidModelError
+from graphjit.onnx.op_versions import ATTR_VALUES, OP_VERSIONS
 
 
 def node_label(node, index: int) -> str:
@@ -26,9 +29,10 @@ def node_label(node, index: int) -> str:
     return f"#{index} of the graph"
 
 
-def check_node(node, index: int, opset: int) -> None:
+def check_node(node, index: int, opset: int) -> int:
     """Raise InvalidModelError or UnsupportedError if `node` (default domain, with a
-    converter) breaks its schema at `opset` or asks for what its converter lacks."""
+    converter) breaks its schema at `opset` or asks for what its converter lacks;
+    return its op version (the schema's since_version)."""
     prefix = f"ONNX {node.op_type} '{node_label(node, index)}' (opset {opset}): "
     try:
         schema = defs.get_schema(node.op_type, opset, "")
@@ -38,6 +42,12 @@ def check_node(node, index: int, opset: int) -> None:
         raise InvalidModelError(prefix + f"the model's opset {opset} has no {node.op_type} "
                                 f"({when})") from None
     op = f"{node.op_type}-{schema.since_version}"
+    implemented = OP_VERSIONS.get(node.op_type, ())
+    if schema.since_version not in implemented:
+        known = ", ".join(f"{node.op_type}-{v}" for v in implemented) or "none"
+        raise UnsupportedError(prefix + f"{op} (the version opset {opset} gives) is not "
+                               f"implemented by graphjit's converter ({known}): its meaning "
+                               "may have changed; export the model at an older opset")
     _check_count(prefix, op, "input", len(node.input), schema.min_input, schema.max_input)
     _check_count(prefix, op, "output", len(node.output), schema.min_output,
                  schema.max_output)
@@ -55,6 +65,7 @@ def check_node(node, index: int, opset: int) -> None:
                 raise UnsupportedError(prefix + f"{kind} {i} ({_param(params, i)}, "
                                        f"'{name}') is not supported by graphjit (its "
                                        f"converter implements the first {limit}){note}")
+    return schema.since_version
 
 
 def _first_version(op_type: str) -> int | None:
@@ -118,6 +129,14 @@ def _check_attributes(prefix: str, op: str, node, schema, spec: ConverterSpec) -
             raise UnsupportedError(prefix + f"attribute '{a.name}' (= {value}) is not "
                                    f"supported by graphjit (its {node.op_type} converter "
                                    f"implements attributes: {supported})")
+        allowed = ATTR_VALUES.get(node.op_type, {}).get(a.name)
+        if allowed is not None:
+            value = helper.get_attribute_value(a)
+            value = value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+            if value not in allowed:
+                raise UnsupportedError(prefix + f"attribute {a.name}={value!r} is not "
+                                       f"implemented by graphjit's {op} converter (it "
+                                       f"implements {', '.join(map(repr, allowed))})")
     for name, attr in defined.items():
         if attr.required and name not in seen:
             raise InvalidModelError(prefix + f"lacks the attribute '{name}', which {op} "

@@ -406,6 +406,18 @@ def _split_bounds(sizes: list[int]) -> list[tuple[int | None, int | None]]:
     return bounds
 
 
+def _split_unknown_axis(x: Tensor, k: int, axis: int, scope: str) -> list[Tensor]:
+    """k equal pieces of an axis whose size is known only at run time (every other axis
+    known): a reshape to (k, -1) at `axis`, row j of it reshaped back."""
+    dims = list(x.shape)
+    full = [(None, None, 1)] * (x.ndim + 1)
+    with x.graph.name_scope(scope):
+        rows = make("Reshape", [x], {"shape": tuple(dims[:axis] + [k, -1] + dims[axis + 1:])})
+        return [make("Reshape", [make("StridedSlice", [rows], {"slices": tuple(
+            full[:axis] + [(j, j + 1, 1)] + full[axis + 1:])})],
+            {"shape": tuple(dims[:axis] + [-1] + dims[axis + 1:])}) for j in builtins.range(k)]
+
+
 def split(value, num_or_size_splits, axis=0, num=None, name: str | None = "split") -> list[Tensor]:
     """Pieces along `axis`: N equal ones, or the given sizes (one may be -1)."""
     x = convert_to_tensor(value)
@@ -423,8 +435,12 @@ def split(value, num_or_size_splits, axis=0, num=None, name: str | None = "split
         if k <= 0:
             raise fail(ShapeError, f"num_or_size_splits must be positive, got {k}")
         if n is None:
-            raise fail(UnsupportedError, f"splitting into {k} equal pieces needs the size of "
-                       f"axis {axis} at build time; pass the list of sizes instead")
+            others = x.shape[:axis] + x.shape[axis + 1:]
+            if None in others or (num is not None and num != k):
+                raise fail(UnsupportedError, f"splitting into {k} equal pieces needs the size "
+                           f"of axis {axis} (or of every other axis) at build time; pass the "
+                           "list of sizes instead")
+            return _split_unknown_axis(x, k, axis, name or default)
         if n % k:
             raise fail(ShapeError, f"axis {axis} of size {n} cannot be split into {k} "
                        "equal pieces")

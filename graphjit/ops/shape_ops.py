@@ -310,9 +310,8 @@ def _concat_grad(op, grads):
     axis, dy = op.attrs["axis"], grads[0]
     sizes = [x.shape[axis] for x in op.inputs]
     if sizes.count(None) > 1:
-        raise UnsupportedError(
-            f"the gradient of {op.describe()} needs the sizes of the inputs along axis "
-            f"{axis} at build time (at most one may be unknown)")
+        from graphjit.ops.run_time_range import concat_grad_by_gather
+        return concat_grad_by_gather(op, dy)
     from graphjit.ops.indexing import _split_bounds
     full = [(None, None, 1)] * dy.ndim
     return [make("StridedSlice", [dy], {"slices": tuple(
@@ -622,10 +621,23 @@ def ones_like(tensor, dtype=None, name: str | None = None, optimize: bool = True
 _RANGE_ORDER = (dtypes.int32, dtypes.int64, dtypes.float32, dtypes.float64)
 
 
+def _is_static(t: Tensor) -> bool:
+    try:
+        static_value(t, "range bound")
+    except UnsupportedError:
+        return False
+    return True
+
+
 def range(start, limit=None, delta=1, dtype=None, name: str | None = "range") -> Tensor:  # noqa: A001
     """[start, limit) by delta; range(n) counts from 0 (TF: int32, or float32 if any
     argument is a float)."""
     args = [start, limit, delta] if limit is not None else [0, start, delta]
+    if isinstance(args[1], Tensor) and not _is_static(args[1]):
+        from graphjit.ops.run_time_range import range_to_dim
+        counted = range_to_dim(args[0], args[1], args[2], dtype or args[1].dtype)
+        if counted is not None:
+            return counted
     values = []
     with op_errors("Range", name, "range", [a for a in args if isinstance(a, Tensor)]):
         for v in args:

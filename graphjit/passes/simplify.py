@@ -317,6 +317,66 @@ def _transpose(rw, op, ins):
     return False
 
 
+@rule("Transpose")
+def _transpose_of_elementwise(rw, op, ins):
+    """T2(f(T1(x), c)) -> f(x, T2(c)) where T2 undoes T1, f elementwise, c a constant or a
+    scalar: an NCHW model imported as NHWC kernels (Transpose, Relu, Transpose around
+    every convolution) then runs its activations where they are, with no copies."""
+    sunk = _sink(rw, op.inputs[0], tuple(op.attrs["perm"]), depth=4)
+    if sunk is None or sunk[0] != "elem":
+        return False
+    _, elem, inputs = sunk
+    new_inputs = [_build_sunk(rw, op, t) for t in inputs]
+    if not _fits(op, elem.type, [_spec(t) for t in new_inputs], elem.attrs):
+        return False
+    rw.rewrite(op, elem.type, new_inputs, elem.attrs, "transpose moved through elementwise op")
+    return True
+
+
+def _sink(rw, old: Tensor, perm: tuple, depth: int):
+    """How transpose(old, perm) can be computed without a Transpose: ("source", t) where
+    a Transpose of t is undone by perm, ("const", value) for a constant, ("keep", t) for
+    a scalar, ("elem", op, [plans]) for an elementwise op of such operands; else None.
+    An elementwise op is moved only when the Transpose is its one consumer (no work is
+    duplicated) and at least one operand is an undone Transpose."""
+    new = rw.get(old)
+    if new.shape.rank == 0:
+        return ("keep", new)
+    value = rw.const_value(new)
+    if value is not None:
+        full = value.reshape((1,) * (len(perm) - value.ndim) + value.shape)
+        return ("const", np.ascontiguousarray(np.transpose(full, perm)))
+    inner = rw.producer(new, "Transpose")
+    if inner is not None and tuple(inner.attrs["perm"][p] for p in perm) == tuple(
+            range(len(perm))):
+        return ("source", inner.inputs[0])
+    producer = old.op
+    if (depth == 0 or rw.frozen(producer) or producer in rw.pinned or len(producer.outputs) != 1
+            or get_op_def(producer.type).fusion is not Fusion.ELEMENTWISE
+            or rw.opaque(new) or len(old.consumers()) != 1
+            or any(t.shape.rank not in (0, len(perm)) and rw.const_value(rw.get(t)) is None
+                   for t in producer.inputs)):
+        return None
+    plans = [_sink(rw, t, perm, depth - 1) for t in producer.inputs]
+    if any(p is None for p in plans) or all(p[0] in ("keep", "const") for p in plans):
+        return None
+    return ("elem", producer, plans)
+
+
+def _build_sunk(rw, like: Operation, plan) -> Tensor:
+    """The new-graph tensor of a plan from _sink (helper ops named after `like`)."""
+    kind = plan[0]
+    if kind in ("keep", "source"):
+        return plan[1]
+    if kind == "const":
+        value = plan[1]
+        value.flags.writeable = False
+        return rw.helper(like, "Const", [], {"value": value}, "transposed")
+    _, elem, inputs = plan
+    return rw.helper(like, elem.type, [_build_sunk(rw, like, p) for p in inputs], elem.attrs,
+                     elem.type.lower())
+
+
 @rule(*_RESHAPES)
 def _reshape(rw, op, ins):
     out = op.outputs[0]

@@ -38,6 +38,8 @@ def _data_type(dtype: DType) -> int:
 
 
 def _shape(shape) -> tensor_shape_pb2.TensorShapeProto:
+    if getattr(shape, "unknown_rank", False):  # tf.placeholder(tf.float32): TF's unknown_rank
+        return tensor_shape_pb2.TensorShapeProto(unknown_rank=True)
     dims = [tensor_shape_pb2.TensorShapeProto.Dim(size=-1 if d is None else int(d))
             for d in shape]
     return tensor_shape_pb2.TensorShapeProto(dim=dims)

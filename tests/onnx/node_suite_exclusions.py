@@ -1,12 +1,10 @@
-"""The node cases of supported ops that tests/onnx/test_node_suite.py does not run, and why.
+"""Why test_node_suite.py skips a node case: each entry names what graphjit lacks.
 
-Keys are regular expressions matched against the whole case name (without the
-`_cpu` suffix); the first that matches gives the reason. Every entry names what
-graphjit lacks. Besides them, cases whose model is older than opset 13 (the oldest
-graphjit.onnx imports, by design) are excluded. Cases of ops outside the suite
-(node_cases.suite_ops) are not listed: they are not collected at all.
-`python -m tests.onnx.suite_report -v` runs the excluded cases too and flags any
-that passes.
+Keys of EXCLUSIONS are regular expressions matched against the whole case name; the
+first that matches gives the reason. Besides them, a case with a node graphjit.onnx
+has no converter for (or in a domain it does not import) is skipped, the reason
+naming those ops. Every other case must pass. `python -m tests.onnx.suite_report -v`
+runs the skipped cases too.
 """
 
 from __future__ import annotations
@@ -17,14 +15,13 @@ EXCLUSIONS: dict[str, str] = {
     # -- element types graphjit does not have --------------------------------
     r"test_\w*(uint|UINT)(16|32|64)\w*":
         "uint16/uint32/uint64 tensors: graphjit's only unsigned dtype is uint8",
-    r"test_\w*(bfloat16|BFLOAT16)\w*": "bfloat16 tensors: not a graphjit dtype",
+    r"test_\w*(bfloat16|BFLOAT16|bf16)\w*": "bfloat16 tensors: not a graphjit dtype",
     r"test_cast\w*(FLOAT8|FLOAT4E2M1|INT4|INT2|e8m0)\w*":
         "float8/float4/int4/int2 tensors: not graphjit dtypes",
     r"test_\w*(string|STRING)\w*": "string tensors: graphjit has no string dtype",
     r"test_identity_(opt|sequence)":
         "optional and sequence values: graphjit has tensors only",
-    # -- ops and attributes not converted ---------------------------------------
-    r"test_range_\w+_expanded": "the expanded body uses Loop (control flow): not converted",
+    # -- attributes and outputs not implemented ---------------------------------
     r"test_batchnorm_\w+_training_mode":
         "BatchNormalization in training mode (batch statistics, running-mean outputs)",
     r"test_training_dropout(_default)?(_mask)?":
@@ -33,13 +30,16 @@ EXCLUSIONS: dict[str, str] = {
 }
 
 
-def exclusion_reason(case: str) -> str | None:
-    """Why `case` is excluded, or None when it runs."""
-    from tests.onnx.node_cases import node_cases
-    opset = node_cases()[case].opset
-    if opset < 13:
-        return f"the model is opset {opset}: graphjit.onnx imports opset 13 and newer"
+def skip_reason(case) -> str | None:
+    """Why the node case `case` (node_cases.NodeCase) is skipped, or None when it runs."""
     for pattern, reason in EXCLUSIONS.items():
-        if re.fullmatch(pattern, case):
+        if re.fullmatch(pattern, case.name):
             return reason
+    from tests.onnx.node_cases import converted_ops
+    converted = converted_ops()
+    missing = sorted({(n.domain or "") + ("." if n.domain else "") + n.op_type
+                      for n in case.model.graph.node
+                      if (n.domain or "") not in ("", "ai.onnx") or n.op_type not in converted})
+    if missing:
+        return f"graphjit.onnx has no converter for {', '.join(missing)}"
     return None

@@ -1,43 +1,24 @@
-"""ONNX's own backend test suite (the node cases shipped in the onnx wheel) run through
-graphjit.onnx.backend, for every op graphjit.onnx converts.
+"""ONNX's backend node suite (node_cases.py: every case of the installed onnx, built in
+memory) run through graphjit.onnx.backend, one test per case.
 
-The cases come from `onnx.backend.test.BackendTest`; only node cases of the suite's
-ops are collected (nothing downloads), and those listed in node_suite_exclusions.py
-are skipped with their reason. `python -m tests.onnx.suite_report` runs them all.
+A case is skipped only with a written reason: a pattern in node_suite_exclusions.py,
+or a node whose op graphjit.onnx has no converter for (named in the reason). Every
+other case must pass: a wrong result fails, and so does an UnsupportedError (a
+converted op that stopped importing). `python -m tests.onnx.suite_report` counts all.
 """
-
-import unittest
 
 import pytest
 
 pytest.importorskip("onnx")
 
-import onnx.backend.test  # noqa: E402
-
-from graphjit.onnx import backend  # noqa: E402
-from tests.onnx.node_cases import node_cases, suite_ops  # noqa: E402
-from tests.onnx.node_suite_exclusions import exclusion_reason  # noqa: E402
+from tests.onnx.node_cases import node_cases, run_case  # noqa: E402
+from tests.onnx.node_suite_exclusions import skip_reason  # noqa: E402
 
 
-class OnnxBackendNodeModelTest(unittest.TestCase):
-    """One test per ONNX node case of a supported op (`test_<case>_cpu`)."""
-
-
-def _collect() -> None:
-    # ONNX's runner makes a test per case and device; only the CPU node cases are taken
-    # (its own class holding them all is not put where pytest would collect it).
-    runner = onnx.backend.test.BackendTest(backend, __name__)
-    every = runner.test_cases["OnnxBackendNodeModelTest"]
-    ops = suite_ops()
-    for case in node_cases().values():
-        if case.op not in ops:
-            continue
-        name = case.name + "_cpu"
-        test = getattr(every, name)
-        reason = exclusion_reason(case.name)
-        if reason:
-            test = unittest.skip(reason)(test)
-        setattr(OnnxBackendNodeModelTest, name, test)
-
-
-_collect()
+@pytest.mark.parametrize("name", sorted(node_cases()))
+def test_node_case(name):
+    case = node_cases()[name]
+    reason = skip_reason(case)
+    if reason:
+        pytest.skip(reason)
+    run_case(case)

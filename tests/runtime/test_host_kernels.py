@@ -33,3 +33,20 @@ def test_registry_refuses_a_second_kernel_of_a_name_and_names_the_missing():
         register_host_kernel("test_scale", lambda x: (x,))
     with pytest.raises(LookupError, match="test_scale"):
         host_kernel("no_such_kernel")
+
+
+def test_a_host_result_in_fortran_order_reaches_kernels_in_c_order():
+    """float16 ops run on the host; NumPy's astype of a transpose is Fortran-ordered, and a
+    kernel compiled for C-ordered arrays was handed it (Numba's 'No matching definition')."""
+    import graphjit as gj
+
+    g = gj.Graph()
+    with g.as_default():
+        x = gj.placeholder(gj.float16, [1, 4, 1, 10], name="x")
+        t = gj.cast(gj.transpose(x, [0, 2, 3, 1]), gj.float32)
+        y = gj.nn.conv2d(t, np.ones((1, 3, 4, 2), np.float32), strides=[1, 1],
+                         padding="VALID")
+    xs = np.arange(40, dtype=np.float16).reshape(1, 4, 1, 10)
+    want = gj.Session(graph=g, engine="reference").run(y, {x: xs})
+    (got,) = gj.compile(g, fetches=[y])(xs)
+    np.testing.assert_allclose(got, want, rtol=1e-6)

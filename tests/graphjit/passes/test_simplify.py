@@ -185,3 +185,32 @@ def test_unknown_dims_can_broadcast_at_run_time():
     feeds = {x: np.array([2.0], np.float32), c: np.array([True, False, True])}
     new, _ = optimize_and_compare(g, [out], feeds)
     assert op_types(new)["Select"] == 1
+
+
+def test_transpose_moves_through_elementwise_ops_to_cancel():
+    """NCHW models imported into NHWC kernels: Transpose, activation, bias, Transpose back
+    leaves only the activation and bias, on the data where it is."""
+    rng = np.random.default_rng(0)
+    g = tf.Graph()
+    with g.as_default():
+        x = tf.placeholder(tf.float32, [2, 3, 3, 4], name="x")  # NHWC
+        nchw = tf.transpose(x, [0, 3, 1, 2])
+        bias = tf.constant(rng.standard_normal((4, 1, 1)).astype(np.float32))
+        act = tf.nn.relu(nchw + bias) * 0.5
+        out = tf.abs(tf.transpose(act, [0, 2, 3, 1]), name="out")
+    new, _ = optimize_and_compare(
+        g, [out], {x: rng.standard_normal((2, 3, 3, 4)).astype(np.float32)}, passes=PASSES)
+    types = op_types(new)
+    assert "Transpose" not in types, new.as_text()
+    assert types["Relu"] == 1 and types["Add"] == 1 and types["Mul"] == 1
+
+
+def test_transpose_stays_where_moving_it_would_duplicate_work():
+    g = tf.Graph()
+    with g.as_default():
+        x = tf.placeholder(tf.float32, [2, 3], name="x")
+        act = tf.nn.relu(tf.transpose(x))
+        out = tf.add(tf.abs(tf.transpose(act)), tf.reduce_sum(act), name="out")
+    new, _ = optimize_and_compare(g, [out], {x: np.arange(6, dtype=np.float32).reshape(2, 3)},
+                                  passes=PASSES)
+    assert op_types(new)["Transpose"] == 2, new.as_text()

@@ -1,0 +1,79 @@
+"""What each ONNX converter implements, version by version: checked before any
+converter runs (graphjit.onnx.validate), so a node is converted only under the
+meaning its converter was written for.
+
+ONNX changes an op's meaning by giving it a new version (its schema's
+`since_version`): Mod-28 made `fmod=0` on floats a floor-mod, SpaceToDepth-28 added
+`mode`. A node's version is the newest one at or below the model's opset for its
+domain (`onnx.defs.get_schema(op, max_inclusive_version=opset, domain=...)`).
+`OP_VERSIONS[op]` lists the versions a converter has been checked against, from
+the one in force at opset 13 (models older than 13 are converted up to it first) to
+the newest it handles: a node of any other version is refused (UnsupportedError
+naming it), so a new ONNX release that changes an op fails loudly until someone
+reads the change and adds the version here. Most later versions only widen the
+types (bfloat16, float8, int4, ...), which graphjit.onnx.types refuses where it
+lacks them.
+
+`ATTR_VALUES[op][attr]` lists the values of an attribute whose meaning varies that
+the converter implements; another value is refused the same way. (A converter may
+refuse a value itself where it says more: BatchNormalization's training_mode=1.)
+"""
+
+from __future__ import annotations
+
+OP_VERSIONS: dict[str, tuple[int, ...]] = {
+    "Abs": (13,), "Acosh": (9, 22), "Add": (13, 14), "And": (7,), "ArgMax": (13,), "ArgMin": (13,),
+    "Asinh": (9, 22), "Atanh": (9, 22), "AveragePool": (11, 19, 22),
+    "BatchNormalization": (9, 14, 15), "Cast": (13, 19, 21, 23, 24, 25, 28),
+    "CastLike": (15, 19, 21, 23, 24, 25), "Ceil": (13,), "Celu": (12, 28), "Clip": (13,),
+    "Concat": (13,), "Constant": (13, 19, 21, 23, 24, 25),
+    "ConstantOfShape": (9, 20, 21, 23, 24, 25), "Conv": (11, 22), "Cos": (7, 22), "Cosh": (9, 22),
+    "CumSum": (11, 14), "DepthToSpace": (13, 28), "Det": (11, 22), "Div": (13, 14),
+    "Dropout": (13, 22), "Elu": (6, 22), "Equal": (13, 19), "Erf": (13,), "Exp": (13,),
+    "Expand": (13,), "EyeLike": (9, 22), "Flatten": (13, 21, 23, 24, 25), "Floor": (13,),
+    "Gather": (13,), "GatherElements": (13,), "Gelu": (20,), "Gemm": (13,),
+    "GlobalAveragePool": (1, 22), "GlobalMaxPool": (1, 22), "Greater": (13,),
+    "GreaterOrEqual": (12, 16), "HardSigmoid": (6, 22), "HardSwish": (14, 22),
+    "Identity": (13, 14, 16, 19, 21, 23, 24, 25), "InstanceNormalization": (6, 22),
+    "IsInf": (10, 20), "IsNaN": (13, 20), "LayerNormalization": (17,), "LeakyRelu": (6, 16),
+    "Less": (13,), "LessOrEqual": (12, 16), "Log": (13,), "LogSoftmax": (13,), "MatMul": (13,),
+    "Max": (13,), "MaxPool": (12, 22), "Mean": (13,), "Min": (13,), "Mish": (18, 22),
+    "Mod": (13, 28), "Mul": (13, 14), "Neg": (13,), "Not": (1,), "Or": (7,), "PRelu": (9, 16),
+    "Pad": (13, 18, 19, 21, 23, 24, 25), "Pow": (13, 15), "Range": (11, 27), "Reciprocal": (13,),
+    "ReduceL1": (13, 18), "ReduceL2": (13, 18), "ReduceLogSum": (13, 18, 28),
+    "ReduceLogSumExp": (13, 18, 28), "ReduceMax": (13, 18, 20), "ReduceMean": (13, 18),
+    "ReduceMin": (13, 18, 20), "ReduceProd": (13, 18), "ReduceSum": (13,),
+    "ReduceSumSquare": (13, 18), "Relu": (13, 14), "Reshape": (13, 14, 19, 21, 23, 24, 25),
+    "Round": (11, 22), "Selu": (6, 22), "Shape": (13, 15, 19, 21, 23, 24, 25), "Shrink": (9,),
+    "Sigmoid": (13,), "Sign": (13,), "Sin": (7, 22), "Sinh": (9, 22),
+    "Size": (13, 19, 21, 23, 24, 25), "Slice": (13,), "Softmax": (13,), "Softplus": (1, 22),
+    "Softsign": (1, 22), "SpaceToDepth": (13, 28), "Split": (13, 18), "Sqrt": (13,),
+    "Squeeze": (13, 21, 23, 24, 25), "Sub": (13, 14), "Sum": (13,), "Tan": (7, 22), "Tanh": (13,),
+    "ThresholdedRelu": (10, 22), "Tile": (13,), "Transpose": (13, 21, 23, 24, 25), "Trilu": (14,),
+    "Unsqueeze": (13, 21, 23, 24, 25), "Where": (9, 16), "Xor": (7,),
+}
+
+ATTR_VALUES: dict[str, dict[str, tuple]] = {
+    "ArgMax": {"keepdims": (0, 1), "select_last_index": (0, 1)},
+    "ArgMin": {"keepdims": (0, 1), "select_last_index": (0, 1)},
+    "AveragePool": {"auto_pad": ("NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID"),
+                    "ceil_mode": (0, 1), "count_include_pad": (0, 1)},
+    "Conv": {"auto_pad": ("NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID")},
+    "CumSum": {"exclusive": (0, 1), "reverse": (0, 1)},
+    "DepthToSpace": {"mode": ("DCR", "CRD")},
+    "Gelu": {"approximate": ("none", "tanh")},
+    "Gemm": {"transA": (0, 1), "transB": (0, 1)},
+    "IsInf": {"detect_negative": (0, 1), "detect_positive": (0, 1)},
+    "LayerNormalization": {"stash_type": (1, 11)},
+    "MaxPool": {"auto_pad": ("NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID"),
+                "ceil_mode": (0, 1), "storage_order": (0, 1)},
+    "Mod": {"fmod": (0, 1)},
+    "Pad": {"mode": ("constant", "reflect", "edge", "wrap")},
+    "Range": {"stash_type": (1, 11)},
+    "Reshape": {"allowzero": (0, 1)},
+    "SpaceToDepth": {"mode": ("DCR", "CRD")},
+    "Trilu": {"upper": (0, 1)},
+    **{op: {"keepdims": (0, 1), "noop_with_empty_axes": (0, 1)} for op in (
+        "ReduceL1", "ReduceL2", "ReduceLogSum", "ReduceLogSumExp", "ReduceMax", "ReduceMean",
+        "ReduceMin", "ReduceProd", "ReduceSum", "ReduceSumSquare")},
+}

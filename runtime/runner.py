@@ -1,0 +1,205 @@
+"""Per-plan runners: the per-call path of a plan as straight-line Python, generated once.
+
+A runner takes the caller's positional arguments and either runs the plan or returns
+MISS, meaning "take the general path" (Executor.run and its caller's checks and error
+messages). It first checks, argument by argument, exactly what the plan was made for
+(an ndarray, not a subclass; this dtype object; this shape; C-contiguous), then calls
+each step with its arrays as local variables: no signature tuple, no list of slots, no
+loop over steps. A kernel with one compiled signature is called through its native
+entry point, skipping Numba's per-call typing of every argument (~0.15 us a call),
+where the arguments are known to match that signature: plan buffers, outputs,
+constants and checked inputs, never a host step's results.
+
+Intermediate buffers and recycled outputs come from the executor's pool (one set per
+concurrent caller), as in Executor.run. A plan with no intermediates whose outputs are
+small needs no pool: each output has a list of spares (at most one per concurrent
+caller), taken back once the caller dropped it (np.empty costs 0.1-0.4 us).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from sys import getrefcount
+
+import numpy as np
+
+from runtime import trace
+from runtime.plan import EXTERN, HOST, KERNEL, VIEW, Plan, materialize
+
+MISS = object()  # a runner's answer when its checks fail: take the general path
+SMALL_OUTPUT_BYTES = 4096  # fresh outputs below this cost no page faults: not recycled
+
+
+def no_runner(args: tuple) -> object:
+    """The runner of no plan: every call takes the general path."""
+    return MISS
+
+
+def run_host(fn: Callable, ins: tuple, n: int) -> list:
+    """A host step's `n` results; one sharing memory with an input is copied (a later
+    step may reuse that input's buffer, see runtime.executor.run_step)."""
+    results = []
+    for r in fn(*ins)[:n]:
+        if isinstance(r, np.ndarray) and any(np.may_share_memory(r, a) for a in ins):
+            r = r.copy()
+        results.append(r)
+    return results
+
+
+def native_entry(fn, specs: list[tuple[tuple, np.dtype]]):
+    """`fn`'s compiled entry point where `fn` is a Numba dispatcher with exactly one
+    signature of C-contiguous arrays of these ranks and dtypes; else `fn` itself."""
+    overloads = getattr(fn, "overloads", None)
+    if not overloads or len(overloads) != 1:
+        return fn
+    (signature, compiled), = overloads.items()
+    from numba import types
+    from numba.np.numpy_support import as_dtype
+    if len(signature) != len(specs):
+        return fn
+    for numba_type, (shape, dtype) in zip(signature, specs):
+        if not isinstance(numba_type, types.Array) or numba_type.layout != "C" \
+                or numba_type.ndim != len(shape) or as_dtype(numba_type.dtype) != dtype:
+            return fn
+    return getattr(compiled, "entry_point", None) or fn
+
+
+def _trusted_slots(plan: Plan) -> set[int]:
+    """Slots whose arrays are C-contiguous of their spec's shape and dtype on every call
+    of a runner: checked inputs, outputs, buffers, contiguous constants, their views."""
+    trusted = set()
+    for i, spec in enumerate(plan.slots):
+        if any(d is None for d in spec.shape):
+            continue
+        if spec.role in ("input", "output", "buffer"):
+            trusted.add(i)
+        elif spec.role == "const" and isinstance(spec.value, np.ndarray) \
+                and spec.value.flags.c_contiguous and spec.value.dtype == spec.dtype \
+                and spec.value.shape == tuple(spec.shape):
+            trusted.add(i)
+        elif spec.role == "view" and spec.base in trusted:
+            trusted.add(i)
+    return trusted
+
+
+def _reads_pooled(plan: Plan) -> bool:
+    """Whether a step uses a slot whose array only a pooled set holds: an intermediate
+    buffer, or a view made once per set (not by a step of this call)."""
+    made = set(plan.input_slots)
+    for step in plan.steps:
+        used = step.inputs + (step.outputs if step.kind in (KERNEL, EXTERN) else ())
+        if any(s not in made and plan.slots[s].role not in ("const", "output")
+               for s in used):
+            return True
+        if step.kind in (VIEW, HOST):
+            made.update(step.outputs)
+    return False
+
+
+def build_runner(plan: Plan, pool: list, functions: list, input_dtypes: list,
+                 finish: Callable[[list], object] | None = None,
+                 single: bool = False) -> Callable[[tuple], object]:
+    """The runner of `plan` for arguments of `input_dtypes` (one per input slot) and the
+    input shapes the plan was made for. `functions`: what each step calls (the
+    executor's). Returns the fetched values as a list, `finish(list)` when given, or
+    the lone fetch itself (a NumPy scalar for 0-d) when `single`."""
+    slots = plan.slots
+    trusted = _trusted_slots(plan)
+    use_pool = _reads_pooled(plan) or any(
+        s.role == "output" and s.nbytes >= SMALL_OUTPUT_BYTES for s in slots)
+    env: dict = {"MISS": MISS, "trace": trace, "ndarray": np.ndarray, "empty": np.empty,
+                 "getrefcount": getrefcount, "materialize": materialize, "plan": plan,
+                 "pool": pool, "run_host": run_host, "finish": finish}
+    names: dict[int, str] = {}
+    head: list[str] = []  # the arrays a call starts with
+    body: list[str] = []  # the steps
+    tail: list[str] = []  # outputs kept for reuse once the caller drops them
+    n = len(plan.input_slots)
+    args = [f"x{k}" for k in range(n)]
+    checks = []
+    for k, slot in enumerate(plan.input_slots):
+        names.setdefault(slot, args[k])
+        env[f"d{k}"], env[f"s{k}"] = input_dtypes[k], tuple(slots[slot].shape)
+        checks.append(f"type(x{k}) is not ndarray or x{k}.dtype is not d{k} or "
+                      f"x{k}.shape != s{k} or not x{k}.flags.c_contiguous")
+
+    def name(slot: int) -> str:
+        """The local holding `slot` where a step uses it, loaded first if need be."""
+        if slot in names:
+            return names[slot]
+        spec = slots[slot]
+        local = names[slot] = f"v{slot}"
+        if spec.role == "const":
+            env[local] = spec.value
+        elif spec.role == "output":
+            env[f"shape{slot}"], env[f"dtype{slot}"] = tuple(spec.shape), spec.dtype
+            fresh = f"empty(shape{slot}, dtype{slot})"
+            if use_pool:  # recycled when only the pooled set (and this code) refer to it
+                head.append(f"{local} = arrays[{slot}]")
+                head.append(f"if {local} is None or getrefcount({local}) > 3:")
+                head.append(f"    {local} = arrays[{slot}] = {fresh}")
+            else:  # a spare list per output: popped and put back whole, thread-safe
+                env[f"spare{slot}"] = []
+                head.extend(["try:", f"    {local} = spare{slot}.pop()",
+                             f"    if getrefcount({local}) > 2:  # the caller holds it",
+                             f"        {local} = {fresh}",
+                             "except IndexError:", f"    {local} = {fresh}"])
+                tail.append(f"spare{slot}.append({local})")
+        else:
+            head.append(f"{local} = arrays[{slot}]")
+        return local
+
+    for index, (step, fn) in enumerate(zip(plan.steps, functions)):
+        if step.kind is KERNEL or step.kind is EXTERN:
+            used = step.inputs + step.outputs
+            if all(s in trusted for s in used):
+                fn = native_entry(fn, [(slots[s].shape, slots[s].dtype) for s in used])
+            env[f"f{index}"] = fn
+            body.append(f"f{index}({', '.join(name(s) for s in used)})")
+        elif step.kind is VIEW:
+            out = step.outputs[0]
+            env[f"shape{out}"] = tuple(slots[out].shape)
+            base = name(step.inputs[0])
+            names[out] = f"v{out}"
+            body.append(f"v{out} = {base}.reshape(shape{out})")
+        elif step.kind is HOST:
+            env[f"f{index}"] = fn
+            ins = "".join(f"{name(s)}, " for s in step.inputs)
+            for s in step.outputs:
+                names[s] = f"v{s}"
+            outs = "".join(f"v{s}, " for s in step.outputs)
+            call = f"run_host(f{index}, ({ins}), {len(step.outputs)})"
+            body.append(f"{outs}= {call}" if outs else call)  # (a check has no result)
+        else:  # pragma: no cover
+            raise AssertionError(step.kind)
+    fresh = {s for s, spec in enumerate(slots) if spec.role == "output"}
+    fetched = [name(s) if s in fresh else f"{name(s)}.copy()" for s in plan.fetch_slots]
+    if single:
+        spec = slots[plan.fetch_slots[0]]
+        if any(d is None for d in spec.shape):
+            result = [f"r = {fetched[0]}", "return r[()] if r.ndim == 0 else r"]
+        else:
+            result = [f"return {fetched[0]}{'[()]' if len(spec.shape) == 0 else ''}"]
+    elif finish is not None:
+        result = [f"return finish([{', '.join(fetched)}])"]
+    else:
+        result = [f"return [{', '.join(fetched)}]"]
+    check = "".join(f"{c} or\n            " for c in checks)
+    lines = ["def run(args):",
+             "    try:",  # (free in Python 3.11 unless the count is wrong)
+             f"        {', '.join(args)}{',' if n == 1 else ''} = args" if n else
+             "        () = args",
+             "    except ValueError:",
+             "        return MISS",
+             f"    if ({check}trace.active):", "        return MISS"]
+    if use_pool:
+        lines += ["    arrays = pool.pop() if pool else materialize(plan)", "    try:"]
+        lines += [f"        {line}" for line in head + body + result]
+        lines += ["    finally:", "        pool.append(arrays)"]
+    else:
+        lines += [f"    {line}" for line in head + body + tail + result]
+    source = "\n".join(lines) + "\n"
+    exec(compile(source, f"<runner of {plan.summary or 'a plan'}>", "exec"), env)
+    run = env.pop("run")  # (left in its own globals, it would be a reference cycle)
+    run.source = source  # (for a reader debugging a call)
+    return run

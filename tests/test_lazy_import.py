@@ -1,0 +1,74 @@
+"""Numba and llvmlite load on the first compile, not on `import graphjit`: building a
+graph, running it on the reference interpreter, lowering it to loop IR and saving a
+checkpoint cost no backend start-up. Each check runs in a fresh interpreter."""
+
+import os
+import pathlib
+import subprocess
+import sys
+import textwrap
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+
+CHECK = """
+import sys
+assert 'numba' not in sys.modules and 'llvmlite' not in sys.modules, 'before: ' + {where!r}
+{body}
+loaded = [m for m in ('numba', 'llvmlite') if m in sys.modules]
+assert not loaded, f'{{loaded}} imported by: ' + {where!r}
+print('ok')
+"""
+
+
+def _run_fresh(where: str, body: str) -> None:
+    code = CHECK.format(where=where, body=textwrap.dedent(body))
+    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
+
+
+def test_import_graphjit_does_not_import_numba():
+    _run_fresh("import graphjit", "import graphjit")
+
+
+def test_reference_interpreter_and_loop_ir_do_not_import_numba(tmp_path):
+    _run_fresh("a graph run by the reference interpreter, its loop IR, a checkpoint", f"""
+        import numpy as np
+        import graphjit as tf
+        g = tf.Graph()
+        with g.as_default():
+            x = tf.placeholder(tf.float32, [None, 3], name="x")
+            w = tf.Variable(np.ones((3, 2), np.float32), name="w")
+            y = tf.nn.relu(tf.matmul(x, w) + 1.0, name="y")
+            init = tf.global_variables_initializer()
+            saver = tf.train.Saver()
+        with tf.Session(graph=g, engine="reference") as sess:
+            sess.run(init)
+            out = sess.run(y, {{x: np.ones((2, 3), np.float32)}})
+            assert out.shape == (2, 2) and np.allclose(out, 4.0)
+            saver.save(sess, {str(tmp_path / "model")!r})
+        fn = tf.compile(g, fetches=y, feeds=[x])
+        assert "for " in fn.ir("loops", shapes=[(2, 3)])
+    """)
+
+
+def test_first_compile_imports_numba():
+    """The lazy import still happens where it must: a compiled call loads Numba."""
+    code = """
+import sys
+import numpy as np
+import graphjit as tf
+g = tf.Graph()
+with g.as_default():
+    a = tf.placeholder(tf.float32, [4], name="a")
+    tf.add(a * a, 1.0, name="y")
+out = tf.compile(g)(np.arange(4, dtype=np.float32))
+assert np.array_equal(out, np.arange(4, dtype=np.float32) ** 2 + 1)
+assert 'numba' in sys.modules
+print('ok')
+"""
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
