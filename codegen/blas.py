@@ -70,6 +70,7 @@ def blas_threads() -> int:
 EXPLORE = 16
 MAX_SLOWER = 16  # ... but at least once per EXPLORE x MAX_SLOWER calls
 WINDOW = 5  # a choice's time is the median of its last WINDOW calls: one stall is no verdict
+STALE_S = 2.0  # and a choice not tried for this long is tried again: the load may have gone
 
 
 class GemmSite:
@@ -80,16 +81,17 @@ class GemmSite:
     the cores: on two cores with other work running, a 128x784 by 784x256 product took
     0.43 ms on two threads one minute and 30 ms the next (0.53 ms on one). So the site
     keeps a running time for each choice, takes the faster, and tries the other now and
-    then (at least once per EXPLORE x MAX_SLOWER calls) to see whether the machine
-    changed. It starts on one thread when the machine
+    then (at least once per EXPLORE x MAX_SLOWER calls, and after STALE_S seconds) to
+    see whether the machine changed. It starts on one thread when the machine
     is busy (codegen.wake_cost.busy), else on the budget, and stays on one when the
     calls are too short to pay for waking threads (the rule of codegen.parallel)."""
 
-    __slots__ = ("seconds", "recent", "calls", "_restore", "_start", "_used")
+    __slots__ = ("seconds", "recent", "tried_at", "calls", "_restore", "_start", "_used")
 
     def __init__(self):
         self.seconds: dict[int, float] = {}  # the calls' typical time, by thread count
         self.recent: dict[int, list] = {}  # the last WINDOW times, by thread count
+        self.tried_at: dict[int, float] = {}  # time.monotonic() of the last call, by count
         self.calls = 0
         self._restore: list = []
         self._start = 0
@@ -110,7 +112,10 @@ class GemmSite:
         best, other = (1, budget) if one <= many else (budget, 1)
         slower = self.seconds[other] / max(self.seconds[best], 1e-9)
         period = int(EXPLORE * min(max(1.0, slower), MAX_SLOWER))
-        return other if self.calls % period == period - 1 else best
+        if self.calls % period == period - 1 \
+                or time.monotonic() - self.tried_at.get(other, 0.0) > STALE_S:
+            return other
+        return best
 
     def __enter__(self):
         libs = blas_libraries()
@@ -138,3 +143,4 @@ class GemmSite:
         if len(recent) > WINDOW:
             del recent[0]
         self.seconds[self._used] = sorted(recent)[len(recent) // 2]
+        self.tried_at[self._used] = time.monotonic()

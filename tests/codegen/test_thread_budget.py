@@ -138,6 +138,7 @@ def test_a_site_takes_the_faster_choice_and_tries_the_other_now_and_then(wake_50
     site.seconds[2] = 30e-3
     assert site.threads(2) == 1  # then the choice not yet measured
     site.seconds[1] = 0.5e-3  # two threads were 60x slower: one it is
+    site.tried_at = {1: 1e12, 2: 1e12}  # both tried just now
     choices = []
     for site.calls in range(2000):
         choices.append(site.threads(2))
@@ -146,6 +147,8 @@ def test_a_site_takes_the_faster_choice_and_tries_the_other_now_and_then(wake_50
     choices = [site.threads(2) for site.calls in range(160)]
     assert choices.count(1) == 160 // int(blas.EXPLORE * 0.5e-3 / 0.3e-3)
     assert site.threads(1) == 1  # never more than the user's setting
+    site.tried_at[1] = 0.0  # one thread not tried for long: tried again at once
+    assert site.threads(2) == 1
 
 
 def test_one_stalled_call_does_not_decide_a_site(wake_50us, monkeypatch):
@@ -164,7 +167,7 @@ def test_gemms_too_short_to_pay_for_waking_run_on_one_thread(wake_50us, monkeypa
     monkeypatch.setattr(wake_cost, "busy", lambda: False)
     monkeypatch.setattr(wake_cost, "cores", lambda: 2)
     site = blas.GemmSite()
-    site.seconds = {1: 20e-6, 2: 12e-6}  # below 4 x 50 us
+    site.seconds = {1: 20e-6, 2: 12e-6}  # below 4 x 50 us (however long ago)
     assert all(site.threads(2) == 1 for site.calls in range(100))
 
 
