@@ -15,7 +15,7 @@ in the same run and, for W1-W3, the bandwidth "limit" (bytes moved once / 31 GB/
 For fair numbers:
 
 - Threads. Numba's default threading layer on this kind of machine is OpenMP, whose idle
-  workers spin-wait and fight OpenBLAS's threads for the cores (ANCHORS: W4 ~10x slower).
+  workers spin-wait and fight OpenBLAS's threads for the cores (W4 ~10x slower measured).
   This script therefore sets NUMBA_THREADING_LAYER=workqueue unless you set it yourself;
   the layer actually used is printed. numexpr, PyTorch and ONNX Runtime get Numba's
   thread count (NUMBA_NUM_THREADS, default: all cores).
@@ -52,7 +52,7 @@ import compile_time  # noqa: E402
 import others  # noqa: E402
 import workloads  # noqa: E402
 
-BANDWIDTH = 31e9  # bytes/s: the best measured on the reference machine (ANCHORS)
+BANDWIDTH = 31e9  # bytes/s: the best measured on the reference machine (benchmarks/README.md)
 RTOL, ATOL = 1e-4, 1e-5  # atol is relative to max|ref| of each output
 WARMUP = 2
 

@@ -23,15 +23,36 @@ _libs: list | None = None  # threadpoolctl's controllers of the BLAS libraries l
 _libs_lock = threading.Lock()
 
 
+class _Library:
+    """One BLAS library's thread count, read through its own symbol where threadpoolctl
+    exposes it (its public getter costs ~3 us a call, the symbol ~0.2 us)."""
+
+    __slots__ = ("controller", "get_num_threads")
+
+    def __init__(self, controller):
+        self.controller = controller
+        self.get_num_threads = controller.get_num_threads
+        symbol = getattr(controller, "_get_symbol", None)
+        if symbol is not None and getattr(controller, "internal_api", "") == "openblas" \
+                and getattr(controller, "threading_layer", "") != "openmp":
+            fast = symbol("openblas_get_num_threads")
+            if fast is not None:
+                self.get_num_threads = fast
+
+    def set_num_threads(self, n: int) -> None:
+        self.controller.set_num_threads(n)
+
+
 def blas_libraries() -> list:
-    """threadpoolctl's controllers of the loaded BLAS libraries (empty without any)."""
+    """The loaded BLAS libraries, through threadpoolctl (empty without any)."""
     global _libs
     if _libs is None:
         with _libs_lock:
             if _libs is None:
                 try:
                     from threadpoolctl import ThreadpoolController
-                    found = ThreadpoolController().select(user_api="blas").lib_controllers
+                    found = [_Library(c) for c in
+                             ThreadpoolController().select(user_api="blas").lib_controllers]
                 except Exception:  # noqa: BLE001 - no BLAS to limit, or no threadpoolctl
                     found = []
                 _libs = found
@@ -44,14 +65,34 @@ def blas_threads() -> int:
     return max(1, libs[0].get_num_threads() or 1) if libs else 1
 
 
-class GemmSite:
-    """One extern kernel's BLAS calls: `with site:` runs them on the threads the budget
-    allows, and times them for the next call's choice."""
+# A site tries the choice it did not take about once per EXPLORE calls, less often the
+# worse that choice was (so a choice 60x slower costs about 1/EXPLORE of a call's time).
+EXPLORE = 16
+MAX_SLOWER = 16  # ... but at least once per EXPLORE x MAX_SLOWER calls
+WINDOW = 5  # a choice's time is the median of its last WINDOW calls: one stall is no verdict
+STALE_S = 2.0  # and a choice not tried for this long is tried again: the load may have gone
 
-    __slots__ = ("seconds_one_thread", "_restore", "_start", "_used")
+
+class GemmSite:
+    """One extern kernel's BLAS calls: `with site:` runs them on one thread or on the
+    budget's threads, whichever this site measured faster lately.
+
+    Whether several BLAS threads pay depends on the GEMM's size and on what else holds
+    the cores: on two cores with other work running, a 128x784 by 784x256 product took
+    0.43 ms on two threads one minute and 30 ms the next (0.53 ms on one). So the site
+    keeps a running time for each choice, takes the faster, and tries the other now and
+    then (at least once per EXPLORE x MAX_SLOWER calls, and after STALE_S seconds) to
+    see whether the machine changed. It starts on one thread when the machine
+    is busy (codegen.wake_cost.busy), else on the budget, and stays on one when the
+    calls are too short to pay for waking threads (the rule of codegen.parallel)."""
+
+    __slots__ = ("seconds", "recent", "tried_at", "calls", "_restore", "_start", "_used")
 
     def __init__(self):
-        self.seconds_one_thread: float | None = None  # the calls' time on one thread
+        self.seconds: dict[int, float] = {}  # the calls' typical time, by thread count
+        self.recent: dict[int, list] = {}  # the last WINDOW times, by thread count
+        self.tried_at: dict[int, float] = {}  # time.monotonic() of the last call, by count
+        self.calls = 0
         self._restore: list = []
         self._start = 0
         self._used = 1
@@ -59,13 +100,22 @@ class GemmSite:
     def threads(self, user: int) -> int:
         """The BLAS threads for this call, at most `user` (the library's setting now)."""
         budget = min(user, wake_cost.cores(), parallel.num_threads())
-        if budget <= 1 or wake_cost.busy():
+        if budget <= 1:
             return 1
-        if self.seconds_one_thread is None:
-            return budget  # first call: BLAS's own choice within the budget
-        if self.seconds_one_thread < parallel.WAKE_FACTOR * wake_cost.current():
-            return 1
-        return budget
+        one, many = self.seconds.get(1), self.seconds.get(budget)
+        if one is None and many is None:
+            return 1 if wake_cost.busy() else budget
+        if one is not None and one < parallel.WAKE_FACTOR * wake_cost.current():
+            return 1  # too short to pay for waking BLAS's threads
+        if one is None or many is None:
+            return 1 if one is None else budget  # measure the choice not yet seen
+        best, other = (1, budget) if one <= many else (budget, 1)
+        slower = self.seconds[other] / max(self.seconds[best], 1e-9)
+        period = int(EXPLORE * min(max(1.0, slower), MAX_SLOWER))
+        if self.calls % period == period - 1 \
+                or time.monotonic() - self.tried_at.get(other, 0.0) > STALE_S:
+            return other
+        return best
 
     def __enter__(self):
         libs = blas_libraries()
@@ -87,6 +137,10 @@ class GemmSite:
         for lib, user in self._restore:
             lib.set_num_threads(user)
         self._restore = []
-        one = took * self._used  # at best the threads shared the work evenly
-        old = self.seconds_one_thread
-        self.seconds_one_thread = one if old is None else 0.7 * old + 0.3 * one
+        self.calls += 1
+        recent = self.recent.setdefault(self._used, [])
+        recent.append(took)
+        if len(recent) > WINDOW:
+            del recent[0]
+        self.seconds[self._used] = sorted(recent)[len(recent) // 2]
+        self.tried_at[self._used] = time.monotonic()

@@ -29,6 +29,10 @@ import numba
 from codegen import wake_cost
 
 CHUNKS_PER_THREAD = 4
+# On a busy machine a helper may lose its core in the middle of a chunk, and the caller
+# then waits for that chunk: finer chunks shorten the wait (W2 and W3 beside two busy
+# processes: 7.6 and 3.5 ms with 16, 11.8 and 7.3 ms with 4).
+CHUNKS_PER_THREAD_BUSY = 16
 # A chunk covers at most this many inner iterations (a few milliseconds): Python sees a
 # Ctrl-C only between native calls, so a long run stays interruptible between chunks.
 MAX_CHUNK_WORK = 1 << 22
@@ -199,7 +203,10 @@ def run_chunked(fn, arrays: tuple, n: int, work: int = 0, site: Site | None = No
     work = max(work, n)
     available = min(num_threads(), n)
     threads = available if site is None else site.threads(work, available)
-    count = min(n, max(threads * CHUNKS_PER_THREAD if threads > 1 else 1,
+    per_thread = CHUNKS_PER_THREAD
+    if threads > 1 and site is not None and wake_cost.busy():
+        per_thread = CHUNKS_PER_THREAD_BUSY
+    count = min(n, max(threads * per_thread if threads > 1 else 1,
                        -(-work // MAX_CHUNK_WORK)))
     if _chunk_observer is not None:
         fn = _observed(fn, count, _chunk_observer)

@@ -120,7 +120,7 @@ needs_blas = pytest.mark.skipif(not blas.blas_libraries(),
 
 
 @needs_blas
-def test_a_busy_machine_gets_one_blas_thread_during_the_gemm_only(monkeypatch):
+def test_a_busy_machine_starts_on_one_blas_thread_during_the_gemm_only(monkeypatch):
     user = blas.blas_threads()
     monkeypatch.setattr(wake_cost, "busy", lambda: True)
     site = blas.GemmSite()
@@ -129,19 +129,56 @@ def test_a_busy_machine_gets_one_blas_thread_during_the_gemm_only(monkeypatch):
     assert blas.blas_threads() == user
 
 
-@needs_blas
-def test_a_quiet_machine_keeps_the_users_blas_threads_for_large_gemms(wake_50us,
-                                                                      monkeypatch):
+def test_a_site_takes_the_faster_choice_and_tries_the_other_now_and_then(wake_50us,
+                                                                         monkeypatch):
     monkeypatch.setattr(wake_cost, "busy", lambda: False)
+    monkeypatch.setattr(wake_cost, "cores", lambda: 2)
     site = blas.GemmSite()
-    site.seconds_one_thread = 1.0
+    assert site.threads(2) == 2  # quiet: the budget first
+    site.seconds[2] = 30e-3
+    assert site.threads(2) == 1  # then the choice not yet measured
+    site.seconds[1] = 0.5e-3  # two threads were 60x slower: one it is
+    site.tried_at = {1: 1e12, 2: 1e12}  # both tried just now
+    choices = []
+    for site.calls in range(2000):
+        choices.append(site.threads(2))
+    assert choices.count(2) == 2000 // (blas.EXPLORE * blas.MAX_SLOWER)
+    site.seconds[2] = 0.3e-3  # the machine got quiet: two threads win, one is tried
+    choices = [site.threads(2) for site.calls in range(160)]
+    assert choices.count(1) == 160 // int(blas.EXPLORE * 0.5e-3 / 0.3e-3)
+    assert site.threads(1) == 1  # never more than the user's setting
+    site.tried_at[1] = 0.0  # one thread not tried for long: tried again at once
+    assert site.threads(2) == 1
+
+
+def test_one_stalled_call_does_not_decide_a_site(wake_50us, monkeypatch):
+    monkeypatch.setattr(wake_cost, "busy", lambda: False)
+    monkeypatch.setattr(wake_cost, "cores", lambda: 2)
+    site = blas.GemmSite()
+    site._used = 2
+    for took in (0.3e-3, 0.3e-3, 30e-3, 0.3e-3):  # one call stalled behind other work
+        site._start = 0
+        monkeypatch.setattr(blas.time, "perf_counter_ns", lambda t=took: int(t * 1e9))
+        site.__exit__(None, None, None)
+    assert site.seconds[2] == pytest.approx(0.3e-3)
+
+
+def test_gemms_too_short_to_pay_for_waking_run_on_one_thread(wake_50us, monkeypatch):
+    monkeypatch.setattr(wake_cost, "busy", lambda: False)
+    monkeypatch.setattr(wake_cost, "cores", lambda: 2)
+    site = blas.GemmSite()
+    site.seconds = {1: 20e-6, 2: 12e-6}  # below 4 x 50 us (however long ago)
+    assert all(site.threads(2) == 1 for site.calls in range(100))
+
+
+@needs_blas
+def test_the_users_blas_setting_is_restored_after_every_call(wake_50us, monkeypatch):
     user = blas.blas_threads()
-    with site:
-        assert blas.blas_threads() == min(user, wake_cost.cores())
-    site.seconds_one_thread = 1e-6  # too little to pay for waking BLAS's threads
-    with site:
-        assert blas.blas_threads() == 1
-    assert blas.blas_threads() == user
+    site = blas.GemmSite()
+    for _ in range(40):
+        with site:
+            assert blas.blas_threads() <= user
+        assert blas.blas_threads() == user
 
 
 @needs_blas
@@ -161,7 +198,7 @@ def test_the_generated_gemm_runs_under_the_limit_and_gives_the_same_result(
     def spying_matmul(*args, **kw):
         seen.append(blas.blas_threads())
         return real_matmul(*args, **kw)
-    monkeypatch.setattr(wake_cost, "busy", lambda: True)
+    monkeypatch.setattr(blas.GemmSite, "threads", lambda self, user: 1)
     monkeypatch.setattr(np, "matmul", spying_matmul)
     busy_out = np.empty((2, 32, 24))
     compiled.call(a, b, busy_out)
@@ -169,3 +206,18 @@ def test_the_generated_gemm_runs_under_the_limit_and_gives_the_same_result(
     assert seen == [1]
     np.testing.assert_array_equal(busy_out, quiet_out)
     np.testing.assert_allclose(quiet_out, a @ b.T, rtol=1e-12)
+
+
+@pytest.mark.parametrize("busy", [False, True])
+def test_a_busy_machine_gets_finer_chunks(busy, wake_50us, monkeypatch):
+    monkeypatch.setattr(wake_cost, "busy", lambda: busy)
+    site = parallel.Site()
+    site.measured(10**6, 1)  # worth helpers
+    counts = []
+    parallel.observe_chunks(lambda name, lo, hi, count, *_: counts.append(count))
+    try:
+        parallel.run_chunked(lambda out, lo, hi: None, (None,), 1000, 1000, site)
+    finally:
+        parallel.observe_chunks(None)
+    per = parallel.CHUNKS_PER_THREAD_BUSY if busy else parallel.CHUNKS_PER_THREAD
+    assert set(counts) == {2 * per} and len(counts) == 2 * per
