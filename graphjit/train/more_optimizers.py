@@ -22,7 +22,7 @@ from graphjit.ops.elementwise import abs as abs_
 from graphjit.ops.elementwise import maximum, rsqrt, sign, sqrt, where
 from graphjit.ops.elementwise import pow as pow_
 from graphjit.ops.state_ops import assign, group
-from graphjit.train.optimizer import Optimizer, _scalar
+from graphjit.train.optimizer import Optimizer, _one_minus, _scalar
 
 
 def _is(value, number: float) -> bool:
@@ -59,12 +59,13 @@ class RMSPropOptimizer(Optimizer):
             for h in (self._learning_rate, self._decay, self._momentum, self._epsilon))
         kernel = "ApplyCenteredRMSProp" if self._centered else "ApplyRMSProp"
         rms, mom = self.get_slot(var, "rms"), self.get_slot(var, "momentum")
-        ms_t = assign(rms, rms + (grad * grad - rms) * (1 - decay), name=kernel + "/ms")
+        keep = _one_minus(self._decay, var.dtype)  # TF's float32 1 - decay
+        ms_t = assign(rms, rms + (grad * grad - rms) * keep, name=kernel + "/ms")
         updates = [ms_t]
         denom = ms_t + epsilon
         if self._centered:
             mg = self.get_slot(var, "mg")
-            mg_t = assign(mg, mg + (grad - mg) * (1 - decay), name=kernel + "/mg")
+            mg_t = assign(mg, mg + (grad - mg) * keep, name=kernel + "/mg")
             updates.append(mg_t)
             denom = (ms_t - mg_t * mg_t) + epsilon
         mom_t = assign(mom, mom * momentum + grad * lr / sqrt(denom), name=kernel + "/mom")
@@ -121,10 +122,11 @@ class AdadeltaOptimizer(Optimizer):
         lr, rho, epsilon = (_scalar(h, var.dtype)
                             for h in (self._learning_rate, self._rho, self._epsilon))
         accum, accum_update = self.get_slot(var, "accum"), self.get_slot(var, "accum_update")
-        accum_t = assign(accum, accum * rho + grad * grad * (1 - rho), name="ApplyAdadelta/accum")
+        rest = _one_minus(self._rho, var.dtype)  # TF's float32 1 - rho
+        accum_t = assign(accum, accum * rho + grad * grad * rest, name="ApplyAdadelta/accum")
         update = sqrt(accum_update + epsilon) * rsqrt(accum_t + epsilon) * grad
         var_t = assign(var, var - update * lr, name="ApplyAdadelta")
-        update_t = assign(accum_update, accum_update * rho + update * update * (1 - rho),
+        update_t = assign(accum_update, accum_update * rho + update * update * rest,
                           name="ApplyAdadelta/accum_update")
         return group(accum_t, var_t, update_t)
 

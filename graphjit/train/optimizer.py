@@ -9,6 +9,8 @@ and initialized by `global_variables_initializer()` created afterwards.
 
 from __future__ import annotations
 
+import numpy as np
+
 from graphjit.autodiff import gradients
 from graphjit.errors import GraphError
 from graphjit.graph import Operation, Tensor
@@ -23,6 +25,15 @@ def _scalar(value, dtype):
     if isinstance(value, Tensor):
         return value if value.dtype == dtype else cast(value, dtype)
     return float(value)
+
+
+def _one_minus(value, dtype):
+    """1 - value as TF's kernels compute it, in the variable's dtype: for float32,
+    1 - 0.9 is 0.100000024, not the 0.1 Python's float64 would round to."""
+    if isinstance(value, Tensor):
+        return 1 - _scalar(value, dtype)
+    one = np.ones((), dtype.np)
+    return float(one - np.asarray(value, dtype.np))
 
 
 class Optimizer:
@@ -248,12 +259,13 @@ class AdamOptimizer(Optimizer):
 
     def _apply_dense(self, grad, var):
         m, v = self.get_slot(var, "m"), self.get_slot(var, "v")
-        beta1 = _scalar(self._beta1, var.dtype)
-        beta2 = _scalar(self._beta2, var.dtype)
         epsilon = _scalar(self._epsilon, var.dtype)
-        m_t = assign(m, m * beta1 + (1 - beta1) * grad, name="ApplyAdam/m")
-        v_t = assign(v, v * beta2 + (1 - beta2) * (grad * grad), name="ApplyAdam/v")
-        var_t = assign(var, var - self._step_size(var.dtype) * m_t / (sqrt(v_t) + epsilon),
+        # TF's ApplyAdam kernel's arithmetic, in its order, so float32 runs round as TF's:
+        # m += (g - m) * (1 - beta1); v += (g^2 - v) * (1 - beta2); var -= m lr_t / (sqrt(v) + eps)
+        m_t = assign(m, m + (grad - m) * _one_minus(self._beta1, var.dtype), name="ApplyAdam/m")
+        v_t = assign(v, v + (grad * grad - v) * _one_minus(self._beta2, var.dtype),
+                     name="ApplyAdam/v")
+        var_t = assign(var, var - m_t * self._step_size(var.dtype) / (sqrt(v_t) + epsilon),
                        name="ApplyAdam")
         return group(m_t, v_t, var_t)
 
