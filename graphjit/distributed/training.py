@@ -88,7 +88,7 @@ class DataParallel:
         self._fetches = [loss.name] + [g.name for g in grads]
         self._names = [v.op.name for v in self.var_list]
         self.key, data = to_bytes(graph, [loss, *grads], batch)
-        self._data = dask_runner.ship(client, self.key, data)
+        self._shipped = dask_runner.ShippedGraph(client, self.key, data)
         self.shards = shards or max(1, len(client.scheduler_info()["workers"]))
 
     def _batch(self, given: dict) -> dict:
@@ -113,9 +113,8 @@ class DataParallel:
         batch = self._batch(given)
         rows = next(iter(batch.values())).chunks[0]
         variables = {n: self.state[n] for n in self._names}
-        tasks = dask_runner.chunk_tasks(self.key, self._data, self._fetches,
-                                        list(batch), batch, [], variables)
-        results = dask_runner.compute(self.client, tasks, self.loss.graph)
+        results = dask_runner.compute(self.loss.graph, self._shipped, self._fetches,
+                                      list(batch), batch, [], variables)
         weights = rows if self.weighting == "mean" else (1,) * len(rows)
         total = sum(weights) if self.weighting == "mean" else 1
         combined = [sum(np.float64(w) * r[j] for w, r in zip(weights, results)) / total
