@@ -66,13 +66,15 @@ def as_dask(name: str, value):
 
 
 def chunk_tasks(shipped: ShippedGraph, fetches: list[str], feeds: list[str], batch: dict,
-                others: list, variables: dict | None = None) -> list:
-    """One delayed task per row chunk, each giving the stage's fetched arrays."""
+                others: list, variables: dict | list | None = None) -> list:
+    """One delayed task per row chunk, each giving the stage's fetched arrays
+    (`variables`: state values for every chunk, or a list of them, one per chunk)."""
     blocks = [x.to_delayed().ravel() for x in batch.values()]
     run = dask.delayed(worker.run_chunk, pure=True)
     data = shipped.future()
-    return [run(shipped.key, data, tuple(fetches), tuple(feeds), [*chunk, *others], variables)
-            for chunk in zip(*blocks)]
+    per_chunk = variables if isinstance(variables, list) else [variables] * len(blocks[0])
+    return [run(shipped.key, data, tuple(fetches), tuple(feeds), [*chunk, *others], v)
+            for chunk, v in zip(zip(*blocks), per_chunk)]
 
 
 def row_arrays(tasks: list, rows: tuple, fetched) -> list:

@@ -17,39 +17,6 @@ da = pytest.importorskip("dask.array")
 gjd = pytest.importorskip("graphjit.distributed")
 
 
-def test_results_stay_right_when_a_worker_dies_mid_run(client):
-    rng = np.random.default_rng(3)
-    g = tf.Graph()
-    with g.as_default():
-        x = tf.placeholder(tf.float32, [None, 6], name="x")
-        w = tf.constant(rng.standard_normal((6, 4)).astype(np.float32))
-        probs = tf.nn.softmax(tf.matmul(x, w))
-        fetches = [probs, tf.reduce_mean(probs, 0), tf.reduce_max(x)]
-    xv = rng.standard_normal((240, 6)).astype(np.float32)
-    want = tf.compile(g, fetches=fetches)(xv)
-    dfn = gjd.compile(g, fetches=fetches, client=client)
-    dfn(x=da.from_array(xv[:20], chunks=10))  # both workers hold the compiled function
-    pids = client.run(os.getpid)
-    victim = next(iter(pids.values()))
-
-    def slow(block):  # local: Dask ships it by value, workers need not import this file
-        time.sleep(0.05)  # each chunk takes a while to load, so the run is still going
-        return block
-
-    slow_x = da.from_array(xv, chunks=(20, 6)).map_blocks(slow, dtype=np.float32)
-    killer = threading.Timer(0.2, os.kill, (victim, signal.SIGKILL))
-    started = time.perf_counter()
-    killer.start()
-    probs_da, mean, top = dfn(x=slow_x)
-    probs_np = probs_da.compute()
-    killer.join()
-    assert time.perf_counter() - started > 0.2  # the kill came while the run went on
-    assert victim not in client.run(os.getpid).values()
-    np.testing.assert_allclose(probs_np, want[0], rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(mean, want[1], rtol=1e-5, atol=1e-6)
-    assert top == want[2]
-
-
 def _worker_report():
     """This worker's pid, kernel cache folder, and the kernels of its compiled functions
     by where they came from (memory, disk, compiled, extern)."""
@@ -81,7 +48,9 @@ def test_restarted_workers_recompile_from_the_disk_cache(client):
 
     check()
     before = client.run(_worker_report)
-    client.restart()  # new worker processes; every future, the shipped graph's too, cancelled
+    # new worker processes; every future, the shipped graph's too, cancelled (first in this
+    # module: no killed worker is being replaced meanwhile)
+    client.restart()
     check()
     after = client.run(_worker_report)
     assert not {r["pid"] for r in before.values()} & {r["pid"] for r in after.values()}
@@ -90,3 +59,36 @@ def test_restarted_workers_recompile_from_the_disk_cache(client):
         assert r["cache_dir"] == cache_dir()  # the driver's GRAPHJIT_CACHE_DIR, inherited
         assert "compiled" not in r["sources"], r["sources"]
     assert "disk" in [s for r in after.values() for s in r["sources"]]
+
+
+def test_results_stay_right_when_a_worker_dies_mid_run(client):
+    rng = np.random.default_rng(3)
+    g = tf.Graph()
+    with g.as_default():
+        x = tf.placeholder(tf.float32, [None, 6], name="x")
+        w = tf.constant(rng.standard_normal((6, 4)).astype(np.float32))
+        probs = tf.nn.softmax(tf.matmul(x, w))
+        fetches = [probs, tf.reduce_mean(probs, 0), tf.reduce_max(x)]
+    xv = rng.standard_normal((240, 6)).astype(np.float32)
+    want = tf.compile(g, fetches=fetches)(xv)
+    dfn = gjd.compile(g, fetches=fetches, client=client)
+    dfn(x=da.from_array(xv[:20], chunks=10))  # both workers hold the compiled function
+    pids = client.run(os.getpid)
+    victim = next(iter(pids.values()))
+
+    def slow(block):  # local: Dask ships it by value, workers need not import this file
+        time.sleep(0.05)  # each chunk takes a while to load, so the run is still going
+        return block
+
+    slow_x = da.from_array(xv, chunks=(20, 6)).map_blocks(slow, dtype=np.float32)
+    killer = threading.Timer(0.2, os.kill, (victim, signal.SIGKILL))
+    started = time.perf_counter()
+    killer.start()
+    probs_da, mean, top = dfn(x=slow_x)
+    probs_np = probs_da.compute()
+    killer.join()
+    assert time.perf_counter() - started > 0.2  # the kill came while the run went on
+    assert victim not in client.run(os.getpid).values()
+    np.testing.assert_allclose(probs_np, want[0], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(mean, want[1], rtol=1e-5, atol=1e-6)
+    assert top == want[2]
