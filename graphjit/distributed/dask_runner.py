@@ -50,7 +50,8 @@ def row_chunks(arrays: dict) -> dict:
     for name, x in arrays.items():
         if x.shape[0] != first.shape[0]:
             raise FeedError(f"batch input '{name}' has {x.shape[0]} rows, the first batch "
-                            f"input has {first.shape[0]}")
+                            f"input has {first.shape[0]} (a placeholder without a batch axis "
+                            f"is fed whole: name the batch ones with batch_inputs=[...])")
         out[name] = x.rechunk((rows,) + tuple(-1 for _ in x.shape[1:]))
     return out
 

@@ -213,6 +213,8 @@ def test_data_parallel_feeds_non_batch_placeholders_whole(client):
         np.testing.assert_allclose(dp.state[name], state[name], rtol=1e-4, atol=2e-5)
     with pytest.raises(tf.FeedError, match="missing input lr:0"):
         dp.step(x=xs[:20], y=ys[:20], scale=1.5)
+    with pytest.raises(tf.FeedError, match=r"'y:0' has 10 rows.*batch_inputs="):
+        dp.step(x=xs[:20], y=ys[:10], lr=0.1, scale=1.5)
 
 
 def _dropout_model():
