@@ -161,6 +161,10 @@ def _row_op_kind(op: Operation, rows: list[bool]) -> str:
         if tuple(op.attrs["slices"][0]) == (None, None, 1):
             return ROW
         raise _mixing(op, f"it slices the batch axis ({op.attrs['slices'][0]})")
+    if t == "RandomUniformLike":  # dropout's mask: drawn per row, from a key per chunk
+        if rows[0] and not rows[1] and op.attrs["shape"][0] != 1:
+            return ROW
+        raise _mixing(op, "one dropout mask is shared by all rows (noise_shape's axis 0 is 1)")
     if t == "Pad":
         if tuple(op.attrs["paddings"][0]) == (0, 0):
             return ROW
@@ -172,10 +176,11 @@ def _raise(op: Operation, why: str):
     raise _mixing(op, why)
 
 
-def needed_ops(fetches: list[Tensor]) -> list[Operation]:
-    """The ops the fetches need (data and control inputs), in graph order."""
+def needed_ops(fetches: list) -> list[Operation]:
+    """The ops the fetches (Tensors or Operations) need (data and control inputs), in
+    graph order."""
     seen: set = set()
-    stack = [f.op for f in fetches]
+    stack = [f if isinstance(f, Operation) else f.op for f in fetches]
     while stack:
         op = stack.pop()
         if op.name in seen:

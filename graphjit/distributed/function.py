@@ -41,7 +41,7 @@ class DistributedFunction:
             raise FeedError("no batch input: distributed functions need a placeholder whose "
                             "axis 0 is None (or batch_inputs=[...])")
         self.split = split(self.fetches, batch, const)
-        self._data = dask_runner.ship(client, self.split.key, self.split.data)
+        self._shipped = dask_runner.ShippedGraph(client, self.split.key, self.split.data)
         self._finish = None
 
     def explain(self) -> str:
@@ -70,16 +70,15 @@ class DistributedFunction:
         combined: dict[str, np.ndarray] = {}
         for stage in s.levels:
             feeds_before = [combined[n] for n in stage.feeds[len(batch) + len(const):]]
-            tasks = dask_runner.chunk_tasks(s.key, self._data, stage.fetches, stage.feeds,
-                                            batch, const + feeds_before)
-            results = dask_runner.compute(self.client, tasks, self._graph)
+            results = dask_runner.compute(self._graph, self._shipped, stage.fetches,
+                                          stage.feeds, batch, const + feeds_before)
             for j, name in enumerate(stage.reductions):
                 red = s.analysis.reductions[name]
                 combined[red.output.name] = s.combine(red, [r[j] for r in results], n_rows)
         values: dict[str, object] = {}
         if s.rows:
             reduced = [combined[n] for n in s.rows.feeds[len(batch) + len(const):]]
-            tasks = dask_runner.chunk_tasks(s.key, self._data, s.rows.fetches, s.rows.feeds,
+            tasks = dask_runner.chunk_tasks(self._shipped, s.rows.fetches, s.rows.feeds,
                                             batch, const + reduced)
             fetched = [s.graph.get_tensor_by_name(n) for n in s.rows.fetches]
             values.update(zip(s.rows.fetches, dask_runner.row_arrays(tasks, rows, fetched)))

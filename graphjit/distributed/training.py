@@ -1,11 +1,15 @@
 """Data-parallel training on a Dask cluster: per-shard gradients, one optimizer update.
 
 Each step, every shard of the batch computes the loss and the gradients of the
-variables on its rows (a worker task with the current variable values); the driver
+variables on its rows (a worker task with the current variable values, and the fed
+values of placeholders without a batch axis, such as a `keep_prob`, whole); the driver
 combines them as a batch reduction does (a mean loss: each shard weighted by its rows,
-divided by the batch's rows), applies the optimizer's update once to its own variables,
-and sends the new values with the next step's tasks. The result equals one process
-training on the same batches, within float rounding.
+divided by the batch's rows), applies the optimizer's update once to its own variables
+(with the placeholders it needs fed, a learning rate), and sends the new values with the
+next step's tasks. Random draws (dropout's masks) use a generator per shard and step,
+spawned from one the driver keeps (seeded by the op's seed, if the graph has one), so
+shards draw independent masks and a seeded run draws the same ones again. Without
+draws, the result equals one process training on the same batches, within float rounding.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from graphjit.distributed.saved import to_bytes
 from graphjit.errors import FeedError
 from graphjit.graph import Tensor
 from graphjit.ops.core import placeholder
+from graphjit.ops.state_ops import _DRAWS
 from graphjit.variables import global_variables_initializer
 
 _LINEAR = {"Add", "AddV2", "AddN", "Sub", "Mul", "Identity", "Neg", "RealDiv"}
@@ -60,20 +65,20 @@ class DataParallel:
     Variables live in the driver's `state` (a dict, or pass `state=sess.state`); with
     no state given, they are initialized by the graph's initializers. `shards` (default:
     the cluster's worker count) is how many tasks a NumPy batch is split into; a dask
-    batch keeps its own row chunks unless it has fewer.
+    batch keeps its own row chunks unless it has fewer. Batch inputs are the placeholders
+    whose axis 0 is None (or `batch_inputs=[...]`); every other placeholder the loss or
+    the optimizer needs (a learning rate, a keep_prob) is fed whole, to every shard.
     """
 
     def __init__(self, loss: Tensor, optimizer, client, var_list=None, state: dict | None = None,
-                 shards: int | None = None):
+                 shards: int | None = None, batch_inputs=None):
         graph = loss.graph
         self.client = client
         self.loss = loss
         self.var_list = list(var_list or graph.get_collection("trainable_variables"))
-        batch, const = _batch_and_const(graph, [loss], None)
-        if const:
-            raise FeedError(f"the loss needs non-batch inputs {[t.name for t in const]}: "
-                            "give them as constants or variables")
+        batch, const = _batch_and_const(graph, [loss], batch_inputs)
         self.batch_inputs = batch
+        self.const_inputs = const  # fed whole to every shard
         self.weighting = _weighting(loss, batch)
         with graph.as_default():
             grads = gradients(loss, self.var_list)
@@ -84,19 +89,40 @@ class DataParallel:
         self.state: dict = {} if state is None else state
         if init is not None:
             compile_graph(init, state=self.state)()
-        self._update = compile_graph(update, feeds=self._grad_inputs, state=self.state)
+        grad_names = {t.name for t in self._grad_inputs}
+        self.update_inputs = [op.outputs[0] for op in needed_ops([update])
+                              if op.type == "Placeholder" and op.outputs[0].name not in grad_names
+                              and op.outputs[0] not in batch]  # a fed learning rate
+        self._update = compile_graph(update, feeds=self._grad_inputs + self.update_inputs,
+                                     state=self.state)
         self._fetches = [loss.name] + [g.name for g in grads]
         self._names = [v.op.name for v in self.var_list]
-        self.key, data = to_bytes(graph, [loss, *grads], batch)
-        self._data = dask_runner.ship(client, self.key, data)
+        self.key, data = to_bytes(graph, [loss, *grads], batch + const)
+        self._draws = {op.name: np.random.SeedSequence(
+            None if op.attrs["seed"] is None else [op.attrs["seed"], op.attrs["seed2"] or 0])
+            for op in needed_ops([loss, *grads]) if op.type in _DRAWS}
+        self._shipped = dask_runner.ShippedGraph(client, self.key, data)
         self.shards = shards or max(1, len(client.scheduler_info()["workers"]))
+
+    @staticmethod
+    def _given(feed_dict) -> dict:
+        return {(k.name if isinstance(k, Tensor) else k): v for k, v in feed_dict.items()}
+
+    @staticmethod
+    def _value(given: dict, t: Tensor, what: str):
+        value = given.get(t.name, given.get(t.op.name))
+        if value is None:
+            raise FeedError(f"missing {what} {t.name}")
+        return value
+
+    def _whole(self, given: dict, inputs: list[Tensor]) -> list[np.ndarray]:
+        """The fed values of non-batch placeholders, as they are (not split into shards)."""
+        return [np.asarray(self._value(given, t, "input"), dtype=t.dtype.np) for t in inputs]
 
     def _batch(self, given: dict) -> dict:
         batch = {}
         for t in self.batch_inputs:
-            value = given.get(t.name, given.get(t.op.name))
-            if value is None:
-                raise FeedError(f"missing batch input {t.name}")
+            value = self._value(given, t, "batch input")
             shard = math.ceil(len(value) / self.shards)
             if not isinstance(value, da.Array):
                 value = np.asarray(value, dtype=t.dtype.np)
@@ -108,24 +134,33 @@ class DataParallel:
 
     def step(self, feed_dict=None, **kwargs) -> float:
         """One step on this batch; returns the batch's loss before the update."""
-        given = {(k.name if isinstance(k, Tensor) else k): v
-                 for k, v in {**(feed_dict or {}), **kwargs}.items()}
+        given = self._given({**(feed_dict or {}), **kwargs})
         batch = self._batch(given)
         rows = next(iter(batch.values())).chunks[0]
         variables = {n: self.state[n] for n in self._names}
-        tasks = dask_runner.chunk_tasks(self.key, self._data, self._fetches,
-                                        list(batch), batch, [], variables)
-        results = dask_runner.compute(self.client, tasks, self.loss.graph)
+        if self._draws:  # each shard its own generator for each random draw, this step
+            seeds = {name: seq.spawn(len(rows)) for name, seq in self._draws.items()}
+            variables = [{**variables, **{("rng", name): np.random.default_rng(s[i])
+                                          for name, s in seeds.items()}}
+                         for i in range(len(rows))]
+        update_values = self._whole(given, self.update_inputs)  # missing ones fail first
+        feeds = list(batch) + [t.name for t in self.const_inputs]
+        results = dask_runner.compute(self.loss.graph, self._shipped, self._fetches, feeds,
+                                      batch, self._whole(given, self.const_inputs), variables)
         weights = rows if self.weighting == "mean" else (1,) * len(rows)
         total = sum(weights) if self.weighting == "mean" else 1
         combined = [sum(np.float64(w) * r[j] for w, r in zip(weights, results)) / total
                     for j in range(len(self._fetches))]
-        self._update(*[g.astype(v.dtype.np) for g, v in zip(combined[1:], self.var_list)])
+        self._update(*[g.astype(v.dtype.np) for g, v in zip(combined[1:], self.var_list)],
+                     *update_values)
         return float(combined[0])
 
     def epoch(self, feed_dict: dict, batch_size: int) -> list[float]:
-        """Steps over consecutive batches of `batch_size` rows; the losses, in order."""
-        given = {(k.name if isinstance(k, Tensor) else k): v for k, v in feed_dict.items()}
-        n = len(next(iter(given.values())))
-        return [self.step({k: v[i:i + batch_size] for k, v in given.items()})
+        """Steps over consecutive batches of `batch_size` rows of the batch inputs (other
+        inputs fed whole to each step); the losses, in order."""
+        given = self._given(feed_dict)
+        names = {n for t in self.batch_inputs for n in (t.name, t.op.name)}
+        n = len(next(v for k, v in given.items() if k in names))
+        return [self.step({k: v[i:i + batch_size] if k in names else v
+                           for k, v in given.items()})
                 for i in range(0, n, batch_size)]

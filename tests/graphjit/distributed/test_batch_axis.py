@@ -22,6 +22,7 @@ ROW_WISE = {
     "conv and pool": lambda x, i: tf.nn.max_pool(tf.nn.conv2d(
         tf.reshape(x, [-1, 2, 2, 1]), tf.ones([2, 2, 1, 3]), [1, 1, 1, 1], "SAME"),
         [1, 2, 2, 1], [1, 2, 2, 1], "VALID"),
+    "dropout": lambda x, i: tf.nn.dropout(x, 0.5),
 }
 
 MIXING = {
@@ -33,6 +34,8 @@ MIXING = {
     "contraction over rows": (lambda x, i: tf.matmul(x, x, transpose_a=True), "MatMul"),
     "argmax over rows": (lambda x, i: tf.argmax(x, 0), "ArgMax"),
     "shape of the batch": (lambda x, i: tf.cast(tf.shape(x)[0], tf.float32), "Shape"),
+    "one dropout mask for all rows": (lambda x, i: tf.nn.dropout(x, 0.5, noise_shape=[1, 4]),
+                                      "RandomUniformLike"),
 }
 
 

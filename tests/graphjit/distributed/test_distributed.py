@@ -175,3 +175,85 @@ def test_data_parallel_refuses_a_loss_that_is_not_a_batch_mean(client, form):
         loss = m * m if form == "square" else m + tf.reduce_max(x)
     with pytest.raises(gjd.BatchAxisError, match="mean or a sum over examples"):
         gjd.DataParallel(loss, tf.train.GradientDescentOptimizer(0.1), client)
+
+
+def test_data_parallel_feeds_non_batch_placeholders_whole(client):
+    """A fed learning rate (the optimizer's) and a fed scalar in the loss (a logits scale)
+    have no batch axis: every shard gets them whole; steps equal one process's."""
+    rng = np.random.default_rng(2)
+    xs = rng.standard_normal((60, 64)).astype(np.float32)
+    ys = rng.integers(0, 10, 60)
+    rates = [0.02, 0.01, 0.005]
+
+    def build():
+        g, loss = _mlp()
+        with g.as_default():
+            lr = tf.placeholder(tf.float32, [], name="lr")
+            scale = tf.placeholder(tf.float32, name="scale")  # unknown rank: not a batch
+            loss = loss * scale
+        return g, loss, lr
+
+    g, loss, lr = build()
+    with g.as_default():
+        train = tf.train.AdamOptimizer(lr).minimize(loss)
+        init = tf.global_variables_initializer()
+    state: dict = {}
+    tf.compile(init, state=state)()
+    step = tf.compile(g, fetches=[loss, train], feeds=["x", "y", "lr", "scale"], state=state)
+    want = [float(step(xs[i * 20:i * 20 + 20], ys[i * 20:i * 20 + 20], r, 1.5)[0])
+            for i, r in enumerate(rates)]
+    g2, loss2, lr2 = build()
+    dp = gjd.DataParallel(loss2, tf.train.AdamOptimizer(lr2), client)
+    assert [t.name for t in dp.batch_inputs] == ["x:0", "y:0"]
+    got = [dp.step(x=xs[:20], y=ys[:20], lr=rates[0], scale=np.float32(1.5))]
+    got += [dp.step({"x": xs[i * 20:i * 20 + 20], "y": ys[i * 20:i * 20 + 20], lr2: r,
+                     "scale": 1.5}) for i, r in list(enumerate(rates))[1:]]
+    np.testing.assert_allclose(got, want, rtol=1e-5)
+    for name in ("w1", "b1", "w2", "b2"):
+        np.testing.assert_allclose(dp.state[name], state[name], rtol=1e-4, atol=2e-5)
+    with pytest.raises(tf.FeedError, match="missing input lr:0"):
+        dp.step(x=xs[:20], y=ys[:20], scale=1.5)
+    with pytest.raises(tf.FeedError, match=r"'y:0' has 10 rows.*batch_inputs="):
+        dp.step(x=xs[:20], y=ys[:10], lr=0.1, scale=1.5)
+
+
+def _dropout_model():
+    rng = np.random.default_rng(5)
+    g = tf.Graph()
+    g.seed = 7
+    with g.as_default():
+        x = tf.placeholder(tf.float32, [None, 16], name="x")
+        y = tf.placeholder(tf.int64, [None], name="y")
+        keep_prob = tf.placeholder(tf.float32, name="keep_prob")
+        w1 = tf.Variable((rng.standard_normal((16, 12)) * 0.3).astype(np.float32), name="w1")
+        w2 = tf.Variable((rng.standard_normal((12, 4)) * 0.3).astype(np.float32), name="w2")
+        h = tf.nn.dropout(tf.nn.relu(tf.matmul(x, w1)), keep_prob)
+        loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
+            labels=y, logits=tf.matmul(h, w2)))
+    return g, loss
+
+
+def test_data_parallel_with_a_fed_keep_prob(client):
+    """Dropout's keep_prob is fed whole to every shard: fed 1.0, steps equal one process's;
+    fed 0.5, each shard draws its own masks, the same again for the same graph seed."""
+    rng = np.random.default_rng(6)
+    xs = rng.standard_normal((40, 16)).astype(np.float32)
+    ys = rng.integers(0, 4, 40)
+    g, loss = _dropout_model()
+    with g.as_default():
+        train = tf.train.GradientDescentOptimizer(0.5).minimize(loss)
+        init = tf.global_variables_initializer()
+    state: dict = {}
+    tf.compile(init, state=state)()
+    step = tf.compile(g, fetches=[loss, train], feeds=["x", "y", "keep_prob"], state=state)
+    want = [float(step(xs[i:i + 20], ys[i:i + 20], 1.0)[0]) for i in (0, 20)]
+
+    def run(keep_prob):
+        dp = gjd.DataParallel(_dropout_model()[1], tf.train.GradientDescentOptimizer(0.5),
+                              client)
+        return dp.epoch({"x": xs, "y": ys, "keep_prob": keep_prob}, batch_size=20)
+
+    np.testing.assert_allclose(run(1.0), want, rtol=1e-5)
+    dropped = run(0.5)
+    assert dropped == run(0.5)  # the same graph seed draws the same masks
+    assert np.all(np.isfinite(dropped)) and not np.allclose(dropped, want)
