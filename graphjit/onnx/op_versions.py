@@ -77,3 +77,11 @@ ATTR_VALUES: dict[str, dict[str, tuple]] = {
         "ReduceL1", "ReduceL2", "ReduceLogSum", "ReduceLogSumExp", "ReduceMax", "ReduceMean",
         "ReduceMin", "ReduceProd", "ReduceSum", "ReduceSumSquare")},
 }
+
+OP_VERSIONS.update({  # onnxa
+    "NegativeLogLikelihoodLoss": (13, 22), "SoftmaxCrossEntropyLoss": (13,),
+})
+ATTR_VALUES.update({  # onnxa
+    "NegativeLogLikelihoodLoss": {"reduction": ("none", "sum", "mean")},
+    "SoftmaxCrossEntropyLoss": {"reduction": ("none", "sum", "mean")},
+})
