@@ -11,6 +11,7 @@ from graphjit.onnx import (  # noqa: F401  (the hand-written converters register
     ops_math,
     ops_matrix,
     ops_nn,
+    ops_rms_normalization,
     ops_tensor,
     symbolic,
 )

@@ -79,9 +79,11 @@ ATTR_VALUES: dict[str, dict[str, tuple]] = {
 }
 
 OP_VERSIONS.update({  # onnxa
-    "NegativeLogLikelihoodLoss": (13, 22), "SoftmaxCrossEntropyLoss": (13,),
+    "NegativeLogLikelihoodLoss": (13, 22), "RMSNormalization": (23,),
+    "SoftmaxCrossEntropyLoss": (13,),
 })
 ATTR_VALUES.update({  # onnxa
     "NegativeLogLikelihoodLoss": {"reduction": ("none", "sum", "mean")},
+    "RMSNormalization": {"stash_type": (1, 11)},
     "SoftmaxCrossEntropyLoss": {"reduction": ("none", "sum", "mean")},
 })
