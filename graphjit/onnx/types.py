@@ -9,7 +9,8 @@ from graphjit.errors import UnsupportedError
 # TensorProto.DataType numbers (stable in the ONNX spec) of the types graphjit has.
 _TO_DTYPE = {
     1: dtypes.float32, 2: dtypes.uint8, 3: dtypes.int8, 5: dtypes.int16, 6: dtypes.int32,
-    7: dtypes.int64, 9: dtypes.bool_, 10: dtypes.float16, 11: dtypes.float64,
+    7: dtypes.int64, 9: dtypes.bool_, 10: dtypes.float16, 11: dtypes.float64, 4: dtypes.uint16,
+    12: dtypes.uint32, 13: dtypes.uint64,
 }
 _FROM_DTYPE = {d: code for code, d in _TO_DTYPE.items()}
 
