@@ -24,8 +24,17 @@ def onnx_type_name(elem_type: int) -> str:
         return f"element type {elem_type}"
 
 
-def to_dtype(elem_type: int, what: str) -> DType:
-    """The graphjit dtype of an ONNX element type; `what` names the tensor for errors."""
+_STRING = 8  # TensorProto.STRING
+
+
+def to_dtype(elem_type: int, what: str, strings: bool = False) -> DType:
+    """The graphjit dtype of an ONNX element type; `what` names the tensor for errors.
+
+    STRING is graphjit.string only with `strings=True` (model inputs): few ops take
+    strings (Equal, on the host), and a string made inside a model (a Cast to STRING,
+    a constant) would reach ops that refuse it."""
+    if int(elem_type) == _STRING and strings:
+        return dtypes.string
     dtype = _TO_DTYPE.get(int(elem_type))
     if dtype is None:
         raise UnsupportedError(

@@ -100,6 +100,9 @@ _UNARY = [
     ("LogicalNot", BOOL, np.logical_not, False),
 ]
 
+# Equal and NotEqual also compare strings, as TF's do (on the host: graphjit.lower.partition)
+_ANY = ALL | {dtypes.string}
+
 # (type, accepted dtypes, NumPy reference, result is bool, differentiable)
 _BINARY = [
     ("Add", NUMERIC, np.add, False, True),
@@ -111,8 +114,8 @@ _BINARY = [
     ("Pow", NUMERIC, np.power, False, True),
     ("Maximum", NUMERIC, np.maximum, False, True),
     ("Minimum", NUMERIC, np.minimum, False, True),
-    ("Equal", ALL, np.equal, True, False),
-    ("NotEqual", ALL, np.not_equal, True, False),
+    ("Equal", _ANY, np.equal, True, False),
+    ("NotEqual", _ANY, np.not_equal, True, False),
     ("Less", NUMERIC, np.less, True, False),
     ("LessEqual", NUMERIC, np.less_equal, True, False),
     ("Greater", NUMERIC, np.greater, True, False),
