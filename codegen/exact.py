@@ -117,12 +117,12 @@ def np_sign(typingctx, x):
 def _to_int(target: types.Integer):
     """Conversion to `target`, defined for every input.
 
-    Floats truncate toward zero into int32 (int64 for an int64 target); NaN, +-inf and
-    values outside that range give its minimum, x86's "integer indefinite". The result
-    then wraps to the target's width like any integer narrowing: float32 300 -> int8 is
-    44, as NumPy's (C's) conversion on x86-64 gives at every array length. A plain
-    fptosi would be poison out of range, and the vectorized and scalar loops would
-    disagree (127 against 44).
+    Floats truncate toward zero into int32 (int64 for an int64 or uint32 target); NaN,
+    +-inf and values outside that range give its minimum, x86's "integer indefinite".
+    The result then wraps to the target's width like any integer narrowing: float32 300
+    -> int8 is 44, as NumPy's (C's) conversion on x86-64 gives at every array length. A
+    plain fptosi would be poison out of range, and the vectorized and scalar loops would
+    disagree (127 against 44). A uint64 target also takes [2**63, 2**64) exactly.
     """
     def typer(typingctx, x):
         if isinstance(x, types.Literal):
@@ -134,13 +134,18 @@ def _to_int(target: types.Integer):
             (src,), v = sig.args, args[0]
             if not isinstance(src, types.Float):
                 return context.cast(builder, v, src, target)
-            bits = 64 if target.bitwidth == 64 else 32
+            bits = 64 if target.bitwidth == 64 or target == types.uint32 else 32
             wide = ir.IntType(bits)
             lo, hi = ir.Constant(v.type, -2.0 ** (bits - 1)), ir.Constant(v.type, 2.0 ** (bits - 1))
             inside = builder.and_(builder.fcmp_ordered(">=", v, lo),
                                   builder.fcmp_ordered("<", v, hi))
             value = builder.select(inside, builder.fptosi(v, wide),
                                    ir.Constant(wide, -(1 << (bits - 1))))
+            if target == types.uint64:  # [2**63, 2**64): the unsigned conversion is exact
+                top = ir.Constant(v.type, 2.0 ** 64)
+                upper = builder.and_(builder.fcmp_ordered(">=", v, hi),
+                                     builder.fcmp_ordered("<", v, top))
+                value = builder.select(upper, builder.fptoui(v, wide), value)
             if bits == target.bitwidth:
                 return value
             return builder.trunc(value, ir.IntType(target.bitwidth))
@@ -150,9 +155,9 @@ def _to_int(target: types.Integer):
 
 #: Conversions to each integer dtype graphjit has, by dtype name.
 TO_INT = {name: _to_int(getattr(types, name))
-          for name in ("int8", "int16", "int32", "int64", "uint8")}
-to_int8, to_int16, to_int32, to_int64, to_uint8 = (
-    TO_INT[n] for n in ("int8", "int16", "int32", "int64", "uint8"))
+          for name in ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64")}
+to_int8, to_int16, to_int32, to_int64, to_uint8, to_uint16, to_uint32, to_uint64 = (
+    TO_INT[n] for n in ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64"))
 
 
 def _integers(a, b):

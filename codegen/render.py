@@ -19,7 +19,7 @@ from codegen.vecmath import VECMATH
 
 # Numba computes these in int64: a local of one of them is cut back to its width, so the
 # next op sees NumPy's wrapped value (int8 100 + 100 is -56, not 200).
-_NARROW_INTS = ("int8", "int16", "int32", "uint8")
+_NARROW_INTS = ("int8", "int16", "int32", "uint8", "uint16", "uint32")
 
 
 class Emitter:
@@ -149,6 +149,8 @@ def _extreme(fn: str) -> Render:
 
 
 def _relu(em, a, dt, wraps):
+    if dt.startswith("uint"):
+        return a[0]
     if not _float(dt):
         return f"max({a[0]}, 0)"
     return em.helper("np_maximum", [a[0], f"np.{dt}(0)"])  # relu(-0.0) = 0.0
@@ -181,7 +183,8 @@ RENDER: dict[Fn, Render] = {
                                       else em.helper("int_pow", a)),
     Fn.MAXIMUM: _extreme("max"),
     Fn.MINIMUM: _extreme("min"),
-    Fn.NEG: lambda em, a, dt, wraps: (em.helper("wrap_sub", ["0", a[0]]) if wraps
+    # (a typed zero: Numba unifies uint64 with an int literal into float64)
+    Fn.NEG: lambda em, a, dt, wraps: (em.helper("wrap_sub", [f"np.{dt}(0)", a[0]]) if wraps
                                       else f"(-{a[0]})"),
     Fn.ABS: _np("abs"),
     Fn.SIGN: _exact("np_sign"),

@@ -37,6 +37,9 @@ from graphjit.dtypes import (
     int64,
     string,
     uint8,
+    uint16,
+    uint32,
+    uint64,
 )
 from graphjit.errors import (
     CompileError,

@@ -100,19 +100,23 @@ int16 = DType("int16", np.int16)
 int32 = DType("int32", np.int32)
 int64 = DType("int64", np.int64)
 uint8 = DType("uint8", np.uint8)
+uint16 = DType("uint16", np.uint16)
+uint32 = DType("uint32", np.uint32)
+uint64 = DType("uint64", np.uint64)
 bool_ = DType("bool", np.bool_)
 string = DType("string", np.object_)  # an object array of bytes
 
 half = float16
 double = float64
 
-ALL = (float16, float32, float64, int8, int16, int32, int64, uint8, bool_)  # kernels' dtypes
+ALL = (float16, float32, float64, int8, int16, int32, int64, uint8, uint16, uint32, uint64,
+       bool_)  # kernels' dtypes
 EVERY = ALL + (string,)
 # TF's names (tf.as_dtype): "float" is float32, as in TF, not NumPy's float64.
 _BY_NAME = {d.name: d for d in EVERY} | {"half": float16, "float": float32, "double": float64}
 # Names TF knows that graphjit has no dtype for.
-_TF_ONLY = {"bfloat16", "complex64", "complex128", "uint16", "uint32", "uint64", "qint8",
-            "quint8", "qint16", "quint16", "qint32", "resource", "variant"}
+_TF_ONLY = {"bfloat16", "complex64", "complex128", "qint8", "quint8", "qint16", "quint16",
+            "qint32", "resource", "variant"}
 _BY_NP = {d.np: d for d in EVERY}
 
 

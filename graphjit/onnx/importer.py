@@ -327,7 +327,8 @@ class _Importer:
             raise UnsupportedError(f"ONNX input '{info.name}' is not a tensor "
                                    f"({info.type.WhichOneof('value')}); graphjit imports "
                                    "tensors only")
-        return to_dtype(info.type.tensor_type.elem_type, f"ONNX input '{info.name}'")
+        return to_dtype(info.type.tensor_type.elem_type, f"ONNX input '{info.name}'",
+                        strings=True)
 
     def _input_shape(self, info) -> TensorShape:
         name = info.name

@@ -7,9 +7,12 @@ from __future__ import annotations
 
 from graphjit.graph import Tensor
 from graphjit.onnx import (  # noqa: F401  (the hand-written converters register first)
+    ops_bitshift,
+    ops_losses,
     ops_math,
     ops_matrix,
     ops_nn,
+    ops_rms_normalization,
     ops_tensor,
     symbolic,
 )

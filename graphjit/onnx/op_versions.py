@@ -77,3 +77,15 @@ ATTR_VALUES: dict[str, dict[str, tuple]] = {
         "ReduceL1", "ReduceL2", "ReduceLogSum", "ReduceLogSumExp", "ReduceMax", "ReduceMean",
         "ReduceMin", "ReduceProd", "ReduceSum", "ReduceSumSquare")},
 }
+
+OP_VERSIONS.update({  # onnxa
+    "BitShift": (11, 28),
+    "NegativeLogLikelihoodLoss": (13, 22), "RMSNormalization": (23,),
+    "SoftmaxCrossEntropyLoss": (13,),
+})
+ATTR_VALUES.update({  # onnxa
+    "BitShift": {"direction": ("LEFT", "RIGHT")},
+    "NegativeLogLikelihoodLoss": {"reduction": ("none", "sum", "mean")},
+    "RMSNormalization": {"stash_type": (1, 11)},
+    "SoftmaxCrossEntropyLoss": {"reduction": ("none", "sum", "mean")},
+})

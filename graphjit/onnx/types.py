@@ -9,7 +9,8 @@ from graphjit.errors import UnsupportedError
 # TensorProto.DataType numbers (stable in the ONNX spec) of the types graphjit has.
 _TO_DTYPE = {
     1: dtypes.float32, 2: dtypes.uint8, 3: dtypes.int8, 5: dtypes.int16, 6: dtypes.int32,
-    7: dtypes.int64, 9: dtypes.bool_, 10: dtypes.float16, 11: dtypes.float64,
+    7: dtypes.int64, 9: dtypes.bool_, 10: dtypes.float16, 11: dtypes.float64, 4: dtypes.uint16,
+    12: dtypes.uint32, 13: dtypes.uint64,
 }
 _FROM_DTYPE = {d: code for code, d in _TO_DTYPE.items()}
 
@@ -23,8 +24,17 @@ def onnx_type_name(elem_type: int) -> str:
         return f"element type {elem_type}"
 
 
-def to_dtype(elem_type: int, what: str) -> DType:
-    """The graphjit dtype of an ONNX element type; `what` names the tensor for errors."""
+_STRING = 8  # TensorProto.STRING
+
+
+def to_dtype(elem_type: int, what: str, strings: bool = False) -> DType:
+    """The graphjit dtype of an ONNX element type; `what` names the tensor for errors.
+
+    STRING is graphjit.string only with `strings=True` (model inputs): few ops take
+    strings (Equal, on the host), and a string made inside a model (a Cast to STRING,
+    a constant) would reach ops that refuse it."""
+    if int(elem_type) == _STRING and strings:
+        return dtypes.string
     dtype = _TO_DTYPE.get(int(elem_type))
     if dtype is None:
         raise UnsupportedError(

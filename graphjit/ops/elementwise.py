@@ -49,19 +49,24 @@ def _floordiv_reference(x, y):
 
 def _cast_reference(x, *, dtype):
     """x.astype(dtype), with float -> integer defined as the kernels compute it
-    (codegen.exact): truncate into int32 (int64 for int64), NaN, inf and out-of-range
-    values giving that type's minimum, then wrap to the target width. That is NumPy's
+    (codegen.exact): truncate into int32 (int64 for int64 and uint32), NaN, inf and
+    out-of-range values giving that type's minimum, then wrap to the target width (uint64
+    also takes [2**63, 2**64) exactly). That is NumPy's
     result on x86-64 at every length (float32 300 -> int8 is 44); elsewhere NumPy's
     out-of-range conversions differ (ARM saturates), and this stays what the kernels do."""
     target = dtype.np
     if x.dtype.kind != "f" or target.kind not in "iu":
         return x.astype(target)
-    wide = np.dtype(np.int64 if target == np.int64 else np.int32)
+    wide = np.dtype(np.int64 if target in (np.int64, np.uint32, np.uint64) else np.int32)
     bound = np.float64(2.0 ** (wide.itemsize * 8 - 1))  # float16 compares in float64
     with np.errstate(invalid="ignore"):
         inside = (x >= -bound) & (x < bound)
+        upper = (x >= bound) & (x < 2.0 ** 64) if target == np.uint64 else None
     value = np.where(inside, x, 0).astype(wide)
-    return np.where(inside, value, np.iinfo(wide).min).astype(target)
+    value = np.where(inside, value, np.iinfo(wide).min).astype(target)
+    if upper is not None:
+        value = np.where(upper, np.where(upper, x, 0).astype(np.uint64), value)
+    return value
 
 
 def _sigmoid_reference(x):
@@ -95,6 +100,9 @@ _UNARY = [
     ("LogicalNot", BOOL, np.logical_not, False),
 ]
 
+# Equal and NotEqual also compare strings, as TF's do (on the host: graphjit.lower.partition)
+_ANY = ALL | {dtypes.string}
+
 # (type, accepted dtypes, NumPy reference, result is bool, differentiable)
 _BINARY = [
     ("Add", NUMERIC, np.add, False, True),
@@ -106,8 +114,8 @@ _BINARY = [
     ("Pow", NUMERIC, np.power, False, True),
     ("Maximum", NUMERIC, np.maximum, False, True),
     ("Minimum", NUMERIC, np.minimum, False, True),
-    ("Equal", ALL, np.equal, True, False),
-    ("NotEqual", ALL, np.not_equal, True, False),
+    ("Equal", _ANY, np.equal, True, False),
+    ("NotEqual", _ANY, np.not_equal, True, False),
     ("Less", NUMERIC, np.less, True, False),
     ("LessEqual", NUMERIC, np.less_equal, True, False),
     ("Greater", NUMERIC, np.greater, True, False),

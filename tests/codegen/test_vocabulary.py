@@ -34,7 +34,8 @@ from codegen.loopir import (
 )
 from codegen.render import RENDER, Emitter
 
-DTYPES = ("float32", "float64", "int8", "int16", "int32", "int64", "uint8", "bool")
+DTYPES = ("float32", "float64", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32",
+          "uint64", "bool")
 I = Var("i")
 
 
@@ -97,7 +98,7 @@ def test_index_arithmetic_and_data_arithmetic_differ_only_in_wrapping():
     em = Emitter()
     assert em.expr(Call(Fn.ADD, (I, 1), "int64")) == "(i + 1)"
     assert em.expr(Call(Fn.ADD, (Load("x", (I,)), 1), "int64")) == "wrap_add(x[i], 1)"
-    assert em.expr(Call("neg", (Load("x", (I,)),), "int8")) == "wrap_sub(0, x[i])"
+    assert em.expr(Call("neg", (Load("x", (I,)),), "int8")) == "wrap_sub(np.int8(0), x[i])"
     assert em.exact == {"wrap_add", "wrap_sub"}
 
 
@@ -143,12 +144,13 @@ def inputs(dtype: str) -> dict[str, np.ndarray]:
         x = rng.integers(low, 10, n)
         y = rng.integers(1, 5, n) * (1 if low == 0 else rng.choice([-1, 1], n))
         p = rng.integers(0, 4, n)
-    f = rng.uniform(-100, 100, n) if dtype != "uint8" else rng.uniform(0, 200, n)
+    f = rng.uniform(0, 200, n) if dtype.startswith("uint") else rng.uniform(-100, 100, n)
     return {"x": x.astype(dtype), "y": y.astype(dtype), "p": p.astype(dtype),
             "c": rng.random(n) < 0.5, "f": f}
 
 
-@pytest.mark.parametrize("dtype", ["float32", "float64", "int8", "int64", "uint8", "bool"])
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int8", "int64", "uint8", "uint16",
+                                   "uint32", "uint64", "bool"])
 def test_one_kernel_of_every_function_agrees_with_numpy(dtype):
     fns = [fn for fn in Fn if dtype in takes(fn)]
     compiled = numba_backend.compile_kernel(kernel_of(fns, dtype))

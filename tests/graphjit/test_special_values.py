@@ -42,7 +42,7 @@ FLOATS = {
                 709.7827128933841, -745.1332191019412, 1e4, 1e10, -1e10, 3e9, 1e20, 1e300,
                 127.9, -128.9, 1e-300, 9.3e18],
 }
-INTS = ("int8", "int16", "int32", "int64", "uint8")
+INTS = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64")
 DTYPES = tuple(FLOATS) + INTS + ("bool",)
 
 
@@ -153,8 +153,11 @@ def _kind(dtype: str) -> str:
 def _cast_expected(a: np.ndarray, target: str) -> np.ndarray:
     """NumPy's astype; on x86-64 that is also, at every length, the defined behaviour of
     out-of-range float -> int (graphjit.ops.elementwise._cast_reference), which is
-    checked on its own elsewhere (ARM NumPy saturates)."""
-    if not X86 and a.dtype.kind == "f" and np.dtype(target).kind in "iu":
+    checked on its own elsewhere (ARM NumPy saturates). Not for uint32 and uint64, where
+    NumPy's out-of-range results change with the array's length even on x86-64 (-1e19
+    -> uint32 is 0 in a short array, 2**31 in a long one): the reference defines them."""
+    wide_unsigned = target in ("uint32", "uint64")
+    if (not X86 or wide_unsigned) and a.dtype.kind == "f" and np.dtype(target).kind in "iu":
         return all_op_defs()["Cast"].reference(a, dtype=tf.as_dtype(target))
     with np.errstate(invalid="ignore"):
         return a.astype(target)

@@ -1,6 +1,6 @@
 """The string dtype (issue #13 item 9): `tf.constant("Hello")` runs to b'Hello'; string
-tensors are object arrays of bytes, moved by host steps in the compiled engine, and
-refused by every op that computes."""
+tensors are object arrays of bytes, moved by host steps in the compiled engine, compared
+by Equal and NotEqual, and refused by every op that computes."""
 
 from __future__ import annotations
 
@@ -52,3 +52,20 @@ def test_equal_string_constants_merge_and_different_ones_stay_apart():
     with tf.Session(graph=graph) as sess:
         assert [v.tolist() for v in sess.run(fetches, {p: ["p"]})] == [
             [b"x", b"y", b"p"], [b"x", b"y", b"p"], [b"x", b"z", b"p"]]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_equal_and_not_equal_compare_strings_broadcasting(engine):
+    """As TF's: the comparison runs on the host in the compiled engine; ordering strings
+    (Less) and arithmetic stay refused."""
+    with tf.Graph().as_default():
+        s = tf.placeholder(tf.string, [None, 2], name="s")
+        t = tf.placeholder(tf.string, [2], name="t")
+        same, differ = tf.equal(s, t), tf.not_equal(s, "b")
+        with pytest.raises(tf.DTypeError, match="Less"):
+            tf.less(s, t)
+        with tf.Session(engine=engine) as sess:
+            got = sess.run([same, differ], {s: [["a", "b"], ["a", "é"]], t: ["a", "é"]})
+    assert same.dtype == differ.dtype == tf.bool
+    assert got[0].tolist() == [[True, False], [True, True]]
+    assert got[1].tolist() == [[True, False], [True, True]]
