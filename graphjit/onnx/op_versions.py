@@ -77,3 +77,9 @@ ATTR_VALUES: dict[str, dict[str, tuple]] = {
         "ReduceL1", "ReduceL2", "ReduceLogSum", "ReduceLogSumExp", "ReduceMax", "ReduceMean",
         "ReduceMin", "ReduceProd", "ReduceSum", "ReduceSumSquare")},
 }
+
+OP_VERSIONS.update({"Attention": (23, 24, 25)})  # onnxb
+ATTR_VALUES.update({  # onnxb
+    "Attention": {"is_causal": (0, 1), "qk_matmul_output_mode": (0, 1, 2, 3),
+                  "softmax_precision": (1, 10, 11)},
+})

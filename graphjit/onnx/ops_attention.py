@@ -1,0 +1,234 @@
+"""ONNX converters for the transformer ops: Attention (opsets 23-25) and RotaryEmbedding.
+
+Each is decomposed into graphjit's public ops (matmul, softmax, where, reshape,
+transpose, concat), following the semantics of ONNX's reference implementation:
+the scale is split as sqrt(scale) on Q and on K, softcap comes before the mask,
+boolean masks become 0 / -inf biases, causal and sliding-window masks are aligned
+bottom-right by the cache length, and a query row whose bias is -inf everywhere
+yields zeros, not NaN. Masks that depend only on shapes are folded into one NumPy
+constant at build time, so a plain causal model costs one add.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+import graphjit as gj
+from graphjit.graph import Tensor
+from graphjit.onnx.convert import NodeContext, converter
+from graphjit.ops.nn import softmax_over
+
+# softmax_precision (a TensorProto element type) -> the NumPy dtype the softmax runs in
+_PRECISIONS = {1: np.float32, 10: np.float16, 11: np.float64}
+
+
+def _np_dtype(t: Tensor) -> np.dtype:
+    return np.dtype(t.dtype.as_numpy_dtype)
+
+
+def _add(a, b):
+    """a + b where either may be None (absent), a NumPy constant or a Tensor."""
+    if a is None or b is None:
+        return b if a is None else a
+    if isinstance(a, np.ndarray) and isinstance(b, np.ndarray):
+        return a + b
+    return gj.add(a, b)
+
+
+def _bias(allowed: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """0 where attending is allowed, -inf elsewhere."""
+    return np.where(allowed, dtype.type(0), dtype.type(-np.inf))
+
+
+def _split_heads(ctx: NodeContext, x: Tensor, shape: tuple, heads: int, what: str) -> Tensor:
+    """[batch, seq, heads * size] -> [batch, heads, seq, size]."""
+    if heads <= 0 or shape[2] % heads:
+        raise ctx.unsupported(f"{what} hidden size {shape[2]} is not a multiple of {heads} heads")
+    x = gj.reshape(x, [shape[0], shape[1], heads, shape[2] // heads])
+    return gj.transpose(x, [0, 2, 1, 3])
+
+
+def _repeat_heads(x: Tensor, reps: int) -> Tensor:
+    """Each head repeated `reps` times in place ([h0, h0, h1, h1, ...]), for grouped queries."""
+    if reps == 1:
+        return x
+    b, h, s, d = x.shape.as_list()
+    x = gj.broadcast_to(gj.expand_dims(x, 2), [b, h, reps, s, d])
+    return gj.reshape(x, [b, h * reps, s, d])
+
+
+@converter("Attention", attrs=("is_causal", "kv_num_heads", "q_num_heads",
+                               "qk_matmul_output_mode", "scale", "softcap",
+                               "softmax_precision", "left_window_size", "right_window_size"))
+def convert_attention(ctx: NodeContext) -> list:
+    """softmax(softcap(Q K^T * scale) + bias) V, with the KV cache, GQA and the optional
+    QK output, as ONNX's reference computes it."""
+    q, k, v = ctx.inputs[:3]
+    shapes = [ctx.require_shape(i, "Attention's reshapes and masks") for i in range(3)]
+    rank = len(shapes[0])
+    if rank not in (3, 4) or any(len(s) != rank for s in shapes):
+        raise ctx.unsupported(f"Q, K and V must all be 3-D or all 4-D, not shapes {shapes}")
+    q_heads, kv_heads = ctx.attr("q_num_heads"), ctx.attr("kv_num_heads")
+    if rank == 3:
+        if q_heads is None or kv_heads is None:
+            raise ctx.invalid("3-D inputs need the q_num_heads and kv_num_heads attributes")
+        q = _split_heads(ctx, q, shapes[0], q_heads, "Q")
+        k = _split_heads(ctx, k, shapes[1], kv_heads, "K")
+        v = _split_heads(ctx, v, shapes[2], kv_heads, "V")
+    elif (q_heads is not None or kv_heads is not None) and ctx.version >= 25:
+        raise ctx.invalid("q_num_heads and kv_num_heads must not be given for 4-D inputs")
+    dtype = _np_dtype(q)
+    batch, q_heads, q_len, head_size = q.shape.as_list()
+
+    # The scale goes half on Q, half on K, rounded to the input type (as the reference).
+    scale = ctx.attr("scale")
+    root = dtype.type(np.sqrt(1 / np.sqrt(head_size) if scale is None else scale))
+    q = q * gj.constant(root, dtype=q.dtype)
+
+    past_key, past_value = ctx.input(4), ctx.input(5)
+    if (past_key is None) != (past_value is None):
+        raise ctx.invalid("past_key and past_value must be given together")
+    nonpad = ctx.input(6)
+    if nonpad is not None and past_key is not None:
+        raise ctx.invalid("nonpad_kv_seqlen cannot be combined with past_key / past_value")
+    past_len = 0
+    if past_key is not None:
+        past_len = ctx.require_shape(4, "the causal offset")[2]
+        k = gj.concat([past_key, k], 2)
+        v = gj.concat([past_value, v], 2)
+    present_key, present_value = k, v
+    kv_len = k.shape.as_list()[2]
+    k_scaled = k * gj.constant(root, dtype=k.dtype)
+
+    bias, bias_dtype = _attention_bias(ctx, dtype, batch, q_len, kv_len, past_len, nonpad)
+
+    kv_heads = k.shape.as_list()[1]
+    if q_heads != kv_heads:
+        if q_heads % kv_heads or v.shape.as_list()[1] != kv_heads:
+            raise ctx.unsupported(f"{q_heads} query heads do not group over {kv_heads} KV heads")
+        k_scaled = _repeat_heads(k_scaled, q_heads // kv_heads)
+        v = _repeat_heads(v, q_heads // kv_heads)
+
+    qk = gj.matmul(q, k_scaled, transpose_b=True)
+    softcap = ctx.attr("softcap", 0.0)
+    if softcap > 0:  # before the mask, so masked scores stay -inf
+        cap = gj.constant(softcap, dtype=qk.dtype)
+        qk = gj.tanh(qk / cap) * cap
+    mode = ctx.attr("qk_matmul_output_mode", 0)
+    qk_output = qk
+    scores = qk if bias is None else gj.add(gj.cast(qk, bias_dtype), _const(bias))
+    if mode == 2:
+        qk_output = scores
+
+    precision = ctx.attr("softmax_precision")
+    if precision is not None:
+        if precision not in _PRECISIONS:
+            raise ctx.unsupported(f"softmax_precision {precision}")
+        scores = gj.cast(scores, _PRECISIONS[precision])
+    probs = softmax_over(scores, [scores.ndim - 1])
+    masked_rows = _fully_masked_rows(bias)
+    if masked_rows is not None:  # no key to attend: zeros, selected (0 * NaN is NaN)
+        probs = gj.where(masked_rows, gj.zeros([], probs.dtype), probs)
+    if mode == 3:
+        qk_output = probs
+    y = gj.matmul(gj.cast(probs, q.dtype), v)
+    if rank == 3:
+        y = gj.reshape(gj.transpose(y, [0, 2, 1, 3]), [batch, q_len, -1])
+    return [y, present_key, present_value, gj.cast(qk_output, q.dtype)][:ctx.num_outputs]
+
+
+def _const(x):
+    return gj.constant(x) if isinstance(x, np.ndarray) else x
+
+
+def _attention_bias(ctx: NodeContext, dtype: np.dtype, batch: int, q_len: int, kv_len: int,
+                    past_len: int, nonpad: Tensor | None):
+    """The additive bias (NumPy constant, Tensor or None) and its dtype: the mask, then the
+    causal and window masks aligned at the cache offset, then the padding of nonpad_kv_seqlen."""
+    mask = ctx.input(3)
+    bias = None
+    bias_dtype = dtype
+    if mask is not None:
+        mask_shape = ctx.require_shape(3, "the attention mask's padding")
+        static = ctx.static(3)
+        if static is not None:
+            mask = static
+        if _mask_dtype(mask) != np.bool_:
+            bias_dtype = np.result_type(dtype, _mask_dtype(mask))
+        pad = kv_len - mask_shape[-1]
+        if pad < 0:
+            raise ctx.unsupported(f"attn_mask's last dim {mask_shape[-1]} exceeds the "
+                                  f"{kv_len} keys")
+        bias = _mask_bias(mask, mask_shape, pad, bias_dtype)
+
+    causal = bool(ctx.attr("is_causal", 0))
+    left, right = ctx.attr("left_window_size", -1), ctx.attr("right_window_size", -1)
+    if left < -1 or right < -1:
+        raise ctx.invalid(f"window sizes must be -1 or >= 0, not {left} and {right}")
+    windowed = left >= 0 or right >= 0
+    if causal or windowed or nonpad is not None:
+        # key index minus query index, [q, kv]; a query i sits at position i + offset
+        dist = np.arange(kv_len)[None, :] - np.arange(q_len)[:, None]
+        if nonpad is None:
+            if causal:
+                bias = _add(bias, _bias(dist <= past_len, bias_dtype))
+            if windowed:
+                bias = _add(bias, _bias(_in_window(dist, past_len, left, right), bias_dtype))
+        else:
+            lengths = gj.cast(gj.reshape(nonpad, [-1, 1, 1, 1]), gj.int64)
+            offset = lengths - q_len  # [batch, 1, 1, 1]
+            dist_t = gj.constant(dist.astype(np.int64))
+            zero = gj.zeros([], bias_dtype)
+            neg = gj.constant(bias_dtype.type(-np.inf))
+            if causal:
+                bias = _add(bias, gj.where(dist_t <= offset, zero, neg))
+            if windowed:
+                bias = _add(bias, gj.where(_in_window(dist_t, offset, left, right), zero, neg))
+            keys = gj.constant(np.arange(kv_len, dtype=np.int64))
+            bias = _add(bias, gj.where(keys < lengths, zero, neg))
+    return bias, bias_dtype
+
+
+def _in_window(dist, offset, left: int, right: int):
+    """Whether key j is within [p - left, p + right] of the query's position p = i + offset
+    (a bound of -1 is open); works on NumPy arrays and Tensors alike."""
+    allowed = None
+    if left >= 0:  # p - j <= left
+        allowed = dist >= offset - left
+    if right >= 0:  # j - p <= right
+        upper = dist <= offset + right
+        allowed = upper if allowed is None else (
+            allowed & upper if isinstance(upper, np.ndarray) else gj.logical_and(allowed, upper))
+    return allowed
+
+
+def _mask_dtype(mask) -> np.dtype:
+    return mask.dtype if isinstance(mask, np.ndarray) else np.dtype(mask.dtype.as_numpy_dtype)
+
+
+def _mask_bias(mask, shape: tuple, pad: int, dtype: np.dtype):
+    """attn_mask as an additive bias of `dtype`, padded to the keys with -inf (masked)."""
+    if isinstance(mask, np.ndarray):
+        bias = _bias(mask, dtype) if mask.dtype == np.bool_ else mask.astype(dtype)
+        if pad:
+            fill = np.full(shape[:-1] + (pad,), -np.inf, dtype)
+            bias = np.concatenate([bias, fill], axis=-1)
+        return bias
+    if mask.dtype.is_bool:  # a Tensor from here on
+        bias = gj.where(mask, gj.zeros([], dtype), gj.constant(dtype.type(-np.inf)))
+    else:
+        bias = gj.cast(mask, dtype)
+    if pad:
+        bias = gj.concat([bias, gj.constant(np.full(shape[:-1] + (pad,), -np.inf, dtype))], -1)
+    return bias
+
+
+def _fully_masked_rows(bias):
+    """Where a query row's bias is -inf for every key ([..., q, 1]); None where no row can be."""
+    if bias is None:
+        return None
+    if isinstance(bias, np.ndarray):
+        rows = np.isneginf(np.max(bias, axis=-1, keepdims=True))
+        return gj.constant(rows) if rows.any() else None
+    return gj.equal(gj.reduce_max(bias, -1, keepdims=True),
+                    gj.constant(np.dtype(bias.dtype.as_numpy_dtype).type(-np.inf)))

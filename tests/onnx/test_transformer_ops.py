@@ -1,0 +1,49 @@
+"""The Attention and RotaryEmbedding converters beyond ONNX's node suite: what the
+converters refuse and how, and results against ONNX's reference implementation."""
+
+import numpy as np
+import pytest
+
+pytest.importorskip("onnx")
+
+from onnx import TensorProto, helper  # noqa: E402
+from onnx.reference import ReferenceEvaluator  # noqa: E402
+
+import graphjit as gj  # noqa: E402
+from graphjit.onnx import import_model  # noqa: E402
+
+F32 = TensorProto.FLOAT
+
+
+def attention_model(shapes, opset=23, n_outputs=1, **attrs):
+    names = ["Q", "K", "V", "attn_mask", "past_key", "past_value"][:len(shapes)]
+    outs = ["Y", "present_key", "present_value", "qk"][:n_outputs]
+    ins = [helper.make_tensor_value_info(n, F32, s) for n, s in zip(names, shapes)]
+    graph = helper.make_graph(
+        [helper.make_node("Attention", names, outs, name="attn", **attrs)], "g", ins,
+        [helper.make_tensor_value_info(o, F32, None) for o in outs])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+
+
+def test_causal_gqa_with_cache_and_mask_matches_onnx_reference():
+    rng = np.random.default_rng(0)
+    shapes = [(1, 4, 3, 4), (1, 2, 3, 4), (1, 2, 3, 4), (3, 5), (1, 2, 2, 4), (1, 2, 2, 4)]
+    feeds = {n: rng.standard_normal(s).astype(np.float32)
+             for n, s in zip(["Q", "K", "V", "attn_mask", "past_key", "past_value"], shapes)}
+    m = attention_model(shapes, n_outputs=4, is_causal=1, softcap=1.5, qk_matmul_output_mode=3)
+    want = ReferenceEvaluator(m).run(None, feeds)
+    got = import_model(m).compile()(**feeds)
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(np.asarray(g), w, rtol=1e-5, atol=1e-6)
+
+
+def test_3d_inputs_need_head_counts():
+    m = attention_model([(1, 2, 8)] * 3)
+    with pytest.raises(gj.Error, match="q_num_heads and kv_num_heads"):
+        import_model(m)
+
+
+def test_query_heads_that_do_not_group_are_refused():
+    m = attention_model([(1, 3, 2, 4), (1, 2, 2, 4), (1, 2, 2, 4)])
+    with pytest.raises(gj.UnsupportedError, match="3 query heads do not group over 2"):
+        import_model(m)
