@@ -232,3 +232,51 @@ def _fully_masked_rows(bias):
         return gj.constant(rows) if rows.any() else None
     return gj.equal(gj.reduce_max(bias, -1, keepdims=True),
                     gj.constant(np.dtype(bias.dtype.as_numpy_dtype).type(-np.inf)))
+
+
+@converter("RotaryEmbedding", attrs=("interleaved", "num_heads", "rotary_embedding_dim"))
+def convert_rotary_embedding(ctx: NodeContext) -> Tensor:
+    """Rotates the first rotary_embedding_dim features of each head by the cached angles:
+    (x1, x2) -> (cos x1 - sin x2, sin x1 + cos x2), the pairs being the two halves or,
+    interleaved, the even and odd features. 4-D input is [batch, heads, seq, head_size],
+    3-D [batch, seq, heads * head_size]."""
+    x, cos, sin = ctx.inputs[:3]
+    shape = ctx.require_shape(0, "RotaryEmbedding's reshapes")
+    if len(shape) == 3:
+        heads = ctx.attr("num_heads")
+        if not heads or shape[2] % heads:
+            raise ctx.invalid(f"3-D input of hidden size {shape[2]} needs num_heads dividing it, "
+                              f"not {heads}")
+        x = gj.reshape(x, [shape[0], shape[1], heads, shape[2] // heads])
+        head_axis = 2  # x is [batch, seq, heads, size]
+    elif len(shape) == 4:
+        head_axis = 1  # x is [batch, heads, seq, size]
+    else:
+        raise ctx.unsupported(f"input of rank {len(shape)}; it must be 3-D or 4-D")
+    size = x.shape.as_list()[3]
+    dim = ctx.attr("rotary_embedding_dim", 0) or size
+    if dim % 2 or dim > size:
+        raise ctx.invalid(f"rotary_embedding_dim {dim} must be even and at most the head "
+                          f"size {size}")
+    positions = ctx.input(3)
+    if positions is not None:  # [batch, seq] rows of the [max_positions, dim / 2] caches
+        cos, sin = gj.gather(cos, positions), gj.gather(sin, positions)
+    if cos.shape.as_list()[-1] != dim // 2 or sin.shape.as_list()[-1] != dim // 2:
+        raise ctx.invalid(f"the cos and sin caches' last dim must be rotary_embedding_dim / 2 "
+                          f"= {dim // 2}, not {cos.shape.as_list()[-1]} and "
+                          f"{sin.shape.as_list()[-1]}")
+    cos, sin = gj.expand_dims(cos, head_axis), gj.expand_dims(sin, head_axis)
+    rotate, keep = (gj.split(x, [dim, size - dim], axis=3) if dim < size else (x, None))
+    lead = rotate.shape.as_list()[:3]
+    if ctx.attr("interleaved", 0):
+        x1, x2 = (gj.squeeze(t, [4]) for t in
+                  gj.split(gj.reshape(rotate, lead + [dim // 2, 2]), 2, axis=4))
+    else:
+        x1, x2 = gj.split(rotate, 2, axis=3)
+    real, imag = cos * x1 - sin * x2, sin * x1 + cos * x2
+    if ctx.attr("interleaved", 0):
+        rotated = gj.reshape(gj.stack([real, imag], axis=4), lead + [dim])
+    else:
+        rotated = gj.concat([real, imag], 3)
+    y = rotated if keep is None else gj.concat([rotated, keep], 3)
+    return gj.reshape(y, list(shape)) if len(shape) == 3 else y

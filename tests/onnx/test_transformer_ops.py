@@ -47,3 +47,30 @@ def test_query_heads_that_do_not_group_are_refused():
     m = attention_model([(1, 3, 2, 4), (1, 2, 2, 4), (1, 2, 2, 4)])
     with pytest.raises(gj.UnsupportedError, match="3 query heads do not group over 2"):
         import_model(m)
+
+
+def rotary_model(x_shape, cache_shape, **attrs):
+    ins = [helper.make_tensor_value_info("x", F32, x_shape),
+           helper.make_tensor_value_info("cos", F32, cache_shape),
+           helper.make_tensor_value_info("sin", F32, cache_shape)]
+    graph = helper.make_graph(
+        [helper.make_node("RotaryEmbedding", ["x", "cos", "sin"], ["y"], name="rope", **attrs)],
+        "g", ins, [helper.make_tensor_value_info("y", F32, None)])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 23)])
+
+
+def test_partial_interleaved_rotation_of_3d_input_matches_onnx_reference():
+    rng = np.random.default_rng(1)
+    feeds = {"x": rng.standard_normal((2, 3, 12)).astype(np.float32),
+             "cos": rng.standard_normal((2, 3, 2)).astype(np.float32),
+             "sin": rng.standard_normal((2, 3, 2)).astype(np.float32)}
+    m = rotary_model((2, 3, 12), (2, 3, 2), num_heads=2, interleaved=1, rotary_embedding_dim=4)
+    (want,) = ReferenceEvaluator(m).run(None, feeds)
+    (got,) = import_model(m).compile()(**feeds)
+    np.testing.assert_allclose(np.asarray(got), want, rtol=1e-6, atol=1e-6)
+
+
+def test_rotary_cache_of_the_wrong_width_is_named():
+    m = rotary_model((1, 2, 3, 8), (1, 3, 3))
+    with pytest.raises(gj.Error, match="rotary_embedding_dim / 2 = 4, not 3 and 3"):
+        import_model(m)
