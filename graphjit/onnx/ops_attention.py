@@ -280,3 +280,84 @@ def convert_rotary_embedding(ctx: NodeContext) -> Tensor:
         rotated = gj.concat([real, imag], 3)
     y = rotated if keep is None else gj.concat([rotated, keep], 3)
     return gj.reshape(y, list(shape)) if len(shape) == 3 else y
+
+
+_UPDATE_RULES = ("linear", "gated", "delta", "gated_delta")
+
+
+@converter("LinearAttention", attrs=("chunk_size", "kv_num_heads", "q_num_heads", "scale",
+                                     "update_rule"))
+def convert_linear_attention(ctx: NodeContext) -> list:
+    """The recurrent state S [batch, kv_heads, d_k, d_v] updated per time step (a scan):
+    decayed by exp(decay) (gated), the value corrected by beta (v - S^T k) (delta), then
+    S += k v^T; each query head reads scale * q S of its KV head. Runs in float32, as the
+    reference; chunk_size is a tuning hint with no effect on results."""
+    query, key, value = ctx.inputs[:3]
+    past, decay, beta = ctx.input(3), ctx.input(4), ctx.input(5)
+    rule = ctx.attr("update_rule", "gated_delta")
+    if rule not in _UPDATE_RULES:
+        raise ctx.invalid(f"update_rule {rule!r} is not one of {_UPDATE_RULES}")
+    gating, delta = rule in ("gated", "gated_delta"), rule in ("delta", "gated_delta")
+    if gating != (decay is not None) or delta != (beta is not None):
+        raise ctx.invalid(f"update_rule {rule!r} needs decay {'given' if gating else 'absent'} "
+                          f"and beta {'given' if delta else 'absent'}")
+    q_heads, kv_heads = ctx.attr("q_num_heads"), ctx.attr("kv_num_heads")
+    if not q_heads or not kv_heads or q_heads <= 0 or kv_heads <= 0 or q_heads % kv_heads:
+        raise ctx.invalid(f"q_num_heads ({q_heads}) must be a positive multiple of "
+                          f"kv_num_heads ({kv_heads})")
+    shapes = [ctx.require_shape(i, "LinearAttention's reshapes") for i in range(3)]
+    if any(len(s) != 3 for s in shapes):
+        raise ctx.invalid(f"query, key and value must be 3-D, not shapes {shapes}")
+    (b, t, q_hidden), (_, _, k_hidden), (_, _, v_hidden) = shapes
+    if q_hidden % q_heads or k_hidden % kv_heads or v_hidden % kv_heads:
+        raise ctx.invalid(f"hidden sizes {q_hidden}, {k_hidden}, {v_hidden} do not split into "
+                          f"{q_heads} and {kv_heads} heads")
+    d_k, d_v, group = q_hidden // q_heads, v_hidden // kv_heads, q_heads // kv_heads
+    if k_hidden // kv_heads != d_k:
+        raise ctx.invalid(f"key head size {k_hidden // kv_heads} differs from query's {d_k}")
+
+    def time_major(x: Tensor, *inner: int) -> Tensor:  # [b, t, ...] -> [t, b, *inner], f32
+        x = gj.reshape(gj.cast(x, gj.float32), [b, t, *inner])
+        return gj.transpose(x, [1, 0] + list(range(2, 2 + len(inner))))
+
+    elems = [time_major(query, kv_heads, group, d_k), time_major(key, kv_heads, d_k),
+             time_major(value, kv_heads, d_v)]
+    if gating:
+        width = ctx.require_shape(4, "decay's layout")[-1]
+        if width not in (kv_heads, kv_heads * d_k):
+            raise ctx.invalid(f"decay's last dim {width} must be kv_num_heads ({kv_heads}) or "
+                              f"kv_num_heads * d_k ({kv_heads * d_k})")
+        elems.append(time_major(decay, kv_heads, width // kv_heads))
+    if delta:
+        width = ctx.require_shape(5, "beta's layout")[-1]
+        if width not in (kv_heads, 1):
+            raise ctx.invalid(f"beta's last dim {width} must be kv_num_heads ({kv_heads}) or 1")
+        elems.append(time_major(beta, width, 1))
+
+    state_shape = [b, kv_heads, d_k, d_v]
+    if past is not None:
+        if tuple(ctx.require_shape(3, "past_state")) != tuple(state_shape):
+            raise ctx.invalid(f"past_state must have shape {tuple(state_shape)}, not "
+                              f"{tuple(ctx.require_shape(3, 'past_state'))}")
+        state0 = gj.cast(past, gj.float32)
+    else:
+        state0 = gj.zeros(state_shape, gj.float32)
+    scale = ctx.attr("scale", 0.0) or 1 / np.sqrt(d_k)
+    scale = gj.constant(np.float32(scale))
+
+    def step(carry, xs):
+        state = carry[0]
+        q_t, k_t, v_t, *rest = xs
+        if gating:
+            state = state * gj.expand_dims(gj.exp(rest.pop(0)), 3)
+        if delta:
+            retrieved = gj.reduce_sum(state * gj.expand_dims(k_t, 3), axis=2)
+            v_t = rest.pop(0) * (v_t - retrieved)
+        state = state + gj.expand_dims(k_t, 3) * gj.expand_dims(v_t, 2)
+        return state, gj.matmul(q_t, state) * scale  # [b, kv_heads, group, d_v]
+
+    out0 = gj.zeros([b, kv_heads, group, d_v], gj.float32)
+    states, outs = gj.scan(step, tuple(elems), initializer=(state0, out0))
+    y = gj.reshape(gj.transpose(outs, [1, 0, 2, 3, 4]), [b, t, q_heads * d_v])
+    final = gj.squeeze(gj.slice(states, [t - 1, 0, 0, 0, 0], [1] + state_shape), [0])
+    return [gj.cast(y, query.dtype), gj.cast(final, (past if past is not None else query).dtype)]

@@ -74,3 +74,30 @@ def test_rotary_cache_of_the_wrong_width_is_named():
     m = rotary_model((1, 2, 3, 8), (1, 3, 3))
     with pytest.raises(gj.Error, match="rotary_embedding_dim / 2 = 4, not 3 and 3"):
         import_model(m)
+
+
+def linear_attention_model(shapes, **attrs):
+    names = ["query", "key", "value", "past_state", "decay", "beta"][:len(shapes)]
+    ins = [helper.make_tensor_value_info(n, F32, s) for n, s in zip(names, shapes)]
+    graph = helper.make_graph(
+        [helper.make_node("LinearAttention", names, ["y", "state"], name="la", **attrs)],
+        "g", ins, [helper.make_tensor_value_info(o, F32, None) for o in ("y", "state")])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 27)])
+
+
+def test_gated_delta_gqa_with_past_matches_onnx_reference():
+    rng = np.random.default_rng(2)
+    shapes = [(2, 5, 24), (2, 5, 6), (2, 5, 4), (2, 2, 3, 2), (2, 5, 6), (2, 5, 2)]
+    feeds = {n: rng.uniform(-0.5, 0.5, s).astype(np.float32) for n, s in zip(
+        ["query", "key", "value", "past_state", "decay", "beta"], shapes)}
+    m = linear_attention_model(shapes, q_num_heads=8, kv_num_heads=2)
+    want = ReferenceEvaluator(m).run(None, feeds)
+    got = import_model(m).compile()(**feeds)
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(np.asarray(g), w, rtol=1e-5, atol=1e-6)
+
+
+def test_update_rule_and_its_inputs_must_agree():
+    m = linear_attention_model([(1, 2, 8)] * 3, q_num_heads=2, kv_num_heads=2)
+    with pytest.raises(gj.Error, match="update_rule 'gated_delta' needs decay given"):
+        import_model(m)
