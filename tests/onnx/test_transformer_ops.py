@@ -37,6 +37,30 @@ def test_causal_gqa_with_cache_and_mask_matches_onnx_reference():
         np.testing.assert_allclose(np.asarray(g), w, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("constant_mask", [False, True])
+@pytest.mark.parametrize("is_causal", [0, 1])
+def test_short_bool_mask_is_padded_as_masked(constant_mask, is_causal):
+    """A mask narrower than past + new keys is padded with "masked"; a row masked
+    everywhere gives zeros (the last query row here), whether the mask is a model input
+    or a constant folded at import."""
+    rng = np.random.default_rng(3)
+    shapes = [(1, 2, 3, 4), (1, 2, 3, 4), (1, 2, 3, 4), (3, 4), (1, 2, 2, 4), (1, 2, 2, 4)]
+    names = ["Q", "K", "V", "attn_mask", "past_key", "past_value"]
+    feeds = {n: rng.standard_normal(s).astype(np.float32) for n, s in zip(names, shapes)}
+    feeds["attn_mask"] = np.array([[1, 0, 1, 1], [0, 1, 1, 0], [0, 0, 0, 0]], bool)
+    m = attention_model(shapes, n_outputs=3, is_causal=is_causal)
+    m.graph.input[3].type.tensor_type.elem_type = TensorProto.BOOL
+    want = ReferenceEvaluator(m).run(None, feeds)
+    if constant_mask:
+        from onnx import numpy_helper
+        m.graph.initializer.append(numpy_helper.from_array(feeds.pop("attn_mask"), "attn_mask"))
+        del m.graph.input[3]
+    got = import_model(m).compile()(**feeds)
+    assert not np.asarray(got[0])[0, :, 2].any()
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(np.asarray(g), w, rtol=1e-5, atol=1e-6)
+
+
 def test_3d_inputs_need_head_counts():
     m = attention_model([(1, 2, 8)] * 3)
     with pytest.raises(gj.Error, match="q_num_heads and kv_num_heads"):
