@@ -283,12 +283,17 @@ def convert_rotary_embedding(ctx: NodeContext) -> Tensor:
 
 
 _UPDATE_RULES = ("linear", "gated", "delta", "gated_delta")
+# The recurrence runs unrolled into plain ops this many time steps at a time, as the body
+# of a scan over the chunks (a host call each): each unrolled step adds kernels to
+# compile, each chunk a host call.
+_UNROLL_STEPS = 16
 
 
 @converter("LinearAttention", attrs=("chunk_size", "kv_num_heads", "q_num_heads", "scale",
                                      "update_rule"))
 def convert_linear_attention(ctx: NodeContext) -> list:
-    """The recurrent state S [batch, kv_heads, d_k, d_v] updated per time step (a scan):
+    """The recurrent state S [batch, kv_heads, d_k, d_v] updated per time step (unrolled,
+    by chunks of _UNROLL_STEPS steps scanned over):
     decayed by exp(decay) (gated), the value corrected by beta (v - S^T k) (delta), then
     S += k v^T; each query head reads scale * q S of its KV head. Runs in float32, as the
     reference; chunk_size is a tuning hint with no effect on results."""
@@ -356,8 +361,30 @@ def convert_linear_attention(ctx: NodeContext) -> list:
         state = state + gj.expand_dims(k_t, 3) * gj.expand_dims(v_t, 2)
         return state, gj.matmul(q_t, state) * scale  # [b, kv_heads, group, d_v]
 
-    out0 = gj.zeros([b, kv_heads, group, d_v], gj.float32)
-    states, outs = gj.scan(step, tuple(elems), initializer=(state0, out0))
+    def unrolled(state, xs):  # the steps of xs (each [steps, ...]) in line
+        outs = []
+        for x_t in zip(*(gj.unstack(x, axis=0) for x in xs)):
+            state, out = step((state,), list(x_t))
+            outs.append(out)
+        return state, gj.stack(outs, axis=0)
+
+    chunks, tail = divmod(t, _UNROLL_STEPS) if t > _UNROLL_STEPS else (0, t)
+    state, outs = state0, []
+    if chunks:  # a scan over chunks of _UNROLL_STEPS steps, each chunk unrolled
+        head = [gj.reshape(gj.slice(x, [0] * x.ndim, [chunks * _UNROLL_STEPS] + inner),
+                           [chunks, _UNROLL_STEPS] + inner)
+                for x, inner in ((x, x.shape.as_list()[1:]) for x in elems)]
+        out0 = gj.zeros([_UNROLL_STEPS, b, kv_heads, group, d_v], gj.float32)
+        states, chunk_outs = gj.scan(lambda carry, xs: unrolled(carry[0], xs), tuple(head),
+                                     initializer=(state0, out0))
+        state = gj.squeeze(gj.slice(states, [chunks - 1, 0, 0, 0, 0], [1] + state_shape), [0])
+        outs.append(gj.reshape(chunk_outs, [chunks * _UNROLL_STEPS, b, kv_heads, group, d_v]))
+    if tail:
+        rest = [gj.slice(x, [t - tail] + [0] * (x.ndim - 1), [tail] + x.shape.as_list()[1:])
+                for x in elems]
+        state, tail_outs = unrolled(state, rest)
+        outs.append(tail_outs)
+    final = state
+    outs = outs[0] if len(outs) == 1 else gj.concat(outs, 0)
     y = gj.reshape(gj.transpose(outs, [1, 0, 2, 3, 4]), [b, t, q_heads * d_v])
-    final = gj.squeeze(gj.slice(states, [t - 1, 0, 0, 0, 0], [1] + state_shape), [0])
     return [gj.cast(y, query.dtype), gj.cast(final, (past if past is not None else query).dtype)]

@@ -109,9 +109,11 @@ def linear_attention_model(shapes, **attrs):
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 27)])
 
 
-def test_gated_delta_gqa_with_past_matches_onnx_reference():
+@pytest.mark.parametrize("steps", [5, 34])  # unrolled; a scan over 2 chunks + 2 steps
+def test_gated_delta_gqa_with_past_matches_onnx_reference(steps):
     rng = np.random.default_rng(2)
-    shapes = [(2, 5, 24), (2, 5, 6), (2, 5, 4), (2, 2, 3, 2), (2, 5, 6), (2, 5, 2)]
+    shapes = [(2, steps, 24), (2, steps, 6), (2, steps, 4), (2, 2, 3, 2), (2, steps, 6),
+              (2, steps, 2)]
     feeds = {n: rng.uniform(-0.5, 0.5, s).astype(np.float32) for n, s in zip(
         ["query", "key", "value", "past_state", "decay", "beta"], shapes)}
     m = linear_attention_model(shapes, q_num_heads=8, kv_num_heads=2)
