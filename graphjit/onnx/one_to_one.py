@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from graphjit.graph import Tensor
 from graphjit.onnx import (  # noqa: F401  (the hand-written converters register first)
+    ops_attention,
     ops_bitshift,
     ops_losses,
     ops_math,

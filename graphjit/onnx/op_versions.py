@@ -89,3 +89,11 @@ ATTR_VALUES.update({  # onnxa
     "RMSNormalization": {"stash_type": (1, 11)},
     "SoftmaxCrossEntropyLoss": {"reduction": ("none", "sum", "mean")},
 })
+OP_VERSIONS.update({"Attention": (23, 24, 25), "RotaryEmbedding": (23,),
+                    "LinearAttention": (27,)})  # onnxb
+ATTR_VALUES.update({  # onnxb
+    "Attention": {"is_causal": (0, 1), "qk_matmul_output_mode": (0, 1, 2, 3),
+                  "softmax_precision": (1, 10, 11)},
+    "RotaryEmbedding": {"interleaved": (0, 1)},
+    "LinearAttention": {"update_rule": ("linear", "gated", "delta", "gated_delta")},
+})
