@@ -10,6 +10,7 @@ from graphjit.onnx import (  # noqa: F401  (the hand-written converters register
     ops_math,
     ops_matrix,
     ops_nn,
+    ops_quant,
     ops_tensor,
     symbolic,
 )
