@@ -77,3 +77,8 @@ ATTR_VALUES: dict[str, dict[str, tuple]] = {
         "ReduceL1", "ReduceL2", "ReduceLogSum", "ReduceLogSumExp", "ReduceMax", "ReduceMean",
         "ReduceMin", "ReduceProd", "ReduceSum", "ReduceSumSquare")},
 }
+
+OP_VERSIONS.update({  # onnxc
+    "QuantizeLinear": (13, 19, 21, 23, 24, 25, 28),
+    "DequantizeLinear": (13, 19, 21, 23, 24, 25, 28),
+})

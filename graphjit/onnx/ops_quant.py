@@ -12,6 +12,7 @@ import numpy as np
 import graphjit as gj
 from graphjit.graph import Tensor
 from graphjit.onnx.convert import NodeContext, converter
+from graphjit.onnx.ops_math import axis_of
 from graphjit.onnx.types import to_dtype
 
 _FLOAT8 = ("float8_e4m3fn", "float8_e4m3fnuz", "float8_e5m2", "float8_e5m2fnuz")
@@ -40,3 +41,93 @@ def _cast_to(ctx: NodeContext, x: Tensor, dtype, name=None) -> Tensor:
         top = float(dtype.max)
         x = gj.clip_by_value(x, np.array(-top, x.dtype.np), np.array(top, x.dtype.np))
     return gj.cast(x, dtype, name=name)
+
+
+# -- QuantizeLinear and DequantizeLinear ------------------------------------------
+
+_INT_RANGES = {"uint8": (0, 255), "int8": (-128, 127), "int16": (-32768, 32767),
+               "uint4": (0, 15), "int4": (-8, 7), "uint2": (0, 3), "int2": (-2, 1)}
+
+
+def _along_axis(ctx: NodeContext, value: Tensor, x: Tensor, axis: int, block: int) -> Tensor:
+    """A scale or zero point made to broadcast against x (ONNX's per-tensor, per-axis
+    and blocked layouts): a scalar or one-element tensor as is, a vector along `axis`,
+    a blocked one repeated `block` times along it (the last block may be short)."""
+    shape = value.shape.as_list()
+    if value.ndim == 0 or (None not in shape and int(np.prod(shape)) == 1 and not block):
+        return gj.reshape(value, []) if value.ndim else value
+    rank = x.ndim
+    axis = axis_of(ctx, axis, rank)  # (the default 1 is no error for a per-tensor scale)
+    if not block:
+        if value.ndim != 1:
+            raise ctx.invalid(f"a per-axis scale or zero point is a vector, not of shape {shape}")
+        dims = [1] * rank
+        dims[axis] = -1
+        return gj.reshape(value, dims)
+    size = x.shape.as_list()[axis]
+    if size is None or value.ndim != rank:
+        raise ctx.unsupported(f"blocked quantization needs the size of axis {axis} known and a "
+                              f"scale of x's rank (scale {shape}, x {x.shape.as_list()})")
+    index = np.arange(size, dtype=np.int32) // block
+    if shape[axis] is not None and index[-1] >= shape[axis]:
+        raise ctx.invalid(f"a scale of {shape[axis]} blocks of {block} along axis {axis} does "
+                          f"not cover x's {size}")
+    return gj.gather(value, index, axis=axis)
+
+
+def _layout(ctx: NodeContext):
+    x = ctx.inputs[0]
+    axis = ctx.attr("axis", 1)
+    block = ctx.attr("block_size", 0)
+    if block < 0:
+        raise ctx.invalid(f"block_size {block} is negative")
+    return x, axis, block
+
+
+@converter("DequantizeLinear", attrs=("axis", "block_size", "output_dtype"))
+def _dequantize(ctx: NodeContext) -> Tensor:
+    """y = (x - zero_point) * scale, computed in float32 (float64 for a float64 scale)
+    and given the scale's type (or output_dtype), as ONNX's reference computes it."""
+    x, axis, block = _layout(ctx)
+    scale = ctx.inputs[1]
+    out = to_dtype(ctx.attr("output_dtype"), f"ONNX DequantizeLinear '{ctx.name}' output") \
+        if ctx.attr("output_dtype") else scale.dtype
+    work = gj.float64 if scale.dtype == gj.float64 else gj.float32
+    dx = gj.cast(x, work)
+    zero = ctx.input(2)
+    if zero is not None and zero.dtype.name not in _FLOAT8 + ("float4_e2m1fn",):
+        dx = dx - gj.cast(_along_axis(ctx, zero, x, axis, block), work)
+    y = dx * gj.cast(_along_axis(ctx, scale, x, axis, block), work)
+    return gj.cast(y, out, name=ctx.name) if out != work else gj.identity(y, name=ctx.name)
+
+
+@converter("QuantizeLinear",
+           attrs=("axis", "block_size", "output_dtype", "saturate", "precision"))
+def _quantize(ctx: NodeContext) -> Tensor:
+    """Integer outputs: round(x / scale) half to even, plus the zero point, clipped to the
+    type's range. float8: x / scale cast with saturate. float4: x / scale + zero point."""
+    x, axis, block = _layout(ctx)
+    zero = ctx.input(2)
+    out = zero.dtype if zero is not None else (
+        to_dtype(ctx.attr("output_dtype"), f"ONNX QuantizeLinear '{ctx.name}' output")
+        if ctx.attr("output_dtype") else gj.uint8)
+    scale = _along_axis(ctx, ctx.inputs[1], x, axis, block)
+    if ctx.attr("precision"):
+        work = to_dtype(ctx.attr("precision"), f"ONNX QuantizeLinear '{ctx.name}' precision")
+    else:
+        work = gj.as_dtype(np.result_type(x.dtype.np, scale.dtype.np))
+    q = gj.cast(x, work) / gj.cast(scale, work) if x.dtype != work or scale.dtype != work \
+        else x / scale
+    if out.name in _INT_RANGES:
+        lo, hi = _INT_RANGES[out.name]
+        q = gj.cast(gj.round(q), gj.int32)
+        if zero is not None:
+            q = q + gj.cast(_along_axis(ctx, zero, x, axis, block), gj.int32)
+        return gj.cast(gj.clip_by_value(q, lo, hi), out, name=ctx.name)
+    if out.name in _FLOAT8:
+        return _cast_to(ctx, q, out, name=ctx.name)
+    if out.name == "float4_e2m1fn":
+        if zero is not None:
+            q = q + gj.cast(_along_axis(ctx, zero, x, axis, block), q.dtype)
+        return gj.cast(q, out, name=ctx.name)
+    raise ctx.unsupported(f"quantizing to {out.name} is not implemented")
