@@ -11,6 +11,7 @@ from graphjit.onnx import (  # noqa: F401  (the hand-written converters register
     ops_matrix,
     ops_nn,
     ops_quant,
+    ops_resize,
     ops_tensor,
     symbolic,
 )
