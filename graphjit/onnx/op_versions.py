@@ -84,6 +84,9 @@ OP_VERSIONS.update({  # onnxc
 })
 OP_VERSIONS.update({"Resize": (13, 18, 19)})  # onnxc
 ATTR_VALUES.update({  # onnxc
+    "Cast": {"saturate": (0, 1), "round_mode": ("up", "down", "nearest")},
+    "CastLike": {"saturate": (0, 1), "round_mode": ("up", "down", "nearest")},
+    "QuantizeLinear": {"saturate": (0, 1)},
     "Resize": {"mode": ("nearest", "linear", "cubic"),
                "nearest_mode": ("round_prefer_floor", "round_prefer_ceil", "floor", "ceil"),
                "coordinate_transformation_mode": (

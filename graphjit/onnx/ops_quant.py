@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 import graphjit as gj
+from graphjit.errors import UnsupportedError
 from graphjit.graph import Tensor
 from graphjit.onnx.convert import NodeContext, converter
 from graphjit.onnx.ops_math import axis_of
@@ -33,14 +34,52 @@ def _cast_to(ctx: NodeContext, x: Tensor, dtype, name=None) -> Tensor:
     """x cast to `dtype` as ONNX's Cast does: saturate (default 1) clips values past a
     float8 type's range, infinities included, to its largest finite value (NaN stays
     NaN); saturate=0 gives inf or NaN there, as the plain conversion does."""
-    if dtype.name == "float8_e8m0fnu":
-        raise ctx.unsupported("float8e8m0 (its round_mode) is not implemented")
+    if dtype.name == "float8_e8m0fnu" and x.dtype != dtype:
+        if not x.dtype.is_floating or x.dtype.is_narrow:
+            raise ctx.unsupported(f"a cast from {x.dtype} to float8e8m0 is not implemented")
+        return _to_e8m0(x, bool(ctx.attr("saturate", 1)), _text(ctx.attr("round_mode", "up")),
+                        dtype, name)
     if x.dtype == dtype:
         return gj.identity(x, name=name)
     if dtype.name in _FLOAT8 and ctx.attr("saturate", 1) and x.dtype.is_floating:
         top = float(dtype.max)
         x = gj.clip_by_value(x, np.array(-top, x.dtype.np), np.array(top, x.dtype.np))
     return gj.cast(x, dtype, name=name)
+
+
+def _text(value) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _to_e8m0(x: Tensor, saturate: bool, mode: str, dtype, name) -> Tensor:
+    """float8e8m0 (a power of two, 2^-127..2^127, or NaN) of |x| taken as float32, as
+    ONNX's reference rounds float32's exponent field: "down" keeps it, "up" adds one
+    when the mantissa is not zero, "nearest" when its top bit is set (ties to even
+    below 2^-126); with saturate the largest exponent does not round up to NaN. Here
+    the exponent k is found in float64 (log, then corrected by exact powers of two)."""
+    a = gj.abs(gj.cast(gj.cast(x, gj.float32), gj.float64) if x.dtype == gj.float64
+               else gj.cast(x, gj.float64))
+    tiny = a < 2.0 ** -126  # float32 zero or subnormal: exponent field 0, k = -127
+    safe = gj.where(tiny | ~gj.math.is_finite(a), 1.0, a)
+    k = gj.floor(gj.log(safe) / np.log(2.0))
+    k = gj.where(gj.pow(2.0, k + 1) <= safe, k + 1, k)
+    k = gj.where(gj.pow(2.0, k) > safe, k - 1, k)
+    p = gj.pow(2.0, k)
+    if mode == "up":
+        bump = gj.where(tiny, a > 0, a > p)
+    elif mode == "nearest":
+        bump = gj.where(tiny, a > 2.0 ** -127, a >= 1.5 * p)
+    elif mode == "down":
+        bump = None
+    else:
+        raise UnsupportedError(f"Cast round_mode '{mode}' is not one of up, down, nearest")
+    k = gj.where(tiny, -127.0, k)
+    if bump is not None:
+        k = k + gj.cast(bump, gj.float64)
+    if saturate:
+        k = gj.minimum(k, 127.0)
+    value = gj.where((k > 127) | ~gj.math.is_finite(a), np.nan, gj.pow(2.0, k))
+    return gj.cast(value, dtype, name=name)
 
 
 # -- QuantizeLinear and DequantizeLinear ------------------------------------------

@@ -17,8 +17,6 @@ EXCLUSIONS: dict[str, str] = {
         "uint16/uint32/uint64 tensors: graphjit's only unsigned dtype is uint8",
     r"test_(?!cast)\w*(bfloat16|BFLOAT16|bf16)\w*":
         "bfloat16 arithmetic: graphjit's bfloat16 is storage only (casts, quantize ops)",
-    r"test_cast_e8m0_\w+_to_FLOAT8E8M0":
-        "casts to float8e8m0 (their round_mode) are not implemented",
     r"test_\w*(string|STRING)\w*": "string tensors: graphjit has no string dtype",
     r"test_identity_(opt|sequence)":
         "optional and sequence values: graphjit has tensors only",

@@ -72,3 +72,24 @@ def test_a_scale_too_short_for_its_blocks_is_refused():
                    TensorProto.FLOAT, axis=1, block_size=2)
     with pytest.raises(InvalidModelError, match="2 blocks of 2 along axis 1"):
         backend.prepare(model).run([np.zeros((2, 6), np.int8), short])
+
+
+E8M0_VALUES = np.array([0.0, -0.0, 1e-45, 2.0 ** -127, 3 * 2.0 ** -128, 2.0 ** -126, 0.124,
+                        0.125, 0.1875, 0.19, 1.5, 1.4999999, -3.0, 2.0 ** 127, 1.5 * 2.0 ** 127,
+                        3.3e38, np.inf, -np.inf, np.nan, 1e-300, 1e300], np.float64)
+
+
+@pytest.mark.parametrize("round_mode", ["up", "down", "nearest"])
+@pytest.mark.parametrize("saturate", [0, 1])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16])
+def test_cast_to_float8e8m0_rounds_as_onnx(round_mode, saturate, dtype):
+    from onnx.numpy_helper import to_float8e8m0
+    with np.errstate(over="ignore"):
+        x = E8M0_VALUES.astype(dtype)
+    model = _model("Cast", [("x", x)], TensorProto.FLOAT8E8M0, to=TensorProto.FLOAT8E8M0,
+                   saturate=saturate, round_mode=round_mode)
+    model.opset_import[0].version = 25
+    got = backend.prepare(model).run([x])[0]
+    with np.errstate(over="ignore"):
+        want = to_float8e8m0(x, bool(saturate), round_mode)
+    np.testing.assert_array_equal(got.view(np.uint8), want.view(np.uint8))
