@@ -142,6 +142,11 @@ def _resize(ctx: NodeContext) -> Tensor:
     if len(given) != len(axes) or (roi is not None and len(roi) != 2 * len(axes)):
         raise ctx.invalid(f"scales/sizes/roi have {len(given)}/{roi and len(roi)} values "
                           f"for {len(axes)} axes")
+    if scales is not None:  # an axis kept as is may have any size (a free batch)
+        keep = [i for i, d in enumerate(axes) if shape[d] is not None or scales[i] != 1.0
+                or (roi and (roi[i], roi[len(axes) + i]) != (0.0, 1.0))]
+        roi = roi and [roi[i] for i in keep] + [roi[len(axes) + i] for i in keep]
+        axes, scales = [axes[i] for i in keep], [scales[i] for i in keep]
     if any(shape[d] is None for d in axes):
         raise ctx.unsupported(f"the resized axes {axes} of input {shape} must have known sizes")
     scale = [1.0] * rank

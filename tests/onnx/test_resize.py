@@ -80,3 +80,12 @@ def test_resized_axis_of_unknown_size_is_refused():
     model = _model(x, _scales(1, 1, 2, 2), shape=[1, 1, None, None])
     with pytest.raises(gj.UnsupportedError, match="must have known sizes"):
         backend.prepare(model).run([x])
+
+
+def test_a_free_batch_kept_at_scale_one():
+    x = RNG.standard_normal((3, 2, 4, 4)).astype(np.float32)
+    model = _model(x, _scales(1, 1, 1.5, 2), shape=[None, 2, 4, 4], mode="linear")
+    want = ReferenceEvaluator(model).run(None, {"x": x})[0]
+    rep = backend.prepare(model)
+    np.testing.assert_allclose(rep.run([x])[0], want, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(rep.run([x[:1]])[0], want[:1], rtol=1e-5, atol=1e-6)
