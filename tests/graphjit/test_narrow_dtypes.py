@@ -50,3 +50,17 @@ def test_arithmetic_refuses_them():
         x = tf.placeholder(dtypes.bfloat16, [2], name="x")
         with pytest.raises(tf.DTypeError, match="dtype bfloat16"):
             tf.negative(x)
+
+
+def test_data_movement_runs_on_the_host():
+    ml_dtypes = pytest.importorskip("ml_dtypes")
+    with tf.Graph().as_default():
+        x = tf.placeholder(dtypes.float8_e4m3fn, [2, 3], name="x")
+        outs = [tf.reshape(x, [3, 2]), tf.transpose(x), tf.concat([x, x], 0),
+                tf.gather(x, [1, 0]), x[:, 1:]]
+        fn = tf.compile(outs, feeds=[x])
+    v = np.arange(6, dtype=np.float32).reshape(2, 3).astype(ml_dtypes.float8_e4m3fn)
+    want = [v.reshape(3, 2), v.T, np.concatenate([v, v]), v[[1, 0]], v[:, 1:]]
+    for got, expected in zip(fn(v), want):
+        assert got.dtype == v.dtype
+        np.testing.assert_array_equal(got.view(np.uint8), expected.view(np.uint8))
