@@ -42,6 +42,8 @@ def _cast_to(ctx: NodeContext, x: Tensor, dtype, name=None) -> Tensor:
     if x.dtype == dtype:
         return gj.identity(x, name=name)
     if dtype.name in _FLOAT8 and ctx.attr("saturate", 1) and x.dtype.is_floating:
+        if x.dtype.is_narrow:  # (bfloat16, another float8: exact in float32, clipped there)
+            x = gj.cast(x, gj.float32)
         top = float(dtype.max)
         x = gj.clip_by_value(x, np.array(-top, x.dtype.np), np.array(top, x.dtype.np))
     return gj.cast(x, dtype, name=name)

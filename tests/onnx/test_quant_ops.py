@@ -93,3 +93,14 @@ def test_cast_to_float8e8m0_rounds_as_onnx(round_mode, saturate, dtype):
     with np.errstate(over="ignore"):
         want = to_float8e8m0(x, bool(saturate), round_mode)
     np.testing.assert_array_equal(got.view(np.uint8), want.view(np.uint8))
+
+
+def test_cast_between_narrow_floats_saturates_as_onnx():
+    import ml_dtypes
+    x = np.array([1e4, -3e38, np.inf, 0.3, np.nan], np.float32).astype(ml_dtypes.bfloat16)
+    for saturate in (0, 1):
+        model = _model("Cast", [("x", x)], TensorProto.FLOAT8E4M3FN,
+                       to=TensorProto.FLOAT8E4M3FN, saturate=saturate)
+        want = ReferenceEvaluator(model).run(None, {"x": x})[0]
+        got = backend.prepare(model).run([x])[0]
+        np.testing.assert_array_equal(got.view(np.uint8), want.view(np.uint8))
