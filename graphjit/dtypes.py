@@ -20,11 +20,20 @@ from graphjit.errors import DTypeError
 class DType:
     """A tensor element type (immutable, one instance per type)."""
 
-    __slots__ = ("name", "_np")
+    __slots__ = ("name", "_np", "_kind", "_narrow")
 
-    def __init__(self, name: str, np_dtype: np.dtype):
+    def __init__(self, name: str, np_dtype: np.dtype, narrow_kind: str | None = None):
         self.name = name
         self._np = np.dtype(np_dtype)
+        # ml_dtypes' types have NumPy kind "V" (but float8_e5m2 "f"): they say their own
+        self._kind = narrow_kind or self._np.kind
+        self._narrow = narrow_kind is not None
+
+    @property
+    def is_narrow(self) -> bool:
+        """A storage-only dtype (bfloat16, float8, float4, int4, int2: NARROW): the host
+        converts it, kernels never compute it."""
+        return self._narrow
 
     @property
     def as_numpy_dtype(self) -> type:
@@ -37,15 +46,15 @@ class DType:
 
     @property
     def is_floating(self) -> bool:
-        return self._np.kind == "f"
+        return self._kind == "f"
 
     @property
     def is_integer(self) -> bool:
-        return self._np.kind in "iu"
+        return self._kind in "iu"
 
     @property
     def is_unsigned(self) -> bool:
-        return self._np.kind == "u"
+        return self._kind == "u"
 
     @property
     def is_bool(self) -> bool:
@@ -57,7 +66,7 @@ class DType:
 
     @property
     def is_numeric(self) -> bool:
-        return self._np.kind in "iuf"
+        return self._kind in "iuf"
 
     @property
     def size(self) -> int:
@@ -65,11 +74,11 @@ class DType:
 
     @property
     def min(self):
-        return np.finfo(self._np).min if self.is_floating else np.iinfo(self._np).min
+        return _info(self).min
 
     @property
     def max(self):
-        return np.finfo(self._np).max if self.is_floating else np.iinfo(self._np).max
+        return _info(self).max
 
     def __eq__(self, other) -> bool:
         if isinstance(other, DType):
@@ -111,13 +120,41 @@ double = float64
 
 ALL = (float16, float32, float64, int8, int16, int32, int64, uint8, uint16, uint32, uint64,
        bool_)  # kernels' dtypes
-EVERY = ALL + (string,)
+
+
+def _narrow() -> tuple[DType, ...]:
+    """ONNX's storage types, from the ml_dtypes package where it is installed (the `onnx`
+    extra): values that are only converted to and from the other dtypes (Cast and the
+    quantize ops, on the host with NumPy), never computed by kernels or ops checking
+    their dtypes against ALL."""
+    try:
+        import ml_dtypes
+    except ImportError:
+        return ()
+    kinds = {"bfloat16": "f", "float8_e4m3fn": "f", "float8_e4m3fnuz": "f", "float8_e5m2": "f",
+             "float8_e5m2fnuz": "f", "float8_e8m0fnu": "f", "float4_e2m1fn": "f",
+             "int4": "i", "uint4": "u", "int2": "i", "uint2": "u"}
+    return tuple(DType(name, getattr(ml_dtypes, name), kind) for name, kind in kinds.items()
+                 if hasattr(ml_dtypes, name))
+
+
+NARROW = _narrow()  # storage-only dtypes (empty without ml_dtypes)
+globals().update({d.name: d for d in NARROW})
+EVERY = ALL + (string,) + NARROW
 # TF's names (tf.as_dtype): "float" is float32, as in TF, not NumPy's float64.
 _BY_NAME = {d.name: d for d in EVERY} | {"half": float16, "float": float32, "double": float64}
 # Names TF knows that graphjit has no dtype for.
 _TF_ONLY = {"bfloat16", "complex64", "complex128", "qint8", "quint8", "qint16", "quint16",
             "qint32", "resource", "variant"}
+_TF_ONLY -= {d.name for d in NARROW}
 _BY_NP = {d.np: d for d in EVERY}
+
+
+def _info(dtype: DType):
+    if dtype.is_narrow:
+        import ml_dtypes
+        return ml_dtypes.finfo(dtype.np) if dtype.is_floating else ml_dtypes.iinfo(dtype.np)
+    return np.finfo(dtype.np) if dtype.is_floating else np.iinfo(dtype.np)
 
 
 def as_dtype(value) -> DType:

@@ -187,6 +187,10 @@ class Partitioner:
                 and any(t.dtype.name == "float16" for t in op.inputs + op.outputs):
             # Numba has no float16 arithmetic: NumPy computes these ops
             return Fusion.HOST, "float16: Numba has no float16 arithmetic, NumPy computes it"
+        if op_def.fusion is not Fusion.VIEW \
+                and any(t.dtype.is_narrow for t in op.inputs + op.outputs):
+            return Fusion.HOST, ("bfloat16/float8/float4/int4/int2: Numba has no such type, "
+                                 "NumPy (ml_dtypes) converts it")
         if any(t.dtype.is_string for t in op.inputs + op.outputs):
             # kernels never hold Python objects (strings: bytes objects)
             return Fusion.HOST, "strings: kernels hold no Python objects"

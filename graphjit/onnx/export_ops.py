@@ -181,9 +181,24 @@ def _floor_div(ctx):
     return ctx.node("Div", ctx.node("Sub", x, ctx.node("Mod", x, y, fmod=0)), y)
 
 
+# The opset that first has each storage-only type (graphjit.dtypes.NARROW).
+_NARROW_SINCE = {"bfloat16": 13, "float8_e4m3fn": 19, "float8_e4m3fnuz": 19,
+                 "float8_e5m2": 19, "float8_e5m2fnuz": 19, "uint4": 21, "int4": 21,
+                 "float4_e2m1fn": 23, "uint2": 25, "int2": 25}
+
+
 @translates("Cast")
 def _cast(ctx):
-    return ctx.node("Cast", ctx.inputs[0], to=_elem(ctx.attrs["dtype"]))
+    dtype = ctx.attrs["dtype"]
+    for d in (ctx.op.inputs[0].dtype, dtype):
+        if d.is_narrow and ctx.opset < _NARROW_SINCE.get(d.name, 1 << 30):
+            since = _NARROW_SINCE.get(d.name)
+            raise ctx.unsupported(f"ONNX has {d.name} from opset {since} on" if since else
+                                  f"graphjit's {d.name} cast (ml_dtypes' rounding, 0 -> NaN) "
+                                  "matches no ONNX round_mode")
+    if dtype.name.startswith("float8"):  # graphjit's cast does not saturate; ONNX's default does
+        return ctx.node("Cast", ctx.inputs[0], to=_elem(dtype), saturate=0)
+    return ctx.node("Cast", ctx.inputs[0], to=_elem(dtype))
 
 
 def _elem(dtype: dtypes.DType) -> int:

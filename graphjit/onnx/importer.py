@@ -17,7 +17,7 @@ import os
 import numpy as np
 
 from graphjit import dtypes
-from graphjit.errors import Error, GraphError, InternalError, UnsupportedError
+from graphjit.errors import DTypeError, Error, GraphError, InternalError, UnsupportedError
 from graphjit.graph import Graph, Tensor, TensorShape, format_spec
 from graphjit.io.npz import DEFAULT_MAX_BYTES, human_bytes
 from graphjit.onnx import one_to_one, symbolic  # noqa: F401  (converters register on import)
@@ -383,6 +383,12 @@ class _Importer:
         except InternalError:
             raise
         except Error as exc:
+            narrow = sorted({t.dtype.name for t in inputs if t is not None and t.dtype.is_narrow})
+            if isinstance(exc, DTypeError) and narrow:  # a graphjit limit, not a bad model
+                raise UnsupportedError(
+                    prefix + f"{', '.join(narrow)} values are storage only in graphjit "
+                    "(converted by Cast, CastLike, QuantizeLinear and DequantizeLinear), "
+                    f"never computed: {exc}") from None
             if str(exc).startswith("ONNX "):
                 raise
             raise _retyped(exc, prefix + str(exc)) from None

@@ -13,6 +13,8 @@ from graphjit.onnx import (  # noqa: F401  (the hand-written converters register
     ops_math,
     ops_matrix,
     ops_nn,
+    ops_quant,
+    ops_resize,
     ops_rms_normalization,
     ops_tensor,
     symbolic,

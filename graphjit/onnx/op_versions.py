@@ -97,3 +97,20 @@ ATTR_VALUES.update({  # onnxb
     "RotaryEmbedding": {"interleaved": (0, 1)},
     "LinearAttention": {"update_rule": ("linear", "gated", "delta", "gated_delta")},
 })
+OP_VERSIONS.update({  # onnxc
+    "QuantizeLinear": (13, 19, 21, 23, 24, 25, 28),
+    "DequantizeLinear": (13, 19, 21, 23, 24, 25, 28),
+})
+OP_VERSIONS.update({"Resize": (13, 18, 19)})  # onnxc
+ATTR_VALUES.update({  # onnxc
+    "Cast": {"saturate": (0, 1), "round_mode": ("up", "down", "nearest")},
+    "CastLike": {"saturate": (0, 1), "round_mode": ("up", "down", "nearest")},
+    "QuantizeLinear": {"saturate": (0, 1)},
+    "Resize": {"mode": ("nearest", "linear", "cubic"),
+               "nearest_mode": ("round_prefer_floor", "round_prefer_ceil", "floor", "ceil"),
+               "coordinate_transformation_mode": (
+                   "half_pixel", "half_pixel_symmetric", "pytorch_half_pixel", "align_corners",
+                   "asymmetric", "tf_crop_and_resize"),
+               "keep_aspect_ratio_policy": ("stretch", "not_larger", "not_smaller"),
+               "antialias": (0, 1), "exclude_outside": (0, 1)},
+})

@@ -19,7 +19,7 @@ from graphjit.graph import Tensor
 from graphjit.onnx.convert import NodeContext, converter
 from graphjit.onnx.ops_math import axis_of, static_ints
 from graphjit.onnx.symbolic import reshape_target
-from graphjit.onnx.types import np_dtype, to_dtype
+from graphjit.onnx.types import np_dtype
 
 _BIG = 2**62  # |bound| beyond any real dimension: ONNX's INT64_MAX/INT_MIN sentinels
 
@@ -79,25 +79,6 @@ def _dense(ctx: NodeContext, sparse) -> np.ndarray:
 @converter("Identity")
 def _identity(ctx: NodeContext) -> Tensor:
     return gj.identity(ctx.inputs[0], name=ctx.name)
-
-
-# saturate and round_mode only change casts to float8 types, which graphjit lacks
-@converter("Cast", attrs=("to", "saturate", "round_mode"))
-def _cast(ctx: NodeContext) -> Tensor:
-    dtype = to_dtype(ctx.attr("to"), f"ONNX Cast '{ctx.name}' target")
-    return _cast_to(ctx, dtype)
-
-
-@converter("CastLike", attrs=("saturate", "round_mode"))
-def _cast_like(ctx: NodeContext) -> Tensor:
-    return _cast_to(ctx, ctx.inputs[1].dtype)
-
-
-def _cast_to(ctx: NodeContext, dtype) -> Tensor:
-    x = ctx.inputs[0]
-    if x.dtype == dtype:
-        return gj.identity(x, name=ctx.name)
-    return gj.cast(x, dtype, name=ctx.name)
 
 
 # -- shapes --------------------------------------------------------------------

@@ -12,6 +12,11 @@ _TO_DTYPE = {
     7: dtypes.int64, 9: dtypes.bool_, 10: dtypes.float16, 11: dtypes.float64, 4: dtypes.uint16,
     12: dtypes.uint32, 13: dtypes.uint64,
 }
+# The storage-only types (graphjit.dtypes.NARROW, with ml_dtypes installed).
+_TO_DTYPE.update({code: getattr(dtypes, name) for code, name in (
+    (16, "bfloat16"), (17, "float8_e4m3fn"), (18, "float8_e4m3fnuz"), (19, "float8_e5m2"),
+    (20, "float8_e5m2fnuz"), (21, "uint4"), (22, "int4"), (23, "float4_e2m1fn"),
+    (24, "float8_e8m0fnu"), (25, "uint2"), (26, "int2")) if hasattr(dtypes, name)})
 _FROM_DTYPE = {d: code for code, d in _TO_DTYPE.items()}
 
 
@@ -55,7 +60,8 @@ def np_dtype(array_dtype, what: str) -> DType:
         dtype = dtypes.as_dtype(array_dtype)
     except Exception:  # noqa: BLE001
         dtype = None
-    if dtype is None or dtype not in dtypes.ALL:  # (None == float64 holds: as_dtype(None))
+    # (None == float64 holds: as_dtype(None))
+    if dtype is None or dtype not in dtypes.ALL + dtypes.NARROW:
         raise UnsupportedError(f"{what} has dtype {array_dtype}, which graphjit does not "
                                f"support (graphjit dtypes: "
                                f"{', '.join(d.name for d in dtypes.ALL)})")

@@ -8,13 +8,15 @@ import pytest
 
 import graphjit as tf
 
-# TF 1.15's dtypes._STRING_TO_TF, as graphjit maps it (None: a TF dtype graphjit lacks).
+# TF 1.15's dtypes._STRING_TO_TF, as graphjit maps it (None: a TF dtype graphjit lacks;
+# bfloat16 is a storage-only dtype where ml_dtypes is installed: casts only).
 TF_NAMES = {
     "float16": tf.float16, "half": tf.float16, "float32": tf.float32, "float": tf.float32,
     "float64": tf.float64, "double": tf.float64, "int8": tf.int8, "int16": tf.int16,
     "int32": tf.int32, "int64": tf.int64, "uint8": tf.uint8, "bool": tf.bool,
-    "bfloat16": None, "complex64": None, "complex128": None, "uint16": tf.uint16,
-    "uint32": tf.uint32, "uint64": tf.uint64, "string": tf.string, "qint8": None, "quint8": None,
+    "bfloat16": getattr(tf.dtypes, "bfloat16", None), "complex64": None, "complex128": None,
+    "uint16": tf.uint16, "uint32": tf.uint32, "uint64": tf.uint64, "string": tf.string,
+    "qint8": None, "quint8": None,
     "qint16": None, "quint16": None, "qint32": None, "resource": None, "variant": None,
 }
 

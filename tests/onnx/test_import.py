@@ -158,9 +158,17 @@ def test_dtype_graphjit_lacks_is_named():
               [("y", TensorProto.BFLOAT16, [1])])
     with pytest.raises(gj.UnsupportedError, match="ONNX input 'x' has ONNX type BFLOAT16"):
         import_model(m)
-    m = model([node("Cast", ["x"], ["y"], to=TensorProto.BFLOAT16)], [("x", F32, [1])],
-              [("y", TensorProto.BFLOAT16, [1])])
-    with pytest.raises(gj.UnsupportedError, match="Cast 'y' target has ONNX type BFLOAT16"):
+    m = model([node("Cast", ["x"], ["y"], to=TensorProto.UINT32)], [("x", F32, [1])],
+              [("y", TensorProto.UINT32, [1])])
+    with pytest.raises(gj.UnsupportedError, match="Cast 'y' target has ONNX type UINT32"):
+        import_model(m)
+
+
+def test_storage_only_dtype_refused_by_arithmetic():
+    # bfloat16 (like float8, int4) is converted by Cast only: an op computing it says so
+    m = model([node("Neg", ["x"], ["y"])], [("x", TensorProto.BFLOAT16, [2])],
+              [("y", TensorProto.BFLOAT16, [2])])
+    with pytest.raises(gj.UnsupportedError, match="bfloat16 values are storage only.*Neg"):
         import_model(m)
 
 
