@@ -87,6 +87,7 @@ def _to_e8m0(x: Tensor, saturate: bool, mode: str, dtype, name) -> Tensor:
 # -- QuantizeLinear and DequantizeLinear ------------------------------------------
 
 _INT_RANGES = {"uint8": (0, 255), "int8": (-128, 127), "int16": (-32768, 32767),
+               "uint16": (0, 65535),
                "uint4": (0, 15), "int4": (-8, 7), "uint2": (0, 3), "int2": (-2, 1)}
 
 
