@@ -43,6 +43,7 @@ class DistributedFunction:
         self.split = split(self.fetches, batch, const)
         self._shipped = dask_runner.ShippedGraph(client, self.split.key, self.split.data)
         self._finish = None
+        self._held_inputs: dict = {}
 
     def explain(self) -> str:
         """The per-chunk stages, the combine step and the finishing graph, as text."""
@@ -65,6 +66,14 @@ class DistributedFunction:
     def __call__(self, feed_dict=None, **kwargs) -> list:
         s = self.split
         batch, const = self._inputs(feed_dict, kwargs)
+        if len(s.levels) + bool(s.rows) > 1:
+            # The inputs' graph goes to the scheduler more than once (a reduction computed
+            # now, rows later): optimized differently each time, one key would get two
+            # definitions (dask's "different run_spec", then a KeyError). Computed once,
+            # held on the workers, they are the same keys every time. They stay held until
+            # the next call, for the lazy row results built on them.
+            batch = dict(zip(batch, self.client.persist(list(batch.values()))))
+            self._held_inputs = batch
         rows = next(iter(batch.values())).chunks[0]
         n_rows = int(sum(rows))
         combined: dict[str, np.ndarray] = {}
