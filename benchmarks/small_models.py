@@ -10,26 +10,16 @@ from __future__ import annotations
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
+from workloads import EPS, GELU_C, GELU_K
+from workloads import np_layernorm as _layernorm
+from workloads import np_softmax as _softmax
 
 F32 = np.float32
-EPS = 1e-5
-GELU_K, GELU_C = 0.7978845608, 0.044715
 
 
 def _dense(rng, fan_in, fan_out):
     return (rng.standard_normal((fan_in, fan_out), dtype=F32) * F32(np.sqrt(2.0 / fan_in)),
             rng.standard_normal(fan_out, dtype=F32) * F32(0.01))
-
-
-def _softmax(z):
-    e = np.exp(z - z.max(-1, keepdims=True))
-    return e / e.sum(-1, keepdims=True)
-
-
-def _layernorm(x, gamma, beta):
-    mean = x.mean(-1, keepdims=True)
-    d = x - mean
-    return d / np.sqrt((d * d).mean(-1, keepdims=True) + x.dtype.type(EPS)) * gamma + beta
 
 
 def _gelu(x):
