@@ -17,6 +17,7 @@ from time import perf_counter_ns
 import numpy as np
 
 from runtime import trace
+from runtime.host import owned_result
 from runtime.plan import EXTERN, HOST, KERNEL, VIEW, Plan, materialize
 from runtime.runner import build_runner
 
@@ -141,12 +142,6 @@ def run_step(kind, fn, args, outs, view_shape, arrays) -> None:
     elif kind is HOST:
         ins = args(arrays)
         for o, r in zip(outs, fn(*ins)):
-            # A host kernel may return an input itself (an identity's reference, a loop
-            # that ran zero times), whose buffer a later step may reuse: keep a copy. Kernels
-            # take C-ordered arrays; NumPy may return others (astype of a transpose).
-            if isinstance(r, np.ndarray) and (not r.flags.c_contiguous or any(
-                    np.may_share_memory(r, a) for a in ins)):
-                r = np.array(r, order="C")
-            arrays[o] = r
+            arrays[o] = owned_result(r, ins)
     else:  # pragma: no cover
         raise AssertionError(kind)

@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import numpy as np
+
 _KERNELS: dict[str, Callable] = {}
 
 
@@ -45,3 +47,14 @@ class HostCall:
 
     def __repr__(self) -> str:
         return f"HostCall({self.kernel!r}, {sorted(self.attrs)})"
+
+
+def owned_result(r, ins: tuple):
+    """A host kernel's result as later steps may use it: a C-ordered array (kernels take
+    those; NumPy may return others, as astype of a transpose) not sharing memory with an
+    input (an identity's reference, a loop that ran zero times, return an input itself,
+    whose buffer a later step may reuse)."""
+    if isinstance(r, np.ndarray) and (not r.flags.c_contiguous or any(
+            np.may_share_memory(r, a) for a in ins)):
+        return np.array(r, order="C")
+    return r

@@ -24,6 +24,7 @@ from sys import getrefcount
 import numpy as np
 
 from runtime import trace
+from runtime.host import owned_result
 from runtime.plan import EXTERN, HOST, KERNEL, VIEW, Plan, materialize
 
 MISS = object()  # a runner's answer when its checks fail: take the general path
@@ -36,14 +37,8 @@ def no_runner(args: tuple) -> object:
 
 
 def run_host(fn: Callable, ins: tuple, n: int) -> list:
-    """A host step's `n` results; one sharing memory with an input is copied (a later
-    step may reuse that input's buffer, see runtime.executor.run_step)."""
-    results = []
-    for r in fn(*ins)[:n]:
-        if isinstance(r, np.ndarray) and any(np.may_share_memory(r, a) for a in ins):
-            r = r.copy()
-        results.append(r)
-    return results
+    """A host step's `n` results, as runtime.host.owned_result gives them."""
+    return [owned_result(r, ins) for r in fn(*ins)[:n]]
 
 
 def native_entry(fn, specs: list[tuple[tuple, np.dtype]]):
