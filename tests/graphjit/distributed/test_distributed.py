@@ -140,17 +140,23 @@ def _mlp(seed=0):
     return g, loss
 
 
+def _one_process_step(g, loss, optimizer, feeds=None):
+    """The single-process baseline: (a compiled training step returning [loss, None], the
+    state holding its variables, initialized)."""
+    with g.as_default():
+        train = optimizer.minimize(loss)
+        init = tf.global_variables_initializer()
+    state: dict = {}
+    tf.compile(init, state=state)()
+    return tf.compile(g, fetches=[loss, train], feeds=feeds, state=state), state
+
+
 def test_data_parallel_adam_matches_one_process(client):
     rng = np.random.default_rng(1)
     xs = rng.standard_normal((100, 64)).astype(np.float32)  # digits-shaped: 8x8 pixels
     ys = rng.integers(0, 10, 100)
     g, loss = _mlp()
-    with g.as_default():
-        train = tf.train.AdamOptimizer(0.01).minimize(loss)
-        init = tf.global_variables_initializer()
-    state: dict = {}
-    tf.compile(init, state=state)()
-    step = tf.compile(g, fetches=[loss, train], state=state)
+    step, state = _one_process_step(g, loss, tf.train.AdamOptimizer(0.01))
     want = [float(step(xs[i:i + 25], ys[i:i + 25])[0]) for i in range(0, 100, 25)]
     g2, loss2 = _mlp()
     dp = gjd.DataParallel(loss2, tf.train.AdamOptimizer(0.01), client)
@@ -194,12 +200,7 @@ def test_data_parallel_feeds_non_batch_placeholders_whole(client):
         return g, loss, lr
 
     g, loss, lr = build()
-    with g.as_default():
-        train = tf.train.AdamOptimizer(lr).minimize(loss)
-        init = tf.global_variables_initializer()
-    state: dict = {}
-    tf.compile(init, state=state)()
-    step = tf.compile(g, fetches=[loss, train], feeds=["x", "y", "lr", "scale"], state=state)
+    step, state = _one_process_step(g, loss, tf.train.AdamOptimizer(lr), ["x", "y", "lr", "scale"])
     want = [float(step(xs[i * 20:i * 20 + 20], ys[i * 20:i * 20 + 20], r, 1.5)[0])
             for i, r in enumerate(rates)]
     g2, loss2, lr2 = build()
@@ -240,12 +241,8 @@ def test_data_parallel_with_a_fed_keep_prob(client):
     xs = rng.standard_normal((40, 16)).astype(np.float32)
     ys = rng.integers(0, 4, 40)
     g, loss = _dropout_model()
-    with g.as_default():
-        train = tf.train.GradientDescentOptimizer(0.5).minimize(loss)
-        init = tf.global_variables_initializer()
-    state: dict = {}
-    tf.compile(init, state=state)()
-    step = tf.compile(g, fetches=[loss, train], feeds=["x", "y", "keep_prob"], state=state)
+    step, state = _one_process_step(g, loss, tf.train.GradientDescentOptimizer(0.5),
+                                    ["x", "y", "keep_prob"])
     want = [float(step(xs[i:i + 20], ys[i:i + 20], 1.0)[0]) for i in (0, 20)]
 
     def run(keep_prob):
