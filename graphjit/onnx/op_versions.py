@@ -114,3 +114,9 @@ ATTR_VALUES.update({  # onnxc
                "keep_aspect_ratio_policy": ("stretch", "not_larger", "not_smaller"),
                "antialias": (0, 1), "exclude_outside": (0, 1)},
 })
+OP_VERSIONS.update({  # onnx-tensor
+    "CumProd": (26,), "Einsum": (12, 28),
+})
+ATTR_VALUES.update({  # onnx-tensor
+    "CumProd": {"exclusive": (0, 1), "reverse": (0, 1)},
+})
