@@ -10,6 +10,7 @@ from graphjit.onnx import (  # noqa: F401  (the hand-written converters register
     ops_attention,
     ops_bitshift,
     ops_cumprod_einsum,
+    ops_index_select,
     ops_losses,
     ops_math,
     ops_matrix,

@@ -116,7 +116,10 @@ ATTR_VALUES.update({  # onnxc
 })
 OP_VERSIONS.update({  # onnx-tensor
     "CumProd": (26,), "Einsum": (12, 28),
+    "OneHot": (11, 28), "GatherND": (13,), "TopK": (11, 24), "ReverseSequence": (10, 28),
+    "CenterCropPad": (18,),
 })
 ATTR_VALUES.update({  # onnx-tensor
     "CumProd": {"exclusive": (0, 1), "reverse": (0, 1)},
+    "TopK": {"largest": (0, 1), "sorted": (0, 1)},
 })
