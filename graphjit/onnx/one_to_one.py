@@ -18,6 +18,7 @@ from graphjit.onnx import (  # noqa: F401  (the hand-written converters register
     ops_quant,
     ops_resize,
     ops_rms_normalization,
+    ops_scatter,
     ops_tensor,
     symbolic,
 )
