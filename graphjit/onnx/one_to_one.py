@@ -20,6 +20,7 @@ from graphjit.onnx import (  # noqa: F401  (the hand-written converters register
     ops_rms_normalization,
     ops_scatter,
     ops_tensor,
+    ops_value_sized,
     symbolic,
 )
 from graphjit.onnx.convert import CONVERTERS, NodeContext, converter
