@@ -77,6 +77,7 @@ from graphjit.graph_util import freeze
 from graphjit.initializers import variance_scaling_initializer
 from graphjit.io import LoadedGraph, load, save
 from graphjit.ops.array_ops import *  # noqa: F403
+from graphjit.ops.bitcast import bitcast
 from graphjit.ops.clip_ops import *  # noqa: F403
 from graphjit.ops.control_flow import case, cond, while_loop
 from graphjit.ops.core import (

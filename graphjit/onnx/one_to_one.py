@@ -8,6 +8,7 @@ from __future__ import annotations
 from graphjit.graph import Tensor
 from graphjit.onnx import (  # noqa: F401  (the hand-written converters register first)
     ops_attention,
+    ops_bitcast,
     ops_bitshift,
     ops_cumprod_einsum,
     ops_index_select,

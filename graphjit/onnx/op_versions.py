@@ -119,6 +119,7 @@ OP_VERSIONS.update({  # onnx-tensor
     "OneHot": (11, 28), "GatherND": (13,), "TopK": (11, 24), "ReverseSequence": (10, 28),
     "CenterCropPad": (18,), "ScatterND": (13, 16, 18), "ScatterElements": (13, 16, 18),
     "TensorScatter": (24,), "Compress": (11, 28), "NonZero": (13,),
+    "BitCast": (26,),
 })
 ATTR_VALUES.update({  # onnx-tensor
     "CumProd": {"exclusive": (0, 1), "reverse": (0, 1)},
