@@ -163,6 +163,7 @@ from graphjit.ops.state_ops import (
     set_random_seed,
     truncated_normal,
 )
+from graphjit.ops.unique import unique, unique_with_counts
 from graphjit.passes import optimize
 from graphjit.placement import DeviceSpec, colocate_with, container, device
 from graphjit.session import InteractiveSession, Session, get_default_session

@@ -119,7 +119,7 @@ OP_VERSIONS.update({  # onnx-tensor
     "OneHot": (11, 28), "GatherND": (13,), "TopK": (11, 24), "ReverseSequence": (10, 28),
     "CenterCropPad": (18,), "ScatterND": (13, 16, 18), "ScatterElements": (13, 16, 18),
     "TensorScatter": (24,), "Compress": (11, 28), "NonZero": (13,),
-    "BitCast": (26,),
+    "BitCast": (26,), "Unique": (11, 28),
 })
 ATTR_VALUES.update({  # onnx-tensor
     "CumProd": {"exclusive": (0, 1), "reverse": (0, 1)},
@@ -127,4 +127,5 @@ ATTR_VALUES.update({  # onnx-tensor
     "ScatterND": {"reduction": ("none", "add", "mul", "max", "min")},
     "ScatterElements": {"reduction": ("none", "add", "mul", "max", "min")},
     "TensorScatter": {"mode": ("linear", "circular")},
+    "Unique": {"sorted": (0, 1)},
 })

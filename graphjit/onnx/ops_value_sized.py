@@ -1,7 +1,7 @@
 """ONNX converters for ops whose output size depends on input values: Compress and
-NonZero, onto graphjit's BooleanMask, the one primitive of that kind. A compiled
-function runs it on the host between the plans before and after it (graphjit.staged),
-so the size is found at run time and the results are exact.
+NonZero onto graphjit's BooleanMask, Unique onto its Unique primitive (both ways). A
+compiled function runs such an op on the host between the plans before and after it
+(graphjit.staged), so the size is found at run time and the results are exact.
 
 NonZero is the mask applied to a static table of every element's coordinates: the
 coordinates of the non-zero elements, row-major as NumPy's nonzero, then transposed to
@@ -15,7 +15,9 @@ import numpy as np
 import graphjit as gj
 from graphjit.graph import Tensor
 from graphjit.onnx.convert import NodeContext, converter
+from graphjit.onnx.export_ops import translates
 from graphjit.onnx.ops_math import axis_of
+from graphjit.ops.unique import unique_op
 
 
 @converter("Compress", attrs=("axis",))
@@ -53,3 +55,22 @@ def convert_nonzero(ctx: NodeContext) -> Tensor:
     nonzero = gj.not_equal(gj.reshape(x, [count]), np.zeros((), x.dtype.np))
     picked = gj.boolean_mask(np.ascontiguousarray(coords), nonzero)
     return gj.transpose(picked, [1, 0], name=ctx.name)
+
+
+@converter("Unique", attrs=("axis", "sorted"))
+def convert_unique(ctx: NodeContext) -> list[Tensor]:
+    """Y, indices, inverse_indices and counts, as many as the node names."""
+    x = ctx.inputs[0]
+    axis = ctx.attr("axis")
+    if axis is not None:
+        axis = axis_of(ctx, axis, x.ndim)
+    outputs = unique_op(x, axis, bool(ctx.attr("sorted", 1)), name=ctx.name)
+    return outputs[:ctx.num_outputs]
+
+
+@translates("Unique")
+def _export_unique(ctx) -> list[str]:
+    axis = ctx.attrs["axis"]
+    extra = {} if axis is None else {"axis": axis}
+    return ctx.node("Unique", ctx.inputs[0], outputs=4, sorted=int(ctx.attrs["sorted"]),
+                    **extra)

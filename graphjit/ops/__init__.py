@@ -23,4 +23,5 @@ from graphjit.ops import (  # noqa: F401  (registration)
     sorting,
     state_ops,
     summary_ops,
+    unique,
 )

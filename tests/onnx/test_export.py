@@ -33,11 +33,14 @@ OPSET_26 = {"Bitcast"}
 # ONNX op types onnxruntime's CPU provider has no float64 kernel for: a float64 model
 # using them is run by onnx's own reference evaluator instead.
 ORT_NO_FLOAT64 = {"Conv", "ConvTranspose", "AveragePool", "Erf", "Det"}
+# ... and no int32 kernel (its Unique: float, double, int8, int64 and string).
+ORT_NO_INT32 = {"Unique"}
 
 
 def run_onnx(model, feeds: dict) -> list:
     types = {n.op_type for n in model.graph.node}
-    if types & ORT_NO_FLOAT64 and any(a.dtype == np.float64 for a in feeds.values()):
+    if (types & ORT_NO_FLOAT64 and any(a.dtype == np.float64 for a in feeds.values())
+            or types & ORT_NO_INT32 and any(a.dtype == np.int32 for a in feeds.values())):
         from onnx.reference import ReferenceEvaluator
         return ReferenceEvaluator(model).run(None, feeds)
     session = ort.InferenceSession(model.SerializeToString(),

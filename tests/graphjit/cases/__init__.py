@@ -22,7 +22,9 @@ from tests.graphjit.cases.shape_ops import CASES as _SHAPE_OPS
 from tests.graphjit.cases.sorting import CASES as _SORTING
 from tests.graphjit.cases.state_ops import CASES as _STATE_OPS
 from tests.graphjit.cases.summary import CASES as _SUMMARY
+from tests.graphjit.cases.unique import CASES as _UNIQUE
 
 ALL_CASES = [*_ELEMENTWISE, *_CONV, *_REDUCTIONS, *_SCAN, *_LINALG, *_NN, *_SHAPE_OPS,
              *_STATE_OPS, *_SUMMARY, *_GRADIENTS, *_SORTING, *_MASKING, *_DEBUG,
-             *_CONTROL_FLOW, *_SAMPLING, *_BITCAST]
+             *_CONTROL_FLOW, *_SAMPLING, *_BITCAST,
+             *_UNIQUE]
