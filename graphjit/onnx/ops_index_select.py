@@ -77,7 +77,7 @@ def _descending(x: Tensor) -> Tensor:
     if x.dtype.is_floating:
         return gj.negative(x)
     if x.dtype.is_unsigned:
-        return gj.subtract(np.iinfo(x.dtype.np).max.astype(x.dtype.np), x)
+        return gj.subtract(np.asarray(np.iinfo(x.dtype.np).max, x.dtype.np), x)
     return gj.subtract(np.asarray(-1, x.dtype.np), x)
 
 

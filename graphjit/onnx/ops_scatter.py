@@ -157,8 +157,9 @@ def convert_tensor_scatter(ctx: NodeContext) -> Tensor:
     batch, cache, seq = shape[0], shape[axis], ushape[axis]
     writes = ctx.input(2)
     start = gj.zeros([batch], gj.int64) if writes is None else gj.cast(writes, gj.int64)
-    if mode == "linear" and seq:  # the last write must lie in the cache
-        _checked_rows(gj.add(start, np.int64(seq - 1)), cache)
+    if mode == "linear" and seq:  # the first and last writes must lie in the cache
+        last = _checked_rows(gj.add(_checked_rows(start, cache), np.int64(seq - 1)), cache)
+        start = gj.subtract(last, np.int64(seq - 1))  # (on the data path: checked each run)
     # move the sequence axis next to the batch: [B, S, rest...]
     perm = [0, axis] + [a for a in range(1, len(shape)) if a != axis]
     rest = [shape[a] for a in perm[2:]]
