@@ -13,6 +13,7 @@ from graphjit.onnx import (  # noqa: F401  (the hand-written converters register
     ops_math,
     ops_matrix,
     ops_nn,
+    ops_nn_extras,
     ops_quant,
     ops_resize,
     ops_rms_normalization,

@@ -114,3 +114,14 @@ ATTR_VALUES.update({  # onnxc
                "keep_aspect_ratio_policy": ("stretch", "not_larger", "not_smaller"),
                "antialias": (0, 1), "exclude_outside": (0, 1)},
 })
+OP_VERSIONS.update({  # onnx-nn
+    "Hardmax": (13,), "Swish": (24,), "SwiGLU": (28,), "LpNormalization": (1, 22),
+    "MeanVarianceNormalization": (13,), "GroupNormalization": (18, 21), "LRN": (13,),
+    "LpPool": (11, 18, 22),
+})
+ATTR_VALUES.update({  # onnx-nn
+    "GroupNormalization": {"stash_type": (1, 11)},
+    "LpNormalization": {"p": (1, 2)},
+    "LpPool": {"auto_pad": ("NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID"),
+               "ceil_mode": (0, 1)},
+})
