@@ -15,6 +15,7 @@ from graphjit.onnx import (  # noqa: F401  (the hand-written converters register
     ops_nn,
     ops_nn_extras,
     ops_quant,
+    ops_quant_int,
     ops_resize,
     ops_rms_normalization,
     ops_tensor,

@@ -125,3 +125,11 @@ ATTR_VALUES.update({  # onnx-nn
     "LpPool": {"auto_pad": ("NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID"),
                "ceil_mode": (0, 1)},
 })
+OP_VERSIONS.update({  # onnx-nn
+    "MatMulInteger": (10,), "ConvInteger": (10,), "QLinearMatMul": (10, 21),
+    "QLinearConv": (10,), "DynamicQuantizeLinear": (11,),
+})
+ATTR_VALUES.update({  # onnx-nn
+    "ConvInteger": {"auto_pad": ("NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID")},
+    "QLinearConv": {"auto_pad": ("NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID")},
+})
