@@ -129,3 +129,22 @@ ATTR_VALUES.update({  # onnx-tensor
     "TensorScatter": {"mode": ("linear", "circular")},
     "Unique": {"sorted": (0, 1)},
 })
+OP_VERSIONS.update({  # onnx-nn
+    "Hardmax": (13,), "Swish": (24,), "SwiGLU": (28,), "LpNormalization": (1, 22),
+    "MeanVarianceNormalization": (13,), "GroupNormalization": (18, 21), "LRN": (13,),
+    "LpPool": (11, 18, 22),
+})
+ATTR_VALUES.update({  # onnx-nn
+    "GroupNormalization": {"stash_type": (1, 11)},
+    "LpNormalization": {"p": (1, 2)},
+    "LpPool": {"auto_pad": ("NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID"),
+               "ceil_mode": (0, 1)},
+})
+OP_VERSIONS.update({  # onnx-nn
+    "MatMulInteger": (10,), "ConvInteger": (10,), "QLinearMatMul": (10, 21),
+    "QLinearConv": (10,), "DynamicQuantizeLinear": (11,),
+})
+ATTR_VALUES.update({  # onnx-nn
+    "ConvInteger": {"auto_pad": ("NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID")},
+    "QLinearConv": {"auto_pad": ("NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID")},
+})
