@@ -13,8 +13,6 @@ import re
 
 EXCLUSIONS: dict[str, str] = {
     # -- element types graphjit does not have --------------------------------
-    r"test_(?!cast)\w*(bfloat16|BFLOAT16|bf16)\w*":
-        "bfloat16 arithmetic: graphjit's bfloat16 is storage only (casts, quantize ops)",
     r"test_(?!equal_string)\w*(string|STRING)\w*":
         "string tensors: graphjit's string ops are few (Equal compares them)",
     r"test_identity_(opt|sequence)":
