@@ -16,6 +16,7 @@ from graphjit.onnx import (  # noqa: F401  (the hand-written converters register
     ops_quant,
     ops_resize,
     ops_rms_normalization,
+    ops_signal,
     ops_tensor,
     symbolic,
 )

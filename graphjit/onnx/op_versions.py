@@ -114,3 +114,13 @@ ATTR_VALUES.update({  # onnxc
                "keep_aspect_ratio_policy": ("stretch", "not_larger", "not_smaller"),
                "antialias": (0, 1), "exclude_outside": (0, 1)},
 })
+OP_VERSIONS.update({  # onnx-dtypes: signal ops
+    "DFT": (17, 20), "STFT": (17,), "HannWindow": (17,), "HammingWindow": (17,),
+    "BlackmanWindow": (17,), "MelWeightMatrix": (17,),
+})
+ATTR_VALUES.update({  # onnx-dtypes: signal ops
+    "DFT": {"inverse": (0, 1), "onesided": (0, 1)},
+    "STFT": {"onesided": (0, 1)},
+    "HannWindow": {"periodic": (0, 1)}, "HammingWindow": {"periodic": (0, 1)},
+    "BlackmanWindow": {"periodic": (0, 1)},
+})

@@ -23,6 +23,10 @@ EXCLUSIONS: dict[str, str] = {
     r"test_training_dropout(_default)?(_mask)?":
         "Dropout in training mode with a non-zero ratio draws random masks",
     r"test_maxpool_with_argmax\w*": "MaxPool's Indices output",
+    # -- expected values that are round-off ---------------------------------------
+    r"test_dft_inverse(_opset19)?":
+        "the expected imaginary parts at the Nyquist bin are NumPy's float32 round-off "
+        "(1.9e-07; 0 exactly) and exceed the case's atol 1e-07; graphjit gives 3e-15",
 }
 
 
