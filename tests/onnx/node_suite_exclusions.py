@@ -22,7 +22,6 @@ EXCLUSIONS: dict[str, str] = {
         "BatchNormalization in training mode (batch statistics, running-mean outputs)",
     r"test_training_dropout(_default)?(_mask)?":
         "Dropout in training mode with a non-zero ratio draws random masks",
-    r"test_maxpool_with_argmax\w*": "MaxPool's Indices output",
     # -- expected values that are round-off ---------------------------------------
     r"test_dft_inverse(_opset19)?":
         "the expected imaginary parts at the Nyquist bin are NumPy's float32 round-off "
