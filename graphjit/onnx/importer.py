@@ -20,7 +20,7 @@ from graphjit import dtypes
 from graphjit.errors import DTypeError, Error, GraphError, InternalError, UnsupportedError
 from graphjit.graph import Graph, Tensor, TensorShape, format_spec
 from graphjit.io.npz import DEFAULT_MAX_BYTES, human_bytes
-from graphjit.onnx import one_to_one, symbolic  # noqa: F401  (converters register on import)
+from graphjit.onnx import bfloat16, one_to_one, symbolic  # noqa: F401  (converters register)
 from graphjit.onnx.convert import (
     CONVERTERS,
     SPECS,
@@ -373,9 +373,14 @@ class _Importer:
             attrs = attribute_values(node)
         except InvalidModelError as exc:
             raise InvalidModelError(prefix + str(exc)) from None
+        widened = bfloat16.needs_widening(node, inputs)
         ctx = NodeContext(node, self.opset, attrs, inputs, static, sources, partial,
                           declared_attrs=SPECS[node.op_type].attrs, max_bytes=self.max_bytes,
                           version=version)
+        if widened:  # computed in float32, its bfloat16 outputs rounded back (bfloat16.py)
+            ctx.inputs = bfloat16.widen(inputs)
+            ctx.static_values = [v if v is None or t is w else v.astype(w.dtype.np)
+                                 for v, t, w in zip(static, inputs, ctx.inputs)]
         try:
             result = CONVERTERS[node.op_type](ctx)
         except StaticValueRequired:
@@ -398,6 +403,10 @@ class _Importer:
                                 "(a graphjit bug if the model is valid; please report it)"
                                 ) from exc
         outputs = [result] if isinstance(result, Tensor) else list(result)
+        if widened:
+            outputs = bfloat16.narrowed(outputs, bfloat16.bfloat16_outputs(
+                node, self.opset, inputs))
+            ctx.inputs, ctx.static_values = inputs, static  # what _record folds from
         named = [(i, n) for i, n in enumerate(node.output) if n]
         if any(i >= len(outputs) or outputs[i] is None for i, _ in named):
             raise UnsupportedError(prefix + f"the converter made {len(outputs)} output(s); "

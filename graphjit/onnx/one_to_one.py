@@ -22,6 +22,7 @@ from graphjit.onnx import (  # noqa: F401  (the hand-written converters register
     ops_resize,
     ops_rms_normalization,
     ops_scatter,
+    ops_signal,
     ops_tensor,
     ops_value_sized,
     symbolic,

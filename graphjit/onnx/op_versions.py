@@ -148,3 +148,13 @@ ATTR_VALUES.update({  # onnx-nn
     "ConvInteger": {"auto_pad": ("NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID")},
     "QLinearConv": {"auto_pad": ("NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID")},
 })
+OP_VERSIONS.update({  # onnx-dtypes: signal ops
+    "DFT": (17, 20), "STFT": (17,), "HannWindow": (17,), "HammingWindow": (17,),
+    "BlackmanWindow": (17,), "MelWeightMatrix": (17,),
+})
+ATTR_VALUES.update({  # onnx-dtypes: signal ops
+    "DFT": {"inverse": (0, 1), "onesided": (0, 1)},
+    "STFT": {"onesided": (0, 1)},
+    "HannWindow": {"periodic": (0, 1)}, "HammingWindow": {"periodic": (0, 1)},
+    "BlackmanWindow": {"periodic": (0, 1)},
+})

@@ -13,8 +13,6 @@ import re
 
 EXCLUSIONS: dict[str, str] = {
     # -- element types graphjit does not have --------------------------------
-    r"test_(?!cast)\w*(bfloat16|BFLOAT16|bf16)\w*":
-        "bfloat16 arithmetic: graphjit's bfloat16 is storage only (casts, quantize ops)",
     r"test_(?!equal_string)\w*(string|STRING)\w*":
         "string tensors: graphjit's string ops are few (Equal compares them)",
     r"test_identity_(opt|sequence)":
@@ -24,7 +22,10 @@ EXCLUSIONS: dict[str, str] = {
         "BatchNormalization in training mode (batch statistics, running-mean outputs)",
     r"test_training_dropout(_default)?(_mask)?":
         "Dropout in training mode with a non-zero ratio draws random masks",
-    r"test_maxpool_with_argmax\w*": "MaxPool's Indices output",
+    # -- expected values that are round-off ---------------------------------------
+    r"test_dft_inverse(_opset19)?":
+        "the expected imaginary parts at the Nyquist bin are NumPy's float32 round-off "
+        "(1.9e-07; 0 exactly) and exceed the case's atol 1e-07; graphjit gives 3e-15",
 }
 
 
