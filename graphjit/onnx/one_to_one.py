@@ -17,6 +17,7 @@ from graphjit.onnx import (  # noqa: F401  (the hand-written converters register
     ops_resize,
     ops_rms_normalization,
     ops_tensor,
+    ops_training,
     symbolic,
 )
 from graphjit.onnx.convert import CONVERTERS, NodeContext, converter

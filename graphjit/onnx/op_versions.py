@@ -114,3 +114,10 @@ ATTR_VALUES.update({  # onnxc
                "keep_aspect_ratio_policy": ("stretch", "not_larger", "not_smaller"),
                "antialias": (0, 1), "exclude_outside": (0, 1)},
 })
+OP_VERSIONS.update({  # onnx-preview: other domains, keyed "domain:op" (convert.converter_key)
+    "ai.onnx.preview.training:Adagrad": (1,), "ai.onnx.preview.training:Momentum": (1,),
+    "ai.onnx.preview.training:Adam": (1,),
+})
+ATTR_VALUES.update({  # onnx-preview
+    "ai.onnx.preview.training:Momentum": {"mode": ("standard", "nesterov")},
+})
