@@ -121,3 +121,5 @@ OP_VERSIONS.update({  # onnx-preview: other domains, keyed "domain:op" (convert.
 ATTR_VALUES.update({  # onnx-preview
     "ai.onnx.preview.training:Momentum": {"mode": ("standard", "nesterov")},
 })
+OP_VERSIONS.update({"CausalConvWithState": (27,)})  # onnx-preview
+ATTR_VALUES.update({"CausalConvWithState": {"activation": ("none", "silu", "swish")}})
