@@ -40,7 +40,8 @@ def test_causal_conv_free_dims_match_onnx_reference(k, with_past, activation):
         feeds = {n: v.astype(np.float32) for n, v in feeds.items() if n in graph.input_names}
         want = ReferenceEvaluator(model).run(None, feeds)
         got = fn(**feeds)
-        ref = evaluate(graph.outputs, {t: feeds[n] for t, n in zip(graph.inputs, graph.input_names)})
+        ref = evaluate(graph.outputs,
+                       {t: feeds[n] for t, n in zip(graph.inputs, graph.input_names)})
         for w, g, r in zip(want, got, ref):
             assert np.asarray(g).shape == w.shape
             np.testing.assert_allclose(np.asarray(g), w, rtol=1e-5, atol=1e-6)
