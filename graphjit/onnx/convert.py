@@ -80,6 +80,9 @@ class NodeContext:
     # The node's op version (its schema's since_version at `opset`, one that
     # graphjit.onnx.op_versions lists); 0 where the importer did not resolve it.
     version: int = 0
+    # The model's version of each domain it imports ('' the default one): what a
+    # subgraph attribute (graphjit.onnx.importer.import_subgraph) is converted under.
+    domain_opsets: dict = field(default_factory=dict)
 
     @property
     def op_type(self) -> str:

@@ -18,7 +18,7 @@ import numpy as np
 
 from graphjit import dtypes
 from graphjit.errors import DTypeError, Error, GraphError, InternalError, UnsupportedError
-from graphjit.graph import Graph, Tensor, TensorShape, format_spec
+from graphjit.graph import Graph, Tensor, TensorShape, format_spec, get_default_graph
 from graphjit.io.npz import DEFAULT_MAX_BYTES, human_bytes
 from graphjit.onnx import one_to_one, symbolic  # noqa: F401  (converters register on import)
 from graphjit.onnx.convert import (
@@ -418,7 +418,7 @@ class _Importer:
             raise InvalidModelError(prefix + str(exc)) from None
         ctx = NodeContext(node, opset, attrs, inputs, static, sources, partial,
                           declared_attrs=SPECS[key].attrs, max_bytes=self.max_bytes,
-                          version=version)
+                          version=version, domain_opsets=self.domain_opsets)
         try:
             result = CONVERTERS[key](ctx)
         except StaticValueRequired:
@@ -528,3 +528,42 @@ def input_names(model) -> list[str]:
     """The model's run-time inputs in order: its graph inputs that are not initializers."""
     initializers = {t.name for t in model.graph.initializer}
     return [i.name for i in model.graph.input if i.name not in initializers]
+
+
+def import_subgraph(body, inputs: list[Tensor], ctx: NodeContext, what: str) -> list[Tensor]:
+    """The outputs of the ONNX GraphProto `body` (an attribute of ctx's node, such as
+    FlexAttention's score_mod) built into the graph being imported, its inputs bound to
+    `inputs` in order. It sees its own initializers and Constant nodes, not the outer
+    graph's values (a reference to one is refused, naming it); its nodes are checked and
+    converted like the model's, under the model's opsets."""
+    import onnx
+    prefix = f"ONNX {ctx.op_type} '{ctx.name}' ({ctx.where}): {what}"
+    if len(body.input) != len(inputs):
+        raise InvalidModelError(f"{prefix} has {len(body.input)} input(s); it takes "
+                                f"{len(inputs)}")
+    model = onnx.helper.make_model(body, opset_imports=[
+        onnx.helper.make_opsetid(d, v) for d, v in ctx.domain_opsets.items()])
+    child = _Importer(model, ctx.domain_opsets.get("", 0), {}, {}, ctx.max_bytes)
+    child.graph = get_default_graph()
+    bound = {i.name for i in body.input} | {t.name for t in body.initializer}
+    for i, node in enumerate(body.node):
+        domain = normal_domain(node.domain)
+        if converter_key(domain, node.op_type) not in CONVERTERS:
+            raise UnsupportedError(f"{prefix}: {unsupported_op(node, child.opset, i)}")
+        for name in node.input:
+            if name and name not in bound:
+                raise UnsupportedError(f"{prefix}: node '{node_label(node, i)}' reads "
+                                       f"'{name}' from the outer graph, which graphjit does "
+                                       "not import into subgraphs")
+        bound.update(node.output)
+        child.versions.append(check_node(node, i, child.domain_opsets.get(domain, 0)))
+    child._initializers(body)
+    for info, t in zip(body.input, inputs):
+        child.tensors[info.name] = t
+        child.sources[info.name] = frozenset()
+    for node, version in zip(body.node, child.versions):
+        child._convert(node, version)
+    missing = [o.name for o in body.output if o.name not in child.tensors]
+    if missing:
+        raise InvalidModelError(f"{prefix}: its output '{missing[0]}' is computed by no node")
+    return [child.tensors[o.name] for o in body.output]

@@ -123,3 +123,5 @@ ATTR_VALUES.update({  # onnx-preview
 })
 OP_VERSIONS.update({"CausalConvWithState": (27,)})  # onnx-preview
 ATTR_VALUES.update({"CausalConvWithState": {"activation": ("none", "silu", "swish")}})
+OP_VERSIONS.update({"ai.onnx.preview:FlexAttention": (1,)})  # onnx-preview
+ATTR_VALUES.update({"ai.onnx.preview:FlexAttention": {"softmax_precision": (1, 10, 11)}})
