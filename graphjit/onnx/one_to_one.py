@@ -11,6 +11,7 @@ from graphjit.onnx import (  # noqa: F401  (the hand-written converters register
     ops_bitshift,
     ops_causal_conv,
     ops_flex_attention,
+    ops_grid,
     ops_losses,
     ops_math,
     ops_matrix,

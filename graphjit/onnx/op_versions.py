@@ -125,3 +125,9 @@ OP_VERSIONS.update({"CausalConvWithState": (27,)})  # onnx-preview
 ATTR_VALUES.update({"CausalConvWithState": {"activation": ("none", "silu", "swish")}})
 OP_VERSIONS.update({"ai.onnx.preview:FlexAttention": (1,)})  # onnx-preview
 ATTR_VALUES.update({"ai.onnx.preview:FlexAttention": {"softmax_precision": (1, 10, 11)}})
+OP_VERSIONS.update({"GridSample": (16, 20, 22), "AffineGrid": (20,)})  # onnx-preview
+ATTR_VALUES.update({  # onnx-preview
+    "GridSample": {"mode": ("bilinear", "bicubic", "linear", "cubic", "nearest"),
+                   "padding_mode": ("zeros", "border", "reflection"), "align_corners": (0, 1)},
+    "AffineGrid": {"align_corners": (0, 1)},
+})
