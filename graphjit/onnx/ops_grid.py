@@ -102,6 +102,10 @@ def convert_grid_sample(ctx: NodeContext) -> Tensor:
     mode = _MODES.get(ctx.attr("mode", "linear" if ctx.version >= 20 else "bilinear"))
     if mode is None:
         raise ctx.unsupported(f"mode {ctx.attr('mode')!r}")
+    if x.dtype.is_string or (mode != "nearest" and not x.dtype.is_floating):
+        raise ctx.unsupported(f"{mode} sampling of a {x.dtype.name} image: graphjit "
+                              "interpolates float images (nearest samples any number or "
+                              "bool)")
     padding = ctx.attr("padding_mode", "zeros")
     align = bool(ctx.attr("align_corners", 0))
     n, c, dims = x_shape[0], x_shape[1], list(x_shape[2:])
@@ -154,11 +158,11 @@ def convert_grid_sample(ctx: NodeContext) -> Tensor:
             flat = flat + index * stride
             weight = w if weight is None else (w if w is None else weight * w)
             valid = ok if valid is None else gj.logical_and(valid, ok)
-        value = gj.cast(gj.gather(table, flat, axis=0), wide)  # [N, *out, C]
+        value = gj.gather(table, flat, axis=0)  # [N, *out, C]
         if valid is not None:
             value = gj.where(gj.expand_dims(valid, -1), value, gj.zeros_like(value))
-        if weight is not None:
-            value = value * gj.expand_dims(weight, -1)
+        if weight is not None:  # (nearest keeps the image's type: one tap, no weight)
+            value = gj.cast(value, wide) * gj.expand_dims(weight, -1)
         total = value if total is None else total + value
     y = gj.transpose(total, [0, rank + 1, *range(1, rank + 1)])
     return gj.cast(y, x.dtype, name=ctx.name)

@@ -104,3 +104,22 @@ def test_a_grid_that_does_not_fit_is_refused_naming_the_node():
         opset_imports=[helper.make_opsetid("", 22)])
     with pytest.raises(InvalidModelError, match=r"GridSample 'gs'.*grid \[1, 2, 2, 3\]"):
         import_model(model)
+
+
+def test_nearest_samples_an_integer_image_exactly():
+    x = (np.arange(2 * 3 * 4, dtype=np.int64) * 10**12).reshape(1, 2, 3, 4)  # no float32 path
+    g = np.random.default_rng(7).uniform(-1.2, 1.2, size=(1, 2, 5, 2)).astype(F32)
+    node = helper.make_node("GridSample", ["x", "g"], ["y"], mode="nearest",
+                            padding_mode="border")
+    model = make_model([node], {"x": (np.int64, [1, 2, 3, 4]), "g": (F32, [1, 2, 5, 2])},
+                       [("y", np.int64)], opset=22)
+    got = np.asarray(import_model(model).compile()(x=x, g=g)[0])
+    np.testing.assert_array_equal(got, run_reference(model, {"x": x, "g": g})[0])
+
+
+def test_linear_sampling_of_an_integer_image_is_refused_naming_the_node():
+    node = helper.make_node("GridSample", ["x", "g"], ["y"], name="gs")
+    model = make_model([node], {"x": (np.int32, [1, 1, 2, 2]), "g": (F32, [1, 2, 2, 2])},
+                       [("y", np.int32)], opset=22)
+    with pytest.raises(UnsupportedError, match=r"GridSample 'gs'.*linear sampling of a int32"):
+        import_model(model)
