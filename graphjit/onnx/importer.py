@@ -557,6 +557,7 @@ def import_subgraph(body, inputs: list[Tensor], ctx: NodeContext, what: str) -> 
                                        "not import into subgraphs")
         bound.update(node.output)
         child.versions.append(check_node(node, i, child.domain_opsets.get(domain, 0)))
+    child._check_names(body)
     child._initializers(body)
     for info, t in zip(body.input, inputs):
         child.tensors[info.name] = t
