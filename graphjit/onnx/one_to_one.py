@@ -12,6 +12,9 @@ from graphjit.onnx import (  # noqa: F401  (the hand-written converters register
     ops_bitshift,
     ops_cumprod_einsum,
     ops_index_select,
+    ops_causal_conv,
+    ops_flex_attention,
+    ops_grid,
     ops_losses,
     ops_math,
     ops_matrix,
@@ -25,6 +28,7 @@ from graphjit.onnx import (  # noqa: F401  (the hand-written converters register
     ops_signal,
     ops_tensor,
     ops_value_sized,
+    ops_training,
     symbolic,
 )
 from graphjit.onnx.convert import CONVERTERS, NodeContext, converter

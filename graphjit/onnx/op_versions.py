@@ -158,3 +158,20 @@ ATTR_VALUES.update({  # onnx-dtypes: signal ops
     "HannWindow": {"periodic": (0, 1)}, "HammingWindow": {"periodic": (0, 1)},
     "BlackmanWindow": {"periodic": (0, 1)},
 })
+OP_VERSIONS.update({  # onnx-preview: other domains, keyed "domain:op" (convert.converter_key)
+    "ai.onnx.preview.training:Adagrad": (1,), "ai.onnx.preview.training:Momentum": (1,),
+    "ai.onnx.preview.training:Adam": (1,),
+})
+ATTR_VALUES.update({  # onnx-preview
+    "ai.onnx.preview.training:Momentum": {"mode": ("standard", "nesterov")},
+})
+OP_VERSIONS.update({"CausalConvWithState": (27,)})  # onnx-preview
+ATTR_VALUES.update({"CausalConvWithState": {"activation": ("none", "silu", "swish")}})
+OP_VERSIONS.update({"ai.onnx.preview:FlexAttention": (1,)})  # onnx-preview
+ATTR_VALUES.update({"ai.onnx.preview:FlexAttention": {"softmax_precision": (1, 10, 11)}})
+OP_VERSIONS.update({"GridSample": (16, 20, 22), "AffineGrid": (20,)})  # onnx-preview
+ATTR_VALUES.update({  # onnx-preview
+    "GridSample": {"mode": ("bilinear", "bicubic", "linear", "cubic", "nearest"),
+                   "padding_mode": ("zeros", "border", "reflection"), "align_corners": (0, 1)},
+    "AffineGrid": {"align_corners": (0, 1)},
+})

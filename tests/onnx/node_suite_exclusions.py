@@ -34,11 +34,11 @@ def skip_reason(case) -> str | None:
     for pattern, reason in EXCLUSIONS.items():
         if re.fullmatch(pattern, case.name):
             return reason
+    from graphjit.onnx.convert import converter_key
     from tests.onnx.node_cases import converted_ops
     converted = converted_ops()
-    missing = sorted({(n.domain or "") + ("." if n.domain else "") + n.op_type
-                      for n in case.model.graph.node
-                      if (n.domain or "") not in ("", "ai.onnx") or n.op_type not in converted})
+    missing = sorted({converter_key(n.domain, n.op_type) for n in case.model.graph.node
+                      if converter_key(n.domain, n.op_type) not in converted})
     if missing:
         return f"graphjit.onnx has no converter for {', '.join(missing)}"
     return None
