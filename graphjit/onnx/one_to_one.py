@@ -14,6 +14,7 @@ from graphjit.onnx import (  # noqa: F401  (the hand-written converters register
     ops_matrix,
     ops_nn,
     ops_quant,
+    ops_recurrent,
     ops_resize,
     ops_rms_normalization,
     ops_tensor,

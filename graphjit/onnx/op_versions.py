@@ -114,3 +114,11 @@ ATTR_VALUES.update({  # onnxc
                "keep_aspect_ratio_policy": ("stretch", "not_larger", "not_smaller"),
                "antialias": (0, 1), "exclude_outside": (0, 1)},
 })
+OP_VERSIONS.update({"LSTM": (7, 14, 22), "GRU": (7, 14, 22), "RNN": (7, 14, 22)})  # recurrent
+ATTR_VALUES.update({  # recurrent
+    "LSTM": {"direction": ("forward", "reverse", "bidirectional"), "layout": (0, 1),
+             "input_forget": (0, 1)},
+    "GRU": {"direction": ("forward", "reverse", "bidirectional"), "layout": (0, 1),
+            "linear_before_reset": (0, 1)},
+    "RNN": {"direction": ("forward", "reverse", "bidirectional"), "layout": (0, 1)},
+})

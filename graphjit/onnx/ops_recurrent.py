@@ -1,0 +1,236 @@
+"""ONNX converters for the recurrent ops LSTM, GRU and RNN: one graphjit while loop over
+the sequence (graphjit.ops.control_flow, as tf.nn.dynamic_rnn), all directions stepping
+in the same loop.
+
+The input projection X·Wᵀ + biases does not depend on the state, so it is one matmul
+over every time step before the loop; each iteration reads its row, adds H·Rᵀ and
+applies the gates. The reverse direction of step t reads and writes time index T-1-t,
+which also gives ONNX's sequence_lens meaning for free: a sequence is "alive" at index
+k when k < its length, and outside that its state is carried unchanged and its output
+row is zero (so the reverse direction starts at each sequence's own last element).
+Y is accumulated (a row added per step) only when the node asks for it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+import graphjit as gj
+from graphjit.graph import Tensor
+from graphjit.onnx.convert import NodeContext, converter
+from graphjit.ops._util import make
+
+_ATTRS = ("activation_alpha", "activation_beta", "activations", "clip", "direction",
+          "hidden_size", "layout")
+_DIRECTIONS = {"forward": (False,), "reverse": (True,), "bidirectional": (False, True)}
+
+
+def _activation(ctx: NodeContext, name: str, clip: float | None):
+    """ONNX's named activation (the names are case-insensitive, as onnxruntime reads
+    them), its input clipped to [-clip, clip] when the node has `clip`; only the
+    parameterless standard ones are implemented."""
+    funcs = {"sigmoid": gj.sigmoid, "tanh": gj.tanh,
+             "relu": lambda v: gj.maximum(v, np.zeros((), v.dtype.np))}
+    if name.lower() not in funcs:
+        raise ctx.unsupported(f"activation {name!r} is not supported (graphjit implements "
+                              "Sigmoid, Tanh and Relu)")
+    func = funcs[name.lower()]
+    if clip is None:
+        return func
+    return lambda v: func(gj.clip_by_value(v, -clip, clip))
+
+
+@dataclass(frozen=True)
+class _Cell:
+    """What one recurrent op computes per step, given its activations and attributes."""
+
+    kind: str  # "LSTM", "GRU" or "RNN"
+    gates: int  # row blocks of W and R: 4 (i, o, f, c), 3 (z, r, h) or 1
+    defaults: tuple[str, ...]  # the default activations of one direction
+
+
+_CELLS = {"LSTM": _Cell("LSTM", 4, ("Sigmoid", "Tanh", "Tanh")),
+          "GRU": _Cell("GRU", 3, ("Sigmoid", "Tanh")),
+          "RNN": _Cell("RNN", 1, ("Tanh",))}
+
+
+@dataclass
+class _Direction:
+    """One direction's weights, prepared outside the loop."""
+
+    reverse: bool
+    xw: Tensor  # [T, B, G*H]: X·Wᵀ + the biases that can be added before the loop
+    r_t: Tensor  # Rᵀ [H, G*H]
+    rb_h: Tensor | None  # GRU with linear_before_reset: Rb of the h gate, added after ·Rᵀ
+    peep: tuple | None  # LSTM: (Pi, Po, Pf), each [H]
+    acts: tuple  # the activation functions
+
+
+def _pick(t: Tensor | None, d: int) -> Tensor | None:
+    return None if t is None else gj.gather(t, d)
+
+
+def _convert(ctx: NodeContext, cell: _Cell) -> list:
+    x, w, r = ctx.inputs[:3]
+    b, lens, h0 = ctx.input(3), ctx.input(4), ctx.input(5)
+    c0 = ctx.input(6) if cell.kind == "LSTM" else None
+    peep = ctx.input(7) if cell.kind == "LSTM" else None
+    if x.dtype not in (gj.float32, gj.float64):
+        raise ctx.unsupported(f"X is {x.dtype}; graphjit implements float32 and float64")
+    if x.ndim != 3 or w.ndim != 3 or r.ndim != 3:
+        raise ctx.invalid(f"X, W and R must have rank 3, got shapes {x.shape}, {w.shape}, "
+                          f"{r.shape}")
+    hidden = ctx.attr("hidden_size")
+    if hidden is None:
+        hidden = r.shape[2] if r.shape[2] is not None else ctx.require_shape(2, "hidden_size")[2]
+    hidden = int(hidden)
+    direction = ctx.attr("direction", "forward")
+    directions = _DIRECTIONS[direction]
+    layout = ctx.attr("layout", 0)
+    if layout == 1:  # [B, T, I] and states [B, D, H]
+        x = gj.transpose(x, [1, 0, 2])
+        h0 = None if h0 is None else gj.transpose(h0, [1, 0, 2])
+        c0 = None if c0 is None else gj.transpose(c0, [1, 0, 2])
+    names = ctx.attr("activations") or list(cell.defaults) * len(directions)
+    per_dir = len(cell.defaults)
+    if len(names) != per_dir * len(directions):
+        raise ctx.invalid(f"activations lists {len(names)} functions; a {direction} "
+                          f"{cell.kind} needs {per_dir * len(directions)}")
+    if ctx.attr("activation_alpha") or ctx.attr("activation_beta"):
+        raise ctx.unsupported("activation_alpha/activation_beta are not supported (only "
+                              "parameterless activations are)")
+    clip = ctx.attr("clip")
+    linear_before_reset = ctx.attr("linear_before_reset", 0) if cell.kind == "GRU" else 0
+    gh = cell.gates * hidden
+    dirs = []
+    for d, reverse in enumerate(directions):
+        w_t = gj.transpose(gj.gather(w, d))  # [I, G*H]
+        xw = gj.matmul(x, w_t)
+        rb_h = None
+        if b is not None:
+            wb, rb = gj.gather(b, d)[:gh], gj.gather(b, d)[gh:]
+            if linear_before_reset:  # the h gate's Rb goes inside r * (H·Rhᵀ + Rbh)
+                rb_h = rb[2 * hidden:]
+                rb = gj.concat([rb[:2 * hidden], gj.zeros_like(rb_h)], 0)
+            xw = xw + (wb + rb)
+        p = _pick(peep, d)
+        peeps = None if p is None else (p[:hidden], p[hidden:2 * hidden], p[2 * hidden:])
+        acts = tuple(_activation(ctx, n, clip) for n in names[d * per_dir:(d + 1) * per_dir])
+        dirs.append(_Direction(reverse, xw, gj.transpose(gj.gather(r, d)), rb_h, peeps, acts))
+    return _run(ctx, cell, x, dirs, hidden, lens, h0, c0, layout,
+                input_forget=bool(ctx.attr("input_forget", 0)) if cell.kind == "LSTM" else False,
+                linear_before_reset=bool(linear_before_reset))
+
+
+def _step(cell: _Cell, dr: _Direction, x_row: Tensor, h: Tensor, c: Tensor | None,
+          hidden: int, input_forget: bool, linear_before_reset: bool):
+    """One step of one direction: (new H, new C or None)."""
+    if cell.kind == "RNN":
+        (f,) = dr.acts
+        return f(x_row + gj.matmul(h, dr.r_t)), None
+    if cell.kind == "GRU":
+        f, g = dr.acts
+        hh = 2 * hidden
+        hr = gj.matmul(h, dr.r_t[:, :hh])
+        z = f(x_row[:, :hidden] + hr[:, :hidden])
+        r = f(x_row[:, hidden:hh] + hr[:, hidden:])
+        if linear_before_reset:
+            lin = gj.matmul(h, dr.r_t[:, hh:])
+            if dr.rb_h is not None:
+                lin = lin + dr.rb_h
+            cand = g(x_row[:, hh:] + r * lin)
+        else:
+            cand = g(x_row[:, hh:] + gj.matmul(r * h, dr.r_t[:, hh:]))
+        return (1 - z) * cand + z * h, None
+    f, g, act_h = dr.acts
+    gates = x_row + gj.matmul(h, dr.r_t)
+    pre_i, pre_o = gates[:, :hidden], gates[:, hidden:2 * hidden]
+    pre_f, pre_c = gates[:, 2 * hidden:3 * hidden], gates[:, 3 * hidden:]
+    if dr.peep is not None:
+        p_i, p_o, p_f = dr.peep
+        pre_i, pre_f = pre_i + p_i * c, pre_f + p_f * c
+    i = f(pre_i)
+    forget = 1 - i if input_forget else f(pre_f)
+    c_new = forget * c + i * g(pre_c)
+    if dr.peep is not None:
+        pre_o = pre_o + dr.peep[1] * c_new
+    return f(pre_o) * act_h(c_new), c_new
+
+
+def _run(ctx: NodeContext, cell: _Cell, x: Tensor, dirs: list, hidden: int, lens, h0, c0,
+         layout: int, input_forget: bool, linear_before_reset: bool) -> list:
+    """The while loop over time, all directions per iteration, and the ONNX outputs."""
+    want_y = ctx.num_outputs > 0 and bool(ctx.node.output[0])
+    lstm = cell.kind == "LSTM"
+    steps = x.shape[0] if x.shape[0] is not None else gj.shape(x)[0]
+    zero_state = gj.zeros_like(x[0, :, :1]) + np.zeros([hidden], x.dtype.np)  # [B, H]
+    states = []
+    for d in range(len(dirs)):
+        states.append(zero_state if h0 is None else gj.gather(h0, d))
+        if lstm:
+            states.append(zero_state if c0 is None else gj.gather(c0, d))
+    per = 2 if lstm else 1
+    ys = [gj.zeros_like(x[:, :, :1]) + np.zeros([hidden], x.dtype.np)
+          for _ in dirs] if want_y else []
+    lens = None if lens is None or _full(ctx, lens, x) else gj.cast(lens, gj.int32)
+
+    def body(t, *carried):
+        state, accs = list(carried[:per * len(dirs)]), list(carried[per * len(dirs):])
+        for d, dr in enumerate(dirs):
+            k = (steps - 1 - t) if dr.reverse else t
+            h, c = state[per * d], (state[per * d + 1] if lstm else None)
+            h_new, c_new = _step(cell, dr, gj.gather(dr.xw, k), h, c, hidden,
+                                 input_forget, linear_before_reset)
+            out = h_new
+            if lens is not None:
+                alive = gj.less(k, lens)[:, None]
+                h_new = gj.where(alive, h_new, h)
+                c_new = None if c is None else gj.where(alive, c_new, c)
+                out = gj.where(alive, out, gj.zeros_like(out))
+            state[per * d] = h_new
+            if lstm:
+                state[per * d + 1] = c_new
+            if want_y:
+                accs[d] = accs[d] + make("ScatterAddLike",
+                                         [out[None], gj.reshape(k, [1]), accs[d]], {"axis": 0})
+        return [t + 1, *state, *accs]
+
+    result = gj.while_loop(lambda t, *_: t < steps, body,
+                           [gj.constant(0, dtype=gj.int32), *states, *ys], name=ctx.name)
+    final, accs = result[1:1 + per * len(dirs)], result[1 + per * len(dirs):]
+    y_h = gj.stack([final[per * d] for d in range(len(dirs))], 0)  # [D, B, H]
+    y_c = gj.stack([final[per * d + 1] for d in range(len(dirs))], 0) if lstm else None
+    y = gj.stack(accs, 1) if want_y else None  # [T, D, B, H]
+    if layout == 1:
+        y = None if y is None else gj.transpose(y, [2, 0, 1, 3])  # [B, T, D, H]
+        y_h = gj.transpose(y_h, [1, 0, 2])
+        y_c = None if y_c is None else gj.transpose(y_c, [1, 0, 2])
+    outs = [y, y_h, y_c][:ctx.num_outputs]
+    return [None if o is None or not n else gj.identity(o, name=f"{ctx.name}/{n}")
+            for o, n in zip(outs, ctx.node.output)]
+
+
+def _full(ctx: NodeContext, lens: Tensor, x: Tensor) -> bool:
+    """Whether sequence_lens is known to be T for every sequence (no masking needed)."""
+    value = ctx.static(4)
+    return value is not None and x.shape[0] is not None and bool(np.all(value == x.shape[0]))
+
+
+@converter("LSTM", attrs=_ATTRS + ("input_forget",))
+def convert_lstm(ctx: NodeContext) -> list:
+    """ONNX LSTM: gates i, o, f, c (W, R rows in that order), optional peepholes P."""
+    return _convert(ctx, _CELLS["LSTM"])
+
+
+@converter("GRU", attrs=_ATTRS + ("linear_before_reset",))
+def convert_gru(ctx: NodeContext) -> list:
+    """ONNX GRU: gates z, r, h; linear_before_reset=1 (PyTorch's) applies r after ·Rhᵀ."""
+    return _convert(ctx, _CELLS["GRU"])
+
+
+@converter("RNN", attrs=_ATTRS)
+def convert_rnn(ctx: NodeContext) -> list:
+    """ONNX RNN: H = f(X·Wᵀ + H·Rᵀ + Wb + Rb)."""
+    return _convert(ctx, _CELLS["RNN"])
