@@ -1,6 +1,9 @@
 """ONNX converters for the recurrent ops LSTM, GRU and RNN: one graphjit while loop over
 the sequence (graphjit.ops.control_flow, as tf.nn.dynamic_rnn), all directions stepping
-in the same loop.
+in the same loop; a sequence length known at import up to UNROLL_STEPS is unrolled
+instead, because each loop iteration runs the body's plan from the host (~50 us on a
+2-core machine, several times the step's own work at PyTorch-sized hidden states),
+while unrolled steps are plain kernel calls in one plan.
 
 The input projection X·Wᵀ + biases does not depend on the state, so it is one matmul
 over every time step before the loop; each iteration reads its row, adds H·Rᵀ and
@@ -8,7 +11,8 @@ applies the gates. The reverse direction of step t reads and writes time index T
 which also gives ONNX's sequence_lens meaning for free: a sequence is "alive" at index
 k when k < its length, and outside that its state is carried unchanged and its output
 row is zero (so the reverse direction starts at each sequence's own last element).
-Y is accumulated (a row added per step) only when the node asks for it.
+Y is accumulated (a row added per step; unrolled, stacked once) only when the node asks
+for it.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from graphjit.ops._util import make
 
 _ATTRS = ("activation_alpha", "activation_beta", "activations", "clip", "direction",
           "hidden_size", "layout")
+UNROLL_STEPS = 64  # a sequence length known at import up to this is unrolled
 _DIRECTIONS = {"forward": (False,), "reverse": (True,), "bidirectional": (False, True)}
 
 
@@ -161,7 +166,8 @@ def _step(cell: _Cell, dr: _Direction, x_row: Tensor, h: Tensor, c: Tensor | Non
 
 def _run(ctx: NodeContext, cell: _Cell, x: Tensor, dirs: list, hidden: int, lens, h0, c0,
          layout: int, input_forget: bool, linear_before_reset: bool) -> list:
-    """The while loop over time, all directions per iteration, and the ONNX outputs."""
+    """The steps over time (a while loop, or unrolled), every direction per step, and
+    the ONNX outputs."""
     want_y = ctx.num_outputs > 0 and bool(ctx.node.output[0])
     lstm = cell.kind == "LSTM"
     steps = x.shape[0] if x.shape[0] is not None else gj.shape(x)[0]
@@ -176,8 +182,11 @@ def _run(ctx: NodeContext, cell: _Cell, x: Tensor, dirs: list, hidden: int, lens
           for _ in dirs] if want_y else []
     lens = None if lens is None or _full(ctx, lens, x) else gj.cast(lens, gj.int32)
 
-    def body(t, *carried):
-        state, accs = list(carried[:per * len(dirs)]), list(carried[per * len(dirs):])
+    n_state = per * len(dirs)
+
+    def advance(t, state: list) -> tuple[list, list]:
+        """Step t of every direction: (the new state, each direction's (index, output))."""
+        state, rows = list(state), []
         for d, dr in enumerate(dirs):
             k = (steps - 1 - t) if dr.reverse else t
             h, c = state[per * d], (state[per * d + 1] if lstm else None)
@@ -192,14 +201,25 @@ def _run(ctx: NodeContext, cell: _Cell, x: Tensor, dirs: list, hidden: int, lens
             state[per * d] = h_new
             if lstm:
                 state[per * d + 1] = c_new
-            if want_y:
-                accs[d] = accs[d] + make("ScatterAddLike",
-                                         [out[None], gj.reshape(k, [1]), accs[d]], {"axis": 0})
-        return [t + 1, *state, *accs]
+            rows.append((k, out))
+        return state, rows
 
-    result = gj.while_loop(lambda t, *_: t < steps, body,
-                           [gj.constant(0, dtype=gj.int32), *states, *ys], name=ctx.name)
-    final, accs = result[1:1 + per * len(dirs)], result[1 + per * len(dirs):]
+    if isinstance(steps, int) and steps <= UNROLL_STEPS:
+        final, accs = _unrolled(advance, states, steps, len(dirs))
+        accs = accs if want_y else []
+    else:
+        ys = [gj.zeros_like(x[:, :, :1]) + np.zeros([hidden], x.dtype.np)
+              for _ in dirs] if want_y else []
+
+        def body(t, *carried):
+            state, rows = advance(t, list(carried[:n_state]))
+            accs = [acc + make("ScatterAddLike", [out[None], gj.reshape(k, [1]), acc],
+                               {"axis": 0}) for acc, (k, out) in zip(carried[n_state:], rows)]
+            return [t + 1, *state, *accs]
+
+        result = gj.while_loop(lambda t, *_: t < steps, body,
+                               [gj.constant(0, dtype=gj.int32), *states, *ys], name=ctx.name)
+        final, accs = result[1:1 + n_state], result[1 + n_state:]
     y_h = gj.stack([final[per * d] for d in range(len(dirs))], 0)  # [D, B, H]
     y_c = gj.stack([final[per * d + 1] for d in range(len(dirs))], 0) if lstm else None
     y = gj.stack(accs, 1) if want_y else None  # [T, D, B, H]
@@ -210,6 +230,17 @@ def _run(ctx: NodeContext, cell: _Cell, x: Tensor, dirs: list, hidden: int, lens
     outs = [y, y_h, y_c][:ctx.num_outputs]
     return [None if o is None or not n else gj.identity(o, name=f"{ctx.name}/{n}")
             for o, n in zip(outs, ctx.node.output)]
+
+
+def _unrolled(advance, state: list, steps: int, n_dirs: int) -> tuple[list, list]:
+    """The steps built one after another (no loop): (final state, Y [T, B, H] per
+    direction), Y stacked once at the end."""
+    outs = [[None] * steps for _ in range(n_dirs)]
+    for t in range(steps):
+        state, rows = advance(t, state)
+        for d, (k, out) in enumerate(rows):
+            outs[d][k] = out
+    return state, [gj.stack(o, 0) for o in outs]
 
 
 def _full(ctx: NodeContext, lens: Tensor, x: Tensor) -> bool:

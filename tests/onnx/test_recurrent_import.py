@@ -2,8 +2,9 @@
 node cases: what PyTorch's exporter writes (opset 14: weights as initializers, stacked
 bidirectional layers joined by Transpose + Reshape, initial states as inputs, GRU with
 linear_before_reset=1), layout=1, sequence_lens shorter than the sequence, peepholes,
-clip, input_forget, Relu; sequence lengths 1 and 7 through one compiled model, whose
-outputs must also match graphjit's reference interpreter."""
+clip, input_forget, Relu; sequence lengths 1 and 7 through one compiled model (a free
+sequence length runs graphjit's while loop, a static one unrolled steps), whose outputs
+must also match graphjit's reference interpreter."""
 
 import numpy as np
 import pytest
@@ -138,10 +139,12 @@ def test_layout_1_with_initial_states_and_full_sequence_lens():
         np.testing.assert_allclose(r, g, rtol=1e-5, atol=1e-5, err_msg=name)
 
 
-def test_sequence_lens_shorter_peepholes_clip_input_forget():
+@pytest.mark.parametrize("steps", ["T", 7], ids=["loop", "unrolled"])
+def test_sequence_lens_shorter_peepholes_clip_input_forget(steps):
     """sequence_lens given at run time, some shorter than T: outputs past a sequence's
     length are zeros, its final state is the one at its length (reverse: after index 0);
-    an LSTM with peepholes, clip and input_forget."""
+    an LSTM with peepholes, clip and input_forget. A free T runs the while loop, a static
+    one the unrolled steps."""
     rng = np.random.default_rng(3)
     inits = {**_weights(rng, "LSTM", "l", 2, peep=True), **_weights(rng, "GRU", "g", 2)}
     nodes = [
@@ -151,12 +154,13 @@ def test_sequence_lens_shorter_peepholes_clip_input_forget():
         helper.make_node("GRU", ["x", "g_W", "g_R", "g_B", "lens"], ["gy", "gh"],
                          hidden_size=HIDDEN, direction="bidirectional"),
     ]
-    model = make_model(nodes, {"x": (np.float32, ["T", 3, INPUT]),
+    model = make_model(nodes, {"x": (np.float32, [steps, 3, INPUT]),
                                "lens": (np.int32, [3])},
                        ["ly", "lh", "lc", "gy", "gh"], inits, opset=14)
-    feeds = {"x": random(rng, (7, 3, INPUT)), "lens": np.array([7, 3, 1], np.int32)}
-    _check_both(model, feeds, {"x": random(rng, (1, 3, INPUT)),
-                               "lens": np.ones(3, np.int32)})
+    feeds = [{"x": random(rng, (7, 3, INPUT)), "lens": np.array([7, 3, 1], np.int32)}]
+    if steps == "T":
+        feeds.append({"x": random(rng, (1, 3, INPUT)), "lens": np.ones(3, np.int32)})
+    _check_both(model, *feeds)
 
 
 @pytest.mark.parametrize("attrs,expect", [
