@@ -131,28 +131,31 @@ def _convert(ctx: NodeContext, cell: _Cell) -> list:
 
 def _step(cell: _Cell, dr: _Direction, x_row: Tensor, h: Tensor, c: Tensor | None,
           hidden: int, input_forget: bool, linear_before_reset: bool):
-    """One step of one direction: (new H, new C or None)."""
+    """One step of one direction: (new H, new C or None). Gate g's pre-activation is
+    x_row[:, g] + (H·Rᵀ)[:, g], sliced before the add so that the add fuses into the
+    gates' elementwise kernel (one kernel per step besides the matmul)."""
+    def gate(i: int, mm: Tensor, j: int | None = None) -> Tensor:
+        j = i if j is None else j
+        return x_row[:, i * hidden:(i + 1) * hidden] + mm[:, j * hidden:(j + 1) * hidden]
+
     if cell.kind == "RNN":
         (f,) = dr.acts
-        return f(x_row + gj.matmul(h, dr.r_t)), None
+        return f(gate(0, gj.matmul(h, dr.r_t))), None
     if cell.kind == "GRU":
         f, g = dr.acts
-        hh = 2 * hidden
-        hr = gj.matmul(h, dr.r_t[:, :hh])
-        z = f(x_row[:, :hidden] + hr[:, :hidden])
-        r = f(x_row[:, hidden:hh] + hr[:, hidden:])
-        if linear_before_reset:
-            lin = gj.matmul(h, dr.r_t[:, hh:])
-            if dr.rb_h is not None:
-                lin = lin + dr.rb_h
-            cand = g(x_row[:, hh:] + r * lin)
-        else:
-            cand = g(x_row[:, hh:] + gj.matmul(r * h, dr.r_t[:, hh:]))
+        if linear_before_reset:  # one matmul for the three gates
+            hr = gj.matmul(h, dr.r_t)
+            lin = hr[:, 2 * hidden:] if dr.rb_h is None else hr[:, 2 * hidden:] + dr.rb_h
+            z, r = f(gate(0, hr)), f(gate(1, hr))
+            cand = g(x_row[:, 2 * hidden:] + r * lin)
+        else:  # the h gate multiplies H by r before its matmul
+            hr = gj.matmul(h, dr.r_t[:, :2 * hidden])
+            z, r = f(gate(0, hr)), f(gate(1, hr))
+            cand = g(gate(2, gj.matmul(r * h, dr.r_t[:, 2 * hidden:]), 0))
         return (1 - z) * cand + z * h, None
     f, g, act_h = dr.acts
-    gates = x_row + gj.matmul(h, dr.r_t)
-    pre_i, pre_o = gates[:, :hidden], gates[:, hidden:2 * hidden]
-    pre_f, pre_c = gates[:, 2 * hidden:3 * hidden], gates[:, 3 * hidden:]
+    hr = gj.matmul(h, dr.r_t)
+    pre_i, pre_o, pre_f, pre_c = (gate(i, hr) for i in range(4))
     if dr.peep is not None:
         p_i, p_o, p_f = dr.peep
         pre_i, pre_f = pre_i + p_i * c, pre_f + p_f * c
@@ -160,7 +163,7 @@ def _step(cell: _Cell, dr: _Direction, x_row: Tensor, h: Tensor, c: Tensor | Non
     forget = 1 - i if input_forget else f(pre_f)
     c_new = forget * c + i * g(pre_c)
     if dr.peep is not None:
-        pre_o = pre_o + dr.peep[1] * c_new
+        pre_o = pre_o + p_o * c_new
     return f(pre_o) * act_h(c_new), c_new
 
 
@@ -190,7 +193,9 @@ def _run(ctx: NodeContext, cell: _Cell, x: Tensor, dirs: list, hidden: int, lens
         for d, dr in enumerate(dirs):
             k = (steps - 1 - t) if dr.reverse else t
             h, c = state[per * d], (state[per * d + 1] if lstm else None)
-            h_new, c_new = _step(cell, dr, gj.gather(dr.xw, k), h, c, hidden,
+            # (a static index is a slice, which fuses into the step's kernel; a gather not)
+            x_row = dr.xw[k] if isinstance(k, int) else gj.gather(dr.xw, k)
+            h_new, c_new = _step(cell, dr, x_row, h, c, hidden,
                                  input_forget, linear_before_reset)
             out = h_new
             if lens is not None:
