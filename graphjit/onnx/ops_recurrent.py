@@ -32,19 +32,59 @@ UNROLL_STEPS = 64  # a sequence length known at import up to this is unrolled
 _DIRECTIONS = {"forward": (False,), "reverse": (True,), "bidirectional": (False, True)}
 
 
-def _activation(ctx: NodeContext, name: str, clip: float | None):
-    """ONNX's named activation (the names are case-insensitive, as onnxruntime reads
-    them), its input clipped to [-clip, clip] when the node has `clip`; only the
-    parameterless standard ones are implemented."""
-    funcs = {"sigmoid": gj.sigmoid, "tanh": gj.tanh,
-             "relu": lambda v: gj.maximum(v, np.zeros((), v.dtype.np))}
-    if name.lower() not in funcs:
-        raise ctx.unsupported(f"activation {name!r} is not supported (graphjit implements "
-                              "Sigmoid, Tanh and Relu)")
-    func = funcs[name.lower()]
+# ONNX's named activations: name (lower case) -> (the defaults of the alpha and beta it
+# takes, those of the ONNX op of that name; the function of x, alpha, beta). None: no
+# default, the node must give it (onnxruntime takes 0 for Affine's, ScaledTanh's and
+# ThresholdedRelu's where their ops say 1, so a default would be a guess).
+_ACTIVATIONS = {
+    "relu": ((), lambda x, a, b: gj.maximum(x, _const(x, 0))),
+    "tanh": ((), lambda x, a, b: gj.tanh(x)),
+    "sigmoid": ((), lambda x, a, b: gj.sigmoid(x)),
+    "affine": ((None, None), lambda x, a, b: x * _const(x, a) + _const(x, b)),
+    "leakyrelu": ((0.01,), lambda x, a, b: gj.where(x >= _const(x, 0), x, x * _const(x, a))),
+    "thresholdedrelu": ((None,), lambda x, a, b: gj.where(x >= _const(x, a), x, _const(x, 0))),
+    "scaledtanh": ((None, None), lambda x, a, b: _const(x, a) * gj.tanh(x * _const(x, b))),
+    "hardsigmoid": ((0.2, 0.5), lambda x, a, b: gj.clip_by_value(
+        x * _const(x, a) + _const(x, b), _const(x, 0), _const(x, 1))),
+    "elu": ((1.0,), lambda x, a, b: gj.where(x >= _const(x, 0), x,
+                                             _const(x, a) * (gj.exp(x) - _const(x, 1)))),
+    "softsign": ((), lambda x, a, b: x / (_const(x, 1) + gj.abs(x))),
+    "softplus": ((), lambda x, a, b: gj.log(_const(x, 1) + gj.exp(x))),
+}
+
+
+def _const(x: Tensor, value: float) -> np.ndarray:
+    return np.asarray(value, x.dtype.np)
+
+
+def _activations(ctx: NodeContext, names: list, clip: float | None) -> list:
+    """The node's activation functions, each taking its alpha then beta from the next
+    values of activation_alpha / activation_beta (its ONNX op's defaults once a list runs
+    out), as onnxruntime reads them; inputs clipped to [-clip, clip] when the node has
+    `clip`."""
+    alphas = list(ctx.attr("activation_alpha") or [])
+    betas = list(ctx.attr("activation_beta") or [])
+    out = []
+    for name in names:
+        if name.lower() not in _ACTIVATIONS:
+            raise ctx.unsupported(f"activation {name!r} is not supported (ONNX names "
+                                  f"{', '.join(sorted(_ACTIVATIONS))}, any case)")
+        defaults, func = _ACTIVATIONS[name.lower()]
+        ab = [(given.pop(0) if given else default)
+              for given, default in zip((alphas, betas), defaults)] + [0.0, 0.0]
+        if None in ab:
+            raise ctx.unsupported(f"activation {name!r} needs activation_alpha"
+                                  f"{' and activation_beta' if len(defaults) > 1 else ''} "
+                                  "values (runtimes disagree on its defaults)")
+        a, b = ab[:2]
+        out.append(_bind(func, a, b, clip))
+    return out
+
+
+def _bind(func, alpha: float, beta: float, clip: float | None):
     if clip is None:
-        return func
-    return lambda v: func(gj.clip_by_value(v, -clip, clip))
+        return lambda x: func(x, alpha, beta)
+    return lambda x: func(gj.clip_by_value(x, _const(x, -clip), _const(x, clip)), alpha, beta)
 
 
 @dataclass(frozen=True)
@@ -73,6 +113,17 @@ class _Direction:
     acts: tuple  # the activation functions
 
 
+def _expect_shape(ctx: NodeContext, what: str, t: Tensor | None, shape: tuple) -> None:
+    """ONNX's shape for input `what` (None dims unchecked), else an error naming it."""
+    if t is None:
+        return
+    if t.ndim != len(shape) or any(a is not None and e is not None and a != e
+                                   for a, e in zip(t.shape, shape)):
+        want = [(e if e is not None else "?") for e in shape]
+        raise ctx.invalid(f"input {what} has shape {t.shape}; X, hidden_size, direction "
+                          f"and layout give {want}")
+
+
 def _pick(t: Tensor | None, d: int) -> Tensor | None:
     return None if t is None else gj.gather(t, d)
 
@@ -94,6 +145,13 @@ def _convert(ctx: NodeContext, cell: _Cell) -> list:
     direction = ctx.attr("direction", "forward")
     directions = _DIRECTIONS[direction]
     layout = ctx.attr("layout", 0)
+    n_dirs, batch, gh = len(directions), x.shape[0 if layout else 1], cell.gates * hidden
+    state = (batch, n_dirs, hidden) if layout == 1 else (n_dirs, batch, hidden)
+    for what, t, shape in (("W", w, (n_dirs, gh, x.shape[2])), ("R", r, (n_dirs, gh, hidden)),
+                           ("B", b, (n_dirs, 2 * gh)), ("initial_h", h0, state),
+                           ("initial_c", c0, state), ("P", peep, (n_dirs, 3 * hidden)),
+                           ("sequence_lens", lens, (batch,))):
+        _expect_shape(ctx, what, t, shape)
     if layout == 1:  # [B, T, I] and states [B, D, H]
         x = gj.transpose(x, [1, 0, 2])
         h0 = None if h0 is None else gj.transpose(h0, [1, 0, 2])
@@ -103,12 +161,8 @@ def _convert(ctx: NodeContext, cell: _Cell) -> list:
     if len(names) != per_dir * len(directions):
         raise ctx.invalid(f"activations lists {len(names)} functions; a {direction} "
                           f"{cell.kind} needs {per_dir * len(directions)}")
-    if ctx.attr("activation_alpha") or ctx.attr("activation_beta"):
-        raise ctx.unsupported("activation_alpha/activation_beta are not supported (only "
-                              "parameterless activations are)")
-    clip = ctx.attr("clip")
+    acts = _activations(ctx, names, ctx.attr("clip"))
     linear_before_reset = ctx.attr("linear_before_reset", 0) if cell.kind == "GRU" else 0
-    gh = cell.gates * hidden
     dirs = []
     for d, reverse in enumerate(directions):
         w_t = gj.transpose(gj.gather(w, d))  # [I, G*H]
@@ -122,8 +176,8 @@ def _convert(ctx: NodeContext, cell: _Cell) -> list:
             xw = xw + (wb + rb)
         p = _pick(peep, d)
         peeps = None if p is None else (p[:hidden], p[hidden:2 * hidden], p[2 * hidden:])
-        acts = tuple(_activation(ctx, n, clip) for n in names[d * per_dir:(d + 1) * per_dir])
-        dirs.append(_Direction(reverse, xw, gj.transpose(gj.gather(r, d)), rb_h, peeps, acts))
+        dirs.append(_Direction(reverse, xw, gj.transpose(gj.gather(r, d)), rb_h, peeps,
+                               tuple(acts[d * per_dir:(d + 1) * per_dir])))
     return _run(ctx, cell, x, dirs, hidden, lens, h0, c0, layout,
                 input_forget=bool(ctx.attr("input_forget", 0)) if cell.kind == "LSTM" else False,
                 linear_before_reset=bool(linear_before_reset))

@@ -163,9 +163,46 @@ def test_sequence_lens_shorter_peepholes_clip_input_forget(steps):
     _check_both(model, *feeds)
 
 
+_NAMED = ["Relu", "Tanh", "Sigmoid", "Affine", "LeakyRelu", "ThresholdedRelu", "ScaledTanh",
+          "HardSigmoid", "Elu", "Softsign", "Softplus"]
+_NO_DEFAULT = ("Affine", "ThresholdedRelu", "ScaledTanh")  # onnxruntime's defaults are 0
+
+
+def test_named_activations_with_alpha_and_beta():
+    """Every activation ONNX names, once with explicit alpha/beta and once with the
+    defaults (where runtimes agree on them), as RNNs; and an LSTM whose three activations
+    take their alpha and beta in turn from the lists, as onnxruntime reads them."""
+    rng = np.random.default_rng(5)
+    params = {"Affine": ([0.7], [0.2]), "LeakyRelu": ([0.3], []), "ThresholdedRelu": ([0.4], []),
+              "ScaledTanh": ([1.5], [0.8]), "HardSigmoid": ([0.3], [0.4]), "Elu": ([0.6], [])}
+    nodes, inits, outs = [], {}, []
+    for i, name in enumerate(_NAMED):
+        for explicit in (False, True):
+            tag = f"r{i}{'e' * explicit}"
+            inits.update(_weights(rng, "RNN", tag, 1))
+            if not explicit and name in _NO_DEFAULT:
+                continue
+            alpha, beta = params.get(name, ([], [])) if explicit else ([], [])
+            extra = {k: v for k, v in (("activation_alpha", alpha), ("activation_beta", beta))
+                     if v}
+            nodes.append(helper.make_node("RNN", ["x", f"{tag}_W", f"{tag}_R", f"{tag}_B"],
+                                          [f"{tag}_y"], hidden_size=HIDDEN,
+                                          activations=[name],
+                                          **extra))
+            outs.append(f"{tag}_y")
+    inits.update(_weights(rng, "LSTM", "l", 1))
+    nodes.append(helper.make_node("LSTM", ["x", "l_W", "l_R", "l_B"], ["ly", "lh", "lc"],
+                                  hidden_size=HIDDEN, activations=["HardSigmoid", "LeakyRelu",
+                                                                   "ScaledTanh"],
+                                  activation_alpha=[0.3, 0.05, 1.5], activation_beta=[0.4, 0.7]))
+    model = make_model(nodes, {"x": (np.float32, [3, BATCH, INPUT])}, outs + ["ly", "lh", "lc"],
+                       inits, opset=14)
+    _check_both(model, {"x": random(rng, (3, BATCH, INPUT))})
+
+
 @pytest.mark.parametrize("attrs,expect", [
-    ({"activations": ["HardSigmoid"]}, "activation 'HardSigmoid' is not supported"),
-    ({"activations": ["Tanh"], "activation_alpha": [0.5]}, "activation_alpha"),
+    ({"activations": ["Gelu"]}, "activation 'Gelu' is not supported"),
+    ({"activations": ["ScaledTanh"], "activation_alpha": [2.0]}, "needs activation_alpha"),
     ({"direction": "sideways"}, "direction"),
     ({"layout": 2}, "layout"),
 ])
@@ -180,4 +217,19 @@ def test_unsupported_attributes_name_the_node(attrs, expect):
                                inits.items()])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)])
     with pytest.raises(UnsupportedError, match=f"my_rnn.*{expect}|{expect}.*my_rnn"):
+        import_model(model)
+
+
+def test_weights_of_the_wrong_shape_are_named():
+    """R made for hidden_size 4 in a node that says 5: an error naming the node and R."""
+    rng = np.random.default_rng(6)
+    inits = {k: v for k, v in _weights(rng, "GRU", "g", 1).items() if not k.endswith("_B")}
+    node = helper.make_node("GRU", ["x", "g_W", "g_R"], ["", "h"], hidden_size=HIDDEN + 1,
+                            name="my_gru")
+    graph = helper.make_graph([node], "t", [helper.make_tensor_value_info("x", 1, [2, 1, 3])],
+                              [helper.make_tensor_value_info("h", 1, None)],
+                              [helper.make_tensor(k, 1, v.shape, v.ravel()) for k, v in
+                               inits.items()])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)])
+    with pytest.raises(Exception, match=r"my_gru.*input W has shape"):
         import_model(model)
