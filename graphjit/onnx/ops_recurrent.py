@@ -24,7 +24,6 @@ import numpy as np
 import graphjit as gj
 from graphjit.graph import Tensor
 from graphjit.onnx.convert import NodeContext, converter
-from graphjit.ops._util import make
 
 _ATTRS = ("activation_alpha", "activation_beta", "activations", "clip", "direction",
           "hidden_size", "layout")
@@ -235,8 +234,6 @@ def _run(ctx: NodeContext, cell: _Cell, x: Tensor, dirs: list, hidden: int, lens
         if lstm:
             states.append(zero_state if c0 is None else gj.gather(c0, d))
     per = 2 if lstm else 1
-    ys = [gj.zeros_like(x[:, :, :1]) + np.zeros([hidden], x.dtype.np)
-          for _ in dirs] if want_y else []
     lens = None if lens is None or _full(ctx, lens, x) else gj.cast(lens, gj.int32)
 
     n_state = per * len(dirs)
@@ -270,10 +267,14 @@ def _run(ctx: NodeContext, cell: _Cell, x: Tensor, dirs: list, hidden: int, lens
         ys = [gj.zeros_like(x[:, :, :1]) + np.zeros([hidden], x.dtype.np)
               for _ in dirs] if want_y else []
 
+        # Y's row k is set by a select against the time positions [T, 1, 1]: one fused
+        # pass over Y per step (a scatter into zeros plus an add took two)
+        positions = gj.reshape(gj.range(steps), [-1, 1, 1]) if want_y else None
+
         def body(t, *carried):
             state, rows = advance(t, list(carried[:n_state]))
-            accs = [acc + make("ScatterAddLike", [out[None], gj.reshape(k, [1]), acc],
-                               {"axis": 0}) for acc, (k, out) in zip(carried[n_state:], rows)]
+            accs = [gj.where(gj.equal(positions, k), out[None], acc)
+                    for acc, (k, out) in zip(carried[n_state:], rows)]
             return [t + 1, *state, *accs]
 
         result = gj.while_loop(lambda t, *_: t < steps, body,
