@@ -22,6 +22,7 @@ from graphjit.onnx import (  # noqa: F401  (the hand-written converters register
     ops_nn_extras,
     ops_quant,
     ops_quant_int,
+    ops_recurrent,
     ops_resize,
     ops_rms_normalization,
     ops_scatter,

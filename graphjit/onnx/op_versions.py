@@ -175,3 +175,11 @@ ATTR_VALUES.update({  # onnx-preview
                    "padding_mode": ("zeros", "border", "reflection"), "align_corners": (0, 1)},
     "AffineGrid": {"align_corners": (0, 1)},
 })
+OP_VERSIONS.update({"LSTM": (7, 14, 22), "GRU": (7, 14, 22), "RNN": (7, 14, 22)})  # recurrent
+ATTR_VALUES.update({  # recurrent
+    "LSTM": {"direction": ("forward", "reverse", "bidirectional"), "layout": (0, 1),
+             "input_forget": (0, 1)},
+    "GRU": {"direction": ("forward", "reverse", "bidirectional"), "layout": (0, 1),
+            "linear_before_reset": (0, 1)},
+    "RNN": {"direction": ("forward", "reverse", "bidirectional"), "layout": (0, 1)},
+})
