@@ -79,6 +79,10 @@ class NodeContext:
     # The node's op version (its schema's since_version at `opset`, one that
     # graphjit.onnx.op_versions lists); 0 where the importer did not resolve it.
     version: int = 0
+    # Imports a graph attribute (If's branches, Loop's and Scan's body) into the default
+    # graph: subgraph(attr_name, values for its inputs) -> its outputs (graphjit.onnx.
+    # importer); names the subgraph reads from enclosing scopes resolve there.
+    subgraph: Callable | None = None
 
     @property
     def op_type(self) -> str:

@@ -12,7 +12,9 @@ came from, so the backend can specialize on exactly those.
 
 from __future__ import annotations
 
+import copy
 import os
+from collections import ChainMap
 
 import numpy as np
 
@@ -123,6 +125,10 @@ def upgrade_opset(model):
     versions = [o.version for o in model.opset_import if o.domain in _DEFAULT_DOMAINS]
     if not versions or int(versions[0]) >= MIN_OPSET:
         return model
+    if int(versions[0]) < 9 and any(n.op_type == "Scan" for n in model.graph.node):
+        raise UnsupportedError(  # (the converter does not rewrite it into Scan-9's form)
+            f"the ONNX model uses opset {versions[0]}, whose Scan-8 has a batch axis and "
+            "sequence_lens; graphjit imports Scan-9 and later: export at opset 9 or newer")
     from onnx import version_converter
     try:
         return version_converter.convert_version(model, MIN_OPSET)
@@ -241,6 +247,15 @@ class _Importer:
         self.sources: dict[str, frozenset] = {}
         self.partial: dict[str, np.ndarray] = {}  # shape vectors known in part (symbolic.py)
         self.versions: list[int] = []  # each node's op version, in node order
+        # Names of enclosing scopes that the node being converted reads through its
+        # subgraphs (their sources are the node's too), and where a subgraph scope
+        # reports its own reads of names it does not define (None at the top).
+        self._node_reads: set[str] = set()
+        self._sink: set[str] | None = None
+        # What a subgraph scope knew of the tensors it returned (static value, partial
+        # shape vector, sources): kept when a converter returns them as they are (an
+        # If whose branch was chosen at build time is imported inline).
+        self._known: dict[Tensor, tuple] = {}
 
     def run(self) -> OnnxGraph:
         g = self.model.graph
@@ -356,12 +371,63 @@ class _Importer:
         if not name:
             return None
         try:
-            return self.tensors[name]
+            t = self.tensors[name]
         except KeyError:
             raise InvalidModelError(
                 f"ONNX node '{node_label(node, 0)}' ({node.op_type}) reads '{name}', which no "
                 "earlier node, input or initializer defines (nodes must be in topological "
                 "order)") from None
+        if self._sink is not None and name not in self.tensors.maps[0]:
+            return self._outer_value(name, t)
+        return t
+
+    def _outer_value(self, name: str, t):
+        """A subgraph's read of a name of an enclosing scope: a value known at build time
+        becomes a constant of the subgraph (so converters fold with it), any other is
+        the outer tensor (the control-flow op captures it)."""
+        from graphjit.ops.core import constant
+        self._sink.add(name)
+        value = self.static.get(name)
+        if value is None or not isinstance(t, Tensor) or t.op.type == "Const" \
+                or np.asarray(value).size > FOLD_MAX_ELEMENTS:
+            return t
+        local = constant(np.asarray(value, dtype=t.dtype.np), dtype=t.dtype.np,
+                         name=name.replace(":", "_") + "/")
+        self.tensors.maps[0][name] = local
+        self.static.maps[0][name] = value
+        return local
+
+    def _subgraph(self, node, attr: str, values: list) -> list:
+        """Import the graph attribute `attr` of `node` into the default graph (a cond
+        branch's or loop body's FuncGraph, or the importer's graph for a branch chosen
+        at build time), its inputs bound to `values`; its outputs. The scope sees every
+        name of the enclosing ones (ONNX subgraphs read outer values by name)."""
+        from onnx import AttributeProto
+        proto = next(a.g for a in node.attribute
+                     if a.name == attr and a.type == AttributeProto.GRAPH)
+        child = copy.copy(self)
+        child.tensors, child.static = ChainMap({}, self.tensors), ChainMap({}, self.static)
+        child.sources, child.partial = ChainMap({}, self.sources), ChainMap({}, self.partial)
+        child._sink, child._node_reads = self._node_reads, set()
+        prefix = f"ONNX {node.op_type} '{node_label(node, 0)}' (opset {self.opset}): "
+        if len(values) != len(proto.input):
+            raise InvalidModelError(prefix + f"its graph '{attr}' takes {len(proto.input)} "
+                                    f"inputs; the op passes {len(values)}")
+        for info, value in zip(proto.input, values):
+            child.tensors.maps[0][info.name] = value
+            if isinstance(value, Tensor) and value.op.type == "Const":
+                child.static.maps[0][info.name] = value.op.attrs["value"]
+        for i, inner in enumerate(proto.node):
+            if inner.op_type not in CONVERTERS or (inner.domain or "") not in _DEFAULT_DOMAINS:
+                raise UnsupportedError(f"{prefix}in its graph '{attr}': "
+                                       f"{unsupported_op(inner, self.opset, i)}")
+            child._convert(inner, check_node(inner, i, self.opset))
+        outputs = [child._value(node, o.name) for o in proto.output]
+        for o, t in zip(proto.output, outputs):
+            if isinstance(t, Tensor):
+                self._known[t] = (child.static.get(o.name), child.partial.get(o.name),
+                                  child.sources.get(o.name))
+        return outputs
 
     def _convert(self, node, version: int) -> None:
         inputs = [self._value(node, n) for n in node.input]
@@ -373,9 +439,11 @@ class _Importer:
             attrs = attribute_values(node)
         except InvalidModelError as exc:
             raise InvalidModelError(prefix + str(exc)) from None
+        self._node_reads = set()
         ctx = NodeContext(node, self.opset, attrs, inputs, static, sources, partial,
                           declared_attrs=SPECS[node.op_type].attrs, max_bytes=self.max_bytes,
-                          version=version)
+                          version=version,
+                          subgraph=lambda attr, values: self._subgraph(node, attr, values))
         try:
             result = CONVERTERS[node.op_type](ctx)
         except StaticValueRequired:
@@ -422,7 +490,9 @@ class _Importer:
     def _record(self, node, ctx: NodeContext, outputs: list, prefix: str) -> None:
         from graphjit.interpreter import evaluate
         present = [(t, v) for t, v in zip(ctx.inputs, ctx.static_values) if t is not None]
-        all_static = all(v is not None for _, v in present)
+        # (a node with subgraphs reads more than its inputs: never folded here)
+        all_static = all(v is not None for _, v in present) and not self._node_reads \
+            and not any(a.g.node for a in node.attribute if a.HasField("g"))
         foldable = [t for _, t in outputs if t.op.type != "Const" and all_static
                     and t.shape.is_fully_defined()
                     and (t.shape.num_elements() or 0) <= FOLD_MAX_ELEMENTS]
@@ -436,11 +506,22 @@ class _Importer:
                     from None
         kind_shape = node.op_type in ("Shape", "Size")
         merged = frozenset().union(*ctx.sources) if ctx.sources else frozenset()
+        for name in self._node_reads:  # what its subgraphs read of enclosing scopes
+            merged |= self.sources.get(name, frozenset())
+            if self._sink is not None and name not in self.tensors.maps[0]:
+                self._sink.add(name)
         if kind_shape:
             merged = frozenset((name, "shape") for name, _ in merged)
         for name, t in outputs:
             self.tensors[name] = t
-            if t.op.type == "Const":
+            static, partial, sources = self._known.pop(t, (None, None, None))
+            if static is not None:
+                self.static[name] = static
+            elif partial is not None or sources is not None:
+                self.sources[name] = merged if sources is None else sources
+                if partial is not None:
+                    self.partial[name] = partial
+            elif t.op.type == "Const":
                 self.static[name] = t.op.attrs["value"]
             elif t in folded:
                 self.static[name] = folded[t]

@@ -114,3 +114,7 @@ ATTR_VALUES.update({  # onnxc
                "keep_aspect_ratio_policy": ("stretch", "not_larger", "not_smaller"),
                "antialias": (0, 1), "exclude_outside": (0, 1)},
 })
+OP_VERSIONS.update({  # onnx-control
+    "If": (13, 16, 19, 21, 23, 24, 25), "Loop": (13, 16, 19, 21, 23, 24, 25),
+    "Scan": (11, 16, 19, 21, 23, 24, 25),
+})
