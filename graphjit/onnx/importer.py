@@ -417,6 +417,9 @@ class _Importer:
             child.tensors.maps[0][info.name] = value
             if isinstance(value, Tensor) and value.op.type == "Const":
                 child.static.maps[0][info.name] = value.op.attrs["value"]
+        for init in proto.initializer:
+            child._constant(init.name, tensor_value(init, f"{prefix}initializer "
+                                                          f"'{init.name}' of graph '{attr}'"))
         for i, inner in enumerate(proto.node):
             if inner.op_type not in CONVERTERS or (inner.domain or "") not in _DEFAULT_DOMAINS:
                 raise UnsupportedError(f"{prefix}in its graph '{attr}': "
