@@ -33,6 +33,7 @@ from graphjit.onnx.convert import (
 )
 from graphjit.onnx.types import np_dtype, to_dtype
 from graphjit.onnx.validate import check_node, node_label
+from graphjit.onnx.values import OptionalValue, SequenceValue, flatten, is_value
 
 # Node results computed from known values are evaluated at import when this small:
 # shape arithmetic, not weights (the compiler's constant folding handles those).
@@ -56,6 +57,9 @@ class OnnxGraph(Graph):
         self.outputs: list[Tensor] = []
         self.input_names: list[str] = []
         self.output_names: list[str] = []
+        # Per ONNX output, how its tensors in `outputs` make its value: "tensor", or
+        # a sequence's or optional's layout (graphjit.onnx.values.unflatten).
+        self.output_layouts: list = []
         self.opset: int = 0
 
     def compile(self, **kwargs):
@@ -322,6 +326,9 @@ class _Importer:
                 continue
             if name in initializers:
                 continue  # an old-style model listing its initializers: a constant
+            if info.type.WhichOneof("value") in ("sequence_type", "optional_type"):
+                self.tensors[name] = self._structured_input(info, info.type, name)
+                continue
             dtype = self._input_type(info)
             shape = self._input_shape(info)
             t = placeholder(dtype, shape, name=name + "/")
@@ -336,6 +343,48 @@ class _Importer:
                 dtype = to_dtype(init.data_type, f"ONNX initializer '{init.name}'")
                 self._constant(init.name, np.asarray(self.static_inputs[init.name],
                                                      dtype=dtype.np))
+
+    def _structured_input(self, info, type_proto, name: str):
+        """A sequence or optional input: placeholders for the tensors of the structure
+        `input_shapes[name]` gives (a list of shapes for a sequence, None for an empty
+        optional), named name[i] for a sequence's elements; the backend gives it from
+        the value it runs on."""
+        given = self.input_shapes.get(info.name, ...)
+        if given is ...:
+            raise StaticValueRequired(
+                f"ONNX input '{info.name}' is a {type_proto.WhichOneof('value')[:-5]}: "
+                "graphjit needs its structure when the graph is built: pass input_shapes="
+                f"{{'{info.name}': ...}} (a list of shapes for a sequence, None for an empty "
+                "optional)", frozenset({(info.name, "structure")}))
+        kind = type_proto.WhichOneof("value")
+        if kind == "optional_type":
+            if given is None:
+                return OptionalValue(None)
+            return OptionalValue(self._structured_input(info, type_proto.optional_type.elem_type,
+                                                        name))
+        if kind == "tensor_type":
+            return self._element(info, type_proto, name, given)
+        if kind != "sequence_type" or not isinstance(given, list):
+            raise UnsupportedError(f"ONNX input '{info.name}' is a {kind} (given {given!r:.40}); "
+                                   "graphjit imports tensors, and sequences and optionals of "
+                                   "them")
+        elem = type_proto.sequence_type.elem_type
+        if elem.WhichOneof("value") != "tensor_type":
+            raise UnsupportedError(f"ONNX input '{info.name}' is a sequence of "
+                                   f"{elem.WhichOneof('value')}; graphjit imports sequences "
+                                   "of tensors only")
+        items = tuple(self._element(info, elem, f"{name}[{i}]", shape)
+                      for i, shape in enumerate(given))
+        return SequenceValue(items, elem.tensor_type.elem_type)
+
+    def _element(self, info, type_proto, name: str, shape) -> Tensor:
+        from graphjit.ops.core import placeholder
+        dtype = to_dtype(type_proto.tensor_type.elem_type, f"ONNX input '{info.name}'")
+        t = placeholder(dtype, TensorShape(list(shape)), name=name + "/")
+        self.graph.inputs.append(t)
+        self.graph.input_names.append(name)
+        self.sources[name] = frozenset({(info.name, "value")})
+        return t
 
     def _input_type(self, info):
         if not info.type.HasField("tensor_type"):
@@ -391,8 +440,7 @@ class _Importer:
         if value is None or not isinstance(t, Tensor) or t.op.type == "Const" \
                 or np.asarray(value).size > FOLD_MAX_ELEMENTS:
             return t
-        local = constant(np.asarray(value, dtype=t.dtype.np), dtype=t.dtype.np,
-                         name=name.replace(":", "_") + "/")
+        local = constant(np.asarray(value, dtype=t.dtype.np), dtype=t.dtype.np)
         self.tensors.maps[0][name] = local
         self.static.maps[0][name] = value
         return local
@@ -426,6 +474,11 @@ class _Importer:
                                        f"{unsupported_op(inner, self.opset, i)}")
             child._convert(inner, check_node(inner, i, self.opset))
         outputs = [child._value(node, o.name) for o in proto.output]
+        for i, (o, t) in enumerate(zip(proto.output, outputs)):  # known values as Consts
+            value = child.static.get(o.name)
+            if isinstance(t, Tensor) and t.op.type != "Const" and value is not None:
+                from graphjit.ops.core import constant
+                outputs[i] = constant(np.asarray(value, t.dtype.np), dtype=t.dtype.np)
         for o, t in zip(proto.output, outputs):
             if isinstance(t, Tensor):
                 self._known[t] = (child.static.get(o.name), child.partial.get(o.name),
@@ -454,7 +507,8 @@ class _Importer:
         except InternalError:
             raise
         except Error as exc:
-            narrow = sorted({t.dtype.name for t in inputs if t is not None and t.dtype.is_narrow})
+            narrow = sorted({t.dtype.name for t in inputs
+                             if isinstance(t, Tensor) and t.dtype.is_narrow})
             if isinstance(exc, DTypeError) and narrow:  # a graphjit limit, not a bad model
                 raise UnsupportedError(
                     prefix + f"{', '.join(narrow)} values are storage only in graphjit "
@@ -468,13 +522,14 @@ class _Importer:
             raise InternalError(prefix + f"the converter failed: {type(exc).__name__}: {exc} "
                                 "(a graphjit bug if the model is valid; please report it)"
                                 ) from exc
-        outputs = [result] if isinstance(result, Tensor) else list(result)
+        outputs = [result] if is_value(result) else list(result)
         named = [(i, n) for i, n in enumerate(node.output) if n]
         if any(i >= len(outputs) or outputs[i] is None for i, _ in named):
             raise UnsupportedError(prefix + f"the converter made {len(outputs)} output(s); "
                                    f"the node asks for {len(node.output)}")
         for i, _ in named:
-            self._check_size(outputs[i], prefix + f"output {i}")
+            if isinstance(outputs[i], Tensor):
+                self._check_size(outputs[i], prefix + f"output {i}")
         self._record(node, ctx, [(n, outputs[i]) for i, n in named], prefix)
 
     def _check_size(self, t: Tensor, what: str) -> None:
@@ -496,7 +551,8 @@ class _Importer:
         # (a node with subgraphs reads more than its inputs: never folded here)
         all_static = all(v is not None for _, v in present) and not self._node_reads \
             and not any(a.g.node for a in node.attribute if a.HasField("g"))
-        foldable = [t for _, t in outputs if t.op.type != "Const" and all_static
+        foldable = [t for _, t in outputs if isinstance(t, Tensor) and t.op.type != "Const"
+                    and all_static
                     and t.shape.is_fully_defined()
                     and (t.shape.num_elements() or 0) <= FOLD_MAX_ELEMENTS]
         folded = {}
@@ -517,6 +573,8 @@ class _Importer:
             merged = frozenset((name, "shape") for name, _ in merged)
         for name, t in outputs:
             self.tensors[name] = t
+            if not isinstance(t, Tensor):  # a sequence or optional: nothing to know more
+                continue
             static, partial, sources = self._known.pop(t, (None, None, None))
             if static is not None:
                 self.static[name] = static
@@ -551,6 +609,14 @@ class _Importer:
             t = self.tensors.get(info.name)
             if t is None:
                 raise GraphError(f"ONNX output '{info.name}' is not computed by any node")
+            if not isinstance(t, Tensor):
+                tensors, layout = flatten(t)
+                for i, item in enumerate(tensors):
+                    self.graph.outputs.append(identity(item, name=f"{info.name}[{i}]/"))
+                    self.graph.output_names.append(f"{info.name}[{i}]")
+                self.graph.output_layouts.append(layout)
+                continue
+            self.graph.output_layouts.append("tensor")
             if t.op.name != info.name:
                 t = identity(t, name=info.name + "/")
             self.graph.outputs.append(t)

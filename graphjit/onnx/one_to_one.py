@@ -17,6 +17,7 @@ from graphjit.onnx import (  # noqa: F401  (the hand-written converters register
     ops_quant,
     ops_resize,
     ops_rms_normalization,
+    ops_sequence,
     ops_tensor,
     symbolic,
 )

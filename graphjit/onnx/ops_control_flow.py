@@ -23,7 +23,21 @@ from graphjit import dtypes
 from graphjit.errors import DTypeError, ShapeError
 from graphjit.function import build_function
 from graphjit.graph import Tensor, TensorShape, get_default_graph
-from graphjit.onnx.convert import NodeContext, converter
+from graphjit.onnx.convert import NodeContext, StaticValueRequired, converter
+
+# The most iterations a Loop is unrolled to when its body needs that (it carries a
+# sequence or optional, or needs its iteration number at build time).
+MAX_UNROLLED = 256
+
+
+def _structured(graph_proto) -> bool:
+    """Whether a graph attribute's outputs include sequences or optionals."""
+    return any(o.type.WhichOneof("value") in ("sequence_type", "optional_type")
+               for o in graph_proto.output)
+
+
+def _graph_attr(ctx: NodeContext, name: str):
+    return next(a.g for a in ctx.node.attribute if a.name == name)
 
 
 def _scalar_bool(ctx: NodeContext, t: Tensor, what: str) -> Tensor:
@@ -47,6 +61,10 @@ def convert_if(ctx: NodeContext) -> list:
             raise ctx.invalid(f"cond must hold one element, got shape {np.shape(known)}")
         taken = "then_branch" if bool(np.asarray(known).reshape(())) else "else_branch"
         return ctx.subgraph(taken, [])
+    if _structured(_graph_attr(ctx, "then_branch")) or \
+            _structured(_graph_attr(ctx, "else_branch")):
+        ctx.require_static(0, "the condition of an If whose branches give sequences or "
+                              "optionals, which graphjit imports one branch of")
     pred = _scalar_bool(ctx, ctx.inputs[0], "cond")
     try:
         return gj.cond(pred, lambda: ctx.subgraph("then_branch", []),
@@ -119,6 +137,50 @@ def convert_loop(ctx: NodeContext) -> list[Tensor]:
     limit, cond = ctx.input(0), ctx.input(1)
     carried = list(ctx.inputs[2:])
     n = len(carried)
+    if not all(isinstance(t, Tensor) for t in carried) or _structured(_graph_attr(ctx, "body")):
+        return _unrolled(ctx, "it carries sequences or optionals")
+    try:
+        return _while(ctx, limit, cond, carried, n)
+    except StaticValueRequired as exc:
+        if ctx.input(0) is None:
+            raise
+        return _unrolled(ctx, f"its body needs a value at build time ({exc})")
+
+
+def _unrolled(ctx: NodeContext, why: str) -> list:
+    """The Loop as copies of its body, one per iteration, when M is known at build time
+    (the backend specializes on it) and so is each iteration's condition."""
+    if ctx.input(0) is None:
+        raise ctx.unsupported(f"{why}, so graphjit unrolls it, which needs the trip count M")
+    m = int(np.asarray(ctx.require_static(0, f"the trip count M ({why}, so graphjit "
+                                             "unrolls it)")).reshape(()))
+    if m > MAX_UNROLLED:
+        raise ctx.unsupported(f"{why}, so graphjit unrolls it, to at most {MAX_UNROLLED} "
+                              f"iterations; M is {m}")
+    go = True if ctx.input(1) is None else \
+        ctx.require_static(1, f"the condition ({why}, so graphjit unrolls it)")
+    values = list(ctx.inputs[2:])
+    rows: list[list] = [[] for _ in range(ctx.num_outputs - len(values))]
+    for i in range(m):
+        if not bool(np.asarray(go).reshape(())):
+            break
+        outs = ctx.subgraph("body", [gj.constant(np.int64(i)), gj.constant(np.bool_(True)),
+                                     *values])
+        c = outs[0]
+        if not isinstance(c, Tensor) or c.op.type != "Const":
+            raise ctx.unsupported(f"{why}, so graphjit unrolls it, which needs the body's "
+                                  "condition known at build time")
+        go = c.op.attrs["value"]
+        values = list(outs[1:1 + len(values)])
+        for acc, row in zip(rows, outs[1 + len(values):]):
+            acc.append(row)
+    if any(not acc for acc in rows):
+        raise ctx.unsupported("a scan output of a Loop that ran no iteration (its shape is "
+                              "not known)")
+    return values + [gj.stack(acc, axis=0) for acc in rows]
+
+
+def _while(ctx: NodeContext, limit, cond, carried: list, n: int) -> list[Tensor]:
     if limit is not None:
         if not limit.dtype.is_integer or limit.shape.num_elements() not in (None, 1):
             raise ctx.invalid(f"M must be an int64 scalar, got {limit.dtype} {limit.shape}")
