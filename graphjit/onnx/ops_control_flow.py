@@ -49,10 +49,6 @@ def _scalar_bool(ctx: NodeContext, t: Tensor, what: str) -> Tensor:
     return gj.reshape(t, [])
 
 
-def _static_outputs(outputs: list) -> list:
-    return [gj.identity(o) if isinstance(o, Tensor) else o for o in outputs]
-
-
 @converter("If", attrs=("then_branch", "else_branch"))
 def convert_if(ctx: NodeContext) -> list:
     known = ctx.static(0)
@@ -142,7 +138,10 @@ def convert_loop(ctx: NodeContext) -> list[Tensor]:
     try:
         return _while(ctx, limit, cond, carried, n)
     except StaticValueRequired as exc:
-        if ctx.input(0) is None:
+        # A value the body computes from its own inputs (the iteration number, say) must
+        # be known: unrolled, each iteration has it. One from model inputs (exc.needs):
+        # the backend specializes on those, and the loop stays a loop.
+        if ctx.input(0) is None or exc.needs:
             raise
         return _unrolled(ctx, f"its body needs a value at build time ({exc})")
 
