@@ -98,15 +98,19 @@ def _append(acc: Tensor, row: Tensor) -> Tensor:
 
 
 def _loop(ctx: NodeContext, stop, body, counter: Tensor, carried: list[Tensor],
-          body_specs: list, n_rows: int) -> list[Tensor]:
+          body_specs: list, n_rows: int, scalar_cond: bool = False) -> list[Tensor]:
     """while_loop over (counter, *carried, *accumulators) while `stop(counter, *carried)`:
     `body(counter, *carried)` gives the new carried values and the rows to stack; the
     loop's final carried values and stacked rows. `body_specs` are the ONNX body's
-    input specs, whose outputs end with the carried values then the rows."""
+    input specs, whose outputs end with the carried values then the rows (with
+    `scalar_cond`, carried[0] is Loop's condition, a scalar whatever shape of one
+    element the body gives it)."""
     scratch = _scratch_body(ctx, body_specs)
     after = scratch[len(scratch) - n_rows - len(carried):len(scratch) - n_rows]
     invariants = [TensorShape(())] + [_invariant(t.shape, a.shape)
                                       for t, a in zip(carried, after)]
+    if scalar_cond:
+        invariants[1] = TensorShape(())
     accs = []
     for k, row in enumerate(scratch[len(scratch) - n_rows:]):
         acc, inv = _empty_rows(ctx, row, f"scan output {k}")
@@ -204,7 +208,7 @@ def _while(ctx: NodeContext, limit, cond, carried: list, n: int) -> list[Tensor]
         return [new_c, *outs[1:1 + n]], outs[1 + n:]
 
     zero = gj.constant(np.zeros((), np.int64))
-    return _loop(ctx, stop, body, zero, [cond, *carried], specs, n_rows)[1:]
+    return _loop(ctx, stop, body, zero, [cond, *carried], specs, n_rows, scalar_cond=True)[1:]
 
 
 def _axis(ctx: NodeContext, axis: int, rank: int, what: str) -> int:

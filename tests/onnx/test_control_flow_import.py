@@ -162,3 +162,25 @@ def test_loop_nested_in_a_loop_reads_names_of_both_enclosing_graphs():
              "v": np.array([1.0, 2.0], np.float32),
              "step": np.array([0.5, -1.0], np.float32)}
     _check(model, [feeds, dict(feeds, n=np.array(0, np.int64))], {"While"})
+
+
+def test_loop_carried_tensor_that_grows_under_a_huge_trip_count():
+    """PyTorch's `while x.numel() < n: x = cat([x, x + 1])`: M is INT64_MAX, the carried
+    tensor doubles each iteration (its dim becomes free), cond is a [1]-shaped bool."""
+    body = helper.make_graph(
+        [helper.make_node("Add", ["g_in", "one"], ["g1"]),
+         helper.make_node("Concat", ["g_in", "g1"], ["g_out"], axis=0),
+         helper.make_node("Size", ["g_out"], ["size"]),
+         helper.make_node("Less", ["size", "n"], ["c"]),
+         helper.make_node("Reshape", ["c", "shape1"], ["c_out"])],
+        "body", [_vi("i", I64, []), _vi("c_in", B, [1]), _vi("g_in", F, [None])],
+        [_vi("c_out", B, [1]), _vi("g_out", F, [None])],
+        initializer=[helper.make_tensor("one", F, [], [1.0]),
+                     helper.make_tensor("shape1", I64, [1], [1])])
+    nodes = [helper.make_node("Constant", [], ["big"],
+                              value=helper.make_tensor("v", I64, [], [2**63 - 1])),
+             helper.make_node("Constant", [], ["go"], value=helper.make_tensor("t", B, [1], [1])),
+             helper.make_node("Loop", ["big", "go", "x"], ["grown"], body=body)]
+    model = _model(nodes, [_vi("x", F, [2]), _vi("n", I64, [])], [_vi("grown", F, [None])])
+    x = np.array([0.0, 10.0], np.float32)
+    _check(model, [{"x": x, "n": np.array(n, np.int64)} for n in (1, 5, 16)], {"While"})
