@@ -302,11 +302,14 @@ class _Importer:
                 defined.add(name)
 
     # -- sources of values ---------------------------------------------------
-    def _constant(self, name: str, value: np.ndarray) -> None:
+    def _constant(self, name: str, value: np.ndarray, exact: bool = True) -> None:
+        """An initializer as a constant named after it (`exact`), or, for a subgraph's
+        (imported once per unrolled iteration or chosen branch), a name made unique."""
         from graphjit.ops.core import constant
         value = np.asarray(value)
         np_dtype(value.dtype, f"ONNX initializer '{name}'")
-        self.tensors[name] = constant(value, dtype=value.dtype, name=name + "/")
+        self.tensors[name] = constant(value, dtype=value.dtype,
+                                      name=name + "/" if exact else name)
         self.static[name] = self.tensors[name].op.attrs["value"]
 
     def _initializers(self, g) -> None:
@@ -467,7 +470,8 @@ class _Importer:
                 child.static.maps[0][info.name] = value.op.attrs["value"]
         for init in proto.initializer:
             child._constant(init.name, tensor_value(init, f"{prefix}initializer "
-                                                          f"'{init.name}' of graph '{attr}'"))
+                                                          f"'{init.name}' of graph '{attr}'"),
+                            exact=False)
         for i, inner in enumerate(proto.node):
             if inner.op_type not in CONVERTERS or (inner.domain or "") not in _DEFAULT_DOMAINS:
                 raise UnsupportedError(f"{prefix}in its graph '{attr}': "

@@ -72,15 +72,17 @@ def test_sequence_ops_with_sequence_input_and_output():
 
 
 def _loop_appending(m_input: bool):
-    """A Loop appending x * i to a sequence each iteration (the body's iteration number
-    is needed at build time too, by nothing here but the sequence's growth)."""
+    """A Loop appending x * i + 0.5 to a sequence each iteration (0.5 an initializer of
+    the body, imported once per unrolled iteration)."""
     body = helper.make_graph(
         [helper.make_node("Cast", ["i"], ["fi"], to=F),
          helper.make_node("Mul", ["x", "fi"], ["xi"]),
-         helper.make_node("SequenceInsert", ["seq_in", "xi"], ["seq_out"]),
+         helper.make_node("Add", ["xi", "half"], ["xh"]),
+         helper.make_node("SequenceInsert", ["seq_in", "xh"], ["seq_out"]),
          helper.make_node("Identity", ["c_in"], ["c_out"])],
         "body", [_vi("i", I64, []), _vi("c_in", B, []), _seq("seq_in", F)],
-        [_vi("c_out", B, []), _seq("seq_out", F)])
+        [_vi("c_out", B, []), _seq("seq_out", F)],
+        initializer=[helper.make_tensor("half", F, [], [0.5])])
     nodes = [helper.make_node("SequenceEmpty", [], ["empty"], dtype=F),
              helper.make_node("Loop", ["m", "", "empty"], ["seq"], name="grow", body=body),
              helper.make_node("ConcatFromSequence", ["seq"], ["out"], axis=0, new_axis=1)]
