@@ -83,6 +83,10 @@ class NodeContext:
     # The model's version of each domain it imports ('' the default one): what a
     # subgraph attribute (graphjit.onnx.importer.import_subgraph) is converted under.
     domain_opsets: dict = field(default_factory=dict)
+    # Imports a graph attribute (If's branches, Loop's and Scan's body) into the default
+    # graph: subgraph(attr_name, values for its inputs) -> its outputs (graphjit.onnx.
+    # importer); names the subgraph reads from enclosing scopes resolve there.
+    subgraph: Callable | None = None
 
     @property
     def op_type(self) -> str:

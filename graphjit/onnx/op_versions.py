@@ -183,3 +183,14 @@ ATTR_VALUES.update({  # recurrent
             "linear_before_reset": (0, 1)},
     "RNN": {"direction": ("forward", "reverse", "bidirectional"), "layout": (0, 1)},
 })
+OP_VERSIONS.update({  # onnx-control
+    "If": (13, 16, 19, 21, 23, 24, 25), "Loop": (13, 16, 19, 21, 23, 24, 25),
+    "Scan": (11, 16, 19, 21, 23, 24, 25),
+})
+OP_VERSIONS.update({  # onnx-control: sequences and optionals
+    "SequenceConstruct": (11,), "SequenceAt": (11,), "SequenceInsert": (11,),
+    "SequenceErase": (11,), "SequenceLength": (11,), "SequenceEmpty": (11,),
+    "SplitToSequence": (11, 24), "ConcatFromSequence": (11,), "SequenceMap": (17,),
+    "Optional": (15, 28), "OptionalHasElement": (15, 18, 28),
+    "OptionalGetElement": (15, 18, 28),
+})

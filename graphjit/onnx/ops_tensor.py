@@ -78,7 +78,8 @@ def _dense(ctx: NodeContext, sparse) -> np.ndarray:
 
 @converter("Identity")
 def _identity(ctx: NodeContext) -> Tensor:
-    return gj.identity(ctx.inputs[0], name=ctx.name)
+    x = ctx.inputs[0]  # (a sequence or optional, graphjit.onnx.values, passes as it is)
+    return gj.identity(x, name=ctx.name) if isinstance(x, Tensor) else x
 
 
 # -- shapes --------------------------------------------------------------------
