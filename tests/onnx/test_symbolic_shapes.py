@@ -96,3 +96,31 @@ def test_resize_sizes_from_another_tensor_need_fixed_shapes():
     (got,) = g.compile()(**feeds)
     np.testing.assert_allclose(got, run_ort(m, feeds)[0],
                                rtol=1e-5, atol=1e-6)
+
+
+def test_constant_of_shape_with_the_free_batch():
+    """torch writes an LSTM's zero initial state as ConstantOfShape([2, x.size(0), 3])."""
+    from onnx import numpy_helper
+    nodes = [node("Shape", ["x"], ["s"]),
+             node("Gather", ["s", "i0"], ["n"], axis=0),
+             node("Unsqueeze", ["n", "zero"], ["nu"]),
+             node("Concat", ["two", "nu", "three"], ["shape"], axis=0),
+             node("ConstantOfShape", ["shape"], ["y"],
+                  value=numpy_helper.from_array(np.array([1.5], np.float32))),
+             node("Concat", ["nu", "nu"], ["square"], axis=0),
+             node("ConstantOfShape", ["square"], ["sq"])]
+    m = model(nodes, [("x", F32, [4, "N"])], [("y", F32, None), ("sq", F32, None)],
+              {"i0": np.array(1), "zero": np.array([0]), "two": np.array([2]),
+               "three": np.array([3])}, opset=13)
+    with pytest.raises(StaticValueRequired, match="ConstantOfShape"):
+        import_model(m)  # two free dims: n x n is not made at import
+    single = model(nodes[:5], [("x", F32, [4, "N"])], [("y", F32, None)],
+                   {"i0": np.array(1), "zero": np.array([0]), "two": np.array([2]),
+                    "three": np.array([3])}, opset=13)
+    assert import_model(single).outputs[0].shape.as_list() == [2, None, 3]
+    for n in (1, 5):
+        compare(single, {"x": np.zeros((4, n), np.float32)})
+    x = np.zeros((4, 3), np.float32)
+    got = backend.prepare(m).run([x])
+    for g, w in zip(got, run_ort(m, {"x": x})):
+        np.testing.assert_array_equal(g, w)
