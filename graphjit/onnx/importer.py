@@ -641,10 +641,21 @@ class _Importer:
             elif t.op.type == "Const":
                 self.static[name] = t.op.attrs["value"]
             elif t in folded:
-                self.static[name] = folded[t]
+                self._fold(name, folded[t])
             else:
                 self.sources[name] = merged
                 self._partial(node, ctx, name, t)
+
+    def _fold(self, name: str, value: np.ndarray) -> None:
+        """Record a value known at import and read it as a constant from now on: a shape
+        computed from the static dims of a tensor with free ones (Shape -> Slice -> Cast
+        -> Sqrt in attention's scale) is then not computed again at every call."""
+        from graphjit.ops.core import constant
+        t = self.tensors[name]
+        # C order: the reference may give a transposed view, and kernels take C arrays
+        value = np.array(value, dtype=t.dtype.np, order="C")
+        self.static[name] = value
+        self.tensors[name] = constant(value, dtype=t.dtype, name=t.op.name + "/folded")
 
     def _partial(self, node, ctx: NodeContext, name: str, t: Tensor) -> None:
         """Track a shape vector known in part; one known in full becomes static."""
@@ -657,7 +668,7 @@ class _Importer:
         if symbolic.is_partial(value):
             self.partial[name] = value
         else:
-            self.static[name] = np.array(value.tolist(), dtype=t.dtype.np).reshape(value.shape)
+            self._fold(name, np.array(value.tolist(), dtype=t.dtype.np).reshape(value.shape))
 
     def _outputs(self, g) -> None:
         from graphjit.ops.core import identity
