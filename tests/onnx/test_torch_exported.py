@@ -143,3 +143,17 @@ def test_shape_subgraphs_fold_at_import():
     assert graph.inputs[0].shape.as_list() == [None, 5, 16]
     kinds = {op.type for op in ops_needed([t.op for t in graph.outputs], set())}
     assert "Shape" not in kinds and "Reshape" in kinds
+
+
+def test_initializers_listed_as_inputs():
+    """torch's keep_initializers_as_inputs=True (older exporters' default) lists every
+    weight as a graph input too: they stay constants, and x is the only feed."""
+    from onnx import helper
+    model, inputs, want = _load("upsample_conv")
+    model.graph.input.extend(
+        helper.make_tensor_value_info(t.name, t.data_type, list(t.dims))
+        for t in model.graph.initializer)
+    graph = gjx.import_model(model)
+    assert graph.input_names == ["x"]
+    (got,) = _run(graph.compile(), inputs)
+    np.testing.assert_allclose(got, want["y"], rtol=RTOL, atol=ATOL)
