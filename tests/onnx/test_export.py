@@ -32,7 +32,7 @@ OPSET_16 = {"ScatterAddLike", "MaxPoolGrad"}
 OPSET_26 = {"Bitcast"}
 # ONNX op types onnxruntime's CPU provider has no float64 kernel for: a float64 model
 # using them is run by onnx's own reference evaluator instead.
-ORT_NO_FLOAT64 = {"Conv", "ConvTranspose", "AveragePool", "Erf", "Det"}
+ORT_NO_FLOAT64 = {"Conv", "ConvTranspose", "AveragePool", "Erf", "Det", "Asin", "Acos", "Atan"}
 # ... and no int32 kernel (its Unique: float, double, int8, int64 and string).
 ORT_NO_INT32 = {"Unique"}
 
