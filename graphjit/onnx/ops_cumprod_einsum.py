@@ -1,13 +1,15 @@
 """ONNX converters for CumProd (opset 26) and Einsum onto graphjit's own cumprod and
 einsum: the same scans and contractions, so only ONNX's attribute spelling and the axis
-input are translated here."""
+input are translated here; and graphjit's Cumprod exported as CumProd."""
 
 from __future__ import annotations
 
 import graphjit as gj
+from graphjit import dtypes
 from graphjit.errors import UnsupportedError
 from graphjit.graph import Tensor
 from graphjit.onnx.convert import NodeContext, converter
+from graphjit.onnx.export_ops import translates
 from graphjit.onnx.ops_math import axis_of, static_ints
 
 
@@ -33,3 +35,12 @@ def convert_einsum(ctx: NodeContext) -> Tensor:
         return gj.einsum(ctx.attr("equation"), *ctx.inputs, name=ctx.name)
     except UnsupportedError as exc:
         raise ctx.unsupported(str(exc)) from None
+
+
+@translates("Cumprod")
+def _export_cumprod(ctx) -> str:
+    if ctx.opset < 26:
+        raise ctx.unsupported("ONNX has CumProd from opset 26 on (exp(CumSum(log x)) would "
+                              "be wrong for zeros and negatives)")
+    return ctx.node("CumProd", ctx.inputs[0], ctx.scalar(ctx.attrs["axis"], dtypes.int64),
+                    exclusive=int(ctx.attrs["exclusive"]), reverse=int(ctx.attrs["reverse"]))

@@ -164,6 +164,19 @@ def test_bitcast_round_trips_through_onnx_export():
     np.testing.assert_array_equal(got, value.view(np.int32) + 1)
 
 
+def test_cumprod_exports_as_cum_prod_and_matches_onnx_reference():
+    from graphjit.onnx.exporter import export
+    graph = tf.Graph()
+    with graph.as_default():
+        x = tf.placeholder(tf.float64, [2, 4], name="x")
+        y = tf.cumprod(x, axis=1, exclusive=True, reverse=True)
+    model = export(graph, fetches=[y], feeds=[x], opset=26)
+    assert "CumProd" in [n.op_type for n in model.graph.node]
+    with pytest.raises(tf.UnsupportedError, match="opset 26"):
+        export(graph, fetches=[y], feeds=[x], opset=25)
+    _check(model, {"x": np.array([[1, -2, 0, 3], [0.5, 4, -1, 2]])})
+
+
 @pytest.mark.parametrize("node, inputs, words", [
     (helper.make_node("TopK", ["x", "k"], ["v", "i"], largest=2, name="pick"),
      {"x": (np.float32, [4]), "k": (np.int64, [1])}, ("'pick'", "largest=2")),
