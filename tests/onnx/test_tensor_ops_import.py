@@ -164,6 +164,23 @@ def test_bitcast_round_trips_through_onnx_export():
     np.testing.assert_array_equal(got, value.view(np.int32) + 1)
 
 
+@pytest.mark.parametrize("equation, shapes", [
+    ("ii", [(3, 3)]), ("ii->i", [(3, 3)]), ("iij->j", [(2, 2, 3)]), ("iii->i", [(2, 2, 2)]),
+    ("b i i -> b", [(2, 3, 3)]), ("...ij,jk->...ik", [(2, 3, 4, 5), (5, 2)]),
+    ("...ij,...jk", [(2, 3, 4), (2, 4, 3)]), ("i...i,j->j...", [(3, 2, 3), (4,)]),
+])
+def test_einsum_ellipses_and_diagonals(equation, shapes):
+    names = [f"x{i}" for i in range(len(shapes))]
+    node = helper.make_node("Einsum", names, ["y"], equation=equation)
+    model = make_model([node], {n: (np.float64, list(s)) for n, s in zip(names, shapes)},
+                       [("y", np.float64)], opset=12)
+    rng = np.random.default_rng(1)
+    graph = import_model(model)
+    feeds = {n: rng.integers(-3, 4, s).astype(np.float64) for n, s in zip(names, shapes)}
+    got = graph.compile()(**feeds)[0]
+    np.testing.assert_array_equal(got, np.einsum(equation.replace(" ", ""), *feeds.values()))
+
+
 def test_cumprod_exports_as_cum_prod_and_matches_onnx_reference():
     from graphjit.onnx.exporter import export
     graph = tf.Graph()
