@@ -90,6 +90,17 @@ def convert_einsum(ctx: NodeContext) -> Tensor:
     terms = lhs.split(",")
     for i, (x, term) in enumerate(zip(inputs, terms)):
         inputs[i], terms[i] = _diagonal(ctx, i, x, term)
+    sizes: dict[str, set] = {}
+    for x, term in zip(inputs, terms):
+        for c, d in zip(term, x.shape):
+            if d is not None:
+                sizes.setdefault(c, set()).add(int(d))
+    for c, found in sizes.items():
+        if len(found) > 1:
+            if 1 in found and len(found) == 2:
+                raise ctx.unsupported(f"an axis of size 1 broadcast against {max(found)} "
+                                      f"(letter '{c}') is not supported by graphjit's einsum")
+            raise ctx.invalid(f"letter '{c}' names axes of sizes {sorted(found)}")
     try:
         return gj.einsum(",".join(terms) + "->" + out, *inputs, name=ctx.name)
     except UnsupportedError as exc:
