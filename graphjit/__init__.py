@@ -93,7 +93,10 @@ from graphjit.ops.division import *  # noqa: F403
 from graphjit.ops.einsum import *  # noqa: F403
 from graphjit.ops.elementwise import (
     abs,
+    acos,
     add,
+    asin,
+    atan,
     cast,
     ceil,
     cos,

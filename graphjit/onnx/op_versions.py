@@ -120,6 +120,7 @@ OP_VERSIONS.update({  # onnx-tensor
     "CenterCropPad": (18,), "ScatterND": (13, 16, 18), "ScatterElements": (13, 16, 18),
     "TensorScatter": (24,), "Compress": (11, 28), "NonZero": (13,),
     "BitCast": (26,), "Unique": (11, 28),
+    "Acos": (7, 22), "Asin": (7, 22), "Atan": (7, 22),
 })
 ATTR_VALUES.update({  # onnx-tensor
     "CumProd": {"exclusive": (0, 1), "reverse": (0, 1)},

@@ -164,14 +164,44 @@ def test_bitcast_round_trips_through_onnx_export():
     np.testing.assert_array_equal(got, value.view(np.int32) + 1)
 
 
+@pytest.mark.parametrize("equation, shapes", [
+    ("ii", [(3, 3)]), ("ii->i", [(3, 3)]), ("iij->j", [(2, 2, 3)]), ("iii->i", [(2, 2, 2)]),
+    ("b i i -> b", [(2, 3, 3)]), ("...ij,jk->...ik", [(2, 3, 4, 5), (5, 2)]),
+    ("...ij,...jk", [(2, 3, 4), (2, 4, 3)]), ("i...i,j->j...", [(3, 2, 3), (4,)]),
+])
+def test_einsum_ellipses_and_diagonals(equation, shapes):
+    names = [f"x{i}" for i in range(len(shapes))]
+    node = helper.make_node("Einsum", names, ["y"], equation=equation)
+    model = make_model([node], {n: (np.float64, list(s)) for n, s in zip(names, shapes)},
+                       [("y", np.float64)], opset=12)
+    rng = np.random.default_rng(1)
+    graph = import_model(model)
+    feeds = {n: rng.integers(-3, 4, s).astype(np.float64) for n, s in zip(names, shapes)}
+    got = graph.compile()(**feeds)[0]
+    np.testing.assert_array_equal(got, np.einsum(equation.replace(" ", ""), *feeds.values()))
+
+
+def test_cumprod_exports_as_cum_prod_and_matches_onnx_reference():
+    from graphjit.onnx.exporter import export
+    graph = tf.Graph()
+    with graph.as_default():
+        x = tf.placeholder(tf.float64, [2, 4], name="x")
+        y = tf.cumprod(x, axis=1, exclusive=True, reverse=True)
+    model = export(graph, fetches=[y], feeds=[x], opset=26)
+    assert "CumProd" in [n.op_type for n in model.graph.node]
+    with pytest.raises(tf.UnsupportedError, match="opset 26"):
+        export(graph, fetches=[y], feeds=[x], opset=25)
+    _check(model, {"x": np.array([[1, -2, 0, 3], [0.5, 4, -1, 2]])})
+
+
 @pytest.mark.parametrize("node, inputs, words", [
     (helper.make_node("TopK", ["x", "k"], ["v", "i"], largest=2, name="pick"),
      {"x": (np.float32, [4]), "k": (np.int64, [1])}, ("'pick'", "largest=2")),
     (helper.make_node("ScatterND", ["x", "i", "u"], ["y"], reduction="avg", name="put"),
      {"x": (np.float32, [4]), "i": (np.int64, [1, 1]), "u": (np.float32, [1])},
      ("'put'", "'avg'")),
-    (helper.make_node("Einsum", ["x"], ["y"], equation="...ii->...i", name="diag"),
-     {"x": (np.float32, [2, 3, 3])}, ("'diag'", "ellipses")),
+    (helper.make_node("Einsum", ["x", "z"], ["y"], equation="...ij,...jk", name="bmm"),
+     {"x": (np.float32, [1, 2, 3]), "z": (np.float32, [4, 3, 2])}, ("'bmm'", "size 1")),
     (helper.make_node("BitCast", ["x"], ["y"], to=TensorProto.BOOL, name="bits"),
      {"x": (np.uint8, [3])}, ("'bits'", "bool")),
     (helper.make_node("TensorScatter", ["x", "u"], ["y"], mode="ring", name="cache"),
