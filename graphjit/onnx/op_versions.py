@@ -133,3 +133,7 @@ ATTR_VALUES.update({  # onnx-nn
     "ConvInteger": {"auto_pad": ("NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID")},
     "QLinearConv": {"auto_pad": ("NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID")},
 })
+OP_VERSIONS.update({"ConvTranspose": (11, 22)})  # onnx-nn
+ATTR_VALUES.update({  # onnx-nn
+    "ConvTranspose": {"auto_pad": ("NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID")},
+})
