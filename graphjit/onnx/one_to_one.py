@@ -9,6 +9,7 @@ from graphjit.graph import Tensor
 from graphjit.onnx import (  # noqa: F401  (the hand-written converters register first)
     ops_attention,
     ops_bitshift,
+    ops_bitwise,
     ops_conv_transpose,
     ops_losses,
     ops_math,

@@ -137,3 +137,6 @@ OP_VERSIONS.update({"ConvTranspose": (11, 22)})  # onnx-nn
 ATTR_VALUES.update({  # onnx-nn
     "ConvTranspose": {"auto_pad": ("NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID")},
 })
+OP_VERSIONS.update({  # onnx-nn
+    "BitwiseAnd": (18,), "BitwiseOr": (18,), "BitwiseXor": (18,), "BitwiseNot": (18,),
+})
