@@ -11,6 +11,7 @@ from graphjit.onnx import (  # noqa: F401  (the hand-written converters register
     ops_bitshift,
     ops_bitwise,
     ops_conv_transpose,
+    ops_deform_conv,
     ops_losses,
     ops_math,
     ops_matrix,

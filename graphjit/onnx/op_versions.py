@@ -141,3 +141,4 @@ OP_VERSIONS.update({  # onnx-nn
     "BitwiseAnd": (18,), "BitwiseOr": (18,), "BitwiseXor": (18,), "BitwiseNot": (18,),
 })
 OP_VERSIONS.update({"Col2Im": (18,), "MaxUnpool": (11, 22)})  # onnx-nn
+OP_VERSIONS.update({"DeformConv": (19, 22)})  # onnx-nn
