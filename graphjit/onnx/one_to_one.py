@@ -21,6 +21,7 @@ from graphjit.onnx import (  # noqa: F401  (the hand-written converters register
     ops_quant_int,
     ops_resize,
     ops_rms_normalization,
+    ops_roi_align,
     ops_tensor,
     ops_unpool,
     symbolic,

@@ -142,3 +142,8 @@ OP_VERSIONS.update({  # onnx-nn
 })
 OP_VERSIONS.update({"Col2Im": (18,), "MaxUnpool": (11, 22)})  # onnx-nn
 OP_VERSIONS.update({"DeformConv": (19, 22)})  # onnx-nn
+OP_VERSIONS.update({"RoiAlign": (10, 16, 22)})  # onnx-nn
+ATTR_VALUES.update({  # onnx-nn
+    "RoiAlign": {"mode": ("avg", "max"),
+                 "coordinate_transformation_mode": ("half_pixel", "output_half_pixel")},
+})
