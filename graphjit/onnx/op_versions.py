@@ -195,3 +195,17 @@ OP_VERSIONS.update({  # onnx-control: sequences and optionals
     "Optional": (15, 28), "OptionalHasElement": (15, 18, 28),
     "OptionalGetElement": (15, 18, 28),
 })
+OP_VERSIONS.update({"ConvTranspose": (11, 22)})  # onnx-nn
+ATTR_VALUES.update({  # onnx-nn
+    "ConvTranspose": {"auto_pad": ("NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID")},
+})
+OP_VERSIONS.update({  # onnx-nn
+    "BitwiseAnd": (18,), "BitwiseOr": (18,), "BitwiseXor": (18,), "BitwiseNot": (18,),
+})
+OP_VERSIONS.update({"Col2Im": (18,), "MaxUnpool": (11, 22)})  # onnx-nn
+OP_VERSIONS.update({"DeformConv": (19, 22)})  # onnx-nn
+OP_VERSIONS.update({"RoiAlign": (10, 16, 22)})  # onnx-nn
+ATTR_VALUES.update({  # onnx-nn
+    "RoiAlign": {"mode": ("avg", "max"),
+                 "coordinate_transformation_mode": ("half_pixel", "output_half_pixel")},
+})
