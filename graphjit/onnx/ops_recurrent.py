@@ -28,6 +28,7 @@ from graphjit.onnx.convert import NodeContext, converter
 _ATTRS = ("activation_alpha", "activation_beta", "activations", "clip", "direction",
           "hidden_size", "layout")
 UNROLL_STEPS = 64  # a sequence length known at import up to this is unrolled
+LOOP_STEPS = 4  # the steps one iteration of the while loop takes (past T: no-ops)
 _DIRECTIONS = {"forward": (False,), "reverse": (True,), "bidirectional": (False, True)}
 
 
@@ -238,22 +239,31 @@ def _run(ctx: NodeContext, cell: _Cell, x: Tensor, dirs: list, hidden: int, lens
 
     n_state = per * len(dirs)
 
-    def advance(t, state: list) -> tuple[list, list]:
-        """Step t of every direction: (the new state, each direction's (index, output))."""
+    def advance(t, state: list, live=None) -> tuple[list, list]:
+        """Step t of every direction: (the new state, each direction's (index, output)).
+        `live` (a bool scalar, in the loop) says whether t < T: a step past the end reads
+        a clamped row and keeps the state, and its index matches no row of Y."""
         state, rows = list(state), []
         for d, dr in enumerate(dirs):
             k = (steps - 1 - t) if dr.reverse else t
             h, c = state[per * d], (state[per * d + 1] if lstm else None)
             # (a static index is a slice, which fuses into the step's kernel; a gather not)
-            x_row = dr.xw[k] if isinstance(k, int) else gj.gather(dr.xw, k)
+            if isinstance(k, int):
+                x_row = dr.xw[k]
+            else:
+                x_row = gj.gather(dr.xw, k if live is None else
+                                  gj.minimum(gj.maximum(k, 0), steps - 1))
             h_new, c_new = _step(cell, dr, x_row, h, c, hidden,
                                  input_forget, linear_before_reset)
             out = h_new
-            if lens is not None:
-                alive = gj.less(k, lens)[:, None]
+            alive = None if lens is None else gj.less(k, lens)[:, None]  # [B, 1]
+            if live is not None:
+                alive = live if alive is None else gj.logical_and(alive, live)
+            if alive is not None:
                 h_new = gj.where(alive, h_new, h)
                 c_new = None if c is None else gj.where(alive, c_new, c)
-                out = gj.where(alive, out, gj.zeros_like(out))
+                if lens is not None:
+                    out = gj.where(alive, out, gj.zeros_like(out))
             state[per * d] = h_new
             if lstm:
                 state[per * d + 1] = c_new
@@ -272,10 +282,12 @@ def _run(ctx: NodeContext, cell: _Cell, x: Tensor, dirs: list, hidden: int, lens
         positions = gj.reshape(gj.range(steps), [-1, 1, 1]) if want_y else None
 
         def body(t, *carried):
-            state, rows = advance(t, list(carried[:n_state]))
-            accs = [gj.where(gj.equal(positions, k), out[None], acc)
-                    for acc, (k, out) in zip(carried[n_state:], rows)]
-            return [t + 1, *state, *accs]
+            state, accs = list(carried[:n_state]), list(carried[n_state:])
+            for j in range(LOOP_STEPS):  # (T need not be a multiple: see advance's live)
+                state, rows = advance(t + j, state, gj.less(t + j, steps) if j else None)
+                accs = [gj.where(gj.equal(positions, k), out[None], acc)
+                        for acc, (k, out) in zip(accs, rows)]
+            return [t + LOOP_STEPS, *state, *accs]
 
         result = gj.while_loop(lambda t, *_: t < steps, body,
                                [gj.constant(0, dtype=gj.int32), *states, *ys], name=ctx.name)
