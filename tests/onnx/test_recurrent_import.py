@@ -233,3 +233,28 @@ def test_weights_of_the_wrong_shape_are_named():
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)])
     with pytest.raises(Exception, match=r"my_gru.*input W has shape"):
         import_model(model)
+
+
+def test_float64_matches_the_reference_and_float32_onnxruntime():
+    """onnxruntime has no float64 GRU: the float64 model is checked against graphjit's
+    reference interpreter, and against onnxruntime running the float32 model."""
+    rng = np.random.default_rng(7)
+    inits32 = _weights(rng, "GRU", "g", 2)
+    x32 = random(rng, (5, BATCH, INPUT))
+
+    def model(dtype):
+        node = helper.make_node("GRU", ["x", "g_W", "g_R", "g_B"], ["y", "h"],
+                                hidden_size=HIDDEN, direction="bidirectional",
+                                linear_before_reset=1)
+        return make_model([node], {"x": (dtype, ["T", BATCH, INPUT])},
+                          [("y", dtype), ("h", dtype)],
+                          {k: v.astype(dtype) for k, v in inits32.items()}, opset=14)
+
+    graph = import_model(model(np.float64))
+    got = graph.compile()(x32.astype(np.float64))
+    ref = evaluate(graph.outputs, {graph.inputs[0]: x32.astype(np.float64)})
+    want = run_ort(model(np.float32), {"x": x32})
+    for g, r, w in zip(got, ref, want):
+        assert g.dtype == np.float64
+        np.testing.assert_allclose(g, r, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-5)
