@@ -312,7 +312,17 @@ def _unrolled(advance, state: list, steps: int, n_dirs: int) -> tuple[list, list
         state, rows = advance(t, state)
         for d, (k, out) in enumerate(rows):
             outs[d][k] = out
-    return state, [gj.stack(o, 0) for o in outs]
+    return state, [_stack(o) for o in outs]
+
+
+def _stack(rows: list) -> Tensor:
+    """gj.stack(rows, 0) as a tree of stacks and concats of at most 4 inputs: one concat
+    kernel of T inputs is new Numba code for every T (seconds to compile) and tests a
+    chain of T conditions per element; small ones are the same few kernels for any T."""
+    if len(rows) <= 4:
+        return gj.stack(rows, 0)
+    size = -(-len(rows) // 4)
+    return gj.concat([_stack(rows[i:i + size]) for i in range(0, len(rows), size)], 0)
 
 
 def _full(ctx: NodeContext, lens: Tensor, x: Tensor) -> bool:
