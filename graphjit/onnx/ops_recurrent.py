@@ -1,18 +1,18 @@
-"""ONNX converters for the recurrent ops LSTM, GRU and RNN: one graphjit while loop over
+"""ONNX converters for the recurrent ops LSTM, GRU and RNN: a graphjit while loop over
 the sequence (graphjit.ops.control_flow, as tf.nn.dynamic_rnn), all directions stepping
-in the same loop; a sequence length known at import up to UNROLL_STEPS is unrolled
-instead, because each loop iteration runs the body's plan from the host (~50 us on a
-2-core machine, several times the step's own work at PyTorch-sized hidden states),
-while unrolled steps are plain kernel calls in one plan.
+in the same loop, LOOP_STEPS steps per iteration; a sequence length known at import up
+to UNROLL_STEPS is unrolled instead, because each loop iteration runs the body's plan
+from the host (tens of us on a 2-core machine, several times a step's own work at
+PyTorch-sized hidden states), while unrolled steps are plain kernel calls in one plan.
 
 The input projection X·Wᵀ + biases does not depend on the state, so it is one matmul
-over every time step before the loop; each iteration reads its row, adds H·Rᵀ and
-applies the gates. The reverse direction of step t reads and writes time index T-1-t,
-which also gives ONNX's sequence_lens meaning for free: a sequence is "alive" at index
-k when k < its length, and outside that its state is carried unchanged and its output
-row is zero (so the reverse direction starts at each sequence's own last element).
-Y is accumulated (a row added per step; unrolled, stacked once) only when the node asks
-for it.
+over every time step before the loop; each step reads its row, adds H·Rᵀ and applies
+the gates. The reverse direction of step t reads and writes time index T-1-t, which
+also gives ONNX's sequence_lens meaning for free: a sequence is "alive" at index k when
+k < its length, and outside that its state is carried unchanged and its output row is
+zero (so the reverse direction starts at each sequence's own last element). Y is built
+(in the loop a row set per step, unrolled the rows stacked once) only when the node
+asks for it.
 """
 
 from __future__ import annotations
@@ -101,7 +101,7 @@ _CELLS = {"LSTM": _Cell("LSTM", 4, ("Sigmoid", "Tanh", "Tanh")),
           "RNN": _Cell("RNN", 1, ("Tanh",))}
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Direction:
     """One direction's weights, prepared outside the loop."""
 

@@ -139,12 +139,12 @@ def test_layout_1_with_initial_states_and_full_sequence_lens():
         np.testing.assert_allclose(r, g, rtol=1e-5, atol=1e-5, err_msg=name)
 
 
-@pytest.mark.parametrize("steps", ["T", 7], ids=["loop", "unrolled"])
+@pytest.mark.parametrize("steps", ["T", 7, 70], ids=["loop", "unrolled", "static_loop"])
 def test_sequence_lens_shorter_peepholes_clip_input_forget(steps):
     """sequence_lens given at run time, some shorter than T: outputs past a sequence's
     length are zeros, its final state is the one at its length (reverse: after index 0);
     an LSTM with peepholes, clip and input_forget. A free T runs the while loop, a static
-    one the unrolled steps."""
+    one the unrolled steps, a static one beyond UNROLL_STEPS the loop again."""
     rng = np.random.default_rng(3)
     inits = {**_weights(rng, "LSTM", "l", 2, peep=True), **_weights(rng, "GRU", "g", 2)}
     nodes = [
@@ -157,7 +157,8 @@ def test_sequence_lens_shorter_peepholes_clip_input_forget(steps):
     model = make_model(nodes, {"x": (np.float32, [steps, 3, INPUT]),
                                "lens": (np.int32, [3])},
                        ["ly", "lh", "lc", "gy", "gh"], inits, opset=14)
-    feeds = [{"x": random(rng, (7, 3, INPUT)), "lens": np.array([7, 3, 1], np.int32)}]
+    n = 7 if steps == "T" else steps
+    feeds = [{"x": random(rng, (n, 3, INPUT)), "lens": np.array([n, 3, 1], np.int32)}]
     if steps == "T":
         feeds.append({"x": random(rng, (1, 3, INPUT)), "lens": np.ones(3, np.int32)})
     _check_both(model, *feeds)
