@@ -228,7 +228,9 @@ def _run(ctx: NodeContext, cell: _Cell, x: Tensor, dirs: list, hidden: int, lens
     want_y = ctx.num_outputs > 0 and bool(ctx.node.output[0])
     lstm = cell.kind == "LSTM"
     steps = x.shape[0] if x.shape[0] is not None else gj.shape(x)[0]
-    zero_state = gj.zeros_like(x[0, :, :1]) + np.zeros([hidden], x.dtype.np)  # [B, H]
+    # [B, H]; a constant when B is static, so the first step's H·Rᵀ folds away
+    zero_state = (gj.zeros([x.shape[1], hidden], x.dtype) if x.shape[1] is not None
+                  else gj.zeros_like(x[0, :, :1]) + np.zeros([hidden], x.dtype.np))
     states = []
     for d in range(len(dirs)):
         states.append(zero_state if h0 is None else gj.gather(h0, d))
