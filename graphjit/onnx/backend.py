@@ -31,6 +31,7 @@ from graphjit.onnx.importer import (
     upgrade_opset,
 )
 from graphjit.onnx.importer import load as load_model
+from graphjit.onnx.values import unflatten
 
 MAX_SPECIALIZATIONS = 32  # compiled variants kept per rep (least recently used dropped)
 
@@ -68,7 +69,9 @@ class GraphjitRep(BackendRep):
         key = []
         for name in sorted(self.specialized_on):
             array = values[name]
-            if self.specialized_on[name] == "value":
+            if self.specialized_on[name] == "structure":
+                key.append((name, repr(_structure(array))))
+            elif self.specialized_on[name] == "value":
                 key.append((name, array.dtype.str, array.shape, array.tobytes()))
             else:
                 key.append((name, array.shape))
@@ -84,6 +87,8 @@ class GraphjitRep(BackendRep):
             static.update({n: values[n] for n in set(values) & self._overridable})
             shapes = {n: values[n].shape for n, kind in self.specialized_on.items()
                       if kind == "shape"}
+            shapes.update({n: _structure(values[n]) for n, kind in self.specialized_on.items()
+                           if kind == "structure"})
             try:
                 graph = import_model(self.model, static, shapes, check=False)
             except StaticValueRequired as exc:
@@ -93,7 +98,7 @@ class GraphjitRep(BackendRep):
                 continue
             fn = graph.compile(passes=self._passes)
             key = self._key(values)
-            self.compiled[key] = (fn, graph.input_names)
+            self.compiled[key] = (fn, graph.input_names, graph.output_layouts)
             while len(self.compiled) > MAX_SPECIALIZATIONS:
                 self.compiled.popitem(last=False)
             return self.compiled[key]
@@ -129,10 +134,34 @@ class GraphjitRep(BackendRep):
                 entry = self.compiled.get(key) or self._build(values)
         else:
             self.compiled.move_to_end(key)
-        fn, feeds = entry
-        results = fn(*[values[name] for name in feeds])
-        outputs = [np.asarray(r) for r in results]
+        fn, feeds, layouts = entry
+        flat = dict(values)
+        for name, kind in self.specialized_on.items():  # sequences and optionals
+            if kind == "structure":
+                flat.update(_flat_feeds(name, values[name]))
+        results = [np.asarray(r) for r in fn(*[flat[name] for name in feeds])]
+        outputs = [unflatten(layout, results) for layout in layouts]
         return namedtupledict("Outputs", self.output_names)(*outputs)
+
+
+def _structure(value):
+    """What the importer needs of a sequence or optional input's value: a list of its
+    elements' shapes, None (empty optional) or a tensor's shape (as a tuple)."""
+    if value is None:
+        return None
+    if isinstance(value, (list, tuple)):
+        return [tuple(np.shape(v)) for v in value]
+    return tuple(np.shape(value))
+
+
+def _flat_feeds(name: str, value) -> dict:
+    """A sequence or optional input's arrays, by the names the importer gives their
+    placeholders."""
+    if value is None:
+        return {}
+    if isinstance(value, (list, tuple)):
+        return {f"{name}[{i}]": np.asarray(v) for i, v in enumerate(value)}
+    return {name: np.asarray(value)}
 
 
 class GraphjitBackend(Backend):

@@ -12,31 +12,38 @@ came from, so the backend can specialize on exactly those.
 
 from __future__ import annotations
 
+import copy
 import os
+from collections import ChainMap
 
 import numpy as np
 
 from graphjit import dtypes
 from graphjit.errors import DTypeError, Error, GraphError, InternalError, UnsupportedError
-from graphjit.graph import Graph, Tensor, TensorShape, format_spec
+from graphjit.graph import Graph, Tensor, TensorShape, format_spec, get_default_graph
 from graphjit.io.npz import DEFAULT_MAX_BYTES, human_bytes
-from graphjit.onnx import one_to_one, symbolic  # noqa: F401  (converters register on import)
+from graphjit.onnx import bfloat16, one_to_one, symbolic  # noqa: F401  (converters register)
 from graphjit.onnx.convert import (
     CONVERTERS,
+    DEFAULT_DOMAINS,
     SPECS,
     InvalidModelError,
     NodeContext,
     OnnxLoadError,
     StaticValueRequired,
+    converted_domains,
+    converter_key,
+    normal_domain,
 )
 from graphjit.onnx.types import np_dtype, to_dtype
 from graphjit.onnx.validate import check_node, node_label
+from graphjit.onnx.values import OptionalValue, SequenceValue, flatten, is_value
 
 # Node results computed from known values are evaluated at import when this small:
 # shape arithmetic, not weights (the compiler's constant folding handles those).
 FOLD_MAX_ELEMENTS = 1 << 16
 MIN_OPSET = 13
-_DEFAULT_DOMAINS = ("", "ai.onnx")
+_DEFAULT_DOMAINS = DEFAULT_DOMAINS
 
 
 class OnnxGraph(Graph):
@@ -54,6 +61,9 @@ class OnnxGraph(Graph):
         self.outputs: list[Tensor] = []
         self.input_names: list[str] = []
         self.output_names: list[str] = []
+        # Per ONNX output, how its tensors in `outputs` make its value: "tensor", or
+        # a sequence's or optional's layout (graphjit.onnx.values.unflatten).
+        self.output_layouts: list = []
         self.opset: int = 0
 
     def compile(self, **kwargs):
@@ -94,10 +104,18 @@ def load(model_or_path):
 
 def model_opset(model) -> int:
     """The model's default-domain opset, checked against what graphjit imports (older
-    than MIN_OPSET: `upgrade_opset` first)."""
+    than MIN_OPSET: `upgrade_opset` first); 0 for a model that imports no default domain
+    because each of its nodes is in another domain graphjit converts (ai.onnx.preview.
+    training's optimizers are exported that way)."""
     import onnx
     newest = onnx.defs.onnx_opset_version()
     versions = [o.version for o in model.opset_import if o.domain in _DEFAULT_DOMAINS]
+    if not versions and _other_domains_only(model):
+        return 0
+    domains = converted_domains()
+    for i, node in enumerate(model.graph.node if not versions else ()):
+        if normal_domain(node.domain) and normal_domain(node.domain) not in domains:
+            raise unsupported_op(node, 0, i)  # the domain is the problem, not the opset
     if not versions:
         raise UnsupportedError("the ONNX model imports no version of the default ONNX "
                                "domain (opset_import has no '' or 'ai.onnx' entry)")
@@ -114,6 +132,20 @@ def model_opset(model) -> int:
     return opset
 
 
+def _other_domains_only(model) -> bool:
+    """Whether the model has nodes and each is in a non-default domain graphjit converts."""
+    nodes = model.graph.node
+    domains = converted_domains()
+    return bool(nodes) and all(normal_domain(n.domain) in domains for n in nodes)
+
+
+def domain_opsets(model, opset: int) -> dict[str, int]:
+    """The model's version of each domain it imports, the default one as ''."""
+    out = {normal_domain(o.domain): int(o.version) for o in model.opset_import}
+    out[""] = opset
+    return out
+
+
 def upgrade_opset(model):
     """`model` itself at opset MIN_OPSET or newer; an older one (most published models are
     opset 7 to 12) converted to MIN_OPSET by onnx.version_converter, which rewrites the
@@ -123,6 +155,10 @@ def upgrade_opset(model):
     versions = [o.version for o in model.opset_import if o.domain in _DEFAULT_DOMAINS]
     if not versions or int(versions[0]) >= MIN_OPSET:
         return model
+    if int(versions[0]) < 9 and any(n.op_type == "Scan" for n in model.graph.node):
+        raise UnsupportedError(  # (the converter does not rewrite it into Scan-9's form)
+            f"the ONNX model uses opset {versions[0]}, whose Scan-8 has a batch axis and "
+            "sequence_lens; graphjit imports Scan-9 and later: export at opset 9 or newer")
     from onnx import version_converter
     try:
         return version_converter.convert_version(model, MIN_OPSET)
@@ -210,12 +246,19 @@ def tensor_value(tensor, what: str) -> np.ndarray:
 def unsupported_op(node, opset: int, index: int = 0) -> UnsupportedError:
     """The error for a node no converter handles: its type, version and name."""
     import onnx
-    domain = node.domain or ""
+    domain = normal_domain(node.domain)
     label = node_label(node, index)
-    if domain not in _DEFAULT_DOMAINS:
+    domains = converted_domains()
+    if domain and domain not in domains:
         return UnsupportedError(
-            f"ONNX node '{label}' ({node.op_type}) is in domain "
-            f"'{domain}'; graphjit imports the default ONNX domain only")
+            f"ONNX node '{label}' ({node.op_type}) is in domain '{domain}'; graphjit "
+            f"imports the default ONNX domain and {', '.join(map(repr, sorted(domains)))} "
+            "only")
+    if domain:
+        ops = sorted(k.split(":", 1)[1] for k in CONVERTERS if k.startswith(domain + ":"))
+        return UnsupportedError(
+            f"ONNX op {node.op_type} of node '{label}' in domain '{domain}' is not supported "
+            f"by graphjit (it converts {', '.join(ops)} of that domain)")
     try:
         since = onnx.defs.get_schema(node.op_type, opset).since_version
         version = f"opset {opset}, {node.op_type}-{since}"
@@ -236,18 +279,33 @@ class _Importer:
         self.input_shapes = input_shapes
         self.graph = OnnxGraph()
         self.graph.opset = opset
+        self.domain_opsets = domain_opsets(model, opset)
         self.tensors: dict[str, Tensor] = {}
         self.static: dict[str, np.ndarray] = {}
         self.sources: dict[str, frozenset] = {}
         self.partial: dict[str, np.ndarray] = {}  # shape vectors known in part (symbolic.py)
         self.versions: list[int] = []  # each node's op version, in node order
+        # Names of enclosing scopes that the node being converted reads through its
+        # subgraphs (their sources are the node's too), and where a subgraph scope
+        # reports its own reads of names it does not define (None at the top).
+        self._node_reads: set[str] = set()
+        self._sink: set[str] | None = None
+        # What a subgraph scope knew of the tensors it returned (static value, partial
+        # shape vector, sources): kept when a converter returns them as they are (an
+        # If whose branch was chosen at build time is imported inline).
+        self._known: dict[Tensor, tuple] = {}
 
     def run(self) -> OnnxGraph:
         g = self.model.graph
         for i, node in enumerate(g.node):
-            if node.op_type not in CONVERTERS or (node.domain or "") not in _DEFAULT_DOMAINS:
+            domain = normal_domain(node.domain)
+            if converter_key(domain, node.op_type) not in CONVERTERS:
                 raise unsupported_op(node, self.opset, i)
-            self.versions.append(check_node(node, i, self.opset))
+            if domain not in self.domain_opsets:
+                raise InvalidModelError(
+                    f"ONNX {node.op_type} '{node_label(node, i)}': its domain '{domain}' is "
+                    "not among the model's opset_import")
+            self.versions.append(check_node(node, i, self.domain_opsets[domain]))
         self._check_names(g)
         known = {i.name for i in g.input} | {t.name for t in g.initializer}
         unknown = sorted(set(self.static_inputs) - known)
@@ -283,11 +341,14 @@ class _Importer:
                 defined.add(name)
 
     # -- sources of values ---------------------------------------------------
-    def _constant(self, name: str, value: np.ndarray) -> None:
+    def _constant(self, name: str, value: np.ndarray, exact: bool = True) -> None:
+        """An initializer as a constant named after it (`exact`), or, for a subgraph's
+        (imported once per unrolled iteration or chosen branch), a name made unique."""
         from graphjit.ops.core import constant
         value = np.asarray(value)
         np_dtype(value.dtype, f"ONNX initializer '{name}'")
-        self.tensors[name] = constant(value, dtype=value.dtype, name=name + "/")
+        self.tensors[name] = constant(value, dtype=value.dtype,
+                                      name=name + "/" if exact else name)
         self.static[name] = self.tensors[name].op.attrs["value"]
 
     def _initializers(self, g) -> None:
@@ -307,6 +368,9 @@ class _Importer:
                 continue
             if name in initializers:
                 continue  # an old-style model listing its initializers: a constant
+            if info.type.WhichOneof("value") in ("sequence_type", "optional_type"):
+                self.tensors[name] = self._structured_input(info, info.type, name)
+                continue
             dtype = self._input_type(info)
             shape = self._input_shape(info)
             t = placeholder(dtype, shape, name=name + "/")
@@ -321,6 +385,48 @@ class _Importer:
                 dtype = to_dtype(init.data_type, f"ONNX initializer '{init.name}'")
                 self._constant(init.name, np.asarray(self.static_inputs[init.name],
                                                      dtype=dtype.np))
+
+    def _structured_input(self, info, type_proto, name: str):
+        """A sequence or optional input: placeholders for the tensors of the structure
+        `input_shapes[name]` gives (a list of shapes for a sequence, None for an empty
+        optional), named name[i] for a sequence's elements; the backend gives it from
+        the value it runs on."""
+        given = self.input_shapes.get(info.name, ...)
+        if given is ...:
+            raise StaticValueRequired(
+                f"ONNX input '{info.name}' is a {type_proto.WhichOneof('value')[:-5]}: "
+                "graphjit needs its structure when the graph is built: pass input_shapes="
+                f"{{'{info.name}': ...}} (a list of shapes for a sequence, None for an empty "
+                "optional)", frozenset({(info.name, "structure")}))
+        kind = type_proto.WhichOneof("value")
+        if kind == "optional_type":
+            if given is None:
+                return OptionalValue(None)
+            return OptionalValue(self._structured_input(info, type_proto.optional_type.elem_type,
+                                                        name))
+        if kind == "tensor_type":
+            return self._element(info, type_proto, name, given)
+        if kind != "sequence_type" or not isinstance(given, list):
+            raise UnsupportedError(f"ONNX input '{info.name}' is a {kind} (given {given!r:.40}); "
+                                   "graphjit imports tensors, and sequences and optionals of "
+                                   "them")
+        elem = type_proto.sequence_type.elem_type
+        if elem.WhichOneof("value") != "tensor_type":
+            raise UnsupportedError(f"ONNX input '{info.name}' is a sequence of "
+                                   f"{elem.WhichOneof('value')}; graphjit imports sequences "
+                                   "of tensors only")
+        items = tuple(self._element(info, elem, f"{name}[{i}]", shape)
+                      for i, shape in enumerate(given))
+        return SequenceValue(items, elem.tensor_type.elem_type)
+
+    def _element(self, info, type_proto, name: str, shape) -> Tensor:
+        from graphjit.ops.core import placeholder
+        dtype = to_dtype(type_proto.tensor_type.elem_type, f"ONNX input '{info.name}'")
+        t = placeholder(dtype, TensorShape(list(shape)), name=name + "/")
+        self.graph.inputs.append(t)
+        self.graph.input_names.append(name)
+        self.sources[name] = frozenset({(info.name, "value")})
+        return t
 
     def _input_type(self, info):
         if not info.type.HasField("tensor_type"):
@@ -356,34 +462,105 @@ class _Importer:
         if not name:
             return None
         try:
-            return self.tensors[name]
+            t = self.tensors[name]
         except KeyError:
             raise InvalidModelError(
                 f"ONNX node '{node_label(node, 0)}' ({node.op_type}) reads '{name}', which no "
                 "earlier node, input or initializer defines (nodes must be in topological "
                 "order)") from None
+        if self._sink is not None and name not in self.tensors.maps[0]:
+            return self._outer_value(name, t)
+        return t
+
+    def _outer_value(self, name: str, t):
+        """A subgraph's read of a name of an enclosing scope: a value known at build time
+        becomes a constant of the subgraph (so converters fold with it), any other is
+        the outer tensor (the control-flow op captures it)."""
+        from graphjit.ops.core import constant
+        self._sink.add(name)
+        value = self.static.get(name)
+        if value is None or not isinstance(t, Tensor) or t.op.type == "Const" \
+                or np.asarray(value).size > FOLD_MAX_ELEMENTS:
+            return t
+        local = constant(np.asarray(value, dtype=t.dtype.np), dtype=t.dtype.np)
+        self.tensors.maps[0][name] = local
+        self.static.maps[0][name] = value
+        return local
+
+    def _subgraph(self, node, attr: str, values: list) -> list:
+        """Import the graph attribute `attr` of `node` into the default graph (a cond
+        branch's or loop body's FuncGraph, or the importer's graph for a branch chosen
+        at build time), its inputs bound to `values`; its outputs. The scope sees every
+        name of the enclosing ones (ONNX subgraphs read outer values by name)."""
+        from onnx import AttributeProto
+        proto = next(a.g for a in node.attribute
+                     if a.name == attr and a.type == AttributeProto.GRAPH)
+        child = copy.copy(self)
+        child.tensors, child.static = ChainMap({}, self.tensors), ChainMap({}, self.static)
+        child.sources, child.partial = ChainMap({}, self.sources), ChainMap({}, self.partial)
+        child._sink, child._node_reads = self._node_reads, set()
+        prefix = f"ONNX {node.op_type} '{node_label(node, 0)}' (opset {self.opset}): "
+        if len(values) != len(proto.input):
+            raise InvalidModelError(prefix + f"its graph '{attr}' takes {len(proto.input)} "
+                                    f"inputs; the op passes {len(values)}")
+        for info, value in zip(proto.input, values):
+            child.tensors.maps[0][info.name] = value
+            if isinstance(value, Tensor) and value.op.type == "Const":
+                child.static.maps[0][info.name] = value.op.attrs["value"]
+        for init in proto.initializer:
+            child._constant(init.name, tensor_value(init, f"{prefix}initializer "
+                                                          f"'{init.name}' of graph '{attr}'"),
+                            exact=False)
+        for i, inner in enumerate(proto.node):
+            if inner.op_type not in CONVERTERS or (inner.domain or "") not in _DEFAULT_DOMAINS:
+                raise UnsupportedError(f"{prefix}in its graph '{attr}': "
+                                       f"{unsupported_op(inner, self.opset, i)}")
+            child._convert(inner, check_node(inner, i, self.opset))
+        outputs = [child._value(node, o.name) for o in proto.output]
+        for i, (o, t) in enumerate(zip(proto.output, outputs)):  # known values as Consts
+            value = child.static.get(o.name)
+            if isinstance(t, Tensor) and t.op.type != "Const" and value is not None:
+                from graphjit.ops.core import constant
+                outputs[i] = constant(np.asarray(value, t.dtype.np), dtype=t.dtype.np)
+        for o, t in zip(proto.output, outputs):
+            if isinstance(t, Tensor):
+                self._known[t] = (child.static.get(o.name), child.partial.get(o.name),
+                                  child.sources.get(o.name))
+        return outputs
 
     def _convert(self, node, version: int) -> None:
         inputs = [self._value(node, n) for n in node.input]
         static = [self.static.get(n) if n else None for n in node.input]
         sources = [self.sources.get(n, frozenset()) for n in node.input]
         partial = [self.partial.get(n) for n in node.input]
-        prefix = f"ONNX {node.op_type} '{node_label(node, 0)}' (opset {self.opset}): "
+        domain = normal_domain(node.domain)
+        opset = self.domain_opsets[domain]
+        key = converter_key(domain, node.op_type)
+        where = f"{domain} opset {opset}" if domain else f"opset {opset}"
+        prefix = f"ONNX {node.op_type} '{node_label(node, 0)}' ({where}): "
         try:
             attrs = attribute_values(node)
         except InvalidModelError as exc:
             raise InvalidModelError(prefix + str(exc)) from None
-        ctx = NodeContext(node, self.opset, attrs, inputs, static, sources, partial,
-                          declared_attrs=SPECS[node.op_type].attrs, max_bytes=self.max_bytes,
-                          version=version)
+        self._node_reads = set()
+        widened = bfloat16.needs_widening(node, inputs)
+        ctx = NodeContext(node, opset, attrs, inputs, static, sources, partial,
+                          declared_attrs=SPECS[key].attrs, max_bytes=self.max_bytes,
+                          version=version, domain_opsets=self.domain_opsets,
+                          subgraph=lambda attr, values: self._subgraph(node, attr, values))
+        if widened:  # computed in float32, its bfloat16 outputs rounded back (bfloat16.py)
+            ctx.inputs = bfloat16.widen(inputs)
+            ctx.static_values = [v if v is None or t is w else v.astype(w.dtype.np)
+                                 for v, t, w in zip(static, inputs, ctx.inputs)]
         try:
-            result = CONVERTERS[node.op_type](ctx)
+            result = CONVERTERS[key](ctx)
         except StaticValueRequired:
             raise
         except InternalError:
             raise
         except Error as exc:
-            narrow = sorted({t.dtype.name for t in inputs if t is not None and t.dtype.is_narrow})
+            narrow = sorted({t.dtype.name for t in inputs
+                             if isinstance(t, Tensor) and t.dtype.is_narrow})
             if isinstance(exc, DTypeError) and narrow:  # a graphjit limit, not a bad model
                 raise UnsupportedError(
                     prefix + f"{', '.join(narrow)} values are storage only in graphjit "
@@ -397,13 +574,18 @@ class _Importer:
             raise InternalError(prefix + f"the converter failed: {type(exc).__name__}: {exc} "
                                 "(a graphjit bug if the model is valid; please report it)"
                                 ) from exc
-        outputs = [result] if isinstance(result, Tensor) else list(result)
+        outputs = [result] if is_value(result) else list(result)
+        if widened:
+            outputs = bfloat16.narrowed(outputs, bfloat16.bfloat16_outputs(
+                node, self.opset, inputs))
+            ctx.inputs, ctx.static_values = inputs, static  # what _record folds from
         named = [(i, n) for i, n in enumerate(node.output) if n]
         if any(i >= len(outputs) or outputs[i] is None for i, _ in named):
             raise UnsupportedError(prefix + f"the converter made {len(outputs)} output(s); "
                                    f"the node asks for {len(node.output)}")
         for i, _ in named:
-            self._check_size(outputs[i], prefix + f"output {i}")
+            if isinstance(outputs[i], Tensor):
+                self._check_size(outputs[i], prefix + f"output {i}")
         self._record(node, ctx, [(n, outputs[i]) for i, n in named], prefix)
 
     def _check_size(self, t: Tensor, what: str) -> None:
@@ -422,8 +604,11 @@ class _Importer:
     def _record(self, node, ctx: NodeContext, outputs: list, prefix: str) -> None:
         from graphjit.interpreter import evaluate
         present = [(t, v) for t, v in zip(ctx.inputs, ctx.static_values) if t is not None]
-        all_static = all(v is not None for _, v in present)
-        foldable = [t for _, t in outputs if t.op.type != "Const" and all_static
+        # (a node with subgraphs reads more than its inputs: never folded here)
+        all_static = all(v is not None for _, v in present) and not self._node_reads \
+            and not any(a.g.node for a in node.attribute if a.HasField("g"))
+        foldable = [t for _, t in outputs if isinstance(t, Tensor) and t.op.type != "Const"
+                    and all_static
                     and t.shape.is_fully_defined()
                     and (t.shape.num_elements() or 0) <= FOLD_MAX_ELEMENTS]
         folded = {}
@@ -436,17 +621,41 @@ class _Importer:
                     from None
         kind_shape = node.op_type in ("Shape", "Size")
         merged = frozenset().union(*ctx.sources) if ctx.sources else frozenset()
+        for name in self._node_reads:  # what its subgraphs read of enclosing scopes
+            merged |= self.sources.get(name, frozenset())
+            if self._sink is not None and name not in self.tensors.maps[0]:
+                self._sink.add(name)
         if kind_shape:
             merged = frozenset((name, "shape") for name, _ in merged)
         for name, t in outputs:
             self.tensors[name] = t
-            if t.op.type == "Const":
+            if not isinstance(t, Tensor):  # a sequence or optional: nothing to know more
+                continue
+            static, partial, sources = self._known.pop(t, (None, None, None))
+            if static is not None:
+                self.static[name] = static
+            elif partial is not None or sources is not None:
+                self.sources[name] = merged if sources is None else sources
+                if partial is not None:
+                    self.partial[name] = partial
+            elif t.op.type == "Const":
                 self.static[name] = t.op.attrs["value"]
             elif t in folded:
-                self.static[name] = folded[t]
+                self._fold(name, folded[t])
             else:
                 self.sources[name] = merged
                 self._partial(node, ctx, name, t)
+
+    def _fold(self, name: str, value: np.ndarray) -> None:
+        """Record a value known at import and read it as a constant from now on: a shape
+        computed from the static dims of a tensor with free ones (Shape -> Slice -> Cast
+        -> Sqrt in attention's scale) is then not computed again at every call."""
+        from graphjit.ops.core import constant
+        t = self.tensors[name]
+        # C order: the reference may give a transposed view, and kernels take C arrays
+        value = np.array(value, dtype=t.dtype.np, order="C")
+        self.static[name] = value
+        self.tensors[name] = constant(value, dtype=t.dtype, name=t.op.name + "/folded")
 
     def _partial(self, node, ctx: NodeContext, name: str, t: Tensor) -> None:
         """Track a shape vector known in part; one known in full becomes static."""
@@ -459,7 +668,7 @@ class _Importer:
         if symbolic.is_partial(value):
             self.partial[name] = value
         else:
-            self.static[name] = np.array(value.tolist(), dtype=t.dtype.np).reshape(value.shape)
+            self._fold(name, np.array(value.tolist(), dtype=t.dtype.np).reshape(value.shape))
 
     def _outputs(self, g) -> None:
         from graphjit.ops.core import identity
@@ -467,6 +676,14 @@ class _Importer:
             t = self.tensors.get(info.name)
             if t is None:
                 raise GraphError(f"ONNX output '{info.name}' is not computed by any node")
+            if not isinstance(t, Tensor):
+                tensors, layout = flatten(t)
+                for i, item in enumerate(tensors):
+                    self.graph.outputs.append(identity(item, name=f"{info.name}[{i}]/"))
+                    self.graph.output_names.append(f"{info.name}[{i}]")
+                self.graph.output_layouts.append(layout)
+                continue
+            self.graph.output_layouts.append("tensor")
             if t.op.name != info.name:
                 t = identity(t, name=info.name + "/")
             self.graph.outputs.append(t)
@@ -485,3 +702,43 @@ def input_names(model) -> list[str]:
     """The model's run-time inputs in order: its graph inputs that are not initializers."""
     initializers = {t.name for t in model.graph.initializer}
     return [i.name for i in model.graph.input if i.name not in initializers]
+
+
+def import_subgraph(body, inputs: list[Tensor], ctx: NodeContext, what: str) -> list[Tensor]:
+    """The outputs of the ONNX GraphProto `body` (an attribute of ctx's node, such as
+    FlexAttention's score_mod) built into the graph being imported, its inputs bound to
+    `inputs` in order. It sees its own initializers and Constant nodes, not the outer
+    graph's values (a reference to one is refused, naming it); its nodes are checked and
+    converted like the model's, under the model's opsets."""
+    import onnx
+    prefix = f"ONNX {ctx.op_type} '{ctx.name}' ({ctx.where}): {what}"
+    if len(body.input) != len(inputs):
+        raise InvalidModelError(f"{prefix} has {len(body.input)} input(s); it takes "
+                                f"{len(inputs)}")
+    model = onnx.helper.make_model(body, opset_imports=[
+        onnx.helper.make_opsetid(d, v) for d, v in ctx.domain_opsets.items()])
+    child = _Importer(model, ctx.domain_opsets.get("", 0), {}, {}, ctx.max_bytes)
+    child.graph = get_default_graph()
+    bound = {i.name for i in body.input} | {t.name for t in body.initializer}
+    for i, node in enumerate(body.node):
+        domain = normal_domain(node.domain)
+        if converter_key(domain, node.op_type) not in CONVERTERS:
+            raise UnsupportedError(f"{prefix}: {unsupported_op(node, child.opset, i)}")
+        for name in node.input:
+            if name and name not in bound:
+                raise UnsupportedError(f"{prefix}: node '{node_label(node, i)}' reads "
+                                       f"'{name}' from the outer graph, which graphjit does "
+                                       "not import into subgraphs")
+        bound.update(node.output)
+        child.versions.append(check_node(node, i, child.domain_opsets.get(domain, 0)))
+    child._check_names(body)
+    child._initializers(body)
+    for info, t in zip(body.input, inputs):
+        child.tensors[info.name] = t
+        child.sources[info.name] = frozenset()
+    for node, version in zip(body.node, child.versions):
+        child._convert(node, version)
+    missing = [o.name for o in body.output if o.name not in child.tensors]
+    if missing:
+        raise InvalidModelError(f"{prefix}: its output '{missing[0]}' is computed by no node")
+    return [child.tensors[o.name] for o in body.output]
