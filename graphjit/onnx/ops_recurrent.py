@@ -1,18 +1,18 @@
-"""ONNX converters for the recurrent ops LSTM, GRU and RNN: one graphjit while loop over
+"""ONNX converters for the recurrent ops LSTM, GRU and RNN: a graphjit while loop over
 the sequence (graphjit.ops.control_flow, as tf.nn.dynamic_rnn), all directions stepping
-in the same loop; a sequence length known at import up to UNROLL_STEPS is unrolled
-instead, because each loop iteration runs the body's plan from the host (~50 us on a
-2-core machine, several times the step's own work at PyTorch-sized hidden states),
-while unrolled steps are plain kernel calls in one plan.
+in the same loop, LOOP_STEPS steps per iteration; a sequence length known at import up
+to UNROLL_STEPS is unrolled instead, because each loop iteration runs the body's plan
+from the host (tens of us on a 2-core machine, several times a step's own work at
+PyTorch-sized hidden states), while unrolled steps are plain kernel calls in one plan.
 
 The input projection X·Wᵀ + biases does not depend on the state, so it is one matmul
-over every time step before the loop; each iteration reads its row, adds H·Rᵀ and
-applies the gates. The reverse direction of step t reads and writes time index T-1-t,
-which also gives ONNX's sequence_lens meaning for free: a sequence is "alive" at index
-k when k < its length, and outside that its state is carried unchanged and its output
-row is zero (so the reverse direction starts at each sequence's own last element).
-Y is accumulated (a row added per step; unrolled, stacked once) only when the node asks
-for it.
+over every time step before the loop; each step reads its row, adds H·Rᵀ and applies
+the gates. The reverse direction of step t reads and writes time index T-1-t, which
+also gives ONNX's sequence_lens meaning for free: a sequence is "alive" at index k when
+k < its length, and outside that its state is carried unchanged and its output row is
+zero (so the reverse direction starts at each sequence's own last element). Y is built
+(in the loop a row set per step, unrolled the rows stacked once) only when the node
+asks for it.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from graphjit.onnx.convert import NodeContext, converter
 _ATTRS = ("activation_alpha", "activation_beta", "activations", "clip", "direction",
           "hidden_size", "layout")
 UNROLL_STEPS = 64  # a sequence length known at import up to this is unrolled
+LOOP_STEPS = 4  # the steps one iteration of the while loop takes (past T: no-ops)
 _DIRECTIONS = {"forward": (False,), "reverse": (True,), "bidirectional": (False, True)}
 
 
@@ -100,7 +101,7 @@ _CELLS = {"LSTM": _Cell("LSTM", 4, ("Sigmoid", "Tanh", "Tanh")),
           "RNN": _Cell("RNN", 1, ("Tanh",))}
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Direction:
     """One direction's weights, prepared outside the loop."""
 
@@ -227,7 +228,9 @@ def _run(ctx: NodeContext, cell: _Cell, x: Tensor, dirs: list, hidden: int, lens
     want_y = ctx.num_outputs > 0 and bool(ctx.node.output[0])
     lstm = cell.kind == "LSTM"
     steps = x.shape[0] if x.shape[0] is not None else gj.shape(x)[0]
-    zero_state = gj.zeros_like(x[0, :, :1]) + np.zeros([hidden], x.dtype.np)  # [B, H]
+    # [B, H]; a constant when B is static, so the first step's H·Rᵀ folds away
+    zero_state = (gj.zeros([x.shape[1], hidden], x.dtype) if x.shape[1] is not None
+                  else gj.zeros_like(x[0, :, :1]) + np.zeros([hidden], x.dtype.np))
     states = []
     for d in range(len(dirs)):
         states.append(zero_state if h0 is None else gj.gather(h0, d))
@@ -238,22 +241,31 @@ def _run(ctx: NodeContext, cell: _Cell, x: Tensor, dirs: list, hidden: int, lens
 
     n_state = per * len(dirs)
 
-    def advance(t, state: list) -> tuple[list, list]:
-        """Step t of every direction: (the new state, each direction's (index, output))."""
+    def advance(t, state: list, live=None) -> tuple[list, list]:
+        """Step t of every direction: (the new state, each direction's (index, output)).
+        `live` (a bool scalar, in the loop) says whether t < T: a step past the end reads
+        a clamped row and keeps the state, and its index matches no row of Y."""
         state, rows = list(state), []
         for d, dr in enumerate(dirs):
             k = (steps - 1 - t) if dr.reverse else t
             h, c = state[per * d], (state[per * d + 1] if lstm else None)
             # (a static index is a slice, which fuses into the step's kernel; a gather not)
-            x_row = dr.xw[k] if isinstance(k, int) else gj.gather(dr.xw, k)
+            if isinstance(k, int):
+                x_row = dr.xw[k]
+            else:
+                x_row = gj.gather(dr.xw, k if live is None else
+                                  gj.minimum(gj.maximum(k, 0), steps - 1))
             h_new, c_new = _step(cell, dr, x_row, h, c, hidden,
                                  input_forget, linear_before_reset)
             out = h_new
-            if lens is not None:
-                alive = gj.less(k, lens)[:, None]
+            alive = None if lens is None else gj.less(k, lens)[:, None]  # [B, 1]
+            if live is not None:
+                alive = live if alive is None else gj.logical_and(alive, live)
+            if alive is not None:
                 h_new = gj.where(alive, h_new, h)
                 c_new = None if c is None else gj.where(alive, c_new, c)
-                out = gj.where(alive, out, gj.zeros_like(out))
+                if lens is not None:
+                    out = gj.where(alive, out, gj.zeros_like(out))
             state[per * d] = h_new
             if lstm:
                 state[per * d + 1] = c_new
@@ -272,10 +284,12 @@ def _run(ctx: NodeContext, cell: _Cell, x: Tensor, dirs: list, hidden: int, lens
         positions = gj.reshape(gj.range(steps), [-1, 1, 1]) if want_y else None
 
         def body(t, *carried):
-            state, rows = advance(t, list(carried[:n_state]))
-            accs = [gj.where(gj.equal(positions, k), out[None], acc)
-                    for acc, (k, out) in zip(carried[n_state:], rows)]
-            return [t + 1, *state, *accs]
+            state, accs = list(carried[:n_state]), list(carried[n_state:])
+            for j in range(LOOP_STEPS):  # (T need not be a multiple: see advance's live)
+                state, rows = advance(t + j, state, gj.less(t + j, steps) if j else None)
+                accs = [gj.where(gj.equal(positions, k), out[None], acc)
+                        for acc, (k, out) in zip(accs, rows)]
+            return [t + LOOP_STEPS, *state, *accs]
 
         result = gj.while_loop(lambda t, *_: t < steps, body,
                                [gj.constant(0, dtype=gj.int32), *states, *ys], name=ctx.name)
@@ -300,7 +314,17 @@ def _unrolled(advance, state: list, steps: int, n_dirs: int) -> tuple[list, list
         state, rows = advance(t, state)
         for d, (k, out) in enumerate(rows):
             outs[d][k] = out
-    return state, [gj.stack(o, 0) for o in outs]
+    return state, [_stack(o) for o in outs]
+
+
+def _stack(rows: list) -> Tensor:
+    """gj.stack(rows, 0) as a tree of stacks and concats of at most 4 inputs: one concat
+    kernel of T inputs is new Numba code for every T (seconds to compile) and tests a
+    chain of T conditions per element; small ones are the same few kernels for any T."""
+    if len(rows) <= 4:
+        return gj.stack(rows, 0)
+    size = -(-len(rows) // 4)
+    return gj.concat([_stack(rows[i:i + size]) for i in range(0, len(rows), size)], 0)
 
 
 def _full(ctx: NodeContext, lens: Tensor, x: Tensor) -> bool:

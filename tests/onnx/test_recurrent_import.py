@@ -139,12 +139,12 @@ def test_layout_1_with_initial_states_and_full_sequence_lens():
         np.testing.assert_allclose(r, g, rtol=1e-5, atol=1e-5, err_msg=name)
 
 
-@pytest.mark.parametrize("steps", ["T", 7], ids=["loop", "unrolled"])
+@pytest.mark.parametrize("steps", ["T", 7, 70], ids=["loop", "unrolled", "static_loop"])
 def test_sequence_lens_shorter_peepholes_clip_input_forget(steps):
     """sequence_lens given at run time, some shorter than T: outputs past a sequence's
     length are zeros, its final state is the one at its length (reverse: after index 0);
     an LSTM with peepholes, clip and input_forget. A free T runs the while loop, a static
-    one the unrolled steps."""
+    one the unrolled steps, a static one beyond UNROLL_STEPS the loop again."""
     rng = np.random.default_rng(3)
     inits = {**_weights(rng, "LSTM", "l", 2, peep=True), **_weights(rng, "GRU", "g", 2)}
     nodes = [
@@ -157,7 +157,8 @@ def test_sequence_lens_shorter_peepholes_clip_input_forget(steps):
     model = make_model(nodes, {"x": (np.float32, [steps, 3, INPUT]),
                                "lens": (np.int32, [3])},
                        ["ly", "lh", "lc", "gy", "gh"], inits, opset=14)
-    feeds = [{"x": random(rng, (7, 3, INPUT)), "lens": np.array([7, 3, 1], np.int32)}]
+    n = 7 if steps == "T" else steps
+    feeds = [{"x": random(rng, (n, 3, INPUT)), "lens": np.array([n, 3, 1], np.int32)}]
     if steps == "T":
         feeds.append({"x": random(rng, (1, 3, INPUT)), "lens": np.ones(3, np.int32)})
     _check_both(model, *feeds)
@@ -233,3 +234,28 @@ def test_weights_of_the_wrong_shape_are_named():
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)])
     with pytest.raises(Exception, match=r"my_gru.*input W has shape"):
         import_model(model)
+
+
+def test_float64_matches_the_reference_and_float32_onnxruntime():
+    """onnxruntime has no float64 GRU: the float64 model is checked against graphjit's
+    reference interpreter, and against onnxruntime running the float32 model."""
+    rng = np.random.default_rng(7)
+    inits32 = _weights(rng, "GRU", "g", 2)
+    x32 = random(rng, (5, BATCH, INPUT))
+
+    def model(dtype):
+        node = helper.make_node("GRU", ["x", "g_W", "g_R", "g_B"], ["y", "h"],
+                                hidden_size=HIDDEN, direction="bidirectional",
+                                linear_before_reset=1)
+        return make_model([node], {"x": (dtype, ["T", BATCH, INPUT])},
+                          [("y", dtype), ("h", dtype)],
+                          {k: v.astype(dtype) for k, v in inits32.items()}, opset=14)
+
+    graph = import_model(model(np.float64))
+    got = graph.compile()(x32.astype(np.float64))
+    ref = evaluate(graph.outputs, {graph.inputs[0]: x32.astype(np.float64)})
+    want = run_ort(model(np.float32), {"x": x32})
+    for g, r, w in zip(got, ref, want):
+        assert g.dtype == np.float64
+        np.testing.assert_allclose(g, r, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-5)
