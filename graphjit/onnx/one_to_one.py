@@ -8,16 +8,23 @@ from __future__ import annotations
 from graphjit.graph import Tensor
 from graphjit.onnx import (  # noqa: F401  (the hand-written converters register first)
     ops_attention,
+    ops_bitcast,
     ops_bitshift,
+    ops_cumprod_einsum,
+    ops_index_select,
     ops_losses,
     ops_math,
     ops_matrix,
     ops_nn,
+    ops_nn_extras,
     ops_quant,
+    ops_quant_int,
     ops_resize,
     ops_rms_normalization,
+    ops_scatter,
     ops_signal,
     ops_tensor,
+    ops_value_sized,
     symbolic,
 )
 from graphjit.onnx.convert import CONVERTERS, NodeContext, converter
