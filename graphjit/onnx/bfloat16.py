@@ -45,10 +45,14 @@ def widen(inputs: list) -> list:
 
 def bfloat16_outputs(node, opset: int, inputs: list) -> set[int]:
     """The output positions the op's schema types with a type parameter that a bfloat16
-    input binds (Celu's Y, Attention's Y and present_key, Where's output, ...)."""
+    input binds (Celu's Y, Attention's Y and present_key, Where's output, ...); every
+    output where no schema is found (narrowed() leaves the non-float ones as they are)."""
     import onnx
     bf16 = _bfloat16()
-    schema = onnx.defs.get_schema(node.op_type, opset, node.domain or "")
+    try:
+        schema = onnx.defs.get_schema(node.op_type, opset, node.domain or "")
+    except onnx.defs.SchemaError:
+        return set(range(len(node.output)))
     formal_in, formal_out = list(schema.inputs), list(schema.outputs)
     bound = set()
     for i, t in enumerate(inputs):

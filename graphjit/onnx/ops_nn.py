@@ -17,6 +17,7 @@ from graphjit import nn
 from graphjit.graph import Tensor
 from graphjit.onnx import ops_conv  # noqa: F401  (registration)
 from graphjit.onnx.convert import NodeContext, converter
+from graphjit.onnx.ops_training_mode import batch_norm_training, dropout_training
 from graphjit.ops.nn import softmax_over, standardize
 
 
@@ -187,19 +188,22 @@ def _per_channel(v: Tensor, rank: int) -> Tensor:
     return gj.reshape(v, [-1] + [1] * (rank - 2))
 
 
-# momentum only updates running statistics: training mode, which is refused
-@converter("BatchNormalization", attrs=("epsilon", "momentum", "training_mode"), outputs=1,
-           note="training mode (batch statistics, running-mean outputs) is not supported; "
-           "export the model for inference")
-def convert_batch_normalization(ctx: NodeContext) -> Tensor:
-    """Inference form, per channel (axis 1): nn.batch_normalization.
+@converter("BatchNormalization", attrs=("epsilon", "momentum", "training_mode"), outputs=3,
+           note="BatchNormalization-9's saved mean and variance outputs are not supported")
+def convert_batch_normalization(ctx: NodeContext) -> Tensor | list[Tensor]:
+    """Inference form, per channel (axis 1): nn.batch_normalization; training_mode=1
+    (BatchNormalization-14 on): ops_training_mode.batch_norm_training.
 
     Scale, bias and the statistics may have other float types than X (T1, T2): it is
     computed in the widest and cast back. Static statistics are folded by the optimizer.
     """
-    if ctx.attr("training_mode", 0):  # (its extra outputs are refused before, by SPECS)
-        raise ctx.unsupported("training mode (batch statistics and running-mean outputs) is "
-                              "not supported; export the model for inference")
+    extra = any(_wants(ctx, i) for i in (1, 2))
+    if ctx.attr("training_mode", 0):
+        return batch_norm_training(ctx, _per_channel)
+    if extra:  # BatchNormalization-9 says training by its outputs; 14 on only with the attr
+        raise ctx.unsupported("the running mean and variance outputs need training mode "
+                              "(training_mode=1, BatchNormalization-14 on); BatchNormalization"
+                              "-9's training form is not supported")
     x, scale, bias, mean, var = ctx.inputs[:5]
     if x.ndim < 2:
         raise ctx.unsupported(f"needs an input of rank >= 2 (N, C, ...), got {x.ndim}")
@@ -246,16 +250,15 @@ def convert_layer_normalization(ctx: NodeContext) -> list[Tensor]:
 
 # -- Dropout, Clip, Pad ----------------------------------------------------------------------
 
-# seed only draws random masks: training with a non-zero ratio, which is refused
 @converter("Dropout", attrs=("seed",))
 def convert_dropout(ctx: NodeContext) -> list[Tensor]:
-    """Inference (or training with ratio 0): the identity, and a mask of all True."""
+    """Inference (or training with ratio 0): the identity, and a mask of all True;
+    training with a ratio > 0: ops_training_mode.dropout_training."""
     x = ctx.inputs[0]
     if ctx.input(2) is not None and bool(ctx.require_static(2, "training_mode").item()):
         ratio = 0.5 if ctx.input(1) is None else ctx.require_static(1, "ratio")
         if float(np.asarray(ratio)) != 0.0:
-            raise ctx.unsupported("training_mode=True with a ratio other than 0 (random "
-                                  "dropout) is not supported")
+            return dropout_training(ctx, float(np.asarray(ratio)), _wants(ctx, 1))
     outputs = [gj.identity(x)]
     if _wants(ctx, 1):
         outputs.append(gj.ones_like(x, dtype=gj.bool))

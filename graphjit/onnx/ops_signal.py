@@ -36,12 +36,12 @@ def _parts(x: Tensor, shape: list) -> tuple[Tensor, Tensor | None]:
     return part(0), part(1) if shape[-1] == 2 else None
 
 
-def dft(ctx: NodeContext, x: Tensor, axis: int, length: int, inverse: bool,
+def dft(ctx: NodeContext, x: Tensor, shape: list, axis: int, length: int, inverse: bool,
         onesided: bool) -> Tensor:
-    """ONNX's DFT of x [..., 1 or 2] along `axis` (not the last), as NumPy's fft, ifft and
-    (inverse and onesided) irfft with n=length: the input cut or zero-padded to `length`,
-    the inverse divided by it; the result [..., K, 2] ([..., length, 1] for irfft)."""
-    shape = list(ctx.require_shape(0, "the DFT matrices"))
+    """ONNX's DFT of x [..., 1 or 2] (static `shape`) along `axis` (not the last), as
+    NumPy's fft, ifft and (inverse and onesided) irfft with n=length: the input cut or
+    zero-padded to `length`, the inverse divided by it; the result [..., K, 2]
+    ([..., length, 1] for irfft)."""
     if shape[-1] not in (1, 2):
         raise ctx.invalid(f"the last axis holds the real and imaginary parts: its size must "
                           f"be 1 or 2, got {shape[-1]}")
@@ -102,12 +102,12 @@ def convert_dft(ctx: NodeContext) -> Tensor:
                           "(not the last, which holds the real and imaginary parts)")
     axis %= rank
     inverse, onesided = bool(ctx.attr("inverse", 0)), bool(ctx.attr("onesided", 0))
+    shape = list(ctx.require_shape(0, "the DFT matrices"))
     if ctx.input(1) is not None:
         length = int(_scalar(ctx, 1, "dft_length"))
     else:
-        n = ctx.require_shape(0, "the DFT matrices")[axis]
-        length = 2 * (n - 1) if inverse and onesided else n
-    return gj.identity(dft(ctx, x, axis, length, inverse, onesided), name=ctx.name)
+        length = 2 * (shape[axis] - 1) if inverse and onesided else shape[axis]
+    return gj.identity(dft(ctx, x, shape, axis, length, inverse, onesided), name=ctx.name)
 
 
 @converter("STFT", attrs=("onesided",))
@@ -137,21 +137,9 @@ def convert_stft(ctx: NodeContext) -> Tensor:
     if window is not None:
         framed = framed * gj.reshape(gj.cast(window, x.dtype), [1, 1, frame, 1])
     onesided = bool(ctx.attr("onesided", 1))
-    ctx_frames = _FramedContext(ctx, framed)
-    return gj.identity(dft(ctx_frames, framed, 2, frame, False, onesided), name=ctx.name)
-
-
-class _FramedContext:
-    """The STFT's context, whose input 0 is the framed signal (dft() reads its shape)."""
-
-    def __init__(self, ctx: NodeContext, framed: Tensor):
-        self._ctx, self._framed = ctx, framed
-
-    def require_shape(self, i: int, what: str) -> tuple:
-        return tuple(self._framed.shape)
-
-    def invalid(self, why: str):
-        return self._ctx.invalid(why)
+    framed_shape = [shape[0], frames, frame, shape[2]]
+    return gj.identity(dft(ctx, framed, framed_shape, 2, frame, False, onesided),
+                       name=ctx.name)
 
 
 def _window(ctx: NodeContext, terms: tuple[float, ...]) -> Tensor:

@@ -15,11 +15,10 @@ EXCLUSIONS: dict[str, str] = {
     # -- element types graphjit does not have --------------------------------
     r"test_(?!equal_string)\w*(string|STRING)\w*":
         "string tensors: graphjit's string ops are few (Equal compares them)",
-    # -- attributes and outputs not implemented ---------------------------------
-    r"test_batchnorm_\w+_training_mode":
-        "BatchNormalization in training mode (batch statistics, running-mean outputs)",
-    r"test_training_dropout(_default)?(_mask)?":
-        "Dropout in training mode with a non-zero ratio draws random masks",
+    # -- random draws no seed reproduces --------------------------------------------
+    r"test_bernoulli\w*":
+        "Bernoulli: the expected values are draws of NumPy's global generator (seeded or "
+        "not, the case's seed does not decide them), which no implementation reproduces",
     # -- expected values that are round-off ---------------------------------------
     r"test_dft_inverse(_opset19)?":
         "the expected imaginary parts at the Nyquist bin are NumPy's float32 round-off "

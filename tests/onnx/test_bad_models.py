@@ -227,7 +227,8 @@ CASES: dict[str, Case] = {
         lambda tmp: model([node("BatchNormalization", ["x", "s", "b", "m", "v"],
                                 ["y", "rm"])], inputs=[("x", F32, [1, 2, 3])],
                           inits={k: np.ones(2, np.float32) for k in "sbmv"}, opset=15),
-        Unsupported, ("BatchNormalization 'n'", "output 1 (running_mean", "training mode")),
+        Unsupported, ("BatchNormalization 'n'", "running mean and variance outputs",
+                      "training mode")),
     "attribute_not_implemented": C(one("LeakyRelu", alpha=0.2), Unsupported,
                                    ("LeakyRelu 'n'", "attribute 'alpha' (= 0.2",
                                     "implements attributes: none"),
@@ -241,11 +242,11 @@ CASES: dict[str, Case] = {
                                Unsupported, ("Clip 'n'", "input 2 (max, 'hi')",
                                              "implements the first 2"),
                                patch=spec_without("Clip", inputs=2)),
-    "batchnorm_training_mode": C(
+    "batchnorm9_saved_statistics": C(
         lambda tmp: model([node("BatchNormalization", ["x", "s", "b", "m", "v"],
-                                training_mode=1)], inputs=[("x", F32, [1, 2, 3])],
-                          inits={k: np.ones(2, np.float32) for k in "sbmv"}, opset=15),
-        Unsupported, ("BatchNormalization 'n'", "training mode")),
+                                ["y", "rm", "rv", "sm", "sv"])], inputs=[("x", F32, [1, 2, 3])],
+                          inits={k: np.ones(2, np.float32) for k in "sbmv"}, opset=13),
+        Unsupported, ("BatchNormalization 'n'", "saved mean and variance outputs")),
     # -- the graph's values --------------------------------------------------------------
     "undefined_input": C(one("Relu", ["ghost"]), Invalid, ("'n'", "reads 'ghost'")),
     "out_of_order": C(lambda tmp: model([node("Relu", ["t"], name="second"),
