@@ -84,7 +84,8 @@ class GemmSite:
     is busy (codegen.wake_cost.busy), else on the budget, and stays on one when the
     calls are too short to pay for waking threads (the rule of codegen.parallel)."""
 
-    __slots__ = ("seconds", "recent", "tried_at", "calls", "_restore", "_start", "_used")
+    __slots__ = ("seconds", "recent", "tried_at", "calls", "_restore", "_start", "_used",
+                 "_timed")
 
     def __init__(self):
         self.seconds: dict[int, float] = {}  # the calls' typical time, by thread count
@@ -94,10 +95,18 @@ class GemmSite:
         self._restore: list = []
         self._start = 0
         self._used = 1
+        self._timed = False
+
+    @staticmethod
+    def budget(user: int) -> int:
+        """The most BLAS threads a call may use: `user` (the library's setting now), the
+        cores and graphjit's thread count. One thread (OPENBLAS_NUM_THREADS=1, say) is
+        decided without reading the others: tiny GEMMs pay for every microsecond here."""
+        return 1 if user <= 1 else min(user, wake_cost.cores(), parallel.num_threads())
 
     def threads(self, user: int) -> int:
         """The BLAS threads for this call, at most `user` (the library's setting now)."""
-        budget = min(user, wake_cost.cores(), parallel.num_threads())
+        budget = self.budget(user)
         if budget <= 1:
             return 1
         one, many = self.seconds.get(1), self.seconds.get(budget)
@@ -119,23 +128,30 @@ class GemmSite:
         libs = blas_libraries()
         restore = []
         used = 1
+        timed = False
         for lib in libs:
             user = max(1, lib.get_num_threads() or 1)
             used = self.threads(user)
+            timed = timed or used > 1 or self.budget(user) > 1
             if used != user:
                 lib.set_num_threads(used)
                 restore.append((lib, user))
         self._restore = restore
         self._used = used if libs else 1
-        self._start = time.perf_counter_ns()
+        self._timed = timed  # with one thread allowed there is no choice to time
+        if timed:
+            self._start = time.perf_counter_ns()
         return self
 
     def __exit__(self, *exc) -> None:
-        took = (time.perf_counter_ns() - self._start) * 1e-9
+        end = time.perf_counter_ns() if self._timed else 0
         for lib, user in self._restore:
             lib.set_num_threads(user)
         self._restore = []
         self.calls += 1
+        if not self._timed:
+            return
+        took = (end - self._start) * 1e-9
         recent = self.recent.setdefault(self._used, [])
         recent.append(took)
         if len(recent) > WINDOW:

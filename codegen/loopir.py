@@ -69,6 +69,9 @@ class Fn(_Word):
     LOG = "log"
     LOG1P = "log1p"
     SIN = "sin"
+    ASIN = "asin"
+    ACOS = "acos"
+    ATAN = "atan"
     COS = "cos"
     TANH = "tanh"
     SIGMOID = "sigmoid"
@@ -101,8 +104,8 @@ LOGICAL = frozenset({Fn.LOGICALAND, Fn.LOGICALOR, Fn.LOGICALNOT})
 REDUCTIONS = frozenset({Fn.REDUCE_ADD, Fn.REDUCE_MUL, Fn.REDUCE_MAX, Fn.REDUCE_MIN})
 #: functions of floats only
 FLOAT_FNS = frozenset({Fn.FLOOR, Fn.CEIL, Fn.ROUND, Fn.SQRT, Fn.RSQRT, Fn.EXP, Fn.EXPM1,
-                       Fn.LOG, Fn.LOG1P, Fn.SIN, Fn.COS, Fn.TANH, Fn.SIGMOID, Fn.ERF,
-                       Fn.RECIPROCAL}) | REDUCTIONS
+                       Fn.LOG, Fn.LOG1P, Fn.SIN, Fn.COS, Fn.ASIN, Fn.ACOS, Fn.ATAN, Fn.TANH,
+                       Fn.SIGMOID, Fn.ERF, Fn.RECIPROCAL}) | REDUCTIONS
 #: functions of numbers, integer or float (comparisons: of their arguments), not bools
 NUMBER_FNS = frozenset({Fn.ADD, Fn.SUB, Fn.MUL, Fn.REALDIV, Fn.FLOORDIV, Fn.FLOORMOD,
                         Fn.POW, Fn.MAXIMUM, Fn.MINIMUM, Fn.NEG, Fn.ABS, Fn.SIGN, Fn.SQUARE,

@@ -204,6 +204,9 @@ RENDER: dict[Fn, Render] = {
     Fn.LOG1P: _vecmath(Fn.LOG1P, _np("np.log1p")),
     Fn.SIN: _vecmath(Fn.SIN, _np("np.sin")),
     Fn.COS: _vecmath(Fn.COS, _np("np.cos")),
+    Fn.ASIN: _np("np.arcsin"),  # (libm's: no vectorized kernel of graphjit's own)
+    Fn.ACOS: _np("np.arccos"),
+    Fn.ATAN: _np("np.arctan"),
     Fn.TANH: _vecmath(Fn.TANH, _np("np.tanh")),
     Fn.SIGMOID: _vecmath(Fn.SIGMOID, lambda em, a, dt, wraps:
                          f"(np.{dt}(1) / (np.{dt}(1) + np.exp(-{a[0]})))"),

@@ -77,6 +77,7 @@ from graphjit.graph_util import freeze
 from graphjit.initializers import variance_scaling_initializer
 from graphjit.io import LoadedGraph, load, save
 from graphjit.ops.array_ops import *  # noqa: F403
+from graphjit.ops.bitcast import bitcast
 from graphjit.ops.clip_ops import *  # noqa: F403
 from graphjit.ops.control_flow import case, cond, while_loop
 from graphjit.ops.core import (
@@ -92,7 +93,10 @@ from graphjit.ops.division import *  # noqa: F403
 from graphjit.ops.einsum import *  # noqa: F403
 from graphjit.ops.elementwise import (
     abs,
+    acos,
     add,
+    asin,
+    atan,
     cast,
     ceil,
     cos,
@@ -162,6 +166,7 @@ from graphjit.ops.state_ops import (
     set_random_seed,
     truncated_normal,
 )
+from graphjit.ops.unique import unique, unique_with_counts
 from graphjit.passes import optimize
 from graphjit.placement import DeviceSpec, colocate_with, container, device
 from graphjit.session import InteractiveSession, Session, get_default_session

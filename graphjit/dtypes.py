@@ -12,6 +12,8 @@ only the dtypes kernels compute, so an op checking its dtypes against it refuses
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
 from graphjit.errors import DTypeError
@@ -122,32 +124,66 @@ ALL = (float16, float32, float64, int8, int16, int32, int64, uint8, uint16, uint
        bool_)  # kernels' dtypes
 
 
-def _narrow() -> tuple[DType, ...]:
-    """ONNX's storage types, from the ml_dtypes package where it is installed (the `onnx`
-    extra): values that are only converted to and from the other dtypes (Cast and the
-    quantize ops, on the host with NumPy), never computed by kernels or ops checking
-    their dtypes against ALL."""
-    try:
-        import ml_dtypes
-    except ImportError:
-        return ()
-    kinds = {"bfloat16": "f", "float8_e4m3fn": "f", "float8_e4m3fnuz": "f", "float8_e5m2": "f",
-             "float8_e5m2fnuz": "f", "float8_e8m0fnu": "f", "float4_e2m1fn": "f",
-             "int4": "i", "uint4": "u", "int2": "i", "uint2": "u"}
-    return tuple(DType(name, getattr(ml_dtypes, name), kind) for name, kind in kinds.items()
-                 if hasattr(ml_dtypes, name))
+# ONNX's storage types, from the ml_dtypes package where it is installed (the `onnx`
+# extra): values that are only converted to and from the other dtypes (Cast and the
+# quantize ops, on the host with NumPy), never computed by kernels or ops checking
+# their dtypes against ALL. Importing ml_dtypes costs about 0.5 s of CPU, more than the
+# rest of graphjit's import, so it is imported on the first use of one of these types
+# (a name below, NARROW or EVERY, or an array of such a dtype), not with graphjit.
+_NARROW_KINDS = {"bfloat16": "f", "float8_e4m3fn": "f", "float8_e4m3fnuz": "f",
+                 "float8_e5m2": "f", "float8_e5m2fnuz": "f", "float8_e8m0fnu": "f",
+                 "float4_e2m1fn": "f", "int4": "i", "uint4": "u", "int2": "i", "uint2": "u"}
+_narrow: tuple[DType, ...] | None = None
 
 
-NARROW = _narrow()  # storage-only dtypes (empty without ml_dtypes)
-globals().update({d.name: d for d in NARROW})
-EVERY = ALL + (string,) + NARROW
+def _load_narrow() -> tuple[DType, ...]:
+    """The storage-only dtypes (empty without ml_dtypes), made on the first call."""
+    global _narrow
+    if _narrow is None:
+        try:
+            import ml_dtypes
+        except ImportError:
+            ml_dtypes = None
+        made = tuple(DType(name, getattr(ml_dtypes, name), kind)
+                     for name, kind in _NARROW_KINDS.items() if hasattr(ml_dtypes, name))
+        for d in made:
+            globals()[d.name] = d
+            _BY_NAME[d.name] = d
+            _BY_NP[d.np] = d
+            _TF_ONLY.discard(d.name)
+        _narrow = made
+    return _narrow
+
+
+def __getattr__(name: str):
+    """NARROW, EVERY and the storage-only dtypes, which import ml_dtypes when first asked."""
+    if name == "NARROW":
+        return _load_narrow()
+    if name == "EVERY":
+        return _COMPUTED + _load_narrow()
+    if name in _NARROW_KINDS:
+        _load_narrow()
+        if name in globals():
+            return globals()[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+_COMPUTED = ALL + (string,)
 # TF's names (tf.as_dtype): "float" is float32, as in TF, not NumPy's float64.
-_BY_NAME = {d.name: d for d in EVERY} | {"half": float16, "float": float32, "double": float64}
-# Names TF knows that graphjit has no dtype for.
+_BY_NAME = {d.name: d for d in _COMPUTED} | {"half": float16, "float": float32,
+                                             "double": float64}
+# Names TF knows that graphjit has no dtype for (the narrow ones leave once loaded).
 _TF_ONLY = {"bfloat16", "complex64", "complex128", "qint8", "quint8", "qint16", "quint16",
             "qint32", "resource", "variant"}
-_TF_ONLY -= {d.name for d in NARROW}
-_BY_NP = {d.np: d for d in EVERY}
+_BY_NP = {d.np: d for d in _COMPUTED}
+# Every dtype name graphjit may have, known without importing ml_dtypes (for messages).
+NAMES = tuple(d.name for d in _COMPUTED) + tuple(_NARROW_KINDS)
+
+
+def names() -> dict[str, DType]:
+    """Each dtype by its own name (EVERY; the narrow ones where ml_dtypes is installed)."""
+    _load_narrow()
+    return {d.name: d for d in _COMPUTED + _narrow}
 
 
 def _info(dtype: DType):
@@ -163,6 +199,8 @@ def as_dtype(value) -> DType:
         return value
     if isinstance(value, str):
         name = value[:-4] if value.endswith("_ref") else value  # TF1's reference dtypes
+        if name in _NARROW_KINDS:
+            _load_narrow()
         if name in _BY_NAME:
             return _BY_NAME[name]
         if name in _TF_ONLY:
@@ -182,7 +220,9 @@ def as_dtype(value) -> DType:
         raise DTypeError(f"cannot interpret {value!r} as a dtype") from exc
     if npd.kind in "SU":  # NumPy's fixed-width strings: TF's string
         return string
+    if npd not in _BY_NP and npd.kind in "Vfiu" and "ml_dtypes" in sys.modules:
+        _load_narrow()  # (an array of ml_dtypes' types: ml_dtypes is imported already)
     if npd not in _BY_NP:
         raise DTypeError(f"dtype {npd} is not supported by graphjit "
-                         f"(supported: {', '.join(d.name for d in EVERY)})")
+                         f"(supported: {', '.join(d.name for d in _COMPUTED + _load_narrow())})")
     return _BY_NP[npd]

@@ -4,7 +4,10 @@ top-level and tf.nn names); any other tf.math name raises UnsupportedNameError."
 from graphjit.ops.division import truncatediv, truncatemod  # noqa: F401
 from graphjit.ops.elementwise import (  # noqa: F401
     abs,
+    acos,
     add,
+    asin,
+    atan,
     ceil,
     cos,
     divide,

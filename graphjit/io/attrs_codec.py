@@ -35,7 +35,6 @@ class AttrError(Exception):
 
 
 _FLOAT_WORDS = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
-_DTYPE_NAMES = {d.name: d for d in dtypes.EVERY}
 
 
 def encode(value, put_array: Callable[[np.ndarray], str], put_function: Callable | None = None):
@@ -171,9 +170,9 @@ _DECODERS = {
                       lambda p, get: tuple(decode(v, get) for v in p)),
     "list": _payload(lambda p: type(p) is list, "a list",
                      lambda p, get: [decode(v, get) for v in p]),
-    "dtype": _payload(lambda p: type(p) is str and p in _DTYPE_NAMES,
-                      f"one of {', '.join(_DTYPE_NAMES)}",
-                      lambda p, get: _DTYPE_NAMES[p]),
+    "dtype": _payload(lambda p: type(p) is str and p in dtypes.names(),
+                      f"one of {', '.join(dtypes.NAMES)}",
+                      lambda p, get: dtypes.names()[p]),
     "shape": _payload(is_dims, "a list of dimensions (integers >= 0 or null), or null",
                       lambda p, get: TensorShape(p)),
     **{tag: _rank_dependent_decoder(tag) for tag in _RANK_DEPENDENT},

@@ -14,8 +14,6 @@ from graphjit import dtypes
 from graphjit.errors import LoadError
 from graphjit.io.attrs_codec import is_dims
 
-_DTYPE_NAMES = {d.name for d in dtypes.EVERY}
-
 
 def parse_json(path: str, data: bytes):
     """The JSON value of graph.json; strict (no NaN/Infinity tokens)."""
@@ -107,8 +105,8 @@ FUNCTION: dict[str, Field] = {  # an attr's sub-graph: {"function": {...}}
 }
 OUTPUT: dict[str, Field] = {
     "shape": (is_dims, "a list of dimensions (integers >= 0 or null), or null (unknown rank)"),
-    "dtype": (lambda v: type(v) is str and v in _DTYPE_NAMES,
-              f"one of {', '.join(sorted(_DTYPE_NAMES))}"),
+    "dtype": (lambda v: type(v) is str and v in dtypes.names(),
+              f"one of {', '.join(sorted(dtypes.NAMES))}"),
 }
 VARIABLE: dict[str, Field] = {
     "op": (_is_name, "a variable op name"),

@@ -1,7 +1,8 @@
 """The table of ONNX op converters, and what a converter is given.
 
 A converter turns one ONNX node into graphjit ops. It is registered for an op
-type (default domain) with `@converter("Relu")`, receives a `NodeContext` and
+type with `@converter("Relu")` (an op of another domain, `domain="ai.onnx.preview"`:
+see `converter_key`), receives a `NodeContext` and
 returns the graphjit tensors of the node's outputs (one Tensor or a list, in
 the node's output order). Converters run inside the importer's
 `graph.as_default()`, so they build with the public API (`graphjit.add`, ...).
@@ -65,7 +66,7 @@ class NodeContext:
     """One ONNX node as a converter sees it."""
 
     node: object  # onnx.NodeProto
-    opset: int  # the model's opset version for the default ONNX domain
+    opset: int  # the model's opset version for the node's domain (the default one: '')
     attrs: dict  # attribute name -> Python value (strings decoded, tensors as ndarrays)
     inputs: list  # graphjit Tensor per input; None where an optional input is omitted ("")
     static_values: list = field(default_factory=list)  # ndarray or None per input
@@ -79,6 +80,9 @@ class NodeContext:
     # The node's op version (its schema's since_version at `opset`, one that
     # graphjit.onnx.op_versions lists); 0 where the importer did not resolve it.
     version: int = 0
+    # The model's version of each domain it imports ('' the default one): what a
+    # subgraph attribute (graphjit.onnx.importer.import_subgraph) is converted under.
+    domain_opsets: dict = field(default_factory=dict)
     # Imports a graph attribute (If's branches, Loop's and Scan's body) into the default
     # graph: subgraph(attr_name, values for its inputs) -> its outputs (graphjit.onnx.
     # importer); names the subgraph reads from enclosing scopes resolve there.
@@ -87,6 +91,16 @@ class NodeContext:
     @property
     def op_type(self) -> str:
         return self.node.op_type
+
+    @property
+    def domain(self) -> str:
+        """The node's domain, '' for the default ONNX domain (also spelt 'ai.onnx')."""
+        return normal_domain(self.node.domain)
+
+    @property
+    def where(self) -> str:
+        """How errors name the op version in force: 'opset 22', or with its domain."""
+        return f"{self.domain} opset {self.opset}" if self.domain else f"opset {self.opset}"
 
     @property
     def name(self) -> str:
@@ -142,7 +156,7 @@ class NodeContext:
             needs = self._needs(i)
             origin = _origin(needs)
             raise StaticValueRequired(
-                f"ONNX {self.op_type} '{self.name}' (opset {self.opset}): input {i} ({what}) "
+                f"ONNX {self.op_type} '{self.name}' ({self.where}): input {i} ({what}) "
                 "must be known when the graph is built (an initializer, a Constant, or "
                 f"computed from static shapes){origin}; graphjit.onnx.backend specializes "
                 "on it at run time", needs)
@@ -163,7 +177,7 @@ class NodeContext:
             t = self.input(i)
             needs = self._needs(i, "shape")
             raise StaticValueRequired(
-                f"ONNX {self.op_type} '{self.name}' (opset {self.opset}): {what} needs the "
+                f"ONNX {self.op_type} '{self.name}' ({self.where}): {what} needs the "
                 f"full shape of input {i}, which is {t.shape if t is not None else 'absent'} "
                 f"at build time{_origin(needs)}; give the model inputs static shapes "
                 "(import_model(..., input_shapes=...)); graphjit.onnx.backend does it at "
@@ -172,11 +186,11 @@ class NodeContext:
 
     def unsupported(self, why: str) -> UnsupportedError:
         return UnsupportedError(
-            f"ONNX {self.op_type} '{self.name}' (opset {self.opset}): {why}")
+            f"ONNX {self.op_type} '{self.name}' ({self.where}): {why}")
 
     def invalid(self, why: str) -> InvalidModelError:
         """The error for a node whose values break ONNX's rules (not a graphjit limit)."""
-        return InvalidModelError(f"ONNX {self.op_type} '{self.name}' (opset {self.opset}): {why}")
+        return InvalidModelError(f"ONNX {self.op_type} '{self.name}' ({self.where}): {why}")
 
 
 def _origin(needs: frozenset[Source]) -> str:
@@ -187,7 +201,28 @@ def _origin(needs: frozenset[Source]) -> str:
 
 
 Converter = Callable[[NodeContext], "Tensor | list[Tensor]"]
+# Keyed by `converter_key`: the op type for the default domain, "domain:op" otherwise.
 CONVERTERS: dict[str, Converter] = {}
+DEFAULT_DOMAINS = ("", "ai.onnx")  # two spellings of the default ONNX domain
+
+
+def normal_domain(domain: str) -> str:
+    """'' for the default ONNX domain however spelt, else the domain itself."""
+    return "" if (domain or "") in DEFAULT_DOMAINS else domain
+
+
+def converter_key(domain: str, op_type: str) -> str:
+    """Where CONVERTERS, SPECS and graphjit.onnx.op_versions list an op: by its type in
+    the default domain (most ops, so existing tables read naturally), by
+    "domain:op_type" in any other (ai.onnx.preview's FlexAttention is
+    "ai.onnx.preview:FlexAttention"), so two domains' ops of one name never clash."""
+    domain = normal_domain(domain)
+    return f"{domain}:{op_type}" if domain else op_type
+
+
+def converted_domains() -> frozenset[str]:
+    """The non-default domains some converter implements an op of."""
+    return frozenset(k.rsplit(":", 1)[0] for k in CONVERTERS if ":" in k)
 
 
 @dataclass(frozen=True)
@@ -204,8 +239,10 @@ SPECS: dict[str, ConverterSpec] = {}
 
 
 def converter(*op_types: str, attrs: tuple[str, ...] = (), inputs: int | None = None,
-              outputs: int | None = None, note: str = "") -> Callable[[Converter], Converter]:
-    """Register a function as the converter of the given ONNX op types.
+              outputs: int | None = None, note: str = "", domain: str = ""
+              ) -> Callable[[Converter], Converter]:
+    """Register a function as the converter of the given ONNX op types (of `domain`, by
+    default the default ONNX domain).
 
     `attrs` names every attribute it implements (a node with another one that does not
     hold the schema's default is refused, UnsupportedError); `inputs`/`outputs` limit
@@ -214,9 +251,10 @@ def converter(*op_types: str, attrs: tuple[str, ...] = (), inputs: int | None = 
     """
     def register(fn: Converter) -> Converter:
         for op_type in op_types:
-            if op_type in CONVERTERS:
-                raise RuntimeError(f"ONNX op {op_type} has two converters")
-            CONVERTERS[op_type] = fn
-            SPECS[op_type] = ConverterSpec(frozenset(attrs), inputs, outputs, note)
+            key = converter_key(domain, op_type)
+            if key in CONVERTERS:
+                raise RuntimeError(f"ONNX op {key} has two converters")
+            CONVERTERS[key] = fn
+            SPECS[key] = ConverterSpec(frozenset(attrs), inputs, outputs, note)
         return fn
     return register

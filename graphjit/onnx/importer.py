@@ -20,16 +20,20 @@ import numpy as np
 
 from graphjit import dtypes
 from graphjit.errors import DTypeError, Error, GraphError, InternalError, UnsupportedError
-from graphjit.graph import Graph, Tensor, TensorShape, format_spec
+from graphjit.graph import Graph, Tensor, TensorShape, format_spec, get_default_graph
 from graphjit.io.npz import DEFAULT_MAX_BYTES, human_bytes
-from graphjit.onnx import one_to_one, symbolic  # noqa: F401  (converters register on import)
+from graphjit.onnx import bfloat16, one_to_one, symbolic  # noqa: F401  (converters register)
 from graphjit.onnx.convert import (
     CONVERTERS,
+    DEFAULT_DOMAINS,
     SPECS,
     InvalidModelError,
     NodeContext,
     OnnxLoadError,
     StaticValueRequired,
+    converted_domains,
+    converter_key,
+    normal_domain,
 )
 from graphjit.onnx.types import np_dtype, to_dtype
 from graphjit.onnx.validate import check_node, node_label
@@ -39,7 +43,7 @@ from graphjit.onnx.values import OptionalValue, SequenceValue, flatten, is_value
 # shape arithmetic, not weights (the compiler's constant folding handles those).
 FOLD_MAX_ELEMENTS = 1 << 16
 MIN_OPSET = 13
-_DEFAULT_DOMAINS = ("", "ai.onnx")
+_DEFAULT_DOMAINS = DEFAULT_DOMAINS
 
 
 class OnnxGraph(Graph):
@@ -100,10 +104,18 @@ def load(model_or_path):
 
 def model_opset(model) -> int:
     """The model's default-domain opset, checked against what graphjit imports (older
-    than MIN_OPSET: `upgrade_opset` first)."""
+    than MIN_OPSET: `upgrade_opset` first); 0 for a model that imports no default domain
+    because each of its nodes is in another domain graphjit converts (ai.onnx.preview.
+    training's optimizers are exported that way)."""
     import onnx
     newest = onnx.defs.onnx_opset_version()
     versions = [o.version for o in model.opset_import if o.domain in _DEFAULT_DOMAINS]
+    if not versions and _other_domains_only(model):
+        return 0
+    domains = converted_domains()
+    for i, node in enumerate(model.graph.node if not versions else ()):
+        if normal_domain(node.domain) and normal_domain(node.domain) not in domains:
+            raise unsupported_op(node, 0, i)  # the domain is the problem, not the opset
     if not versions:
         raise UnsupportedError("the ONNX model imports no version of the default ONNX "
                                "domain (opset_import has no '' or 'ai.onnx' entry)")
@@ -118,6 +130,20 @@ def model_opset(model) -> int:
             f"the ONNX model uses opset {opset}, newer than the installed onnx knows "
             f"({newest}); upgrade onnx")
     return opset
+
+
+def _other_domains_only(model) -> bool:
+    """Whether the model has nodes and each is in a non-default domain graphjit converts."""
+    nodes = model.graph.node
+    domains = converted_domains()
+    return bool(nodes) and all(normal_domain(n.domain) in domains for n in nodes)
+
+
+def domain_opsets(model, opset: int) -> dict[str, int]:
+    """The model's version of each domain it imports, the default one as ''."""
+    out = {normal_domain(o.domain): int(o.version) for o in model.opset_import}
+    out[""] = opset
+    return out
 
 
 def upgrade_opset(model):
@@ -220,12 +246,19 @@ def tensor_value(tensor, what: str) -> np.ndarray:
 def unsupported_op(node, opset: int, index: int = 0) -> UnsupportedError:
     """The error for a node no converter handles: its type, version and name."""
     import onnx
-    domain = node.domain or ""
+    domain = normal_domain(node.domain)
     label = node_label(node, index)
-    if domain not in _DEFAULT_DOMAINS:
+    domains = converted_domains()
+    if domain and domain not in domains:
         return UnsupportedError(
-            f"ONNX node '{label}' ({node.op_type}) is in domain "
-            f"'{domain}'; graphjit imports the default ONNX domain only")
+            f"ONNX node '{label}' ({node.op_type}) is in domain '{domain}'; graphjit "
+            f"imports the default ONNX domain and {', '.join(map(repr, sorted(domains)))} "
+            "only")
+    if domain:
+        ops = sorted(k.split(":", 1)[1] for k in CONVERTERS if k.startswith(domain + ":"))
+        return UnsupportedError(
+            f"ONNX op {node.op_type} of node '{label}' in domain '{domain}' is not supported "
+            f"by graphjit (it converts {', '.join(ops)} of that domain)")
     try:
         since = onnx.defs.get_schema(node.op_type, opset).since_version
         version = f"opset {opset}, {node.op_type}-{since}"
@@ -246,6 +279,7 @@ class _Importer:
         self.input_shapes = input_shapes
         self.graph = OnnxGraph()
         self.graph.opset = opset
+        self.domain_opsets = domain_opsets(model, opset)
         self.tensors: dict[str, Tensor] = {}
         self.static: dict[str, np.ndarray] = {}
         self.sources: dict[str, frozenset] = {}
@@ -264,9 +298,14 @@ class _Importer:
     def run(self) -> OnnxGraph:
         g = self.model.graph
         for i, node in enumerate(g.node):
-            if node.op_type not in CONVERTERS or (node.domain or "") not in _DEFAULT_DOMAINS:
+            domain = normal_domain(node.domain)
+            if converter_key(domain, node.op_type) not in CONVERTERS:
                 raise unsupported_op(node, self.opset, i)
-            self.versions.append(check_node(node, i, self.opset))
+            if domain not in self.domain_opsets:
+                raise InvalidModelError(
+                    f"ONNX {node.op_type} '{node_label(node, i)}': its domain '{domain}' is "
+                    "not among the model's opset_import")
+            self.versions.append(check_node(node, i, self.domain_opsets[domain]))
         self._check_names(g)
         known = {i.name for i in g.input} | {t.name for t in g.initializer}
         unknown = sorted(set(self.static_inputs) - known)
@@ -494,18 +533,27 @@ class _Importer:
         static = [self.static.get(n) if n else None for n in node.input]
         sources = [self.sources.get(n, frozenset()) for n in node.input]
         partial = [self.partial.get(n) for n in node.input]
-        prefix = f"ONNX {node.op_type} '{node_label(node, 0)}' (opset {self.opset}): "
+        domain = normal_domain(node.domain)
+        opset = self.domain_opsets[domain]
+        key = converter_key(domain, node.op_type)
+        where = f"{domain} opset {opset}" if domain else f"opset {opset}"
+        prefix = f"ONNX {node.op_type} '{node_label(node, 0)}' ({where}): "
         try:
             attrs = attribute_values(node)
         except InvalidModelError as exc:
             raise InvalidModelError(prefix + str(exc)) from None
         self._node_reads = set()
-        ctx = NodeContext(node, self.opset, attrs, inputs, static, sources, partial,
-                          declared_attrs=SPECS[node.op_type].attrs, max_bytes=self.max_bytes,
-                          version=version,
+        widened = bfloat16.needs_widening(node, inputs)
+        ctx = NodeContext(node, opset, attrs, inputs, static, sources, partial,
+                          declared_attrs=SPECS[key].attrs, max_bytes=self.max_bytes,
+                          version=version, domain_opsets=self.domain_opsets,
                           subgraph=lambda attr, values: self._subgraph(node, attr, values))
+        if widened:  # computed in float32, its bfloat16 outputs rounded back (bfloat16.py)
+            ctx.inputs = bfloat16.widen(inputs)
+            ctx.static_values = [v if v is None or t is w else v.astype(w.dtype.np)
+                                 for v, t, w in zip(static, inputs, ctx.inputs)]
         try:
-            result = CONVERTERS[node.op_type](ctx)
+            result = CONVERTERS[key](ctx)
         except StaticValueRequired:
             raise
         except InternalError:
@@ -527,6 +575,10 @@ class _Importer:
                                 "(a graphjit bug if the model is valid; please report it)"
                                 ) from exc
         outputs = [result] if is_value(result) else list(result)
+        if widened:
+            outputs = bfloat16.narrowed(outputs, bfloat16.bfloat16_outputs(
+                node, self.opset, inputs))
+            ctx.inputs, ctx.static_values = inputs, static  # what _record folds from
         named = [(i, n) for i, n in enumerate(node.output) if n]
         if any(i >= len(outputs) or outputs[i] is None for i, _ in named):
             raise UnsupportedError(prefix + f"the converter made {len(outputs)} output(s); "
@@ -589,10 +641,21 @@ class _Importer:
             elif t.op.type == "Const":
                 self.static[name] = t.op.attrs["value"]
             elif t in folded:
-                self.static[name] = folded[t]
+                self._fold(name, folded[t])
             else:
                 self.sources[name] = merged
                 self._partial(node, ctx, name, t)
+
+    def _fold(self, name: str, value: np.ndarray) -> None:
+        """Record a value known at import and read it as a constant from now on: a shape
+        computed from the static dims of a tensor with free ones (Shape -> Slice -> Cast
+        -> Sqrt in attention's scale) is then not computed again at every call."""
+        from graphjit.ops.core import constant
+        t = self.tensors[name]
+        # C order: the reference may give a transposed view, and kernels take C arrays
+        value = np.array(value, dtype=t.dtype.np, order="C")
+        self.static[name] = value
+        self.tensors[name] = constant(value, dtype=t.dtype, name=t.op.name + "/folded")
 
     def _partial(self, node, ctx: NodeContext, name: str, t: Tensor) -> None:
         """Track a shape vector known in part; one known in full becomes static."""
@@ -605,7 +668,7 @@ class _Importer:
         if symbolic.is_partial(value):
             self.partial[name] = value
         else:
-            self.static[name] = np.array(value.tolist(), dtype=t.dtype.np).reshape(value.shape)
+            self._fold(name, np.array(value.tolist(), dtype=t.dtype.np).reshape(value.shape))
 
     def _outputs(self, g) -> None:
         from graphjit.ops.core import identity
@@ -639,3 +702,43 @@ def input_names(model) -> list[str]:
     """The model's run-time inputs in order: its graph inputs that are not initializers."""
     initializers = {t.name for t in model.graph.initializer}
     return [i.name for i in model.graph.input if i.name not in initializers]
+
+
+def import_subgraph(body, inputs: list[Tensor], ctx: NodeContext, what: str) -> list[Tensor]:
+    """The outputs of the ONNX GraphProto `body` (an attribute of ctx's node, such as
+    FlexAttention's score_mod) built into the graph being imported, its inputs bound to
+    `inputs` in order. It sees its own initializers and Constant nodes, not the outer
+    graph's values (a reference to one is refused, naming it); its nodes are checked and
+    converted like the model's, under the model's opsets."""
+    import onnx
+    prefix = f"ONNX {ctx.op_type} '{ctx.name}' ({ctx.where}): {what}"
+    if len(body.input) != len(inputs):
+        raise InvalidModelError(f"{prefix} has {len(body.input)} input(s); it takes "
+                                f"{len(inputs)}")
+    model = onnx.helper.make_model(body, opset_imports=[
+        onnx.helper.make_opsetid(d, v) for d, v in ctx.domain_opsets.items()])
+    child = _Importer(model, ctx.domain_opsets.get("", 0), {}, {}, ctx.max_bytes)
+    child.graph = get_default_graph()
+    bound = {i.name for i in body.input} | {t.name for t in body.initializer}
+    for i, node in enumerate(body.node):
+        domain = normal_domain(node.domain)
+        if converter_key(domain, node.op_type) not in CONVERTERS:
+            raise UnsupportedError(f"{prefix}: {unsupported_op(node, child.opset, i)}")
+        for name in node.input:
+            if name and name not in bound:
+                raise UnsupportedError(f"{prefix}: node '{node_label(node, i)}' reads "
+                                       f"'{name}' from the outer graph, which graphjit does "
+                                       "not import into subgraphs")
+        bound.update(node.output)
+        child.versions.append(check_node(node, i, child.domain_opsets.get(domain, 0)))
+    child._check_names(body)
+    child._initializers(body)
+    for info, t in zip(body.input, inputs):
+        child.tensors[info.name] = t
+        child.sources[info.name] = frozenset()
+    for node, version in zip(body.node, child.versions):
+        child._convert(node, version)
+    missing = [o.name for o in body.output if o.name not in child.tensors]
+    if missing:
+        raise InvalidModelError(f"{prefix}: its output '{missing[0]}' is computed by no node")
+    return [child.tensors[o.name] for o in body.output]

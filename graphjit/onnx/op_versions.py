@@ -114,6 +114,76 @@ ATTR_VALUES.update({  # onnxc
                "keep_aspect_ratio_policy": ("stretch", "not_larger", "not_smaller"),
                "antialias": (0, 1), "exclude_outside": (0, 1)},
 })
+OP_VERSIONS.update({  # onnx-tensor
+    "CumProd": (26,), "Einsum": (12, 28),
+    "OneHot": (11, 28), "GatherND": (13,), "TopK": (11, 24), "ReverseSequence": (10, 28),
+    "CenterCropPad": (18,), "ScatterND": (13, 16, 18), "ScatterElements": (13, 16, 18),
+    "TensorScatter": (24,), "Compress": (11, 28), "NonZero": (13,),
+    "BitCast": (26,), "Unique": (11, 28),
+    "Acos": (7, 22), "Asin": (7, 22), "Atan": (7, 22),
+})
+ATTR_VALUES.update({  # onnx-tensor
+    "CumProd": {"exclusive": (0, 1), "reverse": (0, 1)},
+    "TopK": {"largest": (0, 1), "sorted": (0, 1)},
+    "ScatterND": {"reduction": ("none", "add", "mul", "max", "min")},
+    "ScatterElements": {"reduction": ("none", "add", "mul", "max", "min")},
+    "TensorScatter": {"mode": ("linear", "circular")},
+    "Unique": {"sorted": (0, 1)},
+})
+OP_VERSIONS.update({  # onnx-nn
+    "Hardmax": (13,), "Swish": (24,), "SwiGLU": (28,), "LpNormalization": (1, 22),
+    "MeanVarianceNormalization": (13,), "GroupNormalization": (18, 21), "LRN": (13,),
+    "LpPool": (11, 18, 22),
+})
+ATTR_VALUES.update({  # onnx-nn
+    "GroupNormalization": {"stash_type": (1, 11)},
+    "LpNormalization": {"p": (1, 2)},
+    "LpPool": {"auto_pad": ("NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID"),
+               "ceil_mode": (0, 1)},
+})
+OP_VERSIONS.update({  # onnx-nn
+    "MatMulInteger": (10,), "ConvInteger": (10,), "QLinearMatMul": (10, 21),
+    "QLinearConv": (10,), "DynamicQuantizeLinear": (11,),
+})
+ATTR_VALUES.update({  # onnx-nn
+    "ConvInteger": {"auto_pad": ("NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID")},
+    "QLinearConv": {"auto_pad": ("NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID")},
+})
+OP_VERSIONS.update({  # onnx-dtypes: signal ops
+    "DFT": (17, 20), "STFT": (17,), "HannWindow": (17,), "HammingWindow": (17,),
+    "BlackmanWindow": (17,), "MelWeightMatrix": (17,),
+})
+ATTR_VALUES.update({  # onnx-dtypes: signal ops
+    "DFT": {"inverse": (0, 1), "onesided": (0, 1)},
+    "STFT": {"onesided": (0, 1)},
+    "HannWindow": {"periodic": (0, 1)}, "HammingWindow": {"periodic": (0, 1)},
+    "BlackmanWindow": {"periodic": (0, 1)},
+})
+OP_VERSIONS.update({  # onnx-preview: other domains, keyed "domain:op" (convert.converter_key)
+    "ai.onnx.preview.training:Adagrad": (1,), "ai.onnx.preview.training:Momentum": (1,),
+    "ai.onnx.preview.training:Adam": (1,),
+})
+ATTR_VALUES.update({  # onnx-preview
+    "ai.onnx.preview.training:Momentum": {"mode": ("standard", "nesterov")},
+})
+OP_VERSIONS.update({"CausalConvWithState": (27,)})  # onnx-preview
+ATTR_VALUES.update({"CausalConvWithState": {"activation": ("none", "silu", "swish")}})
+OP_VERSIONS.update({"ai.onnx.preview:FlexAttention": (1,)})  # onnx-preview
+ATTR_VALUES.update({"ai.onnx.preview:FlexAttention": {"softmax_precision": (1, 10, 11)}})
+OP_VERSIONS.update({"GridSample": (16, 20, 22), "AffineGrid": (20,)})  # onnx-preview
+ATTR_VALUES.update({  # onnx-preview
+    "GridSample": {"mode": ("bilinear", "bicubic", "linear", "cubic", "nearest"),
+                   "padding_mode": ("zeros", "border", "reflection"), "align_corners": (0, 1)},
+    "AffineGrid": {"align_corners": (0, 1)},
+})
+OP_VERSIONS.update({"LSTM": (7, 14, 22), "GRU": (7, 14, 22), "RNN": (7, 14, 22)})  # recurrent
+ATTR_VALUES.update({  # recurrent
+    "LSTM": {"direction": ("forward", "reverse", "bidirectional"), "layout": (0, 1),
+             "input_forget": (0, 1)},
+    "GRU": {"direction": ("forward", "reverse", "bidirectional"), "layout": (0, 1),
+            "linear_before_reset": (0, 1)},
+    "RNN": {"direction": ("forward", "reverse", "bidirectional"), "layout": (0, 1)},
+})
 OP_VERSIONS.update({  # onnx-control
     "If": (13, 16, 19, 21, 23, 24, 25), "Loop": (13, 16, 19, 21, 23, 24, 25),
     "Scan": (11, 16, 19, 21, 23, 24, 25),

@@ -22,6 +22,7 @@ import graphjit as gj
 from graphjit import nn
 from graphjit.graph import Tensor
 from graphjit.onnx.convert import NodeContext, converter
+from graphjit.onnx.pool_indices import max_pool_indices
 
 _WINDOW_ATTRS = ("auto_pad", "dilations", "kernel_shape", "pads", "strides")
 
@@ -266,10 +267,9 @@ def _pool_window(ctx: NodeContext, x: Tensor, tf_same_ok: bool) -> _Window:
                    tf_same_ok and not dilated)
 
 
-# storage_order only orders the Indices output, which is not implemented
-@converter("MaxPool", attrs=_WINDOW_ATTRS + ("ceil_mode", "storage_order"), outputs=1,
-           note="the Indices output is not supported")
-def convert_max_pool(ctx: NodeContext) -> Tensor:
+@converter("MaxPool", attrs=_WINDOW_ATTRS + ("ceil_mode", "storage_order"))
+def convert_max_pool(ctx: NodeContext) -> list[Tensor]:
+    """Y, and where asked for the Indices output (graphjit.onnx.pool_indices)."""
     x = ctx.inputs[0]
     window = _pool_window(ctx, x, tf_same_ok=True)
     dtype = x.dtype  # graphjit pools floats; float64 holds every 8-bit integer exactly
@@ -283,7 +283,10 @@ def convert_max_pool(ctx: NodeContext) -> Tensor:
     else:
         y = nn.max_pool(window.padded(xt, -np.inf), window.kernel, window.strides, "VALID")
     y = window.to_onnx(y)
-    return y if dtype.is_floating else gj.cast(y, dtype)
+    y = y if dtype.is_floating else gj.cast(y, dtype)
+    if ctx.num_outputs > 1 and ctx.node.output[1]:
+        return [y, max_pool_indices(ctx, window, xt)]
+    return [y]
 
 
 @converter("AveragePool", attrs=_WINDOW_ATTRS + ("ceil_mode", "count_include_pad"))

@@ -17,6 +17,7 @@ import graphjit as gj
 from graphjit.graph import Tensor
 from graphjit.onnx.convert import NodeContext, converter
 from graphjit.onnx.ops_math import axis_of
+from graphjit.onnx.symbolic import Dim, Sym
 
 _MODES = ("nearest", "linear", "cubic")
 _NEAREST = ("round_prefer_floor", "round_prefer_ceil", "floor", "ceil")
@@ -107,6 +108,16 @@ def axis_plan(size: int, out: int, scale: float, coeffs, transform: str, roi,
     return np.clip(idx, 0, size - 1), c, outside
 
 
+def _sizes(ctx: NodeContext, x: Tensor, axes: list[int]) -> list[int | None]:
+    """The static sizes, None for an axis whose size is x's own free dim there (exporters
+    write `interpolate(x, size=(h, w))` as Concat(Shape(x)[:2], [h, w]))."""
+    partial = None if ctx.static(3) is not None else ctx.partial(3)
+    if partial is not None and partial.ndim == 1 and len(partial) == len(axes) and all(
+            not isinstance(v, (Dim, Sym)) or v == Dim(x, d) for v, d in zip(partial, axes)):
+        return [None if isinstance(v, Dim) else int(v) for v in partial]
+    return [int(v) for v in np.ravel(ctx.require_static(3, "sizes"))]
+
+
 def _floats(ctx: NodeContext, i: int, what: str) -> list[float] | None:
     if ctx.input(i) is None:
         return None
@@ -134,19 +145,24 @@ def _resize(ctx: NodeContext) -> Tensor:
     axes = [axis_of(ctx, int(v), rank) for v in ctx.attr("axes", list(range(rank)))]
     roi = _floats(ctx, 1, "roi")
     scales = _floats(ctx, 2, "scales")
-    sizes = [int(v) for v in np.ravel(ctx.require_static(3, "sizes"))] \
-        if ctx.input(3) is not None and scales is None else None
+    sizes = _sizes(ctx, x, axes) if ctx.input(3) is not None and scales is None else None
     if (scales is None) == (sizes is None):
         raise ctx.invalid("exactly one of scales and sizes is given")
     given = scales if scales is not None else sizes
+    if sizes is not None and None in sizes and policy != "stretch":
+        # the kept axes' own scale 1 takes part in the policy's min/max
+        ctx.require_static(3, f"sizes (keep_aspect_ratio_policy '{policy}')")
     if len(given) != len(axes) or (roi is not None and len(roi) != 2 * len(axes)):
         raise ctx.invalid(f"scales/sizes/roi have {len(given)}/{roi and len(roi)} values "
                           f"for {len(axes)} axes")
-    if scales is not None:  # an axis kept as is may have any size (a free batch)
-        keep = [i for i, d in enumerate(axes) if shape[d] is not None or scales[i] != 1.0
-                or (roi and (roi[i], roi[len(axes) + i]) != (0.0, 1.0))]
-        roi = roi and [roi[i] for i in keep] + [roi[len(axes) + i] for i in keep]
-        axes, scales = [axes[i] for i in keep], [scales[i] for i in keep]
+    # An axis kept as is may have any size (a free batch): scale 1, or size Dim(x, d).
+    keep = [i for i, d in enumerate(axes) if shape[d] is not None
+            or (scales[i] != 1.0 if scales is not None else sizes[i] is not None)
+            or (roi and (roi[i], roi[len(axes) + i]) != (0.0, 1.0))]
+    roi = roi and [roi[i] for i in keep] + [roi[len(axes) + i] for i in keep]
+    axes = [axes[i] for i in keep]
+    scales = scales and [scales[i] for i in keep]
+    sizes = sizes and [sizes[i] for i in keep]
     if any(shape[d] is None for d in axes):
         raise ctx.unsupported(f"the resized axes {axes} of input {shape} must have known sizes")
     scale = [1.0] * rank

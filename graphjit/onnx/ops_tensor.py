@@ -18,7 +18,7 @@ from graphjit import dtypes
 from graphjit.graph import Tensor
 from graphjit.onnx.convert import NodeContext, converter
 from graphjit.onnx.ops_math import axis_of, static_ints
-from graphjit.onnx.symbolic import reshape_target
+from graphjit.onnx.symbolic import Dim, Sym, reshape_target
 from graphjit.onnx.types import np_dtype
 
 _BIG = 2**62  # |bound| beyond any real dimension: ONNX's INT64_MAX/INT_MIN sentinels
@@ -281,11 +281,37 @@ def _expand(ctx: NodeContext) -> Tensor:
 
 @converter("ConstantOfShape", attrs=("value",))
 def _constant_of_shape(ctx: NodeContext) -> Tensor:
-    shape = static_ints(ctx, 0, "shape")
     value = ctx.attr("value")
     value = np.zeros((), np.float32) if value is None else np.asarray(value).reshape(())
     np_dtype(value.dtype, f"ONNX ConstantOfShape '{ctx.name}' value")
-    return gj.fill(shape, value[()], name=ctx.name)
+    partial = None if ctx.static(0) is not None else ctx.partial(0)
+    if partial is not None and partial.ndim == 1:
+        filled = _fill_free(ctx, list(partial), value)
+        if filled is not None:
+            return filled
+    return gj.fill(static_ints(ctx, 0, "shape"), value[()], name=ctx.name)
+
+
+def _fill_free(ctx: NodeContext, dims: list, value: np.ndarray) -> Tensor | None:
+    """`value` in a shape with one free dim, Dim(t, a): torch's LSTM initial states,
+    zeros([layers, x.size(0), hidden]). t's axis a, its other axes cut to one element
+    and reshaped into place, gives the run-time size to zeros_like; adding `value` in
+    the static shape broadcasts it out. None where the dims are not of that form."""
+    free = [i for i, d in enumerate(dims) if isinstance(d, Dim)]
+    if len(free) != 1 or any(isinstance(d, Sym) for d in dims):
+        return None
+    (pos,), d = free, dims[free[0]]
+    t, a = d.tensor, d.axis
+    if any(n is None or n < 1 for i, n in enumerate(t.shape) if i != a) \
+            or any(int(n) < 0 for i, n in enumerate(dims) if i != pos):
+        return None
+    edge = gj.slice(t, [0] * t.ndim, [-1 if i == a else 1 for i in range(t.ndim)])
+    edge = gj.reshape(edge, [-1 if i == pos else 1 for i in range(len(dims))])
+    dtype = dtypes.as_dtype(value.dtype)
+    rest = np.full([1 if i == pos else int(n) for i, n in enumerate(dims)], value[()],
+                   dtype=value.dtype)
+    return gj.add(gj.zeros_like(edge, dtype=dtype), gj.constant(rest, dtype=dtype),
+                  name=ctx.name)
 
 
 @converter("Tile")

@@ -5,6 +5,10 @@ Reshape. With x's batch dim free, the target is [Dim(x, 0), -1]: not a static va
 but enough to reshape, since Dim(x, 0) cancels against x's own free dim. The
 importer keeps such partial values (object arrays of ints and `Dim`s) through the
 few index ops shape code uses, and Reshape resolves them (`reshape_target`).
+
+Attention code also multiplies such sizes (`view(seq, batch * heads, head_dim)`): a
+product of free dims and an integer is a `Sym`, enough for a Reshape whose target
+has one entry unknown, and an exact division by an integer stays one.
 """
 
 from __future__ import annotations
@@ -34,6 +38,70 @@ class Dim:
         return f"Dim({self.tensor.name}, {self.axis})"
 
 
+class Sym:
+    """`coef` times the product of free dims `dims` (at least one, sorted by identity)."""
+
+    __slots__ = ("coef", "dims")
+
+    def __init__(self, coef: int, dims: tuple):
+        self.coef, self.dims = coef, dims
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Sym) and (other.coef, other.dims) == (self.coef, self.dims)
+
+    def __hash__(self) -> int:
+        return hash((self.coef, self.dims))
+
+    def __repr__(self) -> str:
+        return "*".join([str(self.coef)] + [repr(d) for d in self.dims])
+
+
+def _factors(v) -> tuple[int, tuple]:
+    if isinstance(v, Dim):
+        return 1, (v,)
+    if isinstance(v, Sym):
+        return v.coef, v.dims
+    return int(v), ()
+
+
+def _make(coef: int, dims: tuple):
+    """The simplest form of coef * prod(dims): an int, a Dim or a Sym."""
+    if not dims or coef == 0:
+        return coef
+    dims = tuple(sorted(dims, key=lambda d: (id(d.tensor), d.axis)))
+    return dims[0] if coef == 1 and len(dims) == 1 else Sym(coef, dims)
+
+
+def _times(a, b):
+    (ca, da), (cb, db) = _factors(a), _factors(b)
+    return _make(ca * cb, da + db)
+
+
+def _divided(a, b):
+    """a / b for a symbolic a and an int b dividing its coefficient; None otherwise (ONNX
+    integer Div truncates, which only an exact division keeps symbolic)."""
+    (ca, da), (cb, db) = _factors(a), _factors(b)
+    if db or cb == 0:
+        return None
+    if not da:  # both known: C's truncating division, as ONNX's
+        q = abs(ca) // abs(cb)
+        return q if (ca < 0) == (cb < 0) else -q
+    return None if ca % cb else _make(ca // cb, da)
+
+
+def _elementwise(fn, x: np.ndarray, y: np.ndarray) -> np.ndarray | None:
+    try:
+        x, y = np.broadcast_arrays(x, y)
+    except ValueError:
+        return None
+    flat = [fn(a, b) for a, b in zip(x.ravel(), y.ravel())]
+    if any(v is None for v in flat):
+        return None
+    out = np.empty(len(flat), dtype=object)
+    out[:] = flat
+    return out.reshape(x.shape)
+
+
 def as_partial(value) -> np.ndarray | None:
     """An object array of ints (and Dims) for a static integer value or a partial one."""
     if value is None:
@@ -53,7 +121,7 @@ def _scalar(value) -> np.ndarray:
 
 
 def is_partial(value) -> bool:
-    return value is not None and any(isinstance(v, Dim) for v in np.ravel(value))
+    return value is not None and any(isinstance(v, (Dim, Sym)) for v in np.ravel(value))
 
 
 def shape_of(x: Tensor, start: int, end: int) -> np.ndarray:
@@ -63,8 +131,15 @@ def shape_of(x: Tensor, start: int, end: int) -> np.ndarray:
     return out[start:end]
 
 
+_MAX_ARITHMETIC = 64  # shape vectors are short: larger integer tensors are data, not shapes
+
+
+def is_partial_any(values: list) -> bool:
+    return any(is_partial(v) for v in values)
+
+
 RULES = frozenset({"Shape", "Identity", "Cast", "Gather", "Unsqueeze", "Squeeze", "Concat",
-                   "Slice"})
+                   "Slice", "Mul", "Div"})
 
 
 def evaluate(op_type: str, values: list, attrs: dict, inputs: list,
@@ -85,6 +160,9 @@ def evaluate(op_type: str, values: list, attrs: dict, inputs: list,
         return picked if isinstance(picked, np.ndarray) else _scalar(picked)
     if op_type in ("Unsqueeze", "Squeeze") and data.ndim <= 1 and out.shape.is_fully_defined():
         return np.array(list(data.ravel()) + [None], dtype=object)[:-1].reshape(out.shape)
+    if op_type in ("Mul", "Div") and len(values) == 2 and values[1] is not None \
+            and max(data.size, values[1].size) <= _MAX_ARITHMETIC and is_partial_any(values):
+        return _elementwise(_times if op_type == "Mul" else _divided, data, values[1])
     if op_type == "Concat" and all(v is not None for v in values):
         return np.concatenate([v.reshape(-1) for v in values])
     if op_type == "Slice" and data.ndim == 1 and all(v is not None and not is_partial(v)
@@ -106,8 +184,8 @@ def reshape_target(target: np.ndarray, x: Tensor, allowzero: bool) -> list | Non
         if not isinstance(d, Dim) and d == 0 and not allowzero:
             d = x.shape[i] if i < x.ndim and x.shape[i] is not None else Dim(x, i)
         dims.append(d)
-    free = [d for d in dims if isinstance(d, Dim)]
-    if -1 in [d for d in dims if not isinstance(d, Dim)]:
+    free = [d for d in dims if isinstance(d, (Dim, Sym))]
+    if -1 in [d for d in dims if not isinstance(d, (Dim, Sym))]:
         # -1 is known when x's free dims all appear in the target, where they cancel.
         own = {Dim(x, i) for i, d in enumerate(x.shape) if d is None}
         if set(free) != own or len(free) != len(set(free)):
@@ -119,4 +197,5 @@ def reshape_target(target: np.ndarray, x: Tensor, allowzero: bool) -> list | Non
         dims = [known // rest if (not isinstance(d, Dim) and d == -1) else d for d in dims]
     if len(free) > 1:
         return None
-    return [-1 if isinstance(d, Dim) else int(d) for d in dims]
+    # The one entry unknown at build time is what the others leave of x's elements.
+    return [-1 if isinstance(d, (Dim, Sym)) else int(d) for d in dims]

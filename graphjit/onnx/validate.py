@@ -16,7 +16,13 @@ from __future__ import annotations
 from onnx import AttributeProto, defs, helper
 
 from graphjit.errors import UnsupportedError
-from graphjit.onnx.convert import SPECS, ConverterSpec, InvalidModelError
+from graphjit.onnx.convert import (
+    SPECS,
+    ConverterSpec,
+    InvalidModelError,
+    converter_key,
+    normal_domain,
+)
 from graphjit.onnx.op_versions import ATTR_VALUES, OP_VERSIONS
 
 
@@ -30,22 +36,25 @@ def node_label(node, index: int) -> str:
 
 
 def check_node(node, index: int, opset: int) -> int:
-    """Raise InvalidModelError or UnsupportedError if `node` (default domain, with a
-    converter) breaks its schema at `opset` or asks for what its converter lacks;
-    return its op version (the schema's since_version)."""
-    prefix = f"ONNX {node.op_type} '{node_label(node, index)}' (opset {opset}): "
+    """Raise InvalidModelError or UnsupportedError if `node` (with a converter) breaks its
+    schema at `opset` (the model's version of the node's domain) or asks for what its
+    converter lacks; return its op version (the schema's since_version)."""
+    domain = normal_domain(node.domain)
+    key = converter_key(domain, node.op_type)
+    where = f"{domain} opset {opset}" if domain else f"opset {opset}"
+    prefix = f"ONNX {node.op_type} '{node_label(node, index)}' ({where}): "
     try:
-        schema = defs.get_schema(node.op_type, opset, "")
+        schema = defs.get_schema(node.op_type, opset, domain)
     except defs.SchemaError:
-        since = _first_version(node.op_type)
+        since = _first_version(node.op_type, domain)
         when = f"it was added in opset {since}" if since else "it is not an ONNX op"
-        raise InvalidModelError(prefix + f"the model's opset {opset} has no {node.op_type} "
+        raise InvalidModelError(prefix + f"the model's {where} has no {node.op_type} "
                                 f"({when})") from None
     op = f"{node.op_type}-{schema.since_version}"
-    implemented = OP_VERSIONS.get(node.op_type, ())
+    implemented = OP_VERSIONS.get(key, ())
     if schema.since_version not in implemented:
         known = ", ".join(f"{node.op_type}-{v}" for v in implemented) or "none"
-        raise UnsupportedError(prefix + f"{op} (the version opset {opset} gives) is not "
+        raise UnsupportedError(prefix + f"{op} (the version {where} gives) is not "
                                f"implemented by graphjit's converter ({known}): its meaning "
                                "may have changed; export the model at an older opset")
     _check_count(prefix, op, "input", len(node.input), schema.min_input, schema.max_input)
@@ -53,8 +62,8 @@ def check_node(node, index: int, opset: int) -> int:
                  schema.max_output)
     _check_required(prefix, op, "input", node.input, schema.inputs)
     _check_required(prefix, op, "output", node.output, schema.outputs)
-    spec = SPECS[node.op_type]
-    _check_attributes(prefix, op, node, schema, spec)
+    spec = SPECS[key]
+    _check_attributes(prefix, op, node, schema, spec, key)
     for kind, names, params, limit in (("input", node.input, schema.inputs, spec.inputs),
                                        ("output", node.output, schema.outputs, spec.outputs)):
         if limit is None:
@@ -68,9 +77,9 @@ def check_node(node, index: int, opset: int) -> int:
     return schema.since_version
 
 
-def _first_version(op_type: str) -> int | None:
+def _first_version(op_type: str, domain: str = "") -> int | None:
     versions = [s.since_version for s in defs.get_all_schemas_with_history()
-                if s.name == op_type and s.domain == ""]
+                if s.name == op_type and s.domain == domain]
     return min(versions) if versions else None
 
 
@@ -102,7 +111,8 @@ def _check_required(prefix: str, op: str, kind: str, names, params) -> None:
                                     f"{op} but is empty")
 
 
-def _check_attributes(prefix: str, op: str, node, schema, spec: ConverterSpec) -> None:
+def _check_attributes(prefix: str, op: str, node, schema, spec: ConverterSpec,
+                      key: str) -> None:
     seen = set()
     defined = schema.attributes
     for a in node.attribute:
@@ -129,7 +139,7 @@ def _check_attributes(prefix: str, op: str, node, schema, spec: ConverterSpec) -
             raise UnsupportedError(prefix + f"attribute '{a.name}' (= {value}) is not "
                                    f"supported by graphjit (its {node.op_type} converter "
                                    f"implements attributes: {supported})")
-        allowed = ATTR_VALUES.get(node.op_type, {}).get(a.name)
+        allowed = ATTR_VALUES.get(key, {}).get(a.name)
         if allowed is not None:
             value = helper.get_attribute_value(a)
             value = value.decode("utf-8", "replace") if isinstance(value, bytes) else value

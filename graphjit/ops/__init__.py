@@ -1,6 +1,7 @@
 """graphjit's op library: importing this package registers every primitive op."""
 
 from graphjit.ops import (  # noqa: F401  (registration)
+    bitcast,
     candidate_sampling,
     control_flow,
     conv,
@@ -22,4 +23,5 @@ from graphjit.ops import (  # noqa: F401  (registration)
     sorting,
     state_ops,
     summary_ops,
+    unique,
 )

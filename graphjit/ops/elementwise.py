@@ -90,6 +90,9 @@ _UNARY = [
     ("Reciprocal", FLOAT, lambda x: (1 / x).astype(x.dtype), True),
     ("Sin", FLOAT, np.sin, True),
     ("Cos", FLOAT, np.cos, True),
+    ("Asin", FLOAT, np.arcsin, True),
+    ("Acos", FLOAT, np.arccos, True),
+    ("Atan", FLOAT, np.arctan, True),
     ("Tanh", FLOAT, np.tanh, True),
     ("Sigmoid", FLOAT, _sigmoid_reference, True),
     ("Erf", FLOAT, _erf_reference, True),
@@ -186,6 +189,9 @@ _UNARY_GRADS = {
     "Reciprocal": lambda x, y, dy: -(dy * (y * y)),
     "Sin": lambda x, y, dy: dy * cos(x),
     "Cos": lambda x, y, dy: -(dy * sin(x)),
+    "Asin": lambda x, y, dy: dy * rsqrt(1 - x * x),
+    "Acos": lambda x, y, dy: -(dy * rsqrt(1 - x * x)),
+    "Atan": lambda x, y, dy: dy / (1 + x * x),
     "Tanh": lambda x, y, dy: dy * (1 - y * y),
     "Sigmoid": lambda x, y, dy: dy * (y * (1 - y)),
     "Erf": _erf_grad,
@@ -242,7 +248,8 @@ def _cast_grad(op, grads):
 
 
 # Worth computing once and parking in a row kernel rather than recomputing per pass.
-_EXPENSIVE = {"Exp", "Log", "Log1p", "Expm1", "Tanh", "Sigmoid", "Erf", "Sin", "Cos", "Pow"}
+_EXPENSIVE = {"Exp", "Log", "Log1p", "Expm1", "Tanh", "Sigmoid", "Erf", "Sin", "Cos", "Pow",
+              "Asin", "Acos", "Atan"}
 # Lowered by a rule rather than by the scalar function named like the op.
 _RULES = {"Pow": rules.pow_}
 
@@ -251,6 +258,7 @@ _RULES = {"Pow": rules.pow_}
 _ONNX_SAME = {
     "Neg": "Neg", "Abs": "Abs", "Sign": "Sign", "Exp": "Exp", "Log": "Log", "Sqrt": "Sqrt",
     "Reciprocal": "Reciprocal", "Sin": "Sin", "Cos": "Cos", "Tanh": "Tanh",
+    "Asin": "Asin", "Acos": "Acos", "Atan": "Atan",
     "Sigmoid": "Sigmoid", "Erf": "Erf", "Floor": "Floor", "Ceil": "Ceil", "Round": "Round",
     "LogicalNot": "Not", "Add": "Add", "Sub": "Sub", "Mul": "Mul", "Equal": "Equal",
     "Less": "Less", "LessEqual": "LessOrEqual", "Greater": "Greater",
@@ -344,6 +352,9 @@ square = _unary("Square")
 reciprocal = _unary("Reciprocal")
 sin = _unary("Sin")
 cos = _unary("Cos")
+asin = _unary("Asin")
+acos = _unary("Acos")
+atan = _unary("Atan")
 tanh = _unary("Tanh")
 sigmoid = _unary("Sigmoid")
 erf = _unary("Erf")

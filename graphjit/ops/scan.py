@@ -29,7 +29,6 @@ from graphjit.registry import (
     AttrKind,
     Fusion,
     KernelBuilder,
-    NoOnnx,
     Onnx,
     OpDef,
     register,
@@ -92,9 +91,7 @@ register(OpDef("Cumsum", _cumsum_infer, _cumsum_reference, Fusion.STANDALONE,
                attrs=_SCAN_ATTRS, onnx=Onnx("CumSum")))
 register(OpDef("Cumprod", _cumsum_infer, _cumprod_reference, Fusion.STANDALONE,
                KernelBuilder("scan", scan_lowering.cumsum), grad=_cumprod_grad,
-               attrs=_SCAN_ATTRS,
-               onnx=NoOnnx("ONNX has no cumulative product (CumSum only), and "
-                           "exp(CumSum(log x)) is wrong for zeros and negatives")))
+               attrs=_SCAN_ATTRS, onnx=Onnx("CumProd")))  # (ONNX opset 26 on)
 
 
 # -- public functions ------------------------------------------------------

@@ -43,7 +43,8 @@ from graphjit.testing.program import Built
 SAFETY = 4.0  # tolerance = SAFETY x the largest deviation of the perturbed runs
 SAMPLES = 8  # perturbed reference runs per program (they cost a NumPy run each)
 
-TRANSCENDENTAL = ("Exp", "Log", "Log1p", "Expm1", "Tanh", "Sigmoid", "Erf", "Sin", "Cos")
+TRANSCENDENTAL = ("Exp", "Log", "Log1p", "Expm1", "Tanh", "Sigmoid", "Erf", "Sin", "Cos",
+                  "Asin", "Acos", "Atan")
 REDUCING = ("Sum", "Mean", "Prod", "SumToShapeOf", "MatMul", "Conv2D", "Conv2DBackpropInput",
             "Conv2DBackpropFilter", "AvgPool", "AvgPoolGrad", "MaxPoolGrad", "ScatterAddLike")
 TERMS = None  # a reduction's input ulps grow with the number of terms it sums: _input_ulps

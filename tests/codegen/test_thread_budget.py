@@ -155,7 +155,7 @@ def test_one_stalled_call_does_not_decide_a_site(wake_50us, monkeypatch):
     monkeypatch.setattr(wake_cost, "busy", lambda: False)
     monkeypatch.setattr(wake_cost, "cores", lambda: 2)
     site = blas.GemmSite()
-    site._used = 2
+    site._used, site._timed = 2, True  # as __enter__ leaves it when 2 threads may run
     for took in (0.3e-3, 0.3e-3, 30e-3, 0.3e-3):  # one call stalled behind other work
         site._start = 0
         monkeypatch.setattr(blas.time, "perf_counter_ns", lambda t=took: int(t * 1e9))
@@ -221,3 +221,21 @@ def test_a_busy_machine_gets_finer_chunks(busy, wake_50us, monkeypatch):
         parallel.observe_chunks(None)
     per = parallel.CHUNKS_PER_THREAD_BUSY if busy else parallel.CHUNKS_PER_THREAD
     assert set(counts) == {2 * per} and len(counts) == 2 * per
+
+
+@needs_blas
+def test_one_allowed_thread_is_decided_without_timing(monkeypatch):
+    """OPENBLAS_NUM_THREADS=1 (or GRAPHJIT_NUM_THREADS=1): nothing to choose, so a tiny
+    GEMM pays no reading of the cores and no timing (a site cost 4 us a call before)."""
+    from threadpoolctl import threadpool_limits
+
+    def not_read():
+        raise AssertionError("the cores were read for a one-thread budget")
+    monkeypatch.setattr(wake_cost, "cores", not_read)
+    site = blas.GemmSite()
+    assert site.threads(1) == 1
+    with threadpool_limits(1, user_api="blas"):
+        for _ in range(3):
+            with site:
+                pass
+    assert site.seconds == {} and site.calls == 3

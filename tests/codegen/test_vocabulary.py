@@ -120,6 +120,7 @@ REFERENCE = {
     Fn.FLOOR: np.floor, Fn.CEIL: np.ceil, Fn.ROUND: np.rint, Fn.SQRT: np.sqrt,
     Fn.RSQRT: lambda a: 1 / np.sqrt(a), Fn.EXP: np.exp, Fn.EXPM1: np.expm1, Fn.LOG: np.log,
     Fn.LOG1P: np.log1p, Fn.SIN: np.sin, Fn.COS: np.cos, Fn.TANH: np.tanh,
+    Fn.ASIN: np.arcsin, Fn.ACOS: np.arccos, Fn.ATAN: np.arctan,
     Fn.SIGMOID: lambda a: 1 / (1 + np.exp(-a)), Fn.ERF: _erf,
     Fn.EQUAL: np.equal, Fn.NOTEQUAL: np.not_equal, Fn.LESS: np.less,
     Fn.LESSEQUAL: np.less_equal, Fn.GREATER: np.greater, Fn.GREATEREQUAL: np.greater_equal,

@@ -64,3 +64,32 @@ def test_data_movement_runs_on_the_host():
     for got, expected in zip(fn(v), want):
         assert got.dtype == v.dtype
         np.testing.assert_array_equal(got.view(np.uint8), expected.view(np.uint8))
+
+
+def test_ml_dtypes_is_imported_on_first_use_only():
+    """Importing ml_dtypes costs more than the rest of graphjit's import: a program that
+    never names a narrow dtype must not pay it; naming one (or feeding an array of one)
+    brings them all."""
+    import subprocess
+    import sys
+    code = ("import sys, numpy as np, graphjit as tf\n"
+            "from graphjit import dtypes\n"
+            "assert 'ml_dtypes' not in sys.modules\n"
+            "assert tf.as_dtype('float32') is tf.float32 and 'bfloat16' in dtypes.NAMES\n"
+            "assert 'ml_dtypes' not in sys.modules\n"
+            "assert tf.as_dtype('bfloat16') is dtypes.bfloat16 and len(dtypes.NARROW) > 5\n"
+            "import ml_dtypes\n"
+            "assert tf.as_dtype(np.dtype(ml_dtypes.float8_e5m2)) is dtypes.float8_e5m2\n"
+            "assert dtypes.names()['int4'] is dtypes.int4\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+
+
+def test_an_array_of_a_narrow_dtype_is_recognized_in_a_fresh_process():
+    import subprocess
+    import sys
+    code = ("import ml_dtypes, numpy as np, graphjit as tf\n"
+            "x = np.zeros(3, ml_dtypes.bfloat16)\n"
+            "assert tf.as_dtype(x.dtype).name == 'bfloat16'\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr

@@ -91,6 +91,9 @@ TABLE = {
     "Reciprocal": ("f", 1, "exact", lambda a: np.divide(1, a, dtype=a.dtype)),
     "Sin": ("f", 1, "ulp", np.sin, "sin"),
     "Cos": ("f", 1, "ulp", np.cos, "cos"),
+    "Asin": ("f", 1, "ulp", np.arcsin, "asin"),
+    "Acos": ("f", 1, "ulp", np.arccos, "acos"),
+    "Atan": ("f", 1, "ulp", np.arctan, "atan"),
     "Tanh": ("f", 1, "ulp", np.tanh, "tanh"),
     "Sigmoid": ("f", 1, "ulp", _sigmoid, "sigmoid"),
     "Erf": ("f", 1, "ulp", _erf, "erf"),
@@ -122,6 +125,8 @@ TABLE = {
     "Cast": ("fib", 1, "exact", None),  # every target dtype: see _cast_expected
 }
 BOUNDS = {**ULP_BOUNDS, "pow_f32": 1.0, "pow_f64": 1.0}  # glibc pow/powf: < 1 ulp
+# libm's asin, acos and atan (what Numba calls): within 1 ulp
+BOUNDS.update({f"{f}_{w}": 1.0 for f in ("asin", "acos", "atan") for w in ("f32", "f64")})
 
 # Fused chains: an op sees its input as NumPy computed it, i.e. rounded (no FMA: a*b + a
 # rounds twice) or wrapped (int8 100 + 100 is -56 before anything reads it; MAX + 1 < MAX).

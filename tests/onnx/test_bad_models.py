@@ -219,10 +219,10 @@ CASES: dict[str, Case] = {
                          ("Constant 'n'", "attribute 'value_string'", "not supported")),
     "constant_strings": C(lambda tmp: model([node("Constant", [], value_strings=["a"])],
                                             inputs=()), Unsupported, ("'value_strings'",)),
-    "maxpool_indices": C(lambda tmp: model([node("MaxPool", ["x"], ["y", "i"],
-                                                 kernel_shape=[1, 1])],
-                                           inputs=[("x", F32, [1, 1, 2, 2])]), Unsupported,
-                         ("MaxPool 'n'", "output 1 (Indices, 'i')", "Indices output")),
+    "maxpool_indices_3d_column_major": C(
+        lambda tmp: model([node("MaxPool", ["x"], ["y", "i"], kernel_shape=[1, 1, 1],
+                                storage_order=1)], inputs=[("x", F32, [1, 1, 2, 2, 2])]),
+        Unsupported, ("MaxPool 'n'", "storage_order=1", "2-D pooling only")),
     "batchnorm_training_outputs": C(
         lambda tmp: model([node("BatchNormalization", ["x", "s", "b", "m", "v"],
                                 ["y", "rm"])], inputs=[("x", F32, [1, 2, 3])],

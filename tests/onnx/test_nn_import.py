@@ -215,13 +215,6 @@ def test_max_pool_integers_and_global_pools():
                   "x": random(rng, (2, 3, 4, 5)), "s": random(rng, (2, 3, 7))})
 
 
-def test_max_pool_indices_is_unsupported():
-    model = make_model([helper.make_node("MaxPool", ["x"], ["y", "i"], kernel_shape=[2, 2])],
-                       {"x": (F32, [1, 1, 4, 4])}, ["y", ("i", np.int64)])
-    with pytest.raises(UnsupportedError, match="Indices"):
-        check(model, {})
-
-
 # -- activations, softmax, normalization -------------------------------------------------------
 
 def test_activations():

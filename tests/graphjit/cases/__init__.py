@@ -6,6 +6,7 @@ that the cases together cover every registered op type.
 """
 
 from tests.graphjit.cases.base import Case  # noqa: F401
+from tests.graphjit.cases.bitcast import CASES as _BITCAST
 from tests.graphjit.cases.control_flow import CASES as _CONTROL_FLOW
 from tests.graphjit.cases.conv import CASES as _CONV
 from tests.graphjit.cases.debug import CASES as _DEBUG
@@ -21,7 +22,9 @@ from tests.graphjit.cases.shape_ops import CASES as _SHAPE_OPS
 from tests.graphjit.cases.sorting import CASES as _SORTING
 from tests.graphjit.cases.state_ops import CASES as _STATE_OPS
 from tests.graphjit.cases.summary import CASES as _SUMMARY
+from tests.graphjit.cases.unique import CASES as _UNIQUE
 
 ALL_CASES = [*_ELEMENTWISE, *_CONV, *_REDUCTIONS, *_SCAN, *_LINALG, *_NN, *_SHAPE_OPS,
              *_STATE_OPS, *_SUMMARY, *_GRADIENTS, *_SORTING, *_MASKING, *_DEBUG,
-             *_CONTROL_FLOW, *_SAMPLING]
+             *_CONTROL_FLOW, *_SAMPLING, *_BITCAST,
+             *_UNIQUE]

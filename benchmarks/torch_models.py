@@ -1,0 +1,106 @@
+"""graphjit against ONNX Runtime on the small models torch.onnx.export wrote
+(tests/onnx/torch_models/: residual block, MLP, LSTM, transformer encoder layer,
+if/while control flow, conv-resize-conv).
+
+As benchmarks/models.py: one process, single-threaded by default, interleaved rounds
+of timed bursts, the median per-call time and the ratio graphjit / ONNX Runtime; the
+outputs are checked to agree first. The stored inputs are tiled along the (free) batch
+to --batch. A model graphjit cannot convert yet is listed with the ops it lacks.
+
+    python benchmarks/torch_models.py [--batch 2 32] [--rounds 7] [--threads 1] [--only mlp]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+FIXTURES = os.path.join(os.path.dirname(HERE), "tests", "onnx", "torch_models")
+
+
+def _load(name: str, batch: int):
+    import numpy as np
+    import onnx
+
+    model = onnx.load(os.path.join(FIXTURES, name + ".onnx"))
+    with np.load(os.path.join(FIXTURES, name + ".npz"), allow_pickle=False) as data:
+        stored = {k[3:]: data[k] for k in data.files if k.startswith("in_")}
+    inputs = {k: np.ascontiguousarray(np.resize(v, (batch, *v.shape[1:])))
+              for k, v in stored.items()}
+    return model, inputs
+
+
+def _systems(name: str, batch: int, threads: int):
+    import numpy as np
+    import onnxruntime as ort
+
+    import graphjit.onnx as gjx
+
+    model, inputs = _load(name, batch)
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = options.inter_op_num_threads = threads
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    session = ort.InferenceSession(model.SerializeToString(), options,
+                                   providers=["CPUExecutionProvider"])
+    compiled = gjx.import_model(model).compile()
+    want = session.run(None, inputs)
+    got = compiled(**inputs)
+    got = got if isinstance(got, (list, tuple)) else [got]
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-5,
+                                   err_msg=f"{name}: graphjit and ONNX Runtime disagree")
+    return {"graphjit": lambda: compiled(**inputs),
+            "ONNX Runtime": lambda: session.run(None, inputs)}
+
+
+def _missing(name: str) -> list[str]:
+    import onnx
+
+    import graphjit.onnx as gjx
+
+    def nodes(graph):
+        for node in graph.node:
+            yield node
+            for attr in node.attribute:
+                for sub in [attr.g] if attr.HasField("g") else list(attr.graphs):
+                    yield from nodes(sub)
+
+    model = onnx.load(os.path.join(FIXTURES, name + ".onnx"))
+    return sorted({n.op_type for n in nodes(model.graph) if n.op_type not in gjx.CONVERTERS})
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--batch", type=int, nargs="+", default=[2, 32])
+    ap.add_argument("--rounds", type=int, default=7)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--only", nargs="+", default=None)
+    args = ap.parse_args(argv)
+    sys.path.insert(0, HERE)
+    from models import _burst_seconds, _set_threads
+
+    _set_threads(args.threads)
+    names = args.only or sorted(f[:-5] for f in os.listdir(FIXTURES) if f.endswith(".onnx"))
+    print(f"{args.threads} thread(s); median of {args.rounds} interleaved rounds, ms per call")
+    print(f"{'model':20} {'batch':>5} {'graphjit':>10} {'ORT':>10} {'graphjit/ORT':>13}")
+    for name in names:
+        missing = _missing(name)
+        if missing:
+            print(f"{name:20} not imported: no converter for {', '.join(missing)}")
+            continue
+        for batch in args.batch:
+            systems = _systems(name, batch, args.threads)
+            times = {system: [] for system in systems}
+            for _ in range(args.rounds):
+                for system, call in systems.items():
+                    times[system].append(_burst_seconds(call))
+            gj, ort = (statistics.median(times[s]) * 1e3 for s in systems)
+            print(f"{name:20} {batch:5d} {gj:10.3f} {ort:10.3f} {gj / ort:13.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

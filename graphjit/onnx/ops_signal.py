@@ -1,0 +1,226 @@
+"""ONNX converters for the signal ops: DFT, STFT, the Hann, Hamming and Blackman windows
+and MelWeightMatrix.
+
+A DFT of a length known at import is a matrix product with constant cosine and sine
+matrices (graphjit has no complex dtype: ONNX keeps real and imaginary parts in a last
+axis of size 1 or 2). That is O(n^2) per transform, not an FFT, but it compiles into
+ordinary matmul kernels and the signal lengths of these models are frame sizes (a few
+hundred). STFT gathers its frames with a constant index pattern, weights them by the
+window and takes that DFT. The windows and the mel matrix depend on scalar inputs only:
+they are computed at import with NumPy (those inputs must be static).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+import graphjit as gj
+from graphjit.graph import Tensor
+from graphjit.onnx.convert import NodeContext, converter
+from graphjit.onnx.types import to_dtype
+
+
+def _scalar(ctx: NodeContext, i: int, what: str):
+    value = np.asarray(ctx.require_static(i, what))
+    if value.size != 1:
+        raise ctx.invalid(f"{what} must be a scalar, got shape {list(value.shape)}")
+    return value.reshape(()).item()
+
+
+def _parts(x: Tensor, shape: list) -> tuple[Tensor, Tensor | None]:
+    """The real part and the imaginary part (None for a real signal) of x [..., 1 or 2]."""
+    rank = len(shape)
+
+    def part(j: int) -> Tensor:
+        return gj.reshape(gj.slice(x, [0] * (rank - 1) + [j], shape[:-1] + [1]), shape[:-1])
+    return part(0), part(1) if shape[-1] == 2 else None
+
+
+def dft(ctx: NodeContext, x: Tensor, axis: int, length: int, inverse: bool,
+        onesided: bool) -> Tensor:
+    """ONNX's DFT of x [..., 1 or 2] along `axis` (not the last), as NumPy's fft, ifft and
+    (inverse and onesided) irfft with n=length: the input cut or zero-padded to `length`,
+    the inverse divided by it; the result [..., K, 2] ([..., length, 1] for irfft)."""
+    shape = list(ctx.require_shape(0, "the DFT matrices"))
+    if shape[-1] not in (1, 2):
+        raise ctx.invalid(f"the last axis holds the real and imaginary parts: its size must "
+                          f"be 1 or 2, got {shape[-1]}")
+    if length < 1:
+        raise ctx.invalid(f"dft_length must be >= 1, got {length}")
+    real, imag = _parts(x, shape)
+    n = shape[axis]
+    inner = [i for i in range(len(shape) - 1) if i != axis] + [axis]  # the axis last
+    batch = [shape[i] for i in inner[:-1]]
+    irfft = inverse and onesided
+    k_out = length if inverse or not onesided else length // 2 + 1
+    used = min(n, length // 2 + 1 if irfft else length)  # input entries the sum reads
+    rows = np.arange(used)[:, None]
+    angle = 2 * np.pi * ((rows * np.arange(k_out)[None, :]) % length) / length
+    cos, sin = np.cos(angle), np.sin(angle)
+    if irfft:  # Hermitian: bins 1..(length-1)//2 count twice, 0 and length/2 once
+        twice = (rows > 0) & (2 * rows != length)
+        cos, sin = cos * np.where(twice, 2, 1), sin * np.where(twice, 2, 1)
+    if inverse:
+        cos, sin = cos / length, sin / length
+    np_dtype = x.dtype.np
+
+    def rows_of(part: Tensor) -> Tensor:
+        flat = gj.reshape(gj.transpose(part, inner), [-1, n])
+        return flat if used == n else gj.slice(flat, [0, 0], [-1, used])
+
+    def times(a: Tensor, m: np.ndarray) -> Tensor:
+        return gj.matmul(a, m.astype(np_dtype))
+    xr = rows_of(real)
+    xi = None if imag is None else rows_of(imag)
+    sign = 1 if inverse else -1  # e^{+-i angle}
+    yr = times(xr, cos)
+    yi = times(xr, sign * sin)
+    if xi is not None:
+        yr = yr - times(xi, sign * sin)
+        yi = yi + times(xi, cos)
+    outer = list(np.argsort(inner))
+
+    def back(y: Tensor) -> Tensor:
+        return gj.expand_dims(gj.transpose(gj.reshape(y, batch + [k_out]), outer), -1)
+    if irfft:
+        return back(yr)
+    return gj.concat([back(yr), back(yi)], axis=-1)
+
+
+@converter("DFT", attrs=("axis", "inverse", "onesided"))
+def convert_dft(ctx: NodeContext) -> Tensor:
+    """DFT-17 takes the axis as an attribute (default 1), DFT-20 as input 2 (default -2);
+    dft_length (input 1) must be static."""
+    x = ctx.inputs[0]
+    if ctx.version >= 20:
+        axis = -2 if ctx.input(2) is None else int(_scalar(ctx, 2, "axis"))
+    else:
+        axis = ctx.attr("axis", 1)
+    rank = x.ndim
+    if not -rank <= axis < rank or axis % rank == rank - 1:
+        raise ctx.invalid(f"axis {axis} must name a signal axis of the rank-{rank} input "
+                          "(not the last, which holds the real and imaginary parts)")
+    axis %= rank
+    inverse, onesided = bool(ctx.attr("inverse", 0)), bool(ctx.attr("onesided", 0))
+    if ctx.input(1) is not None:
+        length = int(_scalar(ctx, 1, "dft_length"))
+    else:
+        n = ctx.require_shape(0, "the DFT matrices")[axis]
+        length = 2 * (n - 1) if inverse and onesided else n
+    return gj.identity(dft(ctx, x, axis, length, inverse, onesided), name=ctx.name)
+
+
+@converter("STFT", attrs=("onesided",))
+def convert_stft(ctx: NodeContext) -> Tensor:
+    """signal [batch, length, 1 or 2] -> [batch, frames, bins, 2]: frames of frame_length
+    every frame_step samples (as many as fit), times the window, each transformed."""
+    x, window = ctx.inputs[0], ctx.input(2)
+    shape = list(ctx.require_shape(0, "the frame pattern"))
+    if len(shape) != 3:
+        raise ctx.invalid(f"the signal must have shape [batch, length, 1 or 2], got {shape}")
+    step = int(_scalar(ctx, 1, "frame_step"))
+    if ctx.input(3) is not None:
+        frame = int(_scalar(ctx, 3, "frame_length"))
+    elif window is not None:
+        frame = ctx.require_shape(2, "the frame length")[0]
+    else:
+        frame = shape[1]
+    if window is not None and ctx.require_shape(2, "the window")[0] != frame:
+        raise ctx.unsupported(f"a window of length {window.shape[0]} differs from "
+                              f"frame_length {frame}")
+    if step < 1 or not 1 <= frame <= shape[1]:
+        raise ctx.invalid(f"frame_step {step} must be >= 1 and frame_length {frame} in "
+                          f"[1, {shape[1]}]")
+    frames = 1 + (shape[1] - frame) // step
+    index = np.arange(frames)[:, None] * step + np.arange(frame)[None, :]
+    framed = gj.gather(x, index.astype(np.int64), axis=1)  # [batch, frames, frame, c]
+    if window is not None:
+        framed = framed * gj.reshape(gj.cast(window, x.dtype), [1, 1, frame, 1])
+    onesided = bool(ctx.attr("onesided", 1))
+    ctx_frames = _FramedContext(ctx, framed)
+    return gj.identity(dft(ctx_frames, framed, 2, frame, False, onesided), name=ctx.name)
+
+
+class _FramedContext:
+    """The STFT's context, whose input 0 is the framed signal (dft() reads its shape)."""
+
+    def __init__(self, ctx: NodeContext, framed: Tensor):
+        self._ctx, self._framed = ctx, framed
+
+    def require_shape(self, i: int, what: str) -> tuple:
+        return tuple(self._framed.shape)
+
+    def invalid(self, why: str):
+        return self._ctx.invalid(why)
+
+
+def _window(ctx: NodeContext, terms: tuple[float, ...]) -> Tensor:
+    """sum_j terms[j] * cos(2 pi j n / N) (alternating signs are in `terms`), n in
+    [0, size), N = size (periodic, the default) or size - 1 (symmetric)."""
+    size = int(_scalar(ctx, 0, "size"))
+    if size < 0:
+        raise ctx.invalid(f"size must be >= 0, got {size}")
+    dtype = to_dtype(ctx.attr("output_datatype", 1), f"ONNX {ctx.op_type} output_datatype")
+    period = size if ctx.attr("periodic", 1) else size - 1
+    n = np.arange(size, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        w = sum(a * np.cos(2 * np.pi * j * n / period) for j, a in enumerate(terms))
+    ctx.check_size(size, dtype.size, "the window")
+    return gj.constant(np.asarray(w).astype(dtype.np), dtype=dtype, name=ctx.name)
+
+
+_WINDOW_ATTRS = ("output_datatype", "periodic")
+
+
+@converter("HannWindow", attrs=_WINDOW_ATTRS)
+def convert_hann_window(ctx: NodeContext) -> Tensor:
+    return _window(ctx, (0.5, -0.5))  # sin^2(pi n / N)
+
+
+@converter("HammingWindow", attrs=_WINDOW_ATTRS)
+def convert_hamming_window(ctx: NodeContext) -> Tensor:
+    return _window(ctx, (25 / 46, -21 / 46))  # ONNX's alpha = 25/46 (not 0.54)
+
+
+@converter("BlackmanWindow", attrs=_WINDOW_ATTRS)
+def convert_blackman_window(ctx: NodeContext) -> Tensor:
+    return _window(ctx, (0.42, -0.5, 0.08))
+
+
+@converter("MelWeightMatrix", attrs=("output_datatype",))
+def convert_mel_weight_matrix(ctx: NodeContext) -> Tensor:
+    """[dft_length // 2 + 1, num_mel_bins] triangular filters, equally spaced in mel
+    (2595 log10(1 + f / 700)) from lower_edge_hertz to upper_edge_hertz, with the bin
+    edges rounded down to DFT bins as ONNX's reference does."""
+    bins, length, rate = (int(_scalar(ctx, i, w)) for i, w in
+                          enumerate(("num_mel_bins", "dft_length", "sample_rate")))
+    low, high = (float(_scalar(ctx, i, w)) for i, w in
+                 ((3, "lower_edge_hertz"), (4, "upper_edge_hertz")))
+    if bins < 1 or length < 1 or rate < 1:
+        raise ctx.invalid(f"num_mel_bins {bins}, dft_length {length} and sample_rate {rate} "
+                          "must be >= 1")
+    dtype = to_dtype(ctx.attr("output_datatype", 1), "ONNX MelWeightMatrix output_datatype")
+    spectrogram_bins = length // 2 + 1
+    ctx.check_size(spectrogram_bins * bins, dtype.size, "the mel weight matrix")
+
+    def mel(hz: float) -> float:
+        return 2595 * np.log1p(hz / 700) / np.log(10)
+    points = np.arange(bins + 2) * ((mel(high) - mel(low)) / (bins + 2)) + mel(low)
+    hertz = 700 * np.expm1(points / 2595 * np.log(10))
+    edges = (((length + 1) * hertz) // rate).astype(np.int64)
+    if edges.min() < 0 or edges.max() >= spectrogram_bins + 1:
+        raise ctx.invalid(f"the band [{low}, {high}] Hz reaches past the {spectrogram_bins} "
+                          "bins of the spectrogram")
+    out = np.zeros((spectrogram_bins, bins))
+    j = np.arange(spectrogram_bins)
+    for i in range(bins):
+        left, center, right = edges[i:i + 3]
+        if center == left:
+            out[center, i] = 1
+        else:
+            rise = (j >= left) & (j <= center)
+            out[rise, i] = (j[rise] - left) / (center - left)
+        if right > center:
+            fall = (j >= center) & (j < right)
+            out[fall, i] = (right - j[fall]) / (right - center)
+    return gj.constant(out.astype(dtype.np), dtype=dtype, name=ctx.name)

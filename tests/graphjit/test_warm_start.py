@@ -1,0 +1,53 @@
+"""A warm start loads cached kernels without Numba's typing and lowering registries
+(codegen.numba_cache) and gives bit-identical results to the process that compiled them:
+an extern GEMM step, chunked parallel kernels and reductions, each in a fresh process."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+SCRIPT = """
+import json, sys
+import numpy as np
+import graphjit as tf
+rng = np.random.default_rng(0)
+g = tf.Graph()
+with g.as_default():
+    x = tf.placeholder(tf.float32, [None, 64], name="x")
+    w = tf.placeholder(tf.float32, [64, 32], name="w")
+    b = tf.placeholder(tf.float32, [32], name="b")
+    sm = tf.nn.softmax(tf.nn.relu(tf.nn.bias_add(tf.matmul(x, w), b)))
+    gelu = 0.5 * x * (1.0 + tf.tanh(0.7978845608 * (x + 0.044715 * x * x * x)))
+    total = tf.reduce_sum(gelu, axis=0) + tf.reduce_max(x, axis=1)[:64]
+fn = tf.compile(g, fetches=[sm, gelu, total], feeds=[x, w, b])
+inputs = [rng.standard_normal(s).astype(np.float32) for s in [(4096, 64), (64, 32), (32,)]]
+outs = fn(*inputs)
+print(json.dumps({"outs": [o.tobytes().hex() for o in outs],
+                  "loops": fn.ir("loops"),
+                  "registries": "numba.np.arraymath" in sys.modules}))
+"""
+
+
+def _run(cache: Path) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GRAPHJIT_", "NUMBA_"))}
+    env.update(GRAPHJIT_CACHE_DIR=str(cache), GRAPHJIT_NUM_THREADS="2",
+               PYTHONPATH=os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]))
+    done = subprocess.run([sys.executable, "-c", SCRIPT], env=env, cwd=ROOT,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+def test_a_warm_start_skips_numba_registries_and_matches_the_compiling_process(tmp_path):
+    cold = _run(tmp_path)
+    assert "extern matmul" in cold["loops"] and "parallel for" in cold["loops"]
+    assert cold["registries"]  # compiling needs them
+    warm = _run(tmp_path)
+    assert not warm["registries"]
+    assert warm["outs"] == cold["outs"]
