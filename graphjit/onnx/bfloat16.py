@@ -12,6 +12,7 @@ input is cast back to bfloat16. Within one node the intermediate values stay flo
 from __future__ import annotations
 
 from graphjit import dtypes
+from graphjit.graph import Tensor
 
 # Ops that take bfloat16 as it is: conversions (their point is the narrow type) and
 # pure data movement, exact in any dtype, which graphjit runs on the stored values.
@@ -30,7 +31,7 @@ def needs_widening(node, inputs: list) -> bool:
     bf16 = _bfloat16()
     if bf16 is None or node.op_type in STORAGE_OPS:
         return False
-    return any(t is not None and t.dtype == bf16 for t in inputs)
+    return any(_is_bfloat16(t, bf16) for t in inputs)
 
 
 def widen(inputs: list) -> list:
@@ -38,7 +39,7 @@ def widen(inputs: list) -> list:
     16 bits)."""
     import graphjit as gj
     bf16 = _bfloat16()
-    return [gj.cast(t, dtypes.float32) if t is not None and t.dtype == bf16 else t
+    return [gj.cast(t, dtypes.float32) if _is_bfloat16(t, bf16) else t
             for t in inputs]
 
 
@@ -51,7 +52,7 @@ def bfloat16_outputs(node, opset: int, inputs: list) -> set[int]:
     formal_in, formal_out = list(schema.inputs), list(schema.outputs)
     bound = set()
     for i, t in enumerate(inputs):
-        if t is not None and t.dtype == bf16 and formal_in:
+        if _is_bfloat16(t, bf16) and formal_in:
             bound.add(formal_in[min(i, len(formal_in) - 1)].type_str)
     bound |= {"tensor(bfloat16)"}
     return {i for i in range(len(node.output))
@@ -63,5 +64,10 @@ def narrowed(outputs: list, positions: set[int]) -> list:
     such as a comparison's bool, as they are)."""
     import graphjit as gj
     bf16 = _bfloat16()
-    return [gj.cast(t, bf16) if i in positions and t is not None and t.dtype.is_floating
+    return [gj.cast(t, bf16) if i in positions and isinstance(t, Tensor) and t.dtype.is_floating
             and t.dtype != bf16 else t for i, t in enumerate(outputs)]
+
+
+def _is_bfloat16(value, bf16) -> bool:
+    """Whether `value` is a bfloat16 tensor (sequences and optionals are not widened)."""
+    return isinstance(value, Tensor) and value.dtype == bf16
