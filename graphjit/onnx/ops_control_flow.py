@@ -7,9 +7,11 @@ cond's or loop's sub-graph (`ctx.subgraph`); the outer values it reads by name b
 captured inputs of the op, or constants where the importer knows them at build time.
 An If whose condition is known at build time imports only the branch it takes.
 
-Per-iteration outputs (Loop's scan outputs, Scan's outputs) grow by a concat per
-iteration in a loop variable of free length: their row shape and dtype come from a
-first, scratch import of the body (the way map_fn learns its result shapes).
+Per-iteration outputs (Loop's scan outputs, Scan's outputs) are loop variables too:
+[count, ...] zeros filled row by row when the iteration count is known before the loop
+(one plan for the body), else grown by a concat per iteration (a new plan each, since
+the shape changes). Their row shape and dtype come from a first, scratch import of the
+body (the way map_fn learns its result shapes).
 """
 
 from __future__ import annotations
