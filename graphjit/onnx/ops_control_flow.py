@@ -7,9 +7,11 @@ cond's or loop's sub-graph (`ctx.subgraph`); the outer values it reads by name b
 captured inputs of the op, or constants where the importer knows them at build time.
 An If whose condition is known at build time imports only the branch it takes.
 
-Per-iteration outputs (Loop's scan outputs, Scan's outputs) grow by a concat per
-iteration in a loop variable of free length: their row shape and dtype come from a
-first, scratch import of the body (the way map_fn learns its result shapes).
+Per-iteration outputs (Loop's scan outputs, Scan's outputs) are loop variables too:
+[count, ...] zeros filled row by row when the iteration count is known before the loop
+(one plan for the body), else grown by a concat per iteration (a new plan each, since
+the shape changes). Their row shape and dtype come from a first, scratch import of the
+body (the way map_fn learns its result shapes).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from graphjit.errors import DTypeError, ShapeError
 from graphjit.function import build_function
 from graphjit.graph import Tensor, TensorShape, get_default_graph
 from graphjit.onnx.convert import NodeContext, StaticValueRequired, converter
+from graphjit.ops._util import make
 
 # The most iterations a Loop is unrolled to when its body needs that (it carries a
 # sequence or optional, or needs its iteration number at build time).
@@ -70,9 +73,11 @@ def convert_if(ctx: NodeContext) -> list:
                               f"graphjit: {exc}") from None
 
 
-def _scratch_body(ctx: NodeContext, specs: list) -> list[Tensor]:
-    """The body's outputs imported once into a scratch sub-graph, for their specs."""
-    f, _ = build_function(lambda *params: ctx.subgraph("body", list(params)), specs,
+def _scratch_body(ctx: NodeContext, specs: list, bind=list) -> list[Tensor]:
+    """The body's outputs imported once into a scratch sub-graph, for their specs (and
+    whether they are known at build time); `bind` maps its placeholders to the body's
+    inputs."""
+    f, _ = build_function(lambda *params: ctx.subgraph("body", bind(params)), specs,
                           lambda params: params, get_default_graph(), f"{ctx.name}/scratch",
                           f"body of {ctx.op_type} '{ctx.name}'", nullcontext)
     return list(f.outputs)
@@ -85,41 +90,59 @@ def _invariant(before: TensorShape, after: TensorShape) -> TensorShape:
     return TensorShape([a if a == b else None for a, b in zip(before, after)])
 
 
-def _empty_rows(ctx: NodeContext, row: Tensor, what: str) -> tuple[Tensor, TensorShape]:
-    """Zero rows of `row`'s shape, and the accumulator's invariant [None, *row]."""
+def _empty_rows(ctx: NodeContext, row: Tensor, what: str,
+                count) -> tuple[Tensor, TensorShape, bool]:
+    """The accumulator of `row`s before the loop, its invariant, and whether it is
+    preallocated: [count, *row] zeros when the iteration count is known before the loop
+    (an int, or a 1-D tensor that long), so its shape never changes and the body runs
+    one plan; else [0, *row], grown by a concat per iteration (a new plan each)."""
     if not row.shape.is_fully_defined():
         raise ctx.unsupported(f"{what} has shape {row.shape}, not known when the graph is "
                               "built; graphjit stacks per-iteration outputs of static shape")
-    return gj.zeros([0, *row.shape], row.dtype), TensorShape([None, *row.shape])
+    shape, dtype = list(row.shape), row.dtype
+    if count is None or not (dtype.is_floating or dtype.is_integer):
+        return gj.zeros([0, *shape], dtype), TensorShape([None, *shape]), False
+    if isinstance(count, int):
+        return gj.zeros([count, *shape], dtype), TensorShape([count, *shape]), True
+    column = gj.reshape(gj.zeros_like(count, dtype), [-1] + [1] * len(shape))
+    return column + gj.zeros([1, *shape], dtype), TensorShape([None, *shape]), True
 
 
-def _append(acc: Tensor, row: Tensor) -> Tensor:
+def _append(acc: Tensor, row: Tensor, i: Tensor, preallocated: bool) -> Tensor:
+    """acc with `row` at row i (of zeros until now), or concatenated at its end."""
+    if preallocated:
+        return acc + make("ScatterAddLike", [gj.expand_dims(row, 0), gj.reshape(i, [1]),
+                                             acc], {"axis": 0})
     return gj.concat([acc, gj.expand_dims(row, 0)], 0)
 
 
 def _loop(ctx: NodeContext, stop, body, counter: Tensor, carried: list[Tensor],
-          body_specs: list, n_rows: int, scalar_cond: bool = False) -> list[Tensor]:
+          scratch: list[Tensor], n_rows: int, count=None,
+          scalar_cond: bool = False) -> list[Tensor]:
     """while_loop over (counter, *carried, *accumulators) while `stop(counter, *carried)`:
     `body(counter, *carried)` gives the new carried values and the rows to stack; the
-    loop's final carried values and stacked rows. `body_specs` are the ONNX body's
-    input specs, whose outputs end with the carried values then the rows (with
-    `scalar_cond`, carried[0] is Loop's condition, a scalar whatever shape of one
-    element the body gives it)."""
-    scratch = _scratch_body(ctx, body_specs)
+    loop's final carried values and stacked rows. `scratch` are the outputs of the
+    body's scratch import (`_scratch_body`), ending with the carried values then the
+    rows; `count`, when known before the loop, the number of iterations it will run
+    (see `_empty_rows`). With `scalar_cond`, carried[0] is Loop's condition, a scalar
+    whatever shape of one element the body gives it."""
     after = scratch[len(scratch) - n_rows - len(carried):len(scratch) - n_rows]
     invariants = [TensorShape(())] + [_invariant(t.shape, a.shape)
                                       for t, a in zip(carried, after)]
     if scalar_cond:
         invariants[1] = TensorShape(())
-    accs = []
+    accs, preallocated = [], []
     for k, row in enumerate(scratch[len(scratch) - n_rows:]):
-        acc, inv = _empty_rows(ctx, row, f"scan output {k}")
+        acc, inv, pre = _empty_rows(ctx, row, f"scan output {k}", count)
         accs.append(acc)
         invariants.append(inv)
+        preallocated.append(pre)
 
     def step(i, *values):
         new, rows = body(i, *values[:len(carried)])
-        return [i + 1, *new, *[_append(a, r) for a, r in zip(values[len(carried):], rows)]]
+        accs = [_append(a, r, i, pre)
+                for a, r, pre in zip(values[len(carried):], rows, preallocated)]
+        return [i + 1, *new, *accs]
 
     try:
         result = gj.while_loop(lambda i, *_: stop(i, *_), step, [counter, *carried, *accs],
@@ -199,16 +222,29 @@ def _while(ctx: NodeContext, limit, cond, carried: list, n: int) -> list[Tensor]
     def stop(i, c, *_):
         return c if limit is None else gj.logical_and(gj.less(i, limit), c)
 
+    true = gj.constant(True)  # (the body runs only while cond holds: cond_in is True)
+
     def body(i, c, *values):
-        outs = ctx.subgraph("body", [i, c, *values])
+        outs = ctx.subgraph("body", [i, true, *values])
         if len(outs) != 1 + n + n_rows:
             raise ctx.invalid(f"its body gives {len(outs)} outputs; the node needs "
                               f"{1 + n + n_rows} (cond, {n} loop-carried, {n_rows} scan)")
         new_c = _scalar_bool(ctx, outs[0], "the body's cond output")
         return [new_c, *outs[1:1 + n]], outs[1 + n:]
 
+    scratch = _scratch_body(ctx, specs, lambda p: [p[0], true, *p[2:]])
+    count = None  # the trip count, when the loop surely runs M times and M is known
+    known_m = ctx.static(0)
+    if known_m is not None and _is_true(ctx.static(1) if ctx.input(1) is not None else True) \
+            and scratch[0].op.type == "Const" and _is_true(scratch[0].op.attrs["value"]):
+        count = max(int(np.asarray(known_m).reshape(())), 0)
     zero = gj.constant(np.zeros((), np.int64))
-    return _loop(ctx, stop, body, zero, [cond, *carried], specs, n_rows, scalar_cond=True)[1:]
+    return _loop(ctx, stop, body, zero, [cond, *carried], scratch, n_rows, count,
+                 scalar_cond=True)[1:]
+
+
+def _is_true(value) -> bool:
+    return value is not None and np.asarray(value).size == 1 and bool(np.asarray(value).all())
 
 
 def _axis(ctx: NodeContext, axis: int, rank: int, what: str) -> int:
@@ -241,8 +277,13 @@ def convert_scan(ctx: NodeContext) -> list[Tensor]:
     lengths = {x.shape[a] for x, a in zip(xs, axes)} - {None}
     if len(lengths) > 1:
         raise ctx.invalid(f"its scan inputs have different lengths {sorted(lengths)}")
-    count = gj.constant(np.int64(lengths.pop())) if lengths else \
+    known = lengths.pop() if lengths else None
+    count = gj.constant(np.int64(known)) if known is not None else \
         gj.cast(gj.gather(gj.shape(xs[0]), axes[0]), dtypes.int64)
+    # the rows' count before the loop: static, or a 1-D slice of x along its axis
+    x0 = xs[0]
+    length = known if known is not None else \
+        x0[tuple(slice(None) if j == axes[0] else 0 for j in range(x0.ndim))]
     row_specs = [(TensorShape([d for j, d in enumerate(x.shape) if j != a]), x.dtype)
                  for x, a in zip(xs, axes)]
     specs = [(t.shape, t.dtype) for t in states] + row_specs
@@ -261,7 +302,8 @@ def convert_scan(ctx: NodeContext) -> list[Tensor]:
         return outs[:n], outs[n:]
 
     results = _loop(ctx, lambda i, *_: gj.less(i, count), body,
-                    gj.constant(np.zeros((), np.int64)), states, specs, k)
+                    gj.constant(np.zeros((), np.int64)), states, _scratch_body(ctx, specs),
+                    k, length)
     finals, stacked = results[:n], results[n:]
     outputs = list(finals)
     for acc, a, reverse in zip(stacked, out_axes, out_dirs):

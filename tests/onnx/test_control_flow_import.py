@@ -118,9 +118,11 @@ def test_if_branches_of_different_shapes_are_refused_naming_the_node():
         import_model(model)
 
 
-def test_scan_with_reversed_input_and_output_axis_1():
+@pytest.mark.parametrize("length", [4, None])
+def test_scan_with_reversed_input_and_output_axis_1(length):
     """Two states (a running sum and product) over rows of x read backwards, and per-row
-    results stacked along axis 1, as ONNX's Scan-9+ defines them."""
+    results stacked along axis 1, as ONNX's Scan-9+ defines them; x's length static or
+    free (the stacked rows are preallocated either way)."""
     body = helper.make_graph(
         [helper.make_node("Add", ["acc_in", "row"], ["acc_out"]),
          helper.make_node("Mul", ["prod_in", "row"], ["prod_out"]),
@@ -131,14 +133,36 @@ def test_scan_with_reversed_input_and_output_axis_1():
     nodes = [helper.make_node("Scan", ["acc0", "prod0", "x"], ["acc", "prod", "ys"],
                               body=body, num_scan_inputs=1, scan_input_directions=[1],
                               scan_output_axes=[1])]
-    model = _model(nodes, [_vi("acc0", F, [2]), _vi("prod0", F, [2]), _vi("x", F, [4, 2]),
-                           _vi("w", F, [2])],
-                   [_vi("acc", F, [2]), _vi("prod", F, [2]), _vi("ys", F, [2, 4])], opset=16)
+    model = _model(nodes, [_vi("acc0", F, [2]), _vi("prod0", F, [2]),
+                           _vi("x", F, [length, 2]), _vi("w", F, [2])],
+                   [_vi("acc", F, [2]), _vi("prod", F, [2]), _vi("ys", F, [2, length])],
+                   opset=16)
     rng = np.random.default_rng(1)
     feeds = {"acc0": np.zeros(2, np.float32), "prod0": np.ones(2, np.float32),
              "x": rng.uniform(0.5, 1.5, (4, 2)).astype(np.float32),
              "w": np.array([1.0, -2.0], np.float32)}
-    _check(model, [feeds], {"While"})
+    feed_sets = [feeds] if length else [feeds, dict(feeds, x=feeds["x"][:1])]
+    _check(model, feed_sets, {"While"})
+
+
+def test_loop_of_known_trip_count_stacks_its_scan_outputs():
+    """M a constant, no condition: the loop runs M times and its per-iteration
+    outputs (float and bool rows) stack in [M, ...] buffers made before it."""
+    body = helper.make_graph(
+        [helper.make_node("Cast", ["it"], ["f"], to=F),
+         helper.make_node("Mul", ["acc_in", "f"], ["prod"]),
+         helper.make_node("Add", ["acc_in", "prod"], ["acc_out"]),
+         helper.make_node("Greater", ["acc_out", "thresh"], ["big"]),
+         helper.make_node("Identity", ["ci"], ["co"])],
+        "body", [_vi("it", I64, []), _vi("ci", B, []), _vi("acc_in", F, [2])],
+        [_vi("co", B, []), _vi("acc_out", F, [2]), _vi("prod", F, [2]), _vi("big", B, [2])])
+    nodes = [helper.make_node("Constant", [], ["m"], value=helper.make_tensor("v", I64, [], [5])),
+             helper.make_node("Loop", ["m", "", "a"], ["final", "prods", "bigs"], body=body)]
+    model = _model(nodes, [_vi("a", F, [2]), _vi("thresh", F, [])],
+                   [_vi("final", F, [2]), _vi("prods", F, [5, 2]), _vi("bigs", B, [5, 2])])
+    feeds = {"a": np.array([0.5, -1.0], np.float32), "thresh": np.array(3.0, np.float32)}
+    graph = _check(model, [feeds], {"While"})
+    assert [tuple(t.shape) for t in graph.outputs[1:]] == [(5, 2), (None, 2)]
 
 
 def test_loop_nested_in_a_loop_reads_names_of_both_enclosing_graphs():
