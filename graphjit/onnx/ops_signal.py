@@ -1,11 +1,10 @@
 """ONNX converters for the signal ops: DFT, STFT, the Hann, Hamming and Blackman windows
 and MelWeightMatrix.
 
-A DFT of a length known at import is a matrix product with constant cosine and sine
-matrices (graphjit has no complex dtype: ONNX keeps real and imaginary parts in a last
-axis of size 1 or 2). That is O(n^2) per transform, not an FFT, but it compiles into
-ordinary matmul kernels and the signal lengths of these models are frame sizes (a few
-hundred). STFT gathers its frames with a constant index pattern, weights them by the
+A DFT is graphjit's Fft primitive (graphjit.ops.fft), which keeps ONNX's layout (no
+complex dtype: real and imaginary parts in a last axis of size 1 or 2) and runs
+numpy.fft on the host, in the input's precision, so it rounds as the NumPy references
+of the node suite do. STFT gathers its frames with a constant index pattern, weights them by the
 window and takes that DFT. The windows and the mel matrix depend on scalar inputs only:
 they are computed at import with NumPy (those inputs must be static).
 """
@@ -18,6 +17,7 @@ import graphjit as gj
 from graphjit.graph import Tensor
 from graphjit.onnx.convert import NodeContext, converter
 from graphjit.onnx.types import to_dtype
+from graphjit.ops.fft import fft_real_layout
 
 
 def _scalar(ctx: NodeContext, i: int, what: str):
@@ -27,64 +27,24 @@ def _scalar(ctx: NodeContext, i: int, what: str):
     return value.reshape(()).item()
 
 
-def _parts(x: Tensor, shape: list) -> tuple[Tensor, Tensor | None]:
-    """The real part and the imaginary part (None for a real signal) of x [..., 1 or 2]."""
-    rank = len(shape)
-
-    def part(j: int) -> Tensor:
-        return gj.reshape(gj.slice(x, [0] * (rank - 1) + [j], shape[:-1] + [1]), shape[:-1])
-    return part(0), part(1) if shape[-1] == 2 else None
-
-
 def dft(ctx: NodeContext, x: Tensor, shape: list, axis: int, length: int, inverse: bool,
         onesided: bool) -> Tensor:
     """ONNX's DFT of x [..., 1 or 2] (static `shape`) along `axis` (not the last), as
-    NumPy's fft, ifft and (inverse and onesided) irfft with n=length: the input cut or
-    zero-padded to `length`, the inverse divided by it; the result [..., K, 2]
-    ([..., length, 1] for irfft)."""
+    NumPy's fft, ifft and (inverse and onesided) irfft with n=length: graphjit's Fft
+    primitive on the axis moved next to the last. Its result is [..., K, 2] ([..., length,
+    1] for irfft); dtypes other than float32 and float64 are transformed in float32."""
     if shape[-1] not in (1, 2):
         raise ctx.invalid(f"the last axis holds the real and imaginary parts: its size must "
                           f"be 1 or 2, got {shape[-1]}")
     if length < 1:
         raise ctx.invalid(f"dft_length must be >= 1, got {length}")
-    real, imag = _parts(x, shape)
-    n = shape[axis]
-    inner = [i for i in range(len(shape) - 1) if i != axis] + [axis]  # the axis last
-    batch = [shape[i] for i in inner[:-1]]
-    irfft = inverse and onesided
-    k_out = length if inverse or not onesided else length // 2 + 1
-    used = min(n, length // 2 + 1 if irfft else length)  # input entries the sum reads
-    rows = np.arange(used)[:, None]
-    angle = 2 * np.pi * ((rows * np.arange(k_out)[None, :]) % length) / length
-    cos, sin = np.cos(angle), np.sin(angle)
-    if irfft:  # Hermitian: bins 1..(length-1)//2 count twice, 0 and length/2 once
-        twice = (rows > 0) & (2 * rows != length)
-        cos, sin = cos * np.where(twice, 2, 1), sin * np.where(twice, 2, 1)
-    if inverse:
-        cos, sin = cos / length, sin / length
-    np_dtype = x.dtype.np
-
-    def rows_of(part: Tensor) -> Tensor:
-        flat = gj.reshape(gj.transpose(part, inner), [-1, n])
-        return flat if used == n else gj.slice(flat, [0, 0], [-1, used])
-
-    def times(a: Tensor, m: np.ndarray) -> Tensor:
-        return gj.matmul(a, m.astype(np_dtype))
-    xr = rows_of(real)
-    xi = None if imag is None else rows_of(imag)
-    sign = 1 if inverse else -1  # e^{+-i angle}
-    yr = times(xr, cos)
-    yi = times(xr, sign * sin)
-    if xi is not None:
-        yr = yr - times(xi, sign * sin)
-        yi = yi + times(xi, cos)
-    outer = list(np.argsort(inner))
-
-    def back(y: Tensor) -> Tensor:
-        return gj.expand_dims(gj.transpose(gj.reshape(y, batch + [k_out]), outer), -1)
-    if irfft:
-        return back(yr)
-    return gj.concat([back(yr), back(yi)], axis=-1)
+    rank = len(shape)
+    perm = [i for i in range(rank - 1) if i != axis] + [axis, rank - 1]
+    wide = x.dtype in (gj.float32, gj.float64)
+    y = gj.transpose(x, perm) if perm != list(range(rank)) else x
+    y = fft_real_layout(y if wide else gj.cast(y, gj.float32), length, inverse, onesided)
+    y = y if wide else gj.cast(y, x.dtype)
+    return gj.transpose(y, list(np.argsort(perm))) if perm != list(range(rank)) else y
 
 
 @converter("DFT", attrs=("axis", "inverse", "onesided"))

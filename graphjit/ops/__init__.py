@@ -10,6 +10,7 @@ from graphjit.ops import (  # noqa: F401  (registration)
     deferred_grad,
     dropout,
     elementwise,
+    fft,
     indexing,
     linalg,
     linalg_host,

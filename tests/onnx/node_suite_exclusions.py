@@ -19,10 +19,6 @@ EXCLUSIONS: dict[str, str] = {
     r"test_bernoulli\w*":
         "Bernoulli: the expected values are draws of NumPy's global generator (seeded or "
         "not, the case's seed does not decide them), which no implementation reproduces",
-    # -- expected values that are round-off ---------------------------------------
-    r"test_dft_inverse(_opset19)?":
-        "the expected imaginary parts at the Nyquist bin are NumPy's float32 round-off "
-        "(1.9e-07; 0 exactly) and exceed the case's atol 1e-07; graphjit gives 3e-15",
     r"test_scan_sum": "Scan-8 (opset 8): its batch axis and sequence_lens (Scan-9 and later "
                       "are imported)",
 }
