@@ -16,8 +16,11 @@ import numpy as np
 import graphjit as gj
 from graphjit.graph import Tensor
 from graphjit.onnx.convert import NodeContext, converter
+from graphjit.onnx.export_ops import translates
 from graphjit.onnx.types import to_dtype
 from graphjit.ops.fft import fft_real_layout
+
+_DFT_SINCE = 17  # the opset that added DFT
 
 
 def _scalar(ctx: NodeContext, i: int, what: str):
@@ -172,3 +175,17 @@ def convert_mel_weight_matrix(ctx: NodeContext) -> Tensor:
             fall = (j >= center) & (j < right)
             out[fall, i] = (right - j[fall]) / (right - center)
     return gj.constant(out.astype(dtype.np), dtype=dtype, name=ctx.name)
+
+
+@translates("Fft")
+def _export_fft(ctx) -> str:
+    """graphjit's Fft as a DFT on axis -2 (DFT-17's attribute, DFT-20's input)."""
+    if ctx.opset < _DFT_SINCE:
+        raise ctx.unsupported(f"ONNX has DFT from opset {_DFT_SINCE} on")
+    attrs = ctx.attrs
+    length = ctx.const(np.array(attrs["length"], np.int64), hint=f"{ctx.op.name}/length")
+    flags = {"inverse": int(attrs["inverse"]), "onesided": int(attrs["onesided"])}
+    if ctx.opset >= 20:
+        axis = ctx.const(np.array(-2, np.int64), hint=f"{ctx.op.name}/axis")
+        return ctx.node("DFT", ctx.inputs[0], length, axis, **flags)
+    return ctx.node("DFT", ctx.inputs[0], length, axis=len(ctx.shape(0)) - 2, **flags)

@@ -44,6 +44,8 @@ NOT_GENERATED = {
                "the other generated ops compare meaningfully; cases cover it",
     "Unique": "its output's size depends on values, so it runs as a host step between "
               "plans; cases cover it (tests/graphjit/test_staged.py the staging)",
+    "Fft": "an ONNX-layout transform (a last axis of real and imaginary parts) no other "
+           "generated op builds on, and its round-off is NumPy's FFT's; cases cover it",
     "DeferredGrad": "gradients of unknown rank, expanded before a run: "
                     "tests/graphjit/test_unknown_rank_graphs.py builds generated graphs "
                     "on placeholders without shapes",

@@ -11,6 +11,7 @@ from tests.graphjit.cases.control_flow import CASES as _CONTROL_FLOW
 from tests.graphjit.cases.conv import CASES as _CONV
 from tests.graphjit.cases.debug import CASES as _DEBUG
 from tests.graphjit.cases.elementwise import CASES as _ELEMENTWISE
+from tests.graphjit.cases.fft import CASES as _FFT
 from tests.graphjit.cases.gradients import CASES as _GRADIENTS
 from tests.graphjit.cases.linalg import CASES as _LINALG
 from tests.graphjit.cases.masking import CASES as _MASKING
@@ -26,5 +27,5 @@ from tests.graphjit.cases.unique import CASES as _UNIQUE
 
 ALL_CASES = [*_ELEMENTWISE, *_CONV, *_REDUCTIONS, *_SCAN, *_LINALG, *_NN, *_SHAPE_OPS,
              *_STATE_OPS, *_SUMMARY, *_GRADIENTS, *_SORTING, *_MASKING, *_DEBUG,
-             *_CONTROL_FLOW, *_SAMPLING, *_BITCAST,
+             *_CONTROL_FLOW, *_SAMPLING, *_BITCAST, *_FFT,
              *_UNIQUE]
