@@ -64,6 +64,19 @@ def test_dft_opset17_real_input_axis_attribute():
     _check(model, {"x": x}, rtol=1e-5, atol=1e-5)
 
 
+def test_dft_rounds_as_numpy_in_float32_and_float16():
+    """The Fft host step transforms float32 in complex64 as NumPy does: an inverse DFT
+    matches the reference to its round-off (an O(n^2) matmul misses by ~1e-7); float16
+    goes through float32 and rounds back."""
+    half, single = TensorProto.FLOAT16, TensorProto.FLOAT
+    nodes = [helper.make_node("DFT", ["x"], ["y"], axis=1, inverse=1),
+             helper.make_node("DFT", ["h"], ["z"], axis=1, inverse=1)]
+    model = _model(nodes, [("x", single, [2, 12, 2]), ("h", half, [2, 12, 2])],
+                   [("y", single), ("z", half)], opset=17)
+    x = np.random.default_rng(3).standard_normal((2, 12, 2)).astype(np.float32)
+    _check(model, {"x": x, "h": x.astype(np.float16)}, rtol=0, atol=1e-7)
+
+
 def test_stft_complex_signal_with_window_and_windows():
     nodes = [helper.make_node("HannWindow", ["size"], ["w"], output_datatype=D),
              helper.make_node("STFT", ["x", "step", "w"], ["y"], onesided=0),
