@@ -209,3 +209,5 @@ ATTR_VALUES.update({  # onnx-nn
     "RoiAlign": {"mode": ("avg", "max"),
                  "coordinate_transformation_mode": ("half_pixel", "output_half_pixel")},
 })
+OP_VERSIONS.update({"NonMaxSuppression": (11,)})  # onnx-misc
+ATTR_VALUES.update({"NonMaxSuppression": {"center_point_box": (0, 1)}})  # onnx-misc
