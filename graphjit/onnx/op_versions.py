@@ -211,3 +211,7 @@ ATTR_VALUES.update({  # onnx-nn
 })
 OP_VERSIONS.update({"NonMaxSuppression": (11,)})  # onnx-misc
 ATTR_VALUES.update({"NonMaxSuppression": {"center_point_box": (0, 1)}})  # onnx-misc
+OP_VERSIONS.update({  # onnx-misc: the ai.onnx.ml domain
+    "ai.onnx.ml:Binarizer": (1,), "ai.onnx.ml:ArrayFeatureExtractor": (1,),
+    "ai.onnx.ml:LabelEncoder": (2, 4),
+})
