@@ -213,5 +213,5 @@ OP_VERSIONS.update({"NonMaxSuppression": (11,)})  # onnx-misc
 ATTR_VALUES.update({"NonMaxSuppression": {"center_point_box": (0, 1)}})  # onnx-misc
 OP_VERSIONS.update({  # onnx-misc: the ai.onnx.ml domain
     "ai.onnx.ml:Binarizer": (1,), "ai.onnx.ml:ArrayFeatureExtractor": (1,),
-    "ai.onnx.ml:LabelEncoder": (2, 4),
+    "ai.onnx.ml:LabelEncoder": (1, 2, 4),
 })

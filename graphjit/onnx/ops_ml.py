@@ -44,7 +44,15 @@ def convert_array_feature_extractor(ctx: NodeContext) -> Tensor:
 
 
 def _label_map(ctx: NodeContext):
-    """(keys, values, default) as NumPy arrays from whichever attributes the node uses."""
+    """(keys, values, default) as NumPy arrays from whichever attributes the node uses
+    (LabelEncoder-1: classes_strings, each string's value its index, or back)."""
+    if ctx.attr("classes_strings") is not None:
+        classes = np.array(ctx.attr("classes_strings"), object)
+        if not ctx.inputs[0].dtype.is_string:
+            raise ctx.unsupported("int64 to string (string values: graphjit's select "
+                                  "does not take strings)")
+        return classes, np.arange(classes.size, dtype=np.int64), \
+            np.asarray(ctx.attr("default_int64", -1), np.int64)
     keys = next((np.asarray(ctx.attr(k)) for k in ("keys_tensor", "keys_floats",
                  "keys_int64s", "keys_strings") if ctx.attr(k) is not None), None)
     values = None
@@ -70,7 +78,7 @@ def _label_map(ctx: NodeContext):
 
 
 @converter("LabelEncoder", domain=ML,
-           attrs=("keys_tensor", "keys_floats", "keys_int64s", "keys_strings",
+           attrs=("classes_strings", "keys_tensor", "keys_floats", "keys_int64s", "keys_strings",
                   "values_tensor", "values_floats", "values_int64s", "values_strings",
                   "default_tensor", "default_float", "default_int64", "default_string"))
 def convert_label_encoder(ctx: NodeContext) -> Tensor:

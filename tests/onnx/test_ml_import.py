@@ -84,3 +84,10 @@ def test_string_values_are_refused_naming_the_node():
                    keys_int64s=[1], values_strings=["a"])
     with pytest.raises(UnsupportedError, match="the_node.*string values"):
         import_model(model)
+
+
+def test_label_encoder_1_strings_to_their_class_index():
+    """ONNX's Python reference has no LabelEncoder-1: onnxruntime is the check."""
+    model = _model("LabelEncoder", [("x", TensorProto.STRING, [4])], TensorProto.INT64,
+                   ml_version=1, classes_strings=["cat", "dog"], default_int64=-7)
+    _check(model, {"x": np.array(["dog", "cat", "emu", "dog"], object)}, runtime=True)
