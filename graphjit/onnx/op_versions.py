@@ -215,3 +215,7 @@ OP_VERSIONS.update({  # onnx-misc: the ai.onnx.ml domain
     "ai.onnx.ml:Binarizer": (1,), "ai.onnx.ml:ArrayFeatureExtractor": (1,),
     "ai.onnx.ml:LabelEncoder": (1, 2, 4),
 })
+OP_VERSIONS.update({"ai.onnx.ml:TreeEnsemble": (5,)})  # onnx-misc
+ATTR_VALUES.update({  # onnx-misc
+    "ai.onnx.ml:TreeEnsemble": {"aggregate_function": (0, 1), "post_transform": (0,)},
+})

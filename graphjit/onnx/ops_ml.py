@@ -108,3 +108,116 @@ def convert_label_encoder(ctx: NodeContext) -> Tensor:
     if result is None:
         raise ctx.unsupported("an empty map")
     return gj.identity(result, name=ctx.name)
+
+
+_COMPARES = {0: gj.less_equal, 1: gj.less, 2: gj.greater_equal, 3: gj.greater,
+             4: gj.equal, 5: gj.not_equal}
+_MEMBER = 6
+_TREE_ATTRS = ("aggregate_function", "leaf_targetids", "leaf_weights", "membership_values",
+               "n_targets", "nodes_falseleafs", "nodes_falsenodeids", "nodes_featureids",
+               "nodes_hitrates", "nodes_missing_value_tracks_true", "nodes_modes",
+               "nodes_splits", "nodes_trueleafs", "nodes_truenodeids", "post_transform",
+               "tree_roots")
+
+
+def _tree_paths(ctx: NodeContext, a: dict) -> list[tuple[list, int]]:
+    """Every root-to-leaf path, as ([(node, took_true_branch)], leaf index)."""
+    paths: list[tuple[list, int]] = []
+    nodes = len(a["nodes_modes"])
+
+    def walk(node: int, steps: list) -> None:
+        if len(steps) > nodes:
+            raise ctx.invalid("its trees have a cycle")
+        for branch, ids, leafs in ((True, "nodes_truenodeids", "nodes_trueleafs"),
+                                   (False, "nodes_falsenodeids", "nodes_falseleafs")):
+            target = int(a[ids][node])
+            here = steps + [(node, branch)]
+            if a[leafs][node]:
+                paths.append((here, target))
+                if len(paths) > MAX_PATHS:
+                    raise ctx.unsupported(f"more than {MAX_PATHS} root-to-leaf paths")
+            else:
+                walk(target, here)
+
+    for root in a["tree_roots"]:
+        root = int(root)
+        if (a["nodes_trueleafs"][root] and a["nodes_falseleafs"][root]
+                and a["nodes_truenodeids"][root] == a["nodes_falsenodeids"][root]):
+            paths.append(([], int(a["nodes_truenodeids"][root])))  # a one-leaf tree
+        else:
+            walk(root, [])
+    return paths
+
+
+def _member_sets(a: dict) -> dict[int, list[float]]:
+    """Each BRANCH_MEMBER node's set: membership_values split at its NaNs, in node order."""
+    values = list(np.asarray(a["membership_values"] if a["membership_values"] is not None
+                             else [], np.float64))
+    sets: dict[int, list[float]] = {}
+    for node, mode in enumerate(a["nodes_modes"]):
+        if int(mode) == _MEMBER:
+            end = next((i for i, v in enumerate(values) if np.isnan(v)), len(values))
+            sets[node], values = values[:end], values[end + 1:]
+    return sets
+
+
+@converter("TreeEnsemble", attrs=_TREE_ATTRS, domain=ML)
+def convert_tree_ensemble(ctx: NodeContext) -> Tensor:
+    """[N, n_targets]: per row, the sum (or mean) over trees of the weight of the leaf
+    the row reaches, on that leaf's target."""
+    x = ctx.inputs[0]
+    a = {k: ctx.attr(k) for k in _TREE_ATTRS}
+    if x.ndim != 2:
+        raise ctx.invalid(f"X must be [N, features], got shape {x.shape}")
+    aggregate, post = ctx.attr("aggregate_function", 1), ctx.attr("post_transform", 0)
+    if aggregate not in (0, 1):
+        raise ctx.unsupported(f"aggregate_function={aggregate}; graphjit does AVERAGE (0) "
+                              "and SUM (1)")
+    if post != 0:
+        raise ctx.unsupported(f"post_transform={post}; graphjit does NONE (0)")
+    modes = [int(m) for m in a["nodes_modes"]]
+    if any(m not in _COMPARES and m != _MEMBER for m in modes):
+        raise ctx.invalid(f"nodes_modes {sorted(set(modes))} has a mode outside 0..6")
+    splits = np.asarray(a["nodes_splits"], x.dtype.np)
+    tracks = a["nodes_missing_value_tracks_true"] or [0] * len(modes)
+    sets = _member_sets(a)
+    columns: dict[int, Tensor] = {}
+    tests: dict[int, Tensor] = {}
+
+    def test(node: int) -> Tensor:
+        if node not in tests:
+            f = int(a["nodes_featureids"][node])
+            if f not in columns:
+                columns[f] = gj.gather(x, np.array(f, np.int64), axis=1)
+            col = columns[f]
+            if modes[node] == _MEMBER:
+                hits = [gj.equal(col, np.asarray(v, x.dtype.np)) for v in sets[node]]
+                t = hits[0] if hits else gj.not_equal(col, col)
+                for h in hits[1:]:
+                    t = gj.logical_or(t, h)
+            else:
+                t = _COMPARES[modes[node]](col, splits[node])
+            tests[node] = gj.logical_or(t, gj.is_nan(col)) if tracks[node] else t
+        return tests[node]
+
+    paths = _tree_paths(ctx, a)
+    n_targets = int(a["n_targets"])
+    targets, weights = np.asarray(a["leaf_targetids"]), np.asarray(a["leaf_weights"])
+    table = np.zeros((len(paths), n_targets), x.dtype.np)
+    held = []
+    for p, (steps, leaf) in enumerate(paths):
+        if not 0 <= targets[leaf] < n_targets:
+            raise ctx.invalid(f"leaf {leaf} has target {targets[leaf]}, not in [0, {n_targets})")
+        table[p, targets[leaf]] = weights[leaf]
+        hold = None
+        for node, branch in steps:
+            t = test(node) if branch else gj.logical_not(test(node))
+            hold = t if hold is None else gj.logical_and(hold, t)
+        if hold is None:  # a one-leaf tree: every row reaches it
+            hold = gj.ones_like(gj.gather(x, np.array(0, np.int64), axis=1), dtype=dtypes.bool_)
+        held.append(hold)
+    indicators = gj.cast(gj.stack(held, axis=1), x.dtype)
+    out = gj.matmul(indicators, table)
+    if aggregate == 0:
+        out = out / np.asarray(len(a["tree_roots"]), x.dtype.np)
+    return gj.identity(out, name=ctx.name)

@@ -91,3 +91,42 @@ def test_label_encoder_1_strings_to_their_class_index():
     model = _model("LabelEncoder", [("x", TensorProto.STRING, [4])], TensorProto.INT64,
                    ml_version=1, classes_strings=["cat", "dog"], default_int64=-7)
     _check(model, {"x": np.array(["dog", "cat", "emu", "dog"], object)}, runtime=True)
+
+
+def _ensemble(aggregate=1, post=0):
+    """Three trees over 3 features: tree 0 uses modes 0-3 (node 1 sends NaN true), tree 1
+    modes 4-6 (a member set), tree 2 a single leaf; 2 targets."""
+    tensor = helper.make_tensor
+    modes = [0, 1, 2, 3, 4, 5, 6]
+    return _model(
+        "TreeEnsemble", [("x", TensorProto.FLOAT, [None, 3])], TensorProto.FLOAT,
+        ml_version=5, aggregate_function=aggregate, post_transform=post, n_targets=2,
+        tree_roots=[0, 4, 7],
+        nodes_modes=tensor("m", TensorProto.UINT8, [8], modes + [0]),
+        nodes_featureids=[0, 1, 2, 0, 1, 2, 0, 0],
+        nodes_splits=tensor("s", TensorProto.FLOAT, [8], [0.5, 1.0, -1.0, 2.0, 3.0, 1.0,
+                                                           0.0, 0.0]),
+        nodes_truenodeids=[1, 0, 2, 4, 5, 6, 7, 0],
+        nodes_trueleafs=[0, 1, 1, 1, 1, 0, 1, 1],
+        nodes_falsenodeids=[3, 1, 3, 5, 3, 8, 9, 0],
+        nodes_falseleafs=[0, 1, 1, 1, 0, 1, 1, 1],
+        nodes_missing_value_tracks_true=[0, 1, 0, 0, 0, 0, 0, 0],
+        membership_values=tensor("v", TensorProto.FLOAT, [4], [1.0, 4.0, 5.0, np.nan]),
+        leaf_targetids=[0, 1, 0, 1, 0, 1, 0, 1, 0, 1],
+        leaf_weights=tensor("w", TensorProto.FLOAT, [10],
+                            [1, 2, 4, 8, 16, 32, 64, 128, 256, 512]))
+
+
+@pytest.mark.parametrize("aggregate", [0, 1])
+def test_tree_ensemble_every_mode_nan_and_one_leaf_tree(aggregate):
+    """onnxruntime is the check: ONNX's Python reference reads a one-leaf tree's leaf at
+    the root's node index instead of its nodes_truenodeids entry."""
+    x = np.array([[0.2, 0.5, 0], [0.7, np.nan, 2], [np.nan, 3, 1], [3, 4, 9],
+                  [0.5, 1, -1], [9, 9, 1], [-1, 5, 0.5]], np.float32)
+    _check(_ensemble(aggregate), {"x": x}, runtime=True)
+
+
+def test_tree_ensemble_min_and_post_transforms_are_refused_naming_the_node():
+    for model in (_ensemble(aggregate=2), _ensemble(post=1)):
+        with pytest.raises(UnsupportedError, match="the_node"):
+            import_model(model)
