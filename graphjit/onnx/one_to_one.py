@@ -22,6 +22,8 @@ from graphjit.onnx import (  # noqa: F401  (the hand-written converters register
     ops_losses,
     ops_math,
     ops_matrix,
+    ops_ml,
+    ops_nms,
     ops_nn,
     ops_nn_extras,
     ops_quant,

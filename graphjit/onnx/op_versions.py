@@ -209,3 +209,13 @@ ATTR_VALUES.update({  # onnx-nn
     "RoiAlign": {"mode": ("avg", "max"),
                  "coordinate_transformation_mode": ("half_pixel", "output_half_pixel")},
 })
+OP_VERSIONS.update({"NonMaxSuppression": (11,)})  # onnx-misc
+ATTR_VALUES.update({"NonMaxSuppression": {"center_point_box": (0, 1)}})  # onnx-misc
+OP_VERSIONS.update({  # onnx-misc: the ai.onnx.ml domain
+    "ai.onnx.ml:Binarizer": (1,), "ai.onnx.ml:ArrayFeatureExtractor": (1,),
+    "ai.onnx.ml:LabelEncoder": (1, 2, 4),
+})
+OP_VERSIONS.update({"ai.onnx.ml:TreeEnsemble": (5,)})  # onnx-misc
+ATTR_VALUES.update({  # onnx-misc
+    "ai.onnx.ml:TreeEnsemble": {"aggregate_function": (0, 1), "post_transform": (0,)},
+})

@@ -15,6 +15,7 @@ from graphjit.ops import (  # noqa: F401  (registration)
     linalg,
     linalg_host,
     masking,
+    nms,
     nn,
     overloads,
     random_like,
