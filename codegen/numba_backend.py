@@ -321,6 +321,10 @@ class WarmStart:
                     self._dispatcher = _load(self.path, self.name, self.source)[0]
         return self._dispatcher
 
+    def settled(self):
+        """The Numba dispatcher once calls go to it, else None (still native)."""
+        return self._dispatcher
+
     def __call__(self, *args):
         dispatcher = self._dispatcher
         if dispatcher is not None:

@@ -74,8 +74,10 @@ inputs = [rng.standard_normal(s).astype(np.float32) for s in [(64, 48), (48, 16)
 first = fn(*inputs)
 numba_first = "numba" in sys.modules
 again = fn(*inputs)
+settled = fn(*inputs)  # (after a switch: the runner calling Numba's entry points)
 print(json.dumps({"outs": [o.tobytes().hex() for o in first],
                   "again": [o.tobytes().hex() for o in again],
+                  "settled": [o.tobytes().hex() for o in settled],
                   "numba_first": numba_first, "numba_after": "numba" in sys.modules}))
 """
 
@@ -101,7 +103,7 @@ def test_a_warm_start_runs_cached_serial_kernels_without_importing_numba(tmp_pat
     # After NATIVE_CALLS calls the kernels run through Numba: same bits.
     switched, _ = _run_native(tmp_path, 1)
     assert not switched["numba_first"] and switched["numba_after"]
-    assert switched["outs"] == cold["outs"] and switched["again"] == cold["outs"]
+    assert switched["outs"] == switched["again"] == switched["settled"] == cold["outs"]
     # An entry written for another environment, or a corrupt one, is a logged miss:
     # the kernels load through Numba, with the same results.
     for entry in entries:
