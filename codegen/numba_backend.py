@@ -273,7 +273,8 @@ def compile_kernel(kernel: Kernel) -> CompiledKernel:
         compiled = CompiledKernel(kernel, source, path, fn, call)
         _live[key] = compiled
         _keep(key, compiled)
-        if hasattr(fn, "overloads"):  # (not at exit: the process frees it all)
+        if hasattr(fn, "overloads") or isinstance(fn, WarmStart):
+            # (not at exit: the process frees it all)
             weakref.finalize(compiled, _release, fn).atexit = False
         return compiled
 
@@ -382,7 +383,12 @@ def _keep(key: str, compiled: CompiledKernel) -> None:
 def _release(dispatcher) -> None:
     """Numba registers each compiled overload for calls from other jitted code (which a
     kernel never gets) and unregisters it only when the dispatcher dies, which that very
-    registration prevents: unregister it, so the dispatcher and its compile results go."""
+    registration prevents: unregister it, so the dispatcher and its compile results go.
+    (A warm start's kernel: its dispatcher, if it got that far.)"""
+    if isinstance(dispatcher, WarmStart):
+        dispatcher = dispatcher.settled()
+        if dispatcher is None:
+            return
     from numba.core.compiler_lock import global_compiler_lock
     with global_compiler_lock:
         for result in list(dispatcher.overloads.values()):
