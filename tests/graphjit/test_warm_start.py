@@ -111,6 +111,12 @@ def test_a_warm_start_runs_cached_serial_kernels_without_importing_numba(tmp_pat
     foreign, log = _run_native(tmp_path, 1000)
     assert foreign["numba_first"] and foreign["outs"] == cold["outs"]
     assert "native entry of another environment" in log
+    for entry in entries:  # back to this environment, calling a symbol nobody has
+        entry.write_bytes(entry.read_bytes().replace(b'"env": "other|', b'"env": "', 1)
+                          .replace(b'"externals": [', b'"externals": ["gj_no_such", ', 1))
+    unlinkable, log = _run_native(tmp_path, 1000)
+    assert unlinkable["numba_first"] and unlinkable["outs"] == cold["outs"]
+    assert "native code calls gj_no_such, which nothing provides" in log
     for entry in entries:
         entry.write_bytes(b"graphjit-native-1\nnot json")
     corrupt, log = _run_native(tmp_path, 1000)
