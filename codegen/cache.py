@@ -67,24 +67,12 @@ class SourceFile(NamedTuple):
 def environment() -> dict[str, str]:
     """What compiled code depends on besides its source: the cache format, the versions
     of graphjit, Numba and llvmlite, the CPU and the vectorized math kernels inline.
-    (Numba is imported here, not with the module: writing a checkpoint needs none.)"""
-    import importlib.metadata  # (15 ms of import: only here)
-
-    import llvmlite
-    import numba
-
-    from codegen.target import cpu_key
-    try:
-        cpu = cpu_key()
-    except Exception:  # pragma: no cover - hosts LLVM cannot describe
-        cpu = "unknown"
-    from codegen import vecmath  # inlined into kernels: its changes must invalidate them
-    try:  # the distribution shipping codegen (and graphjit, runtime)
-        ours = importlib.metadata.version("graphjit")
-    except importlib.metadata.PackageNotFoundError:  # pragma: no cover - source checkout
-        ours = "unknown"
-    return {"format": _FORMAT, "graphjit": ours, "numba": numba.__version__,
-            "llvmlite": llvmlite.__version__, "cpu": cpu, "vecmath": vecmath.source_hash()}
+    Computed without importing Numba (codegen.native: a warm start may not need it)."""
+    from codegen import native
+    versions, cpu = native.environment()
+    return {"format": _FORMAT, "graphjit": versions["graphjit"],
+            "numba": versions["numba"], "llvmlite": versions["llvmlite"], "cpu": cpu,
+            "vecmath": native.inline_source_hash()}
 
 
 _ENV: dict[str, str] | None = None

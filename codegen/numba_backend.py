@@ -22,10 +22,7 @@ import weakref
 from collections import OrderedDict
 from dataclasses import dataclass
 
-import numba
-from numba.core.compiler_lock import global_compiler_lock
-
-from codegen import cache, parallel
+from codegen import cache, native, parallel
 from codegen.loopir import (
     EXTERN_FUNCTIONS,
     ArrayView,
@@ -41,7 +38,6 @@ from codegen.loopir import (
 )
 from codegen.passes import CHUNK_PARAMS, Prepared, prepare, shape_expr
 from codegen.render import Emitter
-from codegen.target import loop_peeling_off
 
 # Numba's threading layer is the process's, so graphjit leaves its choice to the user
 # (NUMBA_THREADING_LAYER; README, "Numba's settings are the user's"). Its workqueue layer,
@@ -51,6 +47,7 @@ _parallel_lock = threading.Lock()
 
 def _serialized(fn):
     """Parallel kernels run one at a time (workqueue), with GRAPHJIT_NUM_THREADS threads."""
+    import numba
     threads = min(parallel.num_threads(), numba.config.NUMBA_NUM_THREADS)
 
     def call(*arrays):
@@ -165,11 +162,13 @@ class CompiledKernel:
 
     def _inspectable(self):
         """Numba cannot inspect code loaded from its cache: compile a private copy."""
-        if not self.fn.stats.cache_hits:
-            return self.fn
-        options = {k: v for k, v in self.fn.targetoptions.items()
+        import numba
+        fn = self.fn.dispatcher if isinstance(self.fn, WarmStart) else self.fn
+        if not fn.stats.cache_hits:
+            return fn
+        options = {k: v for k, v in fn.targetoptions.items()
                    if k not in ("cache", "nopython")}
-        return numba.njit(list(self.fn.signatures), **options)(self.fn.py_func)
+        return numba.njit(list(fn.signatures), **options)(fn.py_func)
 
     def llvm(self) -> str:
         if self.is_extern:
@@ -258,18 +257,12 @@ def compile_kernel(kernel: Kernel) -> CompiledKernel:
         path = found.path
         reason = (f"compilers or CPU changed: {found.detail}" if found.how == cache.MOVED_ON
                   else _MISS_REASONS.get(found.how, found.how))
-        try:
-            fn = _import_kernel(path, kernel.name)
-        except Exception:
-            # A corrupt Numba cache entry must not be fatal: drop it and compile afresh.
-            cache.drop_numba_cache(path)
-            reason = "corrupt machine code in the cache, dropped"
-            try:
-                fn = _import_kernel(path, kernel.name)
-            except Exception as exc:
-                raise BackendError(f"Numba failed to compile kernel {kernel.name}: "
-                                   f"{type(exc).__name__}: {exc}", source) from exc
-        if is_extern(kernel):
+        fn = _warm_start(prepared, found, source)
+        if fn is None:
+            fn, reason = _load(path, kernel.name, source, reason, is_extern(kernel))
+        if isinstance(fn, WarmStart):
+            _report(CacheOutcome(kernel.name, DISK))
+        elif is_extern(kernel):
             _report(CacheOutcome(kernel.name, EXTERN))
         elif getattr(getattr(fn, "stats", None), "cache_hits", None):
             _report(CacheOutcome(kernel.name, DISK))
@@ -280,9 +273,82 @@ def compile_kernel(kernel: Kernel) -> CompiledKernel:
         compiled = CompiledKernel(kernel, source, path, fn, call)
         _live[key] = compiled
         _keep(key, compiled)
-        if hasattr(fn, "overloads"):  # (not at exit: the process frees it all)
+        if hasattr(fn, "overloads") or isinstance(fn, WarmStart):
+            # (not at exit: the process frees it all)
             weakref.finalize(compiled, _release, fn).atexit = False
         return compiled
+
+
+def _load(path: str, name: str, source: str, reason: str = "", extern: bool = False):
+    """The kernel through Numba (compiled, or loaded from its disk cache), and the
+    reason of a miss."""
+    try:
+        return _import_kernel(path, name, extern), reason
+    except Exception:
+        # A corrupt Numba cache entry must not be fatal: drop it and compile afresh.
+        cache.drop_numba_cache(path)
+        try:
+            return (_import_kernel(path, name, extern),
+                    "corrupt machine code in the cache, dropped")
+        except Exception as exc:
+            raise BackendError(f"Numba failed to compile kernel {name}: "
+                               f"{type(exc).__name__}: {exc}", source) from exc
+
+
+# A warm start's kernels run from their native entries (codegen.native) for this many
+# calls (a chunked kernel's chunks count each), then through Numba, imported at that
+# point: a native call sets up its ctypes arguments each time (tens of microseconds,
+# about 10 ms for all of them), Numba's entry point does it in C, but importing Numba
+# costs about 0.25 s of CPU.
+NATIVE_CALLS = 256
+
+
+class WarmStart:
+    """A cached serial kernel loaded without Numba, for a process that has not imported
+    it: the first NATIVE_CALLS calls run the native entry, later ones (and any call
+    with arguments it cannot check) the Numba dispatcher, loaded once."""
+
+    def __init__(self, entry: native.NativeKernel, path: str, name: str, source: str):
+        self.entry, self.path, self.name, self.source = entry, path, name, source
+        self.native_calls_left = NATIVE_CALLS
+        self._dispatcher = None
+        self._lock = threading.Lock()
+
+    @property
+    def dispatcher(self):
+        if self._dispatcher is None:
+            with self._lock:
+                if self._dispatcher is None:
+                    self._dispatcher = _load(self.path, self.name, self.source)[0]
+        return self._dispatcher
+
+    def settled(self):
+        """The Numba dispatcher once calls go to it, else None (still native)."""
+        return self._dispatcher
+
+    def __call__(self, *args):
+        dispatcher = self._dispatcher
+        if dispatcher is not None:
+            return dispatcher(*args)
+        if self.native_calls_left > 0 and self.entry.accepts(args):
+            self.native_calls_left -= 1
+            return self.entry(*args)
+        return self.dispatcher(*args)
+
+
+def _warm_start(prepared: Prepared, found, source: str) -> WarmStart | None:
+    """The kernel from its native entry when Numba is not imported yet and the kernel
+    can run without it (cached, serial, not an extern call); else None."""
+    if ("numba" in sys.modules or found.how != cache.CACHED or prepared.parallel
+            or is_extern(prepared.kernel)):
+        return None
+    folder = os.path.dirname(found.path)
+    if folder != os.path.abspath(cache.kernels_dir()):
+        return None
+    entry = native.load_entry(os.path.join(folder, "__pycache__"), found.path,
+                              prepared.kernel.name)
+    return None if entry is None else WarmStart(entry, found.path, prepared.kernel.name,
+                                                source)
 
 
 class KernelCompileError(Exception):
@@ -317,7 +383,13 @@ def _keep(key: str, compiled: CompiledKernel) -> None:
 def _release(dispatcher) -> None:
     """Numba registers each compiled overload for calls from other jitted code (which a
     kernel never gets) and unregisters it only when the dispatcher dies, which that very
-    registration prevents: unregister it, so the dispatcher and its compile results go."""
+    registration prevents: unregister it, so the dispatcher and its compile results go.
+    (A warm start's kernel: its dispatcher, if it got that far.)"""
+    if isinstance(dispatcher, WarmStart):
+        dispatcher = dispatcher.settled()
+        if dispatcher is None:
+            return
+    from numba.core.compiler_lock import global_compiler_lock
     with global_compiler_lock:
         for result in list(dispatcher.overloads.values()):
             try:
@@ -378,16 +450,22 @@ def _module_name(path: str) -> str:
     return "graphjit_kernels." + os.path.splitext(os.path.basename(path))[0]
 
 
-def _import_kernel(path: str, name: str):
+def _import_kernel(path: str, name: str, extern: bool = False):
     """The kernel a generated file defines, holding nothing else alive: its module
     leaves sys.modules, and the module's names for it go (the dispatcher's globals are
-    the module's: a cycle only the garbage collector would free)."""
+    the module's: a cycle only the garbage collector would free). An extern kernel's
+    file is plain Python calling NumPy: importing it needs no Numba."""
     module_name = _module_name(path)
     spec = importlib.util.spec_from_file_location(module_name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module
+    if extern:
+        compiling = contextlib.nullcontext()
+    else:
+        from codegen.target import loop_peeling_off
+        compiling = loop_peeling_off()
     try:
-        with loop_peeling_off():  # compiles here (the kernel has its signature)
+        with compiling:  # compiles here (the kernel has its signature)
             spec.loader.exec_module(module)
     finally:
         sys.modules.pop(module_name, None)

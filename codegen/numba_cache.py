@@ -43,11 +43,12 @@ from numba.core.caching import (
 from numba.core.dispatcher import Dispatcher
 from numba.core.runtime import rtsys
 
-from codegen import cache
+from codegen import cache, native
 
 _log = logging.getLogger("graphjit.cache")
 _FORMAT = "graphjit-numba-1"  # the payload: {"format", "symbols", "numba"}
 _DECLARED = re.compile(r'^declare[^@\n]*@"?([^"(\s]+)', re.M)
+_EXTERNAL_GLOBAL = re.compile(r'^@"?([^"\s=]+)"? = external ', re.M)
 _process = ctypes.CDLL(None)
 
 
@@ -110,6 +111,7 @@ class _Cache(FunctionCache):
     def __init__(self, py_func):  # Numba's would fix the folder now
         self._name = repr(py_func)
         self._py_func = py_func
+        self._py_file = os.path.abspath(inspect.getfile(py_func))
         self._impl = _Impl(py_func)
         self.enable()
 
@@ -167,8 +169,24 @@ class _Cache(FunctionCache):
             entry = {"format": _FORMAT, "symbols": external_symbols(data.library),
                      "numba": self._impl.reduce(data)}
             files.save(self._index_key(sig, data.codegen), entry)
+            self._save_native(data, entry)
         except OSError:  # a read-only warm cache, a full disk: keep what is there
             pass
+
+    def _save_native(self, data, entry) -> None:
+        """Beside Numba's entry, the native one (codegen.native) a warm start loads
+        without Numba: only for serial kernels with array and integer arguments whose
+        code needs no Numba environment or thread pool."""
+        layout = native.argument_layout(data.signature)
+        payload = entry["numba"]
+        if (layout is None or payload[7] or data.objectmode
+                or not self._py_file.startswith(os.path.abspath(cache.kernels_dir()))):
+            return
+        externals = sorted(set(entry["symbols"]) | set(_EXTERNAL_GLOBAL.findall(
+            data.library.get_llvm_str())))
+        native.save_entry(self.cache_path, self._py_file, symbol=data.fndesc.mangled_name,
+                          layout=layout, externals=externals,
+                          object_code=data.library._get_compiled_object())
 
     def flush(self):
         try:

@@ -21,10 +21,9 @@ from __future__ import annotations
 
 import os
 import queue
+import sys
 import threading
 import time
-
-import numba
 
 from codegen import wake_cost
 
@@ -47,7 +46,16 @@ def num_threads() -> int:
     value = os.environ.get("GRAPHJIT_NUM_THREADS")
     if value:
         return max(1, int(value))
-    return max(1, numba.config.NUMBA_NUM_THREADS)
+    numba = sys.modules.get("numba")
+    if numba is not None:
+        return max(1, numba.config.NUMBA_NUM_THREADS)
+    # Numba's default, read without importing it (a warm start runs kernels loaded by
+    # codegen.native): NUMBA_NUM_THREADS, else the cores this process may run on.
+    value = os.environ.get("NUMBA_NUM_THREADS")
+    if value:
+        return max(1, int(value))
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+               else os.cpu_count() or 1)
 
 
 class _Pool:

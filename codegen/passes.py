@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from codegen import vecmath
+from codegen import vecmath_names
 from codegen.licm import hoist_invariants
 from codegen.loopir import (
     PARALLEL,
@@ -142,4 +142,4 @@ def reassociate_reductions(body: tuple) -> tuple:
 def kernel_fastmath(body: tuple) -> frozenset:
     """Kernel-wide fastmath flags: none for any kernel today (codegen.vecmath,
     KERNEL_FASTMATH, says what each flag would break)."""
-    return vecmath.KERNEL_FASTMATH
+    return vecmath_names.KERNEL_FASTMATH

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from codegen.loopir import PARALLEL, Assign, Call, Const, Dim, Fn, Load, Loop, Store, Var
-from codegen.vecmath import VECMATH
+from codegen.vecmath_names import PROVIDED as VECMATH
 
 # Numba computes these in int64: a local of one of them is cut back to its width, so the
 # next op sees NumPy's wrapped value (int8 100 + 100 is -56, not 200).

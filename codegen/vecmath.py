@@ -36,12 +36,11 @@ Use from a kernel: ``from codegen.vecmath import tanh_f32`` and call it on scala
 loop compiled with ``error_model="numpy"`` and ``fastmath=set(KERNEL_FASTMATH)``.
 """
 
-import hashlib
 from functools import cache
-from pathlib import Path
 
 import numpy as np
 
+from codegen import vecmath_names
 from codegen._bitcast import as_float32, as_float64, as_int32, as_int64, select
 from codegen.numba_cache import njit
 
@@ -52,7 +51,7 @@ from codegen.numba_cache import njit
 #: fuses a*b + c into one rounding where NumPy rounds twice. Reductions vectorize by the
 #: 'reassoc' on their accumulating instruction alone (codegen.exact.reduce_add); the
 #: functions here keep their own 'contract'. Numba wants a ``set``: ``set(KERNEL_FASTMATH)``.
-KERNEL_FASTMATH = frozenset()
+KERNEL_FASTMATH = vecmath_names.KERNEL_FASTMATH
 
 # These functions are compiled on their own with only 'contract'. Numba stamps a function's
 # fastmath flags on its own instructions before linking, and LLVM keeps per-instruction flags
@@ -602,8 +601,8 @@ def cos_f64(x):
 #: (function name, dtype name) -> implementation, for code generators.
 VECMATH = {
     (name, dtype): globals()[f"{name}_{suffix}"]
-    for name in ("exp", "log", "log1p", "expm1", "tanh", "sigmoid", "erf", "sin", "cos")
-    for dtype, suffix in (("float32", "f32"), ("float64", "f64"))
+    for name in vecmath_names.FUNCTIONS
+    for dtype, suffix in vecmath_names.SUFFIXES
 }
 
 
@@ -612,8 +611,6 @@ def source_hash() -> str:
     """Hash of this module's source and of the intrinsics kernels inline (_bitcast, exact,
     target).
     Numba's on-disk cache of a kernel does not notice when functions it inlined change, so
-    kernel cache keys include this."""
-    h = hashlib.sha256()
-    for name in ("vecmath.py", "_bitcast.py", "exact.py", "target.py"):
-        h.update((Path(__file__).parent / name).read_bytes())
-    return h.hexdigest()[:16]
+    kernel cache keys include this (codegen.native computes it: it reads the files)."""
+    from codegen import native
+    return native.inline_source_hash()

@@ -48,8 +48,8 @@ def cores() -> int:
 
 
 def cache_key() -> dict:
-    from codegen.target import cpu_key
-    return {"format": FORMAT, "cpu": cpu_key(), "cores": os.cpu_count() or 1}
+    from codegen import native  # (the CPU as Numba compiles for it, without Numba)
+    return {"format": FORMAT, "cpu": native.environment()[1], "cores": os.cpu_count() or 1}
 
 
 def cache_path() -> str:

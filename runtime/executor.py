@@ -19,7 +19,7 @@ import numpy as np
 from runtime import trace
 from runtime.host import owned_result
 from runtime.plan import EXTERN, HOST, KERNEL, VIEW, Plan, materialize
-from runtime.runner import build_runner
+from runtime.runner import build_runner, no_runner
 
 
 def _getter(indices: tuple):
@@ -54,9 +54,15 @@ class Executor:
         """This plan's generated per-call runner (runtime.runner), made on first use;
         the arguments are those of build_runner and the same on every call."""
         if self._runner is None:
-            self._runner = build_runner(self.plan, self._pool,
-                                        [fn for _, fn, _, _, _ in self._program],
-                                        input_dtypes, finish, single)
+            functions = [fn for _, fn, _, _, _ in self._program]
+            # A kernel of a warm start (codegen.numba_backend.WarmStart) runs natively for
+            # its first calls, on the general path; once it settled on Numba's dispatcher,
+            # the runner calls that (its compiled entry point, runtime.runner).
+            settled = [fn.settled() if hasattr(fn, "settled") else fn for fn in functions]
+            if any(fn is None for fn in settled):
+                return no_runner
+            self._runner = build_runner(self.plan, self._pool, settled, input_dtypes,
+                                        finish, single)
         return self._runner
 
     def run(self, inputs, timer=None, out: dict | None = None) -> list[np.ndarray]:
