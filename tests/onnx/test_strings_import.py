@@ -1,0 +1,44 @@
+"""ONNX StringConcat and RegexFullMatch (graphjit.ops.strings, host steps) beyond ONNX's
+node cases: broadcasting non-ASCII strings, a concat read by a regex in one model,
+string results given back as str (as onnxruntime does); checked against ONNX's
+reference; and a pattern Python cannot compile refused, naming the node."""
+
+import numpy as np
+import pytest
+
+pytest.importorskip("onnx")
+
+from onnx import TensorProto, helper  # noqa: E402
+from onnx.reference import ReferenceEvaluator  # noqa: E402
+
+from graphjit.errors import UnsupportedError  # noqa: E402
+from graphjit.onnx import backend, import_model  # noqa: E402
+
+
+def _model(pattern=r"[a-zé]+_\d+"):
+    nodes = [helper.make_node("StringConcat", ["x", "y"], ["joined"]),
+             helper.make_node("RegexFullMatch", ["joined"], ["ok"], name="the_node",
+                              pattern=pattern)]
+    ins = [helper.make_tensor_value_info("x", TensorProto.STRING, [2, 3]),
+           helper.make_tensor_value_info("y", TensorProto.STRING, [3])]
+    outs = [helper.make_tensor_value_info("joined", TensorProto.STRING, [2, 3]),
+            helper.make_tensor_value_info("ok", TensorProto.BOOL, [2, 3])]
+    return helper.make_model(helper.make_graph(nodes, "g", ins, outs),
+                             opset_imports=[helper.make_opsetid("", 20)])
+
+
+def test_concat_then_match_against_the_reference():
+    model = _model()
+    x = np.array([["café", "ab", ""], ["Zz", "é", "x_"]], object)
+    y = np.array(["_1", "_22", "_3"], object)
+    got = backend.prepare(model).run([x, y])
+    want = ReferenceEvaluator(model).run(None, {"x": x, "y": y})
+    assert got[0].dtype == object and isinstance(got[0][0, 0], str)
+    np.testing.assert_array_equal(got[0], want[0])
+    np.testing.assert_array_equal(got[1], want[1])
+    assert got[1].tolist() == [[True, True, False], [False, True, False]]
+
+
+def test_a_pattern_python_cannot_compile_is_refused_naming_the_node():
+    with pytest.raises(UnsupportedError, match="the_node.*pattern"):
+        import_model(_model(pattern="(unclosed"))
