@@ -219,4 +219,6 @@ OP_VERSIONS.update({"ai.onnx.ml:TreeEnsemble": (5,)})  # onnx-misc
 ATTR_VALUES.update({  # onnx-misc
     "ai.onnx.ml:TreeEnsemble": {"aggregate_function": (0, 1), "post_transform": (0,)},
 })
-OP_VERSIONS.update({"RegexFullMatch": (20,), "StringConcat": (20,)})  # onnx-misc: strings
+OP_VERSIONS.update({  # onnx-misc: strings
+    "RegexFullMatch": (20,), "StringConcat": (20,), "StringNormalizer": (10,),
+})

@@ -1,14 +1,15 @@
 """ONNX string ops onto graphjit's string primitives (graphjit.ops.strings, host steps):
-RegexFullMatch and StringConcat."""
+RegexFullMatch, StringConcat and StringNormalizer."""
 
 from __future__ import annotations
 
 import re
 
+from graphjit.errors import UnsupportedError
 from graphjit.graph import Tensor
 from graphjit.onnx.convert import NodeContext, converter
 from graphjit.onnx.export_ops import translates
-from graphjit.ops.strings import regex_full_match, string_concat
+from graphjit.ops.strings import regex_full_match, string_concat, string_normalizer
 
 
 @converter("RegexFullMatch", attrs=("pattern",))
@@ -46,3 +47,37 @@ def convert_string_concat(ctx: NodeContext) -> Tensor:
 @translates("StringConcat")
 def _export_concat(ctx) -> str:
     return ctx.node("StringConcat", *ctx.inputs)
+
+
+@converter("StringNormalizer",
+           attrs=("case_change_action", "is_case_sensitive", "locale", "stopwords"))
+def convert_string_normalizer(ctx: NodeContext) -> Tensor:
+    """Stopwords drop whole elements, as onnxruntime (ONNX's Python reference also strips
+    accents, which the spec does not ask); case changes are Python's, locale-free."""
+    x = ctx.inputs[0]
+    if not x.dtype.is_string:
+        raise ctx.invalid(f"X must be strings, got {x.dtype}")
+    locale = ctx.attr("locale") or "en_US"
+    if not locale.startswith("en"):
+        raise ctx.unsupported(f"locale {locale!r}: graphjit changes case as Python does, "
+                              "right for English only")
+    action = ctx.attr("case_change_action") or "NONE"
+    if action not in ("LOWER", "UPPER", "NONE"):
+        raise ctx.unsupported(f"case_change_action {action!r}; ONNX defines LOWER, UPPER "
+                              "and NONE")
+    if x.ndim not in (1, 2) or (x.ndim == 2 and x.shape[0] not in (None, 1)):
+        raise ctx.invalid(f"X must be [C] or [1, C], got shape {x.shape}")
+    return string_normalizer(x, list(ctx.attr("stopwords") or ()), action,
+                             bool(ctx.attr("is_case_sensitive", 0)), name=ctx.name)
+
+
+@translates("StringNormalizer")
+def _export_normalizer(ctx) -> str:
+    stops = ctx.value(1)
+    if stops is None:
+        raise UnsupportedError("StringNormalizer: ONNX's stopwords are an attribute; these "
+                               "are computed at run time")
+    extra = {"stopwords": [s.decode("utf-8") for s in stops.reshape(-1)]} if stops.size else {}
+    return ctx.node("StringNormalizer", ctx.inputs[0],
+                    case_change_action=ctx.attrs["case_change_action"],
+                    is_case_sensitive=int(ctx.attrs["is_case_sensitive"]), **extra)

@@ -1,8 +1,9 @@
 """String primitives on graphjit's string tensors (object arrays of bytes, as TF's):
-RegexFullMatch (whether each string matches a pattern in full) and StringConcat
-(elementwise concatenation, broadcasting). Kernels never hold Python objects, so these
-run on the host with the Python kernels below (graphjit.lower.partition places every op
-on strings there).
+RegexFullMatch (whether each string matches a pattern in full), StringConcat
+(elementwise concatenation, broadcasting) and StringNormalizer (stopwords dropped,
+case changed: how many remain depends on the values, so it is `dynamic_shape`).
+Kernels never hold Python objects, so these run on the host with the Python kernels
+below (graphjit.lower.partition places every op on strings there).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import re
 import numpy as np
 
 from graphjit import dtypes
-from graphjit.errors import DTypeError
+from graphjit.errors import DTypeError, ShapeError
 from graphjit.graph import Tensor
 from graphjit.ops._util import broadcast_shapes, convert_to_tensor, graph_of, make
 from graphjit.registry import Attr, AttrKind, Fusion, Host, Onnx, OpDef, register
@@ -61,6 +62,50 @@ register(OpDef("StringConcat", _concat_infer, _concat_reference, Fusion.HOST, _H
                differentiable=False, onnx=Onnx("StringConcat")))
 
 
+def _normalizer_infer(specs, attrs):
+    _check_strings(specs, "StringNormalizer")
+    shape = specs[0][0]
+    if len(shape) not in (1, 2) or (len(shape) == 2 and shape[0] not in (None, 1)):
+        raise ShapeError(f"StringNormalizer takes [C] or [1, C] strings, got {list(shape)}")
+    return tuple(shape[:-1]) + (None,), dtypes.string
+
+
+def _normalizer_reference(x, stopwords, *, case_change_action, is_case_sensitive):
+    change = {"LOWER": str.lower, "UPPER": str.upper, "NONE": str}[case_change_action]
+    fold = str if is_case_sensitive else str.lower
+    stops = {fold(_text(w)) for w in stopwords.reshape(-1)}
+    kept = [change(_text(v)).encode("utf-8") for v in x.reshape(-1)
+            if fold(_text(v)) not in stops] or [b""]  # all dropped: one empty string
+    out = np.empty(len(kept), object)
+    out[:] = kept
+    return out.reshape(x.shape[:-1] + (len(kept),))
+
+
+register(OpDef("StringNormalizer", _normalizer_infer, _normalizer_reference, Fusion.HOST,
+               Host("how many strings remain depends on the values (stopwords): it runs "
+                    "between the plans before and after it"),
+               attrs={"case_change_action": Attr(AttrKind.STR),
+                      "is_case_sensitive": Attr(AttrKind.BOOL)},
+               dynamic_shape=True, differentiable=False, onnx=Onnx("StringNormalizer")))
+
+
+def string_normalizer(x, stopwords=(), case_change_action: str = "NONE",
+                      is_case_sensitive: bool = False, name: str | None = None) -> Tensor:
+    """x ([C] or [1, C] strings) without the stopwords (compared case-insensitively
+    unless `is_case_sensitive`), then lower- or upper-cased, as ONNX's StringNormalizer;
+    [""] (rank kept) where nothing remains."""
+    if case_change_action not in ("LOWER", "UPPER", "NONE"):
+        raise ValueError(f"StringNormalizer: case_change_action {case_change_action!r} is "
+                         "not LOWER, UPPER or NONE")
+    x = convert_to_tensor(x)
+    stops = convert_to_tensor(np.array([w.encode("utf-8") if isinstance(w, str) else w
+                                        for w in stopwords], object).reshape(-1),
+                              dtype=dtypes.string, graph=x.graph)
+    return make("StringNormalizer", [x, stops], {"case_change_action": case_change_action,
+                                                 "is_case_sensitive": bool(is_case_sensitive)},
+                name=name, default_name="StringNormalizer")
+
+
 def regex_full_match(x, pattern: str, name: str | None = None) -> Tensor:
     """Whether each string of x matches `pattern` (Python's re syntax) in full."""
     try:
@@ -79,4 +124,4 @@ def string_concat(x, y, name: str | None = None) -> Tensor:
     return make("StringConcat", [x, y], name=name, default_name="StringConcat")
 
 
-__all__ = ["regex_full_match", "string_concat"]
+__all__ = ["regex_full_match", "string_concat", "string_normalizer"]

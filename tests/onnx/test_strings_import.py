@@ -42,3 +42,35 @@ def test_concat_then_match_against_the_reference():
 def test_a_pattern_python_cannot_compile_is_refused_naming_the_node():
     with pytest.raises(UnsupportedError, match="the_node.*pattern"):
         import_model(_model(pattern="(unclosed"))
+
+
+def _normalizer(shape, **attrs):
+    node = helper.make_node("StringNormalizer", ["x"], ["y"], name="the_node", **attrs)
+    graph = helper.make_graph(
+        [node], "g", [helper.make_tensor_value_info("x", TensorProto.STRING, shape)],
+        [helper.make_tensor_value_info("y", TensorProto.STRING, None)])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+
+
+@pytest.mark.parametrize("shape", [[5], [1, 5]])
+def test_normalizer_drops_stopwords_case_insensitively_then_uppers(shape):
+    model = _normalizer(shape, case_change_action="UPPER", stopwords=["the", "A"])
+    x = np.array(["The", "cat", "a", "sat", "THE"], object).reshape(shape)
+    got = backend.prepare(model).run([x])[0]
+    assert got.tolist() == np.array(["CAT", "SAT"], object).reshape(shape[:-1] + [2]).tolist()
+    rep = backend.prepare(model)  # every element dropped: one empty string, rank kept
+    empty = rep.run([np.array(["a", "the", "THE", "A", "a"], object).reshape(shape)])[0]
+    assert empty.tolist() == np.array([""], object).reshape(shape[:-1] + [1]).tolist()
+
+
+def test_normalizer_case_sensitive_stopwords_against_the_reference():
+    model = _normalizer([4], case_change_action="LOWER", is_case_sensitive=1,
+                        stopwords=["Mon"])
+    x = np.array(["Mon", "mon", "TUE", "Mon"], object)
+    want = ReferenceEvaluator(model).run(None, {"x": x})[0]
+    np.testing.assert_array_equal(backend.prepare(model).run([x])[0], want)
+
+
+def test_normalizer_other_locales_are_refused_naming_the_node():
+    with pytest.raises(UnsupportedError, match="the_node.*locale"):
+        import_model(_normalizer([2], locale="tr_TR"))
