@@ -221,4 +221,5 @@ ATTR_VALUES.update({  # onnx-misc
 })
 OP_VERSIONS.update({  # onnx-misc: strings
     "RegexFullMatch": (20,), "StringConcat": (20,), "StringNormalizer": (10,),
+    "StringSplit": (20,),
 })

@@ -1,5 +1,5 @@
 """ONNX string ops onto graphjit's string primitives (graphjit.ops.strings, host steps):
-RegexFullMatch, StringConcat and StringNormalizer."""
+RegexFullMatch, StringConcat, StringNormalizer and StringSplit."""
 
 from __future__ import annotations
 
@@ -9,7 +9,12 @@ from graphjit.errors import UnsupportedError
 from graphjit.graph import Tensor
 from graphjit.onnx.convert import NodeContext, converter
 from graphjit.onnx.export_ops import translates
-from graphjit.ops.strings import regex_full_match, string_concat, string_normalizer
+from graphjit.ops.strings import (
+    regex_full_match,
+    string_concat,
+    string_normalizer,
+    string_split,
+)
 
 
 @converter("RegexFullMatch", attrs=("pattern",))
@@ -81,3 +86,21 @@ def _export_normalizer(ctx) -> str:
     return ctx.node("StringNormalizer", ctx.inputs[0],
                     case_change_action=ctx.attrs["case_change_action"],
                     is_case_sensitive=int(ctx.attrs["is_case_sensitive"]), **extra)
+
+
+@converter("StringSplit", attrs=("delimiter", "maxsplit"))
+def convert_string_split(ctx: NodeContext) -> list[Tensor]:
+    x = ctx.inputs[0]
+    if not x.dtype.is_string:
+        raise ctx.invalid(f"X must be strings, got {x.dtype}")
+    maxsplit = ctx.attr("maxsplit")
+    if maxsplit is not None and maxsplit < 0:
+        raise ctx.invalid(f"maxsplit must be >= 0, got {maxsplit}")
+    return string_split(x, ctx.attr("delimiter") or "", maxsplit, name=ctx.name)
+
+
+@translates("StringSplit")
+def _export_split(ctx) -> list[str]:
+    extra = {} if ctx.attrs["maxsplit"] is None else {"maxsplit": ctx.attrs["maxsplit"]}
+    return ctx.node("StringSplit", ctx.inputs[0], outputs=2,
+                    delimiter=ctx.attrs["delimiter"], **extra)

@@ -1,7 +1,8 @@
 """String primitives on graphjit's string tensors (object arrays of bytes, as TF's):
 RegexFullMatch (whether each string matches a pattern in full), StringConcat
-(elementwise concatenation, broadcasting) and StringNormalizer (stopwords dropped,
-case changed: how many remain depends on the values, so it is `dynamic_shape`).
+(elementwise concatenation, broadcasting), StringNormalizer (stopwords dropped, case
+changed) and StringSplit; the last two's output sizes depend on the values, so they
+are `dynamic_shape`.
 Kernels never hold Python objects, so these run on the host with the Python kernels
 below (graphjit.lower.partition places every op on strings there).
 """
@@ -106,6 +107,40 @@ def string_normalizer(x, stopwords=(), case_change_action: str = "NONE",
                 name=name, default_name="StringNormalizer")
 
 
+def _split_infer(specs, attrs):
+    _check_strings(specs, "StringSplit")
+    shape = tuple(specs[0][0])
+    return [(shape + (None,), dtypes.string), (shape, dtypes.int64)]
+
+
+def _split_reference(x, *, delimiter, maxsplit):
+    parts = [_text(v).split(delimiter or None, -1 if maxsplit is None else maxsplit)
+             for v in x.reshape(-1)]
+    width = max((len(p) for p in parts), default=0)
+    out = np.empty((len(parts), width), object)
+    for i, p in enumerate(parts):
+        out[i] = [w.encode("utf-8") for w in p] + [b""] * (width - len(p))
+    counts = np.array([len(p) for p in parts], np.int64)
+    return out.reshape(x.shape + (width,)), counts.reshape(x.shape)
+
+
+register(OpDef("StringSplit", _split_infer, _split_reference, Fusion.HOST,
+               Host("how many pieces the longest split has depends on the values: it runs "
+                    "between the plans before and after it"),
+               attrs={"delimiter": Attr(AttrKind.STR), "maxsplit": Attr(AttrKind.INT_OR_NONE)},
+               dynamic_shape=True, differentiable=False, onnx=Onnx("StringSplit")))
+
+
+def string_split(x, delimiter: str = "", maxsplit: int | None = None,
+                 name: str | None = None) -> list[Tensor]:
+    """(pieces padded with "" to the longest split, [..., n]; each one's count), as ONNX's
+    StringSplit: Python's str.split (an empty delimiter splits at runs of whitespace)."""
+    x = convert_to_tensor(x)
+    op = x.graph.create_op("StringSplit", [x], {"delimiter": delimiter, "maxsplit": maxsplit},
+                           name=name, default_name="StringSplit")
+    return list(op.outputs)
+
+
 def regex_full_match(x, pattern: str, name: str | None = None) -> Tensor:
     """Whether each string of x matches `pattern` (Python's re syntax) in full."""
     try:
@@ -124,4 +159,4 @@ def string_concat(x, y, name: str | None = None) -> Tensor:
     return make("StringConcat", [x, y], name=name, default_name="StringConcat")
 
 
-__all__ = ["regex_full_match", "string_concat", "string_normalizer"]
+__all__ = ["regex_full_match", "string_concat", "string_normalizer", "string_split"]

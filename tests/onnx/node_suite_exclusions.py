@@ -12,10 +12,6 @@ from __future__ import annotations
 import re
 
 EXCLUSIONS: dict[str, str] = {
-    # -- element types graphjit does not have --------------------------------
-    r"test_string_split\w*":
-        "StringSplit: graphjit's string ops are Equal, StringConcat, RegexFullMatch, "
-        "StringNormalizer and LabelEncoder's string keys",
     # -- random draws no seed reproduces --------------------------------------------
     r"test_bernoulli\w*":
         "Bernoulli: the expected values are draws of NumPy's global generator (seeded or "

@@ -74,3 +74,19 @@ def test_normalizer_case_sensitive_stopwords_against_the_reference():
 def test_normalizer_other_locales_are_refused_naming_the_node():
     with pytest.raises(UnsupportedError, match="the_node.*locale"):
         import_model(_normalizer([2], locale="tr_TR"))
+
+
+@pytest.mark.parametrize("attrs", [{}, {"delimiter": "-", "maxsplit": 1}, {"delimiter": "-"}])
+def test_split_2d_against_the_reference(attrs):
+    node = helper.make_node("StringSplit", ["x"], ["y", "n"], name="the_node", **attrs)
+    graph = helper.make_graph(
+        [node], "g", [helper.make_tensor_value_info("x", TensorProto.STRING, [2, 2])],
+        [helper.make_tensor_value_info("y", TensorProto.STRING, None),
+         helper.make_tensor_value_info("n", TensorProto.INT64, None)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 20)])
+    x = np.array([["a-b-c", " x  y "], ["", "é--z"]], object)
+    got = backend.prepare(model).run([x])
+    want = ReferenceEvaluator(model).run(None, {"x": x})
+    for g, w in zip(got, want):
+        assert g.shape == w.shape
+        np.testing.assert_array_equal(g, w)
