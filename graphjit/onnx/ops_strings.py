@@ -35,8 +35,17 @@ def convert_regex_full_match(ctx: NodeContext) -> Tensor:
     return regex_full_match(x, pattern, name=ctx.name)
 
 
+_SINCE = 20  # the opset that added RegexFullMatch, StringConcat and StringSplit
+
+
+def _needs_opset_20(ctx) -> None:
+    if ctx.opset < _SINCE:
+        raise ctx.unsupported(f"ONNX has {ctx.op.type} from opset {_SINCE} on")
+
+
 @translates("RegexFullMatch")
 def _export_regex(ctx) -> str:
+    _needs_opset_20(ctx)
     return ctx.node("RegexFullMatch", ctx.inputs[0], pattern=ctx.attrs["pattern"])
 
 
@@ -51,6 +60,7 @@ def convert_string_concat(ctx: NodeContext) -> Tensor:
 
 @translates("StringConcat")
 def _export_concat(ctx) -> str:
+    _needs_opset_20(ctx)
     return ctx.node("StringConcat", *ctx.inputs)
 
 
@@ -101,6 +111,7 @@ def convert_string_split(ctx: NodeContext) -> list[Tensor]:
 
 @translates("StringSplit")
 def _export_split(ctx) -> list[str]:
+    _needs_opset_20(ctx)
     extra = {} if ctx.attrs["maxsplit"] is None else {"maxsplit": ctx.attrs["maxsplit"]}
     return ctx.node("StringSplit", ctx.inputs[0], outputs=2,
                     delimiter=ctx.attrs["delimiter"], **extra)
