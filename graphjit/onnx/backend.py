@@ -139,9 +139,22 @@ class GraphjitRep(BackendRep):
         for name, kind in self.specialized_on.items():  # sequences and optionals
             if kind == "structure":
                 flat.update(_flat_feeds(name, values[name]))
-        results = [np.asarray(r) for r in fn(*[flat[name] for name in feeds])]
+        results = [_onnx_strings(np.asarray(r)) for r in fn(*[flat[name] for name in feeds])]
         outputs = [unflatten(layout, results) for layout in layouts]
         return namedtupledict("Outputs", self.output_names)(*outputs)
+
+
+def _onnx_strings(array: np.ndarray) -> np.ndarray:
+    """A string result as ONNX runtimes give it: an object array of str (graphjit's
+    string tensors hold UTF-8 bytes, as TF's; a 0-d one may come back as NumPy bytes)."""
+    if array.dtype.kind == "S":
+        array = array.astype(object)
+    if array.dtype != object or not any(isinstance(v, bytes) for v in array.reshape(-1)):
+        return array
+    flat = [v.decode("utf-8") if isinstance(v, bytes) else v for v in array.reshape(-1)]
+    out = np.empty(array.shape, object)
+    out.reshape(-1)[:] = flat
+    return out
 
 
 def _structure(value):

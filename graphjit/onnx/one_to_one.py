@@ -35,6 +35,7 @@ from graphjit.onnx import (  # noqa: F401  (the hand-written converters register
     ops_scatter,
     ops_sequence,
     ops_signal,
+    ops_strings,
     ops_tensor,
     ops_training,
     ops_unpool,

@@ -219,3 +219,7 @@ OP_VERSIONS.update({"ai.onnx.ml:TreeEnsemble": (5,)})  # onnx-misc
 ATTR_VALUES.update({  # onnx-misc
     "ai.onnx.ml:TreeEnsemble": {"aggregate_function": (0, 1), "post_transform": (0,)},
 })
+OP_VERSIONS.update({  # onnx-misc: strings
+    "RegexFullMatch": (20,), "StringConcat": (20,), "StringNormalizer": (10,),
+    "StringSplit": (20,),
+})

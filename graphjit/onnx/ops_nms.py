@@ -48,6 +48,8 @@ def convert_nms(ctx: NodeContext) -> Tensor:
 
 @translates("NonMaxSuppression")
 def _export_nms(ctx) -> str:
+    if any(ctx.dtype(i) != dtypes.float32 for i in (0, 1)):
+        raise ctx.unsupported("ONNX's NonMaxSuppression takes float32 boxes and scores")
     boxes, scores, count, iou, least = ctx.inputs
     inputs = [boxes, scores, count, iou] + ([least] if ctx.attrs["has_score_threshold"] else [])
     return ctx.node("NonMaxSuppression", *inputs,

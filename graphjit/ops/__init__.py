@@ -24,6 +24,7 @@ from graphjit.ops import (  # noqa: F401  (registration)
     shape_ops,
     sorting,
     state_ops,
+    strings,
     summary_ops,
     unique,
 )

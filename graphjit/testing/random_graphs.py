@@ -48,6 +48,14 @@ NOT_GENERATED = {
            "generated op builds on, and its round-off is NumPy's FFT's; cases cover it",
     "NonMaxSuppression": "how many boxes it keeps depends on values (a host step between "
                          "plans); tests/onnx/test_nms_import.py covers it",
+    "RegexFullMatch": "reads strings, which are not generated; "
+                      "tests/onnx/test_strings_import.py covers it",
+    "StringConcat": "reads strings, which are not generated; "
+                    "tests/onnx/test_strings_import.py covers it",
+    "StringNormalizer": "reads strings, which are not generated; "
+                        "tests/onnx/test_strings_import.py covers it",
+    "StringSplit": "reads strings, which are not generated; "
+                   "tests/onnx/test_strings_import.py covers it",
     "DeferredGrad": "gradients of unknown rank, expanded before a run: "
                     "tests/graphjit/test_unknown_rank_graphs.py builds generated graphs "
                     "on placeholders without shapes",

@@ -12,9 +12,6 @@ from __future__ import annotations
 import re
 
 EXCLUSIONS: dict[str, str] = {
-    # -- element types graphjit does not have --------------------------------
-    r"test_(?!equal_string)\w*(string|STRING)\w*":
-        "string tensors: graphjit's string ops are few (Equal compares them)",
     # -- random draws no seed reproduces --------------------------------------------
     r"test_bernoulli\w*":
         "Bernoulli: the expected values are draws of NumPy's global generator (seeded or "

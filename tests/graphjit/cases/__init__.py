@@ -13,6 +13,7 @@ from tests.graphjit.cases.debug import CASES as _DEBUG
 from tests.graphjit.cases.elementwise import CASES as _ELEMENTWISE
 from tests.graphjit.cases.fft import CASES as _FFT
 from tests.graphjit.cases.gradients import CASES as _GRADIENTS
+from tests.graphjit.cases.host_kernels import CASES as _HOST_KERNELS
 from tests.graphjit.cases.linalg import CASES as _LINALG
 from tests.graphjit.cases.masking import CASES as _MASKING
 from tests.graphjit.cases.nn import CASES as _NN
@@ -28,4 +29,4 @@ from tests.graphjit.cases.unique import CASES as _UNIQUE
 ALL_CASES = [*_ELEMENTWISE, *_CONV, *_REDUCTIONS, *_SCAN, *_LINALG, *_NN, *_SHAPE_OPS,
              *_STATE_OPS, *_SUMMARY, *_GRADIENTS, *_SORTING, *_MASKING, *_DEBUG,
              *_CONTROL_FLOW, *_SAMPLING, *_BITCAST, *_FFT,
-             *_UNIQUE]
+             *_UNIQUE, *_HOST_KERNELS]

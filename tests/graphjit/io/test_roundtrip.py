@@ -28,6 +28,8 @@ from tests.graphjit.io.helpers import (
 )
 from tests.graphjit.op_check import build_case
 
+# Cases whose graphs hold string constants, which the format does not store (refused).
+STRING_CONSTANTS = {"string_ops"}
 PARAMS = [pytest.param(case, dtype, id=f"{case.name}-{dtype}")
           for case in ALL_CASES for dtype in case.dtypes]
 
@@ -41,6 +43,10 @@ def test_every_case_round_trips(case, dtype, tmp_path):
     arrays = case.make_inputs(np.random.default_rng(0), case.default_shapes, dtype)
     graph, placeholders, out = build_case(case, arrays)
     fetches = _flat(out)
+    if case.name in STRING_CONSTANTS:
+        with pytest.raises(tf.UnsupportedError, match="dtype object .*does not store"):
+            tf.save(graph, tmp_path / "case.gjz", fetches=fetches, feeds=placeholders)
+        return
     path = tf.save(graph, tmp_path / "case.gjz", fetches=fetches, feeds=placeholders)
     loaded = tf.load(path)
 
