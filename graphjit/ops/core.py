@@ -117,7 +117,8 @@ def constant(value, dtype=None, shape=None, name: str | None = None) -> Tensor:
         array, dtype = constant_array(value, dtype)
         if shape is not None:
             array = _reshaped(array, shape)
-    array = np.array(array, dtype=dtype.np, copy=True)  # never alias the user's array
+    # never alias the user's array; C order, as kernels take it (a Fortran-ordered value)
+    array = np.array(array, dtype=dtype.np, copy=True, order="C")
     array.flags.writeable = False
     graph = get_default_graph()
     return graph.create_op("Const", (), {"value": array}, name=name,
