@@ -58,9 +58,11 @@ class Executor:
             # A kernel of a warm start (codegen.numba_backend.WarmStart) runs natively for
             # its first calls, on the general path; once it settled on Numba's dispatcher,
             # the runner calls that (its compiled entry point, runtime.runner).
-            settled = [fn.settled() if hasattr(fn, "settled") else fn for fn in functions]
-            if any(fn is None for fn in settled):
+            # (A view or host step has no function: None here is not "still native".)
+            warm = [fn for fn in functions if hasattr(fn, "settled")]
+            if any(fn.settled() is None for fn in warm):
                 return no_runner
+            settled = [fn.settled() if hasattr(fn, "settled") else fn for fn in functions]
             self._runner = build_runner(self.plan, self._pool, settled, input_dtypes,
                                         finish, single)
         return self._runner

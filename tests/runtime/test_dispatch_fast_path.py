@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import threading
 
+# Numba loaded first: kernels then load on its dispatcher, not as a warm start's native
+# entries (codegen.native), which get no runner until they settle on Numba.
+import numba  # noqa: F401
 import numpy as np
 import pytest
 
