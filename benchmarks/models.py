@@ -23,43 +23,65 @@ def _set_threads(threads: int) -> None:
         os.environ[var] = str(threads)
 
 
-def _burst_seconds(call, min_seconds: float = 0.05) -> float:
-    """Per-call seconds of a burst long enough to time (at least min_seconds)."""
+def burst_seconds(call, clock=None, min_seconds: float = 0.05) -> float:
+    """Per-call seconds of a burst long enough to time (at least min_seconds of `clock`,
+    time.perf_counter by default; time.process_time on a machine other jobs crowd)."""
     import time
 
+    clock = clock or time.perf_counter
     n = 1
     while True:
-        start = time.perf_counter()
+        start = clock()
         for _ in range(n):
             call()
-        elapsed = time.perf_counter() - start
+        elapsed = clock() - start
         if elapsed >= min_seconds:
             return elapsed / n
         n *= 2
 
 
-def _systems(name: str, batch: int, threads: int):
+def against_ort(model, inputs: dict, threads: int, label: str) -> dict:
+    """{"graphjit": call, "ONNX Runtime": call} running the ONNX `model` on `inputs`
+    (name -> array), ONNX Runtime with `threads` intra- and inter-op threads, not
+    spinning; every output is checked to agree before anything is timed."""
     import numpy as np
-    import onnx_models
     import onnxruntime as ort
 
     import graphjit.onnx as gjx
 
-    model = onnx_models.MODELS[name]()
-    x = onnx_models.example_input(name, batch)
     options = ort.SessionOptions()
     options.intra_op_num_threads = options.inter_op_num_threads = threads
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     session = ort.InferenceSession(model.SerializeToString(), options,
                                    providers=["CPUExecutionProvider"])
     compiled = gjx.import_model(model).compile()
-    want = session.run(None, {"x": x})[0]
-    got = compiled(x)
-    got = got[0] if isinstance(got, (list, tuple)) else got
-    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5,
-                               err_msg=f"{name}: graphjit and ONNX Runtime disagree")
-    return {"graphjit": lambda: compiled(x),
-            "ONNX Runtime": lambda: session.run(None, {"x": x})}
+    want = session.run(None, inputs)
+    got = compiled(**inputs)
+    got = got if isinstance(got, (list, tuple)) else [got]
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-5,
+                                   err_msg=f"{label}: graphjit and ONNX Runtime disagree")
+    return {"graphjit": lambda: compiled(**inputs),
+            "ONNX Runtime": lambda: session.run(None, inputs)}
+
+
+def median_ms(systems: dict, rounds: int, clock=None) -> list[float]:
+    """Median per-call milliseconds of each system over `rounds` interleaved rounds (each
+    round times one burst of every system, so load changes hit all alike)."""
+    import statistics
+
+    times = {system: [] for system in systems}
+    for _ in range(rounds):
+        for system, call in systems.items():
+            times[system].append(burst_seconds(call, clock))
+    return [statistics.median(times[s]) * 1e3 for s in systems]
+
+
+def _systems(name: str, batch: int, threads: int):
+    import onnx_models
+
+    return against_ort(onnx_models.MODELS[name](), {"x": onnx_models.example_input(name, batch)},
+                       threads, name)
 
 
 def main(argv=None) -> int:
@@ -71,8 +93,6 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     _set_threads(args.threads)
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    import statistics
-
     import onnx_models
 
     names = args.only or list(onnx_models.MODELS)
@@ -80,12 +100,7 @@ def main(argv=None) -> int:
     print(f"{'model':18} {'batch':>5} {'graphjit':>10} {'ORT':>10} {'graphjit/ORT':>13}")
     for name in names:
         for batch in args.batch:
-            systems = _systems(name, batch, args.threads)
-            times = {system: [] for system in systems}
-            for _ in range(args.rounds):
-                for system, call in systems.items():
-                    times[system].append(_burst_seconds(call))
-            gj, ort = (statistics.median(times[s]) * 1e3 for s in systems)
+            gj, ort = median_ms(_systems(name, batch, args.threads), args.rounds)
             print(f"{name:18} {batch:5d} {gj:10.3f} {ort:10.3f} {gj / ort:13.2f}")
     return 0
 

@@ -63,40 +63,6 @@ def recurrent_model(op: str, seq: int, hidden: int, features: int, bidirectional
     return model
 
 
-def _burst_seconds(call, clock, min_seconds: float = 0.05) -> float:
-    """Per-call seconds of a burst long enough to time, on `clock` (time.perf_counter,
-    or time.process_time: CPU time, less hurt by a machine other jobs crowd)."""
-    n = 1
-    while True:
-        start = clock()
-        for _ in range(n):
-            call()
-        elapsed = clock() - start
-        if elapsed >= min_seconds:
-            return elapsed / n
-        n *= 2
-
-
-def _systems(model, x, threads: int):
-    import numpy as np
-    import onnxruntime as ort
-
-    import graphjit.onnx as gjx
-
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = options.inter_op_num_threads = threads
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    session = ort.InferenceSession(model.SerializeToString(), options,
-                                   providers=["CPUExecutionProvider"])
-    compiled = gjx.import_model(model).compile()
-    want = session.run(None, {"x": x})[0]
-    got = compiled(x)
-    got = got[0] if isinstance(got, (list, tuple)) else got
-    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5,
-                               err_msg="graphjit and ONNX Runtime disagree")
-    return {"graphjit": lambda: compiled(x), "ONNX Runtime": lambda: session.run(None, {"x": x})}
-
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seq", type=int, default=32)
@@ -113,10 +79,9 @@ def main(argv=None) -> int:
                     help="a free sequence dim: graphjit's while loop instead of unrolled steps")
     args = ap.parse_args(argv)
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    from models import _set_threads
+    from models import _set_threads, against_ort, median_ms
 
     _set_threads(args.threads)
-    import statistics
     import time
 
     import numpy as np
@@ -130,13 +95,8 @@ def main(argv=None) -> int:
     for op in args.only:
         model = recurrent_model(op, args.seq, args.hidden, args.features, args.bidirectional,
                                 args.free_seq)
-        systems = _systems(model, x, args.threads)
-        times = {system: [] for system in systems}
-        for _ in range(args.rounds):
-            for system, call in systems.items():
-                times[system].append(_burst_seconds(
-                    call, time.process_time if args.clock == "cpu" else time.perf_counter))
-        gj, ort = (statistics.median(times[s]) * 1e3 for s in systems)
+        clock = time.process_time if args.clock == "cpu" else time.perf_counter
+        gj, ort = median_ms(against_ort(model, {"x": x}, args.threads, op), args.rounds, clock)
         name = op + (" bidir" if args.bidirectional else "") + (" loop" if args.free_seq else "")
         print(f"{name:18} {gj:10.3f} {ort:10.3f} {gj / ort:13.2f}")
     return 0

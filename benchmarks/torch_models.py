@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -31,29 +30,6 @@ def _load(name: str, batch: int):
     inputs = {k: np.ascontiguousarray(np.resize(v, (batch, *v.shape[1:])))
               for k, v in stored.items()}
     return model, inputs
-
-
-def _systems(name: str, batch: int, threads: int):
-    import numpy as np
-    import onnxruntime as ort
-
-    import graphjit.onnx as gjx
-
-    model, inputs = _load(name, batch)
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = options.inter_op_num_threads = threads
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    session = ort.InferenceSession(model.SerializeToString(), options,
-                                   providers=["CPUExecutionProvider"])
-    compiled = gjx.import_model(model).compile()
-    want = session.run(None, inputs)
-    got = compiled(**inputs)
-    got = got if isinstance(got, (list, tuple)) else [got]
-    for g, w in zip(got, want):
-        np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-5,
-                                   err_msg=f"{name}: graphjit and ONNX Runtime disagree")
-    return {"graphjit": lambda: compiled(**inputs),
-            "ONNX Runtime": lambda: session.run(None, inputs)}
 
 
 def _missing(name: str) -> list[str]:
@@ -80,7 +56,7 @@ def main(argv=None) -> int:
     ap.add_argument("--only", nargs="+", default=None)
     args = ap.parse_args(argv)
     sys.path.insert(0, HERE)
-    from models import _burst_seconds, _set_threads
+    from models import _set_threads, against_ort, median_ms
 
     _set_threads(args.threads)
     names = args.only or sorted(f[:-5] for f in os.listdir(FIXTURES) if f.endswith(".onnx"))
@@ -92,12 +68,8 @@ def main(argv=None) -> int:
             print(f"{name:20} not imported: no converter for {', '.join(missing)}")
             continue
         for batch in args.batch:
-            systems = _systems(name, batch, args.threads)
-            times = {system: [] for system in systems}
-            for _ in range(args.rounds):
-                for system, call in systems.items():
-                    times[system].append(_burst_seconds(call))
-            gj, ort = (statistics.median(times[s]) * 1e3 for s in systems)
+            model, inputs = _load(name, batch)
+            gj, ort = median_ms(against_ort(model, inputs, args.threads, name), args.rounds)
             print(f"{name:20} {batch:5d} {gj:10.3f} {ort:10.3f} {gj / ort:13.2f}")
     return 0
 
