@@ -58,11 +58,10 @@ class Executor:
             # A kernel of a warm start (codegen.numba_backend.WarmStart) runs natively for
             # its first calls, on the general path; once it settled on Numba's dispatcher,
             # the runner calls that (its compiled entry point, runtime.runner).
-            # (A view or host step has no function: None here is not "still native".)
-            warm = [fn for fn in functions if hasattr(fn, "settled")]
-            if any(fn.settled() is None for fn in warm):
-                return no_runner
+            # (A view or host step has no function: its None is not "still native".)
             settled = [fn.settled() if hasattr(fn, "settled") else fn for fn in functions]
+            if any(s is None and hasattr(fn, "settled") for s, fn in zip(settled, functions)):
+                return no_runner
             self._runner = build_runner(self.plan, self._pool, settled, input_dtypes,
                                         finish, single)
         return self._runner

@@ -43,7 +43,6 @@ from graphjit.onnx.values import OptionalValue, SequenceValue, flatten, is_value
 # shape arithmetic, not weights (the compiler's constant folding handles those).
 FOLD_MAX_ELEMENTS = 1 << 16
 MIN_OPSET = 13
-_DEFAULT_DOMAINS = DEFAULT_DOMAINS
 
 
 class OnnxGraph(Graph):
@@ -109,7 +108,7 @@ def model_opset(model) -> int:
     training's optimizers are exported that way)."""
     import onnx
     newest = onnx.defs.onnx_opset_version()
-    versions = [o.version for o in model.opset_import if o.domain in _DEFAULT_DOMAINS]
+    versions = [o.version for o in model.opset_import if o.domain in DEFAULT_DOMAINS]
     if not versions and _other_domains_only(model):
         return 0
     domains = converted_domains()
@@ -152,7 +151,7 @@ def upgrade_opset(model):
     old forms (attributes that became inputs, changed defaults) into opset-13 nodes.
     The converted model is then checked like any other."""
     import onnx
-    versions = [o.version for o in model.opset_import if o.domain in _DEFAULT_DOMAINS]
+    versions = [o.version for o in model.opset_import if o.domain in DEFAULT_DOMAINS]
     if not versions or int(versions[0]) >= MIN_OPSET:
         return model
     if int(versions[0]) < 9 and any(n.op_type == "Scan" for n in model.graph.node):
@@ -512,10 +511,12 @@ class _Importer:
                                                           f"'{init.name}' of graph '{attr}'"),
                             exact=False)
         for i, inner in enumerate(proto.node):
-            if inner.op_type not in CONVERTERS or (inner.domain or "") not in _DEFAULT_DOMAINS:
+            domain = normal_domain(inner.domain)
+            if converter_key(domain, inner.op_type) not in CONVERTERS \
+                    or domain not in self.domain_opsets:
                 raise UnsupportedError(f"{prefix}in its graph '{attr}': "
                                        f"{unsupported_op(inner, self.opset, i)}")
-            child._convert(inner, check_node(inner, i, self.opset))
+            child._convert(inner, check_node(inner, i, self.domain_opsets[domain]))
         outputs = [child._value(node, o.name) for o in proto.output]
         for i, (o, t) in enumerate(zip(proto.output, outputs)):  # known values as Consts
             value = child.static.get(o.name)
