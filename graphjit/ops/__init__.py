@@ -27,4 +27,5 @@ from graphjit.ops import (  # noqa: F401  (registration)
     strings,
     summary_ops,
     unique,
+    while_stack,
 )

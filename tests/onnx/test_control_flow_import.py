@@ -1,5 +1,5 @@
-"""ONNX If, Loop and Scan (graphjit.onnx.ops_control_flow) imported as graphjit's If and
-While ops: compiled results against the reference interpreter and onnxruntime, on the
+"""ONNX If, Loop and Scan (graphjit.onnx.ops_control_flow) imported as graphjit's If,
+While and WhileStack ops: compiled results against the reference interpreter and onnxruntime, on the
 forms PyTorch's exporter writes (a Loop with a run-time trip count and condition, an If
 on data) and on subgraphs reading outer values by name."""
 
@@ -75,7 +75,7 @@ def test_loop_with_run_time_trip_count_and_condition():
     x = np.array([0.5, 0.25, 1.0], np.float32)
     feeds = [{"x": x, "limit": np.array(limit, np.float32), "n": np.array(n, np.int64)}
              for limit, n in ((100.0, 50), (100.0, 2), (0.5, 10), (1e6, 0))]
-    _check(_while_model(), feeds, {"While"})
+    _check(_while_model(), feeds, {"WhileStack"})
 
 
 def test_if_on_data_with_branches_reading_outer_values():
@@ -142,12 +142,13 @@ def test_scan_with_reversed_input_and_output_axis_1(length):
              "x": rng.uniform(0.5, 1.5, (4, 2)).astype(np.float32),
              "w": np.array([1.0, -2.0], np.float32)}
     feed_sets = [feeds] if length else [feeds, dict(feeds, x=feeds["x"][:1])]
-    _check(model, feed_sets, {"While"})
+    graph = _check(model, feed_sets, {"WhileStack"})
+    assert tuple(graph.outputs[2].shape) == (2, length)  # sized once when x's length is known
 
 
 def test_loop_of_known_trip_count_stacks_its_scan_outputs():
     """M a constant, no condition: the loop runs M times and its per-iteration
-    outputs (float and bool rows) stack in [M, ...] buffers made before it."""
+    outputs (float and bool rows) stack in [M, ...] outputs sized before it."""
     body = helper.make_graph(
         [helper.make_node("Cast", ["it"], ["f"], to=F),
          helper.make_node("Mul", ["acc_in", "f"], ["prod"]),
@@ -161,8 +162,8 @@ def test_loop_of_known_trip_count_stacks_its_scan_outputs():
     model = _model(nodes, [_vi("a", F, [2]), _vi("thresh", F, [])],
                    [_vi("final", F, [2]), _vi("prods", F, [5, 2]), _vi("bigs", B, [5, 2])])
     feeds = {"a": np.array([0.5, -1.0], np.float32), "thresh": np.array(3.0, np.float32)}
-    graph = _check(model, [feeds], {"While"})
-    assert [tuple(t.shape) for t in graph.outputs[1:]] == [(5, 2), (None, 2)]
+    graph = _check(model, [feeds], {"WhileStack"})
+    assert [tuple(t.shape) for t in graph.outputs[1:]] == [(5, 2), (5, 2)]
 
 
 def test_loop_nested_in_a_loop_reads_names_of_both_enclosing_graphs():
@@ -208,3 +209,48 @@ def test_loop_carried_tensor_that_grows_under_a_huge_trip_count():
     model = _model(nodes, [_vi("x", F, [2]), _vi("n", I64, [])], [_vi("grown", F, [None])])
     x = np.array([0.0, 10.0], np.float32)
     _check(model, [{"x": x, "n": np.array(n, np.int64)} for n in (1, 5, 16)], {"While"})
+
+
+def _data_exit_model(trip_count: str):
+    """`while v.sum() > 1: v = v * 0.5`, M `trip_count` ("" for none), with three scan
+    outputs per iteration: v ([3]), an outer product ([3, 3]) and the iteration number."""
+    body = helper.make_graph(
+        [helper.make_node("Mul", ["v_in", "half"], ["v_out"]),
+         helper.make_node("ReduceSum", ["v_out"], ["s"], keepdims=0),
+         helper.make_node("Greater", ["s", "one"], ["c_out"]),
+         helper.make_node("Unsqueeze", ["v_out", "ax1"], ["col"]),
+         helper.make_node("Unsqueeze", ["v_out", "ax0"], ["row"]),
+         helper.make_node("MatMul", ["col", "row"], ["outer"]),
+         helper.make_node("Identity", ["it"], ["it_row"]),
+         helper.make_node("Identity", ["v_out"], ["v_row"])],
+        "body", [_vi("it", I64, []), _vi("c_in", B, []), _vi("v_in", F, [3])],
+        [_vi("c_out", B, []), _vi("v_out", F, [3]), _vi("v_row", F, [3]),
+         _vi("outer", F, [3, 3]), _vi("it_row", I64, [])],
+        initializer=[helper.make_tensor("half", F, [], [0.5]),
+                     helper.make_tensor("one", F, [], [1.0]),
+                     helper.make_tensor("ax0", I64, [1], [0]),
+                     helper.make_tensor("ax1", I64, [1], [1])])
+    nodes = [helper.make_node("ReduceSum", ["v"], ["s0"], keepdims=0),
+             helper.make_node("Greater", ["s0", "one0"], ["c0"]),
+             helper.make_node("Loop", [trip_count, "c0", "v"],
+                              ["v_final", "vs", "outers", "its"], body=body)]
+    inputs = [_vi("v", F, [3]), _vi("one0", F, [])]
+    if trip_count:
+        nodes.insert(0, helper.make_node("Constant", [], [trip_count],
+                                         value=helper.make_tensor("m", I64, [], [50])))
+    return _model(nodes, inputs, [_vi("v_final", F, [3]), _vi("vs", F, [None, 3]),
+                                  _vi("outers", F, [None, 3, 3]), _vi("its", I64, [None])])
+
+
+@pytest.mark.parametrize("trip_count", ["", "m"])
+def test_loop_that_stops_on_its_data_stacks_its_scan_outputs(trip_count):
+    """No trip count, or one known at import that the data ends first: the scan outputs
+    of 0, 1, 5 and 40 iterations (past the first buffer's capacity), one body plan."""
+    model = _data_exit_model(trip_count)
+    feeds = [{"v": np.array([2.0 ** k, 0.5, 0.25], np.float32),
+              "one0": np.array(1.0, np.float32)} for k in (-3, 0, 4, 39)]
+    graph = _check(model, feeds, {"WhileStack"})
+    assert [tuple(t.shape) for t in graph.outputs] == [(3,), (None, 3), (None, 3, 3), (None,)]
+    loop, = [op for op in graph.get_operations() if op.type == "WhileStack"]
+    assert len(loop.attrs["body"].compiled().cache_info().plans) == 1
+    assert "While" not in {op.type for op in graph.get_operations()}
