@@ -254,3 +254,19 @@ def test_loop_that_stops_on_its_data_stacks_its_scan_outputs(trip_count):
     loop, = [op for op in graph.get_operations() if op.type == "WhileStack"]
     assert len(loop.attrs["body"].compiled().cache_info().plans) == 1
     assert "While" not in {op.type for op in graph.get_operations()}
+
+
+def test_a_branch_with_an_unconverted_op_is_refused_naming_the_node_and_graph():
+    """Branches and bodies are checked by the one subgraph importer FlexAttention's
+    modifiers use (there without outer reads), before any of their nodes is built."""
+    then = helper.make_graph([helper.make_node("Bernoulli", ["x"], ["t"])], "then", [],
+                             [_vi("t", F, [2])])
+    other = helper.make_graph([helper.make_node("Neg", ["x"], ["e"])], "else", [],
+                              [_vi("e", F, [2])])
+    nodes = [helper.make_node("If", ["c"], ["out"], name="pick", then_branch=then,
+                              else_branch=other)]
+    model = _model(nodes, [_vi("x", F, [2]), _vi("c", B, [])], [_vi("out", F, [2])],
+                   opset=15)
+    with pytest.raises(UnsupportedError,
+                       match="If 'pick' \\(opset 15\\): its graph 'then_branch'.*Bernoulli"):
+        import_model(model)
