@@ -108,6 +108,10 @@ def _loop(ctx: NodeContext, stop, body, counter: Tensor, carried: list[Tensor],
                                       for t, a in zip(carried, after)]
     if scalar_cond:
         invariants[1] = TensorShape(())
+    if count is not None and count * sum(
+            r.dtype.size * (r.shape.num_elements() or 1)
+            for r in scratch[len(scratch) - n_rows:]) > ctx.max_bytes:
+        count = None  # (a trip count like INT64_MAX: the rows grow as they come)
 
     def step(i, *values):
         new, rows = body(i, *values)

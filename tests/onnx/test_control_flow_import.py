@@ -270,3 +270,46 @@ def test_a_branch_with_an_unconverted_op_is_refused_naming_the_node_and_graph():
     with pytest.raises(UnsupportedError,
                        match="If 'pick' \\(opset 15\\): its graph 'then_branch'.*Bernoulli"):
         import_model(model)
+
+
+def test_loops_with_scan_outputs_nested_in_a_scan():
+    """A Scan over rows r whose body runs a Loop of r's length k = the row's integer
+    value, stacking k * step per inner iteration (`step` read from the outer graph);
+    the Scan stacks the inner rows' sums: a WhileStack in a WhileStack's body."""
+    inner = helper.make_graph(
+        [helper.make_node("Cast", ["j"], ["jf"], to=F),
+         helper.make_node("Mul", ["jf", "step"], ["row"]),
+         helper.make_node("Add", ["a_in", "row"], ["a_out"]),
+         helper.make_node("Identity", ["c_in"], ["c_out"])],
+        "inner", [_vi("j", I64, []), _vi("c_in", B, []), _vi("a_in", F, [2])],
+        [_vi("c_out", B, []), _vi("a_out", F, [2]), _vi("row", F, [2])])
+    body = helper.make_graph(
+        [helper.make_node("Loop", ["k", "", "s_in"], ["s_out", "rows"], body=inner),
+         helper.make_node("ReduceSum", ["rows"], ["total"], keepdims=0)],
+        "body", [_vi("s_in", F, [2]), _vi("k", I64, [])],
+        [_vi("s_out", F, [2]), _vi("total", F, [])])
+    nodes = [helper.make_node("Scan", ["s0", "ks"], ["s", "totals"], body=body,
+                              num_scan_inputs=1)]
+    model = _model(nodes, [_vi("s0", F, [2]), _vi("ks", I64, [None]), _vi("step", F, [2])],
+                   [_vi("s", F, [2]), _vi("totals", F, [None])], opset=16)
+    feeds = {"s0": np.zeros(2, np.float32), "ks": np.array([3, 0, 20], np.int64),
+             "step": np.array([0.5, -1.0], np.float32)}
+    graph = _check(model, [feeds, dict(feeds, ks=np.array([2], np.int64))], {"WhileStack"})
+    outer, = [op for op in graph.get_operations() if op.type == "WhileStack"]
+    assert "WhileStack" in {op.type for op in outer.attrs["body"].graph.get_operations()}
+
+
+def test_a_known_trip_count_too_big_to_allocate_leaves_the_rows_growing():
+    """M = 2**40 with a condition always true: the rows are not sized to M when built
+    (that would be terabytes), and the import succeeds."""
+    body = helper.make_graph(
+        [helper.make_node("Identity", ["ci"], ["co"]),
+         helper.make_node("Add", ["acc_in", "acc_in"], ["acc_out"])],
+        "body", [_vi("it", I64, []), _vi("ci", B, []), _vi("acc_in", F, [2])],
+        [_vi("co", B, []), _vi("acc_out", F, [2]), _vi("acc_out", F, [2])])
+    nodes = [helper.make_node("Constant", [], ["m"],
+                              value=helper.make_tensor("v", I64, [], [2**40])),
+             helper.make_node("Loop", ["m", "", "a"], ["final", "rows"], body=body)]
+    model = _model(nodes, [_vi("a", F, [2])], [_vi("final", F, [2]), _vi("rows", F, [None, 2])])
+    graph = import_model(model)
+    assert tuple(graph.outputs[1].shape) == (None, 2)
