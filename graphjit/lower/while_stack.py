@@ -1,10 +1,14 @@
-"""The host step of a WhileStack: a while loop whose body also gives rows, one per
-iteration, stacked into its outputs (ONNX Loop's and Scan's scan outputs).
+"""The host steps of WhileStack and ScanStack: a while loop whose body also gives rows,
+one per iteration, stacked into its outputs (ONNX Loop's scan outputs); a loop over
+the rows of sequences (ONNX Scan), the same way.
 
 The loop variables keep their shapes, so the body runs one plan for every iteration;
 the rows go into a buffer per output, allocated once when the iteration count is known
 when the graph is built, else grown by doubling (amortized: a few copies in all, not
-one per iteration), and cut to the rows written when the loop ends.
+one per iteration), and cut to the rows written when the loop ends. A ScanStack knows
+its count when it starts (the sequences' length): its outputs are sized once, and the
+body gets each sequence's row as an input (a view), with no index arithmetic or
+gather in its plan.
 """
 
 from __future__ import annotations
@@ -109,3 +113,55 @@ def while_stack_call(op: Operation) -> HostCall:
         "specs": body.output_specs, "invariants": invariants, "rows": op.attrs["rows"],
         "count": op.attrs.get("count", -1), "describe": op.describe(),
         "source": str(op.source)})
+
+
+def run_scan(run_body, states: list, sequences: list, extra: list, n_rows: int,
+             row_specs, invariants) -> tuple:
+    """`states, rows = run_body(states + row i of each sequence + extra)` for each row i
+    of the sequences (both engines): the final states, then one stacked output per row.
+    `row_specs()` gives the rows' specs, for sequences of length 0."""
+    lengths = [len(s) for s in sequences]
+    if any(n != lengths[0] for n in lengths):
+        raise ShapeError(f"the sequences have lengths {lengths}; they must have one")
+    stacks = [RowStack(j, lengths[0]) for j in range(n_rows)]
+    n = len(states)
+    shapes = [v.shape for v in states]
+    for i in range(lengths[0]):
+        outs = run_body(states + [s[i, ...] for s in sequences] + extra)  # (arrays, 0-d too)
+        states = list(outs[:n])
+        new = [v.shape for v in states]
+        if new != shapes:
+            check_invariants(states, invariants)
+            shapes = new
+        for stack, row in zip(stacks, outs[n:]):
+            stack.append(row)
+    specs = row_specs() if not lengths[0] else [None] * n_rows
+    return (*states, *[s.stacked(spec) for s, spec in zip(stacks, specs)])
+
+
+def _scan_stack(*arrays, body, specs, invariants, sequences, rows):
+    n = len(invariants)
+    states, extra = _contiguous(arrays[:n]), _contiguous(arrays[n + sequences:])
+    seqs = _contiguous(arrays[n:n + sequences])
+
+    def row_specs():
+        given = [(v.shape, v.dtype) for v in states] + [(s.shape[1:], s.dtype) for s in seqs] \
+            + [(v.shape, v.dtype) for v in extra]
+        return specs([(shape, dtypes.as_dtype(d)) for shape, d in given])[n:]
+
+    return run_scan(lambda a: _contiguous(body.run_arrays(a)), states, seqs, extra, rows,
+                    row_specs, invariants)
+
+
+register_host_kernel("scan_stack", _named(_scan_stack))
+
+
+def scan_stack_call(op: Operation) -> HostCall:
+    """The host step of a ScanStack op: its body's compiled plan once per row."""
+    body = op.attrs["body"]
+    n = len(body.outputs) - op.attrs["rows"]
+    invariants = tuple(tuple(t.shape) for t in body.inputs[:n])
+    return HostCall("scan_stack", {
+        "body": body.compiled(), "specs": body.output_specs, "invariants": invariants,
+        "sequences": op.attrs["sequences"], "rows": op.attrs["rows"],
+        "describe": op.describe(), "source": str(op.source)})

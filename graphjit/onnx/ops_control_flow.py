@@ -10,9 +10,11 @@ An If whose condition is known at build time imports only the branch it takes.
 Per-iteration outputs (Loop's scan outputs, Scan's outputs) make the loop a WhileStack
 (graphjit.ops.while_stack): the body gives them beside the loop variables, which keep
 their shapes (one plan for the body), and they are stacked on the host, into outputs
-sized once when the iteration count is known at import. The loop variables' shape
-invariants come from a first, scratch import of the body (the way map_fn learns its
-result shapes).
+sized once when the iteration count is known at import. A Scan is a ScanStack
+(graphjit.ops.scan_stack): the host hands the body each row of the scan inputs and
+stacks its outputs into outputs sized once, to the inputs' length. The loop variables'
+shape invariants come from a first, scratch import of the body (the way map_fn learns
+its result shapes).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from graphjit.errors import DTypeError, ShapeError
 from graphjit.function import build_function
 from graphjit.graph import Tensor, TensorShape, get_default_graph
 from graphjit.onnx.convert import NodeContext, StaticValueRequired, converter
+from graphjit.ops.scan_stack import scan_stack
 from graphjit.ops.while_stack import while_stack
 
 # The most iterations a Loop is unrolled to when its body needs that (it carries a
@@ -254,30 +257,28 @@ def convert_scan(ctx: NodeContext) -> list[Tensor]:
     lengths = {x.shape[a] for x, a in zip(xs, axes)} - {None}
     if len(lengths) > 1:
         raise ctx.invalid(f"its scan inputs have different lengths {sorted(lengths)}")
-    known = lengths.pop() if lengths else None
-    count = gj.constant(np.int64(known)) if known is not None else \
-        gj.cast(gj.gather(gj.shape(xs[0]), axes[0]), dtypes.int64)
     row_specs = [(TensorShape([d for j, d in enumerate(x.shape) if j != a]), x.dtype)
                  for x, a in zip(xs, axes)]
-    specs = [(t.shape, t.dtype) for t in states] + row_specs
+    scratch = _scratch_body(ctx, [(t.shape, t.dtype) for t in states] + row_specs)
+    invariants = [_invariant(t.shape, a.shape) for t, a in zip(states, scratch[:n])]
+    sequences = []  # each scan input with its axis first, in the order the body reads it
+    for x, a, reverse in zip(xs, axes, in_dirs):
+        if a:
+            x = gj.transpose(x, [a] + [j for j in range(x.ndim) if j != a])
+        sequences.append(gj.reverse(x, [0]) if reverse else x)
 
-    def slices(i):
-        out = []
-        for x, a, reverse in zip(xs, axes, in_dirs):
-            index = count - 1 - i if reverse else i
-            out.append(gj.gather(x, index, axis=a))
-        return out
-
-    def body(i, *values):
-        outs = ctx.subgraph("body", [*values, *slices(i)])
+    def body(*values):
+        outs = ctx.subgraph("body", list(values))
         if len(outs) != n + k:
             raise ctx.invalid(f"its body gives {len(outs)} outputs; the node needs {n + k}")
         return outs[:n], outs[n:]
 
-    results = _loop(ctx, lambda i, *_: gj.less(i, count), body,
-                    gj.constant(np.zeros((), np.int64)), states, _scratch_body(ctx, specs),
-                    k, known)
-    finals, stacked = results[:n], results[n:]
+    try:
+        finals, stacked = scan_stack(body, states, sequences, shape_invariants=invariants,
+                                     name=ctx.name)
+    except (ShapeError, DTypeError) as exc:
+        raise ctx.unsupported(f"its states must keep their dtype and rank in graphjit: "
+                              f"{exc}") from None
     outputs = list(finals)
     for acc, a, reverse in zip(stacked, out_axes, out_dirs):
         if reverse:

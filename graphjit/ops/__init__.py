@@ -21,6 +21,7 @@ from graphjit.ops import (  # noqa: F401  (registration)
     random_like,
     reductions,
     scan,
+    scan_stack,
     shape_ops,
     sorting,
     state_ops,

@@ -357,6 +357,11 @@ def _check_loop(cond_f, body_f, tensors, invariants) -> None:
     (out,) = cond_f.outputs
     if out.dtype != dtypes.bool_ or out.ndim != 0:
         raise ShapeError(f"cond must return a bool scalar, got {format_spec(out.shape, out.dtype)}")
+    _check_loop_vars(body_f, tensors, invariants)
+
+
+def _check_loop_vars(body_f, tensors, invariants) -> None:
+    """Each loop variable keeps its dtype, and a shape its invariant allows."""
     for t, inv, new in zip(tensors, invariants, body_f.outputs):
         if new.dtype != t.dtype:
             raise DTypeError(f"loop variable {t.name} enters the loop as {t.dtype}, but the "

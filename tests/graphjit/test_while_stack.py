@@ -1,4 +1,4 @@
-"""WhileStack (graphjit.ops.while_stack): a while loop whose body also gives rows,
+"""WhileStack and ScanStack (graphjit.ops.while_stack, scan_stack): loops whose body gives rows,
 stacked over the iterations. Compiled against the reference interpreter and NumPy;
 one body plan for all iterations; buffers grown past their first capacity, sized once
 for a known count; bad loops refused naming the op."""
@@ -9,6 +9,7 @@ import pytest
 import graphjit as tf
 from graphjit.interpreter import evaluate
 from graphjit.lower.while_stack import FIRST_CAPACITY
+from graphjit.ops.scan_stack import scan_stack
 from graphjit.ops.while_stack import while_stack
 
 
@@ -101,3 +102,50 @@ def test_bad_bodies_are_refused_when_built():
                         lambda v: ([tf.concat([v, v], 0)], [v]), [x])
         with pytest.raises(tf.InvalidArgumentError, match="count must be a non-negative"):
             while_stack(lambda v: tf.reduce_sum(v) > 0, lambda v: ([v], [v]), [x], count=-2)
+
+
+# -- ScanStack --------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def scanning():
+    """A running product over the rows of xs [?, 2] (state [2]) and, per row, the
+    state and the row's sum with an outer value w: ScanStack's rows of two shapes."""
+    graph = tf.Graph()
+    with graph.as_default():
+        xs = tf.placeholder(tf.float32, [None, 2], name="xs")
+        w = tf.placeholder(tf.float32, [], name="w")
+        (p,), rows = scan_stack(lambda acc, row: ([acc * row], [acc * row,
+                                                                 tf.reduce_sum(row) + w]),
+                                [tf.ones([2])], [xs])
+    return xs, w, [p, *rows], tf.compile([p, *rows])
+
+
+@pytest.mark.parametrize("length", [0, 1, 7])
+def test_scan_stack_rows_of_each_sequence_row(scanning, length):
+    xs, w, outs, fn = scanning
+    a = np.random.default_rng(length).uniform(0.5, 1.5, (length, 2)).astype(np.float32)
+    got, ref = fn(a, np.float32(0.25)), evaluate(outs, {xs: a, w: np.float32(0.25)})
+    prods = np.cumprod(a, axis=0)
+    want = [prods[-1] if length else np.ones(2, np.float32), prods, a.sum(axis=1) + 0.25]
+    for g, r, e in zip(got, ref, want):
+        assert g.shape == e.shape and g.dtype == np.float32
+        np.testing.assert_allclose(g, r, rtol=1e-6)
+        np.testing.assert_allclose(g, e, rtol=1e-5)
+    assert len(outs[0].op.attrs["body"].compiled().cache_info().plans) <= 1
+
+
+def test_scan_stack_of_a_known_length_has_static_outputs_and_checks_lengths():
+    with tf.Graph().as_default():
+        a = tf.placeholder(tf.float32, [4, 3])
+        b = tf.placeholder(tf.int64, [None])
+        (_,), (rows,) = scan_stack(lambda s, x, y: ([s + x], [x * 2.0]),
+                                   [tf.zeros([3])], [a, b], name="pair")
+        assert tuple(rows.shape) == (4, 3)
+        with pytest.raises(tf.ShapeError, match="ScanStack 'pair'.*lengths \\[2, 4\\]"):
+            tf.compile([rows])(np.ones((4, 3), np.float32), np.arange(2))
+        with pytest.raises(tf.ShapeError, match="lengths \\[3, 4\\]"):
+            scan_stack(lambda x, y: ([], [x]), [], [a, tf.zeros([3])])
+        with pytest.raises(tf.ShapeError, match="leading axis"):
+            scan_stack(lambda x: ([], [x]), [], [tf.constant(1.0)])
+        with pytest.raises(tf.InvalidArgumentError, match="new states, rows"):
+            scan_stack(lambda s, x: [s], [tf.zeros([3])], [a])

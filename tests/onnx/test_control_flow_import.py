@@ -1,5 +1,5 @@
 """ONNX If, Loop and Scan (graphjit.onnx.ops_control_flow) imported as graphjit's If,
-While and WhileStack ops: compiled results against the reference interpreter and onnxruntime, on the
+While, WhileStack and ScanStack ops: compiled results against the reference interpreter and onnxruntime, on the
 forms PyTorch's exporter writes (a Loop with a run-time trip count and condition, an If
 on data) and on subgraphs reading outer values by name."""
 
@@ -122,7 +122,7 @@ def test_if_branches_of_different_shapes_are_refused_naming_the_node():
 def test_scan_with_reversed_input_and_output_axis_1(length):
     """Two states (a running sum and product) over rows of x read backwards, and per-row
     results stacked along axis 1, as ONNX's Scan-9+ defines them; x's length static or
-    free (the stacked rows are preallocated either way)."""
+    free (the stacked rows are sized once to it either way)."""
     body = helper.make_graph(
         [helper.make_node("Add", ["acc_in", "row"], ["acc_out"]),
          helper.make_node("Mul", ["prod_in", "row"], ["prod_out"]),
@@ -142,8 +142,8 @@ def test_scan_with_reversed_input_and_output_axis_1(length):
              "x": rng.uniform(0.5, 1.5, (4, 2)).astype(np.float32),
              "w": np.array([1.0, -2.0], np.float32)}
     feed_sets = [feeds] if length else [feeds, dict(feeds, x=feeds["x"][:1])]
-    graph = _check(model, feed_sets, {"WhileStack"})
-    assert tuple(graph.outputs[2].shape) == (2, length)  # sized once when x's length is known
+    graph = _check(model, feed_sets, {"ScanStack"})
+    assert tuple(graph.outputs[2].shape) == (2, length)
 
 
 def test_loop_of_known_trip_count_stacks_its_scan_outputs():
@@ -275,7 +275,7 @@ def test_a_branch_with_an_unconverted_op_is_refused_naming_the_node_and_graph():
 def test_loops_with_scan_outputs_nested_in_a_scan():
     """A Scan over rows r whose body runs a Loop of r's length k = the row's integer
     value, stacking k * step per inner iteration (`step` read from the outer graph);
-    the Scan stacks the inner rows' sums: a WhileStack in a WhileStack's body."""
+    the Scan stacks the inner rows' sums: a WhileStack in a ScanStack's body."""
     inner = helper.make_graph(
         [helper.make_node("Cast", ["j"], ["jf"], to=F),
          helper.make_node("Mul", ["jf", "step"], ["row"]),
@@ -294,8 +294,9 @@ def test_loops_with_scan_outputs_nested_in_a_scan():
                    [_vi("s", F, [2]), _vi("totals", F, [None])], opset=16)
     feeds = {"s0": np.zeros(2, np.float32), "ks": np.array([3, 0, 20], np.int64),
              "step": np.array([0.5, -1.0], np.float32)}
-    graph = _check(model, [feeds, dict(feeds, ks=np.array([2], np.int64))], {"WhileStack"})
-    outer, = [op for op in graph.get_operations() if op.type == "WhileStack"]
+    graph = _check(model, [feeds, dict(feeds, ks=np.array([2], np.int64))],
+                   {"ScanStack"})
+    outer, = [op for op in graph.get_operations() if op.type == "ScanStack"]
     assert "WhileStack" in {op.type for op in outer.attrs["body"].graph.get_operations()}
 
 

@@ -1,7 +1,7 @@
-"""Cases for control flow (If, While, WhileStack): conds on a fed bool, loops with fixed and with
-data-dependent trip counts. The expectations branch and loop in NumPy. Programs
-beyond one op (nesting, shape invariants, gradients) are in
-tests/graphjit/test_control_flow.py."""
+"""Cases for control flow (If, While, WhileStack, ScanStack): conds on a fed bool, loops
+with fixed and with data-dependent trip counts, rows stacked over iterations. The
+expectations branch and loop in NumPy. Programs beyond one op (nesting, shape
+invariants, gradients) are in tests/graphjit/test_control_flow.py."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import numpy as np
 from hypothesis.extra import numpy as hnp
 
 import graphjit as tf
+from graphjit.ops.scan_stack import scan_stack
 from graphjit.ops.while_stack import while_stack
 from tests.graphjit.cases.base import FLOATS, INTS, Case, uniform
 
@@ -88,6 +89,18 @@ def _halvings_expected(a):
     return [a, np.stack(rows) if rows else np.zeros((0, *a.shape), a.dtype)]
 
 
+def _running_sums(x):
+    """The running sum of x's rows and each partial sum, by ScanStack over x's rows."""
+    (total,), (sums,) = scan_stack(lambda acc, row: ([acc + row], [acc + row]),
+                                   [tf.zeros_like(x[0])], [x])
+    return [total, sums]
+
+
+def _running_sums_expected(a):
+    sums = np.cumsum(a, axis=0, dtype=a.dtype)
+    return [sums[-1], sums]
+
+
 CASES = [
     Case("cond", _cond, _cond_expected, default_shapes=((), (2, 3)), shapes=_shapes(1),
          input_dtypes={0: "bool"}),
@@ -105,6 +118,8 @@ CASES = [
          inputs=uniform(-40, 40)),
     Case("while_stack_halvings", _halvings, _halvings_expected, default_shapes=((2, 3),),
          shapes=_shapes(0), inputs=uniform(-40, 40)),
+    Case("scan_stack_running_sums", _running_sums, _running_sums_expected,
+         default_shapes=((5, 2),), dtypes=FLOATS + INTS),
     Case("while_gradient", _power_gradient, lambda a: 4 * a ** 3, default_shapes=((2, 3),),
          shapes=_shapes(0)),
 ]
