@@ -1,7 +1,7 @@
 """ONNX If, Loop and Scan (graphjit.onnx.ops_control_flow) imported as graphjit's If,
-While, WhileStack and ScanStack ops: compiled results against the reference interpreter and onnxruntime, on the
-forms PyTorch's exporter writes (a Loop with a run-time trip count and condition, an If
-on data) and on subgraphs reading outer values by name."""
+While, WhileStack and ScanStack ops: compiled results against the reference interpreter
+and onnxruntime, on the forms PyTorch's exporter writes (a Loop with a run-time trip
+count and condition, an If on data) and on subgraphs reading outer values by name."""
 
 import numpy as np
 import pytest
