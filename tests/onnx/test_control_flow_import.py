@@ -314,3 +314,20 @@ def test_a_known_trip_count_too_big_to_allocate_leaves_the_rows_growing():
     model = _model(nodes, [_vi("a", F, [2])], [_vi("final", F, [2]), _vi("rows", F, [None, 2])])
     graph = import_model(model)
     assert tuple(graph.outputs[1].shape) == (None, 2)
+
+
+def test_scan_without_states_over_two_inputs_of_different_axes():
+    """No state; x scanned along axis 1, y along axis 0 backwards; rows stacked in
+    reverse: the inputs are turned to have their scan axis first before the loop."""
+    body = helper.make_graph(
+        [helper.make_node("Mul", ["xc", "yr"], ["p"])],
+        "body", [_vi("xc", F, [3]), _vi("yr", F, [3])], [_vi("p", F, [3])])
+    nodes = [helper.make_node("Scan", ["x", "y"], ["ps"], body=body, num_scan_inputs=2,
+                              scan_input_axes=[1, 0], scan_input_directions=[0, 1],
+                              scan_output_directions=[1])]
+    model = _model(nodes, [_vi("x", F, [3, None]), _vi("y", F, [None, 3])],
+                   [_vi("ps", F, [None, 3])], opset=16)
+    rng = np.random.default_rng(3)
+    feeds = [{"x": rng.standard_normal((3, k)).astype(np.float32),
+              "y": rng.standard_normal((k, 3)).astype(np.float32)} for k in (4, 1)]
+    _check(model, feeds, {"ScanStack"})
