@@ -30,22 +30,31 @@ class RowStack:
     def __init__(self, index: int, capacity: int):
         self.index, self.capacity = index, max(capacity, 1)
         self.buffer: np.ndarray | None = None
+        self.row_shape: tuple | None = None
         self.filled = 0
 
     def append(self, row: np.ndarray) -> None:
-        row = np.asarray(row)
+        if not isinstance(row, np.ndarray):
+            row = np.asarray(row)
+        if row.shape != self.row_shape or self.filled == len(self.buffer):
+            self._make_room(row)
+        self.buffer[self.filled] = row
+        self.filled += 1
+
+    def _make_room(self, row: np.ndarray) -> None:
+        """The first row's buffer, a doubled one when full; a row of a new shape is an
+        error (NumPy would broadcast it into the buffer)."""
         if self.buffer is None:
             self.buffer = np.empty((self.capacity, *row.shape), row.dtype)
-        elif row.shape != self.buffer.shape[1:]:
+            self.row_shape = row.shape
+        elif row.shape != self.row_shape:
             raise ShapeError(f"row output {self.index} has shape {list(row.shape)} in "
-                             f"iteration {self.filled}, {list(self.buffer.shape[1:])} "
+                             f"iteration {self.filled}, {list(self.row_shape)} "
                              "before; stacked rows must keep one shape")
-        if self.filled == len(self.buffer):
+        else:
             grown = np.empty((2 * len(self.buffer), *row.shape), row.dtype)
             grown[:self.filled] = self.buffer
             self.buffer = grown
-        self.buffer[self.filled] = row
-        self.filled += 1
 
     def stacked(self, spec) -> np.ndarray:
         """The rows written, [iterations, *row]; for none, zeros of the row `spec`
@@ -59,6 +68,12 @@ class RowStack:
         return np.zeros((0, *shape), dtype.np)
 
 
+def _may_change(invariants) -> bool:
+    """Whether some loop variable's shape may change (an invariant with a None dim):
+    else the body's plan keeps them, and they need no check per iteration."""
+    return any(d is None for shape in invariants for d in shape)
+
+
 def run_stacking(run_cond, run_body, values: list, extra: list, n_rows: int, count: int,
                  row_specs, invariants) -> tuple:
     """The loop with `run_cond`/`run_body` (a Function's evaluate or a compiled plan's
@@ -68,15 +83,15 @@ def run_stacking(run_cond, run_body, values: list, extra: list, n_rows: int, cou
     `row_specs(values)` gives the rows' specs, for a loop that ran none."""
     stacks = [RowStack(j, count if count >= 0 else FIRST_CAPACITY) for j in range(n_rows)]
     n = len(values)
+    track = _may_change(invariants)
     shapes = [v.shape for v in values]
     go = run_cond(values + extra)[0]
     while go:
         outs = run_body(values + extra)
         values, go = list(outs[:n]), outs[-1]
-        new = [v.shape for v in values]
-        if new != shapes:  # (fixed shapes, the usual case: checked once)
+        if track and [v.shape for v in values] != shapes:
             check_invariants(values, invariants)
-            shapes = new
+            shapes = [v.shape for v in values]
         for stack, row in zip(stacks, outs[n:n + n_rows]):
             stack.append(row)
     iterations = stacks[0].filled if stacks else count
@@ -125,14 +140,14 @@ def run_scan(run_body, states: list, sequences: list, extra: list, n_rows: int,
         raise ShapeError(f"the sequences have lengths {lengths}; they must have one")
     stacks = [RowStack(j, lengths[0]) for j in range(n_rows)]
     n = len(states)
+    track = _may_change(invariants)
     shapes = [v.shape for v in states]
     for i in range(lengths[0]):
         outs = run_body(states + [s[i, ...] for s in sequences] + extra)  # (arrays, 0-d too)
         states = list(outs[:n])
-        new = [v.shape for v in states]
-        if new != shapes:
+        if track and [v.shape for v in states] != shapes:
             check_invariants(states, invariants)
-            shapes = new
+            shapes = [v.shape for v in states]
         for stack, row in zip(stacks, outs[n:]):
             stack.append(row)
     specs = row_specs() if not lengths[0] else [None] * n_rows
