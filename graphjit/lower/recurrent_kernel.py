@@ -1,0 +1,211 @@
+"""The loop-IR kernel of RecurrentSequence (graphjit.ops.recurrent): the loop over time
+inside one native kernel.
+
+Per step, direction and batch row, the gate pre-activations (xw + bias) are set in a
+work buffer, H·Rᵀ is added as H axpy passes over Rᵀ's rows (the inner loop runs along
+the gates, contiguous in Rᵀ, so it vectorizes without a horizontal reduction; four rows
+a pass, so the work buffer is loaded and stored once per four), and one loop over the
+hidden units applies the gates and writes Y, Y_h and Y_c. Y_h and Y_c hold the state
+between steps. The hidden size is baked in (from the weights, fixed at import); time
+and batch extents are read from the arrays, so a new batch size or sequence length
+compiles nothing.
+"""
+
+from __future__ import annotations
+
+from codegen.loopir import SERIAL, Assign, Call, Dim, Fn, Kernel, Load, Loop, Param, Store, Var
+from graphjit.lower.exprs import const, int_add, int_mul, int_op
+from graphjit.ops.recurrent import DIRECTIONS, GATES, activation_list
+
+UNROLL = 4  # rows of Rᵀ per axpy pass over the work buffer
+
+
+class _Builder:
+    """Expression helpers for one kernel's float dtype."""
+
+    def __init__(self, dtype: str, clip):
+        self.dt, self.clip = dtype, clip
+
+    def c(self, value: float):
+        return const(value, self.dt)
+
+    def f(self, fn: Fn, *args):
+        return Call(fn, tuple(args), self.dt)
+
+    def add(self, *terms):
+        out = terms[0]
+        for t in terms[1:]:
+            out = self.f(Fn.ADD, out, t)
+        return out
+
+    def mul(self, a, b):
+        return self.f(Fn.MUL, a, b)
+
+    def ge(self, a, b):
+        return Call(Fn.GREATEREQUAL, (a, b), "bool")
+
+    def activation(self, name: str, alpha: float, beta: float, x):
+        """ONNX's activation `name` of x (clipped first when the node has clip)."""
+        f, c = self.f, self.c
+        if self.clip is not None:
+            x = f(Fn.MINIMUM, f(Fn.MAXIMUM, x, c(-self.clip)), c(self.clip))
+        if name == "sigmoid":
+            return f(Fn.SIGMOID, x)
+        if name == "tanh":
+            return f(Fn.TANH, x)
+        if name == "relu":
+            return f(Fn.MAXIMUM, x, c(0))
+        if name == "affine":
+            return self.add(self.mul(c(alpha), x), c(beta))
+        if name == "leakyrelu":
+            return f(Fn.SELECT, self.ge(x, c(0)), x, self.mul(c(alpha), x))
+        if name == "thresholdedrelu":
+            return f(Fn.SELECT, self.ge(x, c(alpha)), x, c(0))
+        if name == "scaledtanh":
+            return self.mul(c(alpha), f(Fn.TANH, self.mul(c(beta), x)))
+        if name == "hardsigmoid":
+            return f(Fn.MINIMUM, f(Fn.MAXIMUM, self.add(self.mul(c(alpha), x), c(beta)),
+                                   c(0)), c(1))
+        if name == "elu":
+            return f(Fn.SELECT, self.ge(x, c(0)), x,
+                     self.mul(c(alpha), f(Fn.SUB, f(Fn.EXP, x), c(1))))
+        if name == "softsign":
+            return f(Fn.REALDIV, x, self.add(c(1), f(Fn.ABS, x)))
+        if name == "softplus":
+            return f(Fn.LOG, self.add(c(1), f(Fn.EXP, x)))
+        raise ValueError(f"no loop-IR form of activation {name!r}")
+
+
+def _matvec(b: _Builder, d: int, src, hidden: int, rows: tuple[int, int]) -> tuple:
+    """work[r] += sum_k src(k) * rt[d, k, r] for r in `rows`: UNROLL rows of Rᵀ per pass,
+    then the rest one at a time."""
+    lo, hi = rows
+    row = Var("r")
+
+    def passes(first, count: int):
+        ks = [int_add(first, i) for i in range(count)]
+        loads = tuple(Assign(f"s{i}", src(k), b.dt) for i, k in enumerate(ks))
+        terms = [b.mul(Var(f"s{i}"), Load("rt", (d, k, row))) for i, k in enumerate(ks)]
+        update = Store("work", (row,), b.add(Load("work", (row,)), *terms))
+        return loads + (Loop("r", lo, hi, (update,)),)
+
+    body: tuple = ()
+    full = hidden // UNROLL
+    if full:
+        body += (Loop("kq", 0, full, passes(int_mul(Var("kq"), UNROLL), UNROLL)),)
+    for k in range(full * UNROLL, hidden):
+        body += passes(k, 1)
+    return body
+
+
+def _cell_update(b: _Builder, cell: str, d: int, acts, hidden: int, attrs, k, alive) -> tuple:
+    """The loop over hidden units j: gates from the work buffer, then Y, Y_h (and Y_c)."""
+    j, h = Var("j"), Var("h")
+    w = lambda offset: Load("work", (int_add(j, offset),))  # noqa: E731
+    act = [lambda x, a=a: b.activation(*a, x) for a in acts]
+    body = [Assign("h", Load("yh", (d, Var("b"), j)), b.dt)]
+    if cell == "LSTM":
+        c = Var("c")
+        peep = lambda gate: Load("peep", (d, gate, j))  # noqa: E731
+        body += [Assign("c", Load("yc", (d, Var("b"), j)), b.dt),
+                 Assign("i", act[0](b.add(w(0), b.mul(peep(0), c))), b.dt)]
+        forget = (b.f(Fn.SUB, b.c(1), Var("i")) if attrs["input_forget"]
+                  else act[0](b.add(w(2 * hidden), b.mul(peep(2), c))))
+        body += [Assign("cn", b.add(b.mul(forget, c), b.mul(Var("i"), act[1](w(3 * hidden)))),
+                        b.dt),
+                 Assign("hn", b.mul(act[0](b.add(w(hidden), b.mul(peep(1), Var("cn")))),
+                                    act[2](Var("cn"))), b.dt),
+                 Store("yc", (d, Var("b"), j), b.f(Fn.SELECT, alive, Var("cn"), c))]
+    elif cell == "GRU":
+        body.append(Assign("z", act[0](w(0)), b.dt))
+        if attrs["linear_before_reset"]:
+            r = act[0](w(hidden))
+            cand = act[1](b.add(w(3 * hidden),
+                                b.mul(r, b.add(w(2 * hidden), Load("rbh", (d, j))))))
+        else:
+            cand = act[1](w(2 * hidden))
+        body.append(Assign("hn", b.add(b.mul(b.f(Fn.SUB, b.c(1), Var("z")), cand),
+                                       b.mul(Var("z"), h)), b.dt))
+    else:
+        body.append(Assign("hn", act[0](w(0)), b.dt))
+    body += [Store("y", (k, d, Var("b"), j), b.f(Fn.SELECT, alive, Var("hn"), b.c(0))),
+             Store("yh", (d, Var("b"), j), b.f(Fn.SELECT, alive, Var("hn"), h))]
+    return (Loop("j", 0, hidden, tuple(body)),)
+
+
+def _direction_step(b: _Builder, cell: str, d: int, reverse: bool, acts, hidden: int,
+                    attrs) -> tuple:
+    """Step s of direction d, every batch row."""
+    gh = GATES[cell] * hidden
+    k = Var("k")
+    time = int_op(Fn.SUB, int_add(Dim("xw", 0), -1), Var("s")) if reverse else Var("s")
+    row, bb = Var("r"), Var("b")
+    pre = lambda r: b.add(Load("xw", (k, bb, int_add(r, d * gh))), Load("bias", (d, r)))  # noqa: E731
+    h_at = lambda kk: Load("yh", (d, bb, kk))  # noqa: E731
+    gru_split = cell == "GRU" and attrs["linear_before_reset"]
+    body: list = [Assign("alive", int_op(Fn.LESS, k, Call(Fn.CAST, (Load("lens", (bb,)),),
+                                                           "int64")), "bool")]
+    if gru_split:  # the h gate's x part at 3H, its recurrent part (from 0) at 2H
+        body += [Loop("r", 0, 2 * hidden, (Store("work", (row,), pre(row)),)),
+                 Loop("r", 2 * hidden, gh, (Store("work", (row,), b.c(0)),
+                                            Store("work", (int_add(row, hidden),), pre(row))))]
+    else:
+        body.append(Loop("r", 0, gh, (Store("work", (row,), pre(row)),)))
+    if cell == "GRU" and not attrs["linear_before_reset"]:  # r * H goes into the h gate
+        body += _matvec(b, d, h_at, hidden, (0, 2 * hidden))
+        reset = b.activation(*acts[0], Load("work", (int_add(Var("j"), hidden),)))
+        body.append(Loop("j", 0, hidden, (Store("work", (int_add(Var("j"), 3 * hidden),),
+                                                b.mul(reset, h_at(Var("j")))),)))
+        body += _matvec(b, d, lambda kk: Load("work", (int_add(kk, 3 * hidden),)), hidden,
+                        (2 * hidden, gh))
+    else:
+        body += _matvec(b, d, h_at, hidden, (0, gh))
+    body += _cell_update(b, cell, d, acts, hidden, attrs, k, Var("alive"))
+    return (Assign("k", time, "int64"), Loop("b", 0, Dim("xw", 1), tuple(body), SERIAL))
+
+
+def recurrent_kernel(name: str, op, hidden: int) -> Kernel:
+    """The whole recurrence of `op` (a RecurrentSequence) as one kernel."""
+    attrs, cell = op.attrs, op.attrs["cell"]
+    dt = op.inputs[0].dtype.name
+    b = _Builder(dt, attrs.get("clip"))
+    directions = DIRECTIONS[attrs["direction"]]
+    acts = activation_list(attrs)
+    per = len(acts) // len(directions)
+    ins = ["xw", "bias", "rt", "h0", "lens"] + {"LSTM": ["c0", "peep"], "GRU": ["rbh"],
+                                                 "RNN": []}[cell]
+    ranks = {"xw": 3, "bias": 2, "rt": 3, "h0": 3, "lens": 1, "c0": 3, "peep": 3, "rbh": 2}
+    outs = ["y", "yh"] + (["yc"] if cell == "LSTM" else [])
+    params = tuple(Param(n, "int32" if n == "lens" else dt, ranks[n], False) for n in ins) + \
+        tuple(Param(n, dt, 4 if n == "y" else 3, True) for n in outs) + \
+        (Param("work", dt, 1, True),)
+    state = (Store("yh", (Var("d"), Var("b"), Var("j")), Load("h0", (Var("d"), Var("b"),
+                                                                      Var("j")))),)
+    if cell == "LSTM":
+        state += (Store("yc", (Var("d"), Var("b"), Var("j")),
+                         Load("c0", (Var("d"), Var("b"), Var("j")))),)
+    init = Loop("d", 0, len(directions), (Loop("b", 0, Dim("xw", 1),
+                                               (Loop("j", 0, hidden, state),)),))
+    steps: tuple = ()
+    for d, reverse in enumerate(directions):
+        steps += _direction_step(b, cell, d, reverse, acts[d * per:(d + 1) * per], hidden,
+                                 attrs)
+    return Kernel(name, params, (init, Loop("s", 0, Dim("xw", 0), steps)))
+
+
+def lower_recurrent_sequence(lw, op, outputs, out_slots, names) -> None:
+    """One kernel step; outputs nothing reads still get planned buffers (the kernel
+    writes them all), and so does its work buffer."""
+    from graphjit.lower.standalone import identifier
+    hidden = lw.shapes[op.inputs[2]][1]
+    slots = []
+    for t in op.outputs:
+        slots.append(out_slots[outputs.index(t)] if t in outputs
+                     else lw.buffer(lw.shapes[t], t.dtype.np))
+    work = lw.buffer(((GATES[op.attrs["cell"]] + 1) * hidden,), op.inputs[0].dtype.np)
+    in_slots = tuple(lw.input_or_const_slot(t) for t in op.inputs)
+    steps, batch, _ = lw.shapes[op.inputs[0]]
+    n_dirs = len(DIRECTIONS[op.attrs["direction"]])
+    flops = 2 * steps * batch * n_dirs * GATES[op.attrs["cell"]] * hidden * hidden
+    lw.add_kernel(recurrent_kernel(identifier("recurrent", op), op, hidden), in_slots,
+                  (*slots, work), names, flops, lw.bytes_of(op.inputs, op.outputs))

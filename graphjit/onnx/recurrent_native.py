@@ -1,0 +1,87 @@
+"""ONNX LSTM/GRU/RNN as graphjit's RecurrentSequence: one matmul for the input
+projection of every step and direction, then the whole recurrence as one native kernel
+(graphjit.lower.recurrent_kernel), for any sequence length, known at import or not.
+
+That kernel computes H·Rᵀ with a loop nest of its own. Where the hidden size is large
+the per-step GEMM is BLAS's to win (register blocking across the batch rows, which the
+loop nest does not do); ops_recurrent keeps that per-step path for hidden sizes above
+NATIVE_MAX_HIDDEN. The rule counts work, not this CPU's vector width: at 64 units a
+step's H·Rᵀ for one batch row is 4*64*64 multiply-adds, a few microseconds, the size
+where a BLAS call's fixed cost (a couple of microseconds of wrapper per step) stops
+dominating.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+import graphjit as gj
+from graphjit.graph import Tensor
+from graphjit.onnx.convert import NodeContext
+from graphjit.ops.recurrent import GATES, recurrent_sequence
+
+NATIVE_MAX_HIDDEN = 128  # hidden sizes up to this run as one RecurrentSequence kernel
+_ALL_ALIVE = 2**31 - 1  # a sequence length no time index reaches
+
+
+def _per_batch(x: Tensor, shape_after: list, dtype, value) -> Tensor:
+    """`value` of shape [D, B, H] (shape_after = [D, H]) or [B] (shape_after = []), with
+    B the batch dim of x [T, B, I]: a constant where B is known at import."""
+    batch = x.shape[1]
+    if shape_after:
+        full = [shape_after[0], batch, shape_after[1]]
+    else:
+        full = [batch]
+    if batch is not None:
+        return gj.constant(np.full(full, value, dtype.np))
+    ones = gj.cast(gj.zeros_like(x[0, :, 0]), dtype)  # [B]
+    if shape_after:
+        return ones[None, :, None] + np.full([shape_after[0], 1, shape_after[1]], value,
+                                             dtype.np)
+    return ones + np.asarray(value, dtype.np)
+
+
+def native_sequence(ctx: NodeContext, kind: str, x: Tensor, w: Tensor, r: Tensor, b, lens,
+                    h0, c0, peep, activations: list, hidden: int, direction: str,
+                    input_forget: bool, linear_before_reset: bool) -> tuple:
+    """(Y [T, D, B, H], Y_h [D, B, H], Y_c [D, B, H] or None) of the node, x time-major
+    [T, B, I] and h0/c0 [D, B, H] (or None)."""
+    n_dirs = w.shape[0]
+    gh = GATES[kind] * hidden
+    dt = x.dtype
+    # [I, D*G*H]: the directions' Wᵀ side by side, so X·Wᵀ is one matmul
+    w_cat = gj.reshape(gj.transpose(w, [2, 0, 1]), [-1, n_dirs * gh])
+    xw = gj.matmul(x, w_cat)
+    rt = gj.transpose(r, [0, 2, 1])  # [D, H, G*H]
+    rbh = gj.constant(np.zeros([n_dirs, hidden], dt.np))
+    if b is None:
+        bias = gj.constant(np.zeros([n_dirs, gh], dt.np))
+    else:
+        wb, rb = b[:, :gh], b[:, gh:]
+        if kind == "GRU" and linear_before_reset:  # the h gate's Rb goes inside r * (...)
+            rbh = rb[:, 2 * hidden:]
+            rb = gj.concat([rb[:, :2 * hidden], gj.zeros_like(rbh)], 1)
+        bias = wb + rb
+    if h0 is None:
+        h0 = _per_batch(x, [n_dirs, hidden], dt, 0)
+    if lens is None or _all_full(ctx, x):
+        lens = _per_batch(x, [], gj.int32, _ALL_ALIVE)
+    else:
+        lens = gj.cast(lens, gj.int32)
+    extra = []
+    if kind == "LSTM":
+        extra = [_per_batch(x, [n_dirs, hidden], dt, 0) if c0 is None else c0,
+                 gj.constant(np.zeros([n_dirs, 3, hidden], dt.np)) if peep is None
+                 else gj.reshape(peep, [n_dirs, 3, hidden])]
+    elif kind == "GRU":
+        extra = [rbh]
+    outs = recurrent_sequence(kind, xw, bias, rt, h0, lens, extra, direction, activations,
+                              clip=ctx.attr("clip"), input_forget=input_forget,
+                              linear_before_reset=linear_before_reset, name=ctx.name)
+    return outs[0], outs[1], (outs[2] if kind == "LSTM" else None)
+
+
+def _all_full(ctx: NodeContext, x: Tensor) -> bool:
+    """Whether sequence_lens is known to be T for every sequence (no masking needed)."""
+    value = ctx.static(4)
+    return value is not None and x.shape[0] is not None and bool(np.all(value == x.shape[0]))
