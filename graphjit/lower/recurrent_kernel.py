@@ -13,7 +13,7 @@ compiles nothing.
 
 from __future__ import annotations
 
-from codegen.loopir import SERIAL, Assign, Call, Dim, Fn, Kernel, Load, Loop, Param, Store, Var
+from codegen.loopir import Assign, Call, Dim, Fn, Kernel, Load, Loop, Param, Store, Var
 from graphjit.lower.exprs import const, int_add, int_mul, int_op
 from graphjit.ops.recurrent import DIRECTIONS, GATES, activation_list
 
@@ -77,17 +77,18 @@ class _Builder:
 
 
 def _matvec(b: _Builder, d: int, src, hidden: int, rows: tuple[int, int]) -> tuple:
-    """work[r] += sum_k src(k) * rt[d, k, r] for r in `rows`: UNROLL rows of Rᵀ per pass,
-    then the rest one at a time."""
+    """work[b, r] += sum_k src(k) * rt[d, k, r] for r in `rows`, every batch row b:
+    UNROLL rows of Rᵀ per pass (then the rest one at a time), the batch loop inside the
+    pass so those rows of Rᵀ stay in L1 across the batch."""
     lo, hi = rows
-    row = Var("r")
+    row, bb = Var("r"), Var("b")
 
     def passes(first, count: int):
         ks = [int_add(first, i) for i in range(count)]
         loads = tuple(Assign(f"s{i}", src(k), b.dt) for i, k in enumerate(ks))
         terms = [b.mul(Var(f"s{i}"), Load("rt", (d, k, row))) for i, k in enumerate(ks)]
-        update = Store("work", (row,), b.add(Load("work", (row,)), *terms))
-        return loads + (Loop("r", lo, hi, (update,)),)
+        update = Store("work", (bb, row), b.add(Load("work", (bb, row)), *terms))
+        return (Loop("b", 0, Dim("xw", 1), loads + (Loop("r", lo, hi, (update,)),)),)
 
     body: tuple = ()
     full = hidden // UNROLL
@@ -101,7 +102,7 @@ def _matvec(b: _Builder, d: int, src, hidden: int, rows: tuple[int, int]) -> tup
 def _cell_update(b: _Builder, cell: str, d: int, acts, hidden: int, attrs, k, alive) -> tuple:
     """The loop over hidden units j: gates from the work buffer, then Y, Y_h (and Y_c)."""
     j, h = Var("j"), Var("h")
-    w = lambda offset: Load("work", (int_add(j, offset),))  # noqa: E731
+    w = lambda offset: Load("work", (Var("b"), int_add(j, offset)))  # noqa: E731
     act = [lambda x, a=a: b.activation(*a, x) for a in acts]
     body = [Assign("h", Load("yh", (d, Var("b"), j)), b.dt)]
     if cell == "LSTM":
@@ -143,25 +144,29 @@ def _direction_step(b: _Builder, cell: str, d: int, reverse: bool, acts, hidden:
     pre = lambda r: b.add(Load("xw", (k, bb, int_add(r, d * gh))), Load("bias", (d, r)))  # noqa: E731
     h_at = lambda kk: Load("yh", (d, bb, kk))  # noqa: E731
     gru_split = cell == "GRU" and attrs["linear_before_reset"]
-    body: list = [Assign("alive", int_op(Fn.LESS, k, Call(Fn.CAST, (Load("lens", (bb,)),),
-                                                           "int64")), "bool")]
     if gru_split:  # the h gate's x part at 3H, its recurrent part (from 0) at 2H
-        body += [Loop("r", 0, 2 * hidden, (Store("work", (row,), pre(row)),)),
-                 Loop("r", 2 * hidden, gh, (Store("work", (row,), b.c(0)),
-                                            Store("work", (int_add(row, hidden),), pre(row))))]
+        init = (Loop("r", 0, 2 * hidden, (Store("work", (bb, row), pre(row)),)),
+                Loop("r", 2 * hidden, gh, (Store("work", (bb, row), b.c(0)),
+                                           Store("work", (bb, int_add(row, hidden)),
+                                                 pre(row)))))
     else:
-        body.append(Loop("r", 0, gh, (Store("work", (row,), pre(row)),)))
+        init = (Loop("r", 0, gh, (Store("work", (bb, row), pre(row)),)),)
+    body: list = [Loop("b", 0, Dim("xw", 1), init)]
     if cell == "GRU" and not attrs["linear_before_reset"]:  # r * H goes into the h gate
         body += _matvec(b, d, h_at, hidden, (0, 2 * hidden))
-        reset = b.activation(*acts[0], Load("work", (int_add(Var("j"), hidden),)))
-        body.append(Loop("j", 0, hidden, (Store("work", (int_add(Var("j"), 3 * hidden),),
-                                                b.mul(reset, h_at(Var("j")))),)))
-        body += _matvec(b, d, lambda kk: Load("work", (int_add(kk, 3 * hidden),)), hidden,
+        j = Var("j")
+        reset = b.activation(*acts[0], Load("work", (bb, int_add(j, hidden))))
+        rh = Store("work", (bb, int_add(j, 3 * hidden)), b.mul(reset, h_at(j)))
+        body.append(Loop("b", 0, Dim("xw", 1), (Loop("j", 0, hidden, (rh,)),)))
+        body += _matvec(b, d, lambda kk: Load("work", (bb, int_add(kk, 3 * hidden))), hidden,
                         (2 * hidden, gh))
     else:
         body += _matvec(b, d, h_at, hidden, (0, gh))
-    body += _cell_update(b, cell, d, acts, hidden, attrs, k, Var("alive"))
-    return (Assign("k", time, "int64"), Loop("b", 0, Dim("xw", 1), tuple(body), SERIAL))
+    alive = Assign("alive", int_op(Fn.LESS, k, Call(Fn.CAST, (Load("lens", (bb,)),), "int64")),
+                   "bool")
+    update = (alive,) + _cell_update(b, cell, d, acts, hidden, attrs, k, Var("alive"))
+    body.append(Loop("b", 0, Dim("xw", 1), update))
+    return (Assign("k", time, "int64"), *body)
 
 
 def recurrent_kernel(name: str, op, hidden: int) -> Kernel:
@@ -178,7 +183,7 @@ def recurrent_kernel(name: str, op, hidden: int) -> Kernel:
     outs = ["y", "yh"] + (["yc"] if cell == "LSTM" else [])
     params = tuple(Param(n, "int32" if n == "lens" else dt, ranks[n], False) for n in ins) + \
         tuple(Param(n, dt, 4 if n == "y" else 3, True) for n in outs) + \
-        (Param("work", dt, 1, True),)
+        (Param("work", dt, 2, True),)
     state = (Store("yh", (Var("d"), Var("b"), Var("j")), Load("h0", (Var("d"), Var("b"),
                                                                       Var("j")))),)
     if cell == "LSTM":
@@ -202,9 +207,9 @@ def lower_recurrent_sequence(lw, op, outputs, out_slots, names) -> None:
     for t in op.outputs:
         slots.append(out_slots[outputs.index(t)] if t in outputs
                      else lw.buffer(lw.shapes[t], t.dtype.np))
-    work = lw.buffer(((GATES[op.attrs["cell"]] + 1) * hidden,), op.inputs[0].dtype.np)
-    in_slots = tuple(lw.input_or_const_slot(t) for t in op.inputs)
     steps, batch, _ = lw.shapes[op.inputs[0]]
+    work = lw.buffer((batch, (GATES[op.attrs["cell"]] + 1) * hidden), op.inputs[0].dtype.np)
+    in_slots = tuple(lw.input_or_const_slot(t) for t in op.inputs)
     n_dirs = len(DIRECTIONS[op.attrs["direction"]])
     flops = 2 * steps * batch * n_dirs * GATES[op.attrs["cell"]] * hidden * hidden
     lw.add_kernel(recurrent_kernel(identifier("recurrent", op), op, hidden), in_slots,
