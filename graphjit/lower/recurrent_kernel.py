@@ -8,7 +8,8 @@ a pass, so the work buffer is loaded and stored once per four), and one loop ove
 hidden units applies the gates and writes Y, Y_h and Y_c. Y_h and Y_c hold the state
 between steps. The hidden size is baked in (from the weights, fixed at import); time
 and batch extents are read from the arrays, so a new batch size or sequence length
-compiles nothing.
+compiles nothing; h0, c0 and lens may have a batch dim of 1, broadcast (a constant
+where the node has none, so no kernel fills them per call).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from codegen.loopir import Assign, Call, Dim, Fn, Kernel, Load, Loop, Param, Sto
 from graphjit.lower.exprs import const, int_add, int_mul, int_op
 from graphjit.ops.recurrent import DIRECTIONS, GATES, activation_list
 
-UNROLL = 4  # rows of Rᵀ per axpy pass over the work buffer
+UNROLL = 8  # rows of Rᵀ per axpy pass over the work buffer
 
 
 class _Builder:
@@ -86,8 +87,10 @@ def _matvec(b: _Builder, d: int, src, hidden: int, rows: tuple[int, int]) -> tup
     def passes(first, count: int):
         ks = [int_add(first, i) for i in range(count)]
         loads = tuple(Assign(f"s{i}", src(k), b.dt) for i, k in enumerate(ks))
-        terms = [b.mul(Var(f"s{i}"), Load("rt", (d, k, row))) for i, k in enumerate(ks)]
-        update = Store("work", (bb, row), b.add(Load("work", (bb, row)), *terms))
+        acc = Load("work", (bb, row))
+        for i, k in enumerate(ks):  # fused multiply-adds where the target has them
+            acc = b.f(Fn.MULADD, Var(f"s{i}"), Load("rt", (d, k, row)), acc)
+        update = Store("work", (bb, row), acc)
         return (Loop("b", 0, Dim("xw", 1), loads + (Loop("r", lo, hi, (update,)),)),)
 
     body: tuple = ()
@@ -162,11 +165,17 @@ def _direction_step(b: _Builder, cell: str, d: int, reverse: bool, acts, hidden:
                         (2 * hidden, gh))
     else:
         body += _matvec(b, d, h_at, hidden, (0, gh))
-    alive = Assign("alive", int_op(Fn.LESS, k, Call(Fn.CAST, (Load("lens", (bb,)),), "int64")),
+    length = Load("lens", (_batch_row("lens", 0),))
+    alive = Assign("alive", int_op(Fn.LESS, k, Call(Fn.CAST, (length,), "int64")),
                    "bool")
     update = (alive,) + _cell_update(b, cell, d, acts, hidden, attrs, k, Var("alive"))
     body.append(Loop("b", 0, Dim("xw", 1), update))
     return (Assign("k", time, "int64"), *body)
+
+
+def _batch_row(param: str, axis: int):
+    """Batch row b of `param`, whose batch axis is B or 1 (broadcast): min(b, size - 1)."""
+    return int_op(Fn.MINIMUM, Var("b"), int_add(Dim(param, axis), -1))
 
 
 def recurrent_kernel(name: str, op, hidden: int) -> Kernel:
@@ -184,11 +193,10 @@ def recurrent_kernel(name: str, op, hidden: int) -> Kernel:
     params = tuple(Param(n, "int32" if n == "lens" else dt, ranks[n], False) for n in ins) + \
         tuple(Param(n, dt, 4 if n == "y" else 3, True) for n in outs) + \
         (Param("work", dt, 2, True),)
-    state = (Store("yh", (Var("d"), Var("b"), Var("j")), Load("h0", (Var("d"), Var("b"),
-                                                                      Var("j")))),)
+    at = (Var("d"), Var("b"), Var("j"))
+    state = (Store("yh", at, Load("h0", (Var("d"), _batch_row("h0", 1), Var("j")))),)
     if cell == "LSTM":
-        state += (Store("yc", (Var("d"), Var("b"), Var("j")),
-                         Load("c0", (Var("d"), Var("b"), Var("j")))),)
+        state += (Store("yc", at, Load("c0", (Var("d"), _batch_row("c0", 1), Var("j")))),)
     init = Loop("d", 0, len(directions), (Loop("b", 0, Dim("xw", 1),
                                                (Loop("j", 0, hidden, state),)),))
     steps: tuple = ()

@@ -24,23 +24,6 @@ NATIVE_MAX_HIDDEN = 128  # hidden sizes up to this run as one RecurrentSequence 
 _ALL_ALIVE = 2**31 - 1  # a sequence length no time index reaches
 
 
-def _per_batch(x: Tensor, shape_after: list, dtype, value) -> Tensor:
-    """`value` of shape [D, B, H] (shape_after = [D, H]) or [B] (shape_after = []), with
-    B the batch dim of x [T, B, I]: a constant where B is known at import."""
-    batch = x.shape[1]
-    if shape_after:
-        full = [shape_after[0], batch, shape_after[1]]
-    else:
-        full = [batch]
-    if batch is not None:
-        return gj.constant(np.full(full, value, dtype.np))
-    ones = gj.cast(gj.zeros_like(x[0, :, 0]), dtype)  # [B]
-    if shape_after:
-        return ones[None, :, None] + np.full([shape_after[0], 1, shape_after[1]], value,
-                                             dtype.np)
-    return ones + np.asarray(value, dtype.np)
-
-
 def native_sequence(ctx: NodeContext, kind: str, x: Tensor, w: Tensor, r: Tensor, b, lens,
                     h0, c0, peep, activations: list, hidden: int, direction: str,
                     input_forget: bool, linear_before_reset: bool) -> tuple:
@@ -62,15 +45,17 @@ def native_sequence(ctx: NodeContext, kind: str, x: Tensor, w: Tensor, r: Tensor
             rbh = rb[:, 2 * hidden:]
             rb = gj.concat([rb[:, :2 * hidden], gj.zeros_like(rbh)], 1)
         bias = wb + rb
-    if h0 is None:
-        h0 = _per_batch(x, [n_dirs, hidden], dt, 0)
+    # (absent initial states and lengths: constants of batch dim 1, which the op
+    # broadcasts, so a free batch dim needs no kernel filling them per call)
+    zero_state = gj.constant(np.zeros([n_dirs, 1, hidden], dt.np))
+    h0 = zero_state if h0 is None else h0
     if lens is None or _all_full(ctx, x):
-        lens = _per_batch(x, [], gj.int32, _ALL_ALIVE)
+        lens = gj.constant(np.full([1], _ALL_ALIVE, np.int32))
     else:
         lens = gj.cast(lens, gj.int32)
     extra = []
     if kind == "LSTM":
-        extra = [_per_batch(x, [n_dirs, hidden], dt, 0) if c0 is None else c0,
+        extra = [zero_state if c0 is None else c0,
                  gj.constant(np.zeros([n_dirs, 3, hidden], dt.np)) if peep is None
                  else gj.reshape(peep, [n_dirs, 3, hidden])]
     elif kind == "GRU":

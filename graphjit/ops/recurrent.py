@@ -7,7 +7,8 @@ The input projection X·Wᵀ of every step and direction is one matmul before th
 op adds the biases, runs H·Rᵀ and the gates per step, and masks by sequence_lens.
 
 Inputs: xw [T, B, D*G*H] (X·Wᵀ of the D directions side by side, G gate blocks each),
-bias [D, G*H], rt [D, H, G*H] (each direction's Rᵀ), h0 [D, B, H], lens [B] int32; then
+bias [D, G*H], rt [D, H, G*H] (each direction's Rᵀ), h0 [D, B, H], lens [B] int32 (h0,
+lens and c0 may have a batch dim of 1, broadcast); then
 for LSTM c0 [D, B, H] and peepholes [D, 3, H] (i, o, f), for GRU rbh [D, H] (the h gate's
 recurrent bias, added inside r * (H·Rhᵀ + Rbh) when linear_before_reset). Outputs: Y
 [T, D, B, H], Y_h [D, B, H], and for LSTM Y_c [D, B, H]. The gate order and the meaning
@@ -80,9 +81,12 @@ def _infer(specs, attrs):
                      ("peepholes", specs[6][0], (n_dirs, 3, hidden))]
     if cell == "GRU":
         expected.append(("rbh", specs[5][0], (n_dirs, hidden)))
+    broadcast = {"h0": 1, "lens": 0, "c0": 1}  # batch axes that may be 1
     for what, shape, want_shape in expected:
         if len(shape) != len(want_shape) or any(
-                a is not None and e is not None and a != e for a, e in zip(shape, want_shape)):
+                a is not None and e is not None and a != e
+                and not (a == 1 and broadcast.get(what) == axis)
+                for axis, (a, e) in enumerate(zip(shape, want_shape))):
             raise ShapeError(f"{what} has shape {list(shape)}, expected "
                              f"{[e if e is not None else '?' for e in want_shape]}")
     state = ((n_dirs, batch, hidden), dt)
@@ -108,8 +112,9 @@ def _reference(xw, bias, rt, h0, lens, *extra, cell, direction, activations, alp
     gh = GATES[cell] * hidden
     dt = xw.dtype
     y = np.zeros((steps, n_dirs, batch, hidden), dt)
-    y_h, y_c = h0.astype(dt, copy=True), (extra[0].astype(dt, copy=True) if cell == "LSTM"
-                                          else None)
+    y_h = np.array(np.broadcast_to(h0, (n_dirs, batch, hidden)), dt)
+    y_c = np.array(np.broadcast_to(extra[0], y_h.shape), dt) if cell == "LSTM" else None
+    lens = np.broadcast_to(lens, (batch,))
     per = len(funcs) // n_dirs
     for d, reverse in enumerate(DIRECTIONS[direction]):
         f = funcs[d * per:(d + 1) * per]
