@@ -3,8 +3,8 @@ inside one native kernel.
 
 Per step, direction and batch row, the gate pre-activations (xw + bias) are set in a
 work buffer, H·Rᵀ is added as H axpy passes over Rᵀ's rows (the inner loop runs along
-the gates, contiguous in Rᵀ, so it vectorizes without a horizontal reduction; four rows
-a pass, so the work buffer is loaded and stored once per four), and one loop over the
+the gates, contiguous in Rᵀ, so it vectorizes without a horizontal reduction; UNROLL
+rows a pass, so the work buffer is loaded and stored once per UNROLL), and one loop over the
 hidden units applies the gates and writes Y, Y_h and Y_c. Y_h and Y_c hold the state
 between steps. The hidden size is baked in (from the weights, fixed at import); time
 and batch extents are read from the arrays, so a new batch size or sequence length
@@ -14,11 +14,13 @@ where the node has none, so no kernel fills them per call).
 
 from __future__ import annotations
 
+import numpy as np
+
 from codegen.loopir import Assign, Call, Dim, Fn, Kernel, Load, Loop, Param, Store, Var
 from graphjit.lower.exprs import const, int_add, int_mul, int_op
 from graphjit.ops.recurrent import DIRECTIONS, GATES, activation_list
 
-UNROLL = 8  # rows of Rᵀ per axpy pass over the work buffer
+UNROLL = 8  # rows of Rᵀ per axpy pass over the work buffer (a load and store of it)
 
 
 class _Builder:
@@ -79,7 +81,7 @@ class _Builder:
 
 def _matvec(b: _Builder, d: int, src, hidden: int, rows: tuple[int, int]) -> tuple:
     """work[b, r] += sum_k src(k) * rt[d, k, r] for r in `rows`, every batch row b:
-    UNROLL rows of Rᵀ per pass (then the rest one at a time), the batch loop inside the
+    UNROLL rows of Rᵀ per pass (then one pass of the rest), the batch loop inside the
     pass so those rows of Rᵀ stay in L1 across the batch."""
     lo, hi = rows
     row, bb = Var("r"), Var("b")
@@ -97,18 +99,26 @@ def _matvec(b: _Builder, d: int, src, hidden: int, rows: tuple[int, int]) -> tup
     full = hidden // UNROLL
     if full:
         body += (Loop("kq", 0, full, passes(int_mul(Var("kq"), UNROLL), UNROLL)),)
-    for k in range(full * UNROLL, hidden):
-        body += passes(k, 1)
+    if hidden % UNROLL:
+        body += passes(full * UNROLL, hidden % UNROLL)
     return body
 
 
-def _cell_update(b: _Builder, cell: str, d: int, acts, hidden: int, attrs, k, alive) -> tuple:
-    """The loop over hidden units j: gates from the work buffer, then Y, Y_h (and Y_c)."""
+def _cell_update(b: _Builder, cell: str, d: int, acts, hidden: int, attrs, k, alive,
+                 activated: bool) -> tuple:
+    """The loop over hidden units j: gates from the work buffer (`activated`: an LSTM's
+    gates already through their activations), then Y, Y_h (and Y_c)."""
     j, h = Var("j"), Var("h")
     w = lambda offset: Load("work", (Var("b"), int_add(j, offset)))  # noqa: E731
     act = [lambda x, a=a: b.activation(*a, x) for a in acts]
     body = [Assign("h", Load("yh", (d, Var("b"), j)), b.dt)]
-    if cell == "LSTM":
+    if cell == "LSTM" and activated:
+        body += [Assign("c", Load("yc", (d, Var("b"), j)), b.dt)]
+        forget = b.f(Fn.SUB, b.c(1), w(0)) if attrs["input_forget"] else w(2 * hidden)
+        body += [Assign("cn", b.add(b.mul(forget, Var("c")), b.mul(w(0), w(3 * hidden))), b.dt),
+                 Assign("hn", b.mul(w(hidden), act[2](Var("cn"))), b.dt),
+                 Store("yc", (d, Var("b"), j), b.f(Fn.SELECT, alive, Var("cn"), Var("c")))]
+    elif cell == "LSTM":
         c = Var("c")
         peep = lambda gate: Load("peep", (d, gate, j))  # noqa: E731
         body += [Assign("c", Load("yc", (d, Var("b"), j)), b.dt),
@@ -138,8 +148,10 @@ def _cell_update(b: _Builder, cell: str, d: int, acts, hidden: int, attrs, k, al
 
 
 def _direction_step(b: _Builder, cell: str, d: int, reverse: bool, acts, hidden: int,
-                    attrs) -> tuple:
-    """Step s of direction d, every batch row."""
+                    attrs, peepholes: bool) -> tuple:
+    """Step s of direction d, every batch row. An LSTM without peepholes applies its gate
+    activations in passes along the work buffer's rows, which vectorize whatever the
+    hidden size (the loop over hidden units is too short to at PyTorch-sized ones)."""
     gh = GATES[cell] * hidden
     k = Var("k")
     time = int_op(Fn.SUB, int_add(Dim("xw", 0), -1), Var("s")) if reverse else Var("s")
@@ -165,10 +177,17 @@ def _direction_step(b: _Builder, cell: str, d: int, reverse: bool, acts, hidden:
                         (2 * hidden, gh))
     else:
         body += _matvec(b, d, h_at, hidden, (0, gh))
+    activated = cell == "LSTM" and not peepholes
+    if activated:  # i, o, f by the first activation, c by the second
+        at = (bb, row)
+        sig, tanh = (Store("work", at, b.activation(*a, Load("work", at))) for a in acts[:2])
+        body.append(Loop("b", 0, Dim("xw", 1), (Loop("r", 0, 3 * hidden, (sig,)),
+                                                 Loop("r", 3 * hidden, gh, (tanh,)))))
     length = Load("lens", (_batch_row("lens", 0),))
     alive = Assign("alive", int_op(Fn.LESS, k, Call(Fn.CAST, (length,), "int64")),
                    "bool")
-    update = (alive,) + _cell_update(b, cell, d, acts, hidden, attrs, k, Var("alive"))
+    update = (alive,) + _cell_update(b, cell, d, acts, hidden, attrs, k, Var("alive"),
+                                     activated)
     body.append(Loop("b", 0, Dim("xw", 1), update))
     return (Assign("k", time, "int64"), *body)
 
@@ -178,8 +197,9 @@ def _batch_row(param: str, axis: int):
     return int_op(Fn.MINIMUM, Var("b"), int_add(Dim(param, axis), -1))
 
 
-def recurrent_kernel(name: str, op, hidden: int) -> Kernel:
-    """The whole recurrence of `op` (a RecurrentSequence) as one kernel."""
+def recurrent_kernel(name: str, op, hidden: int, peepholes: bool = True) -> Kernel:
+    """The whole recurrence of `op` (a RecurrentSequence) as one kernel; `peepholes`
+    False where an LSTM's are known to be zero (a constant), which the kernel then skips."""
     attrs, cell = op.attrs, op.attrs["cell"]
     dt = op.inputs[0].dtype.name
     b = _Builder(dt, attrs.get("clip"))
@@ -202,7 +222,7 @@ def recurrent_kernel(name: str, op, hidden: int) -> Kernel:
     steps: tuple = ()
     for d, reverse in enumerate(directions):
         steps += _direction_step(b, cell, d, reverse, acts[d * per:(d + 1) * per], hidden,
-                                 attrs)
+                                 attrs, peepholes)
     return Kernel(name, params, (init, Loop("s", 0, Dim("xw", 0), steps)))
 
 
@@ -220,5 +240,9 @@ def lower_recurrent_sequence(lw, op, outputs, out_slots, names) -> None:
     in_slots = tuple(lw.input_or_const_slot(t) for t in op.inputs)
     n_dirs = len(DIRECTIONS[op.attrs["direction"]])
     flops = 2 * steps * batch * n_dirs * GATES[op.attrs["cell"]] * hidden * hidden
-    lw.add_kernel(recurrent_kernel(identifier("recurrent", op), op, hidden), in_slots,
+    peep = op.inputs[6] if op.attrs["cell"] == "LSTM" else None
+    peepholes = peep is not None and not (peep in lw.const_values
+                                          and not np.any(lw.const_values[peep]))
+    kernel = recurrent_kernel(identifier("recurrent", op), op, hidden, peepholes)
+    lw.add_kernel(kernel, in_slots,
                   (*slots, work), names, flops, lw.bytes_of(op.inputs, op.outputs))
