@@ -1,9 +1,12 @@
-"""ONNX converters for the recurrent ops LSTM, GRU and RNN: a graphjit while loop over
-the sequence (graphjit.ops.control_flow, as tf.nn.dynamic_rnn), all directions stepping
-in the same loop, LOOP_STEPS steps per iteration; a sequence length known at import up
-to UNROLL_STEPS is unrolled instead, because each loop iteration runs the body's plan
-from the host (tens of us on a 2-core machine, several times a step's own work at
-PyTorch-sized hidden states), while unrolled steps are plain kernel calls in one plan.
+"""ONNX converters for the recurrent ops LSTM, GRU and RNN. Up to NATIVE_MAX_HIDDEN
+hidden units a node becomes one RecurrentSequence, the whole recurrence in one native
+kernel (graphjit.onnx.recurrent_native); above it, the per-step graph below: a graphjit
+while loop over the sequence (graphjit.ops.control_flow, as tf.nn.dynamic_rnn), all
+directions stepping in the same loop, LOOP_STEPS steps per iteration; a sequence length
+known at import up to UNROLL_STEPS is unrolled instead, because each loop iteration runs
+the body's plan from the host (tens of us on a 2-core machine, several times a step's
+own work at PyTorch-sized hidden states), while unrolled steps are plain kernel calls
+in one plan.
 
 The input projection X·Wᵀ + biases does not depend on the state, so it is one matmul
 over every time step before the loop; each step reads its row, adds H·Rᵀ and applies
