@@ -113,10 +113,16 @@ def _cell_update(b: _Builder, cell: str, d: int, acts, hidden: int, attrs, k, al
     act = [lambda x, a=a: b.activation(*a, x) for a in acts]
     body = [Assign("h", Load("yh", (d, Var("b"), j)), b.dt)]
     if cell == "LSTM" and activated:
-        body += [Assign("c", Load("yc", (d, Var("b"), j)), b.dt)]
+        # new C and H into the work rows of f and o first (a loop whose only stores are
+        # to work vectorizes), then a loop of selects stores the state and Y
         forget = b.f(Fn.SUB, b.c(1), w(0)) if attrs["input_forget"] else w(2 * hidden)
-        body += [Assign("cn", b.add(b.mul(forget, Var("c")), b.mul(w(0), w(3 * hidden))), b.dt),
-                 Assign("hn", b.mul(w(hidden), act[2](Var("cn"))), b.dt),
+        c_at, h_at = (Var("b"), int_add(j, 2 * hidden)), (Var("b"), int_add(j, hidden))
+        new_c = b.add(b.mul(forget, Load("yc", (d, Var("b"), j))), b.mul(w(0), w(3 * hidden)))
+        gates = Loop("j", 0, hidden, (
+            Store("work", c_at, new_c),
+            Store("work", h_at, b.mul(w(hidden), act[2](Load("work", c_at))))))
+        body += [Assign("c", Load("yc", (d, Var("b"), j)), b.dt),
+                 Assign("cn", Load("work", c_at), b.dt), Assign("hn", Load("work", h_at), b.dt),
                  Store("yc", (d, Var("b"), j), b.f(Fn.SELECT, alive, Var("cn"), Var("c")))]
     elif cell == "LSTM":
         c = Var("c")
@@ -144,6 +150,8 @@ def _cell_update(b: _Builder, cell: str, d: int, acts, hidden: int, attrs, k, al
         body.append(Assign("hn", act[0](w(0)), b.dt))
     body += [Store("y", (k, d, Var("b"), j), b.f(Fn.SELECT, alive, Var("hn"), b.c(0))),
              Store("yh", (d, Var("b"), j), b.f(Fn.SELECT, alive, Var("hn"), h))]
+    if cell == "LSTM" and activated:
+        return (gates, Loop("j", 0, hidden, tuple(body)))
     return (Loop("j", 0, hidden, tuple(body)),)
 
 
