@@ -61,3 +61,20 @@ def test_bad_weight_shape_is_named():
             recurrent_sequence("RNN", xw, gj.zeros([1, 4]), gj.zeros([1, 4, 3]),
                                gj.zeros([1, 2, 4]), gj.zeros([2], gj.int32), [], "forward",
                                [("tanh", 0.0, 0.0)])
+
+
+def test_lstm_without_peepholes_input_forget_clip_and_other_activations():
+    """No P input: the kernel applies the gate activations in passes over the work rows
+    (the path PyTorch's LSTMs take); input_forget, clip and named activations there."""
+    rng = np.random.default_rng(5)
+    inits = {"W": rng.uniform(-.8, .8, (1, 4 * HIDDEN, INPUT)).astype(np.float32),
+             "R": rng.uniform(-.8, .8, (1, 4 * HIDDEN, HIDDEN)).astype(np.float32),
+             "B": rng.uniform(-.8, .8, (1, 8 * HIDDEN)).astype(np.float32)}
+    node = helper.make_node("LSTM", ["x", "W", "R", "B"], ["y", "yh", "yc"],
+                            hidden_size=HIDDEN, input_forget=1, clip=1.5,
+                            activations=["HardSigmoid", "Tanh", "Softsign"],
+                            activation_alpha=[0.3], activation_beta=[0.4])
+    model = make_model([node], {"x": (np.float32, [4, "B", INPUT])}, ["y", "yh", "yc"], inits)
+    fn = import_model(model).compile()
+    check(model, {"x": random(rng, (4, 3, INPUT)) * 2}, fn=fn)
+    assert sum("recurrent" in k.name for k in fn.kernels) == 1
