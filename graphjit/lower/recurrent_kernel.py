@@ -107,7 +107,8 @@ def _matvec(b: _Builder, d: int, src, hidden: int, rows: tuple[int, int]) -> tup
 def _cell_update(b: _Builder, cell: str, d: int, acts, hidden: int, attrs, k, alive,
                  activated: bool) -> tuple:
     """The loop over hidden units j: gates from the work buffer (`activated`: an LSTM's
-    gates already through their activations), then Y, Y_h (and Y_c)."""
+    gates already through their activations; a GRU's z and r always are), then Y, Y_h
+    (and Y_c)."""
     j, h = Var("j"), Var("h")
     w = lambda offset: Load("work", (Var("b"), int_add(j, offset)))  # noqa: E731
     act = [lambda x, a=a: b.activation(*a, x) for a in acts]
@@ -136,10 +137,10 @@ def _cell_update(b: _Builder, cell: str, d: int, acts, hidden: int, attrs, k, al
                  Assign("hn", b.mul(act[0](b.add(w(hidden), b.mul(peep(1), Var("cn")))),
                                     act[2](Var("cn"))), b.dt),
                  Store("yc", (d, Var("b"), j), b.f(Fn.SELECT, alive, Var("cn"), c))]
-    elif cell == "GRU":
-        body.append(Assign("z", act[0](w(0)), b.dt))
+    elif cell == "GRU":  # (z and r activated already)
+        body.append(Assign("z", w(0), b.dt))
         if attrs["linear_before_reset"]:
-            r = act[0](w(hidden))
+            r = w(hidden)
             cand = act[1](b.add(w(3 * hidden),
                                 b.mul(r, b.add(w(2 * hidden), Load("rbh", (d, j))))))
         else:
@@ -157,9 +158,10 @@ def _cell_update(b: _Builder, cell: str, d: int, acts, hidden: int, attrs, k, al
 
 def _direction_step(b: _Builder, cell: str, d: int, reverse: bool, acts, hidden: int,
                     attrs, peepholes: bool) -> tuple:
-    """Step s of direction d, every batch row. An LSTM without peepholes applies its gate
-    activations in passes along the work buffer's rows, which vectorize whatever the
-    hidden size (the loop over hidden units is too short to at PyTorch-sized ones)."""
+    """Step s of direction d, every batch row. GRU's z and r gates, and an LSTM's gates
+    where it has no peepholes, go through their activations in passes along the work
+    buffer's rows, which vectorize whatever the hidden size (the loop over hidden units
+    is too short to at PyTorch-sized ones)."""
     gh = GATES[cell] * hidden
     k = Var("k")
     time = int_op(Fn.SUB, int_add(Dim("xw", 0), -1), Var("s")) if reverse else Var("s")
@@ -175,22 +177,28 @@ def _direction_step(b: _Builder, cell: str, d: int, reverse: bool, acts, hidden:
     else:
         init = (Loop("r", 0, gh, (Store("work", (bb, row), pre(row)),)),)
     body: list = [Loop("b", 0, Dim("xw", 1), init)]
+    at = (bb, row)
+    first, second = (Store("work", at, b.activation(*a, Load("work", at)))
+                     for a in (acts * 2)[:2])  # (an RNN has one activation and uses neither)
+    # GRU's z and r by its first activation (in place, once their sums are complete)
+    gru_gates = Loop("b", 0, Dim("xw", 1), (Loop("r", 0, 2 * hidden, (first,)),))
     if cell == "GRU" and not attrs["linear_before_reset"]:  # r * H goes into the h gate
         body += _matvec(b, d, h_at, hidden, (0, 2 * hidden))
+        body.append(gru_gates)
         j = Var("j")
-        reset = b.activation(*acts[0], Load("work", (bb, int_add(j, hidden))))
+        reset = Load("work", (bb, int_add(j, hidden)))
         rh = Store("work", (bb, int_add(j, 3 * hidden)), b.mul(reset, h_at(j)))
         body.append(Loop("b", 0, Dim("xw", 1), (Loop("j", 0, hidden, (rh,)),)))
         body += _matvec(b, d, lambda kk: Load("work", (bb, int_add(kk, 3 * hidden))), hidden,
                         (2 * hidden, gh))
     else:
         body += _matvec(b, d, h_at, hidden, (0, gh))
-    activated = cell == "LSTM" and not peepholes
-    if activated:  # i, o, f by the first activation, c by the second
-        at = (bb, row)
-        sig, tanh = (Store("work", at, b.activation(*a, Load("work", at))) for a in acts[:2])
-        body.append(Loop("b", 0, Dim("xw", 1), (Loop("r", 0, 3 * hidden, (sig,)),
-                                                 Loop("r", 3 * hidden, gh, (tanh,)))))
+        if cell == "GRU":
+            body.append(gru_gates)
+    activated = cell == "GRU" or (cell == "LSTM" and not peepholes)
+    if cell == "LSTM" and activated:  # i, o, f by the first activation, c by the second
+        body.append(Loop("b", 0, Dim("xw", 1), (Loop("r", 0, 3 * hidden, (first,)),
+                                                 Loop("r", 3 * hidden, gh, (second,)))))
     length = Load("lens", (_batch_row("lens", 0),))
     alive = Assign("alive", int_op(Fn.LESS, k, Call(Fn.CAST, (length,), "int64")),
                    "bool")
