@@ -4,8 +4,10 @@ inside one native kernel.
 Per step, direction and batch row, the gate pre-activations (xw + bias) are set in a
 work buffer, H·Rᵀ is added as H axpy passes over Rᵀ's rows (the inner loop runs along
 the gates, contiguous in Rᵀ, so it vectorizes without a horizontal reduction; UNROLL
-rows a pass, so the work buffer is loaded and stored once per UNROLL), and one loop over the
-hidden units applies the gates and writes Y, Y_h and Y_c. Y_h and Y_c hold the state
+rows a pass, so the work buffer is loaded and stored once per UNROLL, as fused
+multiply-adds where the CPU has them), the gate activations run in passes along the
+work rows where they can (LSTM without peepholes, GRU's z and r), and loops over the
+hidden units combine the gates and write Y, Y_h and Y_c. Y_h and Y_c hold the state
 between steps. The hidden size is baked in (from the weights, fixed at import); time
 and batch extents are read from the arrays, so a new batch size or sequence length
 compiles nothing; h0, c0 and lens may have a batch dim of 1, broadcast (a constant
