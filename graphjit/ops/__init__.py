@@ -19,6 +19,7 @@ from graphjit.ops import (  # noqa: F401  (registration)
     nn,
     overloads,
     random_like,
+    recurrent,
     reductions,
     scan,
     scan_stack,
