@@ -37,11 +37,23 @@ def matmul_kernel(name: str, op) -> Kernel:
                  ArrayView("in0", None, ta), ArrayView("in1", None, tb), ArrayView("out0"))
 
 
-def conv_gemm_kernel(name: str, op) -> Kernel:
+def _per_image(param: str, rank: int, split: int) -> ArrayView:
+    """`param` as a stack of matrices, one per image: axis 0, then [1, split) as rows
+    and [split, rank) as columns."""
+    matrix = _matrix(param, rank, split)
+    rows = reduce(int_mul, [Dim(param, a) for a in range(1, split)])
+    return ArrayView(param, (Dim(param, 0), rows, matrix.shape[1]))
+
+
+def conv_gemm_kernel(name: str, op, per_image: bool = False) -> Kernel:
     """Conv2D: columns (N, OH, OW, KH, KW, Cin) as (rows, depth) times the HWIO filter
-    as (depth, Cout), into the NHWC output as (rows, Cout)."""
-    return _gemm(name, op.inputs[0].dtype.name, (6, 4, 4),
-                 _matrix("in0", 6, 3), _matrix("in1", 4, 3), _matrix("out0", 4, 3))
+    as (depth, Cout), into the NHWC output as (rows, Cout); `per_image`: one GEMM per
+    image (NumPy's matmul over a stack), rows OH*OW each."""
+    if per_image:
+        cols, out = _per_image("in0", 6, 3), _per_image("out0", 4, 3)
+    else:
+        cols, out = _matrix("in0", 6, 3), _matrix("out0", 4, 3)
+    return _gemm(name, op.inputs[0].dtype.name, (6, 4, 4), cols, _matrix("in1", 4, 3), out)
 
 
 def conv_input_grad_gemm_kernel(name: str, op) -> Kernel:
