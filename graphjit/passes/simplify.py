@@ -511,3 +511,43 @@ def _monotone_step(rw, old: Tensor, pool_attrs: dict):
         if value.ndim <= 4 and all(dims[a] == 1 for a in window):
             return (elem, x, c)
     return None
+
+
+# -- layout before a dense layer -----------------------------------------------
+
+@rule("MatMul")
+def _flatten_transpose_into_weights(rw, op, ins):
+    """MatMul(Reshape(Transpose(x), (-1, K)), W) -> MatMul(Reshape(x, (-1, K)), W') with
+    W's rows permuted once, here: an NCHW model's Flatten before its dense layer, run on
+    NHWC kernels, then needs no transposed copy. The batch axis must stay first; the
+    sum over K runs in another order (rounding may differ by an ulp or so)."""
+    a, w = ins
+    flat, weights = rw.producer(a, "Reshape"), rw.const_value(w)
+    if flat is None or weights is None or weights.ndim != 2 or op.attrs.get("transpose_a") \
+            or a.shape.rank != 2 or len(op.inputs[0].consumers()) != 1 \
+            or len(op.inputs[1].consumers()) != 1:  # W copied only if nothing shares it
+        return False
+    old_t = op.inputs[0].op.inputs[0] if op.inputs[0].op.type == "Reshape" else None
+    transpose = rw.producer(flat.inputs[0], "Transpose")
+    if transpose is None or old_t is None or rw.get(old_t) is not flat.inputs[0] \
+            or len(old_t.consumers()) != 1 or transpose in rw.pinned:
+        return False
+    x, perm = transpose.inputs[0], tuple(transpose.attrs["perm"])
+    inner = tuple(x.shape)[1:]
+    if perm[0] != 0 or None in inner or a.shape[1] != int(np.prod(inner)):
+        return False
+    # source[j]: the flat index in x's rows of the j-th element of a transposed row
+    source = np.arange(a.shape[1]).reshape(inner).transpose(
+        [p - 1 for p in perm[1:]]).reshape(-1)
+    permuted = np.empty_like(weights)
+    if op.attrs.get("transpose_b"):
+        permuted[:, source] = weights
+    else:
+        permuted[source] = weights
+    permuted.flags.writeable = False
+    rows = rw.helper(op, "Reshape", [x], {"shape": (-1, a.shape[1])}, "flatten")
+    new_w = rw.helper(op, "Const", [], {"value": permuted}, "weights")
+    if not _fits(op, "MatMul", [_spec(rows), _spec(new_w)], op.attrs):
+        return False
+    rw.rewrite(op, "MatMul", [rows, new_w], op.attrs, "flatten's transpose folded into weights")
+    return True

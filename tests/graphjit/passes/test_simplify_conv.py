@@ -1,10 +1,11 @@
 """Simplification rules around convolutions: layout transposes of one-channel images and
-activations moved after max pooling; each by structure and by numbers (NaN, infinities
-and signed zeros included)."""
+of the Flatten before a dense layer, and activations moved after max pooling; each by
+structure and by numbers (NaN, infinities and signed zeros included)."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 import graphjit as tf
 from tests.graphjit.passes.util import op_types, optimize_and_compare
@@ -73,3 +74,28 @@ def test_max_pool_stays_after_what_it_cannot_move_through():
     new, _ = optimize_and_compare(g, [out], {x: _image((2, 4, 4, 3))}, passes=PASSES)
     assert all(op.inputs[0].op.type != "Placeholder"
                for op in new.get_operations() if op.type == "MaxPool"), new.as_text()
+
+
+@pytest.mark.parametrize("transpose_b", [False, True])
+def test_flatten_transpose_folds_into_the_dense_weights(transpose_b):
+    g = tf.Graph()
+    with g.as_default():
+        x = tf.placeholder(tf.float32, [None, 3, 2, 4], name="x")  # NHWC
+        flat = tf.reshape(tf.transpose(x, [0, 3, 1, 2]), [-1, 24])  # NCHW's Flatten
+        w = RNG.standard_normal((5, 24) if transpose_b else (24, 5)).astype(np.float32)
+        out = tf.abs(tf.matmul(flat, tf.constant(w), transpose_b=transpose_b), name="out")
+    feed = RNG.standard_normal((2, 3, 2, 4)).astype(np.float32)
+    new, _ = optimize_and_compare(g, [out], {x: feed}, passes=PASSES)
+    assert "Transpose" not in op_types(new), new.as_text()
+
+
+def test_flatten_transpose_read_elsewhere_stays():
+    g = tf.Graph()
+    with g.as_default():
+        x = tf.placeholder(tf.float32, [None, 3, 2, 4], name="x")
+        nchw = tf.transpose(x, [0, 3, 1, 2])
+        dense = tf.matmul(tf.reshape(nchw, [-1, 24]), tf.constant(np.ones((24, 5), np.float32)))
+        out = tf.add(tf.abs(dense), tf.reduce_sum(nchw), name="out")
+    new, _ = optimize_and_compare(g, [out], {x: np.ones((2, 3, 2, 4), np.float32)},
+                                  passes=PASSES)
+    assert op_types(new)["Transpose"] == 1
