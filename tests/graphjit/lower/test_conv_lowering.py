@@ -1,6 +1,6 @@
-"""Convolution lowering: the per-image or whole-batch GEMM choice, and compiled
-convolution-bias-relu-pool stacks against the reference interpreter in both regimes,
-with strides, padding, dilation and batches of 1 and 3."""
+"""Convolution lowering: the per-image or whole-batch GEMM choice, pointwise convs as a
+lone GEMM, and compiled convolution-bias-relu-pool stacks against the reference
+interpreter in both regimes, with strides, padding, dilation and batches of 1 and 3."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from codegen.loopir import ExternCall
 from graphjit.interpreter import evaluate
 from graphjit.lower.conv_lowering import per_image_gemm
 from graphjit.lower.program import lower
+from runtime.plan import EXTERN
 
 RNG = np.random.default_rng(0)
 
@@ -29,6 +30,16 @@ def _gemm_output_rank(y, x, shape) -> int:
     return len(call.out.shape)
 
 
+def test_pointwise_conv_is_one_gemm_on_its_input():
+    with tf.Graph().as_default():
+        x = tf.placeholder(tf.float32, [None, 4, 5, 3], name="x")
+        f = tf.constant(np.ones((1, 1, 3, 6), np.float32))
+        y = tf.nn.conv2d(x, f, [1, 1, 1, 1], "SAME", name="c")
+    program = lower([y], [x], [(2, 4, 5, 3)])
+    (gemm,) = program.steps
+    assert gemm.kind == EXTERN and gemm.inputs[0] == program.input_slots[0]
+
+
 # (input HWC, filter (kh, kw, cin, cout), strides, padding, dilations, GEMM output rank)
 CASES = [
     ((6, 5, 2), (3, 3, 2, 4), 1, "SAME", 1, 3),  # 30 cells >= depth 18: per image
@@ -36,6 +47,8 @@ CASES = [
     ((7, 6, 2), (2, 2, 2, 3), 1, "SAME", 2, 3),
     ((5, 5, 4), (3, 3, 4, 2), 2, "SAME", 1, 2),  # 9 cells < depth 36: one GEMM
     ((4, 4, 3), (3, 3, 3, 5), 1, "VALID", 1, 2),
+    ((4, 5, 3), (1, 1, 3, 6), 1, "SAME", 1, 3),  # pointwise: the GEMM reads x itself
+    ((5, 5, 3), (1, 1, 3, 4), 2, "VALID", 1, 3),  # strided 1x1: im2col subsamples
 ]
 
 
