@@ -23,6 +23,11 @@ identical. Hence:
   constant whose elements are all equal) is replaced by its source (or a
   scalar constant) when the op's output shape does not change: broadcasting
   happens in the op.
+- Layout around convolutions: a Transpose moving only size-1 axes is a Reshape
+  (a view); MaxPool(relu(x + b)) is relu(MaxPool(x) + b) for b constant within each
+  window (a non-decreasing map commutes with max, NaN stays NaN); an NCHW Flatten
+  before a dense layer, MatMul(Reshape(Transpose(x)), W), becomes MatMul(Reshape(x), W')
+  with W's rows permuted at compile time (the sum runs in another order: an ulp or so).
 - Shapes never change: x+0 where the zero broadcasts x to a bigger shape
   stays. Static shapes decide, so the other operand of a removed op must have
   known dims (a constant, a Fill): an unknown dim could broadcast x at run time.
