@@ -23,6 +23,7 @@ from graphjit.lower.kernels import (
     reduce_kernel,
     scatter_add_kernel,
 )
+from graphjit.lower.packed_matmul import packed_matmul_kernel, packed_weights, use_packed
 from graphjit.ops._util import check_gather_indices, sum_to_axes
 from graphjit.registry import KernelBuilder, RowReduce, get_op_def
 
@@ -107,7 +108,16 @@ def pool_grad(is_max: bool):
 
 
 def matmul(lw, op, outputs, out_slots, names) -> None:
-    """A BLAS call; one argument per operand: matmul(x, x) takes x twice."""
+    """A BLAS call; one argument per operand: matmul(x, x) takes x twice. A few rows by
+    constant weights: a loop kernel on the weights packed once (graphjit.lower.packed_matmul)."""
+    if use_packed(lw, op):
+        a, b = op.inputs
+        k, n = lw.shapes[a][1], lw.shapes[op.outputs[0]][1]
+        kernel = packed_matmul_kernel(identifier("matmul", op), a.dtype.name, k, n)
+        in_slots = (lw.input_or_const_slot(a), packed_weights(lw, op))
+        lw.add_kernel(kernel, in_slots, out_slots, names, lw.matmul_flops(op),
+                      lw.bytes_of(_distinct(op.inputs), outputs))
+        return
     in_slots = tuple(lw.input_or_const_slot(t) for t in op.inputs)
     lw.add_kernel(matmul_kernel(identifier("matmul", op), op), in_slots, out_slots, names,
                   lw.matmul_flops(op), lw.bytes_of(_distinct(op.inputs), outputs))
