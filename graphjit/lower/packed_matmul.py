@@ -84,9 +84,13 @@ def packed_matmul_kernel(name: str, dtype: str, k: int, n: int) -> Kernel:
 
 # The rule: the packed kernel replaces BLAS for a 2-D MatMul whose right operand is a
 # constant (weights, packed once per plan) and whose left operand has at most MAX_ROWS
-# rows. Whole ONNX MLPs on one thread (784-256-256-10; AVX-512 Xeon, OpenBLAS), per call:
-# batch 1 28 -> 17 us, batch 32 200 -> 164 us; a 64-32-10 MLP 10 -> 6 us (batch 1).
-MAX_ROWS = 64
+# rows. Whole ONNX MLPs on one thread (AVX-512 Xeon, OpenBLAS; min of interleaved
+# bursts, process time, per call), BLAS -> packed: 784-256-256-10 at batch 1 28 -> 17 us,
+# 16 123 -> 91 us, 32 200 -> 164 us, but 64 308 -> 353 us and 128 574 -> 694 us; a
+# 64-32-10 MLP at batch 1 10 -> 6 us, 64 14 -> 12 us, 128 19 -> 18 us. BLAS's kernel wins
+# once the product is large and has enough rows; below, packing once and calling a plain
+# kernel (no Python wrapper, no thread site) win.
+MAX_ROWS = 32
 DTYPES = ("float32", "float64")
 
 

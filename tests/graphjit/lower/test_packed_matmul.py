@@ -40,7 +40,8 @@ def compiled(request):
     return request.param, feeds, fetches, tf.compile(fetches, feeds=list(feeds))
 
 
-@pytest.mark.parametrize("rows", [1, 3, 33, packed_matmul.MAX_ROWS + 1])
+@pytest.mark.parametrize("rows", [1, 3, packed_matmul.MAX_ROWS - 1, packed_matmul.MAX_ROWS,
+                                  packed_matmul.MAX_ROWS + 1])
 def test_products_by_constant_weights_equal_the_reference(compiled, rows):
     dtype, feeds, fetches, fn = compiled
     arrays = [RNG.standard_normal((rows, K)).astype(dtype),
@@ -68,9 +69,9 @@ def test_the_rule_picks_the_packed_kernel_for_few_rows_only(compiled):
 def test_a_kernel_of_k_1_and_n_not_a_multiple_of_the_tile_runs_alone():
     """The kernel itself, compiled and called as the runtime calls it."""
     from codegen.numba_backend import compile_kernel
-    a = RNG.standard_normal((6, 1)).astype(np.float32)
+    a = RNG.standard_normal((33, 1)).astype(np.float32)
     w = RNG.standard_normal((1, 5)).astype(np.float32)
     kernel = packed_matmul.packed_matmul_kernel("matmul_k1", "float32", 1, 5)
-    out = np.empty((6, 5), np.float32)
+    out = np.empty((33, 5), np.float32)
     compile_kernel(kernel).fn(a, np.ascontiguousarray(w.T), out)
     np.testing.assert_allclose(out, a @ w, rtol=1e-6)
