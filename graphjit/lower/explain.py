@@ -141,8 +141,8 @@ def _reasons(log, producer: Operation, consumer: Operation, t: Tensor,
             elif op.type == "MatMul":
                 detail = (f"{op.type} '{op.name}' is a matrix product by constant weights "
                           "with few rows, a packed loop kernel (graphjit.lower.packed_matmul): "
-                          "its step computes nothing else, elementwise work around it is "
-                          "another kernel")
+                          "its step takes at most a bias add and a relu after it, other "
+                          "elementwise work around it is another kernel")
             else:
                 detail = f"{op.type} '{op.name}' must be standalone: {note.detail}"
         elif note.why is Why.HOST:

@@ -16,6 +16,8 @@ kernel), shape-generic in M; K and N are the constant's and appear as literals.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from codegen.loopir import Assign, Call, Const, Dim, Fn, Kernel, Load, Loop, Param, Store, Var
@@ -32,14 +34,13 @@ def _int(v: int) -> Const:
     return Const(v, "int64")
 
 
-def _tile(dtype: str, ks: tuple, rows: int, cols: int, i0, j0, first: bool) -> tuple:
-    """Statements computing out[i0:i0+rows, j0:j0+cols] over k in range(*ks) from in0
-    (M, K) and the packed weights in1 (N, K), adding to what out holds unless `first`."""
+def _tile(dtype: str, ks: tuple, rows: int, cols: int, i0, j0, epi: Epilogue) -> tuple:
+    """Statements computing out[i0:i0+rows, j0:j0+cols] from in0 (M, K) and the packed
+    weights in1 (N, K) over k in range(*ks), then the epilogue on each element."""
     acc = {(r, c): f"acc{r}_{c}" for r in range(rows) for c in range(cols)}
     ii = [int_op(Fn.ADD, i0, _int(r)) if r else i0 for r in range(rows)]
     jj = [int_op(Fn.ADD, j0, _int(c)) if c else j0 for c in range(cols)]
-    init = tuple(Assign(name, const(0, dtype) if first else Load("out0", (ii[r], jj[c])),
-                        dtype) for (r, c), name in acc.items())
+    init = tuple(Assign(name, const(0, dtype), dtype) for name in acc.values())
     body = []
     for r in range(rows):
         body.append(Assign(f"a{r}", Load("in0", (ii[r], Var("k"))), dtype))
@@ -48,38 +49,61 @@ def _tile(dtype: str, ks: tuple, rows: int, cols: int, i0, j0, first: bool) -> t
     for (r, c), name in acc.items():
         body.append(Assign(name, Call(Fn.REDUCE_MULADD, (Var(name), Var(f"a{r}"),
                                                          Var(f"b{c}")), dtype), dtype))
-    stores = tuple(Store("out0", (ii[r], jj[c]), Var(name)) for (r, c), name in acc.items())
-    return init + (Loop("k", ks[0], ks[1], tuple(body)),) + stores
+    stores = []
+    for (r, c), name in acc.items():
+        stages = [Var(name)]
+        if epi.bias:
+            stages.append(Call(Fn.ADD, (stages[-1], Load("in2", (jj[c],))), dtype))
+            if len(epi.stores) > 1:  # (computed once for both stores)
+                stores.append(Assign(f"{name}_b", stages[-1], dtype))
+                stages[-1] = Var(f"{name}_b")
+        if epi.relu:
+            stages.append(Call(Fn.RELU, (stages[-1],), dtype))
+        stores += [Store(f"out{o}", (ii[r], jj[c]), stages[s]) for o, s in enumerate(epi.stores)]
+    return init + (Loop("k", ks[0], ks[1], tuple(body)),) + tuple(stores)
 
 
-def _columns(dtype: str, ks: tuple, cols: int, j0, first: bool) -> tuple:
+def _columns(dtype: str, ks: tuple, cols: int, j0, epi: Epilogue) -> tuple:
     """All rows of the output for the columns j0 .. j0+cols: whole tiles of ROWS rows,
     then the M % ROWS rows left one at a time."""
     m = Dim("in0", 0)
     whole = int_op(Fn.FLOORDIV, m, _int(ROWS))
     tiles = Loop("ib", 0, whole, _tile(dtype, ks, ROWS, cols,
-                                       int_op(Fn.MUL, Var("ib"), _int(ROWS)), j0, first))
+                                       int_op(Fn.MUL, Var("ib"), _int(ROWS)), j0, epi))
     rest = Loop("ir", int_op(Fn.MUL, whole, _int(ROWS)), m,
-                _tile(dtype, ks, 1, cols, Var("ir"), j0, first))
+                _tile(dtype, ks, 1, cols, Var("ir"), j0, epi))
     return tiles, rest
 
 
-def _pass(dtype: str, ks: tuple, n: int, first: bool) -> tuple:
+def _pass(dtype: str, ks: tuple, n: int, epi: Epilogue) -> tuple:
     """Every column of the output over k in range(*ks)."""
     body = []
     if n // COLS:
         body.append(Loop("jb", 0, n // COLS, _columns(
-            dtype, ks, COLS, int_op(Fn.MUL, Var("jb"), _int(COLS)), first)))
+            dtype, ks, COLS, int_op(Fn.MUL, Var("jb"), _int(COLS)), epi)))
     if n % COLS:
-        body.extend(_columns(dtype, ks, n % COLS, _int(n - n % COLS), first))
+        body.extend(_columns(dtype, ks, n % COLS, _int(n - n % COLS), epi))
     return tuple(body)
 
 
-def packed_matmul_kernel(name: str, dtype: str, k: int, n: int) -> Kernel:
-    """out0 (M, n) = in0 (M, k) @ in1.T, in1 the (n, k) packed weights."""
-    params = (Param("in0", dtype, 2, False), Param("in1", dtype, 2, False),
-              Param("out0", dtype, 2, True))
-    return Kernel(name, params, _pass(dtype, (0, k), n, True))
+@dataclass(frozen=True)
+class Epilogue:
+    """What the kernel does with each product before storing it: add a bias row (the
+    input in2, shape (N,)), then relu; `stores` names the stage (0 the product, 1 after
+    the bias, 2 after relu) each output out0, out1, ... receives."""
+
+    bias: bool = False
+    relu: bool = False
+    stores: tuple = (0,)
+
+
+def packed_matmul_kernel(name: str, dtype: str, k: int, n: int,
+                         epi: Epilogue = Epilogue()) -> Kernel:
+    """out0 (M, n) = in0 (M, k) @ in1.T, in1 the (n, k) packed weights, through `epi`."""
+    params = (Param("in0", dtype, 2, False), Param("in1", dtype, 2, False)) + (
+        (Param("in2", dtype, 1, False),) if epi.bias else ()) + tuple(
+        Param(f"out{o}", dtype, 2, True) for o in range(len(epi.stores)))
+    return Kernel(name, params, _pass(dtype, (0, k), n, epi))
 
 
 # The rule: the packed kernel replaces BLAS for a 2-D MatMul whose right operand is a
@@ -94,15 +118,48 @@ MAX_ROWS = 32
 DTYPES = ("float32", "float64")
 
 
-def use_packed(lw, op) -> bool:
-    """Whether `op` (a MatMul) becomes a packed kernel under this plan's shapes: see
-    MAX_ROWS."""
-    a, b = op.inputs
-    if b not in lw.const_values or op.attrs.get("transpose_a") \
-            or a.dtype.name not in DTYPES or b.dtype != a.dtype:
+def use_packed(op, shapes: dict) -> bool:
+    """Whether `op` becomes a packed kernel under a plan's `shapes`: see MAX_ROWS."""
+    if op.type != "MatMul":
         return False
-    a_shape, b_shape = lw.shapes[a], lw.shapes[b]
-    return len(a_shape) == 2 and len(b_shape) == 2 and a_shape[0] <= MAX_ROWS
+    a, b = op.inputs
+    if b.op.type != "Const" or op.attrs.get("transpose_a") or a.dtype.name not in DTYPES \
+            or b.dtype != a.dtype:
+        return False
+    a_shape, b_shape = shapes[a], shapes[b]
+    return len(a_shape) == 2 and len(b_shape) == 2 and a_shape[0] is not None \
+        and a_shape[0] <= MAX_ROWS
+
+
+def epilogue_ops(op, shapes: dict, consumers: dict) -> list:
+    """The ops a packed MatMul's kernel computes besides: an Add of a constant bias row
+    (N,) or (1, N) that alone reads the product, then a Relu that alone reads the sum, as
+    far as the graph has them (`consumers`: tensor -> the plan's ops reading it)."""
+    t = op.outputs[0]
+    users = consumers.get(t, [])
+    if len(users) != 1 or users[0].type != "Add" or len(set(users[0].inputs)) != 2:
+        return []
+    add = users[0]
+    bias = add.inputs[1] if add.inputs[0] is t else add.inputs[0]
+    n = shapes[t][1]
+    if bias.op.type != "Const" or bias.dtype != t.dtype \
+            or tuple(shapes[bias]) not in ((n,), (1, n)) \
+            or tuple(shapes[add.outputs[0]]) != tuple(shapes[t]):
+        return []
+    users = consumers.get(add.outputs[0], [])
+    return [add] + ([users[0]] if len(users) == 1 and users[0].type == "Relu" else [])
+
+
+def packed_bias(lw, add, product) -> int:
+    """The slot of the epilogue Add's bias as a contiguous (N,) row."""
+    bias = add.inputs[1] if add.inputs[0] is product else add.inputs[0]
+    key = (bias, "bias_row")
+    value = lw.constants.get(key)
+    if value is None:
+        value = lw.constants[key] = np.ascontiguousarray(
+            np.asarray(lw.const_values[bias]).reshape(-1))
+    lw.slots.append(SlotSpec(value.shape, value.dtype, "const", value))
+    return len(lw.slots) - 1
 
 
 def packed_weights(lw, op) -> int:

@@ -75,3 +75,32 @@ def test_a_kernel_of_k_1_and_n_not_a_multiple_of_the_tile_runs_alone():
     out = np.empty((33, 5), np.float32)
     compile_kernel(kernel).fn(a, np.ascontiguousarray(w.T), out)
     np.testing.assert_allclose(out, a @ w, rtol=1e-6)
+
+
+def test_bias_adds_and_relus_after_packed_products_are_their_epilogues():
+    """The Add of a constant bias row (either operand order, (N,) or (1, N)) and a Relu
+    after it join the product's kernel, which stores every stage that is fetched; a fed
+    bias or a product read twice keeps its own elementwise kernel."""
+    def w(*shape):
+        return tf.constant(RNG.standard_normal(shape).astype(np.float32))
+    g = tf.Graph()
+    with g.as_default():
+        x = tf.placeholder(tf.float32, [None, K])
+        fed_bias = tf.placeholder(tf.float32, [4])
+        product = tf.matmul(x, w(K, 6), name="p2")
+        summed = tf.add(product, w(6), name="s2")
+        twice = tf.matmul(x, w(K, 3), name="p4")
+        fetches = [tf.nn.relu(tf.add(w(1, 7), tf.matmul(x, w(K, 7), name="p1")), name="r1"),
+                   product, summed, tf.nn.relu(summed, name="r2"),
+                   tf.nn.relu(tf.matmul(x, w(K, 4), name="p3") + fed_bias, name="r3"),
+                   twice + w(3), twice * 2.0]
+    fn = tf.compile(fetches, feeds=[x, fed_bias])
+    for rows in (1, 6):
+        arrays = [RNG.standard_normal((rows, K)).astype(np.float32),
+                  RNG.standard_normal(4).astype(np.float32)]
+        for got, want in zip(fn(*arrays), evaluate(fetches, dict(zip([x, fed_bias], arrays)))):
+            np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+    steps = {s.ops[0]: s.ops for s in fn.kernels}
+    assert steps["p1"] == ("p1", "Add", "r1")
+    assert steps["p2"] == ("p2", "s2", "r2")
+    assert steps["p3"] == ("p3",) and steps["p4"] == ("p4",)
