@@ -89,8 +89,9 @@ def _pass(dtype: str, ks: tuple, n: int, epi: Epilogue) -> tuple:
 @dataclass(frozen=True)
 class Epilogue:
     """What the kernel does with each product before storing it: add a bias row (the
-    input in2, shape (N,)), then relu; `stores` names the stage (0 the product, 1 after
-    the bias, 2 after relu) each output out0, out1, ... receives."""
+    input in2, shape (N,)), then relu; `stores` names the stage each output out0, out1,
+    ... receives, counting the stages present (0 the product, then after the bias if
+    any, then after relu if any)."""
 
     bias: bool = False
     relu: bool = False
@@ -133,17 +134,20 @@ def use_packed(op, shapes: dict) -> bool:
 
 def epilogue_ops(op, shapes: dict, consumers: dict) -> list:
     """The ops a packed MatMul's kernel computes besides: an Add of a constant bias row
-    (N,) or (1, N) that alone reads the product, then a Relu that alone reads the sum, as
-    far as the graph has them (`consumers`: tensor -> the plan's ops reading it)."""
+    (N,) or (1, N), or scalar, that alone reads the product, then a Relu that alone
+    reads the sum (or the product), as far as the graph has them (`consumers`: tensor ->
+    the plan's ops reading it)."""
     t = op.outputs[0]
     users = consumers.get(t, [])
+    if len(users) == 1 and users[0].type == "Relu":
+        return users  # (a zero bias was folded away: ONNX Gemm with C = 0)
     if len(users) != 1 or users[0].type != "Add" or len(set(users[0].inputs)) != 2:
         return []
     add = users[0]
     bias = add.inputs[1] if add.inputs[0] is t else add.inputs[0]
     n = shapes[t][1]
     if bias.op.type != "Const" or bias.dtype != t.dtype \
-            or tuple(shapes[bias]) not in ((n,), (1, n)) \
+            or tuple(shapes[bias]) not in ((), (1,), (1, 1), (n,), (1, n)) \
             or tuple(shapes[add.outputs[0]]) != tuple(shapes[t]):
         return []
     users = consumers.get(add.outputs[0], [])
@@ -151,13 +155,14 @@ def epilogue_ops(op, shapes: dict, consumers: dict) -> list:
 
 
 def packed_bias(lw, add, product) -> int:
-    """The slot of the epilogue Add's bias as a contiguous (N,) row."""
+    """The slot of the epilogue Add's bias as a contiguous (N,) row (a scalar repeated)."""
     bias = add.inputs[1] if add.inputs[0] is product else add.inputs[0]
-    key = (bias, "bias_row")
+    n = lw.shapes[product][1]
+    key = (bias, "bias_row", n)
     value = lw.constants.get(key)
     if value is None:
-        value = lw.constants[key] = np.ascontiguousarray(
-            np.asarray(lw.const_values[bias]).reshape(-1))
+        value = lw.constants[key] = np.ascontiguousarray(np.broadcast_to(
+            np.asarray(lw.const_values[bias]).reshape(-1), (n,)))
     lw.slots.append(SlotSpec(value.shape, value.dtype, "const", value))
     return len(lw.slots) - 1
 

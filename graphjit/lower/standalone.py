@@ -130,12 +130,13 @@ def packed_matmul(lw, op, outputs, out_slots, names) -> None:
     a = op.inputs[0]
     epilogue = [o for o in lw.ops if o.name in set(names[1:])]  # (graph order)
     stages = [op.outputs[0]] + [o.outputs[0] for o in epilogue]
-    epi = Epilogue(bias=bool(epilogue), relu=len(epilogue) > 1,
+    types = [o.type for o in epilogue]
+    epi = Epilogue(bias="Add" in types, relu="Relu" in types,
                    stores=tuple(stages.index(t) for t in outputs))
     k, n = lw.shapes[a][1], lw.shapes[op.outputs[0]][1]
     kernel = packed_matmul_kernel(identifier("matmul", op), a.dtype.name, k, n, epi)
     in_slots = (lw.input_or_const_slot(a), packed_weights(lw, op)) + (
-        (packed_bias(lw, epilogue[0], op.outputs[0]),) if epilogue else ())
+        (packed_bias(lw, epilogue[0], op.outputs[0]),) if epi.bias else ())
     lw.add_kernel(kernel, in_slots, out_slots, names, lw.matmul_flops(op),
                   lw.bytes_of(_distinct(op.inputs), outputs))
 

@@ -78,9 +78,10 @@ def test_a_kernel_of_k_1_and_n_not_a_multiple_of_the_tile_runs_alone():
 
 
 def test_bias_adds_and_relus_after_packed_products_are_their_epilogues():
-    """The Add of a constant bias row (either operand order, (N,) or (1, N)) and a Relu
-    after it join the product's kernel, which stores every stage that is fetched; a fed
-    bias or a product read twice keeps its own elementwise kernel."""
+    """The Add of a constant bias row (either operand order, (N,) or (1, N), or a
+    scalar) and a Relu after it (or after the product) join the product's kernel, which
+    stores every stage that is fetched; a fed bias or a product read twice keeps its own
+    elementwise kernel."""
     def w(*shape):
         return tf.constant(RNG.standard_normal(shape).astype(np.float32))
     g = tf.Graph()
@@ -93,7 +94,9 @@ def test_bias_adds_and_relus_after_packed_products_are_their_epilogues():
         fetches = [tf.nn.relu(tf.add(w(1, 7), tf.matmul(x, w(K, 7), name="p1")), name="r1"),
                    product, summed, tf.nn.relu(summed, name="r2"),
                    tf.nn.relu(tf.matmul(x, w(K, 4), name="p3") + fed_bias, name="r3"),
-                   twice + w(3), twice * 2.0]
+                   twice + w(3), twice * 2.0,
+                   tf.nn.relu(tf.matmul(x, w(K, 2), name="p5"), name="r5"),
+                   tf.nn.relu(tf.matmul(x, w(K, 5), name="p6") + 0.5, name="r6")]
     fn = tf.compile(fetches, feeds=[x, fed_bias])
     for rows in (1, 6):
         arrays = [RNG.standard_normal((rows, K)).astype(np.float32),
@@ -104,3 +107,5 @@ def test_bias_adds_and_relus_after_packed_products_are_their_epilogues():
     assert steps["p1"] == ("p1", "Add", "r1")
     assert steps["p2"] == ("p2", "s2", "r2")
     assert steps["p3"] == ("p3",) and steps["p4"] == ("p4",)
+    assert steps["p5"] == ("p5", "r5")
+    assert steps["p6"][-1] == "r6" and len(steps["p6"]) == 3  # (a scalar bias)
