@@ -10,8 +10,11 @@ ROWS x COLS output elements keeps ROWS x COLS vector accumulators, so each loade
 of the input and of the weights feeds several FMAs. Tiles walk the weights' columns
 outermost, so a tile's weight rows stay in cache while every input row passes them.
 
-The kernel is plain loop IR (codegen compiles, caches and calls it as any other
-kernel), shape-generic in M; K and N are the constant's and appear as literals.
+A bias add (a constant row or scalar) and a relu after the product join its kernel as
+an epilogue on each tile (the partitioner puts them in the MatMul's region:
+epilogue_ops), so a dense layer is one step. The kernel is plain loop IR (codegen
+compiles, caches and calls it as any other kernel), shape-generic in M; K and N are
+the constant's and appear as literals.
 """
 
 from __future__ import annotations
@@ -111,7 +114,8 @@ def packed_matmul_kernel(name: str, dtype: str, k: int, n: int,
 # constant (weights, packed once per plan) and whose left operand has at most MAX_ROWS
 # rows. Whole ONNX MLPs on one thread (AVX-512 Xeon, OpenBLAS; min of interleaved
 # bursts, process time, per call), BLAS -> packed: 784-256-256-10 at batch 1 28 -> 17 us,
-# 16 123 -> 91 us, 32 200 -> 164 us, but 64 308 -> 353 us and 128 574 -> 694 us; a
+# 16 123 -> 91 us, 32 200 -> 164..193 us (three runs), but 64 308 -> 353 us and 128
+# 574 -> 694 us; a
 # 64-32-10 MLP at batch 1 10 -> 6 us, 64 14 -> 12 us, 128 19 -> 18 us. BLAS's kernel wins
 # once the product is large and has enough rows; below, packing once and calling a plain
 # kernel (no Python wrapper, no thread site) win.
