@@ -1,0 +1,156 @@
+"""While loops on their two compiled paths (graphjit.lower.while_loop): the native driver
+(runtime.loop_driver) and the host loop through per-plan runners, each checked against
+the reference interpreter, and which path each loop took."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import graphjit as tf
+from graphjit.lower import while_loop
+from graphjit.lower.control_flow import compiled_loop
+from tests.graphjit.error_check import assert_points_here, caller_line
+
+
+@pytest.fixture
+def native_at_once(monkeypatch):
+    """Loops get their native driver on their first run (not after 64 iterations)."""
+    monkeypatch.setattr(while_loop, "NATIVE_AFTER_ITERATIONS", 0)
+
+
+def loop_of(graph) -> while_loop.CompiledLoop:
+    (op,) = [op for op in graph.get_operations() if op.type == "While"]
+    return compiled_loop(op.attrs["cond"], op.attrs["body"])
+
+
+def paths(graph) -> list:
+    """(has a native driver, why not) for each signature the graph's loop met."""
+    return [(s.driver is not None, s.why_not) for s in loop_of(graph)._signatures.values()]
+
+
+def run_both(graph, fetches, feeds):
+    """The compiled values, checked against the reference interpreter's."""
+    with tf.Session(graph=graph, engine="reference") as sess:
+        want = sess.run(fetches, feeds)
+    with tf.Session(graph=graph) as sess:
+        got = sess.run(fetches, feeds)
+    for g, w in zip(got, want):
+        assert np.asarray(g).dtype == np.asarray(w).dtype and np.shape(g) == np.shape(w)
+        np.testing.assert_allclose(g, w, rtol=1e-6)
+    return got
+
+
+@pytest.fixture(scope="module")
+def fused_loop():
+    """Four loop variables (int32, float32[5], float64, int64[2]), two captured outer
+    tensors, a body of several fused kernels (elementwise and a reduction), and values
+    fetched from the loop and after it."""
+    graph = tf.Graph()
+    with graph.as_default():
+        n = tf.placeholder(tf.int32, [], name="n")
+        x = tf.placeholder(tf.float32, [5], name="x")
+        a = tf.placeholder(tf.float32, [5], name="a")
+        b = tf.placeholder(tf.float32, [5], name="b")
+
+        def body(i, v, s, m):
+            return (i + 1, tf.tanh(v) * a + b, s + tf.cast(tf.reduce_sum(v * v), tf.float64),
+                    m * 3 + tf.cast(i, tf.int64))
+        out = tf.while_loop(lambda i, v, s, m: i < n, body,
+                            [tf.constant(0), x, tf.constant(0.5, tf.float64),
+                             tf.constant([1, -2], tf.int64)])
+        fetches = [*out, out[1] * 2.0 + a]
+    rng = np.random.default_rng(0)
+    arrays = {x: rng.standard_normal(5).astype(np.float32),
+              a: rng.standard_normal(5).astype(np.float32),
+              b: rng.standard_normal(5).astype(np.float32)}
+    return graph, n, fetches, arrays
+
+
+@pytest.mark.parametrize("steps", [0, 1, 7])
+def test_a_loop_of_fused_kernels_runs_natively(native_at_once, fused_loop, steps):
+    graph, n, fetches, arrays = fused_loop
+    got = run_both(graph, fetches, {**arrays, n: steps})
+    assert got[0] == steps
+    assert paths(graph) == [(True, None)]
+
+
+def test_variables_passed_through_swapped_or_set_to_a_captured_tensor(native_at_once):
+    """Fibonacci by a swap `(b, a + b)`, a variable returned as it came and one set to an
+    outer tensor: results that no kernel writes are copied into the loop's buffers."""
+    graph = tf.Graph()
+    with graph.as_default():
+        n = tf.placeholder(tf.int32, [], name="n")
+        w = tf.placeholder(tf.float32, [3], name="w")
+        out = tf.while_loop(lambda i, *_: i < n,
+                            lambda i, p, q, c, z: (i + 1, q, p + q, c, w + z[0]),
+                            [tf.constant(0), tf.constant(0, tf.int64), tf.constant(1, tf.int64),
+                             tf.constant([1.5, 2.5]), tf.zeros([3])])
+    ws = np.array([1.0, -1.0, 0.25], np.float32)
+    for steps, fib in ((0, 0), (1, 1), (2, 1), (10, 55)):
+        got = run_both(graph, list(out), {n: steps, w: ws})
+        assert got[1] == fib
+    assert paths(graph) == [(True, None)]
+
+
+def test_a_loop_with_a_host_step_stays_on_the_host_and_names_its_errors(native_at_once):
+    """A gather by the counter checks its index on the host: no native driver, and an
+    index out of range names the While op, the gather and the user's line."""
+    graph = tf.Graph()
+    with graph.as_default():
+        xs = tf.placeholder(tf.float32, [4, 3], name="xs")
+        n = tf.placeholder(tf.int32, [], name="n")
+        line = caller_line(); _, best = tf.while_loop(lambda i, v: i < n, lambda i, v: (i + 1, tf.maximum(v, tf.gather(xs, i))), [0, tf.fill([3], -1.0)])  # noqa: E501, E702
+    a = np.random.default_rng(1).standard_normal((4, 3)).astype(np.float32)
+    np.testing.assert_array_equal(run_both(graph, [best], {xs: a, n: 4})[0], a.max(0))
+    ((native, why),) = paths(graph)
+    assert not native and "host step" in why
+    with tf.Session(graph=graph) as sess, pytest.raises(tf.ShapeError) as info:
+        sess.run(best, {xs: a, n: 6})
+    assert_points_here(info, "While 'while'", "GatherV2", "index 4 is out of range", line=line)
+
+
+def test_a_cond_inside_the_body_keeps_the_host_loop(native_at_once):
+    graph = tf.Graph()
+    with graph.as_default():
+        n = tf.placeholder(tf.int32, [], name="n")
+        out = tf.while_loop(
+            lambda i, v: i < n,
+            lambda i, v: (i + 1, tf.cond(tf.reduce_sum(v) > 4.0, lambda: v * 0.5,
+                                         lambda: v + 1.0)),
+            [tf.constant(0), tf.ones([2])])
+    for steps in (0, 3, 9):
+        run_both(graph, list(out), {n: steps})
+    ((native, why),) = paths(graph)
+    assert not native and "host step" in why
+
+
+def test_a_loop_whose_variable_grows_stays_on_the_host(native_at_once):
+    graph = tf.Graph()
+    with graph.as_default():
+        n = tf.placeholder(tf.int32, [], name="n")
+        _, grown = tf.while_loop(lambda i, v: i < n,
+                                 lambda i, v: (i + 1, tf.concat([v, v + 1.0], 0)),
+                                 [tf.constant(0), tf.constant([1.0])],
+                                 shape_invariants=[tf.TensorShape([]), tf.TensorShape([None])])
+    got = run_both(graph, [grown], {n: 3})[0]
+    np.testing.assert_array_equal(got, [1, 2, 2, 3, 2, 3, 3, 4])
+    assert all(not native for native, _ in paths(graph))
+
+
+def test_the_native_driver_comes_after_enough_host_iterations(fused_loop):
+    """A loop run a few times never pays the driver's compile: it runs on the host until
+    it ran NATIVE_AFTER_ITERATIONS iterations at one signature."""
+    graph, n, fetches, arrays = fused_loop
+    loop = loop_of(graph)
+    loop._signatures.clear()
+    with tf.Session(graph=graph) as sess:
+        first = sess.run(fetches, {**arrays, n: 40})
+        assert paths(graph) == [(False, None)]
+        second = sess.run(fetches, {**arrays, n: 40})  # 40 iterations: 40 < 64
+        assert paths(graph) == [(False, None)]
+        third = sess.run(fetches, {**arrays, n: 40})  # 80 before it: the driver runs it
+        assert paths(graph) == [(True, None)]
+    for values in (second, third):
+        for f, v in zip(first, values):
+            np.testing.assert_array_equal(f, v)
