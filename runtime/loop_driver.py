@@ -12,7 +12,10 @@ kernels directly:
   swap; a body result that is not a kernel's own output (a variable passed through, a
   constant, a result given twice) is copied into its array;
 - the plans' intermediate buffers and constants are made once per concurrent caller;
-- the cond's 0-d result is read natively.
+- the cond's 0-d result is read natively;
+- a host step that only chooses between two plans by a bool (a tf.cond in the body,
+  which the caller resolves to its branches' plans) becomes an `if` over both plans'
+  steps, which write its results where the step's consumers read them.
 
 The driver returns the number of iterations it ran, which says which array of each pair
 holds the results. Everything else (host steps, library calls, chunked or parallel
@@ -22,9 +25,11 @@ returns None, with the reason in `why_not`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
-from runtime.plan import KERNEL, VIEW, Plan, materialize
+from runtime.plan import HOST, KERNEL, VIEW, Plan, Step, materialize
 
 
 class NotNative(Exception):
@@ -44,13 +49,62 @@ def _dispatcher(fn):
     return fn
 
 
+Branches = Callable[[Step, list], "list[Plan] | None"]
+
+
+def no_branches(step: Step, specs: list) -> None:
+    """The branches of no host step: every host step keeps the loop on the host."""
+    return None
+
+
+def _indented(lines: list[str]) -> list[str]:
+    return [f"    {line}" for line in lines]
+
+
+class _Source:
+    """The driver's source being written: the kernels it calls (`env`) and, per plan
+    emitted, the slots whose arrays it takes as arguments, made once per caller."""
+
+    def __init__(self, branches: Branches):
+        self.env: dict = {}
+        self.branches = branches
+        self.emitters: list[_Emitter] = []
+
+    def emit(self, plan: Plan, inputs: list[str], targets: list) -> tuple[list, list]:
+        """The lines running `plan` on the arrays named `inputs`, and the names of its
+        fetched arrays: `targets[j]` where not None (the array fetch j is written or
+        copied to), else the plan's own."""
+        _check_shapes(plan)
+        emitter = _Emitter(self, f"p{len(self.emitters)}_", plan, inputs)
+        self.emitters.append(emitter)
+        writes, copies = {}, []
+        for slot, target in zip(plan.fetch_slots, targets):
+            if target is None:
+                continue
+            if plan.slots[slot].role in ("output", "host") and slot not in writes:
+                writes[slot] = target  # the step making it writes there
+            else:  # passed through, a constant, fetched twice: copied
+                copies.append((slot, target))
+        emitter.steps(writes)
+        for slot, target in copies:
+            src = emitter.name(slot)
+            emitter.lines.append(f"{target}.reshape({target}.size)[:] = "
+                                 f"{src}.reshape({src}.size)")
+        names = [emitter.name(s) if t is None else t
+                 for s, t in zip(plan.fetch_slots, targets)]
+        return emitter.lines, names
+
+
 class _Emitter:
     """The Numba source of one plan's steps, its arrays named as driver arguments."""
 
-    def __init__(self, tag: str, plan: Plan, inputs: list[str], env: dict):
-        self.tag, self.plan, self.env = tag, plan, env
+    def __init__(self, source: _Source, tag: str, plan: Plan, inputs: list[str]):
+        if len(inputs) != len(plan.input_slots):
+            raise NotNative("a plan takes other inputs than it is given")
+        self.source, self.tag, self.plan = source, tag, plan
         self.names = dict(zip(plan.input_slots, inputs))
         self.params: list[str] = []  # arguments made once per caller (constants, buffers)
+        self.slots: list[int] = []  # their slots
         self.lines: list[str] = []
 
     def name(self, slot: int, target: str | None = None) -> str:
@@ -65,10 +119,11 @@ class _Emitter:
         self.names[slot] = target or f"{self.tag}{slot}"
         if target is None:
             self.params.append(self.names[slot])
+            self.slots.append(slot)
         return self.names[slot]
 
     def steps(self, outputs: dict[int, str]) -> None:
-        """The plan's steps; `outputs` names the arrays its output slots are written to."""
+        """The plan's steps; `outputs` names the arrays some slots are written to."""
         for index, step in enumerate(self.plan.steps):
             if step.kind is VIEW:
                 out, base = step.outputs[0], self.name(step.inputs[0])
@@ -77,11 +132,37 @@ class _Emitter:
                 self.lines.append(f"{self.tag}{out} = {base}.reshape({shape!r})")
             elif step.kind is KERNEL:
                 fn = f"{self.tag}f{index}"
-                self.env[fn] = _dispatcher(step.function())
+                self.source.env[fn] = _dispatcher(step.function())
                 args = [self.name(s, outputs.get(s)) for s in step.inputs + step.outputs]
                 self.lines.append(f"{fn}({', '.join(args)})")
+            elif step.kind is HOST:
+                self._branch(step, outputs)
             else:
                 raise NotNative(f"the plan has a {step.kind} step ({step.name})")
+
+    def _branch(self, step: Step, outputs: dict[int, str]) -> None:
+        """A host step choosing a plan by a bool (a cond): both plans, in an if."""
+        specs = [(tuple(self.plan.slots[s].shape), self.plan.slots[s].dtype)
+                 for s in step.inputs[1:]]
+        plans = self.source.branches(step, specs) if step.inputs else None
+        if plans is None:
+            raise NotNative(f"the plan has a host step ({step.name})")
+        pred = self.name(step.inputs[0])
+        if self.plan.slots[step.inputs[0]].shape != ():
+            raise NotNative(f"host step {step.name} takes no scalar first")
+        inputs = [self.name(s) for s in step.inputs[1:]]
+        targets = [self.name(s, outputs.get(s)) for s in step.outputs]
+        want = [(tuple(self.plan.slots[s].shape), self.plan.slots[s].dtype)
+                for s in step.outputs]
+        self.lines.append(f"if {pred}[()]:")
+        for i, plan in enumerate(plans):
+            got = [(tuple(plan.slots[s].shape), plan.slots[s].dtype) for s in plan.fetch_slots]
+            if got != want:
+                raise NotNative(f"a branch of {step.name} gives other shapes than its step")
+            lines, _ = self.source.emit(plan, inputs, targets)
+            self.lines.extend(_indented(lines or ["pass"]))
+            if i == 0:
+                self.lines.append("else:")
 
 
 def _check_shapes(plan: Plan) -> None:
@@ -92,25 +173,24 @@ def _check_shapes(plan: Plan) -> None:
 class LoopDriver:
     """A while loop as one native function: run(values, extra) -> the final values."""
 
-    def __init__(self, source: str, env: dict, n: int, specs: list, cond_plan: Plan,
-                 body_plan: Plan, cond_params: list[int], body_params: list[int]):
+    def __init__(self, source: str, env: dict, specs: list, emitters: list[_Emitter]):
         import numba
         exec(compile(source, "<graphjit loop driver>", "exec"), env)
         self.source = source
         self._fn = numba.njit(nogil=True, error_model="numpy")(env.pop("driver"))
-        self._n, self._specs = n, specs
-        self._plans = ((cond_plan, cond_params), (body_plan, body_params))
+        self._specs = specs
+        self._plans = [(e.plan, e.slots) for e in emitters]
         self._pool: list[list] = []
 
     def _arrays(self) -> list:
-        """The constants and buffers of both plans, for one caller (writeable: a
+        """The constants and buffers of the plans, for one caller (writeable: a
         read-only array would be another Numba type than the kernels take)."""
         out = []
-        for plan, params in self._plans:
+        for plan, slots in self._plans:
             arrays = materialize(plan)
-            for slot in params:
+            for slot in slots:
                 a = arrays[slot]
-                if a is None:  # an output the driver keeps (the cond's result)
+                if a is None:  # an output or host result the driver keeps
                     a = np.empty(plan.slots[slot].shape, plan.slots[slot].dtype)
                 out.append(a if a.flags.writeable else a.copy())
         return out
@@ -129,13 +209,12 @@ class LoopDriver:
         return current if iterations % 2 == 0 else other
 
 
-def build_driver(cond_plan: Plan, body_plan: Plan, n: int) -> LoopDriver:
+def build_driver(cond_plan: Plan, body_plan: Plan, n: int,
+                 branches: Branches = no_branches) -> LoopDriver:
     """The native driver of a loop of `n` variables whose cond and body plans take the
-    variables, then the same extra inputs; raises NotNative saying why there is none."""
-    for plan in (cond_plan, body_plan):
-        _check_shapes(plan)
-        if len(plan.input_slots) != len(body_plan.input_slots):
-            raise NotNative("the cond and the body take different inputs")
+    variables, then the same extra inputs; raises NotNative saying why there is none.
+    `branches(step, input specs)`: the two plans a host step chooses between by its
+    first input (true: the first), each taking its other inputs; None: it does not."""
     specs = [(tuple(body_plan.slots[s].shape), body_plan.slots[s].dtype)
              for s in body_plan.input_slots[:n]]
     results = [(tuple(body_plan.slots[s].shape), body_plan.slots[s].dtype)
@@ -148,30 +227,14 @@ def build_driver(cond_plan: Plan, body_plan: Plan, n: int) -> LoopDriver:
     k = len(body_plan.input_slots) - n
     cur, nxt = [f"c{j}" for j in range(n)], [f"d{j}" for j in range(n)]
     ext = [f"e{j}" for j in range(k)]
-    env: dict = {}
-    cond = _Emitter("k", cond_plan, cur + ext, env)
-    cond.steps({})
-    body = _Emitter("m", body_plan, cur + ext, env)
-    writes, copies = {}, []
-    for j, slot in enumerate(body_plan.fetch_slots):
-        if body_plan.slots[slot].role == "output" and slot not in writes:
-            writes[slot] = nxt[j]
-        else:
-            copies.append(j)
-    body.steps(writes)
-    for j in copies:
-        src = body.name(body_plan.fetch_slots[j])
-        body.lines.append(f"{nxt[j]}.reshape({nxt[j]}.size)[:] = {src}.reshape({src}.size)")
+    source = _Source(branches)
+    cond_lines, (test,) = source.emit(cond_plan, cur + ext, [None])
+    body_lines, _ = source.emit(body_plan, cur + ext, nxt)
     swap = f"{', '.join(cur + nxt)} = {', '.join(nxt + cur)}"
-    params = cur + nxt + ext + cond.params + body.params
+    params = cur + nxt + ext + [p for e in source.emitters for p in e.params]
     lines = [f"def driver({', '.join(params)}):", "    iterations = 0", "    while True:",
-             *(f"        {line}" for line in cond.lines),
-             f"        if not {cond.name(fetch)}[()]:", "            return iterations",
-             *(f"        {line}" for line in body.lines),
+             *_indented(_indented(cond_lines)),
+             f"        if not {test}[()]:", "            return iterations",
+             *_indented(_indented(body_lines)),
              f"        {swap}", "        iterations += 1"]
-    source = "\n".join(lines) + "\n"
-
-    def slots(emitter: _Emitter) -> list[int]:
-        by_name = {v: s for s, v in emitter.names.items()}
-        return [by_name[p] for p in emitter.params]
-    return LoopDriver(source, env, n, specs, cond_plan, body_plan, slots(cond), slots(body))
+    return LoopDriver("\n".join(lines) + "\n", source.env, specs, source.emitters)

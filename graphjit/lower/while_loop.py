@@ -4,7 +4,8 @@ For each signature of loop-variable and captured-input shapes the loop meets, it
 
 - a native driver (runtime.loop_driver), once the loop has run NATIVE_AFTER_ITERATIONS
   iterations at that signature (so a loop run a few times never pays the driver's
-  compile, about a second), where the cond's and body's plans allow one;
+  compile), where the cond's and body's plans allow one (tf.conds in the body included:
+  their branches' plans become an `if` in the driver);
 - else the per-plan runners of the cond and the body (runtime.runner: straight-line
   Python with its checks inlined), called once per iteration;
 - the general path (CompiledFunction.run_arrays) for any call a runner refuses, and for
@@ -18,6 +19,8 @@ from __future__ import annotations
 
 import logging
 import threading
+
+import numpy as np
 
 from graphjit.errors import ShapeError
 from graphjit.graph import TensorShape
@@ -85,7 +88,7 @@ class CompiledLoop:
             try:
                 if cond is None or body is None:
                     raise NotNative("the cond or body runs in stages, per rank or with state")
-                seen.driver = build_driver(cond.plan, body.plan, self.n)
+                seen.driver = build_driver(cond.plan, body.plan, self.n, branch_plans)
             except NotNative as exc:
                 seen.why_not = str(exc)
                 _log.debug("while loop stays on the host: %s", exc)
@@ -121,6 +124,21 @@ class CompiledLoop:
             executor = fn.single_plan(arrays)
             runners.append(_no_runner if executor is None else executor.arrays_runner())
         return runners
+
+
+def branch_plans(step, specs: list):
+    """The plans of a cond's branches (the host step of an If, graphjit.lower.control_flow)
+    for inputs of these specs, where each is one plan; else None."""
+    if step.host is None or step.host.kernel != "cond":
+        return None
+    arrays = [np.empty(shape, dtype) for shape, dtype in specs]
+    plans = []
+    for branch in step.host.attrs["branches"]:
+        executor = branch.single_plan(arrays)
+        if executor is None:
+            return None
+        plans.append(executor.plan)
+    return plans
 
 
 def _no_runner(args: tuple) -> object:
