@@ -17,19 +17,27 @@ kernels directly:
   which the caller resolves to its branches' plans) becomes an `if` over both plans'
   steps, which write its results where the step's consumers read them.
 
-The driver returns the number of iterations it ran, which says which array of each pair
-holds the results. Everything else (host steps, library calls, chunked or parallel
-kernels, several signatures, shapes that change) keeps the host loop: build_driver
-returns None, with the reason in `why_not`.
+The driver runs a chunk of iterations per call (Ctrl-C is seen between chunks) and
+returns how many it ran, which says which array of each pair holds the values.
+Everything else (other host steps, library calls, chunked or parallel kernels, several
+signatures, shapes that change) keeps the host loop: build_driver raises NotNative
+saying why.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from time import perf_counter
 
 import numpy as np
 
 from runtime.plan import HOST, KERNEL, VIEW, Plan, Step, materialize
+
+# A driver call runs at most a chunk of iterations, sized to take about CHUNK_SECONDS:
+# a native call cannot be interrupted, and Python raises KeyboardInterrupt between calls.
+CHUNK_SECONDS = 0.05
+FIRST_CHUNK = 1024
+MAX_CHUNK = 1 << 40
 
 
 class NotNative(Exception):
@@ -181,6 +189,7 @@ class LoopDriver:
         self._specs = specs
         self._plans = [(e.plan, e.slots) for e in emitters]
         self._pool: list[list] = []
+        self._limit = FIRST_CHUNK  # iterations a call runs at most (adapted)
 
     def _arrays(self) -> list:
         """The constants and buffers of the plans, for one caller (writeable: a
@@ -203,10 +212,20 @@ class LoopDriver:
         extra = [e if e.flags.writeable else e.copy() for e in extra]
         fixed = self._pool.pop() if self._pool else self._arrays()
         try:
-            iterations = self._fn(*current, *other, *extra, *fixed)
+            while True:  # in bursts of about CHUNK_SECONDS: Ctrl-C is seen between them
+                start = perf_counter()
+                ran, done = self._fn(self._limit, *current, *other, *extra, *fixed)
+                if ran % 2:
+                    current, other = other, current
+                if done:
+                    return current
+                took = perf_counter() - start
+                if took < CHUNK_SECONDS / 2:
+                    self._limit = min(self._limit * 2, MAX_CHUNK)
+                elif took > CHUNK_SECONDS * 2:
+                    self._limit = max(self._limit // 2, 1)
         finally:
             self._pool.append(fixed)
-        return current if iterations % 2 == 0 else other
 
 
 def build_driver(cond_plan: Plan, body_plan: Plan, n: int,
@@ -232,9 +251,11 @@ def build_driver(cond_plan: Plan, body_plan: Plan, n: int,
     body_lines, _ = source.emit(body_plan, cur + ext, nxt)
     swap = f"{', '.join(cur + nxt)} = {', '.join(nxt + cur)}"
     params = cur + nxt + ext + [p for e in source.emitters for p in e.params]
-    lines = [f"def driver({', '.join(params)}):", "    iterations = 0", "    while True:",
+    lines = [f"def driver(limit, {', '.join(params)}):", "    iterations = 0",
+             "    while iterations < limit:",
              *_indented(_indented(cond_lines)),
-             f"        if not {test}[()]:", "            return iterations",
+             f"        if not {test}[()]:", "            return iterations, True",
              *_indented(_indented(body_lines)),
-             f"        {swap}", "        iterations += 1"]
+             f"        {swap}", "        iterations += 1",
+             "    return iterations, False"]
     return LoopDriver("\n".join(lines) + "\n", source.env, specs, source.emitters)

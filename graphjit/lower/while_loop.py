@@ -3,8 +3,9 @@
 For each signature of loop-variable and captured-input shapes the loop meets, it picks:
 
 - a native driver (runtime.loop_driver), once the loop has run NATIVE_AFTER_ITERATIONS
-  iterations at that signature (so a loop run a few times never pays the driver's
-  compile), where the cond's and body's plans allow one (tf.conds in the body included:
+  iterations at that signature, in this run or earlier ones (so a short loop run a few
+  times never pays the driver's compile, a long one hands over mid-run), where the
+  cond's and body's plans allow one (tf.conds in the body included:
   their branches' plans become an `if` in the driver);
 - else the per-plan runners of the cond and the body (runtime.runner: straight-line
   Python with its checks inlined), called once per iteration;
@@ -72,9 +73,6 @@ class CompiledLoop:
                 seen = self._signatures.setdefault(key, _Signature())
                 while len(self._signatures) > MAX_SIGNATURES:
                     self._signatures.pop(next(iter(self._signatures)))
-        if seen.driver is None and seen.why_not is None \
-                and seen.iterations >= NATIVE_AFTER_ITERATIONS:
-            self._make_driver(seen, values, extra)
         if seen.driver is not None:
             return seen.driver.run(values, extra)
         return self._host_loop(seen, values, extra)
@@ -94,11 +92,20 @@ class CompiledLoop:
                 _log.debug("while loop stays on the host: %s", exc)
 
     def _host_loop(self, seen: _Signature, values: list, extra: list) -> list:
+        """The loop from Python; it hands over to a native driver once the signature
+        ran NATIVE_AFTER_ITERATIONS iterations (a long loop run once gets one too)."""
         cond_run, body_run = self._runners(values + extra)
-        shapes = [v.shape for v in values]
+        entry = shapes = [v.shape for v in values]
+        native_at = max(0, NATIVE_AFTER_ITERATIONS - seen.iterations) \
+            if seen.why_not is None else float("inf")
         iterations = 0
         try:
             while True:
+                if iterations >= native_at and shapes == entry:
+                    native_at = float("inf")  # (one try)
+                    self._make_driver(seen, values, extra)
+                    if seen.driver is not None:
+                        return seen.driver.run(values, extra)
                 args = (*values, *extra)
                 test = cond_run(args)
                 if test is MISS:

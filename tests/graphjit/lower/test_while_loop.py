@@ -4,6 +4,12 @@ the reference interpreter, and which path each loop took."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
+
 import numpy as np
 import pytest
 
@@ -142,17 +148,72 @@ def test_a_loop_whose_variable_grows_stays_on_the_host(native_at_once):
 
 def test_the_native_driver_comes_after_enough_host_iterations(fused_loop):
     """A loop run a few times never pays the driver's compile: it runs on the host until
-    it ran NATIVE_AFTER_ITERATIONS iterations at one signature."""
+    it ran NATIVE_AFTER_ITERATIONS iterations at one signature, then hands over, in the
+    middle of a run if need be."""
     graph, n, fetches, arrays = fused_loop
     loop = loop_of(graph)
     loop._signatures.clear()
     with tf.Session(graph=graph) as sess:
         first = sess.run(fetches, {**arrays, n: 40})
         assert paths(graph) == [(False, None)]
-        second = sess.run(fetches, {**arrays, n: 40})  # 40 iterations: 40 < 64
-        assert paths(graph) == [(False, None)]
-        third = sess.run(fetches, {**arrays, n: 40})  # 80 before it: the driver runs it
+        second = sess.run(fetches, {**arrays, n: 40})  # native from its 25th iteration
         assert paths(graph) == [(True, None)]
+        third = sess.run(fetches, {**arrays, n: 40})
+    assert loop._signatures[next(iter(loop._signatures))].iterations == 64
     for values in (second, third):
         for f, v in zip(first, values):
             np.testing.assert_array_equal(f, v)
+
+
+PROGRAM = """
+import numpy as np
+import graphjit as tf
+g = tf.Graph()
+with g.as_default():
+    n = tf.placeholder(tf.int64, [])
+    _, x = tf.while_loop(lambda i, x: i < n, lambda i, x: (i + 1, x * 0.5 + 1.0),
+                         [tf.constant(0, tf.int64), tf.zeros([4])])
+fn = tf.compile(x, feeds=[n])
+fn(np.int64(100))  # native after 64 iterations
+print("ready", flush=True)
+fn(np.int64(1 << 60))
+print("finished", flush=True)
+"""
+
+
+def test_ctrl_c_stops_a_long_native_loop():
+    proc = subprocess.Popen([sys.executable, "-c", PROGRAM], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=dict(os.environ))
+    try:
+        assert proc.stdout.readline().strip() == "ready"
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGINT)
+        start = time.monotonic()
+        out, err = proc.communicate(timeout=30)
+        stopped_after = time.monotonic() - start
+    finally:
+        proc.kill()
+    assert "KeyboardInterrupt" in err and "finished" not in out, (out, err)
+    assert stopped_after < 5, stopped_after
+
+
+def test_the_torch_exported_if_while_model_runs_its_loop_natively(native_at_once):
+    """tests/onnx/torch_models/control_flow.onnx: an ONNX Loop whose body holds an If."""
+    onnx = pytest.importorskip("onnx")
+    import graphjit.onnx as gjx
+    from graphjit.interpreter import evaluate
+    folder = os.path.join(os.path.dirname(__file__), "..", "..", "onnx", "torch_models")
+    model = onnx.load(os.path.join(folder, "control_flow.onnx"))
+    with np.load(os.path.join(folder, "control_flow.npz"), allow_pickle=False) as data:
+        x = data["in_x"]
+    graph = gjx.import_model(model)
+    compiled = graph.compile()
+    for batch in (x, x * 40.0, -x[:1]):
+        (want,) = evaluate(list(graph.outputs), {graph.inputs[0]: batch})
+        (got,) = compiled(x=batch)
+        assert got.shape == want.shape
+        np.testing.assert_allclose(got, want, rtol=1e-6)
+    (op,) = [op for op in graph.outputs[0].graph.get_operations() if op.type == "While"]
+    loop = compiled_loop(op.attrs["cond"], op.attrs["body"])
+    assert [(s.driver is not None, s.why_not) for s in loop._signatures.values()] == \
+        [(True, None), (True, None)]
