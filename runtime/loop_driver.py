@@ -26,11 +26,16 @@ saying why.
 
 from __future__ import annotations
 
+import importlib.util
+import os
+import sys
+import threading
 from collections.abc import Callable
 from time import perf_counter
 
 import numpy as np
 
+from codegen import cache
 from runtime.plan import HOST, KERNEL, VIEW, Plan, Step, materialize
 
 # A driver call runs at most a chunk of iterations, sized to take about CHUNK_SECONDS:
@@ -182,10 +187,10 @@ class LoopDriver:
     """A while loop as one native function: run(values, extra) -> the final values."""
 
     def __init__(self, source: str, env: dict, specs: list, emitters: list[_Emitter]):
-        import numba
-        exec(compile(source, "<graphjit loop driver>", "exec"), env)
         self.source = source
-        self._fn = numba.njit(nogil=True, error_model="numpy")(env.pop("driver"))
+        self._module = _import_driver(source, env)
+        self._fn = self._module.driver
+        self._first_lock = threading.Lock()
         self._specs = specs
         self._plans = [(e.plan, e.slots) for e in emitters]
         self._pool: list[list] = []
@@ -204,6 +209,16 @@ class LoopDriver:
                 out.append(a if a.flags.writeable else a.copy())
         return out
 
+    def _first(self, args: tuple):
+        """The first call, which compiles the driver or loads it from the cache: Numba
+        records, then looks up, its module by name (left registered no longer)."""
+        with self._first_lock:
+            sys.modules[self._module.__name__] = self._module
+            try:
+                return self._fn(*args)
+            finally:
+                sys.modules.pop(self._module.__name__, None)
+
     def run(self, values: list, extra: list) -> list:
         current = [np.empty(shape, dtype) for shape, dtype in self._specs]
         other = [np.empty(shape, dtype) for shape, dtype in self._specs]
@@ -214,7 +229,8 @@ class LoopDriver:
         try:
             while True:  # in bursts of about CHUNK_SECONDS: Ctrl-C is seen between them
                 start = perf_counter()
-                ran, done = self._fn(self._limit, *current, *other, *extra, *fixed)
+                args = (self._limit, *current, *other, *extra, *fixed)
+                ran, done = self._fn(*args) if self._fn.overloads else self._first(args)
                 if ran % 2:
                     current, other = other, current
                 if done:
@@ -258,4 +274,32 @@ def build_driver(cond_plan: Plan, body_plan: Plan, n: int,
              *_indented(_indented(body_lines)),
              f"        {swap}", "        iterations += 1",
              "    return iterations, False"]
-    return LoopDriver("\n".join(lines) + "\n", source.env, specs, source.emitters)
+    kernels = [f"# {name}: {_kernel_id(fn)}" for name, fn in source.env.items()]
+    text = "\n".join([_HEADER, *kernels, "", "", "@njit(nogil=True, error_model='numpy')",
+                      *lines]) + "\n"
+    return LoopDriver(text, source.env, specs, source.emitters)
+
+
+_HEADER = '''"""A graphjit while-loop driver (runtime.loop_driver); the kernels it calls are
+given to its module before it runs, as named below."""
+from codegen.numba_cache import njit
+'''
+
+
+def _kernel_id(fn) -> str:
+    """What names a kernel's code: its generated module (named by the hash of its
+    source, compilers and CPU) and function; the driver's file name hashes these."""
+    return f"{fn.py_func.__module__}.{fn.py_func.__qualname__}"
+
+
+def _import_driver(source: str, kernels: dict):
+    """The driver a source defines, from a content-hashed file in the kernel cache, so
+    Numba's cache keeps its machine code as it keeps the kernels' (about a second of
+    compiling, once per machine)."""
+    found = cache.source_file(source)
+    name = "graphjit_loops." + os.path.splitext(os.path.basename(found.path))[0]
+    spec = importlib.util.spec_from_file_location(name, found.path)
+    module = importlib.util.module_from_spec(spec)
+    vars(module).update(kernels)
+    spec.loader.exec_module(module)  # (compiles nothing: the driver's first call does)
+    return module

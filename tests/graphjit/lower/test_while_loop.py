@@ -217,3 +217,25 @@ def test_the_torch_exported_if_while_model_runs_its_loop_natively(native_at_once
     loop = compiled_loop(op.attrs["cond"], op.attrs["body"])
     assert [(s.driver is not None, s.why_not) for s in loop._signatures.values()] == \
         [(True, None), (True, None)]
+
+
+def test_a_driver_made_again_loads_from_the_disk_cache(native_at_once, fused_loop):
+    """The driver's source lies in a content-hashed file of the kernel cache: the same
+    loop's driver, made again (as by a fresh process), loads its machine code."""
+    from graphjit.lower.while_loop import branch_plans
+    from runtime.loop_driver import build_driver
+    graph, n, fetches, arrays = fused_loop
+    with tf.Session(graph=graph) as sess:
+        want = sess.run(fetches[:4], {**arrays, n: 5})
+    loop = loop_of(graph)
+    (key,) = [k for k, s in loop._signatures.items() if s.driver is not None][:1]
+    values = [np.asarray(0, np.int32), arrays[next(t for t in arrays if t.name == "x:0")],
+              np.asarray(0.5), np.asarray([1, -2], np.int64)]
+    extra = [np.asarray(5, np.int32), *(arrays[t] for t in sorted(arrays, key=lambda t: t.name)
+                                        if t.name in ("a:0", "b:0"))]
+    assert tuple(a.shape for a in values + extra) == key
+    again = build_driver(loop.cond.single_plan(values + extra).plan,
+                         loop.body.single_plan(values + extra).plan, 4, branch_plans)
+    for got, w in zip(again.run(values, extra), want):
+        np.testing.assert_array_equal(got, w)
+    assert sum(again._fn.stats.cache_hits.values()) == 1
