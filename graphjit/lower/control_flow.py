@@ -87,15 +87,10 @@ def while_call(op: Operation) -> HostCall:
     return HostCall("while", {"loop": loop, "invariants": loop.invariants, **_label(op)})
 
 
-def _history(*arrays, cond, body, n):
+def _history(*arrays, loop, n):
     from graphjit.ops.control_flow_grad import stack_history
-    values, extra = _contiguous(arrays[:n]), _contiguous(arrays[n:])
-    seen: list[list] = [[] for _ in range(n)]
-    while cond.run_arrays(values + extra)[0]:
-        for j, v in enumerate(values):
-            seen[j].append(v)
-        values = body.run_arrays(values + extra)
-    return stack_history(seen, arrays[:n])
+    return stack_history(loop.history(_contiguous(arrays[:n]), _contiguous(arrays[n:])),
+                         arrays[:n])
 
 
 register_host_kernel("while_history", _named(_history))
@@ -103,7 +98,5 @@ register_host_kernel("while_history", _named(_history))
 
 def history_call(op: Operation) -> HostCall:
     """The host step of a WhileHistory op: the loop, keeping each iteration's values."""
-    body = op.attrs["body"]
-    return HostCall("while_history", {"cond": op.attrs["cond"].compiled(),
-                                      "body": body.compiled(), "n": len(body.outputs),
-                                      **_label(op)})
+    loop = compiled_loop(op.attrs["cond"], op.attrs["body"])
+    return HostCall("while_history", {"loop": loop, "n": loop.n, **_label(op)})

@@ -123,6 +123,27 @@ class CompiledLoop:
         finally:
             seen.iterations += iterations
 
+    def history(self, values: list, extra: list) -> list[list]:
+        """The values each variable entered each iteration with (WhileHistory, for the
+        gradient's backward loop), run on the host through the per-plan runners."""
+        cond_run, body_run = self._runners(values + extra)
+        shapes = [v.shape for v in values]
+        seen: list[list] = [[] for _ in range(self.n)]
+        while True:
+            args = (*values, *extra)
+            test = cond_run(args)
+            if test is MISS:
+                test = self.cond.run_arrays(list(args))
+            if not test[0]:
+                return seen
+            for j, v in enumerate(values):
+                seen[j].append(v)
+            new = body_run(args)
+            values = self.body.run_arrays(list(args)) if new is MISS else new
+            if [v.shape for v in values] != shapes:  # (stack_history refuses them)
+                shapes = [v.shape for v in values]
+                cond_run, body_run = self._runners(values + extra)
+
     def _runners(self, arrays: list):
         """The per-plan runners of the cond and the body at these shapes (each may
         answer MISS: the general path)."""
