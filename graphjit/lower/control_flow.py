@@ -21,6 +21,7 @@ from graphjit.function import Function
 from graphjit.graph import Operation
 from graphjit.lower.while_loop import CompiledLoop, check_invariants
 from runtime.host import HostCall, register_host_kernel
+from runtime.runner import MISS
 
 __all__ = ["check_invariants", "cond_call", "history_call", "while_call"]
 
@@ -42,7 +43,13 @@ def _named(kernel):
 
 
 def _cond(pred, *inputs, branches):
-    return branches[0 if pred else 1].run_arrays(_contiguous(inputs))
+    branch, arrays = branches[0 if pred else 1], _contiguous(inputs)
+    executor = branch.single_plan(arrays)
+    if executor is not None:  # its per-plan runner (runtime.runner), else the general path
+        values = executor.arrays_runner()(tuple(arrays))
+        if values is not MISS:
+            return values
+    return branch.run_arrays(arrays)
 
 
 def _while(*arrays, loop, invariants):
