@@ -13,9 +13,11 @@ kernels directly:
   constant, a result given twice) is copied into its array;
 - the plans' intermediate buffers and constants are made once per concurrent caller;
 - the cond's 0-d result is read natively;
-- a host step that only chooses between two plans by a bool (a tf.cond in the body,
-  which the caller resolves to its branches' plans) becomes an `if` over both plans'
-  steps, which write its results where the step's consumers read them.
+- host steps the caller knows natively: one choosing between two plans by a bool (a
+  tf.cond in the body) becomes an `if` over both plans' steps, which write its results
+  where the step's consumers read them; one that only checks its inputs (a gather's
+  index range) becomes a Numba predicate, and where it fails the driver stops before
+  that iteration, which the host loop then runs (raising the check's own error).
 
 The driver runs a chunk of iterations per call (Ctrl-C is seen between chunks) and
 returns how many it ran, which says which array of each pair holds the values.
@@ -26,11 +28,14 @@ saying why.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
+import marshal
 import os
 import sys
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from time import perf_counter
 
 import numpy as np
@@ -62,12 +67,34 @@ def _dispatcher(fn):
     return fn
 
 
-Branches = Callable[[Step, list], "list[Plan] | None"]
+@dataclass(frozen=True)
+class Branches:
+    """A host step choosing between two plans by its first input, a bool scalar (true:
+    the first), each taking its other inputs and giving its outputs."""
+
+    plans: tuple
 
 
-def no_branches(step: Step, specs: list) -> None:
-    """The branches of no host step: every host step keeps the loop on the host."""
+@dataclass(frozen=True)
+class Check:
+    """A host step that only checks its inputs (raising on bad ones): `predicate(*inputs,
+    *constants)`, a Numba function, is true where the host step would pass. Where it is
+    false the driver stops before that iteration, for the host loop to run it (and
+    raise the host step's error)."""
+
+    predicate: Callable
+    constants: tuple = ()
+
+
+HostSteps = Callable[[Step, list], "Branches | Check | None"]
+
+
+def no_host_steps(step: Step, specs: list) -> None:
+    """What no host step does natively: every host step keeps the loop on the host."""
     return None
+
+
+DONE, MORE, STOPPED = 0, 1, 2  # the driver's status: cond false, chunk over, a check failed
 
 
 def _indented(lines: list[str]) -> list[str]:
@@ -78,9 +105,9 @@ class _Source:
     """The driver's source being written: the kernels it calls (`env`) and, per plan
     emitted, the slots whose arrays it takes as arguments, made once per caller."""
 
-    def __init__(self, branches: Branches):
+    def __init__(self, host_steps: HostSteps):
         self.env: dict = {}
-        self.branches = branches
+        self.host_steps = host_steps
         self.emitters: list[_Emitter] = []
 
     def emit(self, plan: Plan, inputs: list[str], targets: list) -> tuple[list, list]:
@@ -149,20 +176,28 @@ class _Emitter:
                 args = [self.name(s, outputs.get(s)) for s in step.inputs + step.outputs]
                 self.lines.append(f"{fn}({', '.join(args)})")
             elif step.kind is HOST:
-                self._branch(step, outputs)
+                self._host(index, step, outputs)
             else:
                 raise NotNative(f"the plan has a {step.kind} step ({step.name})")
 
-    def _branch(self, step: Step, outputs: dict[int, str]) -> None:
-        """A host step choosing a plan by a bool (a cond): both plans, in an if."""
+    def _host(self, index: int, step: Step, outputs: dict[int, str]) -> None:
+        """A host step the caller knows natively (host_steps): a check, or branches."""
         specs = [(tuple(self.plan.slots[s].shape), self.plan.slots[s].dtype)
-                 for s in step.inputs[1:]]
-        plans = self.source.branches(step, specs) if step.inputs else None
-        if plans is None:
+                 for s in step.inputs]
+        native = self.source.host_steps(step, specs)
+        if isinstance(native, Check) and not step.outputs:
+            fn = f"{self.tag}f{index}"
+            self.source.env[fn] = native.predicate
+            args = [self.name(s) for s in step.inputs] + [repr(c) for c in native.constants]
+            self.lines += [f"if not {fn}({', '.join(args)}):",
+                           f"    return iterations, {STOPPED}"]
+        elif isinstance(native, Branches) and step.inputs and specs[0] == ((), np.bool_):
+            self._branches(step, native.plans, outputs)
+        else:
             raise NotNative(f"the plan has a host step ({step.name})")
+
+    def _branches(self, step: Step, plans: tuple, outputs: dict[int, str]) -> None:
         pred = self.name(step.inputs[0])
-        if self.plan.slots[step.inputs[0]].shape != ():
-            raise NotNative(f"host step {step.name} takes no scalar first")
         inputs = [self.name(s) for s in step.inputs[1:]]
         targets = [self.name(s, outputs.get(s)) for s in step.outputs]
         want = [(tuple(self.plan.slots[s].shape), self.plan.slots[s].dtype)
@@ -184,7 +219,8 @@ def _check_shapes(plan: Plan) -> None:
 
 
 class LoopDriver:
-    """A while loop as one native function: run(values, extra) -> the final values."""
+    """A while loop as one native function: run(values, extra) -> (values, finished);
+    not finished: a Check failed, and the values are those entering that iteration."""
 
     def __init__(self, source: str, env: dict, specs: list, emitters: list[_Emitter]):
         self.source = source
@@ -219,7 +255,7 @@ class LoopDriver:
             finally:
                 sys.modules.pop(self._module.__name__, None)
 
-    def run(self, values: list, extra: list) -> list:
+    def run(self, values: list, extra: list) -> tuple[list, bool]:
         current = [np.empty(shape, dtype) for shape, dtype in self._specs]
         other = [np.empty(shape, dtype) for shape, dtype in self._specs]
         for dst, src in zip(current, values):
@@ -230,11 +266,11 @@ class LoopDriver:
             while True:  # in bursts of about CHUNK_SECONDS: Ctrl-C is seen between them
                 start = perf_counter()
                 args = (self._limit, *current, *other, *extra, *fixed)
-                ran, done = self._fn(*args) if self._fn.overloads else self._first(args)
+                ran, status = self._fn(*args) if self._fn.overloads else self._first(args)
                 if ran % 2:
                     current, other = other, current
-                if done:
-                    return current
+                if status != MORE:
+                    return current, status == DONE
                 took = perf_counter() - start
                 if took < CHUNK_SECONDS / 2:
                     self._limit = min(self._limit * 2, MAX_CHUNK)
@@ -245,11 +281,11 @@ class LoopDriver:
 
 
 def build_driver(cond_plan: Plan, body_plan: Plan, n: int,
-                 branches: Branches = no_branches) -> LoopDriver:
+                 host_steps: HostSteps = no_host_steps) -> LoopDriver:
     """The native driver of a loop of `n` variables whose cond and body plans take the
     variables, then the same extra inputs; raises NotNative saying why there is none.
-    `branches(step, input specs)`: the two plans a host step chooses between by its
-    first input (true: the first), each taking its other inputs; None: it does not."""
+    `host_steps(step, input specs)`: what a host step is natively (Branches, a Check),
+    else None."""
     specs = [(tuple(body_plan.slots[s].shape), body_plan.slots[s].dtype)
              for s in body_plan.input_slots[:n]]
     results = [(tuple(body_plan.slots[s].shape), body_plan.slots[s].dtype)
@@ -262,7 +298,7 @@ def build_driver(cond_plan: Plan, body_plan: Plan, n: int,
     k = len(body_plan.input_slots) - n
     cur, nxt = [f"c{j}" for j in range(n)], [f"d{j}" for j in range(n)]
     ext = [f"e{j}" for j in range(k)]
-    source = _Source(branches)
+    source = _Source(host_steps)
     cond_lines, (test,) = source.emit(cond_plan, cur + ext, [None])
     body_lines, _ = source.emit(body_plan, cur + ext, nxt)
     swap = f"{', '.join(cur + nxt)} = {', '.join(nxt + cur)}"
@@ -270,10 +306,10 @@ def build_driver(cond_plan: Plan, body_plan: Plan, n: int,
     lines = [f"def driver(limit, {', '.join(params)}):", "    iterations = 0",
              "    while iterations < limit:",
              *_indented(_indented(cond_lines)),
-             f"        if not {test}[()]:", "            return iterations, True",
+             f"        if not {test}[()]:", f"            return iterations, {DONE}",
              *_indented(_indented(body_lines)),
              f"        {swap}", "        iterations += 1",
-             "    return iterations, False"]
+             f"    return iterations, {MORE}"]
     kernels = [f"# {name}: {_kernel_id(fn)}" for name, fn in source.env.items()]
     text = "\n".join([_HEADER, *kernels, "", "", "@njit(nogil=True, error_model='numpy')",
                       *lines]) + "\n"
@@ -287,9 +323,11 @@ from codegen.numba_cache import njit
 
 
 def _kernel_id(fn) -> str:
-    """What names a kernel's code: its generated module (named by the hash of its
-    source, compilers and CPU) and function; the driver's file name hashes these."""
-    return f"{fn.py_func.__module__}.{fn.py_func.__qualname__}"
+    """What names a function's code: its module (a kernel's is named by the hash of its
+    source, compilers and CPU), its name and a hash of its bytecode (a helper's changes
+    with graphjit); the driver's file name hashes these."""
+    code = hashlib.sha256(marshal.dumps(fn.py_func.__code__)).hexdigest()[:16]
+    return f"{fn.py_func.__module__}.{fn.py_func.__qualname__} {code}"
 
 
 def _import_driver(source: str, kernels: dict):

@@ -5,8 +5,8 @@ For each signature of loop-variable and captured-input shapes the loop meets, it
 - a native driver (runtime.loop_driver), once the loop has run NATIVE_AFTER_ITERATIONS
   iterations at that signature, in this run or earlier ones (so a short loop run a few
   times never pays the driver's compile, a long one hands over mid-run), where the
-  cond's and body's plans allow one (tf.conds in the body included:
-  their branches' plans become an `if` in the driver);
+  cond's and body's plans allow one (tf.conds in the body included: their branches'
+  plans become an `if` in the driver; and gathers, whose index check becomes native);
 - else the per-plan runners of the cond and the body (runtime.runner: straight-line
   Python with its checks inlined), called once per iteration;
 - the general path (CompiledFunction.run_arrays) for any call a runner refuses, and for
@@ -25,7 +25,7 @@ import numpy as np
 
 from graphjit.errors import ShapeError
 from graphjit.graph import TensorShape
-from runtime.loop_driver import NotNative, build_driver
+from runtime.loop_driver import Branches, Check, NotNative, build_driver
 from runtime.runner import MISS
 
 _log = logging.getLogger("graphjit.while_loop")
@@ -74,8 +74,15 @@ class CompiledLoop:
                 while len(self._signatures) > MAX_SIGNATURES:
                     self._signatures.pop(next(iter(self._signatures)))
         if seen.driver is not None:
-            return seen.driver.run(values, extra)
+            return self._native(seen, values, extra)
         return self._host_loop(seen, values, extra)
+
+    def _native(self, seen: _Signature, values: list, extra: list) -> list:
+        values, finished = seen.driver.run(values, extra)
+        if finished:
+            return values
+        # a check failed: the host loop runs that iteration again, raising its error
+        return self._host_loop(seen, values, extra, native=False)
 
     def _make_driver(self, seen: _Signature, values: list, extra: list) -> None:
         cond = self.cond.single_plan(values + extra)
@@ -86,18 +93,19 @@ class CompiledLoop:
             try:
                 if cond is None or body is None:
                     raise NotNative("the cond or body runs in stages, per rank or with state")
-                seen.driver = build_driver(cond.plan, body.plan, self.n, branch_plans)
+                seen.driver = build_driver(cond.plan, body.plan, self.n, native_host_step)
             except NotNative as exc:
                 seen.why_not = str(exc)
                 _log.debug("while loop stays on the host: %s", exc)
 
-    def _host_loop(self, seen: _Signature, values: list, extra: list) -> list:
+    def _host_loop(self, seen: _Signature, values: list, extra: list,
+                   native: bool = True) -> list:
         """The loop from Python; it hands over to a native driver once the signature
         ran NATIVE_AFTER_ITERATIONS iterations (a long loop run once gets one too)."""
         cond_run, body_run = self._runners(values + extra)
         entry = shapes = [v.shape for v in values]
         native_at = max(0, NATIVE_AFTER_ITERATIONS - seen.iterations) \
-            if seen.why_not is None else float("inf")
+            if seen.why_not is None and native else float("inf")
         iterations = 0
         try:
             while True:
@@ -105,7 +113,7 @@ class CompiledLoop:
                     native_at = float("inf")  # (one try)
                     self._make_driver(seen, values, extra)
                     if seen.driver is not None:
-                        return seen.driver.run(values, extra)
+                        return self._native(seen, values, extra)
                 args = (*values, *extra)
                 test = cond_run(args)
                 if test is MISS:
@@ -154,19 +162,26 @@ class CompiledLoop:
         return runners
 
 
-def branch_plans(step, specs: list):
-    """The plans of a cond's branches (the host step of an If, graphjit.lower.control_flow)
-    for inputs of these specs, where each is one plan; else None."""
-    if step.host is None or step.host.kernel != "cond":
+def native_host_step(step, specs: list):
+    """What a host step of a cond or body plan is in a native driver (runtime.loop_driver):
+    a tf.cond's branches where each is one plan, a gather's index check; else None."""
+    host = step.host
+    if host is None:
         return None
-    arrays = [np.empty(shape, dtype) for shape, dtype in specs]
+    if host.kernel == "check_gather_indices" and len(specs) == 1 \
+            and np.issubdtype(specs[0][1], np.integer):
+        from graphjit.lower.native_checks import indices_in_range
+        return Check(indices_in_range, (int(host.attrs["n"]),))
+    if host.kernel != "cond":
+        return None
+    arrays = [np.empty(shape, dtype) for shape, dtype in specs[1:]]
     plans = []
-    for branch in step.host.attrs["branches"]:
+    for branch in host.attrs["branches"]:
         executor = branch.single_plan(arrays)
         if executor is None:
             return None
         plans.append(executor.plan)
-    return plans
+    return Branches(tuple(plans))
 
 
 def _no_runner(args: tuple) -> object:

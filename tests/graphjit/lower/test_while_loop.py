@@ -99,9 +99,11 @@ def test_variables_passed_through_swapped_or_set_to_a_captured_tensor(native_at_
     assert paths(graph) == [(True, None)]
 
 
-def test_a_loop_with_a_host_step_stays_on_the_host_and_names_its_errors(native_at_once):
-    """A gather by the counter checks its index on the host: no native driver, and an
-    index out of range names the While op, the gather and the user's line."""
+def test_a_gather_by_the_counter_runs_natively_and_its_errors_name_the_users_line(
+        native_at_once):
+    """A gather's index check runs in the driver; an index out of range stops it, and
+    the host loop runs that iteration again: the error names the While op, the gather
+    and the user's line, as on the host."""
     graph = tf.Graph()
     with graph.as_default():
         xs = tf.placeholder(tf.float32, [4, 3], name="xs")
@@ -109,11 +111,28 @@ def test_a_loop_with_a_host_step_stays_on_the_host_and_names_its_errors(native_a
         line = caller_line(); _, best = tf.while_loop(lambda i, v: i < n, lambda i, v: (i + 1, tf.maximum(v, tf.gather(xs, i))), [0, tf.fill([3], -1.0)])  # noqa: E501, E702
     a = np.random.default_rng(1).standard_normal((4, 3)).astype(np.float32)
     np.testing.assert_array_equal(run_both(graph, [best], {xs: a, n: 4})[0], a.max(0))
-    ((native, why),) = paths(graph)
-    assert not native and "host step" in why
+    assert paths(graph) == [(True, None)]
     with tf.Session(graph=graph) as sess, pytest.raises(tf.ShapeError) as info:
         sess.run(best, {xs: a, n: 6})
     assert_points_here(info, "While 'while'", "GatherV2", "index 4 is out of range", line=line)
+
+
+def test_a_loop_nested_in_the_body_keeps_the_host_loop(native_at_once):
+    graph = tf.Graph()
+    with graph.as_default():
+        n = tf.placeholder(tf.int32, [], name="n")
+
+        def body(i, v):
+            _, inner = tf.while_loop(lambda j, w: j < i, lambda j, w: (j + 1, w * 0.5),
+                                     [tf.constant(0), v])
+            return i + 1, inner + 1.0
+        out = tf.while_loop(lambda i, v: i < n, body, [tf.constant(0), tf.ones([2])])
+    for steps in (0, 4):
+        run_both(graph, list(out), {n: steps})
+    outer = [op for op in graph.get_operations() if op.type == "While"]
+    ((native, why),) = [(s.driver is not None, s.why_not) for s in compiled_loop(
+        outer[0].attrs["cond"], outer[0].attrs["body"])._signatures.values()]
+    assert not native and "host step" in why
 
 
 def test_a_cond_inside_the_body_becomes_an_if_in_the_driver(native_at_once):
@@ -222,7 +241,7 @@ def test_the_torch_exported_if_while_model_runs_its_loop_natively(native_at_once
 def test_a_driver_made_again_loads_from_the_disk_cache(native_at_once, fused_loop):
     """The driver's source lies in a content-hashed file of the kernel cache: the same
     loop's driver, made again (as by a fresh process), loads its machine code."""
-    from graphjit.lower.while_loop import branch_plans
+    from graphjit.lower.while_loop import native_host_step
     from runtime.loop_driver import build_driver
     graph, n, fetches, arrays = fused_loop
     with tf.Session(graph=graph) as sess:
@@ -235,7 +254,9 @@ def test_a_driver_made_again_loads_from_the_disk_cache(native_at_once, fused_loo
                                         if t.name in ("a:0", "b:0"))]
     assert tuple(a.shape for a in values + extra) == key
     again = build_driver(loop.cond.single_plan(values + extra).plan,
-                         loop.body.single_plan(values + extra).plan, 4, branch_plans)
-    for got, w in zip(again.run(values, extra), want):
+                         loop.body.single_plan(values + extra).plan, 4, native_host_step)
+    results, finished = again.run(values, extra)
+    assert finished
+    for got, w in zip(results, want):
         np.testing.assert_array_equal(got, w)
     assert sum(again._fn.stats.cache_hits.values()) == 1
