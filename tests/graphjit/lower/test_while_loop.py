@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import numpy as np
@@ -260,3 +261,40 @@ def test_a_driver_made_again_loads_from_the_disk_cache(native_at_once, fused_loo
     for got, w in zip(results, want):
         np.testing.assert_array_equal(got, w)
     assert sum(again._fn.stats.cache_hits.values()) == 1
+
+
+def test_bool_and_empty_variables_a_result_given_twice_and_threads(native_at_once):
+    """A bool variable, an empty one, one body result returned for two variables, a cond
+    reading a captured flag; four threads running the native loop at once."""
+    graph = tf.Graph()
+    with graph.as_default():
+        n = tf.placeholder(tf.int32, [], name="n")
+        flag = tf.placeholder(tf.bool, [], name="flag")
+
+        def body(i, a, b, f, e):
+            y = a * 2.0 + b
+            return i + 1, y, y, tf.logical_not(f), e
+        out = list(tf.while_loop(lambda i, *_: tf.logical_and(i < n, flag), body,
+                                 [tf.constant(0), tf.ones([3]), tf.zeros([3]),
+                                  tf.constant(True), tf.zeros([0, 2])]))
+    for steps, on in ((0, True), (5, True), (5, False)):
+        run_both(graph, out, {n: steps, flag: on})
+    assert paths(graph) == [(True, None)]
+    fn = tf.compile(out, feeds=[n, flag])
+    errors = []
+
+    def work(k: int) -> None:
+        try:
+            for _ in range(50):
+                i, a, b, f, _ = fn(np.int32(k), np.bool_(True))
+                assert i == k and f == (k % 2 == 0)
+                np.testing.assert_array_equal(a, np.full(3, 2.0 * 3.0 ** (k - 1)))
+                np.testing.assert_array_equal(a, b)
+        except Exception as exc:  # noqa: BLE001 - reported by the test's thread
+            errors.append(exc)
+    threads = [threading.Thread(target=work, args=(k,)) for k in (3, 4, 7, 8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors[0]
