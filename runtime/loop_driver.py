@@ -220,7 +220,8 @@ def _check_shapes(plan: Plan) -> None:
 
 class LoopDriver:
     """A while loop as one native function: run(values, extra) -> (values, finished);
-    not finished: a Check failed, and the values are those entering that iteration."""
+    not finished: a Check failed, and the values are those entering that iteration.
+    NotNative from run: Numba could not compile it (nothing ran)."""
 
     def __init__(self, source: str, env: dict, specs: list, emitters: list[_Emitter]):
         self.source = source
@@ -248,10 +249,14 @@ class LoopDriver:
     def _first(self, args: tuple):
         """The first call, which compiles the driver or loads it from the cache: Numba
         records, then looks up, its module by name (left registered no longer)."""
+        from numba.core.errors import NumbaError
         with self._first_lock:
             sys.modules[self._module.__name__] = self._module
             try:
                 return self._fn(*args)
+            except NumbaError as exc:  # (nothing ran: the caller loops on the host)
+                raise NotNative(f"Numba could not compile the loop driver "
+                                f"{self._module.__file__}: {exc}") from exc
             finally:
                 sys.modules.pop(self._module.__name__, None)
 

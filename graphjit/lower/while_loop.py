@@ -78,7 +78,13 @@ class CompiledLoop:
         return self._host_loop(seen, values, extra)
 
     def _native(self, seen: _Signature, values: list, extra: list) -> list:
-        values, finished = seen.driver.run(values, extra)
+        driver = seen.driver
+        try:
+            values, finished = driver.run(values, extra)
+        except NotNative as exc:  # (a graphjit bug, not the user's: run on the host)
+            _log.warning("while loop stays on the host: %s\n%s", exc, driver.source)
+            seen.driver, seen.why_not = None, str(exc)
+            return self._host_loop(seen, values, extra, native=False)
         if finished:
             return values
         # a check failed: the host loop runs that iteration again, raising its error

@@ -303,3 +303,30 @@ def test_bool_and_empty_variables_a_result_given_twice_and_threads(native_at_onc
     for t in threads:
         t.join()
     assert not errors, errors[0]
+
+
+def _not_jitted(*arrays):
+    raise AssertionError("a driver never calls Python")
+
+
+def test_a_driver_numba_cannot_compile_leaves_the_loop_on_the_host(native_at_once,
+                                                                   monkeypatch):
+    """A driver whose first call fails to compile (here: a kernel that is plain Python)
+    ran nothing: the loop runs on the host, and remembers why."""
+    from runtime import loop_driver
+
+    class PlainKernel:
+        py_func = _not_jitted
+
+        def __call__(self, *arrays):
+            return _not_jitted(*arrays)
+    monkeypatch.setattr(loop_driver, "_dispatcher", lambda fn: PlainKernel())
+    graph = tf.Graph()
+    with graph.as_default():
+        n = tf.placeholder(tf.int32, [], name="n")
+        out = tf.while_loop(lambda i, v: i < n, lambda i, v: (i + 1, v * 3 - 1),
+                            [tf.constant(0), tf.constant([1, 2], tf.int64)])
+    for steps in (3, 4):
+        run_both(graph, list(out), {n: steps})
+    ((native, why),) = paths(graph)
+    assert not native and "Numba could not compile the loop driver" in why
