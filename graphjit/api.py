@@ -201,7 +201,10 @@ class CompiledFunction:
         # Ops whose output size depends on values: several plans per call (graphjit.staged).
         dynamic = dynamic_ops(computed_ops(self._plan_leaves, self._plan_feeds))
         self._stages = Stages(self, dynamic) if dynamic else None
-        if self._stages is None and self._stateless and None not in self._dtypes:
+        # (`is`, not `in`: np.dtype("float64") == None holds, so a float64 feed would
+        # read as a string feed and its function never got a runner)
+        if self._stages is None and self._stateless and all(d is not None
+                                                            for d in self._dtypes):
             self._fast_dtypes = self._dtypes
 
     def _find_state(self) -> None:
@@ -347,6 +350,16 @@ class CompiledFunction:
         signature = tuple(a.shape for a in arrays)
         it = iter(self._execute(self._entry_for(arrays, signature), arrays, state))
         return [next(it) if isinstance(leaf, Tensor) else None for leaf in self.leaves]
+
+    def single_plan(self, arrays: list[np.ndarray]):
+        """The Executor of the plan for these arrays' shapes when that one plan is the
+        whole of a call (no stages, no rank dispatch, no state read or written), else
+        None: a loop's host step (graphjit.lower.while_loop) runs it directly."""
+        if self._ranked is not None or self._stages is not None or not self._stateless \
+                or self._fast_dtypes is None:
+            return None
+        entry = self._entry_for(arrays, tuple(a.shape for a in arrays))
+        return entry[0] if entry[1] is not None else None  # (not a StagedExecutor)
 
     def _arrays(self, args, kwargs) -> list[np.ndarray]:
         if len(args) == 1 and isinstance(args[0], dict) and not kwargs:
