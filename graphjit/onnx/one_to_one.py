@@ -37,6 +37,7 @@ from graphjit.onnx import (  # noqa: F401  (the hand-written converters register
     ops_signal,
     ops_strings,
     ops_tensor,
+    ops_tfidf,
     ops_training,
     ops_unpool,
     ops_value_sized,

@@ -223,3 +223,5 @@ OP_VERSIONS.update({  # onnx-misc: strings
     "RegexFullMatch": (20,), "StringConcat": (20,), "StringNormalizer": (10,),
     "StringSplit": (20,),
 })
+OP_VERSIONS.update({"TfIdfVectorizer": (9,)})  # tfidf
+ATTR_VALUES.update({"TfIdfVectorizer": {"mode": ("TF", "IDF", "TFIDF")}})  # tfidf
