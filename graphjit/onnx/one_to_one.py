@@ -18,6 +18,7 @@ from graphjit.onnx import (  # noqa: F401  (the hand-written converters register
     ops_deform_conv,
     ops_flex_attention,
     ops_grid,
+    ops_image,
     ops_index_select,
     ops_losses,
     ops_math,

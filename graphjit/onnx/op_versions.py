@@ -225,3 +225,5 @@ OP_VERSIONS.update({  # onnx-misc: strings
 })
 OP_VERSIONS.update({"TfIdfVectorizer": (9,)})  # tfidf
 ATTR_VALUES.update({"TfIdfVectorizer": {"mode": ("TF", "IDF", "TFIDF")}})  # tfidf
+OP_VERSIONS.update({"ImageDecoder": (20,)})  # image
+ATTR_VALUES.update({"ImageDecoder": {"pixel_format": ("RGB", "BGR", "Grayscale")}})  # image
