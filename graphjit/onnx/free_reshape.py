@@ -26,6 +26,8 @@ from graphjit.ops._util import make
 def reshape_free(ctx: NodeContext, x: Tensor, dims: list, target) -> Tensor:
     """x reshaped to `dims` (ints, `Dim`s and `Sym`s, from symbolic.reshape_target)."""
     free = [i for i, d in enumerate(dims) if isinstance(d, (Dim, Sym))]
+    if any((d.coef if isinstance(d, Sym) else d) < 0 for d in dims if not isinstance(d, Dim)):
+        raise ctx.invalid(f"shape {target} has a negative size other than one -1")
     if not free and x.shape.is_fully_defined():
         return gj.reshape(x, dims, name=ctx.name)  # static: gj.reshape checks the sizes
     if sorted_factors(dims) == own_free_dims(x):

@@ -53,6 +53,12 @@ def test_a_zero_copy_that_breaks_the_element_count_is_an_import_error():
         import_model(m)
 
 
+def test_a_second_minus_one_or_a_negative_size_is_an_import_error():
+    for target in ([0, -1, -1], [0, -2, 3]):
+        with pytest.raises(InvalidModelError, match="Reshape 'merge'"):
+            import_model(_reshape_model(["N", 6], target))
+
+
 def test_another_tensors_dim_is_checked_at_run_time():
     """[Shape(z)[0], 6] for x [N, 6]: right when z has N rows, an error otherwise."""
     nodes = [node("Shape", ["z"], ["s"], end=1),
