@@ -1,4 +1,5 @@
-"""ONNX TfIdfVectorizer (integer tokens) from graphjit's compiled ops, no host step.
+"""ONNX TfIdfVectorizer from graphjit's compiled ops, no host step (string tokens are
+first mapped to pool-word ids by equality selects, which run on the host).
 
 Each pool n-gram of a counted size n in [min_gram_length, max_gram_length] is matched
 at every window of n tokens `skip` apart (skip 1 .. max_skip_count + 1; unigrams once,
@@ -20,6 +21,7 @@ from graphjit.graph import Tensor
 from graphjit.onnx.convert import NodeContext, converter
 
 _MODES = ("TF", "IDF", "TFIDF")
+MAX_WORDS = 1024  # distinct pool_strings (one select each)
 
 
 def _pool_grams(ctx: NodeContext, pool: np.ndarray, counts: list, low: int,
@@ -51,11 +53,13 @@ def convert_tfidf(ctx: NodeContext) -> Tensor:
     mode = ctx.attr("mode")
     if mode not in _MODES:
         raise ctx.unsupported(f"mode {mode!r}; ONNX defines {', '.join(_MODES)}")
-    if ctx.attr("pool_strings") is not None:
-        raise ctx.unsupported("pool_strings (string tokens) is not implemented; "
-                              "integer tokens with pool_int64s are")
-    if x.dtype not in (dtypes.int32, dtypes.int64):
+    strings = ctx.attr("pool_strings")
+    if strings is not None:
+        x, pool = _string_ids(ctx, x, strings)
+    elif x.dtype not in (dtypes.int32, dtypes.int64):
         raise ctx.invalid(f"X must be int32 or int64 tokens, got {x.dtype}")
+    else:
+        pool = np.asarray(ctx.attr("pool_int64s", []), np.int64)
     if x.ndim not in (1, 2):
         raise ctx.invalid(f"X must be [C] or [B, C], got rank {x.ndim}")
     low, high = ctx.attr("min_gram_length"), ctx.attr("max_gram_length")
@@ -63,7 +67,6 @@ def convert_tfidf(ctx: NodeContext) -> Tensor:
     if None in (low, high, skips) or not 1 <= low <= high or skips < 0:
         raise ctx.invalid(f"min_gram_length {low}, max_gram_length {high} and "
                           f"max_skip_count {skips} must satisfy 1 <= min <= max, skips >= 0")
-    pool = np.asarray(ctx.attr("pool_int64s", []), np.int64)
     columns = np.asarray(ctx.attr("ngram_indexes", []), np.int64)
     counts = [int(c) for c in ctx.attr("ngram_counts", [])]
     grams = _pool_grams(ctx, pool, counts, low, high)
@@ -88,6 +91,22 @@ def convert_tfidf(ctx: NodeContext) -> Tensor:
         y = gj.where(y > 0, gj.zeros_like(y) + w, gj.zeros_like(y)) if mode == "IDF" \
             else y * w
     return gj.identity(y if x.ndim == 2 else gj.squeeze(y, [0]), name=ctx.name)
+
+
+def _string_ids(ctx: NodeContext, x: Tensor, strings) -> tuple[Tensor, np.ndarray]:
+    """String tokens as int64 ids: each pool word's index among the distinct words (one
+    equality select each, as LabelEncoder's), -1 for words not in the pool."""
+    if not x.dtype.is_string:
+        raise ctx.invalid(f"pool_strings takes string tokens, got X of {x.dtype}")
+    words = [w if isinstance(w, bytes) else str(w).encode("utf-8") for w in strings]
+    vocabulary = {w: i for i, w in enumerate(dict.fromkeys(words))}
+    if len(vocabulary) > MAX_WORDS:
+        raise ctx.unsupported(f"{len(vocabulary)} distinct pool_strings, more than the "
+                              f"{MAX_WORDS} it unrolls")
+    ids = gj.zeros_like(x, dtype=dtypes.int64) - 1
+    for word, i in vocabulary.items():
+        ids = gj.where(gj.equal(x, np.array(word, object)), np.int64(i), ids)
+    return ids, np.array([vocabulary[w] for w in words], np.int64)
 
 
 def _counts(rows: Tensor, table: dict, n: int, skip: int, columns: np.ndarray,

@@ -52,11 +52,20 @@ def test_shared_output_columns_add_up():
     compare(m, {"x": ROWS})
 
 
-def test_string_pools_and_unknown_modes_are_refused_naming_the_node():
-    strings = dict(POOL, pool_strings=["a"] * 13)
-    del strings["pool_int64s"]
-    with pytest.raises(UnsupportedError, match="'tfidf'.*pool_strings"):
-        import_model(_tfidf([2, 12], **strings))
+def test_string_tokens_match_onnxruntime():
+    words = {v: f"w{v}" for v in range(10)}
+    pool = dict(POOL, pool_strings=[words[v] for v in POOL["pool_int64s"]])
+    del pool["pool_int64s"]
+    m = model([node("TfIdfVectorizer", ["x"], ["y"], name="tfidf", mode="TFIDF",
+                    min_gram_length=1, max_gram_length=3, max_skip_count=1,
+                    weights=[0.5, 1, 2, 3, 4, 5, 6, 7], **pool)],
+              [("x", TensorProto.STRING, [2, 12])], [("y", TensorProto.FLOAT, None)], opset=9)
+    compare(m, {"x": np.vectorize(words.get, otypes=[object])(ROWS)})
+    with pytest.raises(InvalidModelError, match="'tfidf'.*string tokens"):
+        import_model(_tfidf([2, 12], **pool))
+
+
+def test_unknown_modes_and_bad_indexes_are_refused_naming_the_node():
     with pytest.raises(UnsupportedError, match="'tfidf'.*mode='BM25'"):
         import_model(_tfidf([2, 12], mode="BM25"))
     with pytest.raises(InvalidModelError, match="'tfidf'.*ngram_indexes"):
