@@ -11,17 +11,15 @@ thread imports Numba and loads the dispatcher of every kernel running natively, 
 their calls go on natively; each kernel switches as its dispatcher is ready, and the
 runtime builds its per-call runner once all of a plan's kernels have.
 
-The import holds the GIL: Python hands it to a waiting thread only after the switch
-interval (5 ms by default), and a native call releases and retakes the GIL each time,
-so at the default every call of the main thread would wait up to 5 ms for it. While
-the thread works the interval is BACKGROUND_SWITCH_S (restored after, unless someone
-else changed it meanwhile): the main thread waits at most that long for each call.
+The thread shares the GIL with the caller: Python code switches every 5 ms, and
+Numba's import holds it in C only briefly (an extension's init, a module's unmarshal:
+about a millisecond each on average). A shorter switch interval while the thread works
+measured no better for the caller's calls, so the process's is left alone.
 """
 
 from __future__ import annotations
 
 import logging
-import sys
 import threading
 import weakref
 
@@ -29,7 +27,6 @@ _log = logging.getLogger("graphjit.cache")
 
 # Native calls of one kernel after which the background thread starts.
 NATIVE_CALLS = 16
-BACKGROUND_SWITCH_S = 0.0002
 
 _pending: weakref.WeakSet = weakref.WeakSet()  # kernels the thread is to settle
 _state_lock = threading.Lock()
@@ -124,17 +121,10 @@ def _next_pending() -> WarmStart | None:
 
 
 def _settle_all() -> None:
-    interval = min(sys.getswitchinterval(), BACKGROUND_SWITCH_S)
-    before = sys.getswitchinterval()
-    sys.setswitchinterval(interval)
-    try:
-        while (kernel := _next_pending()) is not None:
-            try:
-                kernel.dispatcher  # noqa: B018 - loads it
-            except Exception as exc:  # the call path loads it again and reports it
-                kernel._failed = True
-                _log.info("kernel %s: loading it through Numba in the background "
-                          "failed (%s: %s)", kernel.name, type(exc).__name__, exc)
-    finally:
-        if sys.getswitchinterval() == interval:
-            sys.setswitchinterval(before)
+    while (kernel := _next_pending()) is not None:
+        try:
+            kernel.dispatcher  # noqa: B018 - loads it
+        except Exception as exc:  # the call path loads it again and reports it
+            kernel._failed = True
+            _log.info("kernel %s: loading it through Numba in the background failed "
+                      "(%s: %s)", kernel.name, type(exc).__name__, exc)
