@@ -123,8 +123,10 @@ def kernel_source(kernel: Kernel | Prepared) -> str:
         header.append(f"from codegen.exact import {', '.join(sorted(em.exact))}")
     fastmath = ("{" + ", ".join(repr(f) for f in sorted(prepared.fastmath)) + "}"
                 if prepared.fastmath else "False")
+    # (no C callback wrapper: graphjit calls a kernel through its dispatcher or native
+    # entry; not building one saves a cold compile about a tenth)
     flags = (f"parallel={prepared.parallel}, fastmath={fastmath}, error_model='numpy', "
-             "nogil=True")
+             "nogil=True, no_cfunc_wrapper=True")
     signature = _signature(kernel, chunked)
     return "\n".join(header + ["", "", f"@njit({signature!r}, {flags})",
                                f"def {kernel.name}({params}):", *lines, "",

@@ -61,7 +61,10 @@ KERNEL_FASTMATH = vecmath_names.KERNEL_FASTMATH
 # alwaysinline, which LLVM's own inliner would not always do for the larger ones (erf_f64).
 # error_model="numpy" removes the zero-division check that would keep the caller scalar.
 # Cached under GRAPHJIT_CACHE_DIR (codegen.numba_cache), never in the package folder.
-_jit = njit(error_model="numpy", fastmath={"contract"}, forceinline=True, nogil=True)
+# Only kernels call these, never Python or a C callback: Numba builds neither wrapper
+# (a fifth of each one's compile time in a cold process).
+_jit = njit(error_model="numpy", fastmath={"contract"}, forceinline=True, nogil=True,
+            no_cpython_wrapper=True, no_cfunc_wrapper=True)
 
 _f = np.float32
 _d = np.float64
