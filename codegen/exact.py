@@ -67,6 +67,24 @@ reduce_max = intrinsic(_reduce_extreme("maximum"))
 reduce_min = intrinsic(_reduce_extreme("minimum"))
 
 
+@intrinsic
+def mul_add(typingctx, a, b, c):
+    """a * b + c through llvm.fmuladd: one rounding where the CPU has a fused multiply-add
+    (the backend's target decides, not this machine), two roundings where it has none.
+    Meant for a matrix product's accumulation, whose order and rounding no reference
+    fixes (BLAS fuses too); kernel-wide 'contract' would also fuse what NumPy rounds
+    twice elsewhere."""
+    if not (_float_pair(typingctx, a, b) and a == c):
+        return None
+
+    def codegen(context, builder, sig, args):
+        ty = args[0].type
+        fn = builder.module.declare_intrinsic("llvm.fmuladd", [ty],
+                                              ir.FunctionType(ty, [ty, ty, ty]))
+        return builder.call(fn, args)
+    return a(a, b, c), codegen
+
+
 def _select_extreme(pred: str):
     """NumPy's float maximum/minimum: a NaN in either operand propagates, and of two
     equal operands (-0.0 and +0.0) the second is returned, as np.maximum does at every

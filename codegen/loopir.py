@@ -89,6 +89,9 @@ class Fn(_Word):
     LOGICALNOT = "logicalnot"
     # structure
     SELECT = "select"  # select(condition, if_true, if_false)
+    # muladd(a, b, c) = a * b + c, rounded once where the target fuses it (a dot product's
+    # accumulation, whose rounding no reference fixes)
+    MULADD = "muladd"
     CAST = "cast"  # to the Call's dtype
     # a float accumulator's update, acc = f(acc, x), whose order may change: 'reassoc'
     # on this one operation lets a reduction vectorize (codegen.passes chooses these)
@@ -105,7 +108,7 @@ REDUCTIONS = frozenset({Fn.REDUCE_ADD, Fn.REDUCE_MUL, Fn.REDUCE_MAX, Fn.REDUCE_M
 #: functions of floats only
 FLOAT_FNS = frozenset({Fn.FLOOR, Fn.CEIL, Fn.ROUND, Fn.SQRT, Fn.RSQRT, Fn.EXP, Fn.EXPM1,
                        Fn.LOG, Fn.LOG1P, Fn.SIN, Fn.COS, Fn.ASIN, Fn.ACOS, Fn.ATAN, Fn.TANH,
-                       Fn.SIGMOID, Fn.ERF, Fn.RECIPROCAL}) | REDUCTIONS
+                       Fn.SIGMOID, Fn.ERF, Fn.RECIPROCAL, Fn.MULADD}) | REDUCTIONS
 #: functions of numbers, integer or float (comparisons: of their arguments), not bools
 NUMBER_FNS = frozenset({Fn.ADD, Fn.SUB, Fn.MUL, Fn.REALDIV, Fn.FLOORDIV, Fn.FLOORMOD,
                         Fn.POW, Fn.MAXIMUM, Fn.MINIMUM, Fn.NEG, Fn.ABS, Fn.SIGN, Fn.SQUARE,
@@ -115,7 +118,7 @@ _BINARY = frozenset({Fn.ADD, Fn.SUB, Fn.MUL, Fn.REALDIV, Fn.FLOORDIV, Fn.FLOORMO
                      Fn.MAXIMUM, Fn.MINIMUM, Fn.LOGICALAND, Fn.LOGICALOR}) | COMPARISONS \
     | REDUCTIONS
 #: how many arguments each function takes
-ARITY = {fn: 3 if fn is Fn.SELECT else 2 if fn in _BINARY else 1 for fn in Fn}
+ARITY = {fn: 3 if fn in (Fn.SELECT, Fn.MULADD) else 2 if fn in _BINARY else 1 for fn in Fn}
 
 
 class LoopKind(_Word):

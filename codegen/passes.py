@@ -2,9 +2,10 @@
 
 Every decision about the code a kernel becomes is made here, on the loop IR, where it
 can be printed and tested: running the outer loop in chunks, hoisting invariant
-assignments (codegen.licm), letting a float reduction reassociate, Numba's parallel and
-fastmath flags. The printer (codegen.render, codegen.numba_backend) then only spells
-what `prepare` returns.
+assignments (codegen.licm), letting a float reduction reassociate, overlapping a row
+kernel's passes across rows (codegen.pipeline), Numba's parallel and fastmath flags.
+The printer (codegen.render, codegen.numba_backend) then only spells what `prepare`
+returns.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from codegen.loopir import (
     Store,
     Var,
 )
+from codegen.pipeline import pipeline_rows
 
 #: the arguments bounding a chunked kernel's outer loop (codegen.parallel)
 CHUNK_PARAMS = ("chunk_lo", "chunk_hi")
@@ -52,6 +54,8 @@ def prepare(kernel: Kernel) -> Prepared:
     body = kernel.body if loop is None else (chunk_loop(loop),)
     body = hoist_invariants(body, {p.name for p in kernel.params if p.is_output})
     body = reassociate_reductions(body)
+    if loop is not None:
+        body = _pipelined(body, {p.name for p in kernel.params if p.is_output})
     return Prepared(kernel, body, loop, has_parallel(body), kernel_fastmath(body))
 
 
@@ -114,6 +118,16 @@ def _rename_indices(body: tuple, old: Var, new: Var) -> tuple:
         elif isinstance(s, Store):
             s = replace(s, index=index(s.index), value=expr(s.value))
         out.append(s)
+    return tuple(out)
+
+
+def _pipelined(body: tuple, outputs: set[str]) -> tuple:
+    """The chunked row loop with its row passes software-pipelined (codegen.pipeline)."""
+    out = []
+    for s in body:
+        if isinstance(s, Loop) and s.start == Var(CHUNK_PARAMS[0]):
+            s = pipeline_rows(s, outputs)
+        out.extend(s if isinstance(s, tuple) else (s,))
     return tuple(out)
 
 

@@ -222,6 +222,7 @@ RENDER: dict[Fn, Render] = {
     Fn.LOGICALNOT: lambda em, a, dt, wraps: f"(not {a[0]})",
     Fn.SELECT: lambda em, a, dt, wraps: f"({a[1]} if {a[0]} else {a[2]})",
     Fn.CAST: _cast,
+    Fn.MULADD: _exact("mul_add"),
     Fn.REDUCE_ADD: _exact("reduce_add"),
     Fn.REDUCE_MUL: _exact("reduce_mul"),
     Fn.REDUCE_MAX: _exact("reduce_max"),

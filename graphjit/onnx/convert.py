@@ -81,11 +81,12 @@ class NodeContext:
     # graphjit.onnx.op_versions lists); 0 where the importer did not resolve it.
     version: int = 0
     # The model's version of each domain it imports ('' the default one): what a
-    # subgraph attribute (graphjit.onnx.importer.import_subgraph) is converted under.
+    # subgraph attribute (`subgraph` below) is converted under.
     domain_opsets: dict = field(default_factory=dict)
-    # Imports a graph attribute (If's branches, Loop's and Scan's body) into the default
-    # graph: subgraph(attr_name, values for its inputs) -> its outputs (graphjit.onnx.
-    # importer); names the subgraph reads from enclosing scopes resolve there.
+    # Imports a graph attribute (If's branches, Loop's and Scan's body, FlexAttention's
+    # modifiers) into the default graph: subgraph(attr_name, values for its inputs,
+    # outer_reads=True) -> its outputs (graphjit.onnx.importer); names the subgraph
+    # reads from enclosing scopes resolve there, or, with outer_reads=False, are refused.
     subgraph: Callable | None = None
 
     @property

@@ -20,7 +20,7 @@ import numpy as np
 
 from graphjit import dtypes
 from graphjit.errors import DTypeError, Error, GraphError, InternalError, UnsupportedError
-from graphjit.graph import Graph, Tensor, TensorShape, format_spec, get_default_graph
+from graphjit.graph import Graph, Tensor, TensorShape, format_spec
 from graphjit.io.npz import DEFAULT_MAX_BYTES, human_bytes
 from graphjit.onnx import bfloat16, one_to_one, symbolic  # noqa: F401  (converters register)
 from graphjit.onnx.convert import (
@@ -486,37 +486,49 @@ class _Importer:
         self.static.maps[0][name] = value
         return local
 
-    def _subgraph(self, node, attr: str, values: list) -> list:
+    def _subgraph(self, node, attr: str, values: list, outer_reads: bool = True) -> list:
         """Import the graph attribute `attr` of `node` into the default graph (a cond
-        branch's or loop body's FuncGraph, or the importer's graph for a branch chosen
-        at build time), its inputs bound to `values`; its outputs. The scope sees every
-        name of the enclosing ones (ONNX subgraphs read outer values by name)."""
+        branch's or loop body's FuncGraph, the importer's graph for a branch chosen at
+        build time, or the graph being built for a FlexAttention modifier), its inputs
+        bound to `values`; its outputs. Its nodes are checked and converted like the
+        model's, under the model's opsets. With `outer_reads` the scope sees every name
+        of the enclosing ones (ONNX If, Loop and Scan bodies read outer values by name);
+        without, it sees its own inputs, initializers and nodes only, and a read of an
+        outer name is refused, naming it."""
         from onnx import AttributeProto
         proto = next(a.g for a in node.attribute
                      if a.name == attr and a.type == AttributeProto.GRAPH)
-        child = copy.copy(self)
-        child.tensors, child.static = ChainMap({}, self.tensors), ChainMap({}, self.static)
-        child.sources, child.partial = ChainMap({}, self.sources), ChainMap({}, self.partial)
-        child._sink, child._node_reads = self._node_reads, set()
-        prefix = f"ONNX {node.op_type} '{node_label(node, 0)}' (opset {self.opset}): "
+        domain = normal_domain(node.domain)
+        opset = self.domain_opsets[domain]
+        where = f"{domain} opset {opset}" if domain else f"opset {opset}"
+        prefix = f"ONNX {node.op_type} '{node_label(node, 0)}' ({where}): its graph '{attr}'"
         if len(values) != len(proto.input):
-            raise InvalidModelError(prefix + f"its graph '{attr}' takes {len(proto.input)} "
-                                    f"inputs; the op passes {len(values)}")
+            raise InvalidModelError(prefix + f" takes {len(proto.input)} inputs; the op "
+                                    f"passes {len(values)}")
+        versions = self._check_subgraph(proto, prefix, outer_reads)
+        child = copy.copy(self)
+        if outer_reads:
+            child.tensors, child.static = ChainMap({}, self.tensors), ChainMap({}, self.static)
+            child.sources, child.partial = ChainMap({}, self.sources), ChainMap({}, self.partial)
+            child._sink = self._node_reads
+        else:
+            child.tensors, child.static = ChainMap({}), ChainMap({})
+            child.sources, child.partial = ChainMap({}), ChainMap({})
+            child._sink = None
+        child._node_reads = set()
         for info, value in zip(proto.input, values):
             child.tensors.maps[0][info.name] = value
             if isinstance(value, Tensor) and value.op.type == "Const":
                 child.static.maps[0][info.name] = value.op.attrs["value"]
         for init in proto.initializer:
-            child._constant(init.name, tensor_value(init, f"{prefix}initializer "
-                                                          f"'{init.name}' of graph '{attr}'"),
-                            exact=False)
-        for i, inner in enumerate(proto.node):
-            domain = normal_domain(inner.domain)
-            if converter_key(domain, inner.op_type) not in CONVERTERS \
-                    or domain not in self.domain_opsets:
-                raise UnsupportedError(f"{prefix}in its graph '{attr}': "
-                                       f"{unsupported_op(inner, self.opset, i)}")
-            child._convert(inner, check_node(inner, i, self.domain_opsets[domain]))
+            child._constant(init.name, tensor_value(init, f"{prefix}: initializer "
+                                                          f"'{init.name}'"), exact=False)
+        for inner, version in zip(proto.node, versions):
+            child._convert(inner, version)
+        missing = [o.name for o in proto.output if o.name not in child.tensors]
+        if missing:
+            raise InvalidModelError(f"{prefix}: its output '{missing[0]}' is computed by "
+                                    "no node")
         outputs = [child._value(node, o.name) for o in proto.output]
         for i, (o, t) in enumerate(zip(proto.output, outputs)):  # known values as Consts
             value = child.static.get(o.name)
@@ -528,6 +540,27 @@ class _Importer:
                 self._known[t] = (child.static.get(o.name), child.partial.get(o.name),
                                   child.sources.get(o.name))
         return outputs
+
+    def _check_subgraph(self, proto, prefix: str, outer_reads: bool) -> list[int]:
+        """Each node of a subgraph checked before any is built (a converter, a domain the
+        model imports, its schema; without `outer_reads`, no read of an outer name):
+        their op versions."""
+        bound = {i.name for i in proto.input} | {t.name for t in proto.initializer}
+        versions = []
+        for i, inner in enumerate(proto.node):
+            domain = normal_domain(inner.domain)
+            if converter_key(domain, inner.op_type) not in CONVERTERS \
+                    or domain not in self.domain_opsets:
+                raise UnsupportedError(f"{prefix}: {unsupported_op(inner, self.opset, i)}")
+            for name in inner.input if not outer_reads else ():
+                if name and name not in bound:
+                    raise UnsupportedError(f"{prefix}: node '{node_label(inner, i)}' reads "
+                                           f"'{name}' from the outer graph, which graphjit "
+                                           "does not import into subgraphs")
+            bound.update(inner.output)
+            versions.append(check_node(inner, i, self.domain_opsets[domain]))
+        self._check_names(proto)
+        return versions
 
     def _convert(self, node, version: int) -> None:
         inputs = [self._value(node, n) for n in node.input]
@@ -548,7 +581,8 @@ class _Importer:
         ctx = NodeContext(node, opset, attrs, inputs, static, sources, partial,
                           declared_attrs=SPECS[key].attrs, max_bytes=self.max_bytes,
                           version=version, domain_opsets=self.domain_opsets,
-                          subgraph=lambda attr, values: self._subgraph(node, attr, values))
+                          subgraph=lambda attr, values, outer_reads=True:
+                          self._subgraph(node, attr, values, outer_reads))
         if widened:  # computed in float32, its bfloat16 outputs rounded back (bfloat16.py)
             ctx.inputs = bfloat16.widen(inputs)
             ctx.static_values = [v if v is None or t is w else v.astype(w.dtype.np)
@@ -703,43 +737,3 @@ def input_names(model) -> list[str]:
     """The model's run-time inputs in order: its graph inputs that are not initializers."""
     initializers = {t.name for t in model.graph.initializer}
     return [i.name for i in model.graph.input if i.name not in initializers]
-
-
-def import_subgraph(body, inputs: list[Tensor], ctx: NodeContext, what: str) -> list[Tensor]:
-    """The outputs of the ONNX GraphProto `body` (an attribute of ctx's node, such as
-    FlexAttention's score_mod) built into the graph being imported, its inputs bound to
-    `inputs` in order. It sees its own initializers and Constant nodes, not the outer
-    graph's values (a reference to one is refused, naming it); its nodes are checked and
-    converted like the model's, under the model's opsets."""
-    import onnx
-    prefix = f"ONNX {ctx.op_type} '{ctx.name}' ({ctx.where}): {what}"
-    if len(body.input) != len(inputs):
-        raise InvalidModelError(f"{prefix} has {len(body.input)} input(s); it takes "
-                                f"{len(inputs)}")
-    model = onnx.helper.make_model(body, opset_imports=[
-        onnx.helper.make_opsetid(d, v) for d, v in ctx.domain_opsets.items()])
-    child = _Importer(model, ctx.domain_opsets.get("", 0), {}, {}, ctx.max_bytes)
-    child.graph = get_default_graph()
-    bound = {i.name for i in body.input} | {t.name for t in body.initializer}
-    for i, node in enumerate(body.node):
-        domain = normal_domain(node.domain)
-        if converter_key(domain, node.op_type) not in CONVERTERS:
-            raise UnsupportedError(f"{prefix}: {unsupported_op(node, child.opset, i)}")
-        for name in node.input:
-            if name and name not in bound:
-                raise UnsupportedError(f"{prefix}: node '{node_label(node, i)}' reads "
-                                       f"'{name}' from the outer graph, which graphjit does "
-                                       "not import into subgraphs")
-        bound.update(node.output)
-        child.versions.append(check_node(node, i, child.domain_opsets.get(domain, 0)))
-    child._check_names(body)
-    child._initializers(body)
-    for info, t in zip(body.input, inputs):
-        child.tensors[info.name] = t
-        child.sources[info.name] = frozenset()
-    for node, version in zip(body.node, child.versions):
-        child._convert(node, version)
-    missing = [o.name for o in body.output if o.name not in child.tensors]
-    if missing:
-        raise InvalidModelError(f"{prefix}: its output '{missing[0]}' is computed by no node")
-    return [child.tensors[o.name] for o in body.output]

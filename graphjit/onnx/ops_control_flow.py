@@ -7,11 +7,14 @@ cond's or loop's sub-graph (`ctx.subgraph`); the outer values it reads by name b
 captured inputs of the op, or constants where the importer knows them at build time.
 An If whose condition is known at build time imports only the branch it takes.
 
-Per-iteration outputs (Loop's scan outputs, Scan's outputs) are loop variables too:
-[count, ...] zeros filled row by row when the iteration count is known before the loop
-(one plan for the body), else grown by a concat per iteration (a new plan each, since
-the shape changes). Their row shape and dtype come from a first, scratch import of the
-body (the way map_fn learns its result shapes).
+Per-iteration outputs (Loop's scan outputs, Scan's outputs) make the loop a WhileStack
+(graphjit.ops.while_stack): the body gives them beside the loop variables, which keep
+their shapes (one plan for the body), and they are stacked on the host, into outputs
+sized once when the iteration count is known at import. A Scan is a ScanStack
+(graphjit.ops.scan_stack): the host hands the body each row of the scan inputs and
+stacks its outputs into outputs sized once, to the inputs' length. The loop variables'
+shape invariants come from a first, scratch import of the body (the way map_fn learns
+its result shapes).
 """
 
 from __future__ import annotations
@@ -26,7 +29,8 @@ from graphjit.errors import DTypeError, ShapeError
 from graphjit.function import build_function
 from graphjit.graph import Tensor, TensorShape, get_default_graph
 from graphjit.onnx.convert import NodeContext, StaticValueRequired, converter
-from graphjit.ops._util import make
+from graphjit.ops.scan_stack import scan_stack
+from graphjit.ops.while_stack import while_stack
 
 # The most iterations a Loop is unrolled to when its body needs that (it carries a
 # sequence or optional, or needs its iteration number at build time).
@@ -90,62 +94,38 @@ def _invariant(before: TensorShape, after: TensorShape) -> TensorShape:
     return TensorShape([a if a == b else None for a, b in zip(before, after)])
 
 
-def _empty_rows(ctx: NodeContext, row: Tensor, what: str,
-                count) -> tuple[Tensor, TensorShape, bool]:
-    """The accumulator of `row`s before the loop, its invariant, and whether it is
-    preallocated: [count, *row] zeros when the iteration count is known before the loop
-    (an int, or a 1-D tensor that long), so its shape never changes and the body runs
-    one plan; else [0, *row], grown by a concat per iteration (a new plan each)."""
-    if not row.shape.is_fully_defined():
-        raise ctx.unsupported(f"{what} has shape {row.shape}, not known when the graph is "
-                              "built; graphjit stacks per-iteration outputs of static shape")
-    shape, dtype = list(row.shape), row.dtype
-    if count is None or not (dtype.is_floating or dtype.is_integer):
-        return gj.zeros([0, *shape], dtype), TensorShape([None, *shape]), False
-    if isinstance(count, int):
-        return gj.zeros([count, *shape], dtype), TensorShape([count, *shape]), True
-    column = gj.reshape(gj.zeros_like(count, dtype), [-1] + [1] * len(shape))
-    return column + gj.zeros([1, *shape], dtype), TensorShape([None, *shape]), True
-
-
-def _append(acc: Tensor, row: Tensor, i: Tensor, preallocated: bool) -> Tensor:
-    """acc with `row` at row i (of zeros until now), or concatenated at its end."""
-    if preallocated:
-        return acc + make("ScatterAddLike", [gj.expand_dims(row, 0), gj.reshape(i, [1]),
-                                             acc], {"axis": 0})
-    return gj.concat([acc, gj.expand_dims(row, 0)], 0)
-
-
 def _loop(ctx: NodeContext, stop, body, counter: Tensor, carried: list[Tensor],
-          scratch: list[Tensor], n_rows: int, count=None,
+          scratch: list[Tensor], n_rows: int, count: int | None = None,
           scalar_cond: bool = False) -> list[Tensor]:
-    """while_loop over (counter, *carried, *accumulators) while `stop(counter, *carried)`:
+    """while_loop over (counter, *carried) while `stop(counter, *carried)`:
     `body(counter, *carried)` gives the new carried values and the rows to stack; the
     loop's final carried values and stacked rows. `scratch` are the outputs of the
     body's scratch import (`_scratch_body`), ending with the carried values then the
-    rows; `count`, when known before the loop, the number of iterations it will run
-    (see `_empty_rows`). With `scalar_cond`, carried[0] is Loop's condition, a scalar
-    whatever shape of one element the body gives it."""
+    rows; `count`, when known at import, the number of iterations it will run (the
+    stacked outputs are sized once to it). With `scalar_cond`, carried[0] is Loop's
+    condition, a scalar whatever shape of one element the body gives it. Rows make it a
+    WhileStack (the body runs one plan, the rows are stacked on the host), else a plain
+    While."""
     after = scratch[len(scratch) - n_rows - len(carried):len(scratch) - n_rows]
     invariants = [TensorShape(())] + [_invariant(t.shape, a.shape)
                                       for t, a in zip(carried, after)]
     if scalar_cond:
         invariants[1] = TensorShape(())
-    accs, preallocated = [], []
-    for k, row in enumerate(scratch[len(scratch) - n_rows:]):
-        acc, inv, pre = _empty_rows(ctx, row, f"scan output {k}", count)
-        accs.append(acc)
-        invariants.append(inv)
-        preallocated.append(pre)
+    if count is not None and count * sum(
+            r.dtype.size * (r.shape.num_elements() or 1)
+            for r in scratch[len(scratch) - n_rows:]) > ctx.max_bytes:
+        count = None  # (a trip count like INT64_MAX: the rows grow as they come)
 
     def step(i, *values):
-        new, rows = body(i, *values[:len(carried)])
-        accs = [_append(a, r, i, pre)
-                for a, r, pre in zip(values[len(carried):], rows, preallocated)]
-        return [i + 1, *new, *accs]
+        new, rows = body(i, *values)
+        return [i + 1, *new], rows
 
     try:
-        result = gj.while_loop(lambda i, *_: stop(i, *_), step, [counter, *carried, *accs],
+        if n_rows:
+            finals, stacked = while_stack(stop, step, [counter, *carried], count=count,
+                                          shape_invariants=invariants, name=ctx.name)
+            return finals[1:] + stacked
+        result = gj.while_loop(stop, lambda *v: step(*v)[0], [counter, *carried],
                                shape_invariants=invariants, return_same_structure=True,
                                name=ctx.name)
     except (ShapeError, DTypeError) as exc:
@@ -277,34 +257,28 @@ def convert_scan(ctx: NodeContext) -> list[Tensor]:
     lengths = {x.shape[a] for x, a in zip(xs, axes)} - {None}
     if len(lengths) > 1:
         raise ctx.invalid(f"its scan inputs have different lengths {sorted(lengths)}")
-    known = lengths.pop() if lengths else None
-    count = gj.constant(np.int64(known)) if known is not None else \
-        gj.cast(gj.gather(gj.shape(xs[0]), axes[0]), dtypes.int64)
-    # the rows' count before the loop: static, or a 1-D slice of x along its axis
-    x0 = xs[0]
-    length = known if known is not None else \
-        x0[tuple(slice(None) if j == axes[0] else 0 for j in range(x0.ndim))]
     row_specs = [(TensorShape([d for j, d in enumerate(x.shape) if j != a]), x.dtype)
                  for x, a in zip(xs, axes)]
-    specs = [(t.shape, t.dtype) for t in states] + row_specs
+    scratch = _scratch_body(ctx, [(t.shape, t.dtype) for t in states] + row_specs)
+    invariants = [_invariant(t.shape, a.shape) for t, a in zip(states, scratch[:n])]
+    sequences = []  # each scan input with its axis first, in the order the body reads it
+    for x, a, reverse in zip(xs, axes, in_dirs):
+        if a:
+            x = gj.transpose(x, [a] + [j for j in range(x.ndim) if j != a])
+        sequences.append(gj.reverse(x, [0]) if reverse else x)
 
-    def slices(i):
-        out = []
-        for x, a, reverse in zip(xs, axes, in_dirs):
-            index = count - 1 - i if reverse else i
-            out.append(gj.gather(x, index, axis=a))
-        return out
-
-    def body(i, *values):
-        outs = ctx.subgraph("body", [*values, *slices(i)])
+    def body(*values):
+        outs = ctx.subgraph("body", list(values))
         if len(outs) != n + k:
             raise ctx.invalid(f"its body gives {len(outs)} outputs; the node needs {n + k}")
         return outs[:n], outs[n:]
 
-    results = _loop(ctx, lambda i, *_: gj.less(i, count), body,
-                    gj.constant(np.zeros((), np.int64)), states, _scratch_body(ctx, specs),
-                    k, length)
-    finals, stacked = results[:n], results[n:]
+    try:
+        finals, stacked = scan_stack(body, states, sequences, shape_invariants=invariants,
+                                     name=ctx.name)
+    except (ShapeError, DTypeError) as exc:
+        raise ctx.unsupported(f"its states must keep their dtype and rank in graphjit: "
+                              f"{exc}") from None
     outputs = list(finals)
     for acc, a, reverse in zip(stacked, out_axes, out_dirs):
         if reverse:

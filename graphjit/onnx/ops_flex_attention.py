@@ -2,8 +2,8 @@
 dot-product attention over [batch, heads, length, size] with grouped KV heads and two
 optional modifier subgraphs, score_mod (on the scores before the softmax) and prob_mod
 (on the probabilities after it). Each subgraph is converted in place on the tensor it
-modifies (graphjit.onnx.importer.import_subgraph), so the whole node compiles as one
-graph: matmul, the modifier's ops, softmax, matmul.
+modifies (ctx.subgraph, seeing none of the outer graph's names), so the whole node
+compiles as one graph: matmul, the modifier's ops, softmax, matmul.
 """
 
 from __future__ import annotations
@@ -28,7 +28,6 @@ def convert_flex_attention(ctx: NodeContext) -> Tensor:
     repeated over the query heads of their group, scores in the softmax precision
     (float32 for float16 inputs unless softmax_precision says), score_mod, softmax,
     prob_mod, times V in that precision, then cast to V's type."""
-    from graphjit.onnx.importer import import_subgraph
     q, k, v = ctx.inputs[:3]
     if q.ndim != 4 or k.ndim != 4 or v.ndim != 4:
         raise ctx.invalid(f"Q, K and V must be rank 4, got {q.shape}, {k.shape}, {v.shape}")
@@ -55,19 +54,17 @@ def convert_flex_attention(ctx: NodeContext) -> Tensor:
     reps = q_heads // kv_heads
     k, v = _repeat_heads(k * root, reps), _repeat_heads(v, reps)
     scores = gj.cast(gj.matmul(q * root, k, transpose_b=True), wide)
-    score_mod = ctx.attr("score_mod")
-    if score_mod is not None:
-        scores = gj.cast(_one_output(ctx, import_subgraph(score_mod, [scores], ctx,
-                                                          "its score_mod"), "score_mod"), wide)
+    if ctx.attr("score_mod") is not None:
+        scores = gj.cast(_modified(ctx, "score_mod", scores), wide)
     probs = softmax_over(scores, [3])
-    prob_mod = ctx.attr("prob_mod")
-    if prob_mod is not None:
-        probs = gj.cast(_one_output(ctx, import_subgraph(prob_mod, [probs], ctx,
-                                                         "its prob_mod"), "prob_mod"), wide)
+    if ctx.attr("prob_mod") is not None:
+        probs = gj.cast(_modified(ctx, "prob_mod", probs), wide)
     return gj.cast(gj.matmul(probs, gj.cast(v, wide)), v.dtype, name=ctx.name)
 
 
-def _one_output(ctx: NodeContext, outputs: list[Tensor], what: str) -> Tensor:
+def _modified(ctx: NodeContext, what: str, x: Tensor) -> Tensor:
+    """x through the modifier subgraph `what`, which may read no outer value."""
+    outputs = ctx.subgraph(what, [x], outer_reads=False)
     if len(outputs) != 1:
         raise ctx.invalid(f"its {what} has {len(outputs)} outputs; it must have one")
     return outputs[0]

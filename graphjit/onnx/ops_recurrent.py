@@ -1,9 +1,12 @@
-"""ONNX converters for the recurrent ops LSTM, GRU and RNN: a graphjit while loop over
-the sequence (graphjit.ops.control_flow, as tf.nn.dynamic_rnn), all directions stepping
-in the same loop, LOOP_STEPS steps per iteration; a sequence length known at import up
-to UNROLL_STEPS is unrolled instead, because each loop iteration runs the body's plan
-from the host (tens of us on a 2-core machine, several times a step's own work at
-PyTorch-sized hidden states), while unrolled steps are plain kernel calls in one plan.
+"""ONNX converters for the recurrent ops LSTM, GRU and RNN. Up to NATIVE_MAX_HIDDEN
+hidden units a node becomes one RecurrentSequence, the whole recurrence in one native
+kernel (graphjit.onnx.recurrent_native); above it, the per-step graph below: a graphjit
+while loop over the sequence (graphjit.ops.control_flow, as tf.nn.dynamic_rnn), all
+directions stepping in the same loop, LOOP_STEPS steps per iteration; a sequence length
+known at import up to UNROLL_STEPS is unrolled instead, because each loop iteration runs
+the body's plan from the host (tens of us on a 2-core machine, several times a step's
+own work at PyTorch-sized hidden states), while unrolled steps are plain kernel calls
+in one plan.
 
 The input projection X·Wᵀ + biases does not depend on the state, so it is one matmul
 over every time step before the loop; each step reads its row, adds H·Rᵀ and applies
@@ -24,6 +27,7 @@ import numpy as np
 import graphjit as gj
 from graphjit.graph import Tensor
 from graphjit.onnx.convert import NodeContext, converter
+from graphjit.onnx.recurrent_native import NATIVE_MAX_HIDDEN, native_sequence
 
 _ATTRS = ("activation_alpha", "activation_beta", "activations", "clip", "direction",
           "hidden_size", "layout")
@@ -57,11 +61,10 @@ def _const(x: Tensor, value: float) -> np.ndarray:
     return np.asarray(value, x.dtype.np)
 
 
-def _activations(ctx: NodeContext, names: list, clip: float | None) -> list:
-    """The node's activation functions, each taking its alpha then beta from the next
-    values of activation_alpha / activation_beta (its ONNX op's defaults once a list runs
-    out), as onnxruntime reads them; inputs clipped to [-clip, clip] when the node has
-    `clip`."""
+def _activation_specs(ctx: NodeContext, names: list) -> list:
+    """The node's activations as (lower-case name, alpha, beta), each taking its alpha
+    then beta from the next values of activation_alpha / activation_beta (its ONNX op's
+    defaults once a list runs out), as onnxruntime reads them."""
     alphas = list(ctx.attr("activation_alpha") or [])
     betas = list(ctx.attr("activation_beta") or [])
     out = []
@@ -69,16 +72,21 @@ def _activations(ctx: NodeContext, names: list, clip: float | None) -> list:
         if name.lower() not in _ACTIVATIONS:
             raise ctx.unsupported(f"activation {name!r} is not supported (ONNX names "
                                   f"{', '.join(sorted(_ACTIVATIONS))}, any case)")
-        defaults, func = _ACTIVATIONS[name.lower()]
+        defaults = _ACTIVATIONS[name.lower()][0]
         ab = [(given.pop(0) if given else default)
               for given, default in zip((alphas, betas), defaults)] + [0.0, 0.0]
         if None in ab:
             raise ctx.unsupported(f"activation {name!r} needs activation_alpha"
                                   f"{' and activation_beta' if len(defaults) > 1 else ''} "
                                   "values (runtimes disagree on its defaults)")
-        a, b = ab[:2]
-        out.append(_bind(func, a, b, clip))
+        out.append((name.lower(), float(ab[0]), float(ab[1])))
     return out
+
+
+def _activations(specs: list, clip: float | None) -> list:
+    """The activation functions of `specs` (see _activation_specs) on graph tensors, their
+    inputs clipped to [-clip, clip] when the node has `clip`."""
+    return [_bind(_ACTIVATIONS[name][1], a, b, clip) for name, a, b in specs]
 
 
 def _bind(func, alpha: float, beta: float, clip: float | None):
@@ -161,8 +169,15 @@ def _convert(ctx: NodeContext, cell: _Cell) -> list:
     if len(names) != per_dir * len(directions):
         raise ctx.invalid(f"activations lists {len(names)} functions; a {direction} "
                           f"{cell.kind} needs {per_dir * len(directions)}")
-    acts = _activations(ctx, names, ctx.attr("clip"))
+    specs = _activation_specs(ctx, names)
     linear_before_reset = ctx.attr("linear_before_reset", 0) if cell.kind == "GRU" else 0
+    input_forget = bool(ctx.attr("input_forget", 0)) if cell.kind == "LSTM" else False
+    if hidden <= NATIVE_MAX_HIDDEN:
+        y, y_h, y_c = native_sequence(
+            ctx, cell.kind, x, w, r, b, lens, h0, c0, peep, specs, hidden, direction,
+            input_forget, bool(linear_before_reset))
+        return _outputs(ctx, y, y_h, y_c, layout)
+    acts = _activations(specs, ctx.attr("clip"))
     dirs = []
     for d, reverse in enumerate(directions):
         w_t = gj.transpose(gj.gather(w, d))  # [I, G*H]
@@ -179,8 +194,7 @@ def _convert(ctx: NodeContext, cell: _Cell) -> list:
         dirs.append(_Direction(reverse, xw, gj.transpose(gj.gather(r, d)), rb_h, peeps,
                                tuple(acts[d * per_dir:(d + 1) * per_dir])))
     return _run(ctx, cell, x, dirs, hidden, lens, h0, c0, layout,
-                input_forget=bool(ctx.attr("input_forget", 0)) if cell.kind == "LSTM" else False,
-                linear_before_reset=bool(linear_before_reset))
+                input_forget=input_forget, linear_before_reset=bool(linear_before_reset))
 
 
 def _step(cell: _Cell, dr: _Direction, x_row: Tensor, h: Tensor, c: Tensor | None,
@@ -297,6 +311,14 @@ def _run(ctx: NodeContext, cell: _Cell, x: Tensor, dirs: list, hidden: int, lens
     y_h = gj.stack([final[per * d] for d in range(len(dirs))], 0)  # [D, B, H]
     y_c = gj.stack([final[per * d + 1] for d in range(len(dirs))], 0) if lstm else None
     y = gj.stack(accs, 1) if want_y else None  # [T, D, B, H]
+    return _outputs(ctx, y, y_h, y_c, layout)
+
+
+def _outputs(ctx: NodeContext, y, y_h, y_c, layout: int) -> list:
+    """The node's outputs from Y [T, D, B, H] and the final states [D, B, H] (None where
+    the node does not ask for them), in the node's layout."""
+    if not (ctx.num_outputs > 0 and ctx.node.output[0]):
+        y = None
     if layout == 1:
         y = None if y is None else gj.transpose(y, [2, 0, 1, 3])  # [B, T, D, H]
         y_h = gj.transpose(y_h, [1, 0, 2])

@@ -77,15 +77,19 @@ register(OpDef("If", _if_infer, _if_reference, Fusion.HOST,
 # -- While -------------------------------------------------------------------------------
 
 def _while_infer(specs, attrs):
-    body = attrs["body"]
-    n = len(body.outputs)
+    return loop_var_specs(specs, attrs["cond"], attrs["body"], len(attrs["body"].outputs))
+
+
+def loop_var_specs(specs, cond, body, n: int) -> list:
+    """The specs of a loop's `n` variables once it ran (the first n of `body`'s outputs;
+    a WhileStack's body gives rows after them), checking them against their invariants."""
     invariants = [t.shape for t in body.inputs[:n]]
     for i, ((shape, _), inv) in enumerate(zip(specs[:n], invariants)):
         if not inv.is_compatible_with(shape):
             raise ShapeError(f"loop variable {i} enters the loop with shape "
                              f"{TensorShape(shape)}, which its shape invariant {inv} does "
                              "not allow")
-    (cond_shape, cond_dtype), = attrs["cond"].output_specs(specs)
+    (cond_shape, cond_dtype), = cond.output_specs(specs)
     if cond_dtype != dtypes.bool_ or len(cond_shape) != 0:
         raise ShapeError(f"cond must return a bool scalar, got "
                          f"{format_spec(cond_shape, cond_dtype)}")
@@ -97,7 +101,7 @@ def _while_infer(specs, attrs):
     concrete = all(d is not None for shape, _ in specs[:n] for d in shape)
     if concrete and all(tuple(a) == tuple(s) for (a, _), (s, _) in zip(after, specs[:n])):
         return [(tuple(shape), dtype) for shape, dtype in specs[:n]]  # shapes never change
-    return [(inv, t.dtype) for inv, t in zip(invariants, body.inputs)]
+    return [(inv, t.dtype) for inv, t in zip(invariants, body.inputs[:n])]
 
 
 def _while_reference(*arrays, cond, body, back_prop=True):
@@ -353,6 +357,11 @@ def _check_loop(cond_f, body_f, tensors, invariants) -> None:
     (out,) = cond_f.outputs
     if out.dtype != dtypes.bool_ or out.ndim != 0:
         raise ShapeError(f"cond must return a bool scalar, got {format_spec(out.shape, out.dtype)}")
+    _check_loop_vars(body_f, tensors, invariants)
+
+
+def _check_loop_vars(body_f, tensors, invariants) -> None:
+    """Each loop variable keeps its dtype, and a shape its invariant allows."""
     for t, inv, new in zip(tensors, invariants, body_f.outputs):
         if new.dtype != t.dtype:
             raise DTypeError(f"loop variable {t.name} enters the loop as {t.dtype}, but the "

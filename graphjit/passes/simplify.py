@@ -23,6 +23,11 @@ identical. Hence:
   constant whose elements are all equal) is replaced by its source (or a
   scalar constant) when the op's output shape does not change: broadcasting
   happens in the op.
+- Layout around convolutions: a Transpose moving only size-1 axes is a Reshape
+  (a view); MaxPool(relu(x + b)) is relu(MaxPool(x) + b) for b constant within each
+  window (a non-decreasing map commutes with max, NaN stays NaN); an NCHW Flatten
+  before a dense layer, MatMul(Reshape(Transpose(x)), W), becomes MatMul(Reshape(x), W')
+  with W's rows permuted at compile time (the sum runs in another order: an ulp or so).
 - Shapes never change: x+0 where the zero broadcasts x to a bigger shape
   stays. Static shapes decide, so the other operand of a removed op must have
   known dims (a constant, a Fill): an unknown dim could broadcast x at run time.
@@ -333,6 +338,24 @@ def _transpose_of_elementwise(rw, op, ins):
     return True
 
 
+@rule("Transpose")
+def _transpose_as_reshape(rw, op, ins):
+    """A Transpose that moves only size-1 axes keeps every element where it was: a
+    Reshape, which lowers to a view (a one-channel NCHW image to NHWC is no copy)."""
+    shape = tuple(ins[0].shape)
+    moved = [p for p in op.attrs["perm"] if shape[p] != 1]  # unknown dims count as moved
+    out = op.outputs[0]
+    if moved != sorted(moved) or sum(d is None for d in out.shape) > 1:
+        return False
+    target = tuple(-1 if d is None else d for d in out.shape)
+    if -1 in target and 0 in target:
+        return False
+    if not _fits(op, "Reshape", [_spec(ins[0])], {"shape": target}):
+        return False
+    rw.rewrite(op, "Reshape", [ins[0]], {"shape": target}, "transpose of size-1 axes as reshape")
+    return True
+
+
 def _sink(rw, old: Tensor, perm: tuple, depth: int):
     """How transpose(old, perm) can be computed without a Transpose: ("source", t) where
     a Transpose of t is undone by perm, ("const", value) for a constant, ("keep", t) for
@@ -438,3 +461,98 @@ def _uniform(value: np.ndarray) -> bool:
     return bool(np.all(flat.view(np.uint8).reshape(flat.size, -1)
                        == first.view(np.uint8).reshape(1, -1)))
 
+
+
+# -- pooling -------------------------------------------------------------------
+
+@rule("MaxPool")
+def _max_pool_before_activation(rw, op, ins):
+    """MaxPool(relu(x + b)) -> relu(MaxPool(x) + b), b constant within every window (a
+    conv's per-channel bias): non-decreasing maps commute with max, NaN staying NaN (the
+    pool propagates it, as relu and + do), so a 2x2 pool's activation runs on a quarter
+    of the elements. Float adds only: an integer add may wrap, which is not monotone."""
+    chain, old = [], op.inputs[0]
+    while True:
+        step = _monotone_step(rw, old, op.attrs)
+        if step is None:
+            break
+        chain.append(step)
+        old = step[1]
+    if not chain:
+        return False
+    pooled = rw.helper(op, "MaxPool", [rw.get(old)], op.attrs, "pool")
+    for elem, _, const in reversed(chain[1:]):
+        pooled = rw.helper(op, elem.type, [pooled] + ([const] if const is not None else []),
+                           elem.attrs, elem.type.lower())
+    elem, _, const = chain[0]
+    inputs = [pooled] + ([const] if const is not None else [])
+    if not _fits(op, elem.type, [_spec(t) for t in inputs], elem.attrs):
+        return False  # nothing is lost: the helpers are unused, and dce drops them
+    rw.rewrite(op, elem.type, inputs, elem.attrs, "max pool moved before activation")
+    return True
+
+
+def _monotone_step(rw, old: Tensor, pool_attrs: dict):
+    """(op, its pooled operand, its constant or None) when `old` is computed by Relu or by
+    a float Add of a constant uniform over the pooled axes, copied unchanged into the new
+    graph and read by nothing else; else None."""
+    new, elem = rw.get(old), old.op
+    if (elem.type not in ("Relu", "Add") or len(old.consumers()) != 1 or rw.frozen(elem)
+            or elem in rw.pinned or rw.producer(new, elem.type) is None):
+        return None
+    if elem.type == "Relu":
+        return (elem, elem.inputs[0], None) if rw.get(elem.inputs[0]) is new.op.inputs[0] \
+            else None
+    if not old.dtype.is_floating:
+        return None
+    for i in (0, 1):
+        x, c = elem.inputs[i], new.op.inputs[1 - i]
+        value = rw.const_value(c)
+        if rw.get(x) is not new.op.inputs[i] or value is None or not _same_spec(new, rw.get(x)):
+            continue
+        window = [a for a in range(4) if pool_attrs["ksize"][a] != 1
+                  or pool_attrs["strides"][a] != 1]
+        dims = (1,) * (4 - value.ndim) + value.shape
+        if value.ndim <= 4 and all(dims[a] == 1 for a in window):
+            return (elem, x, c)
+    return None
+
+
+# -- layout before a dense layer -----------------------------------------------
+
+@rule("MatMul")
+def _flatten_transpose_into_weights(rw, op, ins):
+    """MatMul(Reshape(Transpose(x), (-1, K)), W) -> MatMul(Reshape(x, (-1, K)), W') with
+    W's rows permuted once, here: an NCHW model's Flatten before its dense layer, run on
+    NHWC kernels, then needs no transposed copy. The batch axis must stay first; the
+    sum over K runs in another order (rounding may differ by an ulp or so)."""
+    a, w = ins
+    flat, weights = rw.producer(a, "Reshape"), rw.const_value(w)
+    if flat is None or weights is None or weights.ndim != 2 or op.attrs.get("transpose_a") \
+            or a.shape.rank != 2 or len(op.inputs[0].consumers()) != 1 \
+            or len(op.inputs[1].consumers()) != 1:  # W copied only if nothing shares it
+        return False
+    old_t = op.inputs[0].op.inputs[0] if op.inputs[0].op.type == "Reshape" else None
+    transpose = rw.producer(flat.inputs[0], "Transpose")
+    if transpose is None or old_t is None or rw.get(old_t) is not flat.inputs[0] \
+            or len(old_t.consumers()) != 1 or transpose in rw.pinned:
+        return False
+    x, perm = transpose.inputs[0], tuple(transpose.attrs["perm"])
+    inner = tuple(x.shape)[1:]
+    if perm[0] != 0 or None in inner or a.shape[1] != int(np.prod(inner)):
+        return False
+    # source[j]: the flat index in x's rows of the j-th element of a transposed row
+    source = np.arange(a.shape[1]).reshape(inner).transpose(
+        [p - 1 for p in perm[1:]]).reshape(-1)
+    permuted = np.empty_like(weights)
+    if op.attrs.get("transpose_b"):
+        permuted[:, source] = weights
+    else:
+        permuted[source] = weights
+    permuted.flags.writeable = False
+    rows = rw.helper(op, "Reshape", [x], {"shape": (-1, a.shape[1])}, "flatten")
+    new_w = rw.helper(op, "Const", [], {"value": permuted}, "weights")
+    if not _fits(op, "MatMul", [_spec(rows), _spec(new_w)], op.attrs):
+        return False
+    rw.rewrite(op, "MatMul", [rows, new_w], op.attrs, "flatten's transpose folded into weights")
+    return True

@@ -53,7 +53,7 @@ def takes(fn: Fn) -> tuple[str, ...]:
 # Which inputs each function reads: x any value, y nonzero, p small and >= 0, c bool,
 # f a float64 (what a cast converts).
 ARGS = {Fn.POW: "xp", Fn.SQRT: "p", Fn.RSQRT: "p", Fn.LOG: "p", Fn.LOG1P: "p",
-        Fn.SELECT: "cxy", Fn.CAST: "f"}
+        Fn.SELECT: "cxy", Fn.CAST: "f", Fn.MULADD: "xyp"}
 
 
 def arg_names(fn: Fn) -> str:
@@ -126,6 +126,7 @@ REFERENCE = {
     Fn.LESSEQUAL: np.less_equal, Fn.GREATER: np.greater, Fn.GREATEREQUAL: np.greater_equal,
     Fn.LOGICALAND: np.logical_and, Fn.LOGICALOR: np.logical_or,
     Fn.LOGICALNOT: np.logical_not, Fn.SELECT: np.where, Fn.CAST: None,  # (per dtype)
+    Fn.MULADD: lambda a, b, c: a * b + c,
     Fn.REDUCE_ADD: np.add, Fn.REDUCE_MUL: np.multiply, Fn.REDUCE_MAX: np.maximum,
     Fn.REDUCE_MIN: np.minimum,
 }

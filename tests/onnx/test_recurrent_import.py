@@ -4,7 +4,9 @@ bidirectional layers joined by Transpose + Reshape, initial states as inputs, GR
 linear_before_reset=1), layout=1, sequence_lens shorter than the sequence, peepholes,
 clip, input_forget, Relu; sequence lengths 1 and 7 through one compiled model (a free
 sequence length runs graphjit's while loop, a static one unrolled steps), whose outputs
-must also match graphjit's reference interpreter."""
+must also match graphjit's reference interpreter. Every test runs twice: hidden sizes
+as small as these take the one-kernel RecurrentSequence path, and with its limit
+lowered to 0 the per-step path kept for large hidden sizes."""
 
 import numpy as np
 import pytest
@@ -21,6 +23,14 @@ from tests.onnx.nn_util import check, make_model, random, run_ort  # noqa: E402
 
 GATES = {"LSTM": 4, "GRU": 3, "RNN": 1}
 INPUT, HIDDEN, BATCH = 3, 4, 2
+
+
+@pytest.fixture(autouse=True, params=["native", "per_step"])
+def recurrent_path(request, monkeypatch):
+    """The converter's path: RecurrentSequence's one kernel, or the per-step graph."""
+    if request.param == "per_step":
+        monkeypatch.setattr("graphjit.onnx.ops_recurrent.NATIVE_MAX_HIDDEN", 0)
+    return request.param
 
 
 def _weights(rng, op: str, name: str, dirs: int, inputs: int = INPUT, peep: bool = False):

@@ -17,6 +17,7 @@ from tests.graphjit.cases.host_kernels import CASES as _HOST_KERNELS
 from tests.graphjit.cases.linalg import CASES as _LINALG
 from tests.graphjit.cases.masking import CASES as _MASKING
 from tests.graphjit.cases.nn import CASES as _NN
+from tests.graphjit.cases.recurrent import CASES as _RECURRENT
 from tests.graphjit.cases.reductions import CASES as _REDUCTIONS
 from tests.graphjit.cases.sampling import CASES as _SAMPLING
 from tests.graphjit.cases.scan import CASES as _SCAN
@@ -29,4 +30,4 @@ from tests.graphjit.cases.unique import CASES as _UNIQUE
 ALL_CASES = [*_ELEMENTWISE, *_CONV, *_REDUCTIONS, *_SCAN, *_LINALG, *_NN, *_SHAPE_OPS,
              *_STATE_OPS, *_SUMMARY, *_GRADIENTS, *_SORTING, *_MASKING, *_DEBUG,
              *_CONTROL_FLOW, *_SAMPLING, *_BITCAST, *_FFT,
-             *_UNIQUE, *_HOST_KERNELS]
+             *_UNIQUE, *_HOST_KERNELS, *_RECURRENT]

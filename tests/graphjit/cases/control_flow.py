@@ -1,7 +1,7 @@
-"""Cases for control flow (If, While): conds on a fed bool, loops with fixed and with
-data-dependent trip counts. The expectations branch and loop in NumPy. Programs
-beyond one op (nesting, shape invariants, gradients) are in
-tests/graphjit/test_control_flow.py."""
+"""Cases for control flow (If, While, WhileStack, ScanStack): conds on a fed bool, loops
+with fixed and with data-dependent trip counts, rows stacked over iterations. The
+expectations branch and loop in NumPy. Programs beyond one op (nesting, shape
+invariants, gradients) are in tests/graphjit/test_control_flow.py."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ import numpy as np
 from hypothesis.extra import numpy as hnp
 
 import graphjit as tf
+from graphjit.ops.scan_stack import scan_stack
+from graphjit.ops.while_stack import while_stack
 from tests.graphjit.cases.base import FLOATS, INTS, Case, uniform
 
 
@@ -71,6 +73,34 @@ def _power_gradient(x):
     return tf.gradients(tf.reduce_sum(y), [x])[0]
 
 
+def _halvings(x):
+    """Each halving of x while its largest element is above 1, stacked (WhileStack: a
+    trip count the values decide, and rows beside the loop variable)."""
+    (v,), (rows,) = while_stack(lambda v: tf.reduce_max(tf.abs(v)) > 1,
+                                lambda v: ([v / 2], [v / 2]), [x])
+    return [v, rows]
+
+
+def _halvings_expected(a):
+    rows = []
+    while a.size and np.abs(a).max() > 1:
+        a = a / 2
+        rows.append(a)
+    return [a, np.stack(rows) if rows else np.zeros((0, *a.shape), a.dtype)]
+
+
+def _running_sums(x):
+    """The running sum of x's rows and each partial sum, by ScanStack over x's rows."""
+    (total,), (sums,) = scan_stack(lambda acc, row: ([acc + row], [acc + row]),
+                                   [tf.zeros_like(x[0])], [x])
+    return [total, sums]
+
+
+def _running_sums_expected(a):
+    sums = np.cumsum(a, axis=0, dtype=a.dtype)
+    return [sums[-1], sums]
+
+
 CASES = [
     Case("cond", _cond, _cond_expected, default_shapes=((), (2, 3)), shapes=_shapes(1),
          input_dtypes={0: "bool"}),
@@ -86,6 +116,10 @@ CASES = [
     Case("while_halve_until_float", _halve_until, _halve_until_expected,
          default_shapes=((3, 2),), shapes=_shapes(0), dtypes=FLOATS,
          inputs=uniform(-40, 40)),
+    Case("while_stack_halvings", _halvings, _halvings_expected, default_shapes=((2, 3),),
+         shapes=_shapes(0), inputs=uniform(-40, 40)),
+    Case("scan_stack_running_sums", _running_sums, _running_sums_expected,
+         default_shapes=((5, 2),), dtypes=FLOATS + INTS),
     Case("while_gradient", _power_gradient, lambda a: 4 * a ** 3, default_shapes=((2, 3),),
          shapes=_shapes(0)),
 ]
