@@ -30,6 +30,10 @@ CONFIGS = {
     "lstm_bidirectional_lens": ("LSTM", "bidirectional", 3, 3, 2, [3, 1], False, {}),
     "lstm_bidirectional_lens_free_steps": ("LSTM", "bidirectional", 3, None, 2, [2, 3],
                                            True, {}),
+    "lstm_clip_input_forget_activations": (
+        "LSTM", "forward", 3, 2, 2, None, True,
+        {"input_forget": 1, "clip": 0.7, "activations": ["HardSigmoid", "Tanh", "Softsign"],
+         "activation_alpha": [0.3], "activation_beta": [0.4]}),
     "gru_forward_lens_states": ("GRU", "forward", 5, 3, 2, [1, 3], True,
                                 {"linear_before_reset": 0}),
     "gru_bidirectional_linear_before_reset": ("GRU", "bidirectional", 4, 2, 1, None, True,
@@ -133,6 +137,20 @@ def test_native_gradients_equal_per_step_gradients(problem, monkeypatch):
     for n, want in zip(names, per_step):
         np.testing.assert_allclose(values[n], want, rtol=1e-10, atol=1e-12,
                                    err_msg=f"{name}: d/d{n}")
+
+
+@pytest.mark.parametrize("limit", [None, 0])
+def test_integer_lens_has_no_gradient(limit, monkeypatch):
+    """sequence_lens is int32: as for any integer tensor (and on the per-step path), asking
+    for its gradient is a NotDifferentiableError naming it; the float inputs still get
+    theirs (above)."""
+    if limit is not None:
+        monkeypatch.setattr("graphjit.onnx.ops_recurrent.NATIVE_MAX_HIDDEN", limit)
+    model, _ = _model(*CONFIGS["lstm_bidirectional_lens"], np.random.default_rng(0))
+    graph = import_model(model)
+    lens = dict(zip(graph.input_names, graph.inputs))["lens"]
+    with graph.as_default(), pytest.raises(gj.NotDifferentiableError, match="'lens:0'"):
+        gj.gradients(gj.reduce_sum(graph.outputs[0]), [lens])
 
 
 @pytest.mark.parametrize("config", ["lstm_bidirectional_lens_free_steps",
