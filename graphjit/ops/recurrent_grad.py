@@ -6,9 +6,10 @@ graphjit.gradients for the output gradients it was given.
 So the backward pass is as correct as the per-step graph's ops and their rules, with no
 backward kernel of its own to keep in step with the forward one; it costs the forward
 recurrence again as per-step ops (unrolled when T is known up to UNROLL_STEPS, else a
-while loop, whose gradient keeps each iteration's state). Each input is read through an
-identity, so an input the converter passes twice (one zero constant for h0 and c0) gets
-the gradient of each position separately. lens, an integer input, has none.
+while loop, whose gradient keeps each iteration's state). Each input but a constant is
+read through an identity, so a tensor passed at two positions gets each position's
+gradient once; constants (the converter's zero states, peepholes and never-ending lens)
+are not differentiated, and zero ones build no ops. lens, an integer input, has none.
 """
 
 from __future__ import annotations
