@@ -5,9 +5,10 @@ Exported attention splits a projection into heads as
 moves the head axis in front of the sequence axis (and, for the keys, the sequence axis
 last). Each head is x times a column block of the constant W, so the same values come
 from one batched MatMul of x (a new unit axis in front of its rows, which broadcasts) by
-W's blocks stacked as a constant [H, K, D]; the keys' transposed layout is that
-constant's transpose times x's transpose ([H, D, K] @ [.., 1, K, S]). No copy kernel
-runs, and H GEMMs of D columns measured faster than one of H*D columns and its copy.
+W's blocks stacked as a constant [H, K, D]. The keys' [.., H, D, S] is that product with
+its last two axes swapped, a swap the MatMul reading it folds into its transpose flag
+(a rule of this pass for any MatMul). No copy kernel runs, and H GEMMs of D columns
+measured faster than one of H*D columns and its copy.
 
 Rewritten only where the MatMul and the Reshape feed nothing else (their values are
 still needed otherwise) and W is a 2-D constant.
@@ -28,21 +29,47 @@ def attention_heads(graph: Graph, ctx: PassContext) -> PassResult:
         for t in op.inputs:
             readers[t] = readers.get(t, 0) + 1
     for op in rw.old_ops:
-        match = None if rw.frozen(op) else _match(rw, op, readers)
-        if match is None:
+        if rw.frozen(op):
             rw.copy(op)
-            continue
-        x, blocks, keys = match
-        rows = rw.helper(op, "ExpandDims", [x], {"axis": x.ndim - 2}, "rows")
-        if keys:  # [H, D, K] @ [.., 1, S, K]^T -> [.., H, D, S]
-            weight = rw.helper(op, "Const", [], {"value": np.ascontiguousarray(
-                blocks.transpose(0, 2, 1))}, "heads_weight")
-            inputs, attrs = [weight, rows], {"transpose_a": False, "transpose_b": True}
-        else:  # [.., 1, S, K] @ [H, K, D] -> [.., H, S, D]
+        elif op.type == "MatMul":
+            _fold_swaps(rw, op)
+        else:
+            match = _match(rw, op, readers)
+            if match is None:
+                rw.copy(op)
+                continue
+            x, blocks, keys = match
+            rows = rw.helper(op, "ExpandDims", [x], {"axis": x.ndim - 2}, "rows")
             weight = rw.helper(op, "Const", [], {"value": blocks}, "heads_weight")
-            inputs, attrs = [rows, weight], {"transpose_a": False, "transpose_b": False}
-        rw.rewrite(op, "MatMul", inputs, attrs, "project heads in place")
+            heads = [rows, weight]  # [.., 1, S, K] @ [H, K, D] -> [.., H, S, D]
+            if not keys:
+                rw.rewrite(op, "MatMul", heads, _PLAIN, "project heads in place")
+                continue
+            # the keys' [.., H, D, S]: a swap that the MatMul reading it folds away
+            projected = rw.helper(op, "MatMul", heads, _PLAIN, "heads")
+            swap = tuple(range(projected.ndim - 2)) + (projected.ndim - 1, projected.ndim - 2)
+            rw.rewrite(op, "Transpose", [projected], {"perm": swap}, "project heads in place")
     return rw.finish()
+
+
+_PLAIN = {"transpose_a": False, "transpose_b": False}
+
+
+def _fold_swaps(rw: Rewriter, op: Operation) -> None:
+    """A MatMul operand that is a Transpose swapping only the last two axes: the MatMul
+    reads the Transpose's input with its transpose flag flipped instead (BLAS reads it
+    transposed; the copy goes once nothing else reads it)."""
+    inputs, attrs, folded = rw.inputs(op), dict(op.attrs), False
+    for i, flag in enumerate(("transpose_a", "transpose_b")):
+        swap = rw.producer(inputs[i], "Transpose")
+        rank = inputs[i].ndim
+        if swap is not None and tuple(swap.attrs["perm"]) == tuple(range(rank - 2)) + (
+                rank - 1, rank - 2):
+            inputs[i], attrs[flag], folded = swap.inputs[0], not attrs.get(flag), True
+    if folded:
+        rw.rewrite(op, "MatMul", inputs, attrs, "transpose read by the MatMul")
+    else:
+        rw.copy(op, inputs)
 
 
 def _match(rw: Rewriter, op: Operation, readers: dict) -> tuple | None:
@@ -74,7 +101,7 @@ def _match(rw: Rewriter, op: Operation, readers: dict) -> tuple | None:
         keys = True
     else:
         return None
-    heads, width = split[-2], split[-1]
+    heads, width = split[-2], split[-1]  # W's columns h*D + d
     blocks = np.ascontiguousarray(value.reshape(value.shape[0], heads, width).transpose(1, 0, 2))
     return x, blocks, keys
 

@@ -90,3 +90,24 @@ def test_other_permutations_and_variable_weights_are_kept():
     new, report = optimize_and_compare(g, [fed, swapped], {x: _feed(3), w: WEIGHTS[1]})
     assert op_types(new)["Transpose"] == 2
     assert sum(r.rewrites["project heads in place"] for r in report.runs) == 0
+
+
+def test_swapped_operands_fold_into_transpose_flags():
+    """Only a swap of the last two axes folds; a Transpose read elsewhere stays for them."""
+    g = tf.Graph()
+    with g.as_default():
+        a = tf.placeholder(tf.float32, [None, 3, 4, 5], name="a")
+        b = tf.placeholder(tf.float32, [3, 6, 4], name="b")
+        a_t = tf.transpose(a, [0, 1, 3, 2])
+        both = tf.matmul(a_t, tf.transpose(b, [0, 2, 1]))  # [.., 3, 5, 6]
+        kept = tf.matmul(tf.transpose(a, [1, 0, 3, 2]), tf.constant(WEIGHTS[0][:4]))
+        fetches = [both, kept, a_t * 2.0]
+    rng = np.random.default_rng(1)
+    feeds = {a: rng.standard_normal((2, 3, 4, 5)).astype(np.float32),
+             b: rng.standard_normal((3, 6, 4)).astype(np.float32)}
+    new, report = optimize_and_compare(g, fetches, feeds)
+    folded = sum(r.rewrites["transpose read by the MatMul"] for r in report.runs)
+    assert folded == 1 and op_types(new)["Transpose"] == 2  # a_t (read twice) and kept's
+    matmul = next(op for op in new.get_operations() if op.type == "MatMul"
+                  and op.attrs["transpose_a"])
+    assert matmul.attrs["transpose_b"]
