@@ -35,6 +35,12 @@ def matmul_kernel(name: str, op) -> Kernel:
     """MatMul (batched over leading axes), its transposes folded into the views."""
     a, b = op.inputs
     ta, tb = op.attrs.get("transpose_a", False), op.attrs.get("transpose_b", False)
+    if a.ndim > 2 and b.ndim == 2 and not ta:
+        # batch and row axes as one matrix: one GEMM, not one per batch entry (NumPy's
+        # batched loop measured 12-20% slower at 32 x 64 rows)
+        return _gemm(name, a.dtype.name, (a.ndim, 2, op.outputs[0].ndim),
+                     _matrix("in0", a.ndim, a.ndim - 1), ArrayView("in1", None, tb),
+                     _matrix("out0", a.ndim, a.ndim - 1))
     return _gemm(name, a.dtype.name, (a.ndim, b.ndim, op.outputs[0].ndim),
                  ArrayView("in0", None, ta), ArrayView("in1", None, tb), ArrayView("out0"))
 

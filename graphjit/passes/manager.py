@@ -4,7 +4,8 @@ Each pass is a pure function Graph -> Graph; the manager follows the caller's
 fetches and kept tensors through every pass (they are pinned: each pass must
 keep them, under their names) and records what every pass did in a report.
 
-The default pipeline, DEFAULT_PASSES, is constant_folding, simplify, cse, dce:
+The default pipeline, DEFAULT_PASSES, is constant_folding, simplify,
+attention_heads (graphjit.passes.attention_heads), cse, dce:
 folding first exposes constants to the algebraic rules, simplification
 creates duplicates for CSE to merge, and DCE removes what all of them left
 unread. The whole pipeline repeats until one round changes nothing (so a
@@ -27,6 +28,7 @@ from dataclasses import dataclass, field
 from graphjit.errors import Error, InternalError, NotFoundError
 from graphjit.graph import Graph, Operation, Tensor
 from graphjit.graph_queries import in_graph_order
+from graphjit.passes.attention_heads import attention_heads
 from graphjit.passes.constant_folding import DEFAULT_MAX_FOLDED_BYTES, constant_folding
 from graphjit.passes.cse import cse
 from graphjit.passes.dce import dce, live_ops
@@ -36,10 +38,12 @@ from graphjit.passes.simplify import simplify
 PASSES: dict[str, PassFunction] = {
     "constant_folding": constant_folding,
     "simplify": simplify,
+    "attention_heads": attention_heads,
     "cse": cse,
     "dce": dce,
 }
-DEFAULT_PASSES: tuple[str, ...] = ("constant_folding", "simplify", "cse", "dce")
+DEFAULT_PASSES: tuple[str, ...] = ("constant_folding", "simplify", "attention_heads", "cse",
+                                   "dce")
 DEFAULT_MAX_ITERATIONS = 8
 
 
