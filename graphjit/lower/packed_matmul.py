@@ -44,7 +44,7 @@ def _tile(dtype: str, ks: tuple, rows: int, cols: int, i0, j0, epi: Epilogue) ->
     index = tuple(Assign(f"i{r}", int_add(Var("i0"), r) if r else i0, "int64")
                   for r in range(rows)) + tuple(
         Assign(f"j{c}", int_add(Var("j0"), c) if c else j0, "int64") for c in range(cols))
-    init = tuple(Assign(name, const(0, dtype), dtype) for name in acc.values())
+    init = tuple(Assign(name, Var("zero"), dtype) for name in acc.values())
     body = []
     for r in range(rows):
         body.append(Assign(f"a{r}", Load("in0", (Var(f"i{r}"), Var("k"))), dtype))
@@ -53,16 +53,18 @@ def _tile(dtype: str, ks: tuple, rows: int, cols: int, i0, j0, epi: Epilogue) ->
     for (r, c), name in acc.items():
         body.append(Assign(name, Call(Fn.REDUCE_MULADD, (Var(name), Var(f"a{r}"),
                                                          Var(f"b{c}")), dtype), dtype))
-    stores = []
+    stores = [Assign(f"bias{c}", Load("in2", (Var(f"j{c}"),)), dtype)
+              for c in range(cols)] if epi.bias else []
     for (r, c), name in acc.items():
         stages = [Var(name)]
         if epi.bias:
-            stages.append(Call(Fn.ADD, (stages[-1], Load("in2", (Var(f"j{c}"),))), dtype))
+            stages.append(Call(Fn.ADD, (stages[-1], Var(f"bias{c}")), dtype))
             if len(epi.stores) > 1:  # (computed once for both stores)
                 stores.append(Assign(f"{name}_b", stages[-1], dtype))
                 stages[-1] = Var(f"{name}_b")
         if epi.relu:
-            stages.append(Call(Fn.RELU, (stages[-1],), dtype))
+            # relu as max(x, 0), as Fn.RELU renders it, with the kernel's one zero
+            stages.append(Call(Fn.MAXIMUM, (stages[-1], Var("zero")), dtype))
         stores += [Store(f"out{o}", (Var(f"i{r}"), Var(f"j{c}")), stages[s])
                    for o, s in enumerate(epi.stores)]
     return index + init + (Loop("k", ks[0], ks[1], tuple(body)),) + tuple(stores)
@@ -114,7 +116,8 @@ def packed_matmul_kernel(name: str, dtype: str, k: int, n: int,
     params = (Param("in0", dtype, 2, False), Param("in1", dtype, 2, False)) + (
         (Param("in2", dtype, 1, False),) if epi.bias else ()) + tuple(
         Param(f"out{o}", dtype, 2, True) for o in range(len(epi.stores)))
-    return Kernel(name, params, _pass(dtype, (0, k), n, epi))
+    zero = Assign("zero", const(0, dtype), dtype)  # one constant, typed once
+    return Kernel(name, params, (zero,) + _pass(dtype, (0, k), n, epi))
 
 
 # The rule: the packed kernel replaces BLAS for a 2-D MatMul whose right operand is a
