@@ -15,6 +15,13 @@ an epilogue on each tile (the partitioner puts them in the MatMul's region:
 epilogue_ops), so a dense layer is one step. The kernel is plain loop IR (codegen
 compiles, caches and calls it as any other kernel), shape-generic in M; K and N are
 the constant's and appear as literals.
+
+Compile time: a packed kernel is the biggest source graphjit hands Numba, and Numba's
+typing and lowering of it, not LLVM's optimization (a quarter to a third), take most of
+its cold compile. So the source is kept small: two tile shapes (ROWS rows and 1 row;
+the last columns' tile overlaps the one before), index and bias locals computed once per
+tile, one zero constant. That took a kernel from 0.6-1.0 s to about 0.3 s of CPU
+(Numba's one-time set-up apart); a bias+relu kernel of the BLAS path takes about 0.1 s.
 """
 
 from __future__ import annotations
