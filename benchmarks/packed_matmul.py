@@ -8,6 +8,10 @@ round times a burst in process time (other jobs on a shared machine stretch wall
 not this process's CPU time); the table gives the min and the median per call.
 
     python benchmarks/packed_matmul.py [--only mlp4 mlp torch_mlp] [--batch 1 32] [--rounds 15]
+
+--cold times first calls instead: import, compile and one call of each model and batch,
+BLAS only and as shipped, each in a fresh process with an empty kernel cache (process
+time, Numba's import not counted), repeated --rounds times; the min and the median.
 """
 
 from __future__ import annotations
@@ -82,16 +86,63 @@ def _times(systems: dict, rounds: int, burst: int) -> dict:
     return times
 
 
+def _first_call(name: str, batch: int, rows: int) -> None:
+    """Run in a fresh process: print the CPU seconds of the first call."""
+    import numba  # noqa: F401  (its import is every system's, not counted)
+
+    import graphjit.onnx as gjx
+    from graphjit.lower import packed_matmul
+
+    packed_matmul.MAX_ROWS = rows
+    model, inputs = _model(name, batch)
+    start = time.process_time()
+    gjx.import_model(model).compile()(**inputs)
+    print(time.process_time() - start)
+
+
+def _cold(args) -> None:
+    import subprocess
+    import tempfile
+
+    from graphjit.lower import packed_matmul
+
+    print("first call in a fresh process and kernel cache; CPU s, min / median")
+    print(f"{'model':10s} {'batch':>5s} {'BLAS only':>13s} {'graphjit':>13s}")
+    for name in args.only:
+        for batch in args.batch:
+            times = {0: [], packed_matmul.MAX_ROWS: []}
+            for _ in range(args.rounds):
+                for rows, got in times.items():
+                    with tempfile.TemporaryDirectory() as cache:
+                        env = dict(os.environ, GRAPHJIT_CACHE_DIR=cache)
+                        out = subprocess.run(
+                            [sys.executable, __file__, "--first-call", name, str(batch),
+                             str(rows)], env=env, check=True, capture_output=True,
+                            text=True).stdout
+                    got.append(float(out.split()[-1]))
+            cells = [f"{min(v):5.2f} /{statistics.median(v):5.2f}" for v in times.values()]
+            print(f"{name:10s} {batch:5d} {cells[0]:>13s} {cells[1]:>13s}", flush=True)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--only", nargs="+", default=["mlp4", "mlp", "torch_mlp"])
     ap.add_argument("--batch", type=int, nargs="+", default=[1, 32])
     ap.add_argument("--rounds", type=int, default=15)
+    ap.add_argument("--cold", action="store_true", help="time first calls (see above)")
+    ap.add_argument("--first-call", nargs=3, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     for var in ("GRAPHJIT_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS",
                 "MKL_NUM_THREADS"):
         os.environ[var] = "1"
     sys.path.insert(0, HERE)
+    if args.first_call:
+        name, batch, rows = args.first_call
+        _first_call(name, int(batch), int(rows))
+        return 0
+    if args.cold:
+        _cold(args)
+        return 0
     print("1 thread; us per call, min / median of interleaved bursts, process time")
     print(f"{'model':10s} {'batch':>5s} {'BLAS only':>15s} {'graphjit':>15s} "
           f"{'ONNX Runtime':>15s}  graphjit/ORT (min)")

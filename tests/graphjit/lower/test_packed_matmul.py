@@ -77,6 +77,21 @@ def test_a_kernel_of_k_1_and_n_not_a_multiple_of_the_tile_runs_alone():
     np.testing.assert_allclose(out, a @ w, rtol=1e-6)
 
 
+def _k_loops(body) -> int:
+    from codegen.loopir import Loop
+    return sum((s.var == "k") + _k_loops(s.body) for s in body if isinstance(s, Loop))
+
+
+@pytest.mark.parametrize("n", [2, 4, 5, 7, 10, 256])
+def test_a_kernel_has_two_tile_shapes_whatever_its_columns(n):
+    """Cold compile time follows the tile variants Numba types and lowers: a tile of
+    ROWS rows and one of 1 row, the last columns' tile overlapping the one before it
+    (N >= COLS) rather than a narrower tile of its own."""
+    epi = packed_matmul.Epilogue(bias=True, relu=True, stores=(0, 2))
+    kernel = packed_matmul.packed_matmul_kernel("matmul_t", "float32", 3, n, epi)
+    assert _k_loops(kernel.body) == 2
+
+
 def test_bias_adds_and_relus_after_packed_products_are_their_epilogues():
     """The Add of a constant bias row (either operand order, (N,) or (1, N), or a
     scalar) and a Relu after it (or after the product) join the product's kernel, which
