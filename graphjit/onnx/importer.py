@@ -72,9 +72,17 @@ class OnnxGraph(Graph):
 
     def compile(self, **kwargs):
         """`graphjit.compile` with the model's outputs as fetches and inputs as feeds, in
-        model order: call the result with the inputs positionally or by ONNX name."""
+        model order: call the result with the inputs positionally or by ONNX name.
+        Initializers imported as Variables (`trainable`) start in the function's own
+        state at their ONNX values; with `state=` given, that state is used as it is."""
         from graphjit.api import compile as compile_graph
-        return compile_graph(self, list(self.outputs), feeds=list(self.inputs), **kwargs)
+        from graphjit.ops.state_ops import group
+        fn = compile_graph(self, list(self.outputs), feeds=list(self.inputs), **kwargs)
+        if self.initializer_variables and kwargs.get("state") is None:
+            with self.as_default():
+                init = group(*[v.initializer for v in self.initializer_variables.values()])
+            compile_graph(self, [init], feeds=[], state=fn.state)()
+        return fn
 
 
 def load(model_or_path):

@@ -194,3 +194,14 @@ def test_default_import_is_unchanged_constants(trainable):
         [(op.name, op.type) for op in default.get_operations()]
     assert graph.get_operation_by_name("fc1.weight").type == "Const"
 
+
+
+def test_variable_weights_go_through_blas_and_compute_what_constants_do():
+    model = mlp(np.random.default_rng(4))[0]
+    x = np.random.default_rng(5).normal(size=(4, 6)).astype(np.float32)
+    constant, variable = import_model(model).compile(), \
+        import_model(model, trainable=True).compile()
+    np.testing.assert_allclose(variable(x)[0], constant(x)[0], rtol=1e-5, atol=1e-6)
+    assert "reduce_muladd" in constant.ir("loops")  # the packed constant-weight kernel
+    loops = variable.ir("loops")
+    assert "reduce_muladd" not in loops and loops.count("extern matmul") == 2
