@@ -7,6 +7,8 @@ interpreter, the two engines must agree, and exporting the trained graph must
 give the trained values (checked through onnxruntime). Initializers whose
 value a converter needs at import stay constants."""
 
+import os
+
 import numpy as np
 import pytest
 
@@ -205,3 +207,30 @@ def test_variable_weights_go_through_blas_and_compute_what_constants_do():
     assert "reduce_muladd" in constant.ir("loops")  # the packed constant-weight kernel
     loops = variable.ir("loops")
     assert "reduce_muladd" not in loops and loops.count("extern matmul") == 2
+
+
+TORCH_MODELS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "torch_models")
+
+
+@pytest.mark.parametrize("name", sorted(f[:-5] for f in os.listdir(TORCH_MODELS)
+                                        if f.endswith(".onnx")))
+def test_torch_exported_models_import_trainable(name):
+    """Every float initializer of the torch.onnx.export models (MLP, residual block, LSTM,
+    transformer encoder, upsampling conv, control flow) is a Variable with a gradient,
+    and the model computes what its all-constants import does (reference engine)."""
+    path = os.path.join(TORCH_MODELS, name + ".onnx")
+    graph, constant = import_model(path, trainable=True), import_model(path)
+    with np.load(os.path.join(TORCH_MODELS, name + ".npz"), allow_pickle=False) as data:
+        values = [data["in_" + n] for n in graph.input_names]
+    variables = list(graph.initializer_variables.values())
+    assert variables and graph.kept_constant == {}
+    with graph.as_default():
+        grads = gj.gradients(gj.reduce_sum(graph.outputs[0]), variables)
+        init = gj.global_variables_initializer()
+    assert [v.op.name for v, g in zip(variables, grads) if g is None] == []
+    with gj.Session(graph=graph, engine="reference") as sess:
+        sess.run(init)
+        got = sess.run(graph.outputs, dict(zip(graph.inputs, values)))
+    want = gj.interpreter.evaluate(constant.outputs, dict(zip(constant.inputs, values)))
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, rtol=1e-6, atol=1e-6)
