@@ -234,3 +234,49 @@ def test_torch_exported_models_import_trainable(name):
     want = gj.interpreter.evaluate(constant.outputs, dict(zip(constant.inputs, values)))
     for g, w in zip(got, want):
         np.testing.assert_allclose(g, w, rtol=1e-6, atol=1e-6)
+
+
+def test_initializers_read_by_if_branches_are_captured_variables_with_gradients():
+    """W is read only inside the then-branch, b only inside the else-branch."""
+    w = (np.arange(6, dtype=np.float32) / 10).reshape(2, 3)
+    out = [helper.make_tensor_value_info("o", TensorProto.FLOAT, [1, 3])]
+    then = helper.make_graph([helper.make_node("MatMul", ["x", "W"], ["o"])], "then", [], out)
+    other = helper.make_graph([helper.make_node("Identity", ["b"], ["o"])], "else", [], out)
+    graph_proto = helper.make_graph(
+        [helper.make_node("If", ["c"], ["y"], then_branch=then, else_branch=other)], "m",
+        [helper.make_tensor_value_info("c", TensorProto.BOOL, []),
+         helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3])],
+        [numpy_helper.from_array(w, "W"), numpy_helper.from_array(np.ones((1, 3), np.float32),
+                                                                  "b")])
+    graph = import_model(helper.make_model(graph_proto,
+                                           opset_imports=[helper.make_opsetid("", 17)]),
+                         trainable=True)
+    assert sorted(graph.initializer_variables) == ["W", "b"]
+    variables = [graph.initializer_variables[n] for n in ("W", "b")]
+    with graph.as_default():
+        grads = gj.gradients(gj.reduce_sum(graph.outputs[0]), variables)
+        init = gj.global_variables_initializer()
+    x = np.array([[1.0, 2.0]], np.float32)
+    for engine in ("reference", "compiled"):
+        with gj.Session(graph=graph, engine=engine) as sess:
+            sess.run(init)
+            for cond in (True, False):
+                feed = {graph.inputs[0]: np.array(cond), graph.inputs[1]: x}
+                y, grad_w, grad_b = sess.run([graph.outputs[0], *grads], feed)
+                np.testing.assert_allclose(y, x @ w if cond else np.ones((1, 3)), rtol=1e-6)
+                np.testing.assert_array_equal(grad_w, np.repeat(x.T, 3, 1) * cond)
+                np.testing.assert_array_equal(grad_b, np.full((1, 3), float(not cond)))
+
+
+def test_old_style_initializers_listed_as_inputs_and_static_inputs():
+    """An initializer also listed as a graph input is a variable, not an input; one given a
+    value by static_inputs is a constant (naming it in trainable is an error)."""
+    model = mlp(np.random.default_rng(6))[0]
+    model.graph.input.append(helper.make_tensor_value_info("fc2.bias", TensorProto.FLOAT, [3]))
+    graph = import_model(model, trainable=True, static_inputs={"fc1.bias": np.zeros(5)})
+    assert graph.input_names == ["x"]
+    assert sorted(graph.initializer_variables) == ["fc1.weight", "fc2.bias", "fc2.weight"]
+    assert graph.get_operation_by_name("fc1.bias").type == "Const"
+    with pytest.raises(GraphError, match=r"'fc1.bias' is also given a value in static_inputs"):
+        import_model(model, trainable=["fc1.bias"], static_inputs={"fc1.bias": np.zeros(5)})
