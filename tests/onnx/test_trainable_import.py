@@ -280,3 +280,19 @@ def test_old_style_initializers_listed_as_inputs_and_static_inputs():
     assert graph.get_operation_by_name("fc1.bias").type == "Const"
     with pytest.raises(GraphError, match=r"'fc1.bias' is also given a value in static_inputs"):
         import_model(model, trainable=["fc1.bias"], static_inputs={"fc1.bias": np.zeros(5)})
+
+
+def test_export_of_trainable_graph_needs_values_and_takes_a_compiled_functions_state():
+    model = mlp(np.random.default_rng(7))[0]
+    graph = import_model(model, trainable=True)
+    with pytest.raises(GraphError, match="session="):
+        export(graph, fetches=graph.outputs, feeds=graph.inputs)
+    fn = graph.compile()
+    fn.state["fc2.bias"] = np.full(3, 2.0, np.float32)  # as a training step would
+    exported = {i.name: numpy_helper.to_array(i)
+                for i in export(fn, optimize=False).graph.initializer}
+    original = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
+    original["fc2.bias"] = np.full(3, 2.0, np.float32)
+    assert set(exported) == set(original)
+    for name, value in original.items():
+        np.testing.assert_array_equal(exported[name], value)
