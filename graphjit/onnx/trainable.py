@@ -37,7 +37,7 @@ TRAINABLE_TYPES = (np.float32, np.float64)
 def variable(name: str, value: np.ndarray):
     """The Variable an initializer becomes: named exactly after it, its value the initial one."""
     from graphjit.variables import Variable
-    value = np.ascontiguousarray(value)
+    value = np.array(value, order="C")  # (ascontiguousarray makes a scalar 1-D)
     return Variable(value, name=name + "/", dtype=value.dtype)
 
 

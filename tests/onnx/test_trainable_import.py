@@ -114,6 +114,7 @@ def test_float_data_initializers_become_trainable_variables(trained):
         assert v.name == name + ":0" and v.op.type == "VariableV2"
         value = next(numpy_helper.to_array(i) for i in trained["model"].graph.initializer
                      if i.name == name)
+        assert v.shape == value.shape and v.dtype.np == value.dtype
         np.testing.assert_array_equal(trained["steps"][0]["before"][
             trained["names"].index(name)], value)
 
@@ -296,3 +297,29 @@ def test_export_of_trainable_graph_needs_values_and_takes_a_compiled_functions_s
     assert set(exported) == set(original)
     for name, value in original.items():
         np.testing.assert_array_equal(exported[name], value)
+
+
+def test_quantization_scales_are_scalar_variables_with_gradients():
+    """QuantizeLinear/DequantizeLinear take a run-time scale: float scales become
+    variables of their own 0-d shape; the uint8 weights and zero points stay constants."""
+    rng = np.random.default_rng(8)
+    inits = {"s": np.array(0.05, np.float32), "zp": np.array(128, np.uint8),
+             "wq": rng.integers(0, 255, (3, 2)).astype(np.uint8),
+             "ws": np.array(0.02, np.float32), "wzp": np.array(120, np.uint8)}
+    nodes = [helper.make_node("QuantizeLinear", ["x", "s", "zp"], ["xq"]),
+             helper.make_node("DequantizeLinear", ["xq", "s", "zp"], ["xd"]),
+             helper.make_node("DequantizeLinear", ["wq", "ws", "wzp"], ["w"]),
+             helper.make_node("MatMul", ["xd", "w"], ["y"])]
+    model = _model(nodes, [2, 3], [2, 2], inits)
+    graph, constant = import_model(model, trainable=True), import_model(model)
+    assert {n: v.shape for n, v in graph.initializer_variables.items()} == {"s": (), "ws": ()}
+    with graph.as_default():
+        grads = gj.gradients(gj.reduce_sum(graph.outputs[0]), [graph.initializer_variables["ws"]])
+        init = gj.global_variables_initializer()
+    x = rng.normal(size=(2, 3)).astype(np.float32)
+    (want,) = gj.interpreter.evaluate(constant.outputs, {constant.inputs[0]: x})
+    with gj.Session(graph=graph) as sess:
+        sess.run(init)
+        y, grad = sess.run([graph.outputs[0], grads[0]], {graph.inputs[0]: x})
+    np.testing.assert_allclose(y, want, rtol=1e-6)
+    np.testing.assert_allclose(grad, want.sum() / inits["ws"], rtol=1e-4)  # y is linear in ws
