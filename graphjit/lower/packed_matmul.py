@@ -14,7 +14,9 @@ A bias add (a constant row or scalar) and a relu after the product join its kern
 an epilogue on each tile (the partitioner puts them in the MatMul's region:
 epilogue_ops), so a dense layer is one step. The kernel is plain loop IR (codegen
 compiles, caches and calls it as any other kernel), shape-generic in M; K and N are
-the constant's and appear as literals.
+the constant's and appear as literals. Weights that are Variables (an ONNX model
+imported with `trainable=`, a TF1 training graph) change between runs, so their
+matmuls are not packed here: they go through BLAS.
 
 Compile time: a packed kernel is the biggest source graphjit hands Numba, and Numba's
 typing and lowering of it, not LLVM's optimization (a quarter to a third), take most of

@@ -1,6 +1,7 @@
 """ONNX interchange (the optional `onnx` extra): import, export and a backend.
 
-`import_model(model_or_path)` turns an ONNX model into a graphjit Graph,
+`import_model(model_or_path)` turns an ONNX model into a graphjit Graph (with
+`trainable=True`, its float initializers as Variables to fine-tune: trainable.py),
 `export(graph, path, ...)` writes one, and `graphjit.onnx.backend` runs ONNX
 models through the compiler the way `onnxruntime.backend` does.
 """

@@ -35,6 +35,7 @@ from graphjit.onnx.convert import (
     converter_key,
     normal_domain,
 )
+from graphjit.onnx.trainable import trainable_import, variable
 from graphjit.onnx.types import np_dtype, to_dtype
 from graphjit.onnx.validate import check_node, node_label
 from graphjit.onnx.values import OptionalValue, SequenceValue, flatten, is_value
@@ -64,12 +65,24 @@ class OnnxGraph(Graph):
         # a sequence's or optional's layout (graphjit.onnx.values.unflatten).
         self.output_layouts: list = []
         self.opset: int = 0
+        # Initializers imported as Variables (import_model's `trainable`), by ONNX name.
+        self.initializer_variables: dict = {}
+        # Initializers `trainable=True` kept constant: name -> the node needing its value.
+        self.kept_constant: dict = {}
 
     def compile(self, **kwargs):
         """`graphjit.compile` with the model's outputs as fetches and inputs as feeds, in
-        model order: call the result with the inputs positionally or by ONNX name."""
+        model order: call the result with the inputs positionally or by ONNX name.
+        Initializers imported as Variables (`trainable`) start in the function's own
+        state at their ONNX values; with `state=` given, that state is used as it is."""
         from graphjit.api import compile as compile_graph
-        return compile_graph(self, list(self.outputs), feeds=list(self.inputs), **kwargs)
+        from graphjit.ops.state_ops import group
+        fn = compile_graph(self, list(self.outputs), feeds=list(self.inputs), **kwargs)
+        if self.initializer_variables and kwargs.get("state") is None:
+            with self.as_default():
+                init = group(*[v.initializer for v in self.initializer_variables.values()])
+            compile_graph(self, [init], feeds=[], state=fn.state)()
+        return fn
 
 
 def load(model_or_path):
@@ -170,7 +183,7 @@ def upgrade_opset(model):
 
 def import_model(model_or_path, static_inputs: dict | None = None,
                  input_shapes: dict | None = None, check: bool = False,
-                 max_bytes: int = DEFAULT_MAX_BYTES) -> OnnxGraph:
+                 max_bytes: int = DEFAULT_MAX_BYTES, trainable=False) -> OnnxGraph:
     """Import an ONNX model (ModelProto, path or bytes) into a new graphjit Graph; one
     older than opset 13 is converted to 13 first (`upgrade_opset`).
 
@@ -188,13 +201,23 @@ def import_model(model_or_path, static_inputs: dict | None = None,
     is an InvalidModelError, one asking for what graphjit lacks an UnsupportedError,
     both naming the node. `max_bytes` (default 4 GiB) bounds any one tensor the graph
     declares statically or the import computes (a Range, an index pattern).
+
+    `trainable` makes initializers graphjit Variables instead of constants, so a TF1
+    optimizer's `minimize` trains them (graphjit.onnx.trainable): True for every
+    float32/float64 initializer some node reads as data (one whose value a converter
+    needs at import stays constant: `graph.kept_constant` says why), or a list of
+    initializer names (one needed at import is then an error). The graph's
+    `initializer_variables` maps their ONNX names to the Variables.
     """
     model = upgrade_opset(load(model_or_path))
     opset = model_opset(model)
     if check:
         check_model(model)
-    return _Importer(model, opset, dict(static_inputs or {}), dict(input_shapes or {}),
-                     max_bytes).run()
+    static_inputs, input_shapes = dict(static_inputs or {}), dict(input_shapes or {})
+    return trainable_import(
+        model, trainable, static_inputs,
+        lambda names: _Importer(model, opset, static_inputs, input_shapes, max_bytes,
+                                variables=names).run())
 
 
 def check_model(model) -> None:
@@ -270,8 +293,9 @@ def unsupported_op(node, opset: int, index: int = 0) -> UnsupportedError:
 
 class _Importer:
     def __init__(self, model, opset: int, static_inputs: dict, input_shapes: dict,
-                 max_bytes: int = DEFAULT_MAX_BYTES):
+                 max_bytes: int = DEFAULT_MAX_BYTES, variables: frozenset = frozenset()):
         self.model = model
+        self.variables = variables  # initializers imported as Variables (trainable.py)
         self.max_bytes = max_bytes
         self.opset = opset
         self.static_inputs = static_inputs
@@ -353,6 +377,12 @@ class _Importer:
     def _initializers(self, g) -> None:
         for init in g.initializer:
             if init.name in self.static_inputs:
+                continue
+            if init.name in self.variables:  # not static: converters see a run-time value
+                value = tensor_value(init, f"ONNX initializer '{init.name}'")
+                self.tensors[init.name] = self.graph.initializer_variables[init.name] = \
+                    variable(init.name, value)
+                self.sources[init.name] = frozenset({(init.name, "value")})
                 continue
             self._constant(init.name, tensor_value(init, f"ONNX initializer '{init.name}'"))
 
