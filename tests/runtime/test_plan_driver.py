@@ -155,3 +155,25 @@ def test_only_plans_of_two_kernels_and_views_want_a_driver(graph):
     single(np.ones(4, np.float32))
     executor = _executor(single)
     assert not plan_driver.wants_driver(executor.plan)
+
+
+@pytest.mark.parametrize("calls", [1, AFTER + 1])
+def test_a_dropped_function_is_freed_without_a_collection(graph, calls):
+    """Counting or upgraded, a runner makes no reference cycle (its upgrade holds it
+    weakly): dropping the function frees its plan and runner at once."""
+    import gc
+    import weakref
+    g, fetches, x = graph
+    fn = tf.compile(g, fetches=fetches, feeds=[x])
+    for seed in range(calls):
+        fn(_inputs(seed))
+    assert ("drv(" in fn._fast.source) == (calls > AFTER)
+    refs = [weakref.ref(_executor(fn)), weakref.ref(fn._fast)]
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        del fn
+        assert [r() for r in refs] == [None, None]
+    finally:
+        if was_enabled:
+            gc.enable()
