@@ -143,6 +143,11 @@ def main(argv=None) -> int:
     if args.cold:
         _cold(args)
         return 0
+    # With the kernels in the cache, a process runs their native entries for the first
+    # calls and settles on Numba in a background thread, whose CPU time process_time
+    # counts against whatever is timed then (~50 us a call of the first model): Numba
+    # loaded first, kernels load on it and every round times the steady state.
+    import numba  # noqa: F401
     print("1 thread; us per call, min / median of interleaved bursts, process time")
     print(f"{'model':10s} {'batch':>5s} {'BLAS only':>15s} {'graphjit':>15s} "
           f"{'ONNX Runtime':>15s}  graphjit/ORT (min)")

@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import gc
+import operator
 import os
 import threading
 from collections import OrderedDict
@@ -136,6 +137,18 @@ def _finisher(leaves: list, rebuild):
     return finish
 
 
+def _keyword_getter(names: list[str]):
+    """What turns a call's keywords, one per input, into the positional arguments a
+    runner takes (KeyError for any other name); None where two inputs share a name
+    or one is named out (out= keeps its meaning)."""
+    if not names or len(set(names)) != len(names) or "out" in names:
+        return None
+    if len(names) == 1:
+        (name,) = names
+        return lambda kwargs: (kwargs[name],)
+    return operator.itemgetter(*names)
+
+
 def _per_specialization(method):
     """Inspecting a function whose graph is specialized per fed rank (graphjit.specialize)
     inspects the specialization its example inputs pick, else the one called last."""
@@ -163,6 +176,7 @@ class CompiledFunction:
         self.feeds: list[Tensor] = [graph.as_graph_element(f, allow_operation=False)
                                     for f in feeds]
         self._by_name = {t.op.name: t for t in self.feeds}
+        self._keyword_args = _keyword_getter([t.op.name for t in self.feeds])
         # (None for a string feed: its object arrays are always checked for bytes)
         self._dtypes = [None if t.dtype.is_string else t.dtype.np for t in self.feeds]
         self._single = isinstance(fetches, Tensor)  # a lone tensor fetch: skip rebuilding
@@ -268,6 +282,15 @@ class CompiledFunction:
             if result is not MISS:
                 return result
             return self._call(args, None, kwargs)
+        if not args and len(kwargs) == len(self.feeds) and self._keyword_args is not None:
+            try:  # every input by name (as ONNX callers do): the runner takes them too
+                keyed = self._keyword_args(kwargs)
+            except KeyError:  # another name (out=, a typo): the general path says which
+                pass
+            else:
+                result = self._fast(keyed)
+                if result is not MISS:
+                    return result
         return self._call(args, kwargs.pop("out", None), kwargs)
 
     def _call(self, args, out, kwargs):

@@ -41,7 +41,7 @@ from time import perf_counter
 import numpy as np
 
 from codegen import cache
-from runtime.plan import HOST, KERNEL, VIEW, Plan, Step, materialize
+from runtime.plan import HOST, KERNEL, VIEW, Plan, SlotSpec, Step, materialize
 
 # A driver call runs at most a chunk of iterations, sized to take about CHUNK_SECONDS:
 # a native call cannot be interrupted, and Python raises KeyboardInterrupt between calls.
@@ -105,10 +105,16 @@ class _Source:
     """The driver's source being written: the kernels it calls (`env`) and, per plan
     emitted, the slots whose arrays it takes as arguments, made once per caller."""
 
-    def __init__(self, host_steps: HostSteps):
+    def __init__(self, host_steps: HostSteps,
+                 freeze: Callable[[SlotSpec], bool] | None = None):
         self.env: dict = {}
         self.host_steps = host_steps
         self.emitters: list[_Emitter] = []
+        # constants `freeze` picks are the module's globals (Numba compiles them into
+        # the driver: no argument to pass), each named in `frozen` with its bytes' hash
+        # for the source, so the cached driver is that of these values
+        self.freeze = freeze
+        self.frozen: list[str] = []
 
     def emit(self, plan: Plan, inputs: list[str], targets: list) -> tuple[list, list]:
         """The lines running `plan` on the arrays named `inputs`, and the names of its
@@ -156,6 +162,14 @@ class _Emitter:
             self.names[slot] = f"{self.tag}{slot}"
             self.lines.append(f"{self.tag}{slot} = {base}.reshape({tuple(spec.shape)!r})")
             return self.names[slot]
+        if spec.role == "const" and target is None and self.source.freeze is not None \
+                and self.source.freeze(spec):
+            local = self.names[slot] = f"{self.tag}k{slot}"
+            self.source.env[local] = spec.value
+            digest = hashlib.sha256(spec.value.tobytes()).hexdigest()
+            self.source.frozen.append(f"# {local}: {spec.value.dtype} "
+                                      f"{spec.value.shape} sha256 {digest}")
+            return local
         self.names[slot] = target or f"{self.tag}{slot}"
         if target is None:
             self.params.append(self.names[slot])
@@ -335,12 +349,12 @@ def _kernel_id(fn) -> str:
     return f"{fn.py_func.__module__}.{fn.py_func.__qualname__} {code}"
 
 
-def _import_driver(source: str, kernels: dict):
+def _import_driver(source: str, kernels: dict, package: str = "graphjit_loops"):
     """The driver a source defines, from a content-hashed file in the kernel cache, so
     Numba's cache keeps its machine code as it keeps the kernels' (about a second of
     compiling, once per machine)."""
     found = cache.source_file(source)
-    name = "graphjit_loops." + os.path.splitext(os.path.basename(found.path))[0]
+    name = f"{package}." + os.path.splitext(os.path.basename(found.path))[0]
     spec = importlib.util.spec_from_file_location(name, found.path)
     module = importlib.util.module_from_spec(spec)
     vars(module).update(kernels)

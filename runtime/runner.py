@@ -18,6 +18,8 @@ caller), taken back once the caller dropped it (np.empty costs 0.1-0.4 us).
 
 from __future__ import annotations
 
+import logging
+import weakref
 from collections.abc import Callable
 from sys import getrefcount
 
@@ -25,8 +27,11 @@ import numpy as np
 
 from runtime import trace
 from runtime.host import owned_result
+from runtime.loop_driver import NotNative
 from runtime.plan import EXTERN, HOST, KERNEL, VIEW, Plan, materialize
+from runtime.plan_driver import NATIVE_AFTER_CALLS, PlanDriver, build_plan_driver, wants_driver
 
+_log = logging.getLogger("graphjit.runtime")
 MISS = object()  # a runner's answer when its checks fail: take the general path
 SMALL_OUTPUT_BYTES = 4096  # fresh outputs below this cost no page faults: not recycled
 
@@ -107,96 +112,143 @@ def build_runner(plan: Plan, pool: list, functions: list, input_dtypes: list,
     env: dict = {"MISS": MISS, "trace": trace, "ndarray": np.ndarray, "empty": np.empty,
                  "getrefcount": getrefcount, "materialize": materialize, "plan": plan,
                  "pool": pool, "run_host": run_host, "finish": finish}
-    names: dict[int, str] = {}
-    head: list[str] = []  # the arrays a call starts with
-    body: list[str] = []  # the steps
-    tail: list[str] = []  # outputs kept for reuse once the caller drops them
-    n = len(plan.input_slots)
-    args = [f"x{k}" for k in range(n)]
-    checks = []
-    for k, slot in enumerate(plan.input_slots):
-        names.setdefault(slot, args[k])
-        env[f"d{k}"], env[f"s{k}"] = input_dtypes[k], tuple(slots[slot].shape)
-        checks.append(f"type(x{k}) is not ndarray or x{k}.dtype is not d{k} or "
-                      f"x{k}.shape != s{k} or not x{k}.flags.c_contiguous")
+    calls = []  # what each step calls: kernels with native entries where they have one
+    for step, fn in zip(plan.steps, functions):
+        used = step.inputs + step.outputs
+        if step.kind in (KERNEL, EXTERN) and all(s in trusted for s in used):
+            fn = native_entry(fn, [(slots[s].shape, slots[s].dtype) for s in used])
+        calls.append(fn)
+    eligible = wants_driver(plan) and all(
+        fn is not orig for step, fn, orig in zip(plan.steps, calls, functions)
+        if step.kind is KERNEL)
 
-    def name(slot: int) -> str:
-        """The local holding `slot` where a step uses it, loaded first if need be."""
-        if slot in names:
-            return names[slot]
-        spec = slots[slot]
-        local = names[slot] = f"v{slot}"
-        if spec.role == "const":
-            env[local] = spec.value
-        elif spec.role == "output":
-            env[f"shape{slot}"], env[f"dtype{slot}"] = tuple(spec.shape), spec.dtype
-            fresh = f"empty(shape{slot}, dtype{slot})"
-            if use_pool:  # recycled when only the pooled set (and this code) refer to it
+    def generate(driver: PlanDriver | None, countdown: bool) -> str:
+        """The runner's source: each step, or one call of `driver`; `countdown`: the
+        call NATIVE_AFTER_CALLS builds the plan's driver (upgrade)."""
+        names: dict[int, str] = {}
+        head: list[str] = []  # the arrays a call starts with
+        body: list[str] = []  # the steps
+        tail: list[str] = []  # outputs kept for reuse once the caller drops them
+        n = len(plan.input_slots)
+        args = [f"x{k}" for k in range(n)]
+        checks = []
+        for k, slot in enumerate(plan.input_slots):
+            names.setdefault(slot, args[k])
+            env[f"d{k}"], env[f"s{k}"] = input_dtypes[k], tuple(slots[slot].shape)
+            checks.append(f"type(x{k}) is not ndarray or x{k}.dtype is not d{k} or "
+                          f"x{k}.shape != s{k} or not x{k}.flags.c_contiguous")
+
+        def name(slot: int) -> str:
+            """The local holding `slot` where a step uses it, loaded first if need be."""
+            if slot in names:
+                return names[slot]
+            spec = slots[slot]
+            local = names[slot] = f"v{slot}"
+            if spec.role == "const":
+                env[local] = spec.value
+            elif spec.role == "output":
+                env[f"shape{slot}"], env[f"dtype{slot}"] = tuple(spec.shape), spec.dtype
+                fresh = f"empty(shape{slot}, dtype{slot})"
+                if use_pool:  # recycled when only the pooled set (and this code) refer to it
+                    head.append(f"{local} = arrays[{slot}]")
+                    head.append(f"if {local} is None or getrefcount({local}) > 3:")
+                    head.append(f"    {local} = arrays[{slot}] = {fresh}")
+                else:  # a spare list per output: popped and put back whole, thread-safe
+                    env[f"spare{slot}"] = []
+                    head.extend(["try:", f"    {local} = spare{slot}.pop()",
+                                 f"    if getrefcount({local}) > 2:  # the caller holds it",
+                                 f"        {local} = {fresh}",
+                                 "except IndexError:", f"    {local} = {fresh}"])
+                    tail.append(f"spare{slot}.append({local})")
+            else:
                 head.append(f"{local} = arrays[{slot}]")
-                head.append(f"if {local} is None or getrefcount({local}) > 3:")
-                head.append(f"    {local} = arrays[{slot}] = {fresh}")
-            else:  # a spare list per output: popped and put back whole, thread-safe
-                env[f"spare{slot}"] = []
-                head.extend(["try:", f"    {local} = spare{slot}.pop()",
-                             f"    if getrefcount({local}) > 2:  # the caller holds it",
-                             f"        {local} = {fresh}",
-                             "except IndexError:", f"    {local} = {fresh}"])
-                tail.append(f"spare{slot}.append({local})")
-        else:
-            head.append(f"{local} = arrays[{slot}]")
-        return local
+            return local
 
-    for index, (step, fn) in enumerate(zip(plan.steps, functions)):
-        if step.kind is KERNEL or step.kind is EXTERN:
-            used = step.inputs + step.outputs
-            if all(s in trusted for s in used):
-                fn = native_entry(fn, [(slots[s].shape, slots[s].dtype) for s in used])
-            env[f"f{index}"] = fn
-            body.append(f"f{index}({', '.join(name(s) for s in used)})")
-        elif step.kind is VIEW:
-            out = step.outputs[0]
-            env[f"shape{out}"] = tuple(slots[out].shape)
-            base = name(step.inputs[0])
-            names[out] = f"v{out}"
-            body.append(f"v{out} = {base}.reshape(shape{out})")
-        elif step.kind is HOST:
-            env[f"f{index}"] = fn
-            ins = "".join(f"{name(s)}, " for s in step.inputs)
-            for s in step.outputs:
-                names[s] = f"v{s}"
-            outs = "".join(f"v{s}, " for s in step.outputs)
-            call = f"run_host(f{index}, ({ins}), {len(step.outputs)})"
-            body.append(f"{outs}= {call}" if outs else call)  # (a check has no result)
-        else:  # pragma: no cover
-            raise AssertionError(step.kind)
-    fresh = {s for s, spec in enumerate(slots) if spec.role == "output"}
-    fetched = [name(s) if s in fresh else f"{name(s)}.copy()" for s in plan.fetch_slots]
-    if single:
-        spec = slots[plan.fetch_slots[0]]
-        if any(d is None for d in spec.shape):
-            result = [f"r = {fetched[0]}", "return r[()] if r.ndim == 0 else r"]
+        if driver is not None:  # (its kernels' steps are in it; views are made here)
+            body.append(f"drv({', '.join(args + [name(s) for s in driver.params])})")
+        for index, (step, fn) in enumerate(zip(plan.steps, calls)):
+            if step.kind is KERNEL and driver is not None:
+                continue
+            if step.kind is KERNEL or step.kind is EXTERN:
+                used = step.inputs + step.outputs
+                env[f"f{index}"] = fn
+                body.append(f"f{index}({', '.join(name(s) for s in used)})")
+            elif step.kind is VIEW:
+                out = step.outputs[0]
+                env[f"shape{out}"] = tuple(slots[out].shape)
+                base = name(step.inputs[0])
+                names[out] = f"v{out}"
+                body.append(f"v{out} = {base}.reshape(shape{out})")
+            elif step.kind is HOST:
+                env[f"f{index}"] = fn
+                ins = "".join(f"{name(s)}, " for s in step.inputs)
+                for s in step.outputs:
+                    names[s] = f"v{s}"
+                outs = "".join(f"v{s}, " for s in step.outputs)
+                call = f"run_host(f{index}, ({ins}), {len(step.outputs)})"
+                body.append(f"{outs}= {call}" if outs else call)  # (a check has no result)
+            else:  # pragma: no cover
+                raise AssertionError(step.kind)
+        fresh = {s for s, spec in enumerate(slots) if spec.role == "output"}
+        fetched = [name(s) if s in fresh else f"{name(s)}.copy()" for s in plan.fetch_slots]
+        if single:
+            spec = slots[plan.fetch_slots[0]]
+            if any(d is None for d in spec.shape):
+                result = [f"r = {fetched[0]}", "return r[()] if r.ndim == 0 else r"]
+            else:
+                result = [f"return {fetched[0]}{'[()]' if len(spec.shape) == 0 else ''}"]
+        elif finish is not None:
+            result = [f"return finish([{', '.join(fetched)}])"]
         else:
-            result = [f"return {fetched[0]}{'[()]' if len(spec.shape) == 0 else ''}"]
-    elif finish is not None:
-        result = [f"return finish([{', '.join(fetched)}])"]
-    else:
-        result = [f"return [{', '.join(fetched)}]"]
-    check = "".join(f"{c} or\n            " for c in checks)
-    lines = ["def run(args):",
-             "    try:",  # (free in Python 3.11 unless the count is wrong)
-             f"        {', '.join(args)}{',' if n == 1 else ''} = args" if n else
-             "        () = args",
-             "    except ValueError:",
-             "        return MISS",
-             f"    if ({check}trace.active):", "        return MISS"]
-    if use_pool:
-        lines += ["    arrays = pool.pop() if pool else materialize(plan)", "    try:"]
-        lines += [f"        {line}" for line in head + body + result]
-        lines += ["    finally:", "        pool.append(arrays)"]
-    else:
-        lines += [f"    {line}" for line in head + body + tail + result]
-    source = "\n".join(lines) + "\n"
-    exec(compile(source, f"<runner of {plan.summary or 'a plan'}>", "exec"), env)
-    run = env.pop("run")  # (left in its own globals, it would be a reference cycle)
-    run.source = source  # (for a reader debugging a call)
+            result = [f"return [{', '.join(fetched)}]"]
+        check = "".join(f"{c} or\n            " for c in checks)
+        lines = ["def run(args):",
+                 "    try:",  # (free in Python 3.11 unless the count is wrong)
+                 f"        {', '.join(args)}{',' if n == 1 else ''} = args" if n else
+                 "        () = args",
+                 "    except ValueError:",
+                 "        return MISS",
+                 f"    if ({check}trace.active):", "        return MISS"]
+        if countdown:  # (one global decrement a call, until the driver is built)
+            lines[1:1] = ["    global calls_left"]
+            lines += ["    calls_left -= 1", "    if calls_left == 0:", "        upgrade()"]
+        if use_pool:
+            lines += ["    arrays = pool.pop() if pool else materialize(plan)", "    try:"]
+            lines += [f"        {line}" for line in head + body + result]
+            lines += ["    finally:", "        pool.append(arrays)"]
+        else:
+            lines += [f"    {line}" for line in head + body + tail + result]
+        return "\n".join(lines) + "\n"
+
+    def make(source: str):
+        exec(compile(source, f"<runner of {plan.summary or 'a plan'}>", "exec"), env)
+        made = env.pop("run")  # (left in its own globals, it would be a reference cycle)
+        made.source = source  # (for a reader debugging a call)
+        return made
+
+    def upgrade(target) -> None:
+        """Build the plan's driver (runtime.plan_driver): `target`, the runner, calls it
+        from its next call on; else it keeps calling each kernel (without counting)."""
+        try:
+            driver = build_plan_driver(plan)
+            specs = [(slots[s].shape, slots[s].dtype) for s in plan.input_slots]
+            specs += [(slots[s].shape, slots[s].dtype) for s in driver.params]
+            entry = native_entry(driver.function, specs)
+            if entry is driver.function or not all(s in trusted for s in driver.params):
+                raise NotNative("the driver takes arrays of other types than are checked")
+            env["drv"] = entry
+            new = make(generate(driver, False))
+        except Exception as exc:  # noqa: BLE001 - NotNative, else a graphjit bug: no driver
+            log = _log.debug if isinstance(exc, NotNative) else _log.warning
+            log("%s keeps calling each kernel: %s", plan.summary or "a plan", exc)
+            new = make(generate(None, False))
+        target.__code__ = new.__code__
+        target.source = new.source
+
+    run = make(generate(None, eligible))
+    if eligible:  # after NATIVE_AFTER_CALLS calls, the runner upgrades itself
+        env["calls_left"] = NATIVE_AFTER_CALLS
+        run.upgrade = upgrade
+        ref = weakref.ref(run)  # (the runner's globals hold no reference to it)
+        env["upgrade"] = lambda: ref().upgrade(ref())
     return run
