@@ -44,10 +44,15 @@ def against_ort(model, inputs: dict, threads: int, label: str) -> dict:
     """{"graphjit": call, "ONNX Runtime": call} running the ONNX `model` on `inputs`
     (name -> array), ONNX Runtime with `threads` intra- and inter-op threads, not
     spinning; every output is checked to agree before anything is timed."""
+    import numba  # noqa: F401 - see below
     import numpy as np
     import onnxruntime as ort
 
     import graphjit.onnx as gjx
+
+    # Numba is loaded before graphjit compiles: with the kernels in the cache, a process
+    # without it runs their native entries first and settles on Numba in a background
+    # thread, whose CPU would land in whichever system is being timed then.
 
     options = ort.SessionOptions()
     options.intra_op_num_threads = options.inter_op_num_threads = threads
