@@ -24,7 +24,7 @@ def recurrent_model(op: str, seq: int, hidden: int, features: int, bidirectional
                     free_seq: bool = False, seed: int = 0):
     """x [batch, seq, features] -> y [batch, seq, dirs * hidden] through one `op` node;
     with free_seq the sequence dim is free (graphjit then runs its while loop, where a
-    static one up to ops_recurrent.UNROLL_STEPS is unrolled)."""
+    static one up to recurrent_steps.UNROLL_STEPS is unrolled)."""
     import numpy as np
     import onnx
     from onnx import TensorProto, helper, numpy_helper

@@ -43,6 +43,21 @@ reduce_add = intrinsic(_accumulate("fadd"))
 reduce_mul = intrinsic(_accumulate("fmul"))
 
 
+@intrinsic
+def reduce_muladd(typingctx, acc, x, y):
+    """acc + x * y for a dot product's accumulator: 'reassoc' on the add (as reduce_add)
+    and 'contract' on both, so LLVM may fuse them into one FMA where the CPU has it (a
+    register-blocked matrix product ran 1.3x faster so; the fused result rounds once,
+    which is closer to the exact sum of products, not further)."""
+    if not (isinstance(acc, types.Float) and acc == x == y):
+        return None
+
+    def codegen(context, builder, sig, args):
+        product = builder.fmul(args[1], args[2], flags=("contract",))
+        return builder.fadd(args[0], product, flags=REDUCTION_FLAGS + ("contract",))
+    return acc(acc, x, y), codegen
+
+
 def _reduce_extreme(name: str):
     """llvm.maximum/minimum (NaN propagates) with 'nsz': without it the vector loop pays a
     blend per step to order -0.0 < +0.0 (softmax's row max pass ran 15-20% slower). The

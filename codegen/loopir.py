@@ -99,6 +99,9 @@ class Fn(_Word):
     REDUCE_MUL = "reduce_mul"
     REDUCE_MAX = "reduce_max"
     REDUCE_MIN = "reduce_min"
+    # acc + x * y for a dot product's accumulator: muladd's fusion, plus 'reassoc' on the
+    # add so the loop over the products vectorizes (codegen.exact.reduce_muladd)
+    REDUCE_MULADD = "reduce_muladd"
 
 
 COMPARISONS = frozenset({Fn.EQUAL, Fn.NOTEQUAL, Fn.LESS, Fn.LESSEQUAL, Fn.GREATER,
@@ -108,7 +111,8 @@ REDUCTIONS = frozenset({Fn.REDUCE_ADD, Fn.REDUCE_MUL, Fn.REDUCE_MAX, Fn.REDUCE_M
 #: functions of floats only
 FLOAT_FNS = frozenset({Fn.FLOOR, Fn.CEIL, Fn.ROUND, Fn.SQRT, Fn.RSQRT, Fn.EXP, Fn.EXPM1,
                        Fn.LOG, Fn.LOG1P, Fn.SIN, Fn.COS, Fn.ASIN, Fn.ACOS, Fn.ATAN, Fn.TANH,
-                       Fn.SIGMOID, Fn.ERF, Fn.RECIPROCAL, Fn.MULADD}) | REDUCTIONS
+                       Fn.SIGMOID, Fn.ERF, Fn.RECIPROCAL, Fn.MULADD, Fn.REDUCE_MULADD}) \
+    | REDUCTIONS
 #: functions of numbers, integer or float (comparisons: of their arguments), not bools
 NUMBER_FNS = frozenset({Fn.ADD, Fn.SUB, Fn.MUL, Fn.REALDIV, Fn.FLOORDIV, Fn.FLOORMOD,
                         Fn.POW, Fn.MAXIMUM, Fn.MINIMUM, Fn.NEG, Fn.ABS, Fn.SIGN, Fn.SQUARE,
@@ -118,7 +122,8 @@ _BINARY = frozenset({Fn.ADD, Fn.SUB, Fn.MUL, Fn.REALDIV, Fn.FLOORDIV, Fn.FLOORMO
                      Fn.MAXIMUM, Fn.MINIMUM, Fn.LOGICALAND, Fn.LOGICALOR}) | COMPARISONS \
     | REDUCTIONS
 #: how many arguments each function takes
-ARITY = {fn: 3 if fn in (Fn.SELECT, Fn.MULADD) else 2 if fn in _BINARY else 1 for fn in Fn}
+ARITY = {fn: 3 if fn in (Fn.SELECT, Fn.MULADD, Fn.REDUCE_MULADD) else 2 if fn in _BINARY
+         else 1 for fn in Fn}
 
 
 class LoopKind(_Word):

@@ -22,7 +22,7 @@ import weakref
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from codegen import cache, native, parallel
+from codegen import cache, native, parallel, warm_start
 from codegen.loopir import (
     EXTERN_FUNCTIONS,
     ArrayView,
@@ -38,6 +38,7 @@ from codegen.loopir import (
 )
 from codegen.passes import CHUNK_PARAMS, Prepared, prepare, shape_expr
 from codegen.render import Emitter
+from codegen.warm_start import WarmStart
 
 # Numba's threading layer is the process's, so graphjit leaves its choice to the user
 # (NUMBA_THREADING_LAYER; README, "Numba's settings are the user's"). Its workqueue layer,
@@ -122,8 +123,10 @@ def kernel_source(kernel: Kernel | Prepared) -> str:
         header.append(f"from codegen.exact import {', '.join(sorted(em.exact))}")
     fastmath = ("{" + ", ".join(repr(f) for f in sorted(prepared.fastmath)) + "}"
                 if prepared.fastmath else "False")
+    # (no C callback wrapper: graphjit calls a kernel through its dispatcher or native
+    # entry; not building one saves a cold compile about a tenth)
     flags = (f"parallel={prepared.parallel}, fastmath={fastmath}, error_model='numpy', "
-             "nogil=True")
+             "nogil=True, no_cfunc_wrapper=True")
     signature = _signature(kernel, chunked)
     return "\n".join(header + ["", "", f"@njit({signature!r}, {flags})",
                                f"def {kernel.name}({params}):", *lines, "",
@@ -295,60 +298,22 @@ def _load(path: str, name: str, source: str, reason: str = "", extern: bool = Fa
                                f"{type(exc).__name__}: {exc}", source) from exc
 
 
-# A warm start's kernels run from their native entries (codegen.native) for this many
-# calls (a chunked kernel's chunks count each), then through Numba, imported at that
-# point: a native call sets up its ctypes arguments each time (tens of microseconds,
-# about 10 ms for all of them), Numba's entry point does it in C, but importing Numba
-# costs about 0.25 s of CPU.
-NATIVE_CALLS = 256
-
-
-class WarmStart:
-    """A cached serial kernel loaded without Numba, for a process that has not imported
-    it: the first NATIVE_CALLS calls run the native entry, later ones (and any call
-    with arguments it cannot check) the Numba dispatcher, loaded once."""
-
-    def __init__(self, entry: native.NativeKernel, path: str, name: str, source: str):
-        self.entry, self.path, self.name, self.source = entry, path, name, source
-        self.native_calls_left = NATIVE_CALLS
-        self._dispatcher = None
-        self._lock = threading.Lock()
-
-    @property
-    def dispatcher(self):
-        if self._dispatcher is None:
-            with self._lock:
-                if self._dispatcher is None:
-                    self._dispatcher = _load(self.path, self.name, self.source)[0]
-        return self._dispatcher
-
-    def settled(self):
-        """The Numba dispatcher once calls go to it, else None (still native)."""
-        return self._dispatcher
-
-    def __call__(self, *args):
-        dispatcher = self._dispatcher
-        if dispatcher is not None:
-            return dispatcher(*args)
-        if self.native_calls_left > 0 and self.entry.accepts(args):
-            self.native_calls_left -= 1
-            return self.entry(*args)
-        return self.dispatcher(*args)
-
-
 def _warm_start(prepared: Prepared, found, source: str) -> WarmStart | None:
-    """The kernel from its native entry when Numba is not imported yet and the kernel
-    can run without it (cached, serial, not an extern call); else None."""
-    if ("numba" in sys.modules or found.how != cache.CACHED or prepared.parallel
-            or is_extern(prepared.kernel)):
+    """The kernel from its native entry when Numba is not imported yet (or still being
+    imported by codegen.warm_start's thread) and the kernel can run without it (cached,
+    serial, not an extern call); else None."""
+    if (("numba" in sys.modules and not warm_start.settling()) or found.how != cache.CACHED
+            or prepared.parallel or is_extern(prepared.kernel)):
         return None
     folder = os.path.dirname(found.path)
     if folder != os.path.abspath(cache.kernels_dir()):
         return None
     entry = native.load_entry(os.path.join(folder, "__pycache__"), found.path,
                               prepared.kernel.name)
-    return None if entry is None else WarmStart(entry, found.path, prepared.kernel.name,
-                                                source)
+    if entry is None:
+        return None
+    path, name = found.path, prepared.kernel.name
+    return WarmStart(entry, lambda: _load(path, name, source)[0], path, name, source)
 
 
 class KernelCompileError(Exception):
@@ -407,8 +372,13 @@ def _call_of(prepared: Prepared, fn):
         extent = _extent_fn(loop.stop, kernel)
         inner = _inner_work_fn(loop.body, kernel)
         site = parallel.Site(kernel.name)  # its threads follow its measured work
+        warm = fn if isinstance(fn, WarmStart) else None
+        if warm is not None:
+            warm.chunked = True
 
         def call(*arrays):
+            if warm is not None and warm.settled() is None:
+                warm.count_call()
             n = extent(arrays)
             parallel.run_chunked(fn, arrays, n, n * inner(arrays), site)
         call.dispatcher = fn

@@ -52,10 +52,10 @@ _EXTERNAL_GLOBAL = re.compile(r'^@"?([^"\s=]+)"? = external ', re.M)
 _process = ctypes.CDLL(None)
 
 
-def external_symbols(library) -> list[str]:
-    """The functions a compiled library calls but does not define (LLVM intrinsics
-    aside): what the linker must find when the library is loaded again."""
-    names = set(_DECLARED.findall(library.get_llvm_str()))
+def external_symbols(llvm: str) -> list[str]:
+    """The functions a compiled library (its LLVM text) calls but does not define (LLVM
+    intrinsics aside): what the linker must find when the library is loaded again."""
+    names = set(_DECLARED.findall(llvm))
     return sorted(n for n in names if not n.startswith("llvm."))
 
 
@@ -166,14 +166,15 @@ class _Cache(FunctionCache):
             if files is None or not self._impl.check_cachable(data):
                 return
             os.makedirs(self.cache_path, exist_ok=True)
-            entry = {"format": _FORMAT, "symbols": external_symbols(data.library),
+            llvm = data.library.get_llvm_str()  # (printed once: a few ms a kernel)
+            entry = {"format": _FORMAT, "symbols": external_symbols(llvm),
                      "numba": self._impl.reduce(data)}
             files.save(self._index_key(sig, data.codegen), entry)
-            self._save_native(data, entry)
+            self._save_native(data, entry, llvm)
         except OSError:  # a read-only warm cache, a full disk: keep what is there
             pass
 
-    def _save_native(self, data, entry) -> None:
+    def _save_native(self, data, entry, llvm: str) -> None:
         """Beside Numba's entry, the native one (codegen.native) a warm start loads
         without Numba: only for serial kernels with array and integer arguments whose
         code needs no Numba environment or thread pool."""
@@ -182,8 +183,7 @@ class _Cache(FunctionCache):
         if (layout is None or payload[7] or data.objectmode
                 or not self._py_file.startswith(os.path.abspath(cache.kernels_dir()))):
             return
-        externals = sorted(set(entry["symbols"]) | set(_EXTERNAL_GLOBAL.findall(
-            data.library.get_llvm_str())))
+        externals = sorted(set(entry["symbols"]) | set(_EXTERNAL_GLOBAL.findall(llvm)))
         native.save_entry(self.cache_path, self._py_file, symbol=data.fndesc.mangled_name,
                           layout=layout, externals=externals,
                           object_code=data.library._get_compiled_object())

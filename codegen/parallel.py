@@ -46,9 +46,10 @@ def num_threads() -> int:
     value = os.environ.get("GRAPHJIT_NUM_THREADS")
     if value:
         return max(1, int(value))
-    numba = sys.modules.get("numba")
-    if numba is not None:
-        return max(1, numba.config.NUMBA_NUM_THREADS)
+    # (no config yet while codegen.warm_start's thread is importing Numba)
+    config = getattr(sys.modules.get("numba"), "config", None)
+    if config is not None:
+        return max(1, config.NUMBA_NUM_THREADS)
     # Numba's default, read without importing it (a warm start runs kernels loaded by
     # codegen.native): NUMBA_NUM_THREADS, else the cores this process may run on.
     value = os.environ.get("NUMBA_NUM_THREADS")

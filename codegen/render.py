@@ -227,4 +227,5 @@ RENDER: dict[Fn, Render] = {
     Fn.REDUCE_MUL: _exact("reduce_mul"),
     Fn.REDUCE_MAX: _exact("reduce_max"),
     Fn.REDUCE_MIN: _exact("reduce_min"),
+    Fn.REDUCE_MULADD: _exact("reduce_muladd"),
 }

@@ -61,7 +61,18 @@ KERNEL_FASTMATH = vecmath_names.KERNEL_FASTMATH
 # alwaysinline, which LLVM's own inliner would not always do for the larger ones (erf_f64).
 # error_model="numpy" removes the zero-division check that would keep the caller scalar.
 # Cached under GRAPHJIT_CACHE_DIR (codegen.numba_cache), never in the package folder.
-_jit = njit(error_model="numpy", fastmath={"contract"}, forceinline=True, nogil=True)
+# Only kernels call these, never Python or a C callback: Numba builds neither wrapper
+# (a fifth of each one's compile time in a cold process).
+_jit = njit(error_model="numpy", fastmath={"contract"}, forceinline=True, nogil=True,
+            no_cpython_wrapper=True, no_cfunc_wrapper=True)
+# Helpers whose callers get the same machine code when Numba inlines them into the
+# caller's IR (same flags: a vecmath caller's) as when LLVM does: each is then no compile
+# of its own (about 30 ms each in a cold process). Checked by comparing the assembly of
+# a loop over each of the 18 functions; the other helpers changed some of it, and of
+# those _exp_core_f32 alone is inlined too: erf_f32's code changed but neither its
+# speed (interleaved timings) nor a bit of its results.
+_inline = njit(error_model="numpy", fastmath={"contract"}, inline="always", nogil=True,
+               no_cpython_wrapper=True, no_cfunc_wrapper=True)
 
 _f = np.float32
 _d = np.float64
@@ -117,7 +128,7 @@ _HALVES_F = np.int32(0x4B400000 - 254)
 _HALVES_D = np.int64(0x4338000000000000 - 2046)
 
 
-@_jit
+@_inline
 def _exp_core_f32(x):
     """exp(x) for x in [-104, 89] or NaN."""
     t = x * _LOG2E_F + _ROUND_F
@@ -186,7 +197,7 @@ def exp_f64(x):
 # Taylor series (degree 8 for f32, 13 for f64; truncation < 0.05 ulp).
 
 
-@_jit
+@_inline
 def _expm1_core_f32(x):
     """expm1(x) for finite x in [-20, 88.8]; |x| < 2**-24 must be handled by the caller."""
     n = np.rint(x * _LOG2E_F)
@@ -257,7 +268,7 @@ def expm1_f64(x):
 # published Lg1..Lg7 coefficients.
 
 
-@_jit
+@_inline
 def _log_core_f32(x):
     """log(x) for finite x > 0 (garbage, but no UB, elsewhere)."""
     tiny = x < _f(1.17549435e-38)
@@ -278,7 +289,7 @@ def _log_core_f32(x):
     return (f + y) + k * _LN2HI_F
 
 
-@_jit
+@_inline
 def _log_core_f64(x):
     """log(x) for finite x > 0 (garbage, but no UB, elsewhere)."""
     tiny = x < _d(2.2250738585072014e-308)

@@ -25,6 +25,7 @@ import os
 import threading
 from collections import OrderedDict
 from time import perf_counter
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -41,8 +42,6 @@ from graphjit.errors import (
 from graphjit.feeds import as_result, convert_feed, flatten_fetches, prepare_feeds
 from graphjit.graph import Graph, Operation, Tensor, format_spec
 from graphjit.graph_queries import ops_needed
-from graphjit.lower.explain import Explanation, explain_program
-from graphjit.lower.memory import memory_report
 from graphjit.lower.planner import listed_steps, plan_executor, shared_buffers
 from graphjit.lower.program import lower
 from graphjit.passes import graph_outputs, optimize
@@ -51,8 +50,10 @@ from graphjit.registry import get_op_def
 from graphjit.specialize import RankDispatch, has_unknown_rank
 from graphjit.staged import Stages, computed_ops, dynamic_ops
 from runtime import trace
-from runtime.profiler import profile_plan
 from runtime.runner import MISS, no_runner
+
+if TYPE_CHECKING:  # (memory, profile and explain import what they use when called)
+    from graphjit.lower.explain import Explanation
 
 STAGES = ("graph", "loops", "python", "llvm", "asm")
 DEFAULT_MAX_PLANS = 64
@@ -201,7 +202,10 @@ class CompiledFunction:
         # Ops whose output size depends on values: several plans per call (graphjit.staged).
         dynamic = dynamic_ops(computed_ops(self._plan_leaves, self._plan_feeds))
         self._stages = Stages(self, dynamic) if dynamic else None
-        if self._stages is None and self._stateless and None not in self._dtypes:
+        # (`is`, not `in`: np.dtype("float64") == None holds, so a float64 feed would
+        # read as a string feed and its function never got a runner)
+        if self._stages is None and self._stateless and all(d is not None
+                                                            for d in self._dtypes):
             self._fast_dtypes = self._dtypes
 
     def _find_state(self) -> None:
@@ -347,6 +351,16 @@ class CompiledFunction:
         signature = tuple(a.shape for a in arrays)
         it = iter(self._execute(self._entry_for(arrays, signature), arrays, state))
         return [next(it) if isinstance(leaf, Tensor) else None for leaf in self.leaves]
+
+    def single_plan(self, arrays: list[np.ndarray]):
+        """The Executor of the plan for these arrays' shapes when that one plan is the
+        whole of a call (no stages, no rank dispatch, no state read or written), else
+        None: a loop's host step (graphjit.lower.while_loop) runs it directly."""
+        if self._ranked is not None or self._stages is not None or not self._stateless \
+                or self._fast_dtypes is None:
+            return None
+        entry = self._entry_for(arrays, tuple(a.shape for a in arrays))
+        return entry[0] if entry[1] is not None else None  # (not a StagedExecutor)
 
     def _arrays(self, args, kwargs) -> list[np.ndarray]:
         if len(args) == 1 and isinstance(args[0], dict) and not kwargs:
@@ -590,6 +604,7 @@ class CompiledFunction:
         entry = self._entry()
         if entry[1] is None:
             raise UnsupportedError(_STAGED.format("memory()"))
+        from graphjit.lower.memory import memory_report
         return memory_report(entry[1], entry[3])
 
     @_per_specialization
@@ -606,6 +621,7 @@ class CompiledFunction:
             raise UnsupportedError(_STAGED.format("profile()"))
         arrays = list(arrays) + self._read_state(None)
         # (assignments are not stored)
+        from runtime.profiler import profile_plan
         return profile_plan(entry[0], arrays, repeat, recorder)
 
 
@@ -617,6 +633,7 @@ class CompiledFunction:
         `repeat` runs with each kernel against this machine's roofline, memory buffer by
         buffer, each kernel's loop IR, fn.explain()'s boundaries and a timeline of the
         runs. Written to `path` when given; returned either way."""
+        from graphjit.lower.memory import memory_report
         from graphjit.viz.report import report_html
         if self._stages is not None:
             raise UnsupportedError("report() is not supported for a function planned in "
@@ -659,6 +676,7 @@ class CompiledFunction:
         """Why the latest plan's steps were not fused further: for each value one step
         writes and another reads, the partitioner's reasons, in your op names and source
         lines. `str()` it for a report; `.records` (or iterate) for the data."""
+        from graphjit.lower.explain import explain_program
         program = self._program("explain()")
         return explain_program(program, program.summary)
 

@@ -15,7 +15,6 @@ keep their state. A compiled function keeps one specialization per rank signatur
 from __future__ import annotations
 
 from dataclasses import dataclass
-from html import escape
 
 from graphjit.errors import FeedError, ShapeError, UnsupportedError
 from graphjit.graph import Graph, Operation, Tensor, TensorShape, format_spec
@@ -226,7 +225,10 @@ class RankDispatch:
             if name in ("__repr__", "_repr_html_"):
                 text = (f"<graphjit.CompiledFunction of {fn._inputs_text()}: specialized "
                         "to the ranks of the values fed, not called yet>")
-                return text if name == "__repr__" else f"<pre>{escape(text)}</pre>"
+                if name == "__repr__":
+                    return text
+                from html import escape  # (a notebook's view only: not on import)
+                return f"<pre>{escape(text)}</pre>"
             raise UnsupportedError(
                 f"{name}: this function's plans depend on the ranks of the values fed "
                 "(a placeholder made without a shape); call it first, or give example "

@@ -49,6 +49,7 @@ class Executor:
              step.outputs, plan.slots[step.outputs[0]].shape if step.kind == VIEW else None)
             for step in plan.steps]
         self._runner = None
+        self._arrays_runner = None
 
     def runner(self, input_dtypes: list, finish=None, single: bool = False):
         """This plan's generated per-call runner (runtime.runner), made on first use;
@@ -65,6 +66,19 @@ class Executor:
             self._runner = build_runner(self.plan, self._pool, settled, input_dtypes,
                                         finish, single)
         return self._runner
+
+    def arrays_runner(self):
+        """A runner (runtime.runner) taking one array per input slot, of the plan's
+        dtypes and shapes, and returning the fetched arrays as a list (MISS: run()),
+        made on first use: what a loop's host step calls on every iteration."""
+        if self._arrays_runner is None:
+            functions = [fn for _, fn, _, _, _ in self._program]
+            settled = [fn.settled() if hasattr(fn, "settled") else fn for fn in functions]
+            if any(s is None and hasattr(fn, "settled") for s, fn in zip(settled, functions)):
+                return no_runner  # (a warm start still native: asked again next time)
+            dtypes = [self.plan.slots[s].dtype for s in self.plan.input_slots]
+            self._arrays_runner = build_runner(self.plan, self._pool, settled, dtypes)
+        return self._arrays_runner
 
     def run(self, inputs, timer=None, out: dict | None = None) -> list[np.ndarray]:
         """Run the plan. `out` maps fetch positions to caller-owned arrays to write

@@ -72,3 +72,29 @@ print('ok')
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
+
+
+def test_scaffolding_namespaces_load_when_first_asked():
+    """Saving, training, summaries, pictures and TF1's app scaffolding are not imported by
+    `import graphjit` (a first call never needs them), yet every name still resolves, on
+    graphjit and on graphjit.compat.v1, to the very object its module defines."""
+    _run_fresh("import graphjit; the lazy names", """
+        import graphjit as tf
+        lazy = ('graphjit.io', 'graphjit.train', 'graphjit.summary', 'graphjit.viz',
+                'graphjit.app', 'graphjit.flags', 'graphjit.gfile', 'argparse')
+        assert not [m for m in lazy if m in sys.modules], [m for m in lazy if m in sys.modules]
+        import graphjit.compat.v1 as v1
+        import graphjit.io
+        assert tf.load is graphjit.io.load and v1.save is graphjit.io.save
+        assert tf.LoadedGraph is graphjit.io.LoadedGraph
+        assert tf.train.AdamOptimizer.__module__.startswith('graphjit.train')
+        assert v1.flags is tf.flags and tf.app.flags is tf.flags
+        assert callable(tf.gfile.Exists) and hasattr(tf.summary, 'FileWriter')
+        assert {'load', 'train', 'viz'} <= set(dir(tf))
+        try:
+            tf.no_such_name
+        except tf.UnsupportedNameError:
+            pass
+        else:
+            raise AssertionError('an unknown name did not raise UnsupportedNameError')
+    """)

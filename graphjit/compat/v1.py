@@ -26,6 +26,6 @@ _unsupported = _module_getattr(__name__, "tf.compat.v1")
 
 
 def __getattr__(name: str):
-    if name in _NAMESPACES:  # one graphjit imports when first asked (tf.contrib)
+    if name in _NAMESPACES or name in _graphjit._LAZY:  # imported when first asked
         return getattr(_graphjit, name)
     return _unsupported(name)

@@ -5,16 +5,25 @@ Each branch, cond and body is a graphjit.function.Function whose CompiledFunctio
 once and shared by every plan of every graph holding the op; it plans once per
 input-shape signature, so a loop whose variables keep their shapes runs one plan per
 iteration with no graph walking, and loop-carried values stay arrays from one iteration
-to the next. The HostCall carries those callables and plain data only.
+to the next. A while loop runs natively where its plans allow, else through their per-plan
+runners (graphjit.lower.while_loop). The HostCall carries those objects and plain data.
 """
 
 from __future__ import annotations
 
+import threading
+from weakref import WeakKeyDictionary
+
 import numpy as np
 
 from graphjit.errors import ShapeError
-from graphjit.graph import Operation, TensorShape
+from graphjit.function import Function
+from graphjit.graph import Operation
+from graphjit.lower.while_loop import CompiledLoop, check_invariants
 from runtime.host import HostCall, register_host_kernel
+from runtime.runner import MISS
+
+__all__ = ["check_invariants", "cond_call", "history_call", "while_call"]
 
 
 def _contiguous(arrays) -> list[np.ndarray]:
@@ -34,30 +43,18 @@ def _named(kernel):
 
 
 def _cond(pred, *inputs, branches):
-    return branches[0 if pred else 1].run_arrays(_contiguous(inputs))
+    branch, arrays = branches[0 if pred else 1], _contiguous(inputs)
+    executor = branch.single_plan(arrays)
+    if executor is not None:  # its per-plan runner (runtime.runner), else the general path
+        values = executor.arrays_runner()(tuple(arrays))
+        if values is not MISS:
+            return values
+    return branch.run_arrays(arrays)
 
 
-def check_invariants(values, invariants) -> None:
-    """Loop variables after an iteration must fit their shape invariants (both engines)."""
-    for i, (value, shape) in enumerate(zip(values, invariants)):
-        if not TensorShape(shape).is_compatible_with(value.shape):
-            raise ShapeError(
-                f"loop variable {i} has shape {list(value.shape)} after an iteration, which "
-                f"its shape invariant {TensorShape(shape)} does not allow (shape_invariants "
-                "of tf.while_loop)")
-
-
-def _while(*arrays, cond, body, invariants):
+def _while(*arrays, loop, invariants):
     n = len(invariants)
-    values, extra = _contiguous(arrays[:n]), _contiguous(arrays[n:])
-    shapes = [v.shape for v in values]
-    while cond.run_arrays(values + extra)[0]:
-        values = body.run_arrays(values + extra)
-        new = [v.shape for v in values]
-        if new != shapes:  # (fixed shapes, the usual case: checked once)
-            check_invariants(values, invariants)
-            shapes = new
-    return values
+    return loop.run(_contiguous(arrays[:n]), _contiguous(arrays[n:]))
 
 
 register_host_kernel("cond", _named(_cond))
@@ -74,23 +71,33 @@ def cond_call(op: Operation) -> HostCall:
                                           op.attrs["else_branch"].compiled()), **_label(op)})
 
 
+_loops: WeakKeyDictionary = WeakKeyDictionary()  # body Function -> (cond, CompiledLoop)
+_loops_lock = threading.Lock()
+
+
+def compiled_loop(cond: Function, body: Function) -> CompiledLoop:
+    """The CompiledLoop of a cond and body, one per pair (what it learned about its
+    signatures is shared by every plan of every graph holding the op)."""
+    with _loops_lock:
+        found = _loops.get(body)
+        if found is None or found[0] is not cond:
+            invariants = tuple(tuple(t.shape) for t in body.inputs[:len(body.outputs)])
+            found = _loops[body] = (cond, CompiledLoop(cond.compiled(), body.compiled(),
+                                                       invariants))
+        return found[1]
+
+
 def while_call(op: Operation) -> HostCall:
-    """The host step of a While op: its cond's and body's compiled plans, in a loop."""
-    body = op.attrs["body"]
-    invariants = tuple(tuple(t.shape) for t in body.inputs[:len(body.outputs)])
-    return HostCall("while", {"cond": op.attrs["cond"].compiled(), "body": body.compiled(),
-                              "invariants": invariants, **_label(op)})
+    """The host step of a While op: its cond's and body's compiled plans in a loop,
+    natively where they allow it (graphjit.lower.while_loop)."""
+    loop = compiled_loop(op.attrs["cond"], op.attrs["body"])
+    return HostCall("while", {"loop": loop, "invariants": loop.invariants, **_label(op)})
 
 
-def _history(*arrays, cond, body, n):
+def _history(*arrays, loop, n):
     from graphjit.ops.control_flow_grad import stack_history
-    values, extra = _contiguous(arrays[:n]), _contiguous(arrays[n:])
-    seen: list[list] = [[] for _ in range(n)]
-    while cond.run_arrays(values + extra)[0]:
-        for j, v in enumerate(values):
-            seen[j].append(v)
-        values = body.run_arrays(values + extra)
-    return stack_history(seen, arrays[:n])
+    return stack_history(loop.history(_contiguous(arrays[:n]), _contiguous(arrays[n:])),
+                         arrays[:n])
 
 
 register_host_kernel("while_history", _named(_history))
@@ -98,7 +105,5 @@ register_host_kernel("while_history", _named(_history))
 
 def history_call(op: Operation) -> HostCall:
     """The host step of a WhileHistory op: the loop, keeping each iteration's values."""
-    body = op.attrs["body"]
-    return HostCall("while_history", {"cond": op.attrs["cond"].compiled(),
-                                      "body": body.compiled(), "n": len(body.outputs),
-                                      **_label(op)})
+    loop = compiled_loop(op.attrs["cond"], op.attrs["body"])
+    return HostCall("while_history", {"loop": loop, "n": loop.n, **_label(op)})

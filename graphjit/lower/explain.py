@@ -138,6 +138,11 @@ def _reasons(log, producer: Operation, consumer: Operation, t: Tensor,
                 reason = EXTERN_GEMM
                 detail = (f"{op.type} '{op.name}' is a library call (BLAS GEMM): its step "
                           "computes nothing else, elementwise work around it is another kernel")
+            elif op.type == "MatMul":
+                detail = (f"{op.type} '{op.name}' is a matrix product by constant weights "
+                          "with few rows, a packed loop kernel (graphjit.lower.packed_matmul): "
+                          "its step takes at most a bias add and a relu after it, other "
+                          "elementwise work around it is another kernel")
             else:
                 detail = f"{op.type} '{op.name}' must be standalone: {note.detail}"
         elif note.why is Why.HOST:

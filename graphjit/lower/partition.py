@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from graphjit.graph import Operation, Tensor
 from graphjit.graph_queries import read_inputs
 from graphjit.lower.fusion_log import FusionLog, Note, Why
+from graphjit.lower.packed_matmul import epilogue_ops, use_packed
 from graphjit.registry import Fusion, KernelBuilder, get_op_def
 
 # Numba and LLVM take superlinear time on very long functions: a region stops growing here
@@ -89,6 +90,7 @@ class Partitioner:
         # region ids, kept exact as regions grow (_note_placed) and merge (merge).
         self._depends: dict[Region, int] = {}
         self._readers: dict[Region, set] = {}  # region -> regions reading one of its values
+        self.epilogue_of = _packed_epilogues(ops, shapes)  # op -> its packed MatMul
 
     # -- graph helpers -----------------------------------------------------
     def producer(self, t: Tensor) -> Operation | None:
@@ -199,6 +201,10 @@ class Partitioner:
         return op_def.fusion, getattr(lowering, "reason", "")  # (Host's reason)
 
     def place(self, op: Operation) -> None:
+        head = self.epilogue_of.get(op)
+        if head is not None:  # a bias add or relu computed by a packed MatMul's kernel
+            self.add(self.region_of[head], op)
+            return
         fusion, reason = self.classify(op)
         out_shape = self.shapes[op.outputs[0]]
         if fusion is Fusion.STANDALONE:
@@ -367,6 +373,19 @@ def _not_mergeable(region: Region, out_shape: tuple) -> Note:
                              f"{len(region.domain) - region.split} axes) merges with none")
     return Note(Why.DOMAIN, f"different iteration domains: it joined another kernel, over "
                             f"{list(out_shape)}; that one loops over {list(region.domain)}")
+
+
+def _packed_epilogues(ops: list[Operation], shapes: dict) -> dict:
+    """The bias adds and relus that packed MatMul kernels compute (graphjit.lower.
+    packed_matmul.epilogue_ops), each mapped to its MatMul."""
+    if not any(op.type == "MatMul" for op in ops):
+        return {}
+    consumers: dict[Tensor, list] = {}
+    for op in ops:
+        for t in set(op.inputs):
+            consumers.setdefault(t, []).append(op)
+    return {e: op for op in ops if use_packed(op, shapes)
+            for e in epilogue_ops(op, shapes, consumers)}
 
 
 def partition(ops: list[Operation], shapes: dict[Tensor, tuple],

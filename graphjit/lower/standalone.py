@@ -23,6 +23,13 @@ from graphjit.lower.kernels import (
     reduce_kernel,
     scatter_add_kernel,
 )
+from graphjit.lower.packed_matmul import (
+    Epilogue,
+    packed_bias,
+    packed_matmul_kernel,
+    packed_weights,
+    use_packed,
+)
 from graphjit.ops._util import check_gather_indices, sum_to_axes
 from graphjit.registry import KernelBuilder, RowReduce, get_op_def
 
@@ -107,10 +114,31 @@ def pool_grad(is_max: bool):
 
 
 def matmul(lw, op, outputs, out_slots, names) -> None:
-    """A BLAS call; one argument per operand: matmul(x, x) takes x twice."""
+    """A BLAS call; one argument per operand: matmul(x, x) takes x twice. A few rows by
+    constant weights: a loop kernel on the weights packed once (graphjit.lower.packed_matmul)."""
+    if use_packed(op, lw.shapes):
+        packed_matmul(lw, op, outputs, out_slots, names)
+        return
     in_slots = tuple(lw.input_or_const_slot(t) for t in op.inputs)
     lw.add_kernel(matmul_kernel(identifier("matmul", op), op), in_slots, out_slots, names,
                   lw.matmul_flops(op), lw.bytes_of(_distinct(op.inputs), outputs))
+
+
+def packed_matmul(lw, op, outputs, out_slots, names) -> None:
+    """The packed kernel of a MatMul by constant weights and of the epilogue ops the
+    partitioner put in its region (`names`: bias Add, Relu), storing each of `outputs`."""
+    a = op.inputs[0]
+    epilogue = [o for o in lw.ops if o.name in set(names[1:])]  # (graph order)
+    stages = [op.outputs[0]] + [o.outputs[0] for o in epilogue]
+    types = [o.type for o in epilogue]
+    epi = Epilogue(bias="Add" in types, relu="Relu" in types,
+                   stores=tuple(stages.index(t) for t in outputs))
+    k, n = lw.shapes[a][1], lw.shapes[op.outputs[0]][1]
+    kernel = packed_matmul_kernel(identifier("matmul", op), a.dtype.name, k, n, epi)
+    in_slots = (lw.input_or_const_slot(a), packed_weights(lw, op)) + (
+        (packed_bias(lw, epilogue[0], op.outputs[0]),) if epi.bias else ())
+    lw.add_kernel(kernel, in_slots, out_slots, names, lw.matmul_flops(op),
+                  lw.bytes_of(_distinct(op.inputs), outputs))
 
 
 def shape_value(lw, op, outputs, out_slots, names) -> None:

@@ -223,3 +223,7 @@ OP_VERSIONS.update({  # onnx-misc: strings
     "RegexFullMatch": (20,), "StringConcat": (20,), "StringNormalizer": (10,),
     "StringSplit": (20,),
 })
+OP_VERSIONS.update({"TfIdfVectorizer": (9,)})  # tfidf
+ATTR_VALUES.update({"TfIdfVectorizer": {"mode": ("TF", "IDF", "TFIDF")}})  # tfidf
+OP_VERSIONS.update({"ImageDecoder": (20,)})  # image
+ATTR_VALUES.update({"ImageDecoder": {"pixel_format": ("RGB", "BGR", "Grayscale")}})  # image

@@ -17,6 +17,7 @@ import graphjit as gj
 from graphjit import dtypes
 from graphjit.graph import Tensor
 from graphjit.onnx.convert import NodeContext, converter
+from graphjit.onnx.free_reshape import reshape_free
 from graphjit.onnx.ops_math import axis_of, static_ints
 from graphjit.onnx.symbolic import Dim, Sym, reshape_target
 from graphjit.onnx.types import np_dtype
@@ -116,7 +117,7 @@ def _reshape(ctx: NodeContext) -> Tensor:
     if partial is not None:
         dims = reshape_target(partial, x, allowzero)
         if dims is not None:
-            return gj.reshape(x, dims, name=ctx.name)
+            return reshape_free(ctx, x, dims, partial.tolist())
     target = static_ints(ctx, 1, "shape")
     dims = []
     for i, d in enumerate(target):

@@ -177,25 +177,33 @@ def evaluate(op_type: str, values: list, attrs: dict, inputs: list,
 
 
 def reshape_target(target: np.ndarray, x: Tensor, allowzero: bool) -> list | None:
-    """A graphjit reshape target (ints, at most one -1) for a partial ONNX target, or
-    None when it has more than one dimension unknown at build time."""
+    """An ONNX Reshape target with its 0s and -1 resolved: ints, `Dim`s and `Sym`s; None
+    when the -1 stands for free dims of x the target does not name (unknown at import)."""
     dims = []
     for i, d in enumerate(target.ravel()):
-        if not isinstance(d, Dim) and d == 0 and not allowzero:
+        if not isinstance(d, (Dim, Sym)) and d == 0 and not allowzero:
             d = x.shape[i] if i < x.ndim and x.shape[i] is not None else Dim(x, i)
-        dims.append(d)
-    free = [d for d in dims if isinstance(d, (Dim, Sym))]
-    if -1 in [d for d in dims if not isinstance(d, (Dim, Sym))]:
+        dims.append(d if isinstance(d, (Dim, Sym)) else int(d))
+    if -1 in [d for d in dims if isinstance(d, int)]:
         # -1 is known when x's free dims all appear in the target, where they cancel.
-        own = {Dim(x, i) for i, d in enumerate(x.shape) if d is None}
-        if set(free) != own or len(free) != len(set(free)):
+        if sorted_factors(dims) != own_free_dims(x):
             return None
         known = math.prod(d for d in x.shape if d is not None)
-        rest = math.prod(d for d in dims if not isinstance(d, Dim) and d != -1)
+        rest = math.prod(_factors(d)[0] for d in dims if d != -1)
         if rest == 0 or known % rest:
             return None
-        dims = [known // rest if (not isinstance(d, Dim) and d == -1) else d for d in dims]
-    if len(free) > 1:
-        return None
-    # The one entry unknown at build time is what the others leave of x's elements.
-    return [-1 if isinstance(d, (Dim, Sym)) else int(d) for d in dims]
+        dims = [known // rest if (isinstance(d, int) and d == -1) else d for d in dims]
+    return dims
+
+
+def _key(d: Dim) -> tuple:
+    return id(d.tensor), d.axis
+
+
+def sorted_factors(dims: list) -> list:
+    """The free dims of a target's entries, with repeats, in a canonical order."""
+    return sorted((f for d in dims for f in _factors(d)[1]), key=_key)
+
+
+def own_free_dims(x: Tensor) -> list:
+    return sorted((Dim(x, i) for i, d in enumerate(x.shape) if d is None), key=_key)

@@ -11,6 +11,7 @@ from graphjit.ops import (  # noqa: F401  (registration)
     dropout,
     elementwise,
     fft,
+    image,
     indexing,
     linalg,
     linalg_host,

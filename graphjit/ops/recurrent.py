@@ -14,6 +14,8 @@ recurrent bias, added inside r * (H·Rhᵀ + Rbh) when linear_before_reset). Out
 [T, D, B, H], Y_h [D, B, H], and for LSTM Y_c [D, B, H]. The gate order and the meaning
 of sequence_lens are ONNX's: past a sequence's length its state is carried unchanged
 and its Y rows are zero; the reverse direction starts at each sequence's last element.
+Its gradient (graphjit.ops.recurrent_grad) differentiates the same recurrence rebuilt
+as per-step ops.
 """
 
 from __future__ import annotations
@@ -150,6 +152,11 @@ def _reference(xw, bias, rt, h0, lens, *extra, cell, direction, activations, alp
     return (y, y_h) + ((y_c,) if cell == "LSTM" else ())
 
 
+def _grad(op, grads):
+    from graphjit.ops.recurrent_grad import recurrent_sequence_grad
+    return recurrent_sequence_grad(op, grads)
+
+
 def _build(lw, op, outputs, out_slots, names):
     from graphjit.lower.recurrent_kernel import lower_recurrent_sequence
     lower_recurrent_sequence(lw, op, outputs, out_slots, names)
@@ -164,7 +171,7 @@ register(OpDef(
            "input_forget": Attr(AttrKind.BOOL), "linear_before_reset": Attr(AttrKind.BOOL)},
     onnx=NoOnnx("graphjit's fused form of ONNX's LSTM, GRU and RNN, which its importer "
                 "builds; the exporter does not rebuild those nodes"),
-    differentiable=False))
+    grad=_grad))
 
 
 def recurrent_sequence(cell: str, xw, bias, rt, h0, lens, extra: list, direction: str,

@@ -58,6 +58,8 @@ NOT_GENERATED = {
                         "tests/onnx/test_strings_import.py covers it",
     "StringSplit": "reads strings, which are not generated; "
                    "tests/onnx/test_strings_import.py covers it",
+    "ImageDecoder": "reads encoded image bytes (decoded by Pillow, an optional "
+                    "dependency); tests/onnx/test_image_import.py covers it",
     "WhileStack": "ONNX Loop with scan outputs imports it; "
                   "tests/graphjit/test_while_stack.py and tests/onnx/"
                   "test_control_flow_import.py cover it",

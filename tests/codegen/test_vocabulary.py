@@ -53,7 +53,7 @@ def takes(fn: Fn) -> tuple[str, ...]:
 # Which inputs each function reads: x any value, y nonzero, p small and >= 0, c bool,
 # f a float64 (what a cast converts).
 ARGS = {Fn.POW: "xp", Fn.SQRT: "p", Fn.RSQRT: "p", Fn.LOG: "p", Fn.LOG1P: "p",
-        Fn.SELECT: "cxy", Fn.CAST: "f", Fn.MULADD: "xyp"}
+        Fn.SELECT: "cxy", Fn.CAST: "f", Fn.MULADD: "xyp", Fn.REDUCE_MULADD: "xyp"}
 
 
 def arg_names(fn: Fn) -> str:
@@ -129,6 +129,9 @@ REFERENCE = {
     Fn.MULADD: lambda a, b, c: a * b + c,
     Fn.REDUCE_ADD: np.add, Fn.REDUCE_MUL: np.multiply, Fn.REDUCE_MAX: np.maximum,
     Fn.REDUCE_MIN: np.minimum,
+    # (one rounding where the add and product fuse: the reference rounds once too)
+    Fn.REDUCE_MULADD: lambda a, b, c: (a.astype(np.longdouble)
+                                       + b.astype(np.longdouble) * c).astype(a.dtype),
 }
 
 

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import graphjit as tf
+from graphjit.lower.packed_matmul import MAX_ROWS
 
 
 def mlp(batch=None, hidden=16, classes=4, features=12):
@@ -23,13 +24,18 @@ def mlp(batch=None, hidden=16, classes=4, features=12):
     return graph
 
 
+# Rows enough for BLAS GEMMs and fused epilogues (fewer by constant weights are packed
+# kernels, graphjit.lower.packed_matmul)
+ROWS = MAX_ROWS + 1
+
+
 def _inputs(rows: int, features: int = 12) -> np.ndarray:
     return np.random.default_rng(1).normal(size=(rows, features)).astype(np.float32)
 
 
 def test_memory_breaks_the_peak_down_by_buffer():
     fn = tf.compile(mlp())
-    fn(_inputs(8))
+    fn(_inputs(ROWS))
     memory = fn.memory()
     assert {"planned_peak_bytes", "intermediate_bytes", "output_bytes"} <= set(memory)
     buffers = memory["buffers"]
@@ -51,12 +57,12 @@ def test_memory_breaks_the_peak_down_by_buffer():
 
 
 def test_ir_before_a_call_for_example_inputs_equals_ir_after_it():
-    examples = _inputs(6)
+    examples = _inputs(ROWS)
     fn = tf.compile(mlp())
     with pytest.raises(tf.Error, match="unknown shape"):
         fn.ir("loops")  # no static shapes and no examples: says what to do
     before = fn.ir("loops", examples)
-    by_shape = fn.ir("loops", shapes=[(6, 12)])
+    by_shape = fn.ir("loops", shapes=[(ROWS, 12)])
     assert not fn._executors  # lowering only: nothing planned or compiled
     fn(examples)
     assert before == by_shape == fn.ir("loops") and "kernel fused_add_relu" in before

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import graphjit as tf
+from graphjit.lower.packed_matmul import MAX_ROWS
 from graphjit.viz import to_dot
 from graphjit.viz.dot import quote
 from runtime.profiler import KernelStats, ProfileReport
@@ -54,6 +55,11 @@ def parse_dot(text: str) -> dict:
     return {"clusters": clusters, "nodes": nodes, "edges": edges}
 
 
+# Rows enough for BLAS GEMMs and their fused epilogues (fewer by constant weights are
+# packed kernels, graphjit.lower.packed_matmul, a plan of other steps)
+ROWS = MAX_ROWS + 1
+
+
 def _mlp():
     graph = tf.Graph()
     with graph.as_default():
@@ -81,7 +87,7 @@ def test_graph_dot_has_every_op_scopes_as_clusters_and_shapes_on_edges():
 
 def test_function_dot_has_a_cluster_per_kernel_and_concrete_shapes():
     fn = tf.compile(_mlp())
-    fn(np.ones((4, 3), np.float32))
+    fn(np.ones((ROWS, 3), np.float32))
     dot = parse_dot(fn.to_dot())
     labels = [c["label"] for c in dot["clusters"].values()]
     assert labels == [f"{k.name} ({k.kind})" for k in fn.kernels]
@@ -90,7 +96,7 @@ def test_function_dot_has_a_cluster_per_kernel_and_concrete_shapes():
     computed = {name for step in fn.kernels for name in step.ops}
     assert computed | {"x"} <= set(dot["nodes"])
     edge = {(a, b): label for a, b, label in dot["edges"]}
-    assert edge[("x", "layer1/MatMul")] == "float32[4,3]"
+    assert edge[("x", "layer1/MatMul")] == f"float32[{ROWS},3]"
     # layer1's and layer2's products live at different times: one buffer holds both
     assert "buffer 0 (shared)" in edge[("layer1/MatMul", "layer1/add")]
     assert "buffer 0 (shared)" in edge[("layer2/MatMul", "probs/sub")]
@@ -197,9 +203,9 @@ def test_reprs_say_what_a_graph_and_a_function_are():
     assert text.startswith("<graphjit.CompiledFunction") and "0x" not in text
     assert "inputs: x float32[?,3]" in text and "outputs: probs float32[?,2]" in text
     assert "plans: 0" in text and fn._last is None  # a repr compiles nothing
-    fn(np.ones((4, 3), np.float32))
+    fn(np.ones((ROWS, 3), np.float32))
     text = repr(fn)
-    assert "plans: 1 (latest for x float32[4,3])" in text
+    assert f"plans: 1 (latest for x float32[{ROWS},3])" in text
     assert "kernels of the latest plan (4): matmul_layer1_MatMul (extern)" in text
 
 
@@ -209,7 +215,7 @@ def test_html_reprs_are_self_contained_and_escaped(monkeypatch):
     page = graph._repr_html_()
     assert "graphjit.Graph" in page and "x float32[?,3]" in page and "<script" not in page
     fn = tf.compile(graph)
-    fn(np.ones((4, 3), np.float32))
+    fn(np.ones((ROWS, 3), np.float32))
     page = fn._repr_html_()
     assert "<td>fused_add_relu</td><td>kernel</td><td>layer1/add, layer1/hidden</td>" in page
     report = ProfileReport([KernelStats("<b>k&1</b>", "kernel", ("a<b",), calls=2,

@@ -10,6 +10,7 @@ import pytest
 
 import graphjit as tf
 from codegen import numba_backend
+from graphjit.lower.packed_matmul import MAX_ROWS
 
 
 def _softmax_graph(width=16):
@@ -223,7 +224,8 @@ def test_mlp_layer_is_a_gemm_and_one_fused_epilogue():
         b = tf.constant(np.arange(8, dtype=np.float32) / 8)
         tf.nn.relu(tf.nn.bias_add(tf.matmul(x, w), b), name="h")
     fn = tf.compile(graph)
-    v = np.random.default_rng(6).normal(size=(4, 20)).astype(np.float32)
+    rows = MAX_ROWS + 1  # fewer rows by constant weights: a packed loop kernel instead
+    v = np.random.default_rng(6).normal(size=(rows, 20)).astype(np.float32)
     expected = np.maximum(v @ np.asarray(w.op.attrs["value"]) + np.arange(8) / 8, 0)
     np.testing.assert_allclose(fn(v), expected, rtol=1e-5, atol=1e-5)
     assert [s.kind for s in fn.kernels] == ["extern", "kernel"]
@@ -231,6 +233,10 @@ def test_mlp_layer_is_a_gemm_and_one_fused_epilogue():
     loops = fn.ir("loops")
     assert "out0 = extern matmul(in0, in1)" in loops  # the GEMM is a loop-IR extern call
     assert "np.matmul(in0, in1, out=out0)" in fn.ir("python")
+    np.testing.assert_allclose(fn(v[:4]), expected[:4], rtol=1e-5, atol=1e-5)
+    assert [s.kind for s in fn.kernels] == ["kernel"]  # bias add and relu: its epilogue
+    assert fn.kernels[0].ops[-1] == "h"
+    assert "reduce_muladd" in fn.ir("loops") and "extern" not in fn.ir("loops")
 
 
 def test_nan_and_signed_zero_follow_numpy_in_max_min_relu():

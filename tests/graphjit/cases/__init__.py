@@ -14,6 +14,7 @@ from tests.graphjit.cases.elementwise import CASES as _ELEMENTWISE
 from tests.graphjit.cases.fft import CASES as _FFT
 from tests.graphjit.cases.gradients import CASES as _GRADIENTS
 from tests.graphjit.cases.host_kernels import CASES as _HOST_KERNELS
+from tests.graphjit.cases.host_kernels import MISSING_EXTRAS  # noqa: F401
 from tests.graphjit.cases.linalg import CASES as _LINALG
 from tests.graphjit.cases.masking import CASES as _MASKING
 from tests.graphjit.cases.nn import CASES as _NN

@@ -1,12 +1,18 @@
-"""Cases for the host-kernel primitives of graphjit.ops.nms and graphjit.ops.strings:
-non-max suppression checked by a plain-Python greedy pick, and the string ops chained
-(concat, regex, normalize, split) into numbers the expectation states outright."""
+"""Cases for the host-kernel primitives of graphjit.ops.nms, graphjit.ops.strings and
+graphjit.ops.image: non-max suppression checked by a plain-Python greedy pick, the string
+ops chained (concat, regex, normalize, split) into numbers the expectation states
+outright, and a PNG Pillow encodes decoded back (only where Pillow, the optional `image`
+extra, is installed: MISSING_EXTRAS names the op types left uncovered otherwise)."""
 
 from __future__ import annotations
+
+import io
+from importlib.util import find_spec
 
 import numpy as np
 
 import graphjit as tf
+from graphjit.ops.image import decode_image
 from graphjit.ops.nms import non_max_suppression
 from graphjit.ops.strings import regex_full_match, string_concat, string_normalizer, string_split
 from tests.graphjit.cases.base import Case, uniform
@@ -49,8 +55,27 @@ def _strings(x):
     return [x * matched + tf.cast(tf.reduce_sum(counts), x.dtype)]
 
 
+_PIXELS = np.arange(2 * 3 * 3, dtype=np.uint8).reshape(2, 3, 3) * 13  # [H, W, RGB]
+
+
+def _image(x):
+    """x + the sum of the pixels in RGB + 2 * the sum of the blue ones, from BGR."""
+    from PIL import Image
+    png = io.BytesIO()
+    Image.fromarray(_PIXELS, "RGB").save(png, format="PNG")
+    encoded = tf.constant(np.frombuffer(png.getvalue(), np.uint8))
+    rgb = tf.reduce_sum(tf.cast(decode_image(encoded), x.dtype))
+    blue = tf.reduce_sum(tf.cast(decode_image(encoded, "BGR")[:, :, 0], x.dtype))
+    return [x + rgb + 2 * blue]
+
+
 CASES = [
     Case("non_max_suppression", _nms, lambda s: [_greedy(s)], default_shapes=((1, 2, 6),),
          dtypes=("float32",), inputs=uniform(0, 1)),
     Case("string_ops", _strings, lambda a: [a * 2 + 3], default_shapes=((3,),)),
 ]
+MISSING_EXTRAS = set() if find_spec("PIL") else {"ImageDecoder"}
+if not MISSING_EXTRAS:
+    CASES.append(Case("image_decoder", _image, lambda a: [
+        a + int(_PIXELS.sum(dtype=np.int64)) + 2 * int(_PIXELS[:, :, 2].sum(dtype=np.int64))],
+        default_shapes=((3,),)))

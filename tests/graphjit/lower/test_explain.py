@@ -6,6 +6,8 @@ import numpy as np
 
 import graphjit as tf
 from graphjit.lower.explain import EXTERN_GEMM, UNRECORDED
+from graphjit.lower.fusion_log import Why
+from graphjit.lower.packed_matmul import MAX_ROWS
 
 
 def _mlp():
@@ -28,17 +30,29 @@ def _only(fn):
 
 def test_mlp_boundaries_are_extern_gemms_in_user_terms():
     fn, _ = _mlp()
-    fn(np.ones((4, 3), np.float32))
+    rows = MAX_ROWS + 1  # (fewer rows by constant weights: packed kernels, below)
+    fn(np.ones((rows, 3), np.float32))
     explanation = fn.explain()
     assert [(r.producer, r.consumer) for r in explanation] == [
         ("layer1", "add"), ("hidden", "layer2"), ("layer2", "probs/Max")]
     assert {r.reason for r in explanation} == {EXTERN_GEMM}
-    assert explanation[0].shape == (4, 5) and explanation[0].dtype == "float32"
+    assert explanation[0].shape == (rows, 5) and explanation[0].dtype == "float32"
     assert explanation[0].producer_source.startswith("test_explain.py:")
     text = str(explanation)
     assert "3 boundaries between the 4 steps" in text
     assert "MatMul 'layer1' at test_explain.py:" in text and "BLAS GEMM" in text
     assert explanation.as_dicts()[1]["consumer_step"] == explanation[1].consumer_step
+
+
+def test_mlp_boundaries_of_packed_products_say_what_the_step_is():
+    fn, _ = _mlp()
+    fn(np.ones((4, 3), np.float32))
+    explanation = fn.explain()  # (layer1's bias add and relu are in its kernel)
+    assert [(r.producer, r.consumer) for r in explanation] == [
+        ("hidden", "layer2"), ("layer2", "probs/Max")]
+    assert {r.reason for r in explanation} == {Why.STANDALONE.value}
+    assert "MatMul 'layer2' is a matrix product by constant weights" in str(explanation)
+    assert "extern" not in str(explanation)
 
 
 def test_explain_before_any_call_lowers_the_static_shapes_and_compiles_nothing():
@@ -128,7 +142,7 @@ def test_every_boundary_of_a_mixed_graph_has_a_recorded_reason():
         norm = tf.nn.softmax(x * 2.0, name="norm")
         col = tf.reduce_mean(norm, axis=1, name="col")
         flat = tf.reshape(norm, [8, 3], name="flat")
-        w = tf.constant(np.ones((3, 3), np.float32), name="w")
+        w = tf.placeholder(tf.float32, [3, 3], name="w")  # (fed: a BLAS call, not packed)
         out = tf.matmul(flat, w, name="mm")
         tf.argmax(out, axis=1, name="best")
         tf.cumsum(col, axis=1, name="run")

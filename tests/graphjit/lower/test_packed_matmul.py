@@ -1,0 +1,111 @@
+"""MatMul by constant weights with few rows: the packed loop kernel (graphjit.lower.
+packed_matmul) equals the reference interpreter on odd sizes, transposed weights, K=1,
+float32 and float64, with several fetched values; more rows, or weights that are not
+constant, stay BLAS calls."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import graphjit as tf
+from graphjit.interpreter import evaluate
+from graphjit.lower import packed_matmul
+
+K = 5
+RNG = np.random.default_rng(7)
+
+
+def _graph(dtype):
+    """Products of one fed input by constant weights: N of 7 and 6 (not multiples of
+    the tile's columns), transposed weights, K=1, a bias and relu after one, and a
+    product by a fed (not constant) matrix, which stays BLAS's."""
+    g = tf.Graph()
+    with g.as_default():
+        x = tf.placeholder(dtype, [None, K])
+        x1 = tf.placeholder(dtype, [None, 1])
+        w = tf.placeholder(dtype, [K, 3])
+        w1 = tf.constant(RNG.standard_normal((K, 7)).astype(dtype))
+        w2 = tf.constant(RNG.standard_normal((6, K)).astype(dtype))
+        w3 = tf.constant(RNG.standard_normal((1, 9)).astype(dtype))
+        bias = tf.constant(RNG.standard_normal(7).astype(dtype))
+        fetches = [tf.nn.relu(tf.matmul(x, w1) + bias), tf.matmul(x, w2, transpose_b=True),
+                   tf.matmul(x1, w3), tf.matmul(x, w), tf.matmul(x, w1)]
+    return (x, x1, w), fetches
+
+
+@pytest.fixture(scope="module", params=["float32", "float64"])
+def compiled(request):
+    feeds, fetches = _graph(np.dtype(request.param).type)
+    return request.param, feeds, fetches, tf.compile(fetches, feeds=list(feeds))
+
+
+@pytest.mark.parametrize("rows", [1, 3, packed_matmul.MAX_ROWS - 1, packed_matmul.MAX_ROWS,
+                                  packed_matmul.MAX_ROWS + 1])
+def test_products_by_constant_weights_equal_the_reference(compiled, rows):
+    dtype, feeds, fetches, fn = compiled
+    arrays = [RNG.standard_normal((rows, K)).astype(dtype),
+              RNG.standard_normal((rows, 1)).astype(dtype),
+              RNG.standard_normal((K, 3)).astype(dtype)]
+    got = fn(*arrays)
+    want = evaluate(fetches, dict(zip(feeds, arrays)))
+    tol = 1e-5 if dtype == "float32" else 1e-12
+    for g, w in zip(got, want):
+        assert g.dtype == w.dtype and g.shape == w.shape
+        np.testing.assert_allclose(g, w, rtol=tol, atol=tol)
+
+
+def test_the_rule_picks_the_packed_kernel_for_few_rows_only(compiled):
+    dtype, feeds, fetches, fn = compiled
+    few = fn.ir("loops", shapes=[(3, K), (3, 1), (K, 3)])
+    rows = packed_matmul.MAX_ROWS + 1
+    many = fn.ir("loops", shapes=[(rows, K), (rows, 1), (K, 3)])
+    assert few.count("extern matmul") == 1  # the product by the fed matrix
+    assert few.count("reduce_muladd") > 0
+    # (the second x @ w1 is the first one's, CSE: four products)
+    assert many.count("extern matmul") == 4 and "reduce_muladd" not in many
+
+
+def test_a_kernel_of_k_1_and_n_not_a_multiple_of_the_tile_runs_alone():
+    """The kernel itself, compiled and called as the runtime calls it."""
+    from codegen.numba_backend import compile_kernel
+    a = RNG.standard_normal((33, 1)).astype(np.float32)
+    w = RNG.standard_normal((1, 5)).astype(np.float32)
+    kernel = packed_matmul.packed_matmul_kernel("matmul_k1", "float32", 1, 5)
+    out = np.empty((33, 5), np.float32)
+    compile_kernel(kernel).fn(a, np.ascontiguousarray(w.T), out)
+    np.testing.assert_allclose(out, a @ w, rtol=1e-6)
+
+
+def test_bias_adds_and_relus_after_packed_products_are_their_epilogues():
+    """The Add of a constant bias row (either operand order, (N,) or (1, N), or a
+    scalar) and a Relu after it (or after the product) join the product's kernel, which
+    stores every stage that is fetched; a fed bias or a product read twice keeps its own
+    elementwise kernel."""
+    def w(*shape):
+        return tf.constant(RNG.standard_normal(shape).astype(np.float32))
+    g = tf.Graph()
+    with g.as_default():
+        x = tf.placeholder(tf.float32, [None, K])
+        fed_bias = tf.placeholder(tf.float32, [4])
+        product = tf.matmul(x, w(K, 6), name="p2")
+        summed = tf.add(product, w(6), name="s2")
+        twice = tf.matmul(x, w(K, 3), name="p4")
+        fetches = [tf.nn.relu(tf.add(w(1, 7), tf.matmul(x, w(K, 7), name="p1")), name="r1"),
+                   product, summed, tf.nn.relu(summed, name="r2"),
+                   tf.nn.relu(tf.matmul(x, w(K, 4), name="p3") + fed_bias, name="r3"),
+                   twice + w(3), twice * 2.0,
+                   tf.nn.relu(tf.matmul(x, w(K, 2), name="p5"), name="r5"),
+                   tf.nn.relu(tf.matmul(x, w(K, 5), name="p6") + 0.5, name="r6")]
+    fn = tf.compile(fetches, feeds=[x, fed_bias])
+    for rows in (1, 6):
+        arrays = [RNG.standard_normal((rows, K)).astype(np.float32),
+                  RNG.standard_normal(4).astype(np.float32)]
+        for got, want in zip(fn(*arrays), evaluate(fetches, dict(zip([x, fed_bias], arrays)))):
+            np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+    steps = {s.ops[0]: s.ops for s in fn.kernels}
+    assert steps["p1"] == ("p1", "Add", "r1")
+    assert steps["p2"] == ("p2", "s2", "r2")
+    assert steps["p3"] == ("p3",) and steps["p4"] == ("p4",)
+    assert steps["p5"] == ("p5", "r5")
+    assert steps["p6"][-1] == "r6" and len(steps["p6"]) == 3  # (a scalar bias)
