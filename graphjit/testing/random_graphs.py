@@ -3,8 +3,9 @@
 `generate(seed, index)` returns graph `index` of the stream `seed`, a Program: its
 placeholders and feed values, lines of public-API Python (elementwise chains with
 broadcasting, reductions over any axes, softmax/log-softmax/layer-norm/moments, matmul,
-views, slices, concat, gather, convolutions, int and float dtypes), several fetched
-intermediates, and often `tf.gradients` of a random scalar loss. Each graph has its own
+views, slices, concat, gather, convolutions and conv -> bias -> relu -> pool chains,
+size-1 transposes, flattens into dense layers, recurrences, int and float dtypes), several
+fetched intermediates, and often `tf.gradients` of a random scalar loss. Each graph has its own
 `np.random.Generator` seeded by (seed, index), so one graph regenerates alone.
 
 `BUILDERS` maps a builder to the op types it creates; `NOT_GENERATED` lists each
