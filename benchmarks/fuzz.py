@@ -2,6 +2,7 @@
 
     python -m benchmarks.fuzz --graphs 10000 --seed 3 --jobs 2
     python -m benchmarks.fuzz --seed 3 --index 417 --verbose     # one graph again
+    python -m benchmarks.fuzz --graphs 500 --focus conv_block,flatten_dense  # those more
 
 Prints the graphs run, mismatches, errors (compile or run raised), hangs (a graph past
 --timeout: its worker is killed), crashes (its worker died) and invalid graphs (the
@@ -25,13 +26,13 @@ import time
 GRAPHS_PER_WORKER = 150  # then a fresh process: compiled kernels pile up in memory
 
 
-def _run_one(seed: int, index: int, size: int, minimize: bool) -> dict:
+def _run_one(seed: int, index: int, gen_args: tuple, minimize: bool) -> dict:
     from graphjit.testing.differential import check
     from graphjit.testing.minimize import minimize as shrink
     from graphjit.testing.random_graphs import generate
 
     start = time.perf_counter()
-    program = generate(seed, index, size)
+    program = generate(seed, index, *gen_args)
     outcome = check(program)
     result = {"index": index, "status": outcome.status, "message": outcome.message,
               "ops": sum(len(ln.targets) for ln in program.lines)}
@@ -55,17 +56,17 @@ def _failure(program, message: str, details: list[str]) -> dict:
             "reproducer": reproducer(program)}
 
 
-def _worker(tasks, results, seed: int, size: int, minimize: bool) -> None:
+def _worker(tasks, results, seed: int, gen_args: tuple, minimize: bool) -> None:
     for _ in range(GRAPHS_PER_WORKER):
         index = tasks.get()
         if index is None:
             return
         results.put(("start", os.getpid(), index))
-        results.put(("done", os.getpid(), _run_one(seed, index, size, minimize)))
+        results.put(("done", os.getpid(), _run_one(seed, index, gen_args, minimize)))
     results.put(("retire", os.getpid(), None))
 
 
-def _run(indices: list[int], args, size: int, on_result) -> None:
+def _run(indices: list[int], args, gen_args: tuple, on_result) -> None:
     """Run the graphs on --jobs worker processes; kill and replace one whose graph runs
     past --timeout (a hang is a failure too)."""
     context = multiprocessing.get_context("spawn")  # no fork of a process with threads
@@ -78,7 +79,7 @@ def _run(indices: list[int], args, size: int, on_result) -> None:
 
     def spawn() -> None:
         p = context.Process(target=_worker, daemon=True,
-                            args=(tasks, results, args.seed, size, not args.no_minimize))
+                            args=(tasks, results, args.seed, gen_args, not args.no_minimize))
         p.start()
         workers[p.pid] = p
 
@@ -106,7 +107,7 @@ def _run(indices: list[int], args, size: int, on_result) -> None:
                 worker.join()
                 del workers[pid], running[pid]
                 done += 1
-                on_result(_lost(args.seed, index, size, args.timeout, worker.exitcode))
+                on_result(_lost(args.seed, index, gen_args, args.timeout, worker.exitcode))
                 spawn()
     for _ in workers:
         tasks.put(None)
@@ -114,7 +115,7 @@ def _run(indices: list[int], args, size: int, on_result) -> None:
         p.join(timeout=30)
 
 
-def _lost(seed: int, index: int, size: int, timeout: float, exitcode: int | None) -> dict:
+def _lost(seed: int, index: int, gen_args: tuple, timeout: float, exitcode: int | None) -> dict:
     """A graph whose worker never answered: it ran past --timeout (a hang, killed here),
     or the process died on its own (a crash: a signal or an exit code)."""
     from graphjit.testing.random_graphs import generate
@@ -123,7 +124,7 @@ def _lost(seed: int, index: int, size: int, timeout: float, exitcode: int | None
     else:
         status, message = "crash", f"the worker process died (exit code {exitcode})"
     return {"index": index, "status": status, "ops": 0, "seconds": timeout,
-            **_failure(generate(seed, index, size), message, [message])}
+            **_failure(generate(seed, index, *gen_args), message, [message])}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -133,6 +134,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--start", type=int, default=0, help="first graph index")
     parser.add_argument("--index", type=int, nargs="*", help="run only these graph indices")
     parser.add_argument("--size", type=int, default=None, help="most lines per graph")
+    parser.add_argument("--focus", default="",
+                        help="comma-separated builder names drawn ten times as often "
+                             "(e.g. conv_block,channel_bias,relu_pool,unit_transpose,"
+                             "flatten_dense)")
+    parser.add_argument("--large", action="store_true",
+                        help="inputs of 32768+ elements (parallel chunked row kernels, "
+                             "software-pipelined)")
     parser.add_argument("--jobs", type=int, default=1, help="worker processes")
     parser.add_argument("--timeout", type=float, default=900.0,
                         help="seconds one graph (and its minimization) may take")
@@ -144,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["GRAPHJIT_CACHE_DIR"] = args.cache_dir
     from graphjit.testing.random_graphs import DEFAULT_SIZE
 
-    size = args.size or DEFAULT_SIZE
+    gen_args = (args.size or DEFAULT_SIZE, args.focus, args.large)
     indices = args.index if args.index else list(range(args.start, args.start + args.graphs))
     start = time.perf_counter()
     results: list[dict] = []
@@ -159,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"... {len(results)}/{len(indices)} graphs, {failed} failed, "
                   f"{time.perf_counter() - start:.0f} s", flush=True)
 
-    _run(indices, args, size, on_result)
+    _run(indices, args, gen_args, on_result)
     return _report(args.seed, sorted(results, key=lambda r: r["index"]),
                    time.perf_counter() - start)
 

@@ -59,6 +59,8 @@ class Program:
     fetches: tuple[str, ...]
     session: bool = False  # also run through Session(graph).run
     size: int = 12  # the generator's size argument (part of what regenerates it)
+    focus: str = ""  # the generator's focus argument (likewise)
+    large: bool = False  # and its large argument
 
     def with_fetches(self, fetches) -> Program:
         return prune(replace(self, fetches=tuple(fetches)))
@@ -153,7 +155,8 @@ def reproducer(program: Program) -> str:
     lines = [
         f"# graphjit random graph {program.key} "
         f"(python -m benchmarks.fuzz --seed {program.key[0]} --index {program.key[1]} "
-        f"--size {program.size})",
+        f"--size {program.size}" + (f" --focus {program.focus}" if program.focus else "")
+        + (" --large" if program.large else "") + ")",
         "import numpy as np", "import graphjit as tf", "from graphjit.interpreter import evaluate",
         "", "graph = tf.Graph()", "with graph.as_default():", *graph_source(program),
         f"fetches = [{', '.join(program.fetches)}]",

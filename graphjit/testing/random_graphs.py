@@ -3,8 +3,9 @@
 `generate(seed, index)` returns graph `index` of the stream `seed`, a Program: its
 placeholders and feed values, lines of public-API Python (elementwise chains with
 broadcasting, reductions over any axes, softmax/log-softmax/layer-norm/moments, matmul,
-views, slices, concat, gather, convolutions, int and float dtypes), several fetched
-intermediates, and often `tf.gradients` of a random scalar loss. Each graph has its own
+views, slices, concat, gather, convolutions and conv -> bias -> relu -> pool chains,
+size-1 transposes, flattens into dense layers, recurrences, int and float dtypes), several
+fetched intermediates, and often `tf.gradients` of a random scalar loss. Each graph has its own
 `np.random.Generator` seeded by (seed, index), so one graph regenerates alone.
 
 `BUILDERS` maps a builder to the op types it creates; `NOT_GENERATED` lists each
@@ -19,7 +20,9 @@ import numpy as np
 from graphjit.registry import all_op_defs
 from graphjit.testing import (  # noqa: F401  (registration)
     builders_control,
+    builders_layout,
     builders_math,
+    builders_recurrent,
     builders_shape,
 )
 from graphjit.testing.gen import BUILDERS, Draft, Gen, Var
@@ -92,9 +95,12 @@ def _base_shape(rng: np.random.Generator) -> tuple:
     return tuple(int(d) for d in rng.integers(1, 6, size=rank))
 
 
-def _add_input(g: Gen, dtype: str) -> Var:
+def _add_input(g: Gen, dtype: str, full: bool = False) -> Var:
+    """A placeholder of a shape broadcasting with the base shape (`full`: the base)."""
     start = int(g.rng.integers(len(g.base) + 1)) if g.chance(0.3) else 0
     shape = tuple(d if g.chance(0.75) else 1 for d in g.base[start:])
+    if full:
+        shape = g.base
     var = g.new_input(shape, dtype)
     g.inputs.extend(g._pending)
     g._pending.clear()
@@ -142,17 +148,40 @@ def _fetches(g: Gen) -> list[str]:
     return list(dict.fromkeys(fetches))
 
 
-def generate(seed: int, index: int, size: int = DEFAULT_SIZE) -> Program:
-    """Graph `index` of stream `seed` (see the module docstring)."""
+FOCUS_FACTOR = 10.0  # how much likelier the builders named in `focus` are drawn
+
+
+def _large_base_shape(rng: np.random.Generator) -> tuple:
+    """Rows of LARGE_ELEMENTS elements or more in all: row kernels (softmax, norms,
+    reductions over the last axis) then run as parallel chunked row loops, whose passes
+    codegen.pipeline software-pipelines."""
+    rows = int(rng.choice([2, 3, 7, 16, 40, 130]))
+    return rows, -(-LARGE_ELEMENTS // rows) + int(rng.integers(0, 40))
+
+
+LARGE_ELEMENTS = 1 << 15  # lower.emit.PARALLEL_MIN_ELEMENTS
+
+
+def generate(seed: int, index: int, size: int = DEFAULT_SIZE, focus: str = "",
+             large: bool = False) -> Program:
+    """Graph `index` of stream `seed` (see the module docstring); `focus`, builder names
+    separated by commas, draws those FOCUS_FACTOR times as often (to aim a run at new
+    rules); `large` makes the inputs (rows, cols) of LARGE_ELEMENTS elements or more."""
     rng = np.random.default_rng([seed, index])
-    g = Gen(rng, fdtype=str(rng.choice(["float32", "float64"], p=[0.6, 0.4])),
-            idtype=str(rng.choice(["int32", "int64"])), base=_base_shape(rng),
+    fdtype = str(rng.choice(["float32", "float64"], p=[0.6, 0.4]))
+    idtype, base = str(rng.choice(["int32", "int64"])), _base_shape(rng)
+    g = Gen(rng, fdtype=fdtype, idtype=idtype, base=_large_base_shape(rng) if large else base,
             edge=bool(rng.random() < 0.15))
     int_graph = g.chance(0.2)
     for k in range(int(rng.integers(1, 4))):
-        _add_input(g, g.idtype if int_graph and k == 0 or g.chance(0.15) else g.fdtype)
+        _add_input(g, g.idtype if int_graph and k == 0 or g.chance(0.15) else g.fdtype,
+                   full=large and k == 0)
     builders = list(BUILDERS.values())
-    weights = np.array([b.weight for b in builders])
+    focused = set(filter(None, focus.split(",")))
+    if focused - set(BUILDERS):
+        raise ValueError(f"unknown builders {sorted(focused - set(BUILDERS))}")
+    weights = np.array([b.weight * (FOCUS_FACTOR if b.name in focused else 1.0)
+                        for b in builders])
     wanted = int(rng.integers(max(2, size // 3), size + 1))
     for _ in range(4 * wanted):
         if len(g.lines) >= wanted:
@@ -165,4 +194,5 @@ def generate(seed: int, index: int, size: int = DEFAULT_SIZE) -> Program:
     if g.chance(0.45):
         _gradients(g)
     return prune(Program((seed, index), tuple(g.inputs), tuple(g.lines), tuple(_fetches(g)),
-                         session=g.chance(0.2), size=size))
+                         session=g.chance(0.2), size=size, focus=focus,
+                         large=large))

@@ -48,6 +48,7 @@ TRANSCENDENTAL = ("Exp", "Log", "Log1p", "Expm1", "Tanh", "Sigmoid", "Erf", "Sin
 REDUCING = ("Sum", "Mean", "Prod", "SumToShapeOf", "MatMul", "Conv2D", "Conv2DBackpropInput",
             "Conv2DBackpropFilter", "AvgPool", "AvgPoolGrad", "MaxPoolGrad", "ScatterAddLike")
 TERMS = None  # a reduction's input ulps grow with the number of terms it sums: _input_ulps
+RECURRENT_STEP_OPS = 16  # a recurrence step's rounded ops besides its H-term product
 
 #: op type -> (ulps on each float input, ulps on the float output); others are exact.
 ULPS: dict[str, tuple] = {
@@ -58,6 +59,9 @@ ULPS: dict[str, tuple] = {
     "Mul": (0, 1), "Square": (0, 1),  # 'contract': the product feeds an FMA unrounded
     "FloorDiv": (2, 0), "FloorMod": (2, 1),  # floor of an 'arcp' quotient
     **{t: (TERMS, 2) for t in REDUCING},  # 'reassoc': any summation order, then a division
+    # a whole recurrence: per step an H-term product, gate activations (vecmath) and FMAs;
+    # the perturbed inputs (xw per step) carry that error through the steps that follow
+    "RecurrentSequence": (TERMS, 4),
 }
 EXACT_INPUTS = {"MaxPoolGrad": (0,), "ScatterAddLike": (1, 2)}  # where the max is; indices
 
@@ -69,6 +73,8 @@ def _terms(op: Operation, inputs: list[np.ndarray], output: np.ndarray) -> int:
         return a.shape[-2] if op.attrs.get("transpose_a") else a.shape[-1]
     if op.type == "Conv2D":
         return int(np.prod(inputs[1].shape[:3]))
+    if op.type == "RecurrentSequence":  # rt [D, H, G*H]: H terms, then the gates' maths
+        return inputs[2].shape[1] + RECURRENT_STEP_OPS
     if op.type == "Conv2DBackpropInput":
         f = inputs[1].shape
         return f[0] * f[1] * f[3]
@@ -106,7 +112,7 @@ def _perturbed(ops: list[Operation], feeds: dict, fetches: list, in_ulps: dict |
         if in_ulps is None:
             ulps = _input_ulps(op, {**dict(zip(op.inputs, inputs)),
                                     **dict(zip(op.outputs, run_op(op, inputs)))}) \
-                if op.type in REDUCING else ULPS.get(op.type, (0, 0))[0]
+                if ULPS.get(op.type, (0, 0))[0] is TERMS else ULPS.get(op.type, (0, 0))[0]
         else:
             ulps = in_ulps[op]
         if ulps:
