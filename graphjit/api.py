@@ -18,9 +18,7 @@ in turn (graphjit.staged).
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import gc
 import operator
 import os
 import threading
@@ -50,7 +48,7 @@ from graphjit.plan_info import INSPECTED, CacheInfo, PlanHistory, describe_fetch
 from graphjit.registry import get_op_def
 from graphjit.specialize import RankDispatch, has_unknown_rank
 from graphjit.staged import Stages, computed_ops, dynamic_ops
-from runtime import trace
+from runtime import collector, trace
 from runtime.runner import MISS, no_runner
 
 if TYPE_CHECKING:  # (memory, profile and explain import what they use when called)
@@ -77,20 +75,6 @@ def _max_plans(value) -> int:
         raise InvalidArgumentError(f"{source} must be a positive integer (the number of "
                                    f"input-shape plans a function keeps), got {value!r}")
     return n
-
-
-@contextlib.contextmanager
-def _collector_paused():
-    """Optimizing and planning create many objects and free few: Python's cyclic garbage
-    collector, run every 700 allocations over a growing heap, took 40% of optimizing a
-    10,000-op graph. It is paused meanwhile (unless the user paused it already)."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _resolve(graph_or_fetches, fetches):
@@ -198,7 +182,7 @@ class CompiledFunction:
             return
         # Plans are built from the optimized graph; the caller keeps speaking of the
         # original one (its tensors, names and feed_dict keys).
-        with _collector_paused(), trace.span("optimize", "plan", {"fetches": [
+        with collector.paused(), trace.span("optimize", "plan", {"fetches": [
                 getattr(leaf, "name", str(leaf)) for leaf in self.leaves]}):
             self.graph, self.optimize_report = optimize(graph, self.leaves, passes,
                                                         keep=self.feeds, prune=True)
@@ -465,7 +449,7 @@ class CompiledFunction:
             compile_log.plan_starting(self._label, record, len(self._executors) + 1,
                                       self.max_plans)
             start = perf_counter()
-            with _collector_paused(), trace.span("plan", "plan", {
+            with collector.paused(), trace.span("plan", "plan", {
                     "shapes": [list(shape) for shape in signature]}):
                 entry = plan_executor(self._all_fetches, self._all_feeds,
                                       list(signature) + self._state_shapes, self._constants,
@@ -615,7 +599,7 @@ class CompiledFunction:
 
     def _lower_for(self, signature: tuple):
         """The LoweredProgram for these input shapes, compiling nothing."""
-        with _collector_paused():
+        with collector.paused():
             return lower(self._all_fetches, self._all_feeds,
                          list(signature) + self._state_shapes, self._constants)
 

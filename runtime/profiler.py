@@ -5,15 +5,13 @@ overhead per call, and how close each kernel comes to this machine's roofline
 
 from __future__ import annotations
 
-import gc
 import math
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from html import escape
 from time import perf_counter_ns
 
-from runtime import roofline, trace
+from runtime import collector, roofline, trace
 from runtime.executor import run_step
 
 
@@ -182,20 +180,6 @@ class _StepTimer:
             samples.append((index, start, end))
 
 
-@contextmanager
-def _no_gc():
-    """Python's cyclic collector off while runs are timed: the timer's own growing
-    sample list triggers collections, which land in whichever step runs then (one
-    copy kernel showed ~800 us against ~10 us for an identical one)."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
 def profile_plan(executor, inputs, repeat: int,
                  recorder: trace.Recorder | None = None) -> ProfileReport:
     """Time `repeat` runs of the executor's plan; the first (warm-up) run is not counted.
@@ -204,7 +188,7 @@ def profile_plan(executor, inputs, repeat: int,
     timer = _StepTimer(executor.plan)
     recorder = trace.Recorder() if recorder is None else recorder
     runs = []
-    with recorder, _no_gc():  # (parallel chunks and nested plans record themselves)
+    with recorder, collector.paused():  # (parallel chunks and nested plans record themselves)
         start = time.perf_counter()
         for _ in range(repeat):
             begin = perf_counter_ns()
