@@ -10,6 +10,8 @@ from the arrays at run time, so a new batch size compiles nothing.
 
 from __future__ import annotations
 
+from functools import reduce
+
 from codegen.loopir import ArrayView, Dim, ExternCall, Kernel, Param
 from graphjit.lower.emit import int_mul
 
@@ -22,6 +24,13 @@ def _rows(param: str, cells: int, width: int, per_image: bool = False,
     n = Dim(param, 0)
     shape = (n, cells, width) if per_image else (int_mul(n, cells), width)
     return ArrayView(param, shape, transposed)
+
+
+def _matrix(param: str, rank: int, split: int, transposed: bool = False) -> ArrayView:
+    """`param` viewed as a matrix: axes [0, split) become rows, [split, rank) columns."""
+    rows = reduce(int_mul, [Dim(param, a) for a in range(split)])
+    cols = reduce(int_mul, [Dim(param, a) for a in range(split, rank)])
+    return ArrayView(param, (rows, cols), transposed)
 
 
 def _gemm(name: str, dtype: str, ranks: tuple, a: ArrayView, b: ArrayView,
