@@ -346,7 +346,8 @@ def _broadcast_to_grad(op, grads):
 
 def _pad_grad(op, grads):
     """CONSTANT: the interior slice. REFLECT/SYMMETRIC: the interior plus the mirrored
-    borders folded back, axis by axis (needs those axes' sizes at build time)."""
+    borders folded back, axis by axis. Every slice counts from an end of the axis, so
+    its size need not be known when the gradient is built."""
     x, dy = op.inputs[0], grads[0]
     paddings, mode = op.attrs["paddings"], op.attrs["mode"]
     full = [(None, None, 1)] * x.ndim
@@ -354,33 +355,29 @@ def _pad_grad(op, grads):
     def cut(t, axis, s):
         return make("StridedSlice", [t], {"slices": tuple(full[:axis] + [s] + full[axis + 1:])})
 
+    def add_at(t, axis, start, stop, piece):
+        """t with `piece` added to t[start:stop] along `axis` (None: an open end)."""
+        parts = [cut(t, axis, (None, start, 1))] if start not in (0, None) else []
+        parts.append(make("Add", [cut(t, axis, (start, stop, 1)), piece]))
+        if stop is not None:
+            parts.append(cut(t, axis, (stop, None, 1)))
+        return parts[0] if len(parts) == 1 else concat(parts, axis, name=None)
+
     if mode == "CONSTANT":
         return [make("StridedSlice", [dy], {"slices": tuple(
             (b, -a if a else None, 1) for b, a in paddings)})] if x.ndim else [dy]
+    shift = 1 if mode == "REFLECT" else 0
     for axis, (b, a) in enumerate(paddings):
         if not b and not a:
             continue
-        n = x.shape[axis]
-        if n is None:
-            raise UnsupportedError(
-                f"the gradient of {op.describe()} needs the size of padded axis {axis} at "
-                "build time")
-        pieces = [cut(dy, axis, (b, b + n, 1))]
-        shift = 1 if mode == "REFLECT" else 0
+        folded = cut(dy, axis, (b, -a if a else None, 1))  # the interior: x's own cells
         if b:  # dy[b-1], ..., dy[0] land on x[shift], ..., x[shift + b - 1]
-            head = cut(dy, axis, (b - 1, None, -1))
-            pieces.append(_pad_axis(head, axis, shift, n - b - shift))
-        if a:  # dy[b+n+a-1], ..., dy[b+n] land on x[n-a-shift], ..., x[n-1-shift]
-            tail = cut(dy, axis, (b + n + a - 1, b + n - 1, -1))
-            pieces.append(_pad_axis(tail, axis, n - a - shift, shift))
-        dy = _grad.add_all(pieces)
+            folded = add_at(folded, axis, shift, shift + b, cut(dy, axis, (b - 1, None, -1)))
+        if a:  # dy[-1], ..., dy[-a] land on x[-a-shift], ..., x[-1-shift]
+            tail = cut(dy, axis, (None, -a - 1, -1))
+            folded = add_at(folded, axis, -a - shift, -shift if shift else None, tail)
+        dy = folded
     return [dy]
-
-
-def _pad_axis(t, axis, before, after):
-    paddings = [(0, 0)] * t.ndim
-    paddings[axis] = (before, after)
-    return pad(t, paddings)
 
 
 def _no_gradient(op, grads):
