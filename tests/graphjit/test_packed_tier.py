@@ -1,0 +1,122 @@
+"""The packed-kernel tier (graphjit.api, graphjit.lower.packed_matmul): a plan is first
+made with BLAS calls for the products the packed rule takes, re-planned with packed
+kernels once it served PACKED_AFTER_CALLS calls at its signature; results agree across
+the switch, threads calling across it all get right results, and a function with
+nothing to pack is never re-planned."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+import graphjit as tf
+from graphjit.interpreter import evaluate
+from graphjit.lower import packed_matmul
+from graphjit.plan_info import PACKED_TIER
+
+AFTER = 3  # calls served before the switch (the shipped 64, made small for tests)
+RNG = np.random.default_rng(11)
+
+
+@pytest.fixture(autouse=True)
+def few_calls(monkeypatch):
+    monkeypatch.setattr(packed_matmul, "PACKED_AFTER_CALLS", AFTER)
+
+
+def _dense():
+    """relu(x @ w + b) @ w2: two products by constant weights (packed for few rows)."""
+    g = tf.Graph()
+    with g.as_default():
+        x = tf.placeholder(tf.float32, [None, 6])
+        w = tf.constant(RNG.standard_normal((6, 7)).astype(np.float32))
+        b = tf.constant(RNG.standard_normal(7).astype(np.float32))
+        w2 = tf.constant(RNG.standard_normal((7, 3)).astype(np.float32))
+        y = tf.matmul(tf.nn.relu(tf.matmul(x, w) + b), w2)
+    return x, y
+
+
+def _packed_steps(fn) -> int:
+    """Steps of the latest plan that are packed kernels (a BLAS product is an extern)."""
+    return sum(s.kind == "kernel" and "MatMul" in [_type(fn, o) for o in s.ops]
+               for s in fn.kernels)
+
+
+def _type(fn, name: str) -> str:
+    return fn.graph.get_operation_by_name(name).type
+
+
+def test_the_switch_comes_after_the_calls_served_and_keeps_the_results():
+    x, y = _dense()
+    fn = tf.compile(y, feeds=[x])
+    a = RNG.standard_normal((2, 6)).astype(np.float32)
+    want = evaluate([y], {x: a})[0]
+    for _ in range(AFTER):
+        np.testing.assert_allclose(fn(a), want, rtol=1e-5, atol=1e-5)
+        assert _packed_steps(fn) == 0  # BLAS calls still
+    blas = fn(a)  # the switch: this call already runs the packed plan
+    assert _packed_steps(fn) == 2
+    for _ in range(3):
+        np.testing.assert_allclose(fn(a), blas, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(blas, want, rtol=1e-5, atol=1e-5)
+    whys = [r.why for r in fn.cache_info()]
+    assert whys[-1] == PACKED_TIER and len(whys) == 2
+    assert fn.cache_info()[0].evicted  # the BLAS-first plan is dropped, not kept
+
+
+def test_each_signature_counts_its_own_calls():
+    x, y = _dense()
+    fn = tf.compile(y, feeds=[x])
+    one, two = (RNG.standard_normal((n, 6)).astype(np.float32) for n in (1, 2))
+    for _ in range(AFTER):
+        fn(one)
+        fn(two)
+    fn(one)  # its switch; shape (2, 6) has not made one more call yet
+    assert _packed_steps(fn) == 2
+    fn(two)
+    assert _packed_steps(fn) == 2
+    assert [r.why for r in fn.cache_info()].count(PACKED_TIER) == 2
+
+
+def test_more_rows_than_the_rule_takes_are_never_replanned():
+    x, y = _dense()
+    fn = tf.compile(y, feeds=[x])
+    a = RNG.standard_normal((packed_matmul.MAX_ROWS + 1, 6)).astype(np.float32)
+    for _ in range(AFTER + 3):
+        fn(a)
+    assert len(fn.cache_info()) == 1 and _packed_steps(fn) == 0
+
+
+def test_no_tier_plans_packed_at_once(monkeypatch):
+    monkeypatch.setattr(packed_matmul, "PACKED_AFTER_CALLS", 0)
+    x, y = _dense()
+    fn = tf.compile(y, feeds=[x])
+    fn(RNG.standard_normal((2, 6)).astype(np.float32))
+    assert _packed_steps(fn) == 2 and len(fn.cache_info()) == 1
+
+
+def test_threads_calling_across_the_switch_all_get_right_results():
+    x, y = _dense()
+    fn = tf.compile(y, feeds=[x])
+    inputs = [RNG.standard_normal((3, 6)).astype(np.float32) for _ in range(4)]
+    wants = [evaluate([y], {x: a})[0] for a in inputs]
+    errors = []
+    start = threading.Barrier(len(inputs))
+
+    def call(a, want):
+        try:
+            start.wait()
+            for _ in range(4 * AFTER):
+                np.testing.assert_allclose(fn(a), want, rtol=1e-5, atol=1e-5)
+        except Exception as exc:  # (reported by the main thread)
+            errors.append(exc)
+
+    threads = [threading.Thread(target=call, args=pair) for pair in zip(inputs, wants)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors[0]
+    assert _packed_steps(fn) == 2
+    assert [r.why for r in fn.cache_info()].count(PACKED_TIER) == 1  # one switch
