@@ -159,9 +159,11 @@ class CompiledFunction:
     """A graph compiled for fixed fetches and feeds; call it with the feed values."""
 
     def __init__(self, graph: Graph, fetches, feeds=None, passes=None, state: dict | None = None,
-                 max_plans: int | None = None, *, origin: str = ""):
+                 max_plans: int | None = None, *, origin: str = "", tiered: bool = True):
         """`origin`: why this function was made, when graphjit made it (new fetches for a
-        Session.run, a rank specialization...): the compile logs' reason for its first plan."""
+        Session.run, a rank specialization...): the compile logs' reason for its first plan.
+        `tiered`: BLAS-first plans switching to packed kernels (see above); off for a
+        loop's cond and body, whose plans a native loop driver takes as they are."""
         self.max_plans = _max_plans(max_plans)
         self.source_graph = graph
         self.leaves, self._rebuild = flatten_fetches(graph, fetches)
@@ -179,6 +181,7 @@ class CompiledFunction:
         self._fast = no_runner  # the runner of the plan called last (runtime.runner)
         self._fast_dtypes = None  # the input dtypes runners check; None: no runners
         self._origin = origin
+        self._tiered = tiered
         self._plan_history = PlanHistory(self.max_plans)  # why each plan was built, its cost
         self.optimize_seconds = 0.0
         compile_log.apply_environment()
@@ -464,7 +467,8 @@ class CompiledFunction:
             for tensor, array in zip(self.feeds, arrays):
                 if not tensor.shape.is_compatible_with(array.shape):
                     convert_feed(tensor, array)  # raises the FeedError that explains it
-            return self._build(signature, why, packed_matmul.PACKED_AFTER_CALLS > 0)
+            return self._build(signature, why,
+                               self._tiered and packed_matmul.PACKED_AFTER_CALLS > 0)
 
     def _build(self, signature, why: str | None, tiered: bool):
         """Plan `signature` (under the lock), replacing its plan if it has one; `tiered`:

@@ -120,3 +120,20 @@ def test_threads_calling_across_the_switch_all_get_right_results():
     assert not errors, errors[0]
     assert _packed_steps(fn) == 2
     assert [r.why for r in fn.cache_info()].count(PACKED_TIER) == 1  # one switch
+
+
+def test_a_loop_body_plans_packed_at_once():
+    """A loop's body runs many times per call, and its native driver keeps the plans it
+    was built from: not tiered."""
+    g = tf.Graph()
+    with g.as_default():
+        x = tf.placeholder(tf.float32, [2, 4])
+        w = tf.constant((RNG.standard_normal((4, 4)) / 4).astype(np.float32))
+        _, y = tf.while_loop(lambda i, v: i < 3, lambda i, v: (i + 1, tf.matmul(v, w)),
+                             [tf.constant(0), x])
+    fn = tf.compile(y, feeds=[x])
+    a = RNG.standard_normal((2, 4)).astype(np.float32)
+    np.testing.assert_allclose(fn(a), evaluate([y], {x: a})[0], rtol=1e-5, atol=1e-5)
+    loop = next(op for op in fn.graph.get_operations() if op.type == "While")
+    body = loop.attrs["body"].compiled()
+    assert _packed_steps(body) == 1 and len(body.cache_info()) == 1
