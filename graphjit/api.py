@@ -313,6 +313,10 @@ class CompiledFunction:
             if self._fast_dtypes is not None and entry[1] is not None \
                     and signature not in self._warming:
                 self._fast = entry[0].runner(self._fast_dtypes, self._finish, self._single)
+                if self._executors.get(signature) is not entry:
+                    # another thread replaced this plan (the tier's switch) meanwhile:
+                    # its runner must not outlive it (_build resets after storing)
+                    self._fast = no_runner
             values = self._execute(entry, arrays, None,
                                    None if out is None else self._out_buffers(entry[1], out))
         if self._single:

@@ -15,6 +15,7 @@ import graphjit as tf
 from graphjit.interpreter import evaluate
 from graphjit.lower import packed_matmul
 from graphjit.plan_info import PACKED_TIER
+from runtime.runner import no_runner
 
 AFTER = 3  # calls served before the switch (the shipped 64, made small for tests)
 RNG = np.random.default_rng(11)
@@ -120,6 +121,11 @@ def test_threads_calling_across_the_switch_all_get_right_results():
     assert not errors, errors[0]
     assert _packed_steps(fn) == 2
     assert [r.why for r in fn.cache_info()].count(PACKED_TIER) == 1  # one switch
+    for _ in range(2):
+        fn(inputs[0])
+    # the fast path runs the packed plan, or none yet (kernels of a warm start that
+    # have not settled), never the BLAS-first plan's runner
+    assert fn._fast is fn._last[0]._runner or fn._fast is no_runner
 
 
 def test_a_loop_body_plans_packed_at_once():
