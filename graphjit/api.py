@@ -212,6 +212,8 @@ class CompiledFunction:
         self._last = None
         # signature -> [calls served] of the BLAS-first plans awaiting packed kernels
         self._warming: dict[tuple, list] = {}
+        self._packable = {op.name for op in self.graph.get_operations()  # (by constants)
+                          if op.type == "MatMul" and op.inputs[1].op.type == "Const"}
         # Ops whose output size depends on values: several plans per call (graphjit.staged).
         dynamic = dynamic_ops(computed_ops(self._plan_leaves, self._plan_feeds))
         self._stages = Stages(self, dynamic) if dynamic else None
@@ -471,8 +473,25 @@ class CompiledFunction:
             for tensor, array in zip(self.feeds, arrays):
                 if not tensor.shape.is_compatible_with(array.shape):
                     convert_feed(tensor, array)  # raises the FeedError that explains it
-            return self._build(signature, why,
-                               self._tiered and packed_matmul.PACKED_AFTER_CALLS > 0)
+            return self._build(signature, why, self._tiered and packed_matmul.PACKED_AFTER_CALLS
+                               > 0 and not self._packed_cached(signature))
+
+    def _packed_cached(self, signature) -> bool:
+        """Whether the packed kernels of a plan for `signature` are all in memory or in
+        the disk cache (a warm process or cache): then a first plan has them at once,
+        at the cost of lowering it once more (a few ms; compiling nothing)."""
+        if not self._packable:
+            return False
+        from codegen.loopir import is_extern
+        from codegen.numba_backend import is_loaded_or_cached
+        try:
+            program = lower(self._all_fetches, self._all_feeds,
+                            list(signature) + self._state_shapes, self._constants)
+        except Exception:  # (the plan itself raises it, or plans in stages)
+            return False
+        packed = [s.kernel for s in program.steps if s.kernel is not None and s.ops
+                  and s.ops[0] in self._packable and not is_extern(s.kernel)]
+        return bool(packed) and all(is_loaded_or_cached(k) for k in packed)
 
     def _build(self, signature, why: str | None, tiered: bool):
         """Plan `signature` (under the lock), replacing its plan if it has one; `tiered`:

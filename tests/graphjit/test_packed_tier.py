@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import graphjit as tf
+from codegen import numba_backend
 from graphjit.interpreter import evaluate
 from graphjit.lower import packed_matmul
 from graphjit.plan_info import PACKED_TIER
@@ -21,9 +22,15 @@ AFTER = 3  # calls served before the switch (the shipped 64, made small for test
 RNG = np.random.default_rng(11)
 
 
+IS_CACHED = numba_backend.is_loaded_or_cached
+
+
 @pytest.fixture(autouse=True)
-def few_calls(monkeypatch):
+def few_calls_and_a_cold_cache(monkeypatch):
+    """The tier after AFTER calls; packed kernels never compiled before (else a first
+    plan is packed at once: see the last test)."""
     monkeypatch.setattr(packed_matmul, "PACKED_AFTER_CALLS", AFTER)
+    monkeypatch.setattr(numba_backend, "is_loaded_or_cached", lambda kernel: False)
 
 
 def _dense():
@@ -143,3 +150,37 @@ def test_a_loop_body_plans_packed_at_once():
     loop = next(op for op in fn.graph.get_operations() if op.type == "While")
     body = loop.attrs["body"].compiled()
     assert _packed_steps(body) == 1 and len(body.cache_info()) == 1
+
+
+def test_packed_kernels_already_compiled_are_planned_at_once(monkeypatch):
+    """A second function of the same graph finds the packed kernels the first one
+    compiled (in memory, or in the disk cache of a warm process): no BLAS-first plan."""
+    x, y = _dense()
+    first = tf.compile(y, feeds=[x])
+    a = RNG.standard_normal((5, 6)).astype(np.float32)
+    for _ in range(AFTER + 1):
+        first(a)
+    monkeypatch.setattr(numba_backend, "is_loaded_or_cached", IS_CACHED)
+    assert _packed_steps(first) == 2
+    second = tf.compile(y, feeds=[x])
+    np.testing.assert_allclose(second(a), first(a), rtol=1e-6, atol=1e-6)
+    assert _packed_steps(second) == 2 and len(second.cache_info()) == 1
+    other = tf.compile(y, feeds=[x])  # other rows: the same shape-generic kernels
+    other(RNG.standard_normal((packed_matmul.MAX_ROWS, 6)).astype(np.float32))
+    assert _packed_steps(other) == 2 and len(other.cache_info()) == 1
+
+
+def test_the_disk_cache_knows_a_compiled_kernel(tmp_path, monkeypatch):
+    """codegen.cache.is_cached: a kernel compiled once is in the disk cache (what a
+    warm process's first plan asks), a source never compiled is not."""
+    from codegen import cache
+    monkeypatch.setenv("GRAPHJIT_CACHE_DIR", str(tmp_path))
+    if cache.caching_disabled():
+        pytest.skip("the kernel cache is disabled here")
+    kernel = packed_matmul.packed_matmul_kernel("matmul_disk", "float64", 3, 2)
+    assert not IS_CACHED(kernel)
+    compiled = numba_backend.compile_kernel(kernel)
+    out = np.empty((2, 2))
+    compiled.fn(np.ones((2, 3)), np.ones((2, 3)), out)  # (Numba writes its index on use)
+    assert cache.is_cached(compiled.source) and IS_CACHED(kernel)
+    assert not cache.is_cached(compiled.source + "# another kernel\n")
