@@ -20,7 +20,8 @@ lower.packed_matmul: costly to compile, faster per call) is first planned as a B
 call; once that plan has served PACKED_AFTER_CALLS calls at its signature, the
 signature is planned again with packed kernels, and the new plan replaces the old one
 (whole: a call runs one plan or the other, never a mix). Until then calls at that
-signature take the general path, which counts them, not the plan's runner.
+signature take the general path, which counts them, not the plan's runner. Packed
+kernels already compiled (in memory, or in the disk cache) are planned at once.
 """
 
 from __future__ import annotations
