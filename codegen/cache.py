@@ -18,6 +18,7 @@ kernel.
 from __future__ import annotations
 
 import atexit
+import glob
 import hashlib
 import json
 import os
@@ -202,6 +203,17 @@ def source_file(source: str) -> SourceFile:
     change = environment_change(source_hash) if how == NEW else None
     _note_environment(source_hash)
     return SourceFile(path, MOVED_ON, change) if change else SourceFile(path, how)
+
+
+def is_cached(source: str) -> bool:
+    """Whether `source`'s file and Numba's index of its machine code are in the cache,
+    so that compiling it would only load it (looked up, nothing written)."""
+    if caching_disabled():
+        return False
+    stem = file_key(hashlib.sha256(source.encode()).hexdigest())
+    directory = kernels_dir()
+    return os.path.exists(os.path.join(directory, stem + ".py")) and bool(
+        glob.glob(os.path.join(glob.escape(directory), "__pycache__", stem + ".*.nbi")))
 
 
 def _write_private(name: str, source: str) -> str:

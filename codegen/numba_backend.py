@@ -282,6 +282,15 @@ def compile_kernel(kernel: Kernel) -> CompiledKernel:
         return compiled
 
 
+def is_loaded_or_cached(kernel: Kernel) -> bool:
+    """Whether compiling `kernel` would cost no compile: it is in memory, or in the disk
+    cache (checked without writing; the source is rendered, nothing compiled)."""
+    with _lock:
+        if kernel_hash(kernel) in _live:
+            return True
+    return cache.is_cached(kernel_source(prepare(kernel)))
+
+
 def _load(path: str, name: str, source: str, reason: str = "", extern: bool = False):
     """The kernel through Numba (compiled, or loaded from its disk cache), and the
     reason of a miss."""

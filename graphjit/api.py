@@ -14,10 +14,19 @@ into the state after it.
 
 Ops whose output size depends on values (boolean_mask) split a call into plans run
 in turn (graphjit.staged).
+
+Plans are tiered where it pays: a product that would get a packed kernel (graphjit.
+lower.packed_matmul: costly to compile, faster per call) is first planned as a BLAS
+call; once that plan has served PACKED_AFTER_CALLS calls at its signature, the
+signature is planned again with packed kernels, and the new plan replaces the old one
+(whole: a call runs one plan or the other, never a mix). Until then calls at that
+signature take the general path, which counts them, not the plan's runner. Packed
+kernels already compiled (in memory, or in the disk cache) are planned at once.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import operator
 import os
@@ -41,10 +50,11 @@ from graphjit.errors import (
 from graphjit.feeds import as_result, convert_feed, flatten_fetches, prepare_feeds
 from graphjit.graph import Graph, Operation, Tensor, format_spec
 from graphjit.graph_queries import ops_needed
+from graphjit.lower import packed_matmul
 from graphjit.lower.planner import listed_steps, plan_executor, shared_buffers
 from graphjit.lower.program import lower
 from graphjit.passes import graph_outputs, optimize
-from graphjit.plan_info import INSPECTED, CacheInfo, PlanHistory, describe_fetches
+from graphjit.plan_info import INSPECTED, PACKED_TIER, CacheInfo, PlanHistory, describe_fetches
 from graphjit.registry import get_op_def
 from graphjit.specialize import RankDispatch, has_unknown_rank
 from graphjit.staged import Stages, computed_ops, dynamic_ops
@@ -148,9 +158,11 @@ class CompiledFunction:
     """A graph compiled for fixed fetches and feeds; call it with the feed values."""
 
     def __init__(self, graph: Graph, fetches, feeds=None, passes=None, state: dict | None = None,
-                 max_plans: int | None = None, *, origin: str = ""):
+                 max_plans: int | None = None, *, origin: str = "", tiered: bool = True):
         """`origin`: why this function was made, when graphjit made it (new fetches for a
-        Session.run, a rank specialization...): the compile logs' reason for its first plan."""
+        Session.run, a rank specialization...): the compile logs' reason for its first plan.
+        `tiered`: BLAS-first plans switching to packed kernels (see above); off for a
+        loop's cond and body, whose plans a native loop driver takes as they are."""
         self.max_plans = _max_plans(max_plans)
         self.source_graph = graph
         self.leaves, self._rebuild = flatten_fetches(graph, fetches)
@@ -169,6 +181,7 @@ class CompiledFunction:
         self._fast = no_runner  # the runner of the plan called last (runtime.runner)
         self._fast_dtypes = None  # the input dtypes runners check; None: no runners
         self._origin = origin
+        self._tiered = tiered
         self._plan_history = PlanHistory(self.max_plans)  # why each plan was built, its cost
         self.optimize_seconds = 0.0
         compile_log.apply_environment()
@@ -197,6 +210,10 @@ class CompiledFunction:
         self._constants: dict = {}  # the constant arrays all plans share
         self._lock = threading.Lock()
         self._last = None
+        # signature -> [calls served] of the BLAS-first plans awaiting packed kernels
+        self._warming: dict[tuple, list] = {}
+        self._packable = {op.name for op in self.graph.get_operations()  # (by constants)
+                          if op.type == "MatMul" and op.inputs[1].op.type == "Const"}
         # Ops whose output size depends on values: several plans per call (graphjit.staged).
         dynamic = dynamic_ops(computed_ops(self._plan_leaves, self._plan_feeds))
         self._stages = Stages(self, dynamic) if dynamic else None
@@ -302,8 +319,15 @@ class CompiledFunction:
                 entry = self._plan(arrays, signature)
             elif entry is not self._last:
                 self._touch(signature, entry)
-            if self._fast_dtypes is not None and entry[1] is not None:
+            if self._warming:
+                entry = self._served(signature, entry)
+            if self._fast_dtypes is not None and entry[1] is not None \
+                    and signature not in self._warming:
                 self._fast = entry[0].runner(self._fast_dtypes, self._finish, self._single)
+                if self._executors.get(signature) is not entry:
+                    # another thread replaced this plan (the tier's switch) meanwhile:
+                    # its runner must not outlive it (_build resets after storing)
+                    self._fast = no_runner
             values = self._execute(entry, arrays, None,
                                    None if out is None else self._out_buffers(entry[1], out))
         if self._single:
@@ -421,10 +445,26 @@ class CompiledFunction:
         """The plan for these shapes, made if there is none, marked as used last."""
         entry = self._executors.get(signature)
         if entry is None:
-            return self._plan(arrays, signature)
-        if entry is not self._last:
+            entry = self._plan(arrays, signature)
+        elif entry is not self._last:
             self._touch(signature, entry)
-        return entry
+        return self._served(signature, entry) if self._warming else entry
+
+    def _served(self, signature, entry):
+        """The plan to run a call at `signature` with: `entry`, counted if it is a
+        BLAS-first plan; once that one served PACKED_AFTER_CALLS calls, its packed
+        replacement (built here by one thread, under the lock, while other threads
+        keep running the old plan, which stays whole)."""
+        served = self._warming.get(signature)
+        if served is None:
+            return entry
+        if served[0] < packed_matmul.PACKED_AFTER_CALLS:
+            served[0] += 1  # (racing threads may lose a count: the switch comes later)
+            return entry
+        with self._lock:
+            if self._warming.get(signature) is not served:  # switched, or evicted
+                return self._executors.get(signature, entry)
+            return self._build(signature, PACKED_TIER, tiered=False)
 
     def _touch(self, signature, entry) -> None:
         self._last = entry
@@ -442,29 +482,60 @@ class CompiledFunction:
             for tensor, array in zip(self.feeds, arrays):
                 if not tensor.shape.is_compatible_with(array.shape):
                     convert_feed(tensor, array)  # raises the FeedError that explains it
-            compile_log.apply_environment()
-            previous = next((k for k, v in self._executors.items() if v is self._last), None)
-            record = self._plan_history.start(self._input_names(), signature, previous, why,
-                                              self._origin)
-            compile_log.plan_starting(self._label, record, len(self._executors) + 1,
-                                      self.max_plans)
-            start = perf_counter()
-            with collector.paused(), trace.span("plan", "plan", {
-                    "shapes": [list(shape) for shape in signature]}):
-                entry = plan_executor(self._all_fetches, self._all_feeds,
-                                      list(signature) + self._state_shapes, self._constants,
-                                      self.max_plans, record.kernels)
-            record.plan_seconds = perf_counter() - start
-            self._executors[signature] = entry
-            self._last = entry
-            self._fast = no_runner
-            self._plan_history.keep(record)
-            while len(self._executors) > self.max_plans:  # its buffers go with it
-                evicted, _ = self._executors.popitem(last=False)
-                self._evicted(evicted)
-            compile_log.plan_built(self._label, record)
-            _dump(self, entry)
-            return entry
+            return self._build(signature, why, self._tiered and packed_matmul.PACKED_AFTER_CALLS
+                               > 0 and not self._packed_cached(signature))
+
+    def _packed_cached(self, signature) -> bool:
+        """Whether the packed kernels of a plan for `signature` are all in memory or in
+        the disk cache (a warm process or cache): then a first plan has them at once,
+        at the cost of lowering it once more (a few ms; compiling nothing)."""
+        if not self._packable:
+            return False
+        from codegen.loopir import is_extern
+        from codegen.numba_backend import is_loaded_or_cached
+        try:
+            program = lower(self._all_fetches, self._all_feeds,
+                            list(signature) + self._state_shapes, self._constants)
+        except Exception:  # (the plan itself raises it, or plans in stages)
+            return False
+        packed = [s.kernel for s in program.steps if s.kernel is not None and s.ops
+                  and s.ops[0] in self._packable and not is_extern(s.kernel)]
+        return bool(packed) and all(is_loaded_or_cached(k) for k in packed)
+
+    def _build(self, signature, why: str | None, tiered: bool):
+        """Plan `signature` (under the lock), replacing its plan if it has one; `tiered`:
+        BLAS first, and counted for the switch if a product was deferred."""
+        compile_log.apply_environment()
+        previous = next((k for k, v in self._executors.items() if v is self._last), None)
+        record = self._plan_history.start(self._input_names(), signature, previous, why,
+                                          self._origin)
+        compile_log.plan_starting(self._label, record, len(self._executors) + 1,
+                                  self.max_plans)
+        start = perf_counter()
+        tier = packed_matmul.blas_first() if tiered else contextlib.nullcontext()
+        with collector.paused(), trace.span("plan", "plan", {
+                "shapes": [list(shape) for shape in signature]}), tier as deferred:
+            entry = plan_executor(self._all_fetches, self._all_feeds,
+                                  list(signature) + self._state_shapes, self._constants,
+                                  self.max_plans, record.kernels)
+        record.plan_seconds = perf_counter() - start
+        if signature in self._executors:  # the packed plan replacing the BLAS-first one
+            self._plan_history.evict(signature)
+        self._executors[signature] = entry
+        self._executors.move_to_end(signature)
+        if tiered and deferred.found:
+            self._warming[signature] = [0]
+        else:
+            self._warming.pop(signature, None)
+        self._last = entry
+        self._fast = no_runner
+        self._plan_history.keep(record)
+        while len(self._executors) > self.max_plans:  # its buffers go with it
+            evicted, _ = self._executors.popitem(last=False)
+            self._evicted(evicted)
+        compile_log.plan_built(self._label, record)
+        _dump(self, entry)
+        return entry
 
     # -- why plans were built (graphjit.plan_info, graphjit.compile_log) --------------
     @property
@@ -475,6 +546,7 @@ class CompiledFunction:
         return [t.op.name for t in self.feeds]
 
     def _evicted(self, signature: tuple) -> None:
+        self._warming.pop(signature, None)
         record = self._plan_history.evict(signature)
         if record is not None:
             compile_log.plan_evicted(self._label, record.inputs, self.max_plans)

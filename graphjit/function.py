@@ -147,13 +147,15 @@ class Function:
         return evaluate(list(self.outputs), dict(zip(self.inputs, arrays)))
 
     def compiled(self):
-        """The CompiledFunction running this function (made once, shared by every plan)."""
+        """The CompiledFunction running this function (made once, shared by every plan).
+        Not tiered (graphjit.api): a loop body runs many times per call, and the native
+        loop driver (graphjit.lower.while_loop) keeps the plans it was built from."""
         if self._compiled is None:
             from graphjit.api import CompiledFunction
             with self._lock:
                 if self._compiled is None:
                     self._compiled = CompiledFunction(self.graph, list(self.outputs),
-                                                      list(self.inputs))
+                                                      list(self.inputs), tiered=False)
         return self._compiled
 
     def inline(self, inputs: list[Tensor]) -> list[Tensor]:

@@ -17,6 +17,7 @@ FIRST_CALL = "first call"
 NEW_SHAPES = "new input shapes"
 REBUILT = "rebuilt after eviction"
 INSPECTED = "inspection before any call"
+PACKED_TIER = "packed kernels, replacing a BLAS-first plan that served its calls"
 
 
 def shape_text(shape) -> str:
@@ -62,7 +63,7 @@ class PlanRecord:
 
     number: int  # 1 for a function's first plan
     inputs: tuple[tuple[str, tuple], ...]  # (input name, shape) per input
-    why: str  # FIRST_CALL, NEW_SHAPES, REBUILT or INSPECTED
+    why: str  # FIRST_CALL, NEW_SHAPES, REBUILT, INSPECTED or PACKED_TIER
     detail: str = ""  # which input changed, from what to what; what was evicted
     kernels: list[KernelRecord] = field(default_factory=list)
     plan_seconds: float = 0.0  # lowering, compiling and buffer planning

@@ -28,6 +28,9 @@ tile, one zero constant. That took a kernel from 0.6-1.0 s to about 0.3 s of CPU
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 import numpy as np
@@ -141,9 +144,58 @@ def packed_matmul_kernel(name: str, dtype: str, k: int, n: int,
 MAX_ROWS = 32
 DTYPES = ("float32", "float64")
 
+# The tier: a packed kernel costs about 0.3 s of cold compile (0.03 s from a warm
+# on-disk cache), a BLAS call and its plain epilogue kernels far less, and a packed
+# kernel saves some microseconds per call (784-256-256-10 at batch 1: 27 -> 16 us). So a
+# plan is first made with BLAS for these products, and re-planned with packed kernels
+# once it has served PACKED_AFTER_CALLS calls at its signature (graphjit.api), as a
+# while loop gets its native driver after 64 iterations (graphjit.lower.while_loop): a
+# function called a few times (a script, a test, a one-off evaluation) never pays the
+# packed compile; one called over and over (serving, a training or evaluation loop) is
+# likely to be called many more times, and switches after a few milliseconds of BLAS
+# calls. 0: packed from the first call (no tier).
+PACKED_AFTER_CALLS = 64
+
+
+class Deferred:
+    """What planning under `blas_first` found: whether some product would have been
+    packed (then the plan is worth re-planning once it is hot)."""
+
+    __slots__ = ("found",)
+
+    def __init__(self):
+        self.found = False
+
+
+_deferring: ContextVar[Deferred | None] = ContextVar("packed_deferring", default=None)
+
+
+@contextmanager
+def blas_first() -> Iterator[Deferred]:
+    """Plan (in this thread or task) every product the packed rule takes as a BLAS call
+    instead; the Deferred yielded says whether there was one."""
+    deferred = Deferred()
+    token = _deferring.set(deferred)
+    try:
+        yield deferred
+    finally:
+        _deferring.reset(token)
+
 
 def use_packed(op, shapes: dict) -> bool:
-    """Whether `op` becomes a packed kernel under a plan's `shapes`: see MAX_ROWS."""
+    """Whether `op` becomes a packed kernel under a plan's `shapes`: see MAX_ROWS; not
+    while planning under `blas_first`, which notes that it deferred one."""
+    if not fits_packed(op, shapes):
+        return False
+    deferred = _deferring.get()
+    if deferred is None:
+        return True
+    deferred.found = True
+    return False
+
+
+def fits_packed(op, shapes: dict) -> bool:
+    """Whether the packed rule (MAX_ROWS) takes `op` under a plan's `shapes`."""
     if op.type != "MatMul":
         return False
     a, b = op.inputs

@@ -11,10 +11,20 @@ from onnx import TensorProto, helper, numpy_helper
 
 import graphjit.onnx as gjx
 from graphjit.interpreter import evaluate
+from graphjit.lower import packed_matmul
 from graphjit.lower.packed_matmul import MAX_ROWS
 
 K = 5
 TYPES = {"float32": TensorProto.FLOAT, "float64": TensorProto.DOUBLE}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def packed_from_the_first_call():
+    """These tests check the packed kernels themselves: no BLAS-first tier (graphjit.api;
+    tests/graphjit/test_packed_tier.py checks the tier)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(packed_matmul, "PACKED_AFTER_CALLS", 0)
+        yield
 
 
 def _model(dtype: str):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 import graphjit as tf
+from graphjit.lower import packed_matmul
 from graphjit.lower.explain import EXTERN_GEMM, UNRECORDED
 from graphjit.lower.fusion_log import Why
 from graphjit.lower.packed_matmul import MAX_ROWS
@@ -44,7 +45,8 @@ def test_mlp_boundaries_are_extern_gemms_in_user_terms():
     assert explanation.as_dicts()[1]["consumer_step"] == explanation[1].consumer_step
 
 
-def test_mlp_boundaries_of_packed_products_say_what_the_step_is():
+def test_mlp_boundaries_of_packed_products_say_what_the_step_is(monkeypatch):
+    monkeypatch.setattr(packed_matmul, "PACKED_AFTER_CALLS", 0)  # packed at once: no tier
     fn, _ = _mlp()
     fn(np.ones((4, 3), np.float32))
     explanation = fn.explain()  # (layer1's bias add and relu are in its kernel)

@@ -16,6 +16,15 @@ K = 5
 RNG = np.random.default_rng(7)
 
 
+@pytest.fixture(scope="module", autouse=True)
+def packed_from_the_first_call():
+    """These tests check the packed kernels themselves: no BLAS-first tier (graphjit.api;
+    tests/graphjit/test_packed_tier.py checks the tier)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(packed_matmul, "PACKED_AFTER_CALLS", 0)
+        yield
+
+
 def _graph(dtype):
     """Products of one fed input by constant weights: N of 7 and 6 (not multiples of
     the tile's columns), transposed weights, K=1, a bias and relu after one, and a
