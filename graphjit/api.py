@@ -494,8 +494,10 @@ class CompiledFunction:
         from codegen.loopir import is_extern
         from codegen.numba_backend import is_loaded_or_cached
         try:
+            # (a scratch copy of the constants: the packed weights this lowering makes
+            # belong to no plan yet, and a BLAS-first plan must not keep them alive)
             program = lower(self._all_fetches, self._all_feeds,
-                            list(signature) + self._state_shapes, self._constants)
+                            list(signature) + self._state_shapes, dict(self._constants))
         except Exception:  # (the plan itself raises it, or plans in stages)
             return False
         packed = [s.kernel for s in program.steps if s.kernel is not None and s.ops

@@ -19,6 +19,7 @@ from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
 import graphjit as gj  # noqa: E402
 from graphjit.errors import GraphError  # noqa: E402
+from graphjit.lower import packed_matmul  # noqa: E402
 from graphjit.onnx import export, import_model  # noqa: E402
 
 LR, STEPS = 0.05, 3
@@ -199,7 +200,8 @@ def test_default_import_is_unchanged_constants(trainable):
 
 
 
-def test_variable_weights_go_through_blas_and_compute_what_constants_do():
+def test_variable_weights_go_through_blas_and_compute_what_constants_do(monkeypatch):
+    monkeypatch.setattr(packed_matmul, "PACKED_AFTER_CALLS", 0)  # packed at once: no tier
     model = mlp(np.random.default_rng(4))[0]
     x = np.random.default_rng(5).normal(size=(4, 6)).astype(np.float32)
     constant, variable = import_model(model).compile(), \
