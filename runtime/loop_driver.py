@@ -101,7 +101,7 @@ def _indented(lines: list[str]) -> list[str]:
     return [f"    {line}" for line in lines]
 
 
-class _Source:
+class DriverSource:
     """The driver's source being written: the kernels it calls (`env`) and, per plan
     emitted, the slots whose arrays it takes as arguments, made once per caller."""
 
@@ -144,7 +144,7 @@ class _Source:
 class _Emitter:
     """The Numba source of one plan's steps, its arrays named as driver arguments."""
 
-    def __init__(self, source: _Source, tag: str, plan: Plan, inputs: list[str]):
+    def __init__(self, source: DriverSource, tag: str, plan: Plan, inputs: list[str]):
         if len(inputs) != len(plan.input_slots):
             raise NotNative("a plan takes other inputs than it is given")
         self.source, self.tag, self.plan = source, tag, plan
@@ -239,7 +239,7 @@ class LoopDriver:
 
     def __init__(self, source: str, env: dict, specs: list, emitters: list[_Emitter]):
         self.source = source
-        self._module = _import_driver(source, env)
+        self._module = import_driver(source, env)
         self._fn = self._module.driver
         self._first_lock = threading.Lock()
         self._specs = specs
@@ -317,7 +317,7 @@ def build_driver(cond_plan: Plan, body_plan: Plan, n: int,
     k = len(body_plan.input_slots) - n
     cur, nxt = [f"c{j}" for j in range(n)], [f"d{j}" for j in range(n)]
     ext = [f"e{j}" for j in range(k)]
-    source = _Source(host_steps)
+    source = DriverSource(host_steps)
     cond_lines, (test,) = source.emit(cond_plan, cur + ext, [None])
     body_lines, _ = source.emit(body_plan, cur + ext, nxt)
     swap = f"{', '.join(cur + nxt)} = {', '.join(nxt + cur)}"
@@ -329,19 +329,19 @@ def build_driver(cond_plan: Plan, body_plan: Plan, n: int,
              *_indented(_indented(body_lines)),
              f"        {swap}", "        iterations += 1",
              f"    return iterations, {MORE}"]
-    kernels = [f"# {name}: {_kernel_id(fn)}" for name, fn in source.env.items()]
-    text = "\n".join([_HEADER, *kernels, "", "", "@njit(nogil=True, error_model='numpy')",
+    kernels = [f"# {name}: {kernel_id(fn)}" for name, fn in source.env.items()]
+    text = "\n".join([DRIVER_HEADER, *kernels, "", "", "@njit(nogil=True, error_model='numpy')",
                       *lines]) + "\n"
     return LoopDriver(text, source.env, specs, source.emitters)
 
 
-_HEADER = '''"""A graphjit while-loop driver (runtime.loop_driver); the kernels it calls are
+DRIVER_HEADER = '''"""A graphjit while-loop driver (runtime.loop_driver); the kernels it calls are
 given to its module before it runs, as named below."""
 from codegen.numba_cache import njit
 '''
 
 
-def _kernel_id(fn) -> str:
+def kernel_id(fn) -> str:
     """What names a function's code: its module (a kernel's is named by the hash of its
     source, compilers and CPU), its name and a hash of its bytecode (a helper's changes
     with graphjit); the driver's file name hashes these."""
@@ -349,7 +349,7 @@ def _kernel_id(fn) -> str:
     return f"{fn.py_func.__module__}.{fn.py_func.__qualname__} {code}"
 
 
-def _import_driver(source: str, kernels: dict, package: str = "graphjit_loops"):
+def import_driver(source: str, kernels: dict, package: str = "graphjit_loops"):
     """The driver a source defines, from a content-hashed file in the kernel cache, so
     Numba's cache keeps its machine code as it keeps the kernels' (about a second of
     compiling, once per machine)."""

@@ -23,11 +23,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from runtime.loop_driver import (
-    _HEADER,
+    DRIVER_HEADER,
+    DriverSource,
     NotNative,
-    _import_driver,
-    _kernel_id,
-    _Source,
+    import_driver,
+    kernel_id,
     no_host_steps,
 )
 from runtime.plan import KERNEL, VIEW, Plan, SlotSpec, materialize
@@ -68,17 +68,17 @@ def build_plan_driver(plan: Plan) -> PlanDriver:
     """The plan's driver, compiled (or loaded from the cache); NotNative saying why not."""
     if not wants_driver(plan):
         raise NotNative("the plan is not two or more native kernels and views")
-    source = _Source(no_host_steps, freeze=_frozen)
+    source = DriverSource(no_host_steps, freeze=_frozen)
     inputs = [f"x{k}" for k in range(len(plan.input_slots))]
     lines, _ = source.emit(plan, inputs, [None] * len(plan.fetch_slots))
     (emitter,) = source.emitters
-    kernels = [f"# {name}: {_kernel_id(fn)}" for name, fn in source.env.items()
+    kernels = [f"# {name}: {kernel_id(fn)}" for name, fn in source.env.items()
                if hasattr(fn, "py_func")]
-    text = "\n".join([_HEADER.replace("while-loop", "plan"), *kernels, *source.frozen,
+    text = "\n".join([DRIVER_HEADER.replace("while-loop", "plan"), *kernels, *source.frozen,
                       "", "", "@njit(nogil=True, error_model='numpy')",
                       f"def driver({', '.join(inputs + emitter.params)}):",
                       *[f"    {line}" for line in lines], "    return None"]) + "\n"
-    module = _import_driver(text, source.env, "graphjit_plans")
+    module = import_driver(text, source.env, "graphjit_plans")
     arrays = materialize(plan)
     sample = [np.empty(plan.slots[s].shape, plan.slots[s].dtype) for s in plan.input_slots]
     for slot in emitter.slots:
