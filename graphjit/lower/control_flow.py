@@ -26,12 +26,12 @@ from runtime.runner import MISS
 __all__ = ["check_invariants", "cond_call", "history_call", "while_call"]
 
 
-def _contiguous(arrays) -> list[np.ndarray]:
+def contiguous_arrays(arrays) -> list[np.ndarray]:
     # A plan's inputs are C-contiguous (a host step's reference may return a view)
     return [a if a.flags.c_contiguous else np.ascontiguousarray(a) for a in arrays]
 
 
-def _named(kernel):
+def named_errors(kernel):
     """A host kernel whose ShapeErrors name its op, as the interpreter names those of a
     reference (graphjit.interpreter.run_reference): both engines say the same."""
     def run(*arrays, describe, source, **attrs):
@@ -43,7 +43,7 @@ def _named(kernel):
 
 
 def _cond(pred, *inputs, branches):
-    branch, arrays = branches[0 if pred else 1], _contiguous(inputs)
+    branch, arrays = branches[0 if pred else 1], contiguous_arrays(inputs)
     executor = branch.single_plan(arrays)
     if executor is not None:  # its per-plan runner (runtime.runner), else the general path
         values = executor.arrays_runner()(tuple(arrays))
@@ -54,11 +54,11 @@ def _cond(pred, *inputs, branches):
 
 def _while(*arrays, loop, invariants):
     n = len(invariants)
-    return loop.run(_contiguous(arrays[:n]), _contiguous(arrays[n:]))
+    return loop.run(contiguous_arrays(arrays[:n]), contiguous_arrays(arrays[n:]))
 
 
-register_host_kernel("cond", _named(_cond))
-register_host_kernel("while", _named(_while))
+register_host_kernel("cond", named_errors(_cond))
+register_host_kernel("while", named_errors(_while))
 
 
 def _label(op: Operation) -> dict:
@@ -96,11 +96,11 @@ def while_call(op: Operation) -> HostCall:
 
 def _history(*arrays, loop, n):
     from graphjit.ops.control_flow_grad import stack_history
-    return stack_history(loop.history(_contiguous(arrays[:n]), _contiguous(arrays[n:])),
+    return stack_history(loop.history(contiguous_arrays(arrays[:n]), contiguous_arrays(arrays[n:])),
                          arrays[:n])
 
 
-register_host_kernel("while_history", _named(_history))
+register_host_kernel("while_history", named_errors(_history))
 
 
 def history_call(op: Operation) -> HostCall:

@@ -18,7 +18,7 @@ import numpy as np
 from graphjit import dtypes
 from graphjit.errors import ShapeError
 from graphjit.graph import Operation
-from graphjit.lower.control_flow import _contiguous, _named, check_invariants
+from graphjit.lower.control_flow import check_invariants, contiguous_arrays, named_errors
 from runtime.host import HostCall, register_host_kernel
 
 FIRST_CAPACITY = 16  # rows a buffer holds before its first growth, count unknown
@@ -104,16 +104,16 @@ def run_stacking(run_cond, run_body, values: list, extra: list, n_rows: int, cou
 
 def _while_stack(*arrays, cond, body, specs, invariants, rows, count):
     n = len(invariants)
-    values, extra = _contiguous(arrays[:n]), _contiguous(arrays[n:])
+    values, extra = contiguous_arrays(arrays[:n]), contiguous_arrays(arrays[n:])
 
     def row_specs(final):
         return specs([(v.shape, dtypes.as_dtype(v.dtype)) for v in final + extra])[n:-1]
 
-    return run_stacking(cond.run_arrays, lambda a: _contiguous(body.run_arrays(a)),
+    return run_stacking(cond.run_arrays, lambda a: contiguous_arrays(body.run_arrays(a)),
                         values, extra, rows, count, row_specs, invariants)
 
 
-register_host_kernel("while_stack", _named(_while_stack))
+register_host_kernel("while_stack", named_errors(_while_stack))
 
 
 def while_stack_call(op: Operation) -> HostCall:
@@ -156,19 +156,19 @@ def run_scan(run_body, states: list, sequences: list, extra: list, n_rows: int,
 
 def _scan_stack(*arrays, body, specs, invariants, sequences, rows):
     n = len(invariants)
-    states, extra = _contiguous(arrays[:n]), _contiguous(arrays[n + sequences:])
-    seqs = _contiguous(arrays[n:n + sequences])
+    states, extra = contiguous_arrays(arrays[:n]), contiguous_arrays(arrays[n + sequences:])
+    seqs = contiguous_arrays(arrays[n:n + sequences])
 
     def row_specs():
         given = [(v.shape, v.dtype) for v in states] + [(s.shape[1:], s.dtype) for s in seqs] \
             + [(v.shape, v.dtype) for v in extra]
         return specs([(shape, dtypes.as_dtype(d)) for shape, d in given])[n:]
 
-    return run_scan(lambda a: _contiguous(body.run_arrays(a)), states, seqs, extra, rows,
+    return run_scan(lambda a: contiguous_arrays(body.run_arrays(a)), states, seqs, extra, rows,
                     row_specs, invariants)
 
 
-register_host_kernel("scan_stack", _named(_scan_stack))
+register_host_kernel("scan_stack", named_errors(_scan_stack))
 
 
 def scan_stack_call(op: Operation) -> HostCall:
