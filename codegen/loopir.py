@@ -243,7 +243,34 @@ class ExternCall:
 
 EXTERN_FUNCTIONS = ("matmul",)
 
-Stmt = Assign | Store | Loop | ExternCall
+
+@dataclass(frozen=True)
+class MatmulTile:
+    """outs[o][row:row+rows, panel*width : panel*width+width] = the epilogue's stage
+    stores[o] of a[row:row+rows] @ the weights of panels[panel]: one register-blocked
+    tile (codegen.microkernel), its edges handled inside (rows <= rows_max; columns
+    past the outputs' last are not stored).
+
+    `panels` is (P, K, width), the weights' columns in panels of `width`; `bias` ("" for
+    none) a (P*width,) row added to the product, then relu if `relu`; the stages are
+    counted as present: 0 the product, then after the bias, then after relu. `lanes` is
+    the vector length the tile is written in (width is a multiple of it)."""
+
+    a: str
+    panels: str
+    bias: str
+    outs: tuple
+    stores: tuple
+    relu: bool
+    row: object
+    panel: object
+    rows: object
+    rows_max: int
+    width: int
+    lanes: int
+
+
+Stmt = Assign | Store | Loop | ExternCall | MatmulTile
 
 
 @dataclass(frozen=True)
@@ -295,6 +322,12 @@ def _format_stmt(s, indent: int, lines: list[str]) -> None:
     if isinstance(s, ExternCall):
         args = ", ".join(format_view(a) for a in s.args)
         lines.append(f"{pad}{format_view(s.out)} = extern {s.fn}({args})")
+    elif isinstance(s, MatmulTile):
+        epilogue = (f" + {s.bias}" if s.bias else "") + (" relu" if s.relu else "")
+        lines.append(
+            f"{pad}{', '.join(s.outs)} <- stages {s.stores} of tile {s.rows_max}x{s.width}"
+            f"/{s.lanes}({s.a}[{format_expr(s.row)} +{format_expr(s.rows)} rows] @ "
+            f"{s.panels}[{format_expr(s.panel)}]{epilogue})")
     elif isinstance(s, Loop):
         kw = "parallel for" if s.kind == PARALLEL else "for"
         lines.append(f"{pad}{kw} {s.var} in [{format_expr(s.start)}, {format_expr(s.stop)}):")
@@ -474,8 +507,40 @@ class _Verifier:
                     if v.param not in self.params:
                         self.fail(f"extern {s.fn} names unknown parameter '{v.param}'")
                 self.contents[s.out.param] = {None: ""}
+            elif isinstance(s, MatmulTile):
+                self.tile(s)
             else:
                 self.fail(f"not a loop IR statement: {s!r}")
+
+    def tile(self, s: MatmulTile) -> None:
+        def param(name: str, rank: int, output: bool):
+            p = self.params.get(name)
+            if p is None or p.rank != rank or p.is_output != output \
+                    or p.dtype != self.params.get(s.a, p).dtype:
+                self.fail(f"matmul tile: '{name}' is no {'output' if output else 'input'} "
+                          f"of rank {rank} and the input's dtype")
+            return p
+
+        dtype = param(s.a, 2, False).dtype
+        if not dtype.startswith("float"):
+            self.fail(f"matmul tile of {dtype}: floats only")
+        param(s.panels, 3, False)
+        if s.bias:
+            param(s.bias, 1, False)
+        stages = 1 + bool(s.bias) + bool(s.relu)
+        if not s.outs or len(s.outs) != len(s.stores) \
+                or any(not 0 <= t < stages for t in s.stores):
+            self.fail(f"matmul tile: stores {s.stores} for outputs {s.outs} of "
+                      f"{stages} stages")
+        for out in s.outs:
+            param(out, 2, True)
+            self.contents[out] = {None: ""}
+        for e in (s.row, s.panel, s.rows):
+            if self.expr(e) != "int64":
+                self.fail(f"matmul tile: {format_expr(e)} is not an integer")
+        if s.rows_max < 1 or s.lanes < 1 or s.width % s.lanes:
+            self.fail(f"matmul tile of {s.rows_max} rows, width {s.width} in vectors of "
+                      f"{s.lanes}")
 
     def store(self, s: Store) -> None:
         param = self.access(s.param, s.index, "store")

@@ -99,10 +99,10 @@ def environment_key() -> str:
 
 def inline_source_hash() -> str:
     """Hash of codegen.vecmath and the intrinsics kernels inline (_bitcast, exact,
-    target), read as files: importing them imports Numba."""
+    target, microkernel), read as files: importing them imports Numba."""
     h = hashlib.sha256()
     here = os.path.dirname(os.path.abspath(__file__))
-    for name in ("vecmath.py", "_bitcast.py", "exact.py", "target.py"):
+    for name in ("vecmath.py", "_bitcast.py", "exact.py", "target.py", "microkernel.py"):
         with open(os.path.join(here, name), "rb") as f:
             h.update(f.read())
     return h.hexdigest()[:16]

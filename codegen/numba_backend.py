@@ -121,6 +121,8 @@ def kernel_source(kernel: Kernel | Prepared) -> str:
         header.append(f"from codegen.vecmath import {', '.join(vec)}")
     if em.exact:
         header.append(f"from codegen.exact import {', '.join(sorted(em.exact))}")
+    if em.tiles:
+        header.append("from codegen.microkernel import matmul_tile")
     fastmath = ("{" + ", ".join(repr(f) for f in sorted(prepared.fastmath)) + "}"
                 if prepared.fastmath else "False")
     # (no C callback wrapper: graphjit calls a kernel through its dispatcher or native

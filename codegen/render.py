@@ -14,7 +14,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from codegen.loopir import PARALLEL, Assign, Call, Const, Dim, Fn, Load, Loop, Store, Var
+from codegen.loopir import (
+    PARALLEL,
+    Assign,
+    Call,
+    Const,
+    Dim,
+    Fn,
+    Load,
+    Loop,
+    MatmulTile,
+    Store,
+    Var,
+)
 from codegen.vecmath_names import PROVIDED as VECMATH
 
 # Numba computes these in int64: a local of one of them is cut back to its width, so the
@@ -29,6 +41,7 @@ class Emitter:
     def __init__(self):
         self.imports: set[str] = set()  # from codegen.vecmath, and "math"
         self.exact: set[str] = set()  # from codegen.exact
+        self.tiles = False  # whether codegen.microkernel's matmul_tile is called
         # Locals holding values read from arrays (not index arithmetic): integer math on
         # them wraps as NumPy's, while index math keeps Numba's no-overflow flags, which
         # LLVM uses to see strides.
@@ -100,6 +113,14 @@ class Emitter:
                 lines.append(f"{pad}{s.target} = {value}")
             elif isinstance(s, Store):
                 lines.append(f"{pad}{s.param}[{self.index(s.index)}] = {self.expr(s.value)}")
+            elif isinstance(s, MatmulTile):
+                self.tiles = True
+                steps = "+".join(n for n, on in (("bias", s.bias), ("relu", s.relu)) if on)
+                spec = f"{steps}:{','.join(str(t) for t in s.stores)}"
+                args = [s.a, s.panels, s.bias or "None", f"({', '.join(s.outs)},)",
+                        self.expr(s.row), self.expr(s.panel), self.expr(s.rows),
+                        str(s.rows_max), str(s.width), str(s.lanes), repr(spec)]
+                lines.append(f"{pad}matmul_tile({', '.join(args)})")
             else:
                 raise TypeError(f"cannot emit {s!r}")
 

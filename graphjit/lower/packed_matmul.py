@@ -3,27 +3,20 @@
 An inference MLP multiplies a small batch (M of 1 to a few dozen rows) by constant
 weights. BLAS repacks the weights into its panels on every call (800 KB for a 784x256
 layer) and the extern step pays a Python wrapper and the thread site (codegen.blas)
-around it; ONNX Runtime packs once. Here the weights are packed once, at plan time, as
-their transpose (N, K): each output element is then a dot product of two contiguous
-rows, which LLVM vectorizes along K. Register blocking does the rest: a tile of
-ROWS x COLS output elements keeps ROWS x COLS vector accumulators, so each loaded vector
-of the input and of the weights feeds several FMAs. Tiles walk the weights' columns
-outermost, so a tile's weight rows stay in cache while every input row passes them.
+around it; ONNX Runtime packs once. Here the weights are packed once, at plan time, into
+panels of a few vectors' width (P, K, width), and the kernel is a loop over panels and
+row tiles around codegen.microkernel's register-blocked tile: per k, the panel's row is
+a few contiguous vector loads and each input row one broadcast, every load feeding
+several fused multiply-adds into accumulators that stay in registers. Panels walk
+outermost, so a panel stays in cache while every row tile passes it. The tile's shape
+(rows, the vector width) comes from the target CPU (codegen.microkernel.tile_shape).
 
 A bias add (a constant row or scalar) and a relu after the product join its kernel as
 an epilogue on each tile (the partitioner puts them in the MatMul's region:
-epilogue_ops), so a dense layer is one step. The kernel is plain loop IR (codegen
-compiles, caches and calls it as any other kernel), shape-generic in M; K and N are
-the constant's and appear as literals. Weights that are Variables (an ONNX model
-imported with `trainable=`, a TF1 training graph) change between runs, so their
-matmuls are not packed here: they go through BLAS.
-
-Compile time: a packed kernel is the biggest source graphjit hands Numba, and Numba's
-typing and lowering of it, not LLVM's optimization (a quarter to a third), take most of
-its cold compile. So the source is kept small: two tile shapes (ROWS rows and 1 row;
-the last columns' tile overlaps the one before), index and bias locals computed once per
-tile, one zero constant. That took a kernel from 0.6-1.0 s to about 0.3 s of CPU
-(Numba's one-time set-up apart); a bias+relu kernel of the BLAS path takes about 0.1 s.
+epilogue_ops), so a dense layer is one step. The kernel is loop IR (codegen compiles,
+caches and calls it as any other kernel), shape-generic in M and K. Weights that are
+Variables (an ONNX model imported with `trainable=`, a TF1 training graph) change
+between runs, so their matmuls are not packed here: they go through BLAS.
 """
 
 from __future__ import annotations
@@ -35,79 +28,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from codegen.loopir import Assign, Call, Dim, Fn, Kernel, Load, Loop, Param, Store, Var
-from graphjit.lower.exprs import const, int_add, int_op
+from codegen.loopir import Assign, Dim, Fn, Kernel, Loop, MatmulTile, Param, Var
+from graphjit.lower.exprs import int_add, int_op
 from runtime.plan import SlotSpec
 
-# 4 rows x 4 columns: 16 vector accumulators plus 8 loaded vectors fit AVX-512's 32
-# registers (AVX2's 16 spill some: compiled for Haswell it still ran at 0.9x the speed
-# of a 4x6 tile, 1.1x that of 3x4).
-ROWS, COLS = 4, 4
 
-
-def _tile(dtype: str, ks: tuple, rows: int, cols: int, i0, j0, epi: Epilogue) -> tuple:
-    """Statements computing out[i0:i0+rows, j0:j0+cols] from in0 (M, K) and the packed
-    weights in1 (N, K) over k in range(*ks), then the epilogue on each element.
-
-    Each row and column index is a local, computed once per tile: Numba's typing and
-    lowering, not LLVM, take most of a packed kernel's compile time, and their cost
-    follows the number of expressions in the source."""
-    acc = {(r, c): f"acc{r}_{c}" for r in range(rows) for c in range(cols)}
-    index = tuple(Assign(f"i{r}", int_add(Var("i0"), r) if r else i0, "int64")
-                  for r in range(rows)) + tuple(
-        Assign(f"j{c}", int_add(Var("j0"), c) if c else j0, "int64") for c in range(cols))
-    init = tuple(Assign(name, Var("zero"), dtype) for name in acc.values())
-    body = []
-    for r in range(rows):
-        body.append(Assign(f"a{r}", Load("in0", (Var(f"i{r}"), Var("k"))), dtype))
-    for c in range(cols):
-        body.append(Assign(f"b{c}", Load("in1", (Var(f"j{c}"), Var("k"))), dtype))
-    for (r, c), name in acc.items():
-        body.append(Assign(name, Call(Fn.REDUCE_MULADD, (Var(name), Var(f"a{r}"),
-                                                         Var(f"b{c}")), dtype), dtype))
-    stores = [Assign(f"bias{c}", Load("in2", (Var(f"j{c}"),)), dtype)
-              for c in range(cols)] if epi.bias else []
-    for (r, c), name in acc.items():
-        stages = [Var(name)]
-        if epi.bias:
-            stages.append(Call(Fn.ADD, (stages[-1], Var(f"bias{c}")), dtype))
-            if len(epi.stores) > 1:  # (computed once for both stores)
-                stores.append(Assign(f"{name}_b", stages[-1], dtype))
-                stages[-1] = Var(f"{name}_b")
-        if epi.relu:
-            # relu as max(x, 0), as Fn.RELU renders it, with the kernel's one zero
-            stages.append(Call(Fn.MAXIMUM, (stages[-1], Var("zero")), dtype))
-        stores += [Store(f"out{o}", (Var(f"i{r}"), Var(f"j{c}")), stages[s])
-                   for o, s in enumerate(epi.stores)]
-    return index + init + (Loop("k", ks[0], ks[1], tuple(body)),) + tuple(stores)
-
-
-def _columns(dtype: str, ks: tuple, cols: int, j0, epi: Epilogue) -> tuple:
-    """All rows of the output for the columns j0 .. j0+cols: whole tiles of ROWS rows,
-    then the M % ROWS rows left one at a time."""
-    m = Dim("in0", 0)
-    whole = int_op(Fn.FLOORDIV, m, ROWS)
-    tiles = Loop("ib", 0, whole, _tile(dtype, ks, ROWS, cols,
-                                       int_op(Fn.MUL, Var("ib"), ROWS), j0, epi))
-    rest = Loop("ir", int_op(Fn.MUL, whole, ROWS), m,
-                _tile(dtype, ks, 1, cols, Var("ir"), j0, epi))
-    return tiles, rest
-
-
-def _pass(dtype: str, ks: tuple, n: int, epi: Epilogue) -> tuple:
-    """Every column of the output over k in range(*ks).
-
-    With N % COLS columns left over, the last tile overlaps the one before (it starts at
-    N - COLS and writes some columns again, with the same values): one tile shape for
-    all columns, so the kernel has two tile variants to compile (ROWS and 1 row), not
-    four. Only N < COLS needs a narrower tile."""
-    if n < COLS:
-        return _columns(dtype, ks, n, 0, epi)
-    stop = -(-n // COLS)
-    j0 = int_op(Fn.MUL, Var("jb"), COLS)
-    if n % COLS:  # the last block starts at n - COLS
-        j0 = int_op(Fn.MINIMUM, j0, n - COLS)
-    return (Loop("jb", 0, stop, _columns(dtype, ks, COLS, j0, epi)),)
+def tile_shape(dtype: str) -> tuple[int, int, int]:
+    """(rows, panel width, vector lanes) of the tile on this CPU (imported when a packed
+    kernel is built: codegen.microkernel reads the target through Numba, which lowering
+    does not otherwise import)."""
+    from codegen.microkernel import tile_shape as target_tile_shape
+    return target_tile_shape(dtype)
 
 
 @dataclass(frozen=True)
@@ -122,14 +53,24 @@ class Epilogue:
     stores: tuple = (0,)
 
 
-def packed_matmul_kernel(name: str, dtype: str, k: int, n: int,
-                         epi: Epilogue = Epilogue()) -> Kernel:
-    """out0 (M, n) = in0 (M, k) @ in1.T, in1 the (n, k) packed weights, through `epi`."""
-    params = (Param("in0", dtype, 2, False), Param("in1", dtype, 2, False)) + (
+def packed_matmul_kernel(name: str, dtype: str, epi: Epilogue = Epilogue(),
+                         shape: tuple[int, int, int] | None = None) -> Kernel:
+    """out0 (M, N) = in0 (M, K) @ the weights packed as in1 (P, K, width) (packed_weights),
+    through `epi`; `shape` (rows, width, lanes) of the tile, the CPU's by default."""
+    rows_max, width, lanes = shape or tile_shape(dtype)
+    params = (Param("in0", dtype, 2, False), Param("in1", dtype, 3, False)) + (
         (Param("in2", dtype, 1, False),) if epi.bias else ()) + tuple(
         Param(f"out{o}", dtype, 2, True) for o in range(len(epi.stores)))
-    zero = Assign("zero", const(0, dtype), dtype)  # one constant, typed once
-    return Kernel(name, params, (zero,) + _pass(dtype, (0, k), n, epi))
+    m = Dim("in0", 0)
+    row = Assign("i0", int_op(Fn.MUL, Var("ib"), rows_max), "int64")
+    rows = Assign("rows", int_op(Fn.MINIMUM, int_op(Fn.SUB, m, Var("i0")), rows_max),
+                  "int64")
+    tile = MatmulTile("in0", "in1", "in2" if epi.bias else "",
+                      tuple(f"out{o}" for o in range(len(epi.stores))), epi.stores,
+                      epi.relu, Var("i0"), Var("p"), Var("rows"), rows_max, width, lanes)
+    row_tiles = Loop("ib", 0, int_op(Fn.FLOORDIV, int_add(m, rows_max - 1), rows_max),
+                     (row, rows, tile))
+    return Kernel(name, params, (Loop("p", 0, Dim("in1", 0), (row_tiles,)),))
 
 
 # The rule: the packed kernel replaces BLAS for a 2-D MatMul whose right operand is a
@@ -230,27 +171,41 @@ def epilogue_ops(op, shapes: dict, consumers: dict) -> list:
 
 
 def packed_bias(lw, add, product) -> int:
-    """The slot of the epilogue Add's bias as a contiguous (N,) row (a scalar repeated)."""
+    """The slot of the epilogue Add's bias as a contiguous row (a scalar repeated) of the
+    packed weights' columns, zero past N."""
     bias = add.inputs[1] if add.inputs[0] is product else add.inputs[0]
     n = lw.shapes[product][1]
-    key = (bias, "bias_row", n)
+    width = tile_shape(product.dtype.name)[1]
+    key = (bias, "bias_row", n, width)
     value = lw.constants.get(key)
     if value is None:
-        value = lw.constants[key] = np.ascontiguousarray(np.broadcast_to(
-            np.asarray(lw.const_values[bias]).reshape(-1), (n,)))
+        value = lw.constants[key] = np.zeros(-(-n // width) * width, product.dtype.np)
+        value[:n] = np.asarray(lw.const_values[bias]).reshape(-1)
     lw.slots.append(SlotSpec(value.shape, value.dtype, "const", value))
     return len(lw.slots) - 1
 
 
+def pack_panels(w: np.ndarray, width: int) -> np.ndarray:
+    """(K, N) weights as panels (P, K, width), P = ceil(N / width): panel p holds columns
+    p*width .. p*width+width-1, zero past N; C-contiguous."""
+    k, n = w.shape
+    panels = np.zeros((-(-n // width), k, width), w.dtype)
+    for p in range(panels.shape[0]):
+        cols = w[:, p * width:(p + 1) * width]
+        panels[p, :, :cols.shape[1]] = cols
+    return panels
+
+
 def packed_weights(lw, op) -> int:
-    """The slot of `op`'s constant right operand packed as (N, K), C-contiguous; made
+    """The slot of `op`'s constant right operand packed as panels (pack_panels); made
     once and shared by every plan of the function (as its constants are)."""
     b = op.inputs[1]
-    key = (b, "packed_transposed" if not op.attrs.get("transpose_b") else "packed")
+    transposed = bool(op.attrs.get("transpose_b"))
+    width = tile_shape(b.dtype.name)[1]
+    key = (b, "panels", transposed, width)
     value = lw.constants.get(key)
     if value is None:
         w = np.asarray(lw.const_values[b])
-        value = lw.constants[key] = np.ascontiguousarray(w if op.attrs.get("transpose_b")
-                                                         else w.T)
+        value = lw.constants[key] = pack_panels(w.T if transposed else w, width)
     lw.slots.append(SlotSpec(value.shape, value.dtype, "const", value))
     return len(lw.slots) - 1

@@ -133,8 +133,7 @@ def packed_matmul(lw, op, outputs, out_slots, names) -> None:
     types = [o.type for o in epilogue]
     epi = Epilogue(bias="Add" in types, relu="Relu" in types,
                    stores=tuple(stages.index(t) for t in outputs))
-    k, n = lw.shapes[a][1], lw.shapes[op.outputs[0]][1]
-    kernel = packed_matmul_kernel(identifier("matmul", op), a.dtype.name, k, n, epi)
+    kernel = packed_matmul_kernel(identifier("matmul", op), a.dtype.name, epi)
     in_slots = (lw.input_or_const_slot(a), packed_weights(lw, op)) + (
         (packed_bias(lw, epilogue[0], op.outputs[0]),) if epi.bias else ())
     lw.add_kernel(kernel, in_slots, out_slots, names, lw.matmul_flops(op),

@@ -237,7 +237,7 @@ def test_mlp_layer_is_a_gemm_and_one_fused_epilogue():
         np.testing.assert_allclose(fn(v[:4]), expected[:4], rtol=1e-5, atol=1e-5)
     assert [s.kind for s in fn.kernels] == ["kernel"]  # bias add and relu: its epilogue
     assert fn.kernels[0].ops[-1] == "h"
-    assert "reduce_muladd" in fn.ir("loops") and "extern" not in fn.ir("loops")
+    assert " of tile " in fn.ir("loops") and "extern" not in fn.ir("loops")
 
 
 def test_nan_and_signed_zero_follow_numpy_in_max_min_relu():

@@ -70,35 +70,80 @@ def test_the_rule_picks_the_packed_kernel_for_few_rows_only(compiled):
     rows = packed_matmul.MAX_ROWS + 1
     many = fn.ir("loops", shapes=[(rows, K), (rows, 1), (K, 3)])
     assert few.count("extern matmul") == 1  # the product by the fed matrix
-    assert few.count("reduce_muladd") > 0
+    assert few.count(" of tile ") > 0
     # (the second x @ w1 is the first one's, CSE: four products)
-    assert many.count("extern matmul") == 4 and "reduce_muladd" not in many
+    assert many.count("extern matmul") == 4 and " of tile " not in many
 
 
-def test_a_kernel_of_k_1_and_n_not_a_multiple_of_the_tile_runs_alone():
-    """The kernel itself, compiled and called as the runtime calls it."""
+# Tile shapes (rows, width, lanes): this CPU's, and AVX2's and SSE's for float32 and
+# float64, which any x86 CPU runs, so their edges are checked here too.
+SHAPES = [None, (4, 16, 8), (4, 8, 4), (2, 4, 2), (1, 8, 8)]
+SIZES = [(1, 1, 1), (1, 784, 10), (3, 5, 7), (9, 17, 33), (33, 1, 5), (13, 31, 40), (0, 3, 4)]
+
+
+@pytest.fixture(scope="module")
+def tile_kernels():
+    """{(dtype, shape): the compiled kernel of x @ w, and of relu(x @ w + bias) storing
+    the product and the relu}."""
     from codegen.numba_backend import compile_kernel
-    a = RNG.standard_normal((33, 1)).astype(np.float32)
-    w = RNG.standard_normal((1, 5)).astype(np.float32)
-    kernel = packed_matmul.packed_matmul_kernel("matmul_k1", "float32", 1, 5)
-    out = np.empty((33, 5), np.float32)
-    compile_kernel(kernel).fn(a, np.ascontiguousarray(w.T), out)
-    np.testing.assert_allclose(out, a @ w, rtol=1e-6)
-
-
-def _k_loops(body) -> int:
-    from codegen.loopir import Loop
-    return sum((s.var == "k") + _k_loops(s.body) for s in body if isinstance(s, Loop))
-
-
-@pytest.mark.parametrize("n", [2, 4, 5, 7, 10, 256])
-def test_a_kernel_has_two_tile_shapes_whatever_its_columns(n):
-    """Cold compile time follows the tile variants Numba types and lowers: a tile of
-    ROWS rows and one of 1 row, the last columns' tile overlapping the one before it
-    (N >= COLS) rather than a narrower tile of its own."""
     epi = packed_matmul.Epilogue(bias=True, relu=True, stores=(0, 2))
-    kernel = packed_matmul.packed_matmul_kernel("matmul_t", "float32", 3, n, epi)
-    assert _k_loops(kernel.body) == 2
+    return {(dtype, shape): (
+        compile_kernel(packed_matmul.packed_matmul_kernel("mm", dtype, shape=shape)).fn,
+        compile_kernel(packed_matmul.packed_matmul_kernel("mm", dtype, epi, shape)).fn)
+        for dtype in ("float32", "float64") for shape in SHAPES
+        if shape is None or shape[1] * np.dtype(dtype).itemsize <= 64}
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("shape", SHAPES)
+def test_tile_kernels_equal_numpy_on_edges(tile_kernels, dtype, shape):
+    """Rows not a multiple of the tile's (one row, clamped rows), columns not a multiple
+    of the panel width, K=1 and K not a multiple of the split partial sums, no rows; the
+    relu keeps NaN and gives +0.0 for -0.0, as the reference's maximum(x, 0)."""
+    if (dtype, shape) not in tile_kernels:
+        pytest.skip("a panel wider than 512 bits")
+    plain, fused = tile_kernels[dtype, shape]
+    width = (shape or packed_matmul.tile_shape(dtype))[1]
+    tol = 1e-5 if dtype == "float32" else 1e-12
+    for m, k, n in SIZES:
+        a = RNG.standard_normal((m, k)).astype(dtype)
+        w = RNG.standard_normal((k, n)).astype(dtype)
+        bias = RNG.standard_normal(n).astype(dtype)
+        if m > 2 and n > 2:
+            a[1, :] = np.nan  # a NaN row: NaN through relu
+            bias[2] = -(a[0].astype(np.float64) @ w[:, 2])  # about zero before relu
+        panels = packed_matmul.pack_panels(w, width)
+        row = np.zeros(panels.shape[0] * width, dtype)
+        row[:n] = bias
+        want = a @ w
+        got = np.full((m, n), 7, dtype)
+        plain(a, panels, got)
+        np.testing.assert_allclose(got, want, rtol=tol, atol=tol, err_msg=f"{m, k, n}")
+        product, relu = np.full((m, n), 7, dtype), np.full((m, n), 7, dtype)
+        fused(a, panels, row, product, relu)
+        np.testing.assert_allclose(product, want, rtol=tol, atol=tol)
+        np.testing.assert_allclose(relu, np.maximum(want + bias, 0), rtol=tol, atol=tol)
+        assert not np.signbit(relu).any()
+
+
+def test_the_tile_shape_follows_the_cpu_vector_width():
+    from codegen.microkernel import vector_bits
+    rows, width, lanes = packed_matmul.tile_shape("float32")
+    assert lanes == vector_bits() // 32 and width == 2 * lanes
+    assert packed_matmul.tile_shape("float64")[2] == lanes // 2
+
+
+def test_the_loop_nest_is_one_tile_whatever_the_columns():
+    """Edges are the tile's (codegen.microkernel): a kernel is two loops around one tile
+    statement, so its compile time does not grow with N's remainder or the epilogue."""
+    from codegen.loopir import Loop, MatmulTile, verify
+    epi = packed_matmul.Epilogue(bias=True, relu=True, stores=(0, 2))
+    kernel = packed_matmul.packed_matmul_kernel("matmul_t", "float32", epi)
+    verify(kernel)
+    (panels,) = kernel.body
+    (rows,) = panels.body
+    assert isinstance(panels, Loop) and isinstance(rows, Loop)
+    assert [type(s) for s in rows.body][-1] is MatmulTile
 
 
 def test_bias_adds_and_relus_after_packed_products_are_their_epilogues():

@@ -1,0 +1,301 @@
+"""A register-blocked matrix product tile, written as LLVM vector code: the inner loop
+of graphjit's packed matrix products (graphjit.lower.packed_matmul).
+
+Numba's loop vectorizer turns a dot product into vector code, but the best form of a
+small matrix product is an outer product: a tile of ROWS rows x WIDTH columns of the
+output kept in vector registers, updated at each k by WIDTH/LANES contiguous vector
+loads of the weights and one broadcast per row of the input, each load feeding ROWS (or
+WIDTH/LANES) fused multiply-adds. No loop in Python source reliably compiles to that
+(a tile of scalars depends on the SLP vectorizer and costs Numba's typing hundreds of
+statements), so `matmul_tile` emits it directly: accumulators are SSA values (phis), the
+k loop is a few basic blocks, and the vector type comes from the target.
+
+The weights are packed once as panels (P, K, WIDTH): panel p holds columns p*WIDTH ..
+p*WIDTH+WIDTH-1 of the weights, zero beyond N, so the k loop reads one contiguous stream.
+The tile handles the edges itself: rows past the input's last are clamped (computed
+again, not stored), and columns past N are not stored (masked vector stores), so the
+loop nest around it has no remainder loops.
+"""
+
+from __future__ import annotations
+
+import numba
+from llvmlite import binding, ir
+from numba import types
+from numba.core import cgutils
+from numba.extending import intrinsic
+
+# At least this many independent accumulators keep both FMA ports busy through an FMA's
+# latency (2 ports x 4 cycles on recent x86): a tile with fewer (one row) splits k into
+# that many interleaved partial sums.
+_CHAINS = 8
+
+
+def _features() -> set[str]:
+    """The target's CPU features as Numba compiles for them (its NUMBA_CPU_FEATURES
+    override, else the host's)."""
+    text = numba.config.CPU_FEATURES or binding.get_host_cpu_features().flatten()
+    return {f[1:] for f in text.split(",") if f.startswith("+")}
+
+
+def vector_bits() -> int:
+    """The widest vector register the target has: 512 (AVX-512), 256 (AVX, AVX2) or 128
+    (SSE, NEON and the rest)."""
+    features = _features()
+    if "avx512f" in features:
+        return 512
+    if "avx" in features:
+        return 256
+    return 128
+
+
+def tile_shape(dtype: str) -> tuple[int, int, int]:
+    """(rows, width, lanes) of the tile for `dtype` on this target: `width` columns are
+    two vectors of `lanes`; rows x 2 accumulators, two weight vectors and a broadcast fit
+    the register file (32 vector registers with AVX-512, 16 below)."""
+    lanes = vector_bits() // (8 * (4 if dtype == "float32" else 8))
+    rows = 8 if vector_bits() == 512 else 4
+    return rows, 2 * lanes, lanes
+
+
+
+def _literal(t, kind):
+    return t.literal_value if isinstance(t, kind) else None
+
+
+@intrinsic(prefer_literal=True)
+def matmul_tile(typingctx, a, panels, bias, outs, row, panel, rows, rows_max, width, lanes,
+                epilogue):
+    """outs[o][row:row+rows, panel*width:...] = epilogue(a[row:row+rows] @ panel's
+    weights), `rows` <= rows_max; a (M, K), panels (P, K, width), bias a (P*width,) row
+    or None; rows_max, width, lanes and epilogue are literals, epilogue as "bias+relu:0,2":
+    add the bias row, then relu; the first output gets stage 0 (the product), the
+    second stage 2 (after relu)."""
+    shape = (_literal(rows_max, types.IntegerLiteral), _literal(width, types.IntegerLiteral),
+             _literal(lanes, types.IntegerLiteral), _literal(epilogue, types.StringLiteral))
+    if None in shape or not isinstance(outs, types.BaseTuple) or not all(
+            isinstance(t, types.Array) for t in (a, panels, *outs)):
+        return None
+    dtype = a.dtype
+    if panels.dtype != dtype or any(t.dtype != dtype for t in outs) or a.ndim != 2 \
+            or panels.ndim != 3 or any(t.ndim != 2 for t in outs) \
+            or not (bias == types.none or isinstance(bias, types.Array) and bias.ndim == 1
+                    and bias.dtype == dtype) \
+            or not all(isinstance(t, types.Integer) for t in (row, panel, rows)) \
+            or shape[1] % shape[2]:
+        return None
+    sig = types.void(a, panels, bias, outs, row, panel, rows, rows_max, width, lanes,
+                     epilogue)
+
+    def codegen(context, builder, sig, args):
+        _Tile(context, builder, sig, args, *shape).emit()
+        return context.get_dummy_value()
+    return sig, codegen
+
+
+class _Tile:
+    """The LLVM IR of one matmul_tile call (see there)."""
+
+    def __init__(self, context, builder, sig, args, rows_max, width, lanes, epilogue):
+        self.b = builder
+        self.rows_max, self.width, self.lanes = rows_max, width, lanes
+        steps, stores = epilogue.split(":")
+        self.bias, self.relu = "bias" in steps.split("+"), "relu" in steps.split("+")
+        self.stores = tuple(int(s) for s in stores.split(","))
+        self.fty = context.get_value_type(sig.args[0].dtype)
+        self.vty = ir.VectorType(self.fty, lanes)
+        self.i64 = ir.IntType(64)
+        bits = 32 if isinstance(self.fty, ir.FloatType) else 64
+        self.vname = f"v{lanes}f{bits}"
+        arrays = [context.make_array(t)(context, builder, v)
+                  for t, v in zip(sig.args[:2], args[:2])]
+        self.a, self.panels = arrays
+        self.k = cgutils.unpack_tuple(builder, self.a.shape)[1]
+        self.bias_data = context.make_array(sig.args[2])(context, builder, args[2]).data \
+            if self.bias else None
+        self.outs = [context.make_array(t)(context, builder, v) for t, v in
+                     zip(sig.args[3], cgutils.unpack_tuple(builder, args[3]))]
+        self.row, self.panel = (self._int(v, t) for v, t in zip(args[4:6], sig.args[4:6]))
+        self.rows = self._int(args[6], sig.args[6])
+
+    def _int(self, value, ty):
+        if value.type.width == 64:
+            return value
+        return (self.b.sext if ty.signed else self.b.zext)(value, self.i64)
+
+    def const(self, n: int):
+        return ir.Constant(self.i64, n)
+
+    def emit(self) -> None:
+        """Branch on the rows present to a tile of rows_max, about half as many, or one
+        row, so few rows do not pay for a whole tile."""
+        b = self.b
+        sizes = sorted({self.rows_max, max(1, self.rows_max // 2), 1}, reverse=True)
+        done = b.append_basic_block("tile.done")
+        for size, smaller in zip(sizes, sizes[1:] + [None]):
+            if smaller is None:
+                self.tile(size)
+                b.branch(done)
+                break
+            here = b.append_basic_block(f"tile.rows{size}")
+            other = b.append_basic_block(f"tile.rows{smaller}.test")
+            b.cbranch(b.icmp_signed(">", self.rows, self.const(smaller)), here, other)
+            b.position_at_end(here)
+            self.tile(size)
+            b.branch(done)
+            b.position_at_end(other)
+        b.position_at_end(done)
+
+    # -- the k loop ---------------------------------------------------------------------
+
+    def tile(self, size: int) -> None:
+        b = self.b
+        nv = self.width // self.lanes
+        split = max(1, -(-_CHAINS // (size * nv)))
+        last = b.sub(self.rows, self.const(1))
+        a_rows = []
+        for r in range(size):  # rows past the last are clamped: computed, never stored
+            rr = self.const(r) if r == 0 else b.select(
+                b.icmp_signed("<", self.const(r), self.rows), self.const(r), last)
+            a_rows.append(b.gep(self.a.data, [b.mul(b.add(self.row, rr), self.k)]))
+        weights = b.gep(self.panels.data, [b.mul(b.mul(self.panel, self.k),
+                                                 self.const(self.width))])
+        zero = ir.Constant(self.vty, None)
+        start = b.basic_block
+        fn = b.function
+        head, body = fn.append_basic_block("tile.k"), fn.append_basic_block("tile.k.body")
+        rest_head = fn.append_basic_block("tile.k.rest")
+        rest_body = fn.append_basic_block("tile.k.rest.body")
+        end = fn.append_basic_block("tile.k.end")
+        k_main = b.sub(self.k, b.srem(self.k, self.const(split)))
+        b.branch(head)
+
+        b.position_at_end(head)
+        k = b.phi(self.i64)
+        k.add_incoming(self.const(0), start)
+        sums = [[[b.phi(self.vty) for _ in range(nv)] for _ in range(size)]
+                for _ in range(split)]
+        for phi in _flat(sums):
+            phi.add_incoming(zero, start)
+        b.cbranch(b.icmp_signed("<", k, k_main), body, rest_head)
+
+        b.position_at_end(body)
+        stepped = [self.step(a_rows, weights, b.add(k, self.const(u)), sums[u])
+                   for u in range(split)]
+        k.add_incoming(b.add(k, self.const(split)), body)
+        for phi, value in zip(_flat(sums), _flat(stepped)):
+            phi.add_incoming(value, body)
+        b.branch(head)
+
+        b.position_at_end(rest_head)  # k % split steps left, into the first partial sums
+        k_rest = b.phi(self.i64)
+        k_rest.add_incoming(k, head)
+        acc = [[b.phi(self.vty) for _ in range(nv)] for _ in range(size)]
+        for phi, value in zip(_flat(acc), _flat(sums[0])):
+            phi.add_incoming(value, head)
+        b.cbranch(b.icmp_signed("<", k_rest, self.k), rest_body, end)
+
+        b.position_at_end(rest_body)
+        stepped = self.step(a_rows, weights, k_rest, acc)
+        k_rest.add_incoming(b.add(k_rest, self.const(1)), rest_body)
+        for phi, value in zip(_flat(acc), _flat(stepped)):
+            phi.add_incoming(value, rest_body)
+        b.branch(rest_head)
+
+        b.position_at_end(end)
+        total = [list(r) for r in acc]
+        for part in sums[1:]:
+            total = [[b.fadd(x, y) for x, y in zip(tr, pr)] for tr, pr in zip(total, part)]
+        self.store(total)
+
+    def step(self, a_rows, weights, k, sums) -> list:
+        """sums[r][v] + a[row+r, k] * weights[k, v*lanes : (v+1)*lanes], fused."""
+        b = self.b
+        nv = len(sums[0])
+        fma = cgutils.get_or_insert_function(
+            b.module, ir.FunctionType(self.vty, [self.vty] * 3), f"llvm.fmuladd.{self.vname}")
+        base = b.gep(weights, [b.mul(k, self.const(self.width))])
+        w = [self.vector(b.gep(base, [self.const(v * self.lanes)])) for v in range(nv)]
+        undef = ir.Constant(self.vty, ir.Undefined)
+        lane0 = ir.Constant(ir.IntType(32), 0)
+        splat = ir.Constant(ir.VectorType(ir.IntType(32), self.lanes), None)
+        out = []
+        for a_row, row_sums in zip(a_rows, sums):
+            x = b.load(b.gep(a_row, [k]))
+            x = b.shuffle_vector(b.insert_element(undef, x, lane0), undef, splat)
+            out.append([b.call(fma, [x, wv, s]) for wv, s in zip(w, row_sums)])
+        return out
+
+    def vector(self, ptr):
+        return self.b.load(self.b.bitcast(ptr, self.vty.as_pointer()), align=1)
+
+    # -- the epilogue ---------------------------------------------------------------------
+
+    def store(self, total) -> None:
+        """Bias and relu on each row present, then its stores: whole vectors where the
+        panel is within N, masked ones in the last panel."""
+        b = self.b
+        nv = self.width // self.lanes
+        n = cgutils.unpack_tuple(b, self.outs[0].shape)[1]
+        col0 = b.mul(self.panel, self.const(self.width))
+        left = b.sub(n, col0)  # columns of this panel inside the output
+        bias = []
+        if self.bias:
+            at = b.gep(self.bias_data, [col0])
+            bias = [self.vector(b.gep(at, [self.const(v * self.lanes)])) for v in range(nv)]
+        zero = ir.Constant(self.vty, None)
+        lane = ir.Constant(ir.VectorType(self.i64, self.lanes), list(range(self.lanes)))
+        masks = []
+        for v in range(nv):  # lane < left - v*lanes, splat
+            limit = b.sub(left, self.const(v * self.lanes))
+            limit = b.shuffle_vector(
+                b.insert_element(ir.Constant(lane.type, ir.Undefined), limit,
+                                 ir.Constant(ir.IntType(32), 0)),
+                ir.Constant(lane.type, ir.Undefined),
+                ir.Constant(ir.VectorType(ir.IntType(32), self.lanes), None))
+            masks.append(b.icmp_signed("<", lane, limit))
+        whole = b.icmp_signed(">=", left, self.const(self.width))
+        for r, sums in enumerate(total):
+            present = b.icmp_signed("<", self.const(r), self.rows)
+            with b.if_then(present, likely=True):
+                at = b.mul(b.add(self.row, self.const(r)), n)
+                stages = []
+                for v, s in enumerate(sums):
+                    values = [s]
+                    if self.bias:
+                        values.append(b.fadd(values[-1], bias[v]))
+                    if self.relu:  # NumPy's maximum(x, 0): NaN stays, -0.0 gives +0.0
+                        x = values[-1]
+                        values.append(b.select(b.fcmp_unordered(">", x, zero), x, zero))
+                    stages.append(values)
+                with b.if_else(whole, likely=True) as (full, part):
+                    with full:
+                        self._stores(at, col0, stages, None)
+                    with part:
+                        self._stores(at, col0, stages, masks)
+
+    def _stores(self, at, col0, stages, masks) -> None:
+        b = self.b
+        for out, stage in zip(self.outs, self.stores):
+            base = b.gep(out.data, [b.add(at, col0)])
+            for v, values in enumerate(stages):
+                ptr = b.bitcast(b.gep(base, [self.const(v * self.lanes)]),
+                                self.vty.as_pointer())
+                if masks is None:
+                    b.store(values[stage], ptr, align=1)
+                else:
+                    mask_ty = masks[v].type
+                    masked = cgutils.get_or_insert_function(
+                        b.module, ir.FunctionType(ir.VoidType(), [
+                            self.vty, ptr.type, ir.IntType(32), mask_ty]),
+                        f"llvm.masked.store.{self.vname}.p0")
+                    b.call(masked, [values[stage], ptr,
+                                    ir.Constant(ir.IntType(32), 1), masks[v]])
+
+
+def _flat(nested):
+    for x in nested:
+        if isinstance(x, list):
+            yield from _flat(x)
+        else:
+            yield x
