@@ -254,7 +254,10 @@ class MatmulTile:
     `panels` is (P, K, width), the weights' columns in panels of `width`; `bias` ("" for
     none) a (P*width,) row added to the product, then relu if `relu`; the stages are
     counted as present: 0 the product, then after the bias, then after relu. `lanes` is
-    the vector length the tile is written in (width is a multiple of it)."""
+    the vector length the tile is written in (width is a multiple of it). Only k in
+    [k0, k1) is summed: a tile with k0 > 0 adds to the partial sums in outs[0], and one
+    with k1 < K leaves its partial sums there, unfinished (K in blocks that stay in
+    cache)."""
 
     a: str
     panels: str
@@ -265,6 +268,8 @@ class MatmulTile:
     row: object
     panel: object
     rows: object
+    k0: object
+    k1: object
     rows_max: int
     width: int
     lanes: int
@@ -326,8 +331,9 @@ def _format_stmt(s, indent: int, lines: list[str]) -> None:
         epilogue = (f" + {s.bias}" if s.bias else "") + (" relu" if s.relu else "")
         lines.append(
             f"{pad}{', '.join(s.outs)} <- stages {s.stores} of tile {s.rows_max}x{s.width}"
-            f"/{s.lanes}({s.a}[{format_expr(s.row)} +{format_expr(s.rows)} rows] @ "
-            f"{s.panels}[{format_expr(s.panel)}]{epilogue})")
+            f"/{s.lanes}({s.a}[{format_expr(s.row)} +{format_expr(s.rows)} rows, "
+            f"{format_expr(s.k0)}:{format_expr(s.k1)}] @ {s.panels}[{format_expr(s.panel)}]"
+            f"{epilogue})")
     elif isinstance(s, Loop):
         kw = "parallel for" if s.kind == PARALLEL else "for"
         lines.append(f"{pad}{kw} {s.var} in [{format_expr(s.start)}, {format_expr(s.stop)}):")
@@ -535,7 +541,7 @@ class _Verifier:
         for out in s.outs:
             param(out, 2, True)
             self.contents[out] = {None: ""}
-        for e in (s.row, s.panel, s.rows):
+        for e in (s.row, s.panel, s.rows, s.k0, s.k1):
             if self.expr(e) != "int64":
                 self.fail(f"matmul tile: {format_expr(e)} is not an integer")
         if s.rows_max < 1 or s.lanes < 1 or s.width % s.lanes:

@@ -64,13 +64,17 @@ def _literal(t, kind):
 
 
 @intrinsic(prefer_literal=True)
-def matmul_tile(typingctx, a, panels, bias, outs, row, panel, rows, rows_max, width, lanes,
-                epilogue):
+def matmul_tile(typingctx, a, panels, bias, outs, row, panel, rows, k0, k1, rows_max, width,
+                lanes, epilogue):
     """outs[o][row:row+rows, panel*width:...] = epilogue(a[row:row+rows] @ panel's
     weights), `rows` <= rows_max; a (M, K), panels (P, K, width), bias a (P*width,) row
     or None; rows_max, width, lanes and epilogue are literals, epilogue as "bias+relu:0,2":
     add the bias row, then relu; the first output gets stage 0 (the product), the
-    second stage 2 (after relu)."""
+    second stage 2 (after relu).
+
+    Over k in [k0, k1) only (blocks of K whose panel rows stay in the L1 cache while
+    every row tile passes them): a block after the first adds to the partial sums the
+    one before left in outs[0], and only the last (k1 == K) applies the epilogue."""
     shape = (_literal(rows_max, types.IntegerLiteral), _literal(width, types.IntegerLiteral),
              _literal(lanes, types.IntegerLiteral), _literal(epilogue, types.StringLiteral))
     if None in shape or not isinstance(outs, types.BaseTuple) or not all(
@@ -81,11 +85,11 @@ def matmul_tile(typingctx, a, panels, bias, outs, row, panel, rows, rows_max, wi
             or panels.ndim != 3 or any(t.ndim != 2 for t in outs) \
             or not (bias == types.none or isinstance(bias, types.Array) and bias.ndim == 1
                     and bias.dtype == dtype) \
-            or not all(isinstance(t, types.Integer) for t in (row, panel, rows)) \
+            or not all(isinstance(t, types.Integer) for t in (row, panel, rows, k0, k1)) \
             or shape[1] % shape[2]:
         return None
-    sig = types.void(a, panels, bias, outs, row, panel, rows, rows_max, width, lanes,
-                     epilogue)
+    sig = types.void(a, panels, bias, outs, row, panel, rows, k0, k1, rows_max, width,
+                     lanes, epilogue)
 
     def codegen(context, builder, sig, args):
         _Tile(context, builder, sig, args, *shape).emit()
@@ -116,7 +120,9 @@ class _Tile:
         self.outs = [context.make_array(t)(context, builder, v) for t, v in
                      zip(sig.args[3], cgutils.unpack_tuple(builder, args[3]))]
         self.row, self.panel = (self._int(v, t) for v, t in zip(args[4:6], sig.args[4:6]))
-        self.rows = self._int(args[6], sig.args[6])
+        self.rows, self.k0, self.k1 = (self._int(v, t) for v, t in zip(args[6:9],
+                                                                        sig.args[6:9]))
+        self.n = cgutils.unpack_tuple(builder, self.outs[0].shape)[1]
 
     def _int(self, value, ty):
         if value.type.width == 64:
@@ -152,31 +158,32 @@ class _Tile:
         b = self.b
         nv = self.width // self.lanes
         split = max(1, -(-_CHAINS // (size * nv)))
-        last = b.sub(self.rows, self.const(1))
-        a_rows = []
-        for r in range(size):  # rows past the last are clamped: computed, never stored
-            rr = self.const(r) if r == 0 else b.select(
-                b.icmp_signed("<", self.const(r), self.rows), self.const(r), last)
-            a_rows.append(b.gep(self.a.data, [b.mul(b.add(self.row, rr), self.k)]))
+        a_rows = [b.gep(self.a.data, [b.mul(r, self.k)]) for r in self.row_ids(size)]
         weights = b.gep(self.panels.data, [b.mul(b.mul(self.panel, self.k),
                                                  self.const(self.width))])
         zero = ir.Constant(self.vty, None)
-        start = b.basic_block
         fn = b.function
         head, body = fn.append_basic_block("tile.k"), fn.append_basic_block("tile.k.body")
         rest_head = fn.append_basic_block("tile.k.rest")
         rest_body = fn.append_basic_block("tile.k.rest.body")
         end = fn.append_basic_block("tile.k.end")
-        k_main = b.sub(self.k, b.srem(self.k, self.const(split)))
+        k_main = b.sub(self.k1, b.srem(b.sub(self.k1, self.k0), self.const(split)))
+        edges = self.edges()
+        first = b.icmp_signed("==", self.k0, self.const(0))
+        # the partial sums of the k blocks before (none before the first: zero)
+        carried = [[b.select(first, zero, self.vector_at(self.outs[0], a_row, v, edges))
+                    for v in range(nv)] for a_row in self.row_ids(size)]
+        start = b.basic_block
         b.branch(head)
 
         b.position_at_end(head)
         k = b.phi(self.i64)
-        k.add_incoming(self.const(0), start)
+        k.add_incoming(self.k0, start)
         sums = [[[b.phi(self.vty) for _ in range(nv)] for _ in range(size)]
                 for _ in range(split)]
-        for phi in _flat(sums):
-            phi.add_incoming(zero, start)
+        for u, part in enumerate(sums):
+            for phi, init in zip(_flat(part), _flat(carried)):
+                phi.add_incoming(init if u == 0 else zero, start)
         b.cbranch(b.icmp_signed("<", k, k_main), body, rest_head)
 
         b.position_at_end(body)
@@ -193,7 +200,7 @@ class _Tile:
         acc = [[b.phi(self.vty) for _ in range(nv)] for _ in range(size)]
         for phi, value in zip(_flat(acc), _flat(sums[0])):
             phi.add_incoming(value, head)
-        b.cbranch(b.icmp_signed("<", k_rest, self.k), rest_body, end)
+        b.cbranch(b.icmp_signed("<", k_rest, self.k1), rest_body, end)
 
         b.position_at_end(rest_body)
         stepped = self.step(a_rows, weights, k_rest, acc)
@@ -206,7 +213,11 @@ class _Tile:
         total = [list(r) for r in acc]
         for part in sums[1:]:
             total = [[b.fadd(x, y) for x, y in zip(tr, pr)] for tr, pr in zip(total, part)]
-        self.store(total)
+        with b.if_else(b.icmp_signed(">=", self.k1, self.k), likely=True) as (last, more):
+            with last:
+                self.store(total, edges)
+            with more:  # partial sums for the next k block, in the first output
+                self.store([[[s] for s in sums_r] for sums_r in total], edges, ((0, 0),))
 
     def step(self, a_rows, weights, k, sums) -> list:
         """sums[r][v] + a[row+r, k] * weights[k, v*lanes : (v+1)*lanes], fused."""
@@ -229,38 +240,79 @@ class _Tile:
     def vector(self, ptr):
         return self.b.load(self.b.bitcast(ptr, self.vty.as_pointer()), align=1)
 
+    def row_ids(self, size: int) -> list:
+        """The input rows a tile of `size` reads: rows past the last are clamped (computed
+        again, never stored)."""
+        b = self.b
+        last = b.add(self.row, b.sub(self.rows, self.const(1)))
+        return [b.add(self.row, self.const(r)) if r == 0 else b.select(
+            b.icmp_signed("<", self.const(r), self.rows), b.add(self.row, self.const(r)),
+            last) for r in range(size)]
+
     # -- the epilogue ---------------------------------------------------------------------
 
-    def store(self, total) -> None:
-        """Bias and relu on each row present, then its stores: whole vectors where the
-        panel is within N, masked ones in the last panel."""
+    def edges(self):
+        """(whether the panel lies inside the output's N columns, and per vector the
+        mask of its lanes that do)."""
         b = self.b
-        nv = self.width // self.lanes
-        n = cgutils.unpack_tuple(b, self.outs[0].shape)[1]
         col0 = b.mul(self.panel, self.const(self.width))
-        left = b.sub(n, col0)  # columns of this panel inside the output
-        bias = []
-        if self.bias:
-            at = b.gep(self.bias_data, [col0])
-            bias = [self.vector(b.gep(at, [self.const(v * self.lanes)])) for v in range(nv)]
-        zero = ir.Constant(self.vty, None)
+        left = b.sub(self.n, col0)
         lane = ir.Constant(ir.VectorType(self.i64, self.lanes), list(range(self.lanes)))
         masks = []
-        for v in range(nv):  # lane < left - v*lanes, splat
+        for v in range(self.width // self.lanes):  # lane < left - v*lanes
             limit = b.sub(left, self.const(v * self.lanes))
-            limit = b.shuffle_vector(
-                b.insert_element(ir.Constant(lane.type, ir.Undefined), limit,
-                                 ir.Constant(ir.IntType(32), 0)),
-                ir.Constant(lane.type, ir.Undefined),
-                ir.Constant(ir.VectorType(ir.IntType(32), self.lanes), None))
-            masks.append(b.icmp_signed("<", lane, limit))
-        whole = b.icmp_signed(">=", left, self.const(self.width))
+            masks.append(b.icmp_signed("<", lane, self._splat(limit, lane.type)))
+        return b.icmp_signed(">=", left, self.const(self.width)), masks
+
+    def _splat(self, value, ty):
+        b = self.b
+        undef = ir.Constant(ty, ir.Undefined)
+        zeros = ir.Constant(ir.VectorType(ir.IntType(32), self.lanes), None)
+        return b.shuffle_vector(b.insert_element(undef, value, ir.Constant(ir.IntType(32), 0)),
+                                undef, zeros)
+
+    def _address(self, out, row, v: int):
+        b = self.b
+        at = b.add(b.mul(row, self.n), b.mul(self.panel, self.const(self.width)))
+        return b.bitcast(b.gep(out.data, [b.add(at, self.const(v * self.lanes))]),
+                         self.vty.as_pointer())
+
+    def vector_at(self, out, row, v: int, edges):
+        """out[row, the panel's vector v], zero in lanes past N (a masked load)."""
+        b = self.b
+        whole, masks = edges
+        ptr = self._address(out, row, v)
+        masked = cgutils.get_or_insert_function(
+            b.module, ir.FunctionType(self.vty, [ptr.type, ir.IntType(32), masks[v].type,
+                                                 self.vty]),
+            f"llvm.masked.load.{self.vname}.p0")
+        every = ir.Constant(masks[v].type, [1] * self.lanes)
+        return b.call(masked, [ptr, ir.Constant(ir.IntType(32), 1),
+                               b.select(whole, every, masks[v]), ir.Constant(self.vty, None)])
+
+    def store(self, total, edges, stores=None) -> None:
+        """Bias and relu on each row present, then its stores (`stores`: (output, stage)
+        pairs, the epilogue's by default): whole vectors where the panel is within N,
+        masked ones in the last panel. `total[r][v]` is a row's vector of sums, or the
+        list of its stages already."""
+        b = self.b
+        nv = self.width // self.lanes
+        stores = stores or tuple(enumerate(self.stores))
+        bias = []
+        if self.bias and not isinstance(total[0][0], list):
+            at = b.gep(self.bias_data, [b.mul(self.panel, self.const(self.width))])
+            bias = [self.vector(b.gep(at, [self.const(v * self.lanes)])) for v in range(nv)]
+        zero = ir.Constant(self.vty, None)
+        whole, masks = edges
         for r, sums in enumerate(total):
             present = b.icmp_signed("<", self.const(r), self.rows)
             with b.if_then(present, likely=True):
-                at = b.mul(b.add(self.row, self.const(r)), n)
+                row = b.add(self.row, self.const(r))
                 stages = []
                 for v, s in enumerate(sums):
+                    if isinstance(s, list):
+                        stages.append(s)
+                        continue
                     values = [s]
                     if self.bias:
                         values.append(b.fadd(values[-1], bias[v]))
@@ -270,24 +322,21 @@ class _Tile:
                     stages.append(values)
                 with b.if_else(whole, likely=True) as (full, part):
                     with full:
-                        self._stores(at, col0, stages, None)
+                        self._stores(row, stages, stores, None)
                     with part:
-                        self._stores(at, col0, stages, masks)
+                        self._stores(row, stages, stores, masks)
 
-    def _stores(self, at, col0, stages, masks) -> None:
+    def _stores(self, row, stages, stores, masks) -> None:
         b = self.b
-        for out, stage in zip(self.outs, self.stores):
-            base = b.gep(out.data, [b.add(at, col0)])
+        for o, stage in stores:
             for v, values in enumerate(stages):
-                ptr = b.bitcast(b.gep(base, [self.const(v * self.lanes)]),
-                                self.vty.as_pointer())
+                ptr = self._address(self.outs[o], row, v)
                 if masks is None:
                     b.store(values[stage], ptr, align=1)
                 else:
-                    mask_ty = masks[v].type
                     masked = cgutils.get_or_insert_function(
                         b.module, ir.FunctionType(ir.VoidType(), [
-                            self.vty, ptr.type, ir.IntType(32), mask_ty]),
+                            self.vty, ptr.type, ir.IntType(32), masks[v].type]),
                         f"llvm.masked.store.{self.vname}.p0")
                     b.call(masked, [values[stage], ptr,
                                     ir.Constant(ir.IntType(32), 1), masks[v]])

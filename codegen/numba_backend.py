@@ -406,9 +406,11 @@ def _extent_fn(e, kernel: Kernel):
     if isinstance(e, Dim):
         position = [p.name for p in kernel.params].index(e.param)
         return lambda arrays: arrays[position].shape[e.axis]
-    a, b = (_extent_fn(x, kernel) for x in e.args)  # an add or a mul (shape_expr)
+    a, b = (_extent_fn(x, kernel) for x in e.args)  # add, mul or floordiv (shape_expr)
     if e.fn == Fn.MUL:
         return lambda arrays: a(arrays) * b(arrays)
+    if e.fn == Fn.FLOORDIV:
+        return lambda arrays: a(arrays) // b(arrays)
     return lambda arrays: a(arrays) + b(arrays)
 
 

@@ -79,9 +79,12 @@ def chunkable_loop(kernel: Kernel) -> Loop | None:
 
 
 def shape_expr(e) -> bool:
-    """Whether `e` is computable from the arrays' shapes alone (ints, dims, + and *)."""
+    """Whether `e` is computable from the arrays' shapes alone (ints, dims, + and *, and
+    // by a positive int: a count of blocks)."""
     if isinstance(e, (int, Dim)):
         return True
+    if isinstance(e, Call) and e.fn == Fn.FLOORDIV and len(e.args) == 2:
+        return isinstance(e.args[1], int) and e.args[1] > 0 and shape_expr(e.args[0])
     return (isinstance(e, Call) and e.fn in (Fn.MUL, Fn.ADD) and len(e.args) == 2
             and all(shape_expr(a) for a in e.args))
 

@@ -119,7 +119,8 @@ class Emitter:
                 spec = f"{steps}:{','.join(str(t) for t in s.stores)}"
                 args = [s.a, s.panels, s.bias or "None", f"({', '.join(s.outs)},)",
                         self.expr(s.row), self.expr(s.panel), self.expr(s.rows),
-                        str(s.rows_max), str(s.width), str(s.lanes), repr(spec)]
+                        self.expr(s.k0), self.expr(s.k1), str(s.rows_max), str(s.width),
+                        str(s.lanes), repr(spec)]
                 lines.append(f"{pad}matmul_tile({', '.join(args)})")
             else:
                 raise TypeError(f"cannot emit {s!r}")

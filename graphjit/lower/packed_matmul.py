@@ -7,9 +7,11 @@ around it; ONNX Runtime packs once. Here the weights are packed once, at plan ti
 panels of a few vectors' width (P, K, width), and the kernel is a loop over panels and
 row tiles around codegen.microkernel's register-blocked tile: per k, the panel's row is
 a few contiguous vector loads and each input row one broadcast, every load feeding
-several fused multiply-adds into accumulators that stay in registers. Panels walk
-outermost, so a panel stays in cache while every row tile passes it. The tile's shape
-(rows, the vector width) comes from the target CPU (codegen.microkernel.tile_shape).
+several fused multiply-adds into accumulators that stay in registers. The loops around
+it block for the caches: rows in blocks (BLOCK_ROWS, in L2), then panels, then K in
+blocks whose panel rows stay in L1 (k_block) while the block's row tiles pass them.
+The tile's shape (rows, the vector width) comes from the target CPU
+(codegen.microkernel.tile_shape).
 
 A bias add (a constant row or scalar) and a relu after the product join its kernel as
 an epilogue on each tile (the partitioner puts them in the MatMul's region:
@@ -28,7 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from codegen.loopir import Assign, Dim, Fn, Kernel, Loop, MatmulTile, Param, Var
+from codegen.loopir import PARALLEL, SERIAL, Assign, Dim, Fn, Kernel, Loop, MatmulTile, Param, Var
 from graphjit.lower.exprs import int_add, int_op
 from runtime.plan import SlotSpec
 
@@ -54,23 +56,54 @@ class Epilogue:
 
 
 def packed_matmul_kernel(name: str, dtype: str, epi: Epilogue = Epilogue(),
-                         shape: tuple[int, int, int] | None = None) -> Kernel:
+                         shape: tuple[int, int, int] | None = None,
+                         parallel: bool = False) -> Kernel:
     """out0 (M, N) = in0 (M, K) @ the weights packed as in1 (P, K, width) (packed_weights),
-    through `epi`; `shape` (rows, width, lanes) of the tile, the CPU's by default."""
+    through `epi`; `shape` (rows, width, lanes) of the tile, the CPU's by default;
+    `parallel`: the row blocks (BLOCK_ROWS) split between threads (codegen.parallel runs
+    the outer loop in chunks)."""
     rows_max, width, lanes = shape or tile_shape(dtype)
     params = (Param("in0", dtype, 2, False), Param("in1", dtype, 3, False)) + (
         (Param("in2", dtype, 1, False),) if epi.bias else ()) + tuple(
         Param(f"out{o}", dtype, 2, True) for o in range(len(epi.stores)))
-    m = Dim("in0", 0)
+    m, k = Dim("in0", 0), Dim("in0", 1)
+    depth = k_block(dtype, width)
+    k0 = Assign("k0", int_op(Fn.MUL, Var("kb"), depth), "int64")
+    k1 = Assign("k1", int_op(Fn.MINIMUM, int_add(Var("k0"), depth), k), "int64")
     row = Assign("i0", int_op(Fn.MUL, Var("ib"), rows_max), "int64")
     rows = Assign("rows", int_op(Fn.MINIMUM, int_op(Fn.SUB, m, Var("i0")), rows_max),
                   "int64")
     tile = MatmulTile("in0", "in1", "in2" if epi.bias else "",
                       tuple(f"out{o}" for o in range(len(epi.stores))), epi.stores,
-                      epi.relu, Var("i0"), Var("p"), Var("rows"), rows_max, width, lanes)
-    row_tiles = Loop("ib", 0, int_op(Fn.FLOORDIV, int_add(m, rows_max - 1), rows_max),
+                      epi.relu, Var("i0"), Var("p"), Var("rows"), Var("k0"), Var("k1"),
+                      rows_max, width, lanes)
+    # row tiles rb*per .. rb*per+per-1 of the row block rb, the last ones past M cut
+    per = BLOCK_ROWS // rows_max
+    tiles = int_op(Fn.FLOORDIV, int_add(m, rows_max - 1), rows_max)
+    first = int_op(Fn.MUL, Var("rb"), per)
+    row_tiles = Loop("ib", first, int_op(Fn.MINIMUM, int_add(first, per), tiles),
                      (row, rows, tile))
-    return Kernel(name, params, (Loop("p", 0, Dim("in1", 0), (row_tiles,)),))
+    # (K = 0: one block, of nothing, so the epilogue still runs)
+    blocks = int_op(Fn.MAXIMUM, int_op(Fn.FLOORDIV, int_add(k, depth - 1), depth), 1)
+    k_blocks = Loop("kb", 0, blocks, (k0, k1, row_tiles))
+    panels = Loop("p", 0, Dim("in1", 0), (k_blocks,))
+    row_blocks = int_op(Fn.FLOORDIV, int_add(m, BLOCK_ROWS - 1), BLOCK_ROWS)
+    return Kernel(name, params, (Loop("rb", 0, row_blocks, (panels,),
+                                      PARALLEL if parallel else SERIAL),))
+
+
+# Rows in a block: the kernel walks the rows in blocks of these many (the unit split
+# between threads), and within a block the panels, so a block's rows of the input stay
+# in the L2 cache while every panel passes them.
+BLOCK_ROWS = 64
+# A block of K is as deep as fills about half an L1 data cache (32 KB, the smallest of
+# recent x86 cores) with a panel's rows, so they stay there while every row tile passes.
+L1_BYTES = 32 * 1024
+
+
+def k_block(dtype: str, width: int) -> int:
+    """The depth of a block of K (L1_BYTES)."""
+    return max(16, L1_BYTES // 2 // (width * np.dtype(dtype).itemsize))
 
 
 # The rule: the packed kernel replaces BLAS for a 2-D MatMul whose right operand is a

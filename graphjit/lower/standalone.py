@@ -15,6 +15,7 @@ import numpy as np
 from codegen.loopir import Fn
 from graphjit.graph_queries import read_inputs
 from graphjit.lower.extern import matmul_kernel
+from graphjit.lower.fed_matmul import fed_panel_matmul, use_fed_panels
 from graphjit.lower.host_kernels import gather_check_call, numerics_check_call
 from graphjit.lower.kernels import (
     argminmax_kernel,
@@ -115,9 +116,13 @@ def pool_grad(is_max: bool):
 
 def matmul(lw, op, outputs, out_slots, names) -> None:
     """A BLAS call; one argument per operand: matmul(x, x) takes x twice. A few rows by
-    constant weights: a loop kernel on the weights packed once (graphjit.lower.packed_matmul)."""
+    constant weights: a loop kernel on the weights packed once (graphjit.lower.packed_matmul);
+    many rows by fed weights: packed per call (graphjit.lower.fed_matmul)."""
     if use_packed(op, lw.shapes):
         packed_matmul(lw, op, outputs, out_slots, names)
+        return
+    if use_fed_panels(op, lw.shapes):
+        fed_panel_matmul(lw, op, out_slots, names, identifier)
         return
     in_slots = tuple(lw.input_or_const_slot(t) for t in op.inputs)
     lw.add_kernel(matmul_kernel(identifier("matmul", op), op), in_slots, out_slots, names,

@@ -1,0 +1,74 @@
+"""Matrix products by fed weights with many rows: packed per call, then the tile kernel.
+
+A product of hundreds of rows by weights that are fed or trained (W4's MLP: 512 x 784
+by 784 x 256) is BLAS's territory, but OpenBLAS reached about 100 GFLOP/s per core
+there (its generic x86 kernels, repacking both operands on every call), where
+codegen.microkernel's tile runs at 160-180 on an AVX-512 core. So such a product is two
+kernels: one copies the weights into panels (P, K, width) in a planned buffer (a pass
+over K x N, a small fraction of the product's M x K x N work for M in the hundreds),
+then graphjit.lower.packed_matmul's kernel with its panels split between threads.
+Few rows (BLAS-like work is a few passes over the weights) or few columns (N of 10 is
+a third of a panel) stay BLAS calls.
+"""
+
+from __future__ import annotations
+
+from codegen.loopir import PARALLEL, Const, Dim, Fn, Kernel, Load, Loop, Param, Store, Var
+from graphjit.lower.exprs import int_add, int_op
+from graphjit.lower.packed_matmul import DTYPES, Epilogue, packed_matmul_kernel, tile_shape
+
+# Rows from which a product by fed weights is packed per call: from 128, the pass over
+# the weights costs under a fortieth of the product (W4's layers, 512 rows: a 784x256
+# pack took 47 us, its product 1.25 ms on one core).
+MIN_ROWS = 128
+# Panels from which it is: fewer columns fill too little of the tile's width.
+MIN_PANELS = 4
+
+
+def use_fed_panels(op, shapes: dict) -> bool:
+    """Whether `op` is a product of many rows by fed (not constant) weights that the
+    panel kernels compute (MIN_ROWS, MIN_PANELS)."""
+    if op.type != "MatMul" or op.attrs.get("transpose_a"):
+        return False
+    a, b = op.inputs
+    if b.op.type == "Const" or a.dtype.name not in DTYPES or b.dtype != a.dtype:
+        return False
+    a_shape, b_shape = shapes[a], shapes[b]
+    if len(a_shape) != 2 or len(b_shape) != 2 or None in a_shape or None in b_shape:
+        return False
+    n = b_shape[0] if op.attrs.get("transpose_b") else b_shape[1]
+    return a_shape[0] >= MIN_ROWS and n >= MIN_PANELS * tile_shape(a.dtype.name)[1]
+
+
+def pack_kernel(name: str, dtype: str, width: int, transposed: bool) -> Kernel:
+    """out0 (P, K, width) = in0's weights as panels (packed_matmul.pack_panels): in0 is
+    (K, N), or (N, K) when `transposed`; columns past N are zero. Two loops per row of a
+    panel, a copy and the zeros after it, so both vectorize (no select per element)."""
+    p, k = Var("p"), Var("k")
+    n = Dim("in0", 0 if transposed else 1)
+    start = int_op(Fn.MUL, p, width)
+    inside = int_op(Fn.MINIMUM, int_op(Fn.SUB, n, start), width)
+    col = int_add(start, Var("j"))
+    copy = Loop("j", 0, inside, (Store("out0", (p, k, Var("j")), Load(
+        "in0", (col, k) if transposed else (k, col))),))
+    zeros = Loop("jz", inside, width, (Store("out0", (p, k, Var("jz")), Const(0, dtype)),))
+    return Kernel(name, (Param("in0", dtype, 2, False), Param("out0", dtype, 3, True)),
+                  (Loop("p", 0, Dim("out0", 0), (Loop("k", 0, Dim("out0", 1),
+                                                      (copy, zeros)),), PARALLEL),))
+
+
+def fed_panel_matmul(lw, op, out_slots, names, identifier) -> None:
+    """The two kernels of `op` (use_fed_panels): pack the weights, multiply."""
+    a, b = op.inputs
+    dtype = a.dtype.name
+    transposed = bool(op.attrs.get("transpose_b"))
+    k, n = lw.shapes[b][::-1] if transposed else lw.shapes[b]
+    width = tile_shape(dtype)[1]
+    panels = lw.buffer((-(-n // width), k, width), a.dtype.np)
+    b_slot = lw.input_or_const_slot(b)
+    lw.add_kernel(pack_kernel(identifier("pack", op), dtype, width, transposed),
+                  (b_slot,), (panels,), names, 0, lw.bytes_of([b], []))
+    lw.add_kernel(packed_matmul_kernel(identifier("matmul", op), dtype, Epilogue(),
+                                       parallel=True),
+                  (lw.input_or_const_slot(a), panels), out_slots, names,
+                  lw.matmul_flops(op), lw.bytes_of([a, b], op.outputs))
