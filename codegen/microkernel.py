@@ -279,16 +279,23 @@ class _Tile:
 
     def vector_at(self, out, row, v: int, edges):
         """out[row, the panel's vector v], zero in lanes past N (a masked load)."""
-        b = self.b
+        return self.masked_load(self._address(out, row, v), v, edges)
+
+    def masked_load(self, ptr, v: int, edges):
+        """The panel's vector v at `ptr`, zero in lanes past N, which are not read."""
         whole, masks = edges
-        ptr = self._address(out, row, v)
+        every = ir.Constant(masks[v].type, [1] * self.lanes)
+        return self._masked(ptr, self.b.select(whole, every, masks[v]))
+
+    def _masked(self, ptr, mask):
+        b = self.b
+        ptr = b.bitcast(ptr, self.vty.as_pointer())
         masked = cgutils.get_or_insert_function(
-            b.module, ir.FunctionType(self.vty, [ptr.type, ir.IntType(32), masks[v].type,
+            b.module, ir.FunctionType(self.vty, [ptr.type, ir.IntType(32), mask.type,
                                                  self.vty]),
             f"llvm.masked.load.{self.vname}.p0")
-        every = ir.Constant(masks[v].type, [1] * self.lanes)
-        return b.call(masked, [ptr, ir.Constant(ir.IntType(32), 1),
-                               b.select(whole, every, masks[v]), ir.Constant(self.vty, None)])
+        return b.call(masked, [ptr, ir.Constant(ir.IntType(32), 1), mask,
+                               ir.Constant(self.vty, None)])
 
     def store(self, total, edges, stores=None) -> None:
         """Bias and relu on each row present, then its stores (`stores`: (output, stage)
@@ -299,9 +306,10 @@ class _Tile:
         nv = self.width // self.lanes
         stores = stores or tuple(enumerate(self.stores))
         bias = []
-        if self.bias and not isinstance(total[0][0], list):
+        if self.bias and not isinstance(total[0][0], list):  # (no lane past N is read)
             at = b.gep(self.bias_data, [b.mul(self.panel, self.const(self.width))])
-            bias = [self.vector(b.gep(at, [self.const(v * self.lanes)])) for v in range(nv)]
+            bias = [self.masked_load(b.gep(at, [self.const(v * self.lanes)]), v, edges)
+                    for v in range(nv)]
         zero = ir.Constant(self.vty, None)
         whole, masks = edges
         for r, sums in enumerate(total):

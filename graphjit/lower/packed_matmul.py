@@ -183,9 +183,10 @@ def fits_packed(op, shapes: dict) -> bool:
 
 def epilogue_ops(op, shapes: dict, consumers: dict) -> list:
     """The ops a packed MatMul's kernel computes besides: an Add of a constant bias row
-    (N,) or (1, N), or scalar, that alone reads the product, then a Relu that alone
-    reads the sum (or the product), as far as the graph has them (`consumers`: tensor ->
-    the plan's ops reading it)."""
+    (N,) or (1, N), or scalar, or of a fed (N,) row (a Placeholder: nothing computed
+    from the product), that alone reads the product, then a Relu that alone reads the
+    sum (or the product), as far as the graph has them (`consumers`: tensor -> the
+    plan's ops reading it)."""
     t = op.outputs[0]
     users = consumers.get(t, [])
     if len(users) == 1 and users[0].type == "Relu":
@@ -195,8 +196,9 @@ def epilogue_ops(op, shapes: dict, consumers: dict) -> list:
     add = users[0]
     bias = add.inputs[1] if add.inputs[0] is t else add.inputs[0]
     n = shapes[t][1]
-    if bias.op.type != "Const" or bias.dtype != t.dtype \
-            or tuple(shapes[bias]) not in ((), (1,), (1, 1), (n,), (1, n)) \
+    rows = ((), (1,), (1, 1), (n,), (1, n)) if bias.op.type == "Const" else (
+        ((n,),) if bias.op.type == "Placeholder" else ())
+    if bias.dtype != t.dtype or tuple(shapes[bias]) not in rows \
             or tuple(shapes[add.outputs[0]]) != tuple(shapes[t]):
         return []
     users = consumers.get(add.outputs[0], [])
@@ -204,9 +206,12 @@ def epilogue_ops(op, shapes: dict, consumers: dict) -> list:
 
 
 def packed_bias(lw, add, product) -> int:
-    """The slot of the epilogue Add's bias as a contiguous row (a scalar repeated) of the
-    packed weights' columns, zero past N."""
+    """The slot of the epilogue Add's bias as a contiguous row: a fed one as it is (the
+    tile reads no column past N), a constant one (a scalar repeated) padded to the
+    packed weights' columns."""
     bias = add.inputs[1] if add.inputs[0] is product else add.inputs[0]
+    if bias.op.type != "Const":
+        return lw.input_or_const_slot(bias)
     n = lw.shapes[product][1]
     width = tile_shape(product.dtype.name)[1]
     key = (bias, "bias_row", n, width)

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 
 from graphjit.graph import Operation, Tensor
 from graphjit.graph_queries import read_inputs
+from graphjit.lower.fed_matmul import use_fed_panels
 from graphjit.lower.fusion_log import FusionLog, Note, Why
 from graphjit.lower.packed_matmul import epilogue_ops, use_packed
 from graphjit.registry import Fusion, KernelBuilder, get_op_def
@@ -384,7 +385,7 @@ def _packed_epilogues(ops: list[Operation], shapes: dict) -> dict:
     for op in ops:
         for t in set(op.inputs):
             consumers.setdefault(t, []).append(op)
-    return {e: op for op in ops if use_packed(op, shapes)
+    return {e: op for op in ops if use_packed(op, shapes) or use_fed_panels(op, shapes)
             for e in epilogue_ops(op, shapes, consumers)}
 
 

@@ -15,7 +15,7 @@ import numpy as np
 from codegen.loopir import Fn
 from graphjit.graph_queries import read_inputs
 from graphjit.lower.extern import matmul_kernel
-from graphjit.lower.fed_matmul import fed_panel_matmul, use_fed_panels
+from graphjit.lower.fed_matmul import fed_weights, use_fed_panels
 from graphjit.lower.host_kernels import gather_check_call, numerics_check_call
 from graphjit.lower.kernels import (
     argminmax_kernel,
@@ -118,11 +118,8 @@ def matmul(lw, op, outputs, out_slots, names) -> None:
     """A BLAS call; one argument per operand: matmul(x, x) takes x twice. A few rows by
     constant weights: a loop kernel on the weights packed once (graphjit.lower.packed_matmul);
     many rows by fed weights: packed per call (graphjit.lower.fed_matmul)."""
-    if use_packed(op, lw.shapes):
+    if use_packed(op, lw.shapes) or use_fed_panels(op, lw.shapes):
         packed_matmul(lw, op, outputs, out_slots, names)
-        return
-    if use_fed_panels(op, lw.shapes):
-        fed_panel_matmul(lw, op, out_slots, names, identifier)
         return
     in_slots = tuple(lw.input_or_const_slot(t) for t in op.inputs)
     lw.add_kernel(matmul_kernel(identifier("matmul", op), op), in_slots, out_slots, names,
@@ -130,16 +127,20 @@ def matmul(lw, op, outputs, out_slots, names) -> None:
 
 
 def packed_matmul(lw, op, outputs, out_slots, names) -> None:
-    """The packed kernel of a MatMul by constant weights and of the epilogue ops the
-    partitioner put in its region (`names`: bias Add, Relu), storing each of `outputs`."""
+    """The packed kernel of a MatMul by constant weights (or fed ones, packed on each
+    call: graphjit.lower.fed_matmul) and of the epilogue ops the partitioner put in its
+    region (`names`: bias Add, Relu), storing each of `outputs`."""
     a = op.inputs[0]
     epilogue = [o for o in lw.ops if o.name in set(names[1:])]  # (graph order)
     stages = [op.outputs[0]] + [o.outputs[0] for o in epilogue]
     types = [o.type for o in epilogue]
     epi = Epilogue(bias="Add" in types, relu="Relu" in types,
                    stores=tuple(stages.index(t) for t in outputs))
-    kernel = packed_matmul_kernel(identifier("matmul", op), a.dtype.name, epi)
-    in_slots = (lw.input_or_const_slot(a), packed_weights(lw, op)) + (
+    fed = op.inputs[1].op.type != "Const"  # (use_fed_panels): packed on each call
+    weights = fed_weights(lw, op, names, identifier) if fed else packed_weights(lw, op)
+    kernel = packed_matmul_kernel(identifier("matmul", op), a.dtype.name, epi,
+                                  parallel=fed)
+    in_slots = (lw.input_or_const_slot(a), weights) + (
         (packed_bias(lw, epilogue[0], op.outputs[0]),) if epi.bias else ())
     lw.add_kernel(kernel, in_slots, out_slots, names, lw.matmul_flops(op),
                   lw.bytes_of(_distinct(op.inputs), outputs))

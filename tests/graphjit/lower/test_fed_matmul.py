@@ -31,9 +31,12 @@ def _graph(dtype, n):
         x = tf.placeholder(dtype, [None, 7])
         w = tf.placeholder(dtype, [7, n])
         wt = tf.placeholder(dtype, [n, 7])
-        fetches = [tf.matmul(x, w), tf.matmul(x, wt, transpose_b=True),
-                   tf.matmul(x, w, transpose_a=False) * 2.0]
-    return [x, w, wt], fetches
+        bias = tf.placeholder(dtype, [n])
+        product = tf.matmul(x, w)
+        summed = tf.nn.bias_add(tf.matmul(x, wt, transpose_b=True), bias)
+        fetches = [product, product * 2.0, summed, tf.nn.relu(summed),
+                   tf.nn.relu(tf.matmul(x * 3.0, w) + bias)]
+    return [x, w, wt, bias], fetches
 
 
 @pytest.fixture(scope="module", params=["float32", "float64"])
@@ -50,13 +53,16 @@ def test_products_by_fed_weights_equal_the_reference(compiled, rows):
     dtype, n, feeds, fetches, fn = compiled
     arrays = [RNG.standard_normal((rows, 7)).astype(dtype),
               RNG.standard_normal((7, n)).astype(dtype),
-              RNG.standard_normal((n, 7)).astype(dtype)]
+              RNG.standard_normal((n, 7)).astype(dtype),
+              RNG.standard_normal(n).astype(dtype)]
     tol = 1e-5 if dtype == "float32" else 1e-12
     for got, want in zip(fn(*arrays), evaluate(fetches, dict(zip(feeds, arrays)))):
         np.testing.assert_allclose(got, want, rtol=tol, atol=tol)
     loops = fn.ir("loops")
-    assert loops.count("kernel pack_") == 2 and " of tile " in loops  # (x @ w shared: CSE)
-    assert "extern matmul" not in loops
+    assert loops.count("kernel pack_") == 3 and "extern matmul" not in loops
+    # the fed bias and the relus are the tiles' epilogues: both stages of `summed` stored
+    assert loops.count(" of tile ") == 3 and "stages (1, 2)" in loops \
+        and loops.count("+ in2 relu") == 2
 
 
 def test_few_rows_or_columns_constant_weights_and_transpose_a_stay_as_they_were(

@@ -156,9 +156,9 @@ def test_the_loop_nest_is_one_tile_whatever_the_columns():
 
 def test_bias_adds_and_relus_after_packed_products_are_their_epilogues():
     """The Add of a constant bias row (either operand order, (N,) or (1, N), or a
-    scalar) and a Relu after it (or after the product) join the product's kernel, which
-    stores every stage that is fetched; a fed bias or a product read twice keeps its own
-    elementwise kernel."""
+    scalar) or of a fed (N,) row, and a Relu after it (or after the product) join the
+    product's kernel, which stores every stage that is fetched; a computed bias or a
+    product read twice keeps its own elementwise kernel."""
     def w(*shape):
         return tf.constant(RNG.standard_normal(shape).astype(np.float32))
     g = tf.Graph()
@@ -171,6 +171,7 @@ def test_bias_adds_and_relus_after_packed_products_are_their_epilogues():
         fetches = [tf.nn.relu(tf.add(w(1, 7), tf.matmul(x, w(K, 7), name="p1")), name="r1"),
                    product, summed, tf.nn.relu(summed, name="r2"),
                    tf.nn.relu(tf.matmul(x, w(K, 4), name="p3") + fed_bias, name="r3"),
+                   tf.nn.relu(tf.matmul(x, w(K, 4), name="p7") + fed_bias * 2.0, name="r7"),
                    twice + w(3), twice * 2.0,
                    tf.nn.relu(tf.matmul(x, w(K, 2), name="p5"), name="r5"),
                    tf.nn.relu(tf.matmul(x, w(K, 5), name="p6") + 0.5, name="r6")]
@@ -183,6 +184,7 @@ def test_bias_adds_and_relus_after_packed_products_are_their_epilogues():
     steps = {s.ops[0]: s.ops for s in fn.kernels}
     assert steps["p1"] == ("p1", "Add", "r1")
     assert steps["p2"] == ("p2", "s2", "r2")
-    assert steps["p3"] == ("p3",) and steps["p4"] == ("p4",)
+    assert steps["p3"][::2] == ("p3", "r3") and len(steps["p3"]) == 3  # (a fed bias)
+    assert steps["p7"] == ("p7",) and steps["p4"] == ("p4",)
     assert steps["p5"] == ("p5", "r5")
     assert steps["p6"][-1] == "r6" and len(steps["p6"]) == 3  # (a scalar bias)
