@@ -8,14 +8,15 @@ kernels: one copies the weights into panels (P, K, width) in a planned buffer (a
 over K x N, a small fraction of the product's M x K x N work for M in the hundreds),
 then graphjit.lower.packed_matmul's kernel with its panels split between threads.
 Few rows (BLAS-like work is a few passes over the weights) or few columns (N of 10 is
-a third of a panel) stay BLAS calls.
+a third of a panel) stay BLAS calls, and so does every product while a plan is young
+(the tier of packed_matmul.PACKED_AFTER_CALLS: its kernels cost compile time).
 """
 
 from __future__ import annotations
 
 from codegen.loopir import PARALLEL, Const, Dim, Fn, Kernel, Load, Loop, Param, Store, Var
 from graphjit.lower.exprs import int_add, int_op
-from graphjit.lower.packed_matmul import DTYPES, tile_shape
+from graphjit.lower.packed_matmul import DTYPES, deferred_by_tier, tile_shape
 
 # Rows from which a product by fed weights is packed per call: from 128, the pass over
 # the weights costs under a fortieth of the product (W4's layers, 512 rows: a 784x256
@@ -37,7 +38,9 @@ def use_fed_panels(op, shapes: dict) -> bool:
     if len(a_shape) != 2 or len(b_shape) != 2 or None in a_shape or None in b_shape:
         return False
     n = b_shape[0] if op.attrs.get("transpose_b") else b_shape[1]
-    return a_shape[0] >= MIN_ROWS and n >= MIN_PANELS * tile_shape(a.dtype.name)[1]
+    # (a BLAS call while the plan is young: the tier of packed_matmul.PACKED_AFTER_CALLS)
+    return a_shape[0] >= MIN_ROWS and n >= MIN_PANELS * tile_shape(a.dtype.name)[1] \
+        and not deferred_by_tier()
 
 
 def pack_kernel(name: str, dtype: str, width: int, transposed: bool) -> Kernel:

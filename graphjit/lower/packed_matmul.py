@@ -159,13 +159,17 @@ def blas_first() -> Iterator[Deferred]:
 def use_packed(op, shapes: dict) -> bool:
     """Whether `op` becomes a packed kernel under a plan's `shapes`: see MAX_ROWS; not
     while planning under `blas_first`, which notes that it deferred one."""
-    if not fits_packed(op, shapes):
-        return False
+    return fits_packed(op, shapes) and not deferred_by_tier()
+
+
+def deferred_by_tier() -> bool:
+    """Whether a product the packed kernels would take is planned as a BLAS call for now
+    (under `blas_first`, which then notes that it deferred one)."""
     deferred = _deferring.get()
     if deferred is None:
-        return True
+        return False
     deferred.found = True
-    return False
+    return True
 
 
 def fits_packed(op, shapes: dict) -> bool:

@@ -102,3 +102,24 @@ def test_the_pack_kernel_pads_the_last_panel_with_zeros():
         panels = np.full((2, 5, 8), np.nan, np.float32)
         compile_kernel(kernel).call(source, panels)
         np.testing.assert_array_equal(panels, packed_matmul.pack_panels(w, 8))
+
+
+def test_fed_products_wait_for_the_tier_as_packed_ones_do(monkeypatch):
+    """A young plan calls BLAS (the kernels' compile is paid only by a function called
+    again and again); after PACKED_AFTER_CALLS calls it is planned with the tiles."""
+    from codegen import numba_backend
+    monkeypatch.setattr(packed_matmul, "PACKED_AFTER_CALLS", 2)
+    monkeypatch.setattr(numba_backend, "is_loaded_or_cached", lambda kernel: False)
+    feeds, fetches = _graph(np.float32, 40)
+    fn = tf.compile(fetches, feeds=feeds)
+    arrays = [RNG.standard_normal((6, 7)).astype(np.float32),
+              RNG.standard_normal((7, 40)).astype(np.float32),
+              RNG.standard_normal((40, 7)).astype(np.float32),
+              RNG.standard_normal(40).astype(np.float32)]
+    want = evaluate(fetches, dict(zip(feeds, arrays)))
+    kinds = []
+    for _ in range(4):
+        for got, w in zip(fn(*arrays), want):
+            np.testing.assert_allclose(got, w, rtol=1e-5, atol=1e-5)
+        kinds.append(" of tile " in fn.ir("loops"))
+    assert kinds == [False, False, True, True]
