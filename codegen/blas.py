@@ -158,3 +158,21 @@ class GemmSite:
             del recent[0]
         self.seconds[self._used] = sorted(recent)[len(recent) // 2]
         self.tried_at[self._used] = time.monotonic()
+
+
+class GemmSites:
+    """A GemmSite for each set of operand shapes an extern kernel meets. One compiled
+    extern kernel serves every product of its structure: in an MLP, the 512x784 by
+    784x256 product (threads pay) and the 512x256 by 256x10 one (they do not) ran under
+    one site, whose mixed timings kept the large one on one thread at 1.6x the time."""
+
+    __slots__ = ("by_shapes",)
+
+    def __init__(self):
+        self.by_shapes: dict[tuple, GemmSite] = {}
+
+    def __call__(self, *shapes) -> GemmSite:
+        site = self.by_shapes.get(shapes)
+        if site is None:
+            site = self.by_shapes[shapes] = GemmSite()
+        return site
