@@ -112,8 +112,10 @@ class GemmSite:
         one, many = self.seconds.get(1), self.seconds.get(budget)
         if one is None and many is None:
             return 1 if wake_cost.busy() else budget
-        if one is not None and one < parallel.WAKE_FACTOR * wake_cost.current():
-            return 1  # too short to pay for waking BLAS's threads
+        if one is not None and one < parallel.WAKE_FACTOR * wake_cost.quiet():
+            return 1  # too short to pay for waking BLAS's threads, even on a quiet machine
+        # (not the live wake cost: it is seen on graphjit's pool, and whether BLAS's own
+        # threads pay on a busy machine is what this site's timings measure)
         if one is None or many is None:
             return 1 if one is None else budget  # measure the choice not yet seen
         best, other = (1, budget) if one <= many else (budget, 1)

@@ -176,6 +176,22 @@ def test_gemms_too_short_to_pay_for_waking_run_on_one_thread(wake_50us, monkeypa
     assert all(site.threads(2) == 1 for site.calls in range(100))
 
 
+def test_measured_times_decide_when_graphjits_helpers_wake_late(wake_50us, monkeypatch):
+    """Slow wakes seen on graphjit's pool do not overrule a site's own timings: on a
+    half-busy machine W4's largest GEMM took 0.89 ms on two BLAS threads and 1.13 on one,
+    and stayed on one."""
+    monkeypatch.setattr(wake_cost, "busy", lambda: True)
+    monkeypatch.setattr(wake_cost, "cores", lambda: 2)
+    for _ in range(10):
+        wake_cost.observe(5e-3)
+    site = blas.GemmSite()
+    site.seconds = {1: 1.13e-3, 2: 0.89e-3}
+    site.tried_at = {1: 1e12, 2: 1e12}
+    assert site.threads(2) == 2
+    site.seconds = {1: 0.5e-3, 2: 30e-3}  # and where two threads collapse, one
+    assert site.threads(2) == 1
+
+
 def test_each_operand_shape_keeps_its_own_verdict():
     """One compiled extern kernel serves every product of its structure: a large GEMM
     where threads pay and a small one where they do not must not share timings."""
