@@ -57,8 +57,6 @@ import workloads  # noqa: E402
 
 BANDWIDTH = 31e9  # bytes/s: the best measured on the reference machine (benchmarks/README.md)
 RTOL, ATOL = 1e-4, 1e-5  # atol is relative to max|ref| of each output
-WARMUP = 2  # calls at least, then up to WARMUP_CALLS within WARMUP_SECONDS
-WARMUP_CALLS, WARMUP_SECONDS = 80, 0.5  # past graphjit's 64-call tiers (W7 times 1st calls)
 
 
 # -- machine ------------------------------------------------------------------------------
@@ -184,14 +182,6 @@ def _error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc) else ''}"
 
 
-def _wait_graphjit_settled() -> None:
-    """Steady state: graphjit loads Numba's dispatchers for cached kernels on a background
-    thread, whose CPU would otherwise land in whichever system is being timed."""
-    warm_start = sys.modules.get("codegen.warm_start")
-    if warm_start is not None and warm_start.settling():
-        warm_start.wait_settled(timeout=60)
-
-
 def run_workload(w: workloads.Workload, verbose: bool) -> dict:
     rows: dict[str, dict] = {}
     live = []
@@ -203,11 +193,7 @@ def run_workload(w: workloads.Workload, verbose: bool) -> dict:
             row["handle"] = handle
             out = call()
             row["first_call_s"] = time.perf_counter() - start
-            deadline = time.perf_counter() + WARMUP_SECONDS
-            for done in range(1, WARMUP_CALLS):
-                if done >= WARMUP and time.perf_counter() > deadline:
-                    break
-                out = call()
+            out = workloads.warm_up(call)
             ok, row["max_abs_err"], row["max_rel_err"], why = check(out, w.reference)
             if not ok:
                 row["error"] = f"WRONG RESULT, excluded: {why}"
@@ -218,7 +204,7 @@ def run_workload(w: workloads.Workload, verbose: bool) -> dict:
             row["error"] = _error(exc)
             if verbose:
                 traceback.print_exc()
-    _wait_graphjit_settled()
+    workloads.wait_graphjit_settled()
     for rep in range(w.reps):
         shift = rep % len(live) if live else 0
         for name, call in live[shift:] + live[:shift]:
