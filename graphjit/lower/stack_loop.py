@@ -66,6 +66,10 @@ class StackLoop:
                         _log.debug("stacking loop stays on the host: %s", exc)
         return seen.driver
 
+    def paths(self) -> list[tuple[bool, str | None]]:
+        """(has a native driver, why not) for each signature the loop met."""
+        return [(s.driver is not None, s.why_not) for s in list(self._signatures.values())]
+
     def handover(self, extra: list, sequences: list = ()) -> Handover:
         return Handover(self, extra, list(sequences))
 
