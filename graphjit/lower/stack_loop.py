@@ -15,10 +15,13 @@ import logging
 import threading
 from weakref import WeakKeyDictionary
 
+import numpy as np
+
 from codegen import warm_start
 from graphjit.lower import while_loop
 from graphjit.lower.while_loop import MAX_SIGNATURES, Signature, native_host_step
 from runtime.loop_driver import DONE, NotNative
+from runtime.runner import MISS, no_runner
 from runtime.stack_driver import StackDriver, build_stack_driver
 
 _log = logging.getLogger("graphjit.stack_loop")
@@ -83,21 +86,38 @@ class Handover:
         self.loop, self.extra, self.sequences = loop, extra, sequences
         self.seen: Signature | None = None
         self.entry: list | None = None
-        self.host_iterations, self.native_at, self.tried = 0, 0, False
+        self.host_iterations, self.native_at = 0, -1
+        self._runner, self._runner_shapes = no_runner, None
 
-    def _driver(self, inputs: list) -> StackDriver | None:
-        if self.tried:
-            return None
-        shapes = [a.shape for a in inputs]
-        if self.seen is None:
-            self.seen, self.entry = self.loop.signature(shapes), shapes
-            self.native_at = float("inf") if self.seen.why_not is not None else max(
-                0, while_loop.NATIVE_AFTER_ITERATIONS - self.seen.iterations)
+    def run_body(self, arrays: list) -> list:
+        """The body on the host: its per-plan runner at these shapes (runtime.runner),
+        else (MISS) the general path."""
+        shapes = [a.shape for a in arrays]
+        if shapes != self._runner_shapes:
+            executor = self.loop.body.single_plan(arrays)
+            self._runner = no_runner if executor is None else executor.arrays_runner()
+            self._runner_shapes = shapes
+        outs = self._runner(tuple(arrays))
+        if outs is MISS:
+            outs = self.loop.body.run_arrays(arrays)
+        return [a if a.flags.c_contiguous else np.ascontiguousarray(a) for a in outs]
+
+    def _driver(self, inputs) -> StackDriver | None:
+        """The driver to run the loop on from here, else None (the host runs the next
+        iteration); `inputs()`: the body's inputs of that iteration (made only when
+        needed: this runs before every host iteration)."""
         if self.host_iterations < self.native_at:
             self.host_iterations += 1
             return None
-        self.tried = True
-        return self.loop.driver(self.seen, inputs) if shapes == self.entry else None
+        arrays = inputs()
+        shapes = [a.shape for a in arrays]
+        if self.seen is None:  # (the first iteration: native_at was -1)
+            self.seen, self.entry = self.loop.signature(shapes), shapes
+            self.native_at = float("inf") if self.seen.why_not is not None else max(
+                0, while_loop.NATIVE_AFTER_ITERATIONS - self.seen.iterations)
+            return self._driver(lambda: arrays)
+        self.native_at = float("inf")  # (one try a run)
+        return self.loop.driver(self.seen, arrays) if shapes == self.entry else None
 
     def _run(self, driver: StackDriver, values: list, stacks: list, pos: int, stop: int):
         """driver.run_rows, growing the stacks while the rows outgrow them (`stop`: the
@@ -125,7 +145,7 @@ class Handover:
         """None (the host runs the next iteration), else (values, go) after the driver
         ran (go: the cond still holds, as when a check stopped the driver, for the host
         to run that iteration and raise its error)."""
-        driver = self._driver(values + self.extra)
+        driver = self._driver(lambda: values + self.extra)
         if driver is None:
             return None
         done = self._run(driver, values, stacks, stacks[0].filled if stacks else 0, None)
@@ -133,7 +153,7 @@ class Handover:
 
     def scan_step(self, states: list, stacks: list, i: int) -> tuple | None:
         """None (the host runs row i), else (states, the next row) after the driver ran."""
-        driver = self._driver(states + [s[i, ...] for s in self.sequences] + self.extra)
+        driver = self._driver(lambda: states + [s[i, ...] for s in self.sequences] + self.extra)
         if driver is None:
             return None
         done = self._run(driver, states, stacks, i, len(self.sequences[0]))

@@ -119,9 +119,8 @@ def _while_stack(*arrays, cond, loop, specs, invariants, rows, count):
 
     handover = loop.handover(extra)
     try:
-        return run_stacking(cond.run_arrays,
-                            lambda a: contiguous_arrays(loop.body.run_arrays(a)), values,
-                            extra, rows, count, row_specs, invariants, handover.while_step)
+        return run_stacking(cond.run_arrays, handover.run_body, values, extra, rows, count,
+                            row_specs, invariants, handover.while_step)
     finally:
         handover.close()
 
@@ -188,8 +187,8 @@ def _scan_stack(*arrays, loop, specs, invariants, sequences, rows):
 
     handover = loop.handover(extra, seqs)
     try:
-        return run_scan(lambda a: contiguous_arrays(loop.body.run_arrays(a)), states, seqs,
-                        extra, rows, row_specs, invariants, handover.scan_step)
+        return run_scan(handover.run_body, states, seqs, extra, rows, row_specs, invariants,
+                        handover.scan_step)
     finally:
         handover.close()
 
