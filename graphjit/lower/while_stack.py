@@ -1,6 +1,8 @@
 """The host steps of WhileStack and ScanStack: a while loop whose body also gives rows,
 one per iteration, stacked into its outputs (ONNX Loop's scan outputs); a loop over
-the rows of sequences (ONNX Scan), the same way.
+the rows of sequences (ONNX Scan), the same way. Both hand over to a native driver
+where their body allows (graphjit.lower.stack_loop): these functions are then the
+host loop of the first iterations, of loops the driver cannot run, and the reference's.
 
 The loop variables keep their shapes, so the body runs one plan for every iteration;
 the rows go into a buffer per output, allocated once when the iteration count is known
