@@ -119,7 +119,8 @@ class Handover:
         self.native_at = float("inf")  # (one try a run)
         return self.loop.driver(self.seen, arrays) if shapes == self.entry else None
 
-    def _run(self, driver: StackDriver, values: list, stacks: list, pos: int, stop: int):
+    def _run(self, driver: StackDriver, values: list, stacks: list, pos: int,
+             stop: int | None):
         """driver.run_rows, growing the stacks while the rows outgrow them (`stop`: the
         sequences' length, else None): (values, pos, status), None where the driver
         failed to compile (nothing ran)."""

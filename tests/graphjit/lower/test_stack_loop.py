@@ -5,6 +5,8 @@ Scan), and which path each loop took."""
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 
@@ -253,3 +255,32 @@ def test_a_body_with_a_nested_loop_stays_on_the_host(monkeypatch):
         np.testing.assert_allclose(g, r, rtol=1e-6)
     ((native, why),) = stack_loop_of(graph).paths()
     assert not native and "host step" in why
+
+
+def test_threads_share_the_scan_driver(monkeypatch, scan):
+    """Callers on several threads each get their own loop buffers and stacked outputs
+    from the one driver (its constants and intermediates pooled per caller)."""
+    monkeypatch.setattr(while_loop, "NATIVE_AFTER_ITERATIONS", 0)
+    model, graph, fn = scan
+    rng = np.random.default_rng(9)
+    feeds = [{"s0": rng.standard_normal(3).astype(np.float32), "k0": np.array(j, np.int64),
+              "a": rng.standard_normal((50 + j, 3)).astype(np.float32),
+              "b": rng.integers(-9, 9, 50 + j).astype(np.int32)} for j in range(4)]
+    want = [run_ort(model, f) for f in feeds]
+    errors = []
+
+    def caller(j):
+        try:
+            for _ in range(3):
+                for g, w in zip(fn(**feeds[j]), want[j]):
+                    np.testing.assert_allclose(np.asarray(g), w, rtol=1e-5)
+        except Exception as exc:  # (reported on the main thread)
+            errors.append(exc)
+
+    threads = [threading.Thread(target=caller, args=(j,)) for j in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    assert stack_loop_of(graph).paths() == [(True, None)]
