@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 
 from graphjit.graph import Operation, Tensor
 from graphjit.graph_queries import read_inputs
+from graphjit.lower.conv_pool import fuses_with_pool
 from graphjit.lower.fusion_log import FusionLog, Note, Why
 from graphjit.lower.packed_matmul import epilogue_ops, use_packed
 from graphjit.lower.pool_epilogue import POOLS
@@ -380,7 +381,8 @@ def _not_mergeable(region: Region, out_shape: tuple) -> Note:
 def _epilogues(ops: list[Operation], shapes: dict) -> dict:
     """The bias adds and relus that packed MatMul kernels (graphjit.lower.packed_matmul.
     epilogue_ops) and pooling kernels (graphjit.lower.pool_epilogue) compute, each mapped
-    to its MatMul or pool."""
+    to its MatMul or pool, and the max pools computed with the conv they read
+    (graphjit.lower.conv_pool), mapped to the conv."""
     if not any(op.type == "MatMul" or op.type in POOLS for op in ops):
         return {}
     consumers: dict[Tensor, list] = {}
@@ -389,6 +391,10 @@ def _epilogues(ops: list[Operation], shapes: dict) -> dict:
             consumers.setdefault(t, []).append(op)
     found = {e: op for op in ops if op.type in POOLS
              for e in pool_epilogue_ops(op, shapes, consumers)}
+    for op in ops:  # a conv whose only reader is a max pool: one kernel of both
+        users = consumers.get(op.outputs[0], []) if op.type == "Conv2D" else []
+        if len(users) == 1 and fuses_with_pool(op, users[0], shapes):
+            found[users[0]] = op
     found.update({e: op for op in ops if use_packed(op, shapes)
                   for e in epilogue_ops(op, shapes, consumers)})
     return found
