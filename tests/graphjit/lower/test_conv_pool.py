@@ -123,3 +123,29 @@ def test_a_conv_output_read_twice_is_not_fused():
     steps = _steps([y], x, hwc)
     assert any(s.kind == EXTERN for s in steps) and not _fused(steps)
     _check(g, x, [y], hwc)
+
+
+def test_a_training_graph_keeps_results_the_gradients_read():
+    """The conv output is read by the pool and by MaxPoolGrad: not fused; the pool's
+    bias-add result is read by the relu's gradient as well: stored by the pool kernel."""
+    hwc = (8, 8, 1)
+    g, x, conv, y = _cnn(hwc, (3, 3, 1, 4))
+    with g.as_default():
+        f = conv.op.inputs[1]
+        loss = tf.reduce_sum(y * y)
+        grads = tf.gradients(loss, [x, f])
+    _check(g, x, [loss, *grads], hwc)
+
+
+def test_float64_conv_and_pool_are_one_kernel():
+    hwc = (6, 6, 2)
+    g = tf.Graph()
+    with g.as_default():
+        x = tf.placeholder(tf.float64, [None, *hwc], name="x")
+        f = tf.constant(RNG.standard_normal((3, 3, 2, 3)))
+        y = tf.nn.max_pool(tf.nn.conv2d(x, f, [1, 1, 1, 1], "SAME"), [1, 2, 2, 1],
+                           [1, 2, 2, 1], "VALID")
+    assert len(_fused(_steps([y], x, hwc))) == 1
+    fn = tf.compile(g, fetches=[y])
+    feed = RNG.standard_normal((2, *hwc))
+    np.testing.assert_allclose(fn(feed)[0], evaluate([y], {x: feed})[0], rtol=1e-12)
