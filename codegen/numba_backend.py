@@ -263,8 +263,11 @@ def compile_kernel(kernel: Kernel) -> CompiledKernel:
         fn = _warm_start(prepared, found, source)
         if fn is None and not is_extern(kernel):
             # (a kernel not in the cache compiles; one in it may load without registries)
-            (long_lived.import_numba if found.how == cache.CACHED
-             else long_lived.load_registries)()
+            try:
+                (long_lived.import_numba if found.how == cache.CACHED
+                 else long_lived.load_registries)()
+            except Exception:  # noqa: BLE001 - the load below fails alike and reports it
+                pass
         if fn is None:
             fn, reason = _load(path, kernel.name, source, reason, is_extern(kernel))
         if isinstance(fn, WarmStart):
