@@ -28,14 +28,17 @@ def long_lived():
     """The collector off inside the block; on leaving it, every object the collector
     tracks moves to its oldest generation (gc.freeze then gc.unfreeze: two list splices,
     no traversal). Objects of other code made meanwhile move with them: they are still
-    collected, by the next full collection instead of a young one."""
+    collected, by the next full collection instead of a young one. A program that froze
+    objects itself (gc.freeze before forking workers) keeps them frozen: unfreeze would
+    release those too, so then the block's objects are left where they are."""
     was_enabled = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
-        gc.freeze()
-        gc.unfreeze()
+        if gc.get_freeze_count() == 0:
+            gc.freeze()
+            gc.unfreeze()
         if was_enabled:
             gc.enable()
 

@@ -41,6 +41,19 @@ def test_the_collector_stays_off_for_a_caller_that_turned_it_off():
         gc.enable()
 
 
+def test_objects_the_program_froze_stay_frozen():
+    kept = _Node()
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        with long_lived():
+            _cycle()
+        assert gc.get_freeze_count() == frozen  # not released by long_lived
+        assert gc.is_tracked(kept)
+    finally:
+        gc.unfreeze()
+
+
 def test_an_exception_inside_restores_the_collector():
     with pytest.raises(ValueError), long_lived():
         raise ValueError("boom")
