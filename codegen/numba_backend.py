@@ -22,7 +22,7 @@ import weakref
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from codegen import cache, native, parallel, warm_start
+from codegen import cache, long_lived, native, parallel, warm_start
 from codegen.loopir import (
     EXTERN_FUNCTIONS,
     ArrayView,
@@ -263,6 +263,13 @@ def compile_kernel(kernel: Kernel) -> CompiledKernel:
         reason = (f"compilers or CPU changed: {found.detail}" if found.how == cache.MOVED_ON
                   else _MISS_REASONS.get(found.how, found.how))
         fn = _warm_start(prepared, found, source)
+        if fn is None and not is_extern(kernel):
+            # (a kernel not in the cache compiles; one in it may load without registries)
+            try:
+                (long_lived.import_numba if found.how == cache.CACHED
+                 else long_lived.load_registries)()
+            except Exception:  # noqa: BLE001 - the load below fails alike and reports it
+                pass
         if fn is None:
             fn, reason = _load(path, kernel.name, source, reason, is_extern(kernel))
         if isinstance(fn, WarmStart):
