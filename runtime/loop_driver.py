@@ -41,6 +41,7 @@ from time import perf_counter
 import numpy as np
 
 from codegen import cache
+from runtime.host import Fresh
 from runtime.plan import HOST, KERNEL, VIEW, Plan, SlotSpec, Step, materialize
 
 # A driver call runs at most a chunk of iterations, sized to take about CHUNK_SECONDS:
@@ -245,6 +246,7 @@ class LoopDriver:
         self._specs = specs
         self._plans = [(e.plan, e.slots) for e in emitters]
         self._pool: list[list] = []
+        self._spares: list[list] = []  # sets of loop variables no caller holds
         self._limit = FIRST_CHUNK  # iterations a call runs at most (adapted)
 
     def _arrays(self) -> list:
@@ -275,12 +277,16 @@ class LoopDriver:
                 sys.modules.pop(self._module.__name__, None)
 
     def run(self, values: list, extra: list) -> tuple[list, bool]:
+        """The values after the loop (runtime.host.Fresh: arrays of this call), or those
+        entering the iteration whose check failed, and whether the loop finished."""
         current = [np.empty(shape, dtype) for shape, dtype in self._specs]
-        other = [np.empty(shape, dtype) for shape, dtype in self._specs]
         for dst, src in zip(current, values):
             np.copyto(dst, src)
         extra = [e if e.flags.writeable else e.copy() for e in extra]
         fixed = self._pool.pop() if self._pool else self._arrays()
+        # the pair's other arrays: a set a call did not return (np.empty is 0.2 us each)
+        other = self._spares.pop() if self._spares else \
+            [np.empty(shape, dtype) for shape, dtype in self._specs]
         try:
             while True:  # in bursts of about CHUNK_SECONDS: Ctrl-C is seen between them
                 start = perf_counter()
@@ -289,7 +295,8 @@ class LoopDriver:
                 if ran % 2:
                     current, other = other, current
                 if status != MORE:
-                    return current, status == DONE
+                    self._spares.append(other)
+                    return Fresh(current), status == DONE
                 took = perf_counter() - start
                 if took < CHUNK_SECONDS / 2:
                     self._limit = min(self._limit * 2, MAX_CHUNK)
