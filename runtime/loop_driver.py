@@ -40,7 +40,7 @@ from time import perf_counter
 
 import numpy as np
 
-from codegen import cache
+from codegen import cache, warm_start
 from runtime.host import Fresh
 from runtime.plan import HOST, KERNEL, VIEW, Plan, SlotSpec, Step, materialize
 
@@ -57,6 +57,11 @@ class NotNative(Exception):
 
 def _dispatcher(fn):
     """The Numba dispatcher with exactly one signature a kernel step calls, else raise."""
+    if warm_start.settling():
+        # Numba imported here while a warm start's thread imports it can come back
+        # partly initialized (Python breaks the two threads' import deadlock so): an
+        # ImportError that killed a loop's first native run about one time in two
+        warm_start.wait_settled()
     from numba.core.dispatcher import Dispatcher
     if hasattr(fn, "settled") and hasattr(fn, "dispatcher"):  # a warm start: Numba's now
         fn = fn.dispatcher
