@@ -101,9 +101,8 @@ def cases(quick: bool, only: set | None) -> list[Case]:
                         (reference,), reps=20 if quick else 60))
     for c in out:
         for name, call in c.calls.items():
-            for _ in range(2):  # compile, then settle the thread choices
-                result = call()
-            _check(f"{c.wid} {name}", result, c.reference)
+            _check(f"{c.wid} {name}", workloads.warm_up(call), c.reference)
+    workloads.wait_graphjit_settled()
     return out
 
 

@@ -112,8 +112,10 @@ class GemmSite:
         one, many = self.seconds.get(1), self.seconds.get(budget)
         if one is None and many is None:
             return 1 if wake_cost.busy() else budget
-        if one is not None and one < parallel.WAKE_FACTOR * wake_cost.current():
-            return 1  # too short to pay for waking BLAS's threads
+        if one is not None and one < parallel.WAKE_FACTOR * wake_cost.quiet():
+            return 1  # too short to pay for waking BLAS's threads, even on a quiet machine
+        # (not the live wake cost: it is seen on graphjit's pool, and whether BLAS's own
+        # threads pay on a busy machine is what this site's timings measure)
         if one is None or many is None:
             return 1 if one is None else budget  # measure the choice not yet seen
         best, other = (1, budget) if one <= many else (budget, 1)
@@ -158,3 +160,21 @@ class GemmSite:
             del recent[0]
         self.seconds[self._used] = sorted(recent)[len(recent) // 2]
         self.tried_at[self._used] = time.monotonic()
+
+
+class GemmSites:
+    """A GemmSite for each set of operand shapes an extern kernel meets. One compiled
+    extern kernel serves every product of its structure: in an MLP, the 512x784 by
+    784x256 product (threads pay) and the 512x256 by 256x10 one (they do not) ran under
+    one site, whose mixed timings kept the large one on one thread at 1.6x the time."""
+
+    __slots__ = ("by_shapes",)
+
+    def __init__(self):
+        self.by_shapes: dict[tuple, GemmSite] = {}
+
+    def __call__(self, *shapes) -> GemmSite:
+        site = self.by_shapes.get(shapes)
+        if site is None:
+            site = self.by_shapes[shapes] = GemmSite()
+        return site

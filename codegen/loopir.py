@@ -436,8 +436,9 @@ class _Verifier:
             self.fail(f"{what} of unknown parameter '{param_name}'")
         if len(index) != param.rank:
             self.fail(f"{what} {param_name}[{len(index)} indices] of a rank-{param.rank} array")
-        for i in index:
-            if self.expr(i) not in ("int64", "int32"):
+        for i in index:  # (uint64: an index known not to be negative, which Numba
+            # then uses without a wraparound check)
+            if self.expr(i) not in ("int64", "int32", "uint64"):
                 self.fail(f"{what} {param_name}: index {format_expr(i)} is not an integer")
         return param
 

@@ -22,7 +22,7 @@ import weakref
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from codegen import cache, native, parallel, warm_start
+from codegen import cache, long_lived, native, parallel, warm_start
 from codegen.loopir import (
     EXTERN_FUNCTIONS,
     ArrayView,
@@ -85,13 +85,15 @@ def _extern_source(kernel: Kernel) -> str:
         args = ", ".join(_view_source(em, a) for a in s.args)
         lines.append(f"        np.{s.fn}({args}, out={_view_source(em, s.out)})")
     params = ", ".join(p.name for p in kernel.params)
+    shapes = "".join(f"{p.name}.shape, " for p in kernel.params if not p.is_output)
     return "\n".join([
         f'"""graphjit kernel {kernel.name} (structural hash {kernel_hash(kernel)}).',
         "", "Extern calls: NumPy runs them with BLAS; there is nothing for Numba to compile.",
-        "The site keeps BLAS's threads within graphjit's thread budget (codegen.blas).",
+        "The site of the operands' shapes keeps BLAS's threads within graphjit's thread",
+        "budget (codegen.blas).",
         '"""', "import numpy as np", "", "from codegen import blas", "", "",
-        f"def {kernel.name}({params}):", "    with _blas_site:", *lines, "", "",
-        "_blas_site = blas.GemmSite()", f"kernel = {kernel.name}", ""])
+        f"def {kernel.name}({params}):", f"    with _blas_sites({shapes}):", *lines, "", "",
+        "_blas_sites = blas.GemmSites()", f"kernel = {kernel.name}", ""])
 
 
 def kernel_source(kernel: Kernel | Prepared) -> str:
@@ -263,6 +265,13 @@ def compile_kernel(kernel: Kernel) -> CompiledKernel:
         reason = (f"compilers or CPU changed: {found.detail}" if found.how == cache.MOVED_ON
                   else _MISS_REASONS.get(found.how, found.how))
         fn = _warm_start(prepared, found, source)
+        if fn is None and not is_extern(kernel):
+            # (a kernel not in the cache compiles; one in it may load without registries)
+            try:
+                (long_lived.import_numba if found.how == cache.CACHED
+                 else long_lived.load_registries)()
+            except Exception:  # noqa: BLE001 - the load below fails alike and reports it
+                pass
         if fn is None:
             fn, reason = _load(path, kernel.name, source, reason, is_extern(kernel))
         if isinstance(fn, WarmStart):

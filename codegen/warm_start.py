@@ -23,6 +23,8 @@ import logging
 import threading
 import weakref
 
+from codegen import long_lived
+
 _log = logging.getLogger("graphjit.cache")
 
 # Native calls of one kernel after which the background thread starts.
@@ -121,6 +123,10 @@ def _next_pending() -> WarmStart | None:
 
 
 def _settle_all() -> None:
+    try:  # (the collector is off for the process meanwhile: codegen.long_lived)
+        long_lived.import_numba()
+    except Exception:  # (each kernel's load below reports it)
+        pass
     while (kernel := _next_pending()) is not None:
         try:
             kernel.dispatcher  # noqa: B018 - loads it

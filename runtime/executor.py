@@ -17,7 +17,7 @@ from time import perf_counter_ns
 import numpy as np
 
 from runtime import trace
-from runtime.host import owned_result
+from runtime.host import owned_results
 from runtime.plan import EXTERN, HOST, KERNEL, VIEW, Plan, materialize
 from runtime.runner import build_runner, no_runner
 
@@ -162,7 +162,7 @@ def run_step(kind, fn, args, outs, view_shape, arrays) -> None:
         arrays[outs[0]] = args(arrays)[0].reshape(view_shape)
     elif kind is HOST:
         ins = args(arrays)
-        for o, r in zip(outs, fn(*ins)):
-            arrays[o] = owned_result(r, ins)
+        for o, r in zip(outs, owned_results(fn(*ins), ins, len(outs))):
+            arrays[o] = r
     else:  # pragma: no cover
         raise AssertionError(kind)

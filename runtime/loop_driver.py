@@ -40,7 +40,8 @@ from time import perf_counter
 
 import numpy as np
 
-from codegen import cache
+from codegen import cache, warm_start
+from runtime.host import Fresh
 from runtime.plan import HOST, KERNEL, VIEW, Plan, SlotSpec, Step, materialize
 
 # A driver call runs at most a chunk of iterations, sized to take about CHUNK_SECONDS:
@@ -56,6 +57,11 @@ class NotNative(Exception):
 
 def _dispatcher(fn):
     """The Numba dispatcher with exactly one signature a kernel step calls, else raise."""
+    if warm_start.settling():
+        # Numba imported here while a warm start's thread imports it can come back
+        # partly initialized (Python breaks the two threads' import deadlock so): an
+        # ImportError that killed a loop's first native run about one time in two
+        warm_start.wait_settled()
     from numba.core.dispatcher import Dispatcher
     if hasattr(fn, "settled") and hasattr(fn, "dispatcher"):  # a warm start: Numba's now
         fn = fn.dispatcher
@@ -245,7 +251,11 @@ class LoopDriver:
         self._specs = specs
         self._plans = [(e.plan, e.slots) for e in emitters]
         self._pool: list[list] = []
+        self._spares: list[list] = []  # sets of loop variables no caller holds
         self._limit = FIRST_CHUNK  # iterations a call runs at most (adapted)
+        # (entry point, its extra inputs' (dtype, ndim)); None before the first call,
+        # False where there is none
+        self._entry = None
 
     def _arrays(self) -> list:
         """The constants and buffers of the plans, for one caller (writeable: a
@@ -274,22 +284,54 @@ class LoopDriver:
             finally:
                 sys.modules.pop(self._module.__name__, None)
 
+    def _call_for(self, extra: list):
+        """What runs the driver with these extra inputs: its compiled entry point where
+        they are of the kinds it was compiled for (the other arguments are the driver's
+        own arrays), which skips Numba's typing of every argument (1 us of a 2 us call
+        with 14 arguments); else Numba's dispatcher (the first call compiles there)."""
+        if not self._entry:
+            return self._fn if self._entry is False else self._dispatch
+        entry, kinds = self._entry
+        if len(kinds) == len(extra) and all(
+                e.dtype == dtype and e.ndim == ndim and e.flags.c_contiguous
+                for e, (dtype, ndim) in zip(extra, kinds)):
+            return entry
+        return self._fn
+
+    def _dispatch(self, *args):
+        """The first call, through Numba's dispatcher; then the entry point is taken
+        where the driver has one signature, of the argument kinds run() passes."""
+        result = self._fn(*args) if self._fn.overloads else self._first(args)
+        if self._entry is None:
+            entry = _entry_point(self._fn, args)
+            start = 1 + 2 * len(self._specs)
+            stop = len(args) - sum(len(slots) for _, slots in self._plans)
+            self._entry = (entry, [(e.dtype, e.ndim) for e in args[start:stop]]) \
+                if entry is not None else False
+        return result
+
     def run(self, values: list, extra: list) -> tuple[list, bool]:
-        current = [np.empty(shape, dtype) for shape, dtype in self._specs]
-        other = [np.empty(shape, dtype) for shape, dtype in self._specs]
-        for dst, src in zip(current, values):
-            np.copyto(dst, src)
+        """The values after the loop (runtime.host.Fresh: arrays of this call), or those
+        entering the iteration whose check failed, and whether the loop finished."""
+        # (a copy is 0.1 us, np.empty and np.copyto 0.6 us: a copy where it will do)
+        current = [v.copy() if v.dtype == dtype and v.shape == shape else _copied(v, shape, dtype)
+                   for v, (shape, dtype) in zip(values, self._specs)]
         extra = [e if e.flags.writeable else e.copy() for e in extra]
         fixed = self._pool.pop() if self._pool else self._arrays()
+        # the pair's other arrays: a set a call did not return (np.empty is 0.2 us each)
+        other = self._spares.pop() if self._spares else \
+            [np.empty(shape, dtype) for shape, dtype in self._specs]
+        call = self._call_for(extra)
         try:
             while True:  # in bursts of about CHUNK_SECONDS: Ctrl-C is seen between them
                 start = perf_counter()
                 args = (self._limit, *current, *other, *extra, *fixed)
-                ran, status = self._fn(*args) if self._fn.overloads else self._first(args)
+                ran, status = call(*args)
                 if ran % 2:
                     current, other = other, current
                 if status != MORE:
-                    return current, status == DONE
+                    self._spares.append(other)
+                    return Fresh(current), status == DONE
                 took = perf_counter() - start
                 if took < CHUNK_SECONDS / 2:
                     self._limit = min(self._limit * 2, MAX_CHUNK)
@@ -297,6 +339,33 @@ class LoopDriver:
                     self._limit = max(self._limit // 2, 1)
         finally:
             self._pool.append(fixed)
+
+
+def _copied(value: np.ndarray, shape: tuple, dtype: np.dtype) -> np.ndarray:
+    """A new array of `shape` and `dtype` holding `value` (np.copyto's casting rules)."""
+    out = np.empty(shape, dtype)
+    np.copyto(out, value)
+    return out
+
+
+def _entry_point(fn, args: tuple):
+    """The entry point of the dispatcher `fn` where its one signature is an integer,
+    then C-ordered writeable arrays of the kinds of `args`; else None."""
+    from numba import types
+    from numba.np.numpy_support import as_dtype
+    if len(fn.overloads) != 1:
+        return None
+    (signature, compiled), = fn.overloads.items()
+    entry = getattr(compiled, "entry_point", None)
+    if entry is None or len(signature) != len(args) \
+            or not isinstance(signature[0], types.Integer):
+        return None
+    for numba_type, a in zip(signature[1:], args[1:]):
+        if not (isinstance(numba_type, types.Array) and numba_type.layout == "C"
+                and numba_type.mutable and numba_type.ndim == a.ndim
+                and as_dtype(numba_type.dtype) == a.dtype):
+            return None
+    return entry
 
 
 def build_driver(cond_plan: Plan, body_plan: Plan, n: int,

@@ -26,7 +26,7 @@ from sys import getrefcount
 import numpy as np
 
 from runtime import trace
-from runtime.host import owned_result
+from runtime.host import owned_results
 from runtime.loop_driver import NotNative
 from runtime.plan import EXTERN, HOST, KERNEL, VIEW, Plan, materialize
 from runtime.plan_driver import NATIVE_AFTER_CALLS, PlanDriver, build_plan_driver, wants_driver
@@ -42,8 +42,8 @@ def no_runner(args: tuple) -> object:
 
 
 def run_host(fn: Callable, ins: tuple, n: int) -> list:
-    """A host step's `n` results, as runtime.host.owned_result gives them."""
-    return [owned_result(r, ins) for r in fn(*ins)[:n]]
+    """A host step's `n` results, as runtime.host.owned_results gives them."""
+    return owned_results(fn(*ins), ins, n)
 
 
 def native_entry(fn, specs: list[tuple[tuple, np.dtype]]):

@@ -53,8 +53,9 @@ def test_reference_interpreter_and_loop_ir_do_not_import_numba(tmp_path):
     """)
 
 
-def test_first_compile_imports_numba():
-    """The lazy import still happens where it must: a compiled call loads Numba."""
+def test_first_compile_imports_numba(tmp_path):
+    """The lazy import still happens where it must: a compiled call loads Numba (with an
+    empty kernel cache: a cached kernel runs from its native entry without Numba)."""
     code = """
 import sys
 import numpy as np
@@ -68,7 +69,7 @@ assert np.array_equal(out, np.arange(4, dtype=np.float32) ** 2 + 1)
 assert 'numba' in sys.modules
 print('ok')
 """
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    env = dict(os.environ, PYTHONPATH=str(ROOT), GRAPHJIT_CACHE_DIR=str(tmp_path))
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import math
 
+from graphjit.lower.conv_pool import conv_pool_kernel
 from graphjit.lower.extern import (
     conv_filter_grad_gemm_kernel,
     conv_gemm_kernel,
     conv_input_grad_gemm_kernel,
 )
 from graphjit.lower.kernels import col2im_kernel, im2col_kernel
-from graphjit.lower.standalone import identifier
+from graphjit.lower.pool_epilogue import channel_bias_slot, pool_epilogue
+from graphjit.lower.standalone import identifier, pool
 
 
 def _shape(lw, dy_or_out, f) -> tuple[tuple, int, int, int]:
@@ -41,7 +43,12 @@ def pointwise(op, shapes) -> bool:
 
 def lower_conv(lw, op, outputs, out_slots, names) -> None:
     """Conv2D = a native im2col kernel into a planned buffer, then one BLAS GEMM; a
-    pointwise (1x1) conv is the GEMM alone, on the input."""
+    pointwise (1x1) conv is the GEMM alone, on the input. With the MaxPool reading it
+    (and the pool's bias and relu) in its region (`names`), one kernel of both
+    (graphjit.lower.conv_pool)."""
+    if len(names) > 1:
+        _lower_conv_pool(lw, op, outputs, out_slots, names)
+        return
     x, f = op.inputs
     x_slot, f_slot = (lw.input_or_const_slot(t) for t in (x, f))
     if pointwise(op, lw.shapes):
@@ -56,6 +63,31 @@ def lower_conv(lw, op, outputs, out_slots, names) -> None:
                                    per_image_gemm(cols_shape), cols_rank),
                   (cols, f_slot), out_slots, names, 2 * rows * depth * cout,
                   math.prod(cols_shape) * x.dtype.size + lw.bytes_of([f], outputs))
+
+
+def _lower_conv_pool(lw, op, outputs, out_slots, names) -> None:
+    """The conv and the MaxPool after it (names[1]) with the pool's epilogue, as one
+    kernel; apart (im2col + GEMM, then the pool kernel) when the conv's own result is
+    fetched, which the fused kernel never holds."""
+    pool_op = next(o for o in lw.ops if o.name == names[1])
+    conv_out = op.outputs[0]
+    if conv_out in outputs:
+        at = outputs.index(conv_out)
+        rest = [i for i in range(len(outputs)) if i != at]
+        lower_conv(lw, op, [conv_out], (out_slots[at],), names[:1])
+        pool(is_max=True)(lw, pool_op, [outputs[i] for i in rest],
+                          tuple(out_slots[i] for i in rest), names[1:])
+        return
+    x, f = op.inputs
+    epi, add = pool_epilogue(lw, pool_op, outputs, names[1:])
+    kernel = conv_pool_kernel(identifier("conv_pool", op), op, pool_op, lw.shapes, epi)
+    in_slots = (lw.input_or_const_slot(x), lw.input_or_const_slot(f)) + (
+        (channel_bias_slot(lw, add, pool_op.outputs[0]),) if epi.bias else ())
+    _, oh, ow, cout = lw.shapes[conv_out]
+    kh, kw, cin, _ = lw.shapes[f]
+    lw.add_kernel(kernel, in_slots, out_slots, names,
+                  2 * lw.shapes[x][0] * oh * ow * kh * kw * cin * cout,
+                  lw.bytes_of([x, f], outputs))
 
 
 def per_image_gemm(cols_shape: tuple) -> bool:

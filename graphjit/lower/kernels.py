@@ -120,8 +120,10 @@ def _clamp(i, n: int):
     return int_op(Fn.MINIMUM, int_op(Fn.MAXIMUM, i, 0), n - 1)
 
 
-def pool_kernel(name: str, op, shapes, outputs, is_max: bool) -> Kernel:
-    """Max or average pooling over NHWC; padded cells are skipped, as TF does."""
+def pool_kernel(name: str, op, shapes, outputs, is_max: bool, epi=None) -> Kernel:
+    """Max or average pooling over NHWC; padded cells are skipped, as TF does. `epi`
+    (graphjit.lower.pool_epilogue): add the channel's bias (input in1, shape (C,)) and
+    take the relu of each result, storing the stages it names into out0, out1, ..."""
     x, out = op.inputs[0], outputs[0]
     _, h, w, _ = shapes[x]
     _, oh_n, ow_n, _ = shapes[out]
@@ -163,8 +165,20 @@ def pool_kernel(name: str, op, shapes, outputs, is_max: bool) -> Kernel:
         init += (Assign("count", const(0, dtype), dtype),)
     count = const(kh * kw, dtype) if inside else Var("count")
     result = acc if is_max else Call(Fn.REALDIV, (acc, count), dtype)
-    body = init + window + (Store("out0", (n, oh, ow, c), result),)
-    params = (Param("in0", dtype, 4, False), Param("out0", dtype, 4, True))
+    stages = [result]  # each from the one before, held in a local of its own
+    if epi is not None and epi.bias:
+        stages.append(Call(Fn.ADD, (Var(f"stage{len(stages) - 1}"), Load("in1", (c,))), dtype))
+    if epi is not None and epi.relu:
+        stages.append(Call(Fn.RELU, (Var(f"stage{len(stages) - 1}"),), dtype))
+    stores = (0,) if epi is None else epi.stores
+    body = init + window
+    for s, stage in enumerate(stages):
+        body += (Assign(f"stage{s}", stage, dtype),) + tuple(
+            Store(f"out{o}", (n, oh, ow, c), Var(f"stage{s}"))
+            for o, stored in enumerate(stores) if stored == s)
+    params = (Param("in0", dtype, 4, False),) + (
+        (Param("in1", dtype, 1, False),) if epi is not None and epi.bias else ()) + tuple(
+        Param(f"out{o}", dtype, 4, True) for o in range(len(stores)))
     big = _size(shapes[out]) * kh * kw >= PARALLEL_MIN_ELEMENTS
     # Extents from the arrays: constant ones (as im2col has) made a 2x2 pool of
     # (32, 28, 28, 16) twice as slow, LLVM unrolling the rows rather than the window.

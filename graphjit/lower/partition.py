@@ -30,9 +30,12 @@ from dataclasses import dataclass, field
 
 from graphjit.graph import Operation, Tensor
 from graphjit.graph_queries import read_inputs
+from graphjit.lower.conv_pool import fuses_with_pool
 from graphjit.lower.fed_matmul import use_fed_panels
 from graphjit.lower.fusion_log import FusionLog, Note, Why
 from graphjit.lower.packed_matmul import epilogue_ops, use_packed
+from graphjit.lower.pool_epilogue import POOLS
+from graphjit.lower.pool_epilogue import epilogue_ops as pool_epilogue_ops
 from graphjit.registry import Fusion, KernelBuilder, get_op_def
 
 # Numba and LLVM take superlinear time on very long functions: a region stops growing here
@@ -91,7 +94,7 @@ class Partitioner:
         # region ids, kept exact as regions grow (_note_placed) and merge (merge).
         self._depends: dict[Region, int] = {}
         self._readers: dict[Region, set] = {}  # region -> regions reading one of its values
-        self.epilogue_of = _packed_epilogues(ops, shapes)  # op -> its packed MatMul
+        self.epilogue_of = _epilogues(ops, shapes)  # op -> its packed MatMul or pool
 
     # -- graph helpers -----------------------------------------------------
     def producer(self, t: Tensor) -> Operation | None:
@@ -203,7 +206,7 @@ class Partitioner:
 
     def place(self, op: Operation) -> None:
         head = self.epilogue_of.get(op)
-        if head is not None:  # a bias add or relu computed by a packed MatMul's kernel
+        if head is not None:  # a bias add or relu computed by a packed MatMul's or a pool's kernel
             self.add(self.region_of[head], op)
             return
         fusion, reason = self.classify(op)
@@ -376,17 +379,26 @@ def _not_mergeable(region: Region, out_shape: tuple) -> Note:
                             f"{list(out_shape)}; that one loops over {list(region.domain)}")
 
 
-def _packed_epilogues(ops: list[Operation], shapes: dict) -> dict:
-    """The bias adds and relus that packed MatMul kernels compute (graphjit.lower.
-    packed_matmul.epilogue_ops), each mapped to its MatMul."""
-    if not any(op.type == "MatMul" for op in ops):
+def _epilogues(ops: list[Operation], shapes: dict) -> dict:
+    """The bias adds and relus that packed MatMul kernels (graphjit.lower.packed_matmul.
+    epilogue_ops) and pooling kernels (graphjit.lower.pool_epilogue) compute, each mapped
+    to its MatMul or pool, and the max pools computed with the conv they read
+    (graphjit.lower.conv_pool), mapped to the conv."""
+    if not any(op.type == "MatMul" or op.type in POOLS for op in ops):
         return {}
     consumers: dict[Tensor, list] = {}
     for op in ops:
         for t in set(op.inputs):
             consumers.setdefault(t, []).append(op)
-    return {e: op for op in ops if use_packed(op, shapes) or use_fed_panels(op, shapes)
-            for e in epilogue_ops(op, shapes, consumers)}
+    found = {e: op for op in ops if op.type in POOLS
+             for e in pool_epilogue_ops(op, shapes, consumers)}
+    for op in ops:  # a conv whose only reader is a max pool: one kernel of both
+        users = consumers.get(op.outputs[0], []) if op.type == "Conv2D" else []
+        if len(users) == 1 and fuses_with_pool(op, users[0], shapes):
+            found[users[0]] = op
+    found.update({e: op for op in ops if use_packed(op, shapes) or use_fed_panels(op, shapes)
+                  for e in epilogue_ops(op, shapes, consumers)})
+    return found
 
 
 def partition(ops: list[Operation], shapes: dict[Tensor, tuple],

@@ -31,6 +31,7 @@ from graphjit.lower.packed_matmul import (
     packed_weights,
     use_packed,
 )
+from graphjit.lower.pool_epilogue import channel_bias_slot, pool_epilogue
 from graphjit.ops._util import check_gather_indices, sum_to_axes
 from graphjit.registry import KernelBuilder, RowReduce, get_op_def
 
@@ -100,9 +101,21 @@ def argreduce(cmp: Fn):
 
 
 def pool(is_max: bool):
+    """MaxPool/AvgPool, with the bias add and relu the partitioner put in its region
+    (graphjit.lower.pool_epilogue)."""
     def build(lw, op, outputs, out_slots, names) -> None:
-        kernel = pool_kernel(kernel_name(op), op, lw.shapes, outputs, is_max)
-        _add(lw, kernel, op, _distinct(read_inputs(op)), outputs, out_slots, names)
+        if len(names) == 1:
+            kernel = pool_kernel(kernel_name(op), op, lw.shapes, outputs, is_max)
+            _add(lw, kernel, op, _distinct(read_inputs(op)), outputs, out_slots, names)
+            return
+        epi, add = pool_epilogue(lw, op, outputs, names)
+        name = kernel_name(op) + "_add" * epi.bias + "_relu" * epi.relu
+        kernel = pool_kernel(name, op, lw.shapes, outputs, is_max, epi)
+        in_slots = (lw.input_or_const_slot(op.inputs[0]),) + (
+            (channel_bias_slot(lw, add, op.outputs[0]),) if epi.bias else ())
+        lw.add_kernel(kernel, in_slots, out_slots, names,
+                      math.prod(lw.shapes[op.outputs[0]]) * len(names),
+                      lw.bytes_of([op.inputs[0]], outputs))
     return build
 
 

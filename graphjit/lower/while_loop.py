@@ -23,6 +23,7 @@ import threading
 
 import numpy as np
 
+from codegen import warm_start
 from graphjit.errors import ShapeError
 from graphjit.graph import TensorShape
 from runtime.loop_driver import Branches, Check, NotNative, build_driver
@@ -44,7 +45,7 @@ def check_invariants(values, invariants) -> None:
                 "of tf.while_loop)")
 
 
-class _Signature:
+class Signature:
     """What a loop learned at one signature: iterations run, its driver or why none."""
 
     __slots__ = ("iterations", "driver", "why_not")
@@ -62,7 +63,7 @@ class CompiledLoop:
     def __init__(self, cond, body, invariants: tuple):
         self.cond, self.body, self.invariants = cond, body, invariants
         self.n = len(invariants)
-        self._signatures: dict[tuple, _Signature] = {}
+        self._signatures: dict[tuple, Signature] = {}
         self._lock = threading.Lock()
 
     def run(self, values: list, extra: list) -> list:
@@ -70,14 +71,14 @@ class CompiledLoop:
         seen = self._signatures.get(key)
         if seen is None:
             with self._lock:
-                seen = self._signatures.setdefault(key, _Signature())
+                seen = self._signatures.setdefault(key, Signature())
                 while len(self._signatures) > MAX_SIGNATURES:
                     self._signatures.pop(next(iter(self._signatures)))
         if seen.driver is not None:
             return self._native(seen, values, extra)
         return self._host_loop(seen, values, extra)
 
-    def _native(self, seen: _Signature, values: list, extra: list) -> list:
+    def _native(self, seen: Signature, values: list, extra: list) -> list:
         driver = seen.driver
         try:
             values, finished = driver.run(values, extra)
@@ -90,7 +91,9 @@ class CompiledLoop:
         # a check failed: the host loop runs that iteration again, raising its error
         return self._host_loop(seen, values, extra, native=False)
 
-    def _make_driver(self, seen: _Signature, values: list, extra: list) -> None:
+    def _make_driver(self, seen: Signature, values: list, extra: list) -> None:
+        if warm_start.settling():  # (Numba's import on the background thread: next run)
+            return
         cond = self.cond.single_plan(values + extra)
         body = self.body.single_plan(values + extra)
         with self._lock:
@@ -104,7 +107,7 @@ class CompiledLoop:
                 seen.why_not = str(exc)
                 _log.debug("while loop stays on the host: %s", exc)
 
-    def _host_loop(self, seen: _Signature, values: list, extra: list,
+    def _host_loop(self, seen: Signature, values: list, extra: list,
                    native: bool = True) -> list:
         """The loop from Python; it hands over to a native driver once the signature
         ran NATIVE_AFTER_ITERATIONS iterations (a long loop run once gets one too)."""

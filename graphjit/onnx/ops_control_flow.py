@@ -9,10 +9,11 @@ An If whose condition is known at build time imports only the branch it takes.
 
 Per-iteration outputs (Loop's scan outputs, Scan's outputs) make the loop a WhileStack
 (graphjit.ops.while_stack): the body gives them beside the loop variables, which keep
-their shapes (one plan for the body), and they are stacked on the host, into outputs
-sized once when the iteration count is known at import. A Scan is a ScanStack
-(graphjit.ops.scan_stack): the host hands the body each row of the scan inputs and
-stacks its outputs into outputs sized once, to the inputs' length. The loop variables'
+their shapes (one plan for the body), and they are stacked into outputs sized once
+when the iteration count is known at import. A Scan is a ScanStack
+(graphjit.ops.scan_stack): the body gets each row of the scan inputs and its outputs
+are stacked into outputs sized once, to the inputs' length. Both run as one native
+loop where their body allows (graphjit.lower.stack_loop). The loop variables'
 shape invariants come from a first, scratch import of the body (the way map_fn learns
 its result shapes).
 """
@@ -104,7 +105,7 @@ def _loop(ctx: NodeContext, stop, body, counter: Tensor, carried: list[Tensor],
     rows; `count`, when known at import, the number of iterations it will run (the
     stacked outputs are sized once to it). With `scalar_cond`, carried[0] is Loop's
     condition, a scalar whatever shape of one element the body gives it. Rows make it a
-    WhileStack (the body runs one plan, the rows are stacked on the host), else a plain
+    WhileStack (the body runs one plan, the rows are stacked as they come), else a plain
     While."""
     after = scratch[len(scratch) - n_rows - len(carried):len(scratch) - n_rows]
     invariants = [TensorShape(())] + [_invariant(t.shape, a.shape)

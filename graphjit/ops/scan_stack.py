@@ -3,9 +3,9 @@ whose body gives new states and rows, stacked over the iterations: ONNX Scan.
 
 A while loop over an index would gather each sequence's row in its body (an index
 kernel, the gather and its range check, every iteration) and stop on a cond. Here the
-host hands the body each row (graphjit.lower.while_stack), the count is the
-sequences' length, known when the loop starts, so the stacked outputs are sized once,
-and the body runs one plan for every iteration.
+host step hands the body each row (graphjit.lower.while_stack: natively, a view,
+where it can), the count is the sequences' length, known when the loop starts, so
+the stacked outputs are sized once, and the body runs one plan for every iteration.
 """
 
 from __future__ import annotations

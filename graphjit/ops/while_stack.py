@@ -4,9 +4,10 @@
 A plain while loop could carry the stacked rows as a loop variable grown by a concat,
 but its shape would change every iteration and the body be planned again each time.
 Here the loop variables keep their shapes (one plan for the body) and the rows are
-stacked on the host (graphjit.lower.while_stack), into outputs sized once when the
-iteration count is known when the graph is built (`count`). The body also gives the
-cond of its new values, as an ONNX Loop body does: an iteration runs one plan, not two.
+stacked by the host step (graphjit.lower.while_stack: natively where it can), into
+outputs sized once when the iteration count is known when the graph is built
+(`count`). The body also gives the cond of its new values, as an ONNX Loop body does:
+an iteration runs one plan, not two.
 """
 
 from __future__ import annotations

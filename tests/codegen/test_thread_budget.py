@@ -4,8 +4,10 @@ measured wake cost (codegen.wake_cost) and BLAS's threads around extern GEMMs
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
+import types
 
 import numpy as np
 import pytest
@@ -64,6 +66,9 @@ def test_small_calls_of_a_site_never_touch_the_pool(wake_50us, monkeypatch):
     def no_pool(helpers):
         raise AssertionError("a helper was woken for a small call")
     monkeypatch.setattr(parallel, "_get_pool", no_pool)
+    ticks = itertools.count(0, 1000)  # each call takes 1 us: a loaded machine's
+    monkeypatch.setattr(parallel, "time",  # preemption must not make it look large
+                        types.SimpleNamespace(perf_counter_ns=lambda: next(ticks)))
     site = parallel.Site()
     seen = []
 
@@ -171,6 +176,33 @@ def test_gemms_too_short_to_pay_for_waking_run_on_one_thread(wake_50us, monkeypa
     assert all(site.threads(2) == 1 for site.calls in range(100))
 
 
+def test_measured_times_decide_when_graphjits_helpers_wake_late(wake_50us, monkeypatch):
+    """Slow wakes seen on graphjit's pool do not overrule a site's own timings: on a
+    half-busy machine W4's largest GEMM took 0.89 ms on two BLAS threads and 1.13 on one,
+    and stayed on one."""
+    monkeypatch.setattr(wake_cost, "busy", lambda: True)
+    monkeypatch.setattr(wake_cost, "cores", lambda: 2)
+    for _ in range(10):
+        wake_cost.observe(5e-3)
+    site = blas.GemmSite()
+    site.seconds = {1: 1.13e-3, 2: 0.89e-3}
+    site.tried_at = {1: 1e12, 2: 1e12}
+    assert site.threads(2) == 2
+    site.seconds = {1: 0.5e-3, 2: 30e-3}  # and where two threads collapse, one
+    assert site.threads(2) == 1
+
+
+def test_each_operand_shape_keeps_its_own_verdict():
+    """One compiled extern kernel serves every product of its structure: a large GEMM
+    where threads pay and a small one where they do not must not share timings."""
+    sites = blas.GemmSites()
+    large, small = sites((512, 784), (784, 256)), sites((512, 256), (256, 10))
+    assert large is not small
+    assert sites((512, 784), (784, 256)) is large
+    large.seconds[2], small.seconds[1] = 1e-3, 20e-6
+    assert 1 not in large.seconds and 2 not in small.seconds
+
+
 @needs_blas
 def test_the_users_blas_setting_is_restored_after_every_call(wake_50us, monkeypatch):
     user = blas.blas_threads()
@@ -186,7 +218,7 @@ def test_the_generated_gemm_runs_under_the_limit_and_gives_the_same_result(
         tmp_path, monkeypatch):
     monkeypatch.setenv("GRAPHJIT_CACHE_DIR", str(tmp_path))
     compiled = numba_backend.compile_kernel(gemm_kernel("budget_gemm"))
-    assert "with _blas_site:" in compiled.source
+    assert "with _blas_sites(" in compiled.source
     rng = np.random.default_rng(0)
     a, b = rng.normal(size=(2, 32, 48)), rng.normal(size=(24, 48))
     quiet_out = np.empty((2, 32, 24))

@@ -42,6 +42,14 @@ def test_a_well_formed_kernel_passes():
     verify(rows(cols(Assign("t", tanh(), "float32"), Store("out0", (I, J), Var("t")))))
 
 
+def test_an_unsigned_index_passes():
+    """uint64: an index the emitter knows is not negative (no wraparound check)."""
+    flat = Call("cast", (Call("add", (Call("mul", (I, Dim("in0", 1)), "int64"), J), "int64"),),
+                "uint64")
+    verify(rows(cols(Store("out0", (I, J), Load("flat", (flat,)))),
+                params=(X, Param("flat", "float32", 1, False), Y)))
+
+
 def test_parked_value_read_back_after_its_pass_passes():
     """Softmax's shape: park exp in the output, read it back, overwrite it last."""
     parked = Load("out0", (I, J), "v0")

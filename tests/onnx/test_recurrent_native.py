@@ -23,7 +23,7 @@ INPUT, HIDDEN = 3, 5
 
 
 @pytest.mark.parametrize("op, extra", [("LSTM", {}), ("GRU", {"linear_before_reset": 0}),
-                                       ("RNN", {})])
+                                       ("GRU", {"linear_before_reset": 1}), ("RNN", {})])
 def test_bidirectional_free_dims_one_kernel(op, extra):
     rng = np.random.default_rng(3)
     g = GATES[op]
@@ -48,7 +48,10 @@ def test_bidirectional_free_dims_one_kernel(op, extra):
             f["c0"] = random(rng, (2, batch, HIDDEN))
         return f
 
-    check(model, feeds(6, 3, [6, 2, 1]), feeds(1, 2, [1, 1]), feeds(9, 1, [4]), fn=fn)
+    # batch 6 and 4: the step product's tiles of batch rows (recurrent_kernel.TILE) and
+    # the rows left after them
+    check(model, feeds(6, 3, [6, 2, 1]), feeds(1, 2, [1, 1]), feeds(9, 1, [4]),
+          feeds(4, 6, [4, 1, 3, 4, 2, 4]), feeds(3, 4, [3, 3, 1, 2]), fn=fn)
     names = [k.name for k in fn.kernels]
     assert sum("recurrent" in n for n in names) == 1, names
     assert len(names) < 12, names  # per-step kernels would be dozens

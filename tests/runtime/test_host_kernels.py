@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from runtime.executor import Executor
-from runtime.host import HostCall, host_kernel, register_host_kernel
+from runtime.host import Fresh, HostCall, host_kernel, owned_results, register_host_kernel
 from runtime.plan import HOST, Plan, SlotSpec, Step, assign_buffers
 
 
@@ -52,3 +52,16 @@ def test_a_host_result_in_fortran_order_reaches_kernels_in_c_order():
     for _ in range(2):  # the general path, then the plan's runner
         (got,) = fn(xs)
         np.testing.assert_allclose(got, want, rtol=1e-6)
+
+
+def test_owned_results_copy_an_input_given_back_but_pass_fresh_results_as_they_are():
+    x = np.arange(4.0)
+    view, fresh = x[1:], np.ones(2)
+    kept = owned_results((x, view, fresh), (x,), 3)
+    assert kept[0] is not x and not np.shares_memory(kept[0], x)
+    assert not np.shares_memory(kept[1], x) and kept[1].flags.c_contiguous
+    assert kept[2] is fresh
+    np.testing.assert_array_equal(kept[0], x)
+    marked = Fresh([fresh, np.zeros(3)])
+    out = owned_results(marked, (x,), 1)  # the first n only, unchecked
+    assert len(out) == 1 and out[0] is fresh

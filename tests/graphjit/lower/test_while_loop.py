@@ -330,3 +330,50 @@ def test_a_driver_numba_cannot_compile_leaves_the_loop_on_the_host(native_at_onc
         run_both(graph, list(out), {n: steps})
     ((native, why),) = paths(graph)
     assert not native and "Numba could not compile the loop driver" in why
+
+
+def test_a_native_run_returns_arrays_no_later_run_writes(native_at_once, fused_loop,
+                                                         monkeypatch):
+    """The driver keeps the pair's set it did not return for its next run (no np.empty
+    per variable): what it returned stays the caller's, and is marked fresh, which
+    spares the host step its may-share-memory checks."""
+    from runtime.host import Fresh
+    graph, n, fetches, arrays = fused_loop
+    run_both(graph, fetches, {**arrays, n: 3})
+    (seen,) = [s for s in loop_of(graph)._signatures.values() if s.driver is not None]
+    returned = []
+    run = seen.driver.run
+    monkeypatch.setattr(seen.driver, "run", lambda *a: returned.append(run(*a)) or returned[-1])
+    for steps in (4, 3, 2):  # even and odd counts of iterations: either set returned
+        run_both(graph, fetches, {**arrays, n: steps})
+    first = returned[0][0]
+    kept = [a.copy() for a in first]
+    run_both(graph, fetches, {**arrays, n: 5})
+    assert all(type(values) is Fresh and done for values, done in returned)
+    assert [int(values[0]) for values, _ in returned] == [4, 3, 2, 5]
+    for i, (values, _) in enumerate(returned):
+        for other, _ in returned[i + 1:]:
+            assert not any(np.shares_memory(a, b) for a in values for b in other)
+    for a, k in zip(first, kept):
+        np.testing.assert_array_equal(a, k)
+
+
+def test_a_driver_skips_numba_typing_only_for_the_kinds_it_was_compiled_for(
+        native_at_once, fused_loop):
+    """After its first call the driver calls its compiled entry point (no per-argument
+    typing) where the extra inputs are of the kinds compiled for; others (another
+    dtype, a strided array) go through Numba's dispatcher."""
+    graph, n, fetches, arrays = fused_loop
+    run_both(graph, fetches, {**arrays, n: 2})
+    (seen,) = [s for s in loop_of(graph)._signatures.values() if s.driver is not None]
+    driver = seen.driver
+    entry, kinds = driver._entry
+    same = [np.zeros((2,) * ndim, dtype) for dtype, ndim in kinds]
+    assert driver._call_for(same) is entry
+    other = [np.zeros((2,) * ndim, np.float64 if dtype != np.float64 else np.float32)
+             for dtype, ndim in kinds]
+    assert driver._call_for(other) is driver._fn
+    strided = [np.zeros((4,) * ndim, dtype)[(slice(None, None, 2),) * ndim]
+               for dtype, ndim in kinds]
+    if any(a.ndim for a in strided):
+        assert driver._call_for(strided) is driver._fn
