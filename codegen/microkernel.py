@@ -14,13 +14,13 @@ The weights are packed once as panels (P, K, WIDTH): panel p holds columns p*WID
 p*WIDTH+WIDTH-1 of the weights, zero beyond N, so the k loop reads one contiguous stream.
 The tile handles the edges itself: rows past the input's last are clamped (computed
 again, not stored), and columns past N are not stored (masked vector stores), so the
-loop nest around it has no remainder loops.
+loop nest around it has no remainder loops. Its shape for the target CPU is
+codegen.tile_shape's.
 """
 
 from __future__ import annotations
 
-import numba
-from llvmlite import binding, ir
+from llvmlite import ir
 from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
@@ -29,34 +29,6 @@ from numba.extending import intrinsic
 # latency (2 ports x 4 cycles on recent x86): a tile with fewer (one row) splits k into
 # that many interleaved partial sums.
 _CHAINS = 8
-
-
-def _features() -> set[str]:
-    """The target's CPU features as Numba compiles for them (its NUMBA_CPU_FEATURES
-    override, else the host's)."""
-    text = numba.config.CPU_FEATURES or binding.get_host_cpu_features().flatten()
-    return {f[1:] for f in text.split(",") if f.startswith("+")}
-
-
-def vector_bits() -> int:
-    """The widest vector register the target has: 512 (AVX-512), 256 (AVX, AVX2) or 128
-    (SSE, NEON and the rest)."""
-    features = _features()
-    if "avx512f" in features:
-        return 512
-    if "avx" in features:
-        return 256
-    return 128
-
-
-def tile_shape(dtype: str) -> tuple[int, int, int]:
-    """(rows, width, lanes) of the tile for `dtype` on this target: `width` columns are
-    two vectors of `lanes`; rows x 2 accumulators, two weight vectors and a broadcast fit
-    the register file (32 vector registers with AVX-512, 16 below)."""
-    lanes = vector_bits() // (8 * (4 if dtype == "float32" else 8))
-    rows = 8 if vector_bits() == 512 else 4
-    return rows, 2 * lanes, lanes
-
 
 
 def _literal(t, kind):

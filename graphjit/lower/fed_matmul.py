@@ -22,13 +22,16 @@ from graphjit.lower.packed_matmul import DTYPES, deferred_by_tier, tile_shape
 # the weights costs under a fortieth of the product (W4's layers, 512 rows: a 784x256
 # pack took 47 us, its product 1.25 ms on one core).
 MIN_ROWS = 128
-# Panels from which it is: fewer columns fill too little of the tile's width.
-MIN_PANELS = 4
+# Columns from which it is: fewer fill too little of the tile's panels (N of 10 is a
+# third of a 32-column panel). A number, not a count of panels: the rule is checked
+# when a first call plans, where asking the target's vector width would import Numba,
+# which a warm process loads in the background (codegen.warm_start).
+MIN_COLUMNS = 64
 
 
 def use_fed_panels(op, shapes: dict) -> bool:
     """Whether `op` is a product of many rows by fed (not constant) weights that the
-    panel kernels compute (MIN_ROWS, MIN_PANELS)."""
+    panel kernels compute (MIN_ROWS, MIN_COLUMNS)."""
     if op.type != "MatMul" or op.attrs.get("transpose_a"):
         return False
     a, b = op.inputs
@@ -39,8 +42,7 @@ def use_fed_panels(op, shapes: dict) -> bool:
         return False
     n = b_shape[0] if op.attrs.get("transpose_b") else b_shape[1]
     # (a BLAS call while the plan is young: the tier of packed_matmul.PACKED_AFTER_CALLS)
-    return a_shape[0] >= MIN_ROWS and n >= MIN_PANELS * tile_shape(a.dtype.name)[1] \
-        and not deferred_by_tier()
+    return a_shape[0] >= MIN_ROWS and n >= MIN_COLUMNS and not deferred_by_tier()
 
 
 def pack_kernel(name: str, dtype: str, width: int, transposed: bool) -> Kernel:

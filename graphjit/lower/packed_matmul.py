@@ -11,7 +11,7 @@ several fused multiply-adds into accumulators that stay in registers. The loops 
 it block for the caches: rows in blocks (BLOCK_ROWS, in L2), then panels, then K in
 blocks whose panel rows stay in L1 (k_block) while the block's row tiles pass them.
 The tile's shape (rows, the vector width) comes from the target CPU
-(codegen.microkernel.tile_shape).
+(codegen.tile_shape).
 
 A bias add (a constant row or scalar) and a relu after the product join its kernel as
 an epilogue on each tile (the partitioner puts them in the MatMul's region:
@@ -31,16 +31,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from codegen.loopir import PARALLEL, SERIAL, Assign, Dim, Fn, Kernel, Loop, MatmulTile, Param, Var
+from codegen.tile_shape import tile_shape
 from graphjit.lower.exprs import int_add, int_op
 from runtime.plan import SlotSpec
-
-
-def tile_shape(dtype: str) -> tuple[int, int, int]:
-    """(rows, panel width, vector lanes) of the tile on this CPU (imported when a packed
-    kernel is built: codegen.microkernel reads the target through Numba, which lowering
-    does not otherwise import)."""
-    from codegen.microkernel import tile_shape as target_tile_shape
-    return target_tile_shape(dtype)
 
 
 @dataclass(frozen=True)

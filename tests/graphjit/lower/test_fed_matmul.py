@@ -17,10 +17,10 @@ RNG = np.random.default_rng(11)
 
 @pytest.fixture(scope="module", autouse=True)
 def small_thresholds():
-    """Small shapes through the fed path: from 5 rows and one panel."""
+    """Small shapes through the fed path: from 5 rows and 8 columns."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(fed_matmul, "MIN_ROWS", 5)
-        patch.setattr(fed_matmul, "MIN_PANELS", 1)
+        patch.setattr(fed_matmul, "MIN_COLUMNS", 8)
         patch.setattr(packed_matmul, "PACKED_AFTER_CALLS", 0)
         yield
 
@@ -68,8 +68,8 @@ def test_products_by_fed_weights_equal_the_reference(compiled, rows):
 def test_few_rows_or_columns_constant_weights_and_transpose_a_stay_as_they_were(
         monkeypatch):
     monkeypatch.setattr(fed_matmul, "MIN_ROWS", 64)
-    monkeypatch.setattr(fed_matmul, "MIN_PANELS", 2)
     width = packed_matmul.tile_shape("float32")[1]
+    monkeypatch.setattr(fed_matmul, "MIN_COLUMNS", 2 * width)
     g = tf.Graph()
     with g.as_default():
         x = tf.placeholder(tf.float32, [None, 7])

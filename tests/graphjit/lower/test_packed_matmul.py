@@ -133,7 +133,7 @@ def test_tile_kernels_equal_numpy_on_edges(tile_kernels, dtype, shape):
 
 
 def test_the_tile_shape_follows_the_cpu_vector_width():
-    from codegen.microkernel import vector_bits
+    from codegen.tile_shape import vector_bits
     rows, width, lanes = packed_matmul.tile_shape("float32")
     assert lanes == vector_bits() // 32 and width == 2 * lanes
     assert packed_matmul.tile_shape("float64")[2] == lanes // 2
