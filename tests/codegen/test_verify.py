@@ -129,3 +129,34 @@ def test_accumulating_into_an_output_passes():
 def test_duplicate_parameter_names_are_refused():
     with pytest.raises(VerifyError, match="duplicate parameter"):
         verify(Kernel("k", (X, Param("in0", "float32", 2, True)), ()))
+
+
+PANELS = Param("in1", "float32", 3, False)
+
+
+def _tile(**change) -> Kernel:
+    """One matmul tile of in0 by the panels in1 into out0 (codegen.microkernel)."""
+    from dataclasses import replace
+
+    from codegen.loopir import MatmulTile
+    tile = MatmulTile("in0", "in1", "", ("out0",), (0,), False, I, 0, 8, 0, Dim("in0", 1),
+                      8, 32, 16)
+    return rows(replace(tile, **change), params=(X, PANELS, Y))
+
+
+def test_a_matmul_tile_passes():
+    verify(_tile())
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"panels": "in0"}, "'in0' is no input of rank 3"),
+    ({"outs": ("in0",)}, "'in0' is no output of rank 2"),
+    ({"stores": (1,)}, r"stores \(1,\) for outputs \('out0',\) of 1 stages"),
+    ({"outs": ("out0", "out0"), "stores": (0,)}, "stores"),
+    ({"bias": "in9"}, "'in9' is no input of rank 1"),
+    ({"rows": Const(1.0, "float32")}, "is not an integer"),
+    ({"width": 24}, "width 24 in vectors of 16"),
+])
+def test_broken_matmul_tiles_are_refused(change, message):
+    with pytest.raises(VerifyError, match=message):
+        verify(_tile(**change))
