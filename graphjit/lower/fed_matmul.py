@@ -47,19 +47,30 @@ def use_fed_panels(op, shapes: dict) -> bool:
 
 def pack_kernel(name: str, dtype: str, width: int, transposed: bool) -> Kernel:
     """out0 (P, K, width) = in0's weights as panels (packed_matmul.pack_panels): in0 is
-    (K, N), or (N, K) when `transposed`; columns past N are zero. Two loops per row of a
-    panel, a copy and the zeros after it, so both vectorize (no select per element)."""
-    p, k = Var("p"), Var("k")
+    (K, N), or (N, K) when `transposed`; columns past N are zero.
+
+    A whole panel's rows are copies of `width` (a constant: LLVM makes each a few vector
+    moves); only the last panel, when N is not a multiple of the width, copies fewer and
+    writes the zeros after them. Which of the two loop nests runs is in their bounds
+    (the loop IR has no branch): K rows for one, none for the other."""
+    p, k, j = Var("p"), Var("k"), Var("j")
     n = Dim("in0", 0 if transposed else 1)
     start = int_op(Fn.MUL, p, width)
     inside = int_op(Fn.MINIMUM, int_op(Fn.SUB, n, start), width)
-    col = int_add(start, Var("j"))
-    copy = Loop("j", 0, inside, (Store("out0", (p, k, Var("j")), Load(
-        "in0", (col, k) if transposed else (k, col))),))
+    col = int_add(start, j)
+
+    def copy(stop):
+        return Loop("j", 0, stop, (Store("out0", (p, k, j), Load(
+            "in0", (col, k) if transposed else (k, col))),))
+
+    whole = int_op(Fn.FLOORDIV, inside, width)  # 1 for a whole panel, else 0
+    rows = Dim("out0", 1)
+    whole_rows = Loop("k", 0, int_op(Fn.MUL, rows, whole), (copy(width),))
     zeros = Loop("jz", inside, width, (Store("out0", (p, k, Var("jz")), Const(0, dtype)),))
+    last_rows = Loop("k", 0, int_op(Fn.MUL, rows, int_op(Fn.SUB, 1, whole)),
+                     (copy(inside), zeros))
     return Kernel(name, (Param("in0", dtype, 2, False), Param("out0", dtype, 3, True)),
-                  (Loop("p", 0, Dim("out0", 0), (Loop("k", 0, Dim("out0", 1),
-                                                      (copy, zeros)),), PARALLEL),))
+                  (Loop("p", 0, Dim("out0", 0), (whole_rows, last_rows), PARALLEL),))
 
 
 def fed_weights(lw, op, names, identifier) -> int:
