@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from codegen.loopir import PARALLEL, Const, Dim, Fn, Kernel, Load, Loop, Param, Store, Var
 from graphjit.lower.exprs import int_add, int_op
-from graphjit.lower.packed_matmul import DTYPES, deferred_by_tier, tile_shape
+from graphjit.lower.packed_matmul import DTYPES, deferred_by_tier, product_tile
 
 # Rows from which a product by fed weights is packed per call: from 128, the pass over
 # the weights costs under a fortieth of the product (W4's layers, 512 rows: a 784x256
@@ -81,7 +81,7 @@ def fed_weights(lw, op, names, identifier) -> int:
     dtype = b.dtype.name
     transposed = bool(op.attrs.get("transpose_b"))
     k, n = lw.shapes[b][::-1] if transposed else lw.shapes[b]
-    width = tile_shape(dtype)[1]
+    width = product_tile(dtype, n)[1]
     panels = lw.buffer((-(-n // width), k, width), b.dtype.np)
     lw.add_kernel(pack_kernel(identifier("pack", op), dtype, width, transposed),
                   (lw.input_or_const_slot(b),), (panels,), names, 0,

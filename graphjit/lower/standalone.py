@@ -29,6 +29,7 @@ from graphjit.lower.packed_matmul import (
     packed_bias,
     packed_matmul_kernel,
     packed_weights,
+    product_tile,
     use_packed,
 )
 from graphjit.lower.pool_epilogue import channel_bias_slot, pool_epilogue
@@ -151,8 +152,9 @@ def packed_matmul(lw, op, outputs, out_slots, names) -> None:
                    stores=tuple(stages.index(t) for t in outputs))
     fed = op.inputs[1].op.type != "Const"  # (use_fed_panels): packed on each call
     weights = fed_weights(lw, op, names, identifier) if fed else packed_weights(lw, op)
+    n = lw.shapes[op.outputs[0]][1]
     kernel = packed_matmul_kernel(identifier("matmul", op), a.dtype.name, epi,
-                                  parallel=fed)
+                                  product_tile(a.dtype.name, n), parallel=fed)
     in_slots = (lw.input_or_const_slot(a), weights) + (
         (packed_bias(lw, epilogue[0], op.outputs[0]),) if epi.bias else ())
     lw.add_kernel(kernel, in_slots, out_slots, names, lw.matmul_flops(op),
