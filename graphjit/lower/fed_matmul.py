@@ -1,4 +1,5 @@
-"""Matrix products by fed weights with many rows: packed per call, then the tile kernel.
+"""Matrix products by fed weights with many rows: packed per call, then the tile kernel
+(off by default: ENABLED says why).
 
 A product of hundreds of rows by weights that are fed or trained (W4's MLP: 512 x 784
 by 784 x 256) is BLAS's territory, but OpenBLAS reached about 100 GFLOP/s per core
@@ -18,6 +19,14 @@ from codegen.loopir import PARALLEL, Const, Dim, Fn, Kernel, Load, Loop, Param, 
 from graphjit.lower.exprs import int_add, int_op
 from graphjit.lower.packed_matmul import DTYPES, deferred_by_tier, product_tile
 
+# Off unless set: on a 2-core machine shared with other jobs, graphjit's thread pool
+# judged the machine busy (codegen.wake_cost: helpers took ~1.3 ms to wake) and ran the
+# tile kernels on one thread, while OpenBLAS split the same products over both cores:
+# W4 (alone in its process, steady state) took 2.07 ms this way against 1.21 ms with
+# BLAS calls. On one thread each the two were even (W4 2.08 and 2.02 ms of CPU, W5 4.84
+# and 4.82; the fused bias and relu epilogues pay for the packing). Worth turning on
+# where graphjit's threads get the cores (or once BLAS and the tiles share one budget).
+ENABLED = False
 # Rows from which a product by fed weights is packed per call: from 128, the pass over
 # the weights costs under a fortieth of the product (W4's layers, 512 rows: a 784x256
 # pack took 47 us, its product 1.25 ms on one core).
@@ -32,7 +41,7 @@ MIN_COLUMNS = 64
 def use_fed_panels(op, shapes: dict) -> bool:
     """Whether `op` is a product of many rows by fed (not constant) weights that the
     panel kernels compute (MIN_ROWS, MIN_COLUMNS)."""
-    if op.type != "MatMul" or op.attrs.get("transpose_a"):
+    if not ENABLED or op.type != "MatMul" or op.attrs.get("transpose_a"):
         return False
     a, b = op.inputs
     if b.op.type == "Const" or a.dtype.name not in DTYPES or b.dtype != a.dtype:

@@ -1,4 +1,5 @@
-"""Products of many rows by fed weights (graphjit.lower.fed_matmul): packed per call
+"""Products of many rows by fed weights (graphjit.lower.fed_matmul, turned on here):
+packed per call
 into a planned buffer, then the tile kernel with its row blocks split between threads,
 equal the reference interpreter; few rows, few columns, constant weights and
 transpose_a stay where they were."""
@@ -19,6 +20,7 @@ RNG = np.random.default_rng(11)
 def small_thresholds():
     """Small shapes through the fed path: from 5 rows and 8 columns."""
     with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(fed_matmul, "ENABLED", True)
         patch.setattr(fed_matmul, "MIN_ROWS", 5)
         patch.setattr(fed_matmul, "MIN_COLUMNS", 8)
         patch.setattr(packed_matmul, "PACKED_AFTER_CALLS", 0)
@@ -123,3 +125,11 @@ def test_fed_products_wait_for_the_tier_as_packed_ones_do(monkeypatch):
             np.testing.assert_allclose(got, w, rtol=1e-5, atol=1e-5)
         kinds.append(" of tile " in fn.ir("loops"))
     assert kinds == [False, False, True, True]
+
+
+def test_the_fed_path_is_off_by_default(monkeypatch):
+    monkeypatch.setattr(fed_matmul, "ENABLED", False)
+    feeds, fetches = _graph(np.float32, 40)
+    fn = tf.compile(fetches, feeds=feeds)
+    fn(*[np.ones(s, np.float32) for s in ((200, 7), (7, 40), (40, 7), (40,))])
+    assert " of tile " not in fn.ir("loops") and "extern matmul" in fn.ir("loops")
