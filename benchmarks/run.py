@@ -35,6 +35,10 @@ import os
 # Before anything imports numba: the layer must be chosen once, for every system.
 _LAYER_SET_BY = "you" if "NUMBA_THREADING_LAYER" in os.environ else "this script"
 os.environ.setdefault("NUMBA_THREADING_LAYER", "workqueue")
+# PyTorch's OpenMP threads sleep between runs, as ONNX Runtime's do (others.py): spinning,
+# they held both cores for whichever system ran next (W4: graphjit 1.48x NumPy with them
+# spinning, about 0.95x without)
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import argparse  # noqa: E402
 import datetime  # noqa: E402
@@ -104,7 +108,7 @@ def machine_info() -> dict:
         "numba_threading_layer_set_by": _LAYER_SET_BY,
         "numba_threads": numba.get_num_threads(),
         "env": {k: os.environ.get(k) for k in (
-            "NUMBA_THREADING_LAYER", "NUMBA_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+            "NUMBA_THREADING_LAYER", "NUMBA_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OMP_WAIT_POLICY",
             "OMP_NUM_THREADS", "MKL_NUM_THREADS", "GRAPHJIT_CACHE_DIR", "GRAPHJIT_NO_CACHE",
             "GRAPHJIT_NUM_THREADS")},
     }
