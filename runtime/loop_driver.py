@@ -332,13 +332,19 @@ class LoopDriver:
                 if status != MORE:
                     self._spares.append(other)
                     return Fresh(current), status == DONE
-                took = perf_counter() - start
-                if took < CHUNK_SECONDS / 2:
-                    self._limit = min(self._limit * 2, MAX_CHUNK)
-                elif took > CHUNK_SECONDS * 2:
-                    self._limit = max(self._limit // 2, 1)
+                self._limit = next_chunk_limit(self._limit, perf_counter() - start)
         finally:
             self._pool.append(fixed)
+
+
+def next_chunk_limit(limit: int, took: float) -> int:
+    """The iterations for a driver's next burst, after `limit` of them took `took`
+    seconds: doubled or halved towards about CHUNK_SECONDS a burst (Ctrl-C between)."""
+    if took < CHUNK_SECONDS / 2:
+        return min(limit * 2, MAX_CHUNK)
+    if took > CHUNK_SECONDS * 2:
+        return max(limit // 2, 1)
+    return limit
 
 
 def _copied(value: np.ndarray, shape: tuple, dtype: np.dtype) -> np.ndarray:

@@ -21,15 +21,14 @@ from time import perf_counter
 import numpy as np
 
 from runtime.loop_driver import (
-    CHUNK_SECONDS,
     DONE,
-    MAX_CHUNK,
     MORE,
     DriverSource,
     HostSteps,
     LoopDriver,
     NotNative,
     kernel_id,
+    next_chunk_limit,
     no_host_steps,
 )
 from runtime.plan import Plan
@@ -85,11 +84,7 @@ class StackDriver(LoopDriver):
                     current, other = other, current
                 if status != MORE:
                     return current, pos, status
-                took = perf_counter() - start
-                if took < CHUNK_SECONDS / 2:
-                    self._limit = min(self._limit * 2, MAX_CHUNK)
-                elif took > CHUNK_SECONDS * 2:
-                    self._limit = max(self._limit // 2, 1)
+                self._limit = next_chunk_limit(self._limit, perf_counter() - start)
         finally:
             self._pool.append(fixed)
 

@@ -19,7 +19,7 @@ import numpy as np
 
 from codegen import warm_start
 from graphjit.lower import while_loop
-from graphjit.lower.while_loop import MAX_SIGNATURES, Signature, native_host_step
+from graphjit.lower.while_loop import Signature, native_host_step, signature_of
 from runtime.loop_driver import DONE, NotNative
 from runtime.runner import MISS, no_runner
 from runtime.stack_driver import StackDriver, build_stack_driver
@@ -40,14 +40,7 @@ class StackLoop:
         self._lock = threading.Lock()
 
     def signature(self, shapes: list) -> Signature:
-        key = tuple(shapes)
-        seen = self._signatures.get(key)
-        if seen is None:
-            with self._lock:
-                seen = self._signatures.setdefault(key, Signature())
-                while len(self._signatures) > MAX_SIGNATURES:
-                    self._signatures.pop(next(iter(self._signatures)))
-        return seen
+        return signature_of(self._signatures, self._lock, tuple(shapes))
 
     def driver(self, seen: Signature, inputs: list) -> StackDriver | None:
         """The signature's driver, built on first use; None where the body's plan

@@ -56,6 +56,18 @@ class Signature:
         self.why_not: str | None = None
 
 
+def signature_of(signatures: dict, lock: threading.Lock, key: tuple) -> Signature:
+    """The Signature kept for `key` in `signatures` (made on first sight; the oldest
+    dropped past MAX_SIGNATURES), shared by the while loop and the stacking loops."""
+    seen = signatures.get(key)
+    if seen is None:
+        with lock:
+            seen = signatures.setdefault(key, Signature())
+            while len(signatures) > MAX_SIGNATURES:
+                signatures.pop(next(iter(signatures)))
+    return seen
+
+
 class CompiledLoop:
     """A While op's loop over its cond's and body's CompiledFunctions (shared by every
     plan of the op's graphs, and safe to call from several threads)."""
@@ -67,13 +79,8 @@ class CompiledLoop:
         self._lock = threading.Lock()
 
     def run(self, values: list, extra: list) -> list:
-        key = tuple(a.shape for a in values + extra)
-        seen = self._signatures.get(key)
-        if seen is None:
-            with self._lock:
-                seen = self._signatures.setdefault(key, Signature())
-                while len(self._signatures) > MAX_SIGNATURES:
-                    self._signatures.pop(next(iter(self._signatures)))
+        seen = signature_of(self._signatures, self._lock,
+                            tuple(a.shape for a in values + extra))
         if seen.driver is not None:
             return self._native(seen, values, extra)
         return self._host_loop(seen, values, extra)
