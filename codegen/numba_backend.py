@@ -383,6 +383,9 @@ def _release(dispatcher) -> None:
                 pass
 
 
+MAX_SIZES = 64  # the shapes a chunked kernel remembers its loop extent and work for
+
+
 def _call_of(prepared: Prepared, fn):
     """What the runtime calls: the kernel in chunks on graphjit's threads, under Numba's
     parallel lock, or as it is."""
@@ -396,11 +399,19 @@ def _call_of(prepared: Prepared, fn):
         if warm is not None:
             warm.chunked = True
 
+        sizes: dict[tuple, tuple[int, int]] = {}  # (extent, work) by the arrays' shapes
+
         def call(*arrays):
             if warm is not None and warm.settled() is None:
                 warm.count_call()
-            n = extent(arrays)
-            parallel.run_chunked(fn, arrays, n, n * inner(arrays), site)
+            key = tuple([a.shape for a in arrays])
+            size = sizes.get(key)
+            if size is None:  # (the bounds are shape expressions: evaluated once a shape)
+                n = extent(arrays)
+                size = (n, n * inner(arrays))
+                if len(sizes) < MAX_SIZES:
+                    sizes[key] = size
+            parallel.run_chunked(fn, arrays, size[0], size[1], site)
         call.dispatcher = fn
         return call
     return _serialized(fn) if prepared.parallel else fn

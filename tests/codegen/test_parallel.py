@@ -104,3 +104,18 @@ def test_the_pool_grows_to_the_largest_thread_count_and_no_further(monkeypatch):
     helpers = parallel._get_pool(0).helpers
     alive = [t for t in threading.enumerate() if t.name.startswith("graphjit-")]
     assert helpers >= 2 and len(alive) == helpers  # grown for 3 threads, never replaced
+
+
+def test_a_chunked_kernel_sizes_each_shape_by_its_own_extent(tmp_path, monkeypatch):
+    """The loop extent and work of a chunked call are remembered per argument shapes:
+    a second shape must not run with the first one's extent."""
+    monkeypatch.setenv("GRAPHJIT_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("GRAPHJIT_NUM_THREADS", "2")
+    compiled = numba_backend.compile_kernel(add_exp_kernel("sized", constant=2.0))
+    rng = np.random.default_rng(2)
+    y = rng.normal(size=5).astype(np.float32)
+    for rows in (37, 3, 37, 0, 3):
+        x = rng.normal(size=(rows, 5)).astype(np.float32)
+        out = np.full((rows, 5), np.nan, np.float32)
+        compiled.call(x, y, out)
+        np.testing.assert_allclose(out, np.exp(x + y) * 2.0, rtol=1e-6)
