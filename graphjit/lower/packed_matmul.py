@@ -186,13 +186,12 @@ def fits_packed(op, shapes: dict) -> bool:
         and a_shape[0] <= MAX_ROWS
 
 
-def epilogue_ops(op, shapes: dict, consumers: dict) -> list:
-    """The ops a packed MatMul's kernel computes besides: an Add of a constant bias row
-    (N,) or (1, N), or scalar, or of a fed (N,) row (a Placeholder: nothing computed
-    from the product), that alone reads the product, then a Relu that alone reads the
-    sum (or the product), as far as the graph has them (`consumers`: tensor -> the
-    plan's ops reading it)."""
-    t = op.outputs[0]
+def bias_relu_after(t, shapes: dict, consumers: dict, bias_fits) -> list:
+    """[Add, Relu], [Add] or [Relu] after tensor `t`, as far as the graph has them: a
+    Relu that alone reads `t`, or an Add that alone reads it, keeps its shape and whose
+    other operand (of t's dtype) `bias_fits`, then a Relu that alone reads the sum
+    (`consumers`: tensor -> the plan's ops reading it). The epilogue rule of packed
+    MatMuls and of pooling kernels (graphjit.lower.pool_epilogue)."""
     users = consumers.get(t, [])
     if len(users) == 1 and users[0].type == "Relu":
         return users  # (a zero bias was folded away: ONNX Gemm with C = 0)
@@ -200,14 +199,25 @@ def epilogue_ops(op, shapes: dict, consumers: dict) -> list:
         return []
     add = users[0]
     bias = add.inputs[1] if add.inputs[0] is t else add.inputs[0]
-    n = shapes[t][1]
-    rows = ((), (1,), (1, 1), (n,), (1, n)) if bias.op.type == "Const" else (
-        ((n,),) if bias.op.type == "Placeholder" else ())
-    if bias.dtype != t.dtype or tuple(shapes[bias]) not in rows \
+    if bias.dtype != t.dtype or not bias_fits(bias) \
             or tuple(shapes[add.outputs[0]]) != tuple(shapes[t]):
         return []
     users = consumers.get(add.outputs[0], [])
     return [add] + ([users[0]] if len(users) == 1 and users[0].type == "Relu" else [])
+
+
+def epilogue_ops(op, shapes: dict, consumers: dict) -> list:
+    """The ops a packed MatMul's kernel computes besides (bias_relu_after): the Add's
+    bias a constant row (N,) or (1, N), or scalar, or a fed (N,) row (a Placeholder:
+    nothing computed from the product)."""
+    t = op.outputs[0]
+    n = shapes[t][1]
+
+    def fits(bias) -> bool:
+        rows = ((), (1,), (1, 1), (n,), (1, n)) if bias.op.type == "Const" else (
+            ((n,),) if bias.op.type == "Placeholder" else ())
+        return tuple(shapes[bias]) in rows
+    return bias_relu_after(t, shapes, consumers, fits)
 
 
 def packed_bias(lw, add, product) -> int:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from graphjit.lower.packed_matmul import Epilogue
+from graphjit.lower.packed_matmul import Epilogue, bias_relu_after
 from runtime.plan import SlotSpec
 
 POOLS = ("MaxPool", "AvgPool")
@@ -34,24 +34,13 @@ def _channel_bias(shape: tuple, out_shape: tuple) -> bool:
 
 
 def epilogue_ops(op, shapes: dict, consumers: dict) -> list:
-    """The ops a pooling kernel of `op` computes besides: [Add, Relu], [Add] or [Relu],
-    as far as the graph has them (`consumers`: tensor -> the plan's ops reading it)."""
+    """The ops a pooling kernel of `op` computes besides (packed_matmul.bias_relu_after):
+    the Add's bias a constant varying along the channels at most."""
     t = op.outputs[0]
     if op.type not in POOLS or t.dtype.name not in DTYPES:  # (others run on the host)
         return []
-    users = consumers.get(t, [])
-    if len(users) == 1 and users[0].type == "Relu":
-        return users
-    if len(users) != 1 or users[0].type != "Add" or len(set(users[0].inputs)) != 2:
-        return []
-    add = users[0]
-    bias = add.inputs[1] if add.inputs[0] is t else add.inputs[0]
-    if bias.op.type != "Const" or bias.dtype != t.dtype \
-            or not _channel_bias(tuple(shapes[bias]), tuple(shapes[t])) \
-            or tuple(shapes[add.outputs[0]]) != tuple(shapes[t]):
-        return []
-    users = consumers.get(add.outputs[0], [])
-    return [add] + ([users[0]] if len(users) == 1 and users[0].type == "Relu" else [])
+    return bias_relu_after(t, shapes, consumers, lambda bias: bias.op.type == "Const"
+                           and _channel_bias(tuple(shapes[bias]), tuple(shapes[t])))
 
 
 def pool_epilogue(lw, op, outputs, names) -> tuple[Epilogue, list]:
