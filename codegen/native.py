@@ -6,10 +6,11 @@ none of it: when Numba saves a serial kernel to the disk cache (codegen.numba_ca
 `save_entry` writes beside it a *native entry*: the object code, the symbol of its
 nopython entry point, its argument layout, the external symbols it references, the
 hash of its source and the environment it was compiled in (`environment_key`, computed
-without importing Numba). `load_entry` links that object with llvmlite's MCJIT and
-returns a `NativeKernel` called through ctypes with Numba's calling convention (status,
-return slot, exception slot, then each array as meminfo, parent, size, itemsize, data,
-shape, strides; each integer as itself).
+without importing Numba). `load_entry` links that object with llvmlite's MCJIT
+(through codegen.llvm_direct, without importing llvmlite.binding either) and returns
+a `NativeKernel` called through ctypes with Numba's calling convention (status, return
+slot, exception slot, then each array as meminfo, parent, size, itemsize, data, shape,
+strides; each integer as itself).
 
 Any doubt is a miss (None, logged on the graphjit.cache logger) and the caller uses
 Numba: a missing, truncated or foreign entry, another environment or source, a
@@ -34,6 +35,8 @@ import threading
 
 import numpy as np
 
+from codegen import llvm_direct
+
 _log = logging.getLogger("graphjit.cache")
 _MAGIC = b"graphjit-native-1\n"
 SUFFIX = ".native"
@@ -50,13 +53,19 @@ def environment() -> tuple[dict[str, str], str]:
     NUMBA_CPU_FEATURES first, as Numba reads them), without importing Numba."""
     global _ENV
     if _ENV is None:
-        from llvmlite import binding
         versions = {dist: distribution_version(dist)
                     for dist in ("numba", "llvmlite", "graphjit")}
-        cpu = (os.environ.get("NUMBA_CPU_NAME") or binding.get_host_cpu_name()) + "|" + (
-            os.environ.get("NUMBA_CPU_FEATURES")
-            or binding.get_host_cpu_features().flatten())
-        _ENV = versions, cpu
+        name = os.environ.get("NUMBA_CPU_NAME")
+        features = os.environ.get("NUMBA_CPU_FEATURES")
+        lib = llvm_direct.library(versions["llvmlite"])
+        if lib is not None:
+            name = name or llvm_direct.host_cpu_name(lib)
+            features = features or llvm_direct.host_cpu_features(lib)
+        else:
+            from llvmlite import binding
+            name = name or binding.get_host_cpu_name()
+            features = features or binding.get_host_cpu_features().flatten()
+        _ENV = versions, name + "|" + features
     return _ENV
 
 
@@ -157,27 +166,64 @@ _process = ctypes.CDLL(None)
 _initialized = False
 
 
-def _execution_engine():
-    """An MCJIT engine of its own for each kernel (two kernels' objects may define the
-    same helper symbols), with the unreachable symbols bound once."""
+def _direct_library():
+    return llvm_direct.library(environment()[0]["llvmlite"])
+
+
+def _initialize() -> None:
+    """Initialize LLVM's native target and bind the unreachable symbols (once)."""
     global _initialized
-    from llvmlite import binding as ll
-    if not _initialized:
+    if _initialized:
+        return
+    symbols = dict.fromkeys(UNREACHABLE, ctypes.cast(_unreachable, ctypes.c_void_p).value)
+    lib = _direct_library()
+    if lib is not None:
+        llvm_direct.initialize(lib, symbols)
+    else:
+        from llvmlite import binding as ll
         ll.initialize_native_target()
         ll.initialize_native_asmprinter()
-        for name in UNREACHABLE:
+        for name, address in symbols.items():
             if not ll.address_of_symbol(name):
-                ll.add_symbol(name, ctypes.cast(_unreachable, ctypes.c_void_p).value)
-        _initialized = True
-    machine = ll.Target.from_default_triple().create_target_machine(
-        cpu=ll.get_host_cpu_name(), features=ll.get_host_cpu_features().flatten(),
-        opt=3, codemodel="jitdefault")
-    return ll.create_mcjit_compiler(ll.parse_assembly(""), machine)
+                ll.add_symbol(name, address)
+    _initialized = True
+
+
+class _BindingEngine:
+    """An engine made through llvmlite.binding: where codegen.llvm_direct does not know
+    the installed llvmlite, or the process imported the binding before it opened."""
+
+    def __init__(self, code: bytes):
+        from llvmlite import binding as ll
+        machine = ll.Target.from_default_triple().create_target_machine(
+            cpu=ll.get_host_cpu_name(), features=ll.get_host_cpu_features().flatten(),
+            opt=3, codemodel="jitdefault")
+        self._engine = ll.create_mcjit_compiler(ll.parse_assembly(""), machine)
+        self._engine.add_object_file(ll.ObjectFileRef.from_data(code))
+        self._engine.finalize_object()
+
+    def function_address(self, symbol: str) -> int:
+        return self._engine.get_function_address(symbol)
+
+
+def _execution_engine(code: bytes):
+    """An MCJIT engine of its own for each kernel (two kernels' objects may define the
+    same helper symbols) holding `code`."""
+    lib = _direct_library()
+    if lib is None:
+        return _BindingEngine(code)
+    return llvm_direct.Engine(lib, code, llvm_direct.host_cpu_name(lib),
+                              llvm_direct.host_cpu_features(lib))
 
 
 def _resolvable(name: str) -> bool:
-    from llvmlite import binding as ll
-    return bool(ll.address_of_symbol(name)) or hasattr(_process, name)
+    lib = _direct_library()
+    if lib is not None:
+        found = llvm_direct.address_of_symbol(lib, name)
+    else:
+        from llvmlite import binding as ll
+        found = ll.address_of_symbol(name)
+    return bool(found) or hasattr(_process, name)
 
 
 def read_entry(path: str, py_file: str) -> tuple[dict, bytes] | None:
@@ -261,17 +307,15 @@ def load_entry(folder: str, py_file: str, name: str) -> NativeKernel | None:
         return None
     header, code = found
     try:
-        from llvmlite import binding as ll
         with _engine_lock:
-            engine = _execution_engine()
+            _initialize()
             missing = [n for n in header["externals"] if not _resolvable(n)]
             if missing:  # (linking would abort the process)
                 _log.info("%s: native code calls %s, which nothing provides yet; using "
                           "Numba", path, ", ".join(missing))
                 return None
-            engine.add_object_file(ll.ObjectFileRef.from_data(code))
-            engine.finalize_object()
-            address = engine.get_function_address(header["symbol"])
+            engine = _execution_engine(code)
+            address = engine.function_address(header["symbol"])
         if not address:
             _log.info("%s: symbol %s not in the native entry; using Numba", path,
                       header["symbol"])

@@ -57,9 +57,11 @@ NATIVE_SCRIPT = """
 import json, logging, sys
 import numpy as np
 import graphjit as tf
-from codegen import warm_start
+from codegen import llvm_direct, warm_start
 logging.basicConfig(level=logging.INFO)
 warm_start.NATIVE_CALLS = int(sys.argv[1])
+if sys.argv[2:] == ["binding"]:  # (as with an llvmlite whose C layer it does not know)
+    llvm_direct.ABI_VERSIONS = ()
 rng = np.random.default_rng(1)
 g = tf.Graph()
 with g.as_default():
@@ -73,6 +75,7 @@ fn = tf.compile(g, fetches=[sm, loss], feeds=[x, w, b])
 inputs = [rng.standard_normal(s).astype(np.float32) for s in [(64, 48), (48, 16), (16,)]]
 first = fn(*inputs)
 numba_first = "numba" in sys.modules
+binding_first = "llvmlite.binding" in sys.modules
 again = fn(*inputs)
 if warm_start.NATIVE_CALLS == 2:  # (the second call started the thread loading Numba)
     assert warm_start.wait_settled(300)
@@ -80,15 +83,16 @@ settled = fn(*inputs)  # (after a switch: the runner calling Numba's entry point
 print(json.dumps({"outs": [o.tobytes().hex() for o in first],
                   "again": [o.tobytes().hex() for o in again],
                   "settled": [o.tobytes().hex() for o in settled],
-                  "numba_first": numba_first, "numba_after": "numba" in sys.modules}))
+                  "numba_first": numba_first, "binding_first": binding_first,
+                  "numba_after": "numba" in sys.modules}))
 """
 
 
-def _run_native(cache: Path, native_calls: int) -> tuple[dict, str]:
+def _run_native(cache: Path, native_calls: int, *extra: str) -> tuple[dict, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GRAPHJIT_", "NUMBA_"))}
     env.update(GRAPHJIT_CACHE_DIR=str(cache),
                PYTHONPATH=os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]))
-    done = subprocess.run([sys.executable, "-c", NATIVE_SCRIPT, str(native_calls)], env=env,
+    done = subprocess.run([sys.executable, "-c", NATIVE_SCRIPT, str(native_calls), *extra], env=env,
                           cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout.splitlines()[-1]), done.stderr
@@ -101,7 +105,13 @@ def test_a_warm_start_runs_cached_serial_kernels_without_importing_numba(tmp_pat
     assert entries  # written beside Numba's entries
     warm, _ = _run_native(tmp_path, 1000)
     assert not warm["numba_first"] and not warm["numba_after"]
+    assert not warm["binding_first"]  # (codegen.llvm_direct linked them)
     assert warm["outs"] == cold["outs"] and warm["again"] == cold["outs"]
+    # Through llvmlite.binding instead (an llvmlite llvm_direct does not know): the same
+    # entries load, with the same bits.
+    bound, _ = _run_native(tmp_path, 1000, "binding")
+    assert not bound["numba_first"] and bound["binding_first"]
+    assert bound["outs"] == bound["again"] == cold["outs"]
     # After NATIVE_CALLS calls Numba loads on a thread; then kernels run through it: same
     # bits.
     switched, _ = _run_native(tmp_path, 2)
