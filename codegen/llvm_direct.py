@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import os
 import sys
 import threading
@@ -100,14 +101,17 @@ def _string(lib, fn, *args) -> tuple[object, str]:
     return result, text
 
 
+@functools.cache
 def host_cpu_name(lib) -> str:
     with _lock():
         return _string(lib, lib.LLVMPY_GetHostCPUName)[1]
 
 
+@functools.cache
 def host_cpu_features(lib) -> str:
     """The host's features as llvmlite's `get_host_cpu_features().flatten()` gives them:
-    sorted by name, the last mention of a feature deciding it."""
+    sorted by name, the last mention of a feature deciding it. (Asked once a process:
+    LLVM parses /proc/cpuinfo for them.)"""
     with _lock():
         found, content = _string(lib, lib.LLVMPY_GetHostCPUFeatures)
     features: dict[str, bool] = {}

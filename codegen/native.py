@@ -26,6 +26,7 @@ imports Numba.
 from __future__ import annotations
 
 import ctypes
+import functools
 import hashlib
 import json
 import logging
@@ -106,9 +107,11 @@ def environment_key() -> str:
     return "|".join([*versions.values(), inline_source_hash(), cpu])
 
 
+@functools.cache
 def inline_source_hash() -> str:
     """Hash of codegen.vecmath and the intrinsics kernels inline (_bitcast, exact,
-    target, microkernel), read as files: importing them imports Numba."""
+    target, microkernel), read as files: importing them imports Numba. Read once a
+    process, as those modules are imported once."""
     h = hashlib.sha256()
     here = os.path.dirname(os.path.abspath(__file__))
     for name in ("vecmath.py", "_bitcast.py", "exact.py", "target.py", "microkernel.py"):
