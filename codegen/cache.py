@@ -22,9 +22,6 @@ import glob
 import hashlib
 import json
 import os
-import shutil
-import tempfile
-import uuid
 import warnings
 from typing import NamedTuple
 
@@ -130,6 +127,8 @@ def _change(name: str, before: str, now: str) -> str:
 def _private_dir() -> str:
     global _fallback_dir
     if _fallback_dir is None:
+        import shutil  # (here and below: a warm start never needs them; ~2 ms to import)
+        import tempfile
         _fallback_dir = tempfile.mkdtemp(prefix="graphjit-cache-")
         atexit.register(shutil.rmtree, _fallback_dir, ignore_errors=True)
     return _fallback_dir
@@ -146,7 +145,7 @@ def atomic_write(path: str, data: bytes) -> None:
     saved graphs; opened normally, not by mkstemp, so the usual umask applies)."""
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    tmp = os.path.join(folder, f".{os.path.basename(path)}.{uuid.uuid4().hex[:12]}.tmp")
+    tmp = os.path.join(folder, f".{os.path.basename(path)}.{os.urandom(6).hex()}.tmp")
     try:
         with open(tmp, "xb") as f:
             f.write(data)
@@ -238,5 +237,6 @@ def drop_numba_cache(path: str) -> None:
 
 def clear() -> None:
     """Delete the whole kernel cache (e.g. after upgrading a compiler by hand)."""
+    import shutil
     shutil.rmtree(kernels_dir(), ignore_errors=True)
     shutil.rmtree(os.path.join(cache_dir(), "numba"), ignore_errors=True)
