@@ -99,3 +99,21 @@ def test_scaffolding_namespaces_load_when_first_asked():
         else:
             raise AssertionError('an unknown name did not raise UnsupportedNameError')
     """)
+
+
+def test_import_graphjit_leaves_the_collector_as_it_found_it():
+    """The import's objects skip young collections (codegen.long_lived), but the
+    collector's on/off state and a program's own frozen objects are untouched."""
+    _run_fresh("import graphjit with the collector off, then on with frozen objects", """
+        import gc
+        gc.disable()
+        import graphjit
+        assert not gc.isenabled() and gc.get_freeze_count() == 0
+        del sys.modules['graphjit']
+        gc.enable()
+        kept = [object() for _ in range(10)] + [[] for _ in range(10)]
+        gc.freeze()
+        frozen = gc.get_freeze_count()
+        import graphjit
+        assert gc.isenabled() and gc.get_freeze_count() >= frozen
+    """)
