@@ -17,7 +17,6 @@ with _long_lived():
         dtypes,
         graph_util,
         initializers,
-        layers,
         linalg,
         losses,
         math,
@@ -184,12 +183,13 @@ __version__ = "0.1.0"
 from graphjit import tf_logging as logging  # noqa: E402
 
 # Names a graph's first compiled call never needs (saving and loading, training,
-# summaries, pictures, TF1's app scaffolding): imported when first asked for, which
-# keeps `import graphjit` and a warm start's first result short (benchmarks/startup.py).
+# summaries, pictures, TF1's app scaffolding, the layers API): imported when first asked
+# for, which keeps `import graphjit` and a warm start's first result short
+# (benchmarks/startup.py).
 _LAZY = {"io": "graphjit.io", "train": "graphjit.train", "summary": "graphjit.summary",
          "viz": "graphjit.viz", "app": "graphjit.app", "flags": "graphjit.flags",
          "gfile": "graphjit.gfile", "load": "graphjit.io:load", "save": "graphjit.io:save",
-         "LoadedGraph": "graphjit.io:LoadedGraph"}
+         "LoadedGraph": "graphjit.io:LoadedGraph", "layers": "graphjit.layers"}
 
 # isort: split
 from graphjit import compat  # noqa: E402 - last: tf.compat.v1 copies the names above

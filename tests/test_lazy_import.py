@@ -82,7 +82,8 @@ def test_scaffolding_namespaces_load_when_first_asked():
     _run_fresh("import graphjit; the lazy names", """
         import graphjit as tf
         lazy = ('graphjit.io', 'graphjit.train', 'graphjit.summary', 'graphjit.viz',
-                'graphjit.app', 'graphjit.flags', 'graphjit.gfile', 'argparse')
+                'graphjit.app', 'graphjit.flags', 'graphjit.gfile', 'argparse',
+                'graphjit.layers', 'graphjit.rnn')
         assert not [m for m in lazy if m in sys.modules], [m for m in lazy if m in sys.modules]
         import graphjit.compat.v1 as v1
         import graphjit.io
@@ -91,7 +92,15 @@ def test_scaffolding_namespaces_load_when_first_asked():
         assert tf.train.AdamOptimizer.__module__.startswith('graphjit.train')
         assert v1.flags is tf.flags and tf.app.flags is tf.flags
         assert callable(tf.gfile.Exists) and hasattr(tf.summary, 'FileWriter')
-        assert {'load', 'train', 'viz'} <= set(dir(tf))
+        assert {'load', 'train', 'viz', 'layers'} <= set(dir(tf))
+        import graphjit.layers
+        import graphjit.rnn.loops
+        import graphjit.rnn.rnn_cell
+        assert tf.layers is graphjit.layers and v1.layers is tf.layers
+        assert tf.nn.dynamic_rnn is graphjit.rnn.loops.dynamic_rnn
+        assert v1.nn.static_bidirectional_rnn is graphjit.rnn.loops.static_bidirectional_rnn
+        assert tf.nn.rnn_cell is graphjit.rnn.rnn_cell and tf.nn.rnn_cell.LSTMCell
+        assert {'rnn_cell', 'dynamic_rnn', 'relu'} <= set(dir(tf.nn))
         try:
             tf.no_such_name
         except tf.UnsupportedNameError:
