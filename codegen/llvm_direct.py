@@ -68,9 +68,13 @@ def library(version: str):
     return _lib or None
 
 
+def knows(version: str) -> bool:
+    """Whether the C layer of llvmlite `version` has the signatures written here."""
+    return ".".join(version.split(".")[:2]) in ABI_VERSIONS
+
+
 def _open(version: str):
-    if "llvmlite.binding" in sys.modules or \
-            ".".join(version.split(".")[:2]) not in ABI_VERSIONS:
+    if "llvmlite.binding" in sys.modules or not knows(version):
         return None
     try:
         import llvmlite  # (its package module alone: the version, no binding)

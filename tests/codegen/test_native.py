@@ -56,7 +56,9 @@ print("ok")
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
 
 
-def test_an_unknown_llvmlite_goes_through_the_binding(monkeypatch):
+def test_only_llvmlite_versions_whose_c_layer_is_known_are_called_directly(monkeypatch):
     from codegen import llvm_direct
     monkeypatch.setattr(llvm_direct, "ABI_VERSIONS", ("0.50",))
+    assert llvm_direct.knows("0.50.0") and llvm_direct.knows("0.50.1rc1")
+    assert not llvm_direct.knows("0.51.0") and not llvm_direct.knows("0.5")
     assert llvm_direct._open("0.99.0") is None
