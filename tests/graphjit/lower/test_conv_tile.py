@@ -104,6 +104,32 @@ def test_other_cpus_tile_shapes(shape):
     np.testing.assert_allclose(out, want, rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.parametrize("shape", [(4, 16, 8), (4, 8, 4), (8, 8, 4)])
+def test_other_cpus_tile_shapes_with_a_pool(shape):
+    """The max pool's windows in tiles of 4 and 8 rows (AVX2's 4x16, SSE's 4x8),
+    columns past Cout masked; the bias and relu after the pool's max, both stored."""
+    from codegen.numba_backend import compile_kernel
+    hwc, fshape = (6, 7, 3), (3, 3, 3, 5)
+    op = _conv(hwc, fshape)[3].op
+    pool = tf.nn.max_pool(op.outputs[0], [1, 2, 2, 1], [1, 2, 2, 1], "VALID").op
+    shapes = {op.inputs[0]: (2, *hwc), op.inputs[1]: fshape, op.outputs[0]: (2, 6, 7, 5),
+              pool.outputs[0]: (2, 3, 3, 5)}
+    geom = conv_tile.geometry(op, shapes, pool)
+    epi = packed_matmul.Epilogue(bias=True, relu=True, stores=(0, 2))
+    fn = compile_kernel(conv_tile.conv_tile_kernel("c", "float32", geom, epi, shape,
+                                                   False)).fn
+    x = RNG.standard_normal((3, *hwc)).astype(np.float32)
+    w = RNG.standard_normal(fshape).astype(np.float32)
+    bias = RNG.standard_normal(5).astype(np.float32)
+    pooled, relu = np.full((3, 3, 3, 5), 7, np.float32), np.full((3, 3, 3, 5), 7, np.float32)
+    fn(x, packed_matmul.pack_panels(w.reshape(-1, 5), shape[1]), bias, pooled, relu)
+    conv = _conv2d_reference(x, w, strides=[1, 1, 1, 1], padding="SAME",
+                             dilations=[1, 1, 1, 1])
+    want = conv[:, :6, :6].reshape(3, 3, 2, 3, 2, 5).max(axis=(2, 4))
+    np.testing.assert_allclose(pooled, want, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(relu, np.maximum(want + bias, 0), rtol=1e-4, atol=1e-5)
+
+
 def test_a_fed_filter_keeps_im2col_and_blas():
     hwc = (5, 5, 2)
     g, x, f, y = _conv(hwc, (3, 3, 2, 4), fed_filter=True)
