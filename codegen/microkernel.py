@@ -31,6 +31,11 @@ from numba.extending import intrinsic
 # latency (2 ports x 4 cycles on recent x86): a tile with fewer (one row) splits k into
 # that many interleaved partial sums.
 _CHAINS = 8
+# A convolution's tile with at most this many k steps (KH*KW*Cin) writes them all out
+# where every tap of its rows is inside the input: with few channels a tap's k loop is
+# a step or two, and the loop and the tap's pointers (a zero row in the padding) would
+# cost more than its multiply-adds. Bounded for code size.
+UNROLLED_DEPTH = 32
 
 
 def _literal(t, kind):
@@ -221,11 +226,82 @@ class _Tile:
         or a zero row where the tap falls in the padding. Per tap, a k loop over the
         input channels (contiguous in NHWC) from a pointer per row."""
         b, g = self.b, self.conv
+        cells = self.cells(size)
+        limits = (g.h - 1 - (g.kh - 1) * g.dh, g.w - 1 - (g.kw - 1) * g.dw)
+        if g.depth > UNROLLED_DEPTH or min(limits) < 0:
+            sums = self.checked_taps(cells)
+        else:  # every tap of every row inside the input: the unrolled steps
+            inside = ir.Constant(ir.IntType(1), 1)
+            for _, oh, ow in cells:
+                for at, stride, pad, limit in ((oh, g.sh, g.top, limits[0]),
+                                               (ow, g.sw, g.left, limits[1])):
+                    first = b.sub(b.mul(at, self.const(stride)), self.const(pad))
+                    inside = b.and_(inside, b.icmp_unsigned("<=", first, self.const(limit)))
+            with b.if_else(inside, likely=True) as (fast, slow):
+                with fast:
+                    quick = self.unrolled_taps(cells)
+                    quick_end = b.basic_block
+                with slow:
+                    checked = self.unrolled_taps(cells, checked=True)
+                    checked_end = b.basic_block
+            sums = [[b.phi(self.vty) for _ in row] for row in quick]
+            for phi, x, y in zip(_flat(sums), _flat(quick), _flat(checked)):
+                phi.add_incoming(x, quick_end)
+                phi.add_incoming(y, checked_end)
+        if g.pkh * g.pkw == 1:
+            self.store(sums, self.edges())
+            return
+        window = self.const(g.pkh * g.pkw)  # (row and rows count whole windows)
+        self.store(self.pool(sums), self.edges(), row=b.sdiv(self.row, window),
+                   rows=b.sdiv(self.rows, window))
+
+    def unrolled_taps(self, cells, checked: bool = False) -> list:
+        """The sums of the rows' products, one step per k: each row's input at a
+        constant offset from its first tap's, every tap inside the input; `checked`: a
+        tap in the padding reads a zero row instead."""
+        b, g = self.b, self.conv
         nv = self.width // self.lanes
+        zeros = self.zero_row() if checked else None
+        firsts, corners = [], []
+        for n, oh, ow in cells:
+            ih = b.sub(b.mul(oh, self.const(g.sh)), self.const(g.top))
+            iw = b.sub(b.mul(ow, self.const(g.sw)), self.const(g.left))
+            at = b.mul(b.add(b.mul(b.add(b.mul(n, self.const(g.h)), ih), self.const(g.w)),
+                             iw), self.const(g.cin))
+            firsts.append(b.gep(self.a.data, [at]))
+            corners.append((ih, iw))
+        weights = self.weights()
+        sums = [[ir.Constant(self.vty, None)] * nv for _ in cells]
+        k = 0
+        for i in range(g.kh):
+            for j in range(g.kw):
+                tap = (i * g.dh * g.w + j * g.dw) * g.cin
+                rows = [b.gep(first, [self.const(tap)]) for first in firsts]
+                if checked:
+                    rows = [b.select(b.and_(
+                        b.icmp_unsigned("<", b.add(ih, self.const(i * g.dh)), self.const(g.h)),
+                        b.icmp_unsigned("<", b.add(iw, self.const(j * g.dw)), self.const(g.w))),
+                        row, zeros) for row, (ih, iw) in zip(rows, corners)]
+                for ci in range(g.cin):
+                    sums = self.step(rows, weights, self.const(k), sums, self.const(ci))
+                    k += 1
+        return sums
+
+    def zero_row(self):
+        """Cin zeros on the stack: what a tap in the padding reads."""
+        b, g = self.b, self.conv
         zeros = cgutils.alloca_once(b, self.fty, size=self.const(g.cin), name="zero_row")
         item = 4 if isinstance(self.fty, ir.FloatType) else 8
         cgutils.memset(b, zeros, self.const(g.cin * item), 0)
-        cells = [self.cell(r) for r in self.row_ids(size)]
+        return zeros
+
+    def checked_taps(self, cells) -> list:
+        """The sums of the rows' products, a tap in the padding reading a zero row: a
+        loop over the taps, each a k loop over the input channels."""
+        b, g = self.b, self.conv
+        nv = self.width // self.lanes
+        size = len(cells)
+        zeros = self.zero_row()
         zero = ir.Constant(self.vty, None)
         start = b.basic_block
         fn = b.function
@@ -264,26 +340,25 @@ class _Tile:
         b.branch(head)
 
         b.position_at_end(end)
-        if g.pkh * g.pkw == 1:
-            self.store(sums, self.edges())
-            return
-        window = self.const(g.pkh * g.pkw)  # (row and rows count whole windows)
-        self.store(self.pool(sums), self.edges(), row=b.sdiv(self.row, window),
-                   rows=b.sdiv(self.rows, window))
+        return sums
 
-    def cell(self, row) -> tuple:
-        """(n, oh, ow) of the conv cell a row computes: with a pool, rows go by windows,
-        each window's cells (PKH*PKW rows, row-major) one after the other, windows in
-        the pooled output's order."""
+    def cells(self, size: int) -> list:
+        """(n, oh, ow) of the conv cell each row computes: with a pool, rows go by
+        windows, each window's cells (PKH*PKW rows, row-major) one after the other,
+        windows in the pooled output's order (one division per window, not per row)."""
         b, g = self.b, self.conv
-        window = self.const(g.pkh * g.pkw)
-        pooled, at = b.sdiv(row, window), b.srem(row, window)
+        window = g.pkh * g.pkw
         plane = self.const(g.ph * g.pw)
-        rest = b.srem(pooled, plane)
-        ph, pw = b.sdiv(rest, self.const(g.pw)), b.srem(rest, self.const(g.pw))
-        return (b.sdiv(pooled, plane),
-                b.add(b.mul(ph, self.const(g.psh)), b.sdiv(at, self.const(g.pkw))),
-                b.add(b.mul(pw, self.const(g.psw)), b.srem(at, self.const(g.pkw))))
+        cells = []
+        for first in self.row_ids(size)[::window]:  # (clamped: the last window again)
+            pooled = b.sdiv(first, self.const(window))
+            rest = b.srem(pooled, plane)
+            n, ph = b.sdiv(pooled, plane), b.sdiv(rest, self.const(g.pw))
+            pw = b.srem(rest, self.const(g.pw))
+            oh0, ow0 = b.mul(ph, self.const(g.psh)), b.mul(pw, self.const(g.psw))
+            cells += [(n, b.add(oh0, self.const(e // g.pkw)), b.add(ow0, self.const(e % g.pkw)))
+                      for e in range(window)]
+        return cells
 
     def pool(self, sums) -> list:
         """Each window's maximum, vector by vector (NaN if any is: the reference's
@@ -301,8 +376,9 @@ class _Tile:
             pooled.append(best)
         return pooled
 
-    def step(self, a_rows, weights, k, sums) -> list:
-        """sums[r][v] + a[row+r, k] * weights[k, v*lanes : (v+1)*lanes], fused."""
+    def step(self, a_rows, weights, k, sums, a_at=None) -> list:
+        """sums[r][v] + a_rows[r][k] (or [a_at]) * weights[k, v*lanes : (v+1)*lanes],
+        fused."""
         b = self.b
         nv = len(sums[0])
         fma = cgutils.get_or_insert_function(
@@ -314,7 +390,7 @@ class _Tile:
         splat = ir.Constant(ir.VectorType(ir.IntType(32), self.lanes), None)
         out = []
         for a_row, row_sums in zip(a_rows, sums):
-            x = b.load(b.gep(a_row, [k]))
+            x = b.load(b.gep(a_row, [k if a_at is None else a_at]))
             x = b.shuffle_vector(b.insert_element(undef, x, lane0), undef, splat)
             out.append([b.call(fma, [x, wv, s]) for wv, s in zip(w, row_sums)])
         return out

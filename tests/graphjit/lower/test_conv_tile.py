@@ -57,6 +57,8 @@ CASES = [
     ((7, 6, 2), (2, 2, 2, 17), 1, "SAME", 2),  # dilation; 17 columns: two vectors
     ((4, 5, 3), (1, 1, 3, 6), 1, "SAME", 1),  # pointwise
     ((5, 5, 16), (3, 3, 16, 32), 1, "SAME", 1),  # the cnn's second conv, smaller
+    ((2, 3, 2), (3, 3, 2, 4), 1, "SAME", 1),  # a filter beyond the input: every tap checked
+    ((3, 3, 8), (3, 3, 8, 4), 1, "VALID", 1),  # a deep K (72) in one cell
 ]
 
 
@@ -173,7 +175,8 @@ def test_a_training_graph_keeps_im2col_and_blas():
         np.testing.assert_allclose(got_, want, rtol=1e-4, atol=1e-3)
 
 
-def _conv_pool(hwc, fshape, pool=(2, 2, "VALID"), relu=True, dtype=np.float32):
+def _conv_pool(hwc, fshape, pool=(2, 2, "VALID"), relu=True, dtype=np.float32,
+               dilation=1):
     """x -> conv -> + b -> relu -> max pool (the optimizer moves the bias and relu past
     the pool, into its epilogue)."""
     g = tf.Graph()
@@ -181,7 +184,8 @@ def _conv_pool(hwc, fshape, pool=(2, 2, "VALID"), relu=True, dtype=np.float32):
         x = tf.placeholder(dtype, [None, *hwc], name="x")
         f = tf.constant(RNG.standard_normal(fshape).astype(dtype))
         b = tf.constant(RNG.standard_normal(fshape[-1]).astype(dtype))
-        conv = tf.nn.conv2d(x, f, [1, 1, 1, 1], "SAME", name="conv")
+        conv = tf.nn.conv2d(x, f, [1, 1, 1, 1], "SAME", name="conv",
+                            dilations=[1, dilation, dilation, 1])
         h = tf.nn.relu(conv + b) if relu else conv
         k, s, pad = pool
         y = tf.nn.max_pool(h, [1, k, k, 1], [1, s, s, 1], pad)
@@ -204,19 +208,20 @@ def _check(g, x, fetches, hwc, tol=1e-5):
             np.testing.assert_allclose(got, want, rtol=tol, atol=tol)
 
 
-# (input HWC, filter, pool (k, stride, padding)); 16 input channels: a patch too large for
-# graphjit.lower.conv_pool's kernel
+# (input HWC, filter, pool (k, stride, padding), dilation); 16 input channels, or 2
+# dilated: a patch too large for graphjit.lower.conv_pool's kernel
 POOLED = [
-    ((8, 8, 16), (3, 3, 16, 4), (2, 2, "VALID")),
-    ((9, 7, 16), (3, 3, 16, 33), (2, 2, "VALID")),  # odd sizes: the last row unpooled
-    ((6, 6, 16), (3, 3, 16, 5), (2, 3, "VALID")),  # windows apart: cells skipped
-    ((8, 8, 16), (3, 3, 16, 4), (1, 1, "VALID")),  # a 1x1 pool
+    ((8, 8, 16), (3, 3, 16, 4), (2, 2, "VALID"), 1),
+    ((9, 7, 16), (3, 3, 16, 33), (2, 2, "VALID"), 1),  # odd sizes: the last row unpooled
+    ((6, 6, 16), (3, 3, 16, 5), (2, 3, "VALID"), 1),  # windows apart: cells skipped
+    ((8, 8, 16), (3, 3, 16, 4), (1, 1, "VALID"), 1),  # a 1x1 pool
+    ((9, 8, 2), (3, 3, 2, 5), (2, 2, "VALID"), 2),  # K of 18: the unrolled steps
 ]
 
 
-@pytest.mark.parametrize("hwc, fshape, pool", POOLED)
-def test_the_max_pool_after_a_tiled_conv_joins_its_kernel(hwc, fshape, pool):
-    g, x, conv, y = _conv_pool(hwc, fshape, pool)
+@pytest.mark.parametrize("hwc, fshape, pool, dilation", POOLED)
+def test_the_max_pool_after_a_tiled_conv_joins_its_kernel(hwc, fshape, pool, dilation):
+    g, x, conv, y = _conv_pool(hwc, fshape, pool, dilation=dilation)
     steps = _optimized_steps([y], x, hwc)
     (step,) = [s for s in steps if "conv" in s.ops]
     assert step.name.startswith("conv_conv") and len(step.ops) == 4  # conv, pool, add, relu
