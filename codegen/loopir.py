@@ -257,7 +257,15 @@ class MatmulTile:
     the vector length the tile is written in (width is a multiple of it). Only k in
     [k0, k1) is summed: a tile with k0 > 0 adds to the partial sums in outs[0], and one
     with k1 < K leaves its partial sums there, unfinished (K in blocks that stay in
-    cache)."""
+    cache).
+
+    `conv` (19 ints: codegen.microkernel.ConvGeometry) makes it a convolution's tile:
+    `a` is the NHWC input, the outputs NHWC, their rows the output cells, and a row's
+    k = tap*Cin + ci reads the input at that tap's cell (zero in the padding): no
+    columns buffer. K is then the filter's KH*KW*Cin, summed whole (k0 = 0, k1 = K).
+    With a max pool in the geometry, rows go by pooling windows, `row` and `rows`
+    count conv cells (whole windows), and the outputs are pooled: stage 0 is the
+    window's maximum."""
 
     a: str
     panels: str
@@ -273,6 +281,7 @@ class MatmulTile:
     rows_max: int
     width: int
     lanes: int
+    conv: tuple = ()
 
 
 Stmt = Assign | Store | Loop | ExternCall | MatmulTile
@@ -333,7 +342,7 @@ def _format_stmt(s, indent: int, lines: list[str]) -> None:
             f"{pad}{', '.join(s.outs)} <- stages {s.stores} of tile {s.rows_max}x{s.width}"
             f"/{s.lanes}({s.a}[{format_expr(s.row)} +{format_expr(s.rows)} rows, "
             f"{format_expr(s.k0)}:{format_expr(s.k1)}] @ {s.panels}[{format_expr(s.panel)}]"
-            f"{epilogue})")
+            f"{epilogue}{' conv ' + ','.join(map(str, s.conv)) if s.conv else ''})")
     elif isinstance(s, Loop):
         kw = "parallel for" if s.kind == PARALLEL else "for"
         lines.append(f"{pad}{kw} {s.var} in [{format_expr(s.start)}, {format_expr(s.stop)}):")
@@ -528,7 +537,10 @@ class _Verifier:
                           f"of rank {rank} and the input's dtype")
             return p
 
-        dtype = param(s.a, 2, False).dtype
+        rank = 4 if s.conv else 2
+        if s.conv and (len(s.conv) != 19 or not all(isinstance(g, int) for g in s.conv)):
+            self.fail(f"matmul tile: convolution geometry {s.conv} is not 19 integers")
+        dtype = param(s.a, rank, False).dtype
         if not dtype.startswith("float"):
             self.fail(f"matmul tile of {dtype}: floats only")
         param(s.panels, 3, False)
@@ -540,7 +552,7 @@ class _Verifier:
             self.fail(f"matmul tile: stores {s.stores} for outputs {s.outs} of "
                       f"{stages} stages")
         for out in s.outs:
-            param(out, 2, True)
+            param(out, rank, True)
             self.contents[out] = {None: ""}
         for e in (s.row, s.panel, s.rows, s.k0, s.k1):
             if self.expr(e) != "int64":

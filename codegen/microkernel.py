@@ -20,6 +20,8 @@ codegen.tile_shape's.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, fields
+
 from llvmlite import ir
 from numba import types
 from numba.core import cgutils
@@ -29,6 +31,11 @@ from numba.extending import intrinsic
 # latency (2 ports x 4 cycles on recent x86): a tile with fewer (one row) splits k into
 # that many interleaved partial sums.
 _CHAINS = 8
+# A convolution's tile with at most this many k steps (KH*KW*Cin) writes them all out
+# where every tap of its rows is inside the input: with few channels a tap's k loop is
+# a step or two, and the loop and the tap's pointers (a zero row in the padding) would
+# cost more than its multiply-adds. Bounded for code size.
+UNROLLED_DEPTH = 32
 
 
 def _literal(t, kind):
@@ -53,8 +60,9 @@ def matmul_tile(typingctx, a, panels, bias, outs, row, panel, rows, k0, k1, rows
             isinstance(t, types.Array) for t in (a, panels, *outs)):
         return None
     dtype = a.dtype
-    if panels.dtype != dtype or any(t.dtype != dtype for t in outs) or a.ndim != 2 \
-            or panels.ndim != 3 or any(t.ndim != 2 for t in outs) \
+    rank = 4 if shape[3].count(":") > 1 else 2  # (a convolution's NHWC arrays)
+    if panels.dtype != dtype or any(t.dtype != dtype for t in outs) or a.ndim != rank \
+            or panels.ndim != 3 or any(t.ndim != rank for t in outs) \
             or not (bias == types.none or isinstance(bias, types.Array) and bias.ndim == 1
                     and bias.dtype == dtype) \
             or not all(isinstance(t, types.Integer) for t in (row, panel, rows, k0, k1)) \
@@ -75,9 +83,10 @@ class _Tile:
     def __init__(self, context, builder, sig, args, rows_max, width, lanes, epilogue):
         self.b = builder
         self.rows_max, self.width, self.lanes = rows_max, width, lanes
-        steps, stores = epilogue.split(":")
+        steps, stores, *conv = epilogue.split(":")
         self.bias, self.relu = "bias" in steps.split("+"), "relu" in steps.split("+")
         self.stores = tuple(int(s) for s in stores.split(","))
+        self.conv = ConvGeometry(*(int(g) for g in conv[0].split(","))) if conv else None
         self.fty = context.get_value_type(sig.args[0].dtype)
         self.vty = ir.VectorType(self.fty, lanes)
         self.i64 = ir.IntType(64)
@@ -86,7 +95,8 @@ class _Tile:
         arrays = [context.make_array(t)(context, builder, v)
                   for t, v in zip(sig.args[:2], args[:2])]
         self.a, self.panels = arrays
-        self.k = cgutils.unpack_tuple(builder, self.a.shape)[1]
+        self.k = self.const(self.conv.depth) if self.conv else \
+            cgutils.unpack_tuple(builder, self.a.shape)[1]
         self.bias_data = context.make_array(sig.args[2])(context, builder, args[2]).data \
             if self.bias else None
         self.outs = [context.make_array(t)(context, builder, v) for t, v in
@@ -94,7 +104,7 @@ class _Tile:
         self.row, self.panel = (self._int(v, t) for v, t in zip(args[4:6], sig.args[4:6]))
         self.rows, self.k0, self.k1 = (self._int(v, t) for v, t in zip(args[6:9],
                                                                         sig.args[6:9]))
-        self.n = cgutils.unpack_tuple(builder, self.outs[0].shape)[1]
+        self.n = cgutils.unpack_tuple(builder, self.outs[0].shape)[-1]
 
     def _int(self, value, ty):
         if value.type.width == 64:
@@ -127,30 +137,51 @@ class _Tile:
     # -- the k loop ---------------------------------------------------------------------
 
     def tile(self, size: int) -> None:
+        if self.conv:
+            self.conv_tile(size)
+            return
         b = self.b
         nv = self.width // self.lanes
-        split = max(1, -(-_CHAINS // (size * nv)))
         a_rows = [b.gep(self.a.data, [b.mul(r, self.k)]) for r in self.row_ids(size)]
-        weights = b.gep(self.panels.data, [b.mul(b.mul(self.panel, self.k),
-                                                 self.const(self.width))])
+        zero = ir.Constant(self.vty, None)
+        edges = self.edges()
+        first = b.icmp_signed("==", self.k0, self.const(0))
+        # the partial sums of the k blocks before (none before the first: zero)
+        carried = [[b.select(first, zero, self.vector_at(self.outs[0], a_row, v, edges))
+                    for v in range(nv)] for a_row in self.row_ids(size)]
+        total = self.k_loop(a_rows, self.k0, self.k1, carried)
+        with b.if_else(b.icmp_signed(">=", self.k1, self.k), likely=True) as (last, more):
+            with last:
+                self.store(total, edges)
+            with more:  # partial sums for the next k block, in the first output
+                self.store([[[s] for s in sums_r] for sums_r in total], edges, ((0, 0),))
+
+    def weights(self):
+        """The start of the panel's (K, width) weights."""
+        b = self.b
+        return b.gep(self.panels.data, [b.mul(b.mul(self.panel, self.k),
+                                              self.const(self.width))])
+
+    def k_loop(self, a_rows, k0, k1, carried) -> list:
+        """carried[r][v] + the sums over k in [k0, k1) of a_rows[r][k] * the panel's row
+        k: the loop's blocks, the builder left after them."""
+        b = self.b
+        size, nv = len(carried), len(carried[0])
+        split = max(1, -(-_CHAINS // (size * nv)))
+        weights = self.weights()
         zero = ir.Constant(self.vty, None)
         fn = b.function
         head, body = fn.append_basic_block("tile.k"), fn.append_basic_block("tile.k.body")
         rest_head = fn.append_basic_block("tile.k.rest")
         rest_body = fn.append_basic_block("tile.k.rest.body")
         end = fn.append_basic_block("tile.k.end")
-        k_main = b.sub(self.k1, b.srem(b.sub(self.k1, self.k0), self.const(split)))
-        edges = self.edges()
-        first = b.icmp_signed("==", self.k0, self.const(0))
-        # the partial sums of the k blocks before (none before the first: zero)
-        carried = [[b.select(first, zero, self.vector_at(self.outs[0], a_row, v, edges))
-                    for v in range(nv)] for a_row in self.row_ids(size)]
+        k_main = b.sub(k1, b.srem(b.sub(k1, k0), self.const(split)))
         start = b.basic_block
         b.branch(head)
 
         b.position_at_end(head)
         k = b.phi(self.i64)
-        k.add_incoming(self.k0, start)
+        k.add_incoming(k0, start)
         sums = [[[b.phi(self.vty) for _ in range(nv)] for _ in range(size)]
                 for _ in range(split)]
         for u, part in enumerate(sums):
@@ -172,7 +203,7 @@ class _Tile:
         acc = [[b.phi(self.vty) for _ in range(nv)] for _ in range(size)]
         for phi, value in zip(_flat(acc), _flat(sums[0])):
             phi.add_incoming(value, head)
-        b.cbranch(b.icmp_signed("<", k_rest, self.k1), rest_body, end)
+        b.cbranch(b.icmp_signed("<", k_rest, k1), rest_body, end)
 
         b.position_at_end(rest_body)
         stepped = self.step(a_rows, weights, k_rest, acc)
@@ -185,14 +216,169 @@ class _Tile:
         total = [list(r) for r in acc]
         for part in sums[1:]:
             total = [[b.fadd(x, y) for x, y in zip(tr, pr)] for tr, pr in zip(total, part)]
-        with b.if_else(b.icmp_signed(">=", self.k1, self.k), likely=True) as (last, more):
-            with last:
-                self.store(total, edges)
-            with more:  # partial sums for the next k block, in the first output
-                self.store([[[s] for s in sums_r] for sums_r in total], edges, ((0, 0),))
+        return total
 
-    def step(self, a_rows, weights, k, sums) -> list:
-        """sums[r][v] + a[row+r, k] * weights[k, v*lanes : (v+1)*lanes], fused."""
+    # -- convolutions -------------------------------------------------------------------
+
+    def conv_tile(self, size: int) -> None:
+        """The tile's rows are output cells of the convolution (row = (n*OH + oh)*OW + ow
+        of the NHWC output); row r's k = tap*Cin + ci reads the input at the tap's cell,
+        or a zero row where the tap falls in the padding. Per tap, a k loop over the
+        input channels (contiguous in NHWC) from a pointer per row."""
+        b, g = self.b, self.conv
+        cells = self.cells(size)
+        limits = (g.h - 1 - (g.kh - 1) * g.dh, g.w - 1 - (g.kw - 1) * g.dw)
+        if g.depth > UNROLLED_DEPTH or min(limits) < 0:
+            sums = self.checked_taps(cells)
+        else:  # every tap of every row inside the input: the unrolled steps
+            inside = ir.Constant(ir.IntType(1), 1)
+            for _, oh, ow in cells:
+                for at, stride, pad, limit in ((oh, g.sh, g.top, limits[0]),
+                                               (ow, g.sw, g.left, limits[1])):
+                    first = b.sub(b.mul(at, self.const(stride)), self.const(pad))
+                    inside = b.and_(inside, b.icmp_unsigned("<=", first, self.const(limit)))
+            with b.if_else(inside, likely=True) as (fast, slow):
+                with fast:
+                    quick = self.unrolled_taps(cells)
+                    quick_end = b.basic_block
+                with slow:
+                    checked = self.unrolled_taps(cells, checked=True)
+                    checked_end = b.basic_block
+            sums = [[b.phi(self.vty) for _ in row] for row in quick]
+            for phi, x, y in zip(_flat(sums), _flat(quick), _flat(checked)):
+                phi.add_incoming(x, quick_end)
+                phi.add_incoming(y, checked_end)
+        if g.pkh * g.pkw == 1:
+            self.store(sums, self.edges())
+            return
+        window = self.const(g.pkh * g.pkw)  # (row and rows count whole windows)
+        self.store(self.pool(sums), self.edges(), row=b.sdiv(self.row, window),
+                   rows=b.sdiv(self.rows, window))
+
+    def unrolled_taps(self, cells, checked: bool = False) -> list:
+        """The sums of the rows' products, one step per k: each row's input at a
+        constant offset from its first tap's, every tap inside the input; `checked`: a
+        tap in the padding reads a zero row instead."""
+        b, g = self.b, self.conv
+        nv = self.width // self.lanes
+        zeros = self.zero_row() if checked else None
+        firsts, corners = [], []
+        for n, oh, ow in cells:
+            ih = b.sub(b.mul(oh, self.const(g.sh)), self.const(g.top))
+            iw = b.sub(b.mul(ow, self.const(g.sw)), self.const(g.left))
+            at = b.mul(b.add(b.mul(b.add(b.mul(n, self.const(g.h)), ih), self.const(g.w)),
+                             iw), self.const(g.cin))
+            firsts.append(b.gep(self.a.data, [at]))
+            corners.append((ih, iw))
+        weights = self.weights()
+        sums = [[ir.Constant(self.vty, None)] * nv for _ in cells]
+        k = 0
+        for i in range(g.kh):
+            for j in range(g.kw):
+                tap = (i * g.dh * g.w + j * g.dw) * g.cin
+                rows = [b.gep(first, [self.const(tap)]) for first in firsts]
+                if checked:
+                    rows = [b.select(b.and_(
+                        b.icmp_unsigned("<", b.add(ih, self.const(i * g.dh)), self.const(g.h)),
+                        b.icmp_unsigned("<", b.add(iw, self.const(j * g.dw)), self.const(g.w))),
+                        row, zeros) for row, (ih, iw) in zip(rows, corners)]
+                for ci in range(g.cin):
+                    sums = self.step(rows, weights, self.const(k), sums, self.const(ci))
+                    k += 1
+        return sums
+
+    def zero_row(self):
+        """Cin zeros on the stack: what a tap in the padding reads."""
+        b, g = self.b, self.conv
+        zeros = cgutils.alloca_once(b, self.fty, size=self.const(g.cin), name="zero_row")
+        item = 4 if isinstance(self.fty, ir.FloatType) else 8
+        cgutils.memset(b, zeros, self.const(g.cin * item), 0)
+        return zeros
+
+    def checked_taps(self, cells) -> list:
+        """The sums of the rows' products, a tap in the padding reading a zero row: a
+        loop over the taps, each a k loop over the input channels."""
+        b, g = self.b, self.conv
+        nv = self.width // self.lanes
+        size = len(cells)
+        zeros = self.zero_row()
+        zero = ir.Constant(self.vty, None)
+        start = b.basic_block
+        fn = b.function
+        head, body = fn.append_basic_block("conv.tap"), fn.append_basic_block("conv.tap.body")
+        end = fn.append_basic_block("conv.tap.end")
+        b.branch(head)
+
+        b.position_at_end(head)
+        t = b.phi(self.i64)
+        t.add_incoming(self.const(0), start)
+        sums = [[b.phi(self.vty) for _ in range(nv)] for _ in range(size)]
+        for phi in _flat(sums):
+            phi.add_incoming(zero, start)
+        b.cbranch(b.icmp_signed("<", t, self.const(g.kh * g.kw)), body, end)
+
+        b.position_at_end(body)
+        i, j = b.udiv(t, self.const(g.kw)), b.urem(t, self.const(g.kw))
+        k0 = b.mul(t, self.const(g.cin))
+        back = b.neg(k0)  # (the k loop reads a_row[k], k counted from the tap's first)
+        a_rows = []
+        for n, oh, ow in cells:
+            ih = b.sub(b.add(b.mul(oh, self.const(g.sh)), b.mul(i, self.const(g.dh))),
+                       self.const(g.top))
+            iw = b.sub(b.add(b.mul(ow, self.const(g.sw)), b.mul(j, self.const(g.dw))),
+                       self.const(g.left))
+            inside = b.and_(b.icmp_unsigned("<", ih, self.const(g.h)),
+                            b.icmp_unsigned("<", iw, self.const(g.w)))
+            at = b.mul(b.add(b.mul(b.add(b.mul(n, self.const(g.h)), ih), self.const(g.w)),
+                             iw), self.const(g.cin))
+            row = b.select(inside, b.gep(self.a.data, [at]), zeros)
+            a_rows.append(b.gep(row, [back]))
+        stepped = self.k_loop(a_rows, k0, b.add(k0, self.const(g.cin)), sums)
+        t.add_incoming(b.add(t, self.const(1)), b.basic_block)
+        for phi, value in zip(_flat(sums), _flat(stepped)):
+            phi.add_incoming(value, b.basic_block)
+        b.branch(head)
+
+        b.position_at_end(end)
+        return sums
+
+    def cells(self, size: int) -> list:
+        """(n, oh, ow) of the conv cell each row computes: with a pool, rows go by
+        windows, each window's cells (PKH*PKW rows, row-major) one after the other,
+        windows in the pooled output's order (one division per window, not per row)."""
+        b, g = self.b, self.conv
+        window = g.pkh * g.pkw
+        plane = self.const(g.ph * g.pw)
+        cells = []
+        for first in self.row_ids(size)[::window]:  # (clamped: the last window again)
+            pooled = b.sdiv(first, self.const(window))
+            rest = b.srem(pooled, plane)
+            n, ph = b.sdiv(pooled, plane), b.sdiv(rest, self.const(g.pw))
+            pw = b.srem(rest, self.const(g.pw))
+            oh0, ow0 = b.mul(ph, self.const(g.psh)), b.mul(pw, self.const(g.psw))
+            cells += [(n, b.add(oh0, self.const(e // g.pkw)), b.add(ow0, self.const(e % g.pkw)))
+                      for e in range(window)]
+        return cells
+
+    def pool(self, sums) -> list:
+        """Each window's maximum, vector by vector (NaN if any is: the reference's
+        max)."""
+        b = self.b
+        window = self.conv.pkh * self.conv.pkw
+        pooled = []
+        for first in range(0, len(sums), window):
+            best = list(sums[first])
+            for row in sums[first + 1:first + window]:
+                for v, x in enumerate(row):
+                    y = best[v]  # y if it is NaN or above x, else x
+                    best[v] = b.select(b.or_(b.fcmp_unordered("!=", y, y),
+                                             b.fcmp_ordered(">", y, x)), y, x)
+            pooled.append(best)
+        return pooled
+
+    def step(self, a_rows, weights, k, sums, a_at=None) -> list:
+        """sums[r][v] + a_rows[r][k] (or [a_at]) * weights[k, v*lanes : (v+1)*lanes],
+        fused."""
         b = self.b
         nv = len(sums[0])
         fma = cgutils.get_or_insert_function(
@@ -204,7 +390,7 @@ class _Tile:
         splat = ir.Constant(ir.VectorType(ir.IntType(32), self.lanes), None)
         out = []
         for a_row, row_sums in zip(a_rows, sums):
-            x = b.load(b.gep(a_row, [k]))
+            x = b.load(b.gep(a_row, [k if a_at is None else a_at]))
             x = b.shuffle_vector(b.insert_element(undef, x, lane0), undef, splat)
             out.append([b.call(fma, [x, wv, s]) for wv, s in zip(w, row_sums)])
         return out
@@ -269,7 +455,7 @@ class _Tile:
         return b.call(masked, [ptr, ir.Constant(ir.IntType(32), 1), mask,
                                ir.Constant(self.vty, None)])
 
-    def store(self, total, edges, stores=None) -> None:
+    def store(self, total, edges, stores=None, row=None, rows=None) -> None:
         """Bias and relu on each row present, then its stores (`stores`: (output, stage)
         pairs, the epilogue's by default): whole vectors where the panel is within N,
         masked ones in the last panel. `total[r][v]` is a row's vector of sums, or the
@@ -284,10 +470,11 @@ class _Tile:
                     for v in range(nv)]
         zero = ir.Constant(self.vty, None)
         whole, masks = edges
+        first, rows = (self.row, self.rows) if row is None else (row, rows)
         for r, sums in enumerate(total):
-            present = b.icmp_signed("<", self.const(r), self.rows)
+            present = b.icmp_signed("<", self.const(r), rows)
             with b.if_then(present, likely=True):
-                row = b.add(self.row, self.const(r))
+                row = b.add(first, self.const(r))
                 stages = []
                 for v, s in enumerate(sums):
                     if isinstance(s, list):
@@ -320,6 +507,42 @@ class _Tile:
                         f"llvm.masked.store.{self.vname}.p0")
                     b.call(masked, [values[stage], ptr,
                                     ir.Constant(ir.IntType(32), 1), masks[v]])
+
+
+@dataclass(frozen=True)
+class ConvGeometry:
+    """A convolution's constants, as the tile's spec carries them (after the epilogue's,
+    comma-separated in this order): the input's H, W, Cin, the conv output's OH, OW,
+    the filter's KH, KW, strides, dilations and the padding before the first row and
+    column; then the max pool after it: window, strides and the pooled PH, PW (1, 1, 1,
+    1, OH, OW: none)."""
+
+    h: int
+    w: int
+    cin: int
+    oh: int
+    ow: int
+    kh: int
+    kw: int
+    sh: int
+    sw: int
+    dh: int
+    dw: int
+    top: int
+    left: int
+    pkh: int
+    pkw: int
+    psh: int
+    psw: int
+    ph: int
+    pw: int
+
+    @property
+    def depth(self) -> int:
+        return self.kh * self.kw * self.cin
+
+    def spec(self) -> str:
+        return ",".join(str(getattr(self, f.name)) for f in fields(self))
 
 
 def _flat(nested):

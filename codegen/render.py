@@ -116,7 +116,8 @@ class Emitter:
             elif isinstance(s, MatmulTile):
                 self.tiles = True
                 steps = "+".join(n for n, on in (("bias", s.bias), ("relu", s.relu)) if on)
-                spec = f"{steps}:{','.join(str(t) for t in s.stores)}"
+                spec = f"{steps}:{','.join(str(t) for t in s.stores)}" + (
+                    f":{','.join(str(g) for g in s.conv)}" if s.conv else "")
                 args = [s.a, s.panels, s.bias or "None", f"({', '.join(s.outs)},)",
                         self.expr(s.row), self.expr(s.panel), self.expr(s.rows),
                         self.expr(s.k0), self.expr(s.k1), str(s.rows_max), str(s.width),

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import math
 
-from graphjit.lower.conv_pool import conv_pool_kernel
+from graphjit.lower.conv_pool import conv_pool_kernel, fuses_with_pool
+from graphjit.lower.conv_tile import lower_conv_tile, use_conv_tile
 from graphjit.lower.extern import (
     conv_filter_grad_gemm_kernel,
     conv_gemm_kernel,
@@ -43,11 +44,15 @@ def pointwise(op, shapes) -> bool:
 
 def lower_conv(lw, op, outputs, out_slots, names) -> None:
     """Conv2D = a native im2col kernel into a planned buffer, then one BLAS GEMM; a
-    pointwise (1x1) conv is the GEMM alone, on the input. With the MaxPool reading it
+    pointwise (1x1) conv is the GEMM alone, on the input. A constant filter: one kernel
+    of packed tiles reading the input (graphjit.lower.conv_tile). With the MaxPool reading it
     (and the pool's bias and relu) in its region (`names`), one kernel of both
     (graphjit.lower.conv_pool)."""
     if len(names) > 1:
         _lower_conv_pool(lw, op, outputs, out_slots, names)
+        return
+    if use_conv_tile(op, lw.shapes):
+        lower_conv_tile(lw, op, outputs, out_slots, names)
         return
     x, f = op.inputs
     x_slot, f_slot = (lw.input_or_const_slot(t) for t in (x, f))
@@ -77,6 +82,9 @@ def _lower_conv_pool(lw, op, outputs, out_slots, names) -> None:
         lower_conv(lw, op, [conv_out], (out_slots[at],), names[:1])
         pool(is_max=True)(lw, pool_op, [outputs[i] for i in rest],
                           tuple(out_slots[i] for i in rest), names[1:])
+        return
+    if not fuses_with_pool(op, pool_op, lw.shapes):  # (conv_tile.fuses_pool took it)
+        lower_conv_tile(lw, op, outputs, out_slots, names, pool_op)
         return
     x, f = op.inputs
     epi, add = pool_epilogue(lw, pool_op, outputs, names[1:])

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from graphjit.graph import Operation, Tensor
 from graphjit.graph_queries import read_inputs
 from graphjit.lower.conv_pool import fuses_with_pool
+from graphjit.lower.conv_tile import fuses_pool
 from graphjit.lower.fed_matmul import use_fed_panels
 from graphjit.lower.fusion_log import FusionLog, Note, Why
 from graphjit.lower.packed_matmul import epilogue_ops, use_packed
@@ -394,7 +395,8 @@ def _epilogues(ops: list[Operation], shapes: dict) -> dict:
              for e in pool_epilogue_ops(op, shapes, consumers)}
     for op in ops:  # a conv whose only reader is a max pool: one kernel of both
         users = consumers.get(op.outputs[0], []) if op.type == "Conv2D" else []
-        if len(users) == 1 and fuses_with_pool(op, users[0], shapes):
+        if len(users) == 1 and (fuses_with_pool(op, users[0], shapes)
+                                or fuses_pool(op, users[0], shapes)):
             found[users[0]] = op
     found.update({e: op for op in ops if use_packed(op, shapes) or use_fed_panels(op, shapes)
                   for e in epilogue_ops(op, shapes, consumers)})

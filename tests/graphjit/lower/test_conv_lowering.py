@@ -1,6 +1,7 @@
 """Convolution lowering: the per-image or whole-batch GEMM choice, pointwise convs as a
-lone GEMM, and compiled convolution-bias-relu-pool stacks against the reference
-interpreter in both regimes, with strides, padding, dilation and batches of 1 and 3."""
+lone GEMM (the BLAS path of a plan's first calls, packed_matmul.blas_first), and
+compiled convolution-bias-relu-pool stacks against the reference interpreter in both
+regimes, with strides, padding, dilation and batches of 1 and 3."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import graphjit as tf
 from codegen.loopir import ExternCall
 from graphjit.interpreter import evaluate
 from graphjit.lower.conv_lowering import per_image_gemm
+from graphjit.lower.packed_matmul import blas_first
 from graphjit.lower.program import lower
 from runtime.plan import EXTERN
 
@@ -25,7 +27,8 @@ def test_per_image_gemm_when_an_image_has_more_cells_than_the_filter_rows():
 
 
 def _gemm_output_rank(y, x, shape) -> int:
-    program = lower([y], [x], [shape])
+    with blas_first():
+        program = lower([y], [x], [shape])
     (call,) = [s for k in program.kernels for s in k.body if isinstance(s, ExternCall)]
     return len(call.out.shape)
 
@@ -35,7 +38,8 @@ def test_pointwise_conv_is_one_gemm_on_its_input():
         x = tf.placeholder(tf.float32, [None, 4, 5, 3], name="x")
         f = tf.constant(np.ones((1, 1, 3, 6), np.float32))
         y = tf.nn.conv2d(x, f, [1, 1, 1, 1], "SAME", name="c")
-    program = lower([y], [x], [(2, 4, 5, 3)])
+    with blas_first():
+        program = lower([y], [x], [(2, 4, 5, 3)])
     (gemm,) = program.steps
     assert gemm.kind == EXTERN and gemm.inputs[0] == program.input_slots[0]
 
