@@ -232,7 +232,9 @@ def test_the_torch_exported_if_while_model_runs_its_loop_natively(native_at_once
         (want,) = evaluate(list(graph.outputs), {graph.inputs[0]: batch})
         (got,) = compiled(x=batch)
         assert got.shape == want.shape
-        np.testing.assert_allclose(got, want, rtol=1e-6)
+        # float32 Gemm and ReduceSums, summed in a free order, then carried through the
+        # loop's iterations: a few tens of ulps apart, as measured (1.2e-6 seen).
+        np.testing.assert_allclose(got, want, rtol=1e-5)
     (op,) = [op for op in graph.outputs[0].graph.get_operations() if op.type == "While"]
     loop = compiled_loop(op.attrs["cond"], op.attrs["body"])
     assert [(s.driver is not None, s.why_not) for s in loop._signatures.values()] == \
