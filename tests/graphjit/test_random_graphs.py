@@ -136,3 +136,24 @@ def test_reproducer_is_a_script_that_runs():
         exec(reproducer(program), {"__name__": "__reproducer__"})
     assert len(out.getvalue().splitlines()) == len(program.fetches)
     assert check(program).status in ("ok", "mismatch")  # the checker runs the same graph
+
+
+def test_a_product_deferred_to_the_packed_tier_is_also_run_packed():
+    """A program's two calls never reach the packed tier (packed_matmul.PACKED_AFTER_CALLS):
+    the checker runs that tier's plan too, so its kernels meet generated graphs."""
+    import graphjit as tf
+    from graphjit.testing import differential
+    from graphjit.testing.program import Built
+
+    graph = tf.Graph()
+    with graph.as_default():
+        x = tf.placeholder(tf.float32, [4, 40], name="x")
+        weights = np.random.default_rng(0).standard_normal((40, 24)).astype(np.float32)
+        y = tf.nn.relu(tf.matmul(x, tf.constant(weights)))
+    built = Built(graph, [x], [y], [np.random.default_rng(1).standard_normal((4, 40))
+                                    .astype(np.float32)], namespace={})
+    engines = dict(differential._engines(built, session=False))
+    assert list(engines) == ["compile", "compile (2nd call)", "compile (packed tier)"]
+    want = np.maximum(built.values[0] @ weights, 0)
+    for results in engines.values():
+        np.testing.assert_allclose(results[0], want, rtol=1e-5, atol=1e-5)
