@@ -130,6 +130,9 @@ _HALVES_D = np.int64(0x4338000000000000 - 2046)
 # The sum's bits minus these are n itself.
 _ROUND_BITS_F = np.int32(0x4B400000)
 _ROUND_BITS_D = np.int64(0x4338000000000000)
+# _ROUND_BITS_F is even, so (bits >> 1) - this is (n >> 1) + 127: a shift and a subtract,
+# where LLVM turned (bits - _HALVES_F) >> 1 into a four-instruction halving average
+_HALF_BIAS_F = np.int32(0x4B400000 // 2 - 127)
 # Where the target scales by 2**n in hardware (AVX-512's vscalefps/pd: one instruction,
 # rounding once), exp multiplies by 2**n so, bit for bit the two-step product's result;
 # the two steps' shifts and masks were 9 of the 33 vector instructions per 16 elements
@@ -155,9 +158,9 @@ def _exp_core_f32(x):
         return ldexp(p, as_int32(t) - _ROUND_BITS_F)
     # p * 2**n in two steps, p * 2**(n >> 1) * 2**(n - (n >> 1)), so that neither factor
     # overflows and a denormal result is rounded only once; the exponents come from t
-    m = as_int32(t) - _HALVES_F
-    h = m >> 1
-    return p * as_float32(h << 23) * as_float32((m - h) << 23)
+    b = as_int32(t)
+    h = (b >> 1) - _HALF_BIAS_F  # (n >> 1) + 127, since t's bits minus _ROUND_BITS_F is n
+    return p * as_float32(h << 23) * as_float32((b - h - _HALVES_F) << 23)
 
 
 @_jit
