@@ -68,3 +68,23 @@ def select(typingctx, cond, a, b):
         return builder.select(args[0], args[1], args[2])
 
     return a(cond, a, b), codegen
+
+
+@intrinsic
+def ldexp(typingctx, x, n):
+    """x * 2**n rounded once (overflow to inf, a denormal result rounded once), as LLVM's
+    llvm.ldexp. Only where the target scales in hardware: AVX-512's vscalefps/pd, one
+    instruction per vector. Elsewhere LLVM has no vector form and calls libm's ldexp per
+    element (codegen.vecmath chooses by the target's features)."""
+    if not (isinstance(x, types.Float) and isinstance(n, types.Integer)):
+        return None
+
+    def codegen(context, builder, sig, args):
+        value, exponent = args
+        exponent = _to_width(builder, exponent, sig.args[1], 32)
+        fn = builder.module.declare_intrinsic(
+            "llvm.ldexp", [value.type, exponent.type],
+            ir.FunctionType(value.type, [value.type, exponent.type]))
+        return builder.call(fn, [value, exponent])
+
+    return x(x, n), codegen

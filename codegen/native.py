@@ -114,7 +114,8 @@ def inline_source_hash() -> str:
     process, as those modules are imported once."""
     h = hashlib.sha256()
     here = os.path.dirname(os.path.abspath(__file__))
-    for name in ("vecmath.py", "_bitcast.py", "exact.py", "target.py", "microkernel.py"):
+    for name in ("vecmath.py", "_bitcast.py", "exact.py", "target.py", "microkernel.py",
+                 "tile_shape.py"):
         with open(os.path.join(here, name), "rb") as f:
             h.update(f.read())
     return h.hexdigest()[:16]

@@ -41,8 +41,9 @@ from functools import cache
 import numpy as np
 
 from codegen import vecmath_names
-from codegen._bitcast import as_float32, as_float64, as_int32, as_int64, select
+from codegen._bitcast import as_float32, as_float64, as_int32, as_int64, ldexp, select
 from codegen.numba_cache import njit
+from codegen.tile_shape import vector_bits
 
 #: fastmath flags of generated kernels: none. Each flag changes results NumPy defines:
 #: 'nnan'/'ninf' fold away NaN/inf handling, 'nsz' gives relu(-0.0) = -0.0, 'arcp' turns
@@ -126,6 +127,18 @@ _ROUND_F, _ROUND_D = _f(1.5 * 2.0 ** 23), _d(1.5 * 2.0 ** 52)
 # the exponent bias, split by one shift.
 _HALVES_F = np.int32(0x4B400000 - 254)
 _HALVES_D = np.int64(0x4338000000000000 - 2046)
+# The sum's bits minus these are n itself.
+_ROUND_BITS_F = np.int32(0x4B400000)
+_ROUND_BITS_D = np.int64(0x4338000000000000)
+# _ROUND_BITS_F is even, so (bits >> 1) - this is (n >> 1) + 127: a shift and a subtract,
+# where LLVM turned (bits - _HALVES_F) >> 1 into a four-instruction halving average
+_HALF_BIAS_F = np.int32(0x4B400000 // 2 - 127)
+# Where the target scales by 2**n in hardware (AVX-512's vscalefps/pd: one instruction,
+# rounding once), exp multiplies by 2**n so, bit for bit the two-step product's result;
+# the two steps' shifts and masks were 9 of the 33 vector instructions per 16 elements
+# of softmax's fused row loop. Read from the features compiled for (Numba's, as
+# codegen.tile_shape reads them), which Numba's cache keys include.
+_HARDWARE_SCALE = vector_bits() == 512
 
 
 @_inline
@@ -141,11 +154,13 @@ def _exp_core_f32(x):
     p = p * r + _f(1.6666665459e-1)
     p = p * r + _f(5.0000001201e-1)
     p = p * (r * r) + r + _f(1.0)
+    if _HARDWARE_SCALE:
+        return ldexp(p, as_int32(t) - _ROUND_BITS_F)
     # p * 2**n in two steps, p * 2**(n >> 1) * 2**(n - (n >> 1)), so that neither factor
     # overflows and a denormal result is rounded only once; the exponents come from t
-    m = as_int32(t) - _HALVES_F
-    h = m >> 1
-    return p * as_float32(h << 23) * as_float32((m - h) << 23)
+    b = as_int32(t)
+    h = (b >> 1) - _HALF_BIAS_F  # (n >> 1) + 127, since t's bits minus _ROUND_BITS_F is n
+    return p * as_float32(h << 23) * as_float32((b - h - _HALVES_F) << 23)
 
 
 @_jit
@@ -167,6 +182,8 @@ def _exp_core_f64(x):
     p = p * r + _d(1.0 / 6.0)
     p = p * r + _d(0.5)
     p = p * (r * r) + r + _d(1.0)
+    if _HARDWARE_SCALE:
+        return ldexp(p, as_int64(t) - _ROUND_BITS_D)
     m = as_int64(t) - _HALVES_D
     h = m >> 1
     return p * as_float64(h << 52) * as_float64((m - h) << 52)

@@ -9,8 +9,13 @@ GRAPHJIT_CACHE_DIR/wake_cost.json, keyed by CPU model and core count. The lower 
 of the probes is kept: the measurement should not depend on a burst of other load.
 
 On a busy machine a woken helper waits for a core: `observe` takes the start latencies
-the pool sees and `current` reports the larger of the quiet cost and that live figure,
-which decays back to the quiet cost within seconds once nothing slow is observed.
+the pool sees and `current` reports the quiet cost plus the median excess of the last
+LIVE_SAMPLES of them, each decaying back to nothing within seconds. A median, because one
+late wake among fast ones is a burst of other work that is already over, not a busy
+machine: a moving average of the excess took a single 3 ms wake for a busy machine, and
+softmax over (4096, 1024) then ran on one thread for the next second or so, since a site
+on one thread wakes no helper and sees no fast wake to correct it (1.9 ms a call instead
+of 1.2 ms on two threads, on a quiet 2-core machine).
 `others_running` reads the kernel's instantaneous count of runnable tasks.
 """
 
@@ -29,13 +34,13 @@ FORMAT = 1  # bump when the probe changes: older cache files are then measured a
 PROBES = 48
 FALLBACK_S = 50e-6  # used only while no probe could run (e.g. threads unavailable)
 LIVE_HALF_LIFE_S = 1.0  # how fast a slow observed wake is forgotten
-LIVE_WEIGHT = 0.3  # weight of a new observation in the live average
+LIVE_SAMPLES = 3  # recent wakes whose median excess counts: one slow wake moves nothing
 BUSY_SAMPLE_S = 0.05  # /proc/loadavg is read at most this often
 
 _quiet: float | None = None
 _quiet_lock = threading.Lock()
-_live = 0.0  # seconds, excess over the quiet cost, at _live_at
-_live_at = 0.0
+# (monotonic time, seconds of excess over the quiet cost) of the latest wakes, newest last
+_live: tuple[tuple[float, float], ...] = ()
 _busy_read_at = -1.0
 _busy_avg = 0.0
 
@@ -128,22 +133,23 @@ def quiet(remeasure: bool = False) -> float:
 
 def observe(seconds: float) -> None:
     """A helper started `seconds` after its work was posted."""
-    global _live, _live_at
-    now = time.monotonic()
+    global _live
     excess = max(0.0, seconds - quiet())
-    _live = (1 - LIVE_WEIGHT) * _decayed(now) + LIVE_WEIGHT * excess
-    _live_at = now
+    # (helpers call this concurrently: a lost sample among simultaneous ones is harmless)
+    _live = (*_live, (time.monotonic(), excess))[-LIVE_SAMPLES:]
 
 
-def _decayed(now: float) -> float:
-    if _live <= 0.0:
-        return 0.0
-    return _live * 0.5 ** (max(0.0, now - _live_at) / LIVE_HALF_LIFE_S)
+def _excess(now: float) -> float:
+    """The median of the recent wakes' excess, each decayed by its age; a wake not yet
+    seen counts as no excess."""
+    decayed = [excess * 0.5 ** (max(0.0, now - at) / LIVE_HALF_LIFE_S) for at, excess in _live]
+    decayed += [0.0] * (LIVE_SAMPLES - len(decayed))
+    return sorted(decayed)[LIVE_SAMPLES // 2]
 
 
 def current() -> float:
     """The wake cost to plan with now: the quiet cost plus what recent wakes took more."""
-    return quiet() + _decayed(time.monotonic())
+    return quiet() + _excess(time.monotonic())
 
 
 def others_running() -> float:

@@ -20,7 +20,7 @@ from tests.codegen.test_backend import gemm_kernel
 def wake_50us(monkeypatch):
     """A machine where waking a helper costs 50 us, and nothing slow was seen lately."""
     monkeypatch.setattr(wake_cost, "_quiet", 50e-6)
-    monkeypatch.setattr(wake_cost, "_live", 0.0)
+    monkeypatch.setattr(wake_cost, "_live", ())
     monkeypatch.setenv("GRAPHJIT_NUM_THREADS", "2")
 
 
@@ -52,12 +52,26 @@ def test_slow_wakes_seen_now_keep_small_work_on_the_caller(wake_50us):
     assert wake_cost.busy()
 
 
-def test_a_slow_wake_is_forgotten(wake_50us, monkeypatch):
+def test_one_slow_wake_among_fast_ones_is_a_burst_not_a_busy_machine(wake_50us):
+    site = parallel.Site()
+    site.measured(1000, 1000)
+    work = int(parallel.WAKE_FACTOR * 50e-6 / 1e-9) * 3
+    for late in (60e-6, 5e-3, 55e-6, 50e-6, 4e-3):
+        wake_cost.observe(late)
+        assert wake_cost.current() < 2 * 50e-6
+        assert site.threads(work, 2) == 2
+    wake_cost.observe(5e-3)  # two of the last three late: the cores are taken
+    assert wake_cost.current() > 1e-3
+    assert site.threads(work, 2) == 1
+
+
+def test_slow_wakes_are_forgotten(wake_50us, monkeypatch):
     clock = [100.0]
     monkeypatch.setattr(wake_cost.time, "monotonic", lambda: clock[0])
-    monkeypatch.setattr(wake_cost, "_live_at", clock[0])
-    wake_cost.observe(5e-3)
+    for _ in range(wake_cost.LIVE_SAMPLES):
+        wake_cost.observe(5e-3)
     high = wake_cost.current()
+    assert high > 4e-3
     clock[0] += 10 * wake_cost.LIVE_HALF_LIFE_S
     assert wake_cost.current() < 50e-6 + (high - 50e-6) / 500
 

@@ -5,7 +5,11 @@ and is compared in ulps with a wider-precision NumPy reference.
 """
 
 import math
+import os
 import re
+import subprocess
+import sys
+import types
 from functools import cache
 
 import llvmlite.binding as llvm
@@ -21,6 +25,7 @@ SUFFIX = {"float32": "f32", "float64": "f64"}
 # Beyond these |x| the sin/cos reduction is not exact (see the vecmath docstring).
 TRIG_RANGE = {"float32": 2.0**29, "float64": 2.0**27}
 HAVE_LONGDOUBLE = np.finfo(np.longdouble).nmant >= 63
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 @cache
@@ -261,7 +266,9 @@ def test_no_libm_calls(name):
     for dtype in SUFFIX:
         ir = _llvm(name, dtype)
         calls = re.findall(r"call [^@]*@([\w.]+)", ir)
-        math_calls = [c for c in calls if re.search(r"exp|log|sin|cos|tanh|erf|pow", c)]
+        math_calls = [c for c in calls if re.search(r"exp|log|sin|cos|tanh|erf|pow", c)
+                      # one vscalefps/pd where the target has it (test_hardware_scaling)
+                      and not (vecmath._HARDWARE_SCALE and c.startswith("llvm.ldexp."))]
         assert not math_calls, f"{name}/{dtype} calls {math_calls}"
 
 
@@ -271,6 +278,79 @@ def test_no_libm_calls(name):
 def test_loop_vectorizes(name):
     assert re.search(r"<(8|16) x float>", _llvm(name, "float32")), f"{name}_f32 stayed scalar"
     assert re.search(r"<(4|8) x double>", _llvm(name, "float64")), f"{name}_f64 stayed scalar"
+
+
+def _exp_core(dtype: str, hardware_scale: bool):
+    """vecmath's exp core compiled with 2**n applied by llvm.ldexp or by the two-step
+    product, whatever this machine's target (libm's ldexp is exact too)."""
+    core = getattr(vecmath, f"_exp_core_{SUFFIX[dtype]}").py_func
+    scope = {**core.__globals__, "_HARDWARE_SCALE": hardware_scale}
+    variant = numba.njit(error_model="numpy", fastmath={"contract"})(
+        types.FunctionType(core.__code__, scope))
+    lo, hi = (np.dtype(dtype).type(v) for v in (
+        (-104.0, 89.0) if dtype == "float32" else (-746.0, 710.0)))
+
+    @numba.njit(error_model="numpy")
+    def loop(x, out):
+        for i in range(x.shape[0]):
+            out[i] = variant(min(max(x[i], lo), hi))
+    return loop
+
+
+@pytest.mark.parametrize("dtype", SUFFIX)
+def test_exp_scaled_by_ldexp_is_the_two_step_product_bit_for_bit(dtype):
+    # Both round p * 2**n once, so the AVX-512 path changes no result. Every float32 whose
+    # exp is denormal or at the edges of the range, and samples of the rest.
+    rng = np.random.default_rng(11)
+    if dtype == "float32":
+        denormal = np.arange(np.float32(-87.0).view(np.int32),
+                             np.float32(-104.0).view(np.int32) + 1).view(np.float32)
+        edges = np.arange(np.float32(88.0).view(np.int32),
+                          np.float32(89.0).view(np.int32) + 1).view(np.float32)
+        x = np.concatenate([denormal, edges, rng.uniform(-104, 89, 2_000_000), EDGES32])
+    else:
+        x = np.concatenate([rng.uniform(-746, -708, 1_000_000),
+                            rng.uniform(-746, 710, 2_000_000), EDGES64])
+    x = x.astype(dtype)
+    bits = {}
+    for hardware_scale in (False, True):
+        out = np.empty_like(x)
+        _exp_core(dtype, hardware_scale)(x, out)
+        bits[hardware_scale] = out
+    np.testing.assert_array_equal(bits[True], bits[False])
+
+
+AVX2_ONLY = r"""
+import re, numpy as np
+from codegen import vecmath
+from tests.codegen.test_vecmath import kernel, reference, run, ulp_errors
+assert not vecmath._HARDWARE_SCALE
+for dtype in ("float32", "float64"):
+    k = kernel("exp", dtype)
+    x = np.random.default_rng(3).uniform(-110, 90, 100_000).astype(dtype)
+    err = ulp_errors(run("exp", x), reference("exp", x)).max()
+    asm = k.inspect_asm(k.signatures[0])
+    assert "ldexp" not in asm and re.search(r"vmulp[sd]\s+%ymm", asm), dtype
+    print(dtype, err)
+"""
+
+
+@pytest.mark.skipif(not {"+avx2", "+avx512f"} <= set(
+    llvm.get_host_cpu_features().flatten().split(",")), reason="needs an AVX-512 host")
+def test_hardware_scaling_stays_off_for_an_avx2_target(tmp_path):
+    # A user's AVX2 machine (AMD Zen 3) has no vscalefps: llvm.ldexp there is a libm call
+    # per element. Compiled for this host's features without AVX-512, exp keeps the
+    # two-step product, vectorized, within its bound.
+    features = ",".join(f"-{f[1:]}" if re.match(r"\+(avx512|avx10|amx)", f) else f
+                        for f in llvm.get_host_cpu_features().flatten().split(","))
+    env = {**os.environ, "NUMBA_CPU_NAME": "znver3", "NUMBA_CPU_FEATURES": features,
+           "GRAPHJIT_CACHE_DIR": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-c", AVX2_ONLY], env=env, cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    for line in done.stdout.splitlines():
+        dtype, err = line.split()
+        assert float(err) <= ULP_BOUNDS[f"exp_{SUFFIX[dtype]}"]
 
 
 def test_source_hash_is_stable_hex():

@@ -371,6 +371,22 @@ def test_softmax_log_softmax_layer_norm_follow_numpy(normalizers, width, copies)
         np.abs(numpy_form[7]).max())
 
 
+def test_rows_of_length_one_follow_numpy(normalizers):
+    """A row of one element: softmax 1 and log_softmax 0 for any finite value (x - x is
+    +0.0), NaN for NaN and +-inf (inf - inf); bitwise NumPy's two-step forms."""
+    dtype, x_in, outs, fn, _ = normalizers
+    info = np.finfo(dtype)
+    x = np.array([[0.0], [-0.0], [1.0], [-3.5], [info.max], [-info.max],
+                  [info.smallest_subnormal], [np.inf], [-np.inf], [np.nan]], dtype)
+    got = dict(zip(outs, fn(x)))
+    reference = dict(zip(outs, interpreter.evaluate(list(outs.values()), {x_in: x})))
+    with np.errstate(all="ignore"):
+        expected = _numpy_forms(x)
+    for name, g in got.items():
+        assert _same(g, expected[name]).all(), (name, x[~_same(g, expected[name])])
+        assert _same(g, reference[name]).all(), (name, x[~_same(g, reference[name])])
+
+
 def _check_row_bounds(name, x, got, numpy_form, reference, truth, width):
     for other, label in ((numpy_form, "numpy"), (reference, "reference")):
         special = np.isnan(other) | np.isinf(other) | np.isnan(got) | np.isinf(got)
