@@ -100,10 +100,17 @@ class GemmSite:
     then (at least once per EXPLORE x MAX_SLOWER calls, and after STALE_S seconds) to
     see whether the machine changed. It starts on one thread when the machine
     is busy (codegen.wake_cost.busy), else on the budget, and stays on one when the
-    calls are too short to pay for waking threads (the rule of codegen.parallel)."""
+    calls are too short to pay for waking threads (the rule of codegen.parallel).
+
+    The first call after a switch pays for the switch (BLAS's workers, asleep after a
+    stretch of one-thread calls, woken; or spinning beside a one-thread call), not the
+    choice's steady cost: it is not timed, and the next call keeps the choice and is.
+    An MLP's 128x784 by 784x256 product on a loaded 2-core machine: two threads took
+    0.25 ms a call back to back, but 24-36 ms on about half the lone tries, whose median
+    kept the site on one thread (0.43 ms) for over a thousand calls."""
 
     __slots__ = ("seconds", "recent", "tried_at", "calls", "_restore", "_start", "_used",
-                 "_timed", "_split")
+                 "_timed", "_split", "_last", "_again")
 
     def __init__(self):
         self.seconds: dict[int, float] = {}  # the calls' typical time, by thread count
@@ -115,6 +122,8 @@ class GemmSite:
         self._used = 1
         self._timed = False
         self._split = 1  # threads of graphjit's pool for the calls inside (split_matmul)
+        self._last = 0  # the threads of the previous call (0: none yet)
+        self._again = 0  # the threads the next call keeps: its previous one was a switch
 
     @staticmethod
     def budget(user: int) -> int:
@@ -128,6 +137,8 @@ class GemmSite:
         budget = self.budget(user)
         if budget <= 1:
             return 1
+        if 0 < self._again <= budget:
+            return self._again  # the switch's call was not timed: this one is
         one, many = self.seconds.get(1), self.seconds.get(budget)
         if one is None and many is None:
             return 1 if wake_cost.busy() else budget
@@ -173,7 +184,12 @@ class GemmSite:
         self._restore = []
         self._split = 1
         self.calls += 1
+        switched, self._last = self._used != self._last, self._used
         if not self._timed:
+            return
+        self.tried_at[self._used] = time.monotonic()
+        self._again = self._used if switched else 0
+        if switched:
             return
         took = (end - self._start) * 1e-9
         recent = self.recent.setdefault(self._used, [])
@@ -181,7 +197,6 @@ class GemmSite:
         if len(recent) > WINDOW:
             del recent[0]
         self.seconds[self._used] = sorted(recent)[len(recent) // 2]
-        self.tried_at[self._used] = time.monotonic()
 
 
     def matmul(self, a, b, out) -> None:
