@@ -198,7 +198,6 @@ class GemmSite:
             del recent[0]
         self.seconds[self._used] = sorted(recent)[len(recent) // 2]
 
-
     def matmul(self, a, b, out) -> None:
         """np.matmul(a, b, out=out) on the threads this call was given: split between
         graphjit's threads where it is a 2-D product, else on BLAS's own."""
