@@ -313,3 +313,36 @@ def test_waking_blas_threads_on_a_lone_try_does_not_keep_a_site_on_one_thread(
         return 30e-3 if switched and threads == 2 else (0.25e-3 if threads == 2 else 0.43e-3)
     used = _run_site(site, monkeypatch, seconds_of, 400)
     assert used[-100:].count(2) > 90
+
+
+def test_a_choice_that_beats_the_other_now_is_kept_until_its_times_catch_up(
+        wake_50us, monkeypatch):
+    """Two threads' window holds stalls from a busier minute: one exploring try that
+    runs fast keeps them until their median is fast too, not one call per period."""
+    monkeypatch.setattr(wake_cost, "busy", lambda: True)
+    monkeypatch.setattr(wake_cost, "cores", lambda: 2)
+    monkeypatch.setattr(blas.time, "monotonic", lambda: 0.0)
+    site = blas.GemmSite()
+    site.recent = {1: [0.43e-3] * blas.WINDOW, 2: [30e-3] * blas.WINDOW}
+    site.seconds = {1: 0.43e-3, 2: 30e-3}
+    site.tried_at = {1: 0.0, 2: 0.0}
+    site._last = 1
+    site.calls = blas.EXPLORE * blas.MAX_SLOWER - 1  # the next call explores two threads
+    used = _run_site(site, monkeypatch, lambda t, switched: 0.25e-3 if t == 2 else 0.43e-3,
+                     8)
+    assert used[:5] == [2] * 5 and site.seconds[2] == 0.25e-3
+    assert used[-1] == 2  # now the faster by its own times
+
+
+def test_a_slower_exploring_choice_is_not_kept(wake_50us, monkeypatch):
+    monkeypatch.setattr(wake_cost, "busy", lambda: True)
+    monkeypatch.setattr(wake_cost, "cores", lambda: 2)
+    monkeypatch.setattr(blas.time, "monotonic", lambda: 0.0)
+    site = blas.GemmSite()
+    site.recent = {1: [0.43e-3] * blas.WINDOW, 2: [30e-3] * blas.WINDOW}
+    site.seconds = {1: 0.43e-3, 2: 30e-3}
+    site.tried_at = {1: 0.0, 2: 0.0}
+    site._last = 1
+    site.calls = blas.EXPLORE * blas.MAX_SLOWER - 1
+    used = _run_site(site, monkeypatch, lambda t, switched: 20e-3 if t == 2 else 0.43e-3, 6)
+    assert used == [2, 2, 1, 1, 1, 1]  # the switch, its timed call, back to one
