@@ -74,12 +74,11 @@ def blas_threads() -> int:
 
 
 # Whether a site's multi-thread choice runs on graphjit's pool (split_matmul) instead of
-# BLAS's threads. Off: on a 2-core machine shared with 3-5 other jobs (load 3-4), A/B in
-# one process (median wall / CPU ms): W4 2.43/2.71 split vs 2.40/5.27 BLAS threads (the
-# same wall time, half the CPU: BLAS's workers spin after each call), W5 5.00/9.06 vs
-# 4.82/8.83, MLP batch 128 0.79/0.79 vs 0.75/0.75; a quiet machine was not to be had, and
-# there each block's own packing of the operand it does not split may cost more than
-# BLAS's shared one. Measure where the cores are quiet before turning it on.
+# BLAS's threads. Off: on a 2-core machine shared with other jobs (load about 3),
+# benchmarks/gemm_budget.py (a process per setting) gave W4 1.55x NumPy split against
+# 1.23x as shipped, W5 1.39x against 1.13x; each block packs the operand it does not
+# split again, where BLAS's threads share one packing. Half the CPU on W4 in one loaded
+# process (2.7 against 5.3 ms: BLAS's workers spin after each call), the same wall time.
 POOL_SPLIT = False
 # A site tries the choice it did not take about once per EXPLORE calls, less often the
 # worse that choice was (so a choice 60x slower costs about 1/EXPLORE of a call's time).
