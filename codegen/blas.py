@@ -10,12 +10,22 @@ otherwise the user's own BLAS thread count, at most the cores. graphjit's helper
 while a kernel's GEMM runs (the runtime waits for every chunked kernel before the next
 step), so graphjit and BLAS together never run more threads than there are cores. The
 user's setting is restored on exit: graphjit changes nothing outside its own calls.
+
+With POOL_SPLIT (off: see there), where a site chooses more than one thread, the product
+runs as blocks of rows (or of columns) on graphjit's pool, each block a one-thread BLAS
+call (`split_matmul`), not on BLAS's own threads: one pool holds the thread budget, BLAS's
+workers never wake (after a call they spin for a while, and graphjit's helpers then wait
+for a core), and a helper that starts late costs no stall: the caller takes its block
+(codegen.parallel), where BLAS's split waits for its late worker (a 128x784 by 784x256
+product on two busy cores: 0.26 ms most calls, 20-35 ms when the worker waited).
 """
 
 from __future__ import annotations
 
 import threading
 import time
+
+import numpy as np
 
 from codegen import parallel, wake_cost
 
@@ -63,6 +73,13 @@ def blas_threads() -> int:
     return max(1, libs[0].get_num_threads() or 1) if libs else 1
 
 
+# Whether a site's multi-thread choice runs on graphjit's pool (split_matmul) instead of
+# BLAS's threads. Off: on a 2-core machine shared with other jobs (load about 3),
+# benchmarks/gemm_budget.py (a process per setting) gave W4 1.55x NumPy split against
+# 1.23x as shipped, W5 1.39x against 1.13x; each block packs the operand it does not
+# split again, where BLAS's threads share one packing. Half the CPU on W4 in one loaded
+# process (2.7 against 5.3 ms: BLAS's workers spin after each call), the same wall time.
+POOL_SPLIT = False
 # A site tries the choice it did not take about once per EXPLORE calls, less often the
 # worse that choice was (so a choice 60x slower costs about 1/EXPLORE of a call's time).
 EXPLORE = 16
@@ -82,10 +99,18 @@ class GemmSite:
     then (at least once per EXPLORE x MAX_SLOWER calls, and after STALE_S seconds) to
     see whether the machine changed. It starts on one thread when the machine
     is busy (codegen.wake_cost.busy), else on the budget, and stays on one when the
-    calls are too short to pay for waking threads (the rule of codegen.parallel)."""
+    calls are too short to pay for waking threads (the rule of codegen.parallel).
+
+    The first call after a switch pays for the switch (BLAS's workers, asleep after a
+    stretch of one-thread calls, woken; or spinning beside a one-thread call), not the
+    choice's steady cost: it is not timed, and the next call keeps the choice and is;
+    so do the calls after it while they beat the other choice.
+    An MLP's 128x784 by 784x256 product on a loaded 2-core machine: two threads took
+    0.25 ms a call back to back, but 24-36 ms on about half the lone tries, whose median
+    kept the site on one thread (0.43 ms) for over a thousand calls."""
 
     __slots__ = ("seconds", "recent", "tried_at", "calls", "_restore", "_start", "_used",
-                 "_timed")
+                 "_timed", "_split", "_last", "_again")
 
     def __init__(self):
         self.seconds: dict[int, float] = {}  # the calls' typical time, by thread count
@@ -96,6 +121,9 @@ class GemmSite:
         self._start = 0
         self._used = 1
         self._timed = False
+        self._split = 1  # threads of graphjit's pool for the calls inside (split_matmul)
+        self._last = 0  # the threads of the previous call (0: none yet)
+        self._again = 0  # the threads the next call keeps: its previous one was a switch
 
     @staticmethod
     def budget(user: int) -> int:
@@ -109,6 +137,8 @@ class GemmSite:
         budget = self.budget(user)
         if budget <= 1:
             return 1
+        if 0 < self._again <= budget:
+            return self._again  # the switch's call was not timed: this one is
         one, many = self.seconds.get(1), self.seconds.get(budget)
         if one is None and many is None:
             return 1 if wake_cost.busy() else budget
@@ -135,11 +165,13 @@ class GemmSite:
             user = max(1, lib.get_num_threads() or 1)
             used = self.threads(user)
             timed = timed or used > 1 or self.budget(user) > 1
-            if used != user:
-                lib.set_num_threads(used)
+            blas_side = 1 if POOL_SPLIT else used
+            if user != blas_side:  # (more threads: graphjit's pool, one-thread BLAS calls)
+                lib.set_num_threads(blas_side)
                 restore.append((lib, user))
         self._restore = restore
         self._used = used if libs else 1
+        self._split = self._used if POOL_SPLIT else 1
         self._timed = timed  # with one thread allowed there is no choice to time
         if timed:
             self._start = time.perf_counter_ns()
@@ -150,8 +182,14 @@ class GemmSite:
         for lib, user in self._restore:
             lib.set_num_threads(user)
         self._restore = []
+        self._split = 1
         self.calls += 1
+        switched, self._last = self._used != self._last, self._used
         if not self._timed:
+            return
+        self.tried_at[self._used] = time.monotonic()
+        self._again = self._used if switched else 0
+        if switched:
             return
         took = (end - self._start) * 1e-9
         recent = self.recent.setdefault(self._used, [])
@@ -159,7 +197,65 @@ class GemmSite:
         if len(recent) > WINDOW:
             del recent[0]
         self.seconds[self._used] = sorted(recent)[len(recent) // 2]
-        self.tried_at[self._used] = time.monotonic()
+        # A call faster than the other choice's typical time while this choice's older
+        # calls still say slower: keep it, so its times catch up with the machine now
+        # (each such call is faster than what the site would run instead)
+        rival = min((v for t, v in self.seconds.items() if t != self._used), default=None)
+        if rival is not None and took < rival < self.seconds[self._used]:
+            self._again = self._used
+
+    def matmul(self, a, b, out) -> None:
+        """np.matmul(a, b, out=out) on the threads this call was given: split between
+        graphjit's threads where it is a 2-D product, else on BLAS's own."""
+        if self._split <= 1:
+            np.matmul(a, b, out=out)
+        elif out.ndim == 2 and a.ndim == 2 and b.ndim == 2:
+            split_matmul(a, b, out, self._split)
+        else:  # (a batched product: BLAS's threads, as the budget allows)
+            for lib, _ in self._restore:
+                lib.set_num_threads(self._split)
+            try:
+                np.matmul(a, b, out=out)
+            finally:
+                for lib, _ in self._restore:
+                    lib.set_num_threads(1)
+
+
+class _Threads:
+    """A codegen.parallel site that runs a call on a fixed number of threads."""
+
+    __slots__ = ("count",)
+
+    def __init__(self, count: int):
+        self.count = count
+
+    def threads(self, work: int, available: int) -> int:
+        return min(self.count, available)
+
+    def measured(self, ns: int, units: float) -> None:
+        pass
+
+
+def split_matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray, threads: int) -> None:
+    """out = a @ b (2-D) as `threads` blocks on graphjit's pool, each a BLAS call on the
+    calling thread's BLAS setting (one thread inside a GemmSite). Each block packs the
+    operand it does not split again, so the blocks split the longer side of the output:
+    rows when N <= M (each block packs all of b), else columns (each packs all of a)."""
+    m, n = out.shape
+    by_rows = n <= m
+    length = m if by_rows else n
+    blocks = max(1, min(threads, length))
+    if blocks == 1:
+        np.matmul(a, b, out=out)
+        return
+
+    def block(lo: int, hi: int) -> None:
+        lo, hi = lo * length // blocks, hi * length // blocks
+        if by_rows:
+            np.matmul(a[lo:hi], b, out=out[lo:hi])
+        else:
+            np.matmul(a, b[:, lo:hi], out=out[:, lo:hi])
+    parallel.run_chunked(block, (), blocks, blocks, _Threads(threads))
 
 
 class GemmSites:

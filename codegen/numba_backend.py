@@ -83,16 +83,16 @@ def _extern_source(kernel: Kernel) -> str:
             raise TypeError(f"kernel {kernel.name}: an extern kernel holds only extern calls "
                             f"of {', '.join(EXTERN_FUNCTIONS)} into plain outputs, got {s!r}")
         args = ", ".join(_view_source(em, a) for a in s.args)
-        lines.append(f"        np.{s.fn}({args}, out={_view_source(em, s.out)})")
+        lines.append(f"        site.{s.fn}({args}, out={_view_source(em, s.out)})")
     params = ", ".join(p.name for p in kernel.params)
     shapes = "".join(f"{p.name}.shape, " for p in kernel.params if not p.is_output)
     return "\n".join([
         f'"""graphjit kernel {kernel.name} (structural hash {kernel_hash(kernel)}).',
         "", "Extern calls: NumPy runs them with BLAS; there is nothing for Numba to compile.",
-        "The site of the operands' shapes keeps BLAS's threads within graphjit's thread",
-        "budget (codegen.blas).",
+        "The site of the operands' shapes runs them within graphjit's thread budget",
+        "(codegen.blas).",
         '"""', "import numpy as np", "", "from codegen import blas", "", "",
-        f"def {kernel.name}({params}):", f"    with _blas_sites({shapes}):", *lines, "", "",
+        f"def {kernel.name}({params}):", f"    with _blas_sites({shapes}) as site:", *lines, "", "",
         "_blas_sites = blas.GemmSites()", f"kernel = {kernel.name}", ""])
 
 

@@ -285,3 +285,78 @@ def test_one_allowed_thread_is_decided_without_timing(monkeypatch):
             with site:
                 pass
     assert site.seconds == {} and site.calls == 3
+
+
+def _run_site(site, monkeypatch, seconds_of, calls):
+    """`calls` calls of `site` (its __enter__'s choice from threads(2)), each taking
+    seconds_of(threads, switched) by a fake clock; the threads each call used."""
+    clock = [0]
+    monkeypatch.setattr(blas.time, "perf_counter_ns", lambda: clock[0])
+    monkeypatch.setattr(blas, "blas_libraries", lambda: [])
+    used = []
+    for _ in range(calls):
+        threads = site.threads(2)
+        switched = bool(used) and used[-1] != threads
+        site._used, site._timed, site._start = threads, True, clock[0]
+        clock[0] += int(seconds_of(threads, switched) * 1e9)
+        site.__exit__(None, None, None)
+        used.append(threads)
+    return used
+
+
+def test_the_first_call_after_a_switch_is_not_timed_and_the_next_keeps_the_choice(
+        wake_50us, monkeypatch):
+    monkeypatch.setattr(wake_cost, "busy", lambda: True)
+    monkeypatch.setattr(wake_cost, "cores", lambda: 2)
+    site = blas.GemmSite()
+    used = _run_site(site, monkeypatch, lambda t, switched: 30e-3 if switched else 1e-3, 4)
+    assert used == [1, 1, 2, 2]  # each choice: its switch, then a timed call
+    assert site.seconds == {1: 1e-3, 2: 1e-3}
+
+
+def test_waking_blas_threads_on_a_lone_try_does_not_keep_a_site_on_one_thread(
+        wake_50us, monkeypatch):
+    """Two threads 0.25 ms a call back to back but 30 ms when woken (an MLP's product
+    on a loaded 2-core machine), one thread 0.43 ms: the site settles on two."""
+    monkeypatch.setattr(wake_cost, "busy", lambda: True)
+    monkeypatch.setattr(wake_cost, "cores", lambda: 2)
+    monkeypatch.setattr(blas.time, "monotonic", lambda: 0.0)  # (no try is stale)
+    site = blas.GemmSite()
+
+    def seconds_of(threads, switched):
+        return 30e-3 if switched and threads == 2 else (0.25e-3 if threads == 2 else 0.43e-3)
+    used = _run_site(site, monkeypatch, seconds_of, 400)
+    assert used[-100:].count(2) > 90
+
+
+def test_a_choice_that_beats_the_other_now_is_kept_until_its_times_catch_up(
+        wake_50us, monkeypatch):
+    """Two threads' window holds stalls from a busier minute: one exploring try that
+    runs fast keeps them until their median is fast too, not one call per period."""
+    monkeypatch.setattr(wake_cost, "busy", lambda: True)
+    monkeypatch.setattr(wake_cost, "cores", lambda: 2)
+    monkeypatch.setattr(blas.time, "monotonic", lambda: 0.0)
+    site = blas.GemmSite()
+    site.recent = {1: [0.43e-3] * blas.WINDOW, 2: [30e-3] * blas.WINDOW}
+    site.seconds = {1: 0.43e-3, 2: 30e-3}
+    site.tried_at = {1: 0.0, 2: 0.0}
+    site._last = 1
+    site.calls = blas.EXPLORE * blas.MAX_SLOWER - 1  # the next call explores two threads
+    used = _run_site(site, monkeypatch, lambda t, switched: 0.25e-3 if t == 2 else 0.43e-3,
+                     8)
+    assert used[:5] == [2] * 5 and site.seconds[2] == 0.25e-3
+    assert used[-1] == 2  # now the faster by its own times
+
+
+def test_a_slower_exploring_choice_is_not_kept(wake_50us, monkeypatch):
+    monkeypatch.setattr(wake_cost, "busy", lambda: True)
+    monkeypatch.setattr(wake_cost, "cores", lambda: 2)
+    monkeypatch.setattr(blas.time, "monotonic", lambda: 0.0)
+    site = blas.GemmSite()
+    site.recent = {1: [0.43e-3] * blas.WINDOW, 2: [30e-3] * blas.WINDOW}
+    site.seconds = {1: 0.43e-3, 2: 30e-3}
+    site.tried_at = {1: 0.0, 2: 0.0}
+    site._last = 1
+    site.calls = blas.EXPLORE * blas.MAX_SLOWER - 1
+    used = _run_site(site, monkeypatch, lambda t, switched: 20e-3 if t == 2 else 0.43e-3, 6)
+    assert used == [2, 2, 1, 1, 1, 1]  # the switch, its timed call, back to one
