@@ -33,7 +33,7 @@ import numpy as np
 from codegen.loopir import PARALLEL, SERIAL, Assign, Dim, Fn, Kernel, Loop, MatmulTile, Param, Var
 from codegen.tile_shape import tile_shape
 from graphjit.lower.exprs import int_add, int_op
-from runtime.plan import SlotSpec
+from runtime.plan import SlotSpec, aligned_zeros
 
 
 @dataclass(frozen=True)
@@ -232,7 +232,7 @@ def packed_bias(lw, add, product) -> int:
     key = (bias, "bias_row", n, width)
     value = lw.constants.get(key)
     if value is None:
-        value = lw.constants[key] = np.zeros(-(-n // width) * width, product.dtype.np)
+        value = lw.constants[key] = aligned_zeros((-(-n // width) * width,), product.dtype.np)
         value[:n] = np.asarray(lw.const_values[bias]).reshape(-1)
     lw.slots.append(SlotSpec(value.shape, value.dtype, "const", value))
     return len(lw.slots) - 1
@@ -240,9 +240,10 @@ def packed_bias(lw, add, product) -> int:
 
 def pack_panels(w: np.ndarray, width: int) -> np.ndarray:
     """(K, N) weights as panels (P, K, width), P = ceil(N / width): panel p holds columns
-    p*width .. p*width+width-1, zero past N; C-contiguous."""
+    p*width .. p*width+width-1, zero past N; C-contiguous, on a cache line
+    (runtime.plan.ALIGN_BYTES: the tile loads whole vectors of it)."""
     k, n = w.shape
-    panels = np.zeros((-(-n // width), k, width), w.dtype)
+    panels = aligned_zeros((-(-n // width), k, width), w.dtype)
     for p in range(panels.shape[0]):
         cols = w[:, p * width:(p + 1) * width]
         panels[p, :, :cols.shape[1]] = cols

@@ -132,6 +132,27 @@ def test_tile_kernels_equal_numpy_on_edges(tile_kernels, dtype, shape):
         assert not np.signbit(relu).any()
 
 
+def test_packed_weights_and_bias_rows_start_on_a_cache_line(compiled):
+    """The tile loads whole vectors of the panels and the bias row: one crossing a cache
+    line is two loads (NumPy's own arrays start on 16 bytes)."""
+    from runtime.plan import ALIGN_BYTES
+    for k, n in [(5, 7), (13, 40), (1, 1)]:
+        panels = packed_matmul.pack_panels(RNG.standard_normal((k, n)), 8)
+        assert panels.ctypes.data % ALIGN_BYTES == 0 and panels.flags.c_contiguous
+    dtype, feeds, fetches, fn = compiled
+    arrays = [RNG.standard_normal((3, K)).astype(dtype),
+              RNG.standard_normal((3, 1)).astype(dtype),
+              RNG.standard_normal((K, 3)).astype(dtype)]
+    fn(*arrays)
+    consts = [s.value for s in fn._last[1].slots if s.role == "const"]
+    packed = [v for v in consts if v.ndim == 3]  # the panels (P, K, width)
+    assert len(packed) == 3
+    rows = [v for v in consts if v.ndim == 1 and v.size % packed_matmul.tile_shape(dtype)[2]
+            == 0]  # the bias row, padded to whole panels
+    for value in packed + rows:
+        assert value.ctypes.data % ALIGN_BYTES == 0
+
+
 def test_the_tile_shape_follows_the_cpu_vector_width():
     from codegen.tile_shape import vector_bits
     rows, width, lanes = packed_matmul.tile_shape("float32")
