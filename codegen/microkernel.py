@@ -53,10 +53,11 @@ def _literal(t, kind):
 def matmul_tile(typingctx, a, panels, bias, outs, row, panel, rows, k0, k1, rows_max, width,
                 lanes, epilogue):
     """outs[o][row:row+rows, panel*width:...] = epilogue(a[row:row+rows] @ panel's
-    weights), `rows` <= rows_max; a (M, K), panels (P, K, width), bias a (P*width,) row
-    or None; rows_max, width, lanes and epilogue are literals, epilogue as "bias+relu:0,2":
-    add the bias row, then relu; the first output gets stage 0 (the product), the
-    second stage 2 (after relu).
+    weights), `rows` <= rows_max; a (M, K) (or a C-contiguous stack of rows (..., K),
+    the outputs alike), panels (P, K, width), bias a (P*width,) row or None; rows_max,
+    width, lanes and epilogue are literals, epilogue as "bias+relu:0,2": add the bias
+    row, then relu; the first output gets stage 0 (the product), the second stage 2
+    (after relu).
 
     Over k in [k0, k1) only (blocks of K whose panel rows stay in the L1 cache while
     every row tile passes them): a block after the first adds to the partial sums the
@@ -67,7 +68,8 @@ def matmul_tile(typingctx, a, panels, bias, outs, row, panel, rows, k0, k1, rows
             isinstance(t, types.Array) for t in (a, panels, *outs)):
         return None
     dtype = a.dtype
-    rank = 4 if shape[3].count(":") > 1 else 2  # (a convolution's NHWC arrays)
+    # (a convolution's NHWC arrays; else a product's, rank 2 or a stack of rows)
+    rank = 4 if shape[3].count(":") > 1 else max(2, getattr(a, "ndim", 2))
     if panels.dtype != dtype or any(t.dtype != dtype for t in outs) or a.ndim != rank \
             or panels.ndim != 3 or any(t.ndim != rank for t in outs) \
             or not (bias == types.none or isinstance(bias, types.Array) and bias.ndim == 1
@@ -103,7 +105,7 @@ class _Tile:
                   for t, v in zip(sig.args[:2], args[:2])]
         self.a, self.panels = arrays
         self.k = self.const(self.conv.depth) if self.conv else \
-            cgutils.unpack_tuple(builder, self.a.shape)[1]
+            cgutils.unpack_tuple(builder, self.a.shape)[-1]  # (C-contiguous: row r at r*K)
         self.bias_data = context.make_array(sig.args[2])(context, builder, args[2]).data \
             if self.bias else None
         self.outs = [context.make_array(t)(context, builder, v) for t, v in
