@@ -248,7 +248,8 @@ EXTERN_FUNCTIONS = ("matmul",)
 class MatmulTile:
     """outs[o][row:row+rows, panel*width : panel*width+width] = the epilogue's stage
     stores[o] of a[row:row+rows] @ the weights of panels[panel]: one register-blocked
-    tile (codegen.microkernel), its edges handled inside (rows <= rows_max; columns
+    tile (codegen.microkernel; `a` and the outputs may be C-contiguous stacks of rows,
+    rank > 2, their leading dims the rows), its edges handled inside (rows <= rows_max; columns
     past the outputs' last are not stored).
 
     `panels` is (P, K, width), the weights' columns in panels of `width`; `bias` ("" for
@@ -537,7 +538,8 @@ class _Verifier:
                           f"of rank {rank} and the input's dtype")
             return p
 
-        rank = 4 if s.conv else 2
+        a = self.params.get(s.a)  # (a product's operands may be stacks of rows, rank > 2)
+        rank = 4 if s.conv else max(2, a.rank if a is not None else 2)
         if s.conv and (len(s.conv) != 19 or not all(isinstance(g, int) for g in s.conv)):
             self.fail(f"matmul tile: convolution geometry {s.conv} is not 19 integers")
         dtype = param(s.a, rank, False).dtype

@@ -23,6 +23,7 @@ between runs, so their matmuls are not packed here: they go through BLAS.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -33,7 +34,7 @@ import numpy as np
 from codegen.loopir import PARALLEL, SERIAL, Assign, Dim, Fn, Kernel, Loop, MatmulTile, Param, Var
 from codegen.tile_shape import tile_shape
 from graphjit.lower.exprs import int_add, int_op
-from runtime.plan import SlotSpec
+from runtime.plan import SlotSpec, aligned_zeros
 
 
 @dataclass(frozen=True)
@@ -58,16 +59,19 @@ def product_tile(dtype: str, n: int) -> tuple[int, int, int]:
 
 def packed_matmul_kernel(name: str, dtype: str, epi: Epilogue = Epilogue(),
                          shape: tuple[int, int, int] | None = None,
-                         parallel: bool = False) -> Kernel:
+                         parallel: bool = False, rank: int = 2) -> Kernel:
     """out0 (M, N) = in0 (M, K) @ the weights packed as in1 (P, K, width) (packed_weights),
     through `epi`; `shape` (rows, width, lanes) of the tile, the CPU's by default;
     `parallel`: the row blocks (BLOCK_ROWS) split between threads (codegen.parallel runs
-    the outer loop in chunks)."""
+    the outer loop in chunks). `rank` > 2: in0 and the outputs are stacks of rows, M
+    their leading dims (an RNN's inputs for every step, (T, B, K))."""
     rows_max, width, lanes = shape or tile_shape(dtype)
-    params = (Param("in0", dtype, 2, False), Param("in1", dtype, 3, False)) + (
+    params = (Param("in0", dtype, rank, False), Param("in1", dtype, 3, False)) + (
         (Param("in2", dtype, 1, False),) if epi.bias else ()) + tuple(
-        Param(f"out{o}", dtype, 2, True) for o in range(len(epi.stores)))
-    m, k = Dim("in0", 0), Dim("in0", 1)
+        Param(f"out{o}", dtype, rank, True) for o in range(len(epi.stores)))
+    m, k = Dim("in0", 0), Dim("in0", rank - 1)
+    for d in range(1, rank - 1):
+        m = int_op(Fn.MUL, m, Dim("in0", d))
     depth = k_block(dtype, width)
     k0 = Assign("k0", int_op(Fn.MUL, Var("kb"), depth), "int64")
     k1 = Assign("k1", int_op(Fn.MINIMUM, int_add(Var("k0"), depth), k), "int64")
@@ -173,8 +177,26 @@ def deferred_by_tier() -> bool:
     return True
 
 
+# Or a left operand of at most SMALL_OPERAND elements, whatever its rows: a product
+# whose work is a few microseconds, where the extern step's Python wrapper (~4 us) and
+# BLAS's per-call packing of the weights are most of a BLAS call. An LSTM's input
+# projection, 32 steps x 8 x 64 by 64 x 256 (a stack of rows, the left operand 3-D),
+# took 47 us packed against 62 us in np.matmul (one thread, AVX-512 Xeon). Larger
+# products stay BLAS calls, which use every thread where graphjit's pool may judge a
+# shared machine busy and run one (graphjit.lower.fed_matmul.ENABLED).
+SMALL_OPERAND = 1 << 14
+
+
+def blas_rows(k: int = 1) -> int:
+    """The fewest rows of a left operand of `k` columns (any, by default) whose products
+    by constant weights stay BLAS calls (MAX_ROWS, SMALL_OPERAND)."""
+    return max(MAX_ROWS, SMALL_OPERAND // max(k, 1)) + 1
+
+
 def fits_packed(op, shapes: dict) -> bool:
-    """Whether the packed rule (MAX_ROWS) takes `op` under a plan's `shapes`."""
+    """Whether the packed rule (MAX_ROWS, SMALL_OPERAND) takes `op` under a plan's
+    `shapes`: 2-D constant weights, a left operand of 2 or more dims (its leading ones
+    the rows)."""
     if op.type != "MatMul":
         return False
     a, b = op.inputs
@@ -182,8 +204,10 @@ def fits_packed(op, shapes: dict) -> bool:
             or b.dtype != a.dtype:
         return False
     a_shape, b_shape = shapes[a], shapes[b]
-    return len(a_shape) == 2 and len(b_shape) == 2 and a_shape[0] is not None \
-        and a_shape[0] <= MAX_ROWS
+    if len(a_shape) < 2 or len(b_shape) != 2 or None in a_shape:
+        return False
+    rows = math.prod(a_shape[:-1])
+    return rows <= MAX_ROWS or rows * a_shape[-1] <= SMALL_OPERAND
 
 
 def bias_relu_after(t, shapes: dict, consumers: dict, bias_fits) -> list:
@@ -211,7 +235,7 @@ def epilogue_ops(op, shapes: dict, consumers: dict) -> list:
     bias a constant row (N,) or (1, N), or scalar, or a fed (N,) row (a Placeholder:
     nothing computed from the product)."""
     t = op.outputs[0]
-    n = shapes[t][1]
+    n = shapes[t][-1]
 
     def fits(bias) -> bool:
         rows = ((), (1,), (1, 1), (n,), (1, n)) if bias.op.type == "Const" else (
@@ -227,12 +251,12 @@ def packed_bias(lw, add, product) -> int:
     bias = add.inputs[1] if add.inputs[0] is product else add.inputs[0]
     if bias.op.type != "Const":
         return lw.input_or_const_slot(bias)
-    n = lw.shapes[product][1]
+    n = lw.shapes[product][-1]
     width = product_tile(product.dtype.name, n)[1]
     key = (bias, "bias_row", n, width)
     value = lw.constants.get(key)
     if value is None:
-        value = lw.constants[key] = np.zeros(-(-n // width) * width, product.dtype.np)
+        value = lw.constants[key] = aligned_zeros((-(-n // width) * width,), product.dtype.np)
         value[:n] = np.asarray(lw.const_values[bias]).reshape(-1)
     lw.slots.append(SlotSpec(value.shape, value.dtype, "const", value))
     return len(lw.slots) - 1
@@ -240,9 +264,10 @@ def packed_bias(lw, add, product) -> int:
 
 def pack_panels(w: np.ndarray, width: int) -> np.ndarray:
     """(K, N) weights as panels (P, K, width), P = ceil(N / width): panel p holds columns
-    p*width .. p*width+width-1, zero past N; C-contiguous."""
+    p*width .. p*width+width-1, zero past N; C-contiguous, on a cache line
+    (runtime.plan.ALIGN_BYTES: the tile loads whole vectors of it)."""
     k, n = w.shape
-    panels = np.zeros((-(-n // width), k, width), w.dtype)
+    panels = aligned_zeros((-(-n // width), k, width), w.dtype)
     for p in range(panels.shape[0]):
         cols = w[:, p * width:(p + 1) * width]
         panels[p, :, :cols.shape[1]] = cols

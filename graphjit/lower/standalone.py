@@ -152,9 +152,10 @@ def packed_matmul(lw, op, outputs, out_slots, names) -> None:
                    stores=tuple(stages.index(t) for t in outputs))
     fed = op.inputs[1].op.type != "Const"  # (use_fed_panels): packed on each call
     weights = fed_weights(lw, op, names, identifier) if fed else packed_weights(lw, op)
-    n = lw.shapes[op.outputs[0]][1]
+    n = lw.shapes[op.outputs[0]][-1]
+    rank = len(lw.shapes[a])  # (a stack of rows: its leading dims, as the output's)
     kernel = packed_matmul_kernel(identifier("matmul", op), a.dtype.name, epi,
-                                  product_tile(a.dtype.name, n), parallel=fed)
+                                  product_tile(a.dtype.name, n), parallel=fed, rank=rank)
     in_slots = (lw.input_or_const_slot(a), weights) + (
         (packed_bias(lw, epilogue[0], op.outputs[0]),) if epi.bias else ())
     lw.add_kernel(kernel, in_slots, out_slots, names, lw.matmul_flops(op),

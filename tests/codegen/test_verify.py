@@ -160,3 +160,16 @@ def test_a_matmul_tile_passes():
 def test_broken_matmul_tiles_are_refused(change, message):
     with pytest.raises(VerifyError, match=message):
         verify(_tile(**change))
+
+
+def test_a_product_tile_over_stacks_of_rows_needs_both_of_one_rank():
+    """(An RNN's inputs for every step, (T, B, K), by constant weights into (T, B, N).)"""
+    from dataclasses import replace
+    tile = _tile().body[0].body[0]
+    stack, out = Param("in0", "float32", 3, False), Param("out0", "float32", 3, True)
+    verify(rows(tile, params=(stack, PANELS, out)))
+    with pytest.raises(VerifyError, match="'out0' is no output of rank 3"):
+        verify(rows(tile, params=(stack, PANELS, Y)))
+    with pytest.raises(VerifyError, match="no output of rank"):
+        verify(rows(replace(tile, outs=("out0", "out1"), stores=(0, 0)),
+                    params=(stack, PANELS, out, Param("out1", "float32", 2, True))))

@@ -90,7 +90,7 @@ def test_each_signature_counts_its_own_calls():
 def test_more_rows_than_the_rule_takes_are_never_replanned():
     x, y = _dense()
     fn = tf.compile(y, feeds=[x])
-    a = RNG.standard_normal((packed_matmul.MAX_ROWS + 1, 6)).astype(np.float32)
+    a = RNG.standard_normal((packed_matmul.blas_rows(), 6)).astype(np.float32)
     for _ in range(AFTER + 3):
         fn(a)
     assert len(fn.cache_info()) == 1 and _packed_steps(fn) == 0

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import graphjit as tf
-from graphjit.lower.packed_matmul import MAX_ROWS
+from graphjit.lower.packed_matmul import blas_rows
 from graphjit.viz import report as report_module
 from graphjit.viz.timeline import _depths, timeline_svg
 from runtime.trace import Span
@@ -18,10 +18,11 @@ from tests.graphjit.report_check import HOSTILE_INPUT, HOSTILE_OP, hostile_mlp, 
 HAS_DOT = shutil.which("dot") is not None
 
 
-def _inputs(rows: int = MAX_ROWS + 1) -> np.ndarray:
+def _inputs(rows: int | None = None) -> np.ndarray:
     """(Rows enough for BLAS GEMMs, whose boundaries and roofline the page shows: fewer
     by constant weights are packed kernels, graphjit.lower.packed_matmul.)"""
-    return np.random.default_rng(1).normal(size=(rows, 12)).astype(np.float32)
+    return np.random.default_rng(1).normal(size=(rows or blas_rows(), 12)).astype(
+        np.float32)
 
 
 def _external(tags) -> list[str]:

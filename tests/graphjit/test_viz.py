@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import graphjit as tf
-from graphjit.lower.packed_matmul import MAX_ROWS
+from graphjit.lower.packed_matmul import blas_rows
 from graphjit.viz import to_dot
 from graphjit.viz.dot import quote
 from runtime.profiler import KernelStats, ProfileReport
@@ -57,7 +57,7 @@ def parse_dot(text: str) -> dict:
 
 # Rows enough for BLAS GEMMs and their fused epilogues (fewer by constant weights are
 # packed kernels, graphjit.lower.packed_matmul, a plan of other steps)
-ROWS = MAX_ROWS + 1
+ROWS = blas_rows()
 
 
 def _mlp():

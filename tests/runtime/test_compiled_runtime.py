@@ -10,7 +10,7 @@ import pytest
 
 import graphjit as tf
 from codegen import numba_backend
-from graphjit.lower.packed_matmul import MAX_ROWS, PACKED_AFTER_CALLS
+from graphjit.lower.packed_matmul import PACKED_AFTER_CALLS, blas_rows
 
 
 def _softmax_graph(width=16):
@@ -224,7 +224,7 @@ def test_mlp_layer_is_a_gemm_and_one_fused_epilogue():
         b = tf.constant(np.arange(8, dtype=np.float32) / 8)
         tf.nn.relu(tf.nn.bias_add(tf.matmul(x, w), b), name="h")
     fn = tf.compile(graph)
-    rows = MAX_ROWS + 1  # fewer rows by constant weights: a packed loop kernel instead
+    rows = blas_rows()  # fewer rows by constant weights: a packed loop kernel instead
     v = np.random.default_rng(6).normal(size=(rows, 20)).astype(np.float32)
     expected = np.maximum(v @ np.asarray(w.op.attrs["value"]) + np.arange(8) / 8, 0)
     np.testing.assert_allclose(fn(v), expected, rtol=1e-5, atol=1e-5)

@@ -9,7 +9,19 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from runtime.plan import HOST, KERNEL, VIEW, Plan, SlotSpec, Step, assign_buffers, materialize
+from runtime.plan import (
+    ALIGN_BYTES,
+    HOST,
+    KERNEL,
+    VIEW,
+    Plan,
+    SlotSpec,
+    Step,
+    aligned_empty,
+    aligned_zeros,
+    assign_buffers,
+    materialize,
+)
 
 F32 = np.dtype(np.float32)
 
@@ -180,6 +192,28 @@ def test_each_materialized_set_has_buffers_of_its_own():
     plan = _planned(slots, [_step([0], [1]), _step([1], [2])], fetches=(2,))
     first, second = materialize(plan), materialize(plan)
     assert not np.shares_memory(first[1], second[1])
+
+
+@given(st.lists(st.integers(0, 9), max_size=3),
+       st.sampled_from(["float32", "float64", "int8", "complex64"]))
+def test_aligned_arrays_start_on_a_cache_line(shape, dtype):
+    shape = tuple(shape)
+    for array in (aligned_empty(shape, dtype), aligned_zeros(shape, dtype)):
+        assert array.shape == shape and array.dtype == dtype and array.flags.c_contiguous
+        assert array.flags.writeable
+        assert array.size == 0 or array.ctypes.data % ALIGN_BYTES == 0
+    assert not aligned_zeros(shape, dtype).any()
+
+
+def test_materialized_buffers_start_on_a_cache_line():
+    """(Kernels load whole vectors of them: one crossing a line is two loads.)"""
+    slots = [_slot("input"), _slot("buffer", 3), _slot("buffer", 5), _slot("buffer", 7),
+             _slot("output")]
+    steps = [_step([0], [1]), _step([1], [2]), _step([1, 2], [3]), _step([3], [4])]
+    plan = _planned(slots, steps, fetches=(4,))
+    for _ in range(3):
+        arrays = materialize(plan)
+        assert all(arrays[s].ctypes.data % ALIGN_BYTES == 0 for s in (1, 2, 3))
 
 
 def test_empty_buffers_materialize():

@@ -8,7 +8,7 @@ import graphjit as tf
 from graphjit.lower import packed_matmul
 from graphjit.lower.explain import EXTERN_GEMM, UNRECORDED
 from graphjit.lower.fusion_log import Why
-from graphjit.lower.packed_matmul import MAX_ROWS
+from graphjit.lower.packed_matmul import blas_rows
 
 
 def _mlp():
@@ -31,7 +31,7 @@ def _only(fn):
 
 def test_mlp_boundaries_are_extern_gemms_in_user_terms():
     fn, _ = _mlp()
-    rows = MAX_ROWS + 1  # (fewer rows by constant weights: packed kernels, below)
+    rows = blas_rows()  # (fewer rows by constant weights: packed kernels, below)
     fn(np.ones((rows, 3), np.float32))
     explanation = fn.explain()
     assert [(r.producer, r.consumer) for r in explanation] == [

@@ -67,7 +67,7 @@ def test_products_by_constant_weights_equal_the_reference(compiled, rows):
 def test_the_rule_picks_the_packed_kernel_for_few_rows_only(compiled):
     dtype, feeds, fetches, fn = compiled
     few = fn.ir("loops", shapes=[(3, K), (3, 1), (K, 3)])
-    rows = packed_matmul.MAX_ROWS + 1
+    rows = packed_matmul.blas_rows()
     many = fn.ir("loops", shapes=[(rows, K), (rows, 1), (K, 3)])
     assert few.count("extern matmul") == 1  # the product by the fed matrix
     assert few.count(" of tile ") > 0
@@ -132,6 +132,27 @@ def test_tile_kernels_equal_numpy_on_edges(tile_kernels, dtype, shape):
         assert not np.signbit(relu).any()
 
 
+def test_packed_weights_and_bias_rows_start_on_a_cache_line(compiled):
+    """The tile loads whole vectors of the panels and the bias row: one crossing a cache
+    line is two loads (NumPy's own arrays start on 16 bytes)."""
+    from runtime.plan import ALIGN_BYTES
+    for k, n in [(5, 7), (13, 40), (1, 1)]:
+        panels = packed_matmul.pack_panels(RNG.standard_normal((k, n)), 8)
+        assert panels.ctypes.data % ALIGN_BYTES == 0 and panels.flags.c_contiguous
+    dtype, feeds, fetches, fn = compiled
+    arrays = [RNG.standard_normal((3, K)).astype(dtype),
+              RNG.standard_normal((3, 1)).astype(dtype),
+              RNG.standard_normal((K, 3)).astype(dtype)]
+    fn(*arrays)
+    consts = [s.value for s in fn._last[1].slots if s.role == "const"]
+    packed = [v for v in consts if v.ndim == 3]  # the panels (P, K, width)
+    assert len(packed) == 3
+    rows = [v for v in consts if v.ndim == 1 and v.size % packed_matmul.tile_shape(dtype)[2]
+            == 0]  # the bias row, padded to whole panels
+    for value in packed + rows:
+        assert value.ctypes.data % ALIGN_BYTES == 0
+
+
 def test_the_tile_shape_follows_the_cpu_vector_width():
     from codegen.tile_shape import vector_bits
     rows, width, lanes = packed_matmul.tile_shape("float32")
@@ -188,3 +209,34 @@ def test_bias_adds_and_relus_after_packed_products_are_their_epilogues():
     assert steps["p7"] == ("p7",) and steps["p4"] == ("p4",)
     assert steps["p5"] == ("p5", "r5")
     assert steps["p6"][-1] == "r6" and len(steps["p6"]) == 3  # (a scalar bias)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_a_stack_of_rows_or_a_small_operand_is_packed_and_equals_the_reference(dtype):
+    """A 3-D left operand (its leading dims the rows: an RNN's inputs projected for
+    every step) with a bias and relu epilogue, and more rows than MAX_ROWS where the
+    operand is at most SMALL_OPERAND elements; a larger one stays a BLAS call."""
+    g = tf.Graph()
+    with g.as_default():
+        x = tf.placeholder(dtype, [None, 7, K])
+        x2 = tf.placeholder(dtype, [None, K])
+        w = tf.constant(RNG.standard_normal((K, 19)).astype(dtype))
+        bias = tf.constant(RNG.standard_normal(19).astype(dtype))
+        fetches = [tf.nn.relu(tf.matmul(x, w) + bias), tf.matmul(x2, w)]
+    fn = tf.compile(fetches, feeds=[x, x2])
+    rows = packed_matmul.MAX_ROWS * 3
+    assert rows * K <= packed_matmul.SMALL_OPERAND
+    loops = fn.ir("loops", shapes=[(5, 7, K), (rows, K)])
+    assert loops.count(" of tile ") == 2 and "extern" not in loops
+    assert "in0: float32[3d]" in loops or "in0: float64[3d]" in loops
+    big = packed_matmul.blas_rows(K)
+    assert big * K > packed_matmul.SMALL_OPERAND and big > packed_matmul.MAX_ROWS
+    loops = fn.ir("loops", shapes=[(big // 7 + 1, 7, K), (big, K)])
+    assert loops.count("extern matmul") == 2 and " of tile " not in loops
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    for n, m in [(5, rows), (1, 1), (big // 7 + 1, big)]:
+        arrays = [RNG.standard_normal((n, 7, K)).astype(dtype),
+                  RNG.standard_normal((m, K)).astype(dtype)]
+        for got, want in zip(fn(*arrays), evaluate(fetches, dict(zip([x, x2], arrays)))):
+            assert got.shape == want.shape
+            np.testing.assert_allclose(got, want, rtol=tol, atol=tol)
