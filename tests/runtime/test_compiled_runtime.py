@@ -232,7 +232,7 @@ def test_mlp_layer_is_a_gemm_and_one_fused_epilogue():
     assert fn.kernels[1].ops[-1] == "h"
     loops = fn.ir("loops")
     assert "out0 = extern matmul(in0, in1)" in loops  # the GEMM is a loop-IR extern call
-    assert "np.matmul(in0, in1, out=out0)" in fn.ir("python")
+    assert "site.matmul(in0, in1, out=out0)" in fn.ir("python")  # codegen.blas
     for _ in range(PACKED_AFTER_CALLS + 1):  # BLAS first, packed after (the tier)
         np.testing.assert_allclose(fn(v[:4]), expected[:4], rtol=1e-5, atol=1e-5)
     assert [s.kind for s in fn.kernels] == ["kernel"]  # bias add and relu: its epilogue
