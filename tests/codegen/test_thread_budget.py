@@ -329,26 +329,9 @@ def test_waking_blas_threads_on_a_lone_try_does_not_keep_a_site_on_one_thread(
     assert used[-100:].count(2) > 90
 
 
-def test_a_choice_that_beats_the_other_now_is_kept_until_its_times_catch_up(
-        wake_50us, monkeypatch):
-    """Two threads' window holds stalls from a busier minute: one exploring try that
-    runs fast keeps them until their median is fast too, not one call per period."""
-    monkeypatch.setattr(wake_cost, "busy", lambda: True)
-    monkeypatch.setattr(wake_cost, "cores", lambda: 2)
-    monkeypatch.setattr(blas.time, "monotonic", lambda: 0.0)
-    site = blas.GemmSite()
-    site.recent = {1: [0.43e-3] * blas.WINDOW, 2: [30e-3] * blas.WINDOW}
-    site.seconds = {1: 0.43e-3, 2: 30e-3}
-    site.tried_at = {1: 0.0, 2: 0.0}
-    site._last = 1
-    site.calls = blas.EXPLORE * blas.MAX_SLOWER - 1  # the next call explores two threads
-    used = _run_site(site, monkeypatch, lambda t, switched: 0.25e-3 if t == 2 else 0.43e-3,
-                     8)
-    assert used[:5] == [2] * 5 and site.seconds[2] == 0.25e-3
-    assert used[-1] == 2  # now the faster by its own times
-
-
-def test_a_slower_exploring_choice_is_not_kept(wake_50us, monkeypatch):
+def _site_on_one_thread_about_to_explore(monkeypatch):
+    """A busy 2-core site on one thread (0.43 ms) whose two-thread window holds 30 ms
+    stalls, and whose next call explores two threads."""
     monkeypatch.setattr(wake_cost, "busy", lambda: True)
     monkeypatch.setattr(wake_cost, "cores", lambda: 2)
     monkeypatch.setattr(blas.time, "monotonic", lambda: 0.0)
@@ -358,5 +341,21 @@ def test_a_slower_exploring_choice_is_not_kept(wake_50us, monkeypatch):
     site.tried_at = {1: 0.0, 2: 0.0}
     site._last = 1
     site.calls = blas.EXPLORE * blas.MAX_SLOWER - 1
+    return site
+
+
+def test_a_choice_that_beats_the_other_now_is_kept_until_its_times_catch_up(
+        wake_50us, monkeypatch):
+    """Two threads' window holds stalls from a busier minute: one exploring try that
+    runs fast keeps them until their median is fast too, not one call per period."""
+    site = _site_on_one_thread_about_to_explore(monkeypatch)
+    used = _run_site(site, monkeypatch, lambda t, switched: 0.25e-3 if t == 2 else 0.43e-3,
+                     8)
+    assert used[:5] == [2] * 5 and site.seconds[2] == 0.25e-3
+    assert used[-1] == 2  # now the faster by its own times
+
+
+def test_a_slower_exploring_choice_is_not_kept(wake_50us, monkeypatch):
+    site = _site_on_one_thread_about_to_explore(monkeypatch)
     used = _run_site(site, monkeypatch, lambda t, switched: 20e-3 if t == 2 else 0.43e-3, 6)
     assert used == [2, 2, 1, 1, 1, 1]  # the switch, its timed call, back to one
