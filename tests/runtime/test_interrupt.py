@@ -10,6 +10,10 @@ import sys
 import time
 
 PROGRAM = """
+# (a shell that starts the test run in the background without job control leaves
+# SIGINT ignored in every process it starts; a user's Ctrl-C is what is tested)
+import signal
+signal.signal(signal.SIGINT, signal.default_int_handler)
 import numpy as np
 import graphjit as tf
 g = tf.Graph()

@@ -186,6 +186,10 @@ def test_the_native_driver_comes_after_enough_host_iterations(fused_loop):
 
 
 PROGRAM = """
+# (a shell that starts the test run in the background without job control leaves
+# SIGINT ignored in every process it starts; a user's Ctrl-C is what is tested)
+import signal
+signal.signal(signal.SIGINT, signal.default_int_handler)
 import numpy as np
 import graphjit as tf
 g = tf.Graph()
