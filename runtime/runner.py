@@ -3,7 +3,8 @@
 A runner takes the caller's positional arguments and either runs the plan or returns
 MISS, meaning "take the general path" (Executor.run and its caller's checks and error
 messages). It first checks, argument by argument, exactly what the plan was made for
-(an ndarray, not a subclass; this dtype object; this shape; C-contiguous), then calls
+(an ndarray, not a subclass; this dtype object; this shape; C-contiguous; once the
+plan's driver runs, shapes and strides are its to check, natively), then calls
 each step with its arrays as local variables: no signature tuple, no list of slots, no
 loop over steps. A kernel with one compiled signature is called through its native
 entry point, skipping Numba's per-call typing of every argument (~0.15 us a call),
@@ -46,9 +47,10 @@ def run_host(fn: Callable, ins: tuple, n: int) -> list:
     return owned_results(fn(*ins), ins, n)
 
 
-def native_entry(fn, specs: list[tuple[tuple, np.dtype]]):
+def native_entry(fn, specs: list[tuple[tuple, np.dtype]], any_layout: int = 0):
     """`fn`'s compiled entry point where `fn` is a Numba dispatcher with exactly one
-    signature of C-contiguous arrays of these ranks and dtypes; else `fn` itself."""
+    signature of C-contiguous arrays of these ranks and dtypes (the first `any_layout`
+    of any layout); else `fn` itself."""
     overloads = getattr(fn, "overloads", None)
     if not overloads or len(overloads) != 1:
         return fn
@@ -57,8 +59,9 @@ def native_entry(fn, specs: list[tuple[tuple, np.dtype]]):
     from numba.np.numpy_support import as_dtype
     if len(signature) != len(specs):
         return fn
-    for numba_type, (shape, dtype) in zip(signature, specs):
-        if not isinstance(numba_type, types.Array) or numba_type.layout != "C" \
+    for k, (numba_type, (shape, dtype)) in enumerate(zip(signature, specs)):
+        if not isinstance(numba_type, types.Array) \
+                or numba_type.layout != ("A" if k < any_layout else "C") \
                 or numba_type.ndim != len(shape) or as_dtype(numba_type.dtype) != dtype:
             return fn
     return getattr(compiled, "entry_point", None) or fn
@@ -135,8 +138,12 @@ def build_runner(plan: Plan, pool: list, functions: list, input_dtypes: list,
         for k, slot in enumerate(plan.input_slots):
             names.setdefault(slot, args[k])
             env[f"d{k}"], env[f"s{k}"] = input_dtypes[k], tuple(slots[slot].shape)
-            checks.append(f"type(x{k}) is not ndarray or x{k}.dtype is not d{k} or "
-                          f"x{k}.shape != s{k} or not x{k}.flags.c_contiguous")
+            if driver is None:
+                checks.append(f"type(x{k}) is not ndarray or x{k}.dtype is not d{k} or "
+                              f"x{k}.shape != s{k} or not x{k}.flags.c_contiguous")
+            else:  # the driver checks shapes and strides (as Numba unboxes: by rank)
+                checks.append(f"type(x{k}) is not ndarray or x{k}.dtype is not d{k} or "
+                              f"x{k}.ndim != {len(slots[slot].shape)}")
 
         def name(slot: int) -> str:
             """The local holding `slot` where a step uses it, loaded first if need be."""
@@ -165,7 +172,8 @@ def build_runner(plan: Plan, pool: list, functions: list, input_dtypes: list,
             return local
 
         if driver is not None:  # (its kernels' steps are in it; views are made here)
-            body.append(f"drv({', '.join(args + [name(s) for s in driver.params])})")
+            body.append(f"if not drv({', '.join(args + [name(s) for s in driver.params])}):")
+            body.append("    MISSED")  # (an input's shape or strides: nothing ran)
         for index, (step, fn) in enumerate(zip(plan.steps, calls)):
             if step.kind is KERNEL and driver is not None:
                 continue
@@ -201,6 +209,9 @@ def build_runner(plan: Plan, pool: list, functions: list, input_dtypes: list,
             result = [f"return finish([{', '.join(fetched)}])"]
         else:
             result = [f"return [{', '.join(fetched)}]"]
+        if driver is not None:  # what a call the driver refused does: spares back
+            at = body.index("    MISSED")
+            body[at:at + 1] = [f"    {line}" for line in tail + ["return MISS"]]
         check = "".join(f"{c} or\n            " for c in checks)
         lines = ["def run(args):",
                  "    try:",  # (free in Python 3.11 unless the count is wrong)
@@ -233,7 +244,7 @@ def build_runner(plan: Plan, pool: list, functions: list, input_dtypes: list,
             driver = build_plan_driver(plan)
             specs = [(slots[s].shape, slots[s].dtype) for s in plan.input_slots]
             specs += [(slots[s].shape, slots[s].dtype) for s in driver.params]
-            entry = native_entry(driver.function, specs)
+            entry = native_entry(driver.function, specs, len(plan.input_slots))
             if entry is driver.function or not all(s in trusted for s in driver.params):
                 raise NotNative("the driver takes arrays of other types than are checked")
             env["drv"] = entry

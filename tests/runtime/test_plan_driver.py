@@ -140,21 +140,22 @@ def test_a_driver_that_cannot_be_built_leaves_the_steps(graph, reference, monkey
     assert "calls_left" not in fn._fast.source and "drv(" not in fn._fast.source
 
 
-def test_only_plans_of_two_kernels_and_views_want_a_driver(graph):
+def test_only_plans_of_kernels_and_views_want_a_driver(graph):
     g, fetches, x = graph
     fn = tf.compile(g, fetches=fetches, feeds=[x])
     fn(_inputs(0))
-    executor = _executor(fn)
-    plan = executor.plan
-    assert plan_driver.wants_driver(plan)
+    assert plan_driver.wants_driver(_executor(fn).plan)
     one = tf.Graph()
-    with one.as_default():
+    with one.as_default():  # one kernel: its driver checks the inputs natively
         a = tf.placeholder(tf.float32, [4], name="a")
         tf.exp(a * 2.0, name="e")
+        tf.exp(tf.linalg.inv(tf.reshape(a, [2, 2])), name="h")  # a host step
     single = tf.compile(one, fetches="e:0", feeds=["a:0"])
     single(np.ones(4, np.float32))
-    executor = _executor(single)
-    assert not plan_driver.wants_driver(executor.plan)
+    assert plan_driver.wants_driver(_executor(single).plan)
+    host = tf.compile(one, fetches="h:0", feeds=["a:0"])
+    host(np.array([2, 0, 0, 2], np.float32))
+    assert not plan_driver.wants_driver(_executor(host).plan)
 
 
 @pytest.mark.parametrize("calls", [1, AFTER + 1])
