@@ -125,9 +125,10 @@ def build_runner(plan: Plan, pool: list, functions: list, input_dtypes: list,
         fn is not orig for step, fn, orig in zip(plan.steps, calls, functions)
         if step.kind is KERNEL)
 
-    def generate(driver: PlanDriver | None, countdown: bool) -> str:
+    def generate(driver: PlanDriver | None, countdown: bool, fast: bool = False) -> str:
         """The runner's source: each step, or one call of `driver`; `countdown`: the
-        call NATIVE_AFTER_CALLS builds the plan's driver (upgrade)."""
+        call NATIVE_AFTER_CALLS builds the plan's driver (upgrade); `fast`: the driver is
+        called through its fast entry (codegen.fast_entry), which checks every input."""
         names: dict[int, str] = {}
         head: list[str] = []  # the arrays a call starts with
         body: list[str] = []  # the steps
@@ -141,7 +142,7 @@ def build_runner(plan: Plan, pool: list, functions: list, input_dtypes: list,
             if driver is None:
                 checks.append(f"type(x{k}) is not ndarray or x{k}.dtype is not d{k} or "
                               f"x{k}.shape != s{k} or not x{k}.flags.c_contiguous")
-            else:  # the driver checks shapes and strides (as Numba unboxes: by rank)
+            elif not fast:  # the driver checks shapes and strides (Numba unboxes by rank)
                 checks.append(f"type(x{k}) is not ndarray or x{k}.dtype is not d{k} or "
                               f"x{k}.ndim != {len(slots[slot].shape)}")
 
@@ -247,8 +248,18 @@ def build_runner(plan: Plan, pool: list, functions: list, input_dtypes: list,
             entry = native_entry(driver.function, specs, len(plan.input_slots))
             if entry is driver.function or not all(s in trusted for s in driver.params):
                 raise NotNative("the driver takes arrays of other types than are checked")
-            env["drv"] = entry
-            new = make(generate(driver, False))
+            from codegen.fast_entry import NotAvailable, build_fast_entry
+            # (the dtype objects the arrays will have: the fast entry compares addresses)
+            exact = [(slots[s].shape, input_dtypes[k]) for k, s in enumerate(plan.input_slots)]
+            exact += [(slots[s].shape, slots[s].value.dtype if slots[s].role == "const"
+                       else slots[s].dtype) for s in driver.params]
+            try:
+                env["drv"] = build_fast_entry(driver.function, exact)
+                fast = True
+            except NotAvailable as exc:  # Numba's entry point, and type checks here
+                _log.debug("%s: no fast entry: %s", plan.summary or "a plan", exc)
+                env["drv"], fast = entry, False
+            new = make(generate(driver, False, fast))
         except Exception as exc:  # noqa: BLE001 - NotNative, else a graphjit bug: no driver
             log = _log.debug if isinstance(exc, NotNative) else _log.warning
             log("%s keeps calling each kernel: %s", plan.summary or "a plan", exc)

@@ -92,7 +92,8 @@ def test_refused_inputs_take_the_general_path(graph, reference):
     wide = np.repeat(xv, 2, axis=1)  # (4, 16): every other column is xv
     strided_w = np.repeat(wv, 2)[::2]
     for args in [(wide[:, ::2], wv), (np.asfortranarray(xv), wv), (xv, strided_w),
-                 (xv[:3], wv), (xv.astype(np.float64), wv), (xv.tolist(), wv)]:
+                 (xv[:3], wv), (xv.astype(np.float64), wv), (xv.tolist(), wv),
+                 ((xv * 100).astype(np.int32), wv)]:  # (int32: float32's size, not its bits)
         want = reference(np.asarray(args[0], np.float32), np.asarray(args[1], np.float32))
         np.testing.assert_allclose(fn(*args), want, rtol=1e-6)
     np.testing.assert_allclose(fn(xv, wv), reference(xv, wv), rtol=1e-6)
@@ -145,3 +146,26 @@ def test_input_checks_follow_numpys_contiguity():
     empty = SlotSpec(shape=(0, 3), dtype=np.dtype(np.float64), role="input")
     assert input_checks("b", empty) == ["b.shape[0] != 0", "b.shape[1] != 3"]
     assert input_checks("c", SlotSpec(shape=(), dtype=np.dtype(np.int32), role="input")) == []
+
+
+def test_with_a_fast_entry_the_runner_checks_nothing_itself(graph):
+    fn = _driven(graph)
+    assert "dtype is not" not in fn._fast.source and ".ndim" not in fn._fast.source
+
+
+def test_without_a_fast_entry_the_runner_checks_type_dtype_and_rank(graph, reference,
+                                                                    monkeypatch):
+    import codegen.fast_entry as fast_entry
+
+    def unavailable(*args):
+        raise fast_entry.NotAvailable("not here")
+    monkeypatch.setattr(fast_entry, "build_fast_entry", unavailable)
+    fn = _driven(graph)
+    assert "x0.ndim != 2" in fn._fast.source and "x1.dtype is not d1" in fn._fast.source
+    xv, wv = _values(5)
+    for args in [(xv, wv), (np.asfortranarray(xv), wv), (xv[:3], wv),
+                 ((xv * 100).astype(np.int32), wv), (xv, wv)]:
+        want = reference(np.asarray(args[0], np.float32), args[1])
+        np.testing.assert_allclose(fn(*args), want, rtol=1e-6)
+    with pytest.raises(FeedError, match="'x"):
+        fn(np.zeros((4, 7), np.float32), wv)
