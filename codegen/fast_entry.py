@@ -184,8 +184,12 @@ def build_fast_entry(dispatcher, specs: list[tuple[tuple, np.dtype]]):
     status, result = context.call_conv.call_function(builder, callee, restype, argtypes, values)
     builder.call(pointer(_c_api("PyEval_RestoreThread"),
                          ir.FunctionType(ir.VoidType(), [i8p]).as_pointer()), [state])
-    ran = fn.append_basic_block("ran")
-    builder.cbranch(status.is_ok, ran, refuse)  # (an error: the general path says which)
+    ran, failed = fn.append_basic_block("ran"), fn.append_basic_block("failed")
+    builder.cbranch(status.is_ok, ran, failed)
+    builder.position_at_end(failed)  # (the general path runs it again and says why)
+    builder.call(pointer(_c_api("PyErr_Clear"), ir.FunctionType(ir.VoidType(), []).as_pointer()),
+                 [])
+    builder.branch(refuse)
     builder.position_at_end(ran)
     incref = ir.FunctionType(ir.VoidType(), [i8p]).as_pointer()
     if isinstance(restype, types.Boolean):

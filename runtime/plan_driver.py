@@ -11,11 +11,11 @@ three kernels' entries cost 0.80 us a call, the driver 0.49 us.
 
 The driver also checks the inputs' shapes and strides (C-contiguous), natively: it
 takes them as arrays of any layout and returns False, having run nothing, where one
-is not what the plan was made for. Reading `.shape` and `.flags` from Python costs
-about 0.08 us an input; the runner is left checking each input's type, dtype and
-rank (what Numba's entry point needs to unbox it safely). So one kernel gains from a
-driver too: W6 (`a*b + c`, 8 elements) went from 1.5x NumPy eager's per-call cost to
-1.1-1.2x.
+is not what the plan was made for. The runner calls it through a fast entry
+(codegen.fast_entry) that checks each input's type, dtype and rank as well, or where
+there is none, through Numba's entry point after checking those in Python. So one
+kernel gains from a driver too: W6 (`a*b + c`, 8 elements) went from 1.5x NumPy
+eager's per-call cost to 0.6x.
 
 It is the loop driver's emitter (runtime.loop_driver) over one plan, cached on disk
 the same way (its source names the kernels and the frozen constants' hashes). Where

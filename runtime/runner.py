@@ -4,7 +4,7 @@ A runner takes the caller's positional arguments and either runs the plan or ret
 MISS, meaning "take the general path" (Executor.run and its caller's checks and error
 messages). It first checks, argument by argument, exactly what the plan was made for
 (an ndarray, not a subclass; this dtype object; this shape; C-contiguous; once the
-plan's driver runs, shapes and strides are its to check, natively), then calls
+plan's driver runs, its fast entry checks them all natively), then calls
 each step with its arrays as local variables: no signature tuple, no list of slots, no
 loop over steps. A kernel with one compiled signature is called through its native
 entry point, skipping Numba's per-call typing of every argument (~0.15 us a call),

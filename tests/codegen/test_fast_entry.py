@@ -115,6 +115,24 @@ def test_a_function_always_true_is_called_too():
     assert entry(o) is True and np.all(o == 3)
 
 
+def test_a_function_that_raises_returns_false():
+    """(The caller's general path runs it again, through Numba, which raises.)"""
+    @numba.njit
+    def checked(x):
+        if x[0] < 0:
+            raise ValueError("negative")
+        x[0] += 1
+
+    x = np.zeros(1, F32)
+    checked(x)
+    entry = build_fast_entry(checked, [((1,), F32)])
+    assert entry(x) is True and x[0] == 2
+    x[0] = -1
+    assert entry(x) is False and x[0] == -1
+    with pytest.raises(ValueError, match="negative"):
+        checked(x)
+
+
 def test_the_entry_outlives_its_dispatcher():
     @numba.njit
     def inc(x):
