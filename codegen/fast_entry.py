@@ -57,22 +57,22 @@ class _Owner:
 
 @functools.cache
 def _offsets_hold() -> bool:
-    """Whether this process's ndarrays have their fields where _OFFSETS says."""
+    """Whether this process's ndarrays have their fields where _OFFSETS says (64-bit
+    pointers and sizes; the pointers read are followed only once the plain fields
+    matched)."""
     x = np.zeros((3, 5), np.float32)[:, ::2]
+    if ctypes.sizeof(ctypes.c_void_p) != 8 or ctypes.sizeof(ctypes.c_ssize_t) != 8 \
+            or np.ndarray.__basicsize__ < _OFFSETS["descr"] + 8:
+        return False
 
     def read(offset: int, kind=ctypes.c_void_p):
         return kind.from_address(id(x) + offset).value
-    try:
-        dims, strides = read(_OFFSETS["dims"]), read(_OFFSETS["strides"])
-        return (read(_OFFSETS["type"]) == id(np.ndarray)
-                and read(_OFFSETS["data"]) == x.ctypes.data
-                and read(_OFFSETS["nd"], ctypes.c_int) == 2
-                and read(_OFFSETS["descr"]) == id(x.dtype)
-                and [ctypes.c_ssize_t.from_address(dims + 8 * i).value for i in (0, 1)] == [3, 3]
-                and [ctypes.c_ssize_t.from_address(strides + 8 * i).value for i in (0, 1)]
-                == [20, 8])
-    except (ValueError, OverflowError):  # pragma: no cover - a null or odd pointer
+    if not (read(_OFFSETS["type"]) == id(np.ndarray) and read(_OFFSETS["data"]) == x.ctypes.data
+            and read(_OFFSETS["nd"], ctypes.c_int) == 2 and read(_OFFSETS["descr"]) == id(x.dtype)):
         return False
+    dims, strides = read(_OFFSETS["dims"]), read(_OFFSETS["strides"])
+    return [ctypes.c_ssize_t.from_address(dims + 8 * i).value for i in (0, 1)] == [3, 3] \
+        and [ctypes.c_ssize_t.from_address(strides + 8 * i).value for i in (0, 1)] == [20, 8]
 
 
 def _c_api(name: str) -> int:

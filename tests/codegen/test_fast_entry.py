@@ -12,6 +12,7 @@ import numba
 import numpy as np
 import pytest
 
+from codegen import fast_entry
 from codegen.fast_entry import NotAvailable, build_fast_entry
 
 F32 = np.dtype(np.float32)
@@ -167,3 +168,8 @@ def test_functions_it_cannot_call_are_refused():
     scale(np.ones(1, F32), 2.0)
     with pytest.raises(NotAvailable, match="arguments"):
         build_fast_entry(scale, [((1,), F32), ((), F32)])
+
+
+def test_ndarray_fields_are_where_expected():
+    """(Else every plan silently keeps Numba's entry point: a NumPy that moved them.)"""
+    assert fast_entry._offsets_hold()
