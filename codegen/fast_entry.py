@@ -6,12 +6,12 @@ MemInfo allocated and freed per array, the GIL taken again to drop it): about 0.
 array, and the caller must first check from Python what Numba's typing would have (type,
 dtype, rank) and what it does not (shape, contiguity): 0.04-0.08 us more an array. This
 entry point is a METH_FASTCALL builtin function compiled by LLVM (an MCJIT engine of its
-own) that reads each
-argument's PyArrayObject fields itself: exactly an ndarray (no subclass), this rank, this
-dtype object, this shape, C-contiguous (as NumPy's flag says). Where all hold, it builds
-Numba's array structs (no MemInfo: the caller holds the arrays for the call), releases
-the GIL as a `nogil` entry does, calls the function and returns its boolean result (True
-where it returns None); where one does not, it returns False, having run nothing.
+own) that reads each argument's PyArrayObject fields itself: exactly an ndarray (no
+subclass), this rank, this dtype object, this shape, C-contiguous (as NumPy's flag
+says). Where all hold, it builds Numba's array structs (no MemInfo: the caller holds the
+arrays for the call), releases the GIL where the function was compiled `nogil` (as
+Numba's entry does), calls it and returns its boolean result (True where it returns
+None); where one does not hold, it returns False, having run nothing.
 W6 (`a*b + c` on 8 float32, a plan driver of four arrays): 0.27 us a call through
 Numba's entry point, 0.07 us through this one, all checks included.
 
@@ -89,7 +89,7 @@ _new_function = ctypes.PYFUNCTYPE(ctypes.py_object, ctypes.c_void_p, ctypes.py_o
 def _engine(source: str):
     """An MCJIT engine of its own holding the compiled IR `source`: no IR passes (the
     code is straight-line loads and compares around one call, whose callee Numba
-    optimized), so building one takes ~3 ms, where Numba's pipeline took ~35."""
+    optimized): a fast entry takes ~9 ms to build this way, ~35 ms through Numba's."""
     from llvmlite import binding as ll
     module = ll.parse_assembly(source)
     module.verify()
@@ -194,13 +194,16 @@ def build_fast_entry(dispatcher, specs: list[tuple[tuple, np.dtype]]):
             value = builder.insert_value(value, member, position)
         values.append(value)
 
-    state = builder.call(pointer(_c_api("PyEval_SaveThread"),
-                                 ir.FunctionType(i8p, []).as_pointer()), [])
+    nogil = bool(dispatcher.targetoptions.get("nogil"))
+    if nogil:
+        state = builder.call(pointer(_c_api("PyEval_SaveThread"),
+                                     ir.FunctionType(i8p, []).as_pointer()), [])
     callee = pointer(compiled.library.get_pointer_to_function(fndesc.llvm_func_name),
                      context.call_conv.get_function_type(restype, argtypes).as_pointer())
     status, result = context.call_conv.call_function(builder, callee, restype, argtypes, values)
-    builder.call(pointer(_c_api("PyEval_RestoreThread"),
-                         ir.FunctionType(ir.VoidType(), [i8p]).as_pointer()), [state])
+    if nogil:
+        builder.call(pointer(_c_api("PyEval_RestoreThread"),
+                             ir.FunctionType(ir.VoidType(), [i8p]).as_pointer()), [state])
     ran, failed = fn.append_basic_block("ran"), fn.append_basic_block("failed")
     builder.cbranch(status.is_ok, ran, failed)
     builder.position_at_end(failed)  # (the general path runs it again and says why)

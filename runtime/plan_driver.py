@@ -76,7 +76,7 @@ class PlanDriver:
 def build_plan_driver(plan: Plan) -> PlanDriver:
     """The plan's driver, compiled (or loaded from the cache); NotNative saying why not."""
     if not wants_driver(plan):
-        raise NotNative("the plan is not two or more native kernels and views")
+        raise NotNative("the plan is not native kernels and views over known shapes")
     from codegen import layout
     source = DriverSource(no_host_steps, freeze=_frozen)
     n = len(plan.input_slots)
