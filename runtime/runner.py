@@ -121,14 +121,24 @@ def build_runner(plan: Plan, pool: list, functions: list, input_dtypes: list,
         if step.kind in (KERNEL, EXTERN) and all(s in trusted for s in used):
             fn = native_entry(fn, [(slots[s].shape, slots[s].dtype) for s in used])
         calls.append(fn)
+    # a plan of one kernel step alone: its kernel's own fast entry (no driver to compile)
+    lone = len(plan.steps) == 1 and plan.steps[0].kind is KERNEL
     eligible = wants_driver(plan) and all(
         fn is not orig for step, fn, orig in zip(plan.steps, calls, functions)
         if step.kind is KERNEL)
 
+    def exact_dtype(k: int | None, slot: int) -> np.dtype:
+        """The dtype object a slot's arrays will have (input `k`: the one checked): a
+        fast entry compares addresses."""
+        if k is not None:
+            return input_dtypes[k]
+        return slots[slot].value.dtype if slots[slot].role == "const" else slots[slot].dtype
+
     def generate(driver: PlanDriver | None, countdown: bool, fast: bool = False) -> str:
         """The runner's source: each step, or one call of `driver`; `countdown`: the
-        call NATIVE_AFTER_CALLS builds the plan's driver (upgrade); `fast`: the driver is
-        called through its fast entry (codegen.fast_entry), which checks every input."""
+        call NATIVE_AFTER_CALLS builds the plan's driver (upgrade); `fast`: the driver,
+        else the lone kernel, is called through its fast entry (codegen.fast_entry),
+        which checks every input."""
         names: dict[int, str] = {}
         head: list[str] = []  # the arrays a call starts with
         body: list[str] = []  # the steps
@@ -139,10 +149,12 @@ def build_runner(plan: Plan, pool: list, functions: list, input_dtypes: list,
         for k, slot in enumerate(plan.input_slots):
             names.setdefault(slot, args[k])
             env[f"d{k}"], env[f"s{k}"] = input_dtypes[k], tuple(slots[slot].shape)
+            if fast:
+                continue
             if driver is None:
                 checks.append(f"type(x{k}) is not ndarray or x{k}.dtype is not d{k} or "
                               f"x{k}.shape != s{k} or not x{k}.flags.c_contiguous")
-            elif not fast:  # the driver checks shapes and strides (Numba unboxes by rank)
+            else:  # the driver checks shapes and strides (Numba unboxes by rank)
                 checks.append(f"type(x{k}) is not ndarray or x{k}.dtype is not d{k} or "
                               f"x{k}.ndim != {len(slots[slot].shape)}")
 
@@ -180,6 +192,10 @@ def build_runner(plan: Plan, pool: list, functions: list, input_dtypes: list,
                 continue
             if step.kind is KERNEL or step.kind is EXTERN:
                 used = step.inputs + step.outputs
+                if fast:  # (the lone kernel's fast entry, set by upgrade)
+                    body.append(f"if not f{index}({', '.join(name(s) for s in used)}):")
+                    body.append("    MISSED")
+                    continue
                 env[f"f{index}"] = fn
                 body.append(f"f{index}({', '.join(name(s) for s in used)})")
             elif step.kind is VIEW:
@@ -210,7 +226,7 @@ def build_runner(plan: Plan, pool: list, functions: list, input_dtypes: list,
             result = [f"return finish([{', '.join(fetched)}])"]
         else:
             result = [f"return [{', '.join(fetched)}]"]
-        if driver is not None:  # what a call the driver refused does: spares back
+        if fast or driver is not None:  # what a refused call does: spares back
             at = body.index("    MISSED")
             body[at:at + 1] = [f"    {line}" for line in tail + ["return MISS"]]
         check = "".join(f"{c} or\n            " for c in checks)
@@ -241,6 +257,8 @@ def build_runner(plan: Plan, pool: list, functions: list, input_dtypes: list,
     def upgrade(target) -> None:
         """Build the plan's driver (runtime.plan_driver): `target`, the runner, calls it
         from its next call on; else it keeps calling each kernel (without counting)."""
+        if lone and upgrade_lone(target):
+            return
         try:
             driver = build_plan_driver(plan)
             specs = [(slots[s].shape, slots[s].dtype) for s in plan.input_slots]
@@ -249,10 +267,8 @@ def build_runner(plan: Plan, pool: list, functions: list, input_dtypes: list,
             if entry is driver.function or not all(s in trusted for s in driver.params):
                 raise NotNative("the driver takes arrays of other types than are checked")
             from codegen.fast_entry import NotAvailable, build_fast_entry
-            # (the dtype objects the arrays will have: the fast entry compares addresses)
-            exact = [(slots[s].shape, input_dtypes[k]) for k, s in enumerate(plan.input_slots)]
-            exact += [(slots[s].shape, slots[s].value.dtype if slots[s].role == "const"
-                       else slots[s].dtype) for s in driver.params]
+            exact = [(slots[s].shape, exact_dtype(k, s)) for k, s in enumerate(plan.input_slots)]
+            exact += [(slots[s].shape, exact_dtype(None, s)) for s in driver.params]
             try:
                 env["drv"] = build_fast_entry(driver.function, exact)
                 fast = True
@@ -266,6 +282,24 @@ def build_runner(plan: Plan, pool: list, functions: list, input_dtypes: list,
             new = make(generate(None, False))
         target.__code__ = new.__code__
         target.source = new.source
+
+    def upgrade_lone(target) -> bool:
+        """Switch `target` to call the lone kernel through its fast entry (no driver to
+        compile); False where there is none (the plan's driver is tried then)."""
+        from codegen.fast_entry import NotAvailable, build_fast_entry
+        (step,) = plan.steps
+        inputs = {s: k for k, s in enumerate(plan.input_slots)}
+        exact = [(slots[s].shape, exact_dtype(inputs.get(s), s))
+                 for s in step.inputs + step.outputs]
+        try:
+            env["f0"] = build_fast_entry(functions[0], exact)
+        except NotAvailable as exc:
+            _log.debug("%s: no fast entry: %s", plan.summary or "a plan", exc)
+            return False
+        new = make(generate(None, False, True))
+        target.__code__ = new.__code__
+        target.source = new.source
+        return True
 
     run = make(generate(None, eligible))
     if eligible:  # after NATIVE_AFTER_CALLS calls, the runner upgrades itself

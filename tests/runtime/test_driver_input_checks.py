@@ -1,8 +1,10 @@
-"""A plan's driver checks its inputs' shapes and strides natively (runtime.plan_driver):
-it runs where they are the plan's, C-contiguous as NumPy's flag says, and refuses,
-running nothing, where not; the call then takes the general path, with its conversions
-and its errors naming the input. Results are the NumPy reference interpreter's, and an
-output the caller holds is never written again."""
+"""A runner's native entry checks the inputs natively: the lone kernel's fast entry
+(codegen.fast_entry) or, where there is none, the plan's driver (runtime.plan_driver:
+shapes and strides; the runner checks type, dtype and rank). Either runs where the
+inputs are the plan's, C-contiguous as NumPy's flag says, and refuses, running nothing,
+where not; the call then takes the general path, with its conversions and its errors
+naming the input. Results are the NumPy reference interpreter's, and an output the
+caller holds is never written again."""
 
 from __future__ import annotations
 
@@ -50,13 +52,19 @@ def _values(seed: int, rows: int = 4):
 
 
 def _driven(graph, rows: int = 4):
-    """A compiled function whose latest plan (at `rows`) runs its driver."""
+    """A compiled function whose latest plan (at `rows`) runs its native entry."""
     g, x, w, y = graph
     fn = tf.compile(g, fetches=y, feeds=[x, w])
     for seed in range(AFTER + 1):
         fn(*_values(seed, rows))
-    assert "drv(" in fn._fast.source and ".flags" not in fn._fast.source
+    assert "calls_left" not in fn._fast.source and ".flags" not in fn._fast.source
     return fn
+
+
+def _entry(fn):
+    """What the runner calls with (x, w, the output): the fast entry or the driver."""
+    names = fn._fast.__globals__
+    return names["drv"] if "drv" in names else names["f0"]
 
 
 def test_a_one_kernel_plan_runs_its_driver(graph, reference):
@@ -72,9 +80,9 @@ def test_a_one_kernel_plan_runs_its_driver(graph, reference):
         np.testing.assert_allclose(got, reference(xv, wv), rtol=1e-6)
 
 
-def test_the_driver_refuses_other_shapes_and_strides_running_nothing(graph):
+def test_the_entry_refuses_other_shapes_and_strides_running_nothing(graph):
     fn = _driven(graph)
-    drv = fn._fast.__globals__["drv"]  # (x, w, the output)
+    drv = _entry(fn)  # (x, w, the output)
     xv, wv = _values(0)
     out = np.full((4, 8), 7.0, np.float32)
     assert drv(xv, wv, out) and not np.all(out == 7.0)
@@ -105,7 +113,7 @@ def test_contiguous_as_numpy_says_size_one_and_empty_dimensions(graph, reference
     one = _driven(graph, rows=1)
     row = rows[::2][1:2]  # (1, 8), strides (64, 4): C-contiguous by NumPy's flag
     assert row.flags.c_contiguous and row.strides[0] == 2 * 8 * 4
-    drv = one._fast.__globals__["drv"]
+    drv = _entry(one)
     out = np.empty((1, 8), np.float32)
     assert drv(row, wv, out)
     np.testing.assert_allclose(out, reference(row, wv), rtol=1e-6)
@@ -151,10 +159,11 @@ def test_input_checks_follow_numpys_contiguity():
 def test_with_a_fast_entry_the_runner_checks_nothing_itself(graph):
     fn = _driven(graph)
     assert "dtype is not" not in fn._fast.source and ".ndim" not in fn._fast.source
+    assert "if not f0(" in fn._fast.source and "drv(" not in fn._fast.source  # (no driver)
 
 
-def test_without_a_fast_entry_the_runner_checks_type_dtype_and_rank(graph, reference,
-                                                                    monkeypatch):
+def test_without_a_fast_entry_the_driver_checks_shapes_and_the_runner_the_rest(
+        graph, reference, monkeypatch):
     import codegen.fast_entry as fast_entry
 
     def unavailable(*args):
@@ -162,7 +171,12 @@ def test_without_a_fast_entry_the_runner_checks_type_dtype_and_rank(graph, refer
     monkeypatch.setattr(fast_entry, "build_fast_entry", unavailable)
     fn = _driven(graph)
     assert "x0.ndim != 2" in fn._fast.source and "x1.dtype is not d1" in fn._fast.source
+    assert "if not drv(" in fn._fast.source
+    drv = _entry(fn)
     xv, wv = _values(5)
+    out = np.full((4, 8), 7.0, np.float32)
+    for bad in (np.asfortranarray(xv), xv[:3], np.repeat(xv, 2, axis=1)[:, ::2]):
+        assert not drv(bad, wv, out) and np.all(out == 7.0)
     for args in [(xv, wv), (np.asfortranarray(xv), wv), (xv[:3], wv),
                  ((xv * 100).astype(np.int32), wv), (xv, wv)]:
         want = reference(np.asarray(args[0], np.float32), args[1])

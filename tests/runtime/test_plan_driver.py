@@ -15,6 +15,7 @@ import pytest
 
 import graphjit as tf
 import runtime.runner as runner_module
+from graphjit.errors import FeedError
 from runtime import plan_driver
 from runtime.loop_driver import NotNative
 
@@ -87,6 +88,21 @@ def test_driver_runs_every_step_and_matches_the_interpreter(graph, reference):
     got = fn(_inputs(9))
     got["c"][...] = 0  # a fetched constant is the caller's copy
     _check(fn(_inputs(9)), reference(_inputs(9)))
+
+
+def test_inputs_the_driver_refuses_take_the_general_path(graph, reference):
+    g, fetches, x = graph
+    fn = tf.compile(g, fetches=fetches, feeds=[x])
+    for seed in range(AFTER + 1):
+        fn(_inputs(seed))
+    assert "drv(" in fn._fast.source
+    value = _inputs(7)
+    for fed in (np.asfortranarray(value), np.repeat(value, 2, axis=1)[:, ::2],
+                (value * 100).astype(np.int32), value.astype(np.float64)):
+        _check(fn(fed), reference(np.asarray(fed, np.float32)))
+    with pytest.raises(FeedError, match="'x"):
+        fn(np.zeros((4, 7), np.float32))
+    _check(fn(value), reference(value))
 
 
 def test_threads_share_a_driver(graph, reference):
