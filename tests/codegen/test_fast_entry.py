@@ -173,3 +173,20 @@ def test_functions_it_cannot_call_are_refused():
 def test_ndarray_fields_are_where_expected():
     """(Else every plan silently keeps Numba's entry point: a NumPy that moved them.)"""
     assert fast_entry._offsets_hold()
+
+
+def test_zero_dimensional_and_empty_arrays():
+    @numba.njit
+    def scale(k, x, o):
+        for i in range(x.shape[0]):
+            o[i] = x[i] * k[()]
+
+    k, x, o = np.array(3.0, F32), np.arange(4, dtype=F32), np.empty(4, F32)
+    scale(k, x, o)
+    entry = build_fast_entry(scale, [((), F32), ((4,), F32), ((4,), F32)])
+    assert entry(k, x, o) is True
+    np.testing.assert_array_equal(o, 3 * x)
+    assert entry(np.ones(1, F32), x, o) is False  # (rank 1 for a 0-d argument)
+    empty = build_fast_entry(scale, [((), F32), ((0,), F32), ((0,), F32)])
+    assert empty(k, np.zeros(0, F32), np.zeros(0, F32)) is True
+    assert empty(k, np.zeros(0, F32), np.zeros(1, F32)) is False
