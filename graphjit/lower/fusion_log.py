@@ -10,6 +10,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
+from codegen.record import Record
 from graphjit.graph import Operation, Tensor
 
 
@@ -28,8 +29,8 @@ class Why(str, enum.Enum):
     SIZE = "size"  # the region reached MAX_REGION_OPS
 
 
-@dataclass(frozen=True)
-class Note:
+@dataclass(frozen=True, eq=False, repr=False)
+class Note(Record):
     why: Why
     detail: str  # a sentence in the user's terms: op names and shapes
 
