@@ -42,6 +42,14 @@ class Record:
                 + ", ".join(f"{name}={getattr(self, name)!r}" for name in shown) + ")")
 
 
+class MutableRecord(Record):
+    """The base of a mutable dataclass declared `eq=False, repr=False`: compared and
+    shown as a Record, unhashable as a mutable dataclass with eq is."""
+
+    __slots__ = ()
+    __hash__ = None  # type: ignore[assignment]
+
+
 # By Record class, made at its first use (its dataclass decorator has run by then): a
 # getter of its compared fields' values, one of its hashed fields' values, the names shown.
 _COMPARED: dict[type, object] = {}

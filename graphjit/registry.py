@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from codegen.loopir import Fn
-from codegen.record import Record
+from codegen.record import MutableRecord, Record
 from graphjit.errors import GraphError
 
 Spec = tuple  # (shape: tuple of int|None, dtype: DType)
@@ -142,8 +142,8 @@ class Attr(Record):
     required: bool = True
 
 
-@dataclass
-class OpDef:
+@dataclass(eq=False, repr=False)
+class OpDef(MutableRecord):
     """Everything graphjit knows about one primitive op type."""
 
     type: str

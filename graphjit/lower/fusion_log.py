@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
-from codegen.record import Record
+from codegen.record import MutableRecord, Record
 from graphjit.graph import Operation, Tensor
 
 
@@ -35,8 +35,8 @@ class Note(Record):
     detail: str  # a sentence in the user's terms: op names and shapes
 
 
-@dataclass
-class FusionLog:
+@dataclass(eq=False, repr=False)
+class FusionLog(MutableRecord):
     """`alone[op]`: why op's region takes no other op (standalone, host, view, reduce);
     `refused[(op, t)]`: why op did not join the region computing its input `t`."""
 

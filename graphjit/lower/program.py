@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from codegen.loopir import Kernel, is_extern
-from codegen.record import Record
+from codegen.record import MutableRecord, Record
 from graphjit.errors import CompileError
 from graphjit.graph import Operation, Tensor, format_spec
 from graphjit.graph_queries import ops_needed, read_inputs, ref_inputs
@@ -50,8 +50,8 @@ class ProgramStep(Record):
         return f"<{self.kind} {self.name}: {', '.join(self.ops)}>"
 
 
-@dataclass
-class LoweredProgram:
+@dataclass(eq=False, repr=False)
+class LoweredProgram(MutableRecord):
     """What a plan will run, before any compiling: steps in order over slot specs."""
 
     slots: list[SlotSpec]

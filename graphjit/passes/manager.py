@@ -25,6 +25,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from codegen.record import MutableRecord
 from graphjit.errors import Error, InternalError, NotFoundError
 from graphjit.graph import Graph, Operation, Tensor
 from graphjit.graph_queries import in_graph_order
@@ -51,8 +52,8 @@ class UnknownPassError(Error, ValueError):
     """A pass name the optimizer does not know."""
 
 
-@dataclass
-class OptimizeReport:
+@dataclass(eq=False, repr=False)
+class OptimizeReport(MutableRecord):
     """What `optimize` did: one PassStats per pass run, and where the old tensors went."""
 
     passes: tuple[str, ...]

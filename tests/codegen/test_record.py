@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from codegen.loopir import Call, Const, Fn, Load, Loop, Var
-from codegen.record import Record
+from codegen.record import MutableRecord, Record
 
 
 @dataclass(frozen=True)
@@ -80,3 +80,25 @@ def test_loop_ir_nodes_compare_hash_and_print_by_structure():
     assert a != dataclasses.replace(a, var="j")
     assert repr(Var("i")) == "Var(name='i')"
     assert repr(Load("x", (Var("i"),))) == "Load(param='x', index=(Var(name='i'),), holds='')"
+
+
+@dataclass
+class PlainMutable:
+    name: str
+    items: list = field(default_factory=list)
+
+
+@dataclass(eq=False, repr=False)
+class SharedMutable(MutableRecord):
+    name: str
+    items: list = field(default_factory=list)
+
+
+def test_a_mutable_record_compares_and_prints_as_a_dataclass_and_is_unhashable():
+    a, b = SharedMutable("a", [1]), SharedMutable("a", [1])
+    assert a == b and a != SharedMutable("a", [2]) and a != PlainMutable("a", [1])
+    assert repr(a) == repr(PlainMutable("a", [1])).replace("PlainMutable(", "SharedMutable(")
+    with pytest.raises(TypeError):
+        hash(a)
+    a.name = "b"
+    assert a != b and a.name == "b"
