@@ -202,7 +202,9 @@ class _BindingEngine:
         machine = ll.Target.from_default_triple().create_target_machine(
             cpu=ll.get_host_cpu_name(), features=ll.get_host_cpu_features().flatten(),
             opt=3, codemodel="jitdefault")
-        self._engine = ll.create_mcjit_compiler(ll.parse_assembly(""), machine)
+        module = ll.parse_assembly("")
+        self._engine = ll.create_mcjit_compiler(module, machine)
+        self._engine.remove_module(module)  # (see llvm_direct.Engine: not compiled)
         self._engine.add_object_file(ll.ObjectFileRef.from_data(code))
         self._engine.finalize_object()
 
