@@ -188,16 +188,21 @@ def optimize(graph: Graph, fetches=None, passes=None, *, keep: Iterable = (),
     elif not names:
         step(copy_graph)  # still a new graph: callers may edit it freely
     report.converged = not names
+    # A fixed point once every pass ran on the current graph and changed nothing: the
+    # passes run in a row without a change, counted across rounds (a change by the first
+    # pass alone is confirmed by its own rerun, not by a whole round more).
+    unchanged = 0
     for iteration in range(1, max_iterations + 1 if names else 1):
-        round_changes = 0
         for name in names:
             stats = step(PASSES[name])
             stats.iteration = iteration
             report.runs.append(stats)
-            round_changes += stats.changes
+            unchanged = 0 if stats.changes else unchanged + 1
             dump(current, f"{iteration}.{name}")
+            if unchanged == len(names):
+                break
         report.iterations = iteration
-        if round_changes == 0:
+        if unchanged == len(names):
             report.converged = True
             break
     report._tensors, report._ops = tensors, ops
