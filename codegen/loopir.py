@@ -2,9 +2,10 @@
 
 A Kernel is a function over array parameters whose body is a small tree of
 statements (loops, scalar assignments, stores) over scalar expressions (loads,
-constants, calls). Nodes are frozen dataclasses, so kernels compare and hash by
-structure; `kernel_hash` leaves out the kernel's name, so two regions that
-compute the same thing compile once. `format_kernel` prints the text a person
+constants, calls). Nodes are frozen dataclasses (their equality, hash and repr
+shared from codegen.record), so kernels compare and hash by structure;
+`kernel_hash` leaves out the kernel's name, so two regions that compute the same
+thing compile once. `format_kernel` prints the text a person
 reads in `compiled.ir("loops")`.
 
 Loop bounds are expressions over `Dim(param, axis)`, read from the arrays at
@@ -20,6 +21,8 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from enum import Enum
+
+from codegen.record import Record
 
 # -- vocabulary ------------------------------------------------------------
 
@@ -134,29 +137,29 @@ class LoopKind(_Word):
 # -- scalar expressions --------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Var:
+@dataclass(frozen=True, eq=False, repr=False)
+class Var(Record):
     """A loop index or a scalar local (accumulators, temporaries)."""
 
     name: str
 
 
-@dataclass(frozen=True)
-class Const:
+@dataclass(frozen=True, eq=False, repr=False)
+class Const(Record):
     value: float | int | bool
     dtype: str
 
 
-@dataclass(frozen=True)
-class Dim:
+@dataclass(frozen=True, eq=False, repr=False)
+class Dim(Record):
     """The run-time extent of axis `axis` of array parameter `param`."""
 
     param: str
     axis: int
 
 
-@dataclass(frozen=True)
-class Load:
+@dataclass(frozen=True, eq=False, repr=False)
+class Load(Record):
     """param[index...]: index expressions express strides, broadcasting, transposes.
 
     `holds` names a value parked in an output (see Store); empty, the read means the
@@ -168,8 +171,8 @@ class Load:
     holds: str = ""
 
 
-@dataclass(frozen=True)
-class Call:
+@dataclass(frozen=True, eq=False, repr=False)
+class Call(Record):
     """A scalar function (add, exp, select, cast, ...) producing a value of `dtype`.
     `fn` is a member of Fn (or its string, which equals it)."""
 
@@ -186,8 +189,8 @@ SERIAL = LoopKind.SERIAL
 PARALLEL = LoopKind.PARALLEL
 
 
-@dataclass(frozen=True)
-class Assign:
+@dataclass(frozen=True, eq=False, repr=False)
+class Assign(Record):
     """target = value, for a scalar local."""
 
     target: str
@@ -195,8 +198,8 @@ class Assign:
     dtype: str
 
 
-@dataclass(frozen=True)
-class Store:
+@dataclass(frozen=True, eq=False, repr=False)
+class Store(Record):
     """param[index...] = value. A store with `holds` parks a value in an output before the
     output's own value overwrites it (a kernel reads it back instead of recomputing it);
     `verify` proves every read of a parked value sees that value."""
@@ -207,8 +210,8 @@ class Store:
     holds: str = ""
 
 
-@dataclass(frozen=True)
-class Loop:
+@dataclass(frozen=True, eq=False, repr=False)
+class Loop(Record):
     """for var in range(start, stop): body — `kind` is serial or parallel (prange)."""
 
     var: str
@@ -218,8 +221,8 @@ class Loop:
     kind: LoopKind = SERIAL
 
 
-@dataclass(frozen=True)
-class ArrayView:
+@dataclass(frozen=True, eq=False, repr=False)
+class ArrayView(Record):
     """Array parameter `param` seen with shape `shape` (a reshape of the C-contiguous
     array; None keeps its shape), its last two axes swapped when `transposed`."""
 
@@ -228,8 +231,8 @@ class ArrayView:
     transposed: bool = False
 
 
-@dataclass(frozen=True)
-class ExternCall:
+@dataclass(frozen=True, eq=False, repr=False)
+class ExternCall(Record):
     """out = fn(*args) over whole arrays: a library routine instead of a loop nest.
 
     Matrix products go to BLAS (`matmul`): no loop nest we emit comes near a tuned
@@ -244,8 +247,8 @@ class ExternCall:
 EXTERN_FUNCTIONS = ("matmul",)
 
 
-@dataclass(frozen=True)
-class MatmulTile:
+@dataclass(frozen=True, eq=False, repr=False)
+class MatmulTile(Record):
     """outs[o][row:row+rows, panel*width : panel*width+width] = the epilogue's stage
     stores[o] of a[row:row+rows] @ the weights of panels[panel]: one register-blocked
     tile (codegen.microkernel; `a` and the outputs may be C-contiguous stacks of rows,
@@ -288,8 +291,8 @@ class MatmulTile:
 Stmt = Assign | Store | Loop | ExternCall | MatmulTile
 
 
-@dataclass(frozen=True)
-class Param:
+@dataclass(frozen=True, eq=False, repr=False)
+class Param(Record):
     """An array parameter: inputs are read, outputs written (never both)."""
 
     name: str
@@ -298,8 +301,8 @@ class Param:
     is_output: bool
 
 
-@dataclass(frozen=True)
-class Kernel:
+@dataclass(frozen=True, eq=False, repr=False)
+class Kernel(Record):
     name: str
     params: tuple
     body: tuple

@@ -54,8 +54,7 @@ def environment() -> tuple[dict[str, str], str]:
     NUMBA_CPU_FEATURES first, as Numba reads them), without importing Numba."""
     global _ENV
     if _ENV is None:
-        versions = {dist: distribution_version(dist)
-                    for dist in ("numba", "llvmlite", "graphjit")}
+        versions = distribution_versions(("numba", "llvmlite", "graphjit"))
         name = os.environ.get("NUMBA_CPU_NAME")
         features = os.environ.get("NUMBA_CPU_FEATURES")
         lib = llvm_direct.library(versions["llvmlite"])
@@ -75,24 +74,40 @@ _ENV: tuple[dict[str, str], str] | None = None
 
 def distribution_version(name: str) -> str:
     """The version of the installed distribution `name`, as importlib.metadata.version
-    gives it ("unknown" where none is: a source checkout of graphjit), read from the
-    first `<name>-<version>.dist-info` folder on sys.path: importing importlib.metadata
-    alone costs a warm start 25 ms of CPU. Anything else (an egg, a zip) asks
-    importlib.metadata."""
+    gives it ("unknown" where none is: a source checkout of graphjit)."""
+    return distribution_versions((name,))[name]
+
+
+def distribution_versions(names: tuple[str, ...]) -> dict[str, str]:
+    """`distribution_version` of each of `names`, read in one pass over sys.path from the
+    first `<name>-<version>.dist-info` folder of each: importing importlib.metadata
+    alone costs a warm start 25 ms of CPU. A name met first as anything else (an egg,
+    a zip) or not found asks importlib.metadata."""
+    found: dict[str, str | None] = {}  # (None: importlib.metadata decides)
     for entry in sys.path:
+        if len(found) == len(names):
+            break
         try:
-            names = os.listdir(entry or ".")
+            listed = os.listdir(entry or ".")
         except OSError:
             continue
-        for folder in names:
+        for folder in listed:
+            if not folder.endswith((".dist-info", ".egg-info")):
+                continue
             dist, _, rest = folder.partition("-")
-            if rest.endswith(".dist-info") and dist.lower().replace(".", "_") == name:
-                return rest[:-len(".dist-info")]
-            if rest.endswith(".egg-info") and dist.lower() == name:
-                break  # (importlib.metadata reads those)
-        else:
-            continue
-        break
+            if rest.endswith(".dist-info"):
+                name = dist.lower().replace(".", "_")
+                if name in names and name not in found:
+                    found[name] = rest[:-len(".dist-info")]
+            elif rest.endswith(".egg-info") and dist.lower() in names:
+                found.setdefault(dist.lower(), None)  # (importlib.metadata reads those)
+    versions = {}
+    for name in names:
+        versions[name] = found.get(name) or _metadata_version(name)
+    return versions
+
+
+def _metadata_version(name: str) -> str:
     import importlib.metadata as md
     try:
         return md.version(name)
@@ -202,7 +217,9 @@ class _BindingEngine:
         machine = ll.Target.from_default_triple().create_target_machine(
             cpu=ll.get_host_cpu_name(), features=ll.get_host_cpu_features().flatten(),
             opt=3, codemodel="jitdefault")
-        self._engine = ll.create_mcjit_compiler(ll.parse_assembly(""), machine)
+        module = ll.parse_assembly("")
+        self._engine = ll.create_mcjit_compiler(module, machine)
+        self._engine.remove_module(module)  # (see llvm_direct.Engine: not compiled)
         self._engine.add_object_file(ll.ObjectFileRef.from_data(code))
         self._engine.finalize_object()
 

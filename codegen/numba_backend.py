@@ -37,6 +37,7 @@ from codegen.loopir import (
     verify,
 )
 from codegen.passes import CHUNK_PARAMS, Prepared, prepare, shape_expr
+from codegen.record import MutableRecord, Record
 from codegen.render import Emitter
 from codegen.warm_start import WarmStart
 
@@ -147,8 +148,8 @@ def _signature(kernel: Kernel, chunked: bool) -> str:
     return f"void({', '.join(array(p) for p in kernel.params)}{chunk})"
 
 
-@dataclass
-class CompiledKernel:
+@dataclass(eq=False, repr=False)
+class CompiledKernel(MutableRecord):
     """A native kernel and what it came from."""
 
     kernel: Kernel
@@ -211,8 +212,8 @@ _MISS_REASONS = {
 }
 
 
-@dataclass(frozen=True)
-class CacheOutcome:
+@dataclass(frozen=True, eq=False, repr=False)
+class CacheOutcome(Record):
     """How `compile_kernel` got a kernel: `source` MEMORY or DISK (hits), COMPILED (a
     miss, `reason` saying why) or EXTERN (plain Python calling NumPy: nothing compiled)."""
 

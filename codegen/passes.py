@@ -28,6 +28,7 @@ from codegen.loopir import (
     Var,
 )
 from codegen.pipeline import pipeline_rows
+from codegen.record import Record
 
 #: the arguments bounding a chunked kernel's outer loop (codegen.parallel)
 CHUNK_PARAMS = ("chunk_lo", "chunk_hi")
@@ -37,8 +38,8 @@ REASSOCIATED = {Fn.ADD: Fn.REDUCE_ADD, Fn.MUL: Fn.REDUCE_MUL, Fn.MAXIMUM: Fn.RED
                 Fn.MINIMUM: Fn.REDUCE_MIN}
 
 
-@dataclass(frozen=True)
-class Prepared:
+@dataclass(frozen=True, eq=False, repr=False)
+class Prepared(Record):
     """A kernel as the backend prints it."""
 
     kernel: Kernel  # as verified: its name, parameters and structural hash

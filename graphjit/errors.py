@@ -11,6 +11,8 @@ import os
 import sys
 from dataclasses import dataclass
 
+from codegen.record import Record
+
 # Frames from these folders are graphjit's own; the first frame outside them
 # is the user's line.
 _PACKAGE_DIRS = tuple(
@@ -132,8 +134,8 @@ class CompileError(Error):
     """Lowering or native compilation of a kernel failed."""
 
 
-@dataclass(frozen=True)
-class SourceLine:
+@dataclass(frozen=True, eq=False, repr=False)
+class SourceLine(Record):
     """Where the user created an op: shown in every error about it."""
 
     filename: str

@@ -12,6 +12,8 @@ import dataclasses
 import time
 from dataclasses import dataclass, field
 
+from codegen.record import MutableRecord
+
 # Why a plan was built (PlanRecord.why)
 FIRST_CALL = "first call"
 NEW_SHAPES = "new input shapes"
@@ -37,8 +39,8 @@ def shape_changes(names: list[str], before: tuple, after: tuple) -> str:
     return ", ".join(changes) or "same shapes"
 
 
-@dataclass
-class KernelRecord:
+@dataclass(eq=False, repr=False)
+class KernelRecord(MutableRecord):
     """One kernel of a plan: `source` is where it came from (memory or disk: a cache hit;
     compiled: a miss, `reason` says why; extern: NumPy calls, nothing to compile)."""
 
@@ -57,8 +59,8 @@ class KernelRecord:
         return self.source == "compiled"
 
 
-@dataclass
-class PlanRecord:
+@dataclass(eq=False, repr=False)
+class PlanRecord(MutableRecord):
     """A plan a function built: for which inputs, when, why, at what cost."""
 
     number: int  # 1 for a function's first plan

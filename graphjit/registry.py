@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from codegen.loopir import Fn
+from codegen.record import MutableRecord, Record
 from graphjit.errors import GraphError
 
 Spec = tuple  # (shape: tuple of int|None, dtype: DType)
@@ -38,8 +39,8 @@ class Fusion(str, enum.Enum):
     HOST = "host"  # NumPy runs the reference on the host (random numbers, state, control)
 
 
-@dataclass(frozen=True)
-class Scalar:
+@dataclass(frozen=True, eq=False, repr=False)
+class Scalar(Record):
     """Lowering of an elementwise op: one scalar function of its broadcast inputs.
     `expensive` ops are computed once and parked rather than recomputed per pass."""
 
@@ -47,8 +48,8 @@ class Scalar:
     expensive: bool = False
 
 
-@dataclass(frozen=True)
-class ElementRule:
+@dataclass(frozen=True, eq=False, repr=False)
+class ElementRule(Record):
     """Lowering of one output element by a rule:
     rule(em, op, idx, out_shape, dtype) -> loop-IR expression (graphjit.lower.rules).
     `check(lowerer, op)` adds what verifies the op's input `checked_input` after the
@@ -61,8 +62,8 @@ class ElementRule:
     checked_input: int | None = None
 
 
-@dataclass(frozen=True)
-class RowReduce:
+@dataclass(frozen=True, eq=False, repr=False)
+class RowReduce(Record):
     """Lowering of a reduction: acc = combine(acc, x) from init(dtype); `mean` divides
     by the count. Over trailing axes it fuses as a row reduction, else it is a
     reduce kernel of its own."""
@@ -72,8 +73,8 @@ class RowReduce:
     mean: bool = False
 
 
-@dataclass(frozen=True)
-class KernelBuilder:
+@dataclass(frozen=True, eq=False, repr=False)
+class KernelBuilder(Record):
     """Lowering of a standalone op: build(lowerer, op, outputs, out_slots, names) adds
     its steps (graphjit.lower.program). `region` begins its kernels' names;
     `identity_if_same_shape` fuses the op as an identity when its output has its first
@@ -86,8 +87,8 @@ class KernelBuilder:
     shape_only: bool = False
 
 
-@dataclass(frozen=True)
-class Host:
+@dataclass(frozen=True, eq=False, repr=False)
+class Host(Record):
     """Not compiled: the plan calls the NumPy reference on the host, for this reason; or,
     given `call(op) -> HostCall`, that host kernel instead (control flow runs the
     compiled plans of its sub-graphs)."""
@@ -99,8 +100,8 @@ class Host:
 Lowering = Scalar | ElementRule | RowReduce | KernelBuilder | Host
 
 
-@dataclass(frozen=True)
-class Onnx:
+@dataclass(frozen=True, eq=False, repr=False)
+class Onnx(Record):
     """The op's ONNX counterpart, `op_type` (None where ONNX has no one op for it); the
     translations are graphjit.onnx's, and its importer reads `op_type` nodes unless
     `imported` is False. A `same` op maps one to one, same inputs and no attrs:
@@ -111,8 +112,8 @@ class Onnx:
     imported: bool = True
 
 
-@dataclass(frozen=True)
-class NoOnnx:
+@dataclass(frozen=True, eq=False, repr=False)
+class NoOnnx(Record):
     """No ONNX form, for this reason (the exporter's error says it)."""
 
     reason: str
@@ -135,14 +136,14 @@ class AttrKind(str, enum.Enum):
     FUNCTION = "function"  # a sub-graph (graphjit.function.Function): branches, loop bodies
 
 
-@dataclass(frozen=True)
-class Attr:
+@dataclass(frozen=True, eq=False, repr=False)
+class Attr(Record):
     kind: AttrKind
     required: bool = True
 
 
-@dataclass
-class OpDef:
+@dataclass(eq=False, repr=False)
+class OpDef(MutableRecord):
     """Everything graphjit knows about one primitive op type."""
 
     type: str

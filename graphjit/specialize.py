@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from codegen.record import MutableRecord
 from graphjit.errors import FeedError, ShapeError, UnsupportedError
 from graphjit.graph import Graph, Operation, Tensor, TensorShape, format_spec
 from graphjit.graph_queries import in_graph_order
@@ -29,8 +30,8 @@ def has_unknown_rank(fetches, fed) -> bool:
                for t in op.outputs)
 
 
-@dataclass
-class Specialized:
+@dataclass(eq=False, repr=False)
+class Specialized(MutableRecord):
     """A graph specialized to some fed ranks and the map from the old graph into it."""
 
     graph: Graph

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from codegen.record import MutableRecord
 from runtime.host import HostCall
 
 
@@ -40,8 +41,8 @@ class StepKind(str, enum.Enum):
 KERNEL, EXTERN, VIEW, HOST = StepKind.KERNEL, StepKind.EXTERN, StepKind.VIEW, StepKind.HOST
 
 
-@dataclass
-class SlotSpec:
+@dataclass(eq=False, repr=False)
+class SlotSpec(MutableRecord):
     """What a slot holds: its concrete shape and dtype, and where its array comes from."""
 
     shape: tuple  # (None dims: a host step's result whose shape it decides when it runs)
@@ -55,8 +56,8 @@ class SlotSpec:
         return math.prod(0 if d is None else d for d in self.shape) * self.dtype.itemsize
 
 
-@dataclass
-class Step:
+@dataclass(eq=False, repr=False)
+class Step(MutableRecord):
     """One call of the plan: a native kernel, a library call, a view or a host function
     (`host`, a registered host kernel, else `fn`)."""
 
@@ -77,8 +78,8 @@ class Step:
         return self.host.bind() if self.host is not None else self.fn
 
 
-@dataclass
-class Plan:
+@dataclass(eq=False, repr=False)
+class Plan(MutableRecord):
     slots: list[SlotSpec]
     steps: list[Step]
     input_slots: tuple[int, ...]

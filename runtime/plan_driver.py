@@ -41,9 +41,6 @@ from runtime.loop_driver import (
 )
 from runtime.plan import KERNEL, VIEW, Plan, SlotSpec, materialize
 
-# A runner switches to its plan's driver at this call (never the first: the driver
-# costs ~0.6 s to compile, ~0.03 s from the cache), as loops do after 64 iterations.
-NATIVE_AFTER_CALLS = 64
 MIN_KERNELS = 1  # (one kernel gains the native input checks)
 FREEZE_BYTES = 1 << 16  # larger constants are passed (compiling them in is slow)
 

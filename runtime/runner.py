@@ -28,13 +28,15 @@ import numpy as np
 
 from runtime import trace
 from runtime.host import owned_results
-from runtime.loop_driver import NotNative
 from runtime.plan import EXTERN, HOST, KERNEL, VIEW, Plan, materialize
-from runtime.plan_driver import NATIVE_AFTER_CALLS, PlanDriver, build_plan_driver, wants_driver
 
 _log = logging.getLogger("graphjit.runtime")
 MISS = object()  # a runner's answer when its checks fail: take the general path
 SMALL_OUTPUT_BYTES = 4096  # fresh outputs below this cost no page faults: not recycled
+# A runner switches to its plan's driver (runtime.plan_driver) at this call (never the
+# first: the driver costs ~0.6 s to compile, ~0.03 s from the cache), as loops do after
+# 64 iterations.
+NATIVE_AFTER_CALLS = 64
 
 
 def no_runner(args: tuple) -> object:
@@ -108,6 +110,10 @@ def build_runner(plan: Plan, pool: list, functions: list, input_dtypes: list,
     the lone fetch itself (a NumPy scalar for 0-d) when `single`."""
     if len(input_dtypes) != len(plan.input_slots):  # (not one dtype per input: no runner)
         return no_runner
+    # (the drivers' modules load with the first runner: a warm start's first calls, and
+    # `import graphjit`, need neither)
+    from runtime.loop_driver import NotNative
+    from runtime.plan_driver import PlanDriver, build_plan_driver, wants_driver
     slots = plan.slots
     trusted = _trusted_slots(plan)
     use_pool = _reads_pooled(plan) or any(

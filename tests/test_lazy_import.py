@@ -126,3 +126,39 @@ def test_import_graphjit_leaves_the_collector_as_it_found_it():
         import graphjit
         assert gc.isenabled() and gc.get_freeze_count() >= frozen
     """)
+
+
+def test_feature_lowerings_load_when_first_used(tmp_path):
+    """Control flow's and convolution's lowerings and the runtime's loop and plan drivers
+    are not imported by `import graphjit` (ops register them through
+    graphjit.lower.deferred); a graph using them loads them when lowered and runs as
+    the reference interpreter does."""
+    code = """
+import sys
+import numpy as np
+import graphjit as tf
+lazy = ('graphjit.lower.control_flow', 'graphjit.lower.while_loop',
+        'graphjit.lower.while_stack', 'graphjit.lower.conv_lowering',
+        'runtime.loop_driver', 'runtime.plan_driver', 'runtime.stack_driver')
+assert not [m for m in lazy if m in sys.modules], [m for m in lazy if m in sys.modules]
+g = tf.Graph()
+with g.as_default():
+    x = tf.placeholder(tf.float32, [1, 5, 5, 2], name="x")
+    w = tf.constant(np.linspace(-1, 1, 36, dtype=np.float32).reshape(3, 3, 2, 2))
+    c = tf.nn.conv2d(x, w, strides=[1, 1, 1, 1], padding="SAME")
+    s = tf.reduce_sum(c)
+    y = tf.cond(s > 0, lambda: c * 2.0, lambda: c - 1.0)
+    _, z = tf.while_loop(lambda i, v: i < 3, lambda i, v: (i + 1, v * 0.5 + 1.0),
+                         [tf.constant(0), y])
+feed = np.random.default_rng(0).standard_normal((1, 5, 5, 2)).astype(np.float32)
+got = tf.compile(g, fetches=z, feeds=[x])(feed)
+with tf.Session(graph=g, engine="reference") as sess:
+    want = sess.run(z, {x: feed})
+np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+assert {'graphjit.lower.control_flow', 'graphjit.lower.conv_lowering'} <= set(sys.modules)
+print('ok')
+"""
+    env = dict(os.environ, PYTHONPATH=str(ROOT), GRAPHJIT_CACHE_DIR=str(tmp_path))
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr

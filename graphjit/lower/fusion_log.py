@@ -10,6 +10,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
+from codegen.record import MutableRecord, Record
 from graphjit.graph import Operation, Tensor
 
 
@@ -28,14 +29,14 @@ class Why(str, enum.Enum):
     SIZE = "size"  # the region reached MAX_REGION_OPS
 
 
-@dataclass(frozen=True)
-class Note:
+@dataclass(frozen=True, eq=False, repr=False)
+class Note(Record):
     why: Why
     detail: str  # a sentence in the user's terms: op names and shapes
 
 
-@dataclass
-class FusionLog:
+@dataclass(eq=False, repr=False)
+class FusionLog(MutableRecord):
     """`alone[op]`: why op's region takes no other op (standalone, host, view, reduce);
     `refused[(op, t)]`: why op did not join the region computing its input `t`."""
 

@@ -32,13 +32,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from codegen.loopir import PARALLEL, SERIAL, Assign, Dim, Fn, Kernel, Loop, MatmulTile, Param, Var
+from codegen.record import Record
 from codegen.tile_shape import tile_shape
 from graphjit.lower.exprs import int_add, int_op
 from runtime.plan import SlotSpec, aligned_zeros
 
 
-@dataclass(frozen=True)
-class Epilogue:
+@dataclass(frozen=True, eq=False, repr=False)
+class Epilogue(Record):
     """What the kernel does with each product before storing it: add a bias row (the
     input in2, shape (N,)), then relu; `stores` names the stage each output out0, out1,
     ... receives, counting the stages present (0 the product, then after the bias if

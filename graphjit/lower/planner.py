@@ -12,6 +12,7 @@ from time import perf_counter
 from typing import TYPE_CHECKING
 
 from codegen.loopir import Kernel, format_kernel
+from codegen.record import MutableRecord
 from graphjit import compile_log
 from graphjit.compile_progress import CompileProgress
 from graphjit.errors import CompileError, ResourceExhaustedError
@@ -26,8 +27,8 @@ if TYPE_CHECKING:
     from codegen.numba_backend import CompiledKernel
 
 
-@dataclass(repr=False)
-class LoweredStep:
+@dataclass(eq=False, repr=False)
+class LoweredStep(MutableRecord):
     """What lowering made of a region: for `fn.kernels`, `ir()` and the profiler.
     `compiled` is None for views and host steps, and before compiling."""
 

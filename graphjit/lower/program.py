@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from codegen.loopir import Kernel, is_extern
+from codegen.record import MutableRecord, Record
 from graphjit.errors import CompileError
 from graphjit.graph import Operation, Tensor, format_spec
 from graphjit.graph_queries import ops_needed, read_inputs, ref_inputs
@@ -28,8 +29,8 @@ from runtime.host import HostCall
 from runtime.plan import EXTERN, HOST, KERNEL, VIEW, SlotSpec, StepKind
 
 
-@dataclass(frozen=True, repr=False)
-class ProgramStep:
+@dataclass(frozen=True, eq=False, repr=False)
+class ProgramStep(Record):
     """One step of a lowered program: a loop-IR kernel (KERNEL or EXTERN), a VIEW, or a
     call of a registered HOST kernel, reading and writing slots. `listed` steps appear in
     `fn.kernels`."""
@@ -49,8 +50,8 @@ class ProgramStep:
         return f"<{self.kind} {self.name}: {', '.join(self.ops)}>"
 
 
-@dataclass
-class LoweredProgram:
+@dataclass(eq=False, repr=False)
+class LoweredProgram(MutableRecord):
     """What a plan will run, before any compiling: steps in order over slot specs."""
 
     slots: list[SlotSpec]

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from codegen.record import Record
 from graphjit import dtypes
 from graphjit.errors import (
     DTypeError,
@@ -225,8 +226,8 @@ def normalize_axes(axis, rank: int) -> tuple[int, ...]:
     return tuple(out)
 
 
-@dataclass(frozen=True)
-class AxesOfRank(RankDependent):
+@dataclass(frozen=True, eq=False, repr=False)
+class AxesOfRank(RankDependent, Record):
     """The axes `axis` (None: all) of a tensor of unknown rank, normalized as
     normalize_axes does once the rank is known (graphjit.specialize)."""
 
@@ -236,8 +237,8 @@ class AxesOfRank(RankDependent):
         return normalize_axes(None if self.axis is None else list(self.axis), rank)
 
 
-@dataclass(frozen=True)
-class UnknownDims(RankDependent):
+@dataclass(frozen=True, eq=False, repr=False)
+class UnknownDims(RankDependent, Record):
     """A shape attr of as many unknown dims as the rank of the op's first input, which
     is unknown when the op is built (dropout's mask shape)."""
 
@@ -245,8 +246,8 @@ class UnknownDims(RankDependent):
         return TensorShape([None] * rank)
 
 
-@dataclass(frozen=True)
-class AxisOfRank(RankDependent):
+@dataclass(frozen=True, eq=False, repr=False)
+class AxisOfRank(RankDependent, Record):
     """One axis of a tensor of unknown rank, normalized once the rank is known."""
 
     axis: int

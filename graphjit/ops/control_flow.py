@@ -27,11 +27,16 @@ from graphjit.function import (
     with_captures,
 )
 from graphjit.graph import Tensor, TensorShape, format_spec
-from graphjit.lower.control_flow import check_invariants, cond_call, while_call
+from graphjit.lower import deferred
 from graphjit.ops._util import convert_to_tensor, graph_of, op_error, op_errors
 from graphjit.ops.control_flow_grad import if_grad, while_grad
 from graphjit.ops.core import with_rank
 from graphjit.registry import Attr, AttrKind, Fusion, Host, NoOnnx, OpDef, register
+
+# (the lowering and its loop drivers load when a program first uses control flow)
+cond_call = deferred("graphjit.lower.control_flow", "cond_call")
+while_call = deferred("graphjit.lower.control_flow", "while_call")
+check_invariants = deferred("graphjit.lower.while_loop", "check_invariants")
 
 __all__ = ["cond", "case", "while_loop"]
 

@@ -24,8 +24,10 @@ import numpy as np
 
 from graphjit.errors import ShapeError, UnsupportedError
 from graphjit.graph import TensorShape, get_default_graph
-from graphjit.lower.control_flow import history_call
+from graphjit.lower import deferred
 from graphjit.registry import Attr, AttrKind, Fusion, Host, NoOnnx, OpDef, register
+
+history_call = deferred("graphjit.lower.control_flow", "history_call")
 
 
 def if_grad(op, grads):

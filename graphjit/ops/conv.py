@@ -15,7 +15,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from graphjit.errors import DTypeError, GraphError, ShapeError, UnsupportedError, user_source_line
 from graphjit.graph import Tensor, TensorShape
-from graphjit.lower import conv_lowering, standalone
+from graphjit.lower import deferred, standalone
 from graphjit.ops._util import (
     FLOAT,
     check_dtype,
@@ -305,12 +305,13 @@ def _avg_pool_grad_grad(op, grads):
 
 
 _STANDALONE = Fusion.STANDALONE
+_LOWERING = "graphjit.lower.conv_lowering"  # (loaded by the first conv lowered)
 _CONV = {"strides": Attr(AttrKind.INTS), "padding": Attr(AttrKind.STR),
          "dilations": Attr(AttrKind.INTS)}
 _POOL = {"ksize": Attr(AttrKind.INTS), "strides": Attr(AttrKind.INTS),
          "padding": Attr(AttrKind.STR)}
 register(OpDef("Conv2D", _conv2d_infer, _conv2d_reference, _STANDALONE,
-               KernelBuilder("conv", conv_lowering.lower_conv), grad=_conv2d_grad,
+               KernelBuilder("conv", deferred(_LOWERING, "lower_conv")), grad=_conv2d_grad,
                attrs=_CONV, onnx=Onnx("Conv")))
 register(OpDef("MaxPool", _pool_infer, _max_pool_reference, _STANDALONE,
                KernelBuilder("pool", standalone.pool(is_max=True)), grad=_max_pool_grad,
@@ -320,12 +321,12 @@ register(OpDef("AvgPool", _pool_infer, _avg_pool_reference, _STANDALONE,
                attrs=_POOL, onnx=Onnx("AveragePool")))
 register(OpDef("Conv2DBackpropInput", _backprop_infer(_conv2d_infer, 0),
                _conv2d_backprop_input_reference, _STANDALONE,
-               KernelBuilder("conv_input_grad", conv_lowering.lower_conv_input_grad),
+               KernelBuilder("conv_input_grad", deferred(_LOWERING, "lower_conv_input_grad")),
                grad=_conv2d_backprop_input_grad, attrs=_CONV,
                onnx=Onnx("ConvTranspose", imported=False)))
 register(OpDef("Conv2DBackpropFilter", _backprop_infer(_conv2d_infer, 1),
                _conv2d_backprop_filter_reference, _STANDALONE,
-               KernelBuilder("conv_filter_grad", conv_lowering.lower_conv_filter_grad),
+               KernelBuilder("conv_filter_grad", deferred(_LOWERING, "lower_conv_filter_grad")),
                grad=_conv2d_backprop_filter_grad, attrs=_CONV, onnx=Onnx(None)))
 # Second derivatives of max pooling are not provided.
 register(OpDef("MaxPoolGrad", _backprop_infer(_pool_infer, 0), _max_pool_grad_reference,

@@ -13,10 +13,13 @@ from __future__ import annotations
 from graphjit.errors import InvalidArgumentError, ShapeError
 from graphjit.function import build_function, with_captures
 from graphjit.graph import Tensor, TensorShape, format_spec
-from graphjit.lower.while_stack import run_scan, scan_stack_call
+from graphjit.lower import deferred
 from graphjit.ops._util import convert_to_tensor, graph_of, op_error, op_errors
 from graphjit.ops.control_flow import _check_loop_vars, _invariants, _union
 from graphjit.registry import Attr, AttrKind, Fusion, Host, NoOnnx, OpDef, register
+
+run_scan = deferred("graphjit.lower.while_stack", "run_scan")
+scan_stack_call = deferred("graphjit.lower.while_stack", "scan_stack_call")
 
 __all__ = ["scan_stack"]
 

@@ -15,12 +15,15 @@ from __future__ import annotations
 from graphjit.errors import InvalidArgumentError, ShapeError
 from graphjit.function import build_function, with_captures
 from graphjit.graph import Tensor
-from graphjit.lower.while_stack import run_stacking, while_stack_call
+from graphjit.lower import deferred
 from graphjit.ops._util import convert_to_tensor, graph_of, op_error, op_errors
 from graphjit.ops.control_flow import _check_loop, _invariants, _union, loop_var_specs
 from graphjit.registry import Attr, AttrKind, Fusion, Host, NoOnnx, OpDef, register
 
 __all__ = ["while_stack"]
+
+run_stacking = deferred("graphjit.lower.while_stack", "run_stacking")
+while_stack_call = deferred("graphjit.lower.while_stack", "while_stack_call")
 
 
 def _split(attrs) -> int:

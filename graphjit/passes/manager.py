@@ -25,6 +25,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from codegen.record import MutableRecord
 from graphjit.errors import Error, InternalError, NotFoundError
 from graphjit.graph import Graph, Operation, Tensor
 from graphjit.graph_queries import in_graph_order
@@ -51,8 +52,8 @@ class UnknownPassError(Error, ValueError):
     """A pass name the optimizer does not know."""
 
 
-@dataclass
-class OptimizeReport:
+@dataclass(eq=False, repr=False)
+class OptimizeReport(MutableRecord):
     """What `optimize` did: one PassStats per pass run, and where the old tensors went."""
 
     passes: tuple[str, ...]
@@ -187,16 +188,21 @@ def optimize(graph: Graph, fetches=None, passes=None, *, keep: Iterable = (),
     elif not names:
         step(copy_graph)  # still a new graph: callers may edit it freely
     report.converged = not names
+    # A fixed point once every pass ran on the current graph and changed nothing: the
+    # passes run in a row without a change, counted across rounds (a change by the first
+    # pass alone is confirmed by its own rerun, not by a whole round more).
+    unchanged = 0
     for iteration in range(1, max_iterations + 1 if names else 1):
-        round_changes = 0
         for name in names:
             stats = step(PASSES[name])
             stats.iteration = iteration
             report.runs.append(stats)
-            round_changes += stats.changes
+            unchanged = 0 if stats.changes else unchanged + 1
             dump(current, f"{iteration}.{name}")
+            if unchanged == len(names):
+                break
         report.iterations = iteration
-        if round_changes == 0:
+        if unchanged == len(names):
             report.converged = True
             break
     report._tensors, report._ops = tensors, ops

@@ -21,13 +21,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from codegen.record import MutableRecord
 from graphjit.errors import InternalError
 from graphjit.graph import Graph, Operation, Tensor, format_spec
 from graphjit.registry import get_op_def
 
 
-@dataclass
-class PassContext:
+@dataclass(eq=False, repr=False)
+class PassContext(MutableRecord):
     """What a pass must respect, in terms of the graph it is given.
 
     `fetches` are the requested results; `keep` are tensors that must stay as
@@ -45,8 +46,8 @@ class PassContext:
         return ops | {t.op for t in self.keep}
 
 
-@dataclass
-class PassStats:
+@dataclass(eq=False, repr=False)
+class PassStats(MutableRecord):
     """What one run of one pass did (a row of the optimizer's report)."""
 
     name: str
@@ -73,8 +74,8 @@ class PassStats:
                 "rewrites": dict(self.rewrites)}
 
 
-@dataclass
-class PassResult:
+@dataclass(eq=False, repr=False)
+class PassResult(MutableRecord):
     graph: Graph
     tensor_map: dict[Tensor, Tensor]  # old tensor -> new tensor, where it survives
     op_map: dict[Operation, Operation]  # old op -> the new op that carries its name

@@ -20,6 +20,9 @@ def test_distribution_versions_agree_with_importlib_metadata():
             expected = "unknown"
         assert native.distribution_version(name) == expected
     assert native.distribution_version("no_such_distribution_here") == "unknown"
+    names = ("numba", "llvmlite", "numpy", "graphjit", "no_such_distribution_here")
+    assert native.distribution_versions(names) == {
+        name: native.distribution_version(name) for name in names}
 
 
 def test_the_cpu_override_numba_reads_changes_the_key(monkeypatch):

@@ -148,7 +148,7 @@ def test_a_plan_with_a_host_step_keeps_its_steps():
 def test_a_driver_that_cannot_be_built_leaves_the_steps(graph, reference, monkeypatch):
     def fail(plan):
         raise NotNative("no driver here")
-    monkeypatch.setattr(runner_module, "build_plan_driver", fail)
+    monkeypatch.setattr(plan_driver, "build_plan_driver", fail)
     g, fetches, x = graph
     fn = tf.compile(g, fetches=fetches, feeds=[x])
     for seed in range(AFTER + 2):

@@ -197,3 +197,54 @@ def test_dump_to_directory(monkeypatch, tmp_path, capsys):
 def test_report_type_is_exported():
     g, fetches, _ = mlp_graph()
     assert isinstance(optimize(g, fetches)[1], OptimizeReport)
+
+
+
+def _mean_graph():
+    """A mean cross-entropy: constant_folding folds one op, no other pass changes it."""
+    g = tf.Graph()
+    with g.as_default():
+        x = tf.placeholder(tf.float32, [None, 3], name="x")
+        labels = tf.placeholder(tf.int32, [None], name="labels")
+        y = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
+            labels=labels, logits=x), name="y")
+    return g, y, x
+
+
+def _folded_graph():
+    g = tf.Graph()
+    with g.as_default():
+        x = tf.placeholder(tf.float32, [3], name="x")
+        y = tf.add(x, tf.constant(2.0) * tf.constant(3.0), name="y")
+    return g, y, x
+
+
+def _mlp():
+    g, (total, _), _ = mlp_graph()
+    return g, total, g.get_tensor_by_name("x:0")
+
+
+@pytest.mark.parametrize("make", [_mean_graph, _folded_graph, _mlp])
+def test_optimize_stops_once_every_pass_ran_without_a_change(make):
+    """A fixed point once the passes ran in a row on the current graph without a change:
+    the last len(passes) runs changed nothing, the one before them did, and optimizing
+    the result again changes nothing."""
+    g, y, x = make()
+    n = len(DEFAULT_PASSES)
+    new, report = optimize(g, [y], keep=[x])
+    runs = report.runs
+    assert report.converged and all(run.changes == 0 for run in runs[-n:])
+    assert len(runs) == n or runs[-n - 1].changes > 0
+    twin_y, twin_x = report.lookup(y), report.lookup(x)
+    again, second = optimize(new, [twin_y], keep=[twin_x])
+    assert second.changes == 0 and again.as_text() == new.as_text()
+
+
+def test_a_change_by_the_first_pass_alone_is_confirmed_by_its_rerun():
+    """A change by constant_folding (the first pass) that nothing after it touches is
+    confirmed by constant_folding's second run, without a whole second round."""
+    g, y, x = _mean_graph()
+    _, report = optimize(g, [y], keep=[x])
+    assert [run.name for run in report.runs if run.changes] == [DEFAULT_PASSES[0]]
+    assert [run.name for run in report.runs] == [*DEFAULT_PASSES, DEFAULT_PASSES[0]]
+    assert report.iterations == 2 and report.converged
