@@ -39,6 +39,7 @@ from codegen.loopir import (
 from codegen.passes import CHUNK_PARAMS, Prepared, prepare, shape_expr
 from codegen.record import MutableRecord, Record
 from codegen.render import Emitter
+from codegen.vplan_budget import needs_single_interleave
 from codegen.warm_start import WarmStart
 
 # Numba's threading layer is the process's, so graphjit leaves its choice to the user
@@ -274,7 +275,8 @@ def compile_kernel(kernel: Kernel) -> CompiledKernel:
             except Exception:  # noqa: BLE001 - the load below fails alike and reports it
                 pass
         if fn is None:
-            fn, reason = _load(path, kernel.name, source, reason, is_extern(kernel))
+            fn, reason = _load(path, kernel.name, source, reason, is_extern(kernel),
+                               needs_single_interleave(kernel))
         if isinstance(fn, WarmStart):
             _report(CacheOutcome(kernel.name, DISK))
         elif is_extern(kernel):
@@ -303,16 +305,17 @@ def is_loaded_or_cached(kernel: Kernel) -> bool:
     return cache.is_cached(kernel_source(prepare(kernel)))
 
 
-def _load(path: str, name: str, source: str, reason: str = "", extern: bool = False):
+def _load(path: str, name: str, source: str, reason: str = "", extern: bool = False,
+          single_interleave: bool = False):
     """The kernel through Numba (compiled, or loaded from its disk cache), and the
-    reason of a miss."""
+    reason of a miss. `single_interleave`: see codegen.vplan_budget."""
     try:
-        return _import_kernel(path, name, extern), reason
+        return _import_kernel(path, name, extern, single_interleave), reason
     except Exception:
         # A corrupt Numba cache entry must not be fatal: drop it and compile afresh.
         cache.drop_numba_cache(path)
         try:
-            return (_import_kernel(path, name, extern),
+            return (_import_kernel(path, name, extern, single_interleave),
                     "corrupt machine code in the cache, dropped")
         except Exception as exc:
             raise BackendError(f"Numba failed to compile kernel {name}: "
@@ -334,7 +337,9 @@ def _warm_start(prepared: Prepared, found, source: str) -> WarmStart | None:
     if entry is None:
         return None
     path, name = found.path, prepared.kernel.name
-    return WarmStart(entry, lambda: _load(path, name, source)[0], path, name, source)
+    single = needs_single_interleave(prepared.kernel)
+    return WarmStart(entry, lambda: _load(path, name, source, single_interleave=single)[0],
+                     path, name, source)
 
 
 class KernelCompileError(Exception):
@@ -454,7 +459,8 @@ def _module_name(path: str) -> str:
     return "graphjit_kernels." + os.path.splitext(os.path.basename(path))[0]
 
 
-def _import_kernel(path: str, name: str, extern: bool = False):
+def _import_kernel(path: str, name: str, extern: bool = False,
+                   single_interleave: bool = False):
     """The kernel a generated file defines, holding nothing else alive: its module
     leaves sys.modules, and the module's names for it go (the dispatcher's globals are
     the module's: a cycle only the garbage collector would free). An extern kernel's
@@ -466,8 +472,8 @@ def _import_kernel(path: str, name: str, extern: bool = False):
     if extern:
         compiling = contextlib.nullcontext()
     else:
-        from codegen.target import loop_peeling_off
-        compiling = loop_peeling_off()
+        from codegen.target import compile_switches
+        compiling = compile_switches(single_interleave)
     try:
         with compiling:  # compiles here (the kernel has its signature)
             spec.loader.exec_module(module)

@@ -46,20 +46,31 @@ def cpu_key() -> str:
 
 
 @contextlib.contextmanager
-def loop_peeling_off():
-    """Compile with LLVM's loop peeling off, then allow it again (LLVM's default).
+def compile_switches(single_interleave: bool = False):
+    """Compile with LLVM's loop peeling off, and with loop interleaving off where asked;
+    then restore LLVM's defaults.
 
     LLVM 22 (llvmlite 0.50) aborts the whole process, an assertion in LoopPeel.cpp
     ("when peeling the last iteration ... can only peel a single iteration"), on a
     loop with a concat select on the loop index and another on the reversed index
     (`concat(...)` fetched beside `concat(...)[::-1]`). Peeling only saves a compare
-    in the first or last iterations of graphjit's loops. LLVM's switches belong to
-    the process, so this holds Numba's compiler lock: no other Numba compile sees
-    the switch.
+    in the first or last iterations of graphjit's loops.
+
+    `single_interleave` (codegen.vplan_budget decides it per kernel) sets an interleave
+    count of 1: LLVM 22's vectorizer otherwise spends time exponential in a chain of
+    inlined vecmath calls on a value it finds uniform (minutes, seemingly a hang). 0,
+    the value restored, is "not forced": LLVM's cost model chooses again.
+
+    LLVM's switches belong to the process, so this holds Numba's compiler lock: no
+    other Numba compile sees them.
     """
     with global_compiler_lock:
         binding.set_option("graphjit", "-unroll-allow-peeling=false")
+        if single_interleave:
+            binding.set_option("graphjit", "-force-vector-interleave=1")
         try:
             yield
         finally:
+            if single_interleave:
+                binding.set_option("graphjit", "-force-vector-interleave=0")
             binding.set_option("graphjit", "-unroll-allow-peeling=true")
