@@ -6,12 +6,13 @@ and is timed on two schedules that alternate round by round: "rotated" (one call
 system per repetition, the starting system rotating: each call follows another system's)
 and "b2b" (blocks of calls of one system, the systems taking turns block by block: each
 call follows the same system's). On a machine whose caches other work shares, a call's data
-is partly evicted after any pause, whatever ran in it, and every system is slower rotated
+is partly evicted after any pause, whatever ran in it, and systems are often slower rotated
 than back to back (benchmarks/README.md); both medians are printed, with ratios. Each
 result is checked against a float64 NumPy reference first; a system that is wrong beyond
 float32 tolerance (|err| <= 1e-5 * max|ref| + 1e-4 * |ref|) or raises is left out of the
 timings with the reason printed in its row. Tables give medians, ratios to NumPy measured
-in the same run and, for W1-W3, the bandwidth "limit" (bytes moved once / 31 GB/s).
+in the same run and, for W1-W3, the rotated median over the bandwidth "limit" (bytes moved
+once / 31 GB/s).
 
     python benchmarks/run.py                  # the full run (~1 minute on 2 cores)
     python benchmarks/run.py --quick          # ~15-30 s smoke run, smaller sizes
