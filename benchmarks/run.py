@@ -1,12 +1,18 @@
 """graphjit against NumPy, numexpr, hand-written Numba (and JAX, PyTorch, ONNX Runtime when
 importable) on the workloads W1-W7 described in benchmarks/workloads.py.
 
-Every system runs in this one process, interleaved (round robin, one call each per
-repetition, the starting system rotating), so machine noise hits all of them alike. Each
+Every system runs in this one process, interleaved, so machine noise hits all of them alike,
+and is timed on two schedules that alternate round by round: "rotated" (one call of each
+system per repetition, the starting system rotating: each call follows another system's)
+and "b2b" (blocks of calls of one system, the systems taking turns block by block: each
+call follows the same system's). On a machine whose caches other work shares, a call's data
+is partly evicted after any pause, whatever ran in it, and systems are often slower rotated
+than back to back (benchmarks/README.md); both medians are printed, with ratios. Each
 result is checked against a float64 NumPy reference first; a system that is wrong beyond
 float32 tolerance (|err| <= 1e-5 * max|ref| + 1e-4 * |ref|) or raises is left out of the
 timings with the reason printed in its row. Tables give medians, ratios to NumPy measured
-in the same run and, for W1-W3, the bandwidth "limit" (bytes moved once / 31 GB/s).
+in the same run and, for W1-W3, the rotated median over the bandwidth "limit" (bytes moved
+once / 31 GB/s).
 
     python benchmarks/run.py                  # the full run (~1 minute on 2 cores)
     python benchmarks/run.py --quick          # ~15-30 s smoke run, smaller sizes
@@ -61,6 +67,7 @@ import workloads  # noqa: E402
 
 BANDWIDTH = 31e9  # bytes/s: the best measured on the reference machine (benchmarks/README.md)
 RTOL, ATOL = 1e-4, 1e-5  # atol is relative to max|ref| of each output
+B2B_CALLS = 5  # calls per back-to-back block, the first untimed
 
 
 # -- machine ------------------------------------------------------------------------------
@@ -190,7 +197,7 @@ def run_workload(w: workloads.Workload, verbose: bool) -> dict:
     rows: dict[str, dict] = {}
     live = []
     for name, builder in w.systems:
-        row = rows[name] = {"times_s": [], "error": None, "handle": None}
+        row = rows[name] = {"times_s": [], "b2b_times_s": [], "error": None, "handle": None}
         try:
             start = time.perf_counter()
             handle, call = builder(*w.inputs)
@@ -209,54 +216,115 @@ def run_workload(w: workloads.Workload, verbose: bool) -> dict:
             if verbose:
                 traceback.print_exc()
     workloads.wait_graphjit_settled()
-    for rep in range(w.reps):
-        shift = rep % len(live) if live else 0
+    _time_systems(w, live, rows)
+    for row in rows.values():
+        for key, t in (("", row["times_s"]), ("b2b_", row["b2b_times_s"])):
+            ok = bool(t) and not row["error"]
+            row[key + "median_s"] = float(np.median(t)) if ok else None
+            row[key + "min_s"] = float(np.min(t)) if ok else None
+    for key in ("", "b2b_"):
+        base = rows.get(workloads.NUMPY, {}).get(key + "median_s")
+        for row in rows.values():
+            mine = row[key + "median_s"]
+            row[key + "ratio_numpy"] = mine / base if base and mine else None
+    return rows
+
+
+def _sample(row: dict, call, inner: int, into: str) -> None:
+    """One timed sample (`inner` calls) of a system into row[into]; an error ends it."""
+    if row["error"]:
+        return
+    try:
+        start = time.perf_counter()
+        for _ in range(inner):
+            call()
+        row[into].append((time.perf_counter() - start) / inner)
+    except Exception as exc:  # noqa: BLE001
+        row["error"] = _error(exc)
+
+
+def _time_systems(w: workloads.Workload, live: list, rows: dict) -> None:
+    """Two schedules, alternating round by round so that load changes hit both alike:
+
+    - rotated (times_s): call by call, each repetition calling every system once, the
+      first one rotating; each call follows another system's, its own data last touched
+      a round ago;
+    - back to back (b2b_times_s): blocks of B2B_CALLS calls of one system, the first
+      untimed, the systems taking turns block by block (the first one rotating); each
+      timed call follows the same system's call, as in a loop calling one model.
+
+    On a machine whose caches other work shares, the data of a call after a pause is
+    partly evicted (slower for every system), so the two can differ; every system
+    meets the same conditions in each.
+    """
+    rounds = max(2, -(-w.reps // B2B_CALLS))
+    rep = 0
+    for r in range(rounds):
+        for _ in range(min(B2B_CALLS, w.reps - rep)):
+            shift = rep % len(live) if live else 0
+            for name, call in live[shift:] + live[:shift]:
+                _sample(rows[name], call, w.inner, "times_s")
+            rep += 1
+        shift = r % len(live) if live else 0
         for name, call in live[shift:] + live[:shift]:
             row = rows[name]
             if row["error"]:
                 continue
             try:
-                start = time.perf_counter()
-                for _ in range(w.inner):
-                    call()
-                row["times_s"].append((time.perf_counter() - start) / w.inner)
+                call()
             except Exception as exc:  # noqa: BLE001
                 row["error"] = _error(exc)
-    for row in rows.values():
-        t = row["times_s"]
-        row["median_s"] = float(np.median(t)) if t and not row["error"] else None
-        row["min_s"] = float(np.min(t)) if t and not row["error"] else None
-    base = rows.get(workloads.NUMPY, {}).get("median_s")
-    for row in rows.values():
-        row["ratio_numpy"] = row["median_s"] / base if base and row["median_s"] else None
-    return rows
+            for _ in range(B2B_CALLS - 1):
+                _sample(row, call, w.inner, "b2b_times_s")
 
 
 def format_workload(w: workloads.Workload, rows: dict) -> str:
     scale, unit = (1e6, "us") if w.unit == "us" else (1e3, "ms")
     limit_s = w.limit_bytes / BANDWIDTH if w.limit_bytes else None
-    head = (f"{'system':<44} {'median ' + unit:>11} {'min ' + unit:>9} {'/NumPy':>7}"
-            + (f" {'/limit':>7}" if limit_s else "") + f" {'max abs err':>11} "
-            f"{'max rel err':>11} {'1st call s':>10}")
-    lines = [f"{w.id}: {w.title}  (median of {w.reps}"
-             + (f" x {w.inner} calls" if w.inner > 1 else "") + ")", head, "-" * len(head)]
+    head = (f"{'system':<44} {'rotated ' + unit:>11} {'/NumPy':>7} {'b2b ' + unit:>9} "
+            f"{'/NumPy':>7} {'min ' + unit:>9}" + (f" {'/limit':>7}" if limit_s else "")
+            + f" {'max abs err':>11} {'max rel err':>11} {'1st call s':>10}")
+    blocks = len(next((r["b2b_times_s"] for r in rows.values() if r["b2b_times_s"]), []))
+    each = f"samples of {w.inner} calls" if w.inner > 1 else "calls"
+    lines = [f"{w.id}: {w.title}  (medians of {each}: rotated, {w.reps} call by call; "
+             f"b2b, {blocks} back to back in blocks of {B2B_CALLS - 1} after an untimed "
+             "one)", head, "-" * len(head)]
     base = rows.get(workloads.NUMPY, {}).get("median_s")
     if limit_s:
         ratio = f"{limit_s / base:>7.3f}" if base else f"{'':>7}"
         lines.append(f"{'limit (bytes once / 31 GB/s)':<44} {limit_s * scale:>11.3f} "
-                     f"{'':>9} {ratio} {1.0:>7.2f}")
+                     f"{ratio} {'':>9} {'':>7} {'':>9} {1.0:>7.2f}")
     for name, row in rows.items():
-        if row["median_s"] is None:
+        if row["median_s"] is None or row["b2b_median_s"] is None:
             err = row["error"] or "no timings"
             lines.append(f"{name:<44} {'--':>11}  {err}")
             continue
-        r = row["ratio_numpy"]
+        low = min(row["min_s"], row["b2b_min_s"])
         lines.append(
-            f"{name:<44} {row['median_s'] * scale:>11.3f} {row['min_s'] * scale:>9.3f} "
-            f"{r:>7.2f}" + (f" {row['median_s'] / limit_s:>7.2f}" if limit_s else "")
+            f"{name:<44} {row['median_s'] * scale:>11.3f} {_ratio(row['ratio_numpy'])} "
+            f"{row['b2b_median_s'] * scale:>9.3f} {_ratio(row['b2b_ratio_numpy'])} "
+            f"{low * scale:>9.3f}"
+            + (f" {row['median_s'] / limit_s:>7.2f}" if limit_s else "")
             + f" {row['max_abs_err']:>11.2e} {row['max_rel_err']:>11.2e}"
             f" {row.get('first_call_s', float('nan')):>10.2f}")
+    lines += _against_graphjit(rows)
     return "\n".join(lines)
+
+
+def _ratio(r: float | None) -> str:
+    return f"{r:>7.2f}" if r is not None else f"{'--':>7}"
+
+
+def _against_graphjit(rows: dict) -> list[str]:
+    """graphjit's median over each other system's, in both schedules."""
+    mine = rows.get(workloads.GRAPHJIT, {})
+    if not mine or mine.get("median_s") is None or mine.get("b2b_median_s") is None:
+        return []
+    pairs = [f"{name} {mine['median_s'] / row['median_s']:.2f} / "
+             f"{mine['b2b_median_s'] / row['b2b_median_s']:.2f}"
+             for name, row in rows.items()
+             if name != workloads.GRAPHJIT and row.get("median_s") and row.get("b2b_median_s")]
+    return ["graphjit / system, rotated / b2b: " + "; ".join(pairs)] if pairs else []
 
 
 def graphjit_details(w: workloads.Workload, rows: dict) -> str:

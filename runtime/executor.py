@@ -18,7 +18,7 @@ import numpy as np
 
 from runtime import trace
 from runtime.host import owned_results
-from runtime.plan import EXTERN, HOST, KERNEL, VIEW, Plan, materialize
+from runtime.plan import EXTERN, HOST, KERNEL, VIEW, Plan, materialize, output_empty
 from runtime.runner import build_runner, no_runner
 
 
@@ -99,7 +99,7 @@ class Executor:
                 # code allocates, and out= arrays, which the caller checked.)
                 previous = arrays[slot]
                 if previous is None or getrefcount(previous) > 3:
-                    arrays[slot] = np.empty(shape, dtype)
+                    arrays[slot] = output_empty(shape, dtype)
                 del previous
             if out:
                 for position, array in out.items():

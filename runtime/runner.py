@@ -28,7 +28,7 @@ import numpy as np
 
 from runtime import trace
 from runtime.host import owned_results
-from runtime.plan import EXTERN, HOST, KERNEL, VIEW, Plan, materialize
+from runtime.plan import EXTERN, HOST, KERNEL, VIEW, Plan, materialize, output_empty
 
 _log = logging.getLogger("graphjit.runtime")
 MISS = object()  # a runner's answer when its checks fail: take the general path
@@ -119,6 +119,7 @@ def build_runner(plan: Plan, pool: list, functions: list, input_dtypes: list,
     use_pool = _reads_pooled(plan) or any(
         s.role == "output" and s.nbytes >= SMALL_OUTPUT_BYTES for s in slots)
     env: dict = {"MISS": MISS, "trace": trace, "ndarray": np.ndarray, "empty": np.empty,
+                 "output_empty": output_empty,
                  "getrefcount": getrefcount, "materialize": materialize, "plan": plan,
                  "pool": pool, "run_host": run_host, "finish": finish}
     calls = []  # what each step calls: kernels with native entries where they have one
@@ -178,7 +179,7 @@ def build_runner(plan: Plan, pool: list, functions: list, input_dtypes: list,
                 if use_pool:  # recycled when only the pooled set (and this code) refer to it
                     head.append(f"{local} = arrays[{slot}]")
                     head.append(f"if {local} is None or getrefcount({local}) > 3:")
-                    head.append(f"    {local} = arrays[{slot}] = {fresh}")
+                    head.append(f"    {local} = arrays[{slot}] = output_{fresh}")
                 else:  # a spare list per output: popped and put back whole, thread-safe
                     env[f"spare{slot}"] = []
                     head.extend(["try:", f"    {local} = spare{slot}.pop()",

@@ -11,6 +11,7 @@ import pytest
 import graphjit as tf
 from codegen import numba_backend
 from graphjit.lower.packed_matmul import PACKED_AFTER_CALLS, blas_rows
+from runtime.plan import ALIGN_BYTES
 
 
 def _softmax_graph(width=16):
@@ -270,6 +271,25 @@ def test_results_the_caller_holds_are_never_recycled():
     reused = fn(inputs[3])  # the previous result was dropped: its memory may be reused
     assert reused.__array_interface__["data"][0] == dropped_address
     np.testing.assert_allclose(reused, _softmax(inputs[3]), rtol=1e-5, atol=1e-7)
+
+
+def test_large_outputs_start_on_a_cache_line_on_every_call_path():
+    """A kernel storing whole vectors into an output off a line splits each store
+    (W2: 8% slower); outputs below a page stay plain arrays (`runtime.plan.output_empty`)."""
+    fn = tf.compile(_softmax_graph(1024))
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(3, 1024)).astype(np.float32)
+    results = [fn(x), fn(x), fn({"x:0": x}), fn(x=x)]  # runner, and the general path
+    for result in results:
+        assert result.ctypes.data % ALIGN_BYTES == 0 and result.flags.writeable
+        np.testing.assert_allclose(result, _softmax(x), rtol=1e-5, atol=1e-7)
+    assert len({r.ctypes.data for r in results}) == len(results)  # all held: none reused
+    del results
+    dropped = fn(x).ctypes.data
+    assert fn(x).ctypes.data == dropped  # a dropped aligned output is reused as before
+    small = tf.compile(_softmax_graph(16))(x[:, :16])
+    assert small.flags.owndata  # (96 bytes: np.empty)
+    np.testing.assert_allclose(small, _softmax(x[:, :16]), rtol=1e-5, atol=1e-7)
 
 
 def test_read_only_feeds_float16_ops_and_variable_integer_exponents():

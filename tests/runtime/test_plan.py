@@ -6,11 +6,13 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from runtime.plan import (
     ALIGN_BYTES,
+    ALIGNED_OUTPUT_BYTES,
     HOST,
     KERNEL,
     VIEW,
@@ -21,6 +23,7 @@ from runtime.plan import (
     aligned_zeros,
     assign_buffers,
     materialize,
+    output_empty,
 )
 
 F32 = np.dtype(np.float32)
@@ -203,6 +206,20 @@ def test_aligned_arrays_start_on_a_cache_line(shape, dtype):
         assert array.flags.writeable
         assert array.size == 0 or array.ctypes.data % ALIGN_BYTES == 0
     assert not aligned_zeros(shape, dtype).any()
+
+
+@pytest.mark.parametrize("shape", [(ALIGNED_OUTPUT_BYTES // 4,), (3, 1024), (4096,)])
+def test_outputs_of_a_page_or_more_start_on_a_cache_line(shape):
+    array = output_empty(shape, np.float32)
+    assert array.shape == shape and array.dtype == F32 and array.flags.c_contiguous
+    assert array.flags.writeable and array.ctypes.data % ALIGN_BYTES == 0
+
+
+@pytest.mark.parametrize("shape", [(), (0,), (8,), (ALIGNED_OUTPUT_BYTES // 4 - 1,)])
+def test_smaller_outputs_are_plain_arrays(shape):
+    """(np.empty is cheaper, and a few vector stores crossing a line cost little.)"""
+    array = output_empty(shape, np.float32)
+    assert array.shape == shape and array.dtype == F32 and array.flags.owndata
 
 
 def test_materialized_buffers_start_on_a_cache_line():
