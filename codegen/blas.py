@@ -82,10 +82,14 @@ def blas_threads() -> int:
 POOL_SPLIT = False
 # Trying the choice a site did not take costs what the try's calls take beyond the
 # taken choice's time; the next try waits until the site has run 1 / EXPLORE_SHARE times
-# that cost on the taken choice, so trying costs at most this share of the site's time
+# that cost on the taken choice, so trying costs about this share of the site's time
 # (and a try costs at least one call of the taken choice: at most one try per 32 calls).
 EXPLORE_SHARE = 1 / 32
 WINDOW = 8  # a choice's time is the mean of its last WINDOW timed calls: stalls included
+# ... and a try's cost halves every DEBT_HALF_LIFE_S: what it cost says less of the
+# machine the longer ago it was (a loaded minute's 30 ms tries kept W4's next quiet
+# stretch on one thread, 1.5x NumPy's two).
+DEBT_HALF_LIFE_S = 2.0
 
 # The BLAS libraries' own thread counts (the user's), read when the first site of any
 # thread enters; the count each library has now; the sites inside their `with` now.
@@ -127,7 +131,7 @@ class GemmSite:
 
     __slots__ = ("seconds", "recent", "calls", "_start", "_used", "_timed", "_split",
                  "_last", "_again", "_owner", "_spent", "_debt", "_debt_busy", "_trying",
-                 "_try_cost")
+                 "_try_cost", "_debt_at")
 
     def __init__(self):
         self.seconds: dict[int, float] = {}  # the calls' mean time, by thread count
@@ -145,6 +149,7 @@ class GemmSite:
         self._debt_busy = False  # the machine was busy when the last try began
         self._trying = 0  # the choice being tried (0: none)
         self._try_cost = 0.0
+        self._debt_at = 0.0  # time.monotonic() when the last try ended
 
     @staticmethod
     def budget(user: int) -> int:
@@ -171,6 +176,8 @@ class GemmSite:
             return 1 if one is None else budget  # measure the choice not yet seen
         best, other = (1, budget) if one <= many else (budget, 1)
         if not self._trying and (self._spent * EXPLORE_SHARE >= self._debt
+                                 or self._spent * EXPLORE_SHARE >= self._debt * 0.5 ** (
+                                     (time.monotonic() - self._debt_at) / DEBT_HALF_LIFE_S)
                                  or (self._debt_busy and not wake_cost.busy())):
             return other
         return best
@@ -273,6 +280,7 @@ class GemmSite:
             lost = self._try_cost + (took - typical if switched else 0.0)
         expected = 2 * (rival - typical) if rival is not None else 0.0
         self._debt = max(typical, expected, lost)
+        self._debt_at = time.monotonic()
         self._spent = typical if switched and self._trying != used else took
         self._trying = 0
 

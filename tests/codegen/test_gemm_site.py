@@ -37,7 +37,7 @@ def _tried_share(used, seconds_of):
 @pytest.mark.parametrize("busy", [True, False])
 def test_trying_the_other_choice_costs_at_most_its_share(two_cores, monkeypatch, busy):
     """Two threads 30 ms a call (cores held by others), one 0.5 ms: the tries of two
-    threads go on, but cost at most EXPLORE_SHARE of the site's time (a try every two
+    threads go on, but cost about EXPLORE_SHARE of the site's time (a try every two
     seconds had made one W5 call in five 30-90 ms slower on a loaded machine)."""
     monkeypatch.setattr(wake_cost, "busy", lambda: busy)
 
@@ -45,7 +45,8 @@ def test_trying_the_other_choice_costs_at_most_its_share(two_cores, monkeypatch,
         return 30e-3 if threads == 2 else 0.5e-3
     used = _run_site(blas.GemmSite(), monkeypatch, seconds_of, 20000)
     assert used[1000:].count(2) >= 2  # still tried now and then
-    assert _tried_share(used, seconds_of) <= blas.EXPLORE_SHARE * 1.1
+    # (1.45x EXPLORE_SHARE: the tries' cost is also forgotten with time, DEBT_HALF_LIFE_S)
+    assert _tried_share(used, seconds_of) <= blas.EXPLORE_SHARE * 1.6
 
 
 def test_cheap_tries_come_at_most_once_per_1_over_share_calls(two_cores, monkeypatch):
@@ -69,6 +70,18 @@ def test_a_try_made_on_a_busy_machine_is_made_again_once_it_is_quiet(two_cores,
     busy[0] = slow[0] = False  # the other work stopped
     used = _run_site(site, monkeypatch, seconds_of, 20)
     assert used[:2] == [2, 2] and used[-5:] == [2] * 5
+
+
+def test_a_tries_cost_is_forgotten_with_time(two_cores, monkeypatch):
+    """Busy still, but a minute later: the 30 ms a try cost then says little now."""
+    monkeypatch.setattr(wake_cost, "busy", lambda: True)
+
+    def seconds_of(threads, switched):
+        return 30e-3 if threads == 2 else 0.5e-3
+    site = blas.GemmSite()
+    assert _run_site(site, monkeypatch, seconds_of, 200)[-100:] == [1] * 100
+    later = 1000 * 10**9  # (the calls above took under 10 s of the fake clock)
+    assert _run_site(site, monkeypatch, seconds_of, 1, start_ns=later) == [2]
 
 
 def test_a_choice_that_stalls_every_few_calls_loses_to_a_steady_one(two_cores,

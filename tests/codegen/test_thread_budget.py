@@ -152,7 +152,7 @@ def settled(site, seconds):
     """`site` with these mean times, just after a try (none due for a while)."""
     site.seconds = dict(seconds)
     site.recent = {t: [s] * blas.WINDOW for t, s in seconds.items()}
-    site._debt, site._spent = 1.0, 0.0
+    site._debt, site._spent, site._debt_at = 1.0, 0.0, blas.time.monotonic()
     return site
 
 
@@ -289,11 +289,12 @@ def test_one_allowed_thread_is_decided_without_timing(monkeypatch):
     assert site.seconds == {} and site.calls == 3
 
 
-def _run_site(site, monkeypatch, seconds_of, calls):
+def _run_site(site, monkeypatch, seconds_of, calls, start_ns=0):
     """`calls` calls of `site` (its __enter__'s choice from threads(2)), each taking
     seconds_of(threads, switched) by a fake clock; the threads each call used."""
-    clock = [0]
+    clock = [start_ns]
     monkeypatch.setattr(blas.time, "perf_counter_ns", lambda: clock[0])
+    monkeypatch.setattr(blas.time, "monotonic", lambda: clock[0] * 1e-9)
     monkeypatch.setattr(blas, "blas_libraries", lambda: [])
     used = []
     for _ in range(calls):
