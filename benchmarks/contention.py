@@ -4,8 +4,8 @@ The workloads W1-W6 (benchmarks/workloads.py) and four small models
 (benchmarks/small_models.py) run in this one process, graphjit and NumPy interleaved,
 first quiet, then with `--busy` processes spinning in pure Python (default: two), and
 again for `--rounds` rounds; each output is checked against the float64 reference
-first. The table gives medians of all samples, the ratio graphjit / NumPy in each
-condition, and each system's slowdown from quiet to loaded.
+first. The tables give medians, then means, of all samples, the ratio graphjit / NumPy
+in each condition, and each system's slowdown from quiet to loaded.
 
     python benchmarks/contention.py              # ~2 minutes on 2 cores
     python benchmarks/contention.py --quick      # smaller W1-W5, fewer repeats
@@ -146,10 +146,10 @@ def run(all_cases, busy: int, rounds: int, settle: float) -> None:
         time.sleep(settle)
 
 
-def _row(c: Case) -> str:
+def _row(c: Case, stat=statistics.median) -> str:
     gj, npy = workloads.GRAPHJIT, workloads.NUMPY
     scale = 1e6 if c.unit == "us" else 1e3
-    med = {k: statistics.median(v) * scale for k, v in c.samples.items() if v}
+    med = {k: stat(v) * scale for k, v in c.samples.items() if v}
 
     def pair(name):
         if (name, "quiet") not in med:
@@ -168,12 +168,12 @@ def _row(c: Case) -> str:
             f"{slowdown(NUMPY_1)} |")
 
 
-def table(all_cases) -> str:
+def table(all_cases, stat=statistics.median) -> str:
     rows = ["| workload | graphjit quiet / loaded | NumPy quiet / loaded | "
             "NumPy 1 BLAS thread quiet / loaded | gj/np quiet | gj/np loaded | "
             "gj/np-1-thread loaded | slowdown graphjit | slowdown NumPy | "
             "slowdown NumPy 1 thread |", "|---" * 10 + "|"]
-    return "\n".join(rows + [_row(c) for c in all_cases])
+    return "\n".join(rows + [_row(c, stat) for c in all_cases])
 
 
 def main(argv=None) -> None:
@@ -194,6 +194,10 @@ def main(argv=None) -> None:
     run(all_cases, args.busy, args.rounds, args.settle)
     print(f"\nmedians of {args.rounds} rounds; loaded: {args.busy} busy processes")
     print(table(all_cases))
+    # A median hides stalls: two BLAS threads on busy cores can take 0.3 ms in most calls
+    # and 30 ms in some; the mean is what a loop of calls waits in all.
+    print("\nmeans of the same samples")
+    print(table(all_cases, statistics.fmean))
     print(f"load average at end: {os.getloadavg()}")
 
 

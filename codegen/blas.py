@@ -80,12 +80,23 @@ def blas_threads() -> int:
 # split again, where BLAS's threads share one packing. Half the CPU on W4 in one loaded
 # process (2.7 against 5.3 ms: BLAS's workers spin after each call), the same wall time.
 POOL_SPLIT = False
-# A site tries the choice it did not take about once per EXPLORE calls, less often the
-# worse that choice was (so a choice 60x slower costs about 1/EXPLORE of a call's time).
-EXPLORE = 16
-MAX_SLOWER = 16  # ... but at least once per EXPLORE x MAX_SLOWER calls
-WINDOW = 5  # a choice's time is the median of its last WINDOW calls: one stall is no verdict
-STALE_S = 2.0  # and a choice not tried for this long is tried again: the load may have gone
+# Trying the choice a site did not take costs what the try's calls take beyond the
+# taken choice's time; the next try waits until the site has run 1 / EXPLORE_SHARE times
+# that cost on the taken choice, so trying costs about this share of the site's time
+# (and a try costs at least one call of the taken choice: at most one try per 32 calls).
+EXPLORE_SHARE = 1 / 32
+WINDOW = 8  # a choice's time is the mean of its last WINDOW timed calls: stalls included
+# ... and a try's cost halves every DEBT_HALF_LIFE_S: what it cost says less of the
+# machine the longer ago it was (a loaded minute's 30 ms tries kept W4's next quiet
+# stretch on one thread, 1.5x NumPy's two).
+DEBT_HALF_LIFE_S = 2.0
+
+# The BLAS libraries' own thread counts (the user's), read when the first site of any
+# thread enters; the count each library has now; the sites inside their `with` now.
+_count_lock = threading.Lock()
+_user: list = []
+_now: list = []
+_inside = 0
 
 
 class GemmSite:
@@ -95,35 +106,50 @@ class GemmSite:
     Whether several BLAS threads pay depends on the GEMM's size and on what else holds
     the cores: on two cores with other work running, a 128x784 by 784x256 product took
     0.43 ms on two threads one minute and 30 ms the next (0.53 ms on one). So the site
-    keeps a running time for each choice, takes the faster, and tries the other now and
-    then (at least once per EXPLORE x MAX_SLOWER calls, and after STALE_S seconds) to
-    see whether the machine changed. It starts on one thread when the machine
-    is busy (codegen.wake_cost.busy), else on the budget, and stays on one when the
-    calls are too short to pay for waking threads (the rule of codegen.parallel).
+    keeps a mean time for each choice and takes the faster. A mean, not a median: on two
+    busy cores the two-thread calls of that product took 0.31 ms in most calls and 27 ms
+    in about one of three, whose median kept them (mean 27 ms against 0.45 on one).
+
+    It tries the other choice now and then, to see whether the machine changed, but a try
+    costs at most EXPLORE_SHARE of the site's time, whatever the call rate: on a loaded
+    machine the two-thread tries of W5's products took 14-47 ms against 0.5-1.7 ms, and
+    trying each site every two seconds made one W5 call in five 30-90 ms slower. A try
+    made while the machine was busy (codegen.wake_cost.busy) says nothing once it is
+    quiet: the first call that finds it quiet tries again.
 
     The first call after a switch pays for the switch (BLAS's workers, asleep after a
     stretch of one-thread calls, woken; or spinning beside a one-thread call), not the
     choice's steady cost: it is not timed, and the next call keeps the choice and is;
-    so do the calls after it while they beat the other choice.
-    An MLP's 128x784 by 784x256 product on a loaded 2-core machine: two threads took
-    0.25 ms a call back to back, but 24-36 ms on about half the lone tries, whose median
-    kept the site on one thread (0.43 ms) for over a thousand calls."""
+    so do the calls after it while they beat the other choice. An MLP's product on a
+    loaded 2-core machine: two threads took 0.25 ms a call back to back, but 24-36 ms on
+    about half the lone tries.
 
-    __slots__ = ("seconds", "recent", "tried_at", "calls", "_restore", "_start", "_used",
-                 "_timed", "_split", "_last", "_again")
+    BLAS's thread count is one per process: the first site to enter (of any thread)
+    reads the user's setting, the last to leave puts it back, under one lock, and a site
+    entered while another runs takes one thread (two threads of the user already hold
+    cores) and decides nothing from its call."""
+
+    __slots__ = ("seconds", "recent", "calls", "_start", "_used", "_timed", "_split",
+                 "_last", "_again", "_owner", "_spent", "_debt", "_debt_busy", "_trying",
+                 "_try_cost", "_debt_at")
 
     def __init__(self):
-        self.seconds: dict[int, float] = {}  # the calls' typical time, by thread count
+        self.seconds: dict[int, float] = {}  # the calls' mean time, by thread count
         self.recent: dict[int, list] = {}  # the last WINDOW times, by thread count
-        self.tried_at: dict[int, float] = {}  # time.monotonic() of the last call, by count
         self.calls = 0
-        self._restore: list = []
         self._start = 0
         self._used = 1
         self._timed = False
         self._split = 1  # threads of graphjit's pool for the calls inside (split_matmul)
         self._last = 0  # the threads of the previous call (0: none yet)
-        self._again = 0  # the threads the next call keeps: its previous one was a switch
+        self._again = 0  # the threads the next call keeps: a switch, or a try running on
+        self._owner = 0  # the thread whose call this site decides from (0: none inside)
+        self._spent = 0.0  # seconds on the taken choice since the last try ended
+        self._debt = 0.0  # what the last try cost: the next waits for spent to pay it
+        self._debt_busy = False  # the machine was busy when the last try began
+        self._trying = 0  # the choice being tried (0: none)
+        self._try_cost = 0.0
+        self._debt_at = 0.0  # time.monotonic() when the last try ended
 
     @staticmethod
     def budget(user: int) -> int:
@@ -138,7 +164,7 @@ class GemmSite:
         if budget <= 1:
             return 1
         if 0 < self._again <= budget:
-            return self._again  # the switch's call was not timed: this one is
+            return self._again  # a switch's call was not timed, or a try runs on
         one, many = self.seconds.get(1), self.seconds.get(budget)
         if one is None and many is None:
             return 1 if wake_cost.busy() else budget
@@ -149,60 +175,114 @@ class GemmSite:
         if one is None or many is None:
             return 1 if one is None else budget  # measure the choice not yet seen
         best, other = (1, budget) if one <= many else (budget, 1)
-        slower = self.seconds[other] / max(self.seconds[best], 1e-9)
-        period = int(EXPLORE * min(max(1.0, slower), MAX_SLOWER))
-        if self.calls % period == period - 1 \
-                or time.monotonic() - self.tried_at.get(other, 0.0) > STALE_S:
+        if not self._trying and (self._spent * EXPLORE_SHARE >= self._debt
+                                 or self._spent * EXPLORE_SHARE >= self._debt * 0.5 ** (
+                                     (time.monotonic() - self._debt_at) / DEBT_HALF_LIFE_S)
+                                 or (self._debt_busy and not wake_cost.busy())):
             return other
         return best
 
     def __enter__(self):
+        global _inside
         libs = blas_libraries()
-        restore = []
-        used = 1
-        timed = False
-        for lib in libs:
-            user = max(1, lib.get_num_threads() or 1)
-            used = self.threads(user)
-            timed = timed or used > 1 or self.budget(user) > 1
-            blas_side = 1 if POOL_SPLIT else used
-            if user != blas_side:  # (more threads: graphjit's pool, one-thread BLAS calls)
-                lib.set_num_threads(blas_side)
-                restore.append((lib, user))
-        self._restore = restore
-        self._used = used if libs else 1
-        self._split = self._used if POOL_SPLIT else 1
-        self._timed = timed  # with one thread allowed there is no choice to time
-        if timed:
+        if not libs:
+            self._used, self._split, self._timed = 1, 1, False
+            return self
+        with _count_lock:
+            if _inside == 0:
+                _user[:] = _now[:] = [max(1, lib.get_num_threads() or 1) for lib in libs]
+            _inside += 1
+            if _inside == 1:
+                user = _user[0]
+                used = self.threads(user)
+                self._owner = threading.get_ident()
+                self._used = used
+                self._split = used if POOL_SPLIT else 1
+                # (with one thread allowed there is nothing to time)
+                self._timed = used > 1 or self.budget(user) > 1
+            else:
+                used = 1  # (the owner's bookkeeping of a site shared with us stays)
+            for i, lib in enumerate(libs):
+                want = 1 if POOL_SPLIT else min(used, _user[i])
+                if _now[i] != want:  # (more threads: graphjit's pool, one-thread calls)
+                    lib.set_num_threads(want)
+                    _now[i] = want
+        if self._timed and self._owner == threading.get_ident():
             self._start = time.perf_counter_ns()
         return self
 
     def __exit__(self, *exc) -> None:
-        end = time.perf_counter_ns() if self._timed else 0
-        for lib, user in self._restore:
-            lib.set_num_threads(user)
-        self._restore = []
-        self._split = 1
+        global _inside
+        end = time.perf_counter_ns()
+        libs = blas_libraries()
+        mine = False
+        if libs:
+            with _count_lock:
+                _inside -= 1
+                if _inside == 0:
+                    for i, lib in enumerate(libs):
+                        if _now[i] != _user[i]:
+                            lib.set_num_threads(_user[i])
+                            _now[i] = _user[i]
+                mine = self._owner == threading.get_ident()
+                if mine:
+                    self._owner = 0
+        if not libs or mine:
+            self._split = 1
+            self._record(end)
+
+    def _record(self, end: int) -> None:
+        """Book this call: the calls count; where timed, its choice's mean, and the try's
+        cost or the time spent on the taken choice."""
         self.calls += 1
-        switched, self._last = self._used != self._last, self._used
+        used = self._used
+        switched, self._last = used != self._last, used
         if not self._timed:
             return
-        self.tried_at[self._used] = time.monotonic()
-        self._again = self._used if switched else 0
+        took = (end - self._start) * 1e-9
+        rival = mine = None
+        for t, v in self.seconds.items():  # (one or two choices)
+            if t == used:
+                mine = v
+            elif rival is None or v < rival:
+                rival = v
+        if rival is not None and (mine is None or mine > rival):  # a try of the other
+            if not self._trying:
+                self._trying, self._try_cost = used, 0.0
+                self._debt_busy = wake_cost.busy()
+            self._try_cost += took - rival
+        elif self._trying:
+            self._end_try(used, took, mine, rival, switched)
+        else:
+            self._spent += took
+        self._again = used if switched else 0
         if switched:
             return
-        took = (end - self._start) * 1e-9
-        recent = self.recent.setdefault(self._used, [])
+        recent = self.recent.setdefault(used, [])
         recent.append(took)
         if len(recent) > WINDOW:
             del recent[0]
-        self.seconds[self._used] = sorted(recent)[len(recent) // 2]
-        # A call faster than the other choice's typical time while this choice's older
-        # calls still say slower: keep it, so its times catch up with the machine now
-        # (each such call is faster than what the site would run instead)
-        rival = min((v for t, v in self.seconds.items() if t != self._used), default=None)
-        if rival is not None and took < rival < self.seconds[self._used]:
-            self._again = self._used
+        self.seconds[used] = sum(recent) / len(recent)
+        # A call faster than the other choice's mean while this choice's older calls
+        # still say slower: keep it, so its times catch up with the machine now (each
+        # such call is faster than what the site would run instead)
+        if rival is not None and took < rival < self.seconds[used]:
+            self._again = used
+
+    def _end_try(self, used: int, took: float, mine, rival, switched: bool) -> None:
+        """The first call on the taken choice after a try: the next try waits until the
+        site has spent 1 / EXPLORE_SHARE times what this one cost. A lost try's cost is
+        its calls' time beyond the taken choice's, and switching back; one that won says
+        nothing of trying the old choice, which may cost a switch and a call at its mean."""
+        typical = mine if mine is not None else took
+        lost = 0.0
+        if self._trying != used:
+            lost = self._try_cost + (took - typical if switched else 0.0)
+        expected = 2 * (rival - typical) if rival is not None else 0.0
+        self._debt = max(typical, expected, lost)
+        self._debt_at = time.monotonic()
+        self._spent = typical if switched and self._trying != used else took
+        self._trying = 0
 
     def matmul(self, a, b, out) -> None:
         """np.matmul(a, b, out=out) on the threads this call was given: split between
@@ -212,12 +292,13 @@ class GemmSite:
         elif out.ndim == 2 and a.ndim == 2 and b.ndim == 2:
             split_matmul(a, b, out, self._split)
         else:  # (a batched product: BLAS's threads, as the budget allows)
-            for lib, _ in self._restore:
+            libs = blas_libraries()
+            for lib in libs:
                 lib.set_num_threads(self._split)
             try:
                 np.matmul(a, b, out=out)
             finally:
-                for lib, _ in self._restore:
+                for lib in libs:
                     lib.set_num_threads(1)
 
 

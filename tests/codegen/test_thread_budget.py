@@ -148,38 +148,42 @@ def test_a_busy_machine_starts_on_one_blas_thread_during_the_gemm_only(monkeypat
     assert blas.blas_threads() == user
 
 
-def test_a_site_takes_the_faster_choice_and_tries_the_other_now_and_then(wake_50us,
-                                                                         monkeypatch):
+def settled(site, seconds):
+    """`site` with these mean times, just after a try (none due for a while)."""
+    site.seconds = dict(seconds)
+    site.recent = {t: [s] * blas.WINDOW for t, s in seconds.items()}
+    site._debt, site._spent, site._debt_at = 1.0, 0.0, blas.time.monotonic()
+    return site
+
+
+def test_a_site_takes_the_faster_choice(wake_50us, monkeypatch):
     monkeypatch.setattr(wake_cost, "busy", lambda: False)
     monkeypatch.setattr(wake_cost, "cores", lambda: 2)
     site = blas.GemmSite()
     assert site.threads(2) == 2  # quiet: the budget first
     site.seconds[2] = 30e-3
     assert site.threads(2) == 1  # then the choice not yet measured
-    site.seconds[1] = 0.5e-3  # two threads were 60x slower: one it is
-    site.tried_at = {1: 1e12, 2: 1e12}  # both tried just now
-    choices = []
-    for site.calls in range(2000):
-        choices.append(site.threads(2))
-    assert choices.count(2) == 2000 // (blas.EXPLORE * blas.MAX_SLOWER)
-    site.seconds[2] = 0.3e-3  # the machine got quiet: two threads win, one is tried
-    choices = [site.threads(2) for site.calls in range(160)]
-    assert choices.count(1) == 160 // int(blas.EXPLORE * 0.5e-3 / 0.3e-3)
+    settled(site, {1: 0.5e-3, 2: 30e-3})  # two threads were 60x slower: one it is
+    assert all(site.threads(2) == 1 for site.calls in range(2000))
+    settled(site, {1: 0.5e-3, 2: 0.3e-3})  # the machine got quiet: two threads win
+    assert all(site.threads(2) == 2 for site.calls in range(2000))
     assert site.threads(1) == 1  # never more than the user's setting
-    site.tried_at[1] = 0.0  # one thread not tried for long: tried again at once
+    site._spent = site._debt / blas.EXPLORE_SHARE  # a try is due: the other choice
     assert site.threads(2) == 1
 
 
-def test_one_stalled_call_does_not_decide_a_site(wake_50us, monkeypatch):
+def test_a_stalled_call_counts_in_its_choices_time(wake_50us, monkeypatch):
+    """The user waits for the stalls too: the mean, not the median, of a choice's calls."""
     monkeypatch.setattr(wake_cost, "busy", lambda: False)
     monkeypatch.setattr(wake_cost, "cores", lambda: 2)
+    monkeypatch.setattr(blas, "blas_libraries", lambda: [])
     site = blas.GemmSite()
-    site._used, site._timed = 2, True  # as __enter__ leaves it when 2 threads may run
+    site._used, site._timed, site._last = 2, True, 2  # as __enter__ leaves it
     for took in (0.3e-3, 0.3e-3, 30e-3, 0.3e-3):  # one call stalled behind other work
         site._start = 0
         monkeypatch.setattr(blas.time, "perf_counter_ns", lambda t=took: int(t * 1e9))
         site.__exit__(None, None, None)
-    assert site.seconds[2] == pytest.approx(0.3e-3)
+    assert site.seconds[2] == pytest.approx((3 * 0.3e-3 + 30e-3) / 4)
 
 
 def test_gemms_too_short_to_pay_for_waking_run_on_one_thread(wake_50us, monkeypatch):
@@ -198,11 +202,9 @@ def test_measured_times_decide_when_graphjits_helpers_wake_late(wake_50us, monke
     monkeypatch.setattr(wake_cost, "cores", lambda: 2)
     for _ in range(10):
         wake_cost.observe(5e-3)
-    site = blas.GemmSite()
-    site.seconds = {1: 1.13e-3, 2: 0.89e-3}
-    site.tried_at = {1: 1e12, 2: 1e12}
+    site = settled(blas.GemmSite(), {1: 1.13e-3, 2: 0.89e-3})
     assert site.threads(2) == 2
-    site.seconds = {1: 0.5e-3, 2: 30e-3}  # and where two threads collapse, one
+    settled(site, {1: 0.5e-3, 2: 30e-3})  # and where two threads collapse, one
     assert site.threads(2) == 1
 
 
@@ -287,11 +289,12 @@ def test_one_allowed_thread_is_decided_without_timing(monkeypatch):
     assert site.seconds == {} and site.calls == 3
 
 
-def _run_site(site, monkeypatch, seconds_of, calls):
+def _run_site(site, monkeypatch, seconds_of, calls, start_ns=0):
     """`calls` calls of `site` (its __enter__'s choice from threads(2)), each taking
     seconds_of(threads, switched) by a fake clock; the threads each call used."""
-    clock = [0]
+    clock = [start_ns]
     monkeypatch.setattr(blas.time, "perf_counter_ns", lambda: clock[0])
+    monkeypatch.setattr(blas.time, "monotonic", lambda: clock[0] * 1e-9)
     monkeypatch.setattr(blas, "blas_libraries", lambda: [])
     used = []
     for _ in range(calls):
@@ -320,7 +323,6 @@ def test_waking_blas_threads_on_a_lone_try_does_not_keep_a_site_on_one_thread(
     on a loaded 2-core machine), one thread 0.43 ms: the site settles on two."""
     monkeypatch.setattr(wake_cost, "busy", lambda: True)
     monkeypatch.setattr(wake_cost, "cores", lambda: 2)
-    monkeypatch.setattr(blas.time, "monotonic", lambda: 0.0)  # (no try is stale)
     site = blas.GemmSite()
 
     def seconds_of(threads, switched):
@@ -331,31 +333,29 @@ def test_waking_blas_threads_on_a_lone_try_does_not_keep_a_site_on_one_thread(
 
 def _site_on_one_thread_about_to_explore(monkeypatch):
     """A busy 2-core site on one thread (0.43 ms) whose two-thread window holds 30 ms
-    stalls, and whose next call explores two threads."""
+    stalls, and whose next call tries two threads (the last try's cost is paid)."""
     monkeypatch.setattr(wake_cost, "busy", lambda: True)
     monkeypatch.setattr(wake_cost, "cores", lambda: 2)
-    monkeypatch.setattr(blas.time, "monotonic", lambda: 0.0)
-    site = blas.GemmSite()
-    site.recent = {1: [0.43e-3] * blas.WINDOW, 2: [30e-3] * blas.WINDOW}
-    site.seconds = {1: 0.43e-3, 2: 30e-3}
-    site.tried_at = {1: 0.0, 2: 0.0}
+    site = settled(blas.GemmSite(), {1: 0.43e-3, 2: 30e-3})
     site._last = 1
-    site.calls = blas.EXPLORE * blas.MAX_SLOWER - 1
+    site._spent = site._debt / blas.EXPLORE_SHARE
     return site
 
 
 def test_a_choice_that_beats_the_other_now_is_kept_until_its_times_catch_up(
         wake_50us, monkeypatch):
-    """Two threads' window holds stalls from a busier minute: one exploring try that
-    runs fast keeps them until their median is fast too, not one call per period."""
+    """Two threads' window holds stalls from a busier minute: one try that runs fast
+    keeps them until their mean is fast too, not one call per try."""
     site = _site_on_one_thread_about_to_explore(monkeypatch)
     used = _run_site(site, monkeypatch, lambda t, switched: 0.25e-3 if t == 2 else 0.43e-3,
-                     8)
-    assert used[:5] == [2] * 5 and site.seconds[2] == 0.25e-3
+                     12)
+    # the switch's call, then WINDOW timed calls replace the stalls
+    assert used[:blas.WINDOW + 1] == [2] * (blas.WINDOW + 1)
+    assert site.seconds[2] == pytest.approx(0.25e-3)
     assert used[-1] == 2  # now the faster by its own times
 
 
-def test_a_slower_exploring_choice_is_not_kept(wake_50us, monkeypatch):
+def test_a_slower_tried_choice_is_not_kept(wake_50us, monkeypatch):
     site = _site_on_one_thread_about_to_explore(monkeypatch)
     used = _run_site(site, monkeypatch, lambda t, switched: 20e-3 if t == 2 else 0.43e-3, 6)
     assert used == [2, 2, 1, 1, 1, 1]  # the switch, its timed call, back to one
