@@ -158,9 +158,8 @@ class GemmSite:
         decided without reading the others: tiny GEMMs pay for every microsecond here."""
         return 1 if user <= 1 else min(user, wake_cost.cores(), parallel.num_threads())
 
-    def threads(self, user: int) -> int:
-        """The BLAS threads for this call, at most `user` (the library's setting now)."""
-        budget = self.budget(user)
+    def threads(self, budget: int) -> int:
+        """The BLAS threads for this call, at most `budget` (GemmSite.budget)."""
         if budget <= 1:
             return 1
         if 0 < self._again <= budget:
@@ -194,12 +193,12 @@ class GemmSite:
             _inside += 1
             if _inside == 1:
                 user = _user[0]
-                used = self.threads(user)
+                budget = self.budget(user)
+                used = self.threads(budget)
                 self._owner = threading.get_ident()
                 self._used = used
                 self._split = used if POOL_SPLIT else 1
-                # (with one thread allowed there is nothing to time)
-                self._timed = used > 1 or self.budget(user) > 1
+                self._timed = budget > 1  # (one thread allowed: nothing to time)
             else:
                 used = 1  # (the owner's bookkeeping of a site shared with us stays)
             for i, lib in enumerate(libs):
