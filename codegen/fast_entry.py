@@ -110,6 +110,15 @@ def c_strides(shape: tuple, itemsize: int) -> list[int]:
     return strides
 
 
+def contiguous_strides(shape: tuple, itemsize: int) -> list[tuple[int, int]]:
+    """(dimension, stride) for each stride NumPy's C-contiguity flag looks at in an
+    array of `shape`: none of a dimension of 1, none at all where a dimension is 0."""
+    if 0 in shape:
+        return []
+    return [(j, s) for j, (d, s) in enumerate(zip(shape, c_strides(shape, itemsize)))
+            if d > 1]
+
+
 def build_fast_entry(dispatcher, specs: list[tuple[tuple, np.dtype]]):
     """The fast entry point of `dispatcher` (a Numba dispatcher with one compiled
     signature, of arrays of these shapes' ranks and these dtypes, returning None or a
@@ -172,11 +181,9 @@ def build_fast_entry(dispatcher, specs: list[tuple[tuple, np.dtype]]):
         for j, d in enumerate(shape):
             require(builder.icmp_unsigned("==", builder.load(builder.gep(dims, [const(j)])),
                                           const(d)))
-        wanted = c_strides(tuple(shape), dtype.itemsize)
-        for j, d in enumerate(shape):  # (NumPy's C-contiguity: dims of 1 and 0 aside)
-            if d > 1 and 0 not in shape:
-                stride = builder.load(builder.gep(strides, [const(j)]))
-                require(builder.icmp_unsigned("==", stride, const(wanted[j])))
+        for j, stride in contiguous_strides(tuple(shape), dtype.itemsize):
+            found = builder.load(builder.gep(strides, [const(j)]))
+            require(builder.icmp_unsigned("==", found, const(stride)))
         # Numba's array struct, by hand (its make_array would load every typing and
         # lowering registry Numba has: 0.2 s in a process that only loaded kernels)
         model = context.data_model_manager[numba_type]
@@ -190,7 +197,8 @@ def build_fast_entry(dispatcher, specs: list[tuple[tuple, np.dtype]]):
                 const(math.prod(shape)), const(dtype.itemsize),
                 builder.bitcast(field(obj, "data", i8p), members["data"]),
                 ir.Constant(members["shape"], [const(d) for d in shape]),
-                ir.Constant(members["strides"], [const(s) for s in wanted]))):
+                ir.Constant(members["strides"],
+                            [const(s) for s in c_strides(tuple(shape), dtype.itemsize)]))):
             value = builder.insert_value(value, member, position)
         values.append(value)
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import replace
 
-from codegen.loopir import Assign, Call, Load, Loop, Var
+from codegen.loopir import Assign, Call, Load, Loop, variables
 
 
 def hoist_invariants(body: tuple, written: set[str]) -> tuple:
@@ -44,7 +44,7 @@ def _hoist(body: tuple, once: set[str], written: set[str]) -> tuple:
         moved, kept = [], []
         for t in inner:
             if isinstance(t, Assign) and t.target in once \
-                    and not (_reads(t.value) & variant) and not (_loads(t.value) & written):
+                    and not (variables(t.value) & variant) and not (_loads(t.value) & written):
                 moved.append(t)
                 variant.discard(t.target)
             else:
@@ -61,16 +61,6 @@ def _assigned(body):
         elif isinstance(s, Loop):
             yield s.var
             yield from _assigned(s.body)
-
-
-def _reads(e) -> set[str]:
-    if isinstance(e, Var):
-        return {e.name}
-    if isinstance(e, Call):
-        return set().union(*(_reads(a) for a in e.args))
-    if isinstance(e, Load):
-        return set().union(*(_reads(i) for i in e.index))
-    return set()
 
 
 def _loads(e) -> set[str]:

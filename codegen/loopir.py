@@ -308,6 +308,17 @@ class Kernel(Record):
     body: tuple
 
 
+def variables(e) -> set[str]:
+    """The names of the variables expression `e` reads, its array indices' included."""
+    if isinstance(e, Var):
+        return {e.name}
+    if isinstance(e, Load):
+        return set().union(*(variables(i) for i in e.index))
+    if isinstance(e, Call):
+        return set().union(*(variables(a) for a in e.args))
+    return set()
+
+
 # -- printing and hashing -------------------------------------------------
 
 

@@ -337,8 +337,9 @@ def _warm_start(prepared: Prepared, found, source: str) -> WarmStart | None:
     if entry is None:
         return None
     path, name = found.path, prepared.kernel.name
-    single = needs_single_interleave(prepared.kernel)
-    return WarmStart(entry, lambda: _load(path, name, source, single_interleave=single)[0],
+    kernel = prepared.kernel
+    return WarmStart(entry, lambda: _load(path, name, source,
+                                          single_interleave=needs_single_interleave(kernel))[0],
                      path, name, source)
 
 

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from codegen.loopir import Assign, Call, Const, Fn, Load, Loop, Store, Var
+from codegen.loopir import Assign, Call, Const, Fn, Load, Loop, Store, Var, variables
 
 #: the most passes a row kernel is pipelined over: each stage adds a row of state, and
 #: the fused loop grows with every pass (LLVM's compile time with it)
@@ -74,7 +74,7 @@ def _stages(body: tuple) -> list[tuple[tuple, Loop | None]] | None:
                 return None
             if bounds is None:
                 bounds = (s.var, s.start, s.stop)
-                if _variables(s.start) or _variables(s.stop):
+                if variables(s.start) or variables(s.stop):
                     return None
             elif (s.var, s.start, s.stop) != bounds:
                 return None
@@ -93,16 +93,6 @@ def _reads_arrays(e) -> bool:
     if isinstance(e, Load):
         return True
     return isinstance(e, Call) and any(_reads_arrays(a) for a in e.args)
-
-
-def _variables(e) -> set[str]:
-    if isinstance(e, Var):
-        return {e.name}
-    if isinstance(e, Load):
-        return set().union(*(_variables(i) for i in e.index)) if e.index else set()
-    if isinstance(e, Call):
-        return set().union(*(_variables(a) for a in e.args)) if e.args else set()
-    return set()
 
 
 def _loads(e):
@@ -160,10 +150,10 @@ def _last_uses(stages, owner: dict) -> dict | None:
     for t, (pre, inner) in enumerate(stages):
         used = set()
         for s in _stage_stmts((pre, inner)):
-            used |= _variables(s.value)
+            used |= variables(s.value)
             if isinstance(s, Store):
                 for i in s.index:
-                    used |= _variables(i)
+                    used |= variables(i)
         for name in used & owner.keys():
             if owner[name] > t:
                 return None

@@ -21,7 +21,7 @@ whose estimated path count passes `PATH_BUDGET` compiles with ``-force-vector-in
 
 from __future__ import annotations
 
-from codegen.loopir import Assign, Call, Const, Fn, Kernel, Load, Loop, Store, Var
+from codegen.loopir import Assign, Call, Const, Fn, Kernel, Load, Loop, Store, Var, variables
 from codegen.vecmath_names import PROVIDED
 
 #: Use-def paths from a vecmath function's argument to its result in its optimized LLVM
@@ -112,21 +112,11 @@ def _steps_with(index, var: str) -> bool:
     if index.fn == Fn.CAST and index.dtype.startswith(("int", "uint")):
         return _steps_with(a[0], var)  # (indices are cast to intp: wraps past 2**31 at most)
     if index.fn in (Fn.ADD, Fn.SUB) and len(a) == 2:
-        return (_steps_with(a[0], var) and not _uses(a[1], var)) or (
-            _steps_with(a[1], var) and not _uses(a[0], var))
+        return (_steps_with(a[0], var) and var not in variables(a[1])) or (
+            _steps_with(a[1], var) and var not in variables(a[0]))
     if index.fn == Fn.MUL and len(a) == 2:
-        return any(_steps_with(x, var) and isinstance(y, (Const, int)) and y != 0
+        return any(_steps_with(x, var) and isinstance(y, (Const, int))
                    and getattr(y, "value", y) != 0 for x, y in (a, a[::-1]))
-    return False
-
-
-def _uses(e, var: str) -> bool:
-    if isinstance(e, Var):
-        return e.name == var
-    if isinstance(e, Load):
-        return any(_uses(i, var) for i in e.index)
-    if isinstance(e, Call):
-        return any(_uses(x, var) for x in e.args)
     return False
 
 

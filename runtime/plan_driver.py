@@ -31,6 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from codegen.fast_entry import contiguous_strides
 from runtime.loop_driver import (
     DRIVER_HEADER,
     DriverSource,
@@ -114,14 +115,9 @@ def input_checks(name: str, spec: SlotSpec) -> list[str]:
     C-contiguous (as NumPy's flag says: strides of dimensions of 1 are not looked at, nor
     any where a dimension is 0)."""
     shape = tuple(spec.shape)
-    checks = [f"{name}.shape[{i}] != {d}" for i, d in enumerate(shape)]
-    if 0 not in shape:
-        stride = spec.dtype.itemsize
-        for i in reversed(range(len(shape))):
-            if shape[i] > 1:
-                checks.append(f"{name}.strides[{i}] != {stride}")
-            stride *= shape[i]
-    return checks
+    return [f"{name}.shape[{i}] != {d}" for i, d in enumerate(shape)] + [
+        f"{name}.strides[{i}] != {stride}"
+        for i, stride in reversed(contiguous_strides(shape, spec.dtype.itemsize))]
 
 
 def _compile(module, sample: list, n: int) -> None:

@@ -273,40 +273,46 @@ def build_runner(plan: Plan, pool: list, functions: list, input_dtypes: list,
             entry = native_entry(driver.function, specs, len(plan.input_slots))
             if entry is driver.function or not all(s in trusted for s in driver.params):
                 raise NotNative("the driver takes arrays of other types than are checked")
-            from codegen.fast_entry import NotAvailable, build_fast_entry
             exact = [(slots[s].shape, exact_dtype(k, s)) for k, s in enumerate(plan.input_slots)]
             exact += [(slots[s].shape, exact_dtype(None, s)) for s in driver.params]
-            try:
-                env["drv"] = build_fast_entry(driver.function, exact)
-                fast = True
-            except NotAvailable as exc:  # Numba's entry point, and type checks here
-                _log.debug("%s: no fast entry: %s", plan.summary or "a plan", exc)
-                env["drv"], fast = entry, False
-            new = make(generate(driver, False, fast))
+            fast_entry = fast_entry_of(driver.function, exact)
+            # (without one: Numba's entry point, and type checks here)
+            env["drv"] = fast_entry or entry
+            new = make(generate(driver, False, fast_entry is not None))
         except Exception as exc:  # noqa: BLE001 - NotNative, else a graphjit bug: no driver
             log = _log.debug if isinstance(exc, NotNative) else _log.warning
             log("%s keeps calling each kernel: %s", plan.summary or "a plan", exc)
             new = make(generate(None, False))
-        target.__code__ = new.__code__
-        target.source = new.source
+        switch(target, new)
 
     def upgrade_lone(target) -> bool:
         """Switch `target` to call the lone kernel through its fast entry (no driver to
         compile); False where there is none (the plan's driver is tried then)."""
-        from codegen.fast_entry import NotAvailable, build_fast_entry
         (step,) = plan.steps
         inputs = {s: k for k, s in enumerate(plan.input_slots)}
         exact = [(slots[s].shape, exact_dtype(inputs.get(s), s))
                  for s in step.inputs + step.outputs]
+        fast_entry = fast_entry_of(functions[0], exact)
+        if fast_entry is None:
+            return False
+        env["f0"] = fast_entry
+        switch(target, make(generate(None, False, True)))
+        return True
+
+    def fast_entry_of(function, exact: list):
+        """`function`'s fast entry (codegen.fast_entry) for arrays of exactly these
+        shapes and dtypes, or None where there is none."""
+        from codegen.fast_entry import NotAvailable, build_fast_entry
         try:
-            env["f0"] = build_fast_entry(functions[0], exact)
+            return build_fast_entry(function, exact)
         except NotAvailable as exc:
             _log.debug("%s: no fast entry: %s", plan.summary or "a plan", exc)
-            return False
-        new = make(generate(None, False, True))
+            return None
+
+    def switch(target, new) -> None:
+        """The runner `target` runs `new`'s code from its next call on."""
         target.__code__ = new.__code__
         target.source = new.source
-        return True
 
     run = make(generate(None, eligible))
     if eligible:  # after NATIVE_AFTER_CALLS calls, the runner upgrades itself
