@@ -29,6 +29,7 @@ FORMAT = 1  # bump when the probes change: older cache files are then measured a
 TRIAD_BYTES = 192 << 20  # the triad's three arrays: far past any last-level cache
 FMA_WIDTHS = (64, 128, 256)  # float32 lanes per chain block: enough to hide FMA latency
 PROBE_SECONDS = 0.02  # how long one timed probe run aims to take (best of a few)
+FMA_ROWS_PER_THREAD = 4  # rows of FMA chains per thread: the probe's chunks on threads
 
 
 @dataclass(frozen=True)
@@ -154,8 +155,7 @@ def measure_fma(threads: int, seconds: float = PROBE_SECONDS) -> float:
 
 def _fma_rate(width: int, threads: int, seconds: float) -> float:
     kernel = _fma_kernel(width)
-    from codegen import parallel
-    rows = max(threads * parallel.CHUNKS_PER_THREAD, 1)
+    rows = max(threads * FMA_ROWS_PER_THREAD, 1)
     acc = np.ones((rows, width), np.float32)
 
     def run(reps: int, repeats: int) -> float:

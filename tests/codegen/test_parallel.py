@@ -28,7 +28,34 @@ def test_every_index_is_run_exactly_once(n, monkeypatch):
     out = np.zeros(n, np.int64)
     parallel.run_chunked(fn, (out,), n)
     assert (out == 1).all()
-    assert len(seen) == min(n, 2 * parallel.CHUNKS_PER_THREAD)
+    largest = -(-n // min(n, 2))
+    smallest = min(largest, -(-n // (2 * parallel.CHUNKS_PER_THREAD_BUSY)))
+    assert sorted(lo for lo, _, _ in seen) == [
+        lo for lo, _ in parallel.chunk_bounds(n, 2, largest, smallest)]
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 31, 32, 33, 1000, 4096, 100_003])
+@pytest.mark.parametrize("threads", [2, 3, 8])
+@pytest.mark.parametrize("per_thread", [1, 4, parallel.CHUNKS_PER_THREAD_BUSY])
+def test_guided_chunks_cover_the_loop_and_shrink_to_the_end(n, threads, per_thread):
+    largest = -(-n // min(n, threads * per_thread))
+    smallest = min(largest, -(-n // (threads * parallel.CHUNKS_PER_THREAD_BUSY)))
+    bounds = parallel.chunk_bounds(n, threads, largest, smallest)
+    assert bounds[0][0] == 0 and bounds[-1][1] == n
+    assert all(a[1] == b[0] for a, b in zip(bounds, bounds[1:]))  # no gap, no overlap
+    sizes = [hi - lo for lo, hi in bounds]
+    assert all(s >= 1 for s in sizes) and max(sizes) <= largest
+    assert all(s >= smallest for s in sizes[:-1])  # only the last may be shorter
+    assert sizes == sorted(sizes, reverse=True)
+    # guided: about threads * log(largest / smallest) chunks, then the short ones
+    assert len(bounds) <= 2 * threads * parallel.CHUNKS_PER_THREAD_BUSY
+
+
+def test_the_first_chunk_is_a_threads_share_and_the_last_ones_short():
+    """Few crossings into native code, and at the end of a call, where one thread may
+    wait for another, short chunks."""
+    assert parallel.chunk_bounds(4096, 2, 2048, 128) == [
+        (0, 2048), (2048, 3072), (3072, 3584), (3584, 3840), (3840, 3968), (3968, 4096)]
 
 
 def test_the_caller_takes_the_chunks_of_a_helper_that_never_wakes(monkeypatch):

@@ -69,3 +69,43 @@ def test_parallel_row_kernels_match_the_interpreter(compiled, rows, cols):
     for got, ref in zip(fn(data), want):
         assert got.dtype == ref.dtype and got.shape == ref.shape
         np.testing.assert_allclose(got, ref, rtol=rtol, atol=rtol, equal_nan=True)
+
+
+@pytest.fixture
+def helpers_always(monkeypatch):
+    """Every chunked call wakes all GRAPHJIT_NUM_THREADS threads, whatever the machine's
+    load: the guided chunks (codegen.parallel.chunk_size) then split the rows unevenly."""
+    from codegen import parallel, wake_cost
+    monkeypatch.setattr(parallel.Site, "threads", lambda self, work, available: available)
+    monkeypatch.setattr(wake_cost, "busy", lambda: False)
+    seen = []
+    monkeypatch.setattr(parallel, "_chunk_observer", None)
+    parallel.observe_chunks(lambda name, lo, hi, *_: seen.append((lo, hi)))
+    yield seen
+    parallel.observe_chunks(None)
+
+
+@pytest.mark.parametrize("threads", ["2", "3"])
+@pytest.mark.parametrize(("rows", "cols", "view"), [
+    (1, 40000, "plain"), (2, 17000, "plain"), (33, 1023, "plain"), (1930, 17, "plain"),
+    (10930, 3, "plain"), (33000, 1, "plain"), (97, 2048, "every other column"),
+    (97, 1024, "every other row")])
+def test_row_kernels_on_guided_chunks_match_the_interpreter(compiled, helpers_always, threads,
+                                                             rows, cols, view, monkeypatch):
+    monkeypatch.setenv("GRAPHJIT_NUM_THREADS", threads)
+    x, fetches, fn, dtype = compiled
+    data = _inputs(rows * (2 if view == "every other row" else 1), cols, dtype,
+                   np.random.default_rng(rows + cols))
+    data = {"plain": data, "every other column": data[:, ::2],
+            "every other row": data[::2]}[view]
+    rtol = 2e-5 if dtype == np.float32 else 1e-12
+    with np.errstate(all="ignore"):
+        want = evaluate(fetches, {x: data})
+    for _ in range(2):  # (the first call of a shape measures its site)
+        helpers_always.clear()
+        got_all = fn(data)
+        for got, ref in zip(got_all, want):
+            assert got.shape == ref.shape
+            np.testing.assert_allclose(got, ref, rtol=rtol, atol=rtol, equal_nan=True)
+    if rows > 1 and rows * cols >= PARALLEL_MIN_ELEMENTS:
+        assert len(helpers_always) > 1  # split: chunks of unequal rows, not one call

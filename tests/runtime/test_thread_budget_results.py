@@ -75,6 +75,6 @@ def test_large_softmax_is_the_same_whether_helpers_wake_or_not(threads, monkeypa
     finally:
         parallel.observe_chunks(None)
     if threads == "2":  # measured, then split for helpers
-        assert max(seen) >= 2 * parallel.CHUNKS_PER_THREAD
+        assert max(seen) >= 2
     else:
         assert set(seen) == {1}
