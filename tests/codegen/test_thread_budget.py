@@ -267,8 +267,10 @@ def test_a_busy_machine_gets_finer_chunks(busy, wake_50us, monkeypatch):
         parallel.run_chunked(lambda out, lo, hi: None, (None,), 1000, 1000, site)
     finally:
         parallel.observe_chunks(None)
-    per = parallel.CHUNKS_PER_THREAD_BUSY if busy else parallel.CHUNKS_PER_THREAD
-    assert set(counts) == {2 * per} and len(counts) == 2 * per
+    finest = 2 * parallel.CHUNKS_PER_THREAD_BUSY
+    want = finest if busy else len(parallel.chunk_bounds(1000, 2, 500, -(-1000 // finest)))
+    assert set(counts) == {want} and len(counts) == want
+    assert want < finest or busy  # a quiet machine's guided chunks: fewer, the first large
 
 
 @needs_blas
