@@ -196,9 +196,11 @@ class _Chunks:
         self.posted = 0
 
     def helper(self) -> None:
-        """What a helper runs: its start latency tells wake_cost how busy cores are."""
-        wake_cost.observe((time.perf_counter_ns() - self.posted) * 1e-9)
+        """What a helper runs: its start latency tells wake_cost how busy cores are
+        (told once its chunks are done: the call waits for chunks, not for this)."""
+        started = time.perf_counter_ns()
         self.work()
+        wake_cost.observe((started - self.posted) * 1e-9)
 
     def work(self) -> None:
         """Take chunks and run them until none is left: one critical section a chunk,
