@@ -65,6 +65,7 @@ def test_the_caller_takes_the_chunks_of_a_helper_that_never_wakes(monkeypatch):
             def put(work):
                 pass
     monkeypatch.setenv("GRAPHJIT_NUM_THREADS", "2")
+    monkeypatch.setattr(parallel, "_pool", None)  # (a call uses a pool it has without asking)
     monkeypatch.setattr(parallel, "_get_pool", lambda helpers: SleepingPool)
     fn, seen = recorder()
     out = np.zeros(100, np.int64)
