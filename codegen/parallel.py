@@ -53,11 +53,12 @@ _num_threads_lock = threading.Lock()
 def num_threads() -> int:
     """The thread budget: parallel kernels' threads, the caller's included, and the most
     BLAS threads a GEMM site gives (set_num_threads; GRAPHJIT_NUM_THREADS at first use)."""
+    global _num_threads
     n = _num_threads
     if n is None:
         with _num_threads_lock:
             if _num_threads is None:
-                _set(initial_num_threads())
+                _num_threads = initial_num_threads()
             n = _num_threads
     return n
 
@@ -65,28 +66,25 @@ def num_threads() -> int:
 def set_num_threads(n: int) -> None:
     """Set the thread budget for every later call, of any thread (process-wide, as
     numba.set_num_threads and torch.set_num_threads)."""
+    global _num_threads
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"the number of threads must be a positive integer, got {n!r}")
-    with _num_threads_lock:
-        _set(n)
-
-
-def _set(n: int | None) -> None:
-    global _num_threads
-    _num_threads = n
+    with _num_threads_lock:  # (not lost to a first use reading the environment meanwhile)
+        _num_threads = n
 
 
 @contextlib.contextmanager
 def thread_budget(n: int):
     """set_num_threads(n) inside the block; the budget before it is put back after
     (process-wide: other threads' calls meanwhile get `n` too)."""
+    global _num_threads
     before = _num_threads  # (None: read at first use again, as before the block)
     set_num_threads(n)
     try:
         yield
     finally:
         with _num_threads_lock:
-            _set(before)
+            _num_threads = before
 
 
 def initial_num_threads() -> int:
@@ -100,10 +98,12 @@ def initial_num_threads() -> int:
             raise ValueError(f"GRAPHJIT_NUM_THREADS must be a positive integer, got "
                              f"{value!r}") from None
         return max(1, n)
-    # (no config yet while codegen.warm_start's thread is importing Numba)
-    config = getattr(sys.modules.get("numba"), "config", None)
-    if config is not None:
-        return max(1, config.NUMBA_NUM_THREADS)
+    # (no config yet, or one half made, while codegen.warm_start's thread imports Numba:
+    # then Numba's default is read as Numba reads it)
+    count = getattr(getattr(sys.modules.get("numba"), "config", None), "NUMBA_NUM_THREADS",
+                    None)
+    if isinstance(count, int):
+        return max(1, count)
     # Numba's default, read without importing it (a warm start runs kernels loaded by
     # codegen.native): NUMBA_NUM_THREADS, else the cores this process may run on.
     value = os.environ.get("NUMBA_NUM_THREADS")
