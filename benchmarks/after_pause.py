@@ -62,7 +62,8 @@ def main(argv=None) -> int:
     ap.add_argument("--gaps", default="10,30", help="pauses in ms")
     args = ap.parse_args(argv)
     if args.threads:
-        os.environ["GRAPHJIT_NUM_THREADS"] = str(args.threads)
+        import graphjit
+        graphjit.set_num_threads(args.threads)
     import numba
     threads = args.threads or numba.get_num_threads()
     w = next(w for w in workloads.make_workloads(False, lambda i: others.systems(i, threads))

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import threading
 import time
+from threading import get_ident
 
 import numpy as np
 
@@ -38,9 +39,10 @@ class _Library:
     threadpoolctl exposes them (its public getter costs ~3 us a call, the symbol ~0.2 us):
     a small GEMM pays both on every call."""
 
-    __slots__ = ("get_num_threads", "set_num_threads")
+    __slots__ = ("get_num_threads", "set_num_threads", "user", "now")
 
     def __init__(self, controller):
+        self.user = self.now = 1  # (while sites are inside: the user's count, the count now)
         self.get_num_threads = controller.get_num_threads
         self.set_num_threads = controller.set_num_threads  # ~5 us a call, the symbol ~0.3
         symbol = getattr(controller, "_get_symbol", None)
@@ -91,11 +93,9 @@ WINDOW = 8  # a choice's time is the mean of its last WINDOW timed calls: stalls
 # stretch on one thread, 1.5x NumPy's two).
 DEBT_HALF_LIFE_S = 2.0
 
-# The BLAS libraries' own thread counts (the user's), read when the first site of any
-# thread enters; the count each library has now; the sites inside their `with` now.
+# The sites inside their `with` now (of any thread); the first to enter reads each BLAS
+# library's own thread count (the user's: _Library.user) and the last puts it back.
 _count_lock = threading.Lock()
-_user: list = []
-_now: list = []
 _inside = 0
 
 
@@ -187,26 +187,27 @@ class GemmSite:
         if not libs:
             self._used, self._split, self._timed = 1, 1, False
             return self
+        me = get_ident()
         with _count_lock:
             if _inside == 0:
-                _user[:] = _now[:] = [max(1, lib.get_num_threads() or 1) for lib in libs]
+                for lib in libs:
+                    lib.user = lib.now = max(1, lib.get_num_threads() or 1)
             _inside += 1
             if _inside == 1:
-                user = _user[0]
-                budget = self.budget(user)
+                budget = self.budget(libs[0].user)
                 used = self.threads(budget)
-                self._owner = threading.get_ident()
+                self._owner = me
                 self._used = used
                 self._split = used if POOL_SPLIT else 1
                 self._timed = budget > 1  # (one thread allowed: nothing to time)
             else:
                 used = 1  # (the owner's bookkeeping of a site shared with us stays)
-            for i, lib in enumerate(libs):
-                want = 1 if POOL_SPLIT else min(used, _user[i])
-                if _now[i] != want:  # (more threads: graphjit's pool, one-thread calls)
+            for lib in libs:
+                want = 1 if POOL_SPLIT else min(used, lib.user)
+                if lib.now != want:  # (more threads: graphjit's pool, one-thread calls)
                     lib.set_num_threads(want)
-                    _now[i] = want
-        if self._timed and self._owner == threading.get_ident():
+                    lib.now = want
+        if self._timed and self._owner == me:
             self._start = time.perf_counter_ns()
         return self
 
@@ -214,33 +215,34 @@ class GemmSite:
         global _inside
         end = time.perf_counter_ns()
         libs = blas_libraries()
-        mine = False
         if libs:
+            me = get_ident()
             with _count_lock:
                 _inside -= 1
                 if _inside == 0:
-                    for i, lib in enumerate(libs):
-                        if _now[i] != _user[i]:
-                            lib.set_num_threads(_user[i])
-                            _now[i] = _user[i]
-                mine = self._owner == threading.get_ident()
-                if mine:
-                    self._owner = 0
-        if not libs or mine:
-            self._split = 1
-            self._record(end)
+                    for lib in libs:
+                        if lib.now != lib.user:
+                            lib.set_num_threads(lib.user)
+                            lib.now = lib.user
+                if self._owner != me:
+                    return
+                self._owner = 0
+        self._split = 1
+        self._record(end)
 
     def _record(self, end: int) -> None:
         """Book this call: the calls count; where timed, its choice's mean, and the try's
         cost or the time spent on the taken choice."""
         self.calls += 1
         used = self._used
-        switched, self._last = used != self._last, used
+        switched = used != self._last
+        self._last = used
         if not self._timed:
             return
         took = (end - self._start) * 1e-9
+        seconds = self.seconds
         rival = mine = None
-        for t, v in self.seconds.items():  # (one or two choices)
+        for t, v in seconds.items():  # (one or two choices)
             if t == used:
                 mine = v
             elif rival is None or v < rival:
@@ -254,18 +256,21 @@ class GemmSite:
             self._end_try(used, took, mine, rival, switched)
         else:
             self._spent += took
-        self._again = used if switched else 0
         if switched:
+            self._again = used
             return
-        recent = self.recent.setdefault(used, [])
+        self._again = 0
+        recent = self.recent.get(used)
+        if recent is None:
+            recent = self.recent[used] = []
         recent.append(took)
         if len(recent) > WINDOW:
             del recent[0]
-        self.seconds[used] = sum(recent) / len(recent)
+        mean = seconds[used] = sum(recent) / len(recent)
         # A call faster than the other choice's mean while this choice's older calls
         # still say slower: keep it, so its times catch up with the machine now (each
         # such call is faster than what the site would run instead)
-        if rival is not None and took < rival < self.seconds[used]:
+        if rival is not None and took < rival < mean:
             self._again = used
 
     def _end_try(self, used: int, took: float, mine, rival, switched: bool) -> None:

@@ -49,13 +49,14 @@ _parallel_lock = threading.Lock()
 
 
 def _serialized(fn):
-    """Parallel kernels run one at a time (workqueue), with GRAPHJIT_NUM_THREADS threads."""
+    """Parallel kernels run one at a time (workqueue), on the thread budget's threads
+    (parallel.num_threads, read each call: graphjit.set_num_threads may change it)."""
     import numba
-    threads = min(parallel.num_threads(), numba.config.NUMBA_NUM_THREADS)
+    limit = numba.config.NUMBA_NUM_THREADS
 
     def call(*arrays):
         with _parallel_lock:
-            numba.set_num_threads(threads)
+            numba.set_num_threads(min(parallel.num_threads(), limit))
             fn(*arrays)
     call.dispatcher = fn
     return call

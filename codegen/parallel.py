@@ -20,6 +20,7 @@ spin.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import sys
@@ -43,22 +44,74 @@ MAX_CHUNK_WORK = 1 << 22
 WAKE_FACTOR = 4
 
 
+# The process's thread budget: set_num_threads's value, else read once, at first use
+# (initial_num_threads). A call reads this global, never the environment: reading
+# os.environ cost ~1.7 us a call (a missing key raises inside), a fifth of a small
+# GEMM's time. A plain int, so every thread sees one value and a fork inherits it.
+_num_threads: int | None = None
+_num_threads_lock = threading.Lock()
+
+
 def num_threads() -> int:
-    """GRAPHJIT_NUM_THREADS, else Numba's thread count (the usable cores)."""
+    """The thread budget: parallel kernels' threads, the caller's included, and the most
+    BLAS threads a GEMM site gives (set_num_threads; GRAPHJIT_NUM_THREADS at first use)."""
+    global _num_threads
+    n = _num_threads
+    if n is None:
+        with _num_threads_lock:
+            if _num_threads is None:
+                _num_threads = initial_num_threads()
+            n = _num_threads
+    return n
+
+
+def set_num_threads(n: int) -> None:
+    """Set the thread budget for every later call, of any thread (process-wide, as
+    numba.set_num_threads and torch.set_num_threads)."""
+    global _num_threads
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"the number of threads must be a positive integer, got {n!r}")
+    with _num_threads_lock:  # (not lost to a first use reading the environment meanwhile)
+        _num_threads = n
+
+
+@contextlib.contextmanager
+def thread_budget(n: int):
+    """set_num_threads(n) inside the block; the budget before it is put back after
+    (process-wide: other threads' calls meanwhile get `n` too)."""
+    global _num_threads
+    before = _num_threads  # (None: read at first use again, as before the block)
+    set_num_threads(n)
+    try:
+        yield
+    finally:
+        with _num_threads_lock:
+            _num_threads = before
+
+
+def initial_num_threads() -> int:
+    """GRAPHJIT_NUM_THREADS, else Numba's thread count (the usable cores): the budget
+    until set_num_threads changes it, read by the first call that needs it."""
     value = os.environ.get("GRAPHJIT_NUM_THREADS")
     if value:
-        return max(1, int(value))
-    # (no config yet while codegen.warm_start's thread is importing Numba)
-    config = getattr(sys.modules.get("numba"), "config", None)
-    if config is not None:
-        return max(1, config.NUMBA_NUM_THREADS)
+        try:
+            n = int(value)
+        except ValueError:
+            raise ValueError(f"GRAPHJIT_NUM_THREADS must be a positive integer, got "
+                             f"{value!r}") from None
+        return max(1, n)
+    # (no config yet, or one half made, while codegen.warm_start's thread imports Numba:
+    # then Numba's default is read as Numba reads it)
+    count = getattr(getattr(sys.modules.get("numba"), "config", None), "NUMBA_NUM_THREADS",
+                    None)
+    if isinstance(count, int):
+        return max(1, count)
     # Numba's default, read without importing it (a warm start runs kernels loaded by
     # codegen.native): NUMBA_NUM_THREADS, else the cores this process may run on.
     value = os.environ.get("NUMBA_NUM_THREADS")
     if value:
         return max(1, int(value))
-    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-               else os.cpu_count() or 1)
+    return wake_cost.read_cores()
 
 
 class _Pool:
@@ -246,7 +299,7 @@ def run_chunked(fn, arrays: tuple, n: int, work: int = 0, site: Site | None = No
 
     `work` is the number of inner iterations of the whole loop (0: n): it caps the size
     of a chunk, so each one stays short. With a `site`, the threads are the site's choice
-    (Site.threads); without, all GRAPHJIT_NUM_THREADS. On several threads the chunks
+    (Site.threads); without, all of num_threads(). On several threads the chunks
     shrink towards the end (`chunk_size`). A KeyboardInterrupt (or any error) in a chunk
     stops the chunks not yet started and is raised here once the running ones have
     returned.

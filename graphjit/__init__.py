@@ -173,6 +173,7 @@ from graphjit.ops.unique import unique, unique_with_counts
 from graphjit.passes import optimize
 from graphjit.placement import DeviceSpec, colocate_with, container, device
 from graphjit.session import InteractiveSession, Session, get_default_session
+from graphjit.threads import get_num_threads, set_num_threads, thread_budget
 from graphjit.variable_scope import *  # noqa: F403
 from graphjit.variables import *  # noqa: F403
 

@@ -48,7 +48,8 @@ class Ceiling:
 
 @dataclass(frozen=True)
 class Machine:
-    """The ceilings of one thread and of graphjit's threads (GRAPHJIT_NUM_THREADS)."""
+    """The ceilings of one thread and of graphjit's threads (the thread budget:
+    codegen.parallel.num_threads)."""
 
     cpu: str
     cores: int

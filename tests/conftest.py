@@ -2,7 +2,10 @@
 
 import os
 
+import pytest
 from hypothesis import HealthCheck, settings
+
+from codegen import parallel
 
 # CI draws the same examples every run (derandomize): a red CI is reproducible, not luck.
 settings.register_profile("ci", max_examples=12, deadline=None, derandomize=True,
@@ -27,3 +30,13 @@ def pytest_runtest_setup(item):
         fn._graphjit_original_settings = fn._hypothesis_internal_use_settings
     else:
         fn._hypothesis_internal_use_settings = original
+
+
+@pytest.fixture
+def set_threads():
+    """codegen.parallel.set_num_threads (graphjit.set_num_threads) for one test: the
+    process's thread budget before the test is put back after it. (The budget is read
+    from GRAPHJIT_NUM_THREADS once, at first use: setting that variable mid-process
+    changes nothing.)"""
+    with parallel.thread_budget(parallel.num_threads()):
+        yield parallel.set_num_threads

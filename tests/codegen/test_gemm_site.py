@@ -103,10 +103,10 @@ def test_a_choice_that_stalls_every_few_calls_loses_to_a_steady_one(two_cores,
 # -- one BLAS thread count per process, several user threads -------------------------------
 
 @needs_blas
-def test_a_site_entered_while_another_runs_takes_one_thread(two_cores, monkeypatch):
+def test_a_site_entered_while_another_runs_takes_one_thread(set_threads, two_cores, monkeypatch):
     from threadpoolctl import threadpool_limits
 
-    monkeypatch.setenv("GRAPHJIT_NUM_THREADS", "2")
+    set_threads(2)
     with threadpool_limits(2, user_api="blas"):
         first, second = settled(blas.GemmSite(), {1: 1e-3, 2: 0.5e-3}), blas.GemmSite()
         inside, leave = threading.Event(), threading.Event()
@@ -131,15 +131,15 @@ def test_a_site_entered_while_another_runs_takes_one_thread(two_cores, monkeypat
 
 @needs_blas
 @pytest.mark.parametrize("shared", [True, False])
-def test_user_threads_calling_sites_at_once_leave_the_users_setting(two_cores, monkeypatch,
-                                                                    shared):
+def test_user_threads_calling_sites_at_once_leave_the_users_setting(set_threads, two_cores,
+                                                                    monkeypatch, shared):
     """Each site reads, changes and puts back BLAS's one thread count: without one lock
     for all of them, a site that read another's setting put that back (user 4; one site
     sets 3, another reads 3, sets 1; the first puts back 4, the second 3)."""
     from threadpoolctl import threadpool_limits
 
     monkeypatch.setattr(wake_cost, "cores", lambda: 4)
-    monkeypatch.setenv("GRAPHJIT_NUM_THREADS", "4")
+    set_threads(4)
     rng = np.random.default_rng(0)
     choices = iter(rng.integers(1, 4, 10**6).tolist())
     monkeypatch.setattr(blas.GemmSite, "threads", lambda self, user: min(user, next(choices)))

@@ -22,8 +22,8 @@ def recorder():
 
 
 @pytest.mark.parametrize("n", [1, 2, 7, 1000])
-def test_every_index_is_run_exactly_once(n, monkeypatch):
-    monkeypatch.setenv("GRAPHJIT_NUM_THREADS", "2")
+def test_every_index_is_run_exactly_once(set_threads, n, monkeypatch):
+    set_threads(2)
     fn, seen = recorder()
     out = np.zeros(n, np.int64)
     parallel.run_chunked(fn, (out,), n)
@@ -58,13 +58,13 @@ def test_the_first_chunk_is_a_threads_share_and_the_last_ones_short():
         (0, 2048), (2048, 3072), (3072, 3584), (3584, 3840), (3840, 3968), (3968, 4096)]
 
 
-def test_the_caller_takes_the_chunks_of_a_helper_that_never_wakes(monkeypatch):
+def test_the_caller_takes_the_chunks_of_a_helper_that_never_wakes(set_threads, monkeypatch):
     class SleepingPool:
         class inbox:  # noqa: N801 - stands in for a queue nobody reads
             @staticmethod
             def put(work):
                 pass
-    monkeypatch.setenv("GRAPHJIT_NUM_THREADS", "2")
+    set_threads(2)
     monkeypatch.setattr(parallel, "_pool", None)  # (a call uses a pool it has without asking)
     monkeypatch.setattr(parallel, "_get_pool", lambda helpers: SleepingPool)
     fn, seen = recorder()
@@ -74,8 +74,8 @@ def test_the_caller_takes_the_chunks_of_a_helper_that_never_wakes(monkeypatch):
     assert {name for _, _, name in seen} == {threading.current_thread().name}
 
 
-def test_an_error_in_a_chunk_reaches_the_caller(monkeypatch):
-    monkeypatch.setenv("GRAPHJIT_NUM_THREADS", "2")
+def test_an_error_in_a_chunk_reaches_the_caller(set_threads, monkeypatch):
+    set_threads(2)
 
     def fn(lo, hi):
         if lo == 0:
@@ -84,18 +84,18 @@ def test_an_error_in_a_chunk_reaches_the_caller(monkeypatch):
         parallel.run_chunked(fn, (), 50)
 
 
-def test_long_loops_run_in_short_chunks_even_on_one_thread(monkeypatch):
+def test_long_loops_run_in_short_chunks_even_on_one_thread(set_threads, monkeypatch):
     """Python sees Ctrl-C only between native calls: no chunk may run for long."""
-    monkeypatch.setenv("GRAPHJIT_NUM_THREADS", "1")
+    set_threads(1)
     fn, seen = recorder()
     out = np.zeros(1000, np.int64)
     parallel.run_chunked(fn, (out,), 1000, work=100 * parallel.MAX_CHUNK_WORK)
     assert (out == 1).all() and len(seen) == 100
 
 
-@pytest.mark.parametrize("threads", ["1", "2"])
-def test_a_keyboard_interrupt_stops_the_chunks_not_started(threads, monkeypatch):
-    monkeypatch.setenv("GRAPHJIT_NUM_THREADS", threads)
+@pytest.mark.parametrize("threads", [1, 2])
+def test_a_keyboard_interrupt_stops_the_chunks_not_started(set_threads, threads, monkeypatch):
+    set_threads(threads)
     started = []
 
     def fn(lo, hi):
@@ -107,9 +107,9 @@ def test_a_keyboard_interrupt_stops_the_chunks_not_started(threads, monkeypatch)
     assert len(started) <= 4  # the other thread may have been inside one chunk
 
 
-def test_a_parallel_kernel_compiles_serially_and_runs_in_chunks(tmp_path, monkeypatch):
+def test_a_parallel_kernel_compiles_serially_and_runs_in_chunks(set_threads, tmp_path, monkeypatch):
     monkeypatch.setenv("GRAPHJIT_CACHE_DIR", str(tmp_path))
-    monkeypatch.setenv("GRAPHJIT_NUM_THREADS", "2")
+    set_threads(2)
     compiled = numba_backend.compile_kernel(add_exp_kernel("chunked", constant=0.5))
     assert "parallel=False" in compiled.source
     assert "def chunked(in0, in1, out0, chunk_lo, chunk_hi):" in compiled.source
@@ -122,10 +122,10 @@ def test_a_parallel_kernel_compiles_serially_and_runs_in_chunks(tmp_path, monkey
     np.testing.assert_allclose(out, np.exp(x + y) * 0.5, rtol=1e-6)
 
 
-def test_the_pool_grows_to_the_largest_thread_count_and_no_further(monkeypatch):
+def test_the_pool_grows_to_the_largest_thread_count_and_no_further(set_threads, monkeypatch):
     out = np.zeros(64, np.int64)
-    for threads in ("3", "2", "3", "1"):
-        monkeypatch.setenv("GRAPHJIT_NUM_THREADS", threads)
+    for threads in (3, 2, 3, 1):
+        set_threads(threads)
         fn, _ = recorder()
         parallel.run_chunked(fn, (out,), 64)
     assert (out == 4).all()
@@ -134,11 +134,11 @@ def test_the_pool_grows_to_the_largest_thread_count_and_no_further(monkeypatch):
     assert helpers >= 2 and len(alive) == helpers  # grown for 3 threads, never replaced
 
 
-def test_a_chunked_kernel_sizes_each_shape_by_its_own_extent(tmp_path, monkeypatch):
+def test_a_chunked_kernel_sizes_each_shape_by_its_own_extent(set_threads, tmp_path, monkeypatch):
     """The loop extent and work of a chunked call are remembered per argument shapes:
     a second shape must not run with the first one's extent."""
     monkeypatch.setenv("GRAPHJIT_CACHE_DIR", str(tmp_path))
-    monkeypatch.setenv("GRAPHJIT_NUM_THREADS", "2")
+    set_threads(2)
     compiled = numba_backend.compile_kernel(add_exp_kernel("sized", constant=2.0))
     rng = np.random.default_rng(2)
     y = rng.normal(size=5).astype(np.float32)

@@ -19,8 +19,8 @@ needs_blas = pytest.mark.skipif(not blas.blas_libraries(),
 
 
 @pytest.fixture
-def two_threads(monkeypatch):
-    monkeypatch.setenv("GRAPHJIT_NUM_THREADS", "2")
+def two_threads(set_threads, monkeypatch):
+    set_threads(2)
     monkeypatch.setattr(blas, "POOL_SPLIT", True)
 
 

@@ -17,11 +17,11 @@ from tests.codegen.test_backend import gemm_kernel
 
 
 @pytest.fixture
-def wake_50us(monkeypatch):
+def wake_50us(set_threads, monkeypatch):
     """A machine where waking a helper costs 50 us, and nothing slow was seen lately."""
     monkeypatch.setattr(wake_cost, "_quiet", 50e-6)
     monkeypatch.setattr(wake_cost, "_live", ())
-    monkeypatch.setenv("GRAPHJIT_NUM_THREADS", "2")
+    set_threads(2)
 
 
 def test_a_site_runs_on_one_thread_until_it_has_measured_its_work(wake_50us):

@@ -73,7 +73,7 @@ def test_parallel_row_kernels_match_the_interpreter(compiled, rows, cols):
 
 @pytest.fixture
 def helpers_always(monkeypatch):
-    """Every chunked call wakes all GRAPHJIT_NUM_THREADS threads, whatever the machine's
+    """Every chunked call wakes all the budget's threads, whatever the machine's
     load: the guided chunks (codegen.parallel.chunk_size) then split the rows unevenly."""
     from codegen import parallel, wake_cost
     monkeypatch.setattr(parallel.Site, "threads", lambda self, work, available: available)
@@ -85,14 +85,14 @@ def helpers_always(monkeypatch):
     parallel.observe_chunks(None)
 
 
-@pytest.mark.parametrize("threads", ["2", "3"])
+@pytest.mark.parametrize("threads", [2, 3])
 @pytest.mark.parametrize(("rows", "cols", "view"), [
     (1, 40000, "plain"), (2, 17000, "plain"), (33, 1023, "plain"), (1930, 17, "plain"),
     (10930, 3, "plain"), (33000, 1, "plain"), (97, 2048, "every other column"),
     (97, 1024, "every other row")])
-def test_row_kernels_on_guided_chunks_match_the_interpreter(compiled, helpers_always, threads,
-                                                             rows, cols, view, monkeypatch):
-    monkeypatch.setenv("GRAPHJIT_NUM_THREADS", threads)
+def test_row_kernels_on_guided_chunks_match_the_interpreter(compiled, helpers_always, set_threads,
+                                                             threads, rows, cols, view):
+    set_threads(threads)
     x, fetches, fn, dtype = compiled
     data = _inputs(rows * (2 if view == "every other row" else 1), cols, dtype,
                    np.random.default_rng(rows + cols))

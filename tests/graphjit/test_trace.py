@@ -79,8 +79,8 @@ def test_a_trace_file_shows_planning_and_each_kernel_call(graph, tmp_path):
     assert {"y", "s"} <= fused_ops
 
 
-def test_a_parallel_kernel_shows_its_chunks(monkeypatch):
-    monkeypatch.setenv("GRAPHJIT_NUM_THREADS", "2")
+def test_a_parallel_kernel_shows_its_chunks(set_threads, monkeypatch):
+    set_threads(2)
     g = tf.Graph()
     with g.as_default():
         x = tf.placeholder(tf.float32, [64, 512], name="x")

@@ -94,8 +94,8 @@ def test_intermediate_buffers_are_allocated_once_and_shared():
 
 
 @pytest.mark.parametrize("rows", [50, 4096])  # 4096 x 16: chunks on graphjit's threads
-def test_calls_from_several_threads(rows, monkeypatch):
-    monkeypatch.setenv("GRAPHJIT_NUM_THREADS", "3")
+def test_calls_from_several_threads(set_threads, rows, monkeypatch):
+    set_threads(3)
     fn = tf.compile(_softmax_graph())
     inputs = [np.random.default_rng(i).normal(size=(rows, 16)).astype(np.float32)
               for i in range(8)]

@@ -37,10 +37,10 @@ def mlp_reference(x, weights):
     return e / e.sum(-1, keepdims=True)
 
 
-@pytest.mark.parametrize("threads,busy", [("1", False), ("2", False), ("4", False),
-                                          ("2", True)])
-def test_mlp_results_equal_the_reference_on_any_budget(mlp, threads, busy, monkeypatch):
-    monkeypatch.setenv("GRAPHJIT_NUM_THREADS", threads)
+@pytest.mark.parametrize("threads,busy", [(1, False), (2, False), (4, False), (2, True)])
+def test_mlp_results_equal_the_reference_on_any_budget(set_threads, mlp, threads, busy,
+                                                       monkeypatch):
+    set_threads(threads)
     if busy:
         monkeypatch.setattr(wake_cost, "busy", lambda: True)
     fn, weights = mlp
@@ -52,9 +52,9 @@ def test_mlp_results_equal_the_reference_on_any_budget(mlp, threads, busy, monke
                                        rtol=1e-4, atol=1e-6)
 
 
-@pytest.mark.parametrize("threads", ["1", "2"])
-def test_large_softmax_is_the_same_whether_helpers_wake_or_not(threads, monkeypatch):
-    monkeypatch.setenv("GRAPHJIT_NUM_THREADS", threads)
+@pytest.mark.parametrize("threads", [1, 2])
+def test_large_softmax_is_the_same_whether_helpers_wake_or_not(set_threads, threads, monkeypatch):
+    set_threads(threads)
     monkeypatch.setattr(wake_cost, "current", lambda: 1e-9)  # every call is worth helpers
     monkeypatch.setattr(wake_cost, "busy", lambda: False)  # whatever else runs meanwhile
     g = tf.Graph()
@@ -74,7 +74,7 @@ def test_large_softmax_is_the_same_whether_helpers_wake_or_not(threads, monkeypa
             np.testing.assert_allclose(fn(x), want, rtol=1e-5, atol=1e-7)
     finally:
         parallel.observe_chunks(None)
-    if threads == "2":  # measured, then split for helpers
+    if threads == 2:  # measured, then split for helpers
         assert max(seen) >= 2
     else:
         assert set(seen) == {1}

@@ -79,8 +79,8 @@ def test_recorders_may_overlap_and_stop_in_any_order():
     assert trace.active == ()
 
 
-def test_chunks_are_spans_on_the_threads_that_ran_them(monkeypatch):
-    monkeypatch.setenv("GRAPHJIT_NUM_THREADS", "2")
+def test_chunks_are_spans_on_the_threads_that_ran_them(set_threads, monkeypatch):
+    set_threads(2)
     helper_ran = threading.Event()
     caller = threading.get_ident()
 
