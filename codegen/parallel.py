@@ -260,7 +260,7 @@ class _Chunks:
         """Take chunks and run them until none is left: one critical section a chunk,
         which counts the chunk just run and hands out the next."""
         clock = time.perf_counter_ns
-        fn, arrays, n, lock = self.fn, self.arrays, self.n, self.lock
+        n, lock = self.n, self.lock
         took = -1  # (no chunk run yet)
         while True:
             with lock:
@@ -277,8 +277,8 @@ class _Chunks:
                 self.running += 1
             start = clock()
             try:
-                if self.error is None:
-                    fn(*arrays, lo, hi)
+                if self.error is None:  # (read per chunk: a helper that takes none
+                    self.fn(*self.arrays, lo, hi)  # never holds the caller's arrays)
             except BaseException as exc:  # noqa: BLE001 - re-raised by the caller
                 self.error = exc
             took = clock() - start
