@@ -217,8 +217,8 @@ def chunk_size(remaining: int, threads: int, largest: int, smallest: int) -> int
     crossing runs the interpreter from cold caches: ~10 us), and the last ones short, so
     no thread waits long for another's last chunk (a helper that woke late, one that lost
     its core). Softmax over (4096, 1024) on 2 threads: 6 chunks instead of 8 equal ones,
-    the two threads' last chunks ending ~30 us apart instead of ~95, 4-12% faster
-    (helpers forced on, rotated and back to back, interleaved in one process run)."""
+    4-12% faster (helpers forced on, rotated and back to back, interleaved in one process
+    run on a shared 2-core machine)."""
     return min(remaining, max(smallest, min(largest, -(-remaining // threads))))
 
 
