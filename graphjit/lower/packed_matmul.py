@@ -162,10 +162,37 @@ def blas_first() -> Iterator[Deferred]:
         _deferring.reset(token)
 
 
+_racing: ContextVar[Deferred | None] = ContextVar("packed_racing", default=None)
+
+
+@contextmanager
+def racing() -> Iterator[Deferred]:
+    """Plan (in this thread or task) every product by constant weights as a packed
+    kernel, whatever its rows: the plan the tier races against the BLAS one
+    (graphjit.plan_race); the Deferred yielded says whether one beyond the rule was."""
+    race = Deferred()
+    token = _racing.set(race)
+    try:
+        yield race
+    finally:
+        _racing.reset(token)
+
+
 def use_packed(op, shapes: dict) -> bool:
     """Whether `op` becomes a packed kernel under a plan's `shapes`: see MAX_ROWS; not
-    while planning under `blas_first`, which notes that it deferred one."""
-    return fits_packed(op, shapes) and not deferred_by_tier()
+    while planning under `blas_first`, which notes that it deferred one. A product the
+    rule leaves to BLAS only for its rows is packed under `racing`, and noted as
+    deferred under `blas_first` (the tier then races the two plans)."""
+    if fits_packed(op, shapes):
+        return not deferred_by_tier()
+    if not fits_packed(op, shapes, any_rows=True):
+        return False
+    race = _racing.get()
+    if race is not None:
+        race.found = True
+        return True
+    deferred_by_tier()
+    return False
 
 
 def deferred_by_tier() -> bool:
@@ -194,10 +221,10 @@ def blas_rows(k: int = 1) -> int:
     return max(MAX_ROWS, SMALL_OPERAND // max(k, 1)) + 1
 
 
-def fits_packed(op, shapes: dict) -> bool:
+def fits_packed(op, shapes: dict, any_rows: bool = False) -> bool:
     """Whether the packed rule (MAX_ROWS, SMALL_OPERAND) takes `op` under a plan's
     `shapes`: 2-D constant weights, a left operand of 2 or more dims (its leading ones
-    the rows)."""
+    the rows); `any_rows`: whatever the rows (the products the tier races)."""
     if op.type != "MatMul":
         return False
     a, b = op.inputs
@@ -208,7 +235,7 @@ def fits_packed(op, shapes: dict) -> bool:
     if len(a_shape) < 2 or len(b_shape) != 2 or None in a_shape:
         return False
     rows = math.prod(a_shape[:-1])
-    return rows <= MAX_ROWS or rows * a_shape[-1] <= SMALL_OPERAND
+    return any_rows or rows <= MAX_ROWS or rows * a_shape[-1] <= SMALL_OPERAND
 
 
 def bias_relu_after(t, shapes: dict, consumers: dict, bias_fits) -> list:

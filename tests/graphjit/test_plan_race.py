@@ -1,0 +1,126 @@
+"""The packed tier's race (graphjit.plan_race): at the switch, products the packed rule
+leaves to BLAS only for their rows are packed too, and the two plans take calls in turn
+until the faster is kept. Results agree with the reference on every call, whichever plan
+ran it; products by fed weights or with a transposed left operand are never raced. The
+winner is decided by a fake clock here (Race alone) or set (the functions): timing
+decides nothing."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import graphjit as tf
+from codegen import numba_backend
+from graphjit import plan_race
+from graphjit.interpreter import evaluate
+from graphjit.lower import packed_matmul
+from graphjit.plan_info import FIRST_CALL, PACKED_TIER, RACE_LOST
+from tests.graphjit.test_packed_tier import _packed_steps
+
+AFTER = 3
+RNG = np.random.default_rng(17)
+ROWS_MAX, OPERAND_MAX = 4, 64  # the rule made small: 9 rows by K=13 are beyond it
+
+
+@pytest.fixture(autouse=True)
+def a_small_rule(monkeypatch):
+    monkeypatch.setattr(packed_matmul, "PACKED_AFTER_CALLS", AFTER)
+    monkeypatch.setattr(packed_matmul, "MAX_ROWS", ROWS_MAX)
+    monkeypatch.setattr(packed_matmul, "SMALL_OPERAND", OPERAND_MAX)
+    monkeypatch.setattr(numba_backend, "is_loaded_or_cached", lambda kernel: False)
+
+
+def _mlp(k=13, n=10, transpose_b=False):
+    """softmax(relu(x @ w + b) @ w2), constant weights."""
+    g = tf.Graph()
+    with g.as_default():
+        x = tf.placeholder(tf.float32, [None, k])
+        w_value = RNG.standard_normal((n, k) if transpose_b else (k, n)).astype(np.float32)
+        w = tf.constant(w_value)
+        b = tf.constant(RNG.standard_normal(n).astype(np.float32))
+        w2 = tf.constant(RNG.standard_normal((n, 3)).astype(np.float32))
+        h = tf.nn.relu(tf.nn.bias_add(tf.matmul(x, w, transpose_b=transpose_b), b))
+        y = tf.nn.softmax(tf.matmul(h, w2))
+    return [x], y, []
+
+
+def _calls(fn, feeds, y, extra, rows, count):
+    """`count` calls on fresh inputs of `rows` rows, each against the reference."""
+    for _ in range(count):
+        a = RNG.standard_normal((rows, feeds[0].shape[1])).astype(np.float32)
+        want = evaluate([y], dict(zip(feeds, [a, *extra])))[0]
+        np.testing.assert_allclose(fn(a, *extra), want, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("won", [True, False])
+@pytest.mark.parametrize("rows,k,n,transpose_b", [
+    (9, 13, 10, False),  # rows past the tile's, K past none of its blocks
+    (37, 13, 33, False),  # N past one panel, rows not a multiple of the tile's
+    (9, 13, 10, True),  # the weights a transposed view
+])
+def test_the_race_keeps_the_winner_and_every_call_is_right(monkeypatch, won, rows, k, n,
+                                                            transpose_b):
+    monkeypatch.setattr(plan_race.Race, "packed_won", lambda self: won)
+    feeds, y, extra = _mlp(k, n, transpose_b)
+    fn = tf.compile(y, feeds=feeds)
+    _calls(fn, feeds, y, extra, rows, AFTER)
+    assert _packed_steps(fn) == 0  # BLAS calls still
+    _calls(fn, feeds, y, extra, rows, 1)  # the switch: the race begins
+    assert fn._races and fn._warming
+    _calls(fn, feeds, y, extra, rows, 2 * plan_race.ROUNDS - 1)
+    assert not fn._races and not fn._warming  # decided
+    whys = [r.why for r in fn.cache_info()]
+    if won:
+        assert _packed_steps(fn) == 2 and whys == [FIRST_CALL, PACKED_TIER]
+    else:
+        assert _packed_steps(fn) == 0 and whys[-1] == RACE_LOST and len(whys) == 3
+    _calls(fn, feeds, y, extra, rows, 3)  # on the kept plan's runner
+    assert len(fn.cache_info()) == len(whys)
+
+
+def test_products_within_the_rule_switch_without_a_race():
+    feeds, y, extra = _mlp()
+    fn = tf.compile(y, feeds=feeds)
+    _calls(fn, feeds, y, extra, 2, AFTER + 1)  # 2 rows: the rule packs both products
+    assert _packed_steps(fn) == 2 and not fn._races and not fn._warming
+
+
+@pytest.mark.parametrize("what", ["fed weights", "transpose_a"])
+def test_products_the_packed_kernel_cannot_take_are_never_raced(what):
+    g = tf.Graph()
+    with g.as_default():
+        x = tf.placeholder(tf.float32, [None, 13])
+        if what == "fed weights":
+            w_value = RNG.standard_normal((13, 5)).astype(np.float32)
+            w = tf.placeholder(tf.float32, [13, 5])
+            y = tf.matmul(x, w)
+            feeds, extra = [x, w], [w_value]
+        else:
+            w = tf.constant(RNG.standard_normal((9, 5)).astype(np.float32))
+            y = tf.matmul(x, w, transpose_a=True)  # (13, rows) @ (rows=9, 5)
+            feeds, extra = [x], []
+    fn = tf.compile(y, feeds=feeds)
+    _calls(fn, feeds, y, extra, 9, AFTER + 2 * plan_race.ROUNDS + 2)
+    assert len(fn.cache_info()) == 1 and not fn._races and _packed_steps(fn) == 0
+
+
+def test_the_race_judges_by_the_median_and_not_a_first_call():
+    blas, packed = object(), object()
+    race = plan_race.Race(blas, packed)
+    assert race.entry() is packed and race.entry() is blas  # in turn, packed first
+    # packed: a slow first call (its kernels loading) and one stall, else 1 ms; BLAS 1.2
+    times = {packed: [0.5] + [1e-3] * (plan_race.ROUNDS - 2) + [0.03],
+             blas: [1.2e-3] * plan_race.ROUNDS}
+    done = []
+    for i in range(plan_race.ROUNDS):
+        done.append(race.record(packed, times[packed][i]))
+        done.append(race.record(blas, times[blas][i]))
+    assert done[-1] and not any(done[:-1])
+    assert race.packed_won()
+    slower = plan_race.Race(blas, packed)
+    for _ in range(plan_race.ROUNDS):
+        slower.record(packed, 1.3e-3)
+        slower.record(blas, 1.2e-3)
+        slower.record(object(), 1e-6)  # a plan not in the race: not counted
+    assert not slower.packed_won()
