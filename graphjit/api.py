@@ -562,7 +562,10 @@ class CompiledFunction:
         compile_log.plan_starting(self._label, record, len(self._executors) + 1,
                                   self.max_plans)
         start = perf_counter()
-        tier = packed_matmul.blas_first() if tiered else contextlib.nullcontext()
+        # (a plan under the tier notes the products a race would pack; not the plan
+        # that lost one, nor one without the tier: a loop body's driver keeps its plans)
+        tier = packed_matmul.blas_first(tiered) if self._tiered and why != RACE_LOST \
+            and packed_matmul.PACKED_AFTER_CALLS > 0 else contextlib.nullcontext()
         with collector.paused(), trace.span("plan", "plan", {
                 "shapes": [list(shape) for shape in signature]}), tier as deferred:
             entry = plan_executor(self._all_fetches, self._all_feeds,
@@ -573,7 +576,7 @@ class CompiledFunction:
             self._plan_history.evict(signature)
         self._executors[signature] = entry
         self._executors.move_to_end(signature)
-        if tiered and deferred.found:
+        if deferred is not None and (deferred.found or deferred.beyond):
             self._warming[signature] = [0]
         else:
             self._warming.pop(signature, None)

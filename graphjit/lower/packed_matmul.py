@@ -139,22 +139,26 @@ PACKED_AFTER_CALLS = 64
 
 class Deferred:
     """What planning under `blas_first` found: whether some product would have been
-    packed (then the plan is worth re-planning once it is hot)."""
+    packed (then the plan is worth re-planning once it is hot), and whether some
+    product the rule leaves to BLAS only for its rows would be packed in a race
+    (`beyond`: graphjit.plan_race); `defer`: whether the rule's products are deferred."""
 
-    __slots__ = ("found",)
+    __slots__ = ("found", "beyond", "defer")
 
-    def __init__(self):
-        self.found = False
+    def __init__(self, defer: bool = True):
+        self.found = self.beyond = False
+        self.defer = defer
 
 
 _deferring: ContextVar[Deferred | None] = ContextVar("packed_deferring", default=None)
 
 
 @contextmanager
-def blas_first() -> Iterator[Deferred]:
+def blas_first(defer: bool = True) -> Iterator[Deferred]:
     """Plan (in this thread or task) every product the packed rule takes as a BLAS call
-    instead; the Deferred yielded says whether there was one."""
-    deferred = Deferred()
+    instead (`defer`; else as the rule says); the Deferred yielded says whether there
+    was one, and whether a race would pack more."""
+    deferred = Deferred(defer)
     token = _deferring.set(deferred)
     try:
         yield deferred
@@ -181,8 +185,8 @@ def racing() -> Iterator[Deferred]:
 def use_packed(op, shapes: dict) -> bool:
     """Whether `op` becomes a packed kernel under a plan's `shapes`: see MAX_ROWS; not
     while planning under `blas_first`, which notes that it deferred one. A product the
-    rule leaves to BLAS only for its rows is packed under `racing`, and noted as
-    deferred under `blas_first` (the tier then races the two plans)."""
+    rule leaves to BLAS only for its rows is packed under `racing`, and noted by
+    `blas_first` (the tier then races the two plans)."""
     if fits_packed(op, shapes):
         return not deferred_by_tier()
     if not fits_packed(op, shapes, any_rows=True):
@@ -191,7 +195,9 @@ def use_packed(op, shapes: dict) -> bool:
     if race is not None:
         race.found = True
         return True
-    deferred_by_tier()
+    deferred = _deferring.get()
+    if deferred is not None:
+        deferred.beyond = True
     return False
 
 
@@ -199,7 +205,7 @@ def deferred_by_tier() -> bool:
     """Whether a product the packed kernels would take is planned as a BLAS call for now
     (under `blas_first`, which then notes that it deferred one)."""
     deferred = _deferring.get()
-    if deferred is None:
+    if deferred is None or not deferred.defer:
         return False
     deferred.found = True
     return True

@@ -124,3 +124,16 @@ def test_the_race_judges_by_the_median_and_not_a_first_call():
         slower.record(blas, 1.2e-3)
         slower.record(object(), 1e-6)  # a plan not in the race: not counted
     assert not slower.packed_won()
+
+
+def test_a_first_plan_with_cached_packed_kernels_still_races_the_rest(monkeypatch):
+    """A warm process plans the rule's products packed at once (their kernels cached),
+    the product beyond the rule as a BLAS call, and races that one at the switch."""
+    monkeypatch.setattr(plan_race.Race, "packed_won", lambda self: True)
+    monkeypatch.setattr(numba_backend, "is_loaded_or_cached", lambda kernel: True)
+    feeds, y, extra = _mlp(k=13, n=7)  # 9 rows: x @ w beyond the rule, h @ w2 within
+    fn = tf.compile(y, feeds=feeds)
+    _calls(fn, feeds, y, extra, 9, 1)
+    assert _packed_steps(fn) == 1 and fn._warming and not fn._races
+    _calls(fn, feeds, y, extra, 9, AFTER + 2 * plan_race.ROUNDS)
+    assert _packed_steps(fn) == 2 and not fn._warming and not fn._races
