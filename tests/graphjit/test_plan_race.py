@@ -7,6 +7,8 @@ decides nothing."""
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 
@@ -137,3 +139,29 @@ def test_a_first_plan_with_cached_packed_kernels_still_races_the_rest(monkeypatc
     assert _packed_steps(fn) == 1 and fn._warming and not fn._races
     _calls(fn, feeds, y, extra, 9, AFTER + 2 * plan_race.ROUNDS)
     assert _packed_steps(fn) == 2 and not fn._warming and not fn._races
+
+
+def test_threads_calling_through_the_race_all_get_right_results():
+    feeds, y, extra = _mlp()
+    fn = tf.compile(y, feeds=feeds)
+    inputs = [RNG.standard_normal((9, 13)).astype(np.float32) for _ in range(3)]
+    wants = [evaluate([y], {feeds[0]: a})[0] for a in inputs]
+    errors = []
+    start = threading.Barrier(len(inputs))
+
+    def call(a, want):
+        try:
+            start.wait()
+            for _ in range(AFTER + 2 * plan_race.ROUNDS):
+                np.testing.assert_allclose(fn(a), want, rtol=1e-5, atol=1e-5)
+        except Exception as exc:  # (reported by the main thread)
+            errors.append(exc)
+
+    threads = [threading.Thread(target=call, args=pair) for pair in zip(inputs, wants)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors[0]
+    assert not fn._races and not fn._warming  # one race, decided
+    assert [r.why for r in fn.cache_info()].count(PACKED_TIER) == 1
