@@ -9,18 +9,20 @@ tile; on a 2-core AVX-512 Xeon with the tile of codegen.microkernel, a 784-256-2
 MLP at batch 128 took 0.42 ms packed on one thread against 0.50 ms for NumPy on
 OpenBLAS's two (and 0.60 on one). So the tier, when it switches a hot plan to packed
 kernels (graphjit.api), also packs the products the rule leaves to BLAS for their rows,
-runs the two plans in turn for ROUNDS calls each, and keeps the packed plan only if its
-median call was no slower. A median: one call's stall from a burst of other work must
-not decide for the life of the plan (BLAS's sites judge their own stalls: on a busy
-machine they run BLAS on one thread, codegen.blas).
+and runs the two plans in turn, call by call, for PAIRS pairs of calls (after one
+untimed call of each: a plan's first call after a build loads its kernels). The
+packed plan stays only if it was the faster in at least WINS of the pairs: a sign test,
+so that plans as fast as each other keep BLAS, whose sites go on choosing their threads
+as the machine changes, while a few stalls from bursts of other work, in either plan,
+decide nothing.
 """
 
 from __future__ import annotations
 
-import statistics
-
-ROUNDS = 9  # calls of each plan; the first of each is not counted (a plan's first call
-# after a build loads its kernels)
+PAIRS = 16
+# At least this many of the PAIRS won: were the plans equally fast, each pair a coin
+# toss, 12 or more of 16 would come up 3.8% of the time (the binomial tail).
+WINS = 12
 
 
 class Race:
@@ -39,13 +41,15 @@ class Race:
         return self.plans[self.calls % 2]
 
     def record(self, entry, seconds: float) -> bool:
-        """Book a call of `entry`; whether both plans have run ROUNDS calls."""
+        """Book a call of `entry`; whether both plans have run their calls."""
         for plan, times in zip(self.plans, self.times):
             if entry is plan:
                 times.append(seconds)
-        return all(len(t) >= ROUNDS for t in self.times)
+        return all(len(t) > PAIRS for t in self.times)
 
     def packed_won(self) -> bool:
-        """Whether the packed plan's median call (its first not counted) was no slower."""
-        blas, packed = (statistics.median(t[1:]) for t in self.times)
-        return packed <= blas
+        """Whether the packed plan was the faster in at least WINS of the pairs (the
+        first call of each not counted)."""
+        blas, packed = self.times
+        pairs = zip(packed[1:PAIRS + 1], blas[1:PAIRS + 1])
+        return sum(p < b for p, b in pairs) >= WINS

@@ -21,6 +21,7 @@ from graphjit.plan_info import FIRST_CALL, PACKED_TIER, RACE_LOST
 from tests.graphjit.test_packed_tier import _packed_steps
 
 AFTER = 3
+CALLS = 2 * (plan_race.PAIRS + 1)  # a race's calls
 RNG = np.random.default_rng(17)
 ROWS_MAX, OPERAND_MAX = 4, 64  # the rule made small: 9 rows by K=13 are beyond it
 
@@ -70,7 +71,7 @@ def test_the_race_keeps_the_winner_and_every_call_is_right(monkeypatch, won, row
     assert _packed_steps(fn) == 0  # BLAS calls still
     _calls(fn, feeds, y, extra, rows, 1)  # the switch: the race begins
     assert fn._races and fn._warming
-    _calls(fn, feeds, y, extra, rows, 2 * plan_race.ROUNDS - 1)
+    _calls(fn, feeds, y, extra, rows, CALLS - 1)
     assert not fn._races and not fn._warming  # decided
     whys = [r.why for r in fn.cache_info()]
     if won:
@@ -103,29 +104,36 @@ def test_products_the_packed_kernel_cannot_take_are_never_raced(what):
             y = tf.matmul(x, w, transpose_a=True)  # (13, rows) @ (rows=9, 5)
             feeds, extra = [x], []
     fn = tf.compile(y, feeds=feeds)
-    _calls(fn, feeds, y, extra, 9, AFTER + 2 * plan_race.ROUNDS + 2)
+    _calls(fn, feeds, y, extra, 9, AFTER + CALLS + 2)
     assert len(fn.cache_info()) == 1 and not fn._races and _packed_steps(fn) == 0
 
 
-def test_the_race_judges_by_the_median_and_not_a_first_call():
+def test_the_race_is_a_sign_test_over_pairs_of_calls():
     blas, packed = object(), object()
     race = plan_race.Race(blas, packed)
     assert race.entry() is packed and race.entry() is blas  # in turn, packed first
-    # packed: a slow first call (its kernels loading) and one stall, else 1 ms; BLAS 1.2
-    times = {packed: [0.5] + [1e-3] * (plan_race.ROUNDS - 2) + [0.03],
-             blas: [1.2e-3] * plan_race.ROUNDS}
+    # packed: a slow first call (its kernels loading), then faster but for a stall
+    # in PAIRS - WINS pairs: still the winner, however long the stalls
+    stalls = plan_race.PAIRS - plan_race.WINS
+    packed_times = [0.5] + [1e-3] * plan_race.WINS + [0.03] * stalls
     done = []
-    for i in range(plan_race.ROUNDS):
-        done.append(race.record(packed, times[packed][i]))
-        done.append(race.record(blas, times[blas][i]))
+    for p in packed_times:
+        done.append(race.record(packed, p))
+        done.append(race.record(blas, 1.2e-3))
+        race.record(object(), 1e-6)  # a plan not in the race: not counted
     assert done[-1] and not any(done[:-1])
     assert race.packed_won()
-    slower = plan_race.Race(blas, packed)
-    for _ in range(plan_race.ROUNDS):
-        slower.record(packed, 1.3e-3)
-        slower.record(blas, 1.2e-3)
-        slower.record(object(), 1e-6)  # a plan not in the race: not counted
-    assert not slower.packed_won()
+    # one stall more, or plans as fast as each other: BLAS stays
+    lost = plan_race.Race(blas, packed)
+    for p in [1e-3] * plan_race.WINS + [0.03] * (stalls + 1):
+        lost.record(packed, p)
+        lost.record(blas, 1.2e-3)
+    assert not lost.packed_won()
+    even = plan_race.Race(blas, packed)
+    for i in range(plan_race.PAIRS + 1):
+        even.record(packed, 1e-3 + (1e-5 if i % 2 else -1e-5))
+        even.record(blas, 1e-3)
+    assert not even.packed_won()
 
 
 def test_a_first_plan_with_cached_packed_kernels_still_races_the_rest(monkeypatch):
@@ -137,7 +145,7 @@ def test_a_first_plan_with_cached_packed_kernels_still_races_the_rest(monkeypatc
     fn = tf.compile(y, feeds=feeds)
     _calls(fn, feeds, y, extra, 9, 1)
     assert _packed_steps(fn) == 1 and fn._warming and not fn._races
-    _calls(fn, feeds, y, extra, 9, AFTER + 2 * plan_race.ROUNDS)
+    _calls(fn, feeds, y, extra, 9, AFTER + CALLS)
     assert _packed_steps(fn) == 2 and not fn._warming and not fn._races
 
 
@@ -152,7 +160,7 @@ def test_threads_calling_through_the_race_all_get_right_results():
     def call(a, want):
         try:
             start.wait()
-            for _ in range(AFTER + 2 * plan_race.ROUNDS):
+            for _ in range(AFTER + CALLS):
                 np.testing.assert_allclose(fn(a), want, rtol=1e-5, atol=1e-5)
         except Exception as exc:  # (reported by the main thread)
             errors.append(exc)
