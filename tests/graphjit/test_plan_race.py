@@ -112,10 +112,10 @@ def test_the_race_is_a_sign_test_over_pairs_of_calls():
     blas, packed = object(), object()
     race = plan_race.Race(blas, packed)
     assert race.entry() is packed and race.entry() is blas  # in turn, packed first
-    # packed: a slow first call (its kernels loading), then faster but for a stall
-    # in PAIRS - WINS pairs: still the winner, however long the stalls
-    stalls = plan_race.PAIRS - plan_race.WINS
-    packed_times = [0.5] + [1e-3] * plan_race.WINS + [0.03] * stalls
+    # packed: a slow first call (its kernels loading), then slower than BLAS in
+    # WINS - 1 pairs, however much: it stays
+    packed_times = [0.5] + [0.03] * (plan_race.WINS - 1) + [1e-3] * (
+        plan_race.PAIRS - plan_race.WINS + 1)
     done = []
     for p in packed_times:
         done.append(race.record(packed, p))
@@ -123,17 +123,18 @@ def test_the_race_is_a_sign_test_over_pairs_of_calls():
         race.record(object(), 1e-6)  # a plan not in the race: not counted
     assert done[-1] and not any(done[:-1])
     assert race.packed_won()
-    # one stall more, or plans as fast as each other: BLAS stays
+    # slower in WINS pairs: BLAS comes back
     lost = plan_race.Race(blas, packed)
-    for p in [1e-3] * plan_race.WINS + [0.03] * (stalls + 1):
+    for p in [1e-3] + [1.3e-3] * plan_race.WINS + [1e-3] * (plan_race.PAIRS - plan_race.WINS):
         lost.record(packed, p)
         lost.record(blas, 1.2e-3)
     assert not lost.packed_won()
+    # plans as fast as each other: the packed one stays
     even = plan_race.Race(blas, packed)
     for i in range(plan_race.PAIRS + 1):
         even.record(packed, 1e-3 + (1e-5 if i % 2 else -1e-5))
         even.record(blas, 1e-3)
-    assert not even.packed_won()
+    assert even.packed_won()
 
 
 def test_a_first_plan_with_cached_packed_kernels_still_races_the_rest(monkeypatch):
