@@ -490,6 +490,9 @@ class CompiledFunction:
         with self._lock:
             if self._warming.get(signature) is not served:  # switched, or evicted
                 return self._executors.get(signature, entry)
+            race = self._races.get(signature)
+            if race is not None:  # (another thread started it meanwhile)
+                return race.entry()
             with packed_matmul.racing() as wide:
                 packed = self._build(signature, PACKED_TIER, tiered=False)
             if not wide.found:
