@@ -39,7 +39,8 @@ class Workload:
 
 # -- inputs and references -------------------------------------------------------------
 
-WARMUP_CALLS, WARMUP_SECONDS = 80, 0.5  # past graphjit's 64-call tiers (W7 times 1st calls)
+WARMUP_CALLS, WARMUP_SECONDS = 120, 0.5  # past graphjit's 64-call tiers and the packed
+# tier's race (graphjit.plan_race: 2 x 17 calls); W7 times first calls
 
 
 def warm_up(call, at_least: int = 2):

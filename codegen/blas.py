@@ -81,6 +81,12 @@ def blas_threads() -> int:
 # 1.23x as shipped, W5 1.39x against 1.13x; each block packs the operand it does not
 # split again, where BLAS's threads share one packing. Half the CPU on W4 in one loaded
 # process (2.7 against 5.3 ms: BLAS's workers spin after each call), the same wall time.
+# Nor did it pay for the batch-128 MLP's products (128x784 by 784x256, 128x256 by
+# 256x256) beside two busy processes, with 1, 2 or 4 blocks a thread (one process,
+# interleaved: 0.64-0.71 ms quiet, 0.70-1.04 loaded, against 0.63 / 0.65 as shipped):
+# on a 2-core virtual machine a split's fork and join cost about 0.1 ms (the put 16 us,
+# the helper starting 45 us later, the caller woken 60 us after the last block), and a
+# block of half the rows took 58% of the whole product's time (each packs all of b).
 POOL_SPLIT = False
 # Trying the choice a site did not take costs what the try's calls take beyond the
 # taken choice's time; the next try waits until the site has run 1 / EXPLORE_SHARE times

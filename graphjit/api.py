@@ -21,7 +21,9 @@ call; once that plan has served PACKED_AFTER_CALLS calls at its signature, the
 signature is planned again with packed kernels, and the new plan replaces the old one
 (whole: a call runs one plan or the other, never a mix). Until then calls at that
 signature take the general path, which counts them, not the plan's runner. Packed
-kernels already compiled (in memory, or in the disk cache) are planned at once.
+kernels already compiled (in memory, or in the disk cache) are planned at once. Products
+the packed rule leaves to BLAS only for their many rows are packed too at the switch,
+and then the two plans take calls in turn until the faster is known (graphjit.plan_race).
 """
 
 from __future__ import annotations
@@ -54,7 +56,15 @@ from graphjit.lower import packed_matmul
 from graphjit.lower.planner import listed_steps, plan_executor, shared_buffers
 from graphjit.lower.program import lower
 from graphjit.passes import graph_outputs, optimize
-from graphjit.plan_info import INSPECTED, PACKED_TIER, CacheInfo, PlanHistory, describe_fetches
+from graphjit.plan_info import (
+    INSPECTED,
+    PACKED_TIER,
+    RACE_LOST,
+    CacheInfo,
+    PlanHistory,
+    describe_fetches,
+)
+from graphjit.plan_race import Race
 from graphjit.registry import get_op_def
 from graphjit.specialize import RankDispatch, has_unknown_rank
 from graphjit.staged import Stages, computed_ops, dynamic_ops
@@ -212,6 +222,7 @@ class CompiledFunction:
         self._last = None
         # signature -> [calls served] of the BLAS-first plans awaiting packed kernels
         self._warming: dict[tuple, list] = {}
+        self._races: dict[tuple, Race] = {}  # signature -> its plans racing (plan_race)
         self._packable = {op.name for op in self.graph.get_operations()  # (by constants)
                           if op.type == "MatMul" and op.inputs[1].op.type == "Const"}
         # Ops whose output size depends on values: several plans per call (graphjit.staged).
@@ -243,6 +254,18 @@ class CompiledFunction:
 
     def _execute(self, entry, arrays, state: dict | None, out=None) -> list:
         """Run a plan on the caller's arrays, reading and writing `state` around it."""
+        if self._races:  # (timed for the race its plan may be in)
+            for signature, race in list(self._races.items()):
+                if entry is race.plans[0] or entry is race.plans[1]:
+                    start = perf_counter()
+                    values = self._run(entry, arrays, state, out)
+                    if race.record(entry, perf_counter() - start):
+                        self._race_ended(signature, race)
+                    return values
+        return self._run(entry, arrays, state, out)
+
+    def _run(self, entry, arrays, state: dict | None, out=None) -> list:
+        """_execute's run, untimed."""
         if self._stateless:
             return entry[0].run(arrays, out=out) if out else entry[0].run(arrays)
         arrays = list(arrays) + self._read_state(state)
@@ -461,10 +484,38 @@ class CompiledFunction:
         if served[0] < packed_matmul.PACKED_AFTER_CALLS:
             served[0] += 1  # (racing threads may lose a count: the switch comes later)
             return entry
+        race = self._races.get(signature)
+        if race is not None:
+            return race.entry()
         with self._lock:
             if self._warming.get(signature) is not served:  # switched, or evicted
                 return self._executors.get(signature, entry)
-            return self._build(signature, PACKED_TIER, tiered=False)
+            race = self._races.get(signature)
+            if race is not None:  # (another thread started it meanwhile)
+                return race.entry()
+            with packed_matmul.racing() as wide:
+                packed = self._build(signature, PACKED_TIER, tiered=False)
+            if not wide.found:
+                return packed
+            # products beyond the packed rule: the plans race (still off the runner)
+            self._warming[signature] = served
+            race = self._races[signature] = Race(entry, packed)
+            return race.entry()
+
+    def _race_ended(self, signature, race) -> None:
+        """Keep the packed plan, or plan again under the packed rule (its products beyond
+        it BLAS calls), as the race found faster."""
+        with self._lock:
+            if self._races.get(signature) is not race:  # (another thread ended it)
+                return
+            del self._races[signature]
+            if self._executors.get(signature) is not race.plans[1]:  # evicted meanwhile
+                return
+            if race.packed_won():
+                self._warming.pop(signature, None)
+                self._fast = no_runner  # (the next call sets the packed plan's runner)
+            else:
+                self._build(signature, RACE_LOST, tiered=False)
 
     def _touch(self, signature, entry) -> None:
         self._last = entry
@@ -514,7 +565,10 @@ class CompiledFunction:
         compile_log.plan_starting(self._label, record, len(self._executors) + 1,
                                   self.max_plans)
         start = perf_counter()
-        tier = packed_matmul.blas_first() if tiered else contextlib.nullcontext()
+        # (a plan under the tier notes the products a race would pack; not the plan
+        # that lost one, nor one without the tier: a loop body's driver keeps its plans)
+        tier = packed_matmul.blas_first(tiered) if self._tiered and why != RACE_LOST \
+            and packed_matmul.PACKED_AFTER_CALLS > 0 else contextlib.nullcontext()
         with collector.paused(), trace.span("plan", "plan", {
                 "shapes": [list(shape) for shape in signature]}), tier as deferred:
             entry = plan_executor(self._all_fetches, self._all_feeds,
@@ -525,7 +579,7 @@ class CompiledFunction:
             self._plan_history.evict(signature)
         self._executors[signature] = entry
         self._executors.move_to_end(signature)
-        if tiered and deferred.found:
+        if deferred is not None and (deferred.found or deferred.beyond):
             self._warming[signature] = [0]
         else:
             self._warming.pop(signature, None)
@@ -549,6 +603,7 @@ class CompiledFunction:
 
     def _evicted(self, signature: tuple) -> None:
         self._warming.pop(signature, None)
+        self._races.pop(signature, None)
         record = self._plan_history.evict(signature)
         if record is not None:
             compile_log.plan_evicted(self._label, record.inputs, self.max_plans)

@@ -20,6 +20,7 @@ NEW_SHAPES = "new input shapes"
 REBUILT = "rebuilt after eviction"
 INSPECTED = "inspection before any call"
 PACKED_TIER = "packed kernels, replacing a BLAS-first plan that served its calls"
+RACE_LOST = "BLAS calls again: packed kernels beyond the packed rule raced slower"
 
 
 def shape_text(shape) -> str:

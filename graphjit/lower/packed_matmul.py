@@ -120,7 +120,11 @@ def k_block(dtype: str, width: int) -> int:
 # 574 -> 694 us; a
 # 64-32-10 MLP at batch 1 10 -> 6 us, 64 14 -> 12 us, 128 19 -> 18 us. BLAS's kernel wins
 # once the product is large and has enough rows; below, packing once and calling a plain
-# kernel (no Python wrapper, no thread site) win.
+# kernel (no Python wrapper, no thread site) win. (Those figures predate the tile of
+# codegen.microkernel: with it, the same machine ran the 784-256-256-10 MLP packed at
+# 105 / 204 / 410 / 857 / 1678 us at batch 32 / 64 / 128 / 256 / 512 against BLAS's
+# 195 / 282 / 641 / 1175 / 2138, benchmarks/packed_matmul.py. Which wins beyond the rule
+# is the machine's to say: the tier races the two plans there, graphjit.plan_race.)
 MAX_ROWS = 32
 DTYPES = ("float32", "float64")
 
@@ -139,22 +143,26 @@ PACKED_AFTER_CALLS = 64
 
 class Deferred:
     """What planning under `blas_first` found: whether some product would have been
-    packed (then the plan is worth re-planning once it is hot)."""
+    packed (then the plan is worth re-planning once it is hot), and whether some
+    product the rule leaves to BLAS only for its rows would be packed in a race
+    (`beyond`: graphjit.plan_race); `defer`: whether the rule's products are deferred."""
 
-    __slots__ = ("found",)
+    __slots__ = ("found", "beyond", "defer")
 
-    def __init__(self):
-        self.found = False
+    def __init__(self, defer: bool = True):
+        self.found = self.beyond = False
+        self.defer = defer
 
 
 _deferring: ContextVar[Deferred | None] = ContextVar("packed_deferring", default=None)
 
 
 @contextmanager
-def blas_first() -> Iterator[Deferred]:
+def blas_first(defer: bool = True) -> Iterator[Deferred]:
     """Plan (in this thread or task) every product the packed rule takes as a BLAS call
-    instead; the Deferred yielded says whether there was one."""
-    deferred = Deferred()
+    instead (`defer`; else as the rule says); the Deferred yielded says whether there
+    was one, and whether a race would pack more."""
+    deferred = Deferred(defer)
     token = _deferring.set(deferred)
     try:
         yield deferred
@@ -162,17 +170,46 @@ def blas_first() -> Iterator[Deferred]:
         _deferring.reset(token)
 
 
+_racing: ContextVar[Deferred | None] = ContextVar("packed_racing", default=None)
+
+
+@contextmanager
+def racing() -> Iterator[Deferred]:
+    """Plan (in this thread or task) every product by constant weights as a packed
+    kernel, whatever its rows: the plan the tier races against the BLAS one
+    (graphjit.plan_race); the Deferred yielded says whether one beyond the rule was."""
+    race = Deferred()
+    token = _racing.set(race)
+    try:
+        yield race
+    finally:
+        _racing.reset(token)
+
+
 def use_packed(op, shapes: dict) -> bool:
     """Whether `op` becomes a packed kernel under a plan's `shapes`: see MAX_ROWS; not
-    while planning under `blas_first`, which notes that it deferred one."""
-    return fits_packed(op, shapes) and not deferred_by_tier()
+    while planning under `blas_first`, which notes that it deferred one. A product the
+    rule leaves to BLAS only for its rows is packed under `racing`, and noted by
+    `blas_first` (the tier then races the two plans)."""
+    if fits_packed(op, shapes):
+        return not deferred_by_tier()
+    if not fits_packed(op, shapes, any_rows=True):
+        return False
+    race = _racing.get()
+    if race is not None:
+        race.found = True
+        return True
+    deferred = _deferring.get()
+    if deferred is not None:
+        deferred.beyond = True
+    return False
 
 
 def deferred_by_tier() -> bool:
     """Whether a product the packed kernels would take is planned as a BLAS call for now
     (under `blas_first`, which then notes that it deferred one)."""
     deferred = _deferring.get()
-    if deferred is None:
+    if deferred is None or not deferred.defer:
         return False
     deferred.found = True
     return True
@@ -194,10 +231,10 @@ def blas_rows(k: int = 1) -> int:
     return max(MAX_ROWS, SMALL_OPERAND // max(k, 1)) + 1
 
 
-def fits_packed(op, shapes: dict) -> bool:
+def fits_packed(op, shapes: dict, any_rows: bool = False) -> bool:
     """Whether the packed rule (MAX_ROWS, SMALL_OPERAND) takes `op` under a plan's
     `shapes`: 2-D constant weights, a left operand of 2 or more dims (its leading ones
-    the rows)."""
+    the rows); `any_rows`: whatever the rows (the products the tier races)."""
     if op.type != "MatMul":
         return False
     a, b = op.inputs
@@ -208,7 +245,7 @@ def fits_packed(op, shapes: dict) -> bool:
     if len(a_shape) < 2 or len(b_shape) != 2 or None in a_shape:
         return False
     rows = math.prod(a_shape[:-1])
-    return rows <= MAX_ROWS or rows * a_shape[-1] <= SMALL_OPERAND
+    return any_rows or rows <= MAX_ROWS or rows * a_shape[-1] <= SMALL_OPERAND
 
 
 def bias_relu_after(t, shapes: dict, consumers: dict, bias_fits) -> list:
