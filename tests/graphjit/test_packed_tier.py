@@ -51,6 +51,28 @@ def _packed_steps(fn) -> int:
                for s in fn.kernels)
 
 
+def call_together(fn, inputs, wants, calls: int) -> None:
+    """Call `fn` `calls` times on each input, one thread an input, all released at once,
+    and check every result against its reference."""
+    errors = []
+    start = threading.Barrier(len(inputs))
+
+    def call(a, want):
+        try:
+            start.wait()
+            for _ in range(calls):
+                np.testing.assert_allclose(fn(a), want, rtol=1e-5, atol=1e-5)
+        except Exception as exc:  # (reported by the main thread)
+            errors.append(exc)
+
+    threads = [threading.Thread(target=call, args=pair) for pair in zip(inputs, wants)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors[0]
+
+
 def _type(fn, name: str) -> str:
     return fn.graph.get_operation_by_name(name).type
 
@@ -100,23 +122,7 @@ def test_threads_calling_across_the_switch_all_get_right_results():
     fn = tf.compile(y, feeds=[x])
     inputs = [RNG.standard_normal((3, 6)).astype(np.float32) for _ in range(4)]
     wants = [evaluate([y], {x: a})[0] for a in inputs]
-    errors = []
-    start = threading.Barrier(len(inputs))
-
-    def call(a, want):
-        try:
-            start.wait()
-            for _ in range(4 * AFTER):
-                np.testing.assert_allclose(fn(a), want, rtol=1e-5, atol=1e-5)
-        except Exception as exc:  # (reported by the main thread)
-            errors.append(exc)
-
-    threads = [threading.Thread(target=call, args=pair) for pair in zip(inputs, wants)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors, errors[0]
+    call_together(fn, inputs, wants, 4 * AFTER)
     assert _packed_steps(fn) == 2
     assert [r.why for r in fn.cache_info()].count(PACKED_TIER) == 1  # one switch
     for _ in range(2):

@@ -7,8 +7,6 @@ decides nothing."""
 
 from __future__ import annotations
 
-import threading
-
 import numpy as np
 import pytest
 
@@ -18,7 +16,7 @@ from graphjit import plan_race
 from graphjit.interpreter import evaluate
 from graphjit.lower import packed_matmul
 from graphjit.plan_info import FIRST_CALL, PACKED_TIER, RACE_LOST
-from tests.graphjit.test_packed_tier import _packed_steps
+from tests.graphjit.test_packed_tier import _packed_steps, call_together
 
 AFTER = 3
 CALLS = 2 * (plan_race.PAIRS + 1)  # a race's calls
@@ -155,22 +153,6 @@ def test_threads_calling_through_the_race_all_get_right_results():
     fn = tf.compile(y, feeds=feeds)
     inputs = [RNG.standard_normal((9, 13)).astype(np.float32) for _ in range(3)]
     wants = [evaluate([y], {feeds[0]: a})[0] for a in inputs]
-    errors = []
-    start = threading.Barrier(len(inputs))
-
-    def call(a, want):
-        try:
-            start.wait()
-            for _ in range(AFTER + CALLS):
-                np.testing.assert_allclose(fn(a), want, rtol=1e-5, atol=1e-5)
-        except Exception as exc:  # (reported by the main thread)
-            errors.append(exc)
-
-    threads = [threading.Thread(target=call, args=pair) for pair in zip(inputs, wants)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors, errors[0]
+    call_together(fn, inputs, wants, AFTER + CALLS)
     assert not fn._races and not fn._warming  # one race, decided
     assert [r.why for r in fn.cache_info()].count(PACKED_TIER) == 1
